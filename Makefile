@@ -1,0 +1,126 @@
+# amber: one flat Makefile (no recursive make).
+#
+#   make            build build/bin/amber and build/libexec/amber/amber-STAGE
+#   make deps       install the Debian packages the build and the tests need
+#   make check      deps + build + unit and end-to-end tests ("N passed, M failed")
+#   make demo       checkpoint and restore a sample process, showing it carry on
+#   make bench      benchmarks (figures and ratios, never pass/fail on speed)
+#   make install    PREFIX=/usr/local DESTDIR=
+#
+# Stages are found by globbing stages/*/, unit tests by globbing tests/unit/*.c
+# and workloads by globbing tests/workloads/*.c, so adding one needs no edit here.
+
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+B        := build
+CC       ?= cc
+VERSION  := 0.1.0
+
+PKGS     := libprotobuf-c libcap
+CFLAGS   ?= -O2 -g
+CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
+            -DAMBER_VERSION='"$(VERSION)"' -I. -I$(B)/gen -MMD -MP
+ifdef SANITIZE
+CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=address,undefined
+endif
+LDLIBS   := -lprotobuf-c -lcap
+
+PROTOS   := $(wildcard images/*.proto)
+PB_C     := $(patsubst images/%.proto,$(B)/gen/images/%.pb-c.c,$(PROTOS))
+PB_H     := $(PB_C:.c=.h)
+LIB_SRC  := $(wildcard lib/*.c ipc/*.c images/*.c)
+LIB_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(LIB_SRC)) $(patsubst $(B)/gen/%.c,$(B)/obj/gen/%.o,$(PB_C))
+LIBAMBER := $(B)/libamber.a
+
+STAGES   := $(notdir $(patsubst %/,%,$(wildcard stages/*/)))
+STAGE_BIN:= $(patsubst %,$(B)/libexec/amber/amber-%,$(STAGES))
+DRV_SRC  := $(wildcard driver/*.c)
+DRV_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(DRV_SRC))
+AMBER    := $(B)/bin/amber
+
+UNIT_SRC := $(wildcard tests/unit/*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,$(B)/tests/unit/%,$(UNIT_SRC))
+WL_SRC   := $(wildcard tests/workloads/*.c)
+WL_BIN   := $(patsubst tests/workloads/%.c,$(B)/tests/workloads/%,$(WL_SRC))
+BENCH_SRC:= $(wildcard tests/bench/*.c)
+BENCH_BIN:= $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
+
+.SECONDARY:
+.PHONY: all deps check check-unit check-e2e demo bench install clean tests
+all: $(AMBER) $(STAGE_BIN)
+tests: all $(UNIT_BIN) $(WL_BIN) $(BENCH_BIN)
+
+# Generated protobuf-c code must exist before anything includes it.
+$(B)/gen/images/%.pb-c.c $(B)/gen/images/%.pb-c.h: images/%.proto
+	@mkdir -p $(B)/gen
+	protoc-c --c_out=$(B)/gen $<
+
+$(B)/obj/gen/%.o: $(B)/gen/%.c $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Wno-error -c -o $@ $<
+
+$(B)/obj/%.o: %.c $(PB_H)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(LIBAMBER): $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(AMBER): $(DRV_OBJ) $(LIBAMBER)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $(DRV_OBJ) $(LIBAMBER) $(LDLIBS)
+
+# Each stage links its own folder's objects and libamber, nothing of another stage.
+define stage_rule
+$(B)/libexec/amber/amber-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard stages/$(1)/*.c)) $(LIBAMBER)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIBAMBER) $$(LDLIBS)
+endef
+$(foreach s,$(STAGES),$(eval $(call stage_rule,$(s))))
+
+$(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIBAMBER)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAMBER) $(LDLIBS)
+
+# Workloads are plain programs: no libamber, so they are what a user would run.
+$(B)/tests/workloads/%: tests/workloads/%.c
+	@mkdir -p $(dir $@)
+	$(CC) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -mavx2 -o $@ $< -lpthread -lrt
+
+$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(LIBAMBER)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAMBER) $(LDLIBS)
+
+deps:
+	@sh tests/deps.sh
+
+check: deps
+	$(MAKE) tests
+	@sh tests/run-all.sh
+
+check-unit: tests
+	@sh tests/run-all.sh unit
+
+check-e2e: tests
+	@sh tests/run-all.sh e2e
+
+demo: deps
+	$(MAKE) tests
+	@sh tests/demo.sh
+
+bench: deps
+	$(MAKE) tests
+	@sh tests/bench/run.sh
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/amber $(DESTDIR)$(PREFIX)/share/man/man1
+	install -m 755 $(AMBER) $(DESTDIR)$(PREFIX)/bin/amber
+	install -m 755 $(STAGE_BIN) $(DESTDIR)$(PREFIX)/libexec/amber/
+	install -m 644 doc/amber.1 $(DESTDIR)$(PREFIX)/share/man/man1/amber.1
+
+clean:
+	rm -rf $(B)
+
+-include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,3 @@
+build/obj/lib/err.o: lib/err.c ipc/exitcodes.h lib/err.h
+ipc/exitcodes.h:
+lib/err.h:

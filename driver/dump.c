@@ -1,0 +1,207 @@
+/* dump: the dump pipeline.
+ *
+ *	seize -> { dump-memory, dump-files } -> inventory.img -> release
+ *
+ * seize freezes the tree and stays alive as its tracer; the other two read
+ * the stopped tree in parallel. The tree is resumed on any failure (seize
+ * resumes it when its control pipe says so or closes), and killed or resumed
+ * (--leave-running) only after inventory.img marks the dump complete.
+ */
+#include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/utsname.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driver/driver.h"
+#include "driver/opts.h"
+#include "driver/run.h"
+#include "images/image.h"
+#include "images/inventory.pb-c.h"
+#include "ipc/exitcodes.h"
+#include "ipc/fds.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/tracee.h"
+
+static int dump_name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Writes inventory.img listing every image in the directory; last, because
+ * its presence is what says the dump is complete. */
+static int dump_write_inventory(const char *images, int root, uint64_t *bytes, struct err *e)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	_cleanup_closedir_ DIR *d = opendir(images);
+	_cleanup_close_ int dfd = -1;
+	struct dirent *de;
+	char *names[4096];
+	int n = 0, ret;
+	struct utsname u;
+	struct timespec now;
+
+	if (!d)
+		return err_errno(e, "list '%s'", images);
+	*bytes = 0;
+	while ((de = readdir(d)) && n < 4096) {
+		struct stat st;
+
+		if (!image_kind_of_file(de->d_name) || !strcmp(de->d_name, "inventory.img"))
+			continue;
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			*bytes += st.st_size;
+		names[n++] = strdup(de->d_name);
+	}
+	qsort(names, n, sizeof(names[0]), dump_name_cmp);
+	uname(&u);
+	clock_gettime(CLOCK_REALTIME, &now);
+	inv.format_version = IMAGE_FORMAT_VERSION;
+	inv.kernel = u.release;
+	inv.root_pid = root;
+	inv.n_images = n;
+	inv.images = names;
+	inv.has_dump_time_ns = true;
+	inv.dump_time_ns = now.tv_sec * 1000000000ULL + now.tv_nsec;
+	inv.amber_version = AMBER_VERSION;
+	inv.has_page_size = inv.has_xstate_size = inv.has_xfeatures = true;
+	inv.page_size = getpagesize();
+	inv.xstate_size = tracee_xstate_size();
+	inv.xfeatures = tracee_xfeatures();
+	dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = dfd < 0 ? err_errno(e, "open '%s'", images) : image_write_one(dfd, "inventory", "inventory.img", &inv.base, e);
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	return ret;
+}
+
+/* Tells seize what to do with the tree and waits for it to finish. */
+static int dump_release(struct run *r, struct run_stage *seize, int ctl, const char *verdict, struct err *e)
+{
+	struct run_stage *all[1] = { seize };
+	char line[32];
+	int n = snprintf(line, sizeof(line), "release %s\n", verdict);
+
+	if (ctl >= 0) {
+		if (write(ctl, line, n) != n)
+			pr_warn("could not tell seize to %s the tree: %m", verdict);
+		close(ctl);
+	}
+	return run_wait(r, all, 1, seize, false, e);
+}
+
+static void dump_usage(void)
+{
+	printf("usage: amber dump -t PID -D DIR [--leave-running] [-v N] [-o LOG] [--run-dir DIR]\n");
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	struct drv_opts o;
+	struct run r;
+	struct run_stage seize, mem, files;
+	struct run_stage *all[3] = { &seize, &mem, &files };
+	struct err e = { 0 };
+	char tbuf[16];
+	const char *seize_args[] = { "-t", tbuf, NULL };
+	int ctl[2] = { -1, -1 }, ret;
+	struct run_fd fds[1];
+	double t0 = run_now(), frozen_at, released_at;
+	uint64_t bytes = 0;
+
+	if ((ret = drv_parse(argc, argv, "Dtov", &o)) != 0) {
+		if (ret < 0)
+			dump_usage();
+		return ret < 0 ? 0 : ret;
+	}
+	log_init("amber", o.verbosity, 2);
+	if (!o.pid || !o.images) {
+		fprintf(stderr, "amber dump: need -t PID and -D DIR\n");
+		dump_usage();
+		return EXIT_USAGE;
+	}
+	if (mkdir(o.images, 0700) < 0 && errno != EEXIST) {
+		fprintf(stderr, "amber dump: cannot create the images directory '%s': %s\n", o.images, strerror(errno));
+		return EXIT_SYSTEM;
+	}
+	chmod(o.images, 0700);	/* images hold memory and secrets */
+	if ((ret = run_init(&r, "dump", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+		pr_err("%s", e.msg);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	if (r.log_fd >= 0)
+		log_init("amber", o.verbosity, r.log_fd);
+	snprintf(tbuf, sizeof(tbuf), "%d", o.pid);
+	/* SIGPIPE would kill the driver if seize died before reading its verdict. */
+	signal(SIGPIPE, SIG_IGN);
+	if (pipe2(ctl, O_CLOEXEC) < 0) {
+		pr_err("pipe: %m");
+		return EXIT_SYSTEM;
+	}
+	fds[0] = (struct run_fd){ FD_NAME_CONTROL, ctl[0], FD_DEF_CONTROL };
+	frozen_at = run_now();
+	ret = run_start(&r, &seize, "seize", seize_args, fds, 1, &e);
+	close(ctl[0]);
+	if (ret == 0)
+		ret = run_wait(&r, all, 1, &seize, true, &e);
+	if (ret < 0) {
+		run_kill(&seize);
+		close(ctl[1]);
+		run_report_failure(&r, &seize, &e);
+		pr_err("dump of pid %d failed; the process was not touched", o.pid);
+		run_free(&r);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	/* The tree is frozen: memory and files are read in parallel. */
+	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
+	if (ret == 0) {
+		ret = run_start(&r, &files, "dump-files", NULL, NULL, 0, &e);
+		if (ret == 0) {
+			struct run_stage *pair[3] = { &seize, &mem, &files };
+
+			ret = run_wait(&r, pair, 3, &mem, false, &e);
+			if (ret == 0)
+				ret = run_wait(&r, pair, 3, &files, false, &e);
+			if (ret < 0) {
+				run_kill(&mem);
+				run_kill(&files);
+			}
+		} else {
+			run_kill(&mem);
+		}
+	}
+	if (ret == 0)
+		ret = dump_write_inventory(r.images, o.pid, &bytes, &e);
+	if (ret < 0) {
+		struct err e2 = { 0 };
+		struct run_stage *failed = mem.exited && (!WIFEXITED(mem.status) || WEXITSTATUS(mem.status)) ? &mem :
+					   files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)) ? &files : NULL;
+
+		run_report_failure(&r, failed, &e);
+		if (dump_release(&r, &seize, ctl[1], "resume", &e2) < 0)
+			pr_err("%s", e2.msg);
+		else
+			pr_err("dump of pid %d failed; the process was resumed and carries on", o.pid);
+		run_free(&r);
+		(void)all;
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	released_at = run_now();
+	ret = dump_release(&r, &seize, ctl[1], o.leave_running ? "resume" : "kill", &e);
+	if (ret < 0) {
+		pr_err("%s", e.msg);
+		run_free(&r);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	pr_info("dumped pid %d to %s: %.1f MiB in %.3f s (frozen %.3f s)%s", o.pid, r.images,
+		bytes / 1048576.0, run_now() - t0, released_at - frozen_at,
+		o.leave_running ? ", left running" : "");
+	run_free(&r);
+	return EXIT_OK;
+}

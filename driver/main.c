@@ -1,0 +1,55 @@
+/* amber: checkpoint and restore Linux process trees.
+ *
+ * The driver parses the command line and runs the stage executables of a
+ * pipeline (driver/dump.c, driver/restore.c); 'show', 'check' and 'stage'
+ * are tools around them. See doc/amber.1.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "driver/driver.h"
+#include "ipc/exitcodes.h"
+#include "lib/log.h"
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: amber COMMAND [options]\n\n"
+		"  dump -t PID -D DIR [--leave-running]   checkpoint the tree of PID into DIR\n"
+		"  restore -D DIR [-d] [--pidfile FILE]   restore a dump; without -d, wait for it\n"
+		"  show FILE|DIR [--json] | --stream FILE decode an image, a dump or a stage recording\n"
+		"  check [-v]                             test the kernel features amber needs\n"
+		"  stage NAME [--replay RUN] [ARGS]       run one stage by hand\n\n"
+		"common options: -v[N] (0-4), -o LOGFILE, --run-dir DIR\n"
+		"see amber(1)\n");
+}
+
+int main(int argc, char **argv)
+{
+	log_init("amber", LOG_INFO, 2);
+	if (argc < 2) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+		usage(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--version")) {
+		printf("amber %s\n", AMBER_VERSION);
+		return 0;
+	}
+	if (!strcmp(argv[1], "dump"))
+		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "restore"))
+		return cmd_restore(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "show"))
+		return cmd_show(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "check"))
+		return cmd_check(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "stage"))
+		return cmd_stage(argc - 1, argv + 1);
+	fprintf(stderr, "amber: unknown command '%s'\n", argv[1]);
+	usage(stderr);
+	return EXIT_USAGE;
+}

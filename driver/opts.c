@@ -1,0 +1,81 @@
+/* opts: see opts.h. */
+#include <ctype.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "driver/opts.h"
+#include "ipc/exitcodes.h"
+#include "lib/log.h"
+
+static const struct option drv_long[] = {
+	{ "images-dir", required_argument, NULL, 'D' },
+	{ "tree", required_argument, NULL, 't' },
+	{ "log-file", required_argument, NULL, 'o' },
+	{ "verbosity", optional_argument, NULL, 'v' },
+	{ "restore-detached", no_argument, NULL, 'd' },
+	{ "run-dir", required_argument, NULL, DRV_OPT_RUN_DIR },
+	{ "leave-running", no_argument, NULL, DRV_OPT_LEAVE_RUNNING },
+	{ "pidfile", required_argument, NULL, DRV_OPT_PIDFILE },
+	{ "help", no_argument, NULL, DRV_OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
+{
+	int opt;
+
+	memset(o, 0, sizeof(*o));
+	o->verbosity = LOG_INFO;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, "D:t:o:v::dh", drv_long, NULL)) != -1) {
+		if (opt < 256 && opt != '?' && opt != 'h' && !strchr(allowed, opt)) {
+			fprintf(stderr, "amber %s: option -%c does not apply here; see amber --help\n", argv[0], opt);
+			return EXIT_USAGE;
+		}
+		switch (opt) {
+		case 'D': o->images = optarg; break;
+		case 't': {
+			char *end;
+			long v = strtol(optarg, &end, 10);
+
+			if (*end || v <= 0 || v > (1 << 30)) {
+				fprintf(stderr, "amber %s: -t '%s' is not a pid\n", argv[0], optarg);
+				return EXIT_USAGE;
+			}
+			o->pid = v;
+			break;
+		}
+		case 'o': o->logfile = optarg; break;
+		case 'v':
+			/* CRIU users type -v4, -vvvv, or -v 4: accept all three. */
+			if (optarg && isdigit((unsigned char)optarg[0]))
+				o->verbosity = atoi(optarg);
+			else if (optarg)
+				o->verbosity += 1 + (int)strspn(optarg, "v");
+			else if (optind < argc && isdigit((unsigned char)argv[optind][0]) && !argv[optind][1])
+				o->verbosity = atoi(argv[optind++]);
+			else
+				o->verbosity++;
+			if (o->verbosity > LOG_TRACE)
+				o->verbosity = LOG_TRACE;
+			break;
+		case 'd': o->detach = true; break;
+		case DRV_OPT_RUN_DIR: o->run_dir = optarg; break;
+		case DRV_OPT_LEAVE_RUNNING: o->leave_running = true; break;
+		case DRV_OPT_PIDFILE: o->pidfile = optarg; break;
+		case 'h':
+		case DRV_OPT_HELP:
+			return -1;
+		default:
+			fprintf(stderr, "amber %s: unknown option '%s'; see amber --help\n", argv[0], argv[optind - 1]);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "amber %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+		return EXIT_USAGE;
+	}
+	return 0;
+}

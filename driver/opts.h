@@ -1,0 +1,25 @@
+/* opts: the options every driver subcommand shares (-D, -v, -o, --run-dir). */
+#ifndef AMBER_DRIVER_OPTS_H
+#define AMBER_DRIVER_OPTS_H
+
+#include <getopt.h>
+#include <stdbool.h>
+
+struct drv_opts {
+	const char *images;	/* -D */
+	const char *logfile;	/* -o */
+	const char *run_dir;	/* --run-dir */
+	const char *pidfile;	/* --pidfile */
+	int verbosity;		/* -v[N], -v N, -vvv */
+	int pid;		/* -t */
+	bool leave_running;	/* --leave-running */
+	bool detach;		/* -d */
+};
+
+enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP };
+
+/* Parses the common and subcommand options; 'allowed' is the getopt short
+ * string of what this subcommand takes. Returns 0, or an exit code. */
+int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o);
+
+#endif

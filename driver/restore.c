@@ -1,0 +1,145 @@
+/* restore: the restore pipeline.
+ *
+ *	collect-pstree -> restore-files -> restore-tasks
+ *
+ * restore-files opens the files and sends them to restore-tasks over a
+ * socketpair the driver made. restore-tasks leaves the restored root as its
+ * child; the driver is a child subreaper, so when the stage exits the root
+ * becomes the driver's child and, without -d, the driver waits for it and
+ * returns its exit status as its own.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "driver/driver.h"
+#include "driver/opts.h"
+#include "driver/run.h"
+#include "images/stream.pb-c.h"
+#include "ipc/exitcodes.h"
+#include "ipc/fds.h"
+#include "lib/log.h"
+
+static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
+{
+	StreamRecord *rec = stream_record__unpack(NULL, len, data);
+
+	if (rec && rec->restored && rec->restored->root)
+		*(int *)arg = rec->restored->pid;
+	if (rec)
+		stream_record__free_unpacked(rec, NULL);
+}
+
+static void restore_usage(void)
+{
+	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [-v N] [-o LOG] [--run-dir DIR]\n");
+}
+
+/* Waits for the restored root and turns its end into our exit status. */
+static int restore_wait_root(pid_t root)
+{
+	int status;
+
+	for (;;) {
+		pid_t got = waitpid(-1, &status, 0);
+
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			pr_err("lost track of restored pid %d: %m", root);
+			return EXIT_SYSTEM;
+		}
+		/* Orphans of the restored tree are ours to reap too. */
+		if (got != root)
+			continue;
+		if (WIFEXITED(status))
+			return WEXITSTATUS(status);
+		return 128 + WTERMSIG(status);
+	}
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	struct drv_opts o;
+	struct run r;
+	struct run_stage pstree, files, tasks;
+	struct run_stage *all[3] = { &pstree, &files, &tasks };
+	struct err e = { 0 };
+	struct run_stage *cur = NULL;
+	int sock[2] = { -1, -1 }, ret, root = 0;
+	double t0 = run_now();
+
+	if ((ret = drv_parse(argc, argv, "Dovd", &o)) != 0) {
+		if (ret < 0)
+			restore_usage();
+		return ret < 0 ? 0 : ret;
+	}
+	log_init("amber", o.verbosity, 2);
+	if (!o.images) {
+		fprintf(stderr, "amber restore: need -D DIR\n");
+		restore_usage();
+		return EXIT_USAGE;
+	}
+	if ((ret = run_init(&r, "restore", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+		pr_err("%s", e.msg);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	if (r.log_fd >= 0)
+		log_init("amber", o.verbosity, r.log_fd);
+	signal(SIGPIPE, SIG_IGN);
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
+		pr_warn("cannot become a child subreaper (%m): the restored root will be init's child");
+
+	cur = &pstree;
+	ret = run_start(&r, &pstree, "collect-pstree", NULL, NULL, 0, &e);
+	if (ret == 0)
+		ret = run_wait(&r, all, 1, &pstree, false, &e);
+	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
+		ret = err_errno(&e, "socketpair for the files socket");
+	if (ret == 0) {
+		struct run_fd fd = { FD_NAME_FILES, sock[0], FD_DEF_FILES };
+
+		cur = &files;
+		ret = run_start(&r, &files, "restore-files", NULL, &fd, 1, &e);
+		close(sock[0]);
+		if (ret == 0)
+			ret = run_wait(&r, all + 1, 1, &files, false, &e);
+	}
+	if (ret == 0) {
+		struct run_fd fd = { FD_NAME_FILES, sock[1], FD_DEF_FILES };
+
+		cur = &tasks;
+		ret = run_start(&r, &tasks, "restore-tasks", NULL, &fd, 1, &e);
+		close(sock[1]);
+		sock[1] = -1;
+		if (ret == 0)
+			ret = run_wait(&r, all + 2, 1, &tasks, false, &e);
+	}
+	if (sock[1] >= 0)
+		close(sock[1]);
+	if (ret == 0 && (run_find(&r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &root), !root))
+		ret = err_proto(&e, "restore-tasks reported no restored root");
+	if (ret < 0) {
+		run_kill(cur);
+		run_report_failure(&r, cur, &e);
+		pr_err("restore from %s failed; nothing was left running", r.images);
+		run_free(&r);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	if (o.pidfile) {
+		FILE *f = fopen(o.pidfile, "w");
+
+		if (!f || fprintf(f, "%d\n", root) < 0 || fclose(f) != 0)
+			pr_warn("could not write the pid file '%s': %m", o.pidfile);
+	}
+	pr_info("restored pid %d from %s in %.3f s", root, r.images, run_now() - t0);
+	run_free(&r);
+	if (o.detach)
+		return EXIT_OK;
+	return restore_wait_root(root);
+}

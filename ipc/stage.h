@@ -1,0 +1,72 @@
+/* stage: the skeleton every stage's main() calls.
+ *
+ * A stage fills a struct stage_desc and calls stage_main(). The skeleton
+ * parses the common options, checks that the fds the stage was promised are
+ * open, sets up logging, drops the capabilities the stage does not declare,
+ * opens the images directory, runs desc->run and turns its error into the
+ * exit code and one last stderr line.
+ *
+ * Common options (every stage):
+ *	-D, --images-dir DIR	images directory (required unless the stage says not)
+ *	-v, --verbosity N	0 errors .. 4 trace (default 2)
+ *	-o, --log-file FILE	append the log to FILE instead of stderr
+ *	    --log-fd N		log to an inherited fd
+ *	    --run-dir DIR	the driver's run directory (for pins and records)
+ *	    --fd NAME=N		an inherited live object (see ipc/fds.h)
+ *	    --progress		write progress lines (the driver asks on a terminal)
+ *	-h, --help		print the stage's manual summary
+ */
+#ifndef AMBER_STAGE_H
+#define AMBER_STAGE_H
+
+#include <getopt.h>
+#include <stdbool.h>
+#include <sys/capability.h>
+
+#include "lib/err.h"
+
+#define STAGE_MAX_FDS 8
+#define STAGE_MAX_CAPS 16
+
+struct stage_ctx;
+
+struct stage_desc {
+	const char *name;		/* "seize"; the binary is amber-seize */
+	const char *summary;		/* one line */
+	const char *usage;		/* stage-specific options, for --help */
+	const char *fds[STAGE_MAX_FDS];	/* names of the fds it requires */
+	const char *optional_fds[STAGE_MAX_FDS];
+	cap_value_t caps[STAGE_MAX_CAPS];	/* capabilities it keeps */
+	int nr_caps;
+	bool keep_all_caps;		/* e.g. a stage whose children become restored tasks */
+	bool no_images_dir;
+	const struct option *options;	/* extra long options, NULL-terminated */
+	const char *shortopts;		/* extra short options */
+	/* Handles one extra option; return <0 with e set on a bad value. */
+	int (*parse_option)(void *opts, int opt, const char *arg, struct err *e);
+	int (*run)(const struct stage_ctx *ctx, void *opts, struct err *e);
+};
+
+struct stage_ctx {
+	const struct stage_desc *desc;
+	const char *images_dir;
+	int dir_fd;			/* images directory, O_DIRECTORY|O_PATH-less, opened once */
+	const char *run_dir;		/* NULL for a hand run without one */
+	int verbosity;
+	bool progress;
+	int nr_fds;
+	struct { char name[32]; int fd; } fds[STAGE_MAX_FDS];
+	int argc;			/* positional arguments left after options */
+	char **argv;
+};
+
+/* The fd named NAME that the stage was given, or -1. */
+int stage_fd(const struct stage_ctx *ctx, const char *name);
+
+/* Parses, sets up, runs; returns the exit code for main() to return. */
+int stage_main(const struct stage_desc *desc, void *opts, int argc, char **argv);
+
+/* Parses a decimal pid/fd option value; <0 with e set if it is not one. */
+int stage_parse_int(const char *opt, const char *arg, int min, int max, int *out, struct err *e);
+
+#endif

@@ -1,0 +1,459 @@
+/* proc: see proc.h. */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/proc.h"
+
+int proc_read_file(const char *path, char **text, size_t *len, struct err *e)
+{
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	size_t cap = 4096, n = 0;
+	char *buf;
+
+	if (fd < 0)
+		return err_errno(e, "open '%s'", path);
+	buf = malloc(cap);
+	if (!buf)
+		return err_errno(e, "read '%s'", path);
+	for (;;) {
+		ssize_t got;
+
+		if (n + 1 >= cap) {
+			char *nb = realloc(buf, cap * 2);
+
+			if (!nb) {
+				free(buf);
+				return err_errno(e, "read '%s'", path);
+			}
+			buf = nb;
+			cap *= 2;
+		}
+		got = read(fd, buf + n, cap - n - 1);
+		if (got < 0) {
+			if (errno == EINTR)
+				continue;
+			free(buf);
+			return err_errno(e, "read '%s'", path);
+		}
+		if (got == 0)
+			break;
+		n += got;
+	}
+	buf[n] = 0;
+	*text = buf;
+	if (len)
+		*len = n;
+	return 0;
+}
+
+int proc_parse_maps_line(const char *line, struct proc_vma *v, struct err *e)
+{
+	char perms[8];
+	unsigned long long start, end, pgoff, ino;
+	unsigned maj, min;
+	int pathpos = 0;
+	size_t len;
+
+	memset(v, 0, sizeof(*v));
+	if (sscanf(line, "%llx-%llx %7s %llx %x:%x %llu %n", &start, &end, perms, &pgoff, &maj, &min, &ino, &pathpos) < 7 ||
+	    strlen(perms) != 4 || end <= start)
+		return err_input(e, "bad maps line '%.80s'", line);
+	v->start = start;
+	v->end = end;
+	v->pgoff = pgoff;
+	v->dev_major = maj;
+	v->dev_minor = min;
+	v->ino = ino;
+	v->prot = (perms[0] == 'r' ? PROT_READ : 0) | (perms[1] == 'w' ? PROT_WRITE : 0) | (perms[2] == 'x' ? PROT_EXEC : 0);
+	v->shared = perms[3] == 's';
+	if (pathpos > 0) {
+		snprintf(v->path, sizeof(v->path), "%s", line + pathpos);
+		len = strlen(v->path);
+		while (len && (v->path[len - 1] == '\n' || v->path[len - 1] == ' '))
+			v->path[--len] = 0;
+		if (len > 10 && !strcmp(v->path + len - 10, " (deleted)")) {
+			v->path[len - 10] = 0;
+			v->deleted = true;
+		}
+	}
+	return 0;
+}
+
+int proc_read_maps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	struct proc_vma *arr = NULL;
+	int n = 0, cap = 0, ret;
+	char *line, *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		if (n == cap) {
+			struct proc_vma *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 64));
+
+			if (!na) {
+				free(arr);
+				return err_errno(e, "parse '%s'", path);
+			}
+			arr = na;
+		}
+		if ((ret = proc_parse_maps_line(line, &arr[n], e)) < 0) {
+			free(arr);
+			return err_wrap(e, "'%s'", path);
+		}
+		n++;
+	}
+	*vmas = arr;
+	*nr = n;
+	return 0;
+}
+
+void proc_parse_vmflags(const char *flags, struct proc_vma *v)
+{
+	const char *p = flags;
+
+	while (*p) {
+		while (*p == ' ')
+			p++;
+		if (!p[0] || !p[1])
+			break;
+		if (!strncmp(p, "gd", 2)) v->growsdown = true;
+		else if (!strncmp(p, "dd", 2)) v->dontdump = true;
+		else if (!strncmp(p, "io", 2) || !strncmp(p, "pf", 2)) v->io_or_pfnmap = true;
+		p += 2;
+		while (*p && *p != ' ')
+			p++;
+	}
+}
+
+int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	struct proc_vma *arr = NULL;
+	int n = 0, cap = 0, ret;
+	char *line, *save = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		const char *colon = strchr(line, ':');
+		const char *sp = strchr(line, ' ');
+
+		/* Header lines start with "start-end "; field lines with "Key:". */
+		if (colon && (!sp || colon < sp)) {
+			if (n && !strncmp(line, "VmFlags:", 8))
+				proc_parse_vmflags(line + 8, &arr[n - 1]);
+			else if (n && !strncmp(line, "Rss:", 4))
+				arr[n - 1].rss_kb = strtoull(line + 4, NULL, 10);
+			else if (n && !strncmp(line, "Swap:", 5))
+				arr[n - 1].swap_kb = strtoull(line + 5, NULL, 10);
+			continue;
+		}
+		if (n == cap) {
+			struct proc_vma *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 64));
+
+			if (!na) {
+				free(arr);
+				return err_errno(e, "parse '%s'", path);
+			}
+			arr = na;
+		}
+		if ((ret = proc_parse_maps_line(line, &arr[n], e)) < 0) {
+			free(arr);
+			return err_wrap(e, "'%s'", path);
+		}
+		arr[n].has_smaps = true;
+		n++;
+	}
+	*vmas = arr;
+	*nr = n;
+	return 0;
+}
+
+int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)
+{
+	/* comm may hold spaces and parentheses: it ends at the last ')'. */
+	const char *open = strchr(text, '('), *close = strrchr(text, ')');
+	unsigned long long f[64];
+	const char *p;
+	int n = 0;
+
+	memset(st, 0, sizeof(*st));
+	if (!open || !close || close < open)
+		return err_input(e, "bad stat line '%.80s'", text);
+	st->pid = atoi(text);
+	snprintf(st->comm, sizeof(st->comm), "%.*s", (int)(close - open - 1), open + 1);
+	p = close + 1;
+	while (*p == ' ')
+		p++;
+	st->state = *p++;
+	/* Fields from ppid (4) on, numbered as in proc(5). */
+	while (*p && n < 64) {
+		char *end;
+
+		while (*p == ' ')
+			p++;
+		if (!*p || *p == '\n')
+			break;
+		f[n++] = strtoull(p, &end, 10);
+		if (end == p) {
+			/* Negative fields (priority, nice) parse as signed. */
+			long long sv = strtoll(p, &end, 10);
+			if (end == p)
+				return err_input(e, "bad stat field %d in '%.80s'", n + 3, text);
+			f[n - 1] = (unsigned long long)sv;
+		}
+		p = end;
+	}
+	if (n < 52 - 3)
+		return err_input(e, "stat line has %d fields, want 52", n + 3);
+#define F(num) f[(num) - 4]
+	st->ppid = F(4);
+	st->pgrp = F(5);
+	st->session = F(6);
+	st->flags = F(9);
+	st->num_threads = F(20);
+	st->start_code = F(26);
+	st->end_code = F(27);
+	st->start_stack = F(28);
+	st->start_data = F(45);
+	st->end_data = F(46);
+	st->start_brk = F(47);
+	st->arg_start = F(48);
+	st->arg_end = F(49);
+	st->env_start = F(50);
+	st->env_end = F(51);
+	st->exit_code = F(52);
+#undef F
+	return 0;
+}
+
+int proc_read_stat(pid_t pid, pid_t tid, struct proc_stat *st, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid ? tid : pid);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	if ((ret = proc_parse_stat(text, st, e)) < 0)
+		return err_wrap(e, "'%s'", path);
+	return 0;
+}
+
+static uint64_t proc_hex(const char *s) { return strtoull(s, NULL, 16); }
+
+int proc_parse_status(const char *text, struct proc_status *st, struct err *e)
+{
+	const char *line = text;
+	int seen = 0;
+
+	memset(st, 0, sizeof(*st));
+	st->seccomp = -1;
+	st->umask = 022;
+	while (line && *line) {
+		const char *nl = strchr(line, '\n');
+		const char *colon = strchr(line, ':');
+		char key[32], val[512];
+		size_t kl;
+
+		if (!colon || (nl && colon > nl))
+			goto next;
+		kl = colon - line;
+		if (kl >= sizeof(key))
+			goto next;
+		memcpy(key, line, kl);
+		key[kl] = 0;
+		colon++;
+		while (*colon == ' ' || *colon == '\t')
+			colon++;
+		snprintf(val, sizeof(val), "%.*s", (int)(nl ? nl - colon : (long)strlen(colon)), colon);
+
+		if (!strcmp(key, "Name")) snprintf(st->name, sizeof(st->name), "%.63s", val), seen++;
+		else if (!strcmp(key, "Umask")) st->umask = strtoul(val, NULL, 8);
+		else if (!strcmp(key, "State")) st->state = val[0];
+		else if (!strcmp(key, "Tgid")) st->tgid = atoi(val);
+		else if (!strcmp(key, "Pid")) st->pid = atoi(val), seen++;
+		else if (!strcmp(key, "PPid")) st->ppid = atoi(val);
+		else if (!strcmp(key, "TracerPid")) st->tracer = atoi(val);
+		else if (!strcmp(key, "Uid")) sscanf(val, "%u %u %u %u", &st->uid[0], &st->uid[1], &st->uid[2], &st->uid[3]), seen++;
+		else if (!strcmp(key, "Gid")) sscanf(val, "%u %u %u %u", &st->gid[0], &st->gid[1], &st->gid[2], &st->gid[3]), seen++;
+		else if (!strcmp(key, "Threads")) st->threads = atoi(val);
+		else if (!strcmp(key, "SigPnd")) st->sigpnd = proc_hex(val);
+		else if (!strcmp(key, "ShdPnd")) st->shdpnd = proc_hex(val);
+		else if (!strcmp(key, "SigBlk")) st->sigblk = proc_hex(val);
+		else if (!strcmp(key, "SigIgn")) st->sigign = proc_hex(val);
+		else if (!strcmp(key, "SigCgt")) st->sigcgt = proc_hex(val);
+		else if (!strcmp(key, "CapInh")) st->capinh = proc_hex(val);
+		else if (!strcmp(key, "CapPrm")) st->capprm = proc_hex(val);
+		else if (!strcmp(key, "CapEff")) st->capeff = proc_hex(val);
+		else if (!strcmp(key, "CapBnd")) st->capbnd = proc_hex(val);
+		else if (!strcmp(key, "CapAmb")) st->capamb = proc_hex(val);
+		else if (!strcmp(key, "Seccomp")) st->seccomp = atoi(val);
+		else if (!strcmp(key, "NoNewPrivs")) st->no_new_privs = atoi(val);
+		else if (!strcmp(key, "NSpid")) {
+			char *p = val, *end;
+
+			st->nr_nspid = 0;
+			while (st->nr_nspid < 8) {
+				long v = strtol(p, &end, 10);
+				if (end == p)
+					break;
+				st->nspid[st->nr_nspid++] = v;
+				p = end;
+			}
+		}
+next:
+		line = nl ? nl + 1 : NULL;
+	}
+	if (seen < 4)
+		return err_input(e, "status text lacks Name, Pid, Uid or Gid");
+	return 0;
+}
+
+int proc_read_status(pid_t pid, pid_t tid, struct proc_status *st, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid ? tid : pid);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	if ((ret = proc_parse_status(text, st, e)) < 0)
+		return err_wrap(e, "'%s'", path);
+	return 0;
+}
+
+int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e)
+{
+	const char *p;
+	int seen = 0;
+
+	memset(fi, 0, sizeof(*fi));
+	fi->mnt_id = -1;
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		if (!strncmp(p, "pos:", 4))
+			fi->pos = strtoull(p + 4, NULL, 10), seen++;
+		else if (!strncmp(p, "flags:", 6))
+			fi->flags = strtoul(p + 6, NULL, 8), seen++;
+		else if (!strncmp(p, "mnt_id:", 7))
+			fi->mnt_id = atoi(p + 7);
+		else if (!strncmp(p, "ino:", 4))
+			fi->ino = strtoull(p + 4, NULL, 10);
+	}
+	if (seen < 2)
+		return err_input(e, "fdinfo text lacks pos or flags");
+	return 0;
+}
+
+int proc_read_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	if ((ret = proc_parse_fdinfo(text, fi, e)) < 0)
+		return err_wrap(e, "'%s'", path);
+	return 0;
+}
+
+static int proc_pid_cmp(const void *a, const void *b)
+{
+	return *(const pid_t *)a - *(const pid_t *)b;
+}
+
+int proc_parse_pid_list(const char *text, pid_t **pids, int *nr, struct err *e)
+{
+	pid_t *arr = NULL;
+	int n = 0, cap = 0;
+	const char *p = text;
+
+	for (;;) {
+		char *end;
+		long v;
+
+		while (*p == ' ' || *p == '\n')
+			p++;
+		if (!*p)
+			break;
+		v = strtol(p, &end, 10);
+		if (end == p || v <= 0) {
+			free(arr);
+			return err_input(e, "bad pid list '%.80s'", text);
+		}
+		if (n == cap) {
+			pid_t *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 16));
+			if (!na) {
+				free(arr);
+				return err_errno(e, "parse pid list");
+			}
+			arr = na;
+		}
+		arr[n++] = v;
+		p = end;
+	}
+	*pids = arr;
+	*nr = n;
+	return 0;
+}
+
+int proc_list_threads(pid_t pid, pid_t **tids, int *nr, struct err *e)
+{
+	char path[64];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	pid_t *arr = NULL;
+	int n = 0, cap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/task", pid);
+	d = opendir(path);
+	if (!d)
+		return err_errno(e, "list the threads of pid %d ('%s')", pid, path);
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		if (n == cap) {
+			pid_t *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 16));
+			if (!na) {
+				free(arr);
+				return err_errno(e, "list threads of %d", pid);
+			}
+			arr = na;
+		}
+		arr[n++] = atoi(de->d_name);
+	}
+	qsort(arr, n, sizeof(*arr), proc_pid_cmp);
+	*tids = arr;
+	*nr = n;
+	return 0;
+}
+
+int proc_read_children(pid_t pid, pid_t tid, pid_t **kids, int *nr, struct err *e)
+{
+	char path[80];
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/children", pid, tid);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	return proc_parse_pid_list(text, kids, nr, e);
+}

@@ -1,0 +1,114 @@
+/* proc: parsers for /proc/PID files.
+ *
+ * Each parser has a pure form that takes the text (tested on recorded
+ * fixtures in tests/unit/fixtures/) and a reading form that opens the file.
+ */
+#ifndef AMBER_PROC_H
+#define AMBER_PROC_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "lib/err.h"
+
+/* One line of /proc/PID/maps. */
+struct proc_vma {
+	uint64_t start, end, pgoff;
+	uint32_t prot;		/* PROT_READ | PROT_WRITE | PROT_EXEC */
+	bool shared;		/* 's' rather than 'p' */
+	uint32_t dev_major, dev_minor;
+	uint64_t ino;
+	char path[PATH_MAX];	/* file path, "[heap]", "[anon:x]" or "" */
+	bool deleted;		/* path ended in " (deleted)", which is stripped */
+	/* From smaps VmFlags (proc_read_smaps only). */
+	bool growsdown;		/* gd */
+	bool dontdump;		/* dd */
+	bool io_or_pfnmap;	/* io, pf: device memory amber cannot copy */
+	uint64_t rss_kb, swap_kb;	/* Rss: and Swap: lines */
+	bool has_smaps;		/* the fields above were read */
+};
+
+int proc_parse_maps_line(const char *line, struct proc_vma *v, struct err *e);
+/* All VMAs of pid; *vmas is malloc'd. */
+int proc_read_maps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e);
+
+/* Like proc_read_maps, from /proc/PID/smaps, also filling the VmFlags fields. */
+int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e);
+/* Parses the value of one smaps "VmFlags:" line into v. */
+void proc_parse_vmflags(const char *flags, struct proc_vma *v);
+
+/* The fields of /proc/PID/stat amber uses. */
+struct proc_stat {
+	pid_t pid;
+	char comm[64];
+	char state;
+	pid_t ppid, pgrp, session;
+	unsigned long flags;
+	long num_threads;
+	uint64_t start_code, end_code, start_stack;
+	uint64_t start_data, end_data, start_brk;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	int exit_code;
+};
+
+int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e);
+int proc_read_stat(pid_t pid, pid_t tid, struct proc_stat *st, struct err *e);
+
+/* The fields of /proc/PID/status amber uses. */
+struct proc_status {
+	char name[64];
+	uint32_t umask;
+	char state;
+	pid_t tgid, pid, ppid, tracer;
+	uid_t uid[4];		/* real, effective, saved, fs */
+	gid_t gid[4];
+	int threads;
+	uint64_t sigpnd, shdpnd, sigblk, sigign, sigcgt;
+	uint64_t capinh, capprm, capeff, capbnd, capamb;
+	int nspid[8];		/* NSpid: outermost first */
+	int nr_nspid;
+	int seccomp;
+	int no_new_privs;
+};
+
+int proc_parse_status(const char *text, struct proc_status *st, struct err *e);
+int proc_read_status(pid_t pid, pid_t tid, struct proc_status *st, struct err *e);
+
+/* /proc/PID/fdinfo/FD. */
+struct proc_fdinfo {
+	uint64_t pos;
+	uint32_t flags;		/* octal in the file */
+	int mnt_id;
+	uint64_t ino;
+};
+
+int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e);
+int proc_read_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, struct err *e);
+
+/* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */
+#define PME_PRESENT	(1ULL << 63)
+#define PME_SWAP	(1ULL << 62)
+#define PME_FILE	(1ULL << 61)	/* file page or shared anon */
+#define PME_EXCLUSIVE	(1ULL << 56)
+#define PME_SOFT_DIRTY	(1ULL << 55)
+#define PME_PFN_MASK	((1ULL << 55) - 1)
+
+/* Is this page's content private to the process (so it must be dumped)? */
+static inline bool proc_pme_private_data(uint64_t pme)
+{
+	return (pme & PME_SWAP) || ((pme & PME_PRESENT) && !(pme & PME_FILE));
+}
+
+/* Reads a whole small /proc file into a malloc'd NUL-terminated buffer. */
+int proc_read_file(const char *path, char **text, size_t *len, struct err *e);
+/* Thread ids of pid (from /proc/PID/task), sorted; *tids is malloc'd. */
+int proc_list_threads(pid_t pid, pid_t **tids, int *nr, struct err *e);
+/* Children of one thread (/proc/PID/task/TID/children). */
+int proc_read_children(pid_t pid, pid_t tid, pid_t **kids, int *nr, struct err *e);
+/* Parses a space-separated list of decimal pids. */
+int proc_parse_pid_list(const char *text, pid_t **pids, int *nr, struct err *e);
+
+#endif

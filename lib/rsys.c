@@ -1,0 +1,171 @@
+/* rsys: see rsys.h. */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/proc.h"
+#include "lib/rsys.h"
+#include "lib/tracee.h"
+
+int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kind, struct err *e)
+{
+	int ret;
+
+	memset(r, 0, sizeof(*r));
+	r->tid = tid;
+	r->site = site;
+	r->kind = kind;
+	if ((ret = tracee_get_regs(tid, &r->saved, e)) < 0)
+		return ret;
+	if ((ret = tracee_get_sigmask(tid, &r->saved_mask, e)) < 0)
+		return ret;
+	/* Pending signals stay pending instead of running handlers on our context. */
+	return tracee_set_sigmask(tid, ~0ULL, e);
+}
+
+/* Resumes the tracee with 'req' and waits for the stop it should reach. */
+static int rsys_step(struct rsys *r, int req, int want_sig, long nr, struct err *e)
+{
+	int status, ret;
+
+	if (ptrace(req, r->tid, 0, 0) < 0)
+		return err_errno(e, "resume task %d for remote syscall %ld", r->tid, nr);
+	if ((ret = tracee_wait(r->tid, &status, e)) < 0)
+		return err_wrap(e, "remote syscall %ld", nr);
+	if (!WIFSTOPPED(status) || WSTOPSIG(status) != want_sig) {
+		struct user_regs_struct regs;
+
+		tracee_get_regs(r->tid, &regs, e);
+		return err_set(e, 4, "remote syscall %ld in task %d stopped with signal %d (status %#x) at %#llx, want signal %d",
+			       nr, r->tid, WIFSTOPPED(status) ? WSTOPSIG(status) : -1, status,
+			       (unsigned long long)regs.rip, want_sig & 0x7f);
+	}
+	return 0;
+}
+
+int rsys_call(struct rsys *r, long *res, long nr, uint64_t a1, uint64_t a2, uint64_t a3,
+	      uint64_t a4, uint64_t a5, uint64_t a6, struct err *e)
+{
+	struct user_regs_struct regs = r->saved;
+	int ret;
+
+	regs.rax = nr;
+	regs.orig_rax = -1;	/* not in a syscall: no restart logic on resume */
+	regs.rdi = a1;
+	regs.rsi = a2;
+	regs.rdx = a3;
+	regs.r10 = a4;
+	regs.r8 = a5;
+	regs.r9 = a6;
+	regs.rip = r->site;
+	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0)
+		return ret;
+	if (r->kind == RSYS_SITE_TRAP) {
+		if ((ret = rsys_step(r, PTRACE_CONT, SIGTRAP, nr, e)) < 0)
+			return ret;
+	} else {
+		if ((ret = rsys_step(r, PTRACE_SYSCALL, SIGTRAP | 0x80, nr, e)) < 0 ||
+		    (ret = rsys_step(r, PTRACE_SYSCALL, SIGTRAP | 0x80, nr, e)) < 0)
+			return ret;
+	}
+	if ((ret = tracee_get_regs(r->tid, &regs, e)) < 0)
+		return ret;
+	*res = regs.rax;
+	r->nr_calls++;
+	pr_trace("task %d: syscall %ld(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) = %ld", r->tid, nr,
+		 (unsigned long long)a1, (unsigned long long)a2, (unsigned long long)a3,
+		 (unsigned long long)a4, (unsigned long long)a5, (unsigned long long)a6, *res);
+	return 0;
+}
+
+int rsys_finish(struct rsys *r, struct err *e)
+{
+	int ret;
+
+	if ((ret = tracee_set_regs(r->tid, &r->saved, e)) < 0 ||
+	    (ret = tracee_set_sigmask(r->tid, r->saved_mask, e)) < 0)
+		return ret;
+	if (r->kind != RSYS_SITE_SYSCALL_STOPS || !r->nr_calls)
+		return 0;
+	/* The task now sits in a syscall-exit stop. Leaving from there would
+	 * skip the kernel's restart of an interrupted syscall (the task would see
+	 * -ERESTARTNOHAND), so step it back into an interrupt stop, where the
+	 * restart logic runs when it is finally resumed. */
+	if (ptrace(PTRACE_INTERRUPT, r->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+		return err_errno(e, "return task %d to its interrupt stop", r->tid);
+	return tracee_wait_interrupt_stop(r->tid, e);
+}
+
+uint64_t rsys_find_vdso_site(pid_t pid, struct err *e)
+{
+	_cleanup_free_ struct proc_vma *vmas = NULL;
+	int nr = 0;
+
+	if (proc_read_maps(pid, &vmas, &nr, e) < 0)
+		return 0;
+	for (int i = 0; i < nr; i++) {
+		size_t len = vmas[i].end - vmas[i].start;
+		_cleanup_free_ uint8_t *buf = NULL;
+
+		if (strcmp(vmas[i].path, "[vdso]") || len > (1 << 20))
+			continue;
+		buf = malloc(len);
+		if (!buf || rsys_peek(pid, vmas[i].start, buf, len, e) < 0)
+			return 0;
+		for (size_t j = 0; j + 1 < len; j++)
+			if (buf[j] == 0x0f && buf[j + 1] == 0x05)
+				return vmas[i].start + j;
+	}
+	err_set(e, 4, "no [vdso] with a syscall instruction in task %d; remote syscalls need one", pid);
+	return 0;
+}
+
+/* /proc/PID/mem goes through FOLL_FORCE, so it also reaches read-only pages. */
+static int rsys_mem_io(pid_t pid, uint64_t addr, void *buf, size_t len, bool write, struct err *e)
+{
+	char path[64];
+	_cleanup_close_ int fd = -1;
+	size_t done = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/mem", pid);
+	fd = open(path, (write ? O_WRONLY : O_RDONLY) | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, "open '%s'", path);
+	while (done < len) {
+		ssize_t n = write ? pwrite(fd, (char *)buf + done, len - done, addr + done)
+				  : pread(fd, (char *)buf + done, len - done, addr + done);
+		if (n <= 0)
+			return err_errno(e, "%s %zu bytes at %#llx in task %d", write ? "write" : "read",
+					 len - done, (unsigned long long)(addr + done), pid);
+		done += n;
+	}
+	return 0;
+}
+
+int rsys_poke(pid_t pid, uint64_t addr, const void *buf, size_t len, struct err *e)
+{
+	struct iovec local = { (void *)buf, len }, remote = { (void *)addr, len };
+	ssize_t n = process_vm_writev(pid, &local, 1, &remote, 1, 0);
+
+	if (n == (ssize_t)len)
+		return 0;
+	return rsys_mem_io(pid, addr, (void *)buf, len, true, e);
+}
+
+int rsys_peek(pid_t pid, uint64_t addr, void *buf, size_t len, struct err *e)
+{
+	struct iovec local = { buf, len }, remote = { (void *)addr, len };
+	ssize_t n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+
+	if (n == (ssize_t)len)
+		return 0;
+	return rsys_mem_io(pid, addr, buf, len, false, e);
+}

@@ -1,0 +1,13 @@
+/* collect-pstree: the stage's internals (this folder only). */
+#ifndef AMBER_STAGE_COLLECT_PSTREE_H
+#define AMBER_STAGE_COLLECT_PSTREE_H
+
+#include "images/pstree.pb-c.h"
+#include "ipc/stage.h"
+
+int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* Checks the tree's shape and orders it parents first (in place). Pure: tested
+ * by tests/unit/test_pstree.c. */
+int pstree_check_and_order(PstreeEntry **procs, int nr, struct err *e);
+
+#endif

@@ -1,0 +1,31 @@
+/* amber-collect-pstree: read and check the dumped process tree; plan creation.
+ *
+ * What it does
+ *	Reads inventory.img (refusing an incomplete dump, another image format,
+ *	or a dump whose CPU state cannot be loaded on this CPU) and pstree.img,
+ *	checks that the tree is well formed (one root, unique pids and tids,
+ *	every parent present, leaders listed first) and that every pid and tid
+ *	it must recreate is free on this machine, then writes the processes in
+ *	creation order (parents before children) for the later restore stages.
+ *
+ * Inputs	stdin: a state stream (normally just hello and end).
+ * Outputs	stdout: one 'task' record per process, parents first, then end.
+ * Exit status	3 when the images are bad or a pid is taken (the message names
+ *	the pid and who holds it); see ipc/exitcodes.h. No side effects.
+ * Capabilities	none.
+ * By hand	amber stage collect-pstree -D DIR | amber show --stream /dev/stdin
+ */
+#include "ipc/stage.h"
+#include "stages/collect-pstree/collect-pstree.h"
+
+int main(int argc, char **argv)
+{
+	static const struct stage_desc desc = {
+		.name = "collect-pstree",
+		.summary = "check inventory.img and pstree.img and write the processes to create, parents first",
+		.nr_caps = 0,
+		.run = collect_pstree_run,
+	};
+
+	return stage_main(&desc, NULL, argc, argv);
+}

@@ -1,0 +1,374 @@
+/* collect: see collect.h. */
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/kcmp.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "images/files.pb-c.h"
+#include "images/fs.pb-c.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/proc.h"
+#include "stages/dump-files/collect.h"
+
+#define COLLECT_DELETED " (deleted)"
+
+int collect_open(struct collect *c, int dir_fd, struct err *e)
+{
+	memset(c, 0, sizeof(*c));
+	c->dir_fd = dir_fd;
+	c->files.fd = -1;
+	c->nr_buckets = 256;
+	c->buckets = malloc(sizeof(*c->buckets) * c->nr_buckets);
+	if (!c->buckets)
+		return err_errno(e, "allocate the open files table");
+	memset(c->buckets, 0xff, sizeof(*c->buckets) * c->nr_buckets);
+	return image_open_write(&c->files, dir_fd, "files", "files.img", e);
+}
+
+void collect_free(struct collect *c)
+{
+	image_close(&c->files);
+	free(c->v);
+	free(c->buckets);
+	c->v = NULL;
+	c->buckets = NULL;
+}
+
+int collect_close(struct collect *c, struct err *e)
+{
+	image_close(&c->files);
+	if (c->nr_unsupported > 1)
+		return err_set(e, c->unsupported.exit_code, "%s (%d unsupported descriptors in all; the others are listed above)",
+			       c->unsupported.msg, c->nr_unsupported);
+	if (c->nr_unsupported)
+		return err_set(e, c->unsupported.exit_code, "%s", c->unsupported.msg);
+	return 0;
+}
+
+/* readlink(2) into buf as a string; a link that does not fit is an input error. */
+static int collect_readlink(const char *path, char *buf, size_t size, struct err *e)
+{
+	ssize_t n = readlink(path, buf, size);
+
+	if (n < 0)
+		return err_errno(e, "readlink '%s'", path);
+	if ((size_t)n >= size)
+		return err_input(e, "'%s' points to a path longer than %zu bytes", path, size - 1);
+	buf[n] = 0;
+	return 0;
+}
+
+static bool collect_ends_with(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n >= m && !strcmp(s + n - m, suffix);
+}
+
+/* Is this a terminal? Their state (termios, session, the other end of a pty)
+ * needs its own dump code, so they are refused rather than reopened. */
+static bool collect_is_tty(const char *link, const struct stat *st)
+{
+	unsigned int major = major(st->st_rdev);
+
+	if (!S_ISCHR(st->st_mode))
+		return false;
+	/* 2, 3: BSD ptys; 4: tty0-63, ttyS; 5: tty, console, ptmx; 136-143: /dev/pts */
+	if (major == 2 || major == 3 || major == 4 || major == 5 || (major >= 136 && major <= 143))
+		return true;
+	return !strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8) || !strcmp(link, "/dev/console");
+}
+
+/* Why the file behind a descriptor cannot be dumped yet, or NULL if it can:
+ * what is supported now is anything that can be opened again by its path. */
+static const char *collect_unsupported(const char *link, const struct stat *st)
+{
+	if (!strncmp(link, "pipe:", 5))
+		return "pipes are not supported yet; close it before the dump, or redirect the process's input or output to a file";
+	if (!strncmp(link, "socket:", 7))
+		return "sockets are not supported yet; close it before the dump";
+	if (!strncmp(link, "anon_inode:", 11))
+		return "anonymous inodes (eventfd, epoll, signalfd, timerfd, inotify, ...) are not supported yet; close it before the dump";
+	if (link[0] != '/')
+		return "only files reachable by a path are supported yet";
+	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0)
+		return "memfd files are not supported yet; close it before the dump";
+	if (st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED))
+		return "the file was deleted while open, and deleted files are not supported yet; keep a link to it until the dump is done";
+	if (collect_is_tty(link, st))
+		return "terminals are not supported yet; start the process with its stdio redirected (e.g. setsid CMD </dev/null >LOG 2>&1)";
+	if (S_ISFIFO(st->st_mode))
+		return "named pipes (FIFOs) are not supported yet; close it before the dump";
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+		return NULL;
+	return "only regular files, directories and device nodes are supported yet";
+}
+
+/* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
+static void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why)
+{
+	if (c->nr_unsupported++ == 0)
+		err_input(&c->unsupported, "pid %d fd %d is '%s': %s", pid, fd, link, why);
+	else
+		pr_warn("pid %d fd %d is '%s': %s", pid, fd, link, why);
+}
+
+/* Are two descriptors the same open file description? 1 yes, 0 no, <0 error. */
+static int collect_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct err *e)
+{
+	long r = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
+
+	if (r < 0 && errno == ENOSYS)
+		return err_errno(e, "kcmp: the kernel lacks CONFIG_KCMP, which amber needs to tell shared files apart");
+	if (r < 0)
+		return err_errno(e, "kcmp(KCMP_FILE) of pid %d fd %d and pid %d fd %d", pid1, fd1, pid2, fd2);
+	return r == 0;
+}
+
+static unsigned int collect_hash(uint64_t dev, uint64_t ino, uint32_t flags, int nr_buckets)
+{
+	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full) ^ flags;
+
+	return (h ^ (h >> 29)) & (nr_buckets - 1);
+}
+
+/* Doubles the hash table once it holds as many files as buckets. */
+static int collect_grow(struct collect *c, struct err *e)
+{
+	int n = c->nr_buckets * 2;
+	int *b = malloc(sizeof(*b) * n);
+
+	if (!b)
+		return err_errno(e, "allocate the open files table");
+	memset(b, 0xff, sizeof(*b) * n);
+	for (int i = 0; i < c->nr; i++) {
+		unsigned int h = collect_hash(c->v[i].dev, c->v[i].ino, c->v[i].flags, n);
+
+		c->v[i].next = b[h];
+		b[h] = i;
+	}
+	free(c->buckets);
+	c->buckets = b;
+	c->nr_buckets = n;
+	return 0;
+}
+
+/* The id of the open file description behind pid's fd: an existing one if
+ * kcmp says a descriptor seen before shares it, else a new RegFileEntry
+ * written to files.img. *added says which. */
+static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st,
+			   const struct proc_fdinfo *fi, uint32_t *id, bool *added, struct err *e)
+{
+	uint32_t flags = fi->flags & ~O_CLOEXEC;
+	RegFileEntry re = REG_FILE_ENTRY__INIT;
+	struct collect_file *f;
+	unsigned int h;
+	int ret;
+
+	*added = false;
+	h = collect_hash(st->st_dev, st->st_ino, flags, c->nr_buckets);
+	for (int i = c->buckets[h]; i >= 0; i = c->v[i].next) {
+		f = &c->v[i];
+		if (f->dev != st->st_dev || f->ino != st->st_ino || f->flags != flags)
+			continue;
+		if ((ret = collect_same_file(f->pid, f->fd, pid, fd, e)) < 0)
+			return ret;
+		if (ret) {
+			*id = f->id;
+			return 0;
+		}
+	}
+
+	if (c->nr == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 64;
+		struct collect_file *v = realloc(c->v, sizeof(*v) * cap);
+
+		if (!v)
+			return err_errno(e, "allocate the open files table");
+		c->v = v;
+		c->cap = cap;
+	}
+	f = &c->v[c->nr];
+	f->id = c->nr + 1;
+	f->pid = pid;
+	f->fd = fd;
+	f->dev = st->st_dev;
+	f->ino = st->st_ino;
+	f->flags = flags;
+	f->next = c->buckets[h];
+	c->buckets[h] = c->nr++;
+
+	re.id = f->id;
+	re.path = (char *)link;
+	re.flags = flags;
+	re.pos = fi->pos;
+	re.has_mnt_id = fi->mnt_id >= 0;
+	re.mnt_id = fi->mnt_id;
+	re.has_inode = re.has_dev = re.has_mode = true;
+	re.inode = st->st_ino;
+	re.dev = st->st_dev;
+	re.mode = st->st_mode;
+	re.has_size = S_ISREG(st->st_mode);
+	re.size = st->st_size;
+	if ((ret = image_write(&c->files, &re.base, e)) < 0)
+		return ret;
+	pr_debug("file %u: '%s' flags %#o pos %llu (pid %d fd %d)", re.id, link, flags,
+		 (unsigned long long)re.pos, pid, fd);
+	*id = f->id;
+	*added = true;
+	if (c->nr >= c->nr_buckets)
+		return collect_grow(c, e);
+	return 0;
+}
+
+/* Writes fs-PID.img: cwd, root and umask. */
+static int collect_fs(struct collect *c, pid_t pid, struct err *e)
+{
+	char path[64], name[64], cwd[PATH_MAX], root[PATH_MAX];
+	FsEntry fs = FS_ENTRY__INIT;
+	struct proc_status st;
+	struct stat sb;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if ((ret = collect_readlink(path, cwd, sizeof(cwd), e)) < 0)
+		return ret;
+	if (collect_ends_with(cwd, COLLECT_DELETED) && stat(path, &sb) == 0 && sb.st_nlink == 0)
+		return err_input(e, "pid %d: its working directory '%s' was removed, which is not supported; "
+				 "let it change directory first", pid, cwd);
+	snprintf(path, sizeof(path), "/proc/%d/root", pid);
+	if ((ret = collect_readlink(path, root, sizeof(root), e)) < 0)
+		return ret;
+	if ((ret = proc_read_status(pid, 0, &st, e)) < 0)
+		return ret;
+	fs.cwd = cwd;
+	fs.root = root;
+	fs.has_umask = true;
+	fs.umask = st.umask;
+	snprintf(name, sizeof(name), "fs-%d.img", pid);
+	return image_write_one(c->dir_fd, "fs", name, &fs.base, e);
+}
+
+static int collect_int_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+/* The descriptor numbers open in pid, ascending; *fds is malloc'd. */
+static int collect_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_free_ int *v = NULL;
+	struct dirent *de;
+	char path[64];
+	int n = 0, cap = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return err_errno(e, "list the descriptors of pid %d ('%s')", pid, path);
+	while ((errno = 0, de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] == '.' || *end || fd < 0 || fd > INT_MAX)
+			continue;
+		if (n == cap) {
+			int *nv;
+
+			cap = cap ? cap * 2 : 32;
+			nv = realloc(v, sizeof(*v) * cap);
+			if (!nv)
+				return err_errno(e, "list the descriptors of pid %d", pid);
+			v = nv;
+		}
+		v[n++] = fd;
+	}
+	if (errno)
+		return err_errno(e, "list the descriptors of pid %d ('%s')", pid, path);
+	if (n)
+		qsort(v, n, sizeof(*v), collect_int_cmp);
+	*fds = TAKE_PTR(v);
+	*nr = n;
+	return 0;
+}
+
+/* Reads one descriptor and writes its FdinfoEntry (and its file if new). */
+static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd, int *nr_new, struct err *e)
+{
+	FdinfoEntry fe = FDINFO_ENTRY__INIT;
+	struct proc_fdinfo fi;
+	char path[64], link[PATH_MAX];
+	const char *why;
+	struct stat st;
+	bool added = false;
+	uint32_t id = 0;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	if ((ret = collect_readlink(path, link, sizeof(link), e)) < 0)
+		return ret;
+	/* stat follows the magic link to the open file itself, even a deleted one. */
+	if (stat(path, &st) < 0)
+		return err_errno(e, "stat pid %d fd %d ('%s')", pid, fd, link);
+	why = collect_unsupported(link, &st);
+	if (why) {
+		collect_refuse(c, pid, fd, link, why);
+		return 0;
+	}
+	if ((ret = proc_read_fdinfo(pid, fd, &fi, e)) < 0)
+		return ret;
+	if ((ret = collect_file_id(c, pid, fd, link, &st, &fi, &id, &added, e)) < 0)
+		return ret;
+	*nr_new += added;
+	fe.fd = fd;
+	fe.id = id;
+	fe.type = FD_TYPE__FD_REG;
+	fe.cloexec = !!(fi.flags & O_CLOEXEC);
+	pr_trace("pid %d fd %d -> file %u%s", pid, fd, id, fe.cloexec ? " (cloexec)" : "");
+	return image_write(fdinfo, &fe.base, e);
+}
+
+int collect_task(struct collect *c, pid_t pid, struct err *e)
+{
+	_cleanup_free_ int *fds = NULL;
+	struct image fdinfo;
+	char name[64];
+	int nr = 0, nr_new = 0, unsupported = c->nr_unsupported, ret;
+
+	if (pid <= 0)
+		return err_input(e, "task record with pid %d", pid);
+	snprintf(name, sizeof(name), "/proc/%d", pid);
+	if (access(name, F_OK) < 0 && errno == ENOENT)
+		return err_input(e, "pid %d does not exist; the task records name a process that is gone "
+				 "(it exited, or the tree was not stopped)", pid);
+	if ((ret = collect_fs(c, pid, e)) < 0)
+		return ret;
+	if ((ret = collect_list_fds(pid, &fds, &nr, e)) < 0)
+		return ret;
+	snprintf(name, sizeof(name), "fdinfo-%d.img", pid);
+	if ((ret = image_open_write(&fdinfo, c->dir_fd, "fdinfo", name, e)) < 0)
+		return ret;
+	for (int i = 0; i < nr && ret >= 0; i++)
+		ret = collect_fd(c, &fdinfo, pid, fds[i], &nr_new, e);
+	image_close(&fdinfo);
+	if (ret < 0)
+		return ret;
+	c->nr_tasks++;
+	c->nr_fds += nr;
+	unsupported = c->nr_unsupported - unsupported;
+	if (unsupported)
+		pr_info("pid %d: %d fds, %d new open files, %d unsupported", pid, nr, nr_new, unsupported);
+	else
+		pr_info("pid %d: %d fds, %d new open files", pid, nr, nr_new);
+	return 0;
+}

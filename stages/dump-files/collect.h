@@ -1,0 +1,48 @@
+/* collect: what dump-files reads from /proc for each process of the tree:
+ * its place in the file system (fs-PID.img), its descriptors
+ * (fdinfo-PID.img) and the open file descriptions behind them (files.img,
+ * one for the tree, each description written once however many descriptors
+ * in however many processes share it). */
+#ifndef AMBER_DUMP_FILES_COLLECT_H
+#define AMBER_DUMP_FILES_COLLECT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "images/image.h"
+#include "lib/err.h"
+
+/* One open file description already written to files.img. */
+struct collect_file {
+	uint32_t id;
+	pid_t pid;		/* one descriptor that holds it, for kcmp */
+	int fd;
+	uint64_t dev, ino;	/* with flags, the cheap filter before kcmp */
+	uint32_t flags;
+	int next;		/* next index in the same hash chain, -1 ends it */
+};
+
+struct collect {
+	int dir_fd;
+	struct image files;		/* files.img, open for the whole run */
+	struct collect_file *v;
+	int nr, cap;
+	int *buckets;			/* hash of (dev, ino, flags) -> first index */
+	int nr_buckets;
+	int nr_tasks;
+	uint64_t nr_fds;
+	int nr_unsupported;		/* descriptors that cannot be dumped yet */
+	struct err unsupported;		/* the first of them */
+};
+
+/* Creates files.img in the images directory. */
+int collect_open(struct collect *c, int dir_fd, struct err *e);
+/* Writes fs-PID.img and fdinfo-PID.img of one process and adds its new open
+ * files to files.img. An unsupported descriptor is logged and counted, not
+ * returned, so that one run lists all of them; collect_close reports them. */
+int collect_task(struct collect *c, pid_t pid, struct err *e);
+/* Finishes files.img; fails naming the first unsupported descriptor, if any. */
+int collect_close(struct collect *c, struct err *e);
+void collect_free(struct collect *c);
+
+#endif

@@ -1,0 +1,98 @@
+/* amber-dump-files: dump the open files, working directory and root of
+ * every process of a stopped tree.
+ *
+ * The tree must already be stopped (by amber-seize); this stage only reads
+ * /proc and never ptraces. Processes that share one open file description
+ * (dup, fork) get one files.img record: candidates with the same device,
+ * inode and flags are compared with kcmp(KCMP_FILE).
+ *
+ * Supported: anything that can be opened again by its path (regular files,
+ * directories, device nodes such as /dev/null). Pipes, sockets, anon_inode
+ * files (eventfd, epoll, ...), memfds, terminals, FIFOs and deleted files are
+ * refused; every such descriptor is listed as a warning and the first one
+ * is the error.
+ *
+ * Input (stdin): state stream (ipc/stream.h) with one `task` record
+ *	(PstreeEntry) per process to dump; other records are ignored.
+ * Named fds: none.
+ * Output (images dir, -D):
+ *	fs-PID.img	one FsEntry: cwd, root, umask
+ *	fdinfo-PID.img	one FdinfoEntry per descriptor: fd, file id, cloexec
+ *	files.img	one RegFileEntry per open file description of the tree:
+ *			id, path, flags (without O_CLOEXEC), pos, mnt_id,
+ *			inode, dev, size, mode
+ * Output (stdout): state stream with a hello (writer "dump-files") and an
+ *	end, no records.
+ * Exit status: 0 ok; 2 usage; 3 an unsupported descriptor (the last stderr
+ *	line names pid, fd and what it is) or a bad task record; 4 a /proc
+ *	read or image write failed; 5 the input stream was cut or malformed.
+ * Side effects: none on the tree; creates the images above.
+ * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp),
+ *	CAP_DAC_READ_SEARCH (fdinfo files and fd directories of other users).
+ *
+ * By hand: replay what the driver recorded (the tree must be stopped again,
+ * e.g. with kill -STOP, or the files may change under the dump):
+ *	amber-dump-files -D DIR -v3 < RUN/NN-dump-files.in > /dev/null
+ *	amber show DIR/files.img
+ * or feed any writer of a hello, task records and an end on stdin.
+ */
+#include <sys/capability.h>
+
+#include "ipc/stage.h"
+#include "ipc/stream.h"
+#include "stages/dump-files/collect.h"
+
+/* Dumps every task of the input stream, then closes the output stream. */
+static int dump_files_tasks(const struct stage_ctx *ctx, struct stream_in *in, struct err *e)
+{
+	struct collect c;
+	StreamRecord *rec;
+	int ret;
+
+	if ((ret = collect_open(&c, ctx->dir_fd, e)) < 0) {
+		collect_free(&c);
+		return ret;
+	}
+	while ((ret = stream_in_next(in, &rec, e)) > 0) {
+		if (rec->body_case == STREAM_RECORD__BODY_TASK)
+			ret = collect_task(&c, rec->task->pid, e);
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			break;
+	}
+	if (ret == 0)
+		ret = collect_close(&c, e);
+	collect_free(&c);
+	return ret;
+}
+
+static int dump_files_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+{
+	struct stream_in in;
+	struct stream_out out;
+	int ret;
+
+	if ((ret = stream_in_open(&in, 0, "state stream (stdin)", e)) < 0)
+		goto out;
+	if ((ret = stream_out_open(&out, 1, "dump-files", e)) < 0)
+		goto out;
+	if ((ret = dump_files_tasks(ctx, &in, e)) < 0)
+		goto out;
+	ret = stream_out_end(&out, e);
+out:
+	stream_in_close(&in);
+	return ret;
+}
+
+static const struct stage_desc dump_files_desc = {
+	.name = "dump-files",
+	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
+	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH },
+	.nr_caps = 2,
+	.run = dump_files_run,
+};
+
+int main(int argc, char **argv)
+{
+	return stage_main(&dump_files_desc, NULL, argc, argv);
+}

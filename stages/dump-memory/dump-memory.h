@@ -1,0 +1,26 @@
+/* dump-memory: the stage's internals (this folder only). */
+#ifndef AMBER_STAGE_DUMP_MEMORY_H
+#define AMBER_STAGE_DUMP_MEMORY_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "images/mm.pb-c.h"
+#include "ipc/stage.h"
+#include "lib/proc.h"
+
+struct dm_totals {
+	uint64_t pages;		/* pages written so far, all processes */
+	uint64_t next_report;	/* progress line threshold */
+};
+
+int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* mm.c: build and write mm-PID.img from smaps, stat, auxv and exe. */
+int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *kinds, struct err *e);
+/* Classifies one VMA; fails for what cannot be dumped. */
+int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *e);
+/* pages.c: write pagemap-PID.img and pages-PID.img. */
+int dm_write_pages(int dirfd, pid_t pid, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
+		   struct dm_totals *tot, struct err *e);
+
+#endif

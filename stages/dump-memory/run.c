@@ -1,0 +1,53 @@
+/* dump-memory/run.c: one process at a time, as announced on stdin. */
+#include <stdlib.h>
+
+#include "ipc/stream.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "stages/dump-memory/dump-memory.h"
+
+/* Dumps one process: layout first, then pages. */
+static int dm_one(int dirfd, pid_t pid, struct dm_totals *tot, struct err *e)
+{
+	_cleanup_free_ struct proc_vma *vmas = NULL;
+	_cleanup_free_ VmaKind *kinds = NULL;
+	int nr, ret;
+
+	if ((ret = proc_read_smaps(pid, &vmas, &nr, e)) < 0)
+		return ret;
+	kinds = calloc(nr, sizeof(*kinds));
+	if (!kinds)
+		return err_errno(e, "allocate %d VMA kinds", nr);
+	for (int i = 0; i < nr; i++)
+		if ((ret = dm_vma_kind(pid, &vmas[i], &kinds[i], e)) < 0)
+			return ret;
+	if ((ret = dm_write_mm(dirfd, pid, vmas, nr, kinds, e)) < 0)
+		return ret;
+	return dm_write_pages(dirfd, pid, vmas, nr, kinds, tot, e);
+}
+
+int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+{
+	struct dm_totals tot = { 0, 0 };
+	struct stream_in in;
+	struct stream_out out;
+	StreamRecord *rec;
+	int ret;
+
+	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
+		return ret;
+	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
+		if (rec->body_case == STREAM_RECORD__BODY_TASK)
+			ret = dm_one(ctx->dir_fd, rec->task->pid, &tot, e);
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			break;
+	}
+	stream_in_close(&in);
+	if (ret < 0)
+		return ret;
+	log_progress("%llu MiB of memory written", (unsigned long long)(tot.pages * 4096 >> 20));
+	if ((ret = stream_out_open(&out, 1, "dump-memory", e)) < 0)
+		return ret;
+	return stream_out_end(&out, e);
+}

@@ -1,0 +1,126 @@
+/* amber-restore-files: open the files of the tree being restored and hand
+ * them to restore-tasks.
+ *
+ * Every open file description that a task's fdinfo-PID.img uses is opened
+ * once, by its dumped path, with its dumped flags (never O_CREAT or O_TRUNC)
+ * and seeked to its dumped position. A file that is missing, or whose type
+ * or size changed since the dump, is refused: a process restored onto a
+ * different file would go on with a position or contents it never saw.
+ * Everything is opened before anything is sent, so a bad file fails the
+ * stage before restore-tasks received any of them.
+ *
+ * Paths are opened in this stage's own mount namespace and root.
+ *
+ * Input (stdin): state stream (ipc/stream.h) with one `task` record
+ *	(PstreeEntry) per process to restore; other records are ignored.
+ * Input (images dir, -D): files.img, fdinfo-PID.img of each task.
+ * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
+ *	socketpair whose other end restore-tasks reads.
+ * Output (files socket): the opened files, FDPASS_BATCH per message, each
+ *	named by its files.img id, then the end marker (ipc/fdpass.h).
+ * Output (stdout): state stream: hello (writer "restore-files"), one
+ *	`fd_plan` record (FdPlanEntry pid, fd, file_id, cloexec) per descriptor
+ *	of every task, in input task order and ascending fd order, then the end.
+ *	The plan is written before the files are sent; the end record comes
+ *	after the files socket's end marker, so it also vouches for the files.
+ * Exit status: 0 ok; 2 usage (no files socket); 3 a missing or changed file
+ *	or inconsistent images (the last stderr line names path, file id, pid
+ *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
+ * Side effects: none on the file system (files are opened, never created,
+ *	truncated or written); raises its own RLIMIT_NOFILE soft limit.
+ * Capabilities kept: CAP_DAC_OVERRIDE (open any user's files for reading
+ *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
+ *	other users).
+ *
+ * By hand, with a socket on fd 3 that something reads (or that holds the
+ * files until this stage exits), replaying the driver's recorded input:
+ *	amber-restore-files -D DIR --fd files=3 -v3 < RUN/NN-restore-files.in \
+ *		3<>SOCKET > plan.out
+ */
+#include <sys/capability.h>
+#include <sys/socket.h>
+
+#include "ipc/exitcodes.h"
+#include "ipc/fds.h"
+#include "ipc/stage.h"
+#include "ipc/stream.h"
+#include "lib/log.h"
+#include "stages/restore-files/reopen.h"
+
+/* The files socket must keep message boundaries: one message is one batch. */
+static int restore_files_check_sock(int sock, struct err *e)
+{
+	int type;
+	socklen_t len = sizeof(type);
+
+	if (getsockopt(sock, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return err_set(e, EXIT_USAGE, "--fd %s=%d: fd %d is not a socket", FD_NAME_FILES, sock, sock);
+	if (type != SOCK_SEQPACKET && type != SOCK_DGRAM)
+		return err_set(e, EXIT_USAGE, "--fd %s=%d: want a SOCK_SEQPACKET unix socket, one message per batch of files",
+			       FD_NAME_FILES, sock);
+	return 0;
+}
+
+/* Reads the task records into the plan. */
+static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct err *e)
+{
+	StreamRecord *rec;
+	int ret;
+
+	while ((ret = stream_in_next(in, &rec, e)) > 0) {
+		if (rec->body_case == STREAM_RECORD__BODY_TASK)
+			ret = reopen_add_task(r, rec->task->pid, e);
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			return ret;
+	}
+	return ret;
+}
+
+static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+{
+	int sock = stage_fd(ctx, FD_NAME_FILES);
+	struct stream_in in;
+	struct stream_out out;
+	struct reopen r;
+	int ret;
+
+	if ((ret = restore_files_check_sock(sock, e)) < 0)
+		return ret;
+	if ((ret = stream_in_open(&in, 0, "state stream (stdin)", e)) < 0) {
+		stream_in_close(&in);
+		return ret;
+	}
+	ret = reopen_load(&r, ctx->dir_fd, e);
+	if (ret >= 0)
+		ret = restore_files_tasks(&in, &r, e);
+	stream_in_close(&in);
+	if (ret >= 0)
+		ret = reopen_open_all(&r, e);
+	if (ret >= 0)
+		ret = stream_out_open(&out, 1, "restore-files", e);
+	if (ret >= 0)
+		ret = reopen_write_plan(&r, &out, e);
+	if (ret >= 0)
+		ret = reopen_send(&r, sock, e);
+	if (ret >= 0)
+		ret = stream_out_end(&out, e);
+	if (ret >= 0)
+		pr_info("%d tasks, %d fds, %d open files sent", r.nr_pids, r.nr_plan, r.nr_open);
+	reopen_free(&r);
+	return ret;
+}
+
+static const struct stage_desc restore_files_desc = {
+	.name = "restore-files",
+	.summary = "Open the files of the tasks on stdin once each, send them over the files socket, and write their fd plan on stdout.",
+	.fds = { FD_NAME_FILES },
+	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER },
+	.nr_caps = 2,
+	.run = restore_files_run,
+};
+
+int main(int argc, char **argv)
+{
+	return stage_main(&restore_files_desc, NULL, argc, argv);
+}

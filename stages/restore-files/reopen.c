@@ -1,0 +1,324 @@
+/* reopen: see reopen.h. */
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "images/image.h"
+#include "ipc/exitcodes.h"
+#include "ipc/fdpass.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "stages/restore-files/reopen.h"
+
+/* Flags that would create or change a file, or that only make sense at the
+ * first open: never replayed from an image. */
+#define REOPEN_DROP_FLAGS (O_CREAT | O_EXCL | O_TRUNC | O_NOCTTY | (O_TMPFILE & ~O_DIRECTORY) | O_CLOEXEC)
+
+static int reopen_file_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct reopen_file *)a)->re->id, y = ((const struct reopen_file *)b)->re->id;
+
+	return x < y ? -1 : x > y;
+}
+
+static int reopen_fd_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct reopen_fd *)a)->fd, y = ((const struct reopen_fd *)b)->fd;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The file of files.img with this id, or NULL. */
+static struct reopen_file *reopen_find(struct reopen *r, uint32_t id)
+{
+	RegFileEntry key = { .id = id };
+	struct reopen_file k = { .re = &key };
+
+	return bsearch(&k, r->files, r->nr_files, sizeof(k), reopen_file_cmp);
+}
+
+/* A word for a file type, for messages. */
+static const char *reopen_type_name(uint32_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFREG: return "regular file";
+	case S_IFDIR: return "directory";
+	case S_IFCHR: return "character device";
+	case S_IFBLK: return "block device";
+	case S_IFIFO: return "FIFO";
+	case S_IFSOCK: return "socket";
+	case S_IFLNK: return "symlink";
+	default: return "file of unknown type";
+	}
+}
+
+/* The refusal for a file whose type is not the dumped one. */
+static int reopen_changed_type(const RegFileEntry *re, uint32_t mode, struct err *e)
+{
+	return err_input(e, "file '%s' (id %u) was a %s at dump and is a %s now; restoring onto a changed file is refused",
+			 re->path, re->id, reopen_type_name(re->mode), reopen_type_name(mode));
+}
+
+int reopen_load(struct reopen *r, int dir_fd, struct err *e)
+{
+	struct image img;
+	RegFileEntry *re;
+	int cap = 0, ret;
+
+	memset(r, 0, sizeof(*r));
+	r->dir_fd = dir_fd;
+	if ((ret = image_open_read(&img, dir_fd, "files", "files.img", e)) < 0)
+		return ret;
+	while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
+		if (re->path[0] != '/') {
+			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
+			reg_file_entry__free_unpacked(re, NULL);
+			break;
+		}
+		if (r->nr_files == cap) {
+			struct reopen_file *v;
+
+			cap = cap ? cap * 2 : 64;
+			v = realloc(r->files, sizeof(*v) * cap);
+			if (!v) {
+				ret = err_errno(e, "read files.img");
+				reg_file_entry__free_unpacked(re, NULL);
+				break;
+			}
+			r->files = v;
+		}
+		r->files[r->nr_files++] = (struct reopen_file){ .re = re, .fd = -1 };
+	}
+	image_close(&img);
+	if (ret < 0)
+		return ret;
+	qsort(r->files, r->nr_files, sizeof(*r->files), reopen_file_cmp);
+	for (int i = 1; i < r->nr_files; i++)
+		if (r->files[i].re->id == r->files[i - 1].re->id)
+			return err_input(e, "files.img: two records with id %u ('%s' and '%s')", r->files[i].re->id,
+					 r->files[i - 1].re->path, r->files[i].re->path);
+	pr_debug("files.img: %d open files", r->nr_files);
+	return 0;
+}
+
+/* Appends one descriptor to the plan. */
+static int reopen_plan_add(struct reopen *r, const struct reopen_fd *fd, struct err *e)
+{
+	if (r->nr_plan == r->cap_plan) {
+		int cap = r->cap_plan ? r->cap_plan * 2 : 64;
+		struct reopen_fd *v = realloc(r->plan, sizeof(*v) * cap);
+
+		if (!v)
+			return err_errno(e, "allocate the descriptor plan");
+		r->plan = v;
+		r->cap_plan = cap;
+	}
+	r->plan[r->nr_plan++] = *fd;
+	return 0;
+}
+
+/* Remembers pid; a pid twice in the input is a protocol error. */
+static int reopen_add_pid(struct reopen *r, pid_t pid, struct err *e)
+{
+	for (int i = 0; i < r->nr_pids; i++)
+		if (r->pids[i] == pid)
+			return err_proto(e, "task %d appears twice in the input stream", pid);
+	if (r->nr_pids == r->cap_pids) {
+		int cap = r->cap_pids ? r->cap_pids * 2 : 32;
+		pid_t *v = realloc(r->pids, sizeof(*v) * cap);
+
+		if (!v)
+			return err_errno(e, "allocate the task list");
+		r->pids = v;
+		r->cap_pids = cap;
+	}
+	r->pids[r->nr_pids++] = pid;
+	return 0;
+}
+
+/* Adds one FdinfoEntry of pid to the plan after checking it. */
+static int reopen_add_fd(struct reopen *r, pid_t pid, const char *name, const FdinfoEntry *fe, struct err *e)
+{
+	struct reopen_fd fd = { .pid = pid, .fd = fe->fd, .file_id = fe->id, .cloexec = fe->cloexec };
+	struct reopen_file *f;
+
+	if (fe->type != FD_TYPE__FD_REG)
+		return err_input(e, "%s: fd %u has type %d, which this amber cannot restore", name, fe->fd, fe->type);
+	if (fe->fd > INT_MAX)
+		return err_input(e, "%s: fd %u is out of range", name, fe->fd);
+	f = reopen_find(r, fe->id);
+	if (!f)
+		return err_input(e, "%s: fd %u refers to file id %u, which files.img lacks; the images do not belong together",
+				 name, fe->fd, fe->id);
+	if (!f->pid) {
+		f->pid = pid;
+		f->tfd = fe->fd;
+	}
+	return reopen_plan_add(r, &fd, e);
+}
+
+int reopen_add_task(struct reopen *r, pid_t pid, struct err *e)
+{
+	struct image img;
+	FdinfoEntry *fe;
+	char name[64];
+	int first = r->nr_plan, ret;
+
+	if (pid <= 0)
+		return err_proto(e, "task record with pid %d", pid);
+	if ((ret = reopen_add_pid(r, pid, e)) < 0)
+		return ret;
+	snprintf(name, sizeof(name), "fdinfo-%d.img", pid);
+	if ((ret = image_open_read(&img, r->dir_fd, "fdinfo", name, e)) < 0)
+		return ret;
+	while ((ret = image_read(&img, (ProtobufCMessage **)&fe, e)) > 0) {
+		ret = reopen_add_fd(r, pid, name, fe, e);
+		fdinfo_entry__free_unpacked(fe, NULL);
+		if (ret < 0)
+			break;
+	}
+	image_close(&img);
+	if (ret < 0)
+		return ret;
+	qsort(r->plan + first, r->nr_plan - first, sizeof(*r->plan), reopen_fd_cmp);
+	for (int i = first + 1; i < r->nr_plan; i++)
+		if (r->plan[i].fd == r->plan[i - 1].fd)
+			return err_input(e, "%s: fd %u appears twice", name, r->plan[i].fd);
+	pr_debug("pid %d: %d fds", pid, r->nr_plan - first);
+	return 0;
+}
+
+/* Makes room for n more open files: RLIMIT_NOFILE's soft limit up to the hard one. */
+static int reopen_rlimit(int n, struct err *e)
+{
+	struct rlimit rl;
+	rlim_t want = (rlim_t)n + 64;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return err_errno(e, "getrlimit(RLIMIT_NOFILE)");
+	if (rl.rlim_cur >= want)
+		return 0;
+	if (rl.rlim_max < want)
+		return err_set(e, EXIT_SYSTEM, "restoring %d open files needs RLIMIT_NOFILE of at least %llu, and its hard limit is %llu; "
+			       "raise it (ulimit -Hn) and rerun", n, (unsigned long long)want, (unsigned long long)rl.rlim_max);
+	rl.rlim_cur = want;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return err_errno(e, "raise RLIMIT_NOFILE to %llu", (unsigned long long)want);
+	return 0;
+}
+
+/* Opens one file as it was dumped and checks it is still that file. */
+static int reopen_one(struct reopen_file *f, struct err *e)
+{
+	const RegFileEntry *re = f->re;
+	/* No O_NOFOLLOW of our own: it would stay in the file's flags, which
+	 * the restored process can read with F_GETFL. O_NOCTTY does not. */
+	int flags = (re->flags & ~REOPEN_DROP_FLAGS) | O_CLOEXEC | O_NOCTTY;
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+
+	fd = open(re->path, flags);
+	if (fd < 0 && errno == ENOENT)
+		return err_input(e, "file '%s' (id %u) of pid %d fd %u is missing; it was removed or renamed since the dump",
+				 re->path, re->id, f->pid, f->tfd);
+	/* A directory where a file was (or the reverse) fails the open itself. */
+	if (fd < 0 && (errno == EISDIR || errno == ENOTDIR) && re->has_mode && stat(re->path, &st) == 0 &&
+	    (st.st_mode & S_IFMT) != (re->mode & S_IFMT))
+		return reopen_changed_type(re, st.st_mode, e);
+	if (fd < 0)
+		return err_errno(e, "open file '%s' (id %u) of pid %d fd %u with flags %#o",
+				 re->path, re->id, f->pid, f->tfd, flags);
+	if (fstat(fd, &st) < 0)
+		return err_errno(e, "fstat file '%s' (id %u)", re->path, re->id);
+	if (re->has_mode && (st.st_mode & S_IFMT) != (re->mode & S_IFMT))
+		return reopen_changed_type(re, st.st_mode, e);
+	if (re->has_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != re->size)
+		return err_input(e, "file '%s' (id %u) was %llu bytes at dump and is %llu now; restoring onto a changed file is refused",
+				 re->path, re->id, (unsigned long long)re->size, (unsigned long long)st.st_size);
+	/* Devices without a position (ESPIPE) and O_PATH files have none to restore. */
+	if (re->pos && !(flags & O_PATH) && lseek(fd, re->pos, SEEK_SET) < 0 &&
+	    !(errno == ESPIPE && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
+		return err_errno(e, "seek file '%s' (id %u) to %llu", re->path, re->id, (unsigned long long)re->pos);
+	pr_debug("file %u: '%s' flags %#o pos %llu", re->id, re->path, flags, (unsigned long long)re->pos);
+	f->fd = TAKE_FD(fd);
+	return 0;
+}
+
+int reopen_open_all(struct reopen *r, struct err *e)
+{
+	int need = 0, ret;
+
+	for (int i = 0; i < r->nr_files; i++)
+		need += r->files[i].pid != 0;
+	if ((ret = reopen_rlimit(need, e)) < 0)
+		return ret;
+	for (int i = 0; i < r->nr_files; i++) {
+		if (!r->files[i].pid) {
+			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
+			continue;
+		}
+		if ((ret = reopen_one(&r->files[i], e)) < 0)
+			return ret;
+		r->nr_open++;
+	}
+	return 0;
+}
+
+int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err *e)
+{
+	for (int i = 0; i < r->nr_plan; i++) {
+		FdPlanEntry p = FD_PLAN_ENTRY__INIT;
+		StreamRecord rec = STREAM_RECORD__INIT;
+		int ret;
+
+		p.pid = r->plan[i].pid;
+		p.fd = r->plan[i].fd;
+		p.file_id = r->plan[i].file_id;
+		p.cloexec = r->plan[i].cloexec;
+		rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
+		rec.fd_plan = &p;
+		if ((ret = stream_out_write(out, &rec, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+int reopen_send(struct reopen *r, int sock, struct err *e)
+{
+	int fds[FDPASS_BATCH];
+	uint32_t ids[FDPASS_BATCH];
+	int n = 0, ret;
+
+	for (int i = 0; i < r->nr_files; i++) {
+		if (r->files[i].fd < 0)
+			continue;
+		fds[n] = r->files[i].fd;
+		ids[n++] = r->files[i].re->id;
+		if (n == FDPASS_BATCH) {
+			if ((ret = fdpass_send(sock, fds, ids, n, e)) < 0)
+				return ret;
+			n = 0;
+		}
+	}
+	if (n && (ret = fdpass_send(sock, fds, ids, n, e)) < 0)
+		return ret;
+	return fdpass_send_end(sock, e);
+}
+
+void reopen_free(struct reopen *r)
+{
+	for (int i = 0; i < r->nr_files; i++) {
+		if (r->files[i].fd >= 0)
+			close(r->files[i].fd);
+		reg_file_entry__free_unpacked(r->files[i].re, NULL);
+	}
+	free(r->files);
+	free(r->plan);
+	free(r->pids);
+	memset(r, 0, sizeof(*r));
+}

@@ -1,0 +1,57 @@
+/* reopen: what restore-files does with the images: it reads files.img and
+ * each task's fdinfo-PID.img into a plan (which descriptor of which task gets
+ * which file), opens every file the plan uses once, checks it is the file
+ * that was dumped, and hands the opened files and the plan on. */
+#ifndef AMBER_RESTORE_FILES_REOPEN_H
+#define AMBER_RESTORE_FILES_REOPEN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "images/files.pb-c.h"
+#include "ipc/stream.h"
+#include "lib/err.h"
+
+/* One open file description of files.img. */
+struct reopen_file {
+	RegFileEntry *re;
+	int fd;			/* opened by this stage, -1 before */
+	pid_t pid;		/* the first descriptor that uses it, for messages; 0 if unused */
+	uint32_t tfd;
+};
+
+/* One descriptor of one task. */
+struct reopen_fd {
+	pid_t pid;
+	uint32_t fd;
+	uint32_t file_id;
+	bool cloexec;
+};
+
+struct reopen {
+	int dir_fd;
+	struct reopen_file *files;	/* sorted by id */
+	int nr_files;
+	struct reopen_fd *plan;		/* tasks in input order, fds ascending */
+	int nr_plan, cap_plan;
+	pid_t *pids;
+	int nr_pids, cap_pids;
+	int nr_open;
+};
+
+/* Reads all of files.img. */
+int reopen_load(struct reopen *r, int dir_fd, struct err *e);
+/* Reads fdinfo-PID.img into the plan, checking every id against files.img. */
+int reopen_add_task(struct reopen *r, pid_t pid, struct err *e);
+/* Opens each file the plan uses, at its dumped position; refuses a missing
+ * file or one whose type or size changed since the dump. */
+int reopen_open_all(struct reopen *r, struct err *e);
+/* Writes one fd_plan record per descriptor of the plan. */
+int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err *e);
+/* Sends the opened files over sock (ipc/fdpass.h), then the end marker. */
+int reopen_send(struct reopen *r, int sock, struct err *e);
+/* Closes what was opened and frees everything. */
+void reopen_free(struct reopen *r);
+
+#endif

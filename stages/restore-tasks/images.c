@@ -1,0 +1,70 @@
+/* restore-tasks/images.c: the images one task needs, loaded and checked. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "images/image.h"
+#include "stages/restore-tasks/restore-tasks.h"
+
+int rt_load(int dirfd, struct rt_task *t, struct err *e)
+{
+	char name[64];
+	struct image img;
+	int ret;
+
+	snprintf(name, sizeof(name), "core-%u.img", t->pe->pid);
+	if ((ret = image_read_one(dirfd, "core", name, (ProtobufCMessage **)&t->core, e)) < 0)
+		return ret;
+	if (t->core->regs == NULL)
+		return err_input(e, "'%s' has no registers", name);
+	snprintf(name, sizeof(name), "mm-%u.img", t->pe->pid);
+	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&t->mm, e)) < 0)
+		return ret;
+	snprintf(name, sizeof(name), "fs-%u.img", t->pe->pid);
+	if ((ret = image_read_one(dirfd, "fs", name, (ProtobufCMessage **)&t->fs, e)) < 0)
+		return ret;
+
+	snprintf(name, sizeof(name), "pagemap-%u.img", t->pe->pid);
+	if ((ret = image_open_read(&img, dirfd, "pagemap", name, e)) < 0)
+		return ret;
+	for (;;) {
+		ProtobufCMessage *m;
+		PagemapEntry **np;
+
+		ret = image_read(&img, &m, e);
+		if (ret <= 0)
+			break;
+		if (img.rd.nr == 1) {	/* the head */
+			protobuf_c_message_free_unpacked(m, NULL);
+			continue;
+		}
+		np = realloc(t->pm, sizeof(*np) * (t->nr_pm + 1));
+		if (!np) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			ret = err_errno(e, "read '%s'", name);
+			break;
+		}
+		t->pm = np;
+		t->pm[t->nr_pm++] = (PagemapEntry *)m;
+	}
+	image_close(&img);
+	return ret;
+}
+
+void rt_unload(struct rt_task *t)
+{
+	if (t->core)
+		core_entry__free_unpacked(t->core, NULL);
+	if (t->mm)
+		mm_entry__free_unpacked(t->mm, NULL);
+	if (t->fs)
+		fs_entry__free_unpacked(t->fs, NULL);
+	for (int i = 0; i < t->nr_pm; i++)
+		pagemap_entry__free_unpacked(t->pm[i], NULL);
+	free(t->pm);
+	free(t->fds);
+	t->core = NULL;
+	t->mm = NULL;
+	t->fs = NULL;
+	t->pm = NULL;
+	t->fds = NULL;
+}

@@ -1,0 +1,185 @@
+/* restore-tasks/run.c: read the plan, receive the files, restore each task. */
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "ipc/fdpass.h"
+#include "ipc/fds.h"
+#include "ipc/stream.h"
+#include "lib/log.h"
+#include "stages/restore-tasks/restore-tasks.h"
+
+struct rt_plan {
+	struct rt_task *tasks;
+	int nr;
+	FdPlanEntry **fds;
+	int nr_fds;
+	int *file_fd;		/* file id -> this stage's fd, -1 if none */
+	uint32_t nr_ids;
+};
+
+static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
+{
+	if (rec->body_case == STREAM_RECORD__BODY_TASK) {
+		struct rt_task *nt = realloc(p->tasks, sizeof(*nt) * (p->nr + 1));
+
+		if (!nt)
+			return err_errno(e, "plan task %u", rec->task->pid);
+		p->tasks = nt;
+		memset(&nt[p->nr], 0, sizeof(nt[0]));
+		nt[p->nr++].pe = rec->task;
+		rec->task = NULL;	/* ours now */
+		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
+	} else if (rec->body_case == STREAM_RECORD__BODY_FD_PLAN) {
+		FdPlanEntry **nf = realloc(p->fds, sizeof(*nf) * (p->nr_fds + 1));
+
+		if (!nf)
+			return err_errno(e, "plan fd");
+		p->fds = nf;
+		nf[p->nr_fds++] = rec->fd_plan;
+		rec->fd_plan = NULL;
+		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
+	}
+	return 0;
+}
+
+/* Takes every file restore-files sent, indexed by file id. */
+static int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
+{
+	int fds[FDPASS_BATCH], n;
+	uint32_t ids[FDPASS_BATCH];
+
+	while ((n = fdpass_recv(sock, fds, ids, e)) > 0)
+		for (int i = 0; i < n; i++) {
+			if (ids[i] >= p->nr_ids) {
+				uint32_t nn = ids[i] + 64;
+				int *nf = realloc(p->file_fd, sizeof(*nf) * nn);
+
+				if (!nf)
+					return err_errno(e, "index received files");
+				for (uint32_t j = p->nr_ids; j < nn; j++)
+					nf[j] = -1;
+				p->file_fd = nf;
+				p->nr_ids = nn;
+			}
+			if (p->file_fd[ids[i]] >= 0)
+				close(p->file_fd[ids[i]]);
+			p->file_fd[ids[i]] = fds[i];
+		}
+	return n;
+}
+
+/* Gives each task the list of its descriptors. */
+static int rt_assign_fds(struct rt_plan *p, struct err *e)
+{
+	for (int i = 0; i < p->nr_fds; i++) {
+		const FdPlanEntry *f = p->fds[i];
+		struct rt_task *t = NULL;
+		struct rt_fd *nf;
+
+		for (int j = 0; j < p->nr; j++)
+			if (p->tasks[j].pe->pid == f->pid)
+				t = &p->tasks[j];
+		if (!t)
+			return err_proto(e, "fd plan for pid %u, which is not being restored", f->pid);
+		if (f->file_id >= p->nr_ids || p->file_fd[f->file_id] < 0)
+			return err_proto(e, "pid %u fd %u needs file id %u, which restore-files did not send", f->pid, f->fd, f->file_id);
+		nf = realloc(t->fds, sizeof(*nf) * (t->nr_fds + 1));
+		if (!nf)
+			return err_errno(e, "plan fds");
+		t->fds = nf;
+		nf[t->nr_fds++] = (struct rt_fd){ p->file_fd[f->file_id], f->fd, f->cloexec };
+	}
+	return 0;
+}
+
+/* Kills what was created; used on any failure so nothing is left behind. */
+static void rt_rollback(struct rt_plan *p)
+{
+	for (int i = 0; i < p->nr; i++)
+		if (p->tasks[i].pid > 0) {
+			kill(p->tasks[i].pid, SIGKILL);
+			while (waitpid(p->tasks[i].pid, NULL, __WALL) < 0 && errno == EINTR)
+				;
+			pr_info("rolled back: killed task %d", p->tasks[i].pid);
+		}
+}
+
+static void rt_plan_free(struct rt_plan *p)
+{
+	for (int i = 0; i < p->nr; i++) {
+		rt_unload(&p->tasks[i]);
+		pstree_entry__free_unpacked(p->tasks[i].pe, NULL);
+	}
+	for (int i = 0; i < p->nr_fds; i++)
+		fd_plan_entry__free_unpacked(p->fds[i], NULL);
+	for (uint32_t i = 0; i < p->nr_ids; i++)
+		if (p->file_fd[i] >= 0)
+			close(p->file_fd[i]);
+	free(p->tasks);
+	free(p->fds);
+	free(p->file_fd);
+}
+
+static int rt_report(int nr, const struct rt_task *tasks, struct err *e)
+{
+	struct stream_out out;
+	int ret = stream_out_open(&out, 1, "restore-tasks", e);
+
+	for (int i = 0; ret == 0 && i < nr; i++) {
+		RestoredEntry re = RESTORED_ENTRY__INIT;
+		StreamRecord rec = STREAM_RECORD__INIT;
+
+		re.pid = tasks[i].pid;
+		re.has_root = true;
+		re.root = i == 0;
+		rec.body_case = STREAM_RECORD__BODY_RESTORED;
+		rec.restored = &re;
+		ret = stream_out_write(&out, &rec, e);
+	}
+	return ret ? ret : stream_out_end(&out, e);
+}
+
+int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+{
+	struct rt_plan p;
+	struct stream_in in;
+	StreamRecord *rec;
+	int ret;
+
+	memset(&p, 0, sizeof(p));
+	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
+		return ret;
+	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
+		ret = rt_plan_add(&p, rec, e);
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			break;
+	}
+	stream_in_close(&in);
+	if (ret == 0)
+		ret = rt_receive_files(&p, stage_fd(ctx, FD_NAME_FILES), e);
+	if (ret == 0 && p.nr == 0)
+		ret = err_proto(e, "no task to restore on stdin");
+	if (ret == 0 && p.nr > 1)
+		ret = err_input(e, "the dump holds %d processes; this amber restores a single process per dump", p.nr);
+	if (ret == 0)
+		ret = rt_assign_fds(&p, e);
+	for (int i = 0; ret == 0 && i < p.nr; i++) {
+		struct rt_task *t = &p.tasks[i];
+
+		if ((ret = rt_load(ctx->dir_fd, t, e)) < 0 || (ret = rt_fork(t, e)) < 0 ||
+		    (ret = rt_transplant(ctx->dir_fd, t, e)) < 0)
+			break;
+		log_progress("%d of %d tasks restored", i + 1, p.nr);
+		pr_info("restored pid %d", t->pid);
+	}
+	if (ret == 0)
+		ret = rt_report(p.nr, p.tasks, e);
+	if (ret < 0)
+		rt_rollback(&p);
+	rt_plan_free(&p);
+	return ret;
+}

@@ -1,0 +1,461 @@
+/* restore-tasks/transplant.c: turn a stopped child of amber into the dumped
+ * process, by remote syscalls run from its trampoline. */
+#include <fcntl.h>
+#include <linux/prctl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/ptrace.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/uio.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "images/image.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/proc.h"
+#include "lib/rsys.h"
+#include "lib/tracee.h"
+#include "stages/restore-tasks/restore-tasks.h"
+
+#define RT_SCRATCH(t)	((t)->tramp + RT_PAGE)
+#define RT_SCRATCH_SIZE	((RT_TRAMP_PAGES - 1) * RT_PAGE)
+
+/* Runs one remote syscall and turns a -errno result into an error. */
+static int rt_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
+		  uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, struct err *e)
+{
+	long v;
+	int ret = rsys_call(r, &v, nr, a1, a2, a3, a4, a5, a6, e);
+
+	if (ret < 0)
+		return ret;
+	if (v < 0 && v > -4096)
+		return err_errnum(e, -v, "pid %d: %s", r->tid, what);
+	if (res)
+		*res = v;
+	return 0;
+}
+
+/* Opens path inside the task; the path travels through the scratch area. */
+static int rt_remote_open(struct rsys *r, const struct rt_task *t, const char *path, int flags, long *fd, struct err *e)
+{
+	size_t len = strlen(path) + 1;
+	char what[PATH_MAX + 32];
+	int ret;
+
+	if (len > RT_SCRATCH_SIZE)
+		return err_input(e, "path '%.80s...' is too long", path);
+	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), path, len, e)) < 0)
+		return ret;
+	snprintf(what, sizeof(what), "open '%s'", path);
+	return rt_sys(r, fd, what, SYS_open, RT_SCRATCH(t), flags | O_CLOEXEC, 0, 0, 0, 0, e);
+}
+
+/* The child inherited glibc's rseq registration for amber's thread. Its area
+ * is about to be unmapped, and the kernel would fault writing it, so drop
+ * the registration with the exact arguments the kernel holds. */
+static int rt_unregister_rseq(struct rsys *r, struct err *e)
+{
+	struct {
+		uint64_t ptr;
+		uint32_t size, signature, flags, pad;
+	} rc;
+
+	if (ptrace(0x420f /* PTRACE_GET_RSEQ_CONFIGURATION */, r->tid, sizeof(rc), &rc) != sizeof(rc) || !rc.ptr)
+		return 0;
+	return rt_sys(r, NULL, "unregister amber's rseq area", SYS_rseq, rc.ptr, rc.size, 1 /* RSEQ_FLAG_UNREGISTER */,
+		      rc.signature, 0, 0, e);
+}
+
+/* Unmaps everything of amber's in the task but the trampoline and the
+ * kernel's special mappings, which are moved rather than recreated. */
+static int rt_unmap_amber(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	_cleanup_free_ struct proc_vma *v = NULL;
+	uint64_t keep[16][2], cur = 0;
+	int nr, nk = 0, ret;
+
+	if ((ret = proc_read_maps(t->pid, &v, &nr, e)) < 0)
+		return ret;
+	for (int i = 0; i < nr && nk < 15; i++) {
+		bool tramp = v[i].start >= t->tramp && v[i].end <= t->tramp + RT_TRAMP_PAGES * RT_PAGE;
+
+		if (tramp || !strcmp(v[i].path, "[vdso]") || !strcmp(v[i].path, "[vvar]") ||
+		    !strcmp(v[i].path, "[vvar_vclock]") || !strcmp(v[i].path, "[vsyscall]")) {
+			keep[nk][0] = v[i].start;
+			keep[nk][1] = v[i].end;
+			nk++;
+		}
+	}
+	keep[nk][0] = keep[nk][1] = 0x800000000000ULL;	/* end of user space */
+	nk++;
+	for (int i = 0; i < nk; i++) {
+		if (keep[i][0] > cur && cur < 0x7ffffffff000ULL) {
+			uint64_t end = keep[i][0] < 0x7ffffffff000ULL ? keep[i][0] : 0x7ffffffff000ULL;
+
+			if (end > cur && (ret = rt_sys(r, NULL, "unmap amber's memory", SYS_munmap, cur, end - cur, 0, 0, 0, 0, e)) < 0)
+				return ret;
+		}
+		if (keep[i][1] > cur)
+			cur = keep[i][1];
+	}
+	return 0;
+}
+
+/* The kernel's special mappings must sit where the image had them: code and
+ * stack hold pointers into the vDSO. Same kernel, same layout, so moving
+ * each one (through a spare gap, in case old and new places overlap) is
+ * enough; mremap tells the kernel the vDSO moved. */
+static int rt_move_vdso(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	static const char *const names[] = { "[vvar]", "[vvar_vclock]", "[vdso]" };
+	static const VmaKind kinds[] = { VMA_KIND__VMA_VVAR, VMA_KIND__VMA_VVAR_VCLOCK, VMA_KIND__VMA_VDSO };
+	_cleanup_free_ struct proc_vma *v = NULL;
+	uint64_t cur[3][2] = { { 0 } }, want[3][2] = { { 0 } }, spare = t->spare;
+	int nr, ret;
+
+	if ((ret = proc_read_maps(t->pid, &v, &nr, e)) < 0)
+		return ret;
+	for (int k = 0; k < 3; k++) {
+		for (int i = 0; i < nr; i++)
+			if (!strcmp(v[i].path, names[k])) {
+				cur[k][0] = v[i].start;
+				cur[k][1] = v[i].end;
+			}
+		for (size_t i = 0; i < t->mm->n_vmas; i++)
+			if (t->mm->vmas[i]->kind == kinds[k]) {
+				want[k][0] = t->mm->vmas[i]->start;
+				want[k][1] = t->mm->vmas[i]->end;
+			}
+		if (!want[k][0] && !cur[k][0])
+			continue;
+		if (!want[k][0] || !cur[k][0] || want[k][1] - want[k][0] != cur[k][1] - cur[k][0])
+			return err_input(e, "pid %d: %s is %llu bytes in the image and %llu here: the dump comes from another kernel",
+					 t->pid, names[k], (unsigned long long)(want[k][1] - want[k][0]),
+					 (unsigned long long)(cur[k][1] - cur[k][0]));
+	}
+	for (int pass = 0; pass < 2; pass++)
+		for (int k = 0; k < 3; k++) {
+			uint64_t len = cur[k][1] - cur[k][0], to = pass ? want[k][0] : spare;
+
+			if (!len || cur[k][0] == want[k][0])
+				continue;
+			if ((ret = rt_sys(r, NULL, "move the vDSO", SYS_mremap, cur[k][0], len, len,
+					  MREMAP_MAYMOVE | MREMAP_FIXED, to, 0, e)) < 0)
+				return ret;
+			cur[k][1] = to + len;
+			cur[k][0] = to;
+			if (!pass)
+				spare += len;
+		}
+	return 0;
+}
+
+/* Refuses a mapped file that is not the one the process had. */
+static int rt_check_file(const struct rt_task *t, const VmaEntry *v, struct err *e)
+{
+	struct stat st;
+
+	if (stat(v->path, &st) < 0)
+		return err_input(e, "pid %u maps '%s' at %#llx, which is missing now: %s", t->pe->pid, v->path,
+				 (unsigned long long)v->start, strerror(errno));
+	if (v->has_ino && st.st_ino != v->ino)
+		return err_input(e, "pid %u maps '%s' at %#llx: it was inode %llu at dump and is inode %llu now (the file was replaced)",
+				 t->pe->pid, v->path, (unsigned long long)v->start, (unsigned long long)v->ino,
+				 (unsigned long long)st.st_ino);
+	if (v->has_file_size && (uint64_t)st.st_size != v->file_size)
+		return err_input(e, "pid %u maps '%s' at %#llx: it was %llu bytes at dump and is %llu now",
+				 t->pe->pid, v->path, (unsigned long long)v->start,
+				 (unsigned long long)v->file_size, (unsigned long long)st.st_size);
+	return 0;
+}
+
+/* Recreates every VMA of the image at its address. Consecutive VMAs of one
+ * file share one remote open. */
+static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	const char *open_path = NULL;
+	int open_flags = 0, ret = 0;
+	long fd = -1, addr = 0;
+
+	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+		uint64_t len = v->end - v->start;
+		int flags = (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN)) | MAP_FIXED;
+		char what[PATH_MAX + 64];
+
+		switch (v->kind) {
+		case VMA_KIND__VMA_VDSO:
+		case VMA_KIND__VMA_VVAR:
+		case VMA_KIND__VMA_VVAR_VCLOCK:
+		case VMA_KIND__VMA_VSYSCALL:
+			continue;
+		case VMA_KIND__VMA_ANON_PRIVATE:
+		case VMA_KIND__VMA_ANON_SHARED:
+			snprintf(what, sizeof(what), "map anonymous memory at %#llx", (unsigned long long)v->start);
+			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, v->prot, flags | MAP_ANONYMOUS, -1, 0, e);
+			break;
+		case VMA_KIND__VMA_FILE_PRIVATE:
+		case VMA_KIND__VMA_FILE_SHARED: {
+			/* A shared mapping may be made writable later: open it
+			 * read-write when the file allows, as the process did. */
+			int want = v->kind == VMA_KIND__VMA_FILE_SHARED && access(v->path, W_OK) == 0 ? O_RDWR : O_RDONLY;
+
+			if (!v->path)
+				return err_input(e, "mm-%u.img: file VMA at %#llx has no path", t->pe->pid, (unsigned long long)v->start);
+			if (!open_path || strcmp(open_path, v->path) || open_flags != want) {
+				if (fd >= 0 && (ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e)) < 0)
+					return ret;
+				fd = -1;
+				if ((ret = rt_check_file(t, v, e)) < 0 || (ret = rt_remote_open(r, t, v->path, want, &fd, e)) < 0)
+					return ret;
+				open_path = v->path;
+				open_flags = want;
+			}
+			snprintf(what, sizeof(what), "map '%s' at %#llx", v->path, (unsigned long long)v->start);
+			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, v->prot, flags, fd, v->pgoff, e);
+			break;
+		}
+		default:
+			return err_input(e, "mm-%u.img: VMA at %#llx has unknown kind %d", t->pe->pid, (unsigned long long)v->start, v->kind);
+		}
+		if (ret == 0 && (uint64_t)addr != v->start)
+			ret = err_set(e, 4, "pid %d: mmap at %#llx landed at %#lx", t->pid, (unsigned long long)v->start, addr);
+	}
+	if (fd >= 0 && ret == 0)
+		ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e);
+	return ret;
+}
+
+/* Which VMA holds addr (the image's list is sorted by address). */
+static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->n_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < mm->vmas[mid]->start)
+			hi = mid;
+		else if (addr >= mm->vmas[mid]->end)
+			lo = mid + 1;
+		else
+			return mm->vmas[mid];
+	}
+	return NULL;
+}
+
+/* Writes the dumped pages: one process_vm_writev per run straight from the
+ * page cache of pages-PID.img, or /proc/PID/mem for VMAs the process cannot
+ * write (it goes through FOLL_FORCE, as a debugger's pokes do). */
+static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
+{
+	char name[64], mem[64];
+	struct stat st;
+	_cleanup_close_ int fd = -1, mem_fd = -1;
+	uint8_t *map;
+	int ret = 0;
+
+	if (!t->nr_pm)
+		return 0;
+	snprintf(name, sizeof(name), "pages-%u.img", t->pe->pid);
+	fd = image_openat(dirfd, name, O_RDONLY, 0);
+	if (fd < 0)
+		return errno == ENOENT ? err_input(e, "image '%s' is missing", name) : err_errno(e, "open '%s'", name);
+	if (fstat(fd, &st) < 0)
+		return err_errno(e, "stat '%s'", name);
+	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+	if (map == MAP_FAILED)
+		return err_errno(e, "map '%s'", name);
+	for (int i = 0; ret == 0 && i < t->nr_pm; i++) {
+		const PagemapEntry *p = t->pm[i];
+		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE, off = IMAGE_PAGES_HDR_SIZE + p->offset;
+		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
+		struct iovec local = { map + off, len }, remote = { (void *)(uintptr_t)p->vaddr, len };
+
+		if (off + len > (uint64_t)st.st_size || off < IMAGE_PAGES_HDR_SIZE)
+			ret = err_input(e, "pagemap-%u.img entry %d points past the end of '%s' (offset %llu, %llu bytes, file %lld bytes)",
+					t->pe->pid, i, name, (unsigned long long)p->offset, (unsigned long long)len, (long long)st.st_size);
+		else if (!v || p->vaddr + len > v->end)
+			ret = err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
+					t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
+		else if ((v->prot & PROT_WRITE) && process_vm_writev(t->pid, &local, 1, &remote, 1, 0) == (ssize_t)len)
+			continue;
+		else {
+			if (mem_fd < 0) {
+				snprintf(mem, sizeof(mem), "/proc/%d/mem", t->pid);
+				mem_fd = open(mem, O_WRONLY | O_CLOEXEC);
+				if (mem_fd < 0) {
+					ret = err_errno(e, "open '%s'", mem);
+					break;
+				}
+			}
+			if (pwrite(mem_fd, map + off, len, p->vaddr) != (ssize_t)len)
+				ret = err_errno(e, "write %llu bytes of memory of pid %d at %#llx", (unsigned long long)len, t->pid,
+						(unsigned long long)p->vaddr);
+		}
+	}
+	munmap(map, st.st_size);
+	return ret;
+}
+
+/* The kernel's struct prctl_mm_map (PR_SET_MM_MAP). */
+struct rt_mm_map {
+	uint64_t start_code, end_code, start_data, end_data, start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t auxv;
+	uint32_t auxv_size;
+	uint32_t exe_fd;
+};
+
+/* mm fields, auxv and /proc/PID/exe in one prctl. */
+static int rt_set_mm(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	const MmEntry *mm = t->mm;
+	struct rt_mm_map m = {
+		mm->start_code, mm->end_code, mm->start_data, mm->end_data, mm->start_brk,
+		t->core->has_brk ? t->core->brk : mm->start_brk, mm->start_stack,
+		mm->arg_start, mm->arg_end, mm->env_start, mm->env_end, 0, 0, 0,
+	};
+	size_t auxv_bytes = mm->n_auxv * sizeof(uint64_t);
+	long exe_fd;
+	int ret;
+
+	if (!mm->exe_path)
+		return err_input(e, "mm-%u.img has no exe path", t->pe->pid);
+	if (auxv_bytes > 2 * 64 * sizeof(uint64_t))	/* the kernel's saved_auxv size */
+		return err_input(e, "mm-%u.img has %zu auxv words, more than the kernel keeps", t->pe->pid, (size_t)mm->n_auxv);
+	if ((ret = rt_remote_open(r, t, mm->exe_path, O_RDONLY, &exe_fd, e)) < 0)
+		return err_wrap(e, "the executable of pid %u", t->pe->pid);
+	m.exe_fd = exe_fd;
+	m.auxv = RT_SCRATCH(t) + sizeof(m);
+	m.auxv_size = auxv_bytes;
+	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &m, sizeof(m), e)) < 0 ||
+	    (auxv_bytes && (ret = rsys_poke(t->pid, m.auxv, mm->auxv, auxv_bytes, e)) < 0))
+		return ret;
+	if ((ret = rt_sys(r, NULL, "set the mm fields (PR_SET_MM_MAP)", SYS_prctl, PR_SET_MM, PR_SET_MM_MAP,
+			  RT_SCRATCH(t), sizeof(m), 0, 0, e)) < 0)
+		return ret;
+	return rt_sys(r, NULL, "close", SYS_close, exe_fd, 0, 0, 0, 0, 0, e);
+}
+
+/* Sigactions, name, rseq and clear_child_tid: state set by the task itself. */
+static int rt_set_task_state(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	const CoreEntry *c = t->core;
+	uint64_t ks[64][4];
+	int ret;
+
+	for (size_t i = 0; i < c->n_sigactions; i++) {
+		const SigactionEntry *s = c->sigactions[i];
+
+		if (s->sig < 1 || s->sig > 64)
+			return err_input(e, "core-%u.img: sigaction for signal %u", c->tid, s->sig);
+		ks[i][0] = s->handler;
+		ks[i][1] = s->flags;
+		ks[i][2] = s->restorer;
+		ks[i][3] = s->mask;
+	}
+	if (c->n_sigactions && (ret = rsys_poke(t->pid, RT_SCRATCH(t), ks, c->n_sigactions * sizeof(ks[0]), e)) < 0)
+		return ret;
+	for (size_t i = 0; i < c->n_sigactions; i++) {
+		char what[64];
+
+		snprintf(what, sizeof(what), "set the action of signal %u", c->sigactions[i]->sig);
+		if ((ret = rt_sys(r, NULL, what, SYS_rt_sigaction, c->sigactions[i]->sig,
+				  RT_SCRATCH(t) + i * sizeof(ks[0]), 0, 8, 0, 0, e)) < 0)
+			return ret;
+	}
+	if (c->comm) {
+		char comm[16] = { 0 };
+
+		snprintf(comm, sizeof(comm), "%s", c->comm);
+		if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), comm, sizeof(comm), e)) < 0 ||
+		    (ret = rt_sys(r, NULL, "set the task name", SYS_prctl, PR_SET_NAME, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0)
+			return ret;
+	}
+	if (c->rseq && (ret = rt_sys(r, NULL, "register rseq", SYS_rseq, c->rseq->ptr, c->rseq->len,
+				     0, c->rseq->signature, 0, 0, e)) < 0)
+		return ret;
+	if (c->has_clear_child_tid &&
+	    (ret = rt_sys(r, NULL, "set clear_child_tid", SYS_set_tid_address, c->clear_child_tid, 0, 0, 0, 0, 0, e)) < 0)
+		return ret;
+	return 0;
+}
+
+static void rt_entry_to_regs(const UserRegsEntry *u, struct user_regs_struct *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->r15 = u->r15; r->r14 = u->r14; r->r13 = u->r13; r->r12 = u->r12;
+	r->rbp = u->bp; r->rbx = u->bx; r->r11 = u->r11; r->r10 = u->r10;
+	r->r9 = u->r9; r->r8 = u->r8; r->rax = u->ax; r->rcx = u->cx;
+	r->rdx = u->dx; r->rsi = u->si; r->rdi = u->di; r->orig_rax = u->orig_ax;
+	r->rip = u->ip; r->cs = u->cs; r->eflags = u->flags; r->rsp = u->sp;
+	r->ss = u->ss; r->fs_base = u->fs_base; r->gs_base = u->gs_base;
+	r->ds = u->ds; r->es = u->es; r->fs = u->fs; r->gs = u->gs;
+}
+
+/* The last remote syscall unmaps the trampoline it runs from, so it is
+ * stepped with PTRACE_SYSCALL and the task is caught in its syscall-exit
+ * stop, still in the kernel; the dumped registers, FPU state and mask are
+ * loaded there and the task is let go. */
+static int rt_finish(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	struct user_regs_struct regs = r->saved;
+	int status, ret;
+
+	regs.rax = SYS_munmap;
+	regs.orig_rax = -1;
+	regs.rdi = t->tramp;
+	regs.rsi = RT_TRAMP_PAGES * RT_PAGE;
+	regs.rip = t->tramp;
+	if ((ret = tracee_set_regs(t->pid, &regs, e)) < 0)
+		return ret;
+	for (int stop = 0; stop < 2; stop++) {
+		if (ptrace(PTRACE_SYSCALL, t->pid, 0, 0) < 0)
+			return err_errno(e, "step task %d through the trampoline unmap", t->pid);
+		if ((ret = tracee_wait(t->pid, &status, e)) < 0)
+			return ret;
+		if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80))
+			return err_set(e, 4, "task %d: unexpected stop %#x while unmapping the trampoline", t->pid, status);
+	}
+	if ((ret = tracee_get_regs(t->pid, &regs, e)) < 0)
+		return ret;
+	if ((long)regs.rax != 0)
+		return err_errnum(e, -(long)regs.rax, "pid %d: unmap the trampoline", t->pid);
+
+	rt_entry_to_regs(t->core->regs, &regs);
+	regs.orig_rax = -1;	/* restart, if any, was folded into ip/ax at dump */
+	if (t->core->has_xstate && (ret = tracee_set_xstate(t->pid, t->core->xstate.data, t->core->xstate.len, e)) < 0)
+		return ret;
+	if ((ret = tracee_set_regs(t->pid, &regs, e)) < 0 ||
+	    (ret = tracee_set_sigmask(t->pid, t->core->sigmask, e)) < 0)
+		return ret;
+	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) < 0)
+		return err_errno(e, "detach restored task %d", t->pid);
+	return 0;
+}
+
+int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
+{
+	struct rsys r;
+	int ret;
+
+	if ((ret = rsys_begin(&r, t->pid, t->tramp, RSYS_SITE_TRAP, e)) < 0)
+		return ret;
+	if ((ret = rt_unregister_rseq(&r, e)) < 0 ||
+	    (ret = rt_unmap_amber(&r, t, e)) < 0 ||
+	    (ret = rt_move_vdso(&r, t, e)) < 0 ||
+	    (ret = rt_map_vmas(&r, t, e)) < 0 ||
+	    (ret = rt_fill_pages(dirfd, t, e)) < 0 ||
+	    (ret = rt_set_mm(&r, t, e)) < 0 ||
+	    (ret = rt_set_task_state(&r, t, e)) < 0)
+		return ret;
+	pr_debug("pid %d: %lu remote syscalls", t->pid, r.nr_calls);
+	return rt_finish(&r, t, e);
+}

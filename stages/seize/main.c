@@ -1,0 +1,64 @@
+/* amber-seize: stop a process tree and hold it for the other dump stages.
+ *
+ * What it does
+ *	Finds every process of the tree rooted at -t PID (threads from
+ *	/proc/PID/task, children from .../children, re-scanned until stable so
+ *	nothing forked during seizing is missed), PTRACE_SEIZEs and interrupts
+ *	every thread, and records each thread's core: registers (adjusted so an
+ *	interrupted syscall restarts), FPU/xstate, signal mask, name, rseq
+ *	registration, and per process the sigactions and brk, read with remote
+ *	syscalls run from a 'syscall' instruction in the task's vDSO (nothing is
+ *	written into the task's memory but a scratch page it unmaps again).
+ *	It then stays alive as the tracer, holding the tree stopped, until the
+ *	driver says on the control fd what to do with it.
+ *
+ * Inputs	-t PID; stdin is not read.
+ *	fd "control" (optional): lines "release kill" or "release resume".
+ *	EOF on it (the driver died) resumes the tree. Without the fd the tree
+ *	is resumed as soon as the images are written (a hand run).
+ * Outputs	pstree.img, core-TID.img for every thread; on stdout a state
+ *	stream with one 'task' record per process, then the end record, which
+ *	tells the driver the tree is frozen and the images are written.
+ * Exit status	0 after release; see ipc/exitcodes.h. If seize dies, ptrace
+ *	detaches and the tree carries on untouched.
+ * Capabilities	CAP_SYS_PTRACE, CAP_KILL.
+ * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)
+ */
+#include <stdlib.h>
+
+#include "ipc/fds.h"
+#include "ipc/stage.h"
+#include "stages/seize/seize.h"
+
+static int seize_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	struct seize_opts *o = opts;
+
+	if (opt == 't')
+		return stage_parse_int("-t", arg, 1, 1 << 30, &o->pid, e);
+	return err_set(e, 2, "unknown option");
+}
+
+static const struct option seize_options[] = {
+	{ "tree", required_argument, NULL, 't' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int main(int argc, char **argv)
+{
+	static const struct stage_desc desc = {
+		.name = "seize",
+		.summary = "stop the process tree of -t PID with ptrace, write pstree.img and core-TID.img, hold it until released",
+		.usage = "  -t, --tree PID         root of the tree to dump",
+		.optional_fds = { FD_NAME_CONTROL },
+		.caps = { CAP_SYS_PTRACE, CAP_KILL },
+		.nr_caps = 2,
+		.options = seize_options,
+		.shortopts = "t:",
+		.parse_option = seize_parse_option,
+		.run = seize_run,
+	};
+	struct seize_opts opts = { 0 };
+
+	return stage_main(&desc, &opts, argc, argv);
+}

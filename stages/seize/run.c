@@ -1,0 +1,96 @@
+/* seize/run.c: the stage's work: freeze, record, report, hold, release. */
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "images/image.h"
+#include "images/pstree.pb-c.h"
+#include "ipc/fds.h"
+#include "ipc/stream.h"
+#include "lib/log.h"
+#include "stages/seize/seize.h"
+
+/* Writes pstree.img and announces each process on the state stream. */
+static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree *t, struct err *e)
+{
+	struct stream_out out;
+	struct image img;
+	int ret;
+
+	if ((ret = image_open_write(&img, ctx->dir_fd, "pstree", "pstree.img", e)) < 0)
+		return ret;
+	if ((ret = stream_out_open(&out, 1, "seize", e)) < 0) {
+		image_close(&img);
+		return ret;
+	}
+	for (int i = 0; ret == 0 && i < t->nr; i++) {
+		PstreeEntry pe = PSTREE_ENTRY__INIT;
+
+		pe.pid = t->procs[i].pid;
+		pe.ppid = t->procs[i].ppid;
+		pe.pgid = t->procs[i].pgid;
+		pe.sid = t->procs[i].sid;
+		pe.n_threads = t->procs[i].nr_tids;
+		pe.threads = (uint32_t *)t->procs[i].tids;
+		ret = image_write(&img, &pe.base, e);
+		if (ret == 0)
+			ret = stream_out_task(&out, &pe, e);
+	}
+	image_close(&img);
+	if (ret == 0)
+		ret = stream_out_end(&out, e);
+	return ret;
+}
+
+/* Reads the driver's verdict; EOF (the driver died) means resume. */
+static int seize_wait_verdict(int fd)
+{
+	char buf[64];
+	size_t n = 0;
+
+	if (fd < 0)
+		return 0;
+	while (n < sizeof(buf) - 1) {
+		ssize_t got = read(fd, buf + n, 1);
+
+		if (got <= 0 || buf[n] == '\n')
+			break;
+		n++;
+	}
+	buf[n] = 0;
+	if (!strcmp(buf, "release kill"))
+		return 1;
+	if (strcmp(buf, "release resume"))
+		pr_warn("control fd said '%s' (or closed): resuming the tree", buf);
+	return 0;
+}
+
+int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+{
+	struct seize_opts *o = opts;
+	struct seize_tree t;
+	int ret, nthreads = 0, kill_it;
+
+	if (!o->pid)
+		return err_set(e, 2, "no tree to seize: pass -t PID");
+	ret = seize_tree_freeze(o->pid, &t, e);
+	for (int i = 0; ret == 0 && i < t.nr; i++) {
+		ret = seize_dump_core(ctx->dir_fd, &t.procs[i], e);
+		nthreads += t.procs[i].nr_tids;
+	}
+	if (ret == 0)
+		ret = seize_write_tree(ctx, &t, e);
+	if (ret < 0) {
+		/* Whatever went wrong, the tree goes on as before. */
+		seize_tree_release(&t, 0);
+		seize_tree_free(&t);
+		return ret;
+	}
+	pr_info("froze %d processes, %d threads of tree %d", t.nr, nthreads, o->pid);
+	close(1);
+	kill_it = seize_wait_verdict(stage_fd(ctx, FD_NAME_CONTROL));
+	seize_tree_release(&t, kill_it);
+	pr_info("%s tree %d", kill_it ? "killed" : "resumed", o->pid);
+	seize_tree_free(&t);
+	return 0;
+}

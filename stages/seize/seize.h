@@ -1,0 +1,33 @@
+/* seize: the seize stage's internals (this folder only). */
+#ifndef AMBER_STAGE_SEIZE_H
+#define AMBER_STAGE_SEIZE_H
+
+#include <sys/types.h>
+
+#include "ipc/stage.h"
+
+struct seize_opts {
+	int pid;
+};
+
+struct seize_proc {
+	pid_t pid, ppid, pgid, sid;
+	pid_t *tids;		/* leader first */
+	int nr_tids;
+};
+
+struct seize_tree {
+	struct seize_proc *procs;	/* parents before children */
+	int nr;
+};
+
+int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* tree.c: find and stop every thread of the tree. */
+int seize_tree_freeze(pid_t root, struct seize_tree *t, struct err *e);
+/* Releases the tree: kill it, or detach so it carries on. */
+void seize_tree_release(struct seize_tree *t, int kill_it);
+void seize_tree_free(struct seize_tree *t);
+/* core.c: write core-TID.img for every thread of p. */
+int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e);
+
+#endif

@@ -1,0 +1,211 @@
+/* seize/tree.c: find every task of the tree and stop it with ptrace. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ptrace.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/proc.h"
+#include "lib/tracee.h"
+#include "stages/seize/seize.h"
+
+static bool seize_has_tid(const struct seize_proc *p, pid_t tid)
+{
+	for (int i = 0; i < p->nr_tids; i++)
+		if (p->tids[i] == tid)
+			return true;
+	return false;
+}
+
+static struct seize_proc *seize_find(struct seize_tree *t, pid_t pid)
+{
+	for (int i = 0; i < t->nr; i++)
+		if (t->procs[i].pid == pid)
+			return &t->procs[i];
+	return NULL;
+}
+
+/* Refuses to freeze amber itself or one of its ancestors: the dump would wait
+ * for a process that waits for the dump. */
+static int seize_check_target(pid_t pid, struct err *e)
+{
+	pid_t cur = getpid();
+
+	while (cur > 1) {
+		struct proc_stat st;
+		struct err ignored;
+
+		if (cur == pid)
+			return err_input(e, "pid %d is amber itself or one of its parents; dump a tree that does not contain amber", pid);
+		if (proc_read_stat(cur, 0, &st, &ignored) < 0)
+			break;
+		cur = st.ppid;
+	}
+	if (pid == 1)
+		return err_input(e, "pid 1 is this namespace's init; dump it from outside its pid namespace");
+	return 0;
+}
+
+/* Seizes one thread and waits until it is in its interrupt stop. */
+static int seize_thread(pid_t tid, struct err *e)
+{
+	int ret = tracee_seize(tid, PTRACE_O_TRACESYSGOOD, e);
+
+	if (ret < 0)
+		return ret;
+	return tracee_wait_interrupt_stop(tid, e);
+}
+
+/* Seizes threads of p not yet held; returns how many were new. */
+static int seize_proc_threads(struct seize_proc *p, struct err *e)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	int nr, added = 0, ret;
+
+	if ((ret = proc_list_threads(p->pid, &tids, &nr, e)) < 0)
+		return ret;
+	for (int i = 0; i < nr; i++) {
+		pid_t *nt;
+
+		if (seize_has_tid(p, tids[i]))
+			continue;
+		if ((ret = seize_thread(tids[i], e)) < 0)
+			return ret;
+		nt = realloc(p->tids, sizeof(*nt) * (p->nr_tids + 1));
+		if (!nt)
+			return err_errno(e, "remember thread %d", tids[i]);
+		p->tids = nt;
+		/* The leader's tid equals the pid: keep it first. */
+		if (tids[i] == p->pid && p->nr_tids) {
+			memmove(p->tids + 1, p->tids, sizeof(*nt) * p->nr_tids);
+			p->tids[0] = tids[i];
+		} else {
+			p->tids[p->nr_tids] = tids[i];
+		}
+		p->nr_tids++;
+		added++;
+	}
+	return added;
+}
+
+static int seize_add_proc(struct seize_tree *t, pid_t pid, struct err *e)
+{
+	struct seize_proc *np = realloc(t->procs, sizeof(*np) * (t->nr + 1));
+	struct proc_stat st;
+	int ret;
+
+	if (!np)
+		return err_errno(e, "remember pid %d", pid);
+	t->procs = np;
+	memset(&np[t->nr], 0, sizeof(np[0]));
+	np[t->nr].pid = pid;
+	t->nr++;
+	if ((ret = proc_read_stat(pid, 0, &st, e)) < 0)
+		return ret;
+	if (st.state == 'Z')
+		return err_input(e, "pid %d is a zombie; zombies are not supported yet", pid);
+	return 0;
+}
+
+int seize_tree_freeze(pid_t root, struct seize_tree *t, struct err *e)
+{
+	int ret, changed;
+
+	memset(t, 0, sizeof(*t));
+	if ((ret = seize_check_target(root, e)) < 0)
+		return ret;
+	if (kill(root, 0) < 0 && errno == ESRCH)
+		return err_input(e, "pid %d does not exist", root);
+	if ((ret = seize_add_proc(t, root, e)) < 0)
+		return ret;
+	/* Stop threads, then look for new threads and children; repeat until a
+	 * pass finds nothing new, because a running thread can clone or fork
+	 * until the moment it is stopped. */
+	do {
+		changed = 0;
+		for (int i = 0; i < t->nr; i++) {
+			if ((ret = seize_proc_threads(&t->procs[i], e)) < 0)
+				return err_wrap(e, "seize pid %d", t->procs[i].pid);
+			changed += ret;
+			for (int j = 0; j < t->procs[i].nr_tids; j++) {
+				_cleanup_free_ pid_t *kids = NULL;
+				int nk;
+
+				if ((ret = proc_read_children(t->procs[i].pid, t->procs[i].tids[j], &kids, &nk, e)) < 0)
+					return ret;
+				for (int k = 0; k < nk; k++) {
+					if (seize_find(t, kids[k]))
+						continue;
+					if ((ret = seize_add_proc(t, kids[k], e)) < 0)
+						return ret;
+					changed++;
+				}
+			}
+		}
+	} while (changed);
+
+	for (int i = 0; i < t->nr; i++) {
+		struct proc_stat st;
+
+		if ((ret = proc_read_stat(t->procs[i].pid, 0, &st, e)) < 0)
+			return ret;
+		t->procs[i].ppid = i ? st.ppid : 0;
+		t->procs[i].pgid = st.pgrp;
+		t->procs[i].sid = st.session;
+	}
+	return 0;
+}
+
+void seize_tree_release(struct seize_tree *t, int kill_it)
+{
+	for (int i = 0; i < t->nr; i++) {
+		struct seize_proc *p = &t->procs[i];
+
+		if (kill_it) {
+			kill(p->pid, SIGKILL);
+			continue;
+		}
+		for (int j = 0; j < p->nr_tids; j++)
+			if (ptrace(PTRACE_DETACH, p->tids[j], 0, 0) < 0 && errno != ESRCH)
+				pr_warn("detach thread %d: %m", p->tids[j]);
+	}
+	if (!kill_it)
+		return;
+	/* Wait until every killed thread is gone, so its pid is free when the
+	 * driver goes on (a restore may follow at once). */
+	for (int i = 0; i < t->nr; i++)
+		for (int j = 0; j < t->procs[i].nr_tids; j++) {
+			int status;
+
+			while (waitpid(t->procs[i].tids[j], &status, __WALL) < 0 && errno == EINTR)
+				;
+		}
+	for (int i = 0; i < t->nr; i++) {
+		char path[64];
+
+		/* A zombie leader stays until its real parent reaps it; the pid
+		 * is free for clone3 only then, so wait a little for it. */
+		snprintf(path, sizeof(path), "/proc/%d", t->procs[i].pid);
+		for (int tries = 0; tries < 2000 && access(path, F_OK) == 0; tries++) {
+			struct proc_stat st;
+			struct err ignored;
+
+			if (proc_read_stat(t->procs[i].pid, 0, &st, &ignored) < 0 || st.state != 'Z')
+				break;
+			usleep(1000);
+		}
+	}
+}
+
+void seize_tree_free(struct seize_tree *t)
+{
+	for (int i = 0; i < t->nr; i++)
+		free(t->procs[i].tids);
+	free(t->procs);
+	t->procs = NULL;
+	t->nr = 0;
+}
