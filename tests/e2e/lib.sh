@@ -1,0 +1,222 @@
+# lib.sh: helpers shared by the shunit2 end-to-end tests (tests/e2e/tNNN-*.sh).
+#
+# A test script sources this first and shunit2 last:
+#
+#	. "$(dirname "$0")/lib.sh"
+#	testSomething() { e2e_start_spine; e2e_amber dump -t "$E2E_PID" -D "$T/img"; ... }
+#	. /usr/share/shunit2/shunit2
+#
+# It defines setUp/tearDown (a script that needs more calls e2e_setup and
+# e2e_teardown from its own): every test gets a fresh directory $T under /tmp,
+# and every process it started (e2e_track) is SIGKILLed at the end, so a
+# failing test never leaves a workload behind. Every wait has a timeout, so a
+# hang fails the test instead of blocking CI.
+#
+# Environment:
+#	AMBER_BUILD		build directory (default: build, relative to the source root)
+#	AMBER_E2E_CMD_TIMEOUT	seconds for one amber command (default 60)
+#	AMBER_E2E_KEEP		keep each test's $T for inspection when set
+#
+# Workloads run in their own session (setsid): a checkpointed tree must not
+# share its session or group with the test shell. They stay children of the
+# test shell so that, once a dump has killed one, e2e_reap can free its pid for
+# the restore (this machine's pid 1 may never reap orphans: a killed orphan
+# stays a zombie, which is why "alive" below means "exists and is no zombie").
+
+E2E_SRC=$(cd "$(dirname "$0")/../.." && pwd)
+case "${AMBER_BUILD:-build}" in
+/*) E2E_BUILD=${AMBER_BUILD} ;;
+*) E2E_BUILD=$E2E_SRC/${AMBER_BUILD:-build} ;;
+esac
+AMBER=$E2E_BUILD/bin/amber
+E2E_WL=$E2E_BUILD/tests/workloads
+E2E_CMD_TIMEOUT=${AMBER_E2E_CMD_TIMEOUT:-60}
+if [ -x /usr/bin/python3 ]; then
+	E2E_PYTHON=/usr/bin/python3
+else
+	E2E_PYTHON=$(command -v python3)
+fi
+E2E_PIDS=
+E2E_PID=
+T=
+
+# Creates this test's directory; call from setUp.
+e2e_setup() {
+	T=$(mktemp -d /tmp/amber-e2e-XXXXXX)
+	E2E_PIDS=
+	E2E_PID=
+}
+
+# Kills everything the test started and removes its directory; call from tearDown.
+e2e_teardown() {
+	for p in $E2E_PIDS; do
+		e2e_alive "$p" && kill -9 "$p" 2>/dev/null
+	done
+	for p in $E2E_PIDS; do
+		e2e_reap "$p"
+	done
+	if [ -n "${AMBER_E2E_KEEP:-}" ]; then
+		echo "e2e: kept $T"
+	elif [ -n "$T" ]; then
+		rm -rf "$T"
+	fi
+	E2E_PIDS=
+}
+
+setUp() { e2e_setup; }
+tearDown() { e2e_teardown; }
+
+# Marks a pid for killing at the end of the test.
+e2e_track() {
+	E2E_PIDS="$E2E_PIDS $1"
+}
+
+# Is pid $1 a live process (present and not a zombie)?
+e2e_alive() {
+	_st=$(e2e_state "$1")
+	[ -n "$_st" ] && [ "$_st" != Z ] && [ "$_st" != X ]
+}
+
+# The one-letter state of pid $1 from /proc/PID/stat, empty if there is none.
+e2e_state() {
+	sed -n 's/^.*) \(.\) .*$/\1/p' "/proc/$1/stat" 2>/dev/null
+}
+
+# Polls 'command args' every 0.1 s until it succeeds; fails after $1 seconds.
+e2e_poll() {
+	_secs=$1
+	shift
+	_n=$((_secs * 10))
+	while [ "$_n" -gt 0 ]; do
+		"$@" && return 0
+		sleep 0.1
+		_n=$((_n - 1))
+	done
+	return 1
+}
+
+e2e_dead() { ! e2e_alive "$1"; }
+
+# Waits (up to $2 s, default 10) until pid $1 is dead; fails if it lives on.
+e2e_wait_dead() {
+	e2e_poll "${2:-10}" e2e_dead "$1"
+}
+
+# Collects a dead child of this shell so its pid is free again. A no-op for
+# processes that are not our children (wait fails at once for those).
+e2e_reap() {
+	if e2e_wait_dead "$1" 5; then
+		wait "$1" 2>/dev/null
+	fi
+	return 0
+}
+
+# Is pid $1 blocked in system call number $2 (per /proc/PID/syscall)?
+e2e_in_syscall() {
+	_sc=$(cut -d' ' -f1 "/proc/$1/syscall" 2>/dev/null)
+	[ "$_sc" = "$2" ]
+}
+
+# Starts 'command args' as a session leader with stdin from /dev/null and
+# stdout/stderr in $T/wl.out and $T/wl.err; sets E2E_PID.
+e2e_start() {
+	setsid "$@" </dev/null >"$T/wl.out" 2>"$T/wl.err" &
+	E2E_PID=$!
+	e2e_track "$E2E_PID"
+}
+
+# Starts the spine workload (tests/workloads/spine.c) and waits until it
+# reported READY and sits in pause(2); sets E2E_PID.
+e2e_start_spine() {
+	rm -f "$T/ready" "$T/result"
+	e2e_start "$E2E_WL/spine" "$T/ready" "$T/result"
+	if ! e2e_poll 10 test -s "$T/ready"; then
+		fail "spine did not get ready within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
+		return 1
+	fi
+	assertEquals "spine's own pid" "READY $E2E_PID" "$(cat "$T/ready")"
+	# 34 is pause on x86-64: the dump should find it inside the syscall.
+	e2e_poll 10 e2e_in_syscall "$E2E_PID" 34 || fail "spine is not waiting in pause(2)"
+}
+
+# Sends SIGUSR1 to pid $1 until the spine result file $2 appears (a signal can
+# land just before pause() and be missed); up to $3 s (default 30).
+e2e_spine_result() {
+	_n=$((${3:-30} * 5))
+	while [ "$_n" -gt 0 ] && ! [ -s "$2" ]; do
+		kill -USR1 "$1" 2>/dev/null
+		sleep 0.2
+		_n=$((_n - 1))
+	done
+	cat "$2" 2>/dev/null || echo "no result from pid $1 in ${3:-30} s"
+}
+
+# Runs amber with a timeout; output (stdout and stderr) in $T/amber.out and
+# in E2E_OUT; returns amber's exit status (124 on timeout).
+e2e_amber() {
+	timeout -k 5 "$E2E_CMD_TIMEOUT" "$AMBER" "$@" >"$T/amber.out" 2>&1
+	_rc=$?
+	E2E_OUT=$(cat "$T/amber.out")
+	if [ "$_rc" -eq 124 ] || [ "$_rc" -eq 137 ]; then
+		echo "e2e: 'amber $*' timed out after $E2E_CMD_TIMEOUT s"
+	fi
+	return "$_rc"
+}
+
+# Runs amber and asserts it succeeded, showing its output if not.
+e2e_amber_ok() {
+	e2e_amber "$@"
+	_rc=$?
+	assertEquals "amber $* failed: $E2E_OUT" 0 "$_rc"
+	return "$_rc"
+}
+
+# Runs amber and asserts it failed with a message containing $1.
+e2e_amber_fails() {
+	_want=$1
+	shift
+	e2e_amber "$@"
+	_rc=$?
+	assertNotEquals "amber $* should fail: $E2E_OUT" 0 "$_rc"
+	assertNotEquals "amber $* must not time out" 124 "$_rc"
+	assertContains "amber $* should name '$_want'" "$E2E_OUT" "$_want"
+	return 0
+}
+
+# Dumps pid $1 into $2 (killing it), then reaps it so its pid is free.
+e2e_dump_and_reap() {
+	e2e_amber_ok dump -t "$1" -D "$2" || return 1
+	e2e_wait_dead "$1" || { fail "pid $1 still runs after the dump"; return 1; }
+	e2e_reap "$1"
+}
+
+# Restores from $1 detached and records the restored root's pid in E2E_PID.
+e2e_restore_detached() {
+	e2e_amber_ok restore -D "$1" -d --pidfile "$T/restored.pid" || return 1
+	E2E_PID=$(cat "$T/restored.pid" 2>/dev/null)
+	[ -n "$E2E_PID" ] && e2e_track "$E2E_PID"
+	return 0
+}
+
+# A pid that no process has now (searched down from pid_max).
+e2e_free_pid() {
+	_p=$(($(cat /proc/sys/kernel/pid_max) - 1))
+	while [ -e "/proc/$_p" ]; do
+		_p=$((_p - 1))
+	done
+	echo "$_p"
+}
+
+# Skips the current test with a reason (counted as skipped by run-all.sh).
+e2e_skip() {
+	echo "SKIP: $*"
+	startSkipping
+}
+
+# Fails the current test unless amber and the workloads are built:
+#	e2e_need_amber || return 0
+e2e_need_amber() {
+	[ -x "$AMBER" ] && [ -x "$E2E_WL/spine" ] && return 0
+	fail "$AMBER or $E2E_WL/spine is not built (make B=${AMBER_BUILD:-build} tests)"
+	return 1
+}
