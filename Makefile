@@ -89,30 +89,30 @@ $(B)/tests/workloads/%: tests/workloads/%.c
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -mavx2 -o $@ $< -lpthread -lrt
 
-$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(LIBAMBER)
+$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(LIBAMBER) $(B)/obj/driver/run.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(LIBAMBER) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/driver/run.o $(LIBAMBER) $(LDLIBS)
 
 deps:
 	@sh tests/deps.sh
 
 check: deps
 	$(MAKE) tests
-	@sh tests/run-all.sh
+	@AMBER_BUILD=$(B) sh tests/run-all.sh
 
 check-unit: tests
-	@sh tests/run-all.sh unit
+	@AMBER_BUILD=$(B) sh tests/run-all.sh unit
 
 check-e2e: tests
-	@sh tests/run-all.sh e2e
+	@AMBER_BUILD=$(B) sh tests/run-all.sh e2e
 
 demo: deps
 	$(MAKE) tests
-	@sh tests/demo.sh
+	@AMBER_BUILD=$(B) bash tests/demo.sh
 
 bench: deps
 	$(MAKE) tests
-	@sh tests/bench/run.sh
+	@AMBER_BUILD=$(B) bash tests/bench/run.sh
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/libexec/amber $(DESTDIR)$(PREFIX)/share/man/man1

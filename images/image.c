@@ -91,6 +91,9 @@ int image_open_read(struct image *img, int dirfd, const char *kind, const char *
 	const struct image_kind *want = kind ? image_kind_by_name(kind) : NULL;
 	struct image_header h;
 	ssize_t got;
+
+	if (kind && !want)
+		return err_set(e, 1, "internal: unknown image kind '%s'", kind);
 	uint32_t hdr_size;
 
 	memset(img, 0, sizeof(*img));
@@ -119,8 +122,10 @@ int image_open_read(struct image *img, int dirfd, const char *kind, const char *
 	img->kind = image_kind_by_magic(le32toh(h.kind));
 	if (!img->kind || (want && img->kind != want)) {
 		image_close(img);
+		if (!want)
+			return err_input(e, "image '%s' has an unknown kind magic %#x", filename, le32toh(h.kind));
 		return err_input(e, "image '%s' has kind magic %#x, want %s (%#x)", filename,
-				 le32toh(h.kind), want ? want->name : "a known kind", want ? want->magic : 0);
+				 le32toh(h.kind), want->name, want->magic);
 	}
 	if (le32toh(h.version) != IMAGE_FORMAT_VERSION) {
 		image_close(img);
@@ -176,7 +181,11 @@ int image_open_write(struct image *img, int dirfd, const char *kind, const char 
 
 int image_read(struct image *img, ProtobufCMessage **msg, struct err *e)
 {
-	return frame_next_msg(&img->rd, image_record_desc(img), msg, e);
+	const ProtobufCMessageDescriptor *desc = image_record_desc(img);
+
+	if (!desc)
+		return err_input(e, "'%s' holds raw pages, not records", img->name);
+	return frame_next_msg(&img->rd, desc, msg, e);
 }
 
 int image_write(struct image *img, const ProtobufCMessage *msg, struct err *e)

@@ -1,7 +1,7 @@
 /* image: amber's image file format.
  *
  * Every image file starts with a 16-byte header
- *	u32 magic    'AMBR' (0x524d4241 little-endian)
+ *	u32 magic    0x524d4241 (the bytes "ABMR")
  *	u32 kind     per-kind magic from the table in image.c
  *	u32 version  IMAGE_FORMAT_VERSION
  *	u32 hdr_size bytes from the start of the file to the first record
@@ -22,7 +22,7 @@
 #include "lib/err.h"
 #include "lib/frame.h"
 
-#define IMAGE_MAGIC		0x524d4241u	/* "ABMR" on disk as bytes 'A' 'M' 'B' 'R' */
+#define IMAGE_MAGIC		0x524d4241u	/* on disk, little-endian: the bytes "ABMR" */
 #define IMAGE_FORMAT_VERSION	1u
 #define IMAGE_HDR_SIZE		16u
 #define IMAGE_PAGES_HDR_SIZE	4096u

@@ -59,8 +59,17 @@ int fdpass_recv(int sock, int *fds, uint32_t *ids, struct err *e)
 		return err_proto(e, "the files socket closed before its end marker; restore-files died");
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
-			nfds = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			memcpy(fds, CMSG_DATA(c), sizeof(int) * nfds);
+			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+			int got[FDPASS_BATCH];
+
+			/* A sender should use one block; close anything past the batch. */
+			memcpy(got, CMSG_DATA(c), sizeof(int) * (k > FDPASS_BATCH ? FDPASS_BATCH : k));
+			for (int i = 0; i < k && i < FDPASS_BATCH; i++) {
+				if (nfds < FDPASS_BATCH)
+					fds[nfds++] = got[i];
+				else
+					close(got[i]);
+			}
 		}
 	if (mh.msg_flags & MSG_CTRUNC) {
 		for (int i = 0; i < nfds; i++)

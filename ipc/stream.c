@@ -12,18 +12,20 @@ int stream_in_open(struct stream_in *s, int fd, const char *what, struct err *e)
 	memset(s, 0, sizeof(*s));
 	frame_reader_init(&s->rd, fd, what, STREAM_MAX_RECORD);
 	ret = frame_next_msg(&s->rd, &stream_record__descriptor, (ProtobufCMessage **)&rec, e);
-	if (ret < 0)
-		return ret;
-	if (ret == 0)
-		return err_proto(e, "%s: empty state stream; the writer died before its hello", what);
+	if (ret <= 0) {
+		stream_in_close(s);
+		return ret < 0 ? ret : err_proto(e, "%s: empty state stream; the writer died before its hello", what);
+	}
 	if (rec->body_case != STREAM_RECORD__BODY_HELLO) {
 		stream_record__free_unpacked(rec, NULL);
+		stream_in_close(s);
 		return err_proto(e, "%s: the state stream does not start with a hello", what);
 	}
 	if (strcmp(rec->hello->protocol, STREAM_PROTOCOL) || rec->hello->version != STREAM_VERSION) {
 		err_proto(e, "%s: stream protocol '%s' version %u; this stage speaks '%s' version %u",
 			  what, rec->hello->protocol, rec->hello->version, STREAM_PROTOCOL, STREAM_VERSION);
 		stream_record__free_unpacked(rec, NULL);
+		stream_in_close(s);
 		return -EPROTO;
 	}
 	snprintf(s->writer, sizeof(s->writer), "%s", rec->hello->writer ? rec->hello->writer : "?");
@@ -45,6 +47,9 @@ int stream_in_next(struct stream_in *s, StreamRecord **out, struct err *e)
 		return err_proto(e, "%s: the state stream from '%s' ended after %llu records without its end record; the writer died",
 				 s->rd.what, s->writer, (unsigned long long)s->count);
 	switch (rec->body_case) {
+	case STREAM_RECORD__BODY__NOT_SET:
+		stream_record__free_unpacked(rec, NULL);
+		return err_proto(e, "%s: record %llu has no body", s->rd.what, (unsigned long long)s->count + 1);
 	case STREAM_RECORD__BODY_HELLO:
 		stream_record__free_unpacked(rec, NULL);
 		return err_proto(e, "%s: a second hello after %llu records", s->rd.what, (unsigned long long)s->count);

@@ -82,5 +82,7 @@ int err_wrap(struct err *e, const char *fmt, ...)
 	va_end(ap);
 	if (n >= 0 && (size_t)n < sizeof(e->msg))
 		snprintf(e->msg + n, sizeof(e->msg) - n, ": %s", old);
-	return e->errnum ? -e->errnum : -1;
+	if (e->errnum)
+		return -e->errnum;
+	return e->exit_code == EXIT_INPUT ? -EINVAL : e->exit_code == EXIT_PROTOCOL ? -EPROTO : -1;
 }

@@ -142,6 +142,8 @@ int frame_write_raw(int fd, const void *data, uint32_t len, const char *what, st
 	uint32_t le = htole32(len);
 	int ret;
 
+	if (len > FRAME_MAX_DEFAULT)
+		return err_input(e, "'%s': a %u byte record is over the %u byte limit", what, len, FRAME_MAX_DEFAULT);
 	if (len + 4 > sizeof(stackbuf)) {
 		buf = malloc(len + 4);
 		if (!buf)

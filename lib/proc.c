@@ -130,6 +130,11 @@ void proc_parse_vmflags(const char *flags, struct proc_vma *v)
 			break;
 		if (!strncmp(p, "gd", 2)) v->growsdown = true;
 		else if (!strncmp(p, "dd", 2)) v->dontdump = true;
+		else if (!strncmp(p, "ac", 2)) v->account = true;
+		else if (!strncmp(p, "dc", 2)) v->dontfork = true;
+		else if (!strncmp(p, "hg", 2)) v->hugepage = true;
+		else if (!strncmp(p, "nh", 2)) v->nohugepage = true;
+		else if (!strncmp(p, "wf", 2)) v->wipeonfork = true;
 		else if (!strncmp(p, "io", 2) || !strncmp(p, "pf", 2)) v->io_or_pfnmap = true;
 		p += 2;
 		while (*p && *p != ' ')

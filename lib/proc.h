@@ -25,7 +25,12 @@ struct proc_vma {
 	bool deleted;		/* path ended in " (deleted)", which is stripped */
 	/* From smaps VmFlags (proc_read_smaps only). */
 	bool growsdown;		/* gd */
-	bool dontdump;		/* dd */
+	bool dontdump;		/* dd: MADV_DONTDUMP */
+	bool account;		/* ac: charged to overcommit; keeps it from merging with uncharged neighbours */
+	bool dontfork;		/* dc: MADV_DONTFORK */
+	bool hugepage;		/* hg: MADV_HUGEPAGE */
+	bool nohugepage;	/* nh: MADV_NOHUGEPAGE */
+	bool wipeonfork;	/* wf: MADV_WIPEONFORK */
 	bool io_or_pfnmap;	/* io, pf: device memory amber cannot copy */
 	uint64_t rss_kb, swap_kb;	/* Rss: and Swap: lines */
 	bool has_smaps;		/* the fields above were read */

@@ -8,8 +8,7 @@ log=$work/ticks.log
 trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 
 # Start the ticker with only stdio open (a test harness may leak fds into us).
-closefds() { for fd in /proc/$BASHPID/fd/*; do fd=${fd##*/}; [ "$fd" -gt 2 ] && eval "exec $fd>&-"; done; exec "$@"; }
-(closefds "$B/tests/workloads/ticker" "$log" </dev/null >/dev/null 2>&1) &
+"$B/tests/workloads/closefds" "$B/tests/workloads/ticker" "$log" </dev/null >/dev/null 2>&1 &
 pid=$!
 sleep 1.2
 echo "== a ticker (pid $pid) is running; the last lines it wrote:"

@@ -61,6 +61,7 @@ int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *ki
 	MmEntry mm = MM_ENTRY__INIT;
 	_cleanup_free_ VmaEntry *ve = calloc(nr, sizeof(*ve));
 	_cleanup_free_ VmaEntry **vp = calloc(nr, sizeof(*vp));
+	_cleanup_free_ uint32_t (*madv)[5] = calloc(nr, sizeof(*madv));
 	_cleanup_free_ uint64_t *auxv = NULL;
 	char path[64], exe[PATH_MAX], name[64];
 	struct proc_stat st;
@@ -68,7 +69,7 @@ int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *ki
 	ssize_t n;
 	int ret;
 
-	if (!ve || !vp)
+	if (!ve || !vp || !madv)
 		return err_errno(e, "allocate %d VMAs of pid %d", nr, pid);
 	if ((ret = proc_read_stat(pid, 0, &st, e)) < 0 || (ret = dm_read_auxv(pid, &auxv, &nauxv, e)) < 0)
 		return ret;
@@ -104,6 +105,19 @@ int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *ki
 		v->prot = vmas[i].prot;
 		v->flags = (vmas[i].shared ? MAP_SHARED : MAP_PRIVATE) | (vmas[i].growsdown ? MAP_GROWSDOWN : 0);
 		v->kind = kinds[i];
+		/* Restore needs both to rebuild VMAs the kernel will not merge
+		 * differently than it did in the dumped process. */
+		if (vmas[i].account && !(vmas[i].prot & PROT_WRITE) && !vmas[i].shared) {
+			v->has_account = true;
+			v->account = true;
+		}
+		v->madvise = madv[i];
+		v->n_madvise = 0;
+		if (vmas[i].dontdump) madv[i][v->n_madvise++] = MADV_DONTDUMP;
+		if (vmas[i].dontfork) madv[i][v->n_madvise++] = MADV_DONTFORK;
+		if (vmas[i].hugepage) madv[i][v->n_madvise++] = MADV_HUGEPAGE;
+		if (vmas[i].nohugepage) madv[i][v->n_madvise++] = MADV_NOHUGEPAGE;
+		if (vmas[i].wipeonfork) madv[i][v->n_madvise++] = MADV_WIPEONFORK;
 		if (kinds[i] == VMA_KIND__VMA_FILE_PRIVATE || kinds[i] == VMA_KIND__VMA_FILE_SHARED) {
 			struct stat sb;
 			char mf[96];

@@ -175,6 +175,27 @@ static int rt_check_file(const struct rt_task *t, const VmaEntry *v, struct err 
 	return 0;
 }
 
+/* Gives a freshly mapped VMA the flags mmap alone does not: accounting of a
+ * once-writable private mapping (so it stays apart from neighbours it was
+ * apart from) and madvise advice. */
+static int rt_vma_flags(struct rsys *r, const VmaEntry *v, struct err *e)
+{
+	char what[96];
+	int ret;
+
+	if (v->has_account && v->account && !(v->prot & PROT_WRITE)) {
+		snprintf(what, sizeof(what), "protect %#llx after mapping it writable", (unsigned long long)v->start);
+		if ((ret = rt_sys(r, NULL, what, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0, e)) < 0)
+			return ret;
+	}
+	for (size_t i = 0; i < v->n_madvise; i++) {
+		snprintf(what, sizeof(what), "madvise %u at %#llx", v->madvise[i], (unsigned long long)v->start);
+		if ((ret = rt_sys(r, NULL, what, SYS_madvise, v->start, v->end - v->start, v->madvise[i], 0, 0, 0, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 /* Recreates every VMA of the image at its address. Consecutive VMAs of one
  * file share one remote open. */
 static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
@@ -187,6 +208,8 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 		const VmaEntry *v = t->mm->vmas[i];
 		uint64_t len = v->end - v->start;
 		int flags = (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN)) | MAP_FIXED;
+		/* Mapped writable first when it was accountable, made read-only by rt_vma_flags. */
+		uint32_t prot = v->prot | (v->has_account && v->account ? PROT_WRITE : 0);
 		char what[PATH_MAX + 64];
 
 		switch (v->kind) {
@@ -198,7 +221,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 		case VMA_KIND__VMA_ANON_PRIVATE:
 		case VMA_KIND__VMA_ANON_SHARED:
 			snprintf(what, sizeof(what), "map anonymous memory at %#llx", (unsigned long long)v->start);
-			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, v->prot, flags | MAP_ANONYMOUS, -1, 0, e);
+			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, prot, flags | MAP_ANONYMOUS, -1, 0, e);
 			break;
 		case VMA_KIND__VMA_FILE_PRIVATE:
 		case VMA_KIND__VMA_FILE_SHARED: {
@@ -218,7 +241,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 				open_flags = want;
 			}
 			snprintf(what, sizeof(what), "map '%s' at %#llx", v->path, (unsigned long long)v->start);
-			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, v->prot, flags, fd, v->pgoff, e);
+			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, prot, flags, fd, v->pgoff, e);
 			break;
 		}
 		default:
@@ -226,6 +249,8 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 		}
 		if (ret == 0 && (uint64_t)addr != v->start)
 			ret = err_set(e, 4, "pid %d: mmap at %#llx landed at %#lx", t->pid, (unsigned long long)v->start, addr);
+		if (ret == 0)
+			ret = rt_vma_flags(r, v, e);
 	}
 	if (fd >= 0 && ret == 0)
 		ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e);

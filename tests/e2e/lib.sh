@@ -120,7 +120,7 @@ e2e_in_syscall() {
 # Starts 'command args' as a session leader with stdin from /dev/null and
 # stdout/stderr in $T/wl.out and $T/wl.err; sets E2E_PID.
 e2e_start() {
-	setsid "$@" </dev/null >"$T/wl.out" 2>"$T/wl.err" &
+	setsid "$E2E_WL/closefds" "$@" </dev/null >"$T/wl.out" 2>"$T/wl.err" &
 	E2E_PID=$!
 	e2e_track "$E2E_PID"
 }

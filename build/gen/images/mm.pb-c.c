@@ -97,7 +97,7 @@ void   mm_entry__free_unpacked
   assert(message->base.descriptor == &mm_entry__descriptor);
   protobuf_c_message_free_unpacked ((ProtobufCMessage*)message, allocator);
 }
-static const ProtobufCFieldDescriptor vma_entry__field_descriptors[11] =
+static const ProtobufCFieldDescriptor vma_entry__field_descriptors[13] =
 {
   {
     "start",
@@ -231,14 +231,40 @@ static const ProtobufCFieldDescriptor vma_entry__field_descriptors[11] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "account",
+    12,
+    PROTOBUF_C_LABEL_OPTIONAL,
+    PROTOBUF_C_TYPE_BOOL,
+    offsetof(VmaEntry, has_account),
+    offsetof(VmaEntry, account),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
+  {
+    "madvise",
+    13,
+    PROTOBUF_C_LABEL_REPEATED,
+    PROTOBUF_C_TYPE_UINT32,
+    offsetof(VmaEntry, n_madvise),
+    offsetof(VmaEntry, madvise),
+    NULL,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned vma_entry__field_indices_by_name[] = {
+  11,   /* field[11] = account */
   7,   /* field[7] = dev */
   1,   /* field[1] = end */
   10,   /* field[10] = file_size */
   4,   /* field[4] = flags */
   8,   /* field[8] = ino */
   5,   /* field[5] = kind */
+  12,   /* field[12] = madvise */
   9,   /* field[9] = name */
   6,   /* field[6] = path */
   2,   /* field[2] = pgoff */
@@ -248,7 +274,7 @@ static const unsigned vma_entry__field_indices_by_name[] = {
 static const ProtobufCIntRange vma_entry__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 11 }
+  { 0, 13 }
 };
 const ProtobufCMessageDescriptor vma_entry__descriptor =
 {
@@ -258,7 +284,7 @@ const ProtobufCMessageDescriptor vma_entry__descriptor =
   "VmaEntry",
   "",
   sizeof(VmaEntry),
-  11,
+  13,
   vma_entry__field_descriptors,
   vma_entry__field_indices_by_name,
   1,  vma_entry__number_ranges,

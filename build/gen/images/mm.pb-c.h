@@ -85,10 +85,20 @@ struct  VmaEntry
    */
   protobuf_c_boolean has_file_size;
   uint64_t file_size;
+  /*
+   * VM_ACCOUNT (smaps "ac") without PROT_WRITE: was writable once
+   */
+  protobuf_c_boolean has_account;
+  protobuf_c_boolean account;
+  /*
+   * MADV_* advice in force (DONTDUMP, DONTFORK, HUGEPAGE, ...)
+   */
+  size_t n_madvise;
+  uint32_t *madvise;
 };
 #define VMA_ENTRY__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&vma_entry__descriptor) \
-    , 0, 0, 0, 0, 0, VMA_KIND__VMA_ANON_PRIVATE, NULL, 0, 0, 0, 0, NULL, 0, 0 }
+    , 0, 0, 0, 0, 0, VMA_KIND__VMA_ANON_PRIVATE, NULL, 0, 0, 0, 0, NULL, 0, 0, 0, 0, 0,NULL }
 
 
 struct  MmEntry
