@@ -1,3 +1,0 @@
-build/obj/ipc/fdpass.o: ipc/fdpass.c ipc/fdpass.h lib/err.h
-ipc/fdpass.h:
-lib/err.h:
