@@ -24,7 +24,7 @@ ifdef SANITIZE
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 endif
-LDLIBS   := -lprotobuf-c -lcap
+LDLIBS   := -lprotobuf-c -lcap -lpthread
 
 PROTOS   := $(wildcard images/*.proto)
 PB_C     := $(patsubst images/%.proto,$(B)/gen/images/%.pb-c.c,$(PROTOS))

@@ -10,8 +10,8 @@
 #include "lib/proc.h"
 
 struct dm_totals {
-	uint64_t pages;		/* pages written so far, all processes */
-	uint64_t next_report;	/* progress line threshold */
+	uint64_t pages;		/* pages written by earlier processes */
+	uint64_t next_report;	/* bytes of this process after which to say how far we are */
 };
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);

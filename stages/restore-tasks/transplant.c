@@ -17,6 +17,7 @@
 #include "images/image.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/pagecopy.h"
 #include "lib/proc.h"
 #include "lib/rsys.h"
 #include "lib/tracee.h"
@@ -275,14 +276,16 @@ static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
 	return NULL;
 }
 
-/* Writes the dumped pages: one process_vm_writev per run straight from the
- * page cache of pages-PID.img, or /proc/PID/mem for VMAs the process cannot
- * write (it goes through FOLL_FORCE, as a debugger's pokes do). */
+/* Writes the dumped pages straight from the page cache of pages-PID.img, in
+ * parallel chunks (lib/pagecopy.h): process_vm_writev where the process may
+ * write, /proc/PID/mem (FOLL_FORCE, as a debugger's pokes) where it may not. */
 static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 {
-	char name[64], mem[64];
+	char name[64];
 	struct stat st;
-	_cleanup_close_ int fd = -1, mem_fd = -1;
+	_cleanup_close_ int fd = -1;
+	_cleanup_free_ struct pagecopy_run *runs = NULL;
+	struct pagecopy pc = { .dir = PAGECOPY_RESTORE, .pid = t->pid, .file_base = IMAGE_PAGES_HDR_SIZE };
 	uint8_t *map;
 	int ret = 0;
 
@@ -294,38 +297,33 @@ static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 		return errno == ENOENT ? err_input(e, "image '%s' is missing", name) : err_errno(e, "open '%s'", name);
 	if (fstat(fd, &st) < 0)
 		return err_errno(e, "stat '%s'", name);
+	runs = calloc(t->nr_pm, sizeof(*runs));
+	if (!runs)
+		return err_errno(e, "plan the pages of pid %u", t->pe->pid);
+	for (int i = 0; i < t->nr_pm; i++) {
+		const PagemapEntry *p = t->pm[i];
+		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE;
+		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
+
+		if (p->offset != pc.total || IMAGE_PAGES_HDR_SIZE + p->offset + len > (uint64_t)st.st_size)
+			return err_input(e, "pagemap-%u.img entry %d (offset %llu, %llu bytes) does not follow the previous one inside '%s' (%lld bytes)",
+					 t->pe->pid, i, (unsigned long long)p->offset, (unsigned long long)len, name, (long long)st.st_size);
+		if (!v || p->vaddr + len > v->end)
+			return err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
+					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
+		runs[i] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
+		pc.total += len;
+	}
 	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 	if (map == MAP_FAILED)
 		return err_errno(e, "map '%s'", name);
-	for (int i = 0; ret == 0 && i < t->nr_pm; i++) {
-		const PagemapEntry *p = t->pm[i];
-		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE, off = IMAGE_PAGES_HDR_SIZE + p->offset;
-		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
-		struct iovec local = { map + off, len }, remote = { (void *)(uintptr_t)p->vaddr, len };
-
-		if (off + len > (uint64_t)st.st_size || off < IMAGE_PAGES_HDR_SIZE)
-			ret = err_input(e, "pagemap-%u.img entry %d points past the end of '%s' (offset %llu, %llu bytes, file %lld bytes)",
-					t->pe->pid, i, name, (unsigned long long)p->offset, (unsigned long long)len, (long long)st.st_size);
-		else if (!v || p->vaddr + len > v->end)
-			ret = err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
-					t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
-		else if ((v->prot & PROT_WRITE) && process_vm_writev(t->pid, &local, 1, &remote, 1, 0) == (ssize_t)len)
-			continue;
-		else {
-			if (mem_fd < 0) {
-				snprintf(mem, sizeof(mem), "/proc/%d/mem", t->pid);
-				mem_fd = open(mem, O_WRONLY | O_CLOEXEC);
-				if (mem_fd < 0) {
-					ret = err_errno(e, "open '%s'", mem);
-					break;
-				}
-			}
-			if (pwrite(mem_fd, map + off, len, p->vaddr) != (ssize_t)len)
-				ret = err_errno(e, "write %llu bytes of memory of pid %d at %#llx", (unsigned long long)len, t->pid,
-						(unsigned long long)p->vaddr);
-		}
-	}
+	pc.runs = runs;
+	pc.nr_runs = t->nr_pm;
+	pc.map = map;
+	ret = pagecopy_run(&pc, e);
 	munmap(map, st.st_size);
+	if (ret < 0)
+		err_wrap(e, "restore the pages of '%s'", name);
 	return ret;
 }
 
