@@ -6,8 +6,5 @@
 #include "ipc/stage.h"
 
 int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e);
-/* Checks the tree's shape and orders it parents first (in place). Pure: tested
- * by tests/unit/test_pstree.c. */
-int pstree_check_and_order(PstreeEntry **procs, int nr, struct err *e);
 
 #endif

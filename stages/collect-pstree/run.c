@@ -10,6 +10,7 @@
 #include "ipc/stream.h"
 #include "lib/log.h"
 #include "lib/proc.h"
+#include "lib/pstree.h"
 #include "lib/tracee.h"
 #include "stages/collect-pstree/collect-pstree.h"
 

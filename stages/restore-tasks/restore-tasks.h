@@ -45,4 +45,15 @@ int rt_fork(struct rt_task *t, struct err *e);
 /* transplant.c: load the image into the stopped task and let it go. */
 int rt_transplant(int dirfd, struct rt_task *t, struct err *e);
 
+struct rsys;
+/* The scratch area after the trampoline's code page, for syscall arguments. */
+#define RT_SCRATCH(t)	((t)->tramp + RT_PAGE)
+#define RT_SCRATCH_SIZE	((RT_TRAMP_PAGES - 1) * RT_PAGE)
+/* taskstate.c: process-wide state (timers, rlimits, personality, ...), run in
+ * the leader after memory, mm and sigactions, before threads exist. */
+int rt_task_state_process(struct rsys *r, struct rt_task *t, struct err *e);
+/* Per-thread state, the last remote syscalls each thread runs: sigaltstack,
+ * pending signals, then credentials, then seccomp. 'core' is that thread's. */
+int rt_task_state_thread(struct rsys *r, struct rt_task *t, const CoreEntry *core, struct err *e);
+
 #endif

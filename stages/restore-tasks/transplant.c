@@ -23,8 +23,6 @@
 #include "lib/tracee.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
-#define RT_SCRATCH(t)	((t)->tramp + RT_PAGE)
-#define RT_SCRATCH_SIZE	((RT_TRAMP_PAGES - 1) * RT_PAGE)
 
 /* Runs one remote syscall and turns a -errno result into an error. */
 static int rt_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
@@ -477,7 +475,9 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_map_vmas(&r, t, e)) < 0 ||
 	    (ret = rt_fill_pages(dirfd, t, e)) < 0 ||
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
-	    (ret = rt_set_task_state(&r, t, e)) < 0)
+	    (ret = rt_set_task_state(&r, t, e)) < 0 ||
+	    (ret = rt_task_state_process(&r, t, e)) < 0 ||
+	    (ret = rt_task_state_thread(&r, t, t->core, e)) < 0)
 		return ret;
 	pr_debug("pid %d: %lu remote syscalls", t->pid, r.nr_calls);
 	return rt_finish(&r, t, e);

@@ -125,7 +125,7 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 		return err_wrap(e, "pid %d", p->pid);
 	if ((ret = rsys_begin(&leader, p->pid, site, RSYS_SITE_SYSCALL_STOPS, e)) < 0)
 		return ret;
-	ret = rsys_call(&leader, &scratch, SYS_mmap, 0, 4096 * 2, PROT_READ | PROT_WRITE,
+	ret = rsys_call(&leader, &scratch, SYS_mmap, 0, 4096 * SEIZE_SCRATCH_PAGES, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, e);
 	if (ret == 0 && scratch < 0 && scratch > -4096)
 		ret = err_errnum(e, -scratch, "map a scratch page in pid %d", p->pid);
@@ -176,6 +176,7 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 		if (ret == 0) {
 			threads[i].core.has_clear_child_tid = true;
 			threads[i].core.clear_child_tid = tidaddr;
+			ret = seize_task_state(p, i, r, scratch, &threads[i].core, e);
 		}
 		if (i > 0 && rsys_finish(&th, ret < 0 ? &(struct err){0} : e) < 0 && ret == 0)
 			ret = -1;
@@ -183,7 +184,7 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 	if (scratch > 0) {
 		struct err e2;
 
-		if (rsys_call(&leader, &res, SYS_munmap, scratch, 4096 * 2, 0, 0, 0, 0, ret < 0 ? &e2 : e) < 0 && ret == 0)
+		if (rsys_call(&leader, &res, SYS_munmap, scratch, 4096 * SEIZE_SCRATCH_PAGES, 0, 0, 0, 0, ret < 0 ? &e2 : e) < 0 && ret == 0)
 			ret = -1;
 	}
 	if (rsys_finish(&leader, ret < 0 ? &(struct err){0} : e) < 0 && ret == 0)
@@ -211,8 +212,10 @@ int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e)
 		snprintf(name, sizeof(name), "core-%d.img", p->tids[i]);
 		ret = image_write_one(dirfd, "core", name, &threads[i].core.base, e);
 	}
-	for (int i = 0; i < p->nr_tids; i++)
+	for (int i = 0; i < p->nr_tids; i++) {
 		free(threads[i].xstate);
+		seize_task_state_free(&threads[i].core);
+	}
 	free(threads);
 	return ret;
 }

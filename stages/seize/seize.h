@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include "images/core.pb-c.h"
 #include "ipc/stage.h"
 
 struct seize_opts {
@@ -29,5 +30,15 @@ void seize_tree_release(struct seize_tree *t, int kill_it);
 void seize_tree_free(struct seize_tree *t);
 /* core.c: write core-TID.img for every thread of p. */
 int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e);
+
+struct rsys;
+#define SEIZE_SCRATCH_PAGES 16	/* scratch mapped in the task for remote syscalls */
+#define SEIZE_SCRATCH_FREE  8192	/* bytes of it core.c uses; the rest is taskstate.c's */
+/* taskstate.c: the rest of a thread's state (credentials, pending signals,
+ * timers, sigaltstack, seccomp, ...) into core. Runs in thread idx of p with
+ * r active on that thread; scratch is the task's scratch area. */
+int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, uint64_t scratch, CoreEntry *core, struct err *e);
+/* Frees what seize_task_state allocated in core. */
+void seize_task_state_free(CoreEntry *core);
 
 #endif

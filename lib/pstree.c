@@ -1,8 +1,8 @@
-/* collect-pstree/order.c: shape checks and creation order of the tree. */
+/* pstree: see pstree.h. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "stages/collect-pstree/collect-pstree.h"
+#include "lib/pstree.h"
 
 static int pstree_index(PstreeEntry **procs, int nr, uint32_t pid)
 {
