@@ -411,6 +411,9 @@ static int run_read_out(struct run *r, struct run_stage *s, struct err *e)
 	if (n == 0) {
 		close(s->out_fd);
 		s->out_fd = -1;
+		free(s->out_buf);	/* its records were kept at the end record */
+		s->out_buf = NULL;
+		s->out_len = 0;
 		return 0;
 	}
 	if (write(s->out_rec, buf, n) != n)

@@ -204,7 +204,9 @@ int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)
 	p = close + 1;
 	while (*p == ' ')
 		p++;
-	st->state = *p++;
+	st->state = *p;
+	if (*p)
+		p++;
 	/* Fields from ppid (4) on, numbered as in proc(5). */
 	while (*p && n < 64) {
 		char *end;
@@ -399,8 +401,9 @@ int proc_parse_pid_list(const char *text, pid_t **pids, int *nr, struct err *e)
 			p++;
 		if (!*p)
 			break;
+		errno = 0;
 		v = strtol(p, &end, 10);
-		if (end == p || v <= 0) {
+		if (end == p || v <= 0 || v > INT_MAX || errno == ERANGE) {
 			free(arr);
 			return err_input(e, "bad pid list '%.80s'", text);
 		}

@@ -38,8 +38,19 @@ int pstree_check_and_order(PstreeEntry **procs, int nr, struct err *e)
 						return err_input(e, "pstree.img: tid %u appears twice (pids %u and %u)",
 								 p->threads[u], p->pid, procs[j]->pid);
 	}
-	if (roots != 1)
-		return err_input(e, "pstree.img has %d roots (processes without a parent), want 1", roots);
+	if (roots == 0)
+		return err_input(e, "pstree.img has no root: every process has a parent (pid %u's parent is %u); a parent cycle",
+				 procs[0]->pid, procs[0]->ppid);
+	if (roots > 1) {
+		uint32_t r[2];
+		int k = 0;
+
+		for (int i = 0; i < nr && k < 2; i++)
+			if (!procs[i]->ppid)
+				r[k++] = procs[i]->pid;
+		return err_input(e, "pstree.img has %d roots (processes without a parent: pids %u and %u), want 1",
+				 roots, r[0], r[1]);
+	}
 
 	out = calloc(nr, sizeof(*out));
 	placed = calloc(nr, 1);
@@ -61,11 +72,17 @@ int pstree_check_and_order(PstreeEntry **procs, int nr, struct err *e)
 				out[done++] = procs[i];
 				placed[i] = 1;
 			}
-	free(placed);
 	if (done != nr) {
+		int i = 0;
+
+		while (placed[i])
+			i++;
+		free(placed);
 		free(out);
-		return err_input(e, "pstree.img: %d processes are not reachable from the root (a parent cycle)", nr - done);
+		return err_input(e, "pstree.img: %d process%s not reachable from the root: pid %u (parent %u) is in a parent cycle",
+				 nr - done, nr - done == 1 ? " is" : "es are", procs[i]->pid, procs[i]->ppid);
 	}
+	free(placed);
 	memcpy(procs, out, sizeof(*out) * nr);
 	free(out);
 	return 0;

@@ -38,8 +38,15 @@ static int rsys_step(struct rsys *r, int req, int want_sig, long nr, struct err 
 
 	if (ptrace(req, r->tid, 0, 0) < 0)
 		return err_errno(e, "resume task %d for remote syscall %ld", r->tid, nr);
-	if ((ret = tracee_wait(r->tid, &status, e)) < 0)
-		return err_wrap(e, "remote syscall %ld", nr);
+	for (;;) {
+		if ((ret = tracee_wait(r->tid, &status, e)) < 0)
+			return err_wrap(e, "remote syscall %ld", nr);
+		/* A remote clone3 reports its event before the syscall returns. */
+		if (!WIFSTOPPED(status) || (status >> 16) != PTRACE_EVENT_CLONE)
+			break;
+		if (ptrace(req, r->tid, 0, 0) < 0)
+			return err_errno(e, "resume task %d after a clone event", r->tid);
+	}
 	if (!WIFSTOPPED(status) || WSTOPSIG(status) != want_sig) {
 		struct user_regs_struct regs;
 

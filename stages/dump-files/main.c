@@ -54,7 +54,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, struct stream_in *in, s
 		return ret;
 	}
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_TASK)
+		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
 			ret = collect_task(&c, rec->task->pid, e);
 		stream_record__free_unpacked(rec, NULL);
 		if (ret < 0)

@@ -37,7 +37,7 @@ int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
 		return ret;
 	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_TASK)
+		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
 			ret = dm_one(ctx->dir_fd, rec->task->pid, &tot, e);
 		stream_record__free_unpacked(rec, NULL);
 		if (ret < 0)

@@ -1,19 +1,33 @@
-/* restore-tasks/fork.c: create a task with its old pid and stop it, ready
- * for the transplant. Everything the child does runs on amber's code before
- * the transplant replaces it, so it uses raw syscalls only where glibc's
- * cached state (the parent's tid) would mislead it. */
+/* restore-tasks/fork.c: create every task of the tree with its old pid,
+ * session, group and parent, and stop it, ready for the transplant.
+ *
+ * The stage forks the root; every task forks its own children (so each has
+ * the right parent), one at a time, before it closes amber's descriptors
+ * (its children need them). Tasks and stage meet in a small shared memory
+ * area: a task waits until the stage has seized it, sets up its session,
+ * group and children, then its own cwd, fds and trampoline, says READY and
+ * stops itself. Zombies are never seized: they set their session and group
+ * and exit with their dumped status, unreaped, as their parent expects.
+ *
+ * Everything a task runs here is amber's code on a fork of the stage, so it
+ * uses raw syscalls where glibc's cached state (the stage's tid) would
+ * mislead it, and it never returns into the stage's logic. */
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/ptrace.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -24,6 +38,7 @@
 
 #define RT_LOWEST_ADDR	(16ULL << 20)
 #define RT_HIGHEST_ADDR	0x7ffffffff000ULL
+#define RT_CREATE_TIMEOUT 30	/* seconds for the whole tree to be created */
 
 struct rt_range { uint64_t start, end; };
 
@@ -35,17 +50,14 @@ static int rt_range_cmp(const void *a, const void *b)
 }
 
 /* Finds 'size' bytes free both in the image and in this process (whose
- * mappings the child starts with), avoiding 'also' if given. */
-static int rt_find_gap(const MmEntry *mm, uint64_t size, const struct rt_range *also, uint64_t *addr, struct err *e)
+ * mappings every task starts with), avoiding 'also' if given. */
+static int rt_find_gap(const MmEntry *mm, const struct proc_vma *self, int nself, uint64_t size,
+		       const struct rt_range *also, uint64_t *addr, struct err *e)
 {
-	_cleanup_free_ struct proc_vma *self = NULL;
-	_cleanup_free_ struct rt_range *r = NULL;
-	int nself = 0, n = 0, ret;
+	_cleanup_free_ struct rt_range *r = calloc(nself + mm->n_vmas + 1, sizeof(*r));
+	int n = 0;
 	uint64_t cur = RT_LOWEST_ADDR;
 
-	if ((ret = proc_read_maps(getpid(), &self, &nself, e)) < 0)
-		return ret;
-	r = calloc(nself + mm->n_vmas + 1, sizeof(*r));
 	if (!r)
 		return err_errno(e, "find a free address range");
 	for (int i = 0; i < nself; i++)
@@ -68,28 +80,92 @@ static int rt_find_gap(const MmEntry *mm, uint64_t size, const struct rt_range *
 	return 0;
 }
 
-struct rt_child {
-	const struct rt_task *t;
-	int sync_fd;		/* read end: one byte once we are seized */
-	int err_fd;		/* write end: a message if setup fails */
-};
-
-/* Reports a setup failure to the stage and exits; the stage prints it. */
-static void __attribute__((noreturn)) rt_child_fail(int err_fd, const char *what, const char *arg)
+/* Picks, per task, where its trampoline and vDSO spare gap go. */
+static int rt_plan_addresses(struct rt_plan *p, struct err *e)
 {
-	char msg[512];
-	int n = snprintf(msg, sizeof(msg), "%s '%s': %s", what, arg, strerror(errno));
+	_cleanup_free_ struct proc_vma *self = NULL;
+	int nself = 0, ret;
 
-	if (write(err_fd, msg, n) < 0)
-		_exit(3);
+	/* The shared area is already mapped, so it counts as ours here. */
+	if ((ret = proc_read_maps(getpid(), &self, &nself, e)) < 0)
+		return ret;
+	for (int i = 0; i < p->nr; i++) {
+		struct rt_task *t = &p->tasks[i];
+		struct rt_range tr;
+
+		if (t->pe->zombie)
+			continue;
+		if ((ret = rt_find_gap(t->mm, self, nself, RT_TRAMP_PAGES * RT_PAGE, NULL, &t->tramp, e)) < 0)
+			return ret;
+		tr = (struct rt_range){ t->tramp - RT_PAGE, t->tramp + (RT_TRAMP_PAGES + 1) * RT_PAGE };
+		if ((ret = rt_find_gap(t->mm, self, nself, 64 * RT_PAGE, &tr, &t->spare, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Futexes live in memory shared between processes: no FUTEX_PRIVATE_FLAG. */
+static void rt_futex_wait(_Atomic uint32_t *addr, uint32_t val, long ns)
+{
+	struct timespec ts = { ns / 1000000000L, ns % 1000000000L };
+
+	syscall(SYS_futex, addr, FUTEX_WAIT, val, ns ? &ts : NULL, NULL, 0);
+}
+
+static void rt_futex_wake(_Atomic uint32_t *addr)
+{
+	syscall(SYS_futex, addr, FUTEX_WAKE, INT32_MAX, NULL, NULL, 0);
+}
+
+static void rt_slot_set(struct rt_shared *sh, int i, uint32_t state)
+{
+	atomic_store(&sh->slot[i].state, state);
+	rt_futex_wake(&sh->slot[i].state);
+	atomic_fetch_add(&sh->changes, 1);
+	rt_futex_wake(&sh->changes);
+}
+
+/* Waits (in a task) until slot i leaves 'from'. */
+static uint32_t rt_slot_wait_change(struct rt_shared *sh, int i, uint32_t from)
+{
+	uint32_t s;
+
+	while ((s = atomic_load(&sh->slot[i].state)) == from)
+		rt_futex_wait(&sh->slot[i].state, from, 0);
+	return s;
+}
+
+/* Waits (in a task) until slot i reaches 'want': the slot may still read
+ * NONE if the task runs before its parent marked it born. */
+static void rt_slot_wait_for(struct rt_shared *sh, int i, uint32_t want)
+{
+	uint32_t s;
+
+	while ((s = atomic_load(&sh->slot[i].state)) != want)
+		rt_futex_wait(&sh->slot[i].state, s, 0);
+}
+
+/* Reports a task's setup failure to the stage and ends the task. */
+static void __attribute__((noreturn, format(printf, 3, 4))) rt_child_fail(struct rt_shared *sh, int i, const char *fmt, ...)
+{
+	int errnum = errno;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(sh->slot[i].err, sizeof(sh->slot[i].err), fmt, ap);
+	va_end(ap);
+	if (n >= 0 && (size_t)n < sizeof(sh->slot[i].err) && errnum)
+		snprintf(sh->slot[i].err + n, sizeof(sh->slot[i].err) - n, ": %s", strerror(errnum));
+	rt_slot_set(sh, i, RT_SLOT_FAILED);
 	_exit(3);
 }
 
 /* Moves fds into place: copies above every fd in play first, so no dup2 can
  * clobber a source that is still needed, then closes everything else. */
-static int rt_child_fds(const struct rt_task *t, int *err_fd)
+static int rt_child_fds(const struct rt_task *t)
 {
-	int hi = *err_fd;
+	int hi = 2;
 	int staged[t->nr_fds + 1];
 
 	for (int i = 0; i < t->nr_fds; i++) {
@@ -104,123 +180,235 @@ static int rt_child_fds(const struct rt_task *t, int *err_fd)
 		if (staged[i] < 0)
 			return -1;
 	}
-	*err_fd = fcntl(*err_fd, F_DUPFD_CLOEXEC, hi);
-	if (*err_fd < 0)
-		return -1;
 	syscall(SYS_close_range, 0, hi - 1, 0);
 	for (int i = 0; i < t->nr_fds; i++)
 		if (dup3(staged[i], t->fds[i].target, t->fds[i].cloexec ? O_CLOEXEC : 0) < 0)
 			return -1;
-	for (int i = 0; i < t->nr_fds; i++)
-		close(staged[i]);
-	/* Anything else the stage had open above 'hi' must not leak into the task. */
-	if (*err_fd > hi)
-		syscall(SYS_close_range, hi, *err_fd - 1, 0);
-	syscall(SYS_close_range, *err_fd + 1, ~0U, 0);
+	/* The staged copies and anything else the stage had open go. */
+	syscall(SYS_close_range, hi, ~0U, 0);
 	return 0;
 }
 
-static void __attribute__((noreturn)) rt_child_main(struct rt_child *c)
+/* Joins the dumped session and process group. A session can only be made
+ * by its leader, so anything else must come from the parent. */
+static void rt_child_session(struct rt_plan *p, int i)
 {
-	const struct rt_task *t = c->t;
+	const struct rt_task *t = &p->tasks[i];
+	const PstreeEntry *pe = t->pe, *pp = t->parent >= 0 ? p->tasks[t->parent].pe : NULL;
+
+	if (pe->sid == pe->pid) {
+		if (setsid() < 0)
+			rt_child_fail(p->shared, i, "pid %u: setsid", pe->pid);
+	} else if (pp && pe->sid != pp->sid) {
+		errno = 0;
+		rt_child_fail(p->shared, i, "pid %u is in session %u but its parent %u is in session %u; "
+			      "sessions whose leader is gone are not supported yet", pe->pid, pe->sid, pp->pid, pp->sid);
+	}
+	if (pe->pgid == pe->pid && pe->sid == pe->pid) {
+		/* setsid made it the leader of a new group already */
+	} else if (pe->pgid == pe->pid) {
+		if (setpgid(0, 0) < 0)
+			rt_child_fail(p->shared, i, "pid %u: make it a group leader", pe->pid);
+	} else if (pp && pe->pgid != pp->pgid) {
+		/* The group's leader must exist already (created earlier, in this session). */
+		if (setpgid(0, pe->pgid) < 0)
+			rt_child_fail(p->shared, i, "pid %u: join process group %u", pe->pid, pe->pgid);
+	}
+}
+
+/* Ends a zombie the way it ended before: same wait status for its parent. */
+static void __attribute__((noreturn)) rt_child_exit_as(int status)
+{
+	if (WIFSIGNALED(status)) {
+		struct rlimit no_core = { 0, 0 };
+		sigset_t all;
+
+		setrlimit(RLIMIT_CORE, &no_core);
+		signal(WTERMSIG(status), SIG_DFL);
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		syscall(SYS_kill, syscall(SYS_getpid), WTERMSIG(status));
+	}
+	_exit(WEXITSTATUS(status));
+}
+
+static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i);
+
+/* Forks one child of the calling task with its old pid; returns in the parent. */
+static void rt_child_fork(struct rt_plan *p, int i, int j)
+{
+	struct rt_task *c = &p->tasks[j];
+	pid_t want = c->pe->pid, pid;
+	struct clone_args args;
+	uint32_t s;
+
+	memset(&args, 0, sizeof(args));
+	args.exit_signal = SIGCHLD;
+	args.set_tid = (uint64_t)(uintptr_t)&want;
+	args.set_tid_size = 1;
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0)
+		rt_child_main(p, j);
+	if (pid < 0)
+		rt_child_fail(p->shared, j, "pid %d (a child of %u) could not be created%s", want, p->tasks[i].pe->pid,
+			      errno == EEXIST ? ": the pid is in use; it must be free to restore the process that had it" : "");
+	if (!c->pe->zombie)
+		rt_slot_set(p->shared, j, RT_SLOT_BORN);
+	s = rt_slot_wait_change(p->shared, j, c->pe->zombie ? RT_SLOT_NONE : RT_SLOT_BORN);
+	while (s == RT_SLOT_GO)
+		s = rt_slot_wait_change(p->shared, j, RT_SLOT_GO);
+	if (s == RT_SLOT_FAILED)
+		_exit(3);	/* the child said why; the stage reports it */
+	if (s == RT_SLOT_ZOMBIE) {
+		siginfo_t si;
+
+		/* Let it be a zombie before going on, without reaping it. */
+		while (waitid(P_PID, pid, &si, WEXITED | WNOWAIT) < 0 && errno == EINTR)
+			;
+	}
+}
+
+static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
+{
 	static const uint8_t code[] = { 0x0f, 0x05, 0xcc };	/* syscall; int3 */
-	int err_fd = c->err_fd;
-	char byte;
+	struct rt_task *t = &p->tasks[i];
 	void *tramp;
 
-	if (read(c->sync_fd, &byte, 1) != 1)
-		_exit(4);	/* the stage died before seizing us */
-	if (t->pe->sid == t->pe->pid) {
-		if (setsid() < 0)
-			rt_child_fail(err_fd, "setsid for", "session leader");
-	} else if (t->pe->pgid == t->pe->pid) {
-		if (setpgid(0, 0) < 0)
-			rt_child_fail(err_fd, "setpgid for", "group leader");
+	atomic_store(&p->shared->slot[i].created, 1);
+	if (!t->pe->zombie)
+		rt_slot_wait_for(p->shared, i, RT_SLOT_GO);
+	rt_child_session(p, i);
+	if (t->pe->zombie) {
+		rt_slot_set(p->shared, i, RT_SLOT_ZOMBIE);
+		rt_child_exit_as(t->pe->exit_status);
 	}
+	for (int j = i + 1; j < p->nr; j++)
+		if (p->tasks[j].parent == i)
+			rt_child_fork(p, i, j);
+
 	if (t->fs->has_umask)
 		umask(t->fs->umask);
 	if (chdir(t->fs->cwd) < 0)
-		rt_child_fail(err_fd, "chdir to the dumped working directory", t->fs->cwd);
-	if (rt_child_fds(t, &err_fd) < 0)
-		rt_child_fail(err_fd, "install descriptors for pid", "restored task");
-
+		rt_child_fail(p->shared, i, "pid %u: chdir to the dumped working directory '%s'", t->pe->pid, t->fs->cwd);
+	if (rt_child_fds(t) < 0)
+		rt_child_fail(p->shared, i, "pid %u: put the restored files on their descriptors", t->pe->pid);
 	tramp = mmap((void *)t->tramp, RT_TRAMP_PAGES * RT_PAGE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (tramp != (void *)t->tramp)
-		rt_child_fail(err_fd, "map the trampoline at", "a free address");
+		rt_child_fail(p->shared, i, "pid %u: map the trampoline at %#llx", t->pe->pid, (unsigned long long)t->tramp);
 	memcpy(tramp, code, sizeof(code));
 	if (mprotect(tramp, RT_PAGE, PROT_READ | PROT_EXEC) < 0)
-		rt_child_fail(err_fd, "protect the trampoline", "page");
-	close(err_fd);
+		rt_child_fail(p->shared, i, "pid %u: protect the trampoline", t->pe->pid);
+	rt_slot_set(p->shared, i, RT_SLOT_READY);
 	syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
 	_exit(5);	/* not reached: the stage rewrites this task while it is stopped */
 }
 
-int rt_fork(struct rt_task *t, struct err *e)
+static struct rt_task *rt_task_by_pid(struct rt_plan *p, pid_t pid)
+{
+	for (int i = 0; i < p->nr; i++)
+		if ((pid_t)p->tasks[i].pe->pid == pid)
+			return &p->tasks[i];
+	return NULL;
+}
+
+/* Seizes the tasks that were born since the last look, and lets them go on. */
+static int rt_seize_born(struct rt_plan *p, struct err *e)
+{
+	for (int i = 0; i < p->nr; i++) {
+		struct rt_task *t = &p->tasks[i];
+
+		if (t->seized || atomic_load(&p->shared->slot[i].state) != RT_SLOT_BORN)
+			continue;
+		t->pid = t->pe->pid;
+		/* EXITKILL: if this stage dies, the half-made tree dies with it. */
+		if (ptrace(PTRACE_SEIZE, t->pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE) < 0)
+			return err_errno(e, "seize new task %d", t->pid);
+		t->seized = true;
+		rt_slot_set(p->shared, i, RT_SLOT_GO);
+	}
+	return 0;
+}
+
+/* Handles one wait status of a task being created. */
+static int rt_on_status(struct rt_plan *p, pid_t pid, int status, int *stopped, struct err *e)
+{
+	struct rt_task *t = rt_task_by_pid(p, pid);
+
+	if (!t)
+		return 0;	/* a zombie's exit seen as its tracer: nothing to do */
+	if (WIFSTOPPED(status)) {
+		if (WSTOPSIG(status) == SIGSTOP && (status >> 16) == 0 &&
+		    atomic_load(&p->shared->slot[t->index].state) == RT_SLOT_READY && !t->stopped) {
+			t->stopped = true;
+			(*stopped)++;
+			return 0;
+		}
+		/* Anything else (a SIGCHLD from a zombie child, say) is the
+		 * task's own business while it runs amber's code: pass it on. */
+		if (ptrace(PTRACE_CONT, pid, 0, (status >> 16) ? 0 : WSTOPSIG(status)) < 0)
+			return err_errno(e, "resume task %d", pid);
+		return 0;
+	}
+	if (atomic_load(&p->shared->slot[t->index].state) == RT_SLOT_FAILED)
+		return err_input(e, "%s", p->shared->slot[t->index].err);
+	return err_set(e, 4, "task %d ended while being created (wait status %#x)", pid, status);
+}
+
+int rt_create_tree(struct rt_plan *p, struct err *e)
 {
 	struct clone_args args;
-	pid_t want = t->pe->pid, pid;
-	int sync[2], errp[2], status, ret;
-	char msg[512];
-	ssize_t n;
-	struct rt_range tr;
+	pid_t want = p->tasks[0].pe->pid, pid;
+	int stopped = 0, live = 0, ret;
+	time_t deadline = time(NULL) + RT_CREATE_TIMEOUT;
 
-	if ((ret = rt_find_gap(t->mm, RT_TRAMP_PAGES * RT_PAGE, NULL, &t->tramp, e)) < 0)
-		return ret;
-	tr = (struct rt_range){ t->tramp - RT_PAGE, t->tramp + (RT_TRAMP_PAGES + 1) * RT_PAGE };
-	if ((ret = rt_find_gap(t->mm, 64 * RT_PAGE, &tr, &t->spare, e)) < 0)
-		return ret;
-	if (pipe2(sync, O_CLOEXEC) < 0)
-		return err_errno(e, "pipe");
-	if (pipe2(errp, O_CLOEXEC) < 0) {
-		close(sync[0]);
-		close(sync[1]);
-		return err_errno(e, "pipe");
+	for (int i = 0; i < p->nr; i++)
+		live += !p->tasks[i].pe->zombie;
+	p->shared_size = sizeof(*p->shared) + p->nr * sizeof(p->shared->slot[0]);
+	p->shared = mmap(NULL, p->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (p->shared == MAP_FAILED) {
+		p->shared = NULL;
+		return err_errno(e, "map the task creation area");
 	}
+	p->shared->nr = p->nr;
+	if ((ret = rt_plan_addresses(p, e)) < 0)
+		return ret;
+
 	memset(&args, 0, sizeof(args));
 	args.exit_signal = SIGCHLD;
 	args.set_tid = (uint64_t)(uintptr_t)&want;
 	args.set_tid_size = 1;
 	fflush(NULL);
 	pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (pid == 0) {
-		struct rt_child c = { t, sync[0], errp[1] };
+	if (pid == 0)
+		rt_child_main(p, 0);
+	if (pid < 0)
+		return errno == EEXIST ? err_input(e, "pid %d is already in use; it must be free to restore the process that had it", want)
+				       : err_errno(e, "create a task with pid %d (clone3 set_tid)", want);
+	rt_slot_set(p->shared, 0, RT_SLOT_BORN);
 
-		rt_child_main(&c);
+	while (stopped < live) {
+		uint32_t seen = atomic_load(&p->shared->changes);
+		int status;
+
+		if ((ret = rt_seize_born(p, e)) < 0)
+			return ret;
+		while ((pid = waitpid(-1, &status, __WALL | WNOHANG)) > 0)
+			if ((ret = rt_on_status(p, pid, status, &stopped, e)) < 0)
+				break;
+		/* A task that failed says why; its parent only exits after it. */
+		for (int i = 0; i < p->nr; i++)
+			if (atomic_load(&p->shared->slot[i].state) == RT_SLOT_FAILED)
+				return err_input(e, "%s", p->shared->slot[i].err);
+		if (ret < 0)
+			return ret;
+		if (stopped == live)
+			break;
+		if (time(NULL) > deadline)
+			return err_set(e, 4, "the tree was not created within %d s (%d of %d tasks ready)",
+				       RT_CREATE_TIMEOUT, stopped, live);
+		rt_futex_wait(&p->shared->changes, seen, 1000000);
 	}
-	close(sync[0]);
-	close(errp[1]);
-	if (pid < 0) {
-		ret = errno == EEXIST ? err_input(e, "pid %d is already in use; it must be free to restore the process that had it", want)
-				      : err_errno(e, "create a task with pid %d (clone3 set_tid)", want);
-		close(sync[1]);
-		close(errp[0]);
-		return ret;
-	}
-	t->pid = pid;
-	/* EXITKILL: if this stage dies, the half-made task dies with it. */
-	if (ptrace(PTRACE_SEIZE, pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD) < 0) {
-		ret = err_errno(e, "seize new task %d", pid);
-		kill(pid, SIGKILL);
-		goto out;
-	}
-	if (write(sync[1], "g", 1) != 1) {
-		ret = err_errno(e, "start new task %d", pid);
-		goto out;
-	}
-	ret = tracee_wait(pid, &status, e);
-	if (ret < 0) {
-		n = read(errp[0], msg, sizeof(msg) - 1);
-		if (n > 0) {
-			msg[n] = 0;
-			ret = err_input(e, "pid %d: %s", pid, msg);
-		}
-		goto out;
-	}
-	if (!WIFSTOPPED(status) || WSTOPSIG(status) != SIGSTOP)
-		ret = err_set(e, 4, "new task %d stopped with status %#x, want SIGSTOP", pid, status);
-out:
-	close(sync[1]);
-	close(errp[0]);
-	return ret;
+	pr_debug("created %d tasks (%d zombies)", p->nr, p->nr - live);
+	return 0;
 }

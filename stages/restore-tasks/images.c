@@ -16,6 +16,21 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 		return ret;
 	if (t->core->regs == NULL)
 		return err_input(e, "'%s' has no registers", name);
+	/* The leader's core is threads[0]'s; the others come from their own images. */
+	t->threads = calloc(t->pe->n_threads, sizeof(*t->threads));
+	if (!t->threads)
+		return err_errno(e, "allocate %zu threads of pid %u", (size_t)t->pe->n_threads, t->pe->pid);
+	t->nr_threads = t->pe->n_threads;
+	t->threads[0].tid = t->pe->pid;
+	t->threads[0].core = t->core;
+	for (int i = 1; i < t->nr_threads; i++) {
+		t->threads[i].tid = t->pe->threads[i];
+		snprintf(name, sizeof(name), "core-%u.img", t->pe->threads[i]);
+		if ((ret = image_read_one(dirfd, "core", name, (ProtobufCMessage **)&t->threads[i].core, e)) < 0)
+			return ret;
+		if (!t->threads[i].core->regs)
+			return err_input(e, "'%s' has no registers", name);
+	}
 	snprintf(name, sizeof(name), "mm-%u.img", t->pe->pid);
 	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&t->mm, e)) < 0)
 		return ret;
@@ -52,6 +67,12 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 
 void rt_unload(struct rt_task *t)
 {
+	for (int i = 1; i < t->nr_threads; i++)
+		if (t->threads[i].core)
+			core_entry__free_unpacked(t->threads[i].core, NULL);
+	free(t->threads);
+	t->threads = NULL;
+	t->nr_threads = 0;
 	if (t->core)
 		core_entry__free_unpacked(t->core, NULL);
 	if (t->mm)

@@ -2,8 +2,10 @@
 #ifndef AMBER_STAGE_RESTORE_TASKS_H
 #define AMBER_STAGE_RESTORE_TASKS_H
 
+#include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/user.h>
 
 #include "images/core.pb-c.h"
 #include "images/fs.pb-c.h"
@@ -22,7 +24,17 @@ struct rt_fd {
 	bool cloexec;
 };
 
+/* One thread's final state, loaded once the transplant is done and set at
+ * the very end, just before all tasks are let go together. */
+struct rt_thread {
+	pid_t tid;
+	CoreEntry *core;	/* the leader's is rt_task.core */
+	struct user_regs_struct regs;
+};
+
 struct rt_task {
+	int index;		/* in the plan, parents first */
+	int parent;		/* index of the parent, -1 for the root */
 	PstreeEntry *pe;
 	CoreEntry *core;	/* the leader's */
 	MmEntry *mm;
@@ -31,19 +43,62 @@ struct rt_task {
 	int nr_pm;
 	struct rt_fd *fds;
 	int nr_fds;
+	struct rt_thread *threads;	/* [0] is the leader */
+	int nr_threads;
 	uint64_t tramp;		/* trampoline address in the task */
 	uint64_t spare;		/* a free gap for moving the vDSO through */
 	pid_t pid;		/* set once the task exists */
+	bool seized, stopped, ready;
+};
+
+/* Where a task being created stands; lives in memory shared by the stage and
+ * every task it forks (MAP_SHARED), so tasks and stage can wait on each
+ * other with futexes before any task is traced. */
+enum rt_slot_state {
+	RT_SLOT_NONE = 0,
+	RT_SLOT_BORN,		/* clone3 returned in the parent; waits to be seized */
+	RT_SLOT_GO,		/* seized: may set itself up */
+	RT_SLOT_READY,		/* its subtree exists and it is about to stop */
+	RT_SLOT_ZOMBIE,		/* a zombie task is about to exit */
+	RT_SLOT_FAILED,		/* setup failed; err says why */
+};
+
+struct rt_slot {
+	_Atomic uint32_t state;
+	_Atomic uint32_t created;	/* set by the task itself: its pid is ours to kill on rollback */
+	char err[248];
+};
+
+struct rt_shared {
+	_Atomic uint32_t changes;	/* bumped on every state change; the stage waits on it */
+	uint32_t nr;
+	struct rt_slot slot[];
+};
+
+struct rt_plan {
+	struct rt_task *tasks;
+	int nr;
+	FdPlanEntry **fds;
+	int nr_fds;
+	int *file_fd;		/* file id -> this stage's fd, -1 if none */
+	uint32_t nr_ids;
+	struct rt_shared *shared;
+	size_t shared_size;
 };
 
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
 /* images.c: load a task's images; free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);
 void rt_unload(struct rt_task *t);
-/* fork.c: create the task with its pid, stopped and traced, trampoline mapped. */
-int rt_fork(struct rt_task *t, struct err *e);
-/* transplant.c: load the image into the stopped task and let it go. */
+/* fork.c: create every task of the plan with its pid, session, group and
+ * parent; each ends stopped and seized, trampoline mapped (zombies exit). */
+int rt_create_tree(struct rt_plan *p, struct err *e);
+/* transplant.c: load the image into a stopped task, create its threads,
+ * and leave every thread ready to be let go. */
 int rt_transplant(int dirfd, struct rt_task *t, struct err *e);
+/* Sets the final registers, FPU state and mask of every thread of t and
+ * detaches them. */
+int rt_release(struct rt_task *t, struct err *e);
 
 struct rsys;
 /* The scratch area after the trampoline's code page, for syscall arguments. */

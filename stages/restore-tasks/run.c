@@ -1,5 +1,6 @@
 /* restore-tasks/run.c: read the plan, receive the files, restore each task. */
 #include <signal.h>
+#include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -11,15 +12,6 @@
 #include "lib/log.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
-struct rt_plan {
-	struct rt_task *tasks;
-	int nr;
-	FdPlanEntry **fds;
-	int nr_fds;
-	int *file_fd;		/* file id -> this stage's fd, -1 if none */
-	uint32_t nr_ids;
-};
-
 static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 {
 	if (rec->body_case == STREAM_RECORD__BODY_TASK) {
@@ -29,6 +21,14 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 			return err_errno(e, "plan task %u", rec->task->pid);
 		p->tasks = nt;
 		memset(&nt[p->nr], 0, sizeof(nt[0]));
+		nt[p->nr].index = p->nr;
+		nt[p->nr].parent = -1;
+		for (int i = 0; i < p->nr; i++)
+			if (nt[i].pe->pid == rec->task->ppid)
+				nt[p->nr].parent = i;
+		if (p->nr && nt[p->nr].parent < 0)
+			return err_proto(e, "task %u comes before its parent %u; collect-pstree orders parents first",
+					 rec->task->pid, rec->task->ppid);
 		nt[p->nr++].pe = rec->task;
 		rec->task = NULL;	/* ours now */
 		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
@@ -95,16 +95,26 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 	return 0;
 }
 
-/* Kills what was created; used on any failure so nothing is left behind. */
+/* Kills what was created; used on any failure so nothing is left behind.
+ * Only tasks known to exist are killed: a pid that could not be had may
+ * belong to someone else. */
 static void rt_rollback(struct rt_plan *p)
 {
+	for (int i = p->nr - 1; i >= 0; i--) {
+		if (p->tasks[i].pid > 0 || (p->shared && atomic_load(&p->shared->slot[i].created))) {
+			pid_t pid = p->tasks[i].pe->pid;
+
+			kill(pid, SIGKILL);
+			pr_info("rolled back: killed task %d", pid);
+		}
+	}
+	/* Reap what is ours to reap (the root, and tracees we still hold). */
+	while (waitpid(-1, NULL, __WALL | WNOHANG) > 0 || (errno == EINTR))
+		;
 	for (int i = 0; i < p->nr; i++)
-		if (p->tasks[i].pid > 0) {
-			kill(p->tasks[i].pid, SIGKILL);
+		if (p->tasks[i].pid > 0)
 			while (waitpid(p->tasks[i].pid, NULL, __WALL) < 0 && errno == EINTR)
 				;
-			pr_info("rolled back: killed task %d", p->tasks[i].pid);
-		}
 }
 
 static void rt_plan_free(struct rt_plan *p)
@@ -121,6 +131,8 @@ static void rt_plan_free(struct rt_plan *p)
 	free(p->tasks);
 	free(p->fds);
 	free(p->file_fd);
+	if (p->shared)
+		munmap(p->shared, p->shared_size);
 }
 
 static int rt_report(int nr, const struct rt_task *tasks, struct err *e)
@@ -132,7 +144,7 @@ static int rt_report(int nr, const struct rt_task *tasks, struct err *e)
 		RestoredEntry re = RESTORED_ENTRY__INIT;
 		StreamRecord rec = STREAM_RECORD__INIT;
 
-		re.pid = tasks[i].pid;
+		re.pid = tasks[i].pe->pid;
 		re.has_root = true;
 		re.root = i == 0;
 		rec.body_case = STREAM_RECORD__BODY_RESTORED;
@@ -163,19 +175,26 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_receive_files(&p, stage_fd(ctx, FD_NAME_FILES), e);
 	if (ret == 0 && p.nr == 0)
 		ret = err_proto(e, "no task to restore on stdin");
-	if (ret == 0 && p.nr > 1)
-		ret = err_input(e, "the dump holds %d processes; this amber restores a single process per dump", p.nr);
 	if (ret == 0)
 		ret = rt_assign_fds(&p, e);
-	for (int i = 0; ret == 0 && i < p.nr; i++) {
-		struct rt_task *t = &p.tasks[i];
-
-		if ((ret = rt_load(ctx->dir_fd, t, e)) < 0 || (ret = rt_fork(t, e)) < 0 ||
-		    (ret = rt_transplant(ctx->dir_fd, t, e)) < 0)
+	for (int i = 0; ret == 0 && i < p.nr; i++)
+		if (!p.tasks[i].pe->zombie)
+			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
+	if (ret == 0)
+		ret = rt_create_tree(&p, e);
+	for (int i = 0, done = 0; ret == 0 && i < p.nr; i++) {
+		if (p.tasks[i].pe->zombie)
+			continue;
+		if ((ret = rt_transplant(ctx->dir_fd, &p.tasks[i], e)) < 0)
 			break;
-		log_progress("%d of %d tasks restored", i + 1, p.nr);
-		pr_info("restored pid %d", t->pid);
+		log_progress("%d of %d tasks restored", ++done, p.nr);
 	}
+	/* All at once: no restored task runs while another is still amber's. */
+	for (int i = 0; ret == 0 && i < p.nr; i++)
+		if (!p.tasks[i].pe->zombie)
+			ret = rt_release(&p.tasks[i], e);
+	if (ret == 0)
+		pr_info("restored %d processes, root %u", p.nr, p.tasks[0].pe->pid);
 	if (ret == 0)
 		ret = rt_report(p.nr, p.tasks, e);
 	if (ret < 0)

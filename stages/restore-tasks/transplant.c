@@ -1,6 +1,7 @@
 /* restore-tasks/transplant.c: turn a stopped child of amber into the dumped
  * process, by remote syscalls run from its trampoline. */
 #include <fcntl.h>
+#include <linux/sched.h>
 #include <linux/prctl.h>
 #include <signal.h>
 #include <stdio.h>
@@ -365,8 +366,31 @@ static int rt_set_mm(struct rsys *r, struct rt_task *t, struct err *e)
 	return rt_sys(r, NULL, "close", SYS_close, exe_fd, 0, 0, 0, 0, 0, e);
 }
 
-/* Sigactions, name, rseq and clear_child_tid: state set by the task itself. */
-static int rt_set_task_state(struct rsys *r, struct rt_task *t, struct err *e)
+/* Empties the signal queues: while it ran amber's code the task may have
+ * been sent signals (a SIGCHLD from a zombie child) that the dumped
+ * process never had pending. Signals are blocked, so each
+ * rt_sigtimedwait with a zero timeout takes one until none is left. */
+static int rt_flush_signals(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	uint64_t all[3] = { ~0ULL, 0, 0 };	/* sigset, then a zero timespec */
+	int ret;
+
+	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), all, sizeof(all), e)) < 0)
+		return ret;
+	for (int n = 0; n < 4096; n++) {
+		long res;
+
+		if ((ret = rsys_call(r, &res, SYS_rt_sigtimedwait, RT_SCRATCH(t), 0, RT_SCRATCH(t) + 8, 8, 0, 0, e)) < 0)
+			return ret;
+		if (res <= 0)
+			return 0;
+		pr_debug("pid %d: dropped signal %ld sent while it was being restored", t->pid, res);
+	}
+	return 0;
+}
+
+/* Process-wide signal state: every sigaction. */
+static int rt_set_sigactions(struct rsys *r, struct rt_task *t, struct err *e)
 {
 	const CoreEntry *c = t->core;
 	uint64_t ks[64][4];
@@ -375,7 +399,7 @@ static int rt_set_task_state(struct rsys *r, struct rt_task *t, struct err *e)
 	for (size_t i = 0; i < c->n_sigactions; i++) {
 		const SigactionEntry *s = c->sigactions[i];
 
-		if (s->sig < 1 || s->sig > 64)
+		if (s->sig < 1 || s->sig > 64 || i >= 64)
 			return err_input(e, "core-%u.img: sigaction for signal %u", c->tid, s->sig);
 		ks[i][0] = s->handler;
 		ks[i][1] = s->flags;
@@ -392,20 +416,71 @@ static int rt_set_task_state(struct rsys *r, struct rt_task *t, struct err *e)
 				  RT_SCRATCH(t) + i * sizeof(ks[0]), 0, 8, 0, 0, e)) < 0)
 			return ret;
 	}
+	return 0;
+}
+
+/* What each thread sets for itself: name, rseq, clear_child_tid, then the
+ * rest of its state (taskstate.c), which ends with credentials and seccomp. */
+static int rt_thread_setup(struct rsys *r, struct rt_task *t, const CoreEntry *c, struct err *e)
+{
+	int ret;
+
 	if (c->comm) {
 		char comm[16] = { 0 };
 
 		snprintf(comm, sizeof(comm), "%s", c->comm);
 		if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), comm, sizeof(comm), e)) < 0 ||
-		    (ret = rt_sys(r, NULL, "set the task name", SYS_prctl, PR_SET_NAME, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0)
+		    (ret = rt_sys(r, NULL, "set the thread name", SYS_prctl, PR_SET_NAME, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0)
 			return ret;
 	}
 	if (c->rseq && (ret = rt_sys(r, NULL, "register rseq", SYS_rseq, c->rseq->ptr, c->rseq->len,
 				     0, c->rseq->signature, 0, 0, e)) < 0)
 		return ret;
+	if (c->has_robust_list && c->robust_list &&
+	    (ret = rt_sys(r, NULL, "set the robust futex list", SYS_set_robust_list, c->robust_list, c->robust_list_len,
+			  0, 0, 0, 0, e)) < 0)
+		return ret;
 	if (c->has_clear_child_tid &&
 	    (ret = rt_sys(r, NULL, "set clear_child_tid", SYS_set_tid_address, c->clear_child_tid, 0, 0, 0, 0, 0, e)) < 0)
 		return ret;
+	return rt_task_state_thread(r, t, c, e);
+}
+
+/* Creates the other threads with their tids: a remote clone3 in the leader,
+ * caught by PTRACE_O_TRACECLONE, so each new thread starts stopped, and is
+ * then set up through the same trampoline. */
+static int rt_create_threads(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	for (int k = 1; k < t->nr_threads; k++) {
+		struct rt_thread *th = &t->threads[k];
+		struct clone_args a;
+		uint64_t tid = th->tid;
+		struct rsys tr;
+		long res = 0;
+		int status, ret;
+
+		memset(&a, 0, sizeof(a));
+		/* What glibc's pthread_create shares; TLS and the tid address
+		 * come from the dumped registers and clear_child_tid. */
+		a.flags = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_THREAD | CLONE_SYSVSEM;
+		a.set_tid = RT_SCRATCH(t) + sizeof(a);
+		a.set_tid_size = 1;
+		if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &a, sizeof(a), e)) < 0 ||
+		    (ret = rsys_poke(t->pid, RT_SCRATCH(t) + sizeof(a), &tid, sizeof(tid), e)) < 0)
+			return ret;
+		ret = rt_sys(r, &res, "create a thread", SYS_clone3, RT_SCRATCH(t), sizeof(a), 0, 0, 0, 0, e);
+		if (ret < 0)
+			return e->errnum == EEXIST ? err_input(e, "tid %d of pid %d is in use; it must be free", th->tid, t->pid) : ret;
+		if (res != th->tid)
+			return err_set(e, 4, "pid %d: the new thread got tid %ld, want %d", t->pid, res, th->tid);
+		if ((ret = tracee_wait(th->tid, &status, e)) < 0)
+			return ret;
+		if (!WIFSTOPPED(status))
+			return err_set(e, 4, "new thread %d did not stop (status %#x)", th->tid, status);
+		if ((ret = rsys_begin(&tr, th->tid, t->tramp, RSYS_SITE_TRAP, e)) < 0 ||
+		    (ret = rt_thread_setup(&tr, t, th->core, e)) < 0)
+			return err_wrap(e, "thread %d", th->tid);
+	}
 	return 0;
 }
 
@@ -422,10 +497,9 @@ static void rt_entry_to_regs(const UserRegsEntry *u, struct user_regs_struct *r)
 }
 
 /* The last remote syscall unmaps the trampoline it runs from, so it is
- * stepped with PTRACE_SYSCALL and the task is caught in its syscall-exit
- * stop, still in the kernel; the dumped registers, FPU state and mask are
- * loaded there and the task is let go. */
-static int rt_finish(struct rsys *r, struct rt_task *t, struct err *e)
+ * stepped with PTRACE_SYSCALL and the leader is caught in its syscall-exit
+ * stop, still in the kernel. The other threads wait in their int3 stops. */
+static int rt_unmap_trampoline(struct rsys *r, struct rt_task *t, struct err *e)
 {
 	struct user_regs_struct regs = r->saved;
 	int status, ret;
@@ -449,16 +523,28 @@ static int rt_finish(struct rsys *r, struct rt_task *t, struct err *e)
 		return ret;
 	if ((long)regs.rax != 0)
 		return err_errnum(e, -(long)regs.rax, "pid %d: unmap the trampoline", t->pid);
+	return 0;
+}
 
-	rt_entry_to_regs(t->core->regs, &regs);
-	regs.orig_rax = -1;	/* restart, if any, was folded into ip/ax at dump */
-	if (t->core->has_xstate && (ret = tracee_set_xstate(t->pid, t->core->xstate.data, t->core->xstate.len, e)) < 0)
-		return ret;
-	if ((ret = tracee_set_regs(t->pid, &regs, e)) < 0 ||
-	    (ret = tracee_set_sigmask(t->pid, t->core->sigmask, e)) < 0)
-		return ret;
-	if (ptrace(PTRACE_DETACH, t->pid, 0, 0) < 0)
-		return err_errno(e, "detach restored task %d", t->pid);
+int rt_release(struct rt_task *t, struct err *e)
+{
+	for (int k = 0; k < t->nr_threads; k++) {
+		struct rt_thread *th = &t->threads[k];
+		struct user_regs_struct regs;
+		int ret;
+
+		rt_entry_to_regs(th->core->regs, &regs);
+		regs.orig_rax = -1;	/* restart, if any, was folded into ip/ax at dump */
+		if ((th->core->has_xstate &&
+		     (ret = tracee_set_xstate(th->tid, th->core->xstate.data, th->core->xstate.len, e)) < 0) ||
+		    (ret = tracee_set_regs(th->tid, &regs, e)) < 0 ||
+		    (ret = tracee_set_sigmask(th->tid, th->core->sigmask, e)) < 0)
+			return ret;
+	}
+	/* Only when every thread is loaded does any of them run again. */
+	for (int k = 0; k < t->nr_threads; k++)
+		if (ptrace(PTRACE_DETACH, t->threads[k].tid, 0, 0) < 0)
+			return err_errno(e, "detach restored thread %d", t->threads[k].tid);
 	return 0;
 }
 
@@ -475,10 +561,13 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_map_vmas(&r, t, e)) < 0 ||
 	    (ret = rt_fill_pages(dirfd, t, e)) < 0 ||
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
-	    (ret = rt_set_task_state(&r, t, e)) < 0 ||
+	    (ret = rt_flush_signals(&r, t, e)) < 0 ||
+	    (ret = rt_set_sigactions(&r, t, e)) < 0 ||
 	    (ret = rt_task_state_process(&r, t, e)) < 0 ||
-	    (ret = rt_task_state_thread(&r, t, t->core, e)) < 0)
+	    /* Threads before the leader's own credentials: clone3 with set_tid needs privilege. */
+	    (ret = rt_create_threads(&r, t, e)) < 0 ||
+	    (ret = rt_thread_setup(&r, t, t->core, e)) < 0)
 		return ret;
-	pr_debug("pid %d: %lu remote syscalls", t->pid, r.nr_calls);
-	return rt_finish(&r, t, e);
+	pr_debug("pid %d: %lu remote syscalls in the leader", t->pid, r.nr_calls);
+	return rt_unmap_trampoline(&r, t, e);
 }

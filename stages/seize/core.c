@@ -89,6 +89,17 @@ static int seize_thread_state(pid_t pid, pid_t tid, struct seize_thread_core *t,
 	t->core.fpregs.len = sizeof(t->fpregs);
 	if ((ret = tracee_get_sigmask(tid, &t->core.sigmask, e)) < 0)
 		return ret;
+	{
+		uint64_t head = 0;
+		size_t len = 0;
+
+		/* Readable from outside with ptrace rights: no remote syscall needed. */
+		if (syscall(SYS_get_robust_list, tid, &head, &len) < 0)
+			return err_errno(e, "read the robust futex list of thread %d", tid);
+		t->core.has_robust_list = t->core.has_robust_list_len = true;
+		t->core.robust_list = head;
+		t->core.robust_list_len = len;
+	}
 
 	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
 	if ((ret = proc_read_file(path, &comm, NULL, e)) < 0)
@@ -120,6 +131,16 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 	struct seize_ksigaction ks[64];
 	int ret, nsa = 0;
 
+	{
+		struct proc_status st;
+
+		/* Strict mode allows read, write, exit and sigreturn: the scratch
+		 * mmap would kill the task. */
+		if (proc_read_status(p->pid, 0, &st, e) < 0)
+			return -1;
+		if (st.seccomp == 1)
+			return err_input(e, "pid %d runs in strict seccomp mode (SECCOMP_MODE_STRICT), which amber cannot dump", p->pid);
+	}
 	site = rsys_find_vdso_site(p->pid, e);
 	if (!site)
 		return err_wrap(e, "pid %d", p->pid);

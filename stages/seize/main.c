@@ -21,7 +21,8 @@
  *	tells the driver the tree is frozen and the images are written.
  * Exit status	0 after release; see ipc/exitcodes.h. If seize dies, ptrace
  *	detaches and the tree carries on untouched.
- * Capabilities	CAP_SYS_PTRACE, CAP_KILL.
+ * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN to read seccomp filters
+ *	(PTRACE_SECCOMP_GET_FILTER).
  * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)
  */
 #include <stdlib.h>
@@ -51,8 +52,8 @@ int main(int argc, char **argv)
 		.summary = "stop the process tree of -t PID with ptrace, write pstree.img and core-TID.img, hold it until released",
 		.usage = "  -t, --tree PID         root of the tree to dump",
 		.optional_fds = { FD_NAME_CONTROL },
-		.caps = { CAP_SYS_PTRACE, CAP_KILL },
-		.nr_caps = 2,
+		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN },
+		.nr_caps = 3,
 		.options = seize_options,
 		.shortopts = "t:",
 		.parse_option = seize_parse_option,

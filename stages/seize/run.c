@@ -32,6 +32,11 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 		pe.sid = t->procs[i].sid;
 		pe.n_threads = t->procs[i].nr_tids;
 		pe.threads = (uint32_t *)t->procs[i].tids;
+		if (t->procs[i].zombie) {
+			pe.has_zombie = pe.has_exit_status = true;
+			pe.zombie = true;
+			pe.exit_status = t->procs[i].exit_status;
+		}
 		ret = image_write(&img, &pe.base, e);
 		if (ret == 0)
 			ret = stream_out_task(&out, &pe, e);
@@ -75,6 +80,8 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		return err_set(e, 2, "no tree to seize: pass -t PID");
 	ret = seize_tree_freeze(o->pid, &t, e);
 	for (int i = 0; ret == 0 && i < t.nr; i++) {
+		if (t.procs[i].zombie)
+			continue;
 		ret = seize_dump_core(ctx->dir_fd, &t.procs[i], e);
 		nthreads += t.procs[i].nr_tids;
 	}

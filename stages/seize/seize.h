@@ -15,6 +15,8 @@ struct seize_proc {
 	pid_t pid, ppid, pgid, sid;
 	pid_t *tids;		/* leader first */
 	int nr_tids;
+	bool zombie;		/* exited, not reaped: no threads to seize, no memory */
+	int exit_status;	/* a zombie's wait status */
 };
 
 struct seize_tree {

@@ -1,14 +1,124 @@
 /* seize/taskstate.c: the parts of a thread's state beyond registers and
- * memory: credentials, pending signals, timers, sigaltstack, seccomp. */
+ * memory: pending signals and sigaltstack (sigstate.c), credentials and
+ * seccomp (creds.c), timers (timers.c); here the small per-process items
+ * (rlimits, personality, dumpable, child subreaper) and the per-thread
+ * parent-death signal. */
+#include <linux/prctl.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+
 #include "images/core.pb-c.h"
+#include "lib/log.h"
 #include "lib/rsys.h"
 #include "stages/seize/seize.h"
+#include "stages/seize/taskstate.h"
+
+/* Runs prctl(op, s) in the task, which stores an int at s; returns it in *out. */
+static int seize_prctl_int(struct rsys *r, pid_t pid, int op, const char *what, uint64_t s, uint32_t *out, struct err *e)
+{
+	int32_t v = 0;
+	long res;
+	int ret;
+
+	if ((ret = rsys_call(r, &res, SYS_prctl, op, s, 0, 0, 0, 0, e)) < 0)
+		return ret;
+	if (res < 0)
+		return err_errnum(e, -res, "thread %d: %s", r->tid, what);
+	if ((ret = rsys_peek(pid, s, &v, sizeof(v), e)) < 0)
+		return ret;
+	*out = v;
+	return 0;
+}
+
+/* Every rlimit, read by the task itself: prlimit(2) on another process
+ * needs the same uids or CAP_SYS_RESOURCE. */
+static int seize_rlimits(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core, struct err *e)
+{
+	RlimitEntry *v = calloc(RLIM_NLIMITS, sizeof(*v));
+	RlimitEntry **vp = calloc(RLIM_NLIMITS, sizeof(*vp));
+
+	if (!v || !vp) {
+		free(v);
+		free(vp);
+		return err_errno(e, "allocate rlimits of pid %d", pid);
+	}
+	for (int i = 0; i < RLIM_NLIMITS; i++)
+		vp[i] = &v[i];
+	core->rlimits = vp;
+	for (int i = 0; i < RLIM_NLIMITS; i++) {
+		struct rlimit rl;
+		long res;
+		int ret;
+
+		if ((ret = rsys_call(r, &res, SYS_prlimit64, 0, i, 0, s, 0, 0, e)) < 0)
+			return ret;
+		if (res < 0)
+			return err_errnum(e, -res, "read rlimit %d of pid %d", i, pid);
+		if ((ret = rsys_peek(pid, s, &rl, sizeof(rl), e)) < 0)
+			return ret;
+		rlimit_entry__init(&v[i]);
+		v[i].resource = i;
+		v[i].cur = rl.rlim_cur;
+		v[i].max = rl.rlim_max;
+		core->n_rlimits++;
+	}
+	return 0;
+}
+
+/* Process-wide items, read in the leader. */
+static int seize_process_state(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core, struct err *e)
+{
+	uint32_t subreaper = 0;
+	long res;
+	int ret;
+
+	if ((ret = seize_timers(pid, r, s, core, e)) < 0 ||
+	    (ret = seize_rlimits(pid, r, s, core, e)) < 0)
+		return ret;
+	if ((ret = rsys_call(r, &res, SYS_personality, 0xffffffff, 0, 0, 0, 0, 0, e)) < 0)
+		return ret;
+	if (res < 0)
+		return err_errnum(e, -res, "pid %d: read the personality", pid);
+	core->has_personality = true;
+	core->personality = res;
+	if ((ret = rsys_call(r, &res, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0, e)) < 0)
+		return ret;
+	if (res < 0)
+		return err_errnum(e, -res, "pid %d: PR_GET_DUMPABLE", pid);
+	core->has_dumpable = true;
+	core->dumpable = res;
+	if ((ret = seize_prctl_int(r, pid, PR_GET_CHILD_SUBREAPER, "PR_GET_CHILD_SUBREAPER", s, &subreaper, e)) < 0)
+		return ret;
+	core->has_child_subreaper = true;
+	core->child_subreaper = subreaper;
+	return 0;
+}
 
 int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, uint64_t scratch, CoreEntry *core, struct err *e)
 {
+	uint64_t s = scratch + SEIZE_SCRATCH_FREE;
+	pid_t tid = p->tids[idx];
+	int ret;
+
+	if ((ret = seize_creds(p->pid, tid, r, core, e)) < 0 ||
+	    (ret = seize_sigstate(p->pid, tid, idx == 0, r, s, core, e)) < 0 ||
+	    (ret = seize_prctl_int(r, p->pid, PR_GET_PDEATHSIG, "PR_GET_PDEATHSIG", s, &core->pdeathsig, e)) < 0)
+		return ret;
+	core->has_pdeathsig = true;
+	if (idx == 0 && (ret = seize_process_state(p->pid, r, s, core, e)) < 0)
+		return ret;
 	return 0;
 }
 
 void seize_task_state_free(CoreEntry *core)
 {
+	seize_sigstate_free(core);
+	seize_creds_free(core);
+	seize_timers_free(core);
+	if (core->rlimits)
+		free(core->rlimits[0]);
+	free(core->rlimits);
+	core->rlimits = NULL;
+	core->n_rlimits = 0;
 }

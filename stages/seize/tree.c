@@ -53,7 +53,8 @@ static int seize_check_target(pid_t pid, struct err *e)
 /* Seizes one thread and waits until it is in its interrupt stop. */
 static int seize_thread(pid_t tid, struct err *e)
 {
-	int ret = tracee_seize(tid, PTRACE_O_TRACESYSGOOD, e);
+	/* SUSPEND_SECCOMP: the task's own filters must not judge amber's remote syscalls. */
+	int ret = tracee_seize(tid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP, e);
 
 	if (ret < 0)
 		return ret;
@@ -73,8 +74,16 @@ static int seize_proc_threads(struct seize_proc *p, struct err *e)
 
 		if (seize_has_tid(p, tids[i]))
 			continue;
-		if ((ret = seize_thread(tids[i], e)) < 0)
+		if ((ret = seize_thread(tids[i], e)) < 0) {
+			char path[64];
+
+			/* A thread that exited between listing and seizing is gone
+			 * for good; only the leader's absence is fatal. */
+			snprintf(path, sizeof(path), "/proc/%d/task/%d", p->pid, tids[i]);
+			if (tids[i] != p->pid && access(path, F_OK) < 0)
+				continue;
 			return ret;
+		}
 		nt = realloc(p->tids, sizeof(*nt) * (p->nr_tids + 1));
 		if (!nt)
 			return err_errno(e, "remember thread %d", tids[i]);
@@ -106,8 +115,16 @@ static int seize_add_proc(struct seize_tree *t, pid_t pid, struct err *e)
 	t->nr++;
 	if ((ret = proc_read_stat(pid, 0, &st, e)) < 0)
 		return ret;
-	if (st.state == 'Z')
-		return err_input(e, "pid %d is a zombie; zombies are not supported yet", pid);
+	if (st.state == 'Z') {
+		/* Nothing to stop: it is recorded and recreated as a zombie. */
+		np[t->nr - 1].zombie = true;
+		np[t->nr - 1].exit_status = st.exit_code;
+		np[t->nr - 1].tids = malloc(sizeof(pid_t));
+		if (!np[t->nr - 1].tids)
+			return err_errno(e, "remember zombie %d", pid);
+		np[t->nr - 1].tids[0] = pid;
+		np[t->nr - 1].nr_tids = 1;
+	}
 	return 0;
 }
 
@@ -122,12 +139,16 @@ int seize_tree_freeze(pid_t root, struct seize_tree *t, struct err *e)
 		return err_input(e, "pid %d does not exist", root);
 	if ((ret = seize_add_proc(t, root, e)) < 0)
 		return ret;
+	if (t->procs[0].zombie)
+		return err_input(e, "pid %d is a zombie: it has exited and holds nothing to dump", root);
 	/* Stop threads, then look for new threads and children; repeat until a
 	 * pass finds nothing new, because a running thread can clone or fork
 	 * until the moment it is stopped. */
 	do {
 		changed = 0;
 		for (int i = 0; i < t->nr; i++) {
+			if (t->procs[i].zombie)
+				continue;
 			if ((ret = seize_proc_threads(&t->procs[i], e)) < 0)
 				return err_wrap(e, "seize pid %d", t->procs[i].pid);
 			changed += ret;
@@ -169,7 +190,7 @@ void seize_tree_release(struct seize_tree *t, int kill_it)
 			kill(p->pid, SIGKILL);
 			continue;
 		}
-		for (int j = 0; j < p->nr_tids; j++)
+		for (int j = 0; j < p->nr_tids && !p->zombie; j++)
 			if (ptrace(PTRACE_DETACH, p->tids[j], 0, 0) < 0 && errno != ESRCH)
 				pr_warn("detach thread %d: %m", p->tids[j]);
 	}
@@ -177,8 +198,10 @@ void seize_tree_release(struct seize_tree *t, int kill_it)
 		return;
 	/* Wait until every killed thread is gone, so its pid is free when the
 	 * driver goes on (a restore may follow at once). */
+	/* The kernel reports a leader's exit only once its other threads are
+	 * gone, so wait for the threads first, leaders last. */
 	for (int i = 0; i < t->nr; i++)
-		for (int j = 0; j < t->procs[i].nr_tids; j++) {
+		for (int j = t->procs[i].nr_tids - 1; j >= 0 && !t->procs[i].zombie; j--) {
 			int status;
 
 			while (waitpid(t->procs[i].tids[j], &status, __WALL) < 0 && errno == EINTR)
@@ -190,7 +213,7 @@ void seize_tree_release(struct seize_tree *t, int kill_it)
 		/* A zombie leader stays until its real parent reaps it; the pid
 		 * is free for clone3 only then, so wait a little for it. */
 		snprintf(path, sizeof(path), "/proc/%d", t->procs[i].pid);
-		for (int tries = 0; tries < 2000 && access(path, F_OK) == 0; tries++) {
+		for (int tries = 0; tries < 100 && access(path, F_OK) == 0; tries++) {
 			struct proc_stat st;
 			struct err ignored;
 

@@ -8,9 +8,28 @@ AMBER=$B/bin/amber
 MIB=${AMBER_BENCH_MIB:-1024}
 work=$(mktemp -d /tmp/amber-bench.XXXXXX)
 pid=
-trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+trees=
+status=0
+trap '[ -n "$pid" ] && kill -9 $pid 2>/dev/null; for t in $trees; do kill_tree $t; done; rm -rf "$work"' EXIT
 now() { date +%s.%N; }
 wait_file() { for _ in $(seq 1 600); do [ -s "$1" ] && return 0; sleep 0.1; done; return 1; }
+# Pids of all descendants of $1.
+descendants() { local c; for c in $(cat /proc/"$1"/task/*/children 2>/dev/null); do echo "$c"; descendants "$c"; done; }
+# SIGKILLs $1 and all its descendants.
+kill_tree() { local all; all="$1 $(descendants "$1")"; kill -9 $all 2>/dev/null; }
+# Waits up to $1 s until pid $2 is gone (bash reaps its own children itself).
+wait_gone() { for _ in $(seq 1 $(($1 * 10))); do kill -0 "$2" 2>/dev/null || return 0; sleep 0.1; done; return 1; }
+# Sends SIGUSR1 to $1 until the result file $2 appears (30 s); prints it.
+verdict_of() {
+	for _ in $(seq 1 150); do [ -s "$2" ] && break; kill -USR1 "$1" 2>/dev/null; sleep 0.2; done
+	cat "$2" 2>/dev/null || echo "no verdict from pid $1 in 30 s"
+}
+# The last error line of amber's stderr in $1, for "not available" lines.
+why() { local m; m=$(grep -m1 -e ' E: ' -e 'timed out' "$1" | sed 's/^([^)]*) //'); echo "${m:-see $1}"; }
+# "frozen X s" from the driver's info line in $1.
+frozen_of() { sed -n 's/.*(frozen \([0-9.]*\) s).*/\1/p' "$1" | tail -n 1; }
+# Runs amber with a time limit, stderr in $1.
+amber_timed() { local err=$1; shift; timeout -k 5 120 "$AMBER" "$@" 2>"$err" || { local rc=$?; [ $rc -eq 124 ] && echo "timed out after 120 s" >>"$err"; return $rc; }; }
 
 read -r bw fresh < <("$B/tests/bench/membw" "$MIB")
 echo "memcpy bandwidth:          $bw MiB/s warm (the bound), $fresh MiB/s into fresh memory"
@@ -31,4 +50,83 @@ awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v b="$bytes
 	printf "restored workload:         %s\n", v
 }'
 kill -9 "$pid" 2>/dev/null; pid=
-[ "$verdict" = PASS ]
+[ "$verdict" = PASS ] || status=1
+
+# --- tree: 100 processes (a root and 99 sleeping children), under the reaper
+# so the dumped tree's pids are all freed (pid 1 may not reap orphans).
+bench_tree() {
+	local w=$work/tree reaper root t0 t1 t2 t3 frozen verdict
+	mkdir -p "$w"
+	"$B/tests/workloads/reaper" "$w/root.pid" "$B/tests/workloads/forest" "$w/ready" "$w/result" 100 </dev/null >/dev/null 2>"$w/wl.err" &
+	reaper=$!
+	disown $reaper
+	if ! wait_file "$w/ready"; then
+		echo "tree (100 processes):      not available: the forest never got ready: $(head -n 1 "$w/wl.err")"
+		kill -9 $reaper; return 0
+	fi
+	root=$(cat "$w/root.pid")
+	trees="$trees $root"
+	t0=$(now)
+	if ! amber_timed "$w/dump.err" dump -t "$root" -D "$w/img"; then
+		echo "tree (100 processes):      not available: dump failed: $(why "$w/dump.err")"
+		kill_tree "$root"; return 0
+	fi
+	t1=$(now)
+	frozen=$(frozen_of "$w/dump.err")
+	if ! wait_gone 10 "$reaper"; then
+		echo "tree (100 processes):      not available: processes of the tree outlive the dump"
+		return 0
+	fi
+	t2=$(now)
+	if ! amber_timed "$w/restore.err" restore -D "$w/img" -d; then
+		echo "tree (100 processes):      dump $(echo "$t1 - $t0" | bc) s (frozen ${frozen:-?} s); restore not available: $(why "$w/restore.err")"
+		return 0
+	fi
+	t3=$(now)
+	verdict=$(verdict_of "$root" "$w/result")
+	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v f="${frozen:-nan}" -v v="$verdict" 'BEGIN {
+		printf "tree dump    (100 procs):  %.3f s  (frozen %.3f s)   target < 0.3 s\n", d, f
+		printf "tree restore (100 procs):  %.3f s                      target < 0.3 s\n", r
+		printf "restored tree:             %s\n", v
+	}'
+	[ "$verdict" = PASS ]
+}
+bench_tree || status=1
+
+# --- 64 threads all spinning on the CPU (the hard case for freezing)
+bench_spinners() {
+	local w=$work/spin t0 t1 t2 t3 frozen verdict
+	mkdir -p "$w"
+	"$B/tests/workloads/closefds" "$B/tests/workloads/spinners" "$w/ready" "$w/result" 64 </dev/null >/dev/null 2>"$w/wl.err" &
+	pid=$!
+	disown $pid	# no "Killed" notice from bash when the dump kills it
+	if ! wait_file "$w/ready"; then
+		echo "busy threads (64):         not available: spinners never got ready: $(head -n 1 "$w/wl.err")"
+		kill -9 "$pid" 2>/dev/null; pid=; return 0
+	fi
+	sleep 0.2	# let them all spin
+	t0=$(now)
+	if ! amber_timed "$w/dump.err" dump -t "$pid" -D "$w/img"; then
+		echo "busy threads (64):         not available: dump failed: $(why "$w/dump.err")"
+		kill -9 "$pid" 2>/dev/null; pid=; return 0
+	fi
+	t1=$(now)
+	frozen=$(frozen_of "$w/dump.err")
+	wait_gone 10 "$pid"
+	t2=$(now)
+	if ! amber_timed "$w/restore.err" restore -D "$w/img" -d; then
+		echo "busy threads (64):         dump $(echo "$t1 - $t0" | bc) s (frozen ${frozen:-?} s); restore not available: $(why "$w/restore.err")"
+		return 0
+	fi
+	t3=$(now)
+	verdict=$(verdict_of "$pid" "$w/result")
+	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v f="${frozen:-nan}" -v v="$verdict" 'BEGIN {
+		printf "busy threads dump (64):    %.3f s  (frozen %.3f s)   target < 0.3 s\n", d, f
+		printf "busy threads restore (64): %.3f s\n", r
+		printf "restored threads:          %s\n", v
+	}'
+	kill -9 "$pid" 2>/dev/null; pid=
+	[ "$verdict" = PASS ]
+}
+bench_spinners || status=1
+exit $status

@@ -220,3 +220,115 @@ e2e_need_amber() {
 	fail "$AMBER or $E2E_WL/spine is not built (make B=${AMBER_BUILD:-build} tests)"
 	return 1
 }
+
+# ---- process trees (t020-tree, t021-threads) ----
+#
+# A tree's processes die in no set order when a dump kills it, and pid 1 here
+# may never reap an orphan, so a tree to dump runs under tests/workloads/reaper
+# (a child subreaper that reaps all of it and exits once it is all gone). A
+# script with trees calls e2e_teardown_trees from its tearDown before
+# e2e_teardown, so every process of every tree it started is killed:
+#
+#	tearDown() { e2e_teardown_trees; e2e_teardown; }
+
+E2E_TREES=
+E2E_REAPER=
+
+# Starts 'command args' under the reaper as a session leader, stdin from
+# /dev/null, output in $T/wl.out and $T/wl.err; sets E2E_PID to the tree's
+# root and E2E_REAPER to the reaper, and tracks both.
+e2e_start_tree() {
+	rm -f "$T/root.pid"
+	"$E2E_WL/reaper" "$T/root.pid" "$@" </dev/null >"$T/wl.out" 2>"$T/wl.err" &
+	E2E_REAPER=$!
+	e2e_track "$E2E_REAPER"
+	if ! e2e_poll 10 test -s "$T/root.pid"; then
+		fail "the reaper did not start '$1' within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
+		return 1
+	fi
+	E2E_PID=$(cat "$T/root.pid")
+	e2e_track_tree "$E2E_PID"
+}
+
+# Marks pid $1 and all its descendants (as they are at the end of the test)
+# for killing at the end of the test.
+e2e_track_tree() {
+	E2E_TREES="$E2E_TREES $1"
+}
+
+# Prints the pids of all descendants of pid $1, one a line.
+e2e_descendants() {
+	for _d in $(cat /proc/"$1"/task/*/children 2>/dev/null); do
+		echo "$_d"
+		e2e_descendants "$_d"
+	done
+}
+
+# SIGKILLs pid $1 and every descendant of it (all found first, then killed,
+# twice, for a tree that was forking meanwhile).
+e2e_kill_tree() {
+	for _round in 1 2; do
+		_all="$1 $(e2e_descendants "$1")"
+		for _k in $_all; do
+			kill -9 "$_k" 2>/dev/null
+		done
+	done
+}
+
+# Kills every tree of e2e_track_tree and waits (5 s at most) for the reaper.
+e2e_teardown_trees() {
+	for _r in $E2E_TREES; do
+		e2e_alive "$_r" && e2e_kill_tree "$_r"
+	done
+	# Whatever the reaper still has (orphans of a dead root) dies too; the
+	# reaper then reaps it all and exits by itself.
+	if [ -n "$E2E_REAPER" ] && e2e_alive "$E2E_REAPER"; then
+		for _r in $(e2e_descendants "$E2E_REAPER"); do
+			kill -9 "$_r" 2>/dev/null
+		done
+		e2e_reap "$E2E_REAPER"
+	fi
+	E2E_TREES=
+	E2E_REAPER=
+}
+
+# Waits (up to $1 s) until the reaper has reaped the whole tree and exited;
+# fails naming what is left if it has not.
+e2e_wait_tree_gone() {
+	if ! e2e_wait_dead "$E2E_REAPER" "$1"; then
+		fail "the tree is not gone $1 s after the dump; left: $(e2e_descendants "$E2E_REAPER" | tr '\n' ' ')"
+		return 1
+	fi
+	e2e_reap "$E2E_REAPER"
+}
+
+# Prints "STATE PPID PGID SID" of pid $1 from /proc/PID/stat, nothing if none.
+e2e_proc_ids() {
+	sed -n 's/^.*) \(.\) \([0-9-]*\) \([0-9-]*\) \([0-9-]*\) .*$/\1 \2 \3 \4/p' "/proc/$1/stat" 2>/dev/null
+}
+
+# Starts a 'sleep 600' with exactly pid $1 (through ns_last_pid; retried if
+# another fork takes it first) and tracks it; fails if $1 is in use.
+e2e_occupy_pid() {
+	_n=0
+	while [ "$_n" -lt 50 ]; do
+		[ -e "/proc/$1" ] && return 1
+		echo $(($1 - 1)) >/proc/sys/kernel/ns_last_pid || return 1
+		sleep 600 </dev/null >/dev/null 2>&1 &
+		_got=$!
+		if [ "$_got" = "$1" ]; then
+			e2e_track "$_got"
+			return 0
+		fi
+		kill -9 "$_got" 2>/dev/null
+		wait "$_got" 2>/dev/null
+		_n=$((_n + 1))
+	done
+	return 1
+}
+
+# The option of 'amber restore' that restores into a new pid namespace, as
+# its --help lists it (e.g. --pidns), or nothing.
+e2e_pidns_option() {
+	"$AMBER" restore --help 2>&1 | grep -o -- '--[a-z-]*pid-*ns[a-z-]*' | head -n 1
+}

@@ -1,0 +1,208 @@
+#!/bin/sh
+# t012-errors: the CLI's error paths that t010-spine.sh does not cover:
+# dumping amber's own ancestors, missing options, incomplete and truncated
+# dumps, 'amber show' on a bad image, every stage's --help, and the rerun
+# command the driver prints after a failed stage.
+#
+# Each failure must be a clear message naming its object (pid, image file),
+# leave nothing behind (no process, no mount, no stray stage), and exit with
+# the documented class (ipc/exitcodes.h: 2 usage, 3 bad input).
+# Run: sh tests/e2e/t012-errors.sh (AMBER_BUILD=DIR for another build dir).
+
+. "$(dirname "$0")/lib.sh"
+
+STAGES_DIR=$E2E_BUILD/libexec/amber
+
+# Dumps a fresh spine into $T/img and frees its pid; sets pid.
+spine_dumped() {
+	e2e_start_spine || return 1
+	pid=$E2E_PID
+	e2e_dump_and_reap "$pid" "$T/img"
+}
+
+# No process may hold the dumped pid, and no amber process may still work on
+# this test's directory (a stage left behind by a rollback).
+assert_nothing_left() {
+	sleep 0.2
+	assertFalse "no process $pid after a failed restore" "e2e_alive $pid"
+	e2e_alive "$pid" && e2e_track "$pid"
+	_left=
+	for _c in /proc/[0-9]*/cmdline; do
+		_p=${_c#/proc/}
+		_p=${_p%/cmdline}
+		[ "$_p" = "$$" ] && continue
+		if tr '\0' ' ' 2>/dev/null <"$_c" | grep -q "amber.* .*$T"; then
+			e2e_alive "$_p" && _left="$_left $_p"
+		fi
+	done
+	assertEquals "amber processes left working on $T" "" "$_left"
+	assertEquals "mounts left under $T" "" "$(grep -F "$T" /proc/self/mountinfo)"
+}
+
+# The test's own shell is an ancestor of amber: dumping it would freeze amber.
+testDumpOwnShellRefused() {
+	e2e_need_amber || return 0
+	e2e_amber dump -t $$ -D "$T/img"
+	rc=$?
+	assertEquals "dumping the test shell is bad input: $E2E_OUT" 3 "$rc"
+	assertContains "the message names the pid" "$E2E_OUT" "$$"
+	assertContains "the message says why" "$E2E_OUT" "amber itself or one of its parents"
+	st=$(e2e_state $$)
+	assertTrue "the shell is not left stopped (state $st)" "[ '$st' = S ] || [ '$st' = R ]"
+	assertEquals "the shell is not left traced" 0 "$(awk '/^TracerPid:/ { print $2 }' /proc/$$/status)"
+	assertFalse "no images written" "[ -e '$T/img/inventory.img' ] || [ -e '$T/img/core-$$.img' ]"
+}
+
+# amber's direct parent (the timeout(1) that e2e_amber runs it under) as well.
+testDumpParentRefused() {
+	e2e_need_amber || return 0
+	# A subshell whose child is amber: $PPID of amber is that shell.
+	out=$(sh -c 'exec "$1" dump -t $$ -D "$2" 2>&1' sh "$AMBER" "$T/img")
+	rc=$?
+	assertEquals "dumping amber's own pid is bad input: $out" 3 "$rc"
+	assertContains "the message says why" "$out" "amber itself or one of its parents"
+}
+
+testDumpWithoutPid() {
+	e2e_need_amber || return 0
+	e2e_amber dump -D "$T/img"
+	rc=$?
+	assertEquals "amber dump without -t is a usage error: $E2E_OUT" 2 "$rc"
+	assertContains "the message names the missing option" "$E2E_OUT" "-t PID"
+	assertFalse "nothing is created" "[ -e '$T/img' ]"
+}
+
+testDumpWithoutDir() {
+	e2e_need_amber || return 0
+	e2e_amber dump -t 1
+	rc=$?
+	assertEquals "amber dump without -D is a usage error: $E2E_OUT" 2 "$rc"
+	assertContains "the message names the missing option" "$E2E_OUT" "-D DIR"
+}
+
+testRestoreWithoutDir() {
+	e2e_need_amber || return 0
+	e2e_amber restore -d
+	assertEquals "amber restore without -D is a usage error" 2 $?
+	assertContains "the message names the missing option" "$E2E_OUT" "-D DIR"
+}
+
+# No inventory.img: a dump that failed or is still running.
+testRestoreIncompleteDump() {
+	e2e_need_amber || return 0
+	spine_dumped || return 0
+	rm -f "$T/img/inventory.img"
+	e2e_amber_fails "inventory.img" restore -D "$T/img" -d
+	assertContains "the message says the dump is incomplete" "$E2E_OUT" "complete"
+	assert_nothing_left
+}
+
+# The pagemap points past the end of a truncated pages image.
+testRestoreTruncatedPages() {
+	e2e_need_amber || return 0
+	spine_dumped || return 0
+	pages=$(cd "$T/img" && ls pages-*.img | head -n 1)
+	[ -n "$pages" ] || { fail "the dump wrote no pages image"; return 0; }
+	# The 4 KiB header and one page: every later pagemap entry is past the end.
+	truncate -s 8192 "$T/img/$pages"
+	e2e_amber_fails "$pages" restore -D "$T/img" -d
+	assertContains "the message names the pagemap" "$E2E_OUT" "pagemap-$pid.img"
+	assertNotContains "no crash" "$E2E_OUT" "signal"
+	assert_nothing_left
+}
+
+# A truncated image: exit 3 and the file named, for one file and for the dir.
+testShowTruncatedImage() {
+	e2e_need_amber || return 0
+	spine_dumped || return 0
+	truncate -s 10 "$T/img/core-$pid.img"
+	e2e_amber show "$T/img/core-$pid.img"
+	assertEquals "amber show of a truncated header" 3 $?
+	assertContains "it names the file" "$E2E_OUT" "core-$pid.img"
+	assertContains "it says what is wrong" "$E2E_OUT" "truncated"
+	truncate -s 40 "$T/img/mm-$pid.img"
+	e2e_amber show "$T/img/mm-$pid.img"
+	assertEquals "amber show of a truncated record" 3 $?
+	assertContains "it names the file" "$E2E_OUT" "mm-$pid.img"
+	assertContains "it says what is wrong" "$E2E_OUT" "truncated"
+	e2e_amber show "$T/img"
+	assertEquals "amber show of the dump dir" 3 $?
+	assertContains "the summary names the file" "$E2E_OUT" "core-$pid.img"
+	assertContains "and the other one" "$E2E_OUT" "mm-$pid.img"
+	e2e_amber show --json "$T/img"
+	assertEquals "amber show --json of the dump dir" 3 $?
+	e2e_amber show "$T/img/core-1.img"
+	assertEquals "amber show of a missing file" 3 $?
+	assertContains "it names the file" "$E2E_OUT" "core-1.img"
+}
+
+# Every stage is an ordinary executable with --help, run directly or through
+# 'amber stage NAME --help', and exits 0 with a usage text.
+testStageHelp() {
+	e2e_need_amber || return 0
+	n=0
+	for bin in "$STAGES_DIR"/amber-*; do
+		[ -x "$bin" ] || continue
+		name=${bin##*/amber-}
+		n=$((n + 1))
+		out=$(timeout 10 "$bin" --help 2>&1)
+		assertEquals "amber-$name --help exits 0: $out" 0 $?
+		assertContains "amber-$name --help prints its usage" "$out" "usage: amber-$name"
+		e2e_amber stage "$name" --help
+	assertEquals "amber stage $name --help exits 0" 0 $?
+		assertContains "amber stage $name --help prints its usage" "$E2E_OUT" "usage: amber-$name"
+	done
+	assertTrue "found the stages in $STAGES_DIR" "[ $n -ge 6 ]"
+	e2e_amber stage no-such-stage --help
+	assertEquals "an unknown stage is a usage error" 2 $?
+	assertContains "it names the stage" "$E2E_OUT" "no-such-stage"
+}
+
+# After a failed restore the driver prints 'sh RUN/rerun-STAGE.sh'; running
+# that exact line fails the same way, and leaves nothing behind either. So
+# does 'amber stage restore-tasks --replay RUN' typed by hand.
+testRerunReproducesFailure() {
+	e2e_need_amber || return 0
+	spine_dumped || return 0
+	pages=$(cd "$T/img" && ls pages-*.img | head -n 1)
+	truncate -s 8192 "$T/img/$pages"
+	e2e_amber_fails "$pages" restore -D "$T/img" -d
+	first=$(printf '%s\n' "$E2E_OUT" | grep -F "$pages" | grep -v "rerun" | head -n 1)
+	reason=$(printf '%s\n' "$first" | sed 's/^.*failed ([^)]*): //')
+	assertContains "the driver names the failed stage" "$E2E_OUT" "stage 'restore-tasks' failed"
+	rerun=$(printf '%s\n' "$E2E_OUT" | sed -n 's/^.*with: \(sh [^ ]*rerun-[a-z-]*\.sh\).*$/\1/p' | head -n 1)
+	assertNotNull "the driver printed a rerun command: $E2E_OUT" "$rerun"
+	[ -n "$rerun" ] || return 0
+	assertContains "the rerun is of the failed stage" "$rerun" "rerun-restore-tasks.sh"
+	run=$(dirname "${rerun#sh }")
+	assertTrue "the run dir holds the recorded input" "ls '$run'/*-restore-tasks.in >/dev/null"
+
+	# The exact printed line, as a user would paste it.
+	out=$(cd / && eval "timeout -k 5 60 $rerun" 2>&1)
+	rc=$?
+	assertEquals "the rerun fails as bad input again: $out" 3 "$rc"
+	assertContains "the rerun gives the same reason" "$out" "$reason"
+	assertContains "the rerun logs at -v4 (remote syscalls)" "$out" "syscall"
+	assert_nothing_left
+
+	# And by hand, without the script.
+	e2e_amber stage restore-tasks --replay "$run" -D "$T/img"
+	assertEquals "amber stage restore-tasks --replay fails the same way: $E2E_OUT" 3 $?
+	assertContains "with the same reason" "$E2E_OUT" "$reason"
+	assert_nothing_left
+}
+
+# The first stage's replay (no live objects needed) fails like the restore did.
+testReplayCollectPstree() {
+	e2e_need_amber || return 0
+	spine_dumped || return 0
+	rm -f "$T/img/inventory.img"
+	e2e_amber_fails "inventory.img" restore -D "$T/img" -d
+	run=$T/img/restore.run
+	[ -d "$run" ] || { fail "no run dir $run: $(ls "$T/img")"; return 0; }
+	e2e_amber stage collect-pstree --replay "$run" -D "$T/img"
+	assertEquals "collect-pstree replay still fails without inventory.img" 3 $?
+	assertContains "naming it" "$E2E_OUT" "inventory.img"
+}
+
+. /usr/share/shunit2/shunit2

@@ -1,0 +1,1072 @@
+/* test_fuzz_images: a deterministic fuzzer for everything amber parses from
+ * outside: image files (images/image.c over lib/frame.c and protobuf-c), the
+ * state stream between stages (ipc/stream.c) and the /proc parsers
+ * (lib/proc.c).
+ *
+ * Each case builds valid input (images of every kind written with
+ * image_open_write, a stream written with stream_out, the recorded /proc
+ * fixtures), then mutates it with a fixed-seed generator: bit flips,
+ * truncations, corrupt record lengths, random byte runs, duplicated or
+ * dropped records, spliced-in garbage. Every mutant is fed to the readers,
+ * which must return records or an error naming the file, never crash, hang
+ * or leak: the same program runs under ASan/UBSan (tests/asan.sh), where an
+ * out-of-bounds read or a leak fails the case.
+ *
+ * The seeds are fixed, so a failure is reproducible: the failing iteration
+ * is printed, and FUZZ_ITERS=N scales the iteration counts (default 1).
+ * All cases together run in well under 5 s (about 10 s under ASan). */
+#include <endian.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "images/core.pb-c.h"
+#include "images/files.pb-c.h"
+#include "images/fs.pb-c.h"
+#include "images/image.h"
+#include "images/inventory.pb-c.h"
+#include "images/mm.pb-c.h"
+#include "images/pagemap.pb-c.h"
+#include "images/pstree.pb-c.h"
+#include "ipc/stream.h"
+#include "lib/proc.h"
+#include "tests/unit/unit.h"
+
+/* ---- a small deterministic generator ----------------------------------- */
+
+static uint64_t fuzz_state;
+
+static void fuzz_seed(uint64_t seed)
+{
+	fuzz_state = seed * 0x9e3779b97f4a7c15ull + 1;
+}
+
+/* xorshift64*: fast, good enough, and the same on every machine. */
+static uint64_t fuzz_next(void)
+{
+	fuzz_state ^= fuzz_state >> 12;
+	fuzz_state ^= fuzz_state << 25;
+	fuzz_state ^= fuzz_state >> 27;
+	return fuzz_state * 0x2545f4914f6cdd1dull;
+}
+
+/* Uniform-ish in [0, n); 0 when n is 0. */
+static size_t fuzz_below(size_t n)
+{
+	return n ? fuzz_next() % n : 0;
+}
+
+/* Iterations scaled by FUZZ_ITERS (a multiplier, for longer local runs). */
+static int fuzz_iters(int base)
+{
+	const char *s = getenv("FUZZ_ITERS");
+	int m = s && *s ? atoi(s) : 1;
+
+	return base * (m > 0 ? m : 1);
+}
+
+/* ---- byte buffers and mutations ----------------------------------------- */
+
+struct fuzz_buf {
+	uint8_t *b;
+	size_t len, cap;
+};
+
+static void fuzz_reserve(struct fuzz_buf *f, size_t n)
+{
+	if (f->cap >= n)
+		return;
+	f->cap = n + 256;
+	f->b = realloc(f->b, f->cap);
+	if (!f->b) {
+		perror("realloc");
+		exit(2);
+	}
+}
+
+static void fuzz_set(struct fuzz_buf *f, const void *src, size_t len)
+{
+	fuzz_reserve(f, len + 1);
+	memcpy(f->b, src, len);
+	f->len = len;
+}
+
+/* Inserts n bytes (src, or random when NULL) at offset at. */
+static void fuzz_insert(struct fuzz_buf *f, size_t at, const void *src, size_t n)
+{
+	fuzz_reserve(f, f->len + n + 1);
+	memmove(f->b + at + n, f->b + at, f->len - at);
+	if (src)
+		memcpy(f->b + at, src, n);
+	else
+		for (size_t i = 0; i < n; i++)
+			f->b[at + i] = fuzz_next();
+	f->len += n;
+}
+
+/* Offsets of the u32 length prefixes of the records in f, starting at 'first'
+ * (16 for an image, 0 for a stream); stops at the first one that overruns. */
+static size_t fuzz_records(const struct fuzz_buf *f, size_t first, size_t *offs, size_t max)
+{
+	size_t n = 0, at = first;
+
+	while (n < max && at + 4 <= f->len) {
+		uint32_t len;
+
+		memcpy(&len, f->b + at, 4);
+		len = le32toh(len);
+		if (at + 4 + (uint64_t)len > f->len)
+			break;
+		offs[n++] = at;
+		at += 4 + len;
+	}
+	return n;
+}
+
+/* Values a corrupt length field likes to hold. */
+static uint32_t fuzz_bad_length(uint32_t was)
+{
+	static const uint32_t odd[] = {
+		0, 1, 3, 4, 0x7f, 0x80, 0xff, 0x100, 0xffff, 0x10000, 0x3fffff, 0x400000, 0x400001,
+		0xffffff, 0x1000000, 0x1000001, 0x7fffffff, 0x80000000, 0xfffffffc, 0xffffffff,
+	};
+
+	switch (fuzz_below(4)) {
+	case 0: return odd[fuzz_below(UNIT_ARRAY_SIZE(odd))];
+	case 1: return was + 1 + fuzz_below(8);
+	case 2: return was ? was - 1 - fuzz_below(was < 8 ? was : 8) : 0;
+	default: return (uint32_t)fuzz_next();
+	}
+}
+
+/* Applies one to three mutations; 'first' is where records start. */
+static void fuzz_mutate(struct fuzz_buf *f, size_t first)
+{
+	size_t offs[64], nrec;
+	int rounds = 1 + fuzz_below(3);
+
+	while (rounds--) {
+		nrec = fuzz_records(f, first, offs, UNIT_ARRAY_SIZE(offs));
+		switch (fuzz_below(10)) {
+		case 0:	/* flip a few bits anywhere */
+		case 1:
+			for (size_t k = 1 + fuzz_below(8); k && f->len; k--)
+				f->b[fuzz_below(f->len)] ^= 1u << fuzz_below(8);
+			break;
+		case 2:	/* truncate */
+			f->len = fuzz_below(f->len + 1);
+			break;
+		case 3:	/* corrupt a record length */
+			if (nrec) {
+				size_t at = offs[fuzz_below(nrec)];
+				uint32_t len;
+
+				memcpy(&len, f->b + at, 4);
+				len = htole32(fuzz_bad_length(le32toh(len)));
+				memcpy(f->b + at, &len, 4);
+			}
+			break;
+		case 4:	/* a run of random bytes */
+			if (f->len) {
+				size_t at = fuzz_below(f->len), n = 1 + fuzz_below(32);
+
+				for (size_t i = at; i < at + n && i < f->len; i++)
+					f->b[i] = fuzz_next();
+			}
+			break;
+		case 5:	/* duplicate a record */
+			if (nrec) {
+				size_t i = fuzz_below(nrec);
+				size_t end = i + 1 < nrec ? offs[i + 1] : f->len;
+				size_t n = end - offs[i];
+				uint8_t *copy = malloc(n);
+
+				if (copy) {
+					memcpy(copy, f->b + offs[i], n);
+					fuzz_insert(f, fuzz_below(2) ? end : offs[fuzz_below(nrec)], copy, n);
+					free(copy);
+				}
+			}
+			break;
+		case 6:	/* drop a record */
+			if (nrec) {
+				size_t i = fuzz_below(nrec);
+				size_t end = i + 1 < nrec ? offs[i + 1] : f->len;
+
+				memmove(f->b + offs[i], f->b + end, f->len - end);
+				f->len -= end - offs[i];
+			}
+			break;
+		case 7:	/* splice garbage in, or a whole bogus record */
+			if (fuzz_below(2)) {
+				fuzz_insert(f, fuzz_below(f->len + 1), NULL, 1 + fuzz_below(16));
+			} else {
+				uint32_t n = fuzz_below(24), le = htole32(n);
+				size_t at = nrec ? offs[fuzz_below(nrec)] : f->len;
+
+				fuzz_insert(f, at, NULL, n);
+				fuzz_insert(f, at, &le, 4);
+			}
+			break;
+		case 8:	/* a header field (magic, kind, version, hdr_size) */
+			if (f->len >= 16) {
+				uint32_t v = fuzz_below(2) ? fuzz_bad_length(0) : (uint32_t)fuzz_next();
+
+				memcpy(f->b + 4 * fuzz_below(4), &v, 4);
+			}
+			break;
+		default:	/* protobuf-level: a varint byte set to a continuation byte */
+			if (nrec) {
+				size_t i = fuzz_below(nrec);
+				size_t end = i + 1 < nrec ? offs[i + 1] : f->len;
+
+				if (end > offs[i] + 4)
+					f->b[offs[i] + 4 + fuzz_below(end - offs[i] - 4)] = 0x80 | fuzz_next();
+			}
+			break;
+		}
+	}
+}
+
+/* ---- images -------------------------------------------------------------- */
+
+/* A fresh images dir opened O_DIRECTORY; its path in *path. */
+static int fuzz_dir(char **path)
+{
+	*path = unit_tmpdir();
+	if (!*path)
+		return -1;
+	return open(*path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+}
+
+static int fuzz_put(int dirfd, const char *name, const struct fuzz_buf *f)
+{
+	int fd = openat(dirfd, name, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	int ret;
+
+	if (fd < 0)
+		return -1;
+	ret = write_all(fd, f->b, f->len);
+	close(fd);
+	return ret;
+}
+
+static int fuzz_get(int dirfd, const char *name, struct fuzz_buf *f)
+{
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	ssize_t got;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -1;
+	fuzz_reserve(f, st.st_size + 1);
+	got = pread(fd, f->b, st.st_size, 0);
+	close(fd);
+	if (got != st.st_size)
+		return -1;
+	f->len = got;
+	return 0;
+}
+
+/* Writes the messages as one image of 'kind' and reads its bytes back. */
+static int fuzz_make_image(int dirfd, const char *kind, const ProtobufCMessage **msgs, size_t n, struct fuzz_buf *f)
+{
+	struct image img;
+	struct err e = { 0 };
+	int ret = image_open_write(&img, dirfd, kind, "seed.img", &e);
+
+	if (ret < 0) {
+		unit_fail(__FILE__, __LINE__, "%s", e.msg);
+		return ret;
+	}
+	for (size_t i = 0; i < n && ret == 0; i++)
+		ret = image_write(&img, msgs[i], &e);
+	image_close(&img);
+	if (ret < 0) {
+		unit_fail(__FILE__, __LINE__, "%s", e.msg);
+		return ret;
+	}
+	return fuzz_get(dirfd, "seed.img", f);
+}
+
+/* Reads image 'name' with every reader, as a stage would; returns the number
+ * of records, or -1 after an error, which must name the file. */
+static int fuzz_read_image(int dirfd, const char *kind, const char *name, int iter)
+{
+	ProtobufCMessage *m = NULL;
+	struct image img;
+	struct err e = { 0 };
+	int n = 0, ret;
+
+	ret = image_open_read(&img, dirfd, kind, name, &e);
+	if (ret < 0)
+		goto err;
+	while ((ret = image_read(&img, &m, &e)) == 1) {
+		if (!m) {
+			unit_fail(__FILE__, __LINE__, "iteration %d: image_read returned 1 and no message", iter);
+			break;
+		}
+		protobuf_c_message_free_unpacked(m, NULL);
+		m = NULL;
+		if (++n > 100000) {
+			unit_fail(__FILE__, __LINE__, "iteration %d: more than 100000 records from a small file", iter);
+			break;
+		}
+	}
+	image_close(&img);
+	if (ret < 0)
+		goto err;
+	/* And as a single-record image (core, mm, fs, inventory are read so). */
+	ret = image_read_one(dirfd, kind, name, &m, &e);
+	if (ret == 0 && m)
+		protobuf_c_message_free_unpacked(m, NULL);
+	else if (ret == 0)
+		unit_fail(__FILE__, __LINE__, "iteration %d: image_read_one returned 0 and no message", iter);
+	else if (!strstr(e.msg, name))
+		unit_fail(__FILE__, __LINE__, "iteration %d: image_read_one error '%s' does not name '%s'", iter, e.msg, name);
+	return n;
+err:
+	if (m)
+		unit_fail(__FILE__, __LINE__, "iteration %d: an error returned a message too", iter);
+	if (!strstr(e.msg, name))
+		unit_fail(__FILE__, __LINE__, "iteration %d: error '%s' does not name '%s'", iter, e.msg, name);
+	if (e.exit_code == 0)
+		unit_fail(__FILE__, __LINE__, "iteration %d: error '%s' has no exit class", iter, e.msg);
+	return -1;
+}
+
+/* The fuzz loop shared by every image kind: 'seed' holds the valid image. */
+static void fuzz_image_loop(int dirfd, const char *kind, const struct fuzz_buf *seed, int want_records,
+			    uint64_t rng_seed, int iters)
+{
+	struct fuzz_buf f = { 0 };
+	char name[64];
+	int errors = 0, ok = 0;
+
+	/* The unmutated image reads back whole. */
+	snprintf(name, sizeof(name), "%s-4242.img", kind);
+	if (fuzz_put(dirfd, name, seed) < 0) {
+		unit_fail(__FILE__, __LINE__, "write %s", name);
+		return;
+	}
+	CHECK_INT(fuzz_read_image(dirfd, kind, name, -1), want_records);
+
+	fuzz_seed(rng_seed);
+	for (int i = 0; i < iters; i++) {
+		int before = unit_failures;
+
+		fuzz_set(&f, seed->b, seed->len);
+		fuzz_mutate(&f, IMAGE_HDR_SIZE);
+		if (fuzz_put(dirfd, name, &f) < 0) {
+			unit_fail(__FILE__, __LINE__, "write %s", name);
+			break;
+		}
+		/* Read as the kind a stage expects, then as any kind (amber show). */
+		if (fuzz_read_image(dirfd, kind, name, i) < 0)
+			errors++;
+		else
+			ok++;
+		fuzz_read_image(dirfd, NULL, name, i);
+		if (unit_failures > before) {
+			printf("# %s: iteration %d of seed %#llx failed; mutant kept as %s\n",
+			       kind, i, (unsigned long long)rng_seed, name);
+			break;
+		}
+	}
+	/* A fuzzer whose mutants all fail at the header tests nothing deeper. */
+	printf("# %s: %d mutants refused, %d read\n", kind, errors, ok);
+	CHECK(errors > 0);
+	free(f.b);
+}
+
+/* Runs the loop on an image of 'kind' built from msgs. */
+static void fuzz_image_kind(const char *kind, const ProtobufCMessage **msgs, size_t n, uint64_t rng_seed)
+{
+	struct fuzz_buf seed = { 0 };
+	char *dir;
+	int dfd = fuzz_dir(&dir);
+
+	REQUIRE(dfd >= 0);
+	if (fuzz_make_image(dfd, kind, msgs, n, &seed) == 0)
+		fuzz_image_loop(dfd, kind, &seed, n, rng_seed, fuzz_iters(400));
+	free(seed.b);
+	close(dfd);
+	unit_rmtree(dir);
+}
+
+static void fuzz_image_core(void)
+{
+	CoreEntry core = CORE_ENTRY__INIT;
+	UserRegsEntry regs = USER_REGS_ENTRY__INIT;
+	SigactionEntry sa[3], *sap[3];
+	RseqEntry rseq = RSEQ_ENTRY__INIT;
+	uint8_t xstate[1088], fpregs[512];
+	const ProtobufCMessage *msgs[] = { &core.base };
+
+	for (size_t i = 0; i < sizeof(xstate); i++)
+		xstate[i] = i * 7;
+	memset(fpregs, 0x5a, sizeof(fpregs));
+	regs.ip = 0x401000;
+	regs.sp = 0x7ffc00001000;
+	regs.ax = (uint64_t)-512;
+	regs.orig_ax = 34;
+	regs.cs = 0x33;
+	regs.ss = 0x2b;
+	regs.flags = 0x246;
+	core.tid = 4242;
+	core.regs = &regs;
+	core.has_xstate = true;
+	core.xstate.data = xstate;
+	core.xstate.len = sizeof(xstate);
+	core.has_fpregs = true;
+	core.fpregs.data = fpregs;
+	core.fpregs.len = sizeof(fpregs);
+	core.sigmask = 1ull << 9;
+	core.comm = "fuzz";
+	rseq.ptr = 0x7f0000001000;
+	rseq.len = 32;
+	rseq.signature = 0x53053053;
+	core.rseq = &rseq;
+	for (int i = 0; i < 3; i++) {
+		sigaction_entry__init(&sa[i]);
+		sa[i].sig = i + 1;
+		sa[i].handler = 0x401100 + i;
+		sa[i].flags = 0x04000000;
+		sa[i].restorer = 0x401200;
+		sa[i].mask = 1ull << i;
+		sap[i] = &sa[i];
+	}
+	core.n_sigactions = 3;
+	core.sigactions = sap;
+	core.has_brk = true;
+	core.brk = 0x600000;
+	fuzz_image_kind("core", msgs, 1, 0xc0de);
+}
+
+static void fuzz_image_mm(void)
+{
+	MmEntry mm = MM_ENTRY__INIT;
+	VmaEntry v[4], *vp[4];
+	uint64_t auxv[] = { 6, 4096, 33, 0x7ffc00002000, 0, 0 };
+	uint32_t madv[] = { 16, 14 };
+	const ProtobufCMessage *msgs[] = { &mm.base };
+
+	for (int i = 0; i < 4; i++) {
+		vma_entry__init(&v[i]);
+		v[i].start = 0x400000 + i * 0x10000;
+		v[i].end = v[i].start + 0x3000;
+		v[i].pgoff = i * 0x1000;
+		v[i].prot = i & 7;
+		v[i].flags = 2;
+		v[i].kind = i == 0 ? VMA_KIND__VMA_FILE_PRIVATE : VMA_KIND__VMA_ANON_PRIVATE;
+		vp[i] = &v[i];
+	}
+	v[0].path = "/usr/bin/fuzz";
+	v[0].has_dev = v[0].has_ino = v[0].has_file_size = true;
+	v[0].dev = 0xfe00;
+	v[0].ino = 18624;
+	v[0].file_size = 0x5000;
+	v[1].name = "[heap]";
+	v[2].n_madvise = 2;
+	v[2].madvise = madv;
+	v[3].kind = VMA_KIND__VMA_VDSO;
+	v[3].name = "[vdso]";
+	mm.start_code = 0x400000;
+	mm.end_code = 0x401000;
+	mm.start_stack = 0x7ffc00001000;
+	mm.n_auxv = UNIT_ARRAY_SIZE(auxv);
+	mm.auxv = auxv;
+	mm.exe_path = "/usr/bin/fuzz";
+	mm.n_vmas = 4;
+	mm.vmas = vp;
+	fuzz_image_kind("mm", msgs, 1, 0x3333);
+}
+
+static void fuzz_image_pagemap(void)
+{
+	PagemapHead head = PAGEMAP_HEAD__INIT;
+	PagemapEntry pe[5];
+	const ProtobufCMessage *msgs[6] = { &head.base };
+
+	head.pages_id = 1;
+	for (int i = 0; i < 5; i++) {
+		pagemap_entry__init(&pe[i]);
+		pe[i].vaddr = 0x400000 + i * 0x10000;
+		pe[i].nr_pages = i + 1;
+		pe[i].offset = i * 0x4000;
+		msgs[i + 1] = &pe[i].base;
+	}
+	fuzz_image_kind("pagemap", msgs, 6, 0x9a9e);
+}
+
+static void fuzz_image_pstree(void)
+{
+	PstreeEntry p[4];
+	uint32_t tids[4][3];
+	const ProtobufCMessage *msgs[4];
+
+	for (int i = 0; i < 4; i++) {
+		pstree_entry__init(&p[i]);
+		p[i].pid = 4242 + 10 * i;
+		p[i].ppid = i ? 4242 : 0;
+		p[i].pgid = p[i].sid = 4242;
+		for (int t = 0; t < 3; t++)
+			tids[i][t] = p[i].pid + t;
+		p[i].n_threads = 1 + i % 3;
+		p[i].threads = tids[i];
+		msgs[i] = &p[i].base;
+	}
+	fuzz_image_kind("pstree", msgs, 4, 0x7737);
+}
+
+static void fuzz_image_files(void)
+{
+	RegFileEntry r[3];
+	const ProtobufCMessage *msgs[3];
+	static const char *paths[] = { "/dev/null", "/tmp/fuzz log", "/etc/passwd" };
+
+	for (int i = 0; i < 3; i++) {
+		reg_file_entry__init(&r[i]);
+		r[i].id = i + 1;
+		r[i].path = (char *)paths[i];
+		r[i].flags = i == 1 ? 02001 : 0;
+		r[i].pos = 123 * i;
+		r[i].has_mnt_id = r[i].has_inode = r[i].has_size = r[i].has_mode = true;
+		r[i].mnt_id = 27;
+		r[i].inode = 1000 + i;
+		r[i].size = 4096;
+		r[i].mode = 0100644;
+		msgs[i] = &r[i].base;
+	}
+	fuzz_image_kind("files", msgs, 3, 0xf11e);
+}
+
+static void fuzz_image_fdinfo(void)
+{
+	FdinfoEntry f[4];
+	const ProtobufCMessage *msgs[4];
+
+	for (int i = 0; i < 4; i++) {
+		fdinfo_entry__init(&f[i]);
+		f[i].fd = i;
+		f[i].id = 1 + i % 3;
+		f[i].type = FD_TYPE__FD_REG;
+		f[i].cloexec = i == 3;
+		msgs[i] = &f[i].base;
+	}
+	fuzz_image_kind("fdinfo", msgs, 4, 0xfd);
+}
+
+static void fuzz_image_fs(void)
+{
+	FsEntry fs = FS_ENTRY__INIT;
+	const ProtobufCMessage *msgs[] = { &fs.base };
+
+	fs.cwd = "/tmp/some where";
+	fs.root = "/";
+	fs.has_umask = true;
+	fs.umask = 022;
+	fuzz_image_kind("fs", msgs, 1, 0xf5);
+}
+
+static void fuzz_image_inventory(void)
+{
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
+	char *images[] = { "pstree.img", "core-4242.img", "mm-4242.img", "pagemap-4242.img", "pages-1.img" };
+	const ProtobufCMessage *msgs[] = { &inv.base };
+
+	inv.format_version = IMAGE_FORMAT_VERSION;
+	inv.kernel = "6.18.0-fuzz";
+	inv.root_pid = 4242;
+	inv.n_images = UNIT_ARRAY_SIZE(images);
+	inv.images = images;
+	inv.has_dump_time_ns = inv.has_page_size = inv.has_xstate_size = inv.has_xfeatures = true;
+	inv.dump_time_ns = 1700000000000000000ull;
+	inv.amber_version = "0.1.0";
+	inv.page_size = 4096;
+	inv.xstate_size = 1088;
+	inv.xfeatures = 7;
+	fuzz_image_kind("inventory", msgs, 1, 0x1147);
+}
+
+/* A pages image holds raw memory: image_read must refuse it, mutated or not. */
+static void fuzz_image_pages(void)
+{
+	struct fuzz_buf seed = { 0 }, f = { 0 };
+	struct image img;
+	struct err e = { 0 };
+	uint8_t page[4096];
+	char *dir;
+	int dfd = fuzz_dir(&dir);
+
+	REQUIRE(dfd >= 0);
+	memset(page, 0xab, sizeof(page));
+	REQUIRE(image_open_write(&img, dfd, "pages", "seed.img", &e) == 0);
+	REQUIRE(write_all(img.fd, page, sizeof(page)) == 0);
+	image_close(&img);
+	REQUIRE(fuzz_get(dfd, "seed.img", &seed) == 0);
+	CHECK_INT(seed.len, 8192);
+	fuzz_seed(0x9a9e5);
+	for (int i = 0; i < fuzz_iters(300); i++) {
+		ProtobufCMessage *m = NULL;
+		int ret;
+
+		fuzz_set(&f, seed.b, seed.len);
+		fuzz_mutate(&f, IMAGE_PAGES_HDR_SIZE);
+		REQUIRE(fuzz_put(dfd, "pages-1.img", &f) == 0);
+		ret = image_open_read(&img, dfd, NULL, "pages-1.img", &e);
+		if (ret == 0) {
+			/* It is whatever kind the header now says; read it as such. */
+			while ((ret = image_read(&img, &m, &e)) == 1)
+				protobuf_c_message_free_unpacked(m, NULL);
+			image_close(&img);
+		}
+		if (ret < 0)
+			CHECK_CONTAINS(e.msg, "pages-1.img");
+	}
+	free(seed.b);
+	free(f.b);
+	close(dfd);
+	unit_rmtree(dir);
+}
+
+/* ---- state streams ------------------------------------------------------- */
+
+/* A valid stream: hello, every body kind, end. */
+static int fuzz_make_stream(struct fuzz_buf *f)
+{
+	struct stream_out out;
+	struct err e = { 0 };
+	PstreeEntry t = PSTREE_ENTRY__INIT;
+	FdPlanEntry fp = FD_PLAN_ENTRY__INIT;
+	RestoredEntry re = RESTORED_ENTRY__INIT;
+	SeizedEntry se = SEIZED_ENTRY__INIT;
+	StreamRecord rec = STREAM_RECORD__INIT;
+	uint32_t tids[] = { 4242, 4243 };
+	char path[] = "/tmp/amber-fuzz-stream-XXXXXX";
+	int fd = mkstemp(path), ret;
+
+	if (fd < 0)
+		return -1;
+	unlink(path);
+	ret = stream_out_open(&out, fd, "fuzz", &e);
+	t.pid = 4242;
+	t.threads = tids;
+	t.n_threads = 2;
+	for (int i = 0; ret == 0 && i < 3; i++)
+		ret = stream_out_task(&out, &t, &e);
+	fp.pid = 4242;
+	fp.fd = 3;
+	fp.file_id = 7;
+	rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
+	rec.fd_plan = &fp;
+	if (ret == 0)
+		ret = stream_out_write(&out, &rec, &e);
+	re.pid = 4242;
+	re.has_root = re.root = true;
+	rec.body_case = STREAM_RECORD__BODY_RESTORED;
+	rec.restored = &re;
+	if (ret == 0)
+		ret = stream_out_write(&out, &rec, &e);
+	se.pid = 4242;
+	se.nr_threads = 2;
+	rec.body_case = STREAM_RECORD__BODY_SEIZED;
+	rec.seized = &se;
+	if (ret == 0)
+		ret = stream_out_write(&out, &rec, &e);
+	if (ret == 0)
+		ret = stream_out_end(&out, &e);
+	if (ret == 0) {
+		struct stat st;
+
+		fstat(fd, &st);
+		fuzz_reserve(f, st.st_size + 1);
+		ret = pread(fd, f->b, st.st_size, 0) == st.st_size ? 0 : -1;
+		f->len = st.st_size;
+	} else {
+		unit_fail(__FILE__, __LINE__, "%s", e.msg);
+	}
+	close(fd);
+	return ret;
+}
+
+/* Reads a whole stream from fd; returns the records before the end, or -1. */
+static int fuzz_read_stream(int fd, int iter)
+{
+	struct stream_in in;
+	struct err e = { 0 };
+	StreamRecord *rec;
+	int n = 0, ret;
+
+	ret = stream_in_open(&in, fd, "fuzz-stream", &e);
+	if (ret == 0) {
+		while ((ret = stream_in_next(&in, &rec, &e)) == 1) {
+			n++;
+			stream_record__free_unpacked(rec, NULL);
+		}
+		/* After the end, the reader stays at the end. */
+		if (ret == 0)
+			CHECK_INT(stream_in_next(&in, &rec, &e), 0);
+		stream_in_close(&in);
+	}
+	if (ret < 0) {
+		if (!strstr(e.msg, "fuzz-stream"))
+			unit_fail(__FILE__, __LINE__, "iteration %d: stream error '%s' does not name the stream", iter, e.msg);
+		if (e.exit_code == 0)
+			unit_fail(__FILE__, __LINE__, "iteration %d: stream error '%s' has no exit class", iter, e.msg);
+		return -1;
+	}
+	if (ret > 0)
+		unit_fail(__FILE__, __LINE__, "iteration %d: stream_in_open returned %d", iter, ret);
+	return n;
+}
+
+static void fuzz_stream(void)
+{
+	struct fuzz_buf seed = { 0 }, f = { 0 };
+	int fd = memfd_create("fuzz-stream", MFD_CLOEXEC), errors = 0, ok = 0;
+
+	REQUIRE(fd >= 0);
+	REQUIRE(fuzz_make_stream(&seed) == 0);
+	REQUIRE(pwrite(fd, seed.b, seed.len, 0) == (ssize_t)seed.len);
+	CHECK_INT(fuzz_read_stream(fd, -1), 6);
+	fuzz_seed(0x57ea);
+	for (int i = 0; i < fuzz_iters(1500); i++) {
+		int before = unit_failures;
+
+		fuzz_set(&f, seed.b, seed.len);
+		fuzz_mutate(&f, 0);
+		REQUIRE(ftruncate(fd, 0) == 0);
+		REQUIRE(pwrite(fd, f.b, f.len, 0) == (ssize_t)f.len);
+		REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+		if (fuzz_read_stream(fd, i) < 0)
+			errors++;
+		else
+			ok++;
+		if (unit_failures > before) {
+			printf("# stream: iteration %d failed\n", i);
+			break;
+		}
+	}
+	printf("# stream: %d mutants refused, %d read\n", errors, ok);
+	CHECK(errors > 0);
+	free(seed.b);
+	free(f.b);
+	close(fd);
+}
+
+/* A stream cut at every byte is refused: only hello ... end is success. */
+static void fuzz_stream_every_cut(void)
+{
+	struct fuzz_buf seed = { 0 };
+	int fd = memfd_create("fuzz-stream", MFD_CLOEXEC);
+
+	REQUIRE(fd >= 0);
+	REQUIRE(fuzz_make_stream(&seed) == 0);
+	for (size_t cut = 0; cut < seed.len; cut++) {
+		REQUIRE(ftruncate(fd, 0) == 0);
+		REQUIRE(pwrite(fd, seed.b, cut, 0) == (ssize_t)cut);
+		REQUIRE(lseek(fd, 0, SEEK_SET) == 0);
+		if (fuzz_read_stream(fd, cut) >= 0)
+			unit_fail(__FILE__, __LINE__, "a stream cut after %zu of %zu bytes was accepted", cut, seed.len);
+	}
+	free(seed.b);
+	close(fd);
+}
+
+/* ---- /proc parsers ------------------------------------------------------ */
+
+/* The text of fixture 'name' (as in test_proc.c), or NULL after a failed check. */
+static char *fuzz_fixture(const char *name, size_t *len)
+{
+	const char *dir = getenv("AMBER_FIXTURES");
+	char path[512];
+	struct err e = { 0 };
+	char *text = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "tests/unit/fixtures", name);
+	if (proc_read_file(path, &text, len, &e) < 0) {
+		unit_fail(__FILE__, __LINE__, "fixture: %s (run from the source root or set AMBER_FIXTURES)", e.msg);
+		return NULL;
+	}
+	return text;
+}
+
+/* Text-level mutations: the byte ones above plus characters a parser
+ * splits on, and numbers made huge or negative. */
+static void fuzz_mutate_text(struct fuzz_buf *f)
+{
+	static const char *tokens[] = {
+		" ", "\n", ":", "(", ")", "-", "\t", "18446744073709551616", "-1", "0x", "4294967296",
+		"99999999999999999999999", " (deleted)", "[heap]", "\n\n", ") ", "NSpid:\t1 2 3 4 5 6 7 8 9 10\n",
+	};
+	int rounds = 1 + fuzz_below(3);
+
+	while (rounds--) {
+		switch (fuzz_below(6)) {
+		case 0: {
+			const char *t = tokens[fuzz_below(UNIT_ARRAY_SIZE(tokens))];
+
+			fuzz_insert(f, fuzz_below(f->len + 1), t, strlen(t));
+			break;
+		}
+		case 1:	/* delete a span */
+			if (f->len) {
+				size_t at = fuzz_below(f->len), n = 1 + fuzz_below(40);
+
+				if (n > f->len - at)
+					n = f->len - at;
+				memmove(f->b + at, f->b + at + n, f->len - at - n);
+				f->len -= n;
+			}
+			break;
+		case 2:	/* a long run of one character */
+			if (fuzz_below(4) == 0) {
+				size_t n = 1 + fuzz_below(5000);
+				uint8_t *run = malloc(n);
+				char c = "x 9(:)\n"[fuzz_below(7)];
+
+				if (run) {
+					memset(run, c, n);
+					fuzz_insert(f, fuzz_below(f->len + 1), run, n);
+					free(run);
+				}
+			}
+			break;
+		case 3:	/* replace a character with a delimiter or NUL-free junk */
+			if (f->len)
+				f->b[fuzz_below(f->len)] = " \n:()-x0\t\xff"[fuzz_below(10)];
+			break;
+		default:
+			fuzz_mutate(f, f->len);	/* bit flips, truncation, random bytes */
+			break;
+		}
+	}
+}
+
+/* An exact-size NUL-terminated copy, so ASan sees a read past the end. */
+static char *fuzz_cstr(const struct fuzz_buf *f)
+{
+	size_t n = strnlen((const char *)f->b, f->len);
+	char *s = malloc(n + 1);
+
+	if (s) {
+		memcpy(s, f->b, n);
+		s[n] = 0;
+	}
+	return s;
+}
+
+enum fuzz_parser { FUZZ_MAPS, FUZZ_STAT, FUZZ_STATUS, FUZZ_FDINFO, FUZZ_PIDS };
+
+/* Runs one parser on text; returns 0 ok, -1 refused (with a message). */
+static int fuzz_parse(enum fuzz_parser which, const char *text, int iter)
+{
+	struct err e = { 0 };
+	int ret = 0;
+
+	switch (which) {
+	case FUZZ_MAPS: {
+		/* Line by line, as proc_read_maps feeds it. */
+		char *copy = strdup(text), *save = NULL;
+		struct proc_vma *v = malloc(sizeof(*v));
+
+		if (!copy || !v) {
+			free(copy);
+			free(v);
+			return 0;
+		}
+		for (char *line = strtok_r(copy, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+			char *exact = strdup(line);
+
+			if (!exact)
+				break;
+			if (proc_parse_maps_line(exact, v, &e) < 0)
+				ret = -1;
+			else if (v->end <= v->start || strlen(v->path) >= sizeof(v->path))
+				unit_fail(__FILE__, __LINE__, "iteration %d: accepted maps line '%.80s' with end <= start", iter, exact);
+			free(exact);
+		}
+		free(copy);
+		free(v);
+		break;
+	}
+	case FUZZ_STAT: {
+		struct proc_stat st;
+
+		ret = proc_parse_stat(text, &st, &e);
+		if (ret == 0 && strlen(st.comm) >= sizeof(st.comm))
+			unit_fail(__FILE__, __LINE__, "iteration %d: comm overflows", iter);
+		break;
+	}
+	case FUZZ_STATUS: {
+		struct proc_status st;
+
+		ret = proc_parse_status(text, &st, &e);
+		if (ret == 0 && (st.nr_nspid < 0 || st.nr_nspid > 8))
+			unit_fail(__FILE__, __LINE__, "iteration %d: %d NSpid entries", iter, st.nr_nspid);
+		break;
+	}
+	case FUZZ_FDINFO: {
+		struct proc_fdinfo fi;
+
+		ret = proc_parse_fdinfo(text, &fi, &e);
+		break;
+	}
+	case FUZZ_PIDS: {
+		pid_t *pids = NULL;
+		int nr = -1;
+
+		ret = proc_parse_pid_list(text, &pids, &nr, &e);
+		if (ret == 0) {
+			for (int i = 0; i < nr; i++)
+				if (pids[i] <= 0)
+					unit_fail(__FILE__, __LINE__, "iteration %d: pid list holds %d", iter, pids[i]);
+			free(pids);
+		}
+		break;
+	}
+	}
+	if (ret < 0 && (!e.msg[0] || e.exit_code == 0))
+		unit_fail(__FILE__, __LINE__, "iteration %d: a refusal without a message or class", iter);
+	return ret < 0 ? -1 : 0;
+}
+
+static void fuzz_parser_loop(enum fuzz_parser which, const char *fixture, uint64_t rng_seed)
+{
+	struct fuzz_buf f = { 0 };
+	size_t len = 0;
+	char *text = fuzz_fixture(fixture, &len);
+	int errors = 0, ok = 0;
+
+	REQUIRE(text);
+	CHECK_INT(fuzz_parse(which, text, -1), 0);
+	fuzz_seed(rng_seed);
+	for (int i = 0; i < fuzz_iters(1500); i++) {
+		int before = unit_failures;
+		char *s;
+
+		fuzz_set(&f, text, strlen(text));
+		fuzz_mutate_text(&f);
+		s = fuzz_cstr(&f);
+		if (!s)
+			break;
+		if (fuzz_parse(which, s, i) < 0)
+			errors++;
+		else
+			ok++;
+		if (unit_failures > before)
+			printf("# %s: iteration %d failed on '%.200s'\n", fixture, i, s);
+		free(s);
+		if (unit_failures > before)
+			break;
+	}
+	printf("# %s: %d mutants refused, %d parsed\n", fixture, errors, ok);
+	free(f.b);
+	free(text);
+}
+
+static void fuzz_proc_maps(void) { fuzz_parser_loop(FUZZ_MAPS, "maps.txt", 0x3a95); }
+static void fuzz_proc_stat(void)
+{
+	fuzz_parser_loop(FUZZ_STAT, "stat-comm-spaces.txt", 0x57a7);
+	fuzz_parser_loop(FUZZ_STAT, "stat-comm-parens-rt.txt", 0x57a8);
+}
+static void fuzz_proc_status(void)
+{
+	fuzz_parser_loop(FUZZ_STATUS, "status-threads.txt", 0x5747);
+	fuzz_parser_loop(FUZZ_STATUS, "status-comm-spaces.txt", 0x5748);
+}
+static void fuzz_proc_fdinfo(void)
+{
+	fuzz_parser_loop(FUZZ_FDINFO, "fdinfo-append.txt", 0xfd1);
+	fuzz_parser_loop(FUZZ_FDINFO, "fdinfo-rdwr.txt", 0xfd2);
+}
+static void fuzz_proc_pid_list(void) { fuzz_parser_loop(FUZZ_PIDS, "children.txt", 0xc41d); }
+
+/* Hand-picked edge cases the random loop may take long to find: every one
+ * is an exact-size heap string, so a read past its NUL is an ASan error. */
+static void fuzz_proc_edges(void)
+{
+	static const char *stats[] = {
+		"", "(", ")", "1 (x)", "1 (x) ", "1 (x)S", ") (", "1 (a) S", "1 (a) S 1 2 3",
+		"1 (a) S -1 -2 -3 x", "1 ()) S 1",
+	};
+	static const char *statuses[] = { "", ":", "Name:", "Name:\tx\nPid:\nUid:\nGid:", "NSpid:\t1 2 3 4 5 6 7 8 9 10 11" };
+	static const char *fdinfos[] = { "", "pos:", "pos:\nflags:", "flags:\t0777777777777777777777" };
+	static const char *pids[] = { "", " ", "\n", "1", "1 2 -3", "0", "x", "99999999999999999999", "2147483648" };
+	static const char *maps[] = {
+		"", "-", "0-1 rwxp 0 0:0 0", "1-0 rwxp 0 0:0 0", "0-1000 r 0 0:0 0", "0-1000 rwxp 0 0:0 0 ",
+		"0-1000 rwxpq 0 0:0 0 x", "0-1000 rwxp 0 0:0 0 (deleted)", "0-1000 rwxp 0 0:0 0           (deleted)",
+	};
+	struct fuzz_buf f = { 0 };
+
+	for (size_t i = 0; i < UNIT_ARRAY_SIZE(stats); i++) {
+		fuzz_set(&f, stats[i], strlen(stats[i]));
+		char *s = fuzz_cstr(&f);
+		fuzz_parse(FUZZ_STAT, s, i);
+		free(s);
+	}
+	for (size_t i = 0; i < UNIT_ARRAY_SIZE(statuses); i++) {
+		fuzz_set(&f, statuses[i], strlen(statuses[i]));
+		char *s = fuzz_cstr(&f);
+		fuzz_parse(FUZZ_STATUS, s, i);
+		free(s);
+	}
+	for (size_t i = 0; i < UNIT_ARRAY_SIZE(fdinfos); i++) {
+		fuzz_set(&f, fdinfos[i], strlen(fdinfos[i]));
+		char *s = fuzz_cstr(&f);
+		fuzz_parse(FUZZ_FDINFO, s, i);
+		free(s);
+	}
+	for (size_t i = 0; i < UNIT_ARRAY_SIZE(pids); i++) {
+		fuzz_set(&f, pids[i], strlen(pids[i]));
+		char *s = fuzz_cstr(&f);
+		fuzz_parse(FUZZ_PIDS, s, i);
+		free(s);
+	}
+	for (size_t i = 0; i < UNIT_ARRAY_SIZE(maps); i++) {
+		fuzz_set(&f, maps[i], strlen(maps[i]));
+		char *s = fuzz_cstr(&f);
+		fuzz_parse(FUZZ_MAPS, s, i);
+		free(s);
+	}
+	/* A maps path longer than PATH_MAX is cut, not overflowed. */
+	{
+		size_t n = 3 * PATH_MAX;
+		char *line = malloc(n + 64);
+		struct proc_vma *v = malloc(sizeof(*v));
+		struct err e = { 0 };
+
+		REQUIRE(line && v);
+		int at = snprintf(line, 64, "1000-2000 r--p 00000000 fe:00 1 /");
+		memset(line + at, 'p', n);
+		line[at + n] = 0;
+		if (proc_parse_maps_line(line, v, &e) == 0)
+			CHECK(strlen(v->path) < sizeof(v->path));
+		free(line);
+		free(v);
+	}
+	free(f.b);
+}
+
+static const struct unit_case cases[] = {
+	UNIT_CASE(fuzz_image_core),
+	UNIT_CASE(fuzz_image_mm),
+	UNIT_CASE(fuzz_image_pagemap),
+	UNIT_CASE(fuzz_image_pstree),
+	UNIT_CASE(fuzz_image_files),
+	UNIT_CASE(fuzz_image_fdinfo),
+	UNIT_CASE(fuzz_image_fs),
+	UNIT_CASE(fuzz_image_inventory),
+	UNIT_CASE(fuzz_image_pages),
+	UNIT_CASE(fuzz_stream),
+	UNIT_CASE(fuzz_stream_every_cut),
+	UNIT_CASE(fuzz_proc_maps),
+	UNIT_CASE(fuzz_proc_stat),
+	UNIT_CASE(fuzz_proc_status),
+	UNIT_CASE(fuzz_proc_fdinfo),
+	UNIT_CASE(fuzz_proc_pid_list),
+	UNIT_CASE(fuzz_proc_edges),
+};
+UNIT_MAIN(cases)
