@@ -1,4 +1,5 @@
 /* pstree: see pstree.h. */
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,5 +86,98 @@ int pstree_check_and_order(PstreeEntry **procs, int nr, struct err *e)
 	free(placed);
 	memcpy(procs, out, sizeof(*out) * nr);
 	free(out);
+	return 0;
+}
+
+static PstreeEntry *pstree_new_helper(uint32_t pid, uint32_t ppid, uint32_t pgid, uint32_t sid)
+{
+	PstreeEntry *h = malloc(sizeof(*h));
+	uint32_t *threads = malloc(sizeof(*threads));
+
+	if (!h || !threads) {
+		free(h);
+		free(threads);
+		return NULL;
+	}
+	pstree_entry__init(h);
+	h->pid = pid;
+	h->ppid = ppid;
+	h->pgid = pgid;
+	h->sid = sid;
+	threads[0] = pid;
+	h->n_threads = 1;
+	h->threads = threads;
+	h->has_helper = true;
+	h->helper = true;
+	return h;
+}
+
+/* Appends a helper (once per pid); checks that one creator can serve all
+ * the members it stands for. */
+static int pstree_want_helper(PstreeEntry ***hs, int *nh, uint32_t pid, uint32_t ppid, uint32_t pgid, uint32_t sid,
+			      const PstreeEntry *member, struct err *e)
+{
+	PstreeEntry **n;
+
+	for (int i = 0; i < *nh; i++)
+		if ((*hs)[i]->pid == pid) {
+			if ((*hs)[i]->ppid != ppid)
+				return err_input(e, "pstree.img: the members of session or group %u have different parents (%u and %u, "
+						 "e.g. pid %u); recreating it is not supported", pid, (*hs)[i]->ppid, ppid, member->pid);
+			return 0;
+		}
+	n = realloc(*hs, sizeof(*n) * (*nh + 1));
+	if (!n || !(n[*nh] = pstree_new_helper(pid, ppid, pgid, sid))) {
+		if (n)
+			*hs = n;
+		return err_errno(e, "plan a helper for pid %u", pid);
+	}
+	*hs = n;
+	(*nh)++;
+	return 0;
+}
+
+int pstree_add_helpers(PstreeEntry ***procs, int *nr, struct err *e)
+{
+	PstreeEntry **p = *procs, **hs = NULL, **all;
+	const PstreeEntry *root = NULL;
+	int nh = 0, ret = 0;
+
+	for (int i = 0; i < *nr; i++)
+		if (!p[i]->ppid)
+			root = p[i];
+	if (!root)
+		return 0;	/* pstree_check_and_order reports it */
+	for (int i = 0; ret == 0 && i < *nr; i++) {
+		const PstreeEntry *t = p[i];
+
+		if (t == root)
+			continue;
+		if (t->sid != root->sid && pstree_index(p, *nr, t->sid) < 0)
+			ret = pstree_want_helper(&hs, &nh, t->sid, t->ppid, t->sid, t->sid, t, e);
+		if (ret == 0 && t->pgid != root->pgid && t->pgid != t->sid && pstree_index(p, *nr, t->pgid) < 0)
+			ret = pstree_want_helper(&hs, &nh, t->pgid, t->ppid, t->pgid, t->sid, t, e);
+	}
+	if (ret < 0 || !nh) {
+		for (int i = 0; i < nh; i++)
+			pstree_entry__free_unpacked(hs[i], NULL);
+		free(hs);
+		return ret;
+	}
+	all = malloc(sizeof(*all) * (*nr + nh));
+	if (!all) {
+		for (int i = 0; i < nh; i++)
+			pstree_entry__free_unpacked(hs[i], NULL);
+		free(hs);
+		return err_errno(e, "plan %d helpers", nh);
+	}
+	/* Helpers first: ordering keeps input order among siblings, and a
+	 * helper must exist before the members it serves. */
+	memcpy(all, hs, sizeof(*all) * nh);
+	memcpy(all + nh, p, sizeof(*all) * *nr);
+	free(hs);
+	free(p);
+	*procs = all;
+	*nr += nh;
 	return 0;
 }

@@ -83,6 +83,8 @@ int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	}
 	image_close(&img);
 	if (ret == 0)
+		ret = pstree_add_helpers(&procs, &nr, e);
+	if (ret == 0)
 		ret = pstree_check_and_order(procs, nr, e);
 	for (int i = 0; ret == 0 && i < nr; i++)
 		for (size_t t = 0; ret == 0 && t < procs[i]->n_threads; t++)

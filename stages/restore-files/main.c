@@ -68,7 +68,7 @@ static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct er
 	int ret;
 
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
+		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie && !rec->task->helper)
 			ret = reopen_add_task(r, rec->task->pid, e);
 		stream_record__free_unpacked(rec, NULL);
 		if (ret < 0)

@@ -93,7 +93,7 @@ static int rt_plan_addresses(struct rt_plan *p, struct err *e)
 		struct rt_task *t = &p->tasks[i];
 		struct rt_range tr;
 
-		if (t->pe->zombie)
+		if (t->pe->zombie || t->pe->helper)
 			continue;
 		if ((ret = rt_find_gap(t->mm, self, nself, RT_TRAMP_PAGES * RT_PAGE, NULL, &t->tramp, e)) < 0)
 			return ret;
@@ -190,27 +190,29 @@ static int rt_child_fds(const struct rt_task *t)
 }
 
 /* Joins the dumped session and process group. A session can only be made
- * by its leader, so anything else must come from the parent. */
+ * by its leader, so anything else must come from the task's creator. */
 static void rt_child_session(struct rt_plan *p, int i)
 {
 	const struct rt_task *t = &p->tasks[i];
-	const PstreeEntry *pe = t->pe, *pp = t->parent >= 0 ? p->tasks[t->parent].pe : NULL;
+	const PstreeEntry *pe = t->pe, *cp = t->creator >= 0 ? p->tasks[t->creator].pe : NULL;
+	uint32_t csid = cp ? cp->sid : 0, cpgid = cp ? cp->pgid : 0;
 
 	if (pe->sid == pe->pid) {
+		/* setsid also makes it the leader of a new group */
 		if (setsid() < 0)
 			rt_child_fail(p->shared, i, "pid %u: setsid", pe->pid);
-	} else if (pp && pe->sid != pp->sid) {
-		errno = 0;
-		rt_child_fail(p->shared, i, "pid %u is in session %u but its parent %u is in session %u; "
-			      "sessions whose leader is gone are not supported yet", pe->pid, pe->sid, pp->pid, pp->sid);
+		return;
 	}
-	if (pe->pgid == pe->pid && pe->sid == pe->pid) {
-		/* setsid made it the leader of a new group already */
-	} else if (pe->pgid == pe->pid) {
+	if (cp && pe->sid != csid) {
+		errno = 0;
+		rt_child_fail(p->shared, i, "pid %u is in session %u but its creator %u is in session %u; "
+			      "this session layout is not supported", pe->pid, pe->sid, cp->pid, csid);
+	}
+	if (pe->pgid == pe->pid) {
 		if (setpgid(0, 0) < 0)
 			rt_child_fail(p->shared, i, "pid %u: make it a group leader", pe->pid);
-	} else if (pp && pe->pgid != pp->pgid) {
-		/* The group's leader must exist already (created earlier, in this session). */
+	} else if (cp && pe->pgid != cpgid) {
+		/* The group's leader (maybe a helper) exists already, in this session. */
 		if (setpgid(0, pe->pgid) < 0)
 			rt_child_fail(p->shared, i, "pid %u: join process group %u", pe->pid, pe->pgid);
 	}
@@ -234,8 +236,9 @@ static void __attribute__((noreturn)) rt_child_exit_as(int status)
 
 static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i);
 
-/* Forks one child of the calling task with its old pid; returns in the parent. */
-static void rt_child_fork(struct rt_plan *p, int i, int j)
+/* Forks task j from the calling task i with its old pid; returns in i. With
+ * CLONE_PARENT (a session helper creating a member) j's parent is i's. */
+static void rt_child_fork(struct rt_plan *p, int i, int j, uint64_t flags)
 {
 	struct rt_task *c = &p->tasks[j];
 	pid_t want = c->pe->pid, pid;
@@ -243,7 +246,9 @@ static void rt_child_fork(struct rt_plan *p, int i, int j)
 	uint32_t s;
 
 	memset(&args, 0, sizeof(args));
-	args.exit_signal = SIGCHLD;
+	args.flags = flags;
+	/* With CLONE_PARENT the kernel takes the exit signal from i itself. */
+	args.exit_signal = flags & CLONE_PARENT ? 0 : SIGCHLD;
 	args.set_tid = (uint64_t)(uintptr_t)&want;
 	args.set_tid_size = 1;
 	pid = syscall(SYS_clone3, &args, sizeof(args));
@@ -252,14 +257,14 @@ static void rt_child_fork(struct rt_plan *p, int i, int j)
 	if (pid < 0)
 		rt_child_fail(p->shared, j, "pid %d (a child of %u) could not be created%s", want, p->tasks[i].pe->pid,
 			      errno == EEXIST ? ": the pid is in use; it must be free to restore the process that had it" : "");
-	if (!c->pe->zombie)
+	if (!c->pe->zombie && !c->pe->helper)
 		rt_slot_set(p->shared, j, RT_SLOT_BORN);
-	s = rt_slot_wait_change(p->shared, j, c->pe->zombie ? RT_SLOT_NONE : RT_SLOT_BORN);
+	s = rt_slot_wait_change(p->shared, j, c->pe->zombie || c->pe->helper ? RT_SLOT_NONE : RT_SLOT_BORN);
 	while (s == RT_SLOT_GO)
 		s = rt_slot_wait_change(p->shared, j, RT_SLOT_GO);
 	if (s == RT_SLOT_FAILED)
 		_exit(3);	/* the child said why; the stage reports it */
-	if (s == RT_SLOT_ZOMBIE) {
+	if (s == RT_SLOT_ZOMBIE && !(flags & CLONE_PARENT)) {
 		siginfo_t si;
 
 		/* Let it be a zombie before going on, without reaping it. */
@@ -275,16 +280,33 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	void *tramp;
 
 	atomic_store(&p->shared->slot[i].created, 1);
-	if (!t->pe->zombie)
+	if (!t->pe->zombie && !t->pe->helper)
 		rt_slot_wait_for(p->shared, i, RT_SLOT_GO);
 	rt_child_session(p, i);
 	if (t->pe->zombie) {
 		rt_slot_set(p->shared, i, RT_SLOT_ZOMBIE);
 		rt_child_exit_as(t->pe->exit_status);
 	}
+	if (t->pe->helper) {
+		/* A session helper creates the session's members for its parent. */
+		for (int j = i + 1; j < p->nr; j++)
+			if (p->tasks[j].creator == i)
+				rt_child_fork(p, i, j, CLONE_PARENT);
+		rt_slot_set(p->shared, i, RT_SLOT_HELPER);
+		rt_slot_wait_for(p->shared, i, RT_SLOT_RELEASE);
+		_exit(0);
+	}
 	for (int j = i + 1; j < p->nr; j++)
-		if (p->tasks[j].parent == i)
-			rt_child_fork(p, i, j);
+		if (p->tasks[j].creator == i)
+			rt_child_fork(p, i, j, 0);
+	/* Every member is in place: the helpers among our children may go, and
+	 * are reaped here, so the restored process never sees them. */
+	for (int j = i + 1; j < p->nr; j++)
+		if (p->tasks[j].parent == i && p->tasks[j].pe->helper) {
+			rt_slot_set(p->shared, j, RT_SLOT_RELEASE);
+			while (waitpid(p->tasks[j].pe->pid, NULL, 0) < 0 && errno == EINTR)
+				;
+		}
 
 	if (t->fs->has_umask)
 		umask(t->fs->umask);
@@ -363,7 +385,7 @@ int rt_create_tree(struct rt_plan *p, struct err *e)
 	time_t deadline = time(NULL) + RT_CREATE_TIMEOUT;
 
 	for (int i = 0; i < p->nr; i++)
-		live += !p->tasks[i].pe->zombie;
+		live += !p->tasks[i].pe->zombie && !p->tasks[i].pe->helper;
 	p->shared_size = sizeof(*p->shared) + p->nr * sizeof(p->shared->slot[0]);
 	p->shared = mmap(NULL, p->shared_size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	if (p->shared == MAP_FAILED) {
@@ -409,6 +431,6 @@ int rt_create_tree(struct rt_plan *p, struct err *e)
 				       RT_CREATE_TIMEOUT, stopped, live);
 		rt_futex_wait(&p->shared->changes, seen, 1000000);
 	}
-	pr_debug("created %d tasks (%d zombies)", p->nr, p->nr - live);
+	pr_debug("created %d tasks (%d zombies or helpers)", p->nr, p->nr - live);
 	return 0;
 }

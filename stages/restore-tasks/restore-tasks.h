@@ -35,6 +35,8 @@ struct rt_thread {
 struct rt_task {
 	int index;		/* in the plan, parents first */
 	int parent;		/* index of the parent, -1 for the root */
+	int creator;		/* who forks it: the parent, or the helper of its session
+				 * (with CLONE_PARENT, so the parent is still right) */
 	PstreeEntry *pe;
 	CoreEntry *core;	/* the leader's */
 	MmEntry *mm;
@@ -60,6 +62,8 @@ enum rt_slot_state {
 	RT_SLOT_GO,		/* seized: may set itself up */
 	RT_SLOT_READY,		/* its subtree exists and it is about to stop */
 	RT_SLOT_ZOMBIE,		/* a zombie task is about to exit */
+	RT_SLOT_HELPER,		/* a helper holds its session or group, waiting to be released */
+	RT_SLOT_RELEASE,	/* a helper may exit */
 	RT_SLOT_FAILED,		/* setup failed; err says why */
 };
 

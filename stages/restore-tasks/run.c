@@ -71,6 +71,24 @@ static int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
 	return n;
 }
 
+/* A task whose session leader is a helper (the leader is gone) is forked by
+ * that helper, which called setsid(), with CLONE_PARENT; every other task by
+ * its parent. */
+static void rt_assign_creators(struct rt_plan *p)
+{
+	for (int i = 0; i < p->nr; i++) {
+		struct rt_task *t = &p->tasks[i];
+
+		t->creator = t->parent;
+		if (t->pe->sid == t->pe->pid)
+			continue;
+		for (int h = 0; h < p->nr; h++)
+			if (p->tasks[h].pe->helper && p->tasks[h].pe->pid == t->pe->sid &&
+			    p->tasks[h].pe->sid == p->tasks[h].pe->pid && p->tasks[h].parent == t->parent)
+				t->creator = h;
+	}
+}
+
 /* Gives each task the list of its descriptors. */
 static int rt_assign_fds(struct rt_plan *p, struct err *e)
 {
@@ -176,14 +194,16 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	if (ret == 0 && p.nr == 0)
 		ret = err_proto(e, "no task to restore on stdin");
 	if (ret == 0)
+		rt_assign_creators(&p);
+	if (ret == 0)
 		ret = rt_assign_fds(&p, e);
 	for (int i = 0; ret == 0 && i < p.nr; i++)
-		if (!p.tasks[i].pe->zombie)
+		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	for (int i = 0, done = 0; ret == 0 && i < p.nr; i++) {
-		if (p.tasks[i].pe->zombie)
+		if (p.tasks[i].pe->zombie || p.tasks[i].pe->helper)
 			continue;
 		if ((ret = rt_transplant(ctx->dir_fd, &p.tasks[i], e)) < 0)
 			break;
@@ -191,7 +211,7 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	}
 	/* All at once: no restored task runs while another is still amber's. */
 	for (int i = 0; ret == 0 && i < p.nr; i++)
-		if (!p.tasks[i].pe->zombie)
+		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_release(&p.tasks[i], e);
 	if (ret == 0)
 		pr_info("restored %d processes, root %u", p.nr, p.tasks[0].pe->pid);
