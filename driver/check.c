@@ -545,7 +545,7 @@ static const struct check check_table[] = {
 	{ "clone3 set_tid",       "restore tasks with their old pids", false, check_clone3 },
 	{ "PR_SET_MM_MAP",        "restore brk, args, auxv and exe of a process", false, check_mm_map },
 	{ "vdso mremap",          "move the vDSO back to its old address", false, check_vdso },
-	{ "memfd_create",         "restore shared anonymous memory", false, check_memfd },
+	{ "memfd_create",         "future shared-memory restore, not used yet", false, check_memfd },
 	{ "ns_last_pid",          "pick pids on kernels without clone3 set_tid", true, check_ns_last_pid },
 	{ "openat2 beneath",      "open image files only beneath the images directory", true, check_openat2 },
 	{ "userfaultfd",          "lazy page restore, not used yet", true, check_userfaultfd },

@@ -17,6 +17,7 @@ static const struct option drv_long[] = {
 	{ "run-dir", required_argument, NULL, DRV_OPT_RUN_DIR },
 	{ "leave-running", no_argument, NULL, DRV_OPT_LEAVE_RUNNING },
 	{ "pidfile", required_argument, NULL, DRV_OPT_PIDFILE },
+	{ "pidns", no_argument, NULL, DRV_OPT_PIDNS },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -65,6 +66,7 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 		case DRV_OPT_RUN_DIR: o->run_dir = optarg; break;
 		case DRV_OPT_LEAVE_RUNNING: o->leave_running = true; break;
 		case DRV_OPT_PIDFILE: o->pidfile = optarg; break;
+		case DRV_OPT_PIDNS: o->pidns = true; break;
 		case 'h':
 		case DRV_OPT_HELP:
 			return -1;

@@ -14,9 +14,10 @@ struct drv_opts {
 	int pid;		/* -t */
 	bool leave_running;	/* --leave-running */
 	bool detach;		/* -d */
+	bool pidns;		/* --pidns */
 };
 
-enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP };
+enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS };
 
 /* Parses the common and subcommand options; 'allowed' is the getopt short
  * string of what this subcommand takes. Returns 0, or an exit code. */

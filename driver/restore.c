@@ -25,19 +25,30 @@
 #include "ipc/fds.h"
 #include "lib/log.h"
 
+struct restore_pids {
+	int root;	/* the restored root, as the driver sees it */
+	int waitable;	/* what the driver waits for: the root, or amber's init of a new pid namespace */
+};
+
 static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
 {
 	StreamRecord *rec = stream_record__unpack(NULL, len, data);
+	struct restore_pids *rp = arg;
 
 	if (rec && rec->restored && rec->restored->root)
-		*(int *)arg = rec->restored->pid;
+		rp->root = rec->restored->pid;
+	if (rec && rec->restored && rec->restored->ns_init)
+		rp->waitable = rec->restored->pid;
 	if (rec)
 		stream_record__free_unpacked(rec, NULL);
 }
 
 static void restore_usage(void)
 {
-	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [-v N] [-o LOG] [--run-dir DIR]\n");
+	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [-v N] [-o LOG] [--run-dir DIR]\n"
+	       "  -d              leave the restored tree running and return at once\n"
+	       "  --pidfile FILE  write the restored root's pid to FILE\n"
+	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n");
 }
 
 /* Waits for the restored root and turns its end into our exit status. */
@@ -71,7 +82,9 @@ int cmd_restore(int argc, char **argv)
 	struct run_stage *all[3] = { &pstree, &files, &tasks };
 	struct err e = { 0 };
 	struct run_stage *cur = NULL;
-	int sock[2] = { -1, -1 }, ret, root = 0;
+	int sock[2] = { -1, -1 }, ret;
+	struct restore_pids rp = { 0, 0 };
+	const char *tasks_args[] = { NULL, NULL };
 	double t0 = run_now();
 
 	if ((ret = drv_parse(argc, argv, "Dovd", &o)) != 0) {
@@ -80,6 +93,8 @@ int cmd_restore(int argc, char **argv)
 		return ret < 0 ? 0 : ret;
 	}
 	log_init("amber", o.verbosity, 2);
+	if (o.pidns)
+		tasks_args[0] = "--pidns";
 	if (!o.images) {
 		fprintf(stderr, "amber restore: need -D DIR\n");
 		restore_usage();
@@ -114,7 +129,7 @@ int cmd_restore(int argc, char **argv)
 		struct run_fd fd = { FD_NAME_FILES, sock[1], FD_DEF_FILES };
 
 		cur = &tasks;
-		ret = run_start(&r, &tasks, "restore-tasks", NULL, &fd, 1, &e);
+		ret = run_start(&r, &tasks, "restore-tasks", tasks_args, &fd, 1, &e);
 		close(sock[1]);
 		sock[1] = -1;
 		if (ret == 0)
@@ -122,7 +137,7 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (sock[1] >= 0)
 		close(sock[1]);
-	if (ret == 0 && (run_find(&r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &root), !root))
+	if (ret == 0 && (run_find(&r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &rp), !rp.root))
 		ret = err_proto(&e, "restore-tasks reported no restored root");
 	if (ret < 0) {
 		run_kill(cur);
@@ -134,12 +149,12 @@ int cmd_restore(int argc, char **argv)
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
 
-		if (!f || fprintf(f, "%d\n", root) < 0 || fclose(f) != 0)
+		if (!f || fprintf(f, "%d\n", rp.root) < 0 || fclose(f) != 0)
 			pr_warn("could not write the pid file '%s': %m", o.pidfile);
 	}
-	pr_info("restored pid %d from %s in %.3f s", root, r.images, run_now() - t0);
+	pr_info("restored pid %d from %s in %.3f s", rp.root, r.images, run_now() - t0);
 	run_free(&r);
 	if (o.detach)
 		return EXIT_OK;
-	return restore_wait_root(root);
+	return restore_wait_root(rp.waitable ? rp.waitable : rp.root);
 }

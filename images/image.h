@@ -6,8 +6,9 @@
  *	u32 version  IMAGE_FORMAT_VERSION
  *	u32 hdr_size bytes from the start of the file to the first record
  * followed by records, each a u32 length + one protobuf message (lib/frame.h).
- * pages-N.img is the exception: hdr_size is the page size and the rest of the
- * file is raw, page-aligned page contents described by pagemap-PID.img.
+ * pages-N.img is the exception: hdr_size is IMAGE_PAGES_HDR_SIZE (4096, the
+ * header zero-padded) and the rest of the file is raw, page-aligned page
+ * contents described by pagemap-PID.img.
  *
  * Files are opened relative to the images directory fd with O_NOFOLLOW and
  * RESOLVE_BENEATH, and created 0600: images hold memory and secrets.

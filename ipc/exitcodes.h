@@ -1,8 +1,10 @@
 /* exitcodes: the exit status table shared by every stage and the driver.
  *
- * The driver uses the class to decide what to say: a rerun is offered for
- * EXIT_SYSTEM (the world may change) and EXIT_PROTOCOL (a peer stage to
- * debug); EXIT_INPUT means the images or options must change first.
+ * The driver uses the class to decide what to say: for every failure but
+ * EXIT_USAGE it prints the command that reruns the failed stage alone on its
+ * recorded input (driver/run.c). A rerun may succeed after EXIT_SYSTEM (the
+ * world may change); after EXIT_INPUT or EXIT_PROTOCOL it reproduces the
+ * failure for debugging, and the images or a peer stage must change first.
  */
 #ifndef AMBER_EXITCODES_H
 #define AMBER_EXITCODES_H

@@ -14,13 +14,9 @@
 #define FD_DEF_CONTROL	10
 
 /* restore-files -> restore-tasks: unix socket carrying opened files
- * (SCM_RIGHTS, each with an FdPassHeader naming its file id). */
+ * (SCM_RIGHTS; the data is a u32 count and a u32 file id per fd, ipc/fdpass.h). */
 #define FD_NAME_FILES	"files"
 #define FD_DEF_FILES	11
-
-/* The log fd, when the driver gives one instead of stderr. */
-#define FD_NAME_LOG	"log"
-#define FD_DEF_LOG	12
 
 /* Every driver-assigned fd is at or above this, below it are stdio. */
 #define FD_FIRST_PASSED	10

@@ -4,7 +4,7 @@
  *	"(   0.012345) seize: W: message"
  * The driver reads these lines from each stage and files them into the run
  * directory and -o LOGFILE. Progress lines ("P: ...") are meant for a
- * terminal and are only written when log_progress_enabled().
+ * terminal and are only written once log_set_progress(1) asked for them.
  *
  * Levels follow -v: 0 errors, 1 warnings, 2 info (default), 3 debug, 4 trace
  * (every remote syscall).

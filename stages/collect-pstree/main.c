@@ -4,12 +4,17 @@
  *	Reads inventory.img (refusing an incomplete dump, another image format,
  *	or a dump whose CPU state cannot be loaded on this CPU) and pstree.img,
  *	checks that the tree is well formed (one root, unique pids and tids,
- *	every parent present, leaders listed first) and that every pid and tid
- *	it must recreate is free on this machine, then writes the processes in
- *	creation order (parents before children) for the later restore stages.
+ *	every parent present, each process's own pid its first thread), adds
+ *	a helper entry (PstreeEntry.helper) for each session or process group
+ *	whose leader is not in the tree, so that restore can make it again
+ *	(lib/pstree.h), checks that every pid and tid it must recreate is free
+ *	on this machine, then writes the processes in creation order (parents
+ *	before children, a helper before the members it serves) for the later
+ *	restore stages.
  *
- * Inputs	stdin: a state stream (normally just hello and end).
- * Outputs	stdout: one 'task' record per process, parents first, then end.
+ * Inputs	images: inventory.img, pstree.img. stdin: not read.
+ * Outputs	stdout: one 'task' record per process (zombies and helpers
+ *	included), parents first, then end.
  * Exit status	3 when the images are bad or a pid is taken (the message names
  *	the pid and who holds it); see ipc/exitcodes.h. No side effects.
  * Capabilities	none.

@@ -1,13 +1,15 @@
 /* amber-dump-memory: write the address space of every process of a stopped tree.
  *
  * What it does
- *	For each process announced on stdin it writes mm-PID.img (every VMA with
- *	protection, flags, backing file, and the mm fields: code, data, brk,
+ *	For each process announced on stdin (zombies are skipped) it writes
+ *	mm-PID.img (every VMA with protection, flags, backing file, accounting
+ *	and madvise advice from smaps, and the mm fields: code, data, brk,
  *	stack, arguments, environment, auxv, exe) and the process's private
  *	memory: /proc/PID/pagemap says which pages hold data only the process
  *	has (anonymous pages, copy-on-write pages of private file mappings,
  *	swapped pages); those are copied with process_vm_readv (/proc/PID/mem
- *	for unreadable VMAs) into pages-PID.img, and pagemap-PID.img says where
+ *	for unreadable VMAs), in 4 MiB chunks by one thread per CPU (at most 8,
+ *	lib/pagecopy.h), into pages-PID.img, and pagemap-PID.img says where
  *	each run of pages lives. Pages the file system already holds (shared
  *	file mappings, clean private file pages) and the kernel's own mappings
  *	(vDSO, vvar, vsyscall) are not copied.

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
@@ -255,7 +256,7 @@ static void rt_child_fork(struct rt_plan *p, int i, int j, uint64_t flags)
 	if (pid == 0)
 		rt_child_main(p, j);
 	if (pid < 0)
-		rt_child_fail(p->shared, j, "pid %d (a child of %u) could not be created%s", want, p->tasks[i].pe->pid,
+		rt_child_fail(p->shared, j, "pid %d (a child of %u) could not be created%s", want, i >= 0 ? p->tasks[i].pe->pid : 1,
 			      errno == EEXIST ? ": the pid is in use; it must be free to restore the process that had it" : "");
 	if (!c->pe->zombie && !c->pe->helper)
 		rt_slot_set(p->shared, j, RT_SLOT_BORN);
@@ -326,10 +327,62 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	_exit(5);	/* not reached: the stage rewrites this task while it is stopped */
 }
 
+/* The innermost pid of task 'pid' (last NSpid field), or 0. */
+static pid_t rt_nspid(pid_t pid, pid_t tid)
+{
+	struct proc_status st;
+	struct err ignored;
+
+	if (proc_read_status(pid, tid, &st, &ignored) < 0 || !st.nr_nspid)
+		return 0;
+	return st.nspid[st.nr_nspid - 1];
+}
+
+pid_t rt_host_pid_of_child(pid_t parent, pid_t nspid)
+{
+	_cleanup_free_ pid_t *kids = NULL;
+	struct err ignored;
+	int n = 0;
+
+	if (proc_read_children(parent, parent, &kids, &n, &ignored) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (rt_nspid(kids[i], 0) == nspid)
+			return kids[i];
+	return 0;
+}
+
+pid_t rt_host_tid(pid_t pid, pid_t nstid)
+{
+	_cleanup_free_ pid_t *tids = NULL;
+	struct err ignored;
+	int n = 0;
+
+	if (proc_list_threads(pid, &tids, &n, &ignored) < 0)
+		return 0;
+	for (int i = 0; i < n; i++)
+		if (rt_nspid(pid, tids[i]) == nstid)
+			return tids[i];
+	return 0;
+}
+
+/* Where this stage finds task i: its own pid outside a new pid namespace;
+ * inside one, the child of its parent (or of the init) with that NSpid. */
+static pid_t rt_host_pid(struct rt_plan *p, int i)
+{
+	const struct rt_task *t = &p->tasks[i];
+
+	if (!p->pidns)
+		return t->pe->pid;
+	if (i == 0)
+		return p->root_host ? p->root_host : rt_host_pid_of_child(p->init_host, t->pe->pid);
+	return p->tasks[t->parent].pid ? rt_host_pid_of_child(p->tasks[t->parent].pid, t->pe->pid) : 0;
+}
+
 static struct rt_task *rt_task_by_pid(struct rt_plan *p, pid_t pid)
 {
 	for (int i = 0; i < p->nr; i++)
-		if ((pid_t)p->tasks[i].pe->pid == pid)
+		if (p->tasks[i].pid == pid)
 			return &p->tasks[i];
 	return NULL;
 }
@@ -342,7 +395,9 @@ static int rt_seize_born(struct rt_plan *p, struct err *e)
 
 		if (t->seized || atomic_load(&p->shared->slot[i].state) != RT_SLOT_BORN)
 			continue;
-		t->pid = t->pe->pid;
+		t->pid = rt_host_pid(p, i);
+		if (!t->pid)
+			continue;	/* not visible in its parent's children yet */
 		/* EXITKILL: if this stage dies, the half-made tree dies with it. */
 		if (ptrace(PTRACE_SEIZE, t->pid, 0, PTRACE_O_EXITKILL | PTRACE_O_TRACESYSGOOD | PTRACE_O_TRACECLONE) < 0)
 			return err_errno(e, "seize new task %d", t->pid);
@@ -357,6 +412,8 @@ static int rt_on_status(struct rt_plan *p, pid_t pid, int status, int *stopped, 
 {
 	struct rt_task *t = rt_task_by_pid(p, pid);
 
+	if (p->init_host && pid == p->init_host)
+		return err_set(e, 4, "amber's init of the new pid namespace ended while the tree was being created (wait status %#x)", status);
 	if (!t)
 		return 0;	/* a zombie's exit seen as its tracer: nothing to do */
 	if (WIFSTOPPED(status)) {
@@ -377,10 +434,70 @@ static int rt_on_status(struct rt_plan *p, pid_t pid, int status, int *stopped, 
 	return err_set(e, 4, "task %d ended while being created (wait status %#x)", pid, status);
 }
 
-int rt_create_tree(struct rt_plan *p, struct err *e)
+/* The init of a new pid namespace when the dumped root was not one: it
+ * creates the root, lets go of amber's files, reaps orphans, and exits with
+ * the root's status (the namespace dies with its init, so it stays while
+ * the root lives). */
+static void __attribute__((noreturn)) rt_init_main(struct rt_plan *p)
+{
+	pid_t root = p->tasks[0].pe->pid;
+	int status;
+
+	prctl(PR_SET_NAME, "amber-init");
+	rt_child_fork(p, -1, 0, 0);
+	syscall(SYS_close_range, 0, ~0U, 0);
+	for (;;) {
+		pid_t got = waitpid(-1, &status, 0);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			_exit(0);
+		if (got == root)
+			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+	}
+}
+
+/* Creates the root: as the stage's child, or as the new pid namespace's
+ * init (it was pid 1), or under amber's init in a new pid namespace. */
+static int rt_create_root(struct rt_plan *p, struct err *e)
 {
 	struct clone_args args;
 	pid_t want = p->tasks[0].pe->pid, pid;
+	bool root_is_init = want == 1;
+
+	memset(&args, 0, sizeof(args));
+	args.exit_signal = SIGCHLD;
+	if (p->pidns)
+		args.flags = CLONE_NEWPID;
+	if (!p->pidns || root_is_init) {
+		args.set_tid = (uint64_t)(uintptr_t)&want;
+		args.set_tid_size = 1;
+	}
+	fflush(NULL);
+	pid = syscall(SYS_clone3, &args, sizeof(args));
+	if (pid == 0) {
+		if (p->pidns && !root_is_init)
+			rt_init_main(p);
+		rt_child_main(p, 0);
+	}
+	if (pid < 0)
+		return errno == EEXIST ? err_input(e, "pid %d is already in use; it must be free to restore the process that had it", want)
+				       : err_errno(e, "create the root task %d (clone3%s)", want, p->pidns ? " CLONE_NEWPID" : " set_tid");
+	if (p->pidns && !root_is_init) {
+		p->init_host = pid;
+		pr_info("new pid namespace: amber's init is pid %d here", pid);
+		return 0;
+	}
+	if (p->pidns)
+		p->root_host = pid;
+	rt_slot_set(p->shared, 0, RT_SLOT_BORN);
+	return 0;
+}
+
+int rt_create_tree(struct rt_plan *p, struct err *e)
+{
+	pid_t pid;
 	int stopped = 0, live = 0, ret;
 	time_t deadline = time(NULL) + RT_CREATE_TIMEOUT;
 
@@ -396,18 +513,8 @@ int rt_create_tree(struct rt_plan *p, struct err *e)
 	if ((ret = rt_plan_addresses(p, e)) < 0)
 		return ret;
 
-	memset(&args, 0, sizeof(args));
-	args.exit_signal = SIGCHLD;
-	args.set_tid = (uint64_t)(uintptr_t)&want;
-	args.set_tid_size = 1;
-	fflush(NULL);
-	pid = syscall(SYS_clone3, &args, sizeof(args));
-	if (pid == 0)
-		rt_child_main(p, 0);
-	if (pid < 0)
-		return errno == EEXIST ? err_input(e, "pid %d is already in use; it must be free to restore the process that had it", want)
-				       : err_errno(e, "create a task with pid %d (clone3 set_tid)", want);
-	rt_slot_set(p->shared, 0, RT_SLOT_BORN);
+	if ((ret = rt_create_root(p, e)) < 0)
+		return ret;
 
 	while (stopped < live) {
 		uint32_t seen = atomic_load(&p->shared->changes);

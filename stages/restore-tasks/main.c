@@ -19,6 +19,10 @@
  * Outputs	stdout: a 'restored' record per process, then end. The restored
  *	root is this stage's child: when the stage exits it is re-parented to
  *	the driver (a child subreaper) or to init.
+ * Options	--pidns: restore into a new pid namespace, where every task keeps
+ *	its dumped pid; amber's small init (pid 1) reaps orphans and exits with
+ *	the root's status. Implied when the dumped root was pid 1 of its own
+ *	namespace: then the root itself is the new namespace's init.
  * Exit status	ipc/exitcodes.h. On failure every task it created is killed
  *	(and, being traced with PTRACE_O_EXITKILL, dies with the stage).
  * Capabilities	all: the tasks it forks inherit its capability sets, so it
@@ -29,6 +33,22 @@
 #include "ipc/stage.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
+static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	struct rt_opts *o = opts;
+
+	if (opt == 'P') {
+		o->pidns = true;
+		return 0;
+	}
+	return err_set(e, 2, "unknown option");
+}
+
+static const struct option rt_options[] = {
+	{ "pidns", no_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int main(int argc, char **argv)
 {
 	static const struct stage_desc desc = {
@@ -36,8 +56,12 @@ int main(int argc, char **argv)
 		.summary = "fork every process with its old pid and transplant its memory and CPU state into it",
 		.fds = { FD_NAME_FILES },
 		.keep_all_caps = true,
+		.usage = "      --pidns            restore into a new pid namespace (implied when the root was pid 1)",
+		.options = rt_options,
+		.parse_option = rt_parse_option,
 		.run = restore_tasks_run,
 	};
+	struct rt_opts opts = { false };
 
-	return stage_main(&desc, NULL, argc, argv);
+	return stage_main(&desc, &opts, argc, argv);
 }

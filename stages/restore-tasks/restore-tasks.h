@@ -27,7 +27,8 @@ struct rt_fd {
 /* One thread's final state, loaded once the transplant is done and set at
  * the very end, just before all tasks are let go together. */
 struct rt_thread {
-	pid_t tid;
+	pid_t tid;		/* as the images and the task see it */
+	pid_t host_tid;		/* as this stage sees it (differs in a new pid namespace) */
 	CoreEntry *core;	/* the leader's is rt_task.core */
 	struct user_regs_struct regs;
 };
@@ -49,7 +50,7 @@ struct rt_task {
 	int nr_threads;
 	uint64_t tramp;		/* trampoline address in the task */
 	uint64_t spare;		/* a free gap for moving the vDSO through */
-	pid_t pid;		/* set once the task exists */
+	pid_t pid;		/* as this stage sees it, set once the task is seized */
 	bool seized, stopped, ready;
 };
 
@@ -88,6 +89,13 @@ struct rt_plan {
 	uint32_t nr_ids;
 	struct rt_shared *shared;
 	size_t shared_size;
+	bool pidns;		/* restore into a new pid namespace */
+	pid_t root_host;	/* the root, as this stage sees it */
+	pid_t init_host;	/* amber's init of the new pid namespace, or 0 */
+};
+
+struct rt_opts {
+	bool pidns;
 };
 
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
@@ -100,6 +108,12 @@ int rt_create_tree(struct rt_plan *p, struct err *e);
 /* transplant.c: load the image into a stopped task, create its threads,
  * and leave every thread ready to be let go. */
 int rt_transplant(int dirfd, struct rt_task *t, struct err *e);
+/* The pid this stage sees for a task that is 'nspid' in its own pid
+ * namespace, found among the children of 'parent' (this stage's view);
+ * 0 if not (yet) there. */
+pid_t rt_host_pid_of_child(pid_t parent, pid_t nspid);
+/* The same for a thread of process 'pid'. */
+pid_t rt_host_tid(pid_t pid, pid_t nstid);
 /* Sets the final registers, FPU state and mask of every thread of t and
  * detaches them. */
 int rt_release(struct rt_task *t, struct err *e);

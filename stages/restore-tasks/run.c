@@ -118,7 +118,12 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
  * belong to someone else. */
 static void rt_rollback(struct rt_plan *p)
 {
-	for (int i = p->nr - 1; i >= 0; i--) {
+	/* A pid namespace dies with its init: that takes every task in it. */
+	if (p->init_host > 0)
+		kill(p->init_host, SIGKILL);
+	if (p->root_host > 0)
+		kill(p->root_host, SIGKILL);
+	for (int i = p->nr - 1; i >= 0 && !p->pidns; i--) {
 		if (p->tasks[i].pid > 0 || (p->shared && atomic_load(&p->shared->slot[i].created))) {
 			pid_t pid = p->tasks[i].pe->pid;
 
@@ -153,18 +158,26 @@ static void rt_plan_free(struct rt_plan *p)
 		munmap(p->shared, p->shared_size);
 }
 
-static int rt_report(int nr, const struct rt_task *tasks, struct err *e)
+/* Says which pids run again, as the driver sees them, and amber's init if
+ * there is one (the driver waits for it instead of the root). */
+static int rt_report(const struct rt_plan *p, struct err *e)
 {
 	struct stream_out out;
 	int ret = stream_out_open(&out, 1, "restore-tasks", e);
 
-	for (int i = 0; ret == 0 && i < nr; i++) {
+	for (int i = -1; ret == 0 && i < p->nr; i++) {
 		RestoredEntry re = RESTORED_ENTRY__INIT;
 		StreamRecord rec = STREAM_RECORD__INIT;
 
-		re.pid = tasks[i].pe->pid;
+		if (i < 0 && !p->init_host)
+			continue;
+		if (i >= 0 && (p->tasks[i].pe->zombie || p->tasks[i].pe->helper))
+			continue;
+		re.pid = i < 0 ? p->init_host : p->tasks[i].pid;
 		re.has_root = true;
 		re.root = i == 0;
+		re.has_ns_init = i < 0;
+		re.ns_init = i < 0;
 		rec.body_case = STREAM_RECORD__BODY_RESTORED;
 		rec.restored = &re;
 		ret = stream_out_write(&out, &rec, e);
@@ -174,12 +187,14 @@ static int rt_report(int nr, const struct rt_task *tasks, struct err *e)
 
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
+	const struct rt_opts *o = opts;
 	struct rt_plan p;
 	struct stream_in in;
 	StreamRecord *rec;
 	int ret;
 
 	memset(&p, 0, sizeof(p));
+	p.pidns = o->pidns;
 	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
 		return ret;
 	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
@@ -193,6 +208,9 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_receive_files(&p, stage_fd(ctx, FD_NAME_FILES), e);
 	if (ret == 0 && p.nr == 0)
 		ret = err_proto(e, "no task to restore on stdin");
+	/* pid 1 can only be had as the init of a new pid namespace. */
+	if (ret == 0 && p.nr && p.tasks[0].pe->pid == 1)
+		p.pidns = true;
 	if (ret == 0)
 		rt_assign_creators(&p);
 	if (ret == 0)
@@ -214,9 +232,10 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_release(&p.tasks[i], e);
 	if (ret == 0)
-		pr_info("restored %d processes, root %u", p.nr, p.tasks[0].pe->pid);
+		pr_info("restored %d processes, root %u (pid %d here)%s", p.nr, p.tasks[0].pe->pid, p.tasks[0].pid,
+			p.pidns ? " in a new pid namespace" : "");
 	if (ret == 0)
-		ret = rt_report(p.nr, p.tasks, e);
+		ret = rt_report(&p, e);
 	if (ret < 0)
 		rt_rollback(&p);
 	rt_plan_free(&p);

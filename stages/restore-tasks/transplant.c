@@ -473,11 +473,14 @@ static int rt_create_threads(struct rsys *r, struct rt_task *t, struct err *e)
 			return e->errnum == EEXIST ? err_input(e, "tid %d of pid %d is in use; it must be free", th->tid, t->pid) : ret;
 		if (res != th->tid)
 			return err_set(e, 4, "pid %d: the new thread got tid %ld, want %d", t->pid, res, th->tid);
-		if ((ret = tracee_wait(th->tid, &status, e)) < 0)
+		th->host_tid = th->tid;
+		if (t->pid != (pid_t)t->pe->pid && !(th->host_tid = rt_host_tid(t->pid, th->tid)))
+			return err_set(e, 4, "pid %d: cannot find new thread %d in /proc", t->pid, th->tid);
+		if ((ret = tracee_wait(th->host_tid, &status, e)) < 0)
 			return ret;
 		if (!WIFSTOPPED(status))
 			return err_set(e, 4, "new thread %d did not stop (status %#x)", th->tid, status);
-		if ((ret = rsys_begin(&tr, th->tid, t->tramp, RSYS_SITE_TRAP, e)) < 0 ||
+		if ((ret = rsys_begin(&tr, th->host_tid, t->tramp, RSYS_SITE_TRAP, e)) < 0 ||
 		    (ret = rt_thread_setup(&tr, t, th->core, e)) < 0)
 			return err_wrap(e, "thread %d", th->tid);
 	}
@@ -536,14 +539,14 @@ int rt_release(struct rt_task *t, struct err *e)
 		rt_entry_to_regs(th->core->regs, &regs);
 		regs.orig_rax = -1;	/* restart, if any, was folded into ip/ax at dump */
 		if ((th->core->has_xstate &&
-		     (ret = tracee_set_xstate(th->tid, th->core->xstate.data, th->core->xstate.len, e)) < 0) ||
-		    (ret = tracee_set_regs(th->tid, &regs, e)) < 0 ||
-		    (ret = tracee_set_sigmask(th->tid, th->core->sigmask, e)) < 0)
+		     (ret = tracee_set_xstate(th->host_tid, th->core->xstate.data, th->core->xstate.len, e)) < 0) ||
+		    (ret = tracee_set_regs(th->host_tid, &regs, e)) < 0 ||
+		    (ret = tracee_set_sigmask(th->host_tid, th->core->sigmask, e)) < 0)
 			return ret;
 	}
 	/* Only when every thread is loaded does any of them run again. */
 	for (int k = 0; k < t->nr_threads; k++)
-		if (ptrace(PTRACE_DETACH, t->threads[k].tid, 0, 0) < 0)
+		if (ptrace(PTRACE_DETACH, t->threads[k].host_tid, 0, 0) < 0)
 			return err_errno(e, "detach restored thread %d", t->threads[k].tid);
 	return 0;
 }
@@ -553,6 +556,7 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	struct rsys r;
 	int ret;
 
+	t->threads[0].host_tid = t->pid;
 	if ((ret = rsys_begin(&r, t->pid, t->tramp, RSYS_SITE_TRAP, e)) < 0)
 		return ret;
 	if ((ret = rt_unregister_rseq(&r, e)) < 0 ||

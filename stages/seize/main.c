@@ -3,25 +3,37 @@
  * What it does
  *	Finds every process of the tree rooted at -t PID (threads from
  *	/proc/PID/task, children from .../children, re-scanned until stable so
- *	nothing forked during seizing is missed), PTRACE_SEIZEs and interrupts
- *	every thread, and records each thread's core: registers (adjusted so an
- *	interrupted syscall restarts), FPU/xstate, signal mask, name, rseq
- *	registration, and per process the sigactions and brk, read with remote
- *	syscalls run from a 'syscall' instruction in the task's vDSO (nothing is
- *	written into the task's memory but a scratch page it unmaps again).
- *	It then stays alive as the tracer, holding the tree stopped, until the
- *	driver says on the control fd what to do with it.
+ *	nothing forked during seizing is missed; a thread that exits while
+ *	being seized is dropped), PTRACE_SEIZEs and interrupts every thread
+ *	with PTRACE_O_SUSPEND_SECCOMP (the task's own filters must not judge
+ *	amber's remote syscalls), and records each thread's core: registers
+ *	(adjusted so an interrupted syscall restarts), FPU/xstate, signal mask,
+ *	name, rseq registration, robust futex list, clear_child_tid, pending
+ *	signals with their siginfo, sigaltstack, credentials (uids, gids,
+ *	groups, the five capability sets, securebits, no_new_privs), seccomp
+ *	filters, parent-death signal; and per process the sigactions, brk,
+ *	process-wide pending signals, itimers, POSIX timers, rlimits,
+ *	personality, dumpable and child-subreaper flag. What only the task can
+ *	tell is read with remote syscalls run from a 'syscall' instruction in
+ *	the task's vDSO (nothing is written into the task's memory but a
+ *	scratch area it unmaps again). A zombie is recorded in pstree.img with
+ *	its exit status and has no other image. A thread in strict seccomp
+ *	mode, or a zombie root, is refused. seize then stays alive as the
+ *	tracer, holding the tree stopped, until the driver says on the control
+ *	fd what to do with it.
  *
  * Inputs	-t PID; stdin is not read.
  *	fd "control" (optional): lines "release kill" or "release resume".
  *	EOF on it (the driver died) resumes the tree. Without the fd the tree
  *	is resumed as soon as the images are written (a hand run).
- * Outputs	pstree.img, core-TID.img for every thread; on stdout a state
- *	stream with one 'task' record per process, then the end record, which
- *	tells the driver the tree is frozen and the images are written.
+ * Outputs	pstree.img, core-TID.img for every thread of every process but
+ *	zombies; on stdout a state stream with one 'task' record per process,
+ *	then the end record, which tells the driver the tree is frozen and the
+ *	images are written.
  * Exit status	0 after release; see ipc/exitcodes.h. If seize dies, ptrace
  *	detaches and the tree carries on untouched.
- * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN to read seccomp filters
+ * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
+ *	PTRACE_O_SUSPEND_SECCOMP and to read seccomp filters
  *	(PTRACE_SECCOMP_GET_FILTER).
  * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)
  */

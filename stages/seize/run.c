@@ -26,6 +26,8 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 	for (int i = 0; ret == 0 && i < t->nr; i++) {
 		PstreeEntry pe = PSTREE_ENTRY__INIT;
 
+		if (t->procs[i].gone)
+			continue;
 		pe.pid = t->procs[i].pid;
 		pe.ppid = t->procs[i].ppid;
 		pe.pgid = t->procs[i].pgid;
@@ -80,7 +82,7 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		return err_set(e, 2, "no tree to seize: pass -t PID");
 	ret = seize_tree_freeze(o->pid, &t, e);
 	for (int i = 0; ret == 0 && i < t.nr; i++) {
-		if (t.procs[i].zombie)
+		if (t.procs[i].zombie || t.procs[i].gone)
 			continue;
 		ret = seize_dump_core(ctx->dir_fd, &t.procs[i], e);
 		nthreads += t.procs[i].nr_tids;

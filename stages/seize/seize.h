@@ -16,6 +16,7 @@ struct seize_proc {
 	pid_t *tids;		/* leader first */
 	int nr_tids;
 	bool zombie;		/* exited, not reaped: no threads to seize, no memory */
+	bool gone;		/* exited and reaped while the tree was being seized */
 	int exit_status;	/* a zombie's wait status */
 };
 

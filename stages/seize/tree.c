@@ -61,6 +61,31 @@ static int seize_thread(pid_t tid, struct err *e)
 	return tracee_wait_interrupt_stop(tid, e);
 }
 
+/* A process that exits while the tree is being seized is not an error: it is
+ * recorded as the zombie it became, or dropped if already reaped. Threads
+ * of it already seized are let go (they are exiting too). */
+static bool seize_proc_exited(struct seize_proc *p)
+{
+	struct proc_stat st;
+	struct err ignored;
+
+	if (proc_read_stat(p->pid, 0, &st, &ignored) == 0 && st.state != 'Z')
+		return false;
+	for (int j = 0; j < p->nr_tids; j++)
+		ptrace(PTRACE_DETACH, p->tids[j], 0, 0);
+	if (proc_read_stat(p->pid, 0, &st, &ignored) == 0 && st.state == 'Z' &&
+	    (p->tids || (p->tids = malloc(sizeof(*p->tids))))) {
+		p->zombie = true;
+		p->exit_status = st.exit_code;
+		p->tids[0] = p->pid;
+		p->nr_tids = 1;
+	} else {
+		p->gone = true;
+	}
+	pr_info("pid %d exited while the tree was being seized: %s", p->pid, p->gone ? "left out" : "recorded as a zombie");
+	return true;
+}
+
 /* Seizes threads of p not yet held; returns how many were new. */
 static int seize_proc_threads(struct seize_proc *p, struct err *e)
 {
@@ -82,6 +107,8 @@ static int seize_proc_threads(struct seize_proc *p, struct err *e)
 			snprintf(path, sizeof(path), "/proc/%d/task/%d", p->pid, tids[i]);
 			if (tids[i] != p->pid && access(path, F_OK) < 0)
 				continue;
+			if (tids[i] == p->pid && seize_proc_exited(p))
+				return 0;
 			return ret;
 		}
 		nt = realloc(p->tids, sizeof(*nt) * (p->nr_tids + 1));
@@ -147,12 +174,12 @@ int seize_tree_freeze(pid_t root, struct seize_tree *t, struct err *e)
 	do {
 		changed = 0;
 		for (int i = 0; i < t->nr; i++) {
-			if (t->procs[i].zombie)
+			if (t->procs[i].zombie || t->procs[i].gone)
 				continue;
 			if ((ret = seize_proc_threads(&t->procs[i], e)) < 0)
 				return err_wrap(e, "seize pid %d", t->procs[i].pid);
 			changed += ret;
-			for (int j = 0; j < t->procs[i].nr_tids; j++) {
+			for (int j = 0; j < t->procs[i].nr_tids && !t->procs[i].zombie && !t->procs[i].gone; j++) {
 				_cleanup_free_ pid_t *kids = NULL;
 				int nk;
 
@@ -169,9 +196,13 @@ int seize_tree_freeze(pid_t root, struct seize_tree *t, struct err *e)
 		}
 	} while (changed);
 
+	if (t->procs[0].zombie || t->procs[0].gone)
+		return err_input(e, "pid %d exited while it was being seized", root);
 	for (int i = 0; i < t->nr; i++) {
 		struct proc_stat st;
 
+		if (t->procs[i].gone)
+			continue;
 		if ((ret = proc_read_stat(t->procs[i].pid, 0, &st, e)) < 0)
 			return ret;
 		t->procs[i].ppid = i ? st.ppid : 0;
@@ -186,6 +217,8 @@ void seize_tree_release(struct seize_tree *t, int kill_it)
 	for (int i = 0; i < t->nr; i++) {
 		struct seize_proc *p = &t->procs[i];
 
+		if (p->gone)
+			continue;
 		if (kill_it) {
 			kill(p->pid, SIGKILL);
 			continue;
