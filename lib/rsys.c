@@ -93,6 +93,44 @@ int rsys_call(struct rsys *r, long *res, long nr, uint64_t a1, uint64_t a2, uint
 	return 0;
 }
 
+/* r12 = requests, r13 = count:
+ *	1: test r13,r13; jz 2f; rax,rdi,rsi,rdx,r10,r8,r9 <- 0..48(r12); syscall;
+ *	   56(r12) <- rax; r12 += 64; r13--; jmp 1b
+ *	2: int3 */
+const uint8_t rsys_batch_code[RSYS_BATCH_CODE_SIZE] = {
+	0x4d, 0x85, 0xed, 0x74, 0x32, 0x49, 0x8b, 0x04, 0x24, 0x49, 0x8b, 0x7c, 0x24, 0x08,
+	0x49, 0x8b, 0x74, 0x24, 0x10, 0x49, 0x8b, 0x54, 0x24, 0x18, 0x4d, 0x8b, 0x54, 0x24,
+	0x20, 0x4d, 0x8b, 0x44, 0x24, 0x28, 0x4d, 0x8b, 0x4c, 0x24, 0x30, 0x0f, 0x05, 0x49,
+	0x89, 0x44, 0x24, 0x38, 0x49, 0x83, 0xc4, 0x40, 0x49, 0xff, 0xcd, 0xeb, 0xc9, 0xcc,
+};
+
+int rsys_batch(struct rsys *r, uint64_t code, uint64_t area, struct rsys_req *reqs, int n, struct err *e)
+{
+	struct user_regs_struct regs = r->saved;
+	int ret;
+
+	if (n <= 0)
+		return 0;
+	_Static_assert(sizeof(struct rsys_req) == 64, "the batch loop steps 64 bytes");
+	if ((ret = rsys_poke(r->tid, area, reqs, sizeof(*reqs) * n, e)) < 0)
+		return ret;
+	regs.orig_rax = -1;
+	regs.rip = code;
+	regs.r12 = area;
+	regs.r13 = n;
+	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0 ||
+	    (ret = rsys_step(r, PTRACE_CONT, SIGTRAP, reqs[0].nr, e)) < 0 ||
+	    (ret = rsys_peek(r->tid, area, reqs, sizeof(*reqs) * n, e)) < 0)
+		return ret;
+	r->nr_calls += n;
+	for (int i = 0; i < n && log_level() >= LOG_TRACE; i++)
+		pr_trace("task %d: batched syscall %llu(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) = %lld", r->tid,
+			 (unsigned long long)reqs[i].nr, (unsigned long long)reqs[i].a[0], (unsigned long long)reqs[i].a[1],
+			 (unsigned long long)reqs[i].a[2], (unsigned long long)reqs[i].a[3], (unsigned long long)reqs[i].a[4],
+			 (unsigned long long)reqs[i].a[5], (long long)reqs[i].ret);
+	return 0;
+}
+
 int rsys_finish(struct rsys *r, struct err *e)
 {
 	int ret;
@@ -102,6 +140,8 @@ int rsys_finish(struct rsys *r, struct err *e)
 		return ret;
 	if (r->kind != RSYS_SITE_SYSCALL_STOPS || !r->nr_calls)
 		return 0;
+	/* (A batch leaves it in a SIGTRAP stop instead; resuming with no
+	 * signal drops that SIGTRAP, and the interrupt stop follows.) */
 	/* The task now sits in a syscall-exit stop. Leaving from there would
 	 * skip the kernel's restart of an interrupted syscall (the task would see
 	 * -ERESTARTNOHAND), so step it back into an interrupt stop, where the

@@ -47,6 +47,24 @@ int rsys_call(struct rsys *r, long *res, long nr, uint64_t a1, uint64_t a2, uint
 /* Puts the saved registers and signal mask back. */
 int rsys_finish(struct rsys *r, struct err *e);
 
+/* Batches: many syscalls for one round trip. A short position-independent
+ * loop (rsys_batch_code, placed by the caller in an executable page of the
+ * tracee) runs the requests it finds at 'area' one after the other, stores
+ * each result, and stops on int3. A failing call does not stop the batch:
+ * the caller checks every ret. */
+struct rsys_req {
+	uint64_t nr;
+	uint64_t a[6];
+	int64_t ret;
+};
+
+#define RSYS_BATCH_CODE_SIZE 58
+extern const uint8_t rsys_batch_code[RSYS_BATCH_CODE_SIZE];
+
+/* Runs n requests (they must fit at 'area', 64 bytes each) and copies the
+ * results back into reqs. */
+int rsys_batch(struct rsys *r, uint64_t code, uint64_t area, struct rsys_req *reqs, int n, struct err *e);
+
 /* Finds a 'syscall' instruction in the [vdso] of pid; 0 if none. */
 uint64_t rsys_find_vdso_site(pid_t pid, struct err *e);
 

@@ -34,6 +34,7 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/proc.h"
+#include "lib/rsys.h"
 #include "lib/tracee.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
@@ -281,6 +282,9 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	void *tramp;
 
 	atomic_store(&p->shared->slot[i].created, 1);
+	/* If the stage (or the task's creator) dies before the task is seized,
+	 * nothing else would ever end it. Cleared in the transplant. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	if (!t->pe->zombie && !t->pe->helper)
 		rt_slot_wait_for(p->shared, i, RT_SLOT_GO);
 	rt_child_session(p, i);
@@ -320,6 +324,7 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	if (tramp != (void *)t->tramp)
 		rt_child_fail(p->shared, i, "pid %u: map the trampoline at %#llx", t->pe->pid, (unsigned long long)t->tramp);
 	memcpy(tramp, code, sizeof(code));
+	memcpy((char *)tramp + RT_BATCH_OFFSET, rsys_batch_code, sizeof(rsys_batch_code));
 	if (mprotect(tramp, RT_PAGE, PROT_READ | PROT_EXEC) < 0)
 		rt_child_fail(p->shared, i, "pid %u: protect the trampoline", t->pe->pid);
 	rt_slot_set(p->shared, i, RT_SLOT_READY);

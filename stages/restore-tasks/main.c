@@ -1,24 +1,39 @@
 /* amber-restore-tasks: recreate the dumped processes and set them running.
  *
  * What it does
- *	For each process on stdin (parents first) it forks a task with the old
- *	pid (clone3 set_tid), which sets its session and group, umask and cwd,
- *	puts its open files on their old descriptor numbers (received from
- *	restore-files on the files socket), maps a one-page trampoline
- *	('syscall; int3') at an address free in the image, and stops. This
- *	stage, as its tracer, then transplants the image into it with remote
- *	syscalls: unmaps amber's own mappings, moves the vDSO and vvar to their
- *	old addresses, maps every VMA, writes the dumped pages, sets the mm
- *	fields and exe (PR_SET_MM_MAP), sigactions, name, rseq and
- *	clear_child_tid; finally it unmaps the trampoline and loads registers,
- *	FPU/xstate and the signal mask, and detaches.
+ *	Creates every process on stdin (parents first) with its old pid
+ *	(clone3 set_tid): the stage forks the root, every task forks its own
+ *	children. Each task, still running amber's code, joins its session
+ *	and group, sets umask and cwd, puts its open files on their old
+ *	descriptor numbers (received from restore-files on the files socket),
+ *	maps a trampoline ('syscall; int3' and scratch pages) at an address
+ *	free in the image, and stops; until the stage has seized it, it talks
+ *	to the stage through futex slots in shared memory (fork.c). Zombies
+ *	join their session and group and exit with their dumped status,
+ *	unreaped; helper tasks (from collect-pstree) hold a session or group
+ *	whose leader is gone until its members exist, then exit. This stage,
+ *	as tracer, then transplants each image with remote syscalls: unmaps
+ *	amber's own mappings, moves the vDSO and vvar to their old addresses,
+ *	maps every VMA (accounting and madvise advice), writes the dumped
+ *	pages in parallel chunks, sets the mm fields and exe (PR_SET_MM_MAP),
+ *	flushes signals sent while it was amber's, sets sigactions and the
+ *	process state (personality, subreaper, itimers, POSIX timers with
+ *	their ids, rlimits), creates the other threads with their tids (remote
+ *	clone3, PTRACE_O_TRACECLONE), and in every thread sets name, rseq,
+ *	robust list, clear_child_tid, sigaltstack, pending signals, then
+ *	credentials, dumpable and parent-death signal, then seccomp filters;
+ *	finally it unmaps the trampoline. When every task is done it loads
+ *	registers, FPU/xstate and signal mask of every thread and detaches
+ *	them all at once.
  *
  * Inputs	stdin: 'task' records (collect-pstree) and 'fd_plan' records
  *	(restore-files). fd "files": the socket restore-files sent the opened
  *	files on. Images: core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID.
- * Outputs	stdout: a 'restored' record per process, then end. The restored
- *	root is this stage's child: when the stage exits it is re-parented to
- *	the driver (a child subreaper) or to init.
+ * Outputs	stdout: a 'restored' record per live process (pid as the driver
+ *	sees it; zombies and helpers have none), one with ns_init for amber's
+ *	init of a new pid namespace if there is one, then end. The restored
+ *	root (or that init) is this stage's child: when the stage exits it is
+ *	re-parented to the driver (a child subreaper) or to init.
  * Options	--pidns: restore into a new pid namespace, where every task keeps
  *	its dumped pid; amber's small init (pid 1) reaps orphans and exits with
  *	the root's status. Implied when the dumped root was pid 1 of its own

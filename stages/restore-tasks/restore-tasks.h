@@ -119,9 +119,13 @@ pid_t rt_host_tid(pid_t pid, pid_t nstid);
 int rt_release(struct rt_task *t, struct err *e);
 
 struct rsys;
-/* The scratch area after the trampoline's code page, for syscall arguments. */
+/* The trampoline: page 0 holds 'syscall; int3' and, at RT_BATCH_CODE, the
+ * batch loop; then scratch for syscall arguments; then the batch requests. */
+#define RT_BATCH_OFFSET	64
+#define RT_BATCH_CODE(t)	((t)->tramp + RT_BATCH_OFFSET)
 #define RT_SCRATCH(t)	((t)->tramp + RT_PAGE)
-#define RT_SCRATCH_SIZE	((RT_TRAMP_PAGES - 1) * RT_PAGE)
+#define RT_SCRATCH_SIZE	(11 * RT_PAGE)
+#define RT_BATCH_AREA(t)	((t)->tramp + 12 * RT_PAGE)
 /* taskstate.c: process-wide state (timers, rlimits, personality, ...), run in
  * the leader after memory, mm and sigactions, before threads exist. */
 int rt_task_state_process(struct rsys *r, struct rt_task *t, struct err *e);

@@ -19,6 +19,7 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/pagecopy.h"
+#include "stages/restore-tasks/batch.h"
 #include "lib/proc.h"
 #include "lib/rsys.h"
 #include "lib/tracee.h"
@@ -77,6 +78,7 @@ static int rt_unregister_rseq(struct rsys *r, struct err *e)
 static int rt_unmap_amber(struct rsys *r, struct rt_task *t, struct err *e)
 {
 	_cleanup_free_ struct proc_vma *v = NULL;
+	struct rt_batch *b;
 	uint64_t keep[16][2], cur = 0;
 	int nr, nk = 0, ret;
 
@@ -94,17 +96,23 @@ static int rt_unmap_amber(struct rsys *r, struct rt_task *t, struct err *e)
 	}
 	keep[nk][0] = keep[nk][1] = 0x800000000000ULL;	/* end of user space */
 	nk++;
-	for (int i = 0; i < nk; i++) {
+	b = rt_batch_new(r, t, e);
+	if (!b)
+		return -ENOMEM;
+	for (int i = 0; ret == 0 && i < nk; i++) {
 		if (keep[i][0] > cur && cur < 0x7ffffffff000ULL) {
 			uint64_t end = keep[i][0] < 0x7ffffffff000ULL ? keep[i][0] : 0x7ffffffff000ULL;
 
-			if (end > cur && (ret = rt_sys(r, NULL, "unmap amber's memory", SYS_munmap, cur, end - cur, 0, 0, 0, 0, e)) < 0)
-				return ret;
+			if (end > cur)
+				ret = rt_batch_add(b, NULL, 0, "unmap amber's memory", SYS_munmap, cur, end - cur, 0, 0, 0, 0, e);
 		}
 		if (keep[i][1] > cur)
 			cur = keep[i][1];
 	}
-	return 0;
+	if (ret == 0)
+		ret = rt_batch_flush(b, e);
+	free(b);
+	return ret;
 }
 
 /* The kernel's special mappings must sit where the image had them: code and
@@ -117,6 +125,7 @@ static int rt_move_vdso(struct rsys *r, struct rt_task *t, struct err *e)
 	static const VmaKind kinds[] = { VMA_KIND__VMA_VVAR, VMA_KIND__VMA_VVAR_VCLOCK, VMA_KIND__VMA_VDSO };
 	_cleanup_free_ struct proc_vma *v = NULL;
 	uint64_t cur[3][2] = { { 0 } }, want[3][2] = { { 0 } }, spare = t->spare;
+	struct rt_batch *b;
 	int nr, ret;
 
 	if ((ret = proc_read_maps(t->pid, &v, &nr, e)) < 0)
@@ -139,21 +148,26 @@ static int rt_move_vdso(struct rsys *r, struct rt_task *t, struct err *e)
 					 t->pid, names[k], (unsigned long long)(want[k][1] - want[k][0]),
 					 (unsigned long long)(cur[k][1] - cur[k][0]));
 	}
-	for (int pass = 0; pass < 2; pass++)
-		for (int k = 0; k < 3; k++) {
+	b = rt_batch_new(r, t, e);
+	if (!b)
+		return -ENOMEM;
+	for (int pass = 0; ret == 0 && pass < 2; pass++)
+		for (int k = 0; ret == 0 && k < 3; k++) {
 			uint64_t len = cur[k][1] - cur[k][0], to = pass ? want[k][0] : spare;
 
 			if (!len || cur[k][0] == want[k][0])
 				continue;
-			if ((ret = rt_sys(r, NULL, "move the vDSO", SYS_mremap, cur[k][0], len, len,
-					  MREMAP_MAYMOVE | MREMAP_FIXED, to, 0, e)) < 0)
-				return ret;
+			ret = rt_batch_add(b, NULL, to, "move the vDSO", SYS_mremap, cur[k][0], len, len,
+					   MREMAP_MAYMOVE | MREMAP_FIXED, to, 0, e);
 			cur[k][1] = to + len;
 			cur[k][0] = to;
 			if (!pass)
 				spare += len;
 		}
-	return 0;
+	if (ret == 0)
+		ret = rt_batch_flush(b, e);
+	free(b);
+	return ret;
 }
 
 /* Refuses a mapped file that is not the one the process had. */
@@ -178,32 +192,106 @@ static int rt_check_file(const struct rt_task *t, const VmaEntry *v, struct err 
 /* Gives a freshly mapped VMA the flags mmap alone does not: accounting of a
  * once-writable private mapping (so it stays apart from neighbours it was
  * apart from) and madvise advice. */
-static int rt_vma_flags(struct rsys *r, const VmaEntry *v, struct err *e)
+static int rt_vma_flags(struct rt_batch *b, const VmaEntry *v, struct err *e)
 {
 	char what[96];
 	int ret;
 
 	if (v->has_account && v->account && !(v->prot & PROT_WRITE)) {
 		snprintf(what, sizeof(what), "protect %#llx after mapping it writable", (unsigned long long)v->start);
-		if ((ret = rt_sys(r, NULL, what, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0, e)) < 0)
+		if ((ret = rt_batch_add(b, NULL, 0, what, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0, e)) < 0)
 			return ret;
 	}
 	for (size_t i = 0; i < v->n_madvise; i++) {
 		snprintf(what, sizeof(what), "madvise %u at %#llx", v->madvise[i], (unsigned long long)v->start);
-		if ((ret = rt_sys(r, NULL, what, SYS_madvise, v->start, v->end - v->start, v->madvise[i], 0, 0, 0, e)) < 0)
+		if ((ret = rt_batch_add(b, NULL, 0, what, SYS_madvise, v->start, v->end - v->start, v->madvise[i], 0, 0, 0, e)) < 0)
 			return ret;
 	}
 	return 0;
 }
 
-/* Recreates every VMA of the image at its address. Consecutive VMAs of one
- * file share one remote open. */
+/* The open a file VMA needs: shared mappings may be made writable later,
+ * so they are opened read-write when the file allows, as the process did. */
+static int rt_vma_open_flags(const VmaEntry *v)
+{
+	return v->kind == VMA_KIND__VMA_FILE_SHARED && access(v->path, W_OK) == 0 ? O_RDWR : O_RDONLY;
+}
+
+struct rt_vma_file {
+	const char *path;
+	int flags;
+	long fd;
+};
+
+/* Opens every file the VMAs map, once per (path, flags), in batches whose
+ * paths fit the scratch area. */
+static int rt_open_vma_files(struct rt_batch *b, struct rt_task *t, struct rt_vma_file *files, int nf, struct err *e)
+{
+	for (int first = 0; first < nf;) {
+		uint64_t off = 0;
+		int k = first, ret;
+
+		for (; k < nf; k++) {
+			size_t len = strlen(files[k].path) + 1;
+			char what[PATH_MAX + 16];
+
+			if (off + len > RT_SCRATCH_SIZE) {
+				if (k == first)
+					return err_input(e, "path '%.80s...' is too long", files[k].path);
+				break;
+			}
+			if ((ret = rsys_poke(t->pid, RT_SCRATCH(t) + off, files[k].path, len, e)) < 0)
+				return ret;
+			snprintf(what, sizeof(what), "open '%s'", files[k].path);
+			if ((ret = rt_batch_add(b, &files[k].fd, 0, what, SYS_open, RT_SCRATCH(t) + off,
+						files[k].flags | O_CLOEXEC, 0, 0, 0, 0, e)) < 0)
+				return ret;
+			off += len;
+		}
+		if ((ret = rt_batch_flush(b, e)) < 0)
+			return ret;
+		first = k;
+	}
+	return 0;
+}
+
+/* Recreates every VMA of the image at its address: the files they map are
+ * opened first, then every mmap, protection and advice goes in batches. */
 static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 {
-	const char *open_path = NULL;
-	int open_flags = 0, ret = 0;
-	long fd = -1, addr = 0;
+	_cleanup_free_ struct rt_vma_file *files = calloc(t->mm->n_vmas + 1, sizeof(*files));
+	_cleanup_free_ int *file_of = calloc(t->mm->n_vmas + 1, sizeof(*file_of));
+	struct rt_batch *b = rt_batch_new(r, t, e);
+	int nf = 0, ret = 0;
 
+	if (!b)
+		return -ENOMEM;
+	if (!files || !file_of) {
+		free(b);
+		return err_errno(e, "plan the VMAs of pid %d", t->pid);
+	}
+	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+		int k;
+
+		file_of[i] = -1;
+		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
+			continue;
+		if (!v->path) {
+			ret = err_input(e, "mm-%u.img: file VMA at %#llx has no path", t->pe->pid, (unsigned long long)v->start);
+			break;
+		}
+		for (k = 0; k < nf; k++)
+			if (!strcmp(files[k].path, v->path) && files[k].flags == rt_vma_open_flags(v))
+				break;
+		if (k == nf) {
+			ret = rt_check_file(t, v, e);
+			files[nf++] = (struct rt_vma_file){ v->path, rt_vma_open_flags(v), -1 };
+		}
+		file_of[i] = k;
+	}
+	if (ret == 0)
+		ret = rt_open_vma_files(b, t, files, nf, e);
 	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		uint64_t len = v->end - v->start;
@@ -221,39 +309,25 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 		case VMA_KIND__VMA_ANON_PRIVATE:
 		case VMA_KIND__VMA_ANON_SHARED:
 			snprintf(what, sizeof(what), "map anonymous memory at %#llx", (unsigned long long)v->start);
-			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, prot, flags | MAP_ANONYMOUS, -1, 0, e);
+			ret = rt_batch_add(b, NULL, v->start, what, SYS_mmap, v->start, len, prot, flags | MAP_ANONYMOUS, -1, 0, e);
 			break;
 		case VMA_KIND__VMA_FILE_PRIVATE:
-		case VMA_KIND__VMA_FILE_SHARED: {
-			/* A shared mapping may be made writable later: open it
-			 * read-write when the file allows, as the process did. */
-			int want = v->kind == VMA_KIND__VMA_FILE_SHARED && access(v->path, W_OK) == 0 ? O_RDWR : O_RDONLY;
-
-			if (!v->path)
-				return err_input(e, "mm-%u.img: file VMA at %#llx has no path", t->pe->pid, (unsigned long long)v->start);
-			if (!open_path || strcmp(open_path, v->path) || open_flags != want) {
-				if (fd >= 0 && (ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e)) < 0)
-					return ret;
-				fd = -1;
-				if ((ret = rt_check_file(t, v, e)) < 0 || (ret = rt_remote_open(r, t, v->path, want, &fd, e)) < 0)
-					return ret;
-				open_path = v->path;
-				open_flags = want;
-			}
+		case VMA_KIND__VMA_FILE_SHARED:
 			snprintf(what, sizeof(what), "map '%s' at %#llx", v->path, (unsigned long long)v->start);
-			ret = rt_sys(r, &addr, what, SYS_mmap, v->start, len, prot, flags, fd, v->pgoff, e);
+			ret = rt_batch_add(b, NULL, v->start, what, SYS_mmap, v->start, len, prot, flags,
+					   files[file_of[i]].fd, v->pgoff, e);
 			break;
-		}
 		default:
-			return err_input(e, "mm-%u.img: VMA at %#llx has unknown kind %d", t->pe->pid, (unsigned long long)v->start, v->kind);
+			ret = err_input(e, "mm-%u.img: VMA at %#llx has unknown kind %d", t->pe->pid, (unsigned long long)v->start, v->kind);
 		}
-		if (ret == 0 && (uint64_t)addr != v->start)
-			ret = err_set(e, 4, "pid %d: mmap at %#llx landed at %#lx", t->pid, (unsigned long long)v->start, addr);
 		if (ret == 0)
-			ret = rt_vma_flags(r, v, e);
+			ret = rt_vma_flags(b, v, e);
 	}
-	if (fd >= 0 && ret == 0)
-		ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e);
+	for (int k = 0; ret == 0 && k < nf; k++)
+		ret = rt_batch_add(b, NULL, 0, "close a mapped file", SYS_close, files[k].fd, 0, 0, 0, 0, 0, e);
+	if (ret == 0)
+		ret = rt_batch_flush(b, e);
+	free(b);
 	return ret;
 }
 
@@ -394,7 +468,8 @@ static int rt_set_sigactions(struct rsys *r, struct rt_task *t, struct err *e)
 {
 	const CoreEntry *c = t->core;
 	uint64_t ks[64][4];
-	int ret;
+	struct rt_batch *b;
+	int ret = 0;
 
 	for (size_t i = 0; i < c->n_sigactions; i++) {
 		const SigactionEntry *s = c->sigactions[i];
@@ -408,42 +483,53 @@ static int rt_set_sigactions(struct rsys *r, struct rt_task *t, struct err *e)
 	}
 	if (c->n_sigactions && (ret = rsys_poke(t->pid, RT_SCRATCH(t), ks, c->n_sigactions * sizeof(ks[0]), e)) < 0)
 		return ret;
-	for (size_t i = 0; i < c->n_sigactions; i++) {
+	b = rt_batch_new(r, t, e);
+	if (!b)
+		return -ENOMEM;
+	for (size_t i = 0; ret == 0 && i < c->n_sigactions; i++) {
 		char what[64];
 
 		snprintf(what, sizeof(what), "set the action of signal %u", c->sigactions[i]->sig);
-		if ((ret = rt_sys(r, NULL, what, SYS_rt_sigaction, c->sigactions[i]->sig,
-				  RT_SCRATCH(t) + i * sizeof(ks[0]), 0, 8, 0, 0, e)) < 0)
-			return ret;
+		ret = rt_batch_add(b, NULL, 0, what, SYS_rt_sigaction, c->sigactions[i]->sig,
+				   RT_SCRATCH(t) + i * sizeof(ks[0]), 0, 8, 0, 0, e);
 	}
-	return 0;
+	if (ret == 0)
+		ret = rt_batch_flush(b, e);
+	free(b);
+	return ret;
 }
 
 /* What each thread sets for itself: name, rseq, clear_child_tid, then the
  * rest of its state (taskstate.c), which ends with credentials and seccomp. */
 static int rt_thread_setup(struct rsys *r, struct rt_task *t, const CoreEntry *c, struct err *e)
 {
-	int ret;
+	struct rt_batch *b = rt_batch_new(r, t, e);
+	char comm[16] = { 0 };
+	int ret = 0;
 
+	if (!b)
+		return -ENOMEM;
+	/* Each thread's name goes in its own slot of the scratch: threads of one
+	 * process share it, but run one batch at a time. */
 	if (c->comm) {
-		char comm[16] = { 0 };
-
 		snprintf(comm, sizeof(comm), "%s", c->comm);
-		if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), comm, sizeof(comm), e)) < 0 ||
-		    (ret = rt_sys(r, NULL, "set the thread name", SYS_prctl, PR_SET_NAME, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0)
-			return ret;
+		if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), comm, sizeof(comm), e)) == 0)
+			ret = rt_batch_add(b, NULL, 0, "set the thread name", SYS_prctl, PR_SET_NAME, RT_SCRATCH(t), 0, 0, 0, 0, e);
 	}
-	if (c->rseq && (ret = rt_sys(r, NULL, "register rseq", SYS_rseq, c->rseq->ptr, c->rseq->len,
-				     0, c->rseq->signature, 0, 0, e)) < 0)
-		return ret;
-	if (c->has_robust_list && c->robust_list &&
-	    (ret = rt_sys(r, NULL, "set the robust futex list", SYS_set_robust_list, c->robust_list, c->robust_list_len,
-			  0, 0, 0, 0, e)) < 0)
-		return ret;
-	if (c->has_clear_child_tid &&
-	    (ret = rt_sys(r, NULL, "set clear_child_tid", SYS_set_tid_address, c->clear_child_tid, 0, 0, 0, 0, 0, e)) < 0)
-		return ret;
-	return rt_task_state_thread(r, t, c, e);
+	/* While amber's code ran, a parent-death signal guarded against a dead stage. */
+	if (ret == 0)
+		ret = rt_batch_add(b, NULL, 0, "clear the parent-death signal", SYS_prctl, PR_SET_PDEATHSIG, 0, 0, 0, 0, 0, e);
+	if (ret == 0 && c->rseq)
+		ret = rt_batch_add(b, NULL, 0, "register rseq", SYS_rseq, c->rseq->ptr, c->rseq->len, 0, c->rseq->signature, 0, 0, e);
+	if (ret == 0 && c->has_robust_list && c->robust_list)
+		ret = rt_batch_add(b, NULL, 0, "set the robust futex list", SYS_set_robust_list, c->robust_list,
+				   c->robust_list_len, 0, 0, 0, 0, e);
+	if (ret == 0 && c->has_clear_child_tid)
+		ret = rt_batch_add(b, NULL, 0, "set clear_child_tid", SYS_set_tid_address, c->clear_child_tid, 0, 0, 0, 0, 0, e);
+	if (ret == 0)
+		ret = rt_batch_flush(b, e);
+	free(b);
+	return ret < 0 ? ret : rt_task_state_thread(r, t, c, e);
 }
 
 /* Creates the other threads with their tids: a remote clone3 in the leader,

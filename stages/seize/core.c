@@ -150,12 +150,26 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, e);
 	if (ret == 0 && scratch < 0 && scratch > -4096)
 		ret = err_errnum(e, -scratch, "map a scratch page in pid %d", p->pid);
-	for (int sig = 1; ret == 0 && sig <= 64; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		ret = rsys_call(&leader, &res, SYS_rt_sigaction, sig, 0, scratch + (sig - 1) * sizeof(ks[0]), 8, 0, 0, e);
-		if (ret == 0 && res < 0)
-			ret = err_errnum(e, -res, "read sigaction %d of pid %d", sig, p->pid);
+	/* The batch loop goes into the scratch's last page, made executable;
+	 * it is the only code amber puts in the task, and it goes with the page. */
+	if (ret == 0)
+		ret = rsys_poke(p->pid, scratch + SEIZE_BATCH_CODE, rsys_batch_code, sizeof(rsys_batch_code), e);
+	if (ret == 0)
+		ret = rsys_call(&leader, &res, SYS_mprotect, scratch + SEIZE_BATCH_CODE, 4096, PROT_READ | PROT_EXEC, 0, 0, 0, e);
+	if (ret == 0 && res < 0)
+		ret = err_errnum(e, -res, "make the batch page of pid %d executable", p->pid);
+	if (ret == 0) {
+		struct rsys_req reqs[64];
+		int n = 0;
+
+		for (int sig = 1; sig <= 64; sig++)
+			if (sig != SIGKILL && sig != SIGSTOP)
+				reqs[n++] = (struct rsys_req){ SYS_rt_sigaction,
+							       { sig, 0, scratch + (sig - 1) * sizeof(ks[0]), 8, 0, 0 }, 0 };
+		ret = rsys_batch(&leader, scratch + SEIZE_BATCH_CODE, scratch + SEIZE_BATCH_AREA, reqs, n, e);
+		for (int i = 0; ret == 0 && i < n; i++)
+			if (reqs[i].ret < 0)
+				ret = err_errnum(e, -reqs[i].ret, "read sigaction %llu of pid %d", (unsigned long long)reqs[i].a[0], p->pid);
 	}
 	/* 64 entries of 32 bytes fill the first scratch page's first half. */
 	memset(ks, 0, sizeof(ks));

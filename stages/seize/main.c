@@ -4,23 +4,24 @@
  *	Finds every process of the tree rooted at -t PID (threads from
  *	/proc/PID/task, children from .../children, re-scanned until stable so
  *	nothing forked during seizing is missed; a thread that exits while
- *	being seized is dropped), PTRACE_SEIZEs and interrupts every thread
- *	with PTRACE_O_SUSPEND_SECCOMP (the task's own filters must not judge
- *	amber's remote syscalls), and records each thread's core: registers
- *	(adjusted so an interrupted syscall restarts), FPU/xstate, signal mask,
- *	name, rseq registration, robust futex list, clear_child_tid, pending
- *	signals with their siginfo, sigaltstack, credentials (uids, gids,
- *	groups, the five capability sets, securebits, no_new_privs), seccomp
- *	filters, parent-death signal; and per process the sigactions, brk,
- *	process-wide pending signals, itimers, POSIX timers, rlimits,
- *	personality, dumpable and child-subreaper flag. What only the task can
- *	tell is read with remote syscalls run from a 'syscall' instruction in
- *	the task's vDSO (nothing is written into the task's memory but a
- *	scratch area it unmaps again). A zombie is recorded in pstree.img with
- *	its exit status and has no other image. A thread in strict seccomp
- *	mode, or a zombie root, is refused. seize then stays alive as the
- *	tracer, holding the tree stopped, until the driver says on the control
- *	fd what to do with it.
+ *	being seized is dropped, a process that does is recorded as the zombie
+ *	it became, or left out if already reaped), PTRACE_SEIZEs and
+ *	interrupts every thread with PTRACE_O_SUSPEND_SECCOMP (the task's own
+ *	filters must not judge amber's remote syscalls), and records each
+ *	thread's core: registers (adjusted so an interrupted syscall
+ *	restarts), FPU/xstate, signal mask, name, rseq registration, robust
+ *	futex list, clear_child_tid, pending signals with their siginfo,
+ *	sigaltstack, credentials (uids, gids, groups, the five capability
+ *	sets, securebits, no_new_privs), seccomp filters, parent-death signal;
+ *	and per process the sigactions, brk, process-wide pending signals,
+ *	itimers, POSIX timers, rlimits, personality, dumpable and
+ *	child-subreaper flag. What only the task can tell is read with remote
+ *	syscalls run from a 'syscall' instruction in the task's vDSO (nothing
+ *	is written into the task's memory but a scratch area it unmaps again).
+ *	A zombie is recorded in pstree.img with its exit status and has no
+ *	other image. A thread in strict seccomp mode, or a zombie root, is
+ *	refused. seize then stays alive as the tracer, holding the tree
+ *	stopped, until the driver says on the control fd what to do with it.
  *
  * Inputs	-t PID; stdin is not read.
  *	fd "control" (optional): lines "release kill" or "release resume".
@@ -34,7 +35,9 @@
  *	detaches and the tree carries on untouched.
  * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
  *	PTRACE_O_SUSPEND_SECCOMP and to read seccomp filters
- *	(PTRACE_SECCOMP_GET_FILTER).
+ *	(PTRACE_SECCOMP_GET_FILTER); CAP_SYS_NICE to run at real-time
+ *	priority (SCHED_FIFO, unless AMBER_NO_RT is set), so busy threads of
+ *	the tree do not delay it between the stops it waits for.
  * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)
  */
 #include <stdlib.h>
@@ -64,8 +67,8 @@ int main(int argc, char **argv)
 		.summary = "stop the process tree of -t PID with ptrace, write pstree.img and core-TID.img, hold it until released",
 		.usage = "  -t, --tree PID         root of the tree to dump",
 		.optional_fds = { FD_NAME_CONTROL },
-		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN },
-		.nr_caps = 3,
+		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE },
+		.nr_caps = 4,
 		.options = seize_options,
 		.shortopts = "t:",
 		.parse_option = seize_parse_option,

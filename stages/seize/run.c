@@ -1,4 +1,6 @@
 /* seize/run.c: the stage's work: freeze, record, report, hold, release. */
+#include <sched.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -72,6 +74,19 @@ static int seize_wait_verdict(int fd)
 	return 0;
 }
 
+/* Busy threads of the tree would keep this stage off the CPU between the
+ * stops it waits for, so it freezes at real-time priority; afterwards it
+ * goes back to normal, where the remote-syscall round trips are faster. */
+static void seize_priority(bool realtime)
+{
+	struct sched_param sp = { .sched_priority = realtime ? 1 : 0 };
+
+	if (realtime && getenv("AMBER_NO_RT"))
+		return;
+	if (sched_setscheduler(0, realtime ? SCHED_FIFO : SCHED_OTHER, &sp) < 0 && realtime)
+		pr_debug("no real-time priority for seize (%m): freezing busy threads may be slower");
+}
+
 int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct seize_opts *o = opts;
@@ -80,7 +95,9 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 
 	if (!o->pid)
 		return err_set(e, 2, "no tree to seize: pass -t PID");
+	seize_priority(true);
 	ret = seize_tree_freeze(o->pid, &t, e);
+	seize_priority(false);
 	for (int i = 0; ret == 0 && i < t.nr; i++) {
 		if (t.procs[i].zombie || t.procs[i].gone)
 			continue;

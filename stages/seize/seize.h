@@ -36,7 +36,9 @@ int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e);
 
 struct rsys;
 #define SEIZE_SCRATCH_PAGES 16	/* scratch mapped in the task for remote syscalls */
-#define SEIZE_SCRATCH_FREE  8192	/* bytes of it core.c uses; the rest is taskstate.c's */
+#define SEIZE_SCRATCH_FREE  8192	/* bytes of it core.c uses; then taskstate.c's, up to: */
+#define SEIZE_BATCH_AREA   (14 * 4096)	/* a page of batched syscall requests */
+#define SEIZE_BATCH_CODE   (15 * 4096)	/* an executable page holding rsys_batch_code */
 /* taskstate.c: the rest of a thread's state (credentials, pending signals,
  * timers, sigaltstack, seccomp, ...) into core. Runs in thread idx of p with
  * r active on that thread; scratch is the task's scratch area. */

@@ -50,11 +50,13 @@ static int seize_check_target(pid_t pid, struct err *e)
 	return 0;
 }
 
+/* SUSPEND_SECCOMP: the task's own filters must not judge amber's remote syscalls. */
+#define SEIZE_PTRACE_OPTIONS (PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP)
+
 /* Seizes one thread and waits until it is in its interrupt stop. */
 static int seize_thread(pid_t tid, struct err *e)
 {
-	/* SUSPEND_SECCOMP: the task's own filters must not judge amber's remote syscalls. */
-	int ret = tracee_seize(tid, PTRACE_O_TRACESYSGOOD | PTRACE_O_SUSPEND_SECCOMP, e);
+	int ret = tracee_seize(tid, SEIZE_PTRACE_OPTIONS, e);
 
 	if (ret < 0)
 		return ret;
@@ -86,20 +88,31 @@ static bool seize_proc_exited(struct seize_proc *p)
 	return true;
 }
 
-/* Seizes threads of p not yet held; returns how many were new. */
+/* Seizes threads of p not yet held; returns how many were new. All new
+ * threads are interrupted before waiting for any: busy threads then stop
+ * together instead of one after another. */
 static int seize_proc_threads(struct seize_proc *p, struct err *e)
 {
 	_cleanup_free_ pid_t *tids = NULL;
+	_cleanup_free_ int *asked = NULL;
 	int nr, added = 0, ret;
 
 	if ((ret = proc_list_threads(p->pid, &tids, &nr, e)) < 0)
 		return ret;
+	asked = calloc(nr, sizeof(*asked));
+	if (!asked)
+		return err_errno(e, "seize the threads of %d", p->pid);
+	for (int i = 0; i < nr; i++)
+		if (!seize_has_tid(p, tids[i]))
+			asked[i] = ptrace(PTRACE_SEIZE, tids[i], 0, SEIZE_PTRACE_OPTIONS) == 0 &&
+				   ptrace(PTRACE_INTERRUPT, tids[i], 0, 0) == 0;
 	for (int i = 0; i < nr; i++) {
 		pid_t *nt;
 
 		if (seize_has_tid(p, tids[i]))
 			continue;
-		if ((ret = seize_thread(tids[i], e)) < 0) {
+		/* A thread whose seize failed above is retried once, for its error. */
+		if ((ret = asked[i] ? tracee_wait_interrupt_stop(tids[i], e) : seize_thread(tids[i], e)) < 0) {
 			char path[64];
 
 			/* A thread that exited between listing and seizing is gone
