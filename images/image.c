@@ -16,6 +16,7 @@
 #include "images/pstree.pb-c.h"
 #include "ipc/exitcodes.h"
 #include "lib/cleanup.h"
+#include "lib/log.h"
 
 /* Per-kind magics are arbitrary but fixed forever once released. */
 static const struct image_kind image_kind_table[] = {
@@ -188,17 +189,77 @@ int image_read(struct image *img, ProtobufCMessage **msg, struct err *e)
 	return frame_next_msg(&img->rd, desc, msg, e);
 }
 
+#define IMAGE_WBUF_MAX (256u << 10)
+
+/* Writes out the buffered records. */
+static int image_flush(struct image *img, struct err *e)
+{
+	int ret;
+
+	if (!img->wlen)
+		return 0;
+	ret = write_all(img->fd, img->wbuf, img->wlen);
+	img->wlen = 0;
+	if (ret < 0)
+		return err_errnum(e, ret, "write image '%s'", img->name);
+	return 0;
+}
+
 int image_write(struct image *img, const ProtobufCMessage *msg, struct err *e)
 {
-	int ret = frame_write_msg(img->fd, msg, img->name, e);
+	size_t len = protobuf_c_message_get_packed_size(msg);
+	uint32_t le;
+	int ret;
 
-	if (ret == 0)
-		img->nr_written++;
+	if (len > FRAME_MAX_DEFAULT)
+		return err_input(e, "'%s': a %s record of %zu bytes is over the %u byte limit",
+				 img->name, msg->descriptor->short_name, len, FRAME_MAX_DEFAULT);
+	if (img->wlen + 4 + len > IMAGE_WBUF_MAX && (ret = image_flush(img, e)) < 0)
+		return ret;
+	if (4 + len > IMAGE_WBUF_MAX) {
+		/* A record bigger than the buffer goes out on its own. */
+		if ((ret = frame_write_msg(img->fd, msg, img->name, e)) == 0)
+			img->nr_written++;
+		return ret;
+	}
+	if (img->wlen + 4 + len > img->wcap) {
+		size_t cap = img->wcap ? img->wcap : 4096;
+		uint8_t *nb;
+
+		while (cap < img->wlen + 4 + len)
+			cap *= 2;
+		nb = realloc(img->wbuf, cap);
+		if (!nb)
+			return err_errno(e, "buffer image '%s'", img->name);
+		img->wbuf = nb;
+		img->wcap = cap;
+	}
+	le = htole32((uint32_t)len);
+	memcpy(img->wbuf + img->wlen, &le, 4);
+	protobuf_c_message_pack(msg, img->wbuf + img->wlen + 4);
+	img->wlen += 4 + len;
+	img->nr_written++;
+	return 0;
+}
+
+int image_close_write(struct image *img, struct err *e)
+{
+	int ret = img->fd >= 0 ? image_flush(img, e) : 0;
+
+	image_close(img);
 	return ret;
 }
 
 void image_close(struct image *img)
 {
+	/* Callers that need to know whether the last records reached the
+	 * file use image_close_write; here a failure can only be logged. */
+	if (img->wlen && img->fd >= 0 && write_all(img->fd, img->wbuf, img->wlen) < 0)
+		pr_warn("image '%s': %zu buffered bytes could not be written", img->name, img->wlen);
+	img->wlen = 0;
+	free(img->wbuf);
+	img->wbuf = NULL;
+	img->wcap = 0;
 	if (img->fd >= 0)
 		close(img->fd);
 	img->fd = -1;
@@ -227,6 +288,7 @@ int image_write_one(int dirfd, const char *kind, const char *filename, const Pro
 	if (ret < 0)
 		return ret;
 	ret = image_write(&img, msg, e);
-	image_close(&img);
+	if (image_close_write(&img, e) < 0 && ret == 0)
+		ret = -EIO;
 	return ret;
 }

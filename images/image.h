@@ -57,6 +57,9 @@ struct image {
 	struct frame_reader rd;		/* reading */
 	uint64_t nr_written;		/* writing */
 	bool writing;
+	uint8_t *wbuf;			/* records not yet written: one write per image, mostly */
+	size_t wlen, wcap;
+	int werr;			/* a failed flush, reported by image_close_write */
 };
 
 /* Opens an existing image for reading and checks its header against 'kind'
@@ -72,6 +75,8 @@ int image_write(struct image *img, const ProtobufCMessage *msg, struct err *e);
 /* Writes a single-record image in one call. */
 int image_write_one(int dirfd, const char *kind, const char *filename, const ProtobufCMessage *msg, struct err *e);
 void image_close(struct image *img);
+/* Flushes what image_write buffered and closes; a write error is reported here. */
+int image_close_write(struct image *img, struct err *e);
 
 /* Opens a file in the images dir safely: O_NOFOLLOW, RESOLVE_BENEATH. */
 int image_openat(int dirfd, const char *filename, int flags, mode_t mode);

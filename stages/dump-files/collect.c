@@ -45,7 +45,8 @@ void collect_free(struct collect *c)
 
 int collect_close(struct collect *c, struct err *e)
 {
-	image_close(&c->files);
+	if (image_close_write(&c->files, e) < 0)
+		return -EIO;
 	if (c->nr_unsupported > 1)
 		return err_set(e, c->unsupported.exit_code, "%s (%d unsupported descriptors in all; the others are listed above)",
 			       c->unsupported.msg, c->nr_unsupported);
@@ -360,7 +361,8 @@ int collect_task(struct collect *c, pid_t pid, struct err *e)
 		return ret;
 	for (int i = 0; i < nr && ret >= 0; i++)
 		ret = collect_fd(c, &fdinfo, pid, fds[i], &nr_new, e);
-	image_close(&fdinfo);
+	if (image_close_write(&fdinfo, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret >= 0)
+		ret = -EIO;
 	if (ret < 0)
 		return ret;
 	c->nr_tasks++;

@@ -126,12 +126,19 @@ int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *ki
 			v->has_dev = v->has_ino = true;
 			v->dev = makedev(vmas[i].dev_major, vmas[i].dev_minor);
 			v->ino = vmas[i].ino;
-			/* map_files/ reaches the mapped file itself, whatever its path now. */
-			snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", pid,
-				 (unsigned long long)vmas[i].start, (unsigned long long)vmas[i].end);
-			if (stat(mf, &sb) == 0) {
+			/* map_files/ reaches the mapped file itself, whatever its path
+			 * now; one look per file, as a file is often mapped several times. */
+			if (i > 0 && ve[i - 1].has_file_size && ve[i - 1].has_ino && ve[i - 1].ino == vmas[i].ino &&
+			    ve[i - 1].dev == v->dev) {
 				v->has_file_size = true;
-				v->file_size = sb.st_size;
+				v->file_size = ve[i - 1].file_size;
+			} else {
+				snprintf(mf, sizeof(mf), "/proc/%d/map_files/%llx-%llx", pid,
+					 (unsigned long long)vmas[i].start, (unsigned long long)vmas[i].end);
+				if (stat(mf, &sb) == 0) {
+					v->has_file_size = true;
+					v->file_size = sb.st_size;
+				}
 			}
 		} else if (vmas[i].path[0]) {
 			v->name = vmas[i].path;

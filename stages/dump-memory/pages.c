@@ -114,7 +114,8 @@ static int dm_write_pagemap(int dirfd, pid_t pid, const struct dm_runs *r, struc
 		pe.offset = r->runs[i].off;
 		ret = image_write(&pm, &pe.base, e);
 	}
-	image_close(&pm);
+	if (image_close_write(&pm, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret == 0)
+		ret = -EIO;
 	return ret;
 }
 

@@ -152,14 +152,17 @@ int rt_creds(struct rsys *r, struct rt_task *t, const CoreEntry *core, bool *sec
 		if ((ret = rt_ts_sys(r, NULL, what, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0, e)) < 0)
 			return ret;
 	}
-	/* Step 3: the bounding set can only shrink. */
-	for (int cap = 0; cap <= last && cap < 64; cap++) {
-		long in;
+	/* Step 3: the bounding set can only shrink. It is read from outside
+	 * (/proc status) rather than with a remote call per capability. */
+	{
+		struct proc_status st;
 
-		if ((ret = rt_ts_sys(r, &in, "read the bounding set", SYS_prctl, PR_CAPBSET_READ, cap, 0, 0, 0, 0, e)) < 0)
+		if ((ret = proc_read_status(t->pid, r->tid, &st, e)) < 0)
 			return ret;
-		bnd_now |= (uint64_t)(in > 0) << cap;
-		if (in <= 0 || (c->cap_bnd & (1ULL << cap)))
+		bnd_now = st.capbnd;
+	}
+	for (int cap = 0; cap <= last && cap < 64; cap++) {
+		if (!(bnd_now & (1ULL << cap)) || (c->cap_bnd & (1ULL << cap)))
 			continue;
 		snprintf(what, sizeof(what), "drop capability %d from the bounding set", cap);
 		if ((ret = rt_ts_sys(r, NULL, what, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0, e)) < 0)

@@ -45,7 +45,8 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 		if (ret == 0)
 			ret = stream_out_task(&out, &pe, e);
 	}
-	image_close(&img);
+	if (image_close_write(&img, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret == 0)
+		ret = -EIO;
 	if (ret == 0)
 		ret = stream_out_end(&out, e);
 	return ret;

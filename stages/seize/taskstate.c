@@ -46,16 +46,25 @@ static int seize_rlimits(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core,
 	for (int i = 0; i < RLIM_NLIMITS; i++)
 		vp[i] = &v[i];
 	core->rlimits = vp;
-	for (int i = 0; i < RLIM_NLIMITS; i++) {
-		struct rlimit rl;
-		long res;
+	{
+		/* One batch for all of them (see SEIZE_BATCH_* in seize.h). */
+		uint64_t base = s - SEIZE_SCRATCH_FREE;
+		struct rsys_req reqs[RLIM_NLIMITS];
 		int ret;
 
-		if ((ret = rsys_call(r, &res, SYS_prlimit64, 0, i, 0, s, 0, 0, e)) < 0)
+		for (int i = 0; i < RLIM_NLIMITS; i++)
+			reqs[i] = (struct rsys_req){ SYS_prlimit64, { 0, i, 0, s + i * sizeof(struct rlimit), 0, 0 }, 0 };
+		if ((ret = rsys_batch(r, base + SEIZE_BATCH_CODE, base + SEIZE_BATCH_AREA, reqs, RLIM_NLIMITS, e)) < 0)
 			return ret;
-		if (res < 0)
-			return err_errnum(e, -res, "read rlimit %d of pid %d", i, pid);
-		if ((ret = rsys_peek(pid, s, &rl, sizeof(rl), e)) < 0)
+		for (int i = 0; i < RLIM_NLIMITS; i++)
+			if (reqs[i].ret < 0)
+				return err_errnum(e, -reqs[i].ret, "read rlimit %d of pid %d", i, pid);
+	}
+	for (int i = 0; i < RLIM_NLIMITS; i++) {
+		struct rlimit rl;
+		int ret;
+
+		if ((ret = rsys_peek(pid, s + i * sizeof(rl), &rl, sizeof(rl), e)) < 0)
 			return ret;
 		rlimit_entry__init(&v[i]);
 		v[i].resource = i;
