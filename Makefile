@@ -47,7 +47,7 @@ BENCH_SRC:= $(wildcard tests/bench/*.c)
 BENCH_BIN:= $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
 
 .SECONDARY:
-.PHONY: all deps check check-unit check-e2e demo bench install clean tests
+.PHONY: all deps check check-asan check-unit check-e2e demo bench install clean tests
 all: $(AMBER) $(STAGE_BIN)
 tests: all $(UNIT_BIN) $(WL_BIN) $(BENCH_BIN)
 
@@ -96,9 +96,17 @@ $(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(LIBAMBER) $(B)/obj/driver/run.o
 deps:
 	@sh tests/deps.sh
 
+# The whole suite once more on an ASan/UBSan build first (its log kept in
+# $(B)/check-asan.log), then the normal build, whose summary is the last line.
 check: deps
 	$(MAKE) tests
+	@AMBER_ASAN_BUILD=$(B)-asan sh tests/asan.sh >$(B)/check-asan.log 2>&1 \
+	  && echo "asan: $$(tail -n 1 $(B)/check-asan.log)" \
+	  || { tail -n 60 $(B)/check-asan.log; echo "asan: FAILED (see $(B)/check-asan.log)"; exit 1; }
 	@AMBER_BUILD=$(B) sh tests/run-all.sh
+
+check-asan: deps
+	@AMBER_ASAN_BUILD=$(B)-asan sh tests/asan.sh
 
 check-unit: tests
 	@AMBER_BUILD=$(B) sh tests/run-all.sh unit
@@ -121,6 +129,6 @@ install: all
 	install -m 644 doc/amber.1 $(DESTDIR)$(PREFIX)/share/man/man1/amber.1
 
 clean:
-	rm -rf $(B)
+	rm -rf $(B) $(B)-asan
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

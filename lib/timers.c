@@ -61,8 +61,10 @@ int timers_parse(const char *text, struct timers_entry **timers, int *nr, struct
 			struct timers_entry *nv;
 
 			if (cur && seen != 0xf) {
+				int id = cur->id;
+
 				free(v);
-				return err_input(e, "timers line %d: timer %d lacks some of signal/notify/ClockID", lineno + 1, cur->id);
+				return err_input(e, "timers line %d: timer %d lacks some of signal/notify/ClockID", lineno + 1, id);
 			}
 			nv = realloc(v, (n + 1) * sizeof(*v));
 			if (!nv) {
@@ -98,8 +100,10 @@ bad:
 		return err_input(e, "timers line %d: bad '%s' value '%s'", lineno + 1, line, val);
 	}
 	if (cur && seen != 0xf) {
+		int id = cur->id;
+
 		free(v);
-		return err_input(e, "timers: last timer %d lacks some of signal/notify/ClockID", cur->id);
+		return err_input(e, "timers: last timer %d lacks some of signal/notify/ClockID", id);
 	}
 	*timers = v;
 	*nr = n;

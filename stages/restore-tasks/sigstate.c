@@ -26,9 +26,12 @@ int rt_sigaltstack(struct rsys *r, struct rt_task *t, const CoreEntry *core, str
 	struct rt_stack st;
 	int ret;
 
+	/* Always set: a thread made by forking the stage inherits the stage's
+	 * own alternate stack (sanitizers install one), in memory that is gone. */
 	if (!core->sigaltstack)
-		return 0;
-	st = (struct rt_stack){ core->sigaltstack->sp, core->sigaltstack->flags & ~SS_ONSTACK, 0, core->sigaltstack->size };
+		st = (struct rt_stack){ 0, SS_DISABLE, 0, 0 };
+	else
+		st = (struct rt_stack){ core->sigaltstack->sp, core->sigaltstack->flags & ~SS_ONSTACK, 0, core->sigaltstack->size };
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &st, sizeof(st), e)) < 0)
 		return ret;
 	return rt_ts_sys(r, NULL, "set the sigaltstack", SYS_sigaltstack, RT_SCRATCH(t), 0, 0, 0, 0, 0, e);
