@@ -9,6 +9,21 @@
 #include "lib/rsys.h"
 #include "stages/restore-tasks/batch.h"
 
+int rt_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
+	   uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, struct err *e)
+{
+	long v;
+	int ret = rsys_call(r, &v, nr, a1, a2, a3, a4, a5, a6, e);
+
+	if (ret < 0)
+		return ret;
+	if (v < 0 && v > -4096)
+		return err_errnum(e, -v, "pid %d: %s", r->tid, what);
+	if (res)
+		*res = v;
+	return 0;
+}
+
 struct rt_batch *rt_batch_new(struct rsys *r, struct rt_task *t, struct err *e)
 {
 	struct rt_batch *b = calloc(1, sizeof(*b));

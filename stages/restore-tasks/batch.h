@@ -17,6 +17,10 @@ struct rt_batch {
 	char what[RT_BATCH_MAX][96];
 };
 
+/* One remote syscall, its -errno result turned into an error naming 'what'. */
+int rt_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
+	   uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, struct err *e);
+
 /* A batch for the task t, run through r (the thread it runs in); free() it. */
 struct rt_batch *rt_batch_new(struct rsys *r, struct rt_task *t, struct err *e);
 /* Queues one syscall; runs the batch first if it is full. */

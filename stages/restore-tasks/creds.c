@@ -51,7 +51,7 @@ static int rt_capset(struct rsys *r, struct rt_task *t, uint64_t eff, uint64_t p
 
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &c, sizeof(c), e)) < 0)
 		return ret;
-	return rt_ts_sys(r, NULL, what, SYS_capset, RT_SCRATCH(t), RT_SCRATCH(t) + sizeof(c.hdr), 0, 0, 0, 0, e);
+	return rt_sys(r, NULL, what, SYS_capset, RT_SCRATCH(t), RT_SCRATCH(t) + sizeof(c.hdr), 0, 0, 0, 0, e);
 }
 
 /* The thread's permitted and effective sets now (capget in the task). */
@@ -61,7 +61,7 @@ static int rt_capget(struct rsys *r, struct rt_task *t, uint64_t *eff, uint64_t 
 	int ret;
 
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &c, sizeof(c), e)) < 0 ||
-	    (ret = rt_ts_sys(r, NULL, "read capabilities", SYS_capget, RT_SCRATCH(t), RT_SCRATCH(t) + sizeof(c.hdr),
+	    (ret = rt_sys(r, NULL, "read capabilities", SYS_capget, RT_SCRATCH(t), RT_SCRATCH(t) + sizeof(c.hdr),
 			     0, 0, 0, 0, e)) < 0 ||
 	    (ret = rsys_peek(t->pid, RT_SCRATCH(t), &c, sizeof(c), e)) < 0)
 		return ret;
@@ -81,24 +81,24 @@ static int rt_ids(struct rsys *r, struct rt_task *t, const CredsEntry *c, struct
 	if (glen > RT_SCRATCH_SIZE)
 		return err_input(e, "core-%u.img: %zu supplementary groups do not fit the scratch area", t->pe->pid, c->n_groups);
 	if ((glen && (ret = rsys_poke(t->pid, RT_SCRATCH(t), c->groups, glen, e)) < 0) ||
-	    (ret = rt_ts_sys(r, NULL, "set the supplementary groups", SYS_setgroups, c->n_groups, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0 ||
-	    (ret = rt_ts_sys(r, NULL, "set securebits NO_SETUID_FIXUP while changing ids", SYS_prctl, PR_SET_SECUREBITS,
+	    (ret = rt_sys(r, NULL, "set the supplementary groups", SYS_setgroups, c->n_groups, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0 ||
+	    (ret = rt_sys(r, NULL, "set securebits NO_SETUID_FIXUP while changing ids", SYS_prctl, PR_SET_SECUREBITS,
 			     SECBIT_NO_SETUID_FIXUP, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	snprintf(what, sizeof(what), "setresgid(%u, %u, %u)", c->gid, c->egid, c->sgid);
-	if ((ret = rt_ts_sys(r, NULL, what, SYS_setresgid, c->gid, c->egid, c->sgid, 0, 0, 0, e)) < 0)
+	if ((ret = rt_sys(r, NULL, what, SYS_setresgid, c->gid, c->egid, c->sgid, 0, 0, 0, e)) < 0)
 		return ret;
 	snprintf(what, sizeof(what), "setresuid(%u, %u, %u)", c->uid, c->euid, c->suid);
-	if ((ret = rt_ts_sys(r, NULL, what, SYS_setresuid, c->uid, c->euid, c->suid, 0, 0, 0, e)) < 0)
+	if ((ret = rt_sys(r, NULL, what, SYS_setresuid, c->uid, c->euid, c->suid, 0, 0, 0, e)) < 0)
 		return ret;
 	/* setfs[ug]id return the old value, never an error: check by reading back. */
-	if ((ret = rt_ts_sys(r, NULL, "setfsgid", SYS_setfsgid, c->fsgid, 0, 0, 0, 0, 0, e)) < 0 ||
-	    (ret = rt_ts_sys(r, &res, "setfsgid", SYS_setfsgid, -1, 0, 0, 0, 0, 0, e)) < 0)
+	if ((ret = rt_sys(r, NULL, "setfsgid", SYS_setfsgid, c->fsgid, 0, 0, 0, 0, 0, e)) < 0 ||
+	    (ret = rt_sys(r, &res, "setfsgid", SYS_setfsgid, -1, 0, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if ((uint32_t)res != c->fsgid)
 		return err_set(e, 4, "pid %d: setfsgid(%u) left fsgid %ld", r->tid, c->fsgid, res);
-	if ((ret = rt_ts_sys(r, NULL, "setfsuid", SYS_setfsuid, c->fsuid, 0, 0, 0, 0, 0, e)) < 0 ||
-	    (ret = rt_ts_sys(r, &res, "setfsuid", SYS_setfsuid, -1, 0, 0, 0, 0, 0, e)) < 0)
+	if ((ret = rt_sys(r, NULL, "setfsuid", SYS_setfsuid, c->fsuid, 0, 0, 0, 0, 0, e)) < 0 ||
+	    (ret = rt_sys(r, &res, "setfsuid", SYS_setfsuid, -1, 0, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if ((uint32_t)res != c->fsuid)
 		return err_set(e, 4, "pid %d: setfsuid(%u) left fsuid %ld", r->tid, c->fsuid, res);
@@ -149,7 +149,7 @@ int rt_creds(struct rsys *r, struct rt_task *t, const CoreEntry *core, bool *sec
 		if (!(c->cap_amb & (1ULL << cap)))
 			continue;
 		snprintf(what, sizeof(what), "raise ambient capability %d", cap);
-		if ((ret = rt_ts_sys(r, NULL, what, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0, e)) < 0)
+		if ((ret = rt_sys(r, NULL, what, SYS_prctl, PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, 0, e)) < 0)
 			return ret;
 	}
 	/* Step 3: the bounding set can only shrink. It is read from outside
@@ -165,7 +165,7 @@ int rt_creds(struct rsys *r, struct rt_task *t, const CoreEntry *core, bool *sec
 		if (!(bnd_now & (1ULL << cap)) || (c->cap_bnd & (1ULL << cap)))
 			continue;
 		snprintf(what, sizeof(what), "drop capability %d from the bounding set", cap);
-		if ((ret = rt_ts_sys(r, NULL, what, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0, e)) < 0)
+		if ((ret = rt_sys(r, NULL, what, SYS_prctl, PR_CAPBSET_DROP, cap, 0, 0, 0, 0, e)) < 0)
 			return ret;
 	}
 	if (c->cap_bnd & ~bnd_now)
@@ -173,10 +173,10 @@ int rt_creds(struct rsys *r, struct rt_task *t, const CoreEntry *core, bool *sec
 			core->tid, (unsigned long long)c->cap_bnd, (unsigned long long)(c->cap_bnd & ~bnd_now));
 	/* Step 4. */
 	snprintf(what, sizeof(what), "set securebits %#x", c->securebits);
-	if ((ret = rt_ts_sys(r, NULL, what, SYS_prctl, PR_SET_SECUREBITS, c->securebits, 0, 0, 0, 0, e)) < 0)
+	if ((ret = rt_sys(r, NULL, what, SYS_prctl, PR_SET_SECUREBITS, c->securebits, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if (c->no_new_privs &&
-	    (ret = rt_ts_sys(r, NULL, "set no_new_privs", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0, e)) < 0)
+	    (ret = rt_sys(r, NULL, "set no_new_privs", SYS_prctl, PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if (core->n_seccomp && !c->no_new_privs && !(c->cap_eff & (1ULL << CAP_SYS_ADMIN))) {
 		if ((ret = rt_seccomp(r, t, core, e)) < 0)
@@ -214,7 +214,7 @@ int rt_seccomp(struct rsys *r, struct rt_task *t, const CoreEntry *core, struct 
 			return ret;
 		snprintf(what, sizeof(what), "install seccomp filter %zu of %zu (%zu instructions)", i + 1,
 			 core->n_seccomp, len / sizeof(struct sock_filter));
-		if ((ret = rt_ts_sys(r, NULL, what, SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->has_flags ? f->flags : 0,
+		if ((ret = rt_sys(r, NULL, what, SYS_seccomp, SECCOMP_SET_MODE_FILTER, f->has_flags ? f->flags : 0,
 				     RT_SCRATCH(t), 0, 0, 0, e)) < 0)
 			return err_wrap(e, "thread %u", core->tid);
 	}

@@ -34,7 +34,7 @@ int rt_sigaltstack(struct rsys *r, struct rt_task *t, const CoreEntry *core, str
 		st = (struct rt_stack){ core->sigaltstack->sp, core->sigaltstack->flags & ~SS_ONSTACK, 0, core->sigaltstack->size };
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &st, sizeof(st), e)) < 0)
 		return ret;
-	return rt_ts_sys(r, NULL, "set the sigaltstack", SYS_sigaltstack, RT_SCRATCH(t), 0, 0, 0, 0, 0, e);
+	return rt_sys(r, NULL, "set the sigaltstack", SYS_sigaltstack, RT_SCRATCH(t), 0, 0, 0, 0, 0, e);
 }
 
 /* Queues one list of siginfos: to the thread (tid != 0) or to the process. */
@@ -61,9 +61,9 @@ static int rt_queue(struct rsys *r, struct rt_task *t, SiginfoEntry **v, size_t 
 		snprintf(what, sizeof(what), "queue pending %s signal %d (code %d)", tid ? "thread" : "process-wide",
 			 si.si_signo, si.si_code);
 		if (tid)
-			ret = rt_ts_sys(r, NULL, what, SYS_rt_tgsigqueueinfo, tgid, tid, si.si_signo, RT_SCRATCH(t), 0, 0, e);
+			ret = rt_sys(r, NULL, what, SYS_rt_tgsigqueueinfo, tgid, tid, si.si_signo, RT_SCRATCH(t), 0, 0, e);
 		else
-			ret = rt_ts_sys(r, NULL, what, SYS_rt_sigqueueinfo, tgid, si.si_signo, RT_SCRATCH(t), 0, 0, 0, e);
+			ret = rt_sys(r, NULL, what, SYS_rt_sigqueueinfo, tgid, si.si_signo, RT_SCRATCH(t), 0, 0, 0, e);
 		if (ret < 0)
 			return ret;
 	}

@@ -13,23 +13,9 @@
 #include "images/core.pb-c.h"
 #include "lib/log.h"
 #include "lib/rsys.h"
+#include "stages/restore-tasks/batch.h"
 #include "stages/restore-tasks/restore-tasks.h"
 #include "stages/restore-tasks/taskstate.h"
-
-int rt_ts_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
-	      uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, struct err *e)
-{
-	long v;
-	int ret = rsys_call(r, &v, nr, a1, a2, a3, a4, a5, a6, e);
-
-	if (ret < 0)
-		return ret;
-	if (v < 0 && v > -4096)
-		return err_errnum(e, -v, "pid %d: %s", r->tid, what);
-	if (res)
-		*res = v;
-	return 0;
-}
 
 /* Sets every rlimit from outside (prlimit). Without CAP_SYS_RESOURCE a hard
  * limit cannot go above the one amber's child has now: such a limit keeps
@@ -79,10 +65,10 @@ int rt_task_state_process(struct rsys *r, struct rt_task *t, struct err *e)
 	int ret;
 
 	if (c->has_personality &&
-	    (ret = rt_ts_sys(r, NULL, "set the personality", SYS_personality, c->personality, 0, 0, 0, 0, 0, e)) < 0)
+	    (ret = rt_sys(r, NULL, "set the personality", SYS_personality, c->personality, 0, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if (c->has_child_subreaper && c->child_subreaper &&
-	    (ret = rt_ts_sys(r, NULL, "become a child subreaper", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0, e)) < 0)
+	    (ret = rt_sys(r, NULL, "become a child subreaper", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if ((ret = rt_timers_process(r, t, e)) < 0)
 		return ret;
@@ -97,7 +83,7 @@ static int rt_after_creds(struct rsys *r, struct rt_task *t, const CoreEntry *co
 	int ret;
 
 	if (t->core->has_dumpable && t->core->dumpable <= 1 &&
-	    (ret = rt_ts_sys(r, NULL, "set dumpable", SYS_prctl, PR_SET_DUMPABLE, t->core->dumpable, 0, 0, 0, 0, e)) < 0)
+	    (ret = rt_sys(r, NULL, "set dumpable", SYS_prctl, PR_SET_DUMPABLE, t->core->dumpable, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if (!core->has_pdeathsig || !core->pdeathsig)
 		return 0;
@@ -108,7 +94,7 @@ static int rt_after_creds(struct rsys *r, struct rt_task *t, const CoreEntry *co
 			t->pid, core->pdeathsig);
 		return 0;
 	}
-	return rt_ts_sys(r, NULL, "set the parent-death signal", SYS_prctl, PR_SET_PDEATHSIG, core->pdeathsig, 0, 0, 0, 0, e);
+	return rt_sys(r, NULL, "set the parent-death signal", SYS_prctl, PR_SET_PDEATHSIG, core->pdeathsig, 0, 0, 0, 0, e);
 }
 
 int rt_task_state_thread(struct rsys *r, struct rt_task *t, const CoreEntry *core, struct err *e)

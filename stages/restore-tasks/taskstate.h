@@ -10,14 +10,11 @@
 
 #include "images/core.pb-c.h"
 #include "lib/err.h"
+#include "stages/restore-tasks/batch.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
 struct rsys;
 
-/* taskstate.c: one remote syscall whose -errno result becomes an error
- * "pid N: <what>"; res may be NULL. */
-int rt_ts_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
-	      uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, struct err *e);
 
 /* sigstate.c: sigaltstack of the thread r runs in. */
 int rt_sigaltstack(struct rsys *r, struct rt_task *t, const CoreEntry *core, struct err *e);

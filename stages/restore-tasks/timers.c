@@ -65,7 +65,7 @@ static int rt_timers_itimers(struct rsys *r, struct rt_task *t, struct err *e)
 		tv.value.tv_usec = v[which]->value_usec % 1000000;
 		snprintf(what, sizeof(what), "set itimer %d", which);
 		if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &tv, sizeof(tv), e)) < 0 ||
-		    (ret = rt_ts_sys(r, NULL, what, SYS_setitimer, which, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0)
+		    (ret = rt_sys(r, NULL, what, SYS_setitimer, which, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0)
 			return ret;
 	}
 	return 0;
@@ -90,7 +90,7 @@ static int rt_timer_create(struct rsys *r, struct rt_task *t, const PosixTimerEn
 	a.id = want;
 	snprintf(what, sizeof(what), "create POSIX timer %d", want);
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &a, sizeof(a), e)) < 0 ||
-	    (ret = rt_ts_sys(r, NULL, what, SYS_timer_create, p ? p->clock : CLOCK_MONOTONIC, RT_SCRATCH(t),
+	    (ret = rt_sys(r, NULL, what, SYS_timer_create, p ? p->clock : CLOCK_MONOTONIC, RT_SCRATCH(t),
 			     RT_SCRATCH(t) + offsetof(struct rt_timer_args, id), 0, 0, 0, e)) < 0)
 		return ret;
 	return rsys_peek(t->pid, RT_SCRATCH(t) + offsetof(struct rt_timer_args, id), got, sizeof(*got), e);
@@ -112,7 +112,7 @@ static int rt_timer_arm(struct rsys *r, struct rt_task *t, const PosixTimerEntry
 	snprintf(what, sizeof(what), "arm POSIX timer %d", p->id);
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &a, sizeof(a), e)) < 0)
 		return ret;
-	return rt_ts_sys(r, NULL, what, SYS_timer_settime, p->id, 0, RT_SCRATCH(t) + offsetof(struct rt_timer_args, spec),
+	return rt_sys(r, NULL, what, SYS_timer_settime, p->id, 0, RT_SCRATCH(t) + offsetof(struct rt_timer_args, spec),
 			 0, 0, 0, e);
 }
 
@@ -169,7 +169,7 @@ static int rt_timers_linear(struct rsys *r, struct rt_task *t, const PosixTimerE
 			k++;
 		if (k < n && v[k]->id == id)
 			continue;
-		if ((ret = rt_ts_sys(r, NULL, "delete a placeholder POSIX timer", SYS_timer_delete, id, 0, 0, 0, 0, 0, e)) < 0)
+		if ((ret = rt_sys(r, NULL, "delete a placeholder POSIX timer", SYS_timer_delete, id, 0, 0, 0, 0, 0, e)) < 0)
 			return ret;
 	}
 	return 0;

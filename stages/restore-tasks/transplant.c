@@ -26,22 +26,6 @@
 #include "stages/restore-tasks/restore-tasks.h"
 
 
-/* Runs one remote syscall and turns a -errno result into an error. */
-static int rt_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
-		  uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, struct err *e)
-{
-	long v;
-	int ret = rsys_call(r, &v, nr, a1, a2, a3, a4, a5, a6, e);
-
-	if (ret < 0)
-		return ret;
-	if (v < 0 && v > -4096)
-		return err_errnum(e, -v, "pid %d: %s", r->tid, what);
-	if (res)
-		*res = v;
-	return 0;
-}
-
 /* Opens path inside the task; the path travels through the scratch area. */
 static int rt_remote_open(struct rsys *r, const struct rt_task *t, const char *path, int flags, long *fd, struct err *e)
 {

@@ -57,6 +57,10 @@
 
 /* The futex word everything waits on; SIGUSR1's handler sets it. */
 static volatile int th_go;
+/* Set by the main thread once it has listed the tasks after the wait: no
+ * thread may end before that, or the list would race with its exit (the
+ * busy thread sees th_go the moment the handler sets it). */
+static volatile int th_listed;
 static int th_ready;
 
 static __thread uint64_t th_tls_a = 0x1111;
@@ -367,6 +371,8 @@ static void *th_main(void *arg)
 	__atomic_add_fetch(&th_ready, 1, __ATOMIC_SEQ_CST);
 
 	th_wait(t->idx, t->busy, t->fcw, t->mxcsr, &regs);
+	while (!th_listed)
+		syscall(SYS_futex, &th_listed, FUTEX_WAIT_PRIVATE, 0, NULL, NULL, 0);
 
 	th_verify_regs(t, &regs);
 	th_verify(t);
@@ -473,6 +479,8 @@ int main(int argc, char **argv)
 
 	/* Before any thread can end. */
 	nafter = th_list_tasks(after, MAX_THREADS + 8);
+	th_listed = 1;
+	syscall(SYS_futex, &th_listed, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	syscall(SYS_futex, &th_go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	th_verify_regs(m, &regs);
 	th_verify(m);
