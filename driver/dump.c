@@ -23,6 +23,7 @@
 #include "driver/run.h"
 #include "images/image.h"
 #include "images/inventory.pb-c.h"
+#include "images/stream.pb-c.h"
 #include "ipc/exitcodes.h"
 #include "ipc/fds.h"
 #include "lib/cleanup.h"
@@ -36,7 +37,7 @@ static int dump_name_cmp(const void *a, const void *b)
 
 /* Writes inventory.img listing every image in the directory; last, because
  * its presence is what says the dump is complete. */
-static int dump_write_inventory(const char *images, int root, uint64_t *bytes, struct err *e)
+static int dump_write_inventory(const char *images, int root, bool pidns, uint64_t *bytes, struct err *e)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	_cleanup_closedir_ DIR *d = opendir(images);
@@ -65,6 +66,10 @@ static int dump_write_inventory(const char *images, int root, uint64_t *bytes, s
 	inv.format_version = IMAGE_FORMAT_VERSION;
 	inv.kernel = u.release;
 	inv.root_pid = root;
+	if (pidns) {
+		inv.has_pid_namespace = true;
+		inv.pid_namespace = true;
+	}
 	inv.n_images = n;
 	inv.images = names;
 	inv.has_dump_time_ns = true;
@@ -79,6 +84,26 @@ static int dump_write_inventory(const char *images, int root, uint64_t *bytes, s
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	return ret;
+}
+
+/* The root as the images name it, and whether the tree has its own pid
+ * namespace (seize then sends each task's host pid along). */
+struct dump_root {
+	int pid;
+	bool host_pid_seen;
+};
+
+static void dump_take_root(const uint8_t *data, uint32_t len, void *arg)
+{
+	StreamRecord *rec = stream_record__unpack(NULL, len, data);
+	struct dump_root *dr = arg;
+
+	if (rec && rec->task && !dr->pid) {
+		dr->pid = rec->task->pid;
+		dr->host_pid_seen = rec->task->has_host_pid;
+	}
+	if (rec)
+		stream_record__free_unpacked(rec, NULL);
 }
 
 /* Tells seize what to do with the tree and waits for it to finish. */
@@ -176,8 +201,12 @@ int cmd_dump(int argc, char **argv)
 			run_kill(&mem);
 		}
 	}
-	if (ret == 0)
-		ret = dump_write_inventory(r.images, o.pid, &bytes, &e);
+	if (ret == 0) {
+		struct dump_root dr = { 0, false };
+
+		run_find(&r, STREAM_RECORD__BODY_TASK, dump_take_root, &dr);
+		ret = dump_write_inventory(r.images, dr.pid ? dr.pid : o.pid, dr.host_pid_seen, &bytes, &e);
+	}
 	if (ret < 0) {
 		struct err e2 = { 0 };
 		struct run_stage *failed = mem.exited && (!WIFEXITED(mem.status) || WEXITSTATUS(mem.status)) ? &mem :

@@ -111,7 +111,7 @@ int cmd_restore(int argc, char **argv)
 		pr_warn("cannot become a child subreaper (%m): the restored root will be init's child");
 
 	cur = &pstree;
-	ret = run_start(&r, &pstree, "collect-pstree", NULL, NULL, 0, &e);
+	ret = run_start(&r, &pstree, "collect-pstree", tasks_args, NULL, 0, &e);
 	if (ret == 0)
 		ret = run_wait(&r, all, 1, &pstree, false, &e);
 	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)

@@ -312,6 +312,11 @@ int proc_parse_status(const char *text, struct proc_status *st, struct err *e)
 		else if (!strcmp(key, "CapAmb")) st->capamb = proc_hex(val);
 		else if (!strcmp(key, "Seccomp")) st->seccomp = atoi(val);
 		else if (!strcmp(key, "NoNewPrivs")) st->no_new_privs = atoi(val);
+		else if (!strcmp(key, "NSpgid") || !strcmp(key, "NSsid")) {
+			const char *last = strrchr(val, '\t') ? strrchr(val, '\t') + 1 : strrchr(val, ' ') ? strrchr(val, ' ') + 1 : val;
+
+			*(key[2] == 'p' ? &st->ns_pgid : &st->ns_sid) = atoi(last);
+		}
 		else if (!strcmp(key, "NSpid")) {
 			char *p = val, *end;
 

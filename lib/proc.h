@@ -75,6 +75,7 @@ struct proc_status {
 	uint64_t capinh, capprm, capeff, capbnd, capamb;
 	int nspid[8];		/* NSpid: outermost first */
 	int nr_nspid;
+	int ns_pgid, ns_sid;	/* last NSpgid and NSsid: as the innermost pid namespace sees them */
 	int seccomp;
 	int no_new_privs;
 };

@@ -5,6 +5,10 @@
 #include "images/pstree.pb-c.h"
 #include "ipc/stage.h"
 
+struct collect_opts {
+	bool pidns;	/* --pidns: the restore goes into a new pid namespace */
+};
+
 int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e);
 
 #endif

@@ -23,14 +23,34 @@
 #include "ipc/stage.h"
 #include "stages/collect-pstree/collect-pstree.h"
 
+static int collect_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	struct collect_opts *o = opts;
+
+	if (opt == 'P') {
+		o->pidns = true;
+		return 0;
+	}
+	return err_set(e, 2, "unknown option");
+}
+
+static const struct option collect_options[] = {
+	{ "pidns", no_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
+
 int main(int argc, char **argv)
 {
 	static const struct stage_desc desc = {
 		.name = "collect-pstree",
 		.summary = "check inventory.img and pstree.img and write the processes to create, parents first",
 		.nr_caps = 0,
+		.usage = "      --pidns            the restore goes into a new pid namespace: do not ask whether the pids are free here",
+		.options = collect_options,
+		.parse_option = collect_parse_option,
 		.run = collect_pstree_run,
 	};
+	struct collect_opts opts = { false };
 
-	return stage_main(&desc, NULL, argc, argv);
+	return stage_main(&desc, &opts, argc, argv);
 }

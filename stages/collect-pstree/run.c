@@ -15,7 +15,7 @@
 #include "stages/collect-pstree/collect-pstree.h"
 
 /* A complete dump has an inventory that this amber and this CPU can use. */
-static int collect_check_inventory(int dirfd, struct err *e)
+static int collect_check_inventory(int dirfd, bool *pidns, struct err *e)
 {
 	InventoryEntry *inv = NULL;
 	struct utsname u;
@@ -25,6 +25,7 @@ static int collect_check_inventory(int dirfd, struct err *e)
 		return err_input(e, "inventory.img is missing: this is not a complete amber dump (did the dump fail?)");
 	if (ret < 0)
 		return ret;
+	*pidns = inv->has_pid_namespace && inv->pid_namespace;
 	uname(&u);
 	if (strcmp(inv->kernel, u.release))
 		pr_warn("the dump was made on kernel %s, this is %s; the vDSO may differ", inv->kernel, u.release);
@@ -57,13 +58,19 @@ static int collect_check_free(uint32_t pid, uint32_t owner, struct err *e)
 
 int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
+	const struct collect_opts *o = opts;
 	struct image img;
 	struct stream_out out;
 	PstreeEntry **procs = NULL;
 	int nr = 0, ret;
 
-	if ((ret = collect_check_inventory(ctx->dir_fd, e)) < 0)
+	bool own_pidns = false;
+
+	if ((ret = collect_check_inventory(ctx->dir_fd, &own_pidns, e)) < 0)
 		return ret;
+	/* A tree with its own pid namespace is restored into a new one, where
+	 * its pids are free whatever this namespace holds. */
+	own_pidns |= o && o->pidns;
 	if ((ret = image_open_read(&img, ctx->dir_fd, "pstree", "pstree.img", e)) < 0)
 		return ret;
 	for (;;) {
@@ -86,7 +93,7 @@ int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = pstree_add_helpers(&procs, &nr, e);
 	if (ret == 0)
 		ret = pstree_check_and_order(procs, nr, e);
-	for (int i = 0; ret == 0 && i < nr; i++)
+	for (int i = 0; ret == 0 && i < nr && !own_pidns; i++)
 		for (size_t t = 0; ret == 0 && t < procs[i]->n_threads; t++)
 			ret = collect_check_free(procs[i]->threads[t], procs[i]->pid, e);
 	if (ret == 0)

@@ -232,7 +232,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 }
 
 /* Writes fs-PID.img: cwd, root and umask. */
-static int collect_fs(struct collect *c, pid_t pid, struct err *e)
+static int collect_fs(struct collect *c, pid_t pid, pid_t id, struct err *e)
 {
 	char path[64], name[64], cwd[PATH_MAX], root[PATH_MAX];
 	FsEntry fs = FS_ENTRY__INIT;
@@ -255,7 +255,7 @@ static int collect_fs(struct collect *c, pid_t pid, struct err *e)
 	fs.root = root;
 	fs.has_umask = true;
 	fs.umask = st.umask;
-	snprintf(name, sizeof(name), "fs-%d.img", pid);
+	snprintf(name, sizeof(name), "fs-%d.img", id);
 	return image_write_one(c->dir_fd, "fs", name, &fs.base, e);
 }
 
@@ -339,7 +339,7 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	return image_write(fdinfo, &fe.base, e);
 }
 
-int collect_task(struct collect *c, pid_t pid, struct err *e)
+int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e)
 {
 	_cleanup_free_ int *fds = NULL;
 	struct image fdinfo;
@@ -352,11 +352,11 @@ int collect_task(struct collect *c, pid_t pid, struct err *e)
 	if (access(name, F_OK) < 0 && errno == ENOENT)
 		return err_input(e, "pid %d does not exist; the task records name a process that is gone "
 				 "(it exited, or the tree was not stopped)", pid);
-	if ((ret = collect_fs(c, pid, e)) < 0)
+	if ((ret = collect_fs(c, pid, id, e)) < 0)
 		return ret;
 	if ((ret = collect_list_fds(pid, &fds, &nr, e)) < 0)
 		return ret;
-	snprintf(name, sizeof(name), "fdinfo-%d.img", pid);
+	snprintf(name, sizeof(name), "fdinfo-%d.img", id);
 	if ((ret = image_open_write(&fdinfo, c->dir_fd, "fdinfo", name, e)) < 0)
 		return ret;
 	for (int i = 0; i < nr && ret >= 0; i++)

@@ -40,7 +40,9 @@ int collect_open(struct collect *c, int dir_fd, struct err *e);
 /* Writes fs-PID.img and fdinfo-PID.img of one process and adds its new open
  * files to files.img. An unsupported descriptor is logged and counted, not
  * returned, so that one run lists all of them; collect_close reports them. */
-int collect_task(struct collect *c, pid_t pid, struct err *e);
+/* pid is where /proc shows the process; id names its images (they differ
+ * when the tree has a pid namespace of its own). */
+int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e);
 /* Finishes files.img; fails naming the first unsupported descriptor, if any. */
 int collect_close(struct collect *c, struct err *e);
 void collect_free(struct collect *c);

@@ -55,7 +55,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, struct stream_in *in, s
 	}
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
 		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
-			ret = collect_task(&c, rec->task->pid, e);
+			ret = collect_task(&c, rec->task->host_pid ? rec->task->host_pid : rec->task->pid, rec->task->pid, e);
 		stream_record__free_unpacked(rec, NULL);
 		if (ret < 0)
 			break;

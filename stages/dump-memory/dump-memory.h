@@ -16,11 +16,13 @@ struct dm_totals {
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);
 /* mm.c: build and write mm-PID.img from smaps, stat, auxv and exe. */
-int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *kinds, struct err *e);
+/* pid is where /proc shows the process, id names its images (they differ
+ * when the tree has a pid namespace of its own). */
+int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, VmaKind *kinds, struct err *e);
 /* Classifies one VMA; fails for what cannot be dumped. */
 int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *e);
 /* pages.c: write pagemap-PID.img and pages-PID.img. */
-int dm_write_pages(int dirfd, pid_t pid, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
+int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
 		   struct dm_totals *tot, struct err *e);
 
 #endif

@@ -56,7 +56,7 @@ static int dm_read_auxv(pid_t pid, uint64_t **auxv, size_t *n, struct err *e)
 	return 0;
 }
 
-int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *kinds, struct err *e)
+int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, VmaKind *kinds, struct err *e)
 {
 	MmEntry mm = MM_ENTRY__INIT;
 	_cleanup_free_ VmaEntry *ve = calloc(nr, sizeof(*ve));
@@ -147,6 +147,6 @@ int dm_write_mm(int dirfd, pid_t pid, struct proc_vma *vmas, int nr, VmaKind *ki
 	}
 	mm.n_vmas = nr;
 	mm.vmas = vp;
-	snprintf(name, sizeof(name), "mm-%d.img", pid);
+	snprintf(name, sizeof(name), "mm-%d.img", id);
 	return image_write_one(dirfd, "mm", name, &mm.base, e);
 }

@@ -94,17 +94,17 @@ static void dm_progress(uint64_t done, void *arg)
 }
 
 /* Writes pagemap-PID.img: the head, then one entry per run. */
-static int dm_write_pagemap(int dirfd, pid_t pid, const struct dm_runs *r, struct err *e)
+static int dm_write_pagemap(int dirfd, pid_t id, const struct dm_runs *r, struct err *e)
 {
 	PagemapHead head = PAGEMAP_HEAD__INIT;
 	struct image pm;
 	char name[64];
 	int ret;
 
-	snprintf(name, sizeof(name), "pagemap-%d.img", pid);
+	snprintf(name, sizeof(name), "pagemap-%d.img", id);
 	if ((ret = image_open_write(&pm, dirfd, "pagemap", name, e)) < 0)
 		return ret;
-	head.pages_id = pid;
+	head.pages_id = id;
 	ret = image_write(&pm, &head.base, e);
 	for (int i = 0; ret == 0 && i < r->nr; i++) {
 		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
@@ -119,7 +119,7 @@ static int dm_write_pagemap(int dirfd, pid_t pid, const struct dm_runs *r, struc
 	return ret;
 }
 
-int dm_write_pages(int dirfd, pid_t pid, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
+int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
 		   struct dm_totals *tot, struct err *e)
 {
 	_cleanup_free_ struct dm_runs *r = calloc(1, sizeof(*r));
@@ -144,8 +144,8 @@ int dm_write_pages(int dirfd, pid_t pid, const struct proc_vma *vmas, int nr, co
 		ret = dm_vma_pages(r, pid, pm_fd, &vmas[i], kinds[i], e);
 	}
 	if (ret == 0)
-		ret = dm_write_pagemap(dirfd, pid, r, e);
-	snprintf(name, sizeof(name), "pages-%d.img", pid);
+		ret = dm_write_pagemap(dirfd, id, r, e);
+	snprintf(name, sizeof(name), "pages-%d.img", id);
 	if (ret == 0 && (ret = image_open_write(&pages, dirfd, "pages", name, e)) == 0) {
 		struct pagecopy pc = {
 			.dir = PAGECOPY_DUMP, .pid = pid, .runs = r->runs, .nr_runs = r->nr, .total = r->total,

@@ -7,7 +7,7 @@
 #include "stages/dump-memory/dump-memory.h"
 
 /* Dumps one process: layout first, then pages. */
-static int dm_one(int dirfd, pid_t pid, struct dm_totals *tot, struct err *e)
+static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_totals *tot, struct err *e)
 {
 	_cleanup_free_ struct proc_vma *vmas = NULL;
 	_cleanup_free_ VmaKind *kinds = NULL;
@@ -21,9 +21,9 @@ static int dm_one(int dirfd, pid_t pid, struct dm_totals *tot, struct err *e)
 	for (int i = 0; i < nr; i++)
 		if ((ret = dm_vma_kind(pid, &vmas[i], &kinds[i], e)) < 0)
 			return ret;
-	if ((ret = dm_write_mm(dirfd, pid, vmas, nr, kinds, e)) < 0)
+	if ((ret = dm_write_mm(dirfd, pid, id, vmas, nr, kinds, e)) < 0)
 		return ret;
-	return dm_write_pages(dirfd, pid, vmas, nr, kinds, tot, e);
+	return dm_write_pages(dirfd, pid, id, vmas, nr, kinds, tot, e);
 }
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
@@ -38,7 +38,8 @@ int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		return ret;
 	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
 		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
-			ret = dm_one(ctx->dir_fd, rec->task->pid, &tot, e);
+			ret = dm_one(ctx->dir_fd, rec->task->host_pid ? rec->task->host_pid : rec->task->pid,
+				     rec->task->pid, &tot, e);
 		stream_record__free_unpacked(rec, NULL);
 		if (ret < 0)
 			break;

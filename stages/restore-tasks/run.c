@@ -6,6 +6,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "images/image.h"
+#include "images/inventory.pb-c.h"
 #include "ipc/fdpass.h"
 #include "ipc/fds.h"
 #include "ipc/stream.h"
@@ -208,9 +210,19 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_receive_files(&p, stage_fd(ctx, FD_NAME_FILES), e);
 	if (ret == 0 && p.nr == 0)
 		ret = err_proto(e, "no task to restore on stdin");
-	/* pid 1 can only be had as the init of a new pid namespace. */
+	/* pid 1 can only be had as the init of a new pid namespace, and a tree
+	 * dumped from a pid namespace of its own goes into a new one. */
 	if (ret == 0 && p.nr && p.tasks[0].pe->pid == 1)
 		p.pidns = true;
+	if (ret == 0 && !p.pidns) {
+		InventoryEntry *inv = NULL;
+		struct err ignored;
+
+		if (image_read_one(ctx->dir_fd, "inventory", "inventory.img", (ProtobufCMessage **)&inv, &ignored) == 0) {
+			p.pidns = inv->has_pid_namespace && inv->pid_namespace;
+			inventory_entry__free_unpacked(inv, NULL);
+		}
+	}
 	if (ret == 0)
 		rt_assign_creators(&p);
 	if (ret == 0)

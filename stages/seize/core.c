@@ -244,7 +244,9 @@ int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e)
 	for (int i = 0; ret == 0 && i < p->nr_tids; i++) {
 		char name[64];
 
-		snprintf(name, sizeof(name), "core-%d.img", p->tids[i]);
+		/* Images use the ids the tree itself sees (its own pid namespace). */
+		threads[i].core.tid = p->ns_tids[i];
+		snprintf(name, sizeof(name), "core-%d.img", p->ns_tids[i]);
 		ret = image_write_one(dirfd, "core", name, &threads[i].core.base, e);
 	}
 	for (int i = 0; i < p->nr_tids; i++) {

@@ -30,18 +30,23 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 
 		if (t->procs[i].gone)
 			continue;
-		pe.pid = t->procs[i].pid;
-		pe.ppid = t->procs[i].ppid;
-		pe.pgid = t->procs[i].pgid;
-		pe.sid = t->procs[i].sid;
+		pe.pid = t->procs[i].ns_pid;
+		pe.ppid = t->procs[i].ns_ppid;
+		pe.pgid = t->procs[i].ns_pgid;
+		pe.sid = t->procs[i].ns_sid;
 		pe.n_threads = t->procs[i].nr_tids;
-		pe.threads = (uint32_t *)t->procs[i].tids;
+		pe.threads = (uint32_t *)t->procs[i].ns_tids;
 		if (t->procs[i].zombie) {
 			pe.has_zombie = pe.has_exit_status = true;
 			pe.zombie = true;
 			pe.exit_status = t->procs[i].exit_status;
 		}
 		ret = image_write(&img, &pe.base, e);
+		/* The other dump stages read /proc, where the pid may differ. */
+		if (t->own_pidns) {
+			pe.has_host_pid = true;
+			pe.host_pid = t->procs[i].pid;
+		}
 		if (ret == 0)
 			ret = stream_out_task(&out, &pe, e);
 	}
@@ -99,6 +104,8 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	seize_priority(true);
 	ret = seize_tree_freeze(o->pid, &t, e);
 	seize_priority(false);
+	if (ret == 0)
+		ret = seize_tree_ns_ids(&t, e);
 	for (int i = 0; ret == 0 && i < t.nr; i++) {
 		if (t.procs[i].zombie || t.procs[i].gone)
 			continue;

@@ -12,8 +12,10 @@ struct seize_opts {
 };
 
 struct seize_proc {
-	pid_t pid, ppid, pgid, sid;
+	pid_t pid, ppid, pgid, sid;	/* as this stage sees them */
 	pid_t *tids;		/* leader first */
+	pid_t *ns_tids;		/* the same in the tree's own pid namespace: the images' ids */
+	pid_t ns_pid, ns_ppid, ns_pgid, ns_sid;
 	int nr_tids;
 	bool zombie;		/* exited, not reaped: no threads to seize, no memory */
 	bool gone;		/* exited and reaped while the tree was being seized */
@@ -23,7 +25,12 @@ struct seize_proc {
 struct seize_tree {
 	struct seize_proc *procs;	/* parents before children */
 	int nr;
+	bool own_pidns;			/* the root lives in a pid namespace other than seize's */
 };
+
+/* Fills the ns_* ids: the same as the host ids, or (own_pidns) as the
+ * tree's pid namespace sees them. */
+int seize_tree_ns_ids(struct seize_tree *t, struct err *e);
 
 int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e);
 /* tree.c: find and stop every thread of the tree. */

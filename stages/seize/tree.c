@@ -270,8 +270,75 @@ void seize_tree_release(struct seize_tree *t, int kill_it)
 	}
 }
 
+/* The innermost of a task's pids, and how many levels it has. */
+static int seize_nspid(pid_t pid, pid_t tid, int *levels, struct proc_status *st, struct err *e)
+{
+	int ret = proc_read_status(pid, tid, st, e);
+
+	if (ret < 0)
+		return ret;
+	*levels = st->nr_nspid;
+	return st->nr_nspid ? st->nspid[st->nr_nspid - 1] : tid;
+}
+
+int seize_tree_ns_ids(struct seize_tree *t, struct err *e)
+{
+	char self[64] = "", root[64] = "", path[64];
+	int root_levels = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", t->procs[0].pid);
+	if (readlink("/proc/self/ns/pid", self, sizeof(self) - 1) < 0 || readlink(path, root, sizeof(root) - 1) < 0)
+		return err_errno(e, "read the pid namespace of pid %d", t->procs[0].pid);
+	t->own_pidns = strcmp(self, root) != 0;
+	for (int i = 0; i < t->nr; i++) {
+		struct seize_proc *p = &t->procs[i];
+		struct proc_status st;
+		int levels = 0, ret;
+
+		if (p->gone)
+			continue;
+		p->ns_tids = calloc(p->nr_tids, sizeof(*p->ns_tids));
+		if (!p->ns_tids)
+			return err_errno(e, "remember the ids of pid %d", p->pid);
+		for (int j = 0; j < p->nr_tids; j++) {
+			if (!t->own_pidns) {
+				p->ns_tids[j] = p->tids[j];
+				continue;
+			}
+			if ((ret = seize_nspid(p->pid, p->tids[j], &levels, &st, e)) < 0)
+				return ret;
+			if (i == 0 && j == 0)
+				root_levels = levels;
+			if (levels != root_levels)
+				return err_input(e, "pid %d is in another pid namespace than the tree's root %d; nested pid namespaces are not supported",
+						 p->pid, t->procs[0].pid);
+			p->ns_tids[j] = ret;
+			if (j == 0) {
+				p->ns_pgid = st.ns_pgid;
+				p->ns_sid = st.ns_sid;
+			}
+		}
+		p->ns_pid = p->ns_tids[0];
+		if (!t->own_pidns) {
+			p->ns_pgid = p->pgid;
+			p->ns_sid = p->sid;
+		}
+	}
+	for (int i = 0; i < t->nr; i++) {
+		struct seize_proc *p = &t->procs[i];
+
+		p->ns_ppid = 0;
+		for (int k = 0; k < t->nr && i; k++)
+			if (t->procs[k].pid == p->ppid)
+				p->ns_ppid = t->procs[k].ns_pid;
+	}
+	return 0;
+}
+
 void seize_tree_free(struct seize_tree *t)
 {
+	for (int i = 0; i < t->nr; i++)
+		free(t->procs[i].ns_tids);
 	for (int i = 0; i < t->nr; i++)
 		free(t->procs[i].tids);
 	free(t->procs);
