@@ -85,7 +85,7 @@ $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIBAMBER)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBAMBER) $(LDLIBS)
 
 # Workloads are plain programs: no libamber, so they are what a user would run.
-$(B)/tests/workloads/%: tests/workloads/%.c
+$(B)/tests/workloads/%: tests/workloads/%.c tests/workloads/workload.h
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -mavx2 -o $@ $< -lpthread -lrt
 

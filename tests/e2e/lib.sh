@@ -125,16 +125,22 @@ e2e_start() {
 	e2e_track "$E2E_PID"
 }
 
+# Starts workload $1 (tests/workloads/$1.c, which takes READYFILE RESULTFILE:
+# $T/ready and $T/result) and waits until it reported READY; sets E2E_PID.
+e2e_start_wl() {
+	rm -f "$T/ready" "$T/result"
+	e2e_start "$E2E_WL/$1" "$T/ready" "$T/result"
+	if ! e2e_poll 10 test -s "$T/ready"; then
+		fail "$1 did not get ready within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
+		return 1
+	fi
+	assertEquals "$1's own pid" "READY $E2E_PID" "$(cat "$T/ready")"
+}
+
 # Starts the spine workload (tests/workloads/spine.c) and waits until it
 # reported READY and sits in pause(2); sets E2E_PID.
 e2e_start_spine() {
-	rm -f "$T/ready" "$T/result"
-	e2e_start "$E2E_WL/spine" "$T/ready" "$T/result"
-	if ! e2e_poll 10 test -s "$T/ready"; then
-		fail "spine did not get ready within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
-		return 1
-	fi
-	assertEquals "spine's own pid" "READY $E2E_PID" "$(cat "$T/ready")"
+	e2e_start_wl spine || return 1
 	# 34 is pause on x86-64: the dump should find it inside the syscall.
 	e2e_poll 10 e2e_in_syscall "$E2E_PID" 34 || fail "spine is not waiting in pause(2)"
 }
@@ -219,6 +225,29 @@ e2e_need_amber() {
 	[ -x "$AMBER" ] && [ -x "$E2E_WL/spine" ] && return 0
 	fail "$AMBER or $E2E_WL/spine is not built (make B=${AMBER_BUILD:-build} tests)"
 	return 1
+}
+
+# ---- one self-checking process (t030-signals, t031-timers, t033-seccomp) ----
+
+# Dumps workload $1 (see e2e_start_wl), restores it and asserts that it came
+# back with its pid and that its own check after SIGUSR1 says PASS.
+e2e_roundtrip() {
+	e2e_need_amber || return 0
+	e2e_start_wl "$1" || return 0
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$_pid" "$E2E_PID"
+	assertEquals "$1's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+}
+
+# Dumps workload $1 with --leave-running and asserts that the original's own
+# check after SIGUSR1 still says PASS.
+e2e_leave_running() {
+	e2e_need_amber || return 0
+	e2e_start_wl "$1" || return 0
+	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
+	assertEquals "the original's check after the dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
 # ---- process trees (t020-tree, t021-threads) ----

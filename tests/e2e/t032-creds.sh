@@ -10,20 +10,9 @@
 
 . "$(dirname "$0")/lib.sh"
 
-# Starts workload $1 (READYFILE RESULTFILE arguments) and waits for READY.
-ts_start() {
-	rm -f "$T/ready" "$T/result"
-	e2e_start "$E2E_WL/$1" "$T/ready" "$T/result"
-	if ! e2e_poll 10 test -s "$T/ready"; then
-		fail "$1 did not get ready within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
-		return 1
-	fi
-	assertEquals "$1's own pid" "READY $E2E_PID" "$(cat "$T/ready")"
-}
-
 testCredsDumpRestore() {
 	e2e_need_amber || return 0
-	ts_start creds || return 0
+	e2e_start_wl creds || return 0
 	pid=$E2E_PID
 	assertEquals "uids before the dump" "1001 1002 1003 1002" \
 		"$(awk '/^Uid:/ { print $2, $3, $4, $5 }' "/proc/$pid/status")"
@@ -39,7 +28,7 @@ testCredsDumpRestore() {
 # cannot come back: the restore says so, keeps what it can and succeeds.
 testCredsHardLimitAboveAmbers() {
 	e2e_need_amber || return 0
-	ts_start creds || return 0
+	e2e_start_wl creds || return 0
 	pid=$E2E_PID
 	e2e_dump_and_reap "$pid" "$T/img" || return 0
 	# Restore from a shell whose hard NOFILE limit is below the image's 800.

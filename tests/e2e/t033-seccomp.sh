@@ -8,34 +8,13 @@
 
 . "$(dirname "$0")/lib.sh"
 
-# Starts workload $1 (READYFILE RESULTFILE arguments) and waits for READY.
-ts_start() {
-	rm -f "$T/ready" "$T/result"
-	e2e_start "$E2E_WL/$1" "$T/ready" "$T/result"
-	if ! e2e_poll 10 test -s "$T/ready"; then
-		fail "$1 did not get ready within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
-		return 1
-	fi
-	assertEquals "$1's own pid" "READY $E2E_PID" "$(cat "$T/ready")"
-}
-
 testSeccompDumpRestore() {
-	e2e_need_amber || return 0
-	ts_start seccomp || return 0
-	pid=$E2E_PID
-	e2e_dump_and_reap "$pid" "$T/img" || return 0
-	e2e_restore_detached "$T/img" || return 0
-	assertEquals "the restored pid" "$pid" "$E2E_PID"
-	assertEquals "seccomp. check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_roundtrip seccomp
 }
 
 # --leave-running leaves the filters alone.
 testSeccompLeaveRunning() {
-	e2e_need_amber || return 0
-	ts_start seccomp || return 0
-	pid=$E2E_PID
-	e2e_amber_ok dump -t "$pid" -D "$T/img" --leave-running || return 0
-	assertEquals "the original's check after the dump" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_leave_running seccomp
 }
 
 . /usr/share/shunit2/shunit2

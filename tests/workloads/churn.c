@@ -37,64 +37,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define MIN_ROUNDS_AFTER 20
 
 static volatile int churn_go;
-static char churn_report[8192];
-static int churn_nfails;
+static char churn_report_text[8192];
+static struct wl_report churn_report = { .text = churn_report_text, .size = sizeof(churn_report_text) };
 static __thread long churn_tls = -1;
 
-static void __attribute__((format(printf, 1, 2))) churn_fail(const char *fmt, ...)
-{
-	size_t n = strlen(churn_report);
-	va_list ap;
-
-	churn_nfails++;
-	if (n + 64 >= sizeof(churn_report))
-		return;
-	n += snprintf(churn_report + n, sizeof(churn_report) - n, "FAIL: ");
-	va_start(ap, fmt);
-	if (n < sizeof(churn_report))
-		n += vsnprintf(churn_report + n, sizeof(churn_report) - n, fmt, ap);
-	va_end(ap);
-	if (n < sizeof(churn_report) - 1)
-		strcat(churn_report, "\n");
-}
-
 static void churn_on_usr1(int sig) { churn_go = 1; }
-
-static int churn_write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return rename(tmp, path);
-}
-
-static double churn_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void churn_ready(const char *path, pid_t steady)
 {
 	char text[96];
 
 	snprintf(text, sizeof(text), "READY %d\nsteady %d\n", (int)getpid(), (int)steady);
-	if (churn_write_file(path, text) < 0) {
+	if (wl_write_file(path, text) < 0) {
 		perror("churn: write the ready file");
 		exit(2);
 	}
@@ -139,7 +98,7 @@ static void churn_forks(const char *ready)
 
 		round++;
 		if (kid < 0) {
-			churn_fail("round %ld: fork: %s", round, strerror(errno));
+			wl_fail(&churn_report, "round %ld: fork: %s", round, strerror(errno));
 			struct timespec ts = { 0, 10 * 1000 * 1000 };
 			nanosleep(&ts, NULL);
 			continue;
@@ -153,31 +112,31 @@ static void churn_forks(const char *ready)
 		while ((got = waitpid(kid, &st, 0)) < 0 && errno == EINTR)
 			;
 		if (got != kid)
-			churn_fail("round %ld: waitpid(%d) gave %d: %s", round, (int)kid, (int)got, strerror(errno));
+			wl_fail(&churn_report, "round %ld: waitpid(%d) gave %d: %s", round, (int)kid, (int)got, strerror(errno));
 		else if (!WIFEXITED(st) || WEXITSTATUS(st) != (round & 0x7f))
-			churn_fail("round %ld: child %d ended with wait status %#x, want exit %ld", round, (int)kid, st, round & 0x7f);
+			wl_fail(&churn_report, "round %ld: child %d ended with wait status %#x, want exit %ld", round, (int)kid, st, round & 0x7f);
 		if (round == 50) {
 			churn_ready(ready, steady);
 			at_ready = round;
 		}
 	}
 	if (at_ready < 0 || round - at_ready < MIN_ROUNDS_AFTER)
-		churn_fail("only %ld rounds after READY, want at least %d (the loop stopped?)", round - at_ready, MIN_ROUNDS_AFTER);
-	end = churn_now() + 20;
+		wl_fail(&churn_report, "only %ld rounds after READY, want at least %d (the loop stopped?)", round - at_ready, MIN_ROUNDS_AFTER);
+	end = wl_now() + 20;
 	for (;;) {
 		pid_t got = waitpid(steady, &st, WNOHANG);
 
 		if (got == steady) {
 			if (!WIFEXITED(st) || WEXITSTATUS(st))
-				churn_fail("steady child %d ended with wait status %#x", (int)steady, st);
+				wl_fail(&churn_report, "steady child %d ended with wait status %#x", (int)steady, st);
 			break;
 		}
 		if (got < 0) {
-			churn_fail("waitpid(steady child %d): %s", (int)steady, strerror(errno));
+			wl_fail(&churn_report, "waitpid(steady child %d): %s", (int)steady, strerror(errno));
 			break;
 		}
-		if (churn_now() > end) {
-			churn_fail("steady child %d did not end in 20 s", (int)steady);
+		if (wl_now() > end) {
+			wl_fail(&churn_report, "steady child %d did not end in 20 s", (int)steady);
 			break;
 		}
 		kill(steady, SIGUSR1);
@@ -247,7 +206,7 @@ static void churn_threads(const char *ready)
 		err = pthread_create(&t, NULL, churn_worker, (void *)round);
 		pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 		if (err) {
-			churn_fail("round %ld: pthread_create: %s", round, strerror(err));
+			wl_fail(&churn_report, "round %ld: pthread_create: %s", round, strerror(err));
 			usleep(10000);
 			continue;
 		}
@@ -255,26 +214,26 @@ static void churn_threads(const char *ready)
 		dl.tv_sec += 20;
 		err = pthread_timedjoin_np(t, &ret, &dl);
 		if (err)
-			churn_fail("round %ld: join: %s", round, strerror(err));
+			wl_fail(&churn_report, "round %ld: join: %s", round, strerror(err));
 		else if ((long)ret != round * 3 + 1)
-			churn_fail("round %ld: the thread returned %ld, want %ld", round, (long)ret, round * 3 + 1);
+			wl_fail(&churn_report, "round %ld: the thread returned %ld, want %ld", round, (long)ret, round * 3 + 1);
 		if (round == 50) {
 			churn_ready(ready, churn_steady_tid);
 			at_ready = round;
 		}
-		if (churn_nfails > 20)
+		if (churn_report.nfails > 20)
 			break;
 	}
 	if (at_ready < 0 || round - at_ready < MIN_ROUNDS_AFTER)
-		churn_fail("only %ld rounds after READY, want at least %d (the loop stopped?)", round - at_ready, MIN_ROUNDS_AFTER);
+		wl_fail(&churn_report, "only %ld rounds after READY, want at least %d (the loop stopped?)", round - at_ready, MIN_ROUNDS_AFTER);
 	syscall(SYS_futex, &churn_go, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 	clock_gettime(CLOCK_REALTIME, &dl);
 	dl.tv_sec += 20;
 	errno = pthread_timedjoin_np(steady, &ret, &dl);
 	if (errno)
-		churn_fail("join the steady thread %d: %s", (int)churn_steady_tid, strerror(errno));
+		wl_fail(&churn_report, "join the steady thread %d: %s", (int)churn_steady_tid, strerror(errno));
 	else if (ret)
-		churn_fail("the steady thread %d found its %s changed", (int)churn_steady_tid, (long)ret == 1 ? "tid" : "TLS");
+		wl_fail(&churn_report, "the steady thread %d found its %s changed", (int)churn_steady_tid, (long)ret == 1 ? "tid" : "TLS");
 }
 
 int main(int argc, char **argv)
@@ -287,11 +246,11 @@ int main(int argc, char **argv)
 		churn_forks(argv[2]);
 	else
 		churn_threads(argv[2]);
-	if (churn_write_file(argv[3], churn_nfails ? churn_report : "PASS\n") < 0) {
+	if (wl_write_result(argv[3], &churn_report) < 0) {
 		perror("churn: write the result file");
 		return 2;
 	}
-	if (churn_nfails)
-		fputs(churn_report, stderr);
-	return churn_nfails ? 1 : 0;
+	if (churn_report.nfails)
+		fputs(churn_report.text, stderr);
+	return churn_report.nfails ? 1 : 0;
 }

@@ -44,6 +44,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define CAPS_PRM ((1ULL << CAP_CHOWN) | (1ULL << CAP_KILL) | (1ULL << CAP_NET_BIND_SERVICE))
 #define CAPS_EFF ((1ULL << CAP_KILL) | (1ULL << CAP_NET_BIND_SERVICE))
 #define CAPS_INH ((1ULL << CAP_CHOWN) | (1ULL << CAP_NET_BIND_SERVICE))
@@ -58,31 +60,10 @@ static const struct { int res; rlim_t cur, max; } limits[] = {
 	{ RLIMIT_MSGQUEUE, 4096, 8192 },
 };
 
-static volatile sig_atomic_t got_usr1;
-static char report[8192];
-static int nfails;
+static char report_text[8192];
+static struct wl_report report = { .text = report_text, .size = sizeof(report_text) };
 static uint64_t bounding_at_start;
 static struct rlimit stack_at_start;
-
-static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
-{
-	size_t n = strlen(report);
-	va_list ap;
-
-	nfails++;
-	if (n + 80 >= sizeof(report))
-		return;
-	n += snprintf(report + n, sizeof(report) - n, "FAIL: ");
-	va_start(ap, fmt);
-	vsnprintf(report + n, sizeof(report) - n, fmt, ap);
-	va_end(ap);
-	strcat(report, "\n");
-}
-
-static void on_usr1(int sig)
-{
-	got_usr1 = 1;
-}
 
 static void die(const char *what)
 {
@@ -207,7 +188,7 @@ static void check_hex(const char *key, uint64_t want)
 	uint64_t got = status_hex(key);
 
 	if (got != want)
-		fail("%s is %#llx, want %#llx", key, (unsigned long long)got, (unsigned long long)want);
+		wl_fail(&report, "%s is %#llx, want %#llx", key, (unsigned long long)got, (unsigned long long)want);
 }
 
 static void check_text(const char *key, const char *want)
@@ -216,7 +197,7 @@ static void check_text(const char *key, const char *want)
 
 	status_text(key, got, sizeof(got));
 	if (strcmp(got, want))
-		fail("%s is '%s', want '%s'", key, got, want);
+		wl_fail(&report, "%s is '%s', want '%s'", key, got, want);
 }
 
 static void check(void)
@@ -233,38 +214,37 @@ static void check(void)
 	check_hex("CapAmb", CAPS_AMB);
 	check_hex("CapBnd", bounding_at_start);
 	if (bounding_at_start & CAPS_DROPPED)
-		fail("bounding set %#llx still has the dropped caps", (unsigned long long)bounding_at_start);
+		wl_fail(&report, "bounding set %#llx still has the dropped caps", (unsigned long long)bounding_at_start);
 	check_text("NoNewPrivs", "1");
 	check_text("Seccomp", "2");
 	if (prctl(PR_GET_SECUREBITS) != SECBITS)
-		fail("securebits %#x, want %#x", prctl(PR_GET_SECUREBITS), SECBITS);
+		wl_fail(&report, "securebits %#x, want %#x", prctl(PR_GET_SECUREBITS), SECBITS);
 	if (prctl(PR_GET_DUMPABLE) != 1)
-		fail("dumpable %d, want 1", prctl(PR_GET_DUMPABLE));
+		wl_fail(&report, "dumpable %d, want 1", prctl(PR_GET_DUMPABLE));
 	if (prctl(PR_GET_CHILD_SUBREAPER, &v) < 0 || v != 1)
-		fail("child subreaper %d, want 1", v);
+		wl_fail(&report, "child subreaper %d, want 1", v);
 	v = -1;
 	if (prctl(PR_GET_PDEATHSIG, &v) < 0 || (v != 0 && v != SIGUSR2))
-		fail("pdeathsig %d, want SIGUSR2 before a dump, 0 after (a root's is not restored)", v);
+		wl_fail(&report, "pdeathsig %d, want SIGUSR2 before a dump, 0 after (a root's is not restored)", v);
 	if (personality(0xffffffff) != PERSONA)
-		fail("personality %#x, want %#x", personality(0xffffffff), PERSONA);
+		wl_fail(&report, "personality %#x, want %#x", personality(0xffffffff), PERSONA);
 	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
 		if (getrlimit(limits[i].res, &rl) < 0 || rl.rlim_cur != limits[i].cur || rl.rlim_max != limits[i].max)
-			fail("rlimit %d is %llu/%llu, want %llu/%llu", limits[i].res, (unsigned long long)rl.rlim_cur,
-			     (unsigned long long)rl.rlim_max, (unsigned long long)limits[i].cur, (unsigned long long)limits[i].max);
+			wl_fail(&report, "rlimit %d is %llu/%llu, want %llu/%llu", limits[i].res, (unsigned long long)rl.rlim_cur,
+			                 (unsigned long long)rl.rlim_max, (unsigned long long)limits[i].cur, (unsigned long long)limits[i].max);
 	if (getrlimit(RLIMIT_STACK, &rl) < 0 || rl.rlim_cur != stack_at_start.rlim_cur || rl.rlim_max != stack_at_start.rlim_max)
-		fail("stack rlimit is %llu/%llu, want %llu/%llu", (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
-		     (unsigned long long)stack_at_start.rlim_cur, (unsigned long long)stack_at_start.rlim_max);
+		wl_fail(&report, "stack rlimit is %llu/%llu, want %llu/%llu", (unsigned long long)rl.rlim_cur, (unsigned long long)rl.rlim_max,
+		                 (unsigned long long)stack_at_start.rlim_cur, (unsigned long long)stack_at_start.rlim_max);
 	errno = 0;
 	if (syscall(SYS_getpgid, 0) != -1 || errno != 66)
-		fail("getpgid: errno %d, want 66 from the seccomp filter", errno);
+		wl_fail(&report, "getpgid: errno %d, want 66 from the seccomp filter", errno);
 	/* The ambient and effective caps work: KILL lets it signal pid 1 with 0. */
 	if (kill(1, 0) < 0)
-		fail("kill(1, 0) with CAP_KILL: %s", strerror(errno));
+		wl_fail(&report, "kill(1, 0) with CAP_KILL: %s", strerror(errno));
 }
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { 0 };
 	char line[64];
 	int ready, result;
 
@@ -276,17 +256,15 @@ int main(int argc, char **argv)
 	result = open(argv[2], O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (ready < 0 || result < 0)
 		die("open");
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
+	wl_catch_usr1();
 	signal(SIGUSR2, SIG_IGN);
 	drop();
 	snprintf(line, sizeof(line), "READY %d\n", getpid());
 	if (write(ready, line, strlen(line)) < 0)
 		return 2;
-	while (!got_usr1)
-		pause();
+	wl_wait_usr1();
 	check();
-	if (nfails)
-		return write(result, report, strlen(report)) < 0 ? 2 : 1;
+	if (report.nfails)
+		return write(result, report.text, strlen(report.text)) < 0 ? 2 : 1;
 	return write(result, "PASS\n", 5) < 0 ? 2 : 0;
 }

@@ -30,12 +30,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define MEM_SIZE (64 * 1024)
 #define MAX_PROCS 4096
-
-static volatile sig_atomic_t forest_got_usr1;
-
-static void forest_on_usr1(int sig) { forest_got_usr1 = 1; }
 
 static uint8_t forest_byte(size_t i, unsigned seed)
 {
@@ -56,44 +54,10 @@ static int forest_check(const uint8_t *p, unsigned seed)
 	return 0;
 }
 
-static double forest_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static void forest_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
 static void __attribute__((noreturn)) forest_die(const char *what)
 {
 	fprintf(stderr, "forest (pid %d): %s: %s\n", (int)getpid(), what, strerror(errno));
 	exit(2);
-}
-
-static int forest_write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return rename(tmp, path);
 }
 
 /* Removes the readiness directory (flat). */
@@ -126,8 +90,7 @@ static void __attribute__((noreturn)) forest_child(const char *dir, int idx, pid
 	if (fd < 0)
 		forest_die("create the ready mark");
 	close(fd);
-	while (!forest_got_usr1)
-		pause();
+	wl_wait_usr1();
 	if (getpid() != pid) {
 		fprintf(stderr, "forest child %d: getpid() is %d\n", (int)pid, (int)getpid());
 		bad = 1;
@@ -148,8 +111,7 @@ int main(int argc, char **argv)
 	static pid_t kids[MAX_PROCS];
 	static int done[MAX_PROCS];
 	static char report[65536], dir[PATH_MAX];
-	char line[128], *slash;
-	struct sigaction sa;
+	char *slash;
 	int n = argc > 3 ? atoi(argv[3]) : 100;
 	int nfails = 0, left;
 	uint8_t *mem;
@@ -165,9 +127,7 @@ int main(int argc, char **argv)
 	snprintf(slash ? slash + 1 : dir, sizeof(dir) - (slash ? slash + 1 - dir : 0), "forest.XXXXXX");
 	if (!mkdtemp(dir))
 		forest_die("mkdtemp");
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = forest_on_usr1;
-	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+	if (wl_catch_usr1() < 0)
 		forest_die("sigaction");
 	mem = malloc(MEM_SIZE);
 	if (!mem)
@@ -180,26 +140,24 @@ int main(int argc, char **argv)
 			forest_child(dir, i, root);
 	}
 	forest_fill(mem, 0);
-	end = forest_now() + 30;
+	end = wl_now() + 30;
 	for (int i = 1; i < n; i++) {
 		char path[PATH_MAX + 32];
 
 		snprintf(path, sizeof(path), "%s/%d", dir, (int)kids[i]);
 		while (access(path, F_OK) < 0) {
-			if (forest_now() > end) {
+			if (wl_now() > end) {
 				errno = ETIMEDOUT;
 				forest_die("wait for the children to get ready");
 			}
-			forest_sleep_ms(2);
+			wl_sleep_ms(2);
 		}
 	}
 	forest_cleanup(dir);
-	snprintf(line, sizeof(line), "READY %d\n", (int)root);
-	if (forest_write_file(argv[1], line) < 0)
+	if (wl_write_ready(argv[1], root) < 0)
 		forest_die("write the ready file");
 
-	while (!forest_got_usr1)
-		pause();
+	wl_wait_usr1();
 
 	if (getpid() != root) {
 		snprintf(report + strlen(report), sizeof(report) - strlen(report), "FAIL: root getpid() is %d, was %d\n", (int)getpid(), (int)root);
@@ -209,7 +167,7 @@ int main(int argc, char **argv)
 		snprintf(report + strlen(report), sizeof(report) - strlen(report), "FAIL: root memory pattern changed\n");
 		nfails++;
 	}
-	end = forest_now() + 20;
+	end = wl_now() + 20;
 	do {
 		left = 0;
 		for (int i = 1; i < n; i++) {
@@ -235,8 +193,8 @@ int main(int argc, char **argv)
 			kill(kids[i], SIGUSR1);
 		}
 		if (left)
-			forest_sleep_ms(20);
-	} while (left && forest_now() < end);
+			wl_sleep_ms(20);
+	} while (left && wl_now() < end);
 	for (int i = 1; i < n; i++)
 		if (!done[i]) {
 			nfails++;
@@ -244,7 +202,7 @@ int main(int argc, char **argv)
 				snprintf(report + strlen(report), sizeof(report) - strlen(report),
 					 "FAIL: child %d (pid %d) gave no answer in 20 s\n", i, (int)kids[i]);
 		}
-	if (forest_write_file(argv[2], nfails ? report : "PASS\n") < 0)
+	if (wl_write_file(argv[2], nfails ? report : "PASS\n") < 0)
 		forest_die("write the result file");
 	if (nfails)
 		fputs(report, stderr);

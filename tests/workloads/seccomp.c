@@ -27,45 +27,10 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t got_usr1;
-static char report[8192];
-static int nfails;
+#include "workload.h"
 
-static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
-{
-	size_t n = strlen(report);
-	va_list ap;
-
-	nfails++;
-	if (n + 80 >= sizeof(report))
-		return;
-	n += snprintf(report + n, sizeof(report) - n, "FAIL: ");
-	va_start(ap, fmt);
-	vsnprintf(report + n, sizeof(report) - n, fmt, ap);
-	va_end(ap);
-	strcat(report, "\n");
-}
-
-/* Writes text to path atomically (a temporary file, then rename). */
-static int write_file(const char *path, const char *text)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	if (fclose(f))
-		return -1;
-	return rename(tmp, path);
-}
-
-static void on_usr1(int sig)
-{
-	got_usr1 = 1;
-}
+static char report_text[8192];
+static struct wl_report report = { .text = report_text, .size = sizeof(report_text) };
 
 /* A filter failing syscall a with errno ea and b with eb; all else allowed. */
 static void install(int a, int ea, int b, int eb)
@@ -93,7 +58,7 @@ static void expect(const char *name, long nr, int want)
 
 	errno = 0;
 	if (syscall(nr, nr == SYS_uname ? (long)&u : 0) != -1 || errno != want)
-		fail("%s: errno %d, want %d from the seccomp filters", name, errno, want);
+		wl_fail(&report, "%s: errno %d, want %d from the seccomp filters", name, errno, want);
 }
 
 /* The value of 'key' in /proc/self/status, as an int. */
@@ -113,31 +78,26 @@ static int status_int(const char *key)
 
 int main(int argc, char **argv)
 {
-	struct sigaction sa = { 0 };
-	char line[64];
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: seccomp READYFILE RESULTFILE\n");
 		return 2;
 	}
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
+	wl_catch_usr1();
 	install(SYS_getpgid, 66, SYS_uname, 77);
 	install(SYS_uname, 78, SYS_getppid, 55);
-	snprintf(line, sizeof(line), "READY %d\n", getpid());
-	if (write_file(argv[1], line) < 0)
+	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 2;
-	while (!got_usr1)
-		pause();
+	wl_wait_usr1();
 	expect("getpgid", SYS_getpgid, 66);
 	expect("uname", SYS_uname, 78);
 	expect("getppid", SYS_getppid, 55);
 	if (syscall(SYS_getpid) != getpid() || syscall(SYS_gettid) != getpid())
-		fail("getpid/gettid do not work");
+		wl_fail(&report, "getpid/gettid do not work");
 	if (status_int("Seccomp") != 2 || status_int("Seccomp_filters") != 2 || status_int("NoNewPrivs") != 0)
-		fail("status: Seccomp %d, Seccomp_filters %d, NoNewPrivs %d; want 2, 2, 0", status_int("Seccomp"),
-		     status_int("Seccomp_filters"), status_int("NoNewPrivs"));
-	if (write_file(argv[2], nfails ? report : "PASS\n") < 0)
+		wl_fail(&report, "status: Seccomp %d, Seccomp_filters %d, NoNewPrivs %d; want 2, 2, 0", status_int("Seccomp"),
+		                 status_int("Seccomp_filters"), status_int("NoNewPrivs"));
+	if (wl_write_result(argv[2], &report) < 0)
 		return 2;
-	return nfails ? 1 : 0;
+	return report.nfails ? 1 : 0;
 }

@@ -28,6 +28,8 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define ALT_SIZE (64 * 1024)
 #define MAX_LOG 32
 
@@ -37,48 +39,11 @@ struct delivery {
 	int on_altstack;
 };
 
-static volatile sig_atomic_t got_usr1;
 static struct delivery deliveries[MAX_LOG];
 static volatile int nr_deliveries;
 static char *altstack;
-static char report[8192];
-static int nfails;
-
-static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
-{
-	size_t n = strlen(report);
-	va_list ap;
-
-	nfails++;
-	if (n + 80 >= sizeof(report))
-		return;
-	n += snprintf(report + n, sizeof(report) - n, "FAIL: ");
-	va_start(ap, fmt);
-	vsnprintf(report + n, sizeof(report) - n, fmt, ap);
-	va_end(ap);
-	strcat(report, "\n");
-}
-
-/* Writes text to path atomically (a temporary file, then rename). */
-static int write_file(const char *path, const char *text)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	if (fclose(f))
-		return -1;
-	return rename(tmp, path);
-}
-
-static void on_usr1(int sig)
-{
-	got_usr1 = 1;
-}
+static char report_text[8192];
+static struct wl_report report = { .text = report_text, .size = sizeof(report_text) };
 
 /* Logs every delivery of the checked signals, with where its frame is. */
 static void on_signal(int sig, siginfo_t *si, void *uc)
@@ -127,17 +92,17 @@ static void check_signal(int sig, const int *values, int n, int code, int altsta
 		if (d->signo != sig)
 			continue;
 		if (seen < n && values && d->value != values[seen])
-			fail("signal %d delivery %d has value %d, want %d", sig, seen, d->value, values[seen]);
+			wl_fail(&report, "signal %d delivery %d has value %d, want %d", sig, seen, d->value, values[seen]);
 		if (d->code != code)
-			fail("signal %d delivery %d has si_code %d, want %d", sig, seen, d->code, code);
+			wl_fail(&report, "signal %d delivery %d has si_code %d, want %d", sig, seen, d->code, code);
 		if (d->pid != getpid())
-			fail("signal %d delivery %d has si_pid %d, want %d", sig, seen, d->pid, getpid());
+			wl_fail(&report, "signal %d delivery %d has si_pid %d, want %d", sig, seen, d->pid, getpid());
 		if (altstack_wanted && !d->on_altstack)
-			fail("signal %d handler did not run on the sigaltstack", sig);
+			wl_fail(&report, "signal %d handler did not run on the sigaltstack", sig);
 		seen++;
 	}
 	if (seen != n)
-		fail("signal %d was delivered %d times, want %d", sig, seen, n);
+		wl_fail(&report, "signal %d was delivered %d times, want %d", sig, seen, n);
 }
 
 int main(int argc, char **argv)
@@ -147,7 +112,6 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	sigset_t block, none;
 	stack_t ss = { 0 }, old;
-	char line[64];
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: signals READYFILE RESULTFILE\n");
@@ -161,8 +125,7 @@ int main(int argc, char **argv)
 	if (sigaltstack(&ss, NULL) < 0)
 		return 2;
 
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
+	wl_catch_usr1();
 	/* Handlers run one at a time, so the log is in delivery order. */
 	sa.sa_sigaction = on_signal;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
@@ -196,21 +159,19 @@ int main(int argc, char **argv)
 			return 2;
 	}
 
-	snprintf(line, sizeof(line), "READY %d\n", getpid());
-	if (write_file(argv[1], line) < 0)
+	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 2;
-	while (!got_usr1)
-		pause();
+	wl_wait_usr1();
 
 	/* Still pending, in the right queues. */
 	if (status_mask("SigPnd") != bit(s3))
-		fail("thread pending mask %#llx, want %#llx", (unsigned long long)status_mask("SigPnd"),
-		     (unsigned long long)bit(s3));
+		wl_fail(&report, "thread pending mask %#llx, want %#llx", (unsigned long long)status_mask("SigPnd"),
+		                 (unsigned long long)bit(s3));
 	if (status_mask("ShdPnd") != (bit(SIGUSR2) | bit(s1) | bit(s2)))
-		fail("process pending mask %#llx, want %#llx", (unsigned long long)status_mask("ShdPnd"),
-		     (unsigned long long)(bit(SIGUSR2) | bit(s1) | bit(s2)));
+		wl_fail(&report, "process pending mask %#llx, want %#llx", (unsigned long long)status_mask("ShdPnd"),
+		                 (unsigned long long)(bit(SIGUSR2) | bit(s1) | bit(s2)));
 	if (sigaltstack(NULL, &old) < 0 || old.ss_sp != altstack || old.ss_size != ALT_SIZE || old.ss_flags != 0)
-		fail("sigaltstack is %p/%zu/%#x, want %p/%d/0", old.ss_sp, old.ss_size, old.ss_flags, altstack, ALT_SIZE);
+		wl_fail(&report, "sigaltstack is %p/%zu/%#x, want %p/%d/0", old.ss_sp, old.ss_size, old.ss_flags, altstack, ALT_SIZE);
 
 	sigemptyset(&none);
 	sigprocmask(SIG_SETMASK, &none, NULL);
@@ -219,7 +180,7 @@ int main(int argc, char **argv)
 	check_signal(s2, rt2, 1, SI_QUEUE, 0);
 	check_signal(s3, rt3, 2, SI_QUEUE, 0);
 	if (nr_deliveries != 7)
-		fail("%d signals delivered, want 7", nr_deliveries);
+		wl_fail(&report, "%d signals delivered, want 7", nr_deliveries);
 	/* The kernel delivers a thread's own queue first, then the process's,
 	 * lowest signal number first in each. */
 	{
@@ -228,9 +189,9 @@ int main(int argc, char **argv)
 
 		for (int i = 0; i < nr_deliveries && i < 7; i++)
 			if (deliveries[i].signo != want[order[i]])
-				fail("delivery %d was signal %d, want %d", i, deliveries[i].signo, want[order[i]]);
+				wl_fail(&report, "delivery %d was signal %d, want %d", i, deliveries[i].signo, want[order[i]]);
 	}
-	if (write_file(argv[2], nfails ? report : "PASS\n") < 0)
+	if (wl_write_result(argv[2], &report) < 0)
 		return 2;
-	return nfails ? 1 : 0;
+	return report.nfails ? 1 : 0;
 }

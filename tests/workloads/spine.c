@@ -53,34 +53,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define PAGE 4096UL
 #define SPARSE_SIZE (1UL << 30)
 #define MAPS_MAX (256 * 1024)
 #define FDS_MAX 64
 #define FD_SCAN 1024
 
-static volatile sig_atomic_t spine_got_usr1;
-
 /* What went wrong, one "FAIL: ..." line each. */
-static char spine_report[16384];
-static int spine_nfails;
-
-static void __attribute__((format(printf, 1, 2))) spine_fail(const char *fmt, ...)
-{
-	size_t n = strlen(spine_report);
-	va_list ap;
-
-	spine_nfails++;
-	if (n + 8 >= sizeof(spine_report))
-		return;
-	n += snprintf(spine_report + n, sizeof(spine_report) - n, "FAIL: ");
-	va_start(ap, fmt);
-	if (n < sizeof(spine_report))
-		n += vsnprintf(spine_report + n, sizeof(spine_report) - n, fmt, ap);
-	va_end(ap);
-	if (n < sizeof(spine_report) - 1)
-		strcat(spine_report, "\n");
-}
+static char spine_report_text[16384];
+static struct wl_report spine_report = { .text = spine_report_text, .size = sizeof(spine_report_text) };
 
 /* Setup failures end the run at once: nothing later would mean anything. */
 static void __attribute__((noreturn)) spine_die(const char *what)
@@ -116,40 +99,6 @@ static long spine_check_byte(const void *p, size_t n, uint8_t b)
 		if (((const uint8_t *)p)[i] != b)
 			return (long)i;
 	return -1;
-}
-
-/* Whole small file into buf with read(2) only (no stdio, no malloc). */
-static ssize_t spine_read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
-	ssize_t got;
-
-	if (fd < 0)
-		return -1;
-	while (n < cap - 1 && (got = read(fd, buf + n, cap - 1 - n)) > 0)
-		n += got;
-	close(fd);
-	buf[n] = 0;
-	return (ssize_t)n;
-}
-
-static int spine_write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX];
-	int fd;
-	size_t len = strlen(text);
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return rename(tmp, path);
 }
 
 /* ---- the state, remembered in memory ---- */
@@ -210,7 +159,6 @@ static const char spine_ro_text[] = "0123456789abcdefghijklmnopqrstuvwxyzABCDEFG
 
 static char spine_maps_before[MAPS_MAX], spine_maps_after[MAPS_MAX];
 
-static void spine_on_usr1(int sig) { spine_got_usr1 = 1; }
 static void spine_on_info(int sig, siginfo_t *si, void *uc) { }
 static void spine_on_plain(int sig) { }
 
@@ -221,7 +169,7 @@ static void spine_setup_files(struct spine_files *f)
 	char buf[200];
 	int fd;
 
-	if (spine_write_file("ro.dat", spine_ro_text) < 0)
+	if (wl_write_file("ro.dat", spine_ro_text) < 0)
 		spine_die("ro.dat");
 	fd = open("ro.dat", O_RDONLY);
 	if (fd < 0 || dup3(fd, 20, O_CLOEXEC) < 0 || close(fd) < 0)
@@ -331,8 +279,7 @@ static void spine_setup_signals(void)
 	sigset_t block;
 
 	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = spine_on_usr1;	/* no SA_RESTART: pause() returns */
-	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+	if (wl_catch_usr1() < 0)
 		spine_die("sigaction SIGUSR1");
 
 	memset(&sa, 0, sizeof(sa));
@@ -378,7 +325,7 @@ static void spine_record_proc(struct spine_proc *p)
 	p->pid = getpid();
 	n = readlink("/proc/self/exe", p->exe, sizeof(p->exe) - 1);
 	p->exe[n > 0 ? n : 0] = 0;
-	p->cmdline_len = spine_read_file("/proc/self/cmdline", p->cmdline, sizeof(p->cmdline));
+	p->cmdline_len = wl_read_file("/proc/self/cmdline", p->cmdline, sizeof(p->cmdline));
 	if (!getcwd(p->cwd, sizeof(p->cwd)))
 		snprintf(p->cwd, sizeof(p->cwd), "(getcwd: %s)", strerror(errno));
 	prctl(PR_GET_NAME, p->comm);
@@ -436,7 +383,7 @@ static __attribute__((noinline)) void spine_wait(struct spine_regs *r)
 		"jmp 1b\n"
 		"2:\n\t"
 		: [acc] "+x"(acc), [keep] "+x"(keep), [g1] "+r"(g1), [g2] "+r"(g2), [spins] "+r"(spins), "+t"(ld)
-		: [flag] "m"(spine_got_usr1), [inc] "x"(inc), [nr] "i"(SYS_pause)
+		: [flag] "m"(wl_got_usr1), [inc] "x"(inc), [nr] "i"(SYS_pause)
 		: "rax", "rcx", "r11", "memory", "cc");
 	asm volatile("fnstcw %0\n\tstmxcsr %1" : "=m"(r->fcw), "=m"(r->mxcsr));
 	asm volatile("fldcw %0\n\tldmxcsr %1" : : "m"(fcw_def), "m"(mx_def));
@@ -463,21 +410,21 @@ static void spine_verify_regs(const struct spine_regs *r)
 	_mm256_storeu_pd(got, r->acc);
 	for (int k = 0; k < 4; k++)
 		if (got[k] != want[k])
-			spine_fail("ymm accumulator lane %d is %.17g, want %.17g after %ld wakeups", k, got[k], want[k], r->spins);
+			wl_fail(&spine_report, "ymm accumulator lane %d is %.17g, want %.17g after %ld wakeups", k, got[k], want[k], r->spins);
 	_mm256_storeu_si256((__m256i *)keep, r->keep);
 	for (int k = 0; k < 4; k++)
 		if (keep[k] != spine_keep[k])
-			spine_fail("ymm pattern lane %d is %#llx, want %#llx", k, (unsigned long long)keep[k],
+			wl_fail(&spine_report, "ymm pattern lane %d is %#llx, want %#llx", k, (unsigned long long)keep[k],
 				   (unsigned long long)spine_keep[k]);
 	if (memcmp(&r->ld, &third, 10))
-		spine_fail("x87 long double 1/3 changed: %.21Lg, want %.21Lg", r->ld, third);
+		wl_fail(&spine_report, "x87 long double 1/3 changed: %.21Lg, want %.21Lg", r->ld, third);
 	if (r->g1 != SPINE_G1 || r->g2 != SPINE_G2)
-		spine_fail("general registers are %#llx %#llx, want %#llx %#llx", (unsigned long long)r->g1,
+		wl_fail(&spine_report, "general registers are %#llx %#llx, want %#llx %#llx", (unsigned long long)r->g1,
 			   (unsigned long long)r->g2, SPINE_G1, SPINE_G2);
 	if (r->fcw != SPINE_FCW)
-		spine_fail("x87 control word is %#x, want %#x", r->fcw, SPINE_FCW);
+		wl_fail(&spine_report, "x87 control word is %#x, want %#x", r->fcw, SPINE_FCW);
 	if (r->mxcsr != SPINE_MXCSR)
-		spine_fail("MXCSR is %#x, want %#x", r->mxcsr, SPINE_MXCSR);
+		wl_fail(&spine_report, "MXCSR is %#x, want %#x", r->mxcsr, SPINE_MXCSR);
 }
 
 /* The first differing line of two maps texts, reported whole. */
@@ -492,7 +439,7 @@ static void spine_verify_maps(void)
 		const char *ea = strchrnul(a, '\n'), *eb = strchrnul(b, '\n');
 
 		if (ea - a != eb - b || memcmp(a, b, ea - a)) {
-			spine_fail("/proc/self/maps line %d was '%.*s', now '%.*s'", line,
+			wl_fail(&spine_report, "/proc/self/maps line %d was '%.*s', now '%.*s'", line,
 				   (int)(ea - a), a, (int)(eb - b), b);
 			return;
 		}
@@ -500,7 +447,7 @@ static void spine_verify_maps(void)
 		b = *eb ? eb + 1 : eb;
 		line++;
 	}
-	spine_fail("/proc/self/maps %s after line %d: '%.120s'", *a ? "lost lines" : "gained lines", line - 1, *a ? a : b);
+	wl_fail(&spine_report, "/proc/self/maps %s after line %d: '%.120s'", *a ? "lost lines" : "gained lines", line - 1, *a ? a : b);
 }
 
 static void spine_verify_memory(const struct spine_mem *m, const volatile uint64_t *stack, size_t nstack)
@@ -511,45 +458,45 @@ static void spine_verify_memory(const struct spine_mem *m, const volatile uint64
 
 	for (int i = 0; i < 3; i++)
 		if ((off = spine_check(m->heap[i], spine_heap_sizes[i], 1 + i)) >= 0)
-			spine_fail("heap buffer %d (%zu bytes at %p) differs at byte %ld", i, spine_heap_sizes[i], m->heap[i], off);
+			wl_fail(&spine_report, "heap buffer %d (%zu bytes at %p) differs at byte %ld", i, spine_heap_sizes[i], m->heap[i], off);
 	for (size_t i = 0; i < nstack; i++)
 		if (stack[i] != (i * 0x9E3779B97F4A7C15ULL ^ 0x5a5a)) {
-			spine_fail("stack array differs at element %zu", i);
+			wl_fail(&spine_report, "stack array differs at element %zu", i);
 			break;
 		}
 	if ((off = spine_check(m->anon, 16 * PAGE, 5)) >= 0)
-		spine_fail("private anon map at %p differs at byte %ld", (void *)m->anon, off);
+		wl_fail(&spine_report, "private anon map at %p differs at byte %ld", (void *)m->anon, off);
 	for (size_t i = 0; i < sizeof(spine_sparse_touched) / sizeof(spine_sparse_touched[0]); i++)
 		if ((off = spine_check(m->sparse + spine_sparse_touched[i] * PAGE, PAGE, 10 + i)) >= 0)
-			spine_fail("sparse map page %zu differs at byte %ld", spine_sparse_touched[i], off);
+			wl_fail(&spine_report, "sparse map page %zu differs at byte %ld", spine_sparse_touched[i], off);
 	for (size_t i = 0; i < sizeof(spine_sparse_untouched) / sizeof(spine_sparse_untouched[0]); i++)
 		if ((off = spine_check_byte(m->sparse + spine_sparse_untouched[i] * PAGE, PAGE, 0)) >= 0)
-			spine_fail("untouched sparse map page %zu is not zero at byte %ld", spine_sparse_untouched[i], off);
+			wl_fail(&spine_report, "untouched sparse map page %zu is not zero at byte %ld", spine_sparse_untouched[i], off);
 	if ((off = spine_check(m->ro, 4 * PAGE, 6)) >= 0)
-		spine_fail("read-only map at %p differs at byte %ld", (void *)m->ro, off);
+		wl_fail(&spine_report, "read-only map at %p differs at byte %ld", (void *)m->ro, off);
 	if ((off = spine_check_byte(m->fmap, PAGE, 'A')) >= 0)
-		spine_fail("file map page 0 (never written) differs from the file at byte %ld", off);
+		wl_fail(&spine_report, "file map page 0 (never written) differs from the file at byte %ld", off);
 	if ((off = spine_check(m->fmap + PAGE, PAGE, 21)) >= 0)
-		spine_fail("file map page 1 (written privately) lost its data at byte %ld", off);
+		wl_fail(&spine_report, "file map page 1 (written privately) lost its data at byte %ld", off);
 	if ((off = spine_check_byte(m->fmap + 2 * PAGE, PAGE, 'C')) >= 0)
-		spine_fail("file map page 2 (read only) differs from the file at byte %ld", off);
+		wl_fail(&spine_report, "file map page 2 (read only) differs from the file at byte %ld", off);
 	if ((off = spine_check(m->fmap + 3 * PAGE, PAGE, 23)) >= 0)
-		spine_fail("file map page 3 (written privately) lost its data at byte %ld", off);
+		wl_fail(&spine_report, "file map page 3 (written privately) lost its data at byte %ld", off);
 	/* Private writes never reach the file. */
 	fd = open("mapped.dat", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || pread(fd, page, PAGE, PAGE) != PAGE || spine_check_byte(page, PAGE, 'B') >= 0)
-		spine_fail("mapped.dat page 1 on disk is no longer all 'B'");
+		wl_fail(&spine_report, "mapped.dat page 1 on disk is no longer all 'B'");
 	if (fd >= 0)
 		close(fd);
 	if (sbrk(0) != m->brk)
-		spine_fail("brk is %p, was %p", sbrk(0), m->brk);
+		wl_fail(&spine_report, "brk is %p, was %p", sbrk(0), m->brk);
 }
 
 static void spine_verify_sigset(const char *what, const sigset_t *got, const sigset_t *want)
 {
 	for (int sig = 1; sig <= 64; sig++)
 		if (sigismember(got, sig) != sigismember(want, sig))
-			spine_fail("%s: signal %d is %s, was %s", what, sig, sigismember(got, sig) ? "in" : "out",
+			wl_fail(&spine_report, "%s: signal %d is %s, was %s", what, sig, sigismember(got, sig) ? "in" : "out",
 				   sigismember(want, sig) ? "in" : "out");
 }
 
@@ -567,28 +514,28 @@ static void spine_verify_signals(const struct spine_proc *p)
 		memset(&sa, 0, sizeof(sa));
 		rc = sigaction(sig, NULL, &sa);
 		if (rc != p->act_rc[sig]) {
-			spine_fail("sigaction(%d) returned %d, was %d", sig, rc, p->act_rc[sig]);
+			wl_fail(&spine_report, "sigaction(%d) returned %d, was %d", sig, rc, p->act_rc[sig]);
 			continue;
 		}
 		if (rc < 0)
 			continue;
 		if ((void *)sa.sa_handler != (void *)p->act[sig].sa_handler)
-			spine_fail("signal %d handler is %p, was %p", sig, (void *)sa.sa_handler, (void *)p->act[sig].sa_handler);
+			wl_fail(&spine_report, "signal %d handler is %p, was %p", sig, (void *)sa.sa_handler, (void *)p->act[sig].sa_handler);
 		if (sa.sa_flags != p->act[sig].sa_flags)
-			spine_fail("signal %d sa_flags are %#x, were %#x", sig, sa.sa_flags, p->act[sig].sa_flags);
+			wl_fail(&spine_report, "signal %d sa_flags are %#x, were %#x", sig, sa.sa_flags, p->act[sig].sa_flags);
 		if (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN &&
 		    (void *)sa.sa_restorer != (void *)p->act[sig].sa_restorer)
-			spine_fail("signal %d sa_restorer is %p, was %p", sig, (void *)sa.sa_restorer, (void *)p->act[sig].sa_restorer);
+			wl_fail(&spine_report, "signal %d sa_restorer is %p, was %p", sig, (void *)sa.sa_restorer, (void *)p->act[sig].sa_restorer);
 		snprintf(what, sizeof(what), "signal %d sa_mask", sig);
 		spine_verify_sigset(what, &sa.sa_mask, &p->act[sig].sa_mask);
 	}
 	/* Spot checks of what was set, in case both snapshots were wrong alike. */
 	if (p->act[SIGPIPE].sa_handler != SIG_IGN)
-		spine_fail("SIGPIPE is not ignored");
+		wl_fail(&spine_report, "SIGPIPE is not ignored");
 	if (!(p->act[SIGHUP].sa_flags & SA_SIGINFO) || !(p->act[SIGHUP].sa_flags & SA_RESTART))
-		spine_fail("SIGHUP lost SA_SIGINFO|SA_RESTART");
+		wl_fail(&spine_report, "SIGHUP lost SA_SIGINFO|SA_RESTART");
 	if (!sigismember(&p->act[SIGRTMIN + 3].sa_mask, SIGRTMIN + 4))
-		spine_fail("SIGRTMIN+3 sa_mask lost SIGRTMIN+4");
+		wl_fail(&spine_report, "SIGRTMIN+3 sa_mask lost SIGRTMIN+4");
 }
 
 /* Is a later than or equal to b? */
@@ -605,36 +552,36 @@ static void spine_verify_process(const struct spine_proc *p)
 
 	memset(&now, 0, sizeof(now));
 	if (getpid() != p->pid)
-		spine_fail("getpid() is %d, was %d", getpid(), p->pid);
+		wl_fail(&spine_report, "getpid() is %d, was %d", getpid(), p->pid);
 	if (syscall(SYS_gettid) != p->pid)
-		spine_fail("gettid() is %ld, was %d", syscall(SYS_gettid), p->pid);
+		wl_fail(&spine_report, "gettid() is %ld, was %d", syscall(SYS_gettid), p->pid);
 	spine_record_proc(&now);
 	if (strcmp(now.exe, p->exe))
-		spine_fail("/proc/self/exe is '%s', was '%s'", now.exe, p->exe);
+		wl_fail(&spine_report, "/proc/self/exe is '%s', was '%s'", now.exe, p->exe);
 	if (now.cmdline_len != p->cmdline_len || memcmp(now.cmdline, p->cmdline, p->cmdline_len > 0 ? p->cmdline_len : 0))
-		spine_fail("/proc/self/cmdline changed (%zd bytes, was %zd)", now.cmdline_len, p->cmdline_len);
+		wl_fail(&spine_report, "/proc/self/cmdline changed (%zd bytes, was %zd)", now.cmdline_len, p->cmdline_len);
 	if (strcmp(now.cwd, p->cwd))
-		spine_fail("cwd is '%s', was '%s'", now.cwd, p->cwd);
+		wl_fail(&spine_report, "cwd is '%s', was '%s'", now.cwd, p->cwd);
 	if (strcmp(now.comm, p->comm))
-		spine_fail("comm is '%s', was '%s'", now.comm, p->comm);
+		wl_fail(&spine_report, "comm is '%s', was '%s'", now.comm, p->comm);
 	if (now.umask != p->umask)
-		spine_fail("umask is %03o, was %03o", now.umask, p->umask);
+		wl_fail(&spine_report, "umask is %03o, was %03o", now.umask, p->umask);
 	if (now.vdso != p->vdso)
-		spine_fail("AT_SYSINFO_EHDR is %#lx, was %#lx", now.vdso, p->vdso);
+		wl_fail(&spine_report, "AT_SYSINFO_EHDR is %#lx, was %#lx", now.vdso, p->vdso);
 	if (!p->vdso || !strstr(spine_maps_after, "[vdso]"))
-		spine_fail("no vDSO mapped");
+		wl_fail(&spine_report, "no vDSO mapped");
 	/* The vDSO must answer, and clocks must not run backwards. */
 	if (clock_gettime(CLOCK_MONOTONIC, &ts) < 0 || !spine_ts_ge(&ts, &p->mono))
-		spine_fail("CLOCK_MONOTONIC went back: %ld.%09ld < %ld.%09ld", ts.tv_sec, ts.tv_nsec, p->mono.tv_sec, p->mono.tv_nsec);
+		wl_fail(&spine_report, "CLOCK_MONOTONIC went back: %ld.%09ld < %ld.%09ld", ts.tv_sec, ts.tv_nsec, p->mono.tv_sec, p->mono.tv_nsec);
 	if (clock_gettime(CLOCK_REALTIME, &ts) < 0 || !spine_ts_ge(&ts, &p->real))
-		spine_fail("CLOCK_REALTIME went back");
+		wl_fail(&spine_report, "CLOCK_REALTIME went back");
 	if (clock_gettime(CLOCK_BOOTTIME, &ts) < 0 || !spine_ts_ge(&ts, &p->boot))
-		spine_fail("CLOCK_BOOTTIME went back");
+		wl_fail(&spine_report, "CLOCK_BOOTTIME went back");
 	if (gettimeofday(&tv, NULL) < 0 || tv.tv_sec < p->tv.tv_sec ||
 	    (tv.tv_sec == p->tv.tv_sec && tv.tv_usec < p->tv.tv_usec))
-		spine_fail("gettimeofday went back");
+		wl_fail(&spine_report, "gettimeofday went back");
 	if (time(NULL) < p->now || time(NULL) > p->now + 86400)
-		spine_fail("time(NULL) is %ld, was %ld", (long)time(NULL), (long)p->now);
+		wl_fail(&spine_report, "time(NULL) is %ld, was %ld", (long)time(NULL), (long)p->now);
 	/* Two readings in a row move forward: the clock is live, not frozen. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	for (long i = 0;; i++) {
@@ -644,7 +591,7 @@ static void spine_verify_process(const struct spine_proc *p)
 		if (ts2.tv_sec != ts.tv_sec || ts2.tv_nsec != ts.tv_nsec)
 			break;
 		if (i == 100000000) {
-			spine_fail("CLOCK_MONOTONIC is frozen at %ld.%09ld", ts.tv_sec, ts.tv_nsec);
+			wl_fail(&spine_report, "CLOCK_MONOTONIC is frozen at %ld.%09ld", ts.tv_sec, ts.tv_nsec);
 			break;
 		}
 	}
@@ -659,7 +606,7 @@ static void spine_verify_files(const struct spine_files *f)
 	ssize_t got;
 
 	if (n != f->nr)
-		spine_fail("%d fds open, were %d", n, f->nr);
+		wl_fail(&spine_report, "%d fds open, were %d", n, f->nr);
 	for (int i = 0; i < f->nr; i++) {
 		const struct spine_fd *was = &f->table[i];
 		const struct spine_fd *is = NULL;
@@ -668,38 +615,38 @@ static void spine_verify_files(const struct spine_files *f)
 			if (now[j].fd == was->fd)
 				is = &now[j];
 		if (!is) {
-			spine_fail("fd %d ('%s') is gone", was->fd, was->target);
+			wl_fail(&spine_report, "fd %d ('%s') is gone", was->fd, was->target);
 			continue;
 		}
 		if (strcmp(is->target, was->target))
-			spine_fail("fd %d is '%s', was '%s'", was->fd, is->target, was->target);
+			wl_fail(&spine_report, "fd %d is '%s', was '%s'", was->fd, is->target, was->target);
 		if (is->fl != was->fl)
-			spine_fail("fd %d F_GETFL is %#o, was %#o", was->fd, is->fl, was->fl);
+			wl_fail(&spine_report, "fd %d F_GETFL is %#o, was %#o", was->fd, is->fl, was->fl);
 		if (is->fdfl != was->fdfl)
-			spine_fail("fd %d F_GETFD is %#x, was %#x", was->fd, is->fdfl, was->fdfl);
+			wl_fail(&spine_report, "fd %d F_GETFD is %#x, was %#x", was->fd, is->fdfl, was->fdfl);
 		if (is->pos != was->pos)
-			spine_fail("fd %d offset is %lld, was %lld", was->fd, (long long)is->pos, (long long)was->pos);
+			wl_fail(&spine_report, "fd %d offset is %lld, was %lld", was->fd, (long long)is->pos, (long long)was->pos);
 	}
 	/* The files still work from where they were. */
 	got = read(f->ro, buf, 4);
 	if (got != 4 || memcmp(buf, spine_ro_text + 5, 4))
-		spine_fail("read at ro.dat offset 5 gave %zd bytes '%.4s', want '%.4s'", got, got > 0 ? buf : "", spine_ro_text + 5);
+		wl_fail(&spine_report, "read at ro.dat offset 5 gave %zd bytes '%.4s', want '%.4s'", got, got > 0 ? buf : "", spine_ro_text + 5);
 	if (!(fcntl(f->ro, F_GETFD) & FD_CLOEXEC))
-		spine_fail("fd %d lost FD_CLOEXEC", f->ro);
+		wl_fail(&spine_report, "fd %d lost FD_CLOEXEC", f->ro);
 	if (fcntl(f->rw, F_GETFD) & FD_CLOEXEC)
-		spine_fail("fd %d gained FD_CLOEXEC", f->rw);
+		wl_fail(&spine_report, "fd %d gained FD_CLOEXEC", f->rw);
 	if (!(fcntl(f->app, F_GETFL) & O_APPEND))
-		spine_fail("app.log fd %d lost O_APPEND", f->app);
+		wl_fail(&spine_report, "app.log fd %d lost O_APPEND", f->app);
 	if (write(f->app, "after\n", 6) != 6)
-		spine_fail("append to app.log: %s", strerror(errno));
-	if (spine_read_file("app.log", buf, sizeof(buf)) < 0 || strcmp(buf, "before\nafter\n"))
-		spine_fail("app.log holds '%s', want 'before\\nafter\\n'", buf);
+		wl_fail(&spine_report, "append to app.log: %s", strerror(errno));
+	if (wl_read_file("app.log", buf, sizeof(buf)) < 0 || strcmp(buf, "before\nafter\n"))
+		wl_fail(&spine_report, "app.log holds '%s', want 'before\\nafter\\n'", buf);
 	got = read(f->rw, buf, 10);
 	spine_fill(want, sizeof(want), 30);
 	if (got != 10 || memcmp(buf, want + 100, 10))
-		spine_fail("read at rw.dat offset 100 gave the wrong bytes (%zd)", got);
+		wl_fail(&spine_report, "read at rw.dat offset 100 gave the wrong bytes (%zd)", got);
 	if ((fcntl(f->rw, F_GETFL) & O_ACCMODE) != O_RDWR)
-		spine_fail("rw.dat fd %d is not O_RDWR", f->rw);
+		wl_fail(&spine_report, "rw.dat fd %d is not O_RDWR", f->rw);
 }
 
 /* dst (PATH_MAX bytes) = path made absolute against the current directory. */
@@ -741,7 +688,6 @@ int main(int argc, char **argv)
 	static struct spine_regs regs;
 	static char workdir[PATH_MAX], ready[PATH_MAX], result[PATH_MAX];
 	volatile uint64_t stack[512];
-	char line[64];
 	char *slash;
 
 	if (argc != 3) {
@@ -768,16 +714,15 @@ int main(int argc, char **argv)
 	files.nr = spine_scan_fds(files.table);
 
 	/* Last, so nothing changes the layout between this and the wait. */
-	if (spine_read_file("/proc/self/maps", spine_maps_before, sizeof(spine_maps_before)) <= 0)
+	if (wl_read_file("/proc/self/maps", spine_maps_before, sizeof(spine_maps_before)) <= 0)
 		spine_die("read /proc/self/maps");
-	snprintf(line, sizeof(line), "READY %d\n", (int)proc.pid);
-	if (spine_write_file(ready, line) < 0)
+	if (wl_write_ready(ready, proc.pid) < 0)
 		spine_die("write the ready file");
 
 	spine_wait(&regs);
 
 	/* First thing after the wait, before anything can allocate. */
-	spine_read_file("/proc/self/maps", spine_maps_after, sizeof(spine_maps_after));
+	wl_read_file("/proc/self/maps", spine_maps_after, sizeof(spine_maps_after));
 	spine_verify_regs(&regs);
 	spine_verify_maps();
 	spine_verify_memory(&mem, stack, 512);
@@ -786,9 +731,9 @@ int main(int argc, char **argv)
 	spine_verify_files(&files);
 
 	spine_cleanup(workdir);
-	if (spine_write_file(result, spine_nfails ? spine_report : "PASS\n") < 0)
+	if (wl_write_result(result, &spine_report) < 0)
 		spine_die("write the result file");
-	if (spine_nfails)
-		fputs(spine_report, stderr);
-	return spine_nfails ? 1 : 0;
+	if (spine_report.nfails)
+		fputs(spine_report.text, stderr);
+	return spine_report.nfails ? 1 : 0;
 }

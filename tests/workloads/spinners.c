@@ -30,6 +30,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 #define MAX_THREADS 1024
 
 static volatile int spin_go;
@@ -108,31 +110,12 @@ static void *spin_main(void *arg)
 	return NULL;
 }
 
-static int spin_write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return rename(tmp, path);
-}
-
 int main(int argc, char **argv)
 {
 	static char all[MAX_THREADS * 600];
 	int n = argc > 3 ? atoi(argv[3]) : 64, waited = 0;
 	struct sigaction sa;
 	sigset_t block;
-	char line[64];
 
 	if (argc < 3 || argc > 4 || n < 1 || n > MAX_THREADS) {
 		fprintf(stderr, "usage: spinners READYFILE RESULTFILE [NTHREADS 1..%d]\n", MAX_THREADS);
@@ -160,8 +143,7 @@ int main(int argc, char **argv)
 		}
 		usleep(1000);
 	}
-	snprintf(line, sizeof(line), "READY %d\n", (int)getpid());
-	if (spin_write_file(argv[1], line) < 0) {
+	if (wl_write_ready(argv[1], getpid()) < 0) {
 		perror("spinners: write the ready file");
 		return 2;
 	}
@@ -181,7 +163,7 @@ int main(int argc, char **argv)
 		else
 			snprintf(all + len, sizeof(all) - len, "%s", spin_all[i].report);
 	}
-	if (spin_write_file(argv[2], all[0] ? all : "PASS\n") < 0) {
+	if (wl_write_file(argv[2], all[0] ? all : "PASS\n") < 0) {
 		perror("spinners: write the result file");
 		return 2;
 	}

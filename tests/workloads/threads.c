@@ -52,6 +52,8 @@
 #include <unistd.h>
 #include <asm/prctl.h>
 
+#include "workload.h"
+
 #define MAX_THREADS 1024
 #define REPORT_SIZE 2048
 
@@ -81,28 +83,23 @@ struct th {
 	long rseq_probe;
 	uint16_t fcw;
 	uint32_t mxcsr;
-	int nfails;
+	struct wl_report rep;
 	char report[REPORT_SIZE];
 };
 
 static struct th th_all[MAX_THREADS + 1];	/* [0] is the main thread */
 static int th_n;
 
+/* Adds "FAIL: thread N (tid T): ..." to t's report. */
 static void __attribute__((format(printf, 2, 3))) th_fail(struct th *t, const char *fmt, ...)
 {
-	size_t n = strlen(t->report);
+	char who[64];
 	va_list ap;
 
-	t->nfails++;
-	if (n + 64 >= sizeof(t->report))
-		return;
-	n += snprintf(t->report + n, sizeof(t->report) - n, "FAIL: thread %d (tid %d): ", t->idx, (int)t->tid);
+	snprintf(who, sizeof(who), "thread %d (tid %d)", t->idx, (int)t->tid);
 	va_start(ap, fmt);
-	if (n < sizeof(t->report))
-		n += vsnprintf(t->report + n, sizeof(t->report) - n, fmt, ap);
+	wl_vfail(&t->rep, who, fmt, ap);
 	va_end(ap);
-	if (n < sizeof(t->report) - 1)
-		strcat(t->report, "\n");
 }
 
 static void __attribute__((noreturn)) th_die(const char *what)
@@ -114,24 +111,6 @@ static void __attribute__((noreturn)) th_die(const char *what)
 static void th_on_usr1(int sig)
 {
 	th_go = 1;
-}
-
-static int th_write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return rename(tmp, path);
 }
 
 /* Probes the rseq registration with glibc's own arguments: EBUSY while the
@@ -379,14 +358,6 @@ static void *th_main(void *arg)
 	return NULL;
 }
 
-static double th_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int th_cmp_pid(const void *a, const void *b)
 {
 	return *(const pid_t *)a - *(const pid_t *)b;
@@ -418,7 +389,6 @@ int main(int argc, char **argv)
 	struct sigaction sa;
 	sigset_t block;
 	int nbefore, nafter, nfails = 0;
-	char line[64];
 	double end;
 
 	if (argc < 3 || argc > 4) {
@@ -444,6 +414,7 @@ int main(int argc, char **argv)
 		pthread_attr_t attr;
 
 		t->idx = i;
+		t->rep = (struct wl_report){ .text = t->report, .size = sizeof(t->report) };
 		t->busy = i == th_n;
 		pthread_attr_init(&attr);
 		pthread_attr_setstacksize(&attr, 256 * 1024);
@@ -453,14 +424,15 @@ int main(int argc, char **argv)
 		pthread_attr_destroy(&attr);
 	}
 	m->idx = 0;
+	m->rep = (struct wl_report){ .text = m->report, .size = sizeof(m->report) };
 	th_record(m);
 	pthread_sigmask(SIG_UNBLOCK, &block, NULL);
 	pthread_sigmask(SIG_BLOCK, NULL, &m->mask);
 	if (m->rseq_probe == 0)
 		m->rseq_probe = th_rseq_probe();
-	end = th_now() + 20;
+	end = wl_now() + 20;
 	while (__atomic_load_n(&th_ready, __ATOMIC_SEQ_CST) < th_n) {
-		if (th_now() > end) {
+		if (wl_now() > end) {
 			errno = ETIMEDOUT;
 			th_die("wait for the threads to get ready");
 		}
@@ -471,8 +443,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "threads: %d tasks in /proc/self/task, want %d\n", nbefore, th_n + 1);
 		return 2;
 	}
-	snprintf(line, sizeof(line), "READY %d\n", (int)m->tid);
-	if (th_write_file(argv[1], line) < 0)
+	if (wl_write_ready(argv[1], m->tid) < 0)
 		th_die("write the ready file");
 
 	th_wait(0, 0, m->fcw, m->mxcsr, &regs);
@@ -496,7 +467,7 @@ int main(int argc, char **argv)
 		}
 	}
 	strcat(all, m->report);
-	nfails += m->nfails;
+	nfails += m->rep.nfails;
 	for (int i = 1; i <= th_n; i++) {
 		struct th *t = &th_all[i];
 		struct timespec dl;
@@ -512,13 +483,13 @@ int main(int argc, char **argv)
 			nfails++;
 			continue;
 		}
-		nfails += t->nfails;
+		nfails += t->rep.nfails;
 		if (strlen(all) + strlen(t->report) < sizeof(all) - 1)
 			strcat(all, t->report);
 	}
 	if (nfails && !all[0])
 		strcat(all, "FAIL: (lost reports)\n");
-	if (th_write_file(argv[2], nfails ? all : "PASS\n") < 0)
+	if (wl_write_file(argv[2], nfails ? all : "PASS\n") < 0)
 		th_die("write the result file");
 	if (nfails)
 		fputs(all, stderr);

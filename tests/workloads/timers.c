@@ -33,46 +33,12 @@
 #include <time.h>
 #include <unistd.h>
 
-static volatile sig_atomic_t got_usr1, n_alrm, n_a, n_b, bad_info;
+#include "workload.h"
+
+static volatile sig_atomic_t n_alrm, n_a, n_b, bad_info;
 static timer_t ta, tb, tc, td;
-static char report[8192];
-static int nfails;
-
-static void __attribute__((format(printf, 1, 2))) fail(const char *fmt, ...)
-{
-	size_t n = strlen(report);
-	va_list ap;
-
-	nfails++;
-	if (n + 80 >= sizeof(report))
-		return;
-	n += snprintf(report + n, sizeof(report) - n, "FAIL: ");
-	va_start(ap, fmt);
-	vsnprintf(report + n, sizeof(report) - n, fmt, ap);
-	va_end(ap);
-	strcat(report, "\n");
-}
-
-/* Writes text to path atomically (a temporary file, then rename). */
-static int write_file(const char *path, const char *text)
-{
-	char tmp[4096];
-	FILE *f;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f)
-		return -1;
-	fputs(text, f);
-	if (fclose(f))
-		return -1;
-	return rename(tmp, path);
-}
-
-static void on_usr1(int sig)
-{
-	got_usr1 = 1;
-}
+static char report_text[8192];
+static struct wl_report report = { .text = report_text, .size = sizeof(report_text) };
 
 static void on_alrm(int sig)
 {
@@ -143,14 +109,14 @@ static void check_itimer(int which, const char *name, long value_s, long interva
 	struct itimerval v;
 
 	if (getitimer(which, &v) < 0) {
-		fail("getitimer %s: %s", name, strerror(errno));
+		wl_fail(&report, "getitimer %s: %s", name, strerror(errno));
 		return;
 	}
 	if (v.it_interval.tv_sec != interval_s || v.it_interval.tv_usec)
-		fail("%s interval is %ld.%06ld s, want %ld s", name, (long)v.it_interval.tv_sec,
-		     (long)v.it_interval.tv_usec, interval_s);
+		wl_fail(&report, "%s interval is %ld.%06ld s, want %ld s", name, (long)v.it_interval.tv_sec,
+		                 (long)v.it_interval.tv_usec, interval_s);
 	if ((!v.it_value.tv_sec && !v.it_value.tv_usec) || v.it_value.tv_sec > value_s)
-		fail("%s has %ld.%06ld s left, want in (0, %ld] (CPU clocks round up)", name, (long)v.it_value.tv_sec, (long)v.it_value.tv_usec, value_s);
+		wl_fail(&report, "%s has %ld.%06ld s left, want in (0, %ld] (CPU clocks round up)", name, (long)v.it_value.tv_sec, (long)v.it_value.tv_usec, value_s);
 }
 
 /* Sleeps ms milliseconds of CLOCK_MONOTONIC through signals. */
@@ -172,7 +138,7 @@ static void sleep_ms(long ms)
 static void check_count(const char *name, int got, int want)
 {
 	if (got < want * 6 / 10 || got > want * 14 / 10)
-		fail("%s fired %d times in 600 ms, want about %d", name, got, want);
+		wl_fail(&report, "%s fired %d times in 600 ms, want about %d", name, got, want);
 }
 
 int main(int argc, char **argv)
@@ -181,14 +147,13 @@ int main(int argc, char **argv)
 	struct itimerval it;
 	struct itimerspec its;
 	timer_t gap;
-	char line[64], now[4096];
+	char now[4096];
 
 	if (argc != 3) {
 		fprintf(stderr, "usage: timers READYFILE RESULTFILE\n");
 		return 2;
 	}
-	sa.sa_handler = on_usr1;
-	sigaction(SIGUSR1, &sa, NULL);
+	wl_catch_usr1();
 	sa.sa_handler = on_alrm;
 	sa.sa_flags = SA_RESTART;
 	sigaction(SIGALRM, &sa, NULL);
@@ -214,27 +179,25 @@ int main(int argc, char **argv)
 	setitimer(ITIMER_PROF, &it, NULL);
 	read_timers(timers_at_start, sizeof(timers_at_start));
 
-	snprintf(line, sizeof(line), "READY %d\n", getpid());
-	if (write_file(argv[1], line) < 0)
+	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 2;
-	while (!got_usr1)
-		pause();
+	wl_wait_usr1();
 
 	read_timers(now, sizeof(now));
 	if (strcmp(now, timers_at_start))
-		fail("/proc/self/timers is\n%s\nwant\n%s", now, timers_at_start);
+		wl_fail(&report, "/proc/self/timers is\n%s\nwant\n%s", now, timers_at_start);
 	check_itimer(ITIMER_VIRTUAL, "ITIMER_VIRTUAL", 100, 7);
 	check_itimer(ITIMER_PROF, "ITIMER_PROF", 50, 3);
 	if (timer_gettime(tc, &its) < 0)
-		fail("timer_gettime C: %s", strerror(errno));
+		wl_fail(&report, "timer_gettime C: %s", strerror(errno));
 	else if (its.it_interval.tv_sec != 5 || its.it_interval.tv_nsec ||
 		 (!its.it_value.tv_sec && !its.it_value.tv_nsec) || its.it_value.tv_sec >= 1000)
-		fail("timer C: interval %ld.%09ld, left %ld.%09ld; want 5 s and (0, 1000 s)", (long)its.it_interval.tv_sec,
-		     its.it_interval.tv_nsec, (long)its.it_value.tv_sec, its.it_value.tv_nsec);
+		wl_fail(&report, "timer C: interval %ld.%09ld, left %ld.%09ld; want 5 s and (0, 1000 s)", (long)its.it_interval.tv_sec,
+		                 its.it_interval.tv_nsec, (long)its.it_value.tv_sec, its.it_value.tv_nsec);
 	if (timer_gettime(td, &its) < 0)
-		fail("timer_gettime D: %s", strerror(errno));
+		wl_fail(&report, "timer_gettime D: %s", strerror(errno));
 	else if (its.it_value.tv_sec || its.it_value.tv_nsec || its.it_interval.tv_sec || its.it_interval.tv_nsec)
-		fail("timer D is armed, want it disarmed");
+		wl_fail(&report, "timer D is armed, want it disarmed");
 
 	/* Let signals queued while it was dumped come in, then count. */
 	sleep_ms(100);
@@ -244,8 +207,8 @@ int main(int argc, char **argv)
 	check_count("timer B (30 ms)", n_b, 20);
 	check_count("ITIMER_REAL (50 ms)", n_alrm, 12);
 	if (bad_info)
-		fail("%d timer signals had the wrong si_code, value or timer id", (int)bad_info);
-	if (write_file(argv[2], nfails ? report : "PASS\n") < 0)
+		wl_fail(&report, "%d timer signals had the wrong si_code, value or timer id", (int)bad_info);
+	if (wl_write_result(argv[2], &report) < 0)
 		return 2;
-	return nfails ? 1 : 0;
+	return report.nfails ? 1 : 0;
 }

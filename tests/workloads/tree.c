@@ -59,6 +59,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "workload.h"
+
 enum tree_role {
 	ROOT, SESS, SESS_KID, SESS_GRP, SESS_ZOMBIE, GRP, GRP_KID, ORPHAN, ZOMBIE,
 	NO_GRP_LEADER, NO_SESS_LEADER, NR_ROLES
@@ -73,7 +75,6 @@ static const char *const tree_names[NR_ROLES] = {
 #define INHERIT_SIZE (256 * 1024)
 #define WAIT_SECS 20
 
-static volatile sig_atomic_t tree_got_usr1;
 static char tree_dir[PATH_MAX];
 static int tree_leaderless;
 
@@ -85,24 +86,19 @@ static struct {
 	uint8_t *inherit;	/* allocated and filled by the root before any fork */
 } me;
 
-static char tree_report[8192];
-static int tree_nfails;
+static char tree_report_text[8192];
+static struct wl_report tree_report = { .text = tree_report_text, .size = sizeof(tree_report_text) };
 
+/* Adds "FAIL: ROLE (pid N): ..." to this process's report. */
 static void __attribute__((format(printf, 1, 2))) tree_fail(const char *fmt, ...)
 {
-	size_t n = strlen(tree_report);
+	char who[64];
 	va_list ap;
 
-	tree_nfails++;
-	if (n + 64 >= sizeof(tree_report))
-		return;
-	n += snprintf(tree_report + n, sizeof(tree_report) - n, "FAIL: %s (pid %d): ", tree_names[me.role], (int)me.pid);
+	snprintf(who, sizeof(who), "%s (pid %d)", tree_names[me.role], (int)me.pid);
 	va_start(ap, fmt);
-	if (n < sizeof(tree_report))
-		n += vsnprintf(tree_report + n, sizeof(tree_report) - n, fmt, ap);
+	wl_vfail(&tree_report, who, fmt, ap);
 	va_end(ap);
-	if (n < sizeof(tree_report) - 1)
-		strcat(tree_report, "\n");
 }
 
 static void __attribute__((noreturn)) tree_die(const char *what)
@@ -110,8 +106,6 @@ static void __attribute__((noreturn)) tree_die(const char *what)
 	fprintf(stderr, "tree: %s (pid %d): setup: %s: %s\n", tree_names[me.role], (int)getpid(), what, strerror(errno));
 	exit(2);
 }
-
-static void tree_on_usr1(int sig) { tree_got_usr1 = 1; }
 
 static uint8_t tree_byte(size_t i, unsigned seed)
 {
@@ -132,58 +126,9 @@ static long tree_check(const uint8_t *p, size_t n, unsigned seed)
 	return -1;
 }
 
-static int tree_write_file(const char *path, const char *text)
-{
-	char tmp[PATH_MAX + 8];
-	size_t len = strlen(text);
-	int fd;
-
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		return -1;
-	if (write(fd, text, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	close(fd);
-	return rename(tmp, path);
-}
-
-static ssize_t tree_read_file(const char *path, char *buf, size_t cap)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t n = 0;
-	ssize_t got;
-
-	if (fd < 0)
-		return -1;
-	while (n < cap - 1 && (got = read(fd, buf + n, cap - 1 - n)) > 0)
-		n += got;
-	close(fd);
-	buf[n] = 0;
-	return (ssize_t)n;
-}
-
 static void tree_path(char *dst, size_t cap, int role, const char *suffix)
 {
 	snprintf(dst, cap, "%s/%s.%s", tree_dir, tree_names[role], suffix);
-}
-
-static void tree_sleep_ms(long ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-static double tree_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 /* Writes DIR/ROLE.info: "ROLE PID PPID PGID SID live|zombie". */
@@ -193,7 +138,7 @@ static void tree_write_info(int role, pid_t pid, pid_t ppid, pid_t pgid, pid_t s
 
 	tree_path(path, sizeof(path), role, "info");
 	snprintf(line, sizeof(line), "%s %d %d %d %d %s\n", tree_names[role], (int)pid, (int)ppid, (int)pgid, (int)sid, state);
-	if (tree_write_file(path, line) < 0)
+	if (wl_write_file(path, line) < 0)
 		tree_die("write the info file");
 }
 
@@ -227,14 +172,14 @@ static void tree_record(void)
 /* Waits until this process's parent is ppid (an orphan being re-parented). */
 static void tree_wait_parent(pid_t ppid)
 {
-	double end = tree_now() + 10;
+	double end = wl_now() + 10;
 
 	while (getppid() != ppid) {
-		if (tree_now() > end) {
+		if (wl_now() > end) {
 			errno = ETIMEDOUT;
 			tree_die("wait to be re-parented to the root");
 		}
-		tree_sleep_ms(1);
+		wl_sleep_ms(1);
 	}
 }
 
@@ -251,7 +196,7 @@ static void tree_wait_zombie(pid_t pid)
 /* Reaps this process's children (all of them, for the root) for up to secs. */
 static void tree_reap_all(double secs)
 {
-	double end = tree_now() + secs;
+	double end = wl_now() + secs;
 
 	for (;;) {
 		pid_t got = waitpid(-1, NULL, WNOHANG);
@@ -259,9 +204,9 @@ static void tree_reap_all(double secs)
 		if (got < 0 && errno == ECHILD)
 			return;
 		if (got <= 0) {
-			if (tree_now() > end)
+			if (wl_now() > end)
 				return;
-			tree_sleep_ms(5);
+			wl_sleep_ms(5);
 		}
 	}
 }
@@ -269,12 +214,12 @@ static void tree_reap_all(double secs)
 /* Gets the exit status of child pid, which must already be a zombie. */
 static void tree_check_zombie(pid_t pid, const char *what, int want)
 {
-	double end = tree_now() + 2;
+	double end = wl_now() + 2;
 	int st = 0;
 	pid_t got;
 
-	while ((got = waitpid(pid, &st, WNOHANG)) == 0 && tree_now() < end)
-		tree_sleep_ms(5);
+	while ((got = waitpid(pid, &st, WNOHANG)) == 0 && wl_now() < end)
+		wl_sleep_ms(5);
 	if (got == 0)
 		tree_fail("%s pid %d has not exited 2 s after the wakeup (not restored as a zombie?)", what, (int)pid);
 	else if (got < 0)
@@ -283,14 +228,6 @@ static void tree_check_zombie(pid_t pid, const char *what, int want)
 		tree_fail("%s pid %d ended with wait status %#x, want exit %d", what, (int)pid, st, want);
 	else if (WEXITSTATUS(st) != want)
 		tree_fail("%s pid %d exit status %d, want %d", what, (int)pid, WEXITSTATUS(st), want);
-}
-
-/* Waits in pause(2) for SIGUSR1 (a signal just before pause() is seen on the
- * next one: the root sends again). */
-static void tree_wait_usr1(void)
-{
-	while (!tree_got_usr1)
-		pause();
 }
 
 static void tree_verify(void)
@@ -325,15 +262,15 @@ static void __attribute__((noreturn)) tree_serve(pid_t zombie, int zombie_status
 {
 	char path[PATH_MAX + 32];
 
-	tree_wait_usr1();
+	wl_wait_usr1();
 	tree_verify();
 	if (zombie > 0)
 		tree_check_zombie(zombie, tree_names[SESS_ZOMBIE], zombie_status);
 	tree_path(path, sizeof(path), me.role, "result");
-	if (tree_write_file(path, tree_nfails ? tree_report : "PASS\n") < 0)
+	if (wl_write_result(path, &tree_report) < 0)
 		tree_die("write the result file");
 	tree_reap_all(WAIT_SECS);
-	exit(tree_nfails ? 1 : 0);
+	exit(tree_report.nfails ? 1 : 0);
 }
 
 /* Forks a child that runs fn; the parent gets the pid. */
@@ -482,18 +419,18 @@ static void tree_fork_and_reap(void (*fn)(void))
 static int tree_wait_infos(void)
 {
 	int nroles = tree_leaderless ? NR_ROLES : NO_GRP_LEADER;
-	double end = tree_now() + 10;
+	double end = wl_now() + 10;
 
 	for (int r = 0; r < nroles; r++) {
 		char path[PATH_MAX + 32];
 
 		tree_path(path, sizeof(path), r, "info");
 		while (access(path, F_OK) < 0) {
-			if (tree_now() > end) {
+			if (wl_now() > end) {
 				fprintf(stderr, "tree: %s never wrote %s\n", tree_names[r], path);
 				exit(2);
 			}
-			tree_sleep_ms(2);
+			wl_sleep_ms(2);
 		}
 	}
 	return nroles;
@@ -506,7 +443,7 @@ static pid_t tree_info_pid(int role, char *state, size_t cap)
 	int pid, ppid, pgid, sid;
 
 	tree_path(path, sizeof(path), role, "info");
-	if (tree_read_file(path, buf, sizeof(buf)) < 0 ||
+	if (wl_read_file(path, buf, sizeof(buf)) < 0 ||
 	    sscanf(buf, "%63s %d %d %d %d %15s", name, &pid, &ppid, &pgid, &sid, st) != 6)
 		return 0;
 	if (state)
@@ -521,7 +458,7 @@ static void tree_root_collect(int nroles, const char *result, pid_t zombie)
 	char path[PATH_MAX + 32], buf[4096];
 	static char all[65536];
 	int have[NR_ROLES] = { 0 };
-	double end = tree_now() + WAIT_SECS;
+	double end = wl_now() + WAIT_SECS;
 	int missing;
 
 	do {
@@ -547,13 +484,13 @@ static void tree_root_collect(int nroles, const char *result, pid_t zombie)
 				kill(pid, SIGUSR1);
 		}
 		if (missing)
-			tree_sleep_ms(50);
-	} while (missing && tree_now() < end);
+			wl_sleep_ms(50);
+	} while (missing && wl_now() < end);
 
 	tree_verify();
 	tree_check_zombie(zombie, tree_names[ZOMBIE], 42);
 	all[0] = 0;
-	strcat(all, tree_report);
+	strcat(all, tree_report.text);
 	for (int r = 1; r < nroles; r++) {
 		char state[16] = "";
 		pid_t pid = tree_info_pid(r, state, sizeof(state));
@@ -561,20 +498,20 @@ static void tree_root_collect(int nroles, const char *result, pid_t zombie)
 		if (!strcmp(state, "zombie"))
 			continue;
 		tree_path(path, sizeof(path), r, "result");
-		if (tree_read_file(path, buf, sizeof(buf)) < 0) {
+		if (wl_read_file(path, buf, sizeof(buf)) < 0) {
 			snprintf(buf, sizeof(buf), "FAIL: %s (pid %d): no verdict within %d s\n", tree_names[r], (int)pid, WAIT_SECS);
-			tree_nfails++;
+			tree_report.nfails++;
 		} else if (strcmp(buf, "PASS\n")) {
-			tree_nfails++;
+			tree_report.nfails++;
 		} else {
 			continue;
 		}
 		if (strlen(all) + strlen(buf) < sizeof(all) - 1)
 			strcat(all, buf);
 	}
-	if (tree_write_file(result, tree_nfails ? all : "PASS\n") < 0)
+	if (wl_write_file(result, tree_report.nfails ? all : "PASS\n") < 0)
 		tree_die("write the result file");
-	if (tree_nfails)
+	if (tree_report.nfails)
 		fputs(all, stderr);
 }
 
@@ -597,9 +534,8 @@ static void tree_abspath(char *dst, const char *path)
 int main(int argc, char **argv)
 {
 	static char ready[PATH_MAX], result[PATH_MAX];
-	char path[PATH_MAX + 32], line[64];
+	char path[PATH_MAX + 32];
 	static char table[8192];
-	struct sigaction sa;
 	pid_t zombie;
 	int nroles;
 
@@ -614,9 +550,7 @@ int main(int argc, char **argv)
 	if (mkdir(tree_dir, 0755) < 0 && errno != EEXIST)
 		tree_die("mkdir DIR");
 
-	memset(&sa, 0, sizeof(sa));
-	sa.sa_handler = tree_on_usr1;	/* no SA_RESTART: pause() returns */
-	if (sigaction(SIGUSR1, &sa, NULL) < 0)
+	if (wl_catch_usr1() < 0)
 		tree_die("sigaction");
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		tree_die("PR_SET_CHILD_SUBREAPER");
@@ -648,19 +582,18 @@ int main(int argc, char **argv)
 		char buf[256];
 
 		tree_path(path, sizeof(path), r, "info");
-		if (tree_read_file(path, buf, sizeof(buf)) <= 0)
+		if (wl_read_file(path, buf, sizeof(buf)) <= 0)
 			tree_die("read an info file");
 		strcat(table, buf);
 	}
 	snprintf(path, sizeof(path), "%s/tree", tree_dir);
-	if (tree_write_file(path, table) < 0)
+	if (wl_write_file(path, table) < 0)
 		tree_die("write DIR/tree");
-	snprintf(line, sizeof(line), "READY %d\n", (int)me.pid);
-	if (tree_write_file(ready, line) < 0)
+	if (wl_write_ready(ready, me.pid) < 0)
 		tree_die("write the ready file");
 
-	tree_wait_usr1();
+	wl_wait_usr1();
 	tree_root_collect(nroles, result, zombie);
 	tree_reap_all(WAIT_SECS);
-	return tree_nfails ? 1 : 0;
+	return tree_report.nfails ? 1 : 0;
 }
