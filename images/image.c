@@ -29,6 +29,7 @@ static const struct image_kind image_kind_table[] = {
 	{ "fs",        0x46530001, &fs_entry__descriptor,        "one process: cwd and root" },
 	{ "fdinfo",    0x46444901, &fdinfo_entry__descriptor,    "one process: descriptor -> open file" },
 	{ "files",     0x46494c01, &reg_file_entry__descriptor,  "open file descriptions of the tree" },
+	{ "pipedata",  0x50504401, &pipe_data_entry__descriptor, "bytes buffered in the tree's pipes" },
 	{ NULL, 0, NULL, NULL },
 };
 

@@ -37,6 +37,11 @@ int collect_open(struct collect *c, int dir_fd, struct err *e)
 void collect_free(struct collect *c)
 {
 	image_close(&c->files);
+	if (c->pipedata_open)
+		image_close(&c->pipedata);
+	c->pipedata_open = false;
+	free(c->pipes);
+	c->pipes = NULL;
 	free(c->v);
 	free(c->buckets);
 	c->v = NULL;
@@ -47,6 +52,9 @@ int collect_close(struct collect *c, struct err *e)
 {
 	if (image_close_write(&c->files, e) < 0)
 		return -EIO;
+	if (c->pipedata_open && image_close_write(&c->pipedata, e) < 0)
+		return -EIO;
+	c->pipedata_open = false;
 	if (c->nr_unsupported > 1)
 		return err_set(e, c->unsupported.exit_code, "%s (%d unsupported descriptors in all; the others are listed above)",
 			       c->unsupported.msg, c->nr_unsupported);
@@ -94,7 +102,7 @@ static bool collect_is_tty(const char *link, const struct stat *st)
 static const char *collect_unsupported(const char *link, const struct stat *st)
 {
 	if (!strncmp(link, "pipe:", 5))
-		return "pipes are not supported yet; close it before the dump, or redirect the process's input or output to a file";
+		return NULL;
 	if (!strncmp(link, "socket:", 7))
 		return "sockets are not supported yet; close it before the dump";
 	if (!strncmp(link, "anon_inode:", 11))
@@ -163,6 +171,68 @@ static int collect_grow(struct collect *c, struct err *e)
 	return 0;
 }
 
+/* Saves what a pipe holds, once per pipe, without taking it out: a new
+ * description of the pipe (opened through /proc, read-write so it never
+ * blocks) is tee'd into a scratch pipe of the same size, which is read. */
+static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
+{
+	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
+	char path[64];
+	_cleanup_close_ int p = -1;
+	int tmp[2] = { -1, -1 }, size, ret = 0;
+	_cleanup_free_ uint8_t *buf = NULL;
+	ssize_t n = 0;
+
+	for (int i = 0; i < c->nr_pipes; i++)
+		if (c->pipes[i] == ino)
+			return 0;
+	if (c->nr_pipes % 64 == 0) {
+		uint64_t *np = realloc(c->pipes, sizeof(*np) * (c->nr_pipes + 64));
+
+		if (!np)
+			return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
+		c->pipes = np;
+	}
+	c->pipes[c->nr_pipes++] = ino;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	p = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (p < 0)
+		return err_errno(e, "open pipe:[%llu] of pid %d fd %d to read what it holds", (unsigned long long)ino, pid, fd);
+	size = fcntl(p, F_GETPIPE_SZ);
+	if (size <= 0)
+		return err_errno(e, "size of pipe:[%llu]", (unsigned long long)ino);
+	buf = malloc(size);
+	if (!buf || pipe2(tmp, O_NONBLOCK | O_CLOEXEC) < 0)
+		return err_errno(e, "copy pipe:[%llu]", (unsigned long long)ino);
+	if (fcntl(tmp[1], F_SETPIPE_SZ, size) < 0)
+		ret = err_errno(e, "size a pipe to copy pipe:[%llu] (%d bytes)", (unsigned long long)ino, size);
+	if (ret == 0) {
+		n = tee(p, tmp[1], size, SPLICE_F_NONBLOCK);
+		if (n < 0 && errno == EAGAIN)
+			n = 0;	/* empty */
+		if (n < 0)
+			ret = err_errno(e, "tee pipe:[%llu]", (unsigned long long)ino);
+	}
+	if (ret == 0 && n > 0 && read(tmp[0], buf, n) != n)
+		ret = err_errno(e, "read the copy of pipe:[%llu]", (unsigned long long)ino);
+	close(tmp[0]);
+	close(tmp[1]);
+	if (ret < 0)
+		return ret;
+	if (!c->pipedata_open) {
+		if ((ret = image_open_write(&c->pipedata, c->dir_fd, "pipedata", "pipedata.img", e)) < 0)
+			return ret;
+		c->pipedata_open = true;
+	}
+	pd.pipe_ino = ino;
+	pd.size = size;
+	pd.has_data = n > 0;
+	pd.data.data = buf;
+	pd.data.len = n;
+	pr_debug("pipe:[%llu]: %zd bytes buffered, capacity %d", (unsigned long long)ino, n, size);
+	return image_write(&c->pipedata, &pd.base, e);
+}
+
 /* The id of the open file description behind pid's fd: an existing one if
  * kcmp says a descriptor seen before shares it, else a new RegFileEntry
  * written to files.img. *added says which. */
@@ -220,6 +290,13 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	re.mode = st->st_mode;
 	re.has_size = S_ISREG(st->st_mode);
 	re.size = st->st_size;
+	if (!strncmp(link, "pipe:", 5)) {
+		re.has_pipe_ino = true;
+		re.pipe_ino = st->st_ino;
+		re.has_mnt_id = false;
+		if ((ret = collect_pipe_data(c, pid, fd, st->st_ino, e)) < 0)
+			return ret;
+	}
 	if ((ret = image_write(&c->files, &re.base, e)) < 0)
 		return ret;
 	pr_debug("file %u: '%s' flags %#o pos %llu (pid %d fd %d)", re.id, link, flags,
@@ -333,7 +410,7 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	*nr_new += added;
 	fe.fd = fd;
 	fe.id = id;
-	fe.type = FD_TYPE__FD_REG;
+	fe.type = !strncmp(link, "pipe:", 5) ? FD_TYPE__FD_PIPE : FD_TYPE__FD_REG;
 	fe.cloexec = !!(fi.flags & O_CLOEXEC);
 	pr_trace("pid %d fd %d -> file %u%s", pid, fd, id, fe.cloexec ? " (cloexec)" : "");
 	return image_write(fdinfo, &fe.base, e);

@@ -6,6 +6,7 @@
 #ifndef AMBER_DUMP_FILES_COLLECT_H
 #define AMBER_DUMP_FILES_COLLECT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,6 +32,10 @@ struct collect {
 	int nr_buckets;
 	int nr_tasks;
 	uint64_t nr_fds;
+	struct image pipedata;		/* pipedata.img, created at the first pipe */
+	bool pipedata_open;
+	uint64_t *pipes;		/* inodes of the pipes whose data is saved */
+	int nr_pipes;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };

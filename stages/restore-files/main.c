@@ -13,7 +13,12 @@
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to restore; other records are ignored.
- * Input (images dir, -D): files.img, fdinfo-PID.img of each task.
+ * A pipe is made once (pipe2), given its capacity and refilled with what
+ * pipedata.img says it held; its first read and write descriptions get
+ * its ends, any further one a new description of the same end; an end no
+ * task holds is closed, so a reader still meets end-of-file.
+ *
+ * Input (images dir, -D): files.img, fdinfo-PID.img of each task, pipedata.img.
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
  *	socketpair whose other end restore-tasks reads.
  * Output (files socket): the opened files, FDPASS_BATCH per message, each

@@ -75,7 +75,7 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 	if ((ret = image_open_read(&img, dir_fd, "files", "files.img", e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
-		if (re->path[0] != '/') {
+		if (re->path[0] != '/' && !re->has_pipe_ino) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
@@ -147,7 +147,7 @@ static int reopen_add_fd(struct reopen *r, pid_t pid, const char *name, const Fd
 	struct reopen_fd fd = { .pid = pid, .fd = fe->fd, .file_id = fe->id, .cloexec = fe->cloexec };
 	struct reopen_file *f;
 
-	if (fe->type != FD_TYPE__FD_REG)
+	if (fe->type != FD_TYPE__FD_REG && fe->type != FD_TYPE__FD_PIPE)
 		return err_input(e, "%s: fd %u has type %d, which this amber cannot restore", name, fe->fd, fe->type);
 	if (fe->fd > INT_MAX)
 		return err_input(e, "%s: fd %u is out of range", name, fe->fd);
@@ -212,6 +212,91 @@ static int reopen_rlimit(int n, struct err *e)
 	return 0;
 }
 
+/* The pipe with this inode, made (and refilled with what it held) the first
+ * time a description of it is opened. */
+static int reopen_pipe_get(struct reopen *r, uint64_t ino, struct reopen_pipe **out, struct err *e)
+{
+	struct reopen_pipe *p = NULL;
+	int fds[2];
+
+	for (int i = 0; i < r->nr_pipes; i++)
+		if (r->pipes[i].ino == ino)
+			p = &r->pipes[i];
+	if (!p)
+		return err_input(e, "pipe:[%llu] is in files.img but pipedata.img does not have it", (unsigned long long)ino);
+	if (p->end[0] < 0) {
+		const PipeDataEntry *d = p->data;
+
+		if (pipe2(fds, O_CLOEXEC) < 0)
+			return err_errno(e, "make pipe:[%llu] again", (unsigned long long)ino);
+		p->end[0] = fds[0];
+		p->end[1] = fds[1];
+		if (fcntl(fds[1], F_SETPIPE_SZ, d->size) < 0)
+			pr_warn("pipe:[%llu]: cannot give it its %u-byte capacity (%m); /proc/sys/fs/pipe-max-size?",
+				(unsigned long long)ino, d->size);
+		if (d->has_data && d->data.len && write(fds[1], d->data.data, d->data.len) != (ssize_t)d->data.len)
+			return err_errno(e, "put %zu bytes back into pipe:[%llu]", d->data.len, (unsigned long long)ino);
+	}
+	*out = p;
+	return 0;
+}
+
+/* Opens one description of a pipe: the pipe's own end for the first one
+ * of each side, a new description of that end (through /proc) for the
+ * others, so descriptions that were distinct stay distinct. */
+static int reopen_pipe_end(struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const RegFileEntry *re = f->re;
+	int acc = re->flags & O_ACCMODE, side = acc == O_WRONLY ? 1 : 0, fd, ret;
+	struct reopen_pipe *p = NULL;
+
+	if ((ret = reopen_pipe_get(r, re->pipe_ino, &p, e)) < 0)
+		return ret;
+	if (acc != O_RDWR && !p->end_given[side]) {
+		fd = p->end[side];
+		p->end_given[side] = true;
+	} else {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", p->end[side]);
+		fd = open(path, acc | O_CLOEXEC);
+		if (fd < 0)
+			return err_errno(e, "open another description of pipe:[%llu]", (unsigned long long)re->pipe_ino);
+	}
+	if (fcntl(fd, F_SETFL, re->flags & (O_NONBLOCK | O_DIRECT)) < 0)
+		return err_errno(e, "set the flags %#o of pipe:[%llu]", re->flags, (unsigned long long)re->pipe_ino);
+	f->fd = fd;
+	pr_debug("file %u: pipe:[%llu] %s end, flags %#o", re->id, (unsigned long long)re->pipe_ino,
+		 side ? "write" : "read", re->flags);
+	return 0;
+}
+
+/* Reads pipedata.img, if the dump has pipes. */
+static int reopen_load_pipes(struct reopen *r, struct err *e)
+{
+	struct image img;
+	PipeDataEntry *d;
+	int ret = image_open_read(&img, r->dir_fd, "pipedata", "pipedata.img", e);
+
+	if (ret == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	while ((ret = image_read(&img, (ProtobufCMessage **)&d, e)) > 0) {
+		struct reopen_pipe *np = realloc(r->pipes, sizeof(*np) * (r->nr_pipes + 1));
+
+		if (!np) {
+			pipe_data_entry__free_unpacked(d, NULL);
+			ret = err_errno(e, "read pipedata.img");
+			break;
+		}
+		r->pipes = np;
+		r->pipes[r->nr_pipes++] = (struct reopen_pipe){ d->pipe_ino, { -1, -1 }, { false, false }, d };
+	}
+	image_close(&img);
+	return ret;
+}
+
 /* Opens one file as it was dumped and checks it is still that file. */
 static int reopen_one(struct reopen_file *f, struct err *e)
 {
@@ -257,15 +342,26 @@ int reopen_open_all(struct reopen *r, struct err *e)
 		need += r->files[i].pid != 0;
 	if ((ret = reopen_rlimit(need, e)) < 0)
 		return ret;
+	if ((ret = reopen_load_pipes(r, e)) < 0)
+		return ret;
 	for (int i = 0; i < r->nr_files; i++) {
 		if (!r->files[i].pid) {
 			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
 			continue;
 		}
-		if ((ret = reopen_one(&r->files[i], e)) < 0)
+		ret = r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) : reopen_one(&r->files[i], e);
+		if (ret < 0)
 			return ret;
 		r->nr_open++;
 	}
+	/* An end no description took was closed in the tree: close it here
+	 * too, so a reader sees end-of-file once the data is read. */
+	for (int i = 0; i < r->nr_pipes; i++)
+		for (int s = 0; s < 2; s++)
+			if (r->pipes[i].end[s] >= 0 && !r->pipes[i].end_given[s]) {
+				close(r->pipes[i].end[s]);
+				r->pipes[i].end[s] = -1;
+			}
 	return 0;
 }
 
@@ -317,6 +413,14 @@ void reopen_free(struct reopen *r)
 			close(r->files[i].fd);
 		reg_file_entry__free_unpacked(r->files[i].re, NULL);
 	}
+	for (int i = 0; i < r->nr_pipes; i++) {
+		/* Ends handed to a description are closed with it, above. */
+		for (int s = 0; s < 2; s++)
+			if (r->pipes[i].end[s] >= 0 && !r->pipes[i].end_given[s])
+				close(r->pipes[i].end[s]);
+		pipe_data_entry__free_unpacked(r->pipes[i].data, NULL);
+	}
+	free(r->pipes);
 	free(r->files);
 	free(r->plan);
 	free(r->pids);

@@ -29,8 +29,18 @@ struct reopen_fd {
 	bool cloexec;
 };
 
+/* One pipe of the tree, made again once for all its descriptions. */
+struct reopen_pipe {
+	uint64_t ino;
+	int end[2];		/* this stage's read and write end, -1 if not made */
+	bool end_given[2];	/* the end itself went to a description (later ones reopen it) */
+	PipeDataEntry *data;	/* from pipedata.img, or NULL */
+};
+
 struct reopen {
 	int dir_fd;
+	struct reopen_pipe *pipes;
+	int nr_pipes;
 	struct reopen_file *files;	/* sorted by id */
 	int nr_files;
 	struct reopen_fd *plan;		/* tasks in input order, fds ascending */

@@ -1,0 +1,42 @@
+#!/bin/sh
+# t040-pipes: pipes with data in them, their capacity, flags, ends shared
+# within and across processes and a pipe whose writer is gone; and real
+# programs joined by a pipe (a bash pipeline) going on after a restore.
+
+. "$(dirname "$0")/lib.sh"
+
+testPipes() {
+	e2e_need_amber || return 0
+	e2e_start_tree "$E2E_WL/pipes" "$T/ready" "$T/result" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "pipes did not get ready: $(cat "$T/wl.err")"; return 0; }
+	pid=$E2E_PID
+	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	assertTrue "the dump saved what the pipes held" "[ -s '$T/img/pipedata.img' ]"
+	e2e_wait_tree_gone 10 || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "pipes's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+count_lines() { wc -l <"$T/ticks" 2>/dev/null || echo 0; }
+lines_above() { [ "$(count_lines)" -gt "$1" ]; }
+
+# bash with a pipeline of two real programs: a loop writing through a pipe
+# into cat, which appends to a file. After the restore the same cat goes on
+# appending what the same loop writes, numbered on from where it was.
+testBashPipeline() {
+	e2e_need_amber || return 0
+	e2e_start_tree bash -c 'i=0; while :; do echo "tick $i"; i=$((i + 1)); sleep 0.1; done | cat >>"$0"' "$T/ticks" || return 0
+	pid=$E2E_PID
+	e2e_poll 10 lines_above 5 || { fail "the pipeline wrote nothing"; return 0; }
+	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	last=$(tail -n 1 "$T/ticks" | awk '{ print $2 }')
+	e2e_restore_detached "$T/img" || return 0
+	e2e_poll 10 lines_above $((last + 5)) || { fail "the pipeline did not go on after the restore"; return 0; }
+	# Every tick once, in order: nothing lost in the pipe or written twice.
+	assertEquals "ticks 0..N each once, in order" "" "$(awk '$2 != NR - 1 { print "line " NR ": " $0; exit }' "$T/ticks")"
+	e2e_kill_tree "$pid"
+}
+
+. /usr/share/shunit2/shunit2
