@@ -12,6 +12,8 @@
 struct dm_totals {
 	uint64_t pages;		/* pages written by earlier processes */
 	uint64_t next_report;	/* bytes of this process after which to say how far we are */
+	uint64_t *shmem;	/* shared anonymous objects whose contents are saved already */
+	int nr_shmem;
 };
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);

@@ -143,6 +143,10 @@ int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, V
 		} else if (vmas[i].path[0]) {
 			v->name = vmas[i].path;
 		}
+		if (kinds[i] == VMA_KIND__VMA_ANON_SHARED && vmas[i].ino) {
+			v->has_shmem_ino = true;
+			v->shmem_ino = vmas[i].ino;
+		}
 		vp[i] = v;
 	}
 	mm.n_vmas = nr;

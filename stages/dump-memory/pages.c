@@ -83,6 +83,66 @@ static int dm_vma_pages(struct dm_runs *r, pid_t pid, int pm_fd, const struct pr
 	return 0;
 }
 
+/* Shared anonymous memory holds what every sharer wrote, also pages this
+ * process never touched (and so has no pagemap entry for): its data is
+ * found in the shmem object itself with SEEK_DATA/SEEK_HOLE, through
+ * map_files, and recorded as runs of this process's addresses. */
+static int dm_shmem_pages(struct dm_runs *r, pid_t pid, const struct proc_vma *v, struct err *e)
+{
+	char path[96];
+	_cleanup_close_ int fd = -1;
+	uint64_t off = v->pgoff, end = v->pgoff + (v->end - v->start), pos = off;
+	bool via_mem = !(v->prot & PROT_READ), first = true;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
+		 (unsigned long long)v->end);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return err_errno(e, "open the shared memory of pid %d at %#llx ('%s')", pid, (unsigned long long)v->start, path);
+	while (pos < end) {
+		off_t d = lseek(fd, pos, SEEK_DATA), h;
+
+		if (d < 0 && errno == ENXIO)
+			break;
+		if (d < 0)
+			return err_errno(e, "find the data of '%s'", path);
+		if ((uint64_t)d >= end)
+			break;
+		h = lseek(fd, d, SEEK_HOLE);
+		if (h < 0)
+			return err_errno(e, "find the holes of '%s'", path);
+		if ((uint64_t)h > end)
+			h = end;
+		for (uint64_t p = d & ~(DM_PAGE - 1); p < (uint64_t)h; p += DM_PAGE) {
+			if ((ret = dm_add_page(r, v->start + (p - off), via_mem, first, e)) < 0)
+				return ret;
+			first = false;
+		}
+		pos = h;
+	}
+	return 0;
+}
+
+/* Has an earlier process's dump saved this shared object already? Marks it if not. */
+static int dm_shmem_seen(struct dm_totals *tot, uint64_t ino, bool *seen, struct err *e)
+{
+	uint64_t *n;
+
+	for (int i = 0; i < tot->nr_shmem; i++)
+		if (tot->shmem[i] == ino) {
+			*seen = true;
+			return 0;
+		}
+	n = realloc(tot->shmem, sizeof(*n) * (tot->nr_shmem + 1));
+	if (!n)
+		return err_errno(e, "remember shared memory object %llu", (unsigned long long)ino);
+	tot->shmem = n;
+	tot->shmem[tot->nr_shmem++] = ino;
+	*seen = false;
+	return 0;
+}
+
 static void dm_progress(uint64_t done, void *arg)
 {
 	struct dm_totals *tot = arg;
@@ -137,6 +197,14 @@ int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, 
 	for (int i = 0; ret == 0 && i < nr; i++) {
 		if (!dm_kind_has_pages(kinds[i]))
 			continue;
+		if (kinds[i] == VMA_KIND__VMA_ANON_SHARED && vmas[i].ino) {
+			bool seen = false;
+
+			/* One copy of a shared object for the whole tree. */
+			if ((ret = dm_shmem_seen(tot, vmas[i].ino, &seen, e)) == 0 && !seen)
+				ret = dm_shmem_pages(r, pid, &vmas[i], e);
+			continue;
+		}
 		/* smaps says a VMA with no resident or swapped page has nothing to copy,
 		 * which spares reading the pagemap of huge reserved regions. */
 		if (vmas[i].has_smaps && !vmas[i].rss_kb && !vmas[i].swap_kb)

@@ -28,7 +28,7 @@ static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_totals *tot, struct 
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
-	struct dm_totals tot = { 0, 0 };
+	struct dm_totals tot = { 0, 0, NULL, 0 };
 	struct stream_in in;
 	struct stream_out out;
 	StreamRecord *rec;
@@ -45,6 +45,7 @@ int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 			break;
 	}
 	stream_in_close(&in);
+	free(tot.shmem);
 	if (ret < 0)
 		return ret;
 	log_progress("%llu MiB of memory written", (unsigned long long)(tot.pages * 4096 >> 20));

@@ -33,8 +33,22 @@ struct rt_thread {
 	struct user_regs_struct regs;
 };
 
+/* A shared anonymous memory object of the tree, made by this stage so that
+ * every task that shared it maps the same one (through map_files). */
+struct rt_shmem {
+	uint64_t ino;		/* as dumped */
+	uint64_t size;		/* the largest pgoff + length any task maps */
+	void *addr;		/* this stage's mapping of it */
+};
+
+struct rt_shmems {
+	struct rt_shmem *v;
+	int nr;
+};
+
 struct rt_task {
 	int index;		/* in the plan, parents first */
+	const struct rt_shmems *shmems;	/* the plan's shared objects */
 	int parent;		/* index of the parent, -1 for the root */
 	int creator;		/* who forks it: the parent, or the helper of its session
 				 * (with CLONE_PARENT, so the parent is still right) */
@@ -89,6 +103,7 @@ struct rt_plan {
 	uint32_t nr_ids;
 	struct rt_shared *shared;
 	size_t shared_size;
+	struct rt_shmems shmems;
 	bool pidns;		/* restore into a new pid namespace */
 	pid_t root_host;	/* the root, as this stage sees it */
 	pid_t init_host;	/* amber's init of the new pid namespace, or 0 */
@@ -114,6 +129,11 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e);
 pid_t rt_host_pid_of_child(pid_t parent, pid_t nspid);
 /* The same for a thread of process 'pid'. */
 pid_t rt_host_tid(pid_t pid, pid_t nstid);
+/* shmem.c: makes every shared anonymous object the tasks map; frees them. */
+int rt_shmem_make(struct rt_plan *p, struct err *e);
+void rt_shmem_free(struct rt_plan *p);
+/* The object a VMA maps, or NULL (not shared, or an image without inodes). */
+const struct rt_shmem *rt_shmem_of(const struct rt_shmems *s, const VmaEntry *v);
 /* Sets the final registers, FPU state and mask of every thread of t and
  * detaches them. */
 int rt_release(struct rt_task *t, struct err *e);

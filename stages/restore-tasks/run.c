@@ -158,6 +158,7 @@ static void rt_plan_free(struct rt_plan *p)
 	free(p->file_fd);
 	if (p->shared)
 		munmap(p->shared, p->shared_size);
+	rt_shmem_free(p);
 }
 
 /* Says which pids run again, as the driver sees them, and amber's init if
@@ -232,6 +233,9 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
+	/* After the tasks exist, so that none of them starts with a copy. */
+	if (ret == 0)
+		ret = rt_shmem_make(&p, e);
 	for (int i = 0, done = 0; ret == 0 && i < p.nr; i++) {
 		if (p.tasks[i].pe->zombie || p.tasks[i].pe->helper)
 			continue;

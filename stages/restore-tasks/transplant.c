@@ -205,6 +205,8 @@ struct rt_vma_file {
 	const char *path;
 	int flags;
 	long fd;
+	const struct rt_shmem *shmem;	/* a shared anonymous object of the stage's, or NULL */
+	char buf[96];			/* its map_files path */
 };
 
 /* Opens every file the VMAs map, once per (path, flags), in batches whose
@@ -256,9 +258,25 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	}
 	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
+		const struct rt_shmem *o = rt_shmem_of(t->shmems, v);
 		int k;
 
 		file_of[i] = -1;
+		if (o) {
+			/* The stage's object, opened through its map_files. */
+			for (k = 0; k < nf; k++)
+				if (files[k].shmem == o)
+					break;
+			if (k == nf) {
+				files[nf] = (struct rt_vma_file){ NULL, O_RDWR, -1, o, { 0 } };
+				snprintf(files[nf].buf, sizeof(files[nf].buf), "/proc/%d/map_files/%lx-%lx", getpid(),
+					 (unsigned long)o->addr, (unsigned long)o->addr + (unsigned long)o->size);
+				files[nf].path = files[nf].buf;
+				nf++;
+			}
+			file_of[i] = k;
+			continue;
+		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
 		if (!v->path) {
@@ -270,7 +288,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 				break;
 		if (k == nf) {
 			ret = rt_check_file(t, v, e);
-			files[nf++] = (struct rt_vma_file){ v->path, rt_vma_open_flags(v), -1 };
+			files[nf++] = (struct rt_vma_file){ v->path, rt_vma_open_flags(v), -1, NULL, { 0 } };
 		}
 		file_of[i] = k;
 	}
@@ -290,8 +308,16 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 		case VMA_KIND__VMA_VVAR_VCLOCK:
 		case VMA_KIND__VMA_VSYSCALL:
 			continue;
-		case VMA_KIND__VMA_ANON_PRIVATE:
 		case VMA_KIND__VMA_ANON_SHARED:
+			if (file_of[i] >= 0) {
+				snprintf(what, sizeof(what), "map shared memory at %#llx", (unsigned long long)v->start);
+				ret = rt_batch_add(b, NULL, v->start, what, SYS_mmap, v->start, len, prot, flags,
+						   files[file_of[i]].fd, v->pgoff, e);
+				break;
+			}
+			/* an image without the object's inode: */
+			__attribute__((fallthrough));
+		case VMA_KIND__VMA_ANON_PRIVATE:
 			snprintf(what, sizeof(what), "map anonymous memory at %#llx", (unsigned long long)v->start);
 			ret = rt_batch_add(b, NULL, v->start, what, SYS_mmap, v->start, len, prot, flags | MAP_ANONYMOUS, -1, 0, e);
 			break;

@@ -1,7 +1,8 @@
 #!/bin/sh
 # t040-pipes: pipes with data in them, their capacity, flags, ends shared
-# within and across processes and a pipe whose writer is gone; and real
-# programs joined by a pipe (a bash pipeline) going on after a restore.
+# within and across processes and a pipe whose writer is gone; real
+# programs joined by a pipe (a bash pipeline) going on after a restore; and
+# memory shared between processes (MAP_SHARED|MAP_ANONYMOUS across fork).
 
 . "$(dirname "$0")/lib.sh"
 
@@ -16,6 +17,19 @@ testPipes() {
 	e2e_restore_detached "$T/img" || return 0
 	assertEquals "the restored pid" "$pid" "$E2E_PID"
 	assertEquals "pipes's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+# Memory shared across fork stays shared, with pages only one side touched.
+testSharedAnonymousMemory() {
+	e2e_need_amber || return 0
+	e2e_start_tree "$E2E_WL/shmem" "$T/ready" "$T/result" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "shmem did not get ready: $(cat "$T/wl.err")"; return 0; }
+	pid=$E2E_PID
+	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "shmem's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
 count_lines() { wc -l <"$T/ticks" 2>/dev/null || echo 0; }
