@@ -41,15 +41,78 @@ void collect_free(struct collect *c)
 		image_close(&c->pipedata);
 	c->pipedata_open = false;
 	free(c->pipes);
+	free(c->pipe_sides);
+	free(c->pipe_holder);
+	free(c->tree);
 	c->pipes = NULL;
+	c->pipe_sides = NULL;
+	c->pipe_holder = NULL;
+	c->tree = NULL;
 	free(c->v);
 	free(c->buckets);
 	c->v = NULL;
 	c->buckets = NULL;
 }
 
+static void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why);
+
+/* A pipe the tree holds only one end of: is the other end in a process
+ * outside the tree? Then the restored end would be cut off from its peer
+ * (a writer killed by SIGPIPE, a reader seeing end-of-file), so it is
+ * refused like any descriptor amber cannot restore yet. If no process has
+ * it, the peer had closed it, which a restore reproduces. */
+static void collect_check_pipe_peers(struct collect *c)
+{
+	_cleanup_closedir_ DIR *proc = NULL;
+	struct dirent *de;
+	bool one_sided = false;
+
+	for (int i = 0; i < c->nr_pipes; i++)
+		one_sided |= c->pipe_sides[i] != 3;
+	if (!one_sided || !(proc = opendir("/proc")))
+		return;
+	while ((de = readdir(proc))) {
+		pid_t pid = atoi(de->d_name);
+		_cleanup_closedir_ DIR *fds = NULL;
+		struct dirent *fe;
+		char path[64];
+		bool ours = false;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		for (int i = 0; i < c->nr_tree && !ours; i++)
+			ours = c->tree[i] == pid;
+		if (ours)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		if (!(fds = opendir(path)))
+			continue;
+		while ((fe = readdir(fds))) {
+			char link[64], fpath[96];
+			ssize_t n;
+
+			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
+			n = readlink(fpath, link, sizeof(link) - 1);
+			if (n <= 5 || strncmp(link, "pipe:[", 6))
+				continue;
+			link[n] = 0;
+			for (int i = 0; i < c->nr_pipes; i++) {
+				char why[160];
+
+				if (c->pipe_sides[i] == 3 || strtoull(link + 6, NULL, 10) != c->pipes[i])
+					continue;
+				snprintf(why, sizeof(why), "its other end is held by pid %d (fd %s) outside the dumped tree; "
+					 "pipes to the outside are not supported yet", pid, fe->d_name);
+				collect_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
+				c->pipe_sides[i] = 3;	/* once per pipe */
+			}
+		}
+	}
+}
+
 int collect_close(struct collect *c, struct err *e)
 {
+	collect_check_pipe_peers(c);
 	if (image_close_write(&c->files, e) < 0)
 		return -EIO;
 	if (c->pipedata_open && image_close_write(&c->pipedata, e) < 0)
@@ -188,11 +251,21 @@ static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino,
 			return 0;
 	if (c->nr_pipes % 64 == 0) {
 		uint64_t *np = realloc(c->pipes, sizeof(*np) * (c->nr_pipes + 64));
+		uint8_t *ns = realloc(c->pipe_sides, c->nr_pipes + 64);
+		int (*nh)[2] = realloc(c->pipe_holder, sizeof(*nh) * (c->nr_pipes + 64));
 
-		if (!np)
+		if (np)
+			c->pipes = np;
+		if (ns)
+			c->pipe_sides = ns;
+		if (nh)
+			c->pipe_holder = nh;
+		if (!np || !ns || !nh)
 			return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
-		c->pipes = np;
 	}
+	c->pipe_sides[c->nr_pipes] = 0;
+	c->pipe_holder[c->nr_pipes][0] = pid;
+	c->pipe_holder[c->nr_pipes][1] = fd;
 	c->pipes[c->nr_pipes++] = ino;
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	p = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
@@ -411,6 +484,10 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	fe.fd = fd;
 	fe.id = id;
 	fe.type = !strncmp(link, "pipe:", 5) ? FD_TYPE__FD_PIPE : FD_TYPE__FD_REG;
+	if (fe.type == FD_TYPE__FD_PIPE)
+		for (int i = 0; i < c->nr_pipes; i++)
+			if (c->pipes[i] == (uint64_t)st.st_ino)
+				c->pipe_sides[i] |= (fi.flags & O_ACCMODE) == O_WRONLY ? 2 : (fi.flags & O_ACCMODE) == O_RDONLY ? 1 : 3;
 	fe.cloexec = !!(fi.flags & O_CLOEXEC);
 	pr_trace("pid %d fd %d -> file %u%s", pid, fd, id, fe.cloexec ? " (cloexec)" : "");
 	return image_write(fdinfo, &fe.base, e);
@@ -425,6 +502,14 @@ int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e)
 
 	if (pid <= 0)
 		return err_input(e, "task record with pid %d", pid);
+	if (c->nr_tree % 64 == 0) {
+		pid_t *nt = realloc(c->tree, sizeof(*nt) * (c->nr_tree + 64));
+
+		if (!nt)
+			return err_errno(e, "remember pid %d", pid);
+		c->tree = nt;
+	}
+	c->tree[c->nr_tree++] = pid;
 	snprintf(name, sizeof(name), "/proc/%d", pid);
 	if (access(name, F_OK) < 0 && errno == ENOENT)
 		return err_input(e, "pid %d does not exist; the task records name a process that is gone "

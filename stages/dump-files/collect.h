@@ -35,7 +35,11 @@ struct collect {
 	struct image pipedata;		/* pipedata.img, created at the first pipe */
 	bool pipedata_open;
 	uint64_t *pipes;		/* inodes of the pipes whose data is saved */
+	uint8_t *pipe_sides;		/* per pipe: 1 read end seen, 2 write end seen */
+	int (*pipe_holder)[2];		/* per pipe: a pid and fd of the tree that hold it */
 	int nr_pipes;
+	pid_t *tree;			/* the processes dumped, to tell outsiders apart */
+	int nr_tree;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };

@@ -32,6 +32,21 @@ testSharedAnonymousMemory() {
 	assertEquals "shmem's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
+# A pipe whose other end is held outside the tree cannot be restored joined
+# to its peer yet: the dump refuses it, naming both ends, and leaves the
+# tree running.
+testPipeToOutsideRefused() {
+	e2e_need_amber || return 0
+	(setsid "$E2E_WL/closefds" sh -c 'echo $$ >"$0"; while :; do echo hi; sleep 0.1; done' "$T/writer.pid" | cat >/dev/null) &
+	e2e_poll 10 test -s "$T/writer.pid" || { fail "the writer did not start"; return 0; }
+	pid=$(cat "$T/writer.pid")
+	e2e_track "$pid"
+	e2e_amber_fails "outside the dumped tree" dump -t "$pid" -D "$T/img"
+	assertContains "the refusal names the tree's descriptor" "$E2E_OUT" "pid $pid fd 1"
+	assertTrue "the writer still runs" "e2e_alive $pid"
+	kill -9 "$pid"
+}
+
 count_lines() { wc -l <"$T/ticks" 2>/dev/null || echo 0; }
 lines_above() { [ "$(count_lines)" -gt "$1" ]; }
 
