@@ -131,6 +131,7 @@ void proc_parse_vmflags(const char *flags, struct proc_vma *v)
 		if (!strncmp(p, "gd", 2)) v->growsdown = true;
 		else if (!strncmp(p, "dd", 2)) v->dontdump = true;
 		else if (!strncmp(p, "ac", 2)) v->account = true;
+		else if (!strncmp(p, "nr", 2)) v->noreserve = true;
 		else if (!strncmp(p, "dc", 2)) v->dontfork = true;
 		else if (!strncmp(p, "hg", 2)) v->hugepage = true;
 		else if (!strncmp(p, "nh", 2)) v->nohugepage = true;
@@ -370,6 +371,37 @@ int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e)
 	}
 	if (seen < 2)
 		return err_input(e, "fdinfo text lacks pos or flags");
+	return 0;
+}
+
+int proc_parse_fdinfo_anon(const char *text, struct proc_fdinfo_anon *a, struct err *e)
+{
+	const char *p;
+
+	memset(a, 0, sizeof(*a));
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		/* eventfd-count and sigmask are hexadecimal, the timerfd lines decimal. */
+		if (!strncmp(p, "eventfd-count:", 14))
+			a->eventfd = true, a->eventfd_count = strtoull(p + 14, NULL, 16);
+		else if (!strncmp(p, "eventfd-semaphore:", 18))
+			a->eventfd_semaphore = atoi(p + 18) != 0;
+		else if (!strncmp(p, "sigmask:", 8))
+			a->signalfd = true, a->sigmask = strtoull(p + 8, NULL, 16);
+		else if (!strncmp(p, "clockid:", 8))
+			a->timerfd = true, a->clockid = atoi(p + 8);
+		else if (!strncmp(p, "ticks:", 6))
+			a->ticks = strtoull(p + 6, NULL, 10);
+		else if (!strncmp(p, "settime flags:", 14))
+			a->settime_flags = strtoul(p + 14, NULL, 8);
+		else if (!strncmp(p, "it_value:", 9) &&
+			 sscanf(p + 9, " (%" SCNu64 ", %" SCNu64 ")", &a->value_sec, &a->value_nsec) != 2)
+			return err_input(e, "bad timerfd it_value line '%.60s'", p);
+		else if (!strncmp(p, "it_interval:", 12) &&
+			 sscanf(p + 12, " (%" SCNu64 ", %" SCNu64 ")", &a->interval_sec, &a->interval_nsec) != 2)
+			return err_input(e, "bad timerfd it_interval line '%.60s'", p);
+	}
+	if (a->eventfd + a->signalfd + a->timerfd != 1)
+		return err_input(e, "fdinfo text is not that of one eventfd, signalfd or timerfd");
 	return 0;
 }
 

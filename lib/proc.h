@@ -27,6 +27,7 @@ struct proc_vma {
 	bool growsdown;		/* gd */
 	bool dontdump;		/* dd: MADV_DONTDUMP */
 	bool account;		/* ac: charged to overcommit; keeps it from merging with uncharged neighbours */
+	bool noreserve;		/* nr: MAP_NORESERVE, never charged */
 	bool dontfork;		/* dc: MADV_DONTFORK */
 	bool hugepage;		/* hg: MADV_HUGEPAGE */
 	bool nohugepage;	/* nh: MADV_NOHUGEPAGE */
@@ -92,6 +93,20 @@ struct proc_fdinfo {
 };
 
 int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e);
+
+/* The extra fdinfo lines of an eventfd, signalfd or timerfd. */
+struct proc_fdinfo_anon {
+	bool eventfd, signalfd, timerfd;	/* which lines were there */
+	uint64_t eventfd_count;
+	bool eventfd_semaphore;
+	uint64_t sigmask;
+	int clockid;
+	uint64_t ticks;
+	uint32_t settime_flags;
+	uint64_t value_sec, value_nsec, interval_sec, interval_nsec;
+};
+
+int proc_parse_fdinfo_anon(const char *text, struct proc_fdinfo_anon *a, struct err *e);
 int proc_read_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, struct err *e);
 
 /* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */

@@ -168,8 +168,11 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 		return NULL;
 	if (!strncmp(link, "socket:", 7))
 		return "sockets are not supported yet; close it before the dump";
+	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
+	    !strcmp(link, "anon_inode:[timerfd]"))
+		return NULL;
 	if (!strncmp(link, "anon_inode:", 11))
-		return "anonymous inodes (eventfd, epoll, signalfd, timerfd, inotify, ...) are not supported yet; close it before the dump";
+		return "this kind of anonymous inode (epoll, inotify, ...) is not supported yet; close it before the dump";
 	if (link[0] != '/')
 		return "only files reachable by a path are supported yet";
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0)
@@ -306,6 +309,40 @@ static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino,
 	return image_write(&c->pipedata, &pd.base, e);
 }
 
+/* The state of an eventfd, signalfd or timerfd, from its fdinfo. */
+static int collect_anon(pid_t pid, int fd, AnonFileEntry *a, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	struct proc_fdinfo_anon fa;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	if ((ret = proc_parse_fdinfo_anon(text, &fa, e)) < 0)
+		return err_wrap(e, "'%s'", path);
+	if (fa.eventfd) {
+		a->kind = ANON_KIND__ANON_EVENTFD;
+		a->has_eventfd_count = a->has_eventfd_semaphore = true;
+		a->eventfd_count = fa.eventfd_count;
+		a->eventfd_semaphore = fa.eventfd_semaphore;
+	} else if (fa.signalfd) {
+		a->kind = ANON_KIND__ANON_SIGNALFD;
+		a->has_sigmask = true;
+		a->sigmask = fa.sigmask;
+	} else {
+		a->kind = ANON_KIND__ANON_TIMERFD;
+		a->has_clockid = a->has_ticks = a->has_settime_flags = a->has_value_ns = a->has_interval_ns = true;
+		a->clockid = fa.clockid;
+		a->ticks = fa.ticks;
+		a->settime_flags = fa.settime_flags;
+		a->value_ns = fa.value_sec * 1000000000ULL + fa.value_nsec;
+		a->interval_ns = fa.interval_sec * 1000000000ULL + fa.interval_nsec;
+	}
+	return 0;
+}
+
 /* The id of the open file description behind pid's fd: an existing one if
  * kcmp says a descriptor seen before shares it, else a new RegFileEntry
  * written to files.img. *added says which. */
@@ -314,6 +351,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 {
 	uint32_t flags = fi->flags & ~O_CLOEXEC;
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
+	AnonFileEntry anon = ANON_FILE_ENTRY__INIT;
 	struct collect_file *f;
 	unsigned int h;
 	int ret;
@@ -363,6 +401,12 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	re.mode = st->st_mode;
 	re.has_size = S_ISREG(st->st_mode);
 	re.size = st->st_size;
+	if (!strncmp(link, "anon_inode:", 11)) {
+		if ((ret = collect_anon(pid, fd, &anon, e)) < 0)
+			return ret;
+		re.anon = &anon;
+		re.has_mnt_id = false;
+	}
 	if (!strncmp(link, "pipe:", 5)) {
 		re.has_pipe_ino = true;
 		re.pipe_ino = st->st_ino;
@@ -483,7 +527,7 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	*nr_new += added;
 	fe.fd = fd;
 	fe.id = id;
-	fe.type = !strncmp(link, "pipe:", 5) ? FD_TYPE__FD_PIPE : FD_TYPE__FD_REG;
+	fe.type = !strncmp(link, "pipe:", 5) ? FD_TYPE__FD_PIPE : !strncmp(link, "anon_inode:", 11) ? FD_TYPE__FD_ANON : FD_TYPE__FD_REG;
 	if (fe.type == FD_TYPE__FD_PIPE)
 		for (int i = 0; i < c->nr_pipes; i++)
 			if (c->pipes[i] == (uint64_t)st.st_ino)

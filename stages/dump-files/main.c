@@ -9,9 +9,11 @@
  * Supported: anything that can be opened again by its path (regular files,
  * directories, device nodes such as /dev/null), and pipes: each pipe end
  * is a files.img record with pipe_ino, and what the pipe holds is saved in
- * pipedata.img without taking it out (tee into a scratch pipe). Sockets,
- * anon_inode files (eventfd, epoll, ...), memfds, terminals, FIFOs and
- * deleted files are refused; every such descriptor is listed as a warning
+ * pipedata.img without taking it out (tee into a scratch pipe); and
+ * eventfd, signalfd and timerfd, whose state (count and semaphore mode,
+ * mask, clock, time left, interval, unread ticks) comes from fdinfo. Sockets,
+ * other anon_inode files (epoll, inotify, ...), memfds, terminals, FIFOs
+ * and deleted files are refused; every such descriptor is listed as a warning
  * and the first one is the error.
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record

@@ -111,6 +111,10 @@ int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, V
 			v->has_account = true;
 			v->account = true;
 		}
+		if (vmas[i].noreserve) {
+			v->has_noreserve = true;
+			v->noreserve = true;
+		}
 		v->madvise = madv[i];
 		v->n_madvise = 0;
 		if (vmas[i].dontdump) madv[i][v->n_madvise++] = MADV_DONTDUMP;

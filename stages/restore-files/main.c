@@ -18,6 +18,8 @@
  * its ends, any further one a new description of the same end; an end no
  * task holds is closed, so a reader still meets end-of-file.
  *
+ * An eventfd, signalfd or timerfd is made again from its files.img state.
+ *
  * Input (images dir, -D): files.img, fdinfo-PID.img of each task, pipedata.img.
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
  *	socketpair whose other end restore-tasks reads.

@@ -1,11 +1,16 @@
 /* reopen: see reopen.h. */
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
+#include <sys/signalfd.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include "images/image.h"
@@ -75,7 +80,7 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 	if ((ret = image_open_read(&img, dir_fd, "files", "files.img", e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
-		if (re->path[0] != '/' && !re->has_pipe_ino) {
+		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
@@ -147,7 +152,7 @@ static int reopen_add_fd(struct reopen *r, pid_t pid, const char *name, const Fd
 	struct reopen_fd fd = { .pid = pid, .fd = fe->fd, .file_id = fe->id, .cloexec = fe->cloexec };
 	struct reopen_file *f;
 
-	if (fe->type != FD_TYPE__FD_REG && fe->type != FD_TYPE__FD_PIPE)
+	if (fe->type != FD_TYPE__FD_REG && fe->type != FD_TYPE__FD_PIPE && fe->type != FD_TYPE__FD_ANON)
 		return err_input(e, "%s: fd %u has type %d, which this amber cannot restore", name, fe->fd, fe->type);
 	if (fe->fd > INT_MAX)
 		return err_input(e, "%s: fd %u is out of range", name, fe->fd);
@@ -271,6 +276,59 @@ static int reopen_pipe_end(struct reopen *r, struct reopen_file *f, struct err *
 	return 0;
 }
 
+#ifndef TFD_IOC_SET_TICKS
+#define TFD_IOC_SET_TICKS _IOW('T', 0, uint64_t)	/* linux/timerfd.h */
+#endif
+
+/* Makes an eventfd, signalfd or timerfd again, in the state it was dumped in. */
+static int reopen_anon(struct reopen_file *f, struct err *e)
+{
+	const RegFileEntry *re = f->re;
+	const AnonFileEntry *a = re->anon;
+	bool nonblock = re->flags & O_NONBLOCK;
+	_cleanup_close_ int fd = -1;
+
+	switch (a->kind) {
+	case ANON_KIND__ANON_EVENTFD:
+		fd = eventfd(0, EFD_CLOEXEC | (nonblock ? EFD_NONBLOCK : 0) | (a->eventfd_semaphore ? EFD_SEMAPHORE : 0));
+		/* The count is 64 bits; eventfd(2)'s start value only 32. */
+		if (fd >= 0 && a->eventfd_count && write(fd, &a->eventfd_count, 8) != 8)
+			return err_errno(e, "set the count %llu of eventfd (id %u)", (unsigned long long)a->eventfd_count, re->id);
+		break;
+	case ANON_KIND__ANON_SIGNALFD: {
+		sigset_t mask;
+
+		sigemptyset(&mask);
+		for (int sig = 1; sig <= 64; sig++)
+			if (a->sigmask & (1ULL << (sig - 1)))
+				sigaddset(&mask, sig);
+		fd = signalfd(-1, &mask, SFD_CLOEXEC | (nonblock ? SFD_NONBLOCK : 0));
+		break;
+	}
+	case ANON_KIND__ANON_TIMERFD: {
+		struct itimerspec it = {
+			{ a->interval_ns / 1000000000ULL, a->interval_ns % 1000000000ULL },
+			{ a->value_ns / 1000000000ULL, a->value_ns % 1000000000ULL },
+		};
+
+		fd = timerfd_create(a->clockid, TFD_CLOEXEC | (nonblock ? TFD_NONBLOCK : 0));
+		/* fdinfo gives the time left, so the timer is set relative to now. */
+		if (fd >= 0 && a->value_ns && timerfd_settime(fd, 0, &it, NULL) < 0)
+			return err_errno(e, "arm timerfd (id %u)", re->id);
+		if (fd >= 0 && a->ticks && ioctl(fd, TFD_IOC_SET_TICKS, &a->ticks) < 0)
+			return err_errno(e, "give timerfd (id %u) its %llu unread expirations", re->id, (unsigned long long)a->ticks);
+		break;
+	}
+	default:
+		return err_input(e, "files.img: file %u is an anonymous inode of unknown kind %d", re->id, a->kind);
+	}
+	if (fd < 0)
+		return err_errno(e, "make %s (id %u) of pid %d fd %u again", re->path, re->id, f->pid, f->tfd);
+	pr_debug("file %u: %s", re->id, re->path);
+	f->fd = TAKE_FD(fd);
+	return 0;
+}
+
 /* Reads pipedata.img, if the dump has pipes. */
 static int reopen_load_pipes(struct reopen *r, struct err *e)
 {
@@ -349,7 +407,8 @@ int reopen_open_all(struct reopen *r, struct err *e)
 			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
 			continue;
 		}
-		ret = r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) : reopen_one(&r->files[i], e);
+		ret = r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
+		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(&r->files[i], e);
 		if (ret < 0)
 			return ret;
 		r->nr_open++;

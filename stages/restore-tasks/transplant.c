@@ -297,7 +297,8 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		uint64_t len = v->end - v->start;
-		int flags = (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN)) | MAP_FIXED;
+		int flags = (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN)) | MAP_FIXED |
+			    (v->has_noreserve && v->noreserve ? MAP_NORESERVE : 0);
 		/* Mapped writable first when it was accountable, made read-only by rt_vma_flags. */
 		uint32_t prot = v->prot | (v->has_account && v->account ? PROT_WRITE : 0);
 		char what[PATH_MAX + 64];

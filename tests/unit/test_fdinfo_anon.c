@@ -1,0 +1,82 @@
+/* test_fdinfo_anon: proc_parse_fdinfo_anon (lib/proc.c), the fdinfo lines of
+ * eventfd, signalfd and timerfd. The texts were recorded on Linux 6.18
+ * x86-64 from eventfd(5, EFD_SEMAPHORE|EFD_NONBLOCK), a signalfd for
+ * SIGUSR2 and a CLOCK_MONOTONIC timerfd set to {3 s, interval 1.5 s}. */
+#include "lib/proc.h"
+#include "tests/unit/unit.h"
+
+static const char fdinfo_eventfd[] =
+	"pos:\t0\nflags:\t04002\nmnt_id:\t17\nino:\t1038\n"
+	"eventfd-count:                5\neventfd-id: 1\neventfd-semaphore: 1\n";
+static const char fdinfo_signalfd[] =
+	"pos:\t0\nflags:\t04002\nmnt_id:\t17\nino:\t1038\nsigmask:\t0000000000000800\n";
+static const char fdinfo_timerfd[] =
+	"pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\nclockid: 1\nticks: 0\nsettime flags: 00\n"
+	"it_value: (2, 990150449)\nit_interval: (1, 500000000)\n";
+
+static void anon_eventfd(void)
+{
+	struct proc_fdinfo_anon a;
+	struct err e = { 0 };
+
+	CHECK_INT(proc_parse_fdinfo_anon(fdinfo_eventfd, &a, &e), 0);
+	CHECK(a.eventfd && !a.signalfd && !a.timerfd);
+	CHECK_INT(a.eventfd_count, 5);
+	CHECK(a.eventfd_semaphore);
+}
+
+static void anon_eventfd_hex_count(void)
+{
+	struct proc_fdinfo_anon a;
+	struct err e = { 0 };
+
+	/* The count is printed in hexadecimal: 0xf4240 is 1000000. */
+	CHECK_INT(proc_parse_fdinfo_anon("eventfd-count:            f4240\n", &a, &e), 0);
+	CHECK_INT(a.eventfd_count, 1000000);
+	CHECK(!a.eventfd_semaphore);
+}
+
+static void anon_signalfd(void)
+{
+	struct proc_fdinfo_anon a;
+	struct err e = { 0 };
+
+	CHECK_INT(proc_parse_fdinfo_anon(fdinfo_signalfd, &a, &e), 0);
+	CHECK(a.signalfd);
+	CHECK_INT(a.sigmask, 0x800);	/* SIGUSR2 is signal 12: bit 11 */
+}
+
+static void anon_timerfd(void)
+{
+	struct proc_fdinfo_anon a;
+	struct err e = { 0 };
+
+	CHECK_INT(proc_parse_fdinfo_anon(fdinfo_timerfd, &a, &e), 0);
+	CHECK(a.timerfd);
+	CHECK_INT(a.clockid, 1);
+	CHECK_INT(a.ticks, 0);
+	CHECK_INT(a.value_sec, 2);
+	CHECK_INT(a.value_nsec, 990150449);
+	CHECK_INT(a.interval_sec, 1);
+	CHECK_INT(a.interval_nsec, 500000000);
+}
+
+static void anon_malformed(void)
+{
+	struct proc_fdinfo_anon a;
+	struct err e = { 0 };
+
+	CHECK(proc_parse_fdinfo_anon("pos:\t0\nflags:\t02\n", &a, &e) < 0);
+	CHECK(proc_parse_fdinfo_anon("clockid: 1\nit_value: 2, 3\n", &a, &e) < 0);
+	CHECK(proc_parse_fdinfo_anon("eventfd-count: 1\nsigmask: 1\n", &a, &e) < 0);
+	CHECK(proc_parse_fdinfo_anon("", &a, &e) < 0);
+}
+
+static const struct unit_case cases[] = {
+	UNIT_CASE(anon_eventfd),
+	UNIT_CASE(anon_eventfd_hex_count),
+	UNIT_CASE(anon_signalfd),
+	UNIT_CASE(anon_timerfd),
+	UNIT_CASE(anon_malformed),
+};
+UNIT_MAIN(cases)
