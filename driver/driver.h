@@ -8,5 +8,6 @@ int cmd_restore(int argc, char **argv);
 int cmd_show(int argc, char **argv);	/* driver/show.c */
 int cmd_check(int argc, char **argv);	/* driver/check.c */
 int cmd_stage(int argc, char **argv);
+int cmd_gc(int argc, char **argv);	/* driver/gc.c */
 
 #endif

@@ -28,6 +28,7 @@
 #include "ipc/fds.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/remap.h"
 #include "lib/tracee.h"
 
 static int dump_name_cmp(const void *a, const void *b)
@@ -106,6 +107,21 @@ static void dump_take_root(const uint8_t *data, uint32_t len, void *arg)
 		stream_record__free_unpacked(rec, NULL);
 }
 
+/* Removes the link remaps of this dump (remaps.img lists them). */
+static void dump_remove_remaps(struct run *r, bool say)
+{
+	struct err e = { 0 };
+	int fd = open(r->images, O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+
+	if (fd < 0)
+		return;
+	if (remap_remove_links(fd, &n, &e) < 0)
+		pr_warn("could not remove the link remaps of this dump: %s", e.msg);
+	else if (n && say)
+		pr_info("removed %d link remaps (the tree runs on; --keep-link-remaps keeps them)", n);
+	close(fd);
+}
+
 /* Tells seize what to do with the tree and waits for it to finish. */
 static int dump_release(struct run *r, struct run_stage *seize, int ctl, const char *verdict, struct err *e)
 {
@@ -123,7 +139,8 @@ static int dump_release(struct run *r, struct run_stage *seize, int ctl, const c
 
 static void dump_usage(void)
 {
-	printf("usage: amber dump -t PID -D DIR [--leave-running] [-v N] [-o LOG] [--run-dir DIR]\n");
+	printf("usage: amber dump -t PID -D DIR [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
+	       "                  [-v N] [-o LOG] [--run-dir DIR]\n");
 }
 
 int cmd_dump(int argc, char **argv)
@@ -186,7 +203,9 @@ int cmd_dump(int argc, char **argv)
 	/* The tree is frozen: memory and files are read in parallel. */
 	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
 	if (ret == 0) {
-		ret = run_start(&r, &files, "dump-files", NULL, NULL, 0, &e);
+		const char *files_args[] = { o.ghost_limit ? "--ghost-limit" : NULL, o.ghost_limit, NULL };
+
+		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
 		if (ret == 0) {
 			struct run_stage *pair[3] = { &seize, &mem, &files };
 
@@ -213,6 +232,9 @@ int cmd_dump(int argc, char **argv)
 					   files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)) ? &files : NULL;
 
 		run_report_failure(&r, failed, &e);
+		/* dump-files took back its own link remaps if it failed; if it
+		 * succeeded, the failure came later and they are ours to remove. */
+		dump_remove_remaps(&r, false);
 		if (dump_release(&r, &seize, ctl[1], "resume", &e2) < 0)
 			pr_err("%s", e2.msg);
 		else
@@ -228,6 +250,10 @@ int cmd_dump(int argc, char **argv)
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	/* A tree that goes on running has its files open: the remaps are only
+	 * kept for a later restore when asked. */
+	if (o.leave_running && !o.keep_link_remaps)
+		dump_remove_remaps(&r, true);
 	pr_info("dumped pid %d to %s: %.1f MiB in %.3f s (frozen %.3f s)%s", o.pid, r.images,
 		bytes / 1048576.0, run_now() - t0, released_at - frozen_at,
 		o.leave_running ? ", left running" : "");

@@ -18,6 +18,7 @@ static void usage(FILE *f)
 		"  dump -t PID -D DIR [--leave-running]   checkpoint the tree of PID into DIR\n"
 		"  restore -D DIR [-d] [--pidfile FILE]   restore a dump; without -d, wait for it\n"
 		"  show FILE|DIR [--json] | --stream FILE decode an image, a dump or a stage recording\n"
+		"  gc -D DIR [--show]                     remove the link remaps a dump left behind\n"
 		"  check [-v]                             test the kernel features amber needs\n"
 		"  stage NAME [--replay RUN] [ARGS]       run one stage by hand\n\n"
 		"common options: -v[N] (0-4), -o LOGFILE, --run-dir DIR\n"
@@ -49,6 +50,8 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stage"))
 		return cmd_stage(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "gc"))
+		return cmd_gc(argc - 1, argv + 1);
 	fprintf(stderr, "amber: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;

@@ -18,6 +18,9 @@ static const struct option drv_long[] = {
 	{ "leave-running", no_argument, NULL, DRV_OPT_LEAVE_RUNNING },
 	{ "pidfile", required_argument, NULL, DRV_OPT_PIDFILE },
 	{ "pidns", no_argument, NULL, DRV_OPT_PIDNS },
+	{ "keep-link-remaps", no_argument, NULL, DRV_OPT_KEEP_REMAPS },
+	{ "show", no_argument, NULL, DRV_OPT_SHOW },
+	{ "ghost-limit", required_argument, NULL, DRV_OPT_GHOST_LIMIT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -67,6 +70,9 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 		case DRV_OPT_LEAVE_RUNNING: o->leave_running = true; break;
 		case DRV_OPT_PIDFILE: o->pidfile = optarg; break;
 		case DRV_OPT_PIDNS: o->pidns = true; break;
+		case DRV_OPT_KEEP_REMAPS: o->keep_link_remaps = true; break;
+		case DRV_OPT_SHOW: o->show = true; break;
+		case DRV_OPT_GHOST_LIMIT: o->ghost_limit = optarg; break;
 		case 'h':
 		case DRV_OPT_HELP:
 			return -1;

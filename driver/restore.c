@@ -8,6 +8,7 @@
  * becomes the driver's child and, without -d, the driver waits for it and
  * returns its exit status as its own.
  */
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,6 +25,7 @@
 #include "ipc/exitcodes.h"
 #include "ipc/fds.h"
 #include "lib/log.h"
+#include "lib/remap.h"
 
 struct restore_pids {
 	int root;	/* the restored root, as the driver sees it */
@@ -78,8 +80,8 @@ int cmd_restore(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage pstree, files, tasks;
-	struct run_stage *all[3] = { &pstree, &files, &tasks };
+	struct run_stage pstree, remaps, files, tasks;
+	struct run_stage *all[4] = { &pstree, &remaps, &files, &tasks };
 	struct err e = { 0 };
 	struct run_stage *cur = NULL;
 	int sock[2] = { -1, -1 }, ret;
@@ -114,6 +116,12 @@ int cmd_restore(int argc, char **argv)
 	ret = run_start(&r, &pstree, "collect-pstree", tasks_args, NULL, 0, &e);
 	if (ret == 0)
 		ret = run_wait(&r, all, 1, &pstree, false, &e);
+	if (ret == 0) {
+		cur = &remaps;
+		ret = run_start(&r, &remaps, "collect-remaps", NULL, NULL, 0, &e);
+		if (ret == 0)
+			ret = run_wait(&r, all + 1, 1, &remaps, false, &e);
+	}
 	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		ret = err_errno(&e, "socketpair for the files socket");
 	if (ret == 0) {
@@ -123,7 +131,7 @@ int cmd_restore(int argc, char **argv)
 		ret = run_start(&r, &files, "restore-files", NULL, &fd, 1, &e);
 		close(sock[0]);
 		if (ret == 0)
-			ret = run_wait(&r, all + 1, 1, &files, false, &e);
+			ret = run_wait(&r, all + 2, 1, &files, false, &e);
 	}
 	if (ret == 0) {
 		struct run_fd fd = { FD_NAME_FILES, sock[1], FD_DEF_FILES };
@@ -133,7 +141,7 @@ int cmd_restore(int argc, char **argv)
 		close(sock[1]);
 		sock[1] = -1;
 		if (ret == 0)
-			ret = run_wait(&r, all + 2, 1, &tasks, false, &e);
+			ret = run_wait(&r, all + 3, 1, &tasks, false, &e);
 	}
 	if (sock[1] >= 0)
 		close(sock[1]);
@@ -145,6 +153,17 @@ int cmd_restore(int argc, char **argv)
 		pr_err("restore from %s failed; nothing was left running", r.images);
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	{
+		/* The restored files are open again: the link remaps that led to
+		 * them go, and the files are unlinked as they were. Only now, so a
+		 * failed restore can be tried again. */
+		int fd = open(r.images, O_RDONLY | O_DIRECTORY | O_CLOEXEC), n = 0;
+
+		if (fd >= 0 && remap_remove_links(fd, &n, &e) < 0)
+			pr_warn("could not remove the link remaps: %s", e.msg);
+		if (fd >= 0)
+			close(fd);
 	}
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");

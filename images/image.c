@@ -30,6 +30,8 @@ static const struct image_kind image_kind_table[] = {
 	{ "fdinfo",    0x46444901, &fdinfo_entry__descriptor,    "one process: descriptor -> open file" },
 	{ "files",     0x46494c01, &reg_file_entry__descriptor,  "open file descriptions of the tree" },
 	{ "pipedata",  0x50504401, &pipe_data_entry__descriptor, "bytes buffered in the tree's pipes" },
+	{ "remaps",    0x524d5001, &remap_entry__descriptor,     "how to reach files unlinked while open (link remaps, ghosts)" },
+	{ "ghost",     0x47485401, &ghost_file_entry__descriptor, "contents of an unlinked file that could not be linked" },
 	{ NULL, 0, NULL, NULL },
 };
 

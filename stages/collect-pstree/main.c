@@ -31,11 +31,16 @@ static int collect_parse_option(void *opts, int opt, const char *arg, struct err
 		o->pidns = true;
 		return 0;
 	}
+	if (opt == 'N') {
+		o->no_pid_check = true;
+		return 0;
+	}
 	return err_set(e, 2, "unknown option");
 }
 
 static const struct option collect_options[] = {
 	{ "pidns", no_argument, NULL, 'P' },
+	{ "no-pid-check", no_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -45,12 +50,13 @@ int main(int argc, char **argv)
 		.name = "collect-pstree",
 		.summary = "check inventory.img and pstree.img and write the processes to create, parents first",
 		.nr_caps = 0,
-		.usage = "      --pidns            the restore goes into a new pid namespace: do not ask whether the pids are free here",
+		.usage = "      --pidns            the restore goes into a new pid namespace: do not ask whether the pids are free here\n"
+			 "      --no-pid-check     only check the images (amber gc: the dumped tree may still run)",
 		.options = collect_options,
 		.parse_option = collect_parse_option,
 		.run = collect_pstree_run,
 	};
-	struct collect_opts opts = { false };
+	struct collect_opts opts = { false, false };
 
 	return stage_main(&desc, &opts, argc, argv);
 }

@@ -70,7 +70,7 @@ int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		return ret;
 	/* A tree with its own pid namespace is restored into a new one, where
 	 * its pids are free whatever this namespace holds. */
-	own_pidns |= o && o->pidns;
+	own_pidns |= o && (o->pidns || o->no_pid_check);
 	if ((ret = image_open_read(&img, ctx->dir_fd, "pstree", "pstree.img", e)) < 0)
 		return ret;
 	for (;;) {

@@ -17,14 +17,16 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/proc.h"
+#include "lib/remap.h"
 #include "stages/dump-files/collect.h"
 
 #define COLLECT_DELETED " (deleted)"
 
-int collect_open(struct collect *c, int dir_fd, struct err *e)
+int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, struct err *e)
 {
 	memset(c, 0, sizeof(*c));
 	c->dir_fd = dir_fd;
+	c->ghost_limit = ghost_limit;
 	c->files.fd = -1;
 	c->nr_buckets = 256;
 	c->buckets = malloc(sizeof(*c->buckets) * c->nr_buckets);
@@ -44,6 +46,14 @@ void collect_free(struct collect *c)
 	free(c->pipe_sides);
 	free(c->pipe_holder);
 	free(c->tree);
+	if (c->remaps_open)
+		image_close(&c->remaps);
+	c->remaps_open = false;
+	for (int i = 0; i < c->nr_links; i++)
+		free(c->links[i]);
+	free(c->links);
+	c->links = NULL;
+	c->nr_links = 0;
 	c->pipes = NULL;
 	c->pipe_sides = NULL;
 	c->pipe_holder = NULL;
@@ -110,9 +120,19 @@ static void collect_check_pipe_peers(struct collect *c)
 	}
 }
 
+void collect_abort(struct collect *c)
+{
+	for (int i = 0; i < c->nr_links; i++)
+		if (unlink(c->links[i]) == 0)
+			pr_info("removed link remap '%s' (the dump failed)", c->links[i]);
+}
+
 int collect_close(struct collect *c, struct err *e)
 {
 	collect_check_pipe_peers(c);
+	if (c->remaps_open && image_close_write(&c->remaps, e) < 0)
+		return -EIO;
+	c->remaps_open = false;
 	if (image_close_write(&c->files, e) < 0)
 		return -EIO;
 	if (c->pipedata_open && image_close_write(&c->pipedata, e) < 0)
@@ -177,8 +197,8 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 		return "only files reachable by a path are supported yet";
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0)
 		return "memfd files are not supported yet; close it before the dump";
-	if (st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED))
-		return "the file was deleted while open, and deleted files are not supported yet; keep a link to it until the dump is done";
+	if (st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED) && !S_ISREG(st->st_mode))
+		return "it was deleted while open, and only deleted regular files are supported yet";
 	if (collect_is_tty(link, st))
 		return "terminals are not supported yet; start the process with its stdio redirected (e.g. setsid CMD </dev/null >LOG 2>&1)";
 	if (S_ISFIFO(st->st_mode))
@@ -309,6 +329,86 @@ static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino,
 	return image_write(&c->pipedata, &pd.base, e);
 }
 
+/* Appends one record to remaps.img, creating it the first time. */
+static int collect_write_remap(struct collect *c, const RemapEntry *re, struct err *e)
+{
+	int ret;
+
+	if (!c->remaps_open) {
+		if ((ret = image_open_write(&c->remaps, c->dir_fd, "remaps", "remaps.img", e)) < 0)
+			return ret;
+		c->remaps_open = true;
+	}
+	return image_write(&c->remaps, &re->base, e);
+}
+
+/* A file unlinked while open: link it back under a hidden name next to
+ * where it lived (a link remap), which the kernel allows only for files
+ * made with O_TMPFILE; otherwise save its contents (a ghost file), up to
+ * --ghost-limit bytes. */
+static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st,
+			 uint32_t id, struct err *e)
+{
+	RemapEntry rm = REMAP_ENTRY__INIT;
+	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
+	char path[64], link[PATH_MAX + 64], dir[PATH_MAX], gname[64];
+	const char *slash = strrchr(orig, '/');
+	_cleanup_close_ int rfd = -1;
+	_cleanup_free_ uint8_t *data = NULL;
+	char **nl;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
+	snprintf(link, sizeof(link), "%s/" REMAP_PREFIX "%llu.%d", dir, (unsigned long long)st->st_ino, getpid());
+	rm.file_id = id;
+	if (linkat(AT_FDCWD, path, AT_FDCWD, link, AT_SYMLINK_FOLLOW) == 0) {
+		nl = realloc(c->links, sizeof(*nl) * (c->nr_links + 1));
+		if (!nl || !(nl[c->nr_links] = strdup(link))) {
+			unlink(link);
+			if (nl)
+				c->links = nl;
+			return err_errno(e, "remember link remap '%s'", link);
+		}
+		c->links = nl;
+		c->nr_links++;
+		rm.kind = REMAP_KIND__REMAP_LINK;
+		rm.path = link;
+		pr_info("pid %d fd %d: '%s' was unlinked; linked back as '%s'", pid, fd, orig, link);
+		return collect_write_remap(c, &rm, e);
+	}
+	pr_debug("pid %d fd %d: cannot link '%s' back (%m): saving it as a ghost file", pid, fd, orig);
+	if ((uint64_t)st->st_size > c->ghost_limit) {
+		char why[256];
+
+		snprintf(why, sizeof(why), "it was deleted while open and is %lld bytes, over the ghost-limit of %llu bytes "
+			 "(raise it with --ghost-limit)", (long long)st->st_size, (unsigned long long)c->ghost_limit);
+		collect_refuse(c, pid, fd, orig, why);
+		return 0;
+	}
+	rfd = open(path, O_RDONLY | O_CLOEXEC);
+	data = malloc(st->st_size ? st->st_size : 1);
+	if (rfd < 0 || !data)
+		return err_errno(e, "read the unlinked file '%s' of pid %d fd %d", orig, pid, fd);
+	if (pread(rfd, data, st->st_size, 0) != st->st_size)
+		return err_errno(e, "read %lld bytes of the unlinked file '%s'", (long long)st->st_size, orig);
+	gh.file_id = id;
+	gh.mode = st->st_mode;
+	gh.size = st->st_size;
+	gh.has_data = true;
+	gh.data.data = data;
+	gh.data.len = st->st_size;
+	gh.has_uid = gh.has_gid = true;
+	gh.uid = st->st_uid;
+	gh.gid = st->st_gid;
+	snprintf(gname, sizeof(gname), "ghost-%u.img", id);
+	if ((ret = image_write_one(c->dir_fd, "ghost", gname, &gh.base, e)) < 0)
+		return ret;
+	rm.kind = REMAP_KIND__REMAP_GHOST;
+	pr_info("pid %d fd %d: '%s' was unlinked; its %lld bytes are saved in %s", pid, fd, orig, (long long)st->st_size, gname);
+	return collect_write_remap(c, &rm, e);
+}
+
 /* The state of an eventfd, signalfd or timerfd, from its fdinfo. */
 static int collect_anon(pid_t pid, int fd, AnonFileEntry *a, struct err *e)
 {
@@ -352,6 +452,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	uint32_t flags = fi->flags & ~O_CLOEXEC;
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
 	AnonFileEntry anon = ANON_FILE_ENTRY__INIT;
+	char orig[PATH_MAX];
 	struct collect_file *f;
 	unsigned int h;
 	int ret;
@@ -406,6 +507,19 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 			return ret;
 		re.anon = &anon;
 		re.has_mnt_id = false;
+	}
+	if (S_ISREG(st->st_mode) && st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED) &&
+	    strncmp(link, "/memfd:", 7)) {
+		size_t n = strlen(link) - strlen(COLLECT_DELETED);
+
+		if (n >= sizeof(orig))
+			return err_input(e, "path of pid %d fd %d is too long", pid, fd);
+		memcpy(orig, link, n);
+		orig[n] = 0;
+		re.path = orig;
+		re.has_remapped = re.remapped = true;
+		if ((ret = collect_remap(c, pid, fd, orig, st, f->id, e)) < 0)
+			return ret;
 	}
 	if (!strncmp(link, "pipe:", 5)) {
 		re.has_pipe_ino = true;

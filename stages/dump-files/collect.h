@@ -40,12 +40,19 @@ struct collect {
 	int nr_pipes;
 	pid_t *tree;			/* the processes dumped, to tell outsiders apart */
 	int nr_tree;
+	uint64_t ghost_limit;		/* --ghost-limit: largest unlinked file saved whole */
+	struct image remaps;		/* remaps.img, created at the first unlinked file */
+	bool remaps_open;
+	char **links;			/* link remaps made by this run, removed if it fails */
+	int nr_links;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
 
 /* Creates files.img in the images directory. */
-int collect_open(struct collect *c, int dir_fd, struct err *e);
+int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, struct err *e);
+/* Removes the link remaps this run made (the dump failed). */
+void collect_abort(struct collect *c);
 /* Writes fs-PID.img and fdinfo-PID.img of one process and adds its new open
  * files to files.img. An unsupported descriptor is logged and counted, not
  * returned, so that one run lists all of them; collect_close reports them. */

@@ -40,6 +40,8 @@
  *	amber show DIR/files.img
  * or feed any writer of a hello, task records and an end on stdin.
  */
+#include <errno.h>
+#include <stdlib.h>
 #include <sys/capability.h>
 
 #include "ipc/stage.h"
@@ -47,13 +49,18 @@
 #include "stages/dump-files/collect.h"
 
 /* Dumps every task of the input stream, then closes the output stream. */
-static int dump_files_tasks(const struct stage_ctx *ctx, struct stream_in *in, struct err *e)
+struct dump_files_opts {
+	uint64_t ghost_limit;
+};
+
+static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o, struct stream_in *in,
+			    struct err *e)
 {
 	struct collect c;
 	StreamRecord *rec;
 	int ret;
 
-	if ((ret = collect_open(&c, ctx->dir_fd, e)) < 0) {
+	if ((ret = collect_open(&c, ctx->dir_fd, o->ghost_limit, e)) < 0) {
 		collect_free(&c);
 		return ret;
 	}
@@ -66,6 +73,9 @@ static int dump_files_tasks(const struct stage_ctx *ctx, struct stream_in *in, s
 	}
 	if (ret == 0)
 		ret = collect_close(&c, e);
+	/* A failed dump leaves nothing behind on the file system. */
+	if (ret < 0)
+		collect_abort(&c);
 	collect_free(&c);
 	return ret;
 }
@@ -80,7 +90,7 @@ static int dump_files_run(const struct stage_ctx *ctx, void *opts, struct err *e
 		goto out;
 	if ((ret = stream_out_open(&out, 1, "dump-files", e)) < 0)
 		goto out;
-	if ((ret = dump_files_tasks(ctx, &in, e)) < 0)
+	if ((ret = dump_files_tasks(ctx, opts, &in, e)) < 0)
 		goto out;
 	ret = stream_out_end(&out, e);
 out:
@@ -88,15 +98,40 @@ out:
 	return ret;
 }
 
+static int dump_files_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	struct dump_files_opts *o = opts;
+	char *end;
+
+	if (opt != 'G')
+		return err_set(e, 2, "unknown option");
+	errno = 0;
+	o->ghost_limit = strtoull(arg, &end, 0);
+	if (errno || end == arg || *end)
+		return err_set(e, 2, "--ghost-limit '%s' is not a number of bytes", arg);
+	return 0;
+}
+
+static const struct option dump_files_options[] = {
+	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static const struct stage_desc dump_files_desc = {
 	.name = "dump-files",
 	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
-	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH },
-	.nr_caps = 2,
+	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB)",
+	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner. */
+	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER },
+	.nr_caps = 4,
+	.options = dump_files_options,
+	.parse_option = dump_files_parse_option,
 	.run = dump_files_run,
 };
 
 int main(int argc, char **argv)
 {
-	return stage_main(&dump_files_desc, NULL, argc, argv);
+	struct dump_files_opts opts = { 1 << 20 };
+
+	return stage_main(&dump_files_desc, &opts, argc, argv);
 }

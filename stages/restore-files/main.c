@@ -77,6 +77,11 @@ static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct er
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
 		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie && !rec->task->helper)
 			ret = reopen_add_task(r, rec->task->pid, e);
+		if (rec->body_case == STREAM_RECORD__BODY_REMAP) {
+			ret = reopen_add_remap(r, rec->remap, e);
+			rec->remap = NULL;	/* kept by the plan */
+			rec->body_case = STREAM_RECORD__BODY__NOT_SET;
+		}
 		stream_record__free_unpacked(rec, NULL);
 		if (ret < 0)
 			return ret;
@@ -122,8 +127,9 @@ static const struct stage_desc restore_files_desc = {
 	.name = "restore-files",
 	.summary = "Open the files of the tasks on stdin once each, send them over the files socket, and write their fd plan on stdout.",
 	.fds = { FD_NAME_FILES },
-	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER },
-	.nr_caps = 2,
+	/* CHOWN: a remade unlinked file gets its owner back. */
+	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN },
+	.nr_caps = 3,
 	.run = restore_files_run,
 };
 

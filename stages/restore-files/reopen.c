@@ -355,17 +355,101 @@ static int reopen_load_pipes(struct reopen *r, struct err *e)
 	return ret;
 }
 
-/* Opens one file as it was dumped and checks it is still that file. */
-static int reopen_one(struct reopen_file *f, struct err *e)
+int reopen_add_remap(struct reopen *r, RemapPlanEntry *rp, struct err *e)
+{
+	RemapPlanEntry **n = realloc(r->remaps, sizeof(*n) * (r->nr_remaps + 1));
+
+	if (!n)
+		return err_errno(e, "plan remaps");
+	r->remaps = n;
+	r->remaps[r->nr_remaps++] = rp;
+	return 0;
+}
+
+/* The flags to open a file with: its dumped flags without those that only
+ * mean something when a file is created, and without O_DIRECTORY for a
+ * regular file (what is left of O_TMPFILE on a file made that way). */
+static int reopen_flags(const RegFileEntry *re)
+{
+	int flags = (re->flags & ~REOPEN_DROP_FLAGS) | O_CLOEXEC | O_NOCTTY;
+
+	if (re->has_mode && S_ISREG(re->mode))
+		flags &= ~O_DIRECTORY;
+	return flags;
+}
+
+static const RemapPlanEntry *reopen_remap_of(const struct reopen *r, uint32_t id)
+{
+	for (int i = 0; i < r->nr_remaps; i++)
+		if (r->remaps[i]->file_id == id)
+			return r->remaps[i];
+	return NULL;
+}
+
+/* An unlinked file saved whole: made again as an unlinked file (O_TMPFILE)
+ * in the directory it lived in (or /tmp, if that is gone or cannot), filled
+ * with its contents, then opened with the dumped flags and position. */
+static int reopen_ghost(struct reopen *r, struct reopen_file *f, struct err *e)
 {
 	const RegFileEntry *re = f->re;
+	GhostFileEntry *g = NULL;
+	char name[64], dir[PATH_MAX], path[64];
+	const char *slash = strrchr(re->path, '/');
+	_cleanup_close_ int tmp = -1, fd = -1;
+	int ret;
+
+	snprintf(name, sizeof(name), "ghost-%u.img", re->id);
+	if ((ret = image_read_one(r->dir_fd, "ghost", name, (ProtobufCMessage **)&g, e)) < 0)
+		return ret;
+	snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
+	tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
+	if (tmp < 0) {
+		pr_warn("file %u: cannot make it again in '%s' (%m): using /tmp", re->id, dir);
+		tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
+	}
+	if (tmp < 0)
+		ret = err_errno(e, "make the unlinked file '%s' (id %u) again", re->path, re->id);
+	else if (g->has_data && g->data.len && write(tmp, g->data.data, g->data.len) != (ssize_t)g->data.len)
+		ret = err_errno(e, "write the %zu bytes of unlinked file '%s'", g->data.len, re->path);
+	if (ret == 0 && g->has_uid && fchown(tmp, g->uid, g->gid) < 0)
+		pr_warn("file %u: cannot give it owner %u:%u: %m", re->id, g->uid, g->gid);
+	ghost_file_entry__free_unpacked(g, NULL);
+	if (ret < 0)
+		return ret;
+	/* A new description with the dumped flags, on the same unlinked inode. */
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", tmp);
+	fd = open(path, reopen_flags(re));
+	if (fd < 0)
+		return err_errno(e, "open the remade unlinked file '%s' (id %u) with flags %#o", re->path, re->id, re->flags);
+	if (re->pos && lseek(fd, re->pos, SEEK_SET) < 0)
+		return err_errno(e, "seek the remade unlinked file '%s' to %llu", re->path, (unsigned long long)re->pos);
+	pr_debug("file %u: '%s' (unlinked) made again from %s", re->id, re->path, name);
+	f->fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* Opens one file as it was dumped and checks it is still that file. An
+ * unlinked one is opened through its link remap, or made from its ghost. */
+static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const RegFileEntry *re = f->re;
+	const RemapPlanEntry *rp = re->remapped ? reopen_remap_of(r, re->id) : NULL;
+	const char *open_path = re->path;
 	/* No O_NOFOLLOW of our own: it would stay in the file's flags, which
 	 * the restored process can read with F_GETFL. O_NOCTTY does not. */
-	int flags = (re->flags & ~REOPEN_DROP_FLAGS) | O_CLOEXEC | O_NOCTTY;
+	int flags = reopen_flags(re);
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
-	fd = open(re->path, flags);
+	if (re->remapped && !rp)
+		return err_proto(e, "file %u ('%s') was unlinked at dump, but collect-remaps planned no remap for it", re->id, re->path);
+	if (rp && rp->kind == REMAP_KIND__REMAP_GHOST)
+		return reopen_ghost(r, f, e);
+	if (rp)
+		open_path = rp->path;
+	fd = open(open_path, flags);
+	if (fd < 0 && errno == ENOENT && rp)
+		return err_input(e, "the link remap '%s' of unlinked file '%s' (id %u) is gone", rp->path, re->path, re->id);
 	if (fd < 0 && errno == ENOENT)
 		return err_input(e, "file '%s' (id %u) of pid %d fd %u is missing; it was removed or renamed since the dump",
 				 re->path, re->id, f->pid, f->tfd);
@@ -375,7 +459,7 @@ static int reopen_one(struct reopen_file *f, struct err *e)
 		return reopen_changed_type(re, st.st_mode, e);
 	if (fd < 0)
 		return err_errno(e, "open file '%s' (id %u) of pid %d fd %u with flags %#o",
-				 re->path, re->id, f->pid, f->tfd, flags);
+				 open_path, re->id, f->pid, f->tfd, flags);
 	if (fstat(fd, &st) < 0)
 		return err_errno(e, "fstat file '%s' (id %u)", re->path, re->id);
 	if (re->has_mode && (st.st_mode & S_IFMT) != (re->mode & S_IFMT))
@@ -408,7 +492,7 @@ int reopen_open_all(struct reopen *r, struct err *e)
 			continue;
 		}
 		ret = r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
-		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(&r->files[i], e);
+		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(r, &r->files[i], e);
 		if (ret < 0)
 			return ret;
 		r->nr_open++;
@@ -480,6 +564,9 @@ void reopen_free(struct reopen *r)
 		pipe_data_entry__free_unpacked(r->pipes[i].data, NULL);
 	}
 	free(r->pipes);
+	for (int i = 0; i < r->nr_remaps; i++)
+		remap_plan_entry__free_unpacked(r->remaps[i], NULL);
+	free(r->remaps);
 	free(r->files);
 	free(r->plan);
 	free(r->pids);

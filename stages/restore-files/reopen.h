@@ -39,6 +39,8 @@ struct reopen_pipe {
 
 struct reopen {
 	int dir_fd;
+	RemapPlanEntry **remaps;	/* from collect-remaps: how unlinked files are reached */
+	int nr_remaps;
 	struct reopen_pipe *pipes;
 	int nr_pipes;
 	struct reopen_file *files;	/* sorted by id */
@@ -50,6 +52,8 @@ struct reopen {
 	int nr_open;
 };
 
+/* Keeps a 'remap' record of collect-remaps (takes ownership). */
+int reopen_add_remap(struct reopen *r, RemapPlanEntry *rp, struct err *e);
 /* Reads all of files.img. */
 int reopen_load(struct reopen *r, int dir_fd, struct err *e);
 /* Reads fdinfo-PID.img into the plan, checking every id against files.img. */
