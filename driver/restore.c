@@ -50,7 +50,8 @@ static void restore_usage(void)
 	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [-v N] [-o LOG] [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
-	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n");
+	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n"
+	       "  --allow-changed-files  restore onto files whose size changed since the dump\n");
 }
 
 /* Waits for the restored root and turns its end into our exit status. */
@@ -128,7 +129,9 @@ int cmd_restore(int argc, char **argv)
 		struct run_fd fd = { FD_NAME_FILES, sock[0], FD_DEF_FILES };
 
 		cur = &files;
-		ret = run_start(&r, &files, "restore-files", NULL, &fd, 1, &e);
+		const char *files_args[] = { o.allow_changed ? "--allow-changed-files" : NULL, NULL };
+
+		ret = run_start(&r, &files, "restore-files", files_args, &fd, 1, &e);
 		close(sock[0]);
 		if (ret == 0)
 			ret = run_wait(&r, all + 2, 1, &files, false, &e);

@@ -329,6 +329,16 @@ static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino,
 	return image_write(&c->pipedata, &pd.base, e);
 }
 
+/* Does path no longer lead to the open file st describes? */
+static bool collect_path_replaced(const char *path, const struct stat *st)
+{
+	struct stat now;
+
+	if (stat(path, &now) < 0)
+		return errno == ENOENT || errno == ENOTDIR;
+	return now.st_dev != st->st_dev || now.st_ino != st->st_ino;
+}
+
 /* Appends one record to remaps.img, creating it the first time. */
 static int collect_write_remap(struct collect *c, const RemapEntry *re, struct err *e)
 {
@@ -374,7 +384,8 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 		c->nr_links++;
 		rm.kind = REMAP_KIND__REMAP_LINK;
 		rm.path = link;
-		pr_info("pid %d fd %d: '%s' was unlinked; linked back as '%s'", pid, fd, orig, link);
+		pr_info("pid %d fd %d: '%s' %s; linked back as '%s'", pid, fd, orig,
+			st->st_nlink ? "is no longer at that path" : "was unlinked", link);
 		return collect_write_remap(c, &rm, e);
 	}
 	pr_debug("pid %d fd %d: cannot link '%s' back (%m): saving it as a ghost file", pid, fd, orig);
@@ -508,8 +519,10 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		re.anon = &anon;
 		re.has_mnt_id = false;
 	}
-	if (S_ISREG(st->st_mode) && st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED) &&
-	    strncmp(link, "/memfd:", 7)) {
+	/* Unlinked by the name it was opened with: maybe by its last name
+	 * (nlink 0: a ghost unless it can be relinked), maybe while another
+	 * hard link keeps it (then it can always be linked back). */
+	if (S_ISREG(st->st_mode) && collect_ends_with(link, COLLECT_DELETED) && strncmp(link, "/memfd:", 7)) {
 		size_t n = strlen(link) - strlen(COLLECT_DELETED);
 
 		if (n >= sizeof(orig))
@@ -519,6 +532,13 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		re.path = orig;
 		re.has_remapped = re.remapped = true;
 		if ((ret = collect_remap(c, pid, fd, orig, st, f->id, e)) < 0)
+			return ret;
+	} else if (S_ISREG(st->st_mode) && link[0] == '/' && collect_path_replaced(link, st)) {
+		/* Opened by a path that now leads elsewhere (renamed, or replaced
+		 * by another file): the open file still has a link somewhere, so
+		 * it can be linked back and reopened by that. */
+		re.has_remapped = re.remapped = true;
+		if ((ret = collect_remap(c, pid, fd, link, st, f->id, e)) < 0)
 			return ret;
 	}
 	if (!strncmp(link, "pipe:", 5)) {

@@ -89,6 +89,23 @@ static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct er
 	return ret;
 }
 
+struct restore_files_opts {
+	bool allow_changed;
+};
+
+static int restore_files_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	if (opt != 'C')
+		return err_set(e, 2, "unknown option");
+	((struct restore_files_opts *)opts)->allow_changed = true;
+	return 0;
+}
+
+static const struct option restore_files_options[] = {
+	{ "allow-changed-files", no_argument, NULL, 'C' },
+	{ NULL, 0, NULL, 0 },
+};
+
 static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	int sock = stage_fd(ctx, FD_NAME_FILES);
@@ -104,6 +121,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		return ret;
 	}
 	ret = reopen_load(&r, ctx->dir_fd, e);
+	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
 	if (ret >= 0)
 		ret = restore_files_tasks(&in, &r, e);
 	stream_in_close(&in);
@@ -130,10 +148,15 @@ static const struct stage_desc restore_files_desc = {
 	/* CHOWN: a remade unlinked file gets its owner back. */
 	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN },
 	.nr_caps = 3,
+	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump (a warning, not an error)",
+	.options = restore_files_options,
+	.parse_option = restore_files_parse_option,
 	.run = restore_files_run,
 };
 
 int main(int argc, char **argv)
 {
-	return stage_main(&restore_files_desc, NULL, argc, argv);
+	struct restore_files_opts opts = { false };
+
+	return stage_main(&restore_files_desc, &opts, argc, argv);
 }

@@ -464,9 +464,14 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 		return err_errno(e, "fstat file '%s' (id %u)", re->path, re->id);
 	if (re->has_mode && (st.st_mode & S_IFMT) != (re->mode & S_IFMT))
 		return reopen_changed_type(re, st.st_mode, e);
-	if (re->has_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != re->size)
-		return err_input(e, "file '%s' (id %u) was %llu bytes at dump and is %llu now; restoring onto a changed file is refused",
-				 re->path, re->id, (unsigned long long)re->size, (unsigned long long)st.st_size);
+	if (re->has_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != re->size) {
+		if (!r->allow_changed)
+			return err_input(e, "file '%s' (id %u) was %llu bytes at dump and is %llu now; restoring onto a changed file "
+					 "is refused (amber restore --allow-changed-files accepts it)",
+					 re->path, re->id, (unsigned long long)re->size, (unsigned long long)st.st_size);
+		pr_warn("file '%s' (id %u) was %llu bytes at dump and is %llu now: restored onto it as asked",
+			re->path, re->id, (unsigned long long)re->size, (unsigned long long)st.st_size);
+	}
 	/* Devices without a position (ESPIPE) and O_PATH files have none to restore. */
 	if (re->pos && !(flags & O_PATH) && lseek(fd, re->pos, SEEK_SET) < 0 &&
 	    !(errno == ESPIPE && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))

@@ -39,6 +39,7 @@ struct reopen_pipe {
 
 struct reopen {
 	int dir_fd;
+	bool allow_changed;		/* --allow-changed-files: a size change is a warning */
 	RemapPlanEntry **remaps;	/* from collect-remaps: how unlinked files are reached */
 	int nr_remaps;
 	struct reopen_pipe *pipes;

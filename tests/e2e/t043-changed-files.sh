@@ -1,0 +1,44 @@
+#!/bin/sh
+# t043-changed-files: a regular file that changed size between dump and
+# restore is refused, clearly and leaving nothing behind, unless
+# --allow-changed-files; a file opened by a name that was unlinked while
+# another hard link keeps it comes back on the same inode.
+
+. "$(dirname "$0")/lib.sh"
+
+testChangedFileRefusedThenAllowed() {
+	e2e_need_amber || return 0
+	e2e_start "$E2E_WL/ticker" "$T/ticks"
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ticks" || { fail "the ticker wrote nothing"; return 0; }
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	echo "written after the dump" >>"$T/ticks"
+	e2e_amber_fails "bytes at dump" restore -D "$T/img" -d
+	assertContains "the refusal names the file" "$E2E_OUT" "$T/ticks"
+	assertContains "and says how to accept it" "$E2E_OUT" "--allow-changed-files"
+	assertFalse "nothing was left running" "e2e_alive $pid"
+	e2e_amber_ok restore -D "$T/img" -d --allow-changed-files || return 0
+	e2e_track "$pid"
+	n=$(wc -l <"$T/ticks")
+	e2e_poll 10 sh -c "[ \$(wc -l <'$T/ticks') -gt $((n + 2)) ]" || fail "the ticker did not carry on"
+	kill -9 "$pid"
+}
+
+testNameUnlinkedOtherLinkKept() {
+	e2e_need_amber || return 0
+	echo "the contents" >"$T/f.txt"
+	ln "$T/f.txt" "$T/other.txt"
+	e2e_start sh -c 'exec 3<"$0"; read -r l <&3; exec sleep 1000' "$T/f.txt"
+	pid=$E2E_PID
+	e2e_poll 10 sh -c "[ \$(awk '/^pos:/ {print \$2}' /proc/$pid/fdinfo/3 2>/dev/null) = 13 ] && [ \$(cat /proc/$pid/comm) = sleep ]" ||
+		{ fail "the reader did not get going"; return 0; }
+	rm "$T/f.txt"
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "fd 3 is on the same inode" "$(stat -c %i "$T/other.txt")" "$(stat -L -c %i /proc/$pid/fd/3)"
+	assertEquals "at the same position" 13 "$(awk '/^pos:/ {print $2}' /proc/$pid/fdinfo/3)"
+	assertEquals "no link remap is left" "" "$(ls -A "$T" | grep amber-remap)"
+	kill -9 "$pid"
+}
+
+. /usr/share/shunit2/shunit2
