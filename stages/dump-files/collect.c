@@ -195,8 +195,8 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 		return "this kind of anonymous inode (epoll, inotify, ...) is not supported yet; close it before the dump";
 	if (link[0] != '/')
 		return "only files reachable by a path are supported yet";
-	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0)
-		return "memfd files are not supported yet; close it before the dump";
+	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0 && !S_ISREG(st->st_mode))
+		return "this kind of memfd is not supported yet";
 	if (st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED) && !S_ISREG(st->st_mode))
 		return "it was deleted while open, and only deleted regular files are supported yet";
 	if (collect_is_tty(link, st))
@@ -339,6 +339,9 @@ static bool collect_path_replaced(const char *path, const struct stat *st)
 	return now.st_dev != st->st_dev || now.st_ino != st->st_ino;
 }
 
+static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
+			 const char *memfd_name, struct err *e);
+
 /* Appends one record to remaps.img, creating it the first time. */
 static int collect_write_remap(struct collect *c, const RemapEntry *re, struct err *e)
 {
@@ -360,13 +363,9 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 			 uint32_t id, struct err *e)
 {
 	RemapEntry rm = REMAP_ENTRY__INIT;
-	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
-	char path[64], link[PATH_MAX + 64], dir[PATH_MAX], gname[64];
+	char path[64], link[PATH_MAX + 64], dir[PATH_MAX];
 	const char *slash = strrchr(orig, '/');
-	_cleanup_close_ int rfd = -1;
-	_cleanup_free_ uint8_t *data = NULL;
 	char **nl;
-	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
@@ -389,10 +388,27 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 		return collect_write_remap(c, &rm, e);
 	}
 	pr_debug("pid %d fd %d: cannot link '%s' back (%m): saving it as a ghost file", pid, fd, orig);
+	return collect_ghost(c, pid, fd, orig, st, id, NULL, e);
+}
+
+/* Saves a file's contents in the images (a ghost file), up to --ghost-limit
+ * bytes; a memfd (memfd_name set) keeps its name and seals too. */
+static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
+			 const char *memfd_name, struct err *e)
+{
+	RemapEntry rm = REMAP_ENTRY__INIT;
+	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
+	char path[64], gname[64];
+	_cleanup_close_ int rfd = -1;
+	_cleanup_free_ uint8_t *data = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	rm.file_id = id;
 	if ((uint64_t)st->st_size > c->ghost_limit) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "it was deleted while open and is %lld bytes, over the ghost-limit of %llu bytes "
+		snprintf(why, sizeof(why), "its %lld bytes must be saved in the images, over the ghost-limit of %llu bytes "
 			 "(raise it with --ghost-limit)", (long long)st->st_size, (unsigned long long)c->ghost_limit);
 		collect_refuse(c, pid, fd, orig, why);
 		return 0;
@@ -412,11 +428,19 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 	gh.has_uid = gh.has_gid = true;
 	gh.uid = st->st_uid;
 	gh.gid = st->st_gid;
+	if (memfd_name) {
+		int seals = fcntl(rfd, F_GET_SEALS);
+
+		gh.memfd_name = (char *)memfd_name;
+		gh.has_seals = seals > 0;
+		gh.seals = seals > 0 ? seals : 0;
+	}
 	snprintf(gname, sizeof(gname), "ghost-%u.img", id);
 	if ((ret = image_write_one(c->dir_fd, "ghost", gname, &gh.base, e)) < 0)
 		return ret;
 	rm.kind = REMAP_KIND__REMAP_GHOST;
-	pr_info("pid %d fd %d: '%s' was unlinked; its %lld bytes are saved in %s", pid, fd, orig, (long long)st->st_size, gname);
+	pr_info("pid %d fd %d: '%s' %s; its %lld bytes are saved in %s", pid, fd, orig,
+		memfd_name ? "is a memfd" : "was unlinked", (long long)st->st_size, gname);
 	return collect_write_remap(c, &rm, e);
 }
 
@@ -522,7 +546,20 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	/* Unlinked by the name it was opened with: maybe by its last name
 	 * (nlink 0: a ghost unless it can be relinked), maybe while another
 	 * hard link keeps it (then it can always be linked back). */
-	if (S_ISREG(st->st_mode) && collect_ends_with(link, COLLECT_DELETED) && strncmp(link, "/memfd:", 7)) {
+	if (S_ISREG(st->st_mode) && !strncmp(link, "/memfd:", 7) && collect_ends_with(link, COLLECT_DELETED)) {
+		/* A memfd: saved whole, with its name and seals. */
+		size_t n = strlen(link) - strlen(COLLECT_DELETED);
+
+		if (n >= sizeof(orig))
+			return err_input(e, "memfd name of pid %d fd %d is too long", pid, fd);
+		memcpy(orig, link, n);
+		orig[n] = 0;
+		re.path = orig;
+		re.has_remapped = re.remapped = true;
+		re.has_mnt_id = false;
+		if ((ret = collect_ghost(c, pid, fd, orig, st, f->id, orig + 7, e)) < 0)
+			return ret;
+	} else if (S_ISREG(st->st_mode) && collect_ends_with(link, COLLECT_DELETED)) {
 		size_t n = strlen(link) - strlen(COLLECT_DELETED);
 
 		if (n >= sizeof(orig))

@@ -156,4 +156,9 @@ testGhostLimit() {
 	assertEquals "the original's check after the dumps" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
+# memfds: name, contents, offset and seals come back.
+testMemfd() {
+	e2e_roundtrip memfd
+}
+
 . /usr/share/shunit2/shunit2
