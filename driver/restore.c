@@ -1,8 +1,10 @@
 /* restore: the restore pipeline.
  *
- *	collect-pstree -> restore-files -> restore-tasks
+ *	collect-pstree -> collect-remaps -> restore-files -> restore-tasks
  *
- * restore-files opens the files and sends them to restore-tasks over a
+ * restore-files opens the files, writes its plan, and sends the files to
+ * restore-tasks (started as soon as the plan is complete, so the two run
+ * side by side) over a
  * socketpair the driver made. restore-tasks leaves the restored root as its
  * child; the driver is a child subreaper, so when the stage exits the root
  * becomes the driver's child and, without -d, the driver waits for it and
@@ -133,18 +135,33 @@ int cmd_restore(int argc, char **argv)
 
 		ret = run_start(&r, &files, "restore-files", files_args, &fd, 1, &e);
 		close(sock[0]);
+		/* Its plan is complete when its stream ends; the files follow on
+		 * the socket while restore-tasks takes them. */
 		if (ret == 0)
-			ret = run_wait(&r, all + 2, 1, &files, false, &e);
+			ret = run_wait(&r, all + 2, 1, &files, true, &e);
 	}
 	if (ret == 0) {
 		struct run_fd fd = { FD_NAME_FILES, sock[1], FD_DEF_FILES };
+		struct run_stage *both[2] = { &files, &tasks };
 
-		cur = &tasks;
 		ret = run_start(&r, &tasks, "restore-tasks", tasks_args, &fd, 1, &e);
 		close(sock[1]);
 		sock[1] = -1;
-		if (ret == 0)
-			ret = run_wait(&r, all + 3, 1, &tasks, false, &e);
+		if (ret == 0) {
+			cur = &tasks;
+			ret = run_wait(&r, both, 2, &tasks, false, &e);
+		}
+		if (ret == 0) {
+			cur = &files;
+			ret = run_wait(&r, both, 2, &files, false, &e);
+		}
+		if (ret < 0) {
+			/* Whichever failed, neither goes on. */
+			if (files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)))
+				cur = &files;
+			run_kill(&files);
+			run_kill(&tasks);
+		}
 	}
 	if (sock[1] >= 0)
 		close(sock[1]);

@@ -60,7 +60,9 @@ static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missin
 		char name[64];
 		int fd;
 
-		snprintf(name, sizeof(name), "ghost-%u.img", rm->file_id);
+		pe.has_ghost_id = true;
+		pe.ghost_id = rm->has_ghost_id ? rm->ghost_id : rm->file_id;
+		snprintf(name, sizeof(name), "ghost-%u.img", pe.ghost_id);
 		fd = image_openat(dirfd, name, O_RDONLY, 0);
 		if (fd < 0)
 			return err_input(e, "image '%s' with the contents of unlinked file %u is missing", name, rm->file_id);

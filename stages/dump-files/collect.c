@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@ int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, struct err
 {
 	memset(c, 0, sizeof(*c));
 	c->dir_fd = dir_fd;
+	c->scratch[0] = c->scratch[1] = -1;
 	c->ghost_limit = ghost_limit;
 	c->files.fd = -1;
 	c->nr_buckets = 256;
@@ -42,6 +44,11 @@ void collect_free(struct collect *c)
 	if (c->pipedata_open)
 		image_close(&c->pipedata);
 	c->pipedata_open = false;
+	if (c->scratch[0] >= 0) {
+		close(c->scratch[0]);
+		close(c->scratch[1]);
+		c->scratch[0] = c->scratch[1] = -1;
+	}
 	free(c->pipes);
 	free(c->pipe_sides);
 	free(c->pipe_holder);
@@ -52,6 +59,11 @@ void collect_free(struct collect *c)
 	for (int i = 0; i < c->nr_links; i++)
 		free(c->links[i]);
 	free(c->links);
+	for (int i = 0; i < c->nr_remapped; i++)
+		free(c->remapped[i].path);
+	free(c->remapped);
+	c->remapped = NULL;
+	c->nr_remapped = 0;
 	c->links = NULL;
 	c->nr_links = 0;
 	c->pipes = NULL;
@@ -229,9 +241,9 @@ static int collect_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct er
 	return r == 0;
 }
 
-static unsigned int collect_hash(uint64_t dev, uint64_t ino, uint32_t flags, int nr_buckets)
+static unsigned int collect_hash(uint64_t dev, uint64_t ino, uint32_t flags, uint64_t pos, int nr_buckets)
 {
-	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full) ^ flags;
+	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full) ^ flags ^ (pos * 0x165667b19e3779f9ull);
 
 	return (h ^ (h >> 29)) & (nr_buckets - 1);
 }
@@ -246,7 +258,7 @@ static int collect_grow(struct collect *c, struct err *e)
 		return err_errno(e, "allocate the open files table");
 	memset(b, 0xff, sizeof(*b) * n);
 	for (int i = 0; i < c->nr; i++) {
-		unsigned int h = collect_hash(c->v[i].dev, c->v[i].ino, c->v[i].flags, n);
+		unsigned int h = collect_hash(c->v[i].dev, c->v[i].ino, c->v[i].flags, c->v[i].pos, n);
 
 		c->v[i].next = b[h];
 		b[h] = i;
@@ -259,14 +271,17 @@ static int collect_grow(struct collect *c, struct err *e)
 
 /* Saves what a pipe holds, once per pipe, without taking it out: a new
  * description of the pipe (opened through /proc, read-write so it never
- * blocks) is tee'd into a scratch pipe of the same size, which is read. */
+ * blocks) is tee'd into a scratch pipe, which is read. One scratch pipe
+ * serves every pipe; it is only grown for one that holds more than it can
+ * take (many pipes can exhaust a user's pipe pages, and without
+ * CAP_SYS_RESOURCE a pipe cannot then be grown). */
 static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
 	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
 	char path[64];
 	_cleanup_close_ int p = -1;
-	int tmp[2] = { -1, -1 }, size, ret = 0;
 	_cleanup_free_ uint8_t *buf = NULL;
+	int size, queued = 0;
 	ssize_t n = 0;
 
 	for (int i = 0; i < c->nr_pipes; i++)
@@ -295,28 +310,26 @@ static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino,
 	if (p < 0)
 		return err_errno(e, "open pipe:[%llu] of pid %d fd %d to read what it holds", (unsigned long long)ino, pid, fd);
 	size = fcntl(p, F_GETPIPE_SZ);
-	if (size <= 0)
+	if (size <= 0 || ioctl(p, FIONREAD, &queued) < 0)
 		return err_errno(e, "size of pipe:[%llu]", (unsigned long long)ino);
-	buf = malloc(size);
-	if (!buf || pipe2(tmp, O_NONBLOCK | O_CLOEXEC) < 0)
-		return err_errno(e, "copy pipe:[%llu]", (unsigned long long)ino);
-	if (fcntl(tmp[1], F_SETPIPE_SZ, size) < 0)
-		ret = err_errno(e, "size a pipe to copy pipe:[%llu] (%d bytes)", (unsigned long long)ino, size);
-	if (ret == 0) {
-		n = tee(p, tmp[1], size, SPLICE_F_NONBLOCK);
-		if (n < 0 && errno == EAGAIN)
-			n = 0;	/* empty */
-		if (n < 0)
-			ret = err_errno(e, "tee pipe:[%llu]", (unsigned long long)ino);
+	if (queued > 0) {
+		if (c->scratch[0] < 0 && pipe2(c->scratch, O_NONBLOCK | O_CLOEXEC) < 0)
+			return err_errno(e, "make a scratch pipe");
+		if (fcntl(c->scratch[1], F_GETPIPE_SZ) < queued && fcntl(c->scratch[1], F_SETPIPE_SZ, queued) < 0)
+			return err_errno(e, "grow a scratch pipe to copy the %d bytes of pipe:[%llu]", queued, (unsigned long long)ino);
+		buf = malloc(queued);
+		if (!buf)
+			return err_errno(e, "copy pipe:[%llu]", (unsigned long long)ino);
+		n = tee(p, c->scratch[1], queued, SPLICE_F_NONBLOCK);
+		if (n != queued)
+			return err_errno(e, "tee the %d bytes of pipe:[%llu] (got %zd)", queued, (unsigned long long)ino, n);
+		if (read(c->scratch[0], buf, n) != n)
+			return err_errno(e, "read the copy of pipe:[%llu]", (unsigned long long)ino);
 	}
-	if (ret == 0 && n > 0 && read(tmp[0], buf, n) != n)
-		ret = err_errno(e, "read the copy of pipe:[%llu]", (unsigned long long)ino);
-	close(tmp[0]);
-	close(tmp[1]);
-	if (ret < 0)
-		return ret;
 	if (!c->pipedata_open) {
-		if ((ret = image_open_write(&c->pipedata, c->dir_fd, "pipedata", "pipedata.img", e)) < 0)
+		int ret = image_open_write(&c->pipedata, c->dir_fd, "pipedata", "pipedata.img", e);
+
+		if (ret < 0)
 			return ret;
 		c->pipedata_open = true;
 	}
@@ -359,14 +372,48 @@ static int collect_write_remap(struct collect *c, const RemapEntry *re, struct e
  * where it lived (a link remap), which the kernel allows only for files
  * made with O_TMPFILE; otherwise save its contents (a ghost file), up to
  * --ghost-limit bytes. */
+/* The remap made already for this inode (another description of it), or NULL. */
+static const struct collect_remapped *collect_remapped_of(const struct collect *c, const struct stat *st)
+{
+	for (int i = 0; i < c->nr_remapped; i++)
+		if (c->remapped[i].dev == st->st_dev && c->remapped[i].ino == st->st_ino)
+			return &c->remapped[i];
+	return NULL;
+}
+
+static int collect_remember_remap(struct collect *c, const struct stat *st, uint32_t id, int kind, const char *path,
+				  struct err *e)
+{
+	struct collect_remapped *n = realloc(c->remapped, sizeof(*n) * (c->nr_remapped + 1));
+
+	if (!n)
+		return err_errno(e, "remember a remap");
+	c->remapped = n;
+	n[c->nr_remapped] = (struct collect_remapped){ st->st_dev, st->st_ino, id, kind, path ? strdup(path) : NULL };
+	c->nr_remapped++;
+	return 0;
+}
+
 static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st,
 			 uint32_t id, struct err *e)
 {
+	const struct collect_remapped *prev = collect_remapped_of(c, st);
 	RemapEntry rm = REMAP_ENTRY__INIT;
 	char path[64], link[PATH_MAX + 64], dir[PATH_MAX];
 	const char *slash = strrchr(orig, '/');
 	char **nl;
 
+	if (prev) {
+		/* One remap per inode: this description reaches it the same way. */
+		rm.file_id = id;
+		rm.kind = prev->kind;
+		rm.path = prev->path;
+		if (prev->kind == REMAP_KIND__REMAP_GHOST) {
+			rm.has_ghost_id = true;
+			rm.ghost_id = prev->file_id;
+		}
+		return collect_write_remap(c, &rm, e);
+	}
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
 	snprintf(link, sizeof(link), "%s/" REMAP_PREFIX "%llu.%d", dir, (unsigned long long)st->st_ino, getpid());
@@ -383,6 +430,8 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 		c->nr_links++;
 		rm.kind = REMAP_KIND__REMAP_LINK;
 		rm.path = link;
+		if (collect_remember_remap(c, st, id, rm.kind, link, e) < 0)
+			return -1;
 		pr_info("pid %d fd %d: '%s' %s; linked back as '%s'", pid, fd, orig,
 			st->st_nlink ? "is no longer at that path" : "was unlinked", link);
 		return collect_write_remap(c, &rm, e);
@@ -439,6 +488,10 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 	if ((ret = image_write_one(c->dir_fd, "ghost", gname, &gh.base, e)) < 0)
 		return ret;
 	rm.kind = REMAP_KIND__REMAP_GHOST;
+	rm.has_ghost_id = true;
+	rm.ghost_id = id;
+	if (!memfd_name && collect_remember_remap(c, st, id, rm.kind, NULL, e) < 0)
+		return -1;
 	pr_info("pid %d fd %d: '%s' %s; its %lld bytes are saved in %s", pid, fd, orig,
 		memfd_name ? "is a memfd" : "was unlinked", (long long)st->st_size, gname);
 	return collect_write_remap(c, &rm, e);
@@ -493,10 +546,10 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	int ret;
 
 	*added = false;
-	h = collect_hash(st->st_dev, st->st_ino, flags, c->nr_buckets);
+	h = collect_hash(st->st_dev, st->st_ino, flags, fi->pos, c->nr_buckets);
 	for (int i = c->buckets[h]; i >= 0; i = c->v[i].next) {
 		f = &c->v[i];
-		if (f->dev != st->st_dev || f->ino != st->st_ino || f->flags != flags)
+		if (f->dev != st->st_dev || f->ino != st->st_ino || f->flags != flags || f->pos != fi->pos)
 			continue;
 		if ((ret = collect_same_file(f->pid, f->fd, pid, fd, e)) < 0)
 			return ret;
@@ -522,6 +575,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	f->dev = st->st_dev;
 	f->ino = st->st_ino;
 	f->flags = flags;
+	f->pos = fi->pos;
 	f->next = c->buckets[h];
 	c->buckets[h] = c->nr++;
 

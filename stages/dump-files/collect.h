@@ -18,8 +18,9 @@ struct collect_file {
 	uint32_t id;
 	pid_t pid;		/* one descriptor that holds it, for kcmp */
 	int fd;
-	uint64_t dev, ino;	/* with flags, the cheap filter before kcmp */
+	uint64_t dev, ino;	/* with flags and pos, the cheap filter before kcmp */
 	uint32_t flags;
+	uint64_t pos;		/* one description has one position: a frozen tree's differ if they differ */
 	int next;		/* next index in the same hash chain, -1 ends it */
 };
 
@@ -37,6 +38,7 @@ struct collect {
 	uint64_t *pipes;		/* inodes of the pipes whose data is saved */
 	uint8_t *pipe_sides;		/* per pipe: 1 read end seen, 2 write end seen */
 	int (*pipe_holder)[2];		/* per pipe: a pid and fd of the tree that hold it */
+	int scratch[2];			/* the pipe pipes are tee'd into, or -1 */
 	int nr_pipes;
 	pid_t *tree;			/* the processes dumped, to tell outsiders apart */
 	int nr_tree;
@@ -45,6 +47,13 @@ struct collect {
 	bool remaps_open;
 	char **links;			/* link remaps made by this run, removed if it fails */
 	int nr_links;
+	struct collect_remapped {	/* inodes remapped so far: one remap per inode */
+		uint64_t dev, ino;
+		uint32_t file_id;	/* the first description's */
+		int kind;		/* RemapKind */
+		char *path;		/* a link remap's */
+	} *remapped;
+	int nr_remapped;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };

@@ -131,10 +131,14 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = stream_out_open(&out, 1, "restore-files", e);
 	if (ret >= 0)
 		ret = reopen_write_plan(&r, &out, e);
-	if (ret >= 0)
-		ret = reopen_send(&r, sock, e);
+	/* The plan is complete before any file is sent: the driver starts
+	 * restore-tasks on it, which then takes the files as they come (the
+	 * socket could not hold thousands of them waiting). The files socket
+	 * has an end marker of its own. */
 	if (ret >= 0)
 		ret = stream_out_end(&out, e);
+	if (ret >= 0)
+		ret = reopen_send(&r, sock, e);
 	if (ret >= 0)
 		pr_info("%d tasks, %d fds, %d open files sent", r.nr_pids, r.nr_plan, r.nr_open);
 	reopen_free(&r);

@@ -237,11 +237,21 @@ static int reopen_pipe_get(struct reopen *r, uint64_t ino, struct reopen_pipe **
 			return err_errno(e, "make pipe:[%llu] again", (unsigned long long)ino);
 		p->end[0] = fds[0];
 		p->end[1] = fds[1];
-		if (fcntl(fds[1], F_SETPIPE_SZ, d->size) < 0)
-			pr_warn("pipe:[%llu]: cannot give it its %u-byte capacity (%m); /proc/sys/fs/pipe-max-size?",
-				(unsigned long long)ino, d->size);
-		if (d->has_data && d->data.len && write(fds[1], d->data.data, d->data.len) != (ssize_t)d->data.len)
-			return err_errno(e, "put %zu bytes back into pipe:[%llu]", d->data.len, (unsigned long long)ino);
+		if (fcntl(fds[1], F_GETPIPE_SZ) != (int)d->size && fcntl(fds[1], F_SETPIPE_SZ, d->size) < 0)
+			pr_debug("pipe:[%llu]: cannot give it its %u-byte capacity (%m)", (unsigned long long)ino, d->size);
+		/* Non-blocking: a pipe made smaller than its data (the user's pipe
+		 * pages ran out) must be an error, not a hang. */
+		if (d->has_data && d->data.len) {
+			ssize_t n;
+
+			fcntl(fds[1], F_SETFL, O_NONBLOCK);
+			n = write(fds[1], d->data.data, d->data.len);
+			fcntl(fds[1], F_SETFL, 0);
+			if (n != (ssize_t)d->data.len)
+				return err_errno(e, "put %zu bytes back into pipe:[%llu] (capacity %d; raise "
+						 "/proc/sys/fs/pipe-user-pages-soft?)", d->data.len, (unsigned long long)ino,
+						 fcntl(fds[1], F_GETPIPE_SZ));
+		}
 	}
 	*out = p;
 	return 0;
@@ -390,16 +400,29 @@ static const RemapPlanEntry *reopen_remap_of(const struct reopen *r, uint32_t id
 /* An unlinked file saved whole: made again as an unlinked file (O_TMPFILE)
  * in the directory it lived in (or /tmp, if that is gone or cannot), filled
  * with its contents, then opened with the dumped flags and position. */
-static int reopen_ghost(struct reopen *r, struct reopen_file *f, struct err *e)
+static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlanEntry *rp, struct err *e)
 {
 	const RegFileEntry *re = f->re;
+	uint32_t gid = rp->has_ghost_id ? rp->ghost_id : re->id;
 	GhostFileEntry *g = NULL;
 	char name[64], dir[PATH_MAX], path[64];
 	const char *slash = strrchr(re->path, '/');
 	_cleanup_close_ int tmp = -1, fd = -1;
 	int ret;
 
-	snprintf(name, sizeof(name), "ghost-%u.img", re->id);
+	for (int i = 0; i < r->nr_ghosts; i++)
+		if (r->ghosts[i].ghost_id == gid) {
+			/* Another description of an inode made already: it shares it. */
+			snprintf(path, sizeof(path), "/proc/self/fd/%d", r->ghosts[i].fd);
+			fd = open(path, reopen_flags(re));
+			if (fd < 0)
+				return err_errno(e, "open the remade unlinked file '%s' (id %u) again", re->path, re->id);
+			if (re->pos && lseek(fd, re->pos, SEEK_SET) < 0)
+				return err_errno(e, "seek the remade unlinked file '%s' to %llu", re->path, (unsigned long long)re->pos);
+			f->fd = TAKE_FD(fd);
+			return 0;
+		}
+	snprintf(name, sizeof(name), "ghost-%u.img", gid);
 	if ((ret = image_read_one(r->dir_fd, "ghost", name, (ProtobufCMessage **)&g, e)) < 0)
 		return ret;
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
@@ -438,6 +461,15 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (re->pos && lseek(fd, re->pos, SEEK_SET) < 0)
 		return err_errno(e, "seek the remade unlinked file '%s' to %llu", re->path, (unsigned long long)re->pos);
 	pr_debug("file %u: '%s' (unlinked) made again from %s", re->id, re->path, name);
+	{
+		void *n = realloc(r->ghosts, sizeof(*r->ghosts) * (r->nr_ghosts + 1));
+
+		if (!n)
+			return err_errno(e, "remember a remade file");
+		r->ghosts = n;
+		r->ghosts[r->nr_ghosts].ghost_id = gid;
+		r->ghosts[r->nr_ghosts++].fd = TAKE_FD(tmp);
+	}
 	f->fd = TAKE_FD(fd);
 	return 0;
 }
@@ -458,7 +490,7 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (re->remapped && !rp)
 		return err_proto(e, "file %u ('%s') was unlinked at dump, but collect-remaps planned no remap for it", re->id, re->path);
 	if (rp && rp->kind == REMAP_KIND__REMAP_GHOST)
-		return reopen_ghost(r, f, e);
+		return reopen_ghost(r, f, rp, e);
 	if (rp)
 		open_path = rp->path;
 	fd = open(open_path, flags);
@@ -586,6 +618,9 @@ void reopen_free(struct reopen *r)
 	for (int i = 0; i < r->nr_remaps; i++)
 		remap_plan_entry__free_unpacked(r->remaps[i], NULL);
 	free(r->remaps);
+	for (int i = 0; i < r->nr_ghosts; i++)
+		close(r->ghosts[i].fd);
+	free(r->ghosts);
 	free(r->files);
 	free(r->plan);
 	free(r->pids);

@@ -42,6 +42,8 @@ struct reopen {
 	bool allow_changed;		/* --allow-changed-files: a size change is a warning */
 	RemapPlanEntry **remaps;	/* from collect-remaps: how unlinked files are reached */
 	int nr_remaps;
+	struct { uint32_t ghost_id; int fd; } *ghosts;	/* inodes made from ghost images, by ghost id */
+	int nr_ghosts;
 	struct reopen_pipe *pipes;
 	int nr_pipes;
 	struct reopen_file *files;	/* sorted by id */

@@ -163,31 +163,71 @@ static void __attribute__((noreturn, format(printf, 3, 4))) rt_child_fail(struct
 	_exit(3);
 }
 
-/* Moves fds into place: copies above every fd in play first, so no dup2 can
- * clobber a source that is still needed, then closes everything else. */
+/* Moves fds into place without copying them all first (which could need
+ * twice the descriptors, more than RLIMIT_NOFILE allows for big tables):
+ * each target is filled in turn; a source still needed that sits on a
+ * target is moved out of the way first; a source is closed as soon as its
+ * last target is filled. Then everything that is not a target is closed. */
 static int rt_child_fds(const struct rt_task *t)
 {
-	int hi = 2;
-	int staged[t->nr_fds + 1];
+	int n = t->nr_fds, top = 2;
+	int *occupant, *loc, *pending;	/* by fd number: the source living there; by source: where it is, uses left */
 
-	for (int i = 0; i < t->nr_fds; i++) {
-		if (t->fds[i].target > hi)
-			hi = t->fds[i].target;
-		if (t->fds[i].src > hi)
-			hi = t->fds[i].src;
+	for (int i = 0; i < n; i++) {
+		if (t->fds[i].target > top)
+			top = t->fds[i].target;
+		if (t->fds[i].src > top)
+			top = t->fds[i].src;
 	}
-	hi++;
-	for (int i = 0; i < t->nr_fds; i++) {
-		staged[i] = fcntl(t->fds[i].src, F_DUPFD_CLOEXEC, hi);
-		if (staged[i] < 0)
-			return -1;
+	top += n + 64;	/* room for sources moved out of the way */
+	occupant = malloc(sizeof(int) * top);
+	loc = malloc(sizeof(int) * top);
+	pending = calloc(top, sizeof(int));
+	if (!occupant || !loc || !pending)
+		return -1;
+	for (int fd = 0; fd < top; fd++) {
+		occupant[fd] = -1;
+		loc[fd] = fd;
 	}
-	syscall(SYS_close_range, 0, hi - 1, 0);
-	for (int i = 0; i < t->nr_fds; i++)
-		if (dup3(staged[i], t->fds[i].target, t->fds[i].cloexec ? O_CLOEXEC : 0) < 0)
+	for (int i = 0; i < n; i++) {
+		occupant[t->fds[i].src] = t->fds[i].src;
+		pending[t->fds[i].src]++;
+	}
+	for (int i = 0; i < n; i++) {
+		int src = t->fds[i].src, tg = t->fds[i].target, cur = loc[src];
+
+		if (cur != tg) {
+			int occ = occupant[tg];
+
+			if (occ >= 0 && occ != src) {
+				int nf = fcntl(tg, F_DUPFD_CLOEXEC, t->fds[i].target + 1);
+
+				if (nf < 0 || nf >= top)
+					return -1;
+				loc[occ] = nf;
+				occupant[nf] = occ;
+			}
+			if (dup3(cur, tg, t->fds[i].cloexec ? O_CLOEXEC : 0) < 0)
+				return -1;
+		} else if (fcntl(tg, F_SETFD, t->fds[i].cloexec ? FD_CLOEXEC : 0) < 0) {
 			return -1;
-	/* The staged copies and anything else the stage had open go. */
-	syscall(SYS_close_range, hi, ~0U, 0);
+		}
+		occupant[tg] = -2;	/* final */
+		if (--pending[src] == 0 && cur != tg && occupant[cur] == src) {
+			close(cur);
+			occupant[cur] = -1;
+		} else if (cur != tg && pending[src] > 0 && occupant[cur] != src) {
+			loc[src] = tg;	/* its old place was reused: take it from here */
+		}
+	}
+	/* Close every fd that is not a target, range by range. */
+	for (int fd = 0, from = 0; fd <= top; fd++)
+		if (fd == top || occupant[fd] == -2) {
+			if (fd > from)
+				syscall(SYS_close_range, from, fd - 1, 0);
+			from = fd + 1;
+		}
+	syscall(SYS_close_range, top, ~0U, 0);
 	return 0;
 }
 

@@ -129,4 +129,44 @@ bench_spinners() {
 	[ "$verdict" = PASS ]
 }
 bench_spinners || status=1
+
+# --- files: one process with 10,000 open file descriptions and 1,000 pipes
+# holding data (RLIMIT_NOFILE permitting)
+bench_files() {
+	local w="$work/files" nf=10000 np=1000 hard t0 t1 t2 t3 verdict
+	mkdir -p "$w"
+	hard=$(ulimit -Hn)
+	if [ "$hard" != unlimited ] && [ "$hard" -lt $((nf + 2 * np + 64)) ]; then
+		nf=$((hard - 2 * np - 64))
+	fi
+	"$B/tests/workloads/closefds" "$B/tests/workloads/manyfds" "$w/ready" "$w/result" "$nf" "$np" </dev/null >/dev/null 2>"$w/wl.err" &
+	pid=$!
+	disown $pid
+	if ! wait_file "$w/ready"; then
+		echo "files ($nf + $np pipes):  not available: manyfds never got ready: $(head -n 1 "$w/wl.err")"
+		return 0
+	fi
+	t0=$(now)
+	if ! amber_timed "$w/dump.err" dump -t "$pid" -D "$w/img"; then
+		echo "files:                     not available: dump failed: $(why "$w/dump.err")"
+		return 0
+	fi
+	t1=$(now)
+	wait_gone 10 "$pid"
+	t2=$(now)
+	if ! amber_timed "$w/restore.err" restore -D "$w/img" -d; then
+		echo "files:                     restore not available: $(why "$w/restore.err")"
+		return 0
+	fi
+	t3=$(now)
+	verdict=$(verdict_of "$pid" "$w/result")
+	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v n=$((nf + 2 * np)) -v nf="$nf" -v np="$np" -v v="$verdict" 'BEGIN {
+		printf "files dump (%d + %d pipes): %.3f s  %8.0f fds/s\n", nf, np, d, n / d
+		printf "files restore:               %.3f s  %8.0f fds/s\n", r, n / r
+		printf "restored files:              %s\n", v
+	}'
+	kill -9 "$pid" 2>/dev/null; pid=
+	[ "$verdict" = PASS ]
+}
+bench_files || status=1
 exit $status
