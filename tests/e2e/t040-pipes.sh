@@ -47,6 +47,20 @@ testPipeToOutsideRefused() {
 	kill -9 "$pid"
 }
 
+# Thousands of descriptors: more files than the files socket can hold at
+# once (restore-files and restore-tasks must run side by side), and more
+# than half of RLIMIT_NOFILE (the fds are moved into place, not copied).
+testManyDescriptors() {
+	e2e_need_amber || return 0
+	e2e_start "$E2E_WL/manyfds" "$T/ready" "$T/result" 6000 500
+	pid=$E2E_PID
+	e2e_poll 20 test -s "$T/ready" || { fail "manyfds did not get ready: $(cat "$T/wl.err")"; return 0; }
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "7000 descriptors and stdio are back" 7003 "$(ls /proc/$pid/fd | wc -l)"
+	assertEquals "manyfds's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
 count_lines() { wc -l <"$T/ticks" 2>/dev/null || echo 0; }
 lines_above() { [ "$(count_lines)" -gt "$1" ]; }
 

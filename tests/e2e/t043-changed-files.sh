@@ -41,4 +41,20 @@ testNameUnlinkedOtherLinkKept() {
 	kill -9 "$pid"
 }
 
+# Two descriptions of one file unlinked while open come back on one inode
+# (saved once as a ghost), so what one writes the other still reads.
+testUnlinkedFileSharedByTwoDescriptions() {
+	e2e_need_amber || return 0
+	echo "shared" >"$T/g.txt"
+	e2e_start sh -c 'exec 3<"$0" 4<>"$0"; exec sleep 1000' "$T/g.txt"
+	pid=$E2E_PID
+	e2e_poll 10 sh -c "[ \$(cat /proc/$pid/comm) = sleep ]" || { fail "the holder did not start"; return 0; }
+	rm "$T/g.txt"
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	assertEquals "one ghost for the one inode" 1 "$(ls "$T/img" | grep -c '^ghost-')"
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "fds 3 and 4 are one inode again" "$(stat -L -c %i /proc/$pid/fd/3)" "$(stat -L -c %i /proc/$pid/fd/4)"
+	kill -9 "$pid"
+}
+
 . /usr/share/shunit2/shunit2
