@@ -396,13 +396,45 @@ int proc_parse_fdinfo_anon(const char *text, struct proc_fdinfo_anon *a, struct 
 		else if (!strncmp(p, "it_value:", 9) &&
 			 sscanf(p + 9, " (%" SCNu64 ", %" SCNu64 ")", &a->value_sec, &a->value_nsec) != 2)
 			return err_input(e, "bad timerfd it_value line '%.60s'", p);
+		else if (!strncmp(p, "tfd:", 4)) {
+			int tfd;
+			unsigned int events;
+			unsigned long long data;
+			void *n;
+
+			/* "tfd: %8d events: %8x data: %16llx ..." */
+			if (sscanf(p + 4, " %d events: %x data: %llx", &tfd, &events, &data) != 3) {
+				proc_fdinfo_anon_free(a);
+				return err_input(e, "bad epoll line '%.60s'", p);
+			}
+			n = realloc(a->tfd, sizeof(*a->tfd) * (a->nr_tfd + 1));
+			if (!n) {
+				proc_fdinfo_anon_free(a);
+				return err_errno(e, "parse epoll registrations");
+			}
+			a->tfd = n;
+			a->tfd[a->nr_tfd].tfd = tfd;
+			a->tfd[a->nr_tfd].events = events;
+			a->tfd[a->nr_tfd].data = data;
+			a->nr_tfd++;
+			a->epoll = true;
+		}
 		else if (!strncmp(p, "it_interval:", 12) &&
 			 sscanf(p + 12, " (%" SCNu64 ", %" SCNu64 ")", &a->interval_sec, &a->interval_nsec) != 2)
 			return err_input(e, "bad timerfd it_interval line '%.60s'", p);
 	}
-	if (a->eventfd + a->signalfd + a->timerfd != 1)
-		return err_input(e, "fdinfo text is not that of one eventfd, signalfd or timerfd");
+	if (a->eventfd + a->signalfd + a->timerfd + a->epoll > 1 || (!a->eventfd && !a->signalfd && !a->timerfd && !a->epoll)) {
+		proc_fdinfo_anon_free(a);
+		return err_input(e, "fdinfo text is not that of one eventfd, signalfd, timerfd or epoll");
+	}
 	return 0;
+}
+
+void proc_fdinfo_anon_free(struct proc_fdinfo_anon *a)
+{
+	free(a->tfd);
+	a->tfd = NULL;
+	a->nr_tfd = 0;
 }
 
 int proc_read_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, struct err *e)

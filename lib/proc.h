@@ -96,7 +96,9 @@ int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e);
 
 /* The extra fdinfo lines of an eventfd, signalfd or timerfd. */
 struct proc_fdinfo_anon {
-	bool eventfd, signalfd, timerfd;	/* which lines were there */
+	bool eventfd, signalfd, timerfd, epoll;	/* which lines were there */
+	int nr_tfd;				/* epoll: its registrations */
+	struct { int tfd; uint32_t events; uint64_t data; } *tfd;	/* malloc'd: proc_fdinfo_anon_free */
 	uint64_t eventfd_count;
 	bool eventfd_semaphore;
 	uint64_t sigmask;
@@ -107,6 +109,7 @@ struct proc_fdinfo_anon {
 };
 
 int proc_parse_fdinfo_anon(const char *text, struct proc_fdinfo_anon *a, struct err *e);
+void proc_fdinfo_anon_free(struct proc_fdinfo_anon *a);
 int proc_read_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, struct err *e);
 
 /* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */

@@ -201,7 +201,7 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 	if (!strncmp(link, "socket:", 7))
 		return "sockets are not supported yet; close it before the dump";
 	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
-	    !strcmp(link, "anon_inode:[timerfd]"))
+	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]"))
 		return NULL;
 	if (!strncmp(link, "anon_inode:", 11))
 		return "this kind of anonymous inode (epoll, inotify, ...) is not supported yet; close it before the dump";
@@ -497,8 +497,9 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 	return collect_write_remap(c, &rm, e);
 }
 
-/* The state of an eventfd, signalfd or timerfd, from its fdinfo. */
-static int collect_anon(pid_t pid, int fd, AnonFileEntry *a, struct err *e)
+/* The state of an eventfd, signalfd, timerfd or epoll, from its fdinfo.
+ * An epoll's registrations go into *tfds (malloc'd), pointed at by a. */
+static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, struct err *e)
 {
 	char path[64];
 	_cleanup_free_ char *text = NULL;
@@ -508,9 +509,34 @@ static int collect_anon(pid_t pid, int fd, AnonFileEntry *a, struct err *e)
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
 	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
 		return ret;
+	if (!strcmp(link, "anon_inode:[eventpoll]") && !strstr(text, "tfd:")) {
+		a->kind = ANON_KIND__ANON_EPOLL;	/* an epoll watching nothing yet */
+		return 0;
+	}
 	if ((ret = proc_parse_fdinfo_anon(text, &fa, e)) < 0)
 		return err_wrap(e, "'%s'", path);
-	if (fa.eventfd) {
+	if (fa.epoll) {
+		EpollTargetEntry **vp;
+
+		a->kind = ANON_KIND__ANON_EPOLL;
+		*tfds = calloc(fa.nr_tfd, sizeof(**tfds) + sizeof(*vp));
+		if (!*tfds) {
+			proc_fdinfo_anon_free(&fa);
+			return err_errno(e, "keep the registrations of epoll pid %d fd %d", pid, fd);
+		}
+		/* The pointer array lives after the entries, in the same block. */
+		vp = (EpollTargetEntry **)(*tfds + fa.nr_tfd);
+		for (int i = 0; i < fa.nr_tfd; i++) {
+			epoll_target_entry__init(&(*tfds)[i]);
+			(*tfds)[i].tfd = fa.tfd[i].tfd;
+			(*tfds)[i].events = fa.tfd[i].events;
+			(*tfds)[i].data = fa.tfd[i].data;
+			vp[i] = &(*tfds)[i];
+		}
+		a->n_epoll = fa.nr_tfd;
+		a->epoll = vp;
+		proc_fdinfo_anon_free(&fa);
+	} else if (fa.eventfd) {
 		a->kind = ANON_KIND__ANON_EVENTFD;
 		a->has_eventfd_count = a->has_eventfd_semaphore = true;
 		a->eventfd_count = fa.eventfd_count;
@@ -540,6 +566,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	uint32_t flags = fi->flags & ~O_CLOEXEC;
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
 	AnonFileEntry anon = ANON_FILE_ENTRY__INIT;
+	_cleanup_free_ EpollTargetEntry *tfds = NULL;
 	char orig[PATH_MAX];
 	struct collect_file *f;
 	unsigned int h;
@@ -592,7 +619,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	re.has_size = S_ISREG(st->st_mode);
 	re.size = st->st_size;
 	if (!strncmp(link, "anon_inode:", 11)) {
-		if ((ret = collect_anon(pid, fd, &anon, e)) < 0)
+		if ((ret = collect_anon(pid, fd, link, &anon, &tfds, e)) < 0)
 			return ret;
 		re.anon = &anon;
 		re.has_mnt_id = false;

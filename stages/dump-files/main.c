@@ -10,12 +10,13 @@
  * directories, device nodes such as /dev/null), and pipes: each pipe end
  * is a files.img record with pipe_ino, and what the pipe holds is saved in
  * pipedata.img without taking it out (tee into a scratch pipe); and
- * eventfd, signalfd and timerfd, whose state (count and semaphore mode,
- * mask, clock, time left, interval, unread ticks) comes from fdinfo; files
+ * eventfd, signalfd, timerfd and epoll, whose state (count and semaphore
+ * mode, mask, clock, time left, interval, unread ticks, the epoll's
+ * registrations) comes from fdinfo; files
  * unlinked while open (a link remap next to where they lived when the kernel
  * allows, else their contents in ghost-ID.img, up to --ghost-limit; see
  * remaps.img); memfds (contents, name and seals, as a ghost). Sockets,
- * other anon_inode files (epoll, inotify, ...), terminals and FIFOs are
+ * other anon_inode files (inotify, fanotify, ...), terminals and FIFOs are
  * refused; every such descriptor is listed as a warning
  * and the first one is the error.
  *

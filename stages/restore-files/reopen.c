@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/ioctl.h>
@@ -330,6 +331,10 @@ static int reopen_anon(struct reopen_file *f, struct err *e)
 			return err_errno(e, "give timerfd (id %u) its %llu unread expirations", re->id, (unsigned long long)a->ticks);
 		break;
 	}
+	case ANON_KIND__ANON_EPOLL:
+		/* Empty: its registrations are made by the task (see reopen_write_plan). */
+		fd = epoll_create1(EPOLL_CLOEXEC);
+		break;
 	default:
 		return err_input(e, "files.img: file %u is an anonymous inode of unknown kind %d", re->id, a->kind);
 	}
@@ -574,6 +579,30 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 		rec.fd_plan = &p;
 		if ((ret = stream_out_write(out, &rec, e)) < 0)
 			return ret;
+	}
+	/* An epoll's registrations are made again by the first task holding it
+	 * (they name fd numbers of its table), after its fds are in place. */
+	for (int i = 0; i < r->nr_files; i++) {
+		const struct reopen_file *f = &r->files[i];
+
+		if (!f->pid || !f->re->anon || f->re->anon->kind != ANON_KIND__ANON_EPOLL)
+			continue;
+		for (size_t k = 0; k < f->re->anon->n_epoll; k++) {
+			const EpollTargetEntry *t = f->re->anon->epoll[k];
+			EpollAddEntry a = EPOLL_ADD_ENTRY__INIT;
+			StreamRecord rec = STREAM_RECORD__INIT;
+			int ret;
+
+			a.pid = f->pid;
+			a.epfd = f->tfd;
+			a.tfd = t->tfd;
+			a.events = t->events;
+			a.data = t->data;
+			rec.body_case = STREAM_RECORD__BODY_EPOLL_ADD;
+			rec.epoll_add = &a;
+			if ((ret = stream_out_write(out, &rec, e)) < 0)
+				return ret;
+		}
 	}
 	return 0;
 }

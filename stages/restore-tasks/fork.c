@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -359,6 +360,13 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 		rt_child_fail(p->shared, i, "pid %u: chdir to the dumped working directory '%s'", t->pe->pid, t->fs->cwd);
 	if (rt_child_fds(t) < 0)
 		rt_child_fail(p->shared, i, "pid %u: put the restored files on their descriptors", t->pe->pid);
+	for (int k = 0; k < t->nr_epoll; k++) {
+		struct epoll_event ev = { .events = t->epoll[k].events, .data.u64 = t->epoll[k].data };
+
+		if (epoll_ctl(t->epoll[k].epfd, EPOLL_CTL_ADD, t->epoll[k].tfd, &ev) < 0)
+			rt_child_fail(p->shared, i, "pid %u: make the registration of fd %d in epoll fd %d again",
+				      t->pe->pid, t->epoll[k].tfd, t->epoll[k].epfd);
+	}
 	tramp = mmap((void *)t->tramp, RT_TRAMP_PAGES * RT_PAGE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
 	if (tramp != (void *)t->tramp)

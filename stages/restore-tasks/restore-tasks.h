@@ -46,8 +46,17 @@ struct rt_shmems {
 	int nr;
 };
 
+/* An epoll registration the task makes again once its fds are in place. */
+struct rt_epoll_add {
+	int epfd, tfd;
+	uint32_t events;
+	uint64_t data;
+};
+
 struct rt_task {
 	int index;		/* in the plan, parents first */
+	struct rt_epoll_add *epoll;
+	int nr_epoll;
 	const struct rt_shmems *shmems;	/* the plan's shared objects */
 	int parent;		/* index of the parent, -1 for the root */
 	int creator;		/* who forks it: the parent, or the helper of its session

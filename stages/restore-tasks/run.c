@@ -34,6 +34,21 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 		nt[p->nr++].pe = rec->task;
 		rec->task = NULL;	/* ours now */
 		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
+	} else if (rec->body_case == STREAM_RECORD__BODY_EPOLL_ADD) {
+		const EpollAddEntry *a = rec->epoll_add;
+		struct rt_task *t = NULL;
+		struct rt_epoll_add *n;
+
+		for (int i = 0; i < p->nr; i++)
+			if (p->tasks[i].pe->pid == a->pid)
+				t = &p->tasks[i];
+		if (!t)
+			return err_proto(e, "epoll registration for pid %u, which is not being restored", a->pid);
+		n = realloc(t->epoll, sizeof(*n) * (t->nr_epoll + 1));
+		if (!n)
+			return err_errno(e, "plan epoll registrations");
+		t->epoll = n;
+		n[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
 	} else if (rec->body_case == STREAM_RECORD__BODY_FD_PLAN) {
 		FdPlanEntry **nf = realloc(p->fds, sizeof(*nf) * (p->nr_fds + 1));
 
@@ -145,6 +160,7 @@ static void rt_rollback(struct rt_plan *p)
 static void rt_plan_free(struct rt_plan *p)
 {
 	for (int i = 0; i < p->nr; i++) {
+		free(p->tasks[i].epoll);
 		rt_unload(&p->tasks[i]);
 		pstree_entry__free_unpacked(p->tasks[i].pe, NULL);
 	}

@@ -61,6 +61,28 @@ static void anon_timerfd(void)
 	CHECK_INT(a.interval_nsec, 500000000);
 }
 
+static void anon_epoll(void)
+{
+	struct proc_fdinfo_anon a;
+	struct err e = { 0 };
+
+	/* Recorded from an epoll watching a pipe (EPOLLIN, data 7) and an eventfd
+	 * (EPOLLIN|EPOLLET|EPOLLONESHOT, data 0x1122334455667788). */
+	CHECK_INT(proc_parse_fdinfo_anon("pos:\t0\nflags:\t02\nmnt_id:\t17\nino:\t1038\n"
+					 "tfd:        3 events:       19 data:                7  pos:0 ino:debb2 sdev:f\n"
+					 "tfd:        5 events: c0000019 data: 1122334455667788  pos:0 ino:40e sdev:10\n", &a, &e), 0);
+	CHECK(a.epoll && !a.eventfd);
+	CHECK_INT(a.nr_tfd, 2);
+	CHECK_INT(a.tfd[0].tfd, 3);
+	CHECK_INT(a.tfd[0].events, 0x19);
+	CHECK_INT(a.tfd[0].data, 7);
+	CHECK_INT(a.tfd[1].tfd, 5);
+	CHECK_INT(a.tfd[1].events, 0xc0000019u);
+	CHECK(a.tfd[1].data == 0x1122334455667788ULL);
+	proc_fdinfo_anon_free(&a);
+	CHECK(proc_parse_fdinfo_anon("tfd: x events: 1 data: 2\n", &a, &e) < 0);
+}
+
 static void anon_malformed(void)
 {
 	struct proc_fdinfo_anon a;
@@ -77,6 +99,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(anon_eventfd_hex_count),
 	UNIT_CASE(anon_signalfd),
 	UNIT_CASE(anon_timerfd),
+	UNIT_CASE(anon_epoll),
 	UNIT_CASE(anon_malformed),
 };
 UNIT_MAIN(cases)
