@@ -139,7 +139,7 @@ static int dump_release(struct run *r, struct run_stage *seize, int ctl, const c
 
 static void dump_usage(void)
 {
-	printf("usage: amber dump -t PID -D DIR [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
+	printf("usage: amber dump -t PID -D DIR [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES] [--file-locks]\n"
 	       "                  [-v N] [-o LOG] [--run-dir DIR]\n");
 }
 
@@ -203,7 +203,15 @@ int cmd_dump(int argc, char **argv)
 	/* The tree is frozen: memory and files are read in parallel. */
 	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
 	if (ret == 0) {
-		const char *files_args[] = { o.ghost_limit ? "--ghost-limit" : NULL, o.ghost_limit, NULL };
+		const char *files_args[4] = { NULL };
+		int na = 0;
+
+		if (o.file_locks)
+			files_args[na++] = "--file-locks";
+		if (o.ghost_limit) {
+			files_args[na++] = "--ghost-limit";
+			files_args[na++] = o.ghost_limit;
+		}
 
 		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
 		if (ret == 0) {

@@ -22,6 +22,7 @@ static const struct option drv_long[] = {
 	{ "show", no_argument, NULL, DRV_OPT_SHOW },
 	{ "ghost-limit", required_argument, NULL, DRV_OPT_GHOST_LIMIT },
 	{ "allow-changed-files", no_argument, NULL, DRV_OPT_ALLOW_CHANGED },
+	{ "file-locks", no_argument, NULL, DRV_OPT_FILE_LOCKS },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -75,6 +76,7 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 		case DRV_OPT_SHOW: o->show = true; break;
 		case DRV_OPT_GHOST_LIMIT: o->ghost_limit = optarg; break;
 		case DRV_OPT_ALLOW_CHANGED: o->allow_changed = true; break;
+		case DRV_OPT_FILE_LOCKS: o->file_locks = true; break;
 		case 'h':
 		case DRV_OPT_HELP:
 			return -1;

@@ -368,6 +368,21 @@ int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e)
 			fi->mnt_id = atoi(p + 7);
 		else if (!strncmp(p, "ino:", 4))
 			fi->ino = strtoull(p + 4, NULL, 10);
+		else if (!strncmp(p, "lock:", 5) && fi->nr_locks < PROC_MAX_LOCKS) {
+			/* "lock:\t1: POSIX  ADVISORY  WRITE 16195 fe:00:10952907 10 29" */
+			char kind[16], mode[16], type[16], end[32];
+			unsigned long long start;
+			struct proc_lock *l = &fi->locks[fi->nr_locks];
+
+			if (sscanf(p + 5, " %*d: %15s %15s %15s %*d %*s %llu %31s", kind, mode, type, &start, end) != 5)
+				return err_input(e, "bad fdinfo lock line '%.80s'", p);
+			l->kind = !strcmp(kind, "FLOCK") ? PROC_LOCK_FLOCK : !strcmp(kind, "POSIX") ? PROC_LOCK_POSIX :
+				  !strcmp(kind, "OFDLCK") ? PROC_LOCK_OFD : PROC_LOCK_OTHER;
+			l->write = !strcmp(type, "WRITE");
+			l->start = start;
+			l->len = !strcmp(end, "EOF") ? 0 : strtoull(end, NULL, 10) - start + 1;
+			fi->nr_locks++;
+		}
 	}
 	if (seen < 2)
 		return err_input(e, "fdinfo text lacks pos or flags");

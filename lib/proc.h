@@ -85,11 +85,26 @@ int proc_parse_status(const char *text, struct proc_status *st, struct err *e);
 int proc_read_status(pid_t pid, pid_t tid, struct proc_status *st, struct err *e);
 
 /* /proc/PID/fdinfo/FD. */
+#define PROC_MAX_LOCKS 8
+
+/* One "lock:" line of an fdinfo: a lock this descriptor (or, for POSIX
+ * locks, its process) holds on the file. */
+struct proc_lock {
+	int kind;		/* PROC_LOCK_FLOCK, _POSIX, _OFD */
+	bool write;
+	uint64_t start;
+	uint64_t len;		/* 0: to the end of the file */
+};
+
+enum { PROC_LOCK_FLOCK = 1, PROC_LOCK_POSIX = 2, PROC_LOCK_OFD = 3, PROC_LOCK_OTHER = 4 };
+
 struct proc_fdinfo {
 	uint64_t pos;
 	uint32_t flags;		/* octal in the file */
 	int mnt_id;
 	uint64_t ino;
+	int nr_locks;
+	struct proc_lock locks[PROC_MAX_LOCKS];
 };
 
 int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e);

@@ -23,12 +23,13 @@
 
 #define COLLECT_DELETED " (deleted)"
 
-int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, struct err *e)
+int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, bool file_locks, struct err *e)
 {
 	memset(c, 0, sizeof(*c));
 	c->dir_fd = dir_fd;
 	c->scratch[0] = c->scratch[1] = -1;
 	c->ghost_limit = ghost_limit;
+	c->file_locks = file_locks;
 	c->files.fd = -1;
 	c->nr_buckets = 256;
 	c->buckets = malloc(sizeof(*c->buckets) * c->nr_buckets);
@@ -753,6 +754,7 @@ static int collect_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
 static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd, int *nr_new, struct err *e)
 {
 	FdinfoEntry fe = FDINFO_ENTRY__INIT;
+	FileLockEntry locks[PROC_MAX_LOCKS], *lockp[PROC_MAX_LOCKS];
 	struct proc_fdinfo fi;
 	char path[64], link[PATH_MAX];
 	const char *why;
@@ -785,6 +787,27 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 			if (c->pipes[i] == (uint64_t)st.st_ino)
 				c->pipe_sides[i] |= (fi.flags & O_ACCMODE) == O_WRONLY ? 2 : (fi.flags & O_ACCMODE) == O_RDONLY ? 1 : 3;
 	fe.cloexec = !!(fi.flags & O_CLOEXEC);
+	if (fi.nr_locks) {
+		bool other = false;
+
+		for (int i = 0; i < fi.nr_locks; i++)
+			other |= fi.locks[i].kind == PROC_LOCK_OTHER;
+		if (!c->file_locks || other) {
+			collect_refuse(c, pid, fd, link, other ? "it holds a lease or lock of a kind amber cannot take again"
+							       : "it holds a file lock; dump with --file-locks to save it");
+			return 0;
+		}
+		fe.n_locks = fi.nr_locks;
+		fe.locks = lockp;
+		for (int i = 0; i < fi.nr_locks; i++) {
+			file_lock_entry__init(&locks[i]);
+			locks[i].kind = fi.locks[i].kind;
+			locks[i].write = fi.locks[i].write;
+			locks[i].start = fi.locks[i].start;
+			locks[i].len = fi.locks[i].len;
+			lockp[i] = &locks[i];
+		}
+	}
 	pr_trace("pid %d fd %d -> file %u%s", pid, fd, id, fe.cloexec ? " (cloexec)" : "");
 	return image_write(fdinfo, &fe.base, e);
 }

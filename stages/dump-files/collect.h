@@ -43,6 +43,7 @@ struct collect {
 	pid_t *tree;			/* the processes dumped, to tell outsiders apart */
 	int nr_tree;
 	uint64_t ghost_limit;		/* --ghost-limit: largest unlinked file saved whole */
+	bool file_locks;		/* --file-locks: save locks (else a held lock refuses the dump) */
 	struct image remaps;		/* remaps.img, created at the first unlinked file */
 	bool remaps_open;
 	char **links;			/* link remaps made by this run, removed if it fails */
@@ -59,7 +60,7 @@ struct collect {
 };
 
 /* Creates files.img in the images directory. */
-int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, struct err *e);
+int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, bool file_locks, struct err *e);
 /* Removes the link remaps this run made (the dump failed). */
 void collect_abort(struct collect *c);
 /* Writes fs-PID.img and fdinfo-PID.img of one process and adds its new open

@@ -15,7 +15,9 @@
  * registrations) comes from fdinfo; files
  * unlinked while open (a link remap next to where they lived when the kernel
  * allows, else their contents in ghost-ID.img, up to --ghost-limit; see
- * remaps.img); memfds (contents, name and seals, as a ghost). Sockets,
+ * remaps.img); memfds (contents, name and seals, as a ghost); file locks
+ * (flock, POSIX, OFD, from fdinfo "lock:" lines) with --file-locks, and
+ * without it a held lock is refused so it is never silently lost. Sockets,
  * other anon_inode files (inotify, fanotify, ...), terminals and FIFOs are
  * refused; every such descriptor is listed as a warning
  * and the first one is the error.
@@ -25,7 +27,8 @@
  * Named fds: none.
  * Output (images dir, -D):
  *	fs-PID.img	one FsEntry: cwd, root, umask
- *	fdinfo-PID.img	one FdinfoEntry per descriptor: fd, file id, cloexec
+ *	fdinfo-PID.img	one FdinfoEntry per descriptor: fd, file id, cloexec,
+ *			locks held through it (--file-locks)
  *	files.img	one RegFileEntry per open file description of the tree:
  *			id, path, flags (without O_CLOEXEC), pos, mnt_id,
  *			inode, dev, size, mode
@@ -55,6 +58,7 @@
 /* Dumps every task of the input stream, then closes the output stream. */
 struct dump_files_opts {
 	uint64_t ghost_limit;
+	bool file_locks;
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o, struct stream_in *in,
@@ -64,7 +68,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	StreamRecord *rec;
 	int ret;
 
-	if ((ret = collect_open(&c, ctx->dir_fd, o->ghost_limit, e)) < 0) {
+	if ((ret = collect_open(&c, ctx->dir_fd, o->ghost_limit, o->file_locks, e)) < 0) {
 		collect_free(&c);
 		return ret;
 	}
@@ -107,6 +111,10 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 	struct dump_files_opts *o = opts;
 	char *end;
 
+	if (opt == 'L') {
+		o->file_locks = true;
+		return 0;
+	}
 	if (opt != 'G')
 		return err_set(e, 2, "unknown option");
 	errno = 0;
@@ -118,13 +126,15 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 
 static const struct option dump_files_options[] = {
 	{ "ghost-limit", required_argument, NULL, 'G' },
+	{ "file-locks", no_argument, NULL, 'L' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const struct stage_desc dump_files_desc = {
 	.name = "dump-files",
 	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
-	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB)",
+	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB)\n"
+		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER },
 	.nr_caps = 4,
@@ -135,7 +145,7 @@ static const struct stage_desc dump_files_desc = {
 
 int main(int argc, char **argv)
 {
-	struct dump_files_opts opts = { 1 << 20 };
+	struct dump_files_opts opts = { 1 << 20, false };
 
 	return stage_main(&dump_files_desc, &opts, argc, argv);
 }

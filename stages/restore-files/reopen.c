@@ -185,7 +185,11 @@ int reopen_add_task(struct reopen *r, pid_t pid, struct err *e)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&fe, e)) > 0) {
 		ret = reopen_add_fd(r, pid, name, fe, e);
-		fdinfo_entry__free_unpacked(fe, NULL);
+		/* One with locks is kept for the plan, which carries them on. */
+		if (ret >= 0 && fe->n_locks)
+			r->plan[r->nr_plan - 1].locked = fe;
+		else
+			fdinfo_entry__free_unpacked(fe, NULL);
 		if (ret < 0)
 			break;
 	}
@@ -575,6 +579,10 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 		p.fd = r->plan[i].fd;
 		p.file_id = r->plan[i].file_id;
 		p.cloexec = r->plan[i].cloexec;
+		if (r->plan[i].locked) {
+			p.n_locks = r->plan[i].locked->n_locks;
+			p.locks = r->plan[i].locked->locks;
+		}
 		rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
 		rec.fd_plan = &p;
 		if ((ret = stream_out_write(out, &rec, e)) < 0)
@@ -651,6 +659,9 @@ void reopen_free(struct reopen *r)
 		close(r->ghosts[i].fd);
 	free(r->ghosts);
 	free(r->files);
+	for (int i = 0; i < r->nr_plan; i++)
+		if (r->plan[i].locked)
+			fdinfo_entry__free_unpacked(r->plan[i].locked, NULL);
 	free(r->plan);
 	free(r->pids);
 	memset(r, 0, sizeof(*r));

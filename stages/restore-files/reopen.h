@@ -27,6 +27,7 @@ struct reopen_fd {
 	uint32_t fd;
 	uint32_t file_id;
 	bool cloexec;
+	FdinfoEntry *locked;	/* kept when it has locks (dump --file-locks); owned */
 };
 
 /* One pipe of the tree, made again once for all its descriptions. */

@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
@@ -360,6 +361,22 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 		rt_child_fail(p->shared, i, "pid %u: chdir to the dumped working directory '%s'", t->pe->pid, t->fs->cwd);
 	if (rt_child_fds(t) < 0)
 		rt_child_fail(p->shared, i, "pid %u: put the restored files on their descriptors", t->pe->pid);
+	/* Locks: POSIX ones belong to this process, flock and OFD ones to the
+	 * description; either way the task takes them as it had them. */
+	for (int k = 0; k < t->nr_fds; k++)
+		for (size_t l = 0; t->fds[k].plan && l < t->fds[k].plan->n_locks; l++) {
+			const FileLockEntry *lk = t->fds[k].plan->locks[l];
+			struct flock fl = { .l_type = lk->write ? F_WRLCK : F_RDLCK, .l_whence = SEEK_SET,
+					    .l_start = lk->start, .l_len = lk->len };
+			int fd = t->fds[k].target, r;
+
+			r = lk->kind == LOCK_KIND__LOCK_FLOCK ? flock(fd, (lk->write ? LOCK_EX : LOCK_SH) | LOCK_NB) :
+			    fcntl(fd, lk->kind == LOCK_KIND__LOCK_OFD ? F_OFD_SETLK : F_SETLK, &fl);
+			if (r < 0)
+				rt_child_fail(p->shared, i, "pid %u fd %d: take its %s lock again (is another process holding it now?)",
+					      t->pe->pid, fd, lk->kind == LOCK_KIND__LOCK_FLOCK ? "flock" :
+					      lk->kind == LOCK_KIND__LOCK_OFD ? "OFD" : "POSIX");
+		}
 	for (int k = 0; k < t->nr_epoll; k++) {
 		struct epoll_event ev = { .events = t->epoll[k].events, .data.u64 = t->epoll[k].data };
 

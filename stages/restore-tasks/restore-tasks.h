@@ -22,6 +22,7 @@ struct rt_fd {
 	int src;
 	int target;
 	bool cloexec;
+	const FdPlanEntry *plan;	/* its locks, taken again once the fds are in place */
 };
 
 /* One thread's final state, loaded once the transplant is done and set at

@@ -125,7 +125,7 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 		if (!nf)
 			return err_errno(e, "plan fds");
 		t->fds = nf;
-		nf[t->nr_fds++] = (struct rt_fd){ p->file_fd[f->file_id], f->fd, f->cloexec };
+		nf[t->nr_fds++] = (struct rt_fd){ p->file_fd[f->file_id], f->fd, f->cloexec, f };
 	}
 	return 0;
 }

@@ -1,5 +1,5 @@
 #!/bin/sh
-# t043-changed-files: a regular file that changed size between dump and
+# t043-changed-files: file locks (--file-locks); a regular file that changed size between dump and
 # restore is refused, clearly and leaving nothing behind, unless
 # --allow-changed-files; a file opened by a name that was unlinked while
 # another hard link keeps it comes back on the same inode.
@@ -55,6 +55,32 @@ testUnlinkedFileSharedByTwoDescriptions() {
 	e2e_restore_detached "$T/img" || return 0
 	assertEquals "fds 3 and 4 are one inode again" "$(stat -L -c %i /proc/$pid/fd/3)" "$(stat -L -c %i /proc/$pid/fd/4)"
 	kill -9 "$pid"
+}
+
+# File locks: a held lock refuses the dump unless --file-locks; with it,
+# flock, POSIX and OFD locks are taken again by the restored process.
+start_locks() {
+	rm -f "$T/ready" "$T/result"
+	mkdir -p "$T/l"
+	e2e_start "$E2E_WL/locks" "$T/ready" "$T/result" "$T/l"
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ready" || { fail "locks did not get ready: $(cat "$T/wl.err")"; return 1; }
+}
+
+testFileLocksNeedTheOption() {
+	e2e_need_amber || return 0
+	start_locks || return 0
+	e2e_amber_fails "--file-locks" dump -t "$pid" -D "$T/img"
+	assertTrue "the tree keeps running" "e2e_alive $pid"
+}
+
+testFileLocks() {
+	e2e_need_amber || return 0
+	start_locks || return 0
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --file-locks || return 0
+	e2e_wait_dead "$pid" && e2e_reap "$pid"
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the locks hold after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
 . /usr/share/shunit2/shunit2

@@ -83,6 +83,28 @@ static void anon_epoll(void)
 	CHECK(proc_parse_fdinfo_anon("tfd: x events: 1 data: 2\n", &a, &e) < 0);
 }
 
+static void fdinfo_locks(void)
+{
+	struct proc_fdinfo fi;
+	struct err e = { 0 };
+
+	/* Recorded: flock(LOCK_EX); F_SETLK write 10..29; F_OFD_SETLK read, whole file. */
+	CHECK_INT(proc_parse_fdinfo("pos:\t0\nflags:\t02\nmnt_id:\t25\nino:\t1\n"
+				    "lock:\t1: FLOCK  ADVISORY  WRITE 16195 fe:00:10952893 0 EOF\n"
+				    "lock:\t2: POSIX  ADVISORY  WRITE 16195 fe:00:10952907 10 29\n"
+				    "lock:\t3: OFDLCK ADVISORY  READ -1 fe:00:10952844 0 EOF\n", &fi, &e), 0);
+	CHECK_INT(fi.nr_locks, 3);
+	CHECK_INT(fi.locks[0].kind, PROC_LOCK_FLOCK);
+	CHECK(fi.locks[0].write);
+	CHECK_INT(fi.locks[0].len, 0);
+	CHECK_INT(fi.locks[1].kind, PROC_LOCK_POSIX);
+	CHECK_INT(fi.locks[1].start, 10);
+	CHECK_INT(fi.locks[1].len, 20);
+	CHECK_INT(fi.locks[2].kind, PROC_LOCK_OFD);
+	CHECK(!fi.locks[2].write);
+	CHECK(proc_parse_fdinfo("pos:\t0\nflags:\t02\nlock:\tgarbage\n", &fi, &e) < 0);
+}
+
 static void anon_malformed(void)
 {
 	struct proc_fdinfo_anon a;
@@ -100,6 +122,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(anon_signalfd),
 	UNIT_CASE(anon_timerfd),
 	UNIT_CASE(anon_epoll),
+	UNIT_CASE(fdinfo_locks),
 	UNIT_CASE(anon_malformed),
 };
 UNIT_MAIN(cases)
