@@ -51,6 +51,7 @@ void collect_free(struct collect *c)
 		c->scratch[0] = c->scratch[1] = -1;
 	}
 	free(c->pipes);
+	free(c->fifos);
 	free(c->pipe_sides);
 	free(c->pipe_holder);
 	free(c->tree);
@@ -214,9 +215,10 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 		return "it was deleted while open, and only deleted regular files are supported yet";
 	if (collect_is_tty(link, st))
 		return "terminals are not supported yet; start the process with its stdio redirected (e.g. setsid CMD </dev/null >LOG 2>&1)";
-	if (S_ISFIFO(st->st_mode))
-		return "named pipes (FIFOs) are not supported yet; close it before the dump";
-	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode))
+	if (S_ISFIFO(st->st_mode) && st->st_nlink == 0)
+		return "it is a named pipe (FIFO) that was deleted while open, which is not supported yet";
+	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ||
+	    S_ISFIFO(st->st_mode))
 		return NULL;
 	return "only regular files, directories and device nodes are supported yet";
 }
@@ -276,15 +278,10 @@ static int collect_grow(struct collect *c, struct err *e)
  * serves every pipe; it is only grown for one that holds more than it can
  * take (many pipes can exhaust a user's pipe pages, and without
  * CAP_SYS_RESOURCE a pipe cannot then be grown). */
+static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
+
 static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
-	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
-	char path[64];
-	_cleanup_close_ int p = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
-	int size, queued = 0;
-	ssize_t n = 0;
-
 	for (int i = 0; i < c->nr_pipes; i++)
 		if (c->pipes[i] == ino)
 			return 0;
@@ -306,6 +303,39 @@ static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino,
 	c->pipe_holder[c->nr_pipes][0] = pid;
 	c->pipe_holder[c->nr_pipes][1] = fd;
 	c->pipes[c->nr_pipes++] = ino;
+	return collect_pipe_bytes(c, pid, fd, ino, false, e);
+}
+
+/* A FIFO's buffer belongs to its inode, so it is saved once per inode
+ * (device and inode: a FIFO's inode number can equal a pipe's). Its ends
+ * may be opened by anyone at any time, so unlike a pipe's they are not
+ * checked against the rest of the system. */
+static int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e)
+{
+	for (int i = 0; i < c->nr_fifos; i++)
+		if (c->fifos[i].dev == st->st_dev && c->fifos[i].ino == st->st_ino)
+			return 0;
+	if (c->nr_fifos % 16 == 0) {
+		void *n = realloc(c->fifos, sizeof(*c->fifos) * (c->nr_fifos + 16));
+
+		if (!n)
+			return err_errno(e, "remember FIFO %llu", (unsigned long long)st->st_ino);
+		c->fifos = n;
+	}
+	c->fifos[c->nr_fifos].dev = st->st_dev;
+	c->fifos[c->nr_fifos++].ino = st->st_ino;
+	return collect_pipe_bytes(c, pid, fd, st->st_ino, true, e);
+}
+
+static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e)
+{
+	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
+	char path[64];
+	_cleanup_close_ int p = -1;
+	_cleanup_free_ uint8_t *buf = NULL;
+	int size, queued = 0;
+	ssize_t n = 0;
+
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	p = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (p < 0)
@@ -335,6 +365,7 @@ static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino,
 		c->pipedata_open = true;
 	}
 	pd.pipe_ino = ino;
+	pd.has_fifo = pd.fifo = fifo;
 	pd.size = size;
 	pd.has_data = n > 0;
 	pd.data.data = buf;
@@ -658,6 +689,11 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		 * it can be linked back and reopened by that. */
 		re.has_remapped = re.remapped = true;
 		if ((ret = collect_remap(c, pid, fd, link, st, f->id, e)) < 0)
+			return ret;
+	}
+	if (S_ISFIFO(st->st_mode) && link[0] == '/') {
+		re.has_fifo = re.fifo = true;
+		if ((ret = collect_fifo_data(c, pid, fd, st, e)) < 0)
 			return ret;
 	}
 	if (!strncmp(link, "pipe:", 5)) {

@@ -36,6 +36,8 @@ struct collect {
 	struct image pipedata;		/* pipedata.img, created at the first pipe */
 	bool pipedata_open;
 	uint64_t *pipes;		/* inodes of the pipes whose data is saved */
+	struct { uint64_t dev, ino; } *fifos;	/* FIFOs whose data is saved */
+	int nr_fifos;
 	uint8_t *pipe_sides;		/* per pipe: 1 read end seen, 2 write end seen */
 	int (*pipe_holder)[2];		/* per pipe: a pid and fd of the tree that hold it */
 	int scratch[2];			/* the pipe pipes are tee'd into, or -1 */

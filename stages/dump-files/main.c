@@ -17,9 +17,10 @@
  * allows, else their contents in ghost-ID.img, up to --ghost-limit; see
  * remaps.img); memfds (contents, name and seals, as a ghost); file locks
  * (flock, POSIX, OFD, from fdinfo "lock:" lines) with --file-locks, and
- * without it a held lock is refused so it is never silently lost. Sockets,
- * other anon_inode files (inotify, fanotify, ...), terminals and FIFOs are
- * refused; every such descriptor is listed as a warning
+ * without it a held lock is refused so it is never silently lost; named
+ * pipes (FIFOs) by path, their buffered bytes saved like a pipe's in
+ * pipedata.img. Sockets, other anon_inode files (inotify, fanotify, ...)
+ * and terminals are refused; every such descriptor is listed as a warning
  * and the first one is the error.
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record

@@ -223,15 +223,53 @@ static int reopen_rlimit(int n, struct err *e)
 	return 0;
 }
 
+/* Puts a pipe's saved bytes back and gives it its capacity. Non-blocking:
+ * a pipe made smaller than its data (the user's pipe pages ran out) must be
+ * an error, not a hang. */
+static int reopen_pipe_refill(int wfd, const PipeDataEntry *d, struct err *e)
+{
+	int fl = fcntl(wfd, F_GETFL);
+	ssize_t n;
+
+	if (fcntl(wfd, F_GETPIPE_SZ) != (int)d->size && fcntl(wfd, F_SETPIPE_SZ, d->size) < 0)
+		pr_debug("pipe:[%llu]: cannot give it its %u-byte capacity (%m)", (unsigned long long)d->pipe_ino, d->size);
+	if (!d->has_data || !d->data.len)
+		return 0;
+	fcntl(wfd, F_SETFL, fl | O_NONBLOCK);
+	n = write(wfd, d->data.data, d->data.len);
+	fcntl(wfd, F_SETFL, fl);
+	if (n != (ssize_t)d->data.len)
+		return err_errno(e, "put %zu bytes back into %s %llu (capacity %d; raise /proc/sys/fs/pipe-user-pages-soft?)",
+				 d->data.len, d->fifo ? "FIFO" : "pipe", (unsigned long long)d->pipe_ino, fcntl(wfd, F_GETPIPE_SZ));
+	return 0;
+}
+
+/* A FIFO that is not empty now was written to since the dump (by someone
+ * outside the tree): refilling it would mix old and new bytes. */
+static int reopen_pipe_check_fifo(const RegFileEntry *re, int fd, struct err *e)
+{
+	struct stat st;
+	int queued = 0;
+
+	if (fstat(fd, &st) < 0 || ioctl(fd, FIONREAD, &queued) < 0)
+		return err_errno(e, "inspect FIFO '%s' (id %u)", re->path, re->id);
+	if (!S_ISFIFO(st.st_mode))
+		return reopen_changed_type(re, st.st_mode, e);
+	if (queued)
+		return err_input(e, "FIFO '%s' (id %u) holds %d bytes that were written since the dump; drain it before the restore",
+				 re->path, re->id, queued);
+	return 0;
+}
+
 /* The pipe with this inode, made (and refilled with what it held) the first
  * time a description of it is opened. */
 static int reopen_pipe_get(struct reopen *r, uint64_t ino, struct reopen_pipe **out, struct err *e)
 {
 	struct reopen_pipe *p = NULL;
-	int fds[2];
+	int fds[2], ret;
 
 	for (int i = 0; i < r->nr_pipes; i++)
-		if (r->pipes[i].ino == ino)
+		if (r->pipes[i].ino == ino && !r->pipes[i].data->fifo)
 			p = &r->pipes[i];
 	if (!p)
 		return err_input(e, "pipe:[%llu] is in files.img but pipedata.img does not have it", (unsigned long long)ino);
@@ -242,23 +280,48 @@ static int reopen_pipe_get(struct reopen *r, uint64_t ino, struct reopen_pipe **
 			return err_errno(e, "make pipe:[%llu] again", (unsigned long long)ino);
 		p->end[0] = fds[0];
 		p->end[1] = fds[1];
-		if (fcntl(fds[1], F_GETPIPE_SZ) != (int)d->size && fcntl(fds[1], F_SETPIPE_SZ, d->size) < 0)
-			pr_debug("pipe:[%llu]: cannot give it its %u-byte capacity (%m)", (unsigned long long)ino, d->size);
-		/* Non-blocking: a pipe made smaller than its data (the user's pipe
-		 * pages ran out) must be an error, not a hang. */
-		if (d->has_data && d->data.len) {
-			ssize_t n;
-
-			fcntl(fds[1], F_SETFL, O_NONBLOCK);
-			n = write(fds[1], d->data.data, d->data.len);
-			fcntl(fds[1], F_SETFL, 0);
-			if (n != (ssize_t)d->data.len)
-				return err_errno(e, "put %zu bytes back into pipe:[%llu] (capacity %d; raise "
-						 "/proc/sys/fs/pipe-user-pages-soft?)", d->data.len, (unsigned long long)ino,
-						 fcntl(fds[1], F_GETPIPE_SZ));
-		}
+		if ((ret = reopen_pipe_refill(fds[1], d, e)) < 0)
+			return ret;
 	}
 	*out = p;
+	return 0;
+}
+
+/* Opens one description of a FIFO by its path. The first opener makes a
+ * read-write holder of the FIFO, which never blocks and puts the saved
+ * bytes back; then each description opens without blocking (a writer
+ * finds the holder as its reader), and gets its own flags back. The holder
+ * is closed once every description is open, so ends nobody held stay
+ * closed. */
+static int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path, int flags, struct err *e)
+{
+	const RegFileEntry *re = f->re;
+	struct reopen_pipe *p = NULL;
+	_cleanup_close_ int fd = -1;
+	int ret;
+
+	for (int i = 0; i < r->nr_pipes; i++)
+		if (r->pipes[i].ino == re->inode && r->pipes[i].data->fifo)
+			p = &r->pipes[i];
+	if (!p)
+		return err_input(e, "FIFO '%s' (id %u) is in files.img but pipedata.img does not have it", re->path, re->id);
+	if (p->end[0] < 0) {
+		p->end[0] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+		if (p->end[0] < 0 && errno == ENOENT)
+			return err_input(e, "FIFO '%s' (id %u) of pid %d fd %u is missing; make it again (mkfifo) or "
+					 "restore where it exists", re->path, re->id, f->pid, f->tfd);
+		if (p->end[0] < 0)
+			return err_errno(e, "open FIFO '%s' (id %u) to refill it", path, re->id);
+		if ((ret = reopen_pipe_check_fifo(re, p->end[0], e)) < 0 || (ret = reopen_pipe_refill(p->end[0], p->data, e)) < 0)
+			return ret;
+	}
+	fd = open(path, flags | O_NONBLOCK);
+	if (fd < 0)
+		return err_errno(e, "open FIFO '%s' (id %u) of pid %d fd %u with flags %#o", path, re->id, f->pid, f->tfd, flags);
+	if (fcntl(fd, F_SETFL, re->flags & (O_NONBLOCK | O_APPEND | O_DIRECT | O_NOATIME | O_ASYNC)) < 0)
+		return err_errno(e, "set the flags %#o of FIFO '%s'", re->flags, path);
+	pr_debug("file %u: FIFO '%s' flags %#o", re->id, path, flags);
+	f->fd = TAKE_FD(fd);
 	return 0;
 }
 
@@ -502,6 +565,8 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 		return reopen_ghost(r, f, rp, e);
 	if (rp)
 		open_path = rp->path;
+	if (re->fifo)
+		return reopen_fifo(r, f, open_path, flags, e);
 	fd = open(open_path, flags);
 	if (fd < 0 && errno == ENOENT && rp)
 		return err_input(e, "the link remap '%s' of unlinked file '%s' (id %u) is gone", rp->path, re->path, re->id);

@@ -2,7 +2,8 @@
 # t040-pipes: pipes with data in them, their capacity, flags, ends shared
 # within and across processes and a pipe whose writer is gone; real
 # programs joined by a pipe (a bash pipeline) going on after a restore; and
-# memory shared between processes (MAP_SHARED|MAP_ANONYMOUS across fork).
+# memory shared between processes (MAP_SHARED|MAP_ANONYMOUS across fork);
+# named pipes (FIFOs) with their data, and one removed before the restore.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -80,6 +81,38 @@ testBashPipeline() {
 	# Every tick once, in order: nothing lost in the pipe or written twice.
 	assertEquals "ticks 0..N each once, in order" "" "$(awk '$2 != NR - 1 { print "line " NR ": " $0; exit }' "$T/ticks")"
 	e2e_kill_tree "$pid"
+}
+
+start_fifos() {
+	rm -rf "$T/ready" "$T/result" "$T/ff"
+	mkdir -p "$T/ff"
+	e2e_start "$E2E_WL/fifos" "$T/ready" "$T/result" "$T/ff"
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ready" || { fail "fifos did not get ready: $(cat "$T/wl.err")"; return 1; }
+}
+
+testFifos() {
+	e2e_need_amber || return 0
+	start_fifos || return 0
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "fifos's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+# A FIFO removed between dump and restore: the restore names it and how to
+# fix it, and leaves nothing behind; made again, the restore goes through.
+testFifoMissingAtRestore() {
+	e2e_need_amber || return 0
+	start_fifos || return 0
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	rm "$T/ff/f2"
+	e2e_amber_fails "mkfifo" restore -D "$T/img" -d
+	assertContains "the refusal names the FIFO" "$E2E_OUT" "$T/ff/f2"
+	assertFalse "nothing was left running" "e2e_alive $pid"
+	mkfifo "$T/ff/f2"
+	e2e_restore_detached "$T/img" || return 0
+	kill -9 "$pid"
 }
 
 . /usr/share/shunit2/shunit2
