@@ -445,6 +445,54 @@ int proc_parse_fdinfo_anon(const char *text, struct proc_fdinfo_anon *a, struct 
 	return 0;
 }
 
+int proc_parse_fdinfo_inotify(const char *text, struct proc_inotify_watch **w, int *nr, struct err *e)
+{
+	const char *p;
+
+	*w = NULL;
+	*nr = 0;
+	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		struct proc_inotify_watch x = { 0 };
+		unsigned long long ino;
+		int used = 0;
+		void *n;
+
+		if (strncmp(p, "inotify wd:", 11))
+			continue;
+		/* Every number on the line is hexadecimal. */
+		if (sscanf(p, "inotify wd:%x ino:%llx sdev:%x mask:%x ignored_mask:%x fhandle-bytes:%x fhandle-type:%x f_handle:%n",
+			   (unsigned int *)&x.wd, &ino, &x.sdev, &x.mask, &x.ignored_mask, &x.handle_bytes,
+			   (unsigned int *)&x.handle_type, &used) != 7 || !used || x.handle_bytes > PROC_HANDLE_MAX) {
+			free(*w);
+			*w = NULL;
+			*nr = 0;
+			return err_input(e, "bad inotify line '%.80s'", p);
+		}
+		x.ino = ino;
+		for (unsigned int i = 0; i < x.handle_bytes; i++) {
+			unsigned int byte;
+
+			if (sscanf(p + used + 2 * i, "%2x", &byte) != 1) {
+				free(*w);
+				*w = NULL;
+				*nr = 0;
+				return err_input(e, "inotify line '%.80s' has a file handle shorter than %u bytes", p, x.handle_bytes);
+			}
+			x.handle[i] = byte;
+		}
+		n = realloc(*w, sizeof(**w) * (*nr + 1));
+		if (!n) {
+			free(*w);
+			*w = NULL;
+			*nr = 0;
+			return err_errno(e, "parse inotify watches");
+		}
+		*w = n;
+		(*w)[(*nr)++] = x;
+	}
+	return 0;
+}
+
 void proc_fdinfo_anon_free(struct proc_fdinfo_anon *a)
 {
 	free(a->tfd);

@@ -125,6 +125,22 @@ struct proc_fdinfo_anon {
 
 int proc_parse_fdinfo_anon(const char *text, struct proc_fdinfo_anon *a, struct err *e);
 void proc_fdinfo_anon_free(struct proc_fdinfo_anon *a);
+/* One watch of an inotify instance, from its fdinfo "inotify wd:" line:
+ * the watched inode and a file handle for it (fs/notify/fdinfo.c). */
+#define PROC_HANDLE_MAX 128	/* MAX_HANDLE_SZ */
+struct proc_inotify_watch {
+	int wd;
+	uint64_t ino;
+	uint32_t sdev;		/* the kernel's dev_t: major << 20 | minor */
+	uint32_t mask, ignored_mask;
+	int handle_type;
+	unsigned int handle_bytes;
+	unsigned char handle[PROC_HANDLE_MAX];
+};
+
+/* Parses every "inotify wd:" line of an inotify's fdinfo into a malloc'd
+ * array (*w, *nr; none is fine: an instance watching nothing). */
+int proc_parse_fdinfo_inotify(const char *text, struct proc_inotify_watch **w, int *nr, struct err *e);
 int proc_read_fdinfo(pid_t pid, int fd, struct proc_fdinfo *fi, struct err *e);
 
 /* /proc/PID/pagemap entry bits (Documentation/admin-guide/mm/pagemap.rst). */

@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/ptrace.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
@@ -154,9 +155,19 @@ bool tracee_regs_restart_syscall(struct user_regs_struct *regs)
 		regs->rip -= 2;
 		break;
 	case -ERESTART_RESTARTBLOCK:
-		/* The restart block (remaining sleep time) is kernel state we do not
-		 * carry, so the call returns EINTR, which callers must handle anyway. */
-		regs->rax = -EINTR;
+		/* The restart block (what is left of a sleep or poll timeout) is
+		 * kernel state that cannot be set from user space. The call's
+		 * arguments are still in the registers, so it is run again from the
+		 * start: a timeout starts over, which callers cannot tell from a
+		 * slow wake-up, where EINTR would kill programs that rightly never
+		 * expect it (tail -f's poll). Only restart_syscall itself, whose
+		 * arguments are gone, returns EINTR. */
+		if (regs->orig_rax == SYS_restart_syscall) {
+			regs->rax = -EINTR;
+			break;
+		}
+		regs->rax = regs->orig_rax;
+		regs->rip -= 2;
 		break;
 	default:
 		return false;

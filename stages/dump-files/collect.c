@@ -203,10 +203,11 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 	if (!strncmp(link, "socket:", 7))
 		return "sockets are not supported yet; close it before the dump";
 	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
-	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]"))
+	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]") ||
+	    !strcmp(link, "anon_inode:inotify"))
 		return NULL;
 	if (!strncmp(link, "anon_inode:", 11))
-		return "this kind of anonymous inode (epoll, inotify, ...) is not supported yet; close it before the dump";
+		return "this kind of anonymous inode (fanotify, userfaultfd, ...) is not supported yet; close it before the dump";
 	if (link[0] != '/')
 		return "only files reachable by a path are supported yet";
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0 && !S_ISREG(st->st_mode))
@@ -531,7 +532,105 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 
 /* The state of an eventfd, signalfd, timerfd or epoll, from its fdinfo.
  * An epoll's registrations go into *tfds (malloc'd), pointed at by a. */
-static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, struct err *e)
+/* Opens the file an inotify watch is on from its file handle, through a
+ * mount of its file system in pid's mount table, and gives the path it has
+ * now. fdinfo names the watched inode only by handle, and a path is what
+ * restore can add a watch on (and what a user can read in the image). */
+static int collect_inotify_path(pid_t pid, const struct proc_inotify_watch *w, char *out, size_t cap, struct err *e)
+{
+	unsigned int major = w->sdev >> 20, minor = w->sdev & 0xfffff;
+	_cleanup_free_ char *mounts = NULL;
+	char path[PATH_MAX + 64], want[32];
+	union {
+		struct file_handle fh;
+		char space[sizeof(struct file_handle) + PROC_HANDLE_MAX];
+	} h;
+	struct stat st;
+	const char *p;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	if ((ret = proc_read_file(path, &mounts, NULL, e)) < 0)
+		return ret;
+	snprintf(want, sizeof(want), " %u:%u ", major, minor);
+	h.fh.handle_bytes = w->handle_bytes;
+	h.fh.handle_type = w->handle_type;
+	memcpy(h.fh.f_handle, w->handle, w->handle_bytes);
+	for (p = strstr(mounts, want); p; p = strstr(p + 1, want)) {
+		char root[PATH_MAX], mnt[PATH_MAX];
+		_cleanup_close_ int mfd = -1, fd = -1;
+		ssize_t n;
+
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": any mount of the file
+		 * system will do, the handle is resolved within it. */
+		if (sscanf(p + strlen(want), "%4095s %4095s", root, mnt) != 2)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mnt);
+		/* Not O_PATH: open_by_handle_at wants a real open file (EBADF). */
+		if ((mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			continue;
+		if ((fd = open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC)) < 0) {
+			if (errno == ESTALE)
+				return err_input(e, "pid %d: inotify watch %d is on inode %llu, which was deleted; "
+						 "amber can only restore watches on files that still exist",
+						 pid, w->wd, (unsigned long long)w->ino);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, out, cap - 1);
+		if (n <= 0 || (size_t)n >= cap - 1 || fstat(fd, &st) < 0)
+			return err_errno(e, "find the path of inotify watch %d of pid %d", w->wd, pid);
+		out[n] = 0;
+		if (st.st_ino != w->ino || out[0] != '/')
+			return err_input(e, "pid %d: inotify watch %d is on inode %llu, which is not reachable by a path ('%s')",
+					 pid, w->wd, (unsigned long long)w->ino, out);
+		return 0;
+	}
+	return err_input(e, "pid %d: inotify watch %d is on inode %llu of device %u:%u, which no mount of the process "
+			 "reaches", pid, w->wd, (unsigned long long)w->ino, major, minor);
+}
+
+/* An inotify instance: each watch with its path. The entries, their
+ * pointers and the paths live in one block, *block, freed by the caller. */
+static int collect_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a, void **block, struct err *e)
+{
+	_cleanup_free_ struct proc_inotify_watch *w = NULL;
+	InotifyWatchEntry *v, **vp;
+	char *paths;
+	int nr, ret;
+
+	if ((ret = proc_parse_fdinfo_inotify(text, &w, &nr, e)) < 0)
+		return err_wrap(e, "fdinfo of pid %d fd %d", pid, fd);
+	a->kind = ANON_KIND__ANON_INOTIFY;
+	if (!nr)
+		return 0;
+	*block = calloc(nr, sizeof(*v) + sizeof(*vp) + PATH_MAX);
+	if (!*block)
+		return err_errno(e, "keep the watches of inotify pid %d fd %d", pid, fd);
+	v = *block;
+	vp = (InotifyWatchEntry **)(v + nr);
+	paths = (char *)(vp + nr);
+	for (int i = 0; i < nr; i++) {
+		char *path = paths + (size_t)i * PATH_MAX;
+
+		if ((ret = collect_inotify_path(pid, &w[i], path, PATH_MAX, e)) < 0)
+			return ret;
+		inotify_watch_entry__init(&v[i]);
+		v[i].wd = w[i].wd;
+		v[i].mask = w[i].mask;
+		v[i].ignored_mask = w[i].ignored_mask;
+		v[i].ino = w[i].ino;
+		v[i].path = path;
+		vp[i] = &v[i];
+		pr_debug("pid %d fd %d: inotify watch %d on '%s' mask %#x", pid, fd, w[i].wd, path, w[i].mask);
+	}
+	a->n_inotify = nr;
+	a->inotify = vp;
+	return 0;
+}
+
+static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds,
+			void **block, struct err *e)
 {
 	char path[64];
 	_cleanup_free_ char *text = NULL;
@@ -541,6 +640,8 @@ static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, E
 	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
 	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
 		return ret;
+	if (!strcmp(link, "anon_inode:inotify"))
+		return collect_inotify(pid, fd, text, a, block, e);
 	if (!strcmp(link, "anon_inode:[eventpoll]") && !strstr(text, "tfd:")) {
 		a->kind = ANON_KIND__ANON_EPOLL;	/* an epoll watching nothing yet */
 		return 0;
@@ -599,6 +700,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
 	AnonFileEntry anon = ANON_FILE_ENTRY__INIT;
 	_cleanup_free_ EpollTargetEntry *tfds = NULL;
+	_cleanup_free_ void *watches = NULL;
 	char orig[PATH_MAX];
 	struct collect_file *f;
 	unsigned int h;
@@ -651,7 +753,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	re.has_size = S_ISREG(st->st_mode);
 	re.size = st->st_size;
 	if (!strncmp(link, "anon_inode:", 11)) {
-		if ((ret = collect_anon(pid, fd, link, &anon, &tfds, e)) < 0)
+		if ((ret = collect_anon(pid, fd, link, &anon, &tfds, &watches, e)) < 0)
 			return ret;
 		re.anon = &anon;
 		re.has_mnt_id = false;

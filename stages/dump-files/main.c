@@ -19,7 +19,9 @@
  * (flock, POSIX, OFD, from fdinfo "lock:" lines) with --file-locks, and
  * without it a held lock is refused so it is never silently lost; named
  * pipes (FIFOs) by path, their buffered bytes saved like a pipe's in
- * pipedata.img. Sockets, other anon_inode files (inotify, fanotify, ...)
+ * pipedata.img; inotify instances, each watch's path found from the file
+ * handle fdinfo gives (open_by_handle_at, hence CAP_DAC_READ_SEARCH).
+ * Sockets, other anon_inode files (fanotify, userfaultfd, ...)
  * and terminals are refused; every such descriptor is listed as a warning
  * and the first one is the error.
  *

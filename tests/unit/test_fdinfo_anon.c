@@ -116,7 +116,47 @@ static void anon_malformed(void)
 	CHECK(proc_parse_fdinfo_anon("", &a, &e) < 0);
 }
 
+/* Recorded on Linux 6.18: an inotify watching /etc/hostname (IN_MODIFY |
+ * IN_ONESHOT, wd 2) and /tmp (IN_CREATE | IN_DELETE, wd 1). */
+static const char fdinfo_inotify[] =
+	"pos:\t0\nflags:\t04000\nmnt_id:\t17\nino:\t1038\n"
+	"inotify wd:2 ino:2dd sdev:fe00000 mask:80000002 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:dd02000000000000\n"
+	"inotify wd:1 ino:3c51a sdev:fe00000 mask:300 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:1ac5030000000000\n";
+
+static void inotify_watches(void)
+{
+	struct proc_inotify_watch *w;
+	struct err e = { 0 };
+	int nr;
+
+	CHECK_INT(proc_parse_fdinfo_inotify(fdinfo_inotify, &w, &nr, &e), 0);
+	CHECK_INT(nr, 2);
+	CHECK_INT(w[0].wd, 2);
+	CHECK_INT(w[0].ino, 0x2dd);
+	CHECK_INT(w[0].sdev, 0xfe00000);
+	CHECK_INT(w[0].mask, 0x80000002);
+	CHECK_INT(w[0].handle_bytes, 8);
+	CHECK_INT(w[0].handle_type, 1);
+	CHECK_INT(w[0].handle[0], 0xdd);
+	CHECK_INT(w[0].handle[1], 0x02);
+	CHECK_INT(w[0].handle[7], 0);
+	CHECK_INT(w[1].wd, 1);
+	CHECK_INT(w[1].ino, 0x3c51a);
+	CHECK_INT(w[1].mask, 0x300);
+	CHECK_INT(w[1].handle[2], 0x03);
+	free(w);
+	/* An instance watching nothing has no lines, which is fine. */
+	CHECK_INT(proc_parse_fdinfo_inotify("pos:\t0\nflags:\t04000\n", &w, &nr, &e), 0);
+	CHECK_INT(nr, 0);
+	CHECK(proc_parse_fdinfo_inotify("inotify wd:1 ino:2 sdev:3\n", &w, &nr, &e) < 0);
+	CHECK(proc_parse_fdinfo_inotify("inotify wd:1 ino:2 sdev:3 mask:1 ignored_mask:0 fhandle-bytes:8 fhandle-type:1 f_handle:dd02\n",
+					&w, &nr, &e) < 0);
+	CHECK(proc_parse_fdinfo_inotify("inotify wd:1 ino:2 sdev:3 mask:1 ignored_mask:0 fhandle-bytes:99 fhandle-type:1 f_handle:00\n",
+					&w, &nr, &e) < 0);
+}
+
 static const struct unit_case cases[] = {
+	UNIT_CASE(inotify_watches),
 	UNIT_CASE(anon_eventfd),
 	UNIT_CASE(anon_eventfd_hex_count),
 	UNIT_CASE(anon_signalfd),

@@ -66,7 +66,7 @@ static int golden_core(int dfd, uint32_t tid, bool leader, struct err *e)
 		xstate[i] = i;
 	regs.ip = 0x401136;
 	regs.sp = 0x7ffd5e3c1f28 - 0x1000 * (tid - 4242);
-	regs.ax = (uint64_t)-516;	/* -ERESTARTNOHAND: in pause(2) */
+	regs.ax = (uint64_t)-516;	/* -ERESTART_RESTARTBLOCK */
 	regs.orig_ax = 34;
 	regs.cs = 0x33;
 	regs.ss = 0x2b;
