@@ -30,6 +30,7 @@ int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, bool file_
 	c->scratch[0] = c->scratch[1] = -1;
 	c->ghost_limit = ghost_limit;
 	c->file_locks = file_locks;
+	c->pidfd = -1;
 	c->files.fd = -1;
 	c->nr_buckets = 256;
 	c->buckets = malloc(sizeof(*c->buckets) * c->nr_buckets);
@@ -52,6 +53,11 @@ void collect_free(struct collect *c)
 	}
 	free(c->pipes);
 	free(c->fifos);
+	free(c->owners);
+	c->owners = NULL;
+	if (c->pidfd >= 0)
+		close(c->pidfd);
+	c->pidfd = -1;
 	free(c->pipe_sides);
 	free(c->pipe_holder);
 	free(c->tree);
@@ -141,9 +147,28 @@ void collect_abort(struct collect *c)
 			pr_info("removed link remap '%s' (the dump failed)", c->links[i]);
 }
 
+/* A file whose SIGIO goes to a process outside the tree would, restored,
+ * signal whoever has that pid then: refused. */
+static void collect_check_owners(struct collect *c)
+{
+	for (int i = 0; i < c->nr_owners; i++) {
+		bool ours = false;
+		char why[160];
+
+		for (int j = 0; j < c->nr_tree && !ours; j++)
+			ours = c->tree[j] == c->owners[i].owner;
+		if (ours)
+			continue;
+		snprintf(why, sizeof(why), "its signal owner (F_SETOWN) is pid %d, outside the dumped tree; "
+			 "owners outside the tree are not supported", c->owners[i].owner);
+		collect_refuse(c, c->owners[i].pid, c->owners[i].fd, "", why);
+	}
+}
+
 int collect_close(struct collect *c, struct err *e)
 {
 	collect_check_pipe_peers(c);
+	collect_check_owners(c);
 	if (c->remaps_open && image_close_write(&c->remaps, e) < 0)
 		return -EIO;
 	c->remaps_open = false;
@@ -690,6 +715,56 @@ static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, E
 	return 0;
 }
 
+/* The owner and signal of pid's fd (F_GETOWN_EX, F_GETSIG), which /proc
+ * does not show: asked of a copy of the descriptor (pidfd_getfd), since
+ * both belong to the open file description. *set says whether either was
+ * set. The owner is translated to the pid the tree knows it by (the last
+ * NSpid), and remembered to be checked against the tree at the end. */
+static int collect_fown(struct collect *c, pid_t pid, int fd, FownEntry *fo, bool *set, struct err *e)
+{
+	struct f_owner_ex own = { 0 };
+	_cleanup_close_ int dup = -1;
+	struct proc_status st;
+	int sig;
+
+	*set = false;
+	if (c->pidfd_pid != pid) {
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+		c->pidfd_pid = pid;
+		if ((c->pidfd = syscall(SYS_pidfd_open, pid, 0)) < 0)
+			return err_errno(e, "pidfd_open pid %d to read its file owners", pid);
+	}
+	if ((dup = syscall(SYS_pidfd_getfd, c->pidfd, fd, 0)) < 0)
+		return err_errno(e, "pidfd_getfd pid %d fd %d to read its owner", pid, fd);
+	if (fcntl(dup, F_GETOWN_EX, &own) < 0 || (sig = fcntl(dup, F_GETSIG)) < 0)
+		return err_errno(e, "read the owner of pid %d fd %d (F_GETOWN_EX, F_GETSIG)", pid, fd);
+	if (!own.pid && !sig)
+		return 0;
+	fo->type = own.type;
+	fo->pid = own.pid;
+	fo->signum = sig;
+	*set = true;
+	if (!own.pid)
+		return 0;
+	if (own.type == F_OWNER_PGRP) {
+		/* A group is rebuilt with its leader's pid: that leader must be ours. */
+	} else if (proc_read_status(own.pid, 0, &st, e) < 0) {
+		return err_wrap(e, "pid %d fd %d: its owner", pid, fd);
+	} else {
+		fo->pid = st.nr_nspid ? st.nspid[st.nr_nspid - 1] : own.pid;
+	}
+	if (c->nr_owners % 16 == 0) {
+		void *n = realloc(c->owners, sizeof(*c->owners) * (c->nr_owners + 16));
+
+		if (!n)
+			return err_errno(e, "remember the owner of pid %d fd %d", pid, fd);
+		c->owners = n;
+	}
+	c->owners[c->nr_owners++] = (struct collect_owner){ own.type == F_OWNER_PGRP || st.tgid <= 0 ? own.pid : st.tgid, pid, fd };
+	return 0;
+}
+
 /* The id of the open file description behind pid's fd: an existing one if
  * kcmp says a descriptor seen before shares it, else a new RegFileEntry
  * written to files.img. *added says which. */
@@ -701,6 +776,8 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	AnonFileEntry anon = ANON_FILE_ENTRY__INIT;
 	_cleanup_free_ EpollTargetEntry *tfds = NULL;
 	_cleanup_free_ void *watches = NULL;
+	FownEntry fown = FOWN_ENTRY__INIT;
+	bool owned;
 	char orig[PATH_MAX];
 	struct collect_file *f;
 	unsigned int h;
@@ -752,6 +829,10 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	re.mode = st->st_mode;
 	re.has_size = S_ISREG(st->st_mode);
 	re.size = st->st_size;
+	if ((ret = collect_fown(c, pid, fd, &fown, &owned, e)) < 0)
+		return ret;
+	if (owned)
+		re.fown = &fown;
 	if (!strncmp(link, "anon_inode:", 11)) {
 		if ((ret = collect_anon(pid, fd, link, &anon, &tfds, &watches, e)) < 0)
 			return ret;

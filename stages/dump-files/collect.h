@@ -38,6 +38,10 @@ struct collect {
 	uint64_t *pipes;		/* inodes of the pipes whose data is saved */
 	struct { uint64_t dev, ino; } *fifos;	/* FIFOs whose data is saved */
 	int nr_fifos;
+	struct collect_owner { pid_t owner, pid; int fd; } *owners;	/* F_SETOWN targets, checked at close */
+	int nr_owners;
+	int pidfd;			/* of pidfd_pid, for pidfd_getfd */
+	pid_t pidfd_pid;
 	uint8_t *pipe_sides;		/* per pipe: 1 read end seen, 2 write end seen */
 	int (*pipe_holder)[2];		/* per pipe: a pid and fd of the tree that hold it */
 	int scratch[2];			/* the pipe pipes are tee'd into, or -1 */

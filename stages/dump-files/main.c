@@ -21,6 +21,9 @@
  * pipes (FIFOs) by path, their buffered bytes saved like a pipe's in
  * pipedata.img; inotify instances, each watch's path found from the file
  * handle fdinfo gives (open_by_handle_at, hence CAP_DAC_READ_SEARCH).
+ * Every description's signal owner and F_SETSIG signal come from a copy
+ * of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
+ * tree is refused.
  * Sockets, other anon_inode files (fanotify, userfaultfd, ...)
  * and terminals are refused; every such descriptor is listed as a warning
  * and the first one is the error.

@@ -715,6 +715,12 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 			p.n_locks = r->plan[i].locked->n_locks;
 			p.locks = r->plan[i].locked->locks;
 		}
+		{
+			const struct reopen_file *f = reopen_find((struct reopen *)r, p.file_id);
+
+			p.fown = f ? f->re->fown : NULL;
+			p.has_async = p.async = f && (f->re->flags & O_ASYNC);
+		}
 		rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
 		rec.fd_plan = &p;
 		if ((ret = stream_out_write(out, &rec, e)) < 0)

@@ -377,6 +377,26 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 					      t->pe->pid, fd, lk->kind == LOCK_KIND__LOCK_FLOCK ? "flock" :
 					      lk->kind == LOCK_KIND__LOCK_OFD ? "OFD" : "POSIX");
 		}
+	/* Owners: the task itself, an ancestor or a child made above (the
+	 * tasks are created parents first); F_OWNER_TID only for a main thread,
+	 * since the other threads come later. */
+	for (int k = 0; k < t->nr_fds; k++) {
+		const FownEntry *fo = t->fds[k].plan ? t->fds[k].plan->fown : NULL;
+		struct f_owner_ex own = { .type = fo ? fo->type : 0, .pid = fo ? fo->pid : 0 };
+		int fd = t->fds[k].target;
+
+		if (t->fds[k].plan && t->fds[k].plan->async && fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_ASYNC) < 0)
+			rt_child_fail(p->shared, i, "pid %u fd %d: set O_ASYNC", t->pe->pid, fd);
+		if (!fo)
+			continue;
+		if (fo->signum && fcntl(fd, F_SETSIG, fo->signum) < 0)
+			rt_child_fail(p->shared, i, "pid %u fd %d: set its signal (F_SETSIG %u)", t->pe->pid, fd, fo->signum);
+		if (fo->pid && fcntl(fd, F_SETOWN_EX, &own) < 0)
+			rt_child_fail(p->shared, i, "pid %u fd %d: give it its owner %s %d again (F_SETOWN_EX)%s", t->pe->pid, fd,
+				      fo->type == F_OWNER_TID ? "thread" : fo->type == F_OWNER_PGRP ? "group" : "process", fo->pid,
+				      errno == ESRCH ? ": it does not exist yet; only the process itself, its ancestors, its "
+						       "children and their groups can own its files" : "");
+	}
 	for (int k = 0; k < t->nr_epoll; k++) {
 		struct epoll_event ev = { .events = t->epoll[k].events, .data.u64 = t->epoll[k].data };
 
