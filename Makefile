@@ -19,12 +19,12 @@ VERSION  := 0.1.0
 PKGS     := libprotobuf-c libcap
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
-            -DAMBER_VERSION='"$(VERSION)"' -I. -I$(B)/gen -MMD -MP
+            -DAMBER_VERSION='"$(VERSION)"' -I. -I$(B)/gen -MMD -MP -I/usr/include/libnl3
 ifdef SANITIZE
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 endif
-LDLIBS   := -lprotobuf-c -lcap -lpthread
+LDLIBS   := -lprotobuf-c -lcap -lnl-3 -lpthread
 
 PROTOS   := $(wildcard images/*.proto)
 PB_C     := $(patsubst images/%.proto,$(B)/gen/images/%.pb-c.c,$(PROTOS))

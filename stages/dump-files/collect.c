@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -19,6 +20,7 @@
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/remap.h"
+#include "lib/sockdiag.h"
 #include "stages/dump-files/collect.h"
 
 #define COLLECT_DELETED " (deleted)"
@@ -223,10 +225,8 @@ static bool collect_is_tty(const char *link, const struct stat *st)
  * what is supported now is anything that can be opened again by its path. */
 static const char *collect_unsupported(const char *link, const struct stat *st)
 {
-	if (!strncmp(link, "pipe:", 5))
-		return NULL;
-	if (!strncmp(link, "socket:", 7))
-		return "sockets are not supported yet; close it before the dump";
+	if (!strncmp(link, "pipe:", 5) || !strncmp(link, "socket:", 7))
+		return NULL;	/* a socket that cannot be restored is refused with its reason by collect_unix */
 	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
 	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]") ||
 	    !strcmp(link, "anon_inode:inotify"))
@@ -715,6 +715,153 @@ static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, E
 	return 0;
 }
 
+/* A copy of pid's fd in this process (pidfd_getfd), for what only the
+ * open file itself can tell; the pidfd is kept while one task is read. */
+static int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e)
+{
+	int dup;
+
+	if (c->pidfd_pid != pid) {
+		if (c->pidfd >= 0)
+			close(c->pidfd);
+		c->pidfd_pid = pid;
+		if ((c->pidfd = syscall(SYS_pidfd_open, pid, 0)) < 0)
+			return err_errno(e, "pidfd_open pid %d to read its files", pid);
+	}
+	if ((dup = syscall(SYS_pidfd_getfd, c->pidfd, fd, 0)) < 0)
+		return err_errno(e, "pidfd_getfd pid %d fd %d", pid, fd);
+	return dup;
+}
+
+/* Peeks at what waits to be read at a unix socket, without taking it:
+ * MSG_PEEK from a moving peek offset (SO_PEEK_OFF, put back afterwards),
+ * one datagram or one run of stream bytes per call. *q and *buf are
+ * malloc'd for the caller; *why is set for a queue amber cannot restore. */
+static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBinaryData **q, uint8_t **buf,
+			      const char **why, struct err *e)
+{
+	size_t cap = 256 * 1024, used = 0;
+	int zero = 0, old = -1;
+	socklen_t len = sizeof(old);
+	int ret = 0;
+
+	*buf = malloc(cap);
+	if (!*buf)
+		return err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
+	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &len);
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
+		return err_errno(e, "set a peek offset on socket:[%llu]", (unsigned long long)u->ino);
+	for (;;) {
+		char ctl[CMSG_SPACE(sizeof(int) * 64)];
+		struct iovec iov = { *buf + used, cap - used };
+		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		ssize_t n;
+		void *nq;
+
+		if (cap - used < 64 * 1024) {
+			uint8_t *nb = realloc(*buf, cap * 2);
+
+			if (!nb) {
+				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
+				break;
+			}
+			*buf = nb;
+			cap *= 2;
+			continue;
+		}
+		n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
+			break;
+		}
+		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
+			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+				/* Peeking installed copies of them here: closed at once. */
+				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+					close(((int *)CMSG_DATA(cm))[i]);
+				*why = "file descriptors are in flight in it (SCM_RIGHTS), which is not supported yet";
+			}
+		if (*why || (n == 0 && type == SOCK_STREAM))
+			break;
+		if (n == 0) {
+			*why = "it holds an empty datagram, which amber cannot peek past";
+			break;
+		}
+		if (type == SOCK_STREAM && u->n_queue) {
+			(*q)[0].len += n;	/* stream bytes are one run */
+		} else {
+			nq = realloc(*q, sizeof(**q) * (u->n_queue + 1));
+			if (!nq) {
+				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
+				break;
+			}
+			*q = nq;
+			(*q)[u->n_queue].len = n;
+			(*q)[u->n_queue].data = (uint8_t *)(uintptr_t)used;	/* an offset until the buffer stops moving */
+			u->n_queue++;
+		}
+		used += n;
+	}
+	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
+	for (size_t i = 0; i < u->n_queue; i++)
+		(*q)[i].data = *buf + (uintptr_t)(*q)[i].data;
+	u->queue = *q;
+	return ret;
+}
+
+/* One end of a unix socket pair: its type, peer, shutdown state, options
+ * and queued data. Anything else (another family, a bound, listening or
+ * unconnected socket) gets a reason in *why and is refused by the caller. */
+static int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, UnixSocketEntry *u, ProtobufCBinaryData **q,
+			uint8_t **buf, const char **why, struct err *e)
+{
+	_cleanup_close_ int sk = -1;
+	struct sockdiag_unix d;
+	int domain = 0, passcred = 0, sndbuf = 0, rcvbuf = 0, ret;
+	socklen_t len = sizeof(domain);
+
+	*why = NULL;
+	if ((sk = collect_getfd(c, pid, fd, e)) < 0)
+		return sk;
+	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+		return err_errno(e, "SO_DOMAIN of pid %d fd %d", pid, fd);
+	if (domain != AF_UNIX) {
+		*why = "only unix sockets are supported yet (this is another family); close it before the dump";
+		return 0;
+	}
+	if ((ret = sockdiag_unix_get(ino, &d, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", pid, fd);
+	if (d.named) {
+		*why = "bound unix sockets (a path or abstract name) are not supported yet, only socketpairs";
+		return 0;
+	}
+	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET) {
+		*why = "this unix socket type is not supported";
+		return 0;
+	}
+	/* 1 is TCP_ESTABLISHED, 7 TCP_CLOSE: a stream pair whose peer closed. */
+	if (!(d.state == 1 && d.peer) && !(d.state == 7 && !d.peer && d.type != SOCK_DGRAM)) {
+		*why = "only connected unix socket pairs are supported yet (this one is unconnected or listening)";
+		return 0;
+	}
+	len = sizeof(int);
+	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
+	len = sizeof(int);
+	getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
+	len = sizeof(int);
+	getsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
+	u->type = d.type;
+	u->ino = ino;
+	u->peer_ino = d.peer;
+	u->shutdown = d.shutdown;
+	u->passcred = passcred;
+	u->sndbuf = sndbuf;
+	u->rcvbuf = rcvbuf;
+	return collect_unix_queue(sk, d.type, u, q, buf, why, e);
+}
+
 /* The owner and signal of pid's fd (F_GETOWN_EX, F_GETSIG), which /proc
  * does not show: asked of a copy of the descriptor (pidfd_getfd), since
  * both belong to the open file description. *set says whether either was
@@ -728,15 +875,8 @@ static int collect_fown(struct collect *c, pid_t pid, int fd, FownEntry *fo, boo
 	int sig;
 
 	*set = false;
-	if (c->pidfd_pid != pid) {
-		if (c->pidfd >= 0)
-			close(c->pidfd);
-		c->pidfd_pid = pid;
-		if ((c->pidfd = syscall(SYS_pidfd_open, pid, 0)) < 0)
-			return err_errno(e, "pidfd_open pid %d to read its file owners", pid);
-	}
-	if ((dup = syscall(SYS_pidfd_getfd, c->pidfd, fd, 0)) < 0)
-		return err_errno(e, "pidfd_getfd pid %d fd %d to read its owner", pid, fd);
+	if ((dup = collect_getfd(c, pid, fd, e)) < 0)
+		return dup;
 	if (fcntl(dup, F_GETOWN_EX, &own) < 0 || (sig = fcntl(dup, F_GETSIG)) < 0)
 		return err_errno(e, "read the owner of pid %d fd %d (F_GETOWN_EX, F_GETSIG)", pid, fd);
 	if (!own.pid && !sig)
@@ -777,6 +917,9 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	_cleanup_free_ EpollTargetEntry *tfds = NULL;
 	_cleanup_free_ void *watches = NULL;
 	FownEntry fown = FOWN_ENTRY__INIT;
+	UnixSocketEntry usk = UNIX_SOCKET_ENTRY__INIT;
+	_cleanup_free_ ProtobufCBinaryData *usk_q = NULL;
+	_cleanup_free_ uint8_t *usk_buf = NULL;
 	bool owned;
 	char orig[PATH_MAX];
 	struct collect_file *f;
@@ -833,6 +976,18 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		return ret;
 	if (owned)
 		re.fown = &fown;
+	if (!strncmp(link, "socket:", 7)) {
+		const char *why;
+
+		if ((ret = collect_unix(c, pid, fd, st->st_ino, &usk, &usk_q, &usk_buf, &why, e)) < 0)
+			return ret;
+		if (why) {
+			collect_refuse(c, pid, fd, link, why);
+			why = NULL;
+		}
+		re.unix_sk = &usk;
+		re.has_mnt_id = false;
+	}
 	if (!strncmp(link, "anon_inode:", 11)) {
 		if ((ret = collect_anon(pid, fd, link, &anon, &tfds, &watches, e)) < 0)
 			return ret;

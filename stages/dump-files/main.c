@@ -24,7 +24,11 @@
  * Every description's signal owner and F_SETSIG signal come from a copy
  * of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
  * tree is refused.
- * Sockets, other anon_inode files (fanotify, userfaultfd, ...)
+ * Connected unix socket pairs (socketpair, or a stream end whose peer
+ * closed): type, peer inode and shutdown from sock_diag (libnl), options
+ * from getsockopt, and what waits to be read peeked at (MSG_PEEK with
+ * SO_PEEK_OFF, put back). Other sockets, other anon_inode files (fanotify,
+ * userfaultfd, ...)
  * and terminals are refused; every such descriptor is listed as a warning
  * and the first one is the error.
  *
@@ -44,8 +48,10 @@
  *	line names pid, fd and what it is) or a bad task record; 4 a /proc
  *	read or image write failed; 5 the input stream was cut or malformed.
  * Side effects: none on the tree; creates the images above.
- * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp),
- *	CAP_DAC_READ_SEARCH (fdinfo files and fd directories of other users).
+ * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp,
+ *	pidfd_getfd),
+ *	CAP_DAC_READ_SEARCH (fdinfo files and fd directories of other users;
+ *	open_by_handle_at for inotify watches).
  *
  * By hand: replay what the driver recorded (the tree must be stopped again,
  * e.g. with kill -STOP, or the files may change under the dump):

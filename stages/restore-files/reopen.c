@@ -12,6 +12,7 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -83,7 +84,7 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 	if ((ret = image_open_read(&img, dir_fd, "files", "files.img", e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
-		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon) {
+		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
@@ -479,6 +480,89 @@ static int reopen_anon(struct reopen_file *f, struct err *e)
 	return 0;
 }
 
+/* Sets a remade socket's buffer sizes and SO_PASSCRED. getsockopt gives
+ * twice what was asked (the kernel's bookkeeping), so half is asked for;
+ * the FORCE variants go past the sysctl limits the first setting passed. */
+static void reopen_unix_opts(int sk, const UnixSocketEntry *u)
+{
+	int snd = u->sndbuf / 2, rcv = u->rcvbuf / 2, pc = u->passcred;
+
+	if (snd && setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) < 0)
+		setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	if (rcv && setsockopt(sk, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+		setsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	if (pc)
+		setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &pc, sizeof(pc));
+}
+
+/* Puts back what waited at 'to' by sending it from its peer 'from', one
+ * datagram per entry. Non-blocking: a queue that no longer fits must be an
+ * error, not a hang. */
+static int reopen_unix_refill(int from, const RegFileEntry *re, struct err *e)
+{
+	const UnixSocketEntry *u = re->unix_sk;
+
+	for (size_t i = 0; i < u->n_queue; i++) {
+		ssize_t n = send(from, u->queue[i].data, u->queue[i].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n != (ssize_t)u->queue[i].len)
+			return err_errno(e, "put %zu queued bytes back into %s (id %u)", u->queue[i].len, re->path, re->id);
+	}
+	return 0;
+}
+
+/* A unix socket pair, made once for both ends (socketpair keeps the two
+ * joined); a stream end whose peer had closed gets a peer that is closed
+ * again once its data is back. */
+static int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const UnixSocketEntry *u = f->re->unix_sk;
+	struct reopen_file *peer = NULL;
+	int sv[2], ret;
+
+	if (f->fd >= 0)
+		return 0;	/* made with its peer */
+	for (int i = 0; u->peer_ino && i < r->nr_files && !peer; i++)
+		if (r->files[i].re->unix_sk && r->files[i].re->unix_sk->ino == u->peer_ino)
+			peer = &r->files[i];
+	if (u->peer_ino && !peer)
+		return err_input(e, "%s (id %u) is joined to socket:[%llu], which is not in files.img", f->re->path, f->re->id,
+				 (unsigned long long)u->peer_ino);
+	if (peer && peer->re->unix_sk->type != u->type)
+		return err_input(e, "%s and its peer %s have different types", f->re->path, peer->re->path);
+	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv) < 0)
+		return err_errno(e, "make the socket pair of %s (id %u) again", f->re->path, f->re->id);
+	f->fd = sv[0];
+	reopen_unix_opts(sv[0], u);
+	if (peer) {
+		peer->fd = sv[1];
+		reopen_unix_opts(sv[1], peer->re->unix_sk);
+		if ((ret = reopen_unix_refill(sv[0], peer->re, e)) < 0)
+			return ret;
+	}
+	if ((ret = reopen_unix_refill(sv[1], f->re, e)) < 0)
+		return ret;
+	if (!peer) {
+		close(sv[1]);
+	} else {
+		/* SHUT_WR on one end is what stops the other end reading too. */
+		if ((u->shutdown & 2) && shutdown(sv[0], SHUT_WR) < 0)
+			return err_errno(e, "shut %s (id %u) for writing", f->re->path, f->re->id);
+		if ((peer->re->unix_sk->shutdown & 2) && shutdown(sv[1], SHUT_WR) < 0)
+			return err_errno(e, "shut %s (id %u) for writing", peer->re->path, peer->re->id);
+		if ((u->shutdown & 1) && !(peer->re->unix_sk->shutdown & 2) && shutdown(sv[0], SHUT_RD) < 0)
+			return err_errno(e, "shut %s (id %u) for reading", f->re->path, f->re->id);
+		if ((peer->re->unix_sk->shutdown & 1) && !(u->shutdown & 2) && shutdown(sv[1], SHUT_RD) < 0)
+			return err_errno(e, "shut %s (id %u) for reading", peer->re->path, peer->re->id);
+		if (fcntl(sv[1], F_SETFL, peer->re->flags & O_NONBLOCK) < 0)
+			return err_errno(e, "set the flags of %s", peer->re->path);
+	}
+	if (fcntl(sv[0], F_SETFL, f->re->flags & O_NONBLOCK) < 0)
+		return err_errno(e, "set the flags of %s", f->re->path);
+	pr_debug("file %u: %s, pair with %s", f->re->id, f->re->path, peer ? peer->re->path : "a closed peer");
+	return 0;
+}
+
 /* Reads pipedata.img, if the dump has pipes. */
 static int reopen_load_pipes(struct reopen *r, struct err *e)
 {
@@ -592,9 +676,11 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 	ghost_file_entry__free_unpacked(g, NULL);
 	if (ret < 0)
 		return ret;
-	/* A new description with the dumped flags, on the same unlinked inode. */
+	/* A new description with the dumped flags, on the same unlinked inode,
+	 * through its /proc link: O_NOFOLLOW (which Python's TemporaryFile
+	 * uses) would refuse that link, so it is left out. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", tmp);
-	fd = open(path, reopen_flags(re));
+	fd = open(path, reopen_flags(re) & ~O_NOFOLLOW);
 	if (fd < 0)
 		return err_errno(e, "open the remade unlinked file '%s' (id %u) with flags %#o", re->path, re->id, re->flags);
 	if (re->pos && lseek(fd, re->pos, SEEK_SET) < 0)
@@ -683,7 +769,8 @@ int reopen_open_all(struct reopen *r, struct err *e)
 			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
 			continue;
 		}
-		ret = r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
+		ret = r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
+		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(r, &r->files[i], e);
 		if (ret < 0)
 			return ret;

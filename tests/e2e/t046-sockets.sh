@@ -1,0 +1,90 @@
+#!/bin/sh
+# t046-sockets: unix socket pairs (stream, datagram, seqpacket) with data
+# waiting in both directions, shared with a child, shut down, or with a
+# closed peer; a bound socket is refused by name; a python3 process with an
+# unlinked temporary file, a pipe to a child and a socketpair carries on.
+
+. "$(dirname "$0")/lib.sh"
+
+testSocketPairs() {
+	e2e_need_amber || return 0
+	e2e_start_tree "$E2E_WL/sockets" "$T/ready" "$T/result" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "sockets did not get ready: $(cat "$T/wl.err")"; return 0; }
+	pid=$E2E_PID
+	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "sockets's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+# The dump only peeks: with --leave-running every queue is still there.
+testLeaveRunningKeepsQueues() {
+	e2e_need_amber || return 0
+	e2e_start_tree "$E2E_WL/sockets" "$T/ready" "$T/result" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "sockets did not get ready: $(cat "$T/wl.err")"; return 0; }
+	pid=$E2E_PID
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --leave-running || return 0
+	assertEquals "sockets's check, left running" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+testBoundSocketRefused() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	e2e_start "$E2E_PYTHON" -c 'import socket, sys, time
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.bind(sys.argv[1])
+open(sys.argv[2], "w").write("ok")
+time.sleep(1000)' "$T/sock" "$T/ready"
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ready" || { fail "python did not bind: $(cat "$T/wl.err")"; return 0; }
+	e2e_amber_fails "bound unix sockets" dump -t "$pid" -D "$T/img"
+	assertContains "the refusal names the socket" "$E2E_OUT" "socket:["
+	assertTrue "the process keeps running" "e2e_alive $pid"
+	kill -9 "$pid"
+}
+
+# A real program: python3 with an unlinked temporary file, a pipe to a
+# child and a socketpair; after restore it goes on using all three.
+testPythonFilesPipeSocketpair() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	cat >"$T/prog.py" <<'PY'
+import os, signal, socket, sys, tempfile, time
+out = sys.argv[1]
+tmp = tempfile.TemporaryFile(dir=os.path.dirname(out))   # unlinked at once
+tmp.write(b"kept in an unlinked file"); tmp.flush()
+a, b = socket.socketpair()
+a.sendall(b"waiting in the pair")
+rd, wr = os.pipe()
+kid = os.fork()
+if kid == 0:
+    os.close(rd)
+    n = 0
+    while True:
+        os.write(wr, b"tick %d\n" % n); n += 1
+        time.sleep(0.05)
+os.close(wr)
+go = []
+signal.signal(signal.SIGUSR1, lambda *x: go.append(1))
+open(out + ".ready", "w").write("ready")
+pipe = os.fdopen(rd, "rb")
+while not go:
+    pipe.readline()
+tmp.seek(0)
+lines = [pipe.readline() for _ in range(3)]
+ok = (tmp.read() == b"kept in an unlinked file" and b.recv(100) == b"waiting in the pair"
+      and all(l.startswith(b"tick ") for l in lines))
+b.sendall(b"x"); ok = ok and a.recv(1) == b"x"
+os.kill(kid, signal.SIGKILL); os.waitpid(kid, 0)
+open(out, "w").write("PASS\n" if ok else "FAIL: %r\n" % lines)
+PY
+	e2e_start_tree "$E2E_PYTHON" "$T/prog.py" "$T/pyresult" || return 0
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/pyresult.ready" || { fail "python did not get ready: $(cat "$T/wl.err")"; return 0; }
+	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "python's check after restore" PASS "$(e2e_spine_result "$pid" "$T/pyresult")"
+}
+
+. /usr/share/shunit2/shunit2
