@@ -57,6 +57,8 @@ void collect_free(struct collect *c)
 	free(c->fifos);
 	free(c->owners);
 	c->owners = NULL;
+	free(c->socks);
+	c->socks = NULL;
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	c->pidfd = -1;
@@ -167,9 +169,29 @@ static void collect_check_owners(struct collect *c)
 	}
 }
 
+/* A socket pair whose other end is held outside the tree would be cut
+ * from its peer by a restore: refused, naming both sockets. */
+static void collect_check_socket_peers(struct collect *c)
+{
+	for (int i = 0; i < c->nr_socks; i++) {
+		bool found = !c->socks[i].peer;
+		char why[200], link[64];
+
+		for (int j = 0; j < c->nr_socks && !found; j++)
+			found = c->socks[j].ino == c->socks[i].peer;
+		if (found)
+			continue;
+		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)c->socks[i].ino);
+		snprintf(why, sizeof(why), "its peer socket:[%llu] is held outside the dumped tree; "
+			 "sockets joined to the outside are not supported yet", (unsigned long long)c->socks[i].peer);
+		collect_refuse(c, c->socks[i].pid, c->socks[i].fd, link, why);
+	}
+}
+
 int collect_close(struct collect *c, struct err *e)
 {
 	collect_check_pipe_peers(c);
+	collect_check_socket_peers(c);
 	collect_check_owners(c);
 	if (c->remaps_open && image_close_write(&c->remaps, e) < 0)
 		return -EIO;
@@ -715,6 +737,19 @@ static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, E
 	return 0;
 }
 
+static int collect_remember_socket(struct collect *c, pid_t pid, int fd, uint64_t ino, uint64_t peer, struct err *e)
+{
+	if (c->nr_socks % 64 == 0) {
+		void *n = realloc(c->socks, sizeof(*c->socks) * (c->nr_socks + 64));
+
+		if (!n)
+			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
+		c->socks = n;
+	}
+	c->socks[c->nr_socks++] = (struct collect_sock){ ino, peer, pid, fd };
+	return 0;
+}
+
 /* A copy of pid's fd in this process (pidfd_getfd), for what only the
  * open file itself can tell; the pidfd is kept while one task is read. */
 static int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e)
@@ -984,6 +1019,8 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		if (why) {
 			collect_refuse(c, pid, fd, link, why);
 			why = NULL;
+		} else if ((ret = collect_remember_socket(c, pid, fd, usk.ino, usk.peer_ino, e)) < 0) {
+			return ret;
 		}
 		re.unix_sk = &usk;
 		re.has_mnt_id = false;

@@ -40,6 +40,8 @@ struct collect {
 	int nr_fifos;
 	struct collect_owner { pid_t owner, pid; int fd; } *owners;	/* F_SETOWN targets, checked at close */
 	int nr_owners;
+	struct collect_sock { uint64_t ino, peer; pid_t pid; int fd; } *socks;	/* unix sockets, to check peers at close */
+	int nr_socks;
 	int pidfd;			/* of pidfd_pid, for pidfd_getfd */
 	pid_t pidfd_pid;
 	uint8_t *pipe_sides;		/* per pipe: 1 read end seen, 2 write end seen */

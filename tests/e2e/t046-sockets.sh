@@ -43,6 +43,28 @@ time.sleep(1000)' "$T/sock" "$T/ready"
 	kill -9 "$pid"
 }
 
+# The child of a python3 process holds one end of a pair, the parent the
+# other: dumping the child alone is refused, naming the socket.
+testPeerOutsideTheTreeRefused() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	e2e_start "$E2E_PYTHON" -c 'import os, socket, sys, time
+a, b = socket.socketpair()
+kid = os.fork()
+if kid == 0:
+    a.close(); time.sleep(1000); os._exit(0)
+b.close()
+open(sys.argv[1], "w").write(str(kid))
+time.sleep(1000)' "$T/kid"
+	e2e_poll 10 test -s "$T/kid" || { fail "python did not fork: $(cat "$T/wl.err")"; return 0; }
+	kid=$(cat "$T/kid")
+	e2e_track "$kid"
+	e2e_amber_fails "outside the dumped tree" dump -t "$kid" -D "$T/img"
+	assertContains "the refusal names the socket" "$E2E_OUT" "socket:["
+	assertTrue "the child keeps running" "e2e_alive $kid"
+	kill -9 "$kid" "$E2E_PID"
+}
+
 # A real program: python3 with an unlinked temporary file, a pipe to a
 # child and a socketpair; after restore it goes on using all three.
 testPythonFilesPipeSocketpair() {
