@@ -34,9 +34,17 @@ static int sockdiag_on_msg(struct nl_msg *msg, void *arg)
 	r->u->state = m->udiag_state;
 	r->u->peer = tb[UNIX_DIAG_PEER] ? nla_get_u32(tb[UNIX_DIAG_PEER]) : 0;
 	r->u->named = tb[UNIX_DIAG_NAME] && nla_len(tb[UNIX_DIAG_NAME]) > 0;
+	if (r->u->named) {
+		r->u->name_len = nla_len(tb[UNIX_DIAG_NAME]) < (int)sizeof(r->u->name) ? nla_len(tb[UNIX_DIAG_NAME])
+											: (int)sizeof(r->u->name);
+		memcpy(r->u->name, nla_data(tb[UNIX_DIAG_NAME]), r->u->name_len);
+	}
+	if (tb[UNIX_DIAG_VFS] && nla_len(tb[UNIX_DIAG_VFS]) >= (int)sizeof(struct unix_diag_vfs))
+		r->u->vfs_ino = ((struct unix_diag_vfs *)nla_data(tb[UNIX_DIAG_VFS]))->udiag_vfs_ino;
 	r->u->shutdown = tb[UNIX_DIAG_SHUTDOWN] ? nla_get_u8(tb[UNIX_DIAG_SHUTDOWN]) : 0;
 	if (tb[UNIX_DIAG_RQLEN] && nla_len(tb[UNIX_DIAG_RQLEN]) >= (int)sizeof(struct unix_diag_rqlen))
-		r->u->rqueue = ((struct unix_diag_rqlen *)nla_data(tb[UNIX_DIAG_RQLEN]))->udiag_rqueue;
+		r->u->rqueue = ((struct unix_diag_rqlen *)nla_data(tb[UNIX_DIAG_RQLEN]))->udiag_rqueue,
+		r->u->wqueue = ((struct unix_diag_rqlen *)nla_data(tb[UNIX_DIAG_RQLEN]))->udiag_wqueue;
 	r->found = true;
 	return NL_OK;
 }
@@ -47,7 +55,7 @@ int sockdiag_unix_get(uint32_t ino, struct sockdiag_unix *u, struct err *e)
 		.sdiag_family = AF_UNIX,
 		.udiag_states = ~0u,
 		.udiag_ino = ino,
-		.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN,
+		.udiag_show = UDIAG_SHOW_NAME | UDIAG_SHOW_PEER | UDIAG_SHOW_RQLEN | UDIAG_SHOW_VFS,
 		.udiag_cookie = { ~0u, ~0u },	/* INET_DIAG_NOCOOKIE: any socket with this inode */
 	};
 	struct sockdiag_reply r = { u, false };

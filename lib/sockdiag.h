@@ -14,7 +14,11 @@ struct sockdiag_unix {
 	uint32_t peer;		/* the peer's inode, 0 if none */
 	bool named;		/* bound to a path or an abstract name */
 	uint8_t shutdown;	/* the kernel's RCV_SHUTDOWN 1 | SEND_SHUTDOWN 2 */
-	uint32_t rqueue;	/* bytes (stream) or datagrams... as unix_diag reports the receive queue */
+	uint32_t rqueue;	/* receive queue; for a listener, connections not yet accepted */
+	uint32_t wqueue;	/* for a listener, its backlog */
+	char name[108];		/* sun_path as bound (abstract: a 0 byte first) */
+	int name_len;
+	uint32_t vfs_ino;	/* a path-bound socket's file inode */
 };
 
 /* Asks sock_diag (through libnl) about the unix socket with inode ino, in

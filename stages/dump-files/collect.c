@@ -846,6 +846,61 @@ static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBin
 	return ret;
 }
 
+/* A listening unix socket: its name, backlog and (bound to a path) its
+ * file's mode and owner. Connections waiting to be accepted cannot be
+ * made again, and a relative path would be bound relative to the wrong
+ * directory: both are refused. */
+static int collect_unix_listener(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **buf,
+				 const char **why, struct err *e)
+{
+	int passcred = 0, sndbuf = 0, rcvbuf = 0;
+	socklen_t len = sizeof(int);
+
+	if (d->rqueue) {
+		*why = "the listening socket has connections waiting to be accepted, which cannot be restored yet";
+		return 0;
+	}
+	if (d->name[0] != 0 && d->name[0] != '/') {
+		*why = "the listening socket is bound to a relative path, which cannot be restored";
+		return 0;
+	}
+	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
+	len = sizeof(int);
+	getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
+	len = sizeof(int);
+	getsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
+	u->type = d->type;
+	u->ino = ino;
+	u->passcred = passcred;
+	u->sndbuf = sndbuf;
+	u->rcvbuf = rcvbuf;
+	u->has_name = u->has_listening = u->has_backlog = true;
+	/* The name outlives d: it is written with the record, later. */
+	if (!(*buf = malloc(d->name_len)))
+		return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
+	memcpy(*buf, d->name, d->name_len);
+	u->name.data = *buf;
+	u->name.len = d->name_len;
+	u->listening = true;
+	u->backlog = d->wqueue;
+	if (d->name[0] == '/') {
+		char path[sizeof(d->name) + 1];
+		struct stat st;
+
+		memcpy(path, d->name, d->name_len);
+		path[d->name_len] = 0;
+		if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_ino != d->vfs_ino) {
+			*why = "the file of the listening socket's path was removed or replaced, so it cannot be bound again";
+			return 0;
+		}
+		u->has_mode = u->has_uid = u->has_gid = true;
+		u->mode = st.st_mode & 07777;
+		u->uid = st.st_uid;
+		u->gid = st.st_gid;
+	}
+	return 0;
+}
+
 /* One end of a unix socket pair: its type, peer, shutdown state, options
  * and queued data. Anything else (another family, a bound, listening or
  * unconnected socket) gets a reason in *why and is refused by the caller. */
@@ -868,8 +923,11 @@ static int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, Unix
 	}
 	if ((ret = sockdiag_unix_get(ino, &d, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", pid, fd);
+	if (d.named && d.state == 10 /* TCP_LISTEN */)
+		return collect_unix_listener(sk, ino, &d, u, buf, why, e);
 	if (d.named) {
-		*why = "bound unix sockets (a path or abstract name) are not supported yet, only socketpairs";
+		*why = "bound unix sockets that are not listening (accepted connections, named datagram sockets) "
+		       "are not supported yet, only listening sockets and socketpairs";
 		return 0;
 	}
 	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET) {

@@ -27,7 +27,9 @@
  * Connected unix socket pairs (socketpair, or a stream end whose peer
  * closed): type, peer inode and shutdown from sock_diag (libnl), options
  * from getsockopt, and what waits to be read peeked at (MSG_PEEK with
- * SO_PEEK_OFF, put back). Other sockets, other anon_inode files (fanotify,
+ * SO_PEEK_OFF, put back); listening unix sockets with nothing waiting to
+ * be accepted (name, backlog, the socket file's mode and owner). Other
+ * sockets, other anon_inode files (fanotify,
  * userfaultfd, ...)
  * and terminals are refused; every such descriptor is listed as a warning
  * and the first one is the error.

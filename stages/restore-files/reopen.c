@@ -12,7 +12,9 @@
 #include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <stddef.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <unistd.h>
@@ -511,6 +513,68 @@ static int reopen_unix_refill(int from, const RegFileEntry *re, struct err *e)
 	return 0;
 }
 
+/* Is a live socket bound to this path? /proc/net/unix lists every unix
+ * socket of the network namespace with the path it was bound to. Asked
+ * rather than connecting, which would leave a connection at a live
+ * listener. */
+static bool reopen_path_bound(const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/unix", "re");
+	size_t n = strlen(path);
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		size_t l = strcspn(line, "\n");
+
+		if (l > n && line[l - n - 1] == ' ' && !memcmp(line + l - n, path, n))
+			return true;
+	}
+	return false;
+}
+
+/* A listening unix socket, bound to its name again. The file a path-bound
+ * listener leaves behind when it is killed is removed first, but only if
+ * no live socket is bound to it: a live listener (the original, after a
+ * --leave-running dump) keeps its name and the restore is refused. */
+static int reopen_unix_listener(struct reopen_file *f, struct err *e)
+{
+	const UnixSocketEntry *u = f->re->unix_sk;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + u->name.len;
+	char shown[sizeof(sa.sun_path) + 2];
+	_cleanup_close_ int sk = -1;
+
+	if (!u->name.len || u->name.len > sizeof(sa.sun_path))
+		return err_input(e, "%s (id %u) has a name of %zu bytes", f->re->path, f->re->id, u->name.len);
+	memcpy(sa.sun_path, u->name.data, u->name.len);
+	snprintf(shown, sizeof(shown), "%s%.*s", sa.sun_path[0] ? "" : "@", (int)u->name.len - !sa.sun_path[0],
+		 sa.sun_path + !sa.sun_path[0]);
+	if ((sk = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0)) < 0)
+		return err_errno(e, "make listening socket '%s' again", shown);
+	reopen_unix_opts(sk, u);
+	if (sa.sun_path[0]) {
+		struct stat st;
+
+		if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			if (reopen_path_bound(sa.sun_path))
+				return err_input(e, "unix socket '%s' is in use by a live listener; stop it before the restore", shown);
+			if (unlink(sa.sun_path) < 0)
+				return err_errno(e, "remove the stale socket file '%s'", shown);
+		}
+	}
+	if (bind(sk, (struct sockaddr *)&sa, len) < 0)
+		return err_errno(e, "bind listening socket %s (id %u) to '%s' again", f->re->path, f->re->id, shown);
+	if (sa.sun_path[0] && u->has_mode && (chmod(sa.sun_path, u->mode) < 0 || lchown(sa.sun_path, u->uid, u->gid) < 0))
+		pr_warn("socket file '%s': cannot give it mode %#o and owner %u:%u: %m", shown, u->mode, u->uid, u->gid);
+	if (listen(sk, u->backlog) < 0)
+		return err_errno(e, "listen on '%s' again", shown);
+	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
+		return err_errno(e, "set the flags of %s", f->re->path);
+	pr_debug("file %u: %s listening on '%s', backlog %u", f->re->id, f->re->path, shown, u->backlog);
+	f->fd = TAKE_FD(sk);
+	return 0;
+}
+
 /* A unix socket pair, made once for both ends (socketpair keeps the two
  * joined); a stream end whose peer had closed gets a peer that is closed
  * again once its data is back. */
@@ -522,6 +586,8 @@ static int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 
 	if (f->fd >= 0)
 		return 0;	/* made with its peer */
+	if (u->listening)
+		return reopen_unix_listener(f, e);
 	for (int i = 0; u->peer_ino && i < r->nr_files && !peer; i++)
 		if (r->files[i].re->unix_sk && r->files[i].re->unix_sk->ino == u->peer_ino)
 			peer = &r->files[i];

@@ -1,7 +1,9 @@
 #!/bin/sh
 # t046-sockets: unix socket pairs (stream, datagram, seqpacket) with data
 # waiting in both directions, shared with a child, shut down, or with a
-# closed peer; a bound socket is refused by name; a python3 process with an
+# closed peer; listening sockets bound to a path or an abstract name; a
+# bound datagram socket, a listener with connections waiting and a pair
+# joined to the outside are refused by name; a python3 process with an
 # unlinked temporary file, a pipe to a child and a socketpair carries on.
 
 . "$(dirname "$0")/lib.sh"
@@ -26,6 +28,49 @@ testLeaveRunningKeepsQueues() {
 	pid=$E2E_PID
 	e2e_amber_ok dump -t "$pid" -D "$T/img" --leave-running || return 0
 	assertEquals "sockets's check, left running" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+start_listener() {
+	mkdir -p "$T/d"
+	rm -f "$T/ready" "$T/result"
+	e2e_start "$E2E_WL/listener" "$T/ready" "$T/result" "$T/d"
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ready" || { fail "listener did not get ready: $(cat "$T/wl.err")"; return 1; }
+}
+
+testListeningSockets() {
+	e2e_need_amber || return 0
+	start_listener || return 0
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	assertTrue "the killed listener left its socket file" "[ -S '$T/d/sock' ]"
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "listener's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+# Restoring a listener whose name a live process holds (the original, left
+# running) is refused; the live one keeps its socket file.
+testListenerNameInUse() {
+	e2e_need_amber || return 0
+	start_listener || return 0
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --leave-running || return 0
+	e2e_amber_fails "in use by a live listener" restore -D "$T/img" -d --pidns
+	assertTrue "the socket file is still there" "[ -S '$T/d/sock' ]"
+	assertEquals "the original still works" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+testListenerWithWaitingConnectionRefused() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	e2e_start "$E2E_PYTHON" -c 'import socket, sys, time
+l = socket.socket(socket.AF_UNIX); l.bind(sys.argv[1]); l.listen(4)
+c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
+open(sys.argv[2], "w").write("ok")
+time.sleep(1000)' "$T/lsock" "$T/ready"
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ready" || { fail "python did not listen: $(cat "$T/wl.err")"; return 0; }
+	e2e_amber_fails "waiting to be accepted" dump -t "$pid" -D "$T/img"
+	assertTrue "the process keeps running" "e2e_alive $pid"
+	kill -9 "$pid"
 }
 
 testBoundSocketRefused() {
