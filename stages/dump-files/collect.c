@@ -905,7 +905,7 @@ static int collect_unix_listener(int sk, uint64_t ino, const struct sockdiag_uni
  * and queued data. Anything else (another family, a bound, listening or
  * unconnected socket) gets a reason in *why and is refused by the caller. */
 static int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, UnixSocketEntry *u, ProtobufCBinaryData **q,
-			uint8_t **buf, const char **why, struct err *e)
+			uint8_t **buf, uint8_t **name, const char **why, struct err *e)
 {
 	_cleanup_close_ int sk = -1;
 	struct sockdiag_unix d;
@@ -925,10 +925,23 @@ static int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, Unix
 		return err_wrap(e, "pid %d fd %d", pid, fd);
 	if (d.named && d.state == 10 /* TCP_LISTEN */)
 		return collect_unix_listener(sk, ino, &d, u, buf, why, e);
-	if (d.named) {
-		*why = "bound unix sockets that are not listening (accepted connections, named datagram sockets) "
-		       "are not supported yet, only listening sockets and socketpairs";
+	/* Named and connected: the server end of an accepted connection. */
+	if (d.named && !(d.state == 1 && d.peer && d.type != SOCK_DGRAM)) {
+		*why = "bound unix datagram sockets are not supported yet, only listening sockets, their "
+		       "connections and socketpairs";
 		return 0;
+	}
+	if (d.named) {
+		if (d.name[0] != 0 && d.name[0] != '/') {
+			*why = "the connection was accepted from a listener bound to a relative path, which cannot be restored";
+			return 0;
+		}
+		if (!(*name = malloc(d.name_len)))
+			return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
+		memcpy(*name, d.name, d.name_len);
+		u->has_name = true;
+		u->name.data = *name;
+		u->name.len = d.name_len;
 	}
 	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET) {
 		*why = "this unix socket type is not supported";
@@ -1012,7 +1025,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	FownEntry fown = FOWN_ENTRY__INIT;
 	UnixSocketEntry usk = UNIX_SOCKET_ENTRY__INIT;
 	_cleanup_free_ ProtobufCBinaryData *usk_q = NULL;
-	_cleanup_free_ uint8_t *usk_buf = NULL;
+	_cleanup_free_ uint8_t *usk_buf = NULL, *usk_name = NULL;
 	bool owned;
 	char orig[PATH_MAX];
 	struct collect_file *f;
@@ -1072,7 +1085,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	if (!strncmp(link, "socket:", 7)) {
 		const char *why;
 
-		if ((ret = collect_unix(c, pid, fd, st->st_ino, &usk, &usk_q, &usk_buf, &why, e)) < 0)
+		if ((ret = collect_unix(c, pid, fd, st->st_ino, &usk, &usk_q, &usk_buf, &usk_name, &why, e)) < 0)
 			return ret;
 		if (why) {
 			collect_refuse(c, pid, fd, link, why);

@@ -575,6 +575,56 @@ static int reopen_unix_listener(struct reopen_file *f, struct err *e)
 	return 0;
 }
 
+/* A connection accepted from a listener, made again the way it was made:
+ * a new client connects to the name and is accepted, so the server end has
+ * the listener's name and the client sees it as its peer. Through the
+ * restored listener when the tree still has it (restored first, see
+ * reopen_open_all), else through a listener of our own bound to the name
+ * for the moment. */
+static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, int *client, int *server, struct err *e)
+{
+	const UnixSocketEntry *su = server_f->re->unix_sk;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + su->name.len;
+	_cleanup_close_ int own = -1, c = -1;
+	int listener = -1, s;
+	bool made_file = false;
+
+	if (!su->name.len || su->name.len > sizeof(sa.sun_path))
+		return err_input(e, "%s (id %u) has a name of %zu bytes", server_f->re->path, server_f->re->id, su->name.len);
+	memcpy(sa.sun_path, su->name.data, su->name.len);
+	for (int i = 0; i < r->nr_files && listener < 0; i++) {
+		const UnixSocketEntry *l = r->files[i].re->unix_sk;
+
+		if (l && l->listening && r->files[i].fd >= 0 && l->type == su->type && l->name.len == su->name.len &&
+		    !memcmp(l->name.data, su->name.data, su->name.len))
+			listener = r->files[i].fd;
+	}
+	if (listener < 0) {
+		struct stat st;
+
+		if (sa.sun_path[0] && lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) && !reopen_path_bound(sa.sun_path))
+			unlink(sa.sun_path);	/* left by the dead listener */
+		own = socket(AF_UNIX, su->type | SOCK_CLOEXEC, 0);
+		if (own < 0 || bind(own, (struct sockaddr *)&sa, len) < 0 || listen(own, 1) < 0)
+			return err_errno(e, "listen on the name of %s (id %u) for a moment, to connect its peer again",
+					 server_f->re->path, server_f->re->id);
+		made_file = sa.sun_path[0] != 0;
+		listener = own;
+	}
+	c = socket(AF_UNIX, su->type | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, len) < 0)
+		return err_errno(e, "connect the peer of %s (id %u) again", server_f->re->path, server_f->re->id);
+	s = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	if (s < 0)
+		return err_errno(e, "accept the connection of %s (id %u) again", server_f->re->path, server_f->re->id);
+	if (made_file)
+		unlink(sa.sun_path);
+	*server = s;
+	*client = TAKE_FD(c);
+	return 0;
+}
+
 /* A unix socket pair, made once for both ends (socketpair keeps the two
  * joined); a stream end whose peer had closed gets a peer that is closed
  * again once its data is back. */
@@ -596,8 +646,18 @@ static int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 				 (unsigned long long)u->peer_ino);
 	if (peer && peer->re->unix_sk->type != u->type)
 		return err_input(e, "%s and its peer %s have different types", f->re->path, peer->re->path);
-	if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv) < 0)
+	if (peer && (u->has_name || peer->re->unix_sk->has_name)) {
+		/* An accepted connection: the server end has the listener's name. */
+		bool f_named = u->has_name;
+		int client, server;
+
+		if ((ret = reopen_unix_accepted(r, f_named ? f : peer, &client, &server, e)) < 0)
+			return ret;
+		sv[0] = f_named ? server : client;
+		sv[1] = f_named ? client : server;
+	} else if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv) < 0) {
 		return err_errno(e, "make the socket pair of %s (id %u) again", f->re->path, f->re->id);
+	}
 	f->fd = sv[0];
 	reopen_unix_opts(sv[0], u);
 	if (peer) {
@@ -830,11 +890,22 @@ int reopen_open_all(struct reopen *r, struct err *e)
 		return ret;
 	if ((ret = reopen_load_pipes(r, e)) < 0)
 		return ret;
+	/* Listening sockets first: accepted connections are made again
+	 * through them. */
+	for (int i = 0; i < r->nr_files; i++) {
+		if (!r->files[i].pid || !r->files[i].re->unix_sk || !r->files[i].re->unix_sk->listening)
+			continue;
+		if ((ret = reopen_unix_listener(&r->files[i], e)) < 0)
+			return ret;
+		r->nr_open++;
+	}
 	for (int i = 0; i < r->nr_files; i++) {
 		if (!r->files[i].pid) {
 			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
 			continue;
 		}
+		if (r->files[i].re->unix_sk && r->files[i].re->unix_sk->listening)
+			continue;
 		ret = r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(r, &r->files[i], e);

@@ -82,7 +82,7 @@ open(sys.argv[2], "w").write("ok")
 time.sleep(1000)' "$T/sock" "$T/ready"
 	pid=$E2E_PID
 	e2e_poll 10 test -s "$T/ready" || { fail "python did not bind: $(cat "$T/wl.err")"; return 0; }
-	e2e_amber_fails "bound unix sockets" dump -t "$pid" -D "$T/img"
+	e2e_amber_fails "bound unix datagram sockets" dump -t "$pid" -D "$T/img"
 	assertContains "the refusal names the socket" "$E2E_OUT" "socket:["
 	assertTrue "the process keeps running" "e2e_alive $pid"
 	kill -9 "$pid"
