@@ -2,7 +2,8 @@
 # t040-pipes: pipes with data in them, their capacity, flags, ends shared
 # within and across processes and a pipe whose writer is gone; real
 # programs joined by a pipe (a bash pipeline) going on after a restore; and
-# memory shared between processes (MAP_SHARED|MAP_ANONYMOUS across fork);
+# memory shared between processes (MAP_SHARED|MAP_ANONYMOUS across fork, and
+# a file mapped MAP_SHARED);
 # named pipes (FIFOs) with their data, and one removed before the restore.
 
 . "$(dirname "$0")/lib.sh"
@@ -18,6 +19,20 @@ testPipes() {
 	e2e_restore_detached "$T/img" || return 0
 	assertEquals "the restored pid" "$pid" "$E2E_PID"
 	assertEquals "pipes's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+# A file mapped MAP_SHARED by a parent and its child is mapped from the
+# file again: writes through the mapping reach the file and the child.
+testFileSharedMapping() {
+	e2e_need_amber || return 0
+	mkdir -p "$T/fm"
+	e2e_start_tree "$E2E_WL/filemap" "$T/ready" "$T/result" "$T/fm" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "filemap did not get ready: $(cat "$T/wl.err")"; return 0; }
+	pid=$E2E_PID
+	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "filemap's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
 # Memory shared across fork stays shared, with pages only one side touched.
