@@ -126,15 +126,18 @@ e2e_start() {
 }
 
 # Starts workload $1 (tests/workloads/$1.c, which takes READYFILE RESULTFILE:
-# $T/ready and $T/result) and waits until it reported READY; sets E2E_PID.
+# $T/ready and $T/result, then any further arguments given here) and waits
+# until it reported READY; sets E2E_PID.
 e2e_start_wl() {
+	_wl=$1
+	shift
 	rm -f "$T/ready" "$T/result"
-	e2e_start "$E2E_WL/$1" "$T/ready" "$T/result"
+	e2e_start "$E2E_WL/$_wl" "$T/ready" "$T/result" "$@"
 	if ! e2e_poll 10 test -s "$T/ready"; then
-		fail "$1 did not get ready within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
+		fail "$_wl did not get ready within 10 s: $(cat "$T/wl.err" 2>/dev/null)"
 		return 1
 	fi
-	assertEquals "$1's own pid" "READY $E2E_PID" "$(cat "$T/ready")"
+	assertEquals "$_wl's own pid" "READY $E2E_PID" "$(cat "$T/ready")"
 }
 
 # Starts the spine workload (tests/workloads/spine.c) and waits until it
@@ -233,12 +236,29 @@ e2e_need_amber() {
 # back with its pid and that its own check after SIGUSR1 says PASS.
 e2e_roundtrip() {
 	e2e_need_amber || return 0
-	e2e_start_wl "$1" || return 0
+	e2e_start_wl "$@" || return 0
 	_pid=$E2E_PID
 	e2e_dump_and_reap "$_pid" "$T/img" || return 0
 	e2e_restore_detached "$T/img" || return 0
 	assertEquals "the restored pid" "$_pid" "$E2E_PID"
 	assertEquals "$1's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+}
+
+# The same for workload $1 that forks (started under the reaper, see
+# below), with any further arguments after READYFILE RESULTFILE.
+e2e_roundtrip_tree() {
+	e2e_need_amber || return 0
+	_wl=$1
+	shift
+	rm -f "$T/ready" "$T/result"
+	e2e_start_tree "$E2E_WL/$_wl" "$T/ready" "$T/result" "$@" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "$_wl did not get ready: $(cat "$T/wl.err")"; return 0; }
+	_pid=$E2E_PID
+	e2e_amber_ok dump -t "$_pid" -D "$T/img" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$_pid" "$E2E_PID"
+	assertEquals "$_wl's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
 }
 
 # Dumps workload $1 with --leave-running and asserts that the original's own

@@ -9,43 +9,20 @@
 . "$(dirname "$0")/lib.sh"
 
 testPipes() {
-	e2e_need_amber || return 0
-	e2e_start_tree "$E2E_WL/pipes" "$T/ready" "$T/result" || return 0
-	e2e_poll 10 test -s "$T/ready" || { fail "pipes did not get ready: $(cat "$T/wl.err")"; return 0; }
-	pid=$E2E_PID
-	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	e2e_roundtrip_tree pipes
 	assertTrue "the dump saved what the pipes held" "[ -s '$T/img/pipedata.img' ]"
-	e2e_wait_tree_gone 10 || return 0
-	e2e_restore_detached "$T/img" || return 0
-	assertEquals "the restored pid" "$pid" "$E2E_PID"
-	assertEquals "pipes's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
 # A file mapped MAP_SHARED by a parent and its child is mapped from the
 # file again: writes through the mapping reach the file and the child.
 testFileSharedMapping() {
-	e2e_need_amber || return 0
 	mkdir -p "$T/fm"
-	e2e_start_tree "$E2E_WL/filemap" "$T/ready" "$T/result" "$T/fm" || return 0
-	e2e_poll 10 test -s "$T/ready" || { fail "filemap did not get ready: $(cat "$T/wl.err")"; return 0; }
-	pid=$E2E_PID
-	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
-	e2e_wait_tree_gone 10 || return 0
-	e2e_restore_detached "$T/img" || return 0
-	assertEquals "filemap's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_roundtrip_tree filemap "$T/fm"
 }
 
 # Memory shared across fork stays shared, with pages only one side touched.
 testSharedAnonymousMemory() {
-	e2e_need_amber || return 0
-	e2e_start_tree "$E2E_WL/shmem" "$T/ready" "$T/result" || return 0
-	e2e_poll 10 test -s "$T/ready" || { fail "shmem did not get ready: $(cat "$T/wl.err")"; return 0; }
-	pid=$E2E_PID
-	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
-	e2e_wait_tree_gone 10 || return 0
-	e2e_restore_detached "$T/img" || return 0
-	assertEquals "the restored pid" "$pid" "$E2E_PID"
-	assertEquals "shmem's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_roundtrip_tree shmem
 }
 
 # A pipe whose other end is held outside the tree cannot be restored joined
@@ -107,12 +84,8 @@ start_fifos() {
 }
 
 testFifos() {
-	e2e_need_amber || return 0
-	start_fifos || return 0
-	e2e_dump_and_reap "$pid" "$T/img" || return 0
-	e2e_restore_detached "$T/img" || return 0
-	assertEquals "the restored pid" "$pid" "$E2E_PID"
-	assertEquals "fifos's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	mkdir -p "$T/ff"
+	e2e_roundtrip fifos "$T/ff"
 }
 
 # A FIFO removed between dump and restore: the restore names it and how to

@@ -9,15 +9,7 @@
 . "$(dirname "$0")/lib.sh"
 
 testSocketPairs() {
-	e2e_need_amber || return 0
-	e2e_start_tree "$E2E_WL/sockets" "$T/ready" "$T/result" || return 0
-	e2e_poll 10 test -s "$T/ready" || { fail "sockets did not get ready: $(cat "$T/wl.err")"; return 0; }
-	pid=$E2E_PID
-	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
-	e2e_wait_tree_gone 10 || return 0
-	e2e_restore_detached "$T/img" || return 0
-	assertEquals "the restored pid" "$pid" "$E2E_PID"
-	assertEquals "sockets's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_roundtrip_tree sockets
 }
 
 # The dump only peeks: with --leave-running every queue is still there.
