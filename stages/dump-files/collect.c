@@ -9,6 +9,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -788,8 +789,10 @@ static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBin
 		return err_errno(e, "set a peek offset on socket:[%llu]", (unsigned long long)u->ino);
 	for (;;) {
 		char ctl[CMSG_SPACE(sizeof(int) * 64)];
+		struct sockaddr_un from;
 		struct iovec iov = { *buf + used, cap - used };
-		struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl) };
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
+				     .msg_control = ctl, .msg_controllen = sizeof(ctl) };
 		ssize_t n;
 		void *nq;
 
@@ -818,6 +821,9 @@ static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBin
 					close(((int *)CMSG_DATA(cm))[i]);
 				*why = "file descriptors are in flight in it (SCM_RIGHTS), which is not supported yet";
 			}
+		/* Put back, a datagram comes from the restore's unbound socket. */
+		if (type == SOCK_DGRAM && mh.msg_namelen > sizeof(sa_family_t))
+			*why = "datagrams from a bound sender wait in it, which cannot be sent again from that address";
 		if (*why || (n == 0 && type == SOCK_STREAM))
 			break;
 		if (n == 0) {
@@ -850,18 +856,22 @@ static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBin
  * file's mode and owner. Connections waiting to be accepted cannot be
  * made again, and a relative path would be bound relative to the wrong
  * directory: both are refused. */
-static int collect_unix_listener(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **buf,
-				 const char **why, struct err *e)
+static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBinaryData **q, uint8_t **buf,
+			      const char **why, struct err *e);
+
+static int collect_unix_bound(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **name,
+			      ProtobufCBinaryData **q, uint8_t **buf, const char **why, struct err *e)
 {
+	bool listening = d->state == 10;	/* TCP_LISTEN */
 	int passcred = 0, sndbuf = 0, rcvbuf = 0;
 	socklen_t len = sizeof(int);
 
-	if (d->rqueue) {
+	if (listening && d->rqueue) {
 		*why = "the listening socket has connections waiting to be accepted, which cannot be restored yet";
 		return 0;
 	}
 	if (d->name[0] != 0 && d->name[0] != '/') {
-		*why = "the listening socket is bound to a relative path, which cannot be restored";
+		*why = "the socket is bound to a relative path, which cannot be restored";
 		return 0;
 	}
 	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
@@ -874,14 +884,15 @@ static int collect_unix_listener(int sk, uint64_t ino, const struct sockdiag_uni
 	u->passcred = passcred;
 	u->sndbuf = sndbuf;
 	u->rcvbuf = rcvbuf;
-	u->has_name = u->has_listening = u->has_backlog = true;
+	u->has_name = u->has_listening = true;
 	/* The name outlives d: it is written with the record, later. */
-	if (!(*buf = malloc(d->name_len)))
+	if (!(*name = malloc(d->name_len)))
 		return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
-	memcpy(*buf, d->name, d->name_len);
-	u->name.data = *buf;
+	memcpy(*name, d->name, d->name_len);
+	u->name.data = *name;
 	u->name.len = d->name_len;
-	u->listening = true;
+	u->listening = listening;
+	u->has_backlog = listening;
 	u->backlog = d->wqueue;
 	if (d->name[0] == '/') {
 		char path[sizeof(d->name) + 1];
@@ -890,7 +901,7 @@ static int collect_unix_listener(int sk, uint64_t ino, const struct sockdiag_uni
 		memcpy(path, d->name, d->name_len);
 		path[d->name_len] = 0;
 		if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_ino != d->vfs_ino) {
-			*why = "the file of the listening socket's path was removed or replaced, so it cannot be bound again";
+			*why = "the file of the socket's path was removed or replaced, so it cannot be bound again";
 			return 0;
 		}
 		u->has_mode = u->has_uid = u->has_gid = true;
@@ -898,7 +909,8 @@ static int collect_unix_listener(int sk, uint64_t ino, const struct sockdiag_uni
 		u->uid = st.st_uid;
 		u->gid = st.st_gid;
 	}
-	return 0;
+	/* A bound datagram socket: what waits in it is sent to it again. */
+	return listening ? 0 : collect_unix_queue(sk, d->type, u, q, buf, why, e);
 }
 
 /* One end of a unix socket pair: its type, peer, shutdown state, options
@@ -923,12 +935,13 @@ static int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, Unix
 	}
 	if ((ret = sockdiag_unix_get(ino, &d, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", pid, fd);
-	if (d.named && d.state == 10 /* TCP_LISTEN */)
-		return collect_unix_listener(sk, ino, &d, u, buf, why, e);
+	/* A bound datagram socket with no peer of its own: its state is
+	 * TCP_CLOSE, or TCP_ESTABLISHED once a client connected to it. */
+	if (d.named && (d.state == 10 /* TCP_LISTEN */ || (d.type == SOCK_DGRAM && !d.peer)))
+		return collect_unix_bound(sk, ino, &d, u, name, q, buf, why, e);
 	/* Named and connected: the server end of an accepted connection. */
 	if (d.named && !(d.state == 1 && d.peer && d.type != SOCK_DGRAM)) {
-		*why = "bound unix datagram sockets are not supported yet, only listening sockets, their "
-		       "connections and socketpairs";
+		*why = "bound and connected unix datagram sockets are not supported yet";
 		return 0;
 	}
 	if (d.named) {

@@ -29,7 +29,9 @@
  * from getsockopt, and what waits to be read peeked at (MSG_PEEK with
  * SO_PEEK_OFF, put back); listening unix sockets with nothing waiting to
  * be accepted (name, backlog, the socket file's mode and owner), and the
- * connections accepted from them (the server end keeps the name). Other
+ * connections accepted from them (the server end keeps the name); bound
+ * datagram sockets with their queues (datagrams from unbound senders) and
+ * the sockets connected to them. Other
  * sockets, other anon_inode files (fanotify,
  * userfaultfd, ...)
  * and terminals are refused; every such descriptor is listed as a warning

@@ -532,11 +532,12 @@ static bool reopen_path_bound(const char *path)
 	return false;
 }
 
-/* A listening unix socket, bound to its name again. The file a path-bound
+/* A listening unix socket or a bound datagram socket, bound to its name
+ * again (a datagram socket gets its queue back). The file a path-bound
  * listener leaves behind when it is killed is removed first, but only if
  * no live socket is bound to it: a live listener (the original, after a
  * --leave-running dump) keeps its name and the restore is refused. */
-static int reopen_unix_listener(struct reopen_file *f, struct err *e)
+static int reopen_unix_bound(struct reopen_file *f, struct err *e)
 {
 	const UnixSocketEntry *u = f->re->unix_sk;
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
@@ -566,11 +567,22 @@ static int reopen_unix_listener(struct reopen_file *f, struct err *e)
 		return err_errno(e, "bind listening socket %s (id %u) to '%s' again", f->re->path, f->re->id, shown);
 	if (sa.sun_path[0] && u->has_mode && (chmod(sa.sun_path, u->mode) < 0 || lchown(sa.sun_path, u->uid, u->gid) < 0))
 		pr_warn("socket file '%s': cannot give it mode %#o and owner %u:%u: %m", shown, u->mode, u->uid, u->gid);
-	if (listen(sk, u->backlog) < 0)
+	if (u->listening && listen(sk, u->backlog) < 0)
 		return err_errno(e, "listen on '%s' again", shown);
+	if (!u->listening && u->n_queue) {
+		/* A bound datagram socket's queue, sent to it again from an
+		 * unbound socket (the dump refused datagrams from bound ones). */
+		_cleanup_close_ int from = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		for (size_t i = 0; i < u->n_queue; i++)
+			if (from < 0 || sendto(from, u->queue[i].data, u->queue[i].len, MSG_DONTWAIT | MSG_NOSIGNAL,
+					       (struct sockaddr *)&sa, len) != (ssize_t)u->queue[i].len)
+				return err_errno(e, "put %zu queued bytes back into '%s'", u->queue[i].len, shown);
+	}
 	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", f->re->path);
-	pr_debug("file %u: %s listening on '%s', backlog %u", f->re->id, f->re->path, shown, u->backlog);
+	pr_debug("file %u: %s %s '%s', backlog %u", f->re->id, f->re->path, u->listening ? "listening on" : "bound to", shown,
+		 u->backlog);
 	f->fd = TAKE_FD(sk);
 	return 0;
 }
@@ -625,6 +637,38 @@ static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, 
 	return 0;
 }
 
+/* A listening socket or a bound datagram socket: made in a first pass,
+ * since the connections to them are made again through them. */
+static bool reopen_is_bound(const RegFileEntry *re)
+{
+	return re->unix_sk && re->unix_sk->has_name && (re->unix_sk->listening || re->unix_sk->type == SOCK_DGRAM);
+}
+
+/* A datagram socket connected to a bound one of the tree (restored
+ * first): connected to its name again. Only its peer could have sent to
+ * it, and that peer is bound, not connected back, so nothing waits in it. */
+static int reopen_unix_dgram_client(struct reopen_file *f, const struct reopen_file *server, struct err *e)
+{
+	const UnixSocketEntry *su = server->re->unix_sk;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int sk = -1;
+
+	if (!su->name.len || su->name.len > sizeof(sa.sun_path) || f->re->unix_sk->n_queue)
+		return err_input(e, "%s (id %u): datagram peer %s cannot be reached again", f->re->path, f->re->id,
+				 server->re->path);
+	memcpy(sa.sun_path, su->name.data, su->name.len);
+	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sk < 0 || connect(sk, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + su->name.len) < 0)
+		return err_errno(e, "connect %s (id %u) to its datagram peer %s again", f->re->path, f->re->id, server->re->path);
+	reopen_unix_opts(sk, f->re->unix_sk);
+	if ((f->re->unix_sk->shutdown & 2) && shutdown(sk, SHUT_WR) < 0)
+		return err_errno(e, "shut %s (id %u) for writing", f->re->path, f->re->id);
+	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
+		return err_errno(e, "set the flags of %s", f->re->path);
+	f->fd = TAKE_FD(sk);
+	return 0;
+}
+
 /* A unix socket pair, made once for both ends (socketpair keeps the two
  * joined); a stream end whose peer had closed gets a peer that is closed
  * again once its data is back. */
@@ -636,8 +680,7 @@ static int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 
 	if (f->fd >= 0)
 		return 0;	/* made with its peer */
-	if (u->listening)
-		return reopen_unix_listener(f, e);
+
 	for (int i = 0; u->peer_ino && i < r->nr_files && !peer; i++)
 		if (r->files[i].re->unix_sk && r->files[i].re->unix_sk->ino == u->peer_ino)
 			peer = &r->files[i];
@@ -646,6 +689,8 @@ static int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 				 (unsigned long long)u->peer_ino);
 	if (peer && peer->re->unix_sk->type != u->type)
 		return err_input(e, "%s and its peer %s have different types", f->re->path, peer->re->path);
+	if (peer && u->type == SOCK_DGRAM && peer->re->unix_sk->has_name && !u->has_name)
+		return reopen_unix_dgram_client(f, peer, e);
 	if (peer && (u->has_name || peer->re->unix_sk->has_name)) {
 		/* An accepted connection: the server end has the listener's name. */
 		bool f_named = u->has_name;
@@ -893,9 +938,9 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	/* Listening sockets first: accepted connections are made again
 	 * through them. */
 	for (int i = 0; i < r->nr_files; i++) {
-		if (!r->files[i].pid || !r->files[i].re->unix_sk || !r->files[i].re->unix_sk->listening)
+		if (!r->files[i].pid || !reopen_is_bound(r->files[i].re))
 			continue;
-		if ((ret = reopen_unix_listener(&r->files[i], e)) < 0)
+		if ((ret = reopen_unix_bound(&r->files[i], e)) < 0)
 			return ret;
 		r->nr_open++;
 	}
@@ -904,7 +949,7 @@ int reopen_open_all(struct reopen *r, struct err *e)
 			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
 			continue;
 		}
-		if (r->files[i].re->unix_sk && r->files[i].re->unix_sk->listening)
+		if (reopen_is_bound(r->files[i].re))
 			continue;
 		ret = r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
