@@ -49,8 +49,10 @@ e2e_setup() {
 
 # Kills everything the test started and removes its directory; call from tearDown.
 e2e_teardown() {
+	# With their descendants: a tree a test left running (a refused dump)
+	# may have forked after its pids were tracked.
 	for p in $E2E_PIDS; do
-		e2e_alive "$p" && kill -9 "$p" 2>/dev/null
+		e2e_alive "$p" && e2e_kill_tree "$p"
 	done
 	for p in $E2E_PIDS; do
 		e2e_reap "$p"
