@@ -7,9 +7,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/syscall.h>
@@ -21,7 +18,6 @@
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/remap.h"
-#include "lib/sockdiag.h"
 #include "stages/dump-files/collect.h"
 
 #define COLLECT_DELETED " (deleted)"
@@ -89,62 +85,6 @@ void collect_free(struct collect *c)
 	c->buckets = NULL;
 }
 
-static void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why);
-
-/* A pipe the tree holds only one end of: is the other end in a process
- * outside the tree? Then the restored end would be cut off from its peer
- * (a writer killed by SIGPIPE, a reader seeing end-of-file), so it is
- * refused like any descriptor amber cannot restore yet. If no process has
- * it, the peer had closed it, which a restore reproduces. */
-static void collect_check_pipe_peers(struct collect *c)
-{
-	_cleanup_closedir_ DIR *proc = NULL;
-	struct dirent *de;
-	bool one_sided = false;
-
-	for (int i = 0; i < c->nr_pipes; i++)
-		one_sided |= c->pipe_sides[i] != 3;
-	if (!one_sided || !(proc = opendir("/proc")))
-		return;
-	while ((de = readdir(proc))) {
-		pid_t pid = atoi(de->d_name);
-		_cleanup_closedir_ DIR *fds = NULL;
-		struct dirent *fe;
-		char path[64];
-		bool ours = false;
-
-		if (pid <= 0 || pid == getpid())
-			continue;
-		for (int i = 0; i < c->nr_tree && !ours; i++)
-			ours = c->tree[i] == pid;
-		if (ours)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-		if (!(fds = opendir(path)))
-			continue;
-		while ((fe = readdir(fds))) {
-			char link[64], fpath[96];
-			ssize_t n;
-
-			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
-			n = readlink(fpath, link, sizeof(link) - 1);
-			if (n <= 5 || strncmp(link, "pipe:[", 6))
-				continue;
-			link[n] = 0;
-			for (int i = 0; i < c->nr_pipes; i++) {
-				char why[160];
-
-				if (c->pipe_sides[i] == 3 || strtoull(link + 6, NULL, 10) != c->pipes[i])
-					continue;
-				snprintf(why, sizeof(why), "its other end is held by pid %d (fd %s) outside the dumped tree; "
-					 "pipes to the outside are not supported yet", pid, fe->d_name);
-				collect_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
-				c->pipe_sides[i] = 3;	/* once per pipe */
-			}
-		}
-	}
-}
-
 void collect_abort(struct collect *c)
 {
 	for (int i = 0; i < c->nr_links; i++)
@@ -167,25 +107,6 @@ static void collect_check_owners(struct collect *c)
 		snprintf(why, sizeof(why), "its signal owner (F_SETOWN) is pid %d, outside the dumped tree; "
 			 "owners outside the tree are not supported", c->owners[i].owner);
 		collect_refuse(c, c->owners[i].pid, c->owners[i].fd, "", why);
-	}
-}
-
-/* A socket pair whose other end is held outside the tree would be cut
- * from its peer by a restore: refused, naming both sockets. */
-static void collect_check_socket_peers(struct collect *c)
-{
-	for (int i = 0; i < c->nr_socks; i++) {
-		bool found = !c->socks[i].peer;
-		char why[200], link[64];
-
-		for (int j = 0; j < c->nr_socks && !found; j++)
-			found = c->socks[j].ino == c->socks[i].peer;
-		if (found)
-			continue;
-		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)c->socks[i].ino);
-		snprintf(why, sizeof(why), "its peer socket:[%llu] is held outside the dumped tree; "
-			 "sockets joined to the outside are not supported yet", (unsigned long long)c->socks[i].peer);
-		collect_refuse(c, c->socks[i].pid, c->socks[i].fd, link, why);
 	}
 }
 
@@ -273,7 +194,7 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 }
 
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
-static void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why)
+void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why)
 {
 	if (c->nr_unsupported++ == 0)
 		err_input(&c->unsupported, "pid %d fd %d is '%s': %s", pid, fd, link, why);
@@ -319,108 +240,6 @@ static int collect_grow(struct collect *c, struct err *e)
 	c->buckets = b;
 	c->nr_buckets = n;
 	return 0;
-}
-
-/* Saves what a pipe holds, once per pipe, without taking it out: a new
- * description of the pipe (opened through /proc, read-write so it never
- * blocks) is tee'd into a scratch pipe, which is read. One scratch pipe
- * serves every pipe; it is only grown for one that holds more than it can
- * take (many pipes can exhaust a user's pipe pages, and without
- * CAP_SYS_RESOURCE a pipe cannot then be grown). */
-static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
-
-static int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
-{
-	for (int i = 0; i < c->nr_pipes; i++)
-		if (c->pipes[i] == ino)
-			return 0;
-	if (c->nr_pipes % 64 == 0) {
-		uint64_t *np = realloc(c->pipes, sizeof(*np) * (c->nr_pipes + 64));
-		uint8_t *ns = realloc(c->pipe_sides, c->nr_pipes + 64);
-		int (*nh)[2] = realloc(c->pipe_holder, sizeof(*nh) * (c->nr_pipes + 64));
-
-		if (np)
-			c->pipes = np;
-		if (ns)
-			c->pipe_sides = ns;
-		if (nh)
-			c->pipe_holder = nh;
-		if (!np || !ns || !nh)
-			return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
-	}
-	c->pipe_sides[c->nr_pipes] = 0;
-	c->pipe_holder[c->nr_pipes][0] = pid;
-	c->pipe_holder[c->nr_pipes][1] = fd;
-	c->pipes[c->nr_pipes++] = ino;
-	return collect_pipe_bytes(c, pid, fd, ino, false, e);
-}
-
-/* A FIFO's buffer belongs to its inode, so it is saved once per inode
- * (device and inode: a FIFO's inode number can equal a pipe's). Its ends
- * may be opened by anyone at any time, so unlike a pipe's they are not
- * checked against the rest of the system. */
-static int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e)
-{
-	for (int i = 0; i < c->nr_fifos; i++)
-		if (c->fifos[i].dev == st->st_dev && c->fifos[i].ino == st->st_ino)
-			return 0;
-	if (c->nr_fifos % 16 == 0) {
-		void *n = realloc(c->fifos, sizeof(*c->fifos) * (c->nr_fifos + 16));
-
-		if (!n)
-			return err_errno(e, "remember FIFO %llu", (unsigned long long)st->st_ino);
-		c->fifos = n;
-	}
-	c->fifos[c->nr_fifos].dev = st->st_dev;
-	c->fifos[c->nr_fifos++].ino = st->st_ino;
-	return collect_pipe_bytes(c, pid, fd, st->st_ino, true, e);
-}
-
-static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e)
-{
-	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
-	char path[64];
-	_cleanup_close_ int p = -1;
-	_cleanup_free_ uint8_t *buf = NULL;
-	int size, queued = 0;
-	ssize_t n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	p = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
-	if (p < 0)
-		return err_errno(e, "open pipe:[%llu] of pid %d fd %d to read what it holds", (unsigned long long)ino, pid, fd);
-	size = fcntl(p, F_GETPIPE_SZ);
-	if (size <= 0 || ioctl(p, FIONREAD, &queued) < 0)
-		return err_errno(e, "size of pipe:[%llu]", (unsigned long long)ino);
-	if (queued > 0) {
-		if (c->scratch[0] < 0 && pipe2(c->scratch, O_NONBLOCK | O_CLOEXEC) < 0)
-			return err_errno(e, "make a scratch pipe");
-		if (fcntl(c->scratch[1], F_GETPIPE_SZ) < queued && fcntl(c->scratch[1], F_SETPIPE_SZ, queued) < 0)
-			return err_errno(e, "grow a scratch pipe to copy the %d bytes of pipe:[%llu]", queued, (unsigned long long)ino);
-		buf = malloc(queued);
-		if (!buf)
-			return err_errno(e, "copy pipe:[%llu]", (unsigned long long)ino);
-		n = tee(p, c->scratch[1], queued, SPLICE_F_NONBLOCK);
-		if (n != queued)
-			return err_errno(e, "tee the %d bytes of pipe:[%llu] (got %zd)", queued, (unsigned long long)ino, n);
-		if (read(c->scratch[0], buf, n) != n)
-			return err_errno(e, "read the copy of pipe:[%llu]", (unsigned long long)ino);
-	}
-	if (!c->pipedata_open) {
-		int ret = image_open_write(&c->pipedata, c->dir_fd, "pipedata", "pipedata.img", e);
-
-		if (ret < 0)
-			return ret;
-		c->pipedata_open = true;
-	}
-	pd.pipe_ino = ino;
-	pd.has_fifo = pd.fifo = fifo;
-	pd.size = size;
-	pd.has_data = n > 0;
-	pd.data.data = buf;
-	pd.data.len = n;
-	pr_debug("pipe:[%llu]: %zd bytes buffered, capacity %d", (unsigned long long)ino, n, size);
-	return image_write(&c->pipedata, &pd.base, e);
 }
 
 /* Does path no longer lead to the open file st describes? */
@@ -578,182 +397,9 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 	return collect_write_remap(c, &rm, e);
 }
 
-/* The state of an eventfd, signalfd, timerfd or epoll, from its fdinfo.
- * An epoll's registrations go into *tfds (malloc'd), pointed at by a. */
-/* Opens the file an inotify watch is on from its file handle, through a
- * mount of its file system in pid's mount table, and gives the path it has
- * now. fdinfo names the watched inode only by handle, and a path is what
- * restore can add a watch on (and what a user can read in the image). */
-static int collect_inotify_path(pid_t pid, const struct proc_inotify_watch *w, char *out, size_t cap, struct err *e)
-{
-	unsigned int major = w->sdev >> 20, minor = w->sdev & 0xfffff;
-	_cleanup_free_ char *mounts = NULL;
-	char path[PATH_MAX + 64], want[32];
-	union {
-		struct file_handle fh;
-		char space[sizeof(struct file_handle) + PROC_HANDLE_MAX];
-	} h;
-	struct stat st;
-	const char *p;
-	int ret;
-
-	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
-	if ((ret = proc_read_file(path, &mounts, NULL, e)) < 0)
-		return ret;
-	snprintf(want, sizeof(want), " %u:%u ", major, minor);
-	h.fh.handle_bytes = w->handle_bytes;
-	h.fh.handle_type = w->handle_type;
-	memcpy(h.fh.f_handle, w->handle, w->handle_bytes);
-	for (p = strstr(mounts, want); p; p = strstr(p + 1, want)) {
-		char root[PATH_MAX], mnt[PATH_MAX];
-		_cleanup_close_ int mfd = -1, fd = -1;
-		ssize_t n;
-
-		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": any mount of the file
-		 * system will do, the handle is resolved within it. */
-		if (sscanf(p + strlen(want), "%4095s %4095s", root, mnt) != 2)
-			continue;
-		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mnt);
-		/* Not O_PATH: open_by_handle_at wants a real open file (EBADF). */
-		if ((mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
-			continue;
-		if ((fd = open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC)) < 0) {
-			if (errno == ESTALE)
-				return err_input(e, "pid %d: inotify watch %d is on inode %llu, which was deleted; "
-						 "amber can only restore watches on files that still exist",
-						 pid, w->wd, (unsigned long long)w->ino);
-			continue;
-		}
-		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-		n = readlink(path, out, cap - 1);
-		if (n <= 0 || (size_t)n >= cap - 1 || fstat(fd, &st) < 0)
-			return err_errno(e, "find the path of inotify watch %d of pid %d", w->wd, pid);
-		out[n] = 0;
-		if (st.st_ino != w->ino || out[0] != '/')
-			return err_input(e, "pid %d: inotify watch %d is on inode %llu, which is not reachable by a path ('%s')",
-					 pid, w->wd, (unsigned long long)w->ino, out);
-		return 0;
-	}
-	return err_input(e, "pid %d: inotify watch %d is on inode %llu of device %u:%u, which no mount of the process "
-			 "reaches", pid, w->wd, (unsigned long long)w->ino, major, minor);
-}
-
-/* An inotify instance: each watch with its path. The entries, their
- * pointers and the paths live in one block, *block, freed by the caller. */
-static int collect_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a, void **block, struct err *e)
-{
-	_cleanup_free_ struct proc_inotify_watch *w = NULL;
-	InotifyWatchEntry *v, **vp;
-	char *paths;
-	int nr, ret;
-
-	if ((ret = proc_parse_fdinfo_inotify(text, &w, &nr, e)) < 0)
-		return err_wrap(e, "fdinfo of pid %d fd %d", pid, fd);
-	a->kind = ANON_KIND__ANON_INOTIFY;
-	if (!nr)
-		return 0;
-	*block = calloc(nr, sizeof(*v) + sizeof(*vp) + PATH_MAX);
-	if (!*block)
-		return err_errno(e, "keep the watches of inotify pid %d fd %d", pid, fd);
-	v = *block;
-	vp = (InotifyWatchEntry **)(v + nr);
-	paths = (char *)(vp + nr);
-	for (int i = 0; i < nr; i++) {
-		char *path = paths + (size_t)i * PATH_MAX;
-
-		if ((ret = collect_inotify_path(pid, &w[i], path, PATH_MAX, e)) < 0)
-			return ret;
-		inotify_watch_entry__init(&v[i]);
-		v[i].wd = w[i].wd;
-		v[i].mask = w[i].mask;
-		v[i].ignored_mask = w[i].ignored_mask;
-		v[i].ino = w[i].ino;
-		v[i].path = path;
-		vp[i] = &v[i];
-		pr_debug("pid %d fd %d: inotify watch %d on '%s' mask %#x", pid, fd, w[i].wd, path, w[i].mask);
-	}
-	a->n_inotify = nr;
-	a->inotify = vp;
-	return 0;
-}
-
-static int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds,
-			void **block, struct err *e)
-{
-	char path[64];
-	_cleanup_free_ char *text = NULL;
-	struct proc_fdinfo_anon fa;
-	int ret;
-
-	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
-	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
-		return ret;
-	if (!strcmp(link, "anon_inode:inotify"))
-		return collect_inotify(pid, fd, text, a, block, e);
-	if (!strcmp(link, "anon_inode:[eventpoll]") && !strstr(text, "tfd:")) {
-		a->kind = ANON_KIND__ANON_EPOLL;	/* an epoll watching nothing yet */
-		return 0;
-	}
-	if ((ret = proc_parse_fdinfo_anon(text, &fa, e)) < 0)
-		return err_wrap(e, "'%s'", path);
-	if (fa.epoll) {
-		EpollTargetEntry **vp;
-
-		a->kind = ANON_KIND__ANON_EPOLL;
-		*tfds = calloc(fa.nr_tfd, sizeof(**tfds) + sizeof(*vp));
-		if (!*tfds) {
-			proc_fdinfo_anon_free(&fa);
-			return err_errno(e, "keep the registrations of epoll pid %d fd %d", pid, fd);
-		}
-		/* The pointer array lives after the entries, in the same block. */
-		vp = (EpollTargetEntry **)(*tfds + fa.nr_tfd);
-		for (int i = 0; i < fa.nr_tfd; i++) {
-			epoll_target_entry__init(&(*tfds)[i]);
-			(*tfds)[i].tfd = fa.tfd[i].tfd;
-			(*tfds)[i].events = fa.tfd[i].events;
-			(*tfds)[i].data = fa.tfd[i].data;
-			vp[i] = &(*tfds)[i];
-		}
-		a->n_epoll = fa.nr_tfd;
-		a->epoll = vp;
-		proc_fdinfo_anon_free(&fa);
-	} else if (fa.eventfd) {
-		a->kind = ANON_KIND__ANON_EVENTFD;
-		a->has_eventfd_count = a->has_eventfd_semaphore = true;
-		a->eventfd_count = fa.eventfd_count;
-		a->eventfd_semaphore = fa.eventfd_semaphore;
-	} else if (fa.signalfd) {
-		a->kind = ANON_KIND__ANON_SIGNALFD;
-		a->has_sigmask = true;
-		a->sigmask = fa.sigmask;
-	} else {
-		a->kind = ANON_KIND__ANON_TIMERFD;
-		a->has_clockid = a->has_ticks = a->has_settime_flags = a->has_value_ns = a->has_interval_ns = true;
-		a->clockid = fa.clockid;
-		a->ticks = fa.ticks;
-		a->settime_flags = fa.settime_flags;
-		a->value_ns = fa.value_sec * 1000000000ULL + fa.value_nsec;
-		a->interval_ns = fa.interval_sec * 1000000000ULL + fa.interval_nsec;
-	}
-	return 0;
-}
-
-static int collect_remember_socket(struct collect *c, pid_t pid, int fd, uint64_t ino, uint64_t peer, struct err *e)
-{
-	if (c->nr_socks % 64 == 0) {
-		void *n = realloc(c->socks, sizeof(*c->socks) * (c->nr_socks + 64));
-
-		if (!n)
-			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
-		c->socks = n;
-	}
-	c->socks[c->nr_socks++] = (struct collect_sock){ ino, peer, pid, fd };
-	return 0;
-}
-
 /* A copy of pid's fd in this process (pidfd_getfd), for what only the
  * open file itself can tell; the pidfd is kept while one task is read. */
-static int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e)
+int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e)
 {
 	int dup;
 
@@ -767,218 +413,6 @@ static int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e)
 	if ((dup = syscall(SYS_pidfd_getfd, c->pidfd, fd, 0)) < 0)
 		return err_errno(e, "pidfd_getfd pid %d fd %d", pid, fd);
 	return dup;
-}
-
-/* Peeks at what waits to be read at a unix socket, without taking it:
- * MSG_PEEK from a moving peek offset (SO_PEEK_OFF, put back afterwards),
- * one datagram or one run of stream bytes per call. *q and *buf are
- * malloc'd for the caller; *why is set for a queue amber cannot restore. */
-static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBinaryData **q, uint8_t **buf,
-			      const char **why, struct err *e)
-{
-	size_t cap = 256 * 1024, used = 0;
-	int zero = 0, old = -1;
-	socklen_t len = sizeof(old);
-	int ret = 0;
-
-	*buf = malloc(cap);
-	if (!*buf)
-		return err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &len);
-	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
-		return err_errno(e, "set a peek offset on socket:[%llu]", (unsigned long long)u->ino);
-	for (;;) {
-		char ctl[CMSG_SPACE(sizeof(int) * 64)];
-		struct sockaddr_un from;
-		struct iovec iov = { *buf + used, cap - used };
-		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-		ssize_t n;
-		void *nq;
-
-		if (cap - used < 64 * 1024) {
-			uint8_t *nb = realloc(*buf, cap * 2);
-
-			if (!nb) {
-				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-				break;
-			}
-			*buf = nb;
-			cap *= 2;
-			continue;
-		}
-		n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0) {
-			ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-			break;
-		}
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-				/* Peeking installed copies of them here: closed at once. */
-				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-					close(((int *)CMSG_DATA(cm))[i]);
-				*why = "file descriptors are in flight in it (SCM_RIGHTS), which is not supported yet";
-			}
-		/* Put back, a datagram comes from the restore's unbound socket. */
-		if (type == SOCK_DGRAM && mh.msg_namelen > sizeof(sa_family_t))
-			*why = "datagrams from a bound sender wait in it, which cannot be sent again from that address";
-		if (*why || (n == 0 && type == SOCK_STREAM))
-			break;
-		if (n == 0) {
-			*why = "it holds an empty datagram, which amber cannot peek past";
-			break;
-		}
-		if (type == SOCK_STREAM && u->n_queue) {
-			(*q)[0].len += n;	/* stream bytes are one run */
-		} else {
-			nq = realloc(*q, sizeof(**q) * (u->n_queue + 1));
-			if (!nq) {
-				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-				break;
-			}
-			*q = nq;
-			(*q)[u->n_queue].len = n;
-			(*q)[u->n_queue].data = (uint8_t *)(uintptr_t)used;	/* an offset until the buffer stops moving */
-			u->n_queue++;
-		}
-		used += n;
-	}
-	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
-	for (size_t i = 0; i < u->n_queue; i++)
-		(*q)[i].data = *buf + (uintptr_t)(*q)[i].data;
-	u->queue = *q;
-	return ret;
-}
-
-/* A listening unix socket: its name, backlog and (bound to a path) its
- * file's mode and owner. Connections waiting to be accepted cannot be
- * made again, and a relative path would be bound relative to the wrong
- * directory: both are refused. */
-static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBinaryData **q, uint8_t **buf,
-			      const char **why, struct err *e);
-
-static int collect_unix_bound(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **name,
-			      ProtobufCBinaryData **q, uint8_t **buf, const char **why, struct err *e)
-{
-	bool listening = d->state == 10;	/* TCP_LISTEN */
-	int passcred = 0, sndbuf = 0, rcvbuf = 0;
-	socklen_t len = sizeof(int);
-
-	if (listening && d->rqueue) {
-		*why = "the listening socket has connections waiting to be accepted, which cannot be restored yet";
-		return 0;
-	}
-	if (d->name[0] != 0 && d->name[0] != '/') {
-		*why = "the socket is bound to a relative path, which cannot be restored";
-		return 0;
-	}
-	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
-	u->type = d->type;
-	u->ino = ino;
-	u->passcred = passcred;
-	u->sndbuf = sndbuf;
-	u->rcvbuf = rcvbuf;
-	u->has_name = u->has_listening = true;
-	/* The name outlives d: it is written with the record, later. */
-	if (!(*name = malloc(d->name_len)))
-		return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
-	memcpy(*name, d->name, d->name_len);
-	u->name.data = *name;
-	u->name.len = d->name_len;
-	u->listening = listening;
-	u->has_backlog = listening;
-	u->backlog = d->wqueue;
-	if (d->name[0] == '/') {
-		char path[sizeof(d->name) + 1];
-		struct stat st;
-
-		memcpy(path, d->name, d->name_len);
-		path[d->name_len] = 0;
-		if (stat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_ino != d->vfs_ino) {
-			*why = "the file of the socket's path was removed or replaced, so it cannot be bound again";
-			return 0;
-		}
-		u->has_mode = u->has_uid = u->has_gid = true;
-		u->mode = st.st_mode & 07777;
-		u->uid = st.st_uid;
-		u->gid = st.st_gid;
-	}
-	/* A bound datagram socket: what waits in it is sent to it again. */
-	return listening ? 0 : collect_unix_queue(sk, d->type, u, q, buf, why, e);
-}
-
-/* One end of a unix socket pair: its type, peer, shutdown state, options
- * and queued data. Anything else (another family, a bound, listening or
- * unconnected socket) gets a reason in *why and is refused by the caller. */
-static int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, UnixSocketEntry *u, ProtobufCBinaryData **q,
-			uint8_t **buf, uint8_t **name, const char **why, struct err *e)
-{
-	_cleanup_close_ int sk = -1;
-	struct sockdiag_unix d;
-	int domain = 0, passcred = 0, sndbuf = 0, rcvbuf = 0, ret;
-	socklen_t len = sizeof(domain);
-
-	*why = NULL;
-	if ((sk = collect_getfd(c, pid, fd, e)) < 0)
-		return sk;
-	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
-		return err_errno(e, "SO_DOMAIN of pid %d fd %d", pid, fd);
-	if (domain != AF_UNIX) {
-		*why = "only unix sockets are supported yet (this is another family); close it before the dump";
-		return 0;
-	}
-	if ((ret = sockdiag_unix_get(ino, &d, e)) < 0)
-		return err_wrap(e, "pid %d fd %d", pid, fd);
-	/* A bound datagram socket with no peer of its own: its state is
-	 * TCP_CLOSE, or TCP_ESTABLISHED once a client connected to it. */
-	if (d.named && (d.state == 10 /* TCP_LISTEN */ || (d.type == SOCK_DGRAM && !d.peer)))
-		return collect_unix_bound(sk, ino, &d, u, name, q, buf, why, e);
-	/* Named and connected: the server end of an accepted connection. */
-	if (d.named && !(d.state == 1 && d.peer && d.type != SOCK_DGRAM)) {
-		*why = "bound and connected unix datagram sockets are not supported yet";
-		return 0;
-	}
-	if (d.named) {
-		if (d.name[0] != 0 && d.name[0] != '/') {
-			*why = "the connection was accepted from a listener bound to a relative path, which cannot be restored";
-			return 0;
-		}
-		if (!(*name = malloc(d.name_len)))
-			return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
-		memcpy(*name, d.name, d.name_len);
-		u->has_name = true;
-		u->name.data = *name;
-		u->name.len = d.name_len;
-	}
-	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET) {
-		*why = "this unix socket type is not supported";
-		return 0;
-	}
-	/* 1 is TCP_ESTABLISHED, 7 TCP_CLOSE: a stream pair whose peer closed. */
-	if (!(d.state == 1 && d.peer) && !(d.state == 7 && !d.peer && d.type != SOCK_DGRAM)) {
-		*why = "only connected unix socket pairs are supported yet (this one is unconnected or listening)";
-		return 0;
-	}
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
-	u->type = d.type;
-	u->ino = ino;
-	u->peer_ino = d.peer;
-	u->shutdown = d.shutdown;
-	u->passcred = passcred;
-	u->sndbuf = sndbuf;
-	u->rcvbuf = rcvbuf;
-	return collect_unix_queue(sk, d.type, u, q, buf, why, e);
 }
 
 /* The owner and signal of pid's fd (F_GETOWN_EX, F_GETSIG), which /proc
@@ -1100,12 +534,8 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 
 		if ((ret = collect_unix(c, pid, fd, st->st_ino, &usk, &usk_q, &usk_buf, &usk_name, &why, e)) < 0)
 			return ret;
-		if (why) {
+		if (why)
 			collect_refuse(c, pid, fd, link, why);
-			why = NULL;
-		} else if ((ret = collect_remember_socket(c, pid, fd, usk.ino, usk.peer_ino, e)) < 0) {
-			return ret;
-		}
 		re.unix_sk = &usk;
 		re.has_mnt_id = false;
 	}

@@ -8,8 +8,10 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 
+#include "images/files.pb-c.h"
 #include "images/image.h"
 #include "lib/err.h"
 
@@ -80,5 +82,25 @@ int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e);
 /* Finishes files.img; fails naming the first unsupported descriptor, if any. */
 int collect_close(struct collect *c, struct err *e);
 void collect_free(struct collect *c);
+
+/* Within the stage (collect.c, anon.c, sockets.c). */
+
+/* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
+void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why);
+/* A copy of pid's fd in this process (pidfd_getfd). */
+int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e);
+/* The state of an anonymous-inode file (anon.c). */
+int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, void **block,
+		 struct err *e);
+/* One unix socket (sockets.c); *why, when set, is why it cannot be dumped. */
+int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, UnixSocketEntry *u, ProtobufCBinaryData **q,
+		 uint8_t **buf, uint8_t **name, const char **why, struct err *e);
+/* Saves what a pipe (pipes.c) or a FIFO holds, once per pipe or inode. */
+int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e);
+int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e);
+/* Refuses every pipe whose other end a process outside the tree holds (pipes.c). */
+void collect_check_pipe_peers(struct collect *c);
+/* Refuses every socket whose peer no process of the tree holds (sockets.c). */
+void collect_check_socket_peers(struct collect *c);
 
 #endif

@@ -72,4 +72,16 @@ int reopen_send(struct reopen *r, int sock, struct err *e);
 /* Closes what was opened and frees everything. */
 void reopen_free(struct reopen *r);
 
+/* Within the stage. */
+
+/* Makes an anonymous-inode file (eventfd, signalfd, timerfd, epoll,
+ * inotify) again in its dumped state (anon.c). */
+int reopen_anon(struct reopen_file *f, struct err *e);
+/* Is this a listening or bound datagram unix socket, made in a first pass
+ * because connections to it are made again through it (sockets.c)? */
+bool reopen_is_bound(const RegFileEntry *re);
+int reopen_unix_bound(struct reopen_file *f, struct err *e);
+/* Any other unix socket, with its peer when it has one (sockets.c). */
+int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e);
+
 #endif

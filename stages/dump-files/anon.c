@@ -1,0 +1,176 @@
+/* dump-files/anon.c: the state of anonymous-inode files (eventfd,
+ * signalfd, timerfd, epoll, inotify), read from their fdinfo; see collect.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/proc.h"
+#include "stages/dump-files/collect.h"
+
+/* Opens the file an inotify watch is on from its file handle, through a
+ * mount of its file system in pid's mount table, and gives the path it has
+ * now. fdinfo names the watched inode only by handle, and a path is what
+ * restore can add a watch on (and what a user can read in the image). */
+static int collect_inotify_path(pid_t pid, const struct proc_inotify_watch *w, char *out, size_t cap, struct err *e)
+{
+	unsigned int major = w->sdev >> 20, minor = w->sdev & 0xfffff;
+	_cleanup_free_ char *mounts = NULL;
+	char path[PATH_MAX + 64], want[32];
+	union {
+		struct file_handle fh;
+		char space[sizeof(struct file_handle) + PROC_HANDLE_MAX];
+	} h;
+	struct stat st;
+	const char *p;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/mountinfo", pid);
+	if ((ret = proc_read_file(path, &mounts, NULL, e)) < 0)
+		return ret;
+	snprintf(want, sizeof(want), " %u:%u ", major, minor);
+	h.fh.handle_bytes = w->handle_bytes;
+	h.fh.handle_type = w->handle_type;
+	memcpy(h.fh.f_handle, w->handle, w->handle_bytes);
+	for (p = strstr(mounts, want); p; p = strstr(p + 1, want)) {
+		char root[PATH_MAX], mnt[PATH_MAX];
+		_cleanup_close_ int mfd = -1, fd = -1;
+		ssize_t n;
+
+		/* "ID PARENT MAJ:MIN ROOT MOUNTPOINT ...": any mount of the file
+		 * system will do, the handle is resolved within it. */
+		if (sscanf(p + strlen(want), "%4095s %4095s", root, mnt) != 2)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/root%s", pid, mnt);
+		/* Not O_PATH: open_by_handle_at wants a real open file (EBADF). */
+		if ((mfd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0)
+			continue;
+		if ((fd = open_by_handle_at(mfd, &h.fh, O_PATH | O_CLOEXEC)) < 0) {
+			if (errno == ESTALE)
+				return err_input(e, "pid %d: inotify watch %d is on inode %llu, which was deleted; "
+						 "amber can only restore watches on files that still exist",
+						 pid, w->wd, (unsigned long long)w->ino);
+			continue;
+		}
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, out, cap - 1);
+		if (n <= 0 || (size_t)n >= cap - 1 || fstat(fd, &st) < 0)
+			return err_errno(e, "find the path of inotify watch %d of pid %d", w->wd, pid);
+		out[n] = 0;
+		if (st.st_ino != w->ino || out[0] != '/')
+			return err_input(e, "pid %d: inotify watch %d is on inode %llu, which is not reachable by a path ('%s')",
+					 pid, w->wd, (unsigned long long)w->ino, out);
+		return 0;
+	}
+	return err_input(e, "pid %d: inotify watch %d is on inode %llu of device %u:%u, which no mount of the process "
+			 "reaches", pid, w->wd, (unsigned long long)w->ino, major, minor);
+}
+
+/* An inotify instance: each watch with its path. The entries, their
+ * pointers and the paths live in one block, *block, freed by the caller. */
+static int collect_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a, void **block, struct err *e)
+{
+	_cleanup_free_ struct proc_inotify_watch *w = NULL;
+	InotifyWatchEntry *v, **vp;
+	char *paths;
+	int nr, ret;
+
+	if ((ret = proc_parse_fdinfo_inotify(text, &w, &nr, e)) < 0)
+		return err_wrap(e, "fdinfo of pid %d fd %d", pid, fd);
+	a->kind = ANON_KIND__ANON_INOTIFY;
+	if (!nr)
+		return 0;
+	*block = calloc(nr, sizeof(*v) + sizeof(*vp) + PATH_MAX);
+	if (!*block)
+		return err_errno(e, "keep the watches of inotify pid %d fd %d", pid, fd);
+	v = *block;
+	vp = (InotifyWatchEntry **)(v + nr);
+	paths = (char *)(vp + nr);
+	for (int i = 0; i < nr; i++) {
+		char *path = paths + (size_t)i * PATH_MAX;
+
+		if ((ret = collect_inotify_path(pid, &w[i], path, PATH_MAX, e)) < 0)
+			return ret;
+		inotify_watch_entry__init(&v[i]);
+		v[i].wd = w[i].wd;
+		v[i].mask = w[i].mask;
+		v[i].ignored_mask = w[i].ignored_mask;
+		v[i].ino = w[i].ino;
+		v[i].path = path;
+		vp[i] = &v[i];
+		pr_debug("pid %d fd %d: inotify watch %d on '%s' mask %#x", pid, fd, w[i].wd, path, w[i].mask);
+	}
+	a->n_inotify = nr;
+	a->inotify = vp;
+	return 0;
+}
+
+/* The state of an eventfd, signalfd, timerfd, epoll or inotify, from its fdinfo.
+ * An epoll's registrations go into *tfds (malloc'd), pointed at by a;
+ * an inotify's watches into *block (malloc'd, freed by the caller). */
+int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds,
+			void **block, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	struct proc_fdinfo_anon fa;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", pid, fd);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	if (!strcmp(link, "anon_inode:inotify"))
+		return collect_inotify(pid, fd, text, a, block, e);
+	if (!strcmp(link, "anon_inode:[eventpoll]") && !strstr(text, "tfd:")) {
+		a->kind = ANON_KIND__ANON_EPOLL;	/* an epoll watching nothing yet */
+		return 0;
+	}
+	if ((ret = proc_parse_fdinfo_anon(text, &fa, e)) < 0)
+		return err_wrap(e, "'%s'", path);
+	if (fa.epoll) {
+		EpollTargetEntry **vp;
+
+		a->kind = ANON_KIND__ANON_EPOLL;
+		*tfds = calloc(fa.nr_tfd, sizeof(**tfds) + sizeof(*vp));
+		if (!*tfds) {
+			proc_fdinfo_anon_free(&fa);
+			return err_errno(e, "keep the registrations of epoll pid %d fd %d", pid, fd);
+		}
+		/* The pointer array lives after the entries, in the same block. */
+		vp = (EpollTargetEntry **)(*tfds + fa.nr_tfd);
+		for (int i = 0; i < fa.nr_tfd; i++) {
+			epoll_target_entry__init(&(*tfds)[i]);
+			(*tfds)[i].tfd = fa.tfd[i].tfd;
+			(*tfds)[i].events = fa.tfd[i].events;
+			(*tfds)[i].data = fa.tfd[i].data;
+			vp[i] = &(*tfds)[i];
+		}
+		a->n_epoll = fa.nr_tfd;
+		a->epoll = vp;
+		proc_fdinfo_anon_free(&fa);
+	} else if (fa.eventfd) {
+		a->kind = ANON_KIND__ANON_EVENTFD;
+		a->has_eventfd_count = a->has_eventfd_semaphore = true;
+		a->eventfd_count = fa.eventfd_count;
+		a->eventfd_semaphore = fa.eventfd_semaphore;
+	} else if (fa.signalfd) {
+		a->kind = ANON_KIND__ANON_SIGNALFD;
+		a->has_sigmask = true;
+		a->sigmask = fa.sigmask;
+	} else {
+		a->kind = ANON_KIND__ANON_TIMERFD;
+		a->has_clockid = a->has_ticks = a->has_settime_flags = a->has_value_ns = a->has_interval_ns = true;
+		a->clockid = fa.clockid;
+		a->ticks = fa.ticks;
+		a->settime_flags = fa.settime_flags;
+		a->value_ns = fa.value_sec * 1000000000ULL + fa.value_nsec;
+		a->interval_ns = fa.interval_sec * 1000000000ULL + fa.interval_nsec;
+	}
+	return 0;
+}

@@ -1,0 +1,172 @@
+/* dump-files/pipes.c: what pipes and FIFOs hold, and the check that no
+ * pipe is joined to a process outside the tree; see collect.h. */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "images/files.pb-c.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "stages/dump-files/collect.h"
+
+/* Saves what a pipe holds, once per pipe, without taking it out: a new
+ * description of the pipe (opened through /proc, read-write so it never
+ * blocks) is tee'd into a scratch pipe, which is read. One scratch pipe
+ * serves every pipe; it is only grown for one that holds more than it can
+ * take (many pipes can exhaust a user's pipe pages, and without
+ * CAP_SYS_RESOURCE a pipe cannot then be grown). */
+static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
+
+int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
+{
+	for (int i = 0; i < c->nr_pipes; i++)
+		if (c->pipes[i] == ino)
+			return 0;
+	if (c->nr_pipes % 64 == 0) {
+		uint64_t *np = realloc(c->pipes, sizeof(*np) * (c->nr_pipes + 64));
+		uint8_t *ns = realloc(c->pipe_sides, c->nr_pipes + 64);
+		int (*nh)[2] = realloc(c->pipe_holder, sizeof(*nh) * (c->nr_pipes + 64));
+
+		if (np)
+			c->pipes = np;
+		if (ns)
+			c->pipe_sides = ns;
+		if (nh)
+			c->pipe_holder = nh;
+		if (!np || !ns || !nh)
+			return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
+	}
+	c->pipe_sides[c->nr_pipes] = 0;
+	c->pipe_holder[c->nr_pipes][0] = pid;
+	c->pipe_holder[c->nr_pipes][1] = fd;
+	c->pipes[c->nr_pipes++] = ino;
+	return collect_pipe_bytes(c, pid, fd, ino, false, e);
+}
+
+/* A FIFO's buffer belongs to its inode, so it is saved once per inode
+ * (device and inode: a FIFO's inode number can equal a pipe's). Its ends
+ * may be opened by anyone at any time, so unlike a pipe's they are not
+ * checked against the rest of the system. */
+int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e)
+{
+	for (int i = 0; i < c->nr_fifos; i++)
+		if (c->fifos[i].dev == st->st_dev && c->fifos[i].ino == st->st_ino)
+			return 0;
+	if (c->nr_fifos % 16 == 0) {
+		void *n = realloc(c->fifos, sizeof(*c->fifos) * (c->nr_fifos + 16));
+
+		if (!n)
+			return err_errno(e, "remember FIFO %llu", (unsigned long long)st->st_ino);
+		c->fifos = n;
+	}
+	c->fifos[c->nr_fifos].dev = st->st_dev;
+	c->fifos[c->nr_fifos++].ino = st->st_ino;
+	return collect_pipe_bytes(c, pid, fd, st->st_ino, true, e);
+}
+
+static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e)
+{
+	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
+	char path[64];
+	_cleanup_close_ int p = -1;
+	_cleanup_free_ uint8_t *buf = NULL;
+	int size, queued = 0;
+	ssize_t n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
+	p = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (p < 0)
+		return err_errno(e, "open pipe:[%llu] of pid %d fd %d to read what it holds", (unsigned long long)ino, pid, fd);
+	size = fcntl(p, F_GETPIPE_SZ);
+	if (size <= 0 || ioctl(p, FIONREAD, &queued) < 0)
+		return err_errno(e, "size of pipe:[%llu]", (unsigned long long)ino);
+	if (queued > 0) {
+		if (c->scratch[0] < 0 && pipe2(c->scratch, O_NONBLOCK | O_CLOEXEC) < 0)
+			return err_errno(e, "make a scratch pipe");
+		if (fcntl(c->scratch[1], F_GETPIPE_SZ) < queued && fcntl(c->scratch[1], F_SETPIPE_SZ, queued) < 0)
+			return err_errno(e, "grow a scratch pipe to copy the %d bytes of pipe:[%llu]", queued, (unsigned long long)ino);
+		buf = malloc(queued);
+		if (!buf)
+			return err_errno(e, "copy pipe:[%llu]", (unsigned long long)ino);
+		n = tee(p, c->scratch[1], queued, SPLICE_F_NONBLOCK);
+		if (n != queued)
+			return err_errno(e, "tee the %d bytes of pipe:[%llu] (got %zd)", queued, (unsigned long long)ino, n);
+		if (read(c->scratch[0], buf, n) != n)
+			return err_errno(e, "read the copy of pipe:[%llu]", (unsigned long long)ino);
+	}
+	if (!c->pipedata_open) {
+		int ret = image_open_write(&c->pipedata, c->dir_fd, "pipedata", "pipedata.img", e);
+
+		if (ret < 0)
+			return ret;
+		c->pipedata_open = true;
+	}
+	pd.pipe_ino = ino;
+	pd.has_fifo = pd.fifo = fifo;
+	pd.size = size;
+	pd.has_data = n > 0;
+	pd.data.data = buf;
+	pd.data.len = n;
+	pr_debug("pipe:[%llu]: %zd bytes buffered, capacity %d", (unsigned long long)ino, n, size);
+	return image_write(&c->pipedata, &pd.base, e);
+}
+
+/* A pipe the tree holds only one end of: is the other end in a process
+ * outside the tree? Then the restored end would be cut off from its peer
+ * (a writer killed by SIGPIPE, a reader seeing end-of-file), so it is
+ * refused like any descriptor amber cannot restore yet. If no process has
+ * it, the peer had closed it, which a restore reproduces. */
+void collect_check_pipe_peers(struct collect *c)
+{
+	_cleanup_closedir_ DIR *proc = NULL;
+	struct dirent *de;
+	bool one_sided = false;
+
+	for (int i = 0; i < c->nr_pipes; i++)
+		one_sided |= c->pipe_sides[i] != 3;
+	if (!one_sided || !(proc = opendir("/proc")))
+		return;
+	while ((de = readdir(proc))) {
+		pid_t pid = atoi(de->d_name);
+		_cleanup_closedir_ DIR *fds = NULL;
+		struct dirent *fe;
+		char path[64];
+		bool ours = false;
+
+		if (pid <= 0 || pid == getpid())
+			continue;
+		for (int i = 0; i < c->nr_tree && !ours; i++)
+			ours = c->tree[i] == pid;
+		if (ours)
+			continue;
+		snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+		if (!(fds = opendir(path)))
+			continue;
+		while ((fe = readdir(fds))) {
+			char link[64], fpath[96];
+			ssize_t n;
+
+			snprintf(fpath, sizeof(fpath), "%s/%s", path, fe->d_name);
+			n = readlink(fpath, link, sizeof(link) - 1);
+			if (n <= 5 || strncmp(link, "pipe:[", 6))
+				continue;
+			link[n] = 0;
+			for (int i = 0; i < c->nr_pipes; i++) {
+				char why[160];
+
+				if (c->pipe_sides[i] == 3 || strtoull(link + 6, NULL, 10) != c->pipes[i])
+					continue;
+				snprintf(why, sizeof(why), "its other end is held by pid %d (fd %s) outside the dumped tree; "
+					 "pipes to the outside are not supported yet", pid, fe->d_name);
+				collect_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
+				c->pipe_sides[i] = 3;	/* once per pipe */
+			}
+		}
+	}
+}

@@ -1,0 +1,269 @@
+/* restore-files/sockets.c: unix sockets made again: pairs, listeners and
+ * bound datagram sockets, and the connections to them; see reopen.h. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <stddef.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "stages/restore-files/reopen.h"
+
+/* Sets a remade socket's buffer sizes and SO_PASSCRED. getsockopt gives
+ * twice what was asked (the kernel's bookkeeping), so half is asked for;
+ * the FORCE variants go past the sysctl limits the first setting passed. */
+static void reopen_unix_opts(int sk, const UnixSocketEntry *u)
+{
+	int snd = u->sndbuf / 2, rcv = u->rcvbuf / 2, pc = u->passcred;
+
+	if (snd && setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) < 0)
+		setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
+	if (rcv && setsockopt(sk, SOL_SOCKET, SO_RCVBUFFORCE, &rcv, sizeof(rcv)) < 0)
+		setsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
+	if (pc)
+		setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &pc, sizeof(pc));
+}
+
+/* Puts back what waited at 'to' by sending it from its peer 'from', one
+ * datagram per entry. Non-blocking: a queue that no longer fits must be an
+ * error, not a hang. */
+static int reopen_unix_refill(int from, const RegFileEntry *re, struct err *e)
+{
+	const UnixSocketEntry *u = re->unix_sk;
+
+	for (size_t i = 0; i < u->n_queue; i++) {
+		ssize_t n = send(from, u->queue[i].data, u->queue[i].len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n != (ssize_t)u->queue[i].len)
+			return err_errno(e, "put %zu queued bytes back into %s (id %u)", u->queue[i].len, re->path, re->id);
+	}
+	return 0;
+}
+
+/* Is a live socket bound to this path? /proc/net/unix lists every unix
+ * socket of the network namespace with the path it was bound to. Asked
+ * rather than connecting, which would leave a connection at a live
+ * listener. */
+static bool reopen_path_bound(const char *path)
+{
+	_cleanup_fclose_ FILE *f = fopen("/proc/net/unix", "re");
+	size_t n = strlen(path);
+	char line[512];
+
+	while (f && fgets(line, sizeof(line), f)) {
+		size_t l = strcspn(line, "\n");
+
+		if (l > n && line[l - n - 1] == ' ' && !memcmp(line + l - n, path, n))
+			return true;
+	}
+	return false;
+}
+
+/* A listening unix socket or a bound datagram socket, bound to its name
+ * again (a datagram socket gets its queue back). The file a path-bound
+ * listener leaves behind when it is killed is removed first, but only if
+ * no live socket is bound to it: a live listener (the original, after a
+ * --leave-running dump) keeps its name and the restore is refused. */
+int reopen_unix_bound(struct reopen_file *f, struct err *e)
+{
+	const UnixSocketEntry *u = f->re->unix_sk;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + u->name.len;
+	char shown[sizeof(sa.sun_path) + 2];
+	_cleanup_close_ int sk = -1;
+
+	if (!u->name.len || u->name.len > sizeof(sa.sun_path))
+		return err_input(e, "%s (id %u) has a name of %zu bytes", f->re->path, f->re->id, u->name.len);
+	memcpy(sa.sun_path, u->name.data, u->name.len);
+	snprintf(shown, sizeof(shown), "%s%.*s", sa.sun_path[0] ? "" : "@", (int)u->name.len - !sa.sun_path[0],
+		 sa.sun_path + !sa.sun_path[0]);
+	if ((sk = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0)) < 0)
+		return err_errno(e, "make listening socket '%s' again", shown);
+	reopen_unix_opts(sk, u);
+	if (sa.sun_path[0]) {
+		struct stat st;
+
+		if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
+			if (reopen_path_bound(sa.sun_path))
+				return err_input(e, "unix socket '%s' is in use by a live listener; stop it before the restore", shown);
+			if (unlink(sa.sun_path) < 0)
+				return err_errno(e, "remove the stale socket file '%s'", shown);
+		}
+	}
+	if (bind(sk, (struct sockaddr *)&sa, len) < 0)
+		return err_errno(e, "bind listening socket %s (id %u) to '%s' again", f->re->path, f->re->id, shown);
+	if (sa.sun_path[0] && u->has_mode && (chmod(sa.sun_path, u->mode) < 0 || lchown(sa.sun_path, u->uid, u->gid) < 0))
+		pr_warn("socket file '%s': cannot give it mode %#o and owner %u:%u: %m", shown, u->mode, u->uid, u->gid);
+	if (u->listening && listen(sk, u->backlog) < 0)
+		return err_errno(e, "listen on '%s' again", shown);
+	if (!u->listening && u->n_queue) {
+		/* A bound datagram socket's queue, sent to it again from an
+		 * unbound socket (the dump refused datagrams from bound ones). */
+		_cleanup_close_ int from = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+		for (size_t i = 0; i < u->n_queue; i++)
+			if (from < 0 || sendto(from, u->queue[i].data, u->queue[i].len, MSG_DONTWAIT | MSG_NOSIGNAL,
+					       (struct sockaddr *)&sa, len) != (ssize_t)u->queue[i].len)
+				return err_errno(e, "put %zu queued bytes back into '%s'", u->queue[i].len, shown);
+	}
+	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
+		return err_errno(e, "set the flags of %s", f->re->path);
+	pr_debug("file %u: %s %s '%s', backlog %u", f->re->id, f->re->path, u->listening ? "listening on" : "bound to", shown,
+		 u->backlog);
+	f->fd = TAKE_FD(sk);
+	return 0;
+}
+
+/* A connection accepted from a listener, made again the way it was made:
+ * a new client connects to the name and is accepted, so the server end has
+ * the listener's name and the client sees it as its peer. Through the
+ * restored listener when the tree still has it (restored first, see
+ * reopen_open_all), else through a listener of our own bound to the name
+ * for the moment. */
+static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, int *client, int *server, struct err *e)
+{
+	const UnixSocketEntry *su = server_f->re->unix_sk;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	socklen_t len = offsetof(struct sockaddr_un, sun_path) + su->name.len;
+	_cleanup_close_ int own = -1, c = -1;
+	int listener = -1, s;
+	bool made_file = false;
+
+	if (!su->name.len || su->name.len > sizeof(sa.sun_path))
+		return err_input(e, "%s (id %u) has a name of %zu bytes", server_f->re->path, server_f->re->id, su->name.len);
+	memcpy(sa.sun_path, su->name.data, su->name.len);
+	for (int i = 0; i < r->nr_files && listener < 0; i++) {
+		const UnixSocketEntry *l = r->files[i].re->unix_sk;
+
+		if (l && l->listening && r->files[i].fd >= 0 && l->type == su->type && l->name.len == su->name.len &&
+		    !memcmp(l->name.data, su->name.data, su->name.len))
+			listener = r->files[i].fd;
+	}
+	if (listener < 0) {
+		struct stat st;
+
+		if (sa.sun_path[0] && lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) && !reopen_path_bound(sa.sun_path))
+			unlink(sa.sun_path);	/* left by the dead listener */
+		own = socket(AF_UNIX, su->type | SOCK_CLOEXEC, 0);
+		if (own < 0 || bind(own, (struct sockaddr *)&sa, len) < 0 || listen(own, 1) < 0)
+			return err_errno(e, "listen on the name of %s (id %u) for a moment, to connect its peer again",
+					 server_f->re->path, server_f->re->id);
+		made_file = sa.sun_path[0] != 0;
+		listener = own;
+	}
+	c = socket(AF_UNIX, su->type | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, len) < 0)
+		return err_errno(e, "connect the peer of %s (id %u) again", server_f->re->path, server_f->re->id);
+	s = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
+	if (s < 0)
+		return err_errno(e, "accept the connection of %s (id %u) again", server_f->re->path, server_f->re->id);
+	if (made_file)
+		unlink(sa.sun_path);
+	*server = s;
+	*client = TAKE_FD(c);
+	return 0;
+}
+
+/* A listening socket or a bound datagram socket: made in a first pass,
+ * since the connections to them are made again through them. */
+bool reopen_is_bound(const RegFileEntry *re)
+{
+	return re->unix_sk && re->unix_sk->has_name && (re->unix_sk->listening || re->unix_sk->type == SOCK_DGRAM);
+}
+
+/* A datagram socket connected to a bound one of the tree (restored
+ * first): connected to its name again. Only its peer could have sent to
+ * it, and that peer is bound, not connected back, so nothing waits in it. */
+static int reopen_unix_dgram_client(struct reopen_file *f, const struct reopen_file *server, struct err *e)
+{
+	const UnixSocketEntry *su = server->re->unix_sk;
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	_cleanup_close_ int sk = -1;
+
+	if (!su->name.len || su->name.len > sizeof(sa.sun_path) || f->re->unix_sk->n_queue)
+		return err_input(e, "%s (id %u): datagram peer %s cannot be reached again", f->re->path, f->re->id,
+				 server->re->path);
+	memcpy(sa.sun_path, su->name.data, su->name.len);
+	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sk < 0 || connect(sk, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + su->name.len) < 0)
+		return err_errno(e, "connect %s (id %u) to its datagram peer %s again", f->re->path, f->re->id, server->re->path);
+	reopen_unix_opts(sk, f->re->unix_sk);
+	if ((f->re->unix_sk->shutdown & 2) && shutdown(sk, SHUT_WR) < 0)
+		return err_errno(e, "shut %s (id %u) for writing", f->re->path, f->re->id);
+	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
+		return err_errno(e, "set the flags of %s", f->re->path);
+	f->fd = TAKE_FD(sk);
+	return 0;
+}
+
+/* A unix socket pair, made once for both ends (socketpair keeps the two
+ * joined); a stream end whose peer had closed gets a peer that is closed
+ * again once its data is back. */
+int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const UnixSocketEntry *u = f->re->unix_sk;
+	struct reopen_file *peer = NULL;
+	int sv[2], ret;
+
+	if (f->fd >= 0)
+		return 0;	/* made with its peer */
+
+	for (int i = 0; u->peer_ino && i < r->nr_files && !peer; i++)
+		if (r->files[i].re->unix_sk && r->files[i].re->unix_sk->ino == u->peer_ino)
+			peer = &r->files[i];
+	if (u->peer_ino && !peer)
+		return err_input(e, "%s (id %u) is joined to socket:[%llu], which is not in files.img", f->re->path, f->re->id,
+				 (unsigned long long)u->peer_ino);
+	if (peer && peer->re->unix_sk->type != u->type)
+		return err_input(e, "%s and its peer %s have different types", f->re->path, peer->re->path);
+	if (peer && u->type == SOCK_DGRAM && peer->re->unix_sk->has_name && !u->has_name)
+		return reopen_unix_dgram_client(f, peer, e);
+	if (peer && (u->has_name || peer->re->unix_sk->has_name)) {
+		/* An accepted connection: the server end has the listener's name. */
+		bool f_named = u->has_name;
+		int client, server;
+
+		if ((ret = reopen_unix_accepted(r, f_named ? f : peer, &client, &server, e)) < 0)
+			return ret;
+		sv[0] = f_named ? server : client;
+		sv[1] = f_named ? client : server;
+	} else if (socketpair(AF_UNIX, u->type | SOCK_CLOEXEC, 0, sv) < 0) {
+		return err_errno(e, "make the socket pair of %s (id %u) again", f->re->path, f->re->id);
+	}
+	f->fd = sv[0];
+	reopen_unix_opts(sv[0], u);
+	if (peer) {
+		peer->fd = sv[1];
+		reopen_unix_opts(sv[1], peer->re->unix_sk);
+		if ((ret = reopen_unix_refill(sv[0], peer->re, e)) < 0)
+			return ret;
+	}
+	if ((ret = reopen_unix_refill(sv[1], f->re, e)) < 0)
+		return ret;
+	if (!peer) {
+		close(sv[1]);
+	} else {
+		/* SHUT_WR on one end is what stops the other end reading too. */
+		if ((u->shutdown & 2) && shutdown(sv[0], SHUT_WR) < 0)
+			return err_errno(e, "shut %s (id %u) for writing", f->re->path, f->re->id);
+		if ((peer->re->unix_sk->shutdown & 2) && shutdown(sv[1], SHUT_WR) < 0)
+			return err_errno(e, "shut %s (id %u) for writing", peer->re->path, peer->re->id);
+		if ((u->shutdown & 1) && !(peer->re->unix_sk->shutdown & 2) && shutdown(sv[0], SHUT_RD) < 0)
+			return err_errno(e, "shut %s (id %u) for reading", f->re->path, f->re->id);
+		if ((peer->re->unix_sk->shutdown & 1) && !(u->shutdown & 2) && shutdown(sv[1], SHUT_RD) < 0)
+			return err_errno(e, "shut %s (id %u) for reading", peer->re->path, peer->re->id);
+		if (fcntl(sv[1], F_SETFL, peer->re->flags & O_NONBLOCK) < 0)
+			return err_errno(e, "set the flags of %s", peer->re->path);
+	}
+	if (fcntl(sv[0], F_SETFL, f->re->flags & O_NONBLOCK) < 0)
+		return err_errno(e, "set the flags of %s", f->re->path);
+	pr_debug("file %u: %s, pair with %s", f->re->id, f->re->path, peer ? peer->re->path : "a closed peer");
+	return 0;
+}
