@@ -6,7 +6,7 @@
 #
 # Everything is built into its own directory ($AMBER_ASAN_BUILD, default
 # build-asan) with 'make SANITIZE=1', so the normal build is untouched. The
-# unit tests, the fuzzer (tests/unit/test_fuzz_images.c) among them, run with
+# unit tests, the fuzzers (tests/unit/test_fuzz_*.c) among them, run with
 # leak detection: unit.h exits each case through exit(), so a leak fails the
 # case that leaked. The e2e tests run the driver and every stage sanitized;
 # a restored process is a fork of amber-restore-tasks whose memory is then
