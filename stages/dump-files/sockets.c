@@ -120,19 +120,18 @@ static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBin
 static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBinaryData **q, uint8_t **buf,
 			      const char **why, struct err *e);
 
-static int collect_unix_bound(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **name,
-			      ProtobufCBinaryData **q, uint8_t **buf, const char **why, struct err *e)
+/* What every unix socket kept records: type, inode, options, and its name
+ * if it has one (copied into *name: it outlives d, being written with the
+ * record later). A name that is a relative path sets *why, since it would
+ * be bound again relative to the wrong directory. */
+static int collect_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **name,
+			       const char **why, struct err *e)
 {
-	bool listening = d->state == 10;	/* TCP_LISTEN */
 	int passcred = 0, sndbuf = 0, rcvbuf = 0;
 	socklen_t len = sizeof(int);
 
-	if (listening && d->rqueue) {
-		*why = "the listening socket has connections waiting to be accepted, which cannot be restored yet";
-		return 0;
-	}
-	if (d->name[0] != 0 && d->name[0] != '/') {
-		*why = "the socket is bound to a relative path, which cannot be restored";
+	if (d->named && d->name[0] != 0 && d->name[0] != '/') {
+		*why = "it is bound (or was accepted from a listener bound) to a relative path, which cannot be restored";
 		return 0;
 	}
 	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
@@ -145,13 +144,30 @@ static int collect_unix_bound(int sk, uint64_t ino, const struct sockdiag_unix *
 	u->passcred = passcred;
 	u->sndbuf = sndbuf;
 	u->rcvbuf = rcvbuf;
-	u->has_name = u->has_listening = true;
-	/* The name outlives d: it is written with the record, later. */
+	if (!d->named)
+		return 0;
 	if (!(*name = malloc(d->name_len)))
 		return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
 	memcpy(*name, d->name, d->name_len);
+	u->has_name = true;
 	u->name.data = *name;
 	u->name.len = d->name_len;
+	return 0;
+}
+
+static int collect_unix_bound(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **name,
+			      ProtobufCBinaryData **q, uint8_t **buf, const char **why, struct err *e)
+{
+	bool listening = d->state == 10;	/* TCP_LISTEN */
+	int ret;
+
+	if (listening && d->rqueue) {
+		*why = "the listening socket has connections waiting to be accepted, which cannot be restored yet";
+		return 0;
+	}
+	if ((ret = collect_unix_common(sk, ino, d, u, name, why, e)) < 0 || *why)
+		return ret;
+	u->has_listening = true;
 	u->listening = listening;
 	u->has_backlog = listening;
 	u->backlog = d->wqueue;
@@ -182,7 +198,7 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 {
 	_cleanup_close_ int sk = -1;
 	struct sockdiag_unix d;
-	int domain = 0, passcred = 0, sndbuf = 0, rcvbuf = 0, ret;
+	int domain = 0, ret;
 	socklen_t len = sizeof(domain);
 
 	*why = NULL;
@@ -205,18 +221,6 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 		*why = "bound and connected unix datagram sockets are not supported yet";
 		return 0;
 	}
-	if (d.named) {
-		if (d.name[0] != 0 && d.name[0] != '/') {
-			*why = "the connection was accepted from a listener bound to a relative path, which cannot be restored";
-			return 0;
-		}
-		if (!(*name = malloc(d.name_len)))
-			return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
-		memcpy(*name, d.name, d.name_len);
-		u->has_name = true;
-		u->name.data = *name;
-		u->name.len = d.name_len;
-	}
 	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET) {
 		*why = "this unix socket type is not supported";
 		return 0;
@@ -226,19 +230,11 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 		*why = "only connected unix socket pairs are supported yet (this one is unconnected or listening)";
 		return 0;
 	}
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &sndbuf, &len);
-	len = sizeof(int);
-	getsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcvbuf, &len);
-	u->type = d.type;
-	u->ino = ino;
+	/* The server end of an accepted connection keeps the listener's name. */
+	if ((ret = collect_unix_common(sk, ino, &d, u, name, why, e)) < 0 || *why)
+		return ret;
 	u->peer_ino = d.peer;
 	u->shutdown = d.shutdown;
-	u->passcred = passcred;
-	u->sndbuf = sndbuf;
-	u->rcvbuf = rcvbuf;
 	return collect_unix_queue(sk, d.type, u, q, buf, why, e);
 }
 

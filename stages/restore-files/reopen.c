@@ -39,7 +39,7 @@ static int reopen_fd_cmp(const void *a, const void *b)
 }
 
 /* The file of files.img with this id, or NULL. */
-static struct reopen_file *reopen_find(struct reopen *r, uint32_t id)
+static struct reopen_file *reopen_find(const struct reopen *r, uint32_t id)
 {
 	RegFileEntry key = { .id = id };
 	struct reopen_file k = { .re = &key };
@@ -604,7 +604,7 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 			p.locks = r->plan[i].locked->locks;
 		}
 		{
-			const struct reopen_file *f = reopen_find((struct reopen *)r, p.file_id);
+			const struct reopen_file *f = reopen_find(r, p.file_id);
 
 			p.fown = f ? f->re->fown : NULL;
 			p.has_async = p.async = f && (f->re->flags & O_ASYNC);

@@ -66,6 +66,32 @@ static bool reopen_path_bound(const char *path)
 	return false;
 }
 
+/* The address of a dumped socket name in *sa and its length, or 0 for a
+ * name no address can hold (which a sane dump never has). */
+static socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (!u->name.len || u->name.len > sizeof(sa->sun_path))
+		return 0;
+	memcpy(sa->sun_path, u->name.data, u->name.len);
+	return offsetof(struct sockaddr_un, sun_path) + u->name.len;
+}
+
+/* Removes the socket file a dead socket left at a path name, so the name
+ * can be bound again; 1 if a live socket is bound to it (nothing removed),
+ * -1 if the file could not be removed. An abstract name has no file. */
+static int reopen_unix_clear_stale(const struct sockaddr_un *sa)
+{
+	struct stat st;
+
+	if (!sa->sun_path[0] || lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+		return 0;
+	if (reopen_path_bound(sa->sun_path))
+		return 1;
+	return unlink(sa->sun_path) < 0 ? -1 : 0;
+}
+
 /* A listening unix socket or a bound datagram socket, bound to its name
  * again (a datagram socket gets its queue back). The file a path-bound
  * listener leaves behind when it is killed is removed first, but only if
@@ -74,29 +100,23 @@ static bool reopen_path_bound(const char *path)
 int reopen_unix_bound(struct reopen_file *f, struct err *e)
 {
 	const UnixSocketEntry *u = f->re->unix_sk;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len = offsetof(struct sockaddr_un, sun_path) + u->name.len;
+	struct sockaddr_un sa;
+	socklen_t len = reopen_unix_addr(u, &sa);
 	char shown[sizeof(sa.sun_path) + 2];
 	_cleanup_close_ int sk = -1;
+	int stale;
 
-	if (!u->name.len || u->name.len > sizeof(sa.sun_path))
+	if (!len)
 		return err_input(e, "%s (id %u) has a name of %zu bytes", f->re->path, f->re->id, u->name.len);
-	memcpy(sa.sun_path, u->name.data, u->name.len);
 	snprintf(shown, sizeof(shown), "%s%.*s", sa.sun_path[0] ? "" : "@", (int)u->name.len - !sa.sun_path[0],
 		 sa.sun_path + !sa.sun_path[0]);
 	if ((sk = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0)) < 0)
 		return err_errno(e, "make listening socket '%s' again", shown);
 	reopen_unix_opts(sk, u);
-	if (sa.sun_path[0]) {
-		struct stat st;
-
-		if (lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode)) {
-			if (reopen_path_bound(sa.sun_path))
-				return err_input(e, "unix socket '%s' is in use by a live listener; stop it before the restore", shown);
-			if (unlink(sa.sun_path) < 0)
-				return err_errno(e, "remove the stale socket file '%s'", shown);
-		}
-	}
+	if ((stale = reopen_unix_clear_stale(&sa)) > 0)
+		return err_input(e, "unix socket '%s' is in use by a live listener; stop it before the restore", shown);
+	if (stale < 0)
+		return err_errno(e, "remove the stale socket file '%s'", shown);
 	if (bind(sk, (struct sockaddr *)&sa, len) < 0)
 		return err_errno(e, "bind listening socket %s (id %u) to '%s' again", f->re->path, f->re->id, shown);
 	if (sa.sun_path[0] && u->has_mode && (chmod(sa.sun_path, u->mode) < 0 || lchown(sa.sun_path, u->uid, u->gid) < 0))
@@ -130,15 +150,14 @@ int reopen_unix_bound(struct reopen_file *f, struct err *e)
 static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, int *client, int *server, struct err *e)
 {
 	const UnixSocketEntry *su = server_f->re->unix_sk;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
-	socklen_t len = offsetof(struct sockaddr_un, sun_path) + su->name.len;
+	struct sockaddr_un sa;
+	socklen_t len = reopen_unix_addr(su, &sa);
 	_cleanup_close_ int own = -1, c = -1;
 	int listener = -1, s;
 	bool made_file = false;
 
-	if (!su->name.len || su->name.len > sizeof(sa.sun_path))
+	if (!len)
 		return err_input(e, "%s (id %u) has a name of %zu bytes", server_f->re->path, server_f->re->id, su->name.len);
-	memcpy(sa.sun_path, su->name.data, su->name.len);
 	for (int i = 0; i < r->nr_files && listener < 0; i++) {
 		const UnixSocketEntry *l = r->files[i].re->unix_sk;
 
@@ -147,10 +166,7 @@ static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, 
 			listener = r->files[i].fd;
 	}
 	if (listener < 0) {
-		struct stat st;
-
-		if (sa.sun_path[0] && lstat(sa.sun_path, &st) == 0 && S_ISSOCK(st.st_mode) && !reopen_path_bound(sa.sun_path))
-			unlink(sa.sun_path);	/* left by the dead listener */
+		reopen_unix_clear_stale(&sa);	/* a live one makes the bind below fail */
 		own = socket(AF_UNIX, su->type | SOCK_CLOEXEC, 0);
 		if (own < 0 || bind(own, (struct sockaddr *)&sa, len) < 0 || listen(own, 1) < 0)
 			return err_errno(e, "listen on the name of %s (id %u) for a moment, to connect its peer again",
@@ -183,16 +199,15 @@ bool reopen_is_bound(const RegFileEntry *re)
  * it, and that peer is bound, not connected back, so nothing waits in it. */
 static int reopen_unix_dgram_client(struct reopen_file *f, const struct reopen_file *server, struct err *e)
 {
-	const UnixSocketEntry *su = server->re->unix_sk;
-	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	struct sockaddr_un sa;
+	socklen_t len = reopen_unix_addr(server->re->unix_sk, &sa);
 	_cleanup_close_ int sk = -1;
 
-	if (!su->name.len || su->name.len > sizeof(sa.sun_path) || f->re->unix_sk->n_queue)
+	if (!len || f->re->unix_sk->n_queue)
 		return err_input(e, "%s (id %u): datagram peer %s cannot be reached again", f->re->path, f->re->id,
 				 server->re->path);
-	memcpy(sa.sun_path, su->name.data, su->name.len);
 	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (sk < 0 || connect(sk, (struct sockaddr *)&sa, offsetof(struct sockaddr_un, sun_path) + su->name.len) < 0)
+	if (sk < 0 || connect(sk, (struct sockaddr *)&sa, len) < 0)
 		return err_errno(e, "connect %s (id %u) to its datagram peer %s again", f->re->path, f->re->id, server->re->path);
 	reopen_unix_opts(sk, f->re->unix_sk);
 	if ((f->re->unix_sk->shutdown & 2) && shutdown(sk, SHUT_WR) < 0)
@@ -228,7 +243,7 @@ int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (peer && (u->has_name || peer->re->unix_sk->has_name)) {
 		/* An accepted connection: the server end has the listener's name. */
 		bool f_named = u->has_name;
-		int client, server;
+		int client = -1, server = -1;
 
 		if ((ret = reopen_unix_accepted(r, f_named ? f : peer, &client, &server, e)) < 0)
 			return ret;

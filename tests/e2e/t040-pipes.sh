@@ -76,11 +76,9 @@ testBashPipeline() {
 }
 
 start_fifos() {
-	rm -rf "$T/ready" "$T/result" "$T/ff"
 	mkdir -p "$T/ff"
-	e2e_start "$E2E_WL/fifos" "$T/ready" "$T/result" "$T/ff"
+	e2e_start_wl fifos "$T/ff" || return 1
 	pid=$E2E_PID
-	e2e_poll 10 test -s "$T/ready" || { fail "fifos did not get ready: $(cat "$T/wl.err")"; return 1; }
 }
 
 testFifos() {

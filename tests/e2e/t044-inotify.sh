@@ -7,11 +7,9 @@
 . "$(dirname "$0")/lib.sh"
 
 start_inotify() {
-	rm -rf "$T/ready" "$T/result" "$T/w"
 	mkdir -p "$T/w"
-	e2e_start "$E2E_WL/inotify" "$T/ready" "$T/result" "$T/w"
+	e2e_start_wl inotify "$T/w" || return 1
 	pid=$E2E_PID
-	e2e_poll 10 test -s "$T/ready" || { fail "inotify did not get ready: $(cat "$T/wl.err")"; return 1; }
 }
 
 testInotify() {

@@ -25,10 +25,8 @@ testLeaveRunningKeepsQueues() {
 
 start_listener() {
 	mkdir -p "$T/d"
-	rm -f "$T/ready" "$T/result"
-	e2e_start "$E2E_WL/listener" "$T/ready" "$T/result" "$T/d"
+	e2e_start_wl listener "$T/d" || return 1
 	pid=$E2E_PID
-	e2e_poll 10 test -s "$T/ready" || { fail "listener did not get ready: $(cat "$T/wl.err")"; return 1; }
 }
 
 testListeningSockets() {
