@@ -46,7 +46,10 @@
  *			locks held through it (--file-locks)
  *	files.img	one RegFileEntry per open file description of the tree:
  *			id, path, flags (without O_CLOEXEC), pos, mnt_id,
- *			inode, dev, size, mode
+ *			inode, dev, size, mode, and what its kind needs
+ *			(pipe inode, anon state, unix socket, fifo, owner)
+ *	pipedata.img	what each pipe and FIFO held (when there are any)
+ *	remaps.img, ghost-ID.img  how unlinked files are reached again
  * Output (stdout): state stream with a hello (writer "dump-files") and an
  *	end, no records.
  * Exit status: 0 ok; 2 usage; 3 an unsupported descriptor (the last stderr

@@ -12,32 +12,50 @@
  * Paths are opened in this stage's own mount namespace and root.
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record
- *	(PstreeEntry) per process to restore; other records are ignored.
+ *	(PstreeEntry) per process to restore, and the `remap` records
+ *	(RemapPlanEntry) collect-remaps wrote; other records are ignored.
  * A pipe is made once (pipe2), given its capacity and refilled with what
  * pipedata.img says it held; its first read and write descriptions get
  * its ends, any further one a new description of the same end; an end no
  * task holds is closed, so a reader still meets end-of-file.
  *
- * An eventfd, signalfd or timerfd is made again from its files.img state.
+ * A FIFO is opened by its path through a read-write holder (so no open
+ * blocks) and refilled the same way.
  *
- * Input (images dir, -D): files.img, fdinfo-PID.img of each task, pipedata.img.
+ * An eventfd, signalfd, timerfd or inotify (its watches added again with
+ * their numbers) is made again from its files.img state; an epoll is made
+ * empty, its registrations travel in `epoll_add` records for the task.
+ *
+ * Unix sockets (sockets.c): a pair with socketpair, each end's queue sent
+ * from the other; listening and bound datagram sockets first, bound to
+ * their names again (a dead socket's file removed, a live one refused);
+ * accepted connections by connecting to the name and accepting.
+ *
+ * An unlinked file comes from its link remap or is made again from its
+ * ghost image.
+ *
+ * Input (images dir, -D): files.img, fdinfo-PID.img of each task,
+ *	pipedata.img, ghost-ID.img.
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
  *	socketpair whose other end restore-tasks reads.
  * Output (files socket): the opened files, FDPASS_BATCH per message, each
  *	named by its files.img id, then the end marker (ipc/fdpass.h).
  * Output (stdout): state stream: hello (writer "restore-files"), one
- *	`fd_plan` record (FdPlanEntry pid, fd, file_id, cloexec) per descriptor
+ *	`fd_plan` record (FdPlanEntry pid, fd, file_id, cloexec, and the locks,
+ *	owner and O_ASYNC the task sets itself) per descriptor
  *	of every task, in input task order and ascending fd order, then the end.
  *	The plan is written before the files are sent; the end record comes
  *	after the files socket's end marker, so it also vouches for the files.
  * Exit status: 0 ok; 2 usage (no files socket); 3 a missing or changed file
  *	or inconsistent images (the last stderr line names path, file id, pid
  *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
- * Side effects: none on the file system (files are opened, never created,
- *	truncated or written); raises its own RLIMIT_NOFILE soft limit.
+ * Side effects: dumped files are opened, never created, truncated or
+ *	written; a unix socket bound to a path creates its socket file (and
+ *	removes the one a dead socket left there); ghosts are unnamed
+ *	O_TMPFILE files; raises its own RLIMIT_NOFILE soft limit.
  * Capabilities kept: CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
- *	other users).
+ *	other users), CAP_CHOWN (a ghost's and a socket file's owner).
  *
  * By hand, with a socket on fd 3 that something reads (or that holds the
  * files until this stage exits), replaying the driver's recorded input:

@@ -6,7 +6,8 @@
  *	children. Each task, still running amber's code, joins its session
  *	and group, sets umask and cwd, puts its open files on their old
  *	descriptor numbers (received from restore-files on the files socket),
- *	maps a trampoline ('syscall; int3' and scratch pages) at an address
+ *	takes its file locks again, gives its files their owner, signal and
+ *	O_ASYNC, makes its epolls' registrations again, maps a trampoline ('syscall; int3' and scratch pages) at an address
  *	free in the image, and stops; until the stage has seized it, it talks
  *	to the stage through futex slots in shared memory (fork.c). Zombies
  *	join their session and group and exit with their dumped status,
@@ -26,8 +27,8 @@
  *	registers, FPU/xstate and signal mask of every thread and detaches
  *	them all at once.
  *
- * Inputs	stdin: 'task' records (collect-pstree) and 'fd_plan' records
- *	(restore-files). fd "files": the socket restore-files sent the opened
+ * Inputs	stdin: 'task' records (collect-pstree), 'fd_plan' and 'epoll_add'
+ *	records (restore-files). fd "files": the socket restore-files sent the opened
  *	files on. Images: core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID.
  * Outputs	stdout: a 'restored' record per live process (pid as the driver
  *	sees it; zombies and helpers have none), one with ns_init for amber's
