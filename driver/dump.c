@@ -140,7 +140,11 @@ static int dump_release(struct run *r, struct run_stage *seize, int ctl, const c
 static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES] [--file-locks]\n"
-	       "                  [-v N] [-o LOG] [--run-dir DIR]\n");
+	       "                  [--shell-job] [--external KEY]... [-v N] [-o LOG] [--run-dir DIR]\n"
+	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
+	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
+	       "                  (decimal; 0x for hexadecimal)\n"
+	       "  --shell-job     the tree runs on the shell's terminal: every terminal is external\n");
 }
 
 int cmd_dump(int argc, char **argv)
@@ -203,7 +207,7 @@ int cmd_dump(int argc, char **argv)
 	/* The tree is frozen: memory and files are read in parallel. */
 	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
 	if (ret == 0) {
-		const char *files_args[4] = { NULL };
+		const char *files_args[6 + 2 * DRV_MAX_EXTERNALS] = { NULL };
 		int na = 0;
 
 		if (o.file_locks)
@@ -212,6 +216,13 @@ int cmd_dump(int argc, char **argv)
 			files_args[na++] = "--ghost-limit";
 			files_args[na++] = o.ghost_limit;
 		}
+		if (o.shell_job)
+			files_args[na++] = "--shell-job";
+		for (int i = 0; i < o.nr_externals; i++)
+			if (strncmp(o.externals[i], "mnt[", 4)) {
+				files_args[na++] = "--external";
+				files_args[na++] = o.externals[i];
+			}
 
 		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
 		if (ret == 0) {

@@ -4,9 +4,57 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <fcntl.h>
+
 #include "driver/opts.h"
 #include "ipc/exitcodes.h"
+#include "lib/external.h"
 #include "lib/log.h"
+
+/* --external KEY: checked here so a typo fails before the tree is frozen. */
+static int drv_external(const char *cmd, const char *arg, struct drv_opts *o)
+{
+	struct ext_key k;
+	struct err e = { 0 };
+
+	if (o->nr_externals == DRV_MAX_EXTERNALS) {
+		fprintf(stderr, "amber %s: more than %d --external keys\n", cmd, DRV_MAX_EXTERNALS);
+		return EXIT_USAGE;
+	}
+	/* mnt[...] keys belong to the mounts, the others to the files. */
+	if (strncmp(arg, "mnt[", 4) && ext_parse(arg, false, &k, &e) < 0) {
+		fprintf(stderr, "amber %s: --external %s\n", cmd, e.msg);
+		return EXIT_USAGE;
+	}
+	o->externals[o->nr_externals++] = arg;
+	return 0;
+}
+
+/* --inherit-fd fd[N]:KEY: the key must parse and fd N must be open here,
+ * since it is this process's fd N that the restored tree gets. */
+static int drv_inherit(const char *cmd, const char *arg, struct drv_opts *o)
+{
+	struct ext_key k;
+	struct err e = { 0 };
+	int fd;
+
+	if (o->nr_inherits == DRV_MAX_INHERITS) {
+		fprintf(stderr, "amber %s: more than %d --inherit-fd options\n", cmd, DRV_MAX_INHERITS);
+		return EXIT_USAGE;
+	}
+	if (ext_parse_inherit(arg, &fd, &k, &e) < 0) {
+		fprintf(stderr, "amber %s: %s\n", cmd, e.msg);
+		return EXIT_USAGE;
+	}
+	if (fcntl(fd, F_GETFD) < 0) {
+		fprintf(stderr, "amber %s: --inherit-fd %s: fd %d is not open in amber; open it in the shell, "
+			"e.g. 'amber restore ... --inherit-fd fd[%d]:KEY %d<FILE'\n", cmd, arg, fd, fd, fd);
+		return EXIT_USAGE;
+	}
+	o->inherits[o->nr_inherits].fd = fd;
+	o->inherits[o->nr_inherits++].arg = arg;
+	return 0;
+}
 
 static const struct option drv_long[] = {
 	{ "images-dir", required_argument, NULL, 'D' },
@@ -23,13 +71,16 @@ static const struct option drv_long[] = {
 	{ "ghost-limit", required_argument, NULL, DRV_OPT_GHOST_LIMIT },
 	{ "allow-changed-files", no_argument, NULL, DRV_OPT_ALLOW_CHANGED },
 	{ "file-locks", no_argument, NULL, DRV_OPT_FILE_LOCKS },
+	{ "shell-job", no_argument, NULL, DRV_OPT_SHELL_JOB },
+	{ "external", required_argument, NULL, DRV_OPT_EXTERNAL },
+	{ "inherit-fd", required_argument, NULL, DRV_OPT_INHERIT_FD },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
 
 int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 {
-	int opt;
+	int opt, ret;
 
 	memset(o, 0, sizeof(*o));
 	o->verbosity = LOG_INFO;
@@ -77,6 +128,15 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 		case DRV_OPT_GHOST_LIMIT: o->ghost_limit = optarg; break;
 		case DRV_OPT_ALLOW_CHANGED: o->allow_changed = true; break;
 		case DRV_OPT_FILE_LOCKS: o->file_locks = true; break;
+		case DRV_OPT_SHELL_JOB: o->shell_job = true; break;
+		case DRV_OPT_EXTERNAL:
+			if ((ret = drv_external(argv[0], optarg, o)) != 0)
+				return ret;
+			break;
+		case DRV_OPT_INHERIT_FD:
+			if ((ret = drv_inherit(argv[0], optarg, o)) != 0)
+				return ret;
+			break;
 		case 'h':
 		case DRV_OPT_HELP:
 			return -1;

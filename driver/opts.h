@@ -5,6 +5,11 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+/* As many as the stages are given; the inherited fds are passed at
+ * FD_FIRST_INHERIT and up (ipc/fds.h). */
+#define DRV_MAX_EXTERNALS 64
+#define DRV_MAX_INHERITS 16
+
 struct drv_opts {
 	const char *images;	/* -D */
 	const char *logfile;	/* -o */
@@ -20,10 +25,19 @@ struct drv_opts {
 	bool allow_changed;	/* --allow-changed-files (restore) */
 	bool file_locks;	/* --file-locks (dump) */
 	const char *ghost_limit;	/* --ghost-limit BYTES */
+	bool shell_job;		/* --shell-job (dump, restore) */
+	const char *externals[DRV_MAX_EXTERNALS];	/* --external KEY (dump), as given */
+	int nr_externals;
+	struct drv_inherit {	/* --inherit-fd fd[N]:KEY (restore) */
+		int fd;		/* the driver's own fd N */
+		const char *arg;	/* fd[N]:KEY as given */
+	} inherits[DRV_MAX_INHERITS];
+	int nr_inherits;
 };
 
 enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS,
-       DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS };
+       DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
+       DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD };
 
 /* Parses the common and subcommand options; 'allowed' is the getopt short
  * string of what this subcommand takes. Returns 0, or an exit code. */

@@ -49,11 +49,24 @@ static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
 
 static void restore_usage(void)
 {
-	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [-v N] [-o LOG] [--run-dir DIR]\n"
+	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--shell-job] [--inherit-fd fd[N]:KEY]...\n"
+	       "                     [-v N] [-o LOG] [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
 	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n"
-	       "  --allow-changed-files  restore onto files whose size changed since the dump\n");
+	       "  --allow-changed-files  restore onto files whose size changed since the dump\n"
+	       "  --inherit-fd fd[N]:KEY  amber's fd N stands for KEY in the tree: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
+	       "                  socket:[INODE], pipe:[INODE] (as amber show DIR lists them) or a path\n"
+	       "  --shell-job     the tree's terminal is the one amber runs on\n");
+}
+
+/* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
+static int restore_find_tty(void)
+{
+	for (int fd = 0; fd < 3; fd++)
+		if (isatty(fd))
+			return fd;
+	return open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
 }
 
 /* Waits for the restored root and turns its end into our exit status. */
@@ -90,6 +103,7 @@ int cmd_restore(int argc, char **argv)
 	int sock[2] = { -1, -1 }, ret;
 	struct restore_pids rp = { 0, 0 };
 	const char *tasks_args[] = { NULL, NULL };
+	int shell_tty = -1;
 	double t0 = run_now();
 
 	if ((ret = drv_parse(argc, argv, "Dovd", &o)) != 0) {
@@ -100,6 +114,11 @@ int cmd_restore(int argc, char **argv)
 	log_init("amber", o.verbosity, 2);
 	if (o.pidns)
 		tasks_args[0] = "--pidns";
+	if (o.shell_job && (shell_tty = restore_find_tty()) < 0) {
+		fprintf(stderr, "amber restore: --shell-job gives the tree the terminal amber runs on, "
+			"but none of its stdin, stdout and stderr is a terminal and it has no /dev/tty\n");
+		return EXIT_USAGE;
+	}
 	if (!o.images) {
 		fprintf(stderr, "amber restore: need -D DIR\n");
 		restore_usage();
@@ -128,12 +147,27 @@ int cmd_restore(int argc, char **argv)
 	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		ret = err_errno(&e, "socketpair for the files socket");
 	if (ret == 0) {
-		struct run_fd fd = { FD_NAME_FILES, sock[0], FD_DEF_FILES };
+		struct run_fd fds[2 + DRV_MAX_INHERITS] = { { FD_NAME_FILES, sock[0], FD_DEF_FILES } };
+		const char *files_args[3 + 2 * DRV_MAX_INHERITS] = { NULL };
+		char inherit_args[DRV_MAX_INHERITS][64 + 4096];
+		int nr_fds = 1, na = 0;
 
 		cur = &files;
-		const char *files_args[] = { o.allow_changed ? "--allow-changed-files" : NULL, NULL };
-
-		ret = run_start(&r, &files, "restore-files", files_args, &fd, 1, &e);
+		if (o.allow_changed)
+			files_args[na++] = "--allow-changed-files";
+		/* Each --inherit-fd fd[N]:KEY becomes the stage's fd[20+i]:KEY. */
+		for (int i = 0; i < o.nr_inherits; i++) {
+			snprintf(inherit_args[i], sizeof(inherit_args[i]), "fd[%d]:%s", FD_FIRST_INHERIT + i,
+				 strchr(o.inherits[i].arg, ':') + 1);
+			fds[nr_fds++] = (struct run_fd){ NULL, o.inherits[i].fd, FD_FIRST_INHERIT + i };
+			files_args[na++] = "--inherit-fd";
+			files_args[na++] = inherit_args[i];
+		}
+		if (o.shell_job) {
+			fds[nr_fds++] = (struct run_fd){ FD_NAME_TTY, shell_tty, FD_DEF_TTY };
+			files_args[na++] = "--shell-job";
+		}
+		ret = run_start(&r, &files, "restore-files", files_args, fds, nr_fds, &e);
 		close(sock[0]);
 		/* Its plan is complete when its stream ends; the files follow on
 		 * the socket while restore-tasks takes them. */

@@ -192,8 +192,8 @@ static void run_write_scripts(struct run *r, const struct run_stage *s, char *co
 int run_start(struct run *r, struct run_stage *s, const char *name, const char *const *args,
 	      const struct run_fd *fds, int nr_fds, struct err *e)
 {
-	char path[PATH_MAX], in_path[PATH_MAX + 64], rec_path[PATH_MAX + 64], vbuf[8], fdargs[8][48];
-	char *argv[64];
+	char path[PATH_MAX], in_path[PATH_MAX + 64], rec_path[PATH_MAX + 64], vbuf[8], fdargs[RUN_MAX_FDS][48];
+	char *argv[RUN_MAX_ARGS];
 	int argc = 0, out[2], errp[2], in_fd, ret;
 
 	memset(s, 0, sizeof(*s));
@@ -215,15 +215,23 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 	argv[argc++] = vbuf;
 	argv[argc++] = "--run-dir";
 	argv[argc++] = r->dir;
-	for (int i = 0; i < nr_fds && i < 8; i++) {
+	if (nr_fds > RUN_MAX_FDS)
+		return err_set(e, EXIT_USAGE, "stage '%s' would get %d fds, more than %d", name, nr_fds, RUN_MAX_FDS);
+	for (int i = 0; i < nr_fds; i++) {
+		/* An unnamed fd (an --inherit-fd) is named by the stage's own options. */
+		if (!fds[i].name)
+			continue;
 		snprintf(fdargs[i], sizeof(fdargs[i]), "%s=%d", fds[i].name, fds[i].target);
 		argv[argc++] = "--fd";
 		argv[argc++] = fdargs[i];
 	}
 	if (r->progress)
 		argv[argc++] = "--progress";
-	for (int i = 0; args && args[i] && argc < 62; i++)
+	for (int i = 0; args && args[i]; i++) {
+		if (argc == RUN_MAX_ARGS - 1)
+			return err_set(e, EXIT_USAGE, "stage '%s' would get more than %d arguments", name, RUN_MAX_ARGS);
 		argv[argc++] = (char *)args[i];
+	}
 	argv[argc] = NULL;
 	run_write_scripts(r, s, argv, fds, nr_fds);
 	if (r->verbosity >= LOG_INFO + 1 || getenv("AMBER_TRACE")) {
@@ -257,20 +265,20 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 	if (s->pid < 0)
 		return err_errno(e, "fork stage '%s'", name);
 	if (s->pid == 0) {
-		int staged[8];
+		int staged[RUN_MAX_FDS];
 
 		/* Staging copies above every target first, so dup2 never clobbers a source. */
-		for (int i = 0; i < nr_fds && i < 8; i++)
+		for (int i = 0; i < nr_fds; i++)
 			staged[i] = fcntl(fds[i].fd, F_DUPFD, 100);
 		dup2(in_fd, 0);
 		dup2(out[1], 1);
 		dup2(errp[1], 2);
-		for (int i = 0; i < nr_fds && i < 8; i++)
+		for (int i = 0; i < nr_fds; i++)
 			dup2(staged[i], fds[i].target);
 		for (int fd = 3; fd < 100; fd++) {
 			bool keep = false;
 
-			for (int i = 0; i < nr_fds && i < 8; i++)
+			for (int i = 0; i < nr_fds; i++)
 				keep |= fds[i].target == fd;
 			if (!keep)
 				close(fd);

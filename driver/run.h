@@ -19,6 +19,8 @@
 #include "lib/err.h"
 
 #define RUN_MAX_STAGES 16
+#define RUN_MAX_FDS 24		/* fds given to one stage */
+#define RUN_MAX_ARGS 256	/* its argv */
 
 struct run_fd {
 	const char *name;	/* ipc/fds.h name */

@@ -545,6 +545,32 @@ static const char *show_access(uint32_t flags)
 	}
 }
 
+/* The objects the dump left outside the tree, each with the descriptors
+ * that hold it: what a restore must be given with --inherit-fd. */
+static void show_externals_text(FILE *out, const struct show_dump *d)
+{
+	bool any = false;
+
+	for (size_t i = 0; i < d->nr_regs; i++) {
+		const RegFileEntry *r = (RegFileEntry *)d->regs[i];
+
+		if (!r->external)
+			continue;
+		if (!any)
+			fputs("\nexternal (give each at restore: --inherit-fd fd[N]:KEY, or --shell-job for a tty):\n", out);
+		any = true;
+		fputs("  ", out);
+		json_print_string(out, r->external);
+		fprintf(out, " %s pos %" PRIu64 ", held by", show_access(r->flags), (uint64_t)r->pos);
+		for (size_t p = 0, n = 0; p < d->nr_pstree; p++)
+			for (size_t f = 0; f < d->procs[p].nr_fds; f++)
+				if (((FdinfoEntry *)d->procs[p].fds[f])->id == r->id)
+					fprintf(out, "%s pid %u fd %u", n++ ? "," : "", d->procs[p].pst->pid,
+						((FdinfoEntry *)d->procs[p].fds[f])->fd);
+		fputc('\n', out);
+	}
+}
+
 /* The plain-text summary. */
 static void show_dump_text(FILE *out, const struct show_dump *d)
 {
@@ -638,6 +664,7 @@ static void show_dump_text(FILE *out, const struct show_dump *d)
 		}
 	}
 
+	show_externals_text(out, d);
 	if (d->nr_problems) {
 		fprintf(out, "\nproblems (%zu):\n", d->nr_problems);
 		for (size_t i = 0; i < d->nr_problems; i++)
@@ -648,6 +675,8 @@ static void show_dump_text(FILE *out, const struct show_dump *d)
 /* The same summary as one JSON object. */
 static void show_dump_json(FILE *out, const struct show_dump *d)
 {
+	size_t n_ext = 0;
+
 	fputs("{\n  \"dir\": ", out);
 	json_print_string(out, d->path);
 	fprintf(out, ",\n  \"complete\": %s", d->inv ? "true" : "false");
@@ -713,6 +742,18 @@ static void show_dump_json(FILE *out, const struct show_dump *d)
 		fputs(p->nr_fds ? "\n      ]\n    }" : "]\n    }", out);
 	}
 	fputs(d->nr_pstree ? "\n  ]" : "]", out);
+	fputs(",\n  \"externals\": [", out);
+	for (size_t i = 0; i < d->nr_regs; i++) {
+		const RegFileEntry *r = (RegFileEntry *)d->regs[i];
+
+		if (!r->external)
+			continue;
+		fputs(n_ext++ ? ",\n    " : "\n    ", out);
+		fputs("{\"key\": ", out);
+		json_print_string(out, r->external);
+		fprintf(out, ", \"id\": %u}", r->id);
+	}
+	fputs(n_ext ? "\n  ]" : "]", out);
 	fputs(",\n  \"problems\": [", out);
 	for (size_t i = 0; i < d->nr_problems; i++) {
 		fputs(i ? ",\n    " : "\n    ", out);

@@ -18,8 +18,17 @@
 #define FD_NAME_FILES	"files"
 #define FD_DEF_FILES	11
 
+/* restore-files, with --shell-job: the terminal amber runs on, given to
+ * every terminal the dump left outside the tree. */
+#define FD_NAME_TTY	"tty"
+#define FD_DEF_TTY	12
+
 /* Every driver-assigned fd is at or above this, below it are stdio. */
 #define FD_FIRST_PASSED	10
 #define FD_LAST_PASSED	19
+
+/* restore-files: the fds of --inherit-fd, unnamed (the stage's own
+ * --inherit-fd fd[N]:KEY names them), from here up. */
+#define FD_FIRST_INHERIT 20
 
 #endif

@@ -62,6 +62,8 @@ void collect_free(struct collect *c)
 	free(c->pipe_sides);
 	free(c->pipe_holder);
 	free(c->tree);
+	free(c->ext);
+	c->ext = NULL;
 	if (c->remaps_open)
 		image_close(&c->remaps);
 	c->remaps_open = false;
@@ -115,6 +117,7 @@ int collect_close(struct collect *c, struct err *e)
 	collect_check_pipe_peers(c);
 	collect_check_socket_peers(c);
 	collect_check_owners(c);
+	collect_check_externals(c);
 	if (c->remaps_open && image_close_write(&c->remaps, e) < 0)
 		return -EIO;
 	c->remaps_open = false;
@@ -153,7 +156,7 @@ static bool collect_ends_with(const char *s, const char *suffix)
 
 /* Is this a terminal? Their state (termios, session, the other end of a pty)
  * needs its own dump code, so they are refused rather than reopened. */
-static bool collect_is_tty(const char *link, const struct stat *st)
+bool collect_is_tty(const char *link, const struct stat *st)
 {
 	unsigned int major = major(st->st_rdev);
 
@@ -167,7 +170,7 @@ static bool collect_is_tty(const char *link, const struct stat *st)
 
 /* Why the file behind a descriptor cannot be dumped yet, or NULL if it can:
  * what is supported now is anything that can be opened again by its path. */
-static const char *collect_unsupported(const char *link, const struct stat *st)
+static const char *collect_unsupported(const char *link, const struct stat *st, char *buf, size_t size)
 {
 	if (!strncmp(link, "pipe:", 5) || !strncmp(link, "socket:", 7))
 		return NULL;	/* a socket that cannot be restored is refused with its reason by collect_unix */
@@ -183,8 +186,15 @@ static const char *collect_unsupported(const char *link, const struct stat *st)
 		return "this kind of memfd is not supported yet";
 	if (st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED) && !S_ISREG(st->st_mode))
 		return "it was deleted while open, and only deleted regular files are supported yet";
-	if (collect_is_tty(link, st))
-		return "terminals are not supported yet; start the process with its stdio redirected (e.g. setsid CMD </dev/null >LOG 2>&1)";
+	if (collect_is_tty(link, st)) {
+		struct ext_key k = { .kind = EXT_TTY, .a = st->st_rdev, .b = st->st_dev };
+		char key[EXT_KEY_MAX];
+
+		ext_format(&k, key, sizeof(key));
+		snprintf(buf, size, "it is a terminal; dump with --shell-job to give it back at restore as the terminal "
+			 "amber runs on, or with --external %s and restore with --inherit-fd fd[N]:%s", key, key);
+		return buf;
+	}
 	if (S_ISFIFO(st->st_mode) && st->st_nlink == 0)
 		return "it is a named pipe (FIFO) that was deleted while open, which is not supported yet";
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ||
@@ -458,11 +468,28 @@ static int collect_fown(struct collect *c, pid_t pid, int fd, FownEntry *fo, boo
 	return 0;
 }
 
+/* Writes a new description's record; it is the latest in c->v. */
+static int collect_file_write(struct collect *c, const RegFileEntry *re, const char *link, uint32_t *id, bool *added,
+			      struct err *e)
+{
+	int ret;
+
+	if ((ret = image_write(&c->files, &re->base, e)) < 0)
+		return ret;
+	pr_debug("file %u: '%s'%s flags %#o pos %llu (pid %d fd %d)", re->id, link, re->external ? " (external)" : "",
+		 re->flags, (unsigned long long)re->pos, c->v[c->nr - 1].pid, c->v[c->nr - 1].fd);
+	*id = re->id;
+	*added = true;
+	if (c->nr >= c->nr_buckets)
+		return collect_grow(c, e);
+	return 0;
+}
+
 /* The id of the open file description behind pid's fd: an existing one if
  * kcmp says a descriptor seen before shares it, else a new RegFileEntry
  * written to files.img. *added says which. */
 static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st,
-			   const struct proc_fdinfo *fi, uint32_t *id, bool *added, struct err *e)
+			   const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e)
 {
 	uint32_t flags = fi->flags & ~O_CLOEXEC;
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
@@ -529,6 +556,12 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		return ret;
 	if (owned)
 		re.fown = &fown;
+	if (ext) {
+		/* Outside the tree: its key stands for it, nothing else is read. */
+		re.path = re.external = (char *)ext;
+		re.has_size = false;
+		return collect_file_write(c, &re, link, id, added, e);
+	}
 	if (!strncmp(link, "socket:", 7)) {
 		const char *why;
 
@@ -592,15 +625,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		if ((ret = collect_pipe_data(c, pid, fd, st->st_ino, e)) < 0)
 			return ret;
 	}
-	if ((ret = image_write(&c->files, &re.base, e)) < 0)
-		return ret;
-	pr_debug("file %u: '%s' flags %#o pos %llu (pid %d fd %d)", re.id, link, flags,
-		 (unsigned long long)re.pos, pid, fd);
-	*id = f->id;
-	*added = true;
-	if (c->nr >= c->nr_buckets)
-		return collect_grow(c, e);
-	return 0;
+	return collect_file_write(c, &re, link, id, added, e);
 }
 
 /* Writes fs-PID.img: cwd, root and umask. */
@@ -681,8 +706,8 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	FdinfoEntry fe = FDINFO_ENTRY__INIT;
 	FileLockEntry locks[PROC_MAX_LOCKS], *lockp[PROC_MAX_LOCKS];
 	struct proc_fdinfo fi;
-	char path[64], link[PATH_MAX];
-	const char *why;
+	char path[64], link[PATH_MAX], key[EXT_KEY_MAX], why_buf[256];
+	const char *why, *ext;
 	struct stat st;
 	bool added = false;
 	uint32_t id = 0;
@@ -694,14 +719,15 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	/* stat follows the magic link to the open file itself, even a deleted one. */
 	if (stat(path, &st) < 0)
 		return err_errno(e, "stat pid %d fd %d ('%s')", pid, fd, link);
-	why = collect_unsupported(link, &st);
+	if ((ret = proc_read_fdinfo(pid, fd, &fi, e)) < 0)
+		return ret;
+	ext = collect_external_key(c, link, &st, fi.mnt_id, key, sizeof(key));
+	why = ext ? NULL : collect_unsupported(link, &st, why_buf, sizeof(why_buf));
 	if (why) {
 		collect_refuse(c, pid, fd, link, why);
 		return 0;
 	}
-	if ((ret = proc_read_fdinfo(pid, fd, &fi, e)) < 0)
-		return ret;
-	if ((ret = collect_file_id(c, pid, fd, link, &st, &fi, &id, &added, e)) < 0)
+	if ((ret = collect_file_id(c, pid, fd, link, &st, &fi, ext, &id, &added, e)) < 0)
 		return ret;
 	*nr_new += added;
 	fe.fd = fd;

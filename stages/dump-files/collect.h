@@ -14,6 +14,7 @@
 #include "images/files.pb-c.h"
 #include "images/image.h"
 #include "lib/err.h"
+#include "lib/external.h"
 
 /* One open file description already written to files.img. */
 struct collect_file {
@@ -65,6 +66,12 @@ struct collect {
 		char *path;		/* a link remap's */
 	} *remapped;
 	int nr_remapped;
+	struct collect_ext {		/* --external keys, and whether a descriptor matched each */
+		struct ext_key key;
+		bool used;
+	} *ext;
+	int nr_ext;
+	bool shell_job;			/* --shell-job: every terminal is external */
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
@@ -83,7 +90,19 @@ int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e);
 int collect_close(struct collect *c, struct err *e);
 void collect_free(struct collect *c);
 
-/* Within the stage (collect.c, anon.c, sockets.c). */
+/* Takes the --external keys (file, tty, unix, pipe) and --shell-job. */
+int collect_set_externals(struct collect *c, char **keys, int nr, bool shell_job, struct err *e);
+
+/* Within the stage (collect.c, anon.c, sockets.c, external.c). */
+
+/* The canonical key of pid's fd when --external or --shell-job makes it
+ * external, written into buf; NULL when the fd is the tree's own. */
+const char *collect_external_key(struct collect *c, const char *link, const struct stat *st, int mnt_id,
+				 char *buf, size_t size);
+/* Refuses every --external key that matched no descriptor. */
+void collect_check_externals(struct collect *c);
+/* Is this descriptor a terminal? */
+bool collect_is_tty(const char *link, const struct stat *st);
 
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
 void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why);

@@ -31,11 +31,15 @@
  * be accepted (name, backlog, the socket file's mode and owner), and the
  * connections accepted from them (the server end keeps the name); bound
  * datagram sockets with their queues (datagrams from unbound senders) and
- * the sockets connected to them. Other
- * sockets, other anon_inode files (fanotify,
- * userfaultfd, ...)
- * and terminals are refused; every such descriptor is listed as a warning
- * and the first one is the error.
+ * the sockets connected to them.
+ * Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
+ * tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
+ * pipe[INODE]; with --shell-job every terminal) are recorded by their key,
+ * flags and position only (lib/external.h); a key that matches no
+ * descriptor fails the dump. Other sockets, other anon_inode files
+ * (fanotify, userfaultfd, ...) and terminals not named so are refused;
+ * every such descriptor is listed as a warning and the first one is the
+ * error.
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to dump; other records are ignored.
@@ -79,6 +83,9 @@
 struct dump_files_opts {
 	uint64_t ghost_limit;
 	bool file_locks;
+	bool shell_job;
+	char **externals;	/* --external KEY, as given */
+	int nr_externals;
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o, struct stream_in *in,
@@ -88,7 +95,8 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	StreamRecord *rec;
 	int ret;
 
-	if ((ret = collect_open(&c, ctx->dir_fd, o->ghost_limit, o->file_locks, e)) < 0) {
+	if ((ret = collect_open(&c, ctx->dir_fd, o->ghost_limit, o->file_locks, e)) < 0 ||
+	    (ret = collect_set_externals(&c, o->externals, o->nr_externals, o->shell_job, e)) < 0) {
 		collect_free(&c);
 		return ret;
 	}
@@ -135,6 +143,19 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->file_locks = true;
 		return 0;
 	}
+	if (opt == 'S') {
+		o->shell_job = true;
+		return 0;
+	}
+	if (opt == 'X') {
+		char **n = realloc(o->externals, sizeof(*n) * (o->nr_externals + 1));
+
+		if (!n)
+			return err_errno(e, "remember --external '%s'", arg);
+		o->externals = n;
+		o->externals[o->nr_externals++] = (char *)arg;
+		return 0;
+	}
 	if (opt != 'G')
 		return err_set(e, 2, "unknown option");
 	errno = 0;
@@ -147,6 +168,8 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 static const struct option dump_files_options[] = {
 	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "file-locks", no_argument, NULL, 'L' },
+	{ "external", required_argument, NULL, 'X' },
+	{ "shell-job", no_argument, NULL, 'S' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -154,7 +177,10 @@ static const struct stage_desc dump_files_desc = {
 	.name = "dump-files",
 	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
 	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB)\n"
-		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)",
+		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)\n"
+		 "      --external KEY        the descriptors of KEY belong to the outside: file[MNT_ID:INODE],\n"
+		 "                            tty[RDEV:DEV], unix[INODE], pipe[INODE] (repeatable)\n"
+		 "      --shell-job           every terminal is external (the shell's, given back at restore)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER },
 	.nr_caps = 4,
@@ -165,7 +191,9 @@ static const struct stage_desc dump_files_desc = {
 
 int main(int argc, char **argv)
 {
-	struct dump_files_opts opts = { 1 << 20, false };
+	struct dump_files_opts opts = { .ghost_limit = 1 << 20 };
+	int ret = stage_main(&dump_files_desc, &opts, argc, argv);
 
-	return stage_main(&dump_files_desc, &opts, argc, argv);
+	free(opts.externals);
+	return ret;
 }

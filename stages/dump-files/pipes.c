@@ -158,12 +158,14 @@ void collect_check_pipe_peers(struct collect *c)
 				continue;
 			link[n] = 0;
 			for (int i = 0; i < c->nr_pipes; i++) {
-				char why[160];
+				char why[256];
 
 				if (c->pipe_sides[i] == 3 || strtoull(link + 6, NULL, 10) != c->pipes[i])
 					continue;
 				snprintf(why, sizeof(why), "its other end is held by pid %d (fd %s) outside the dumped tree; "
-					 "pipes to the outside are not supported yet", pid, fe->d_name);
+					 "dump with --external pipe[%llu] and give a pipe back at restore with "
+					 "--inherit-fd fd[N]:pipe:[%llu]", pid, fe->d_name, (unsigned long long)c->pipes[i],
+					 (unsigned long long)c->pipes[i]);
 				collect_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
 				c->pipe_sides[i] = 3;	/* once per pipe */
 			}

@@ -255,15 +255,16 @@ void collect_check_socket_peers(struct collect *c)
 {
 	for (int i = 0; i < c->nr_socks; i++) {
 		bool found = !c->socks[i].peer;
-		char why[200], link[64];
+		char why[256], link[64];
 
 		for (int j = 0; j < c->nr_socks && !found; j++)
 			found = c->socks[j].ino == c->socks[i].peer;
 		if (found)
 			continue;
 		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)c->socks[i].ino);
-		snprintf(why, sizeof(why), "its peer socket:[%llu] is held outside the dumped tree; "
-			 "sockets joined to the outside are not supported yet", (unsigned long long)c->socks[i].peer);
+		snprintf(why, sizeof(why), "its peer socket:[%llu] is held outside the dumped tree; dump with "
+			 "--external unix[%llu] and give the socket back at restore with --inherit-fd fd[N]:%s",
+			 (unsigned long long)c->socks[i].peer, (unsigned long long)c->socks[i].peer, link);
 		collect_refuse(c, c->socks[i].pid, c->socks[i].fd, link, why);
 	}
 }

@@ -62,8 +62,10 @@
  *	amber-restore-files -D DIR --fd files=3 -v3 < RUN/NN-restore-files.in \
  *		3<>SOCKET > plan.out
  */
+#include <stdlib.h>
 #include <sys/capability.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include "ipc/exitcodes.h"
 #include "ipc/fds.h"
@@ -109,18 +111,56 @@ static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct er
 
 struct restore_files_opts {
 	bool allow_changed;
+	bool shell_job;
+	const char **inherits;	/* --inherit-fd fd[N]:KEY, as given */
+	int nr_inherits;
 };
 
 static int restore_files_parse_option(void *opts, int opt, const char *arg, struct err *e)
 {
-	if (opt != 'C')
-		return err_set(e, 2, "unknown option");
-	((struct restore_files_opts *)opts)->allow_changed = true;
-	return 0;
+	struct restore_files_opts *o = opts;
+
+	if (opt == 'C') {
+		o->allow_changed = true;
+		return 0;
+	}
+	if (opt == 'S') {
+		o->shell_job = true;
+		return 0;
+	}
+	if (opt == 'I') {
+		const char **n = realloc(o->inherits, sizeof(*n) * (o->nr_inherits + 1));
+
+		if (!n)
+			return err_errno(e, "remember --inherit-fd '%s'", arg);
+		o->inherits = n;
+		n[o->nr_inherits++] = arg;
+		return 0;
+	}
+	return err_set(e, 2, "unknown option");
+}
+
+/* Takes the restorer's fds (--inherit-fd, --shell-job) into the plan once
+ * the tasks, and so the descriptions they use, are known. */
+static int restore_files_inherits(const struct stage_ctx *ctx, const struct restore_files_opts *o, struct reopen *r,
+				  struct err *e)
+{
+	int tty = o->shell_job ? stage_fd(ctx, FD_NAME_TTY) : -1;
+	int ret;
+
+	if (o->shell_job && (tty < 0 || !isatty(tty)))
+		return err_set(e, EXIT_USAGE, "--shell-job needs the terminal to give the tree as --fd %s=N, a terminal",
+			       FD_NAME_TTY);
+	for (int i = 0; i < o->nr_inherits; i++)
+		if ((ret = reopen_add_inherit(r, o->inherits[i], e)) < 0)
+			return ret;
+	return reopen_match_inherits(r, tty, e);
 }
 
 static const struct option restore_files_options[] = {
 	{ "allow-changed-files", no_argument, NULL, 'C' },
+	{ "inherit-fd", required_argument, NULL, 'I' },
+	{ "shell-job", no_argument, NULL, 'S' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -143,6 +183,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 	if (ret >= 0)
 		ret = restore_files_tasks(&in, &r, e);
 	stream_in_close(&in);
+	if (ret >= 0)
+		ret = restore_files_inherits(ctx, opts, &r, e);
 	if (ret >= 0)
 		ret = reopen_open_all(&r, e);
 	if (ret >= 0)
@@ -167,10 +209,14 @@ static const struct stage_desc restore_files_desc = {
 	.name = "restore-files",
 	.summary = "Open the files of the tasks on stdin once each, send them over the files socket, and write their fd plan on stdout.",
 	.fds = { FD_NAME_FILES },
+	.optional_fds = { FD_NAME_TTY },
 	/* CHOWN: a remade unlinked file gets its owner back. */
 	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN },
 	.nr_caps = 3,
-	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump (a warning, not an error)",
+	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump (a warning, not an error)\n"
+		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
+		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"
+		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside",
 	.options = restore_files_options,
 	.parse_option = restore_files_parse_option,
 	.run = restore_files_run,
@@ -178,7 +224,9 @@ static const struct stage_desc restore_files_desc = {
 
 int main(int argc, char **argv)
 {
-	struct restore_files_opts opts = { false };
+	struct restore_files_opts opts = { 0 };
+	int ret = stage_main(&restore_files_desc, &opts, argc, argv);
 
-	return stage_main(&restore_files_desc, &opts, argc, argv);
+	free(opts.inherits);
+	return ret;
 }

@@ -80,7 +80,7 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 	if ((ret = image_open_read(&img, dir_fd, "files", "files.img", e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
-		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk) {
+		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk && !re->external) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
@@ -393,7 +393,7 @@ int reopen_add_remap(struct reopen *r, RemapPlanEntry *rp, struct err *e)
 /* The flags to open a file with: its dumped flags without those that only
  * mean something when a file is created, and without O_DIRECTORY for a
  * regular file (what is left of O_TMPFILE on a file made that way). */
-static int reopen_flags(const RegFileEntry *re)
+int reopen_flags(const RegFileEntry *re)
 {
 	int flags = (re->flags & ~REOPEN_DROP_FLAGS) | O_CLOEXEC | O_NOCTTY;
 
@@ -557,7 +557,7 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	/* Listening sockets first: accepted connections are made again
 	 * through them. */
 	for (int i = 0; i < r->nr_files; i++) {
-		if (!r->files[i].pid || !reopen_is_bound(r->files[i].re))
+		if (!r->files[i].pid || r->files[i].inherit || !reopen_is_bound(r->files[i].re))
 			continue;
 		if ((ret = reopen_unix_bound(&r->files[i], e)) < 0)
 			return ret;
@@ -568,9 +568,10 @@ int reopen_open_all(struct reopen *r, struct err *e)
 			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
 			continue;
 		}
-		if (reopen_is_bound(r->files[i].re))
+		if (reopen_is_bound(r->files[i].re) && !r->files[i].inherit)
 			continue;
-		ret = r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
+		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
+		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(r, &r->files[i], e);
 		if (ret < 0)
@@ -685,6 +686,7 @@ void reopen_free(struct reopen *r)
 		close(r->ghosts[i].fd);
 	free(r->ghosts);
 	free(r->files);
+	free(r->inherits);
 	for (int i = 0; i < r->nr_plan; i++)
 		if (r->plan[i].locked)
 			fdinfo_entry__free_unpacked(r->plan[i].locked, NULL);

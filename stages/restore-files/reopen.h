@@ -12,10 +12,20 @@
 #include "images/files.pb-c.h"
 #include "ipc/stream.h"
 #include "lib/err.h"
+#include "lib/external.h"
+
+/* An --inherit-fd fd[N]:KEY: the stage's own fd N stands for KEY. */
+struct reopen_inherit {
+	int fd;
+	struct ext_key key;
+	const char *arg;	/* as given, for messages */
+	bool used;
+};
 
 /* One open file description of files.img. */
 struct reopen_file {
 	RegFileEntry *re;
+	const struct reopen_inherit *inherit;	/* given by the restorer, NULL if opened here */
 	int fd;			/* opened by this stage, -1 before */
 	pid_t pid;		/* the first descriptor that uses it, for messages; 0 if unused */
 	uint32_t tfd;
@@ -54,6 +64,9 @@ struct reopen {
 	pid_t *pids;
 	int nr_pids, cap_pids;
 	int nr_open;
+	struct reopen_inherit *inherits;
+	int nr_inherits;
+	struct reopen_inherit shell;	/* --shell-job: the terminal, for any tty[] not given otherwise */
 };
 
 /* Keeps a 'remap' record of collect-remaps (takes ownership). */
@@ -72,7 +85,20 @@ int reopen_send(struct reopen *r, int sock, struct err *e);
 /* Closes what was opened and frees everything. */
 void reopen_free(struct reopen *r);
 
+/* Takes one --inherit-fd fd[N]:KEY; fd N must be open. */
+int reopen_add_inherit(struct reopen *r, const char *arg, struct err *e);
+/* Gives each description the --inherit-fd of its key (shell_tty, if not
+ * -1, to every terminal left outside); refuses a key that matches nothing
+ * and an external description nothing is given for. After the tasks are
+ * added, before reopen_open_all. */
+int reopen_match_inherits(struct reopen *r, int shell_tty, struct err *e);
+
 /* Within the stage. */
+
+/* open(2) flags that reopen a description as it was dumped. */
+int reopen_flags(const RegFileEntry *re);
+/* A description the restorer gave (inherit.c). */
+int reopen_inherited(struct reopen_file *f, struct err *e);
 
 /* Makes an anonymous-inode file (eventfd, signalfd, timerfd, epoll,
  * inotify) again in its dumped state (anon.c). */
