@@ -5,9 +5,11 @@
 # MAP_PRIVATE (with private copies of written pages) and MAP_SHARED, shared
 # with a forked child: contents, holes, names, sizes and seals come back,
 # and the shared mappings are still shared, also restored into a new pid
-# namespace. A --leave-running dump leaves
-# the tree as it was; a memfd image missing or truncated at restore is a
-# clear error naming the image and leaves nothing behind.
+# namespace. A --leave-running dump leaves the tree as it was; a mapping
+# that could not be made again (writable and shared, of a memfd sealed with
+# F_SEAL_FUTURE_WRITE) is refused at dump, the tree running on; a memfd
+# image missing or truncated at restore is a clear error naming the image
+# and leaves nothing behind.
 # Run: sh tests/e2e/t047-memfdmap.sh (AMBER_BUILD=DIR for another build dir).
 
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +33,20 @@ testLeaveRunning() {
 	e2e_poll 10 test -s "$T/ready" || { fail "memfdmap did not get ready: $(cat "$T/wl.err")"; return 0; }
 	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
 	assertEquals "the original's check after the dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
+# A writable shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE could
+# not be mapped again: the dump refuses it, naming pid, memfd and seal, and
+# the tree runs on as it was.
+testFutureWriteSealRefused() {
+	e2e_need_amber || return 0
+	e2e_start_tree "$E2E_WL/memfdmap" "$T/ready" "$T/result" future-write || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "memfdmap did not get ready: $(cat "$T/wl.err")"; return 0; }
+	e2e_amber_fails "F_SEAL_FUTURE_WRITE" dump -t "$E2E_PID" -D "$T/img"
+	assertContains "the refusal names the memfd" "$E2E_OUT" "memfd 'amber-sealed'"
+	assertContains "and the pid" "$E2E_OUT" "pid $E2E_PID"
+	assertTrue "the tree still runs" "e2e_alive $E2E_PID"
+	assertEquals "the original's check after the refused dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
 # Dumps memfdmap into $T/img and waits until the tree is gone; sets pid.

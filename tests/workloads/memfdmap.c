@@ -1,6 +1,6 @@
 /* memfdmap: a self-checking workload for memfd mappings.
  *
- *	memfdmap READYFILE RESULTFILE
+ *	memfdmap READYFILE RESULTFILE [future-write]
  *
  * Before the dump, three memfds:
  *  - "amber-map" (sealable), 16 pages: pages 0-7 written with pwrite, page 9
@@ -24,6 +24,10 @@
  * mappings shared with the child (a token through "amber-closed", the answer
  * through "amber-map"). The child reports by its exit status; PASS or FAIL
  * lines go to RESULTFILE.
+ *
+ * With "future-write", a fourth memfd "amber-sealed" is mapped MAP_SHARED
+ * writable, then sealed with F_SEAL_FUTURE_WRITE: a mapping a restore could
+ * not make again, which the dump must refuse, leaving the tree as it was.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -262,6 +266,7 @@ int main(int argc, char **argv)
 	struct wl_report r = { report, sizeof(report), 0 };
 	unsigned char page[PG];
 	struct maps m;
+	volatile unsigned char *sealed = NULL;
 	int b, pv, status;
 	pid_t kid;
 
@@ -287,6 +292,14 @@ int main(int argc, char **argv)
 		return 1;
 	close(b);
 	close(pv);
+	if (argc > 3 && !strcmp(argv[3], "future-write")) {
+		int f = make_memfd("amber-sealed", MFD_ALLOW_SEALING, 1, 8);
+
+		sealed = f < 0 ? MAP_FAILED : mmap(NULL, PG, PROT_READ | PROT_WRITE, MAP_SHARED, f, 0);
+		if (sealed == MAP_FAILED || fcntl(f, F_ADD_SEALS, F_SEAL_FUTURE_WRITE) < 0)
+			return 1;
+		close(f);
+	}
 	fill(m.p + PG, 3, 1);
 	fill(m.p + 2 * PG, 3, 2);
 	fill(m.q + 5 * PG, 4, 5);
@@ -304,6 +317,8 @@ int main(int argc, char **argv)
 	check_amber_map(&r, &m);
 	check_amber_closed(&r, &m);
 	check_amber_priv(&r, &m);
+	if (sealed && !is(sealed, 8, 0))
+		wl_fail(&r, "amber-sealed: its page is not what was written");
 	m.c[5 * PG + 8] = 0x5a;
 	if (wait_answer(m.s + 13 * PG, kid) < 0)
 		wl_fail(&r, "the child's answer through amber-map never showed: the memfds are not shared with it any more");
