@@ -1,12 +1,12 @@
 /* amber-restore-tasks: recreate the dumped processes and set them running.
  *
  * What it does
- *	First it has every memfd the tasks map at hand: the one restore-files
- *	sent for a descriptor of the same inode (files.img says which file id
- *	had which inode), so descriptor and mapping stay one inode, or else
- *	one it makes from memfd-INO.img and pages-memfd-INO.img (name, size,
- *	contents, mode, owner, seals). Then it
- *	creates every process on stdin (parents first) with its old pid
+ *	First it gets every memfd the tasks map: the one restore-files sent
+ *	for a descriptor of the same inode (files.img says which file id had
+ *	which inode), so descriptor and mapping stay one inode, or else one it
+ *	makes from memfd-INO.img and pages-memfd-INO.img (name, size,
+ *	contents, mode, owner, seals). Then it creates every process on stdin
+ *	(parents first) with its old pid
  *	(clone3 set_tid): the stage forks the root, every task forks its own
  *	children. Each task, still running amber's code, joins its session
  *	and group, sets umask and cwd, puts its open files on their old
