@@ -72,11 +72,16 @@ static int memfd_add_run(MemfdRun **runs, size_t *nr, size_t *cap, uint64_t from
 /* Gives m the runs as one allocation: the pointer array, then the runs. */
 static int memfd_set_runs(MemfdEntry *m, const MemfdRun *runs, size_t nr, struct err *e)
 {
-	MemfdRun **p = malloc(nr * (sizeof(*p) + sizeof(*runs)) + 1);
-	MemfdRun *copy = (MemfdRun *)(p + nr);
+	MemfdRun **p, *copy;
 
+	m->data = NULL;
+	m->n_data = 0;
+	if (!nr)
+		return 0;	/* all holes */
+	p = malloc(nr * (sizeof(*p) + sizeof(*runs)));
 	if (!p)
 		return err_errno(e, "describe the data of memfd '%s'", m->name);
+	copy = (MemfdRun *)(p + nr);
 	memcpy(copy, runs, nr * sizeof(*runs));
 	for (size_t i = 0; i < nr; i++)
 		p[i] = &copy[i];
