@@ -2,8 +2,8 @@
 # t047-memfdmap: memfd mappings. A memfd mapped MAP_SHARED (its descriptor
 # kept, so descriptor and mapping must be one inode again), one mapped
 # MAP_SHARED from an offset with its descriptor closed, and one mapped both
-# MAP_PRIVATE (with private copies of written pages) and MAP_SHARED, shared
-# with a forked child: contents, holes, names, sizes and seals come back,
+# MAP_PRIVATE (with private copies of written pages) and MAP_SHARED, and
+# one of holes only, shared with a forked child: contents, holes, names, sizes and seals come back,
 # and the shared mappings are still shared, also restored into a new pid
 # namespace. A --leave-running dump leaves the tree as it was; a mapping
 # that could not be made again (writable and shared, of a memfd sealed with
@@ -21,9 +21,11 @@ tearDown() {
 
 testMemfdMappings() {
 	e2e_roundtrip_tree memfdmap
-	# One memfd image per memfd, whoever maps it: three, none twice.
-	assertEquals "memfd images written" 3 "$(ls "$T/img" | grep -c '^memfd-.*\.img$')"
-	assertEquals "memfd page images written" 3 "$(ls "$T/img" | grep -c '^pages-memfd-.*\.img$')"
+	# One memfd image per memfd, whoever maps it: four, none twice.
+	assertEquals "memfd images written" 4 "$(ls "$T/img" | grep -c '^memfd-.*\.img$')"
+	assertEquals "memfd page images written" 4 "$(ls "$T/img" | grep -c '^pages-memfd-.*\.img$')"
+	# The memfd of holes only costs no page data.
+	assertContains "amber-empty saved no page" "$("$AMBER" show "$T/img" | grep pages-memfd)" "0 pages"
 }
 
 # A dump that leaves the tree running changes nothing it checks.

@@ -13,6 +13,8 @@
  *    (pages 1 and 2 then written: private copies) and MAP_SHARED (page 5
  *    written through it, never touched through the private mapping); its
  *    descriptor closed.
+ *  - "amber-empty", 256 pages never written (all holes), mapped MAP_SHARED,
+ *    its descriptor closed.
  * Then it forks; the child writes page 4 of the "amber-closed" mapping.
  *
  * After SIGUSR1 (passed on to the child) every detail is checked: names in
@@ -135,6 +137,7 @@ struct maps {
 	volatile unsigned char *c;	/* "amber-closed" from page 2, 6 pages, shared */
 	volatile unsigned char *p;	/* "amber-priv", 8 pages, private */
 	volatile unsigned char *q;	/* "amber-priv", 8 pages, shared */
+	volatile unsigned char *z;	/* "amber-empty", 256 pages of holes, shared */
 };
 
 static int child_main(const struct maps *m)
@@ -244,6 +247,25 @@ static void check_amber_priv(struct wl_report *r, const struct maps *m)
 		close(fd);
 }
 
+static void check_amber_empty(struct wl_report *r, const struct maps *m)
+{
+	char name[256];
+	struct stat st;
+	int fd = map_open(m->z, 256 * PG);
+
+	if (!map_ino(m->z, name, sizeof(name)) || strcmp(name, "/memfd:amber-empty (deleted)"))
+		wl_fail(r, "the empty memfd's mapping shows as '%s', want '/memfd:amber-empty (deleted)'", name);
+	if (fd < 0 || fstat(fd, &st) < 0 || st.st_size != 256 * PG)
+		wl_fail(r, "amber-empty: it is not 256 pages any more");
+	else if (lseek(fd, 0, SEEK_DATA) >= 0)
+		wl_fail(r, "amber-empty: it holds data at %lld, want holes only", (long long)lseek(fd, 0, SEEK_DATA));
+	for (int p = 0; p < 256; p += 17)
+		if (!is_zero(m->z + p * PG))
+			wl_fail(r, "amber-empty: page %d is not zero", p);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* Makes a memfd of npages with tag's pattern; -1 on failure. */
 static int make_memfd(const char *name, unsigned int flags, int npages, int tag)
 {
@@ -267,7 +289,7 @@ int main(int argc, char **argv)
 	unsigned char page[PG];
 	struct maps m;
 	volatile unsigned char *sealed = NULL;
-	int b, pv, status;
+	int b, pv, z, status;
 	pid_t kid;
 
 	if (argc < 3)
@@ -276,13 +298,16 @@ int main(int argc, char **argv)
 	m.a = make_memfd("amber-map", MFD_ALLOW_SEALING, 8, 0);
 	b = make_memfd("amber-closed", MFD_ALLOW_SEALING, 8, 1);
 	pv = make_memfd("amber-priv", 0, 8, 2);
-	if (m.a < 0 || b < 0 || pv < 0 || ftruncate(m.a, 16 * PG) < 0)
+	z = make_memfd("amber-empty", 0, 0, 0);
+	if (m.a < 0 || b < 0 || pv < 0 || z < 0 || ftruncate(m.a, 16 * PG) < 0 || ftruncate(z, 256 * PG) < 0)
 		return 1;
+	m.z = mmap(NULL, 256 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, z, 0);
+	close(z);
 	m.s = mmap(NULL, 16 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, m.a, 0);
 	m.c = mmap(NULL, 6 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, b, 2 * PG);
 	m.p = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_PRIVATE, pv, 0);
 	m.q = mmap(NULL, 8 * PG, PROT_READ | PROT_WRITE, MAP_SHARED, pv, 0);
-	if (m.s == MAP_FAILED || m.c == MAP_FAILED || m.p == MAP_FAILED || m.q == MAP_FAILED)
+	if (m.s == MAP_FAILED || m.c == MAP_FAILED || m.p == MAP_FAILED || m.q == MAP_FAILED || m.z == MAP_FAILED)
 		return 1;
 	fill(m.s + 9 * PG, 0, 9);
 	fill(page, 0, 12);
@@ -317,6 +342,7 @@ int main(int argc, char **argv)
 	check_amber_map(&r, &m);
 	check_amber_closed(&r, &m);
 	check_amber_priv(&r, &m);
+	check_amber_empty(&r, &m);
 	if (sealed && !is(sealed, 8, 0))
 		wl_fail(&r, "amber-sealed: its page is not what was written");
 	m.c[5 * PG + 8] = 0x5a;
