@@ -32,6 +32,7 @@ static const struct image_kind image_kind_table[] = {
 	{ "pipedata",  0x50504401, &pipe_data_entry__descriptor, "bytes buffered in the tree's pipes" },
 	{ "remaps",    0x524d5001, &remap_entry__descriptor,     "how to reach files unlinked while open (link remaps, ghosts)" },
 	{ "ghost",     0x47485401, &ghost_file_entry__descriptor, "contents of an unlinked file that could not be linked" },
+	{ "memfd",     0x4d464401, &memfd_entry__descriptor,     "a memfd the tree maps; its contents in pages-memfd-INO.img" },
 	{ NULL, 0, NULL, NULL },
 };
 

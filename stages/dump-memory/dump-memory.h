@@ -14,6 +14,8 @@ struct dm_totals {
 	uint64_t next_report;	/* bytes of this process after which to say how far we are */
 	uint64_t *shmem;	/* shared anonymous objects whose contents are saved already */
 	int nr_shmem;
+	uint64_t *memfd;	/* memfds (by inode) saved already */
+	int nr_memfd;
 };
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);
@@ -23,6 +25,9 @@ int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);
 int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, VmaKind *kinds, struct err *e);
 /* Classifies one VMA; fails for what cannot be dumped. */
 int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *e);
+/* memfd.c: saves the memfd a VMA maps (memfd-INO.img, pages-memfd-INO.img),
+ * once for the whole tree; refuses one that cannot be made again. */
+int dm_memfd(int dirfd, pid_t pid, const struct proc_vma *v, struct dm_totals *tot, struct err *e);
 /* pages.c: write pagemap-PID.img and pages-PID.img. */
 int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
 		   struct dm_totals *tot, struct err *e);

@@ -12,13 +12,22 @@
  *	lib/pagecopy.h), into pages-PID.img, and pagemap-PID.img says where
  *	each run of pages lives. Pages the file system already holds (shared
  *	file mappings, clean private file pages) and the kernel's own mappings
- *	(vDSO, vvar, vsyscall) are not copied.
+ *	(vDSO, vvar, vsyscall) are not copied. A memfd that a VMA maps
+ *	("/memfd:NAME (deleted)" in maps; MAP_SHARED or MAP_PRIVATE) is saved
+ *	once for the whole tree, whoever maps it and whether or not a
+ *	descriptor still holds it, read through map_files: memfd-INO.img
+ *	(name, size, seals, mode, owner, where its data is) and
+ *	pages-memfd-INO.img (only the pages that hold data); the pages a
+ *	MAP_PRIVATE mapping of it wrote are private pages like any other.
  *
  * Inputs	stdin: state stream with a 'task' record per process (from seize).
  *	The tree must be stopped (seize holds it); nothing here uses ptrace.
- * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img; stdout: hello, end.
+ * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
+ *	with pages-memfd-INO.img per memfd mapped; stdout: hello, end.
  * Exit status	ipc/exitcodes.h; 3 for a mapping amber cannot dump (device
- *	memory, a deleted file), naming the pid, address and path.
+ *	memory, a deleted file that is no memfd, a hugetlb memfd, a writable
+ *	shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE), naming the
+ *	pid, address and path.
  * Capabilities	CAP_SYS_PTRACE (process_vm_readv, /proc/PID/mem and pagemap of
  *	another user's process), CAP_SYS_ADMIN (map_files), CAP_DAC_READ_SEARCH.
  * By hand	amber-seize -t PID -D DIR & ...; or on a running process (not

@@ -10,6 +10,7 @@
 
 #include "images/image.h"
 #include "lib/cleanup.h"
+#include "lib/memfd.h"
 #include "stages/dump-memory/dump-memory.h"
 
 int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *e)
@@ -23,6 +24,8 @@ int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *
 				 pid, (unsigned long long)v->start, v->path);
 	else if (v->path[0] == '/' && v->shared && v->deleted && !strcmp(v->path, "/dev/zero"))
 		*kind = VMA_KIND__VMA_ANON_SHARED;	/* how MAP_SHARED|MAP_ANONYMOUS shows */
+	else if (v->path[0] == '/' && v->deleted && memfd_name_of(v->path))
+		*kind = v->shared ? VMA_KIND__VMA_MEMFD_SHARED : VMA_KIND__VMA_MEMFD_PRIVATE;
 	else if (v->path[0] == '/' && v->deleted)
 		return err_input(e, "pid %d maps the deleted file '%s' at %#llx; unlinked files are not supported yet",
 				 pid, v->path, (unsigned long long)v->start);
@@ -122,7 +125,8 @@ int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, V
 		if (vmas[i].hugepage) madv[i][v->n_madvise++] = MADV_HUGEPAGE;
 		if (vmas[i].nohugepage) madv[i][v->n_madvise++] = MADV_NOHUGEPAGE;
 		if (vmas[i].wipeonfork) madv[i][v->n_madvise++] = MADV_WIPEONFORK;
-		if (kinds[i] == VMA_KIND__VMA_FILE_PRIVATE || kinds[i] == VMA_KIND__VMA_FILE_SHARED) {
+		if (kinds[i] == VMA_KIND__VMA_FILE_PRIVATE || kinds[i] == VMA_KIND__VMA_FILE_SHARED ||
+		    kinds[i] == VMA_KIND__VMA_MEMFD_PRIVATE || kinds[i] == VMA_KIND__VMA_MEMFD_SHARED) {
 			struct stat sb;
 			char mf[96];
 

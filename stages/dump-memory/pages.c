@@ -30,7 +30,8 @@ struct dm_runs {
 
 static bool dm_kind_has_pages(VmaKind k)
 {
-	return k == VMA_KIND__VMA_ANON_PRIVATE || k == VMA_KIND__VMA_ANON_SHARED || k == VMA_KIND__VMA_FILE_PRIVATE;
+	return k == VMA_KIND__VMA_ANON_PRIVATE || k == VMA_KIND__VMA_ANON_SHARED || k == VMA_KIND__VMA_FILE_PRIVATE ||
+	       k == VMA_KIND__VMA_MEMFD_PRIVATE;
 }
 
 /* Adds one data page, extending the last run when it is contiguous. */

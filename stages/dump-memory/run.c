@@ -23,12 +23,16 @@ static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_totals *tot, struct 
 			return ret;
 	if ((ret = dm_write_mm(dirfd, pid, id, vmas, nr, kinds, e)) < 0)
 		return ret;
+	for (int i = 0; i < nr; i++)
+		if ((kinds[i] == VMA_KIND__VMA_MEMFD_SHARED || kinds[i] == VMA_KIND__VMA_MEMFD_PRIVATE) &&
+		    (ret = dm_memfd(dirfd, pid, &vmas[i], tot, e)) < 0)
+			return ret;
 	return dm_write_pages(dirfd, pid, id, vmas, nr, kinds, tot, e);
 }
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
-	struct dm_totals tot = { 0, 0, NULL, 0 };
+	struct dm_totals tot = { 0 };
 	struct stream_in in;
 	struct stream_out out;
 	StreamRecord *rec;
@@ -46,6 +50,7 @@ int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	}
 	stream_in_close(&in);
 	free(tot.shmem);
+	free(tot.memfd);
 	if (ret < 0)
 		return ret;
 	log_progress("%llu MiB of memory written", (unsigned long long)(tot.pages * 4096 >> 20));

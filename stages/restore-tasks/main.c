@@ -1,7 +1,12 @@
 /* amber-restore-tasks: recreate the dumped processes and set them running.
  *
  * What it does
- *	Creates every process on stdin (parents first) with its old pid
+ *	First it gets every memfd the tasks map: the one restore-files sent
+ *	for a descriptor of the same inode (files.img says which file id had
+ *	which inode), so descriptor and mapping stay one inode, or else one it
+ *	makes from memfd-INO.img and pages-memfd-INO.img (name, size,
+ *	contents, mode, owner, seals). Then it creates every process on stdin
+ *	(parents first) with its old pid
  *	(clone3 set_tid): the stage forks the root, every task forks its own
  *	children. Each task, still running amber's code, joins its session
  *	and group, sets umask and cwd, puts its open files on their old
@@ -15,7 +20,9 @@
  *	whose leader is gone until its members exist, then exit. This stage,
  *	as tracer, then transplants each image with remote syscalls: unmaps
  *	amber's own mappings, moves the vDSO and vvar to their old addresses,
- *	maps every VMA (accounting and madvise advice), writes the dumped
+ *	maps every VMA (accounting and madvise advice; shared anonymous
+ *	memory and memfds from the one object the stage holds, through
+ *	/proc/<stage>/map_files/ or /proc/<stage>/fd/), writes the dumped
  *	pages in parallel chunks, sets the mm fields and exe (PR_SET_MM_MAP),
  *	flushes signals sent while it was amber's, sets sigactions and the
  *	process state (personality, subreaper, itimers, POSIX timers with
@@ -29,7 +36,8 @@
  *
  * Inputs	stdin: 'task' records (collect-pstree), 'fd_plan' and 'epoll_add'
  *	records (restore-files). fd "files": the socket restore-files sent the opened
- *	files on. Images: core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID.
+ *	files on. Images: core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID;
+ *	for memfd mappings files.img, memfd-INO and pages-memfd-INO.
  * Outputs	stdout: a 'restored' record per live process (pid as the driver
  *	sees it; zombies and helpers have none), one with ns_init for amber's
  *	init of a new pid namespace if there is one, then end. The restored
@@ -40,7 +48,8 @@
  *	the root's status. Implied when the dumped root was pid 1 of its own
  *	namespace: then the root itself is the new namespace's init.
  * Exit status	ipc/exitcodes.h. On failure every task it created is killed
- *	(and, being traced with PTRACE_O_EXITKILL, dies with the stage).
+ *	(and, being traced with PTRACE_O_EXITKILL, dies with the stage); a
+ *	missing or bad memfd image fails before any task exists.
  * Capabilities	all: the tasks it forks inherit its capability sets, so it
  *	must not drop what the restored processes had.
  * By hand	rerun from a run directory: sh RUN/rerun-restore-tasks.sh

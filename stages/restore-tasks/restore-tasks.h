@@ -47,6 +47,22 @@ struct rt_shmems {
 	int nr;
 };
 
+/* A memfd the tree maps: the one restore-files made for a descriptor of the
+ * same inode, or one this stage made from memfd-INO.img; every task that
+ * maps it opens it through /proc/<stage>/fd/. */
+struct rt_memfd {
+	uint64_t ino;		/* as dumped */
+	bool has_dev;
+	uint64_t dev;		/* as dumped, if the image has it */
+	int fd;			/* this stage's */
+	bool from_files;	/* fd is restore-files' (closed with the files) */
+};
+
+struct rt_memfds {
+	struct rt_memfd *v;
+	int nr;
+};
+
 /* An epoll registration the task makes again once its fds are in place. */
 struct rt_epoll_add {
 	int epfd, tfd;
@@ -59,6 +75,7 @@ struct rt_task {
 	struct rt_epoll_add *epoll;
 	int nr_epoll;
 	const struct rt_shmems *shmems;	/* the plan's shared objects */
+	const struct rt_memfds *memfds;	/* the plan's memfds */
 	int parent;		/* index of the parent, -1 for the root */
 	int creator;		/* who forks it: the parent, or the helper of its session
 				 * (with CLONE_PARENT, so the parent is still right) */
@@ -114,6 +131,7 @@ struct rt_plan {
 	struct rt_shared *shared;
 	size_t shared_size;
 	struct rt_shmems shmems;
+	struct rt_memfds memfds;
 	bool pidns;		/* restore into a new pid namespace */
 	pid_t root_host;	/* the root, as this stage sees it */
 	pid_t init_host;	/* amber's init of the new pid namespace, or 0 */
@@ -144,6 +162,12 @@ int rt_shmem_make(struct rt_plan *p, struct err *e);
 void rt_shmem_free(struct rt_plan *p);
 /* The object a VMA maps, or NULL (not shared, or an image without inodes). */
 const struct rt_shmem *rt_shmem_of(const struct rt_shmems *s, const VmaEntry *v);
+/* memfd.c: has every memfd the tasks map at hand (restore-files' or made
+ * from its image), before any task exists; frees them. */
+int rt_memfd_make(int dirfd, struct rt_plan *p, struct err *e);
+void rt_memfd_free(struct rt_plan *p);
+/* The memfd a VMA maps, or NULL (not a memfd VMA). */
+const struct rt_memfd *rt_memfd_of(const struct rt_memfds *s, const VmaEntry *v);
 /* Sets the final registers, FPU state and mask of every thread of t and
  * detaches them. */
 int rt_release(struct rt_task *t, struct err *e);

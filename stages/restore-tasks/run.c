@@ -175,6 +175,7 @@ static void rt_plan_free(struct rt_plan *p)
 	if (p->shared)
 		munmap(p->shared, p->shared_size);
 	rt_shmem_free(p);
+	rt_memfd_free(p);
 }
 
 /* Says which pids run again, as the driver sees them, and amber's init if
@@ -247,6 +248,10 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
+	/* Before any task exists: a memfd image that is missing or bad fails
+	 * the restore with nothing to roll back. */
+	if (ret == 0)
+		ret = rt_memfd_make(ctx->dir_fd, &p, e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	/* After the tasks exist, so that none of them starts with a copy. */

@@ -206,7 +206,8 @@ struct rt_vma_file {
 	int flags;
 	long fd;
 	const struct rt_shmem *shmem;	/* a shared anonymous object of the stage's, or NULL */
-	char buf[96];			/* its map_files path */
+	const struct rt_memfd *memfd;	/* a memfd of the stage's, or NULL */
+	char buf[96];			/* its map_files or fd path */
 };
 
 /* Opens every file the VMAs map, once per (path, flags), in batches whose
@@ -259,6 +260,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		const struct rt_shmem *o = rt_shmem_of(t->shmems, v);
+		const struct rt_memfd *mf;
 		int k;
 
 		file_of[i] = -1;
@@ -268,7 +270,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 				if (files[k].shmem == o)
 					break;
 			if (k == nf) {
-				files[nf] = (struct rt_vma_file){ NULL, O_RDWR, -1, o, { 0 } };
+				files[nf] = (struct rt_vma_file){ NULL, O_RDWR, -1, o, NULL, { 0 } };
 				snprintf(files[nf].buf, sizeof(files[nf].buf), "/proc/%d/map_files/%lx-%lx", getpid(),
 					 (unsigned long)o->addr, (unsigned long)o->addr + (unsigned long)o->size);
 				files[nf].path = files[nf].buf;
@@ -276,6 +278,25 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 			}
 			file_of[i] = k;
 			continue;
+		}
+		if ((mf = rt_memfd_of(t->memfds, v))) {
+			/* The stage's memfd, opened through its fd: the same inode. */
+			for (k = 0; k < nf; k++)
+				if (files[k].memfd == mf)
+					break;
+			if (k == nf) {
+				files[nf] = (struct rt_vma_file){ NULL, O_RDWR, -1, NULL, mf, { 0 } };
+				snprintf(files[nf].buf, sizeof(files[nf].buf), "/proc/%d/fd/%d", getpid(), mf->fd);
+				files[nf].path = files[nf].buf;
+				nf++;
+			}
+			file_of[i] = k;
+			continue;
+		}
+		if (v->kind == VMA_KIND__VMA_MEMFD_SHARED || v->kind == VMA_KIND__VMA_MEMFD_PRIVATE) {
+			ret = err_input(e, "mm-%u.img: the memfd VMA at %#llx has no memfd to map", t->pe->pid,
+					(unsigned long long)v->start);
+			break;
 		}
 		if (v->kind != VMA_KIND__VMA_FILE_PRIVATE && v->kind != VMA_KIND__VMA_FILE_SHARED)
 			continue;
@@ -288,7 +309,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 				break;
 		if (k == nf) {
 			ret = rt_check_file(t, v, e);
-			files[nf++] = (struct rt_vma_file){ v->path, rt_vma_open_flags(v), -1, NULL, { 0 } };
+			files[nf++] = (struct rt_vma_file){ v->path, rt_vma_open_flags(v), -1, NULL, NULL, { 0 } };
 		}
 		file_of[i] = k;
 	}
@@ -324,7 +345,9 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 			break;
 		case VMA_KIND__VMA_FILE_PRIVATE:
 		case VMA_KIND__VMA_FILE_SHARED:
-			snprintf(what, sizeof(what), "map '%s' at %#llx", v->path, (unsigned long long)v->start);
+		case VMA_KIND__VMA_MEMFD_PRIVATE:
+		case VMA_KIND__VMA_MEMFD_SHARED:
+			snprintf(what, sizeof(what), "map '%s' at %#llx", v->path ? v->path : "?", (unsigned long long)v->start);
 			ret = rt_batch_add(b, NULL, v->start, what, SYS_mmap, v->start, len, prot, flags,
 					   files[file_of[i]].fd, v->pgoff, e);
 			break;

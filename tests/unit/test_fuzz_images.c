@@ -287,6 +287,29 @@ static void fuzz_image_mm(void)
 	fuzz_image_kind("mm", msgs, 1, 0x3333);
 }
 
+static void fuzz_image_memfd(void)
+{
+	MemfdEntry m = MEMFD_ENTRY__INIT;
+	MemfdRun r[2], *rp[2];
+	const ProtobufCMessage *msgs[] = { &m.base };
+
+	for (int i = 0; i < 2; i++) {
+		memfd_run__init(&r[i]);
+		r[i].offset = i * 0x5000;
+		r[i].nr_pages = i + 2;
+		rp[i] = &r[i];
+	}
+	m.ino = 3809;
+	m.name = "fuzz";
+	m.size = 0x8000;
+	m.has_seals = m.has_mode = true;
+	m.seals = 6;
+	m.mode = 0777;
+	m.n_data = 2;
+	m.data = rp;
+	fuzz_image_kind("memfd", msgs, 1, 0x3fd);
+}
+
 static void fuzz_image_pagemap(void)
 {
 	PagemapHead head = PAGEMAP_HEAD__INIT;
@@ -582,6 +605,7 @@ static void fuzz_stream_every_cut(void)
 static const struct unit_case cases[] = {
 	UNIT_CASE(fuzz_image_core),
 	UNIT_CASE(fuzz_image_mm),
+	UNIT_CASE(fuzz_image_memfd),
 	UNIT_CASE(fuzz_image_pagemap),
 	UNIT_CASE(fuzz_image_pstree),
 	UNIT_CASE(fuzz_image_files),
