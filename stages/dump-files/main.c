@@ -79,6 +79,7 @@
 struct dump_files_opts {
 	uint64_t ghost_limit;
 	bool file_locks;
+	bool accept_backlog;
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o, struct stream_in *in,
@@ -92,6 +93,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 		collect_free(&c);
 		return ret;
 	}
+	c.accept_backlog = o->accept_backlog;
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
 		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
 			ret = collect_task(&c, rec->task->host_pid ? rec->task->host_pid : rec->task->pid, rec->task->pid, e);
@@ -135,6 +137,10 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->file_locks = true;
 		return 0;
 	}
+	if (opt == 'A') {
+		o->accept_backlog = true;
+		return 0;
+	}
 	if (opt != 'G')
 		return err_set(e, 2, "unknown option");
 	errno = 0;
@@ -147,6 +153,7 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 static const struct option dump_files_options[] = {
 	{ "ghost-limit", required_argument, NULL, 'G' },
 	{ "file-locks", no_argument, NULL, 'L' },
+	{ "accept-backlog", no_argument, NULL, 'A' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -154,7 +161,10 @@ static const struct stage_desc dump_files_desc = {
 	.name = "dump-files",
 	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
 	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB)\n"
-		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)",
+		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)\n"
+		 "      --accept-backlog      the tree is killed after the dump: accept the connections waiting in a\n"
+		 "                            listener's backlog to read the data their clients sent (without it,\n"
+		 "                            such a connection fails the dump)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER },
 	.nr_caps = 4,
@@ -165,7 +175,7 @@ static const struct stage_desc dump_files_desc = {
 
 int main(int argc, char **argv)
 {
-	struct dump_files_opts opts = { 1 << 20, false };
+	struct dump_files_opts opts = { 1 << 20, false, false };
 
 	return stage_main(&dump_files_desc, &opts, argc, argv);
 }
