@@ -145,27 +145,35 @@ static int collect_unix_bound(struct collect *c, pid_t pid, int fd, int sk, uint
 	return collect_unix_queue(c, pid, fd, sk, d->type, k, why, e);
 }
 
-/* A stream or seqpacket client whose connection waits in a listener's
- * backlog (its peer is the not yet accepted server end, which has no
- * inode): the listener is found by the clients sock_diag lists for it. */
+/* A connected stream or seqpacket socket with no peer inode: a client
+ * whose connection waits in a listener's backlog (its peer, the server
+ * end, has no inode until accepted; the listener is found by the clients
+ * sock_diag lists for it), or an end whose peer closed (the kernel leaves
+ * it "established" and shut both ways), kept with its queue. */
 static int collect_unix_waiting(struct collect *c, pid_t pid, int fd, int sk, uint64_t ino, const struct sockdiag_unix *d,
 				struct collect_usk *k, const char **why, struct err *e)
 {
 	uint32_t listener;
 	int ret;
 
+	if ((ret = sockdiag_unix_listener_of(ino, &listener, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", pid, fd);
+	if (!listener && d->shutdown == 3 && !d->named) {
+		if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
+			return ret;
+		k->u.shutdown = d->shutdown;
+		return collect_unix_queue(c, pid, fd, sk, d->type, k, why, e);
+	}
+	if (!listener) {
+		*why = "it is connected, but neither to a peer nor waiting in a listener's backlog";
+		return 0;
+	}
 	if (d->named) {
 		*why = "it is bound and its connection waits to be accepted, which is not supported";
 		return 0;
 	}
 	if (d->rqueue) {
 		*why = "its connection waits to be accepted, yet data waits at it";
-		return 0;
-	}
-	if ((ret = sockdiag_unix_listener_of(ino, &listener, e)) < 0)
-		return err_wrap(e, "pid %d fd %d", pid, fd);
-	if (!listener) {
-		*why = "it is connected, but neither to a peer nor waiting in a listener's backlog";
 		return 0;
 	}
 	if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
@@ -218,7 +226,8 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 		*why = "this bound unix socket is neither listening nor connected, which is not supported";
 		return 0;
 	}
-	/* 1 is TCP_ESTABLISHED, 7 TCP_CLOSE: a stream pair whose peer closed. */
+	/* 1 is TCP_ESTABLISHED, 7 TCP_CLOSE: a stream end whose peer closed
+	 * (older kernels; newer ones leave it established, see above). */
 	if (!(d.state == 1 && d.peer) && !(d.state == 7 && !d.peer && d.type != SOCK_DGRAM)) {
 		*why = "only connected unix socket pairs are supported yet (this one is unconnected)";
 		return 0;

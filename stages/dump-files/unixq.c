@@ -125,29 +125,6 @@ static int unixq_take_fds(struct collect *c, pid_t pid, int fd, struct msghdr *m
 	return ret;
 }
 
-/* Does one byte at peek offset off come with files? Finds where, in a run
- * of stream bytes that ends with files, the message carrying them starts:
- * a stream read stops after such a message, and not before it. */
-static bool unixq_has_fds_at(int sk, int off)
-{
-	union unixq_ctl ctl;
-	char b;
-	struct iovec iov = { &b, 1 };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf) };
-	bool fds = false;
-
-	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0 ||
-	    recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC) != 1)
-		return false;
-	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-			fds = true;
-			for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-				close(((int *)CMSG_DATA(cm))[i]);
-		}
-	return fds;
-}
-
 /* Appends one queue entry of n bytes at offset 'used' of k->buf. */
 static int unixq_add_entry(struct collect_usk *k, size_t used, size_t n, struct err *e)
 {
@@ -179,9 +156,13 @@ static UnixQueueNote *unixq_note(struct collect_usk *k, struct err *e)
 
 /* One peeked message into k: a datagram is an entry of its own (with a note
  * for its sender's name or files); stream bytes join the run before them,
- * except that bytes carrying files start an entry (split where the message
- * with them starts) and end it. */
-static int unixq_add(struct collect *c, pid_t pid, int fd, int sk, int type, size_t used, ssize_t n, struct msghdr *mh,
+ * except that files end a run: they go with its last byte, an entry of its
+ * own. Where the message that carried them started cannot be told: a
+ * stream peek goes on past the end of what was asked for to the next
+ * message with files (so any offset before it "has" them), and stops after
+ * it. Delivered with the last byte, they come with the read that reaches
+ * the end of that message, never earlier than they would have. */
+static int unixq_add(struct collect *c, pid_t pid, int fd, int type, size_t used, ssize_t n, struct msghdr *mh,
 		     bool *run_open, struct collect_usk *k, const char **why, struct err *e)
 {
 	const struct sockaddr_un *from = mh->msg_name;
@@ -192,25 +173,12 @@ static int unixq_add(struct collect *c, pid_t pid, int fd, int sk, int type, siz
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm))
 		fds |= cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS;
 	if (type == SOCK_STREAM && fds) {
-		/* The first byte of the run that comes with the files. */
-		int lo = used, hi = used + n - 1;
-
-		while (lo < hi) {
-			int mid = lo + (hi - lo) / 2;
-
-			if (unixq_has_fds_at(sk, mid))
-				hi = mid;
-			else
-				lo = mid + 1;
-		}
-		if (lo > (int)used) {
-			if (*run_open)
-				k->q[k->u.n_queue - 1].len += lo - used;
-			else if ((ret = unixq_add_entry(k, used, lo - used, e)) < 0)
-				return ret;
-		}
-		n -= lo - used;
-		used = lo;
+		if (n > 1 && *run_open)
+			k->q[k->u.n_queue - 1].len += n - 1;
+		else if (n > 1 && (ret = unixq_add_entry(k, used, n - 1, e)) < 0)
+			return ret;
+		used += n - 1;
+		n = 1;
 		*run_open = false;
 	} else if (type == SOCK_STREAM && *run_open) {
 		k->q[k->u.n_queue - 1].len += n;	/* stream bytes are one run */
@@ -270,7 +238,7 @@ int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, s
 			cap *= 2;
 			continue;
 		}
-		/* Set each time: finding where files start moves it. */
+		/* Set each time, in case a peek moved it otherwise. */
 		setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
 		n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
@@ -296,7 +264,7 @@ int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, s
 			*why = "a message with files in flight in its queue is too large to peek at whole";
 			break;
 		}
-		if ((ret = unixq_add(c, pid, fd, sk, type, used, n, &mh, &run_open, k, why, e)) < 0)
+		if ((ret = unixq_add(c, pid, fd, type, used, n, &mh, &run_open, k, why, e)) < 0)
 			break;
 		used += n;
 	}

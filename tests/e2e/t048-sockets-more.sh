@@ -56,4 +56,18 @@ testBacklogDataLeaveRunningRefused() {
 	assertEquals "backlog's check after the refusal" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
+testFilesInFlight() {
+	mkdir -p "$T/d"
+	e2e_roundtrip scmrights "$T/d"
+}
+
+# Peeking takes nothing: the files stay in flight in the running process.
+testFilesInFlightLeaveRunning() {
+	mkdir -p "$T/d"
+	e2e_need_amber || return 0
+	e2e_start_wl scmrights "$T/d" || return 0
+	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
+	assertEquals "scmrights's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
 . /usr/share/shunit2/shunit2
