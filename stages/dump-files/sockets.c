@@ -244,9 +244,12 @@ int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, struct coll
 {
 	int ret = collect_unix_one(c, pid, fd, ino, k, why, e);
 
-	/* Its peer (or listener) is checked at the end, once every socket has been seen. */
-	if (ret < 0 || *why)
+	/* Its peer (or listener) is checked at the end, once every socket has
+	 * been seen; one refused is still seen, as no one's outside peer. */
+	if (ret < 0)
 		return ret;
+	if (*why)
+		return collect_remember_socket(c, pid, fd, ino, 0, e);
 	return collect_remember_socket(c, pid, fd, ino, k->u.has_listener_ino ? k->u.listener_ino : k->u.peer_ino, e);
 }
 
