@@ -24,14 +24,22 @@
  * Every description's signal owner and F_SETSIG signal come from a copy
  * of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
  * tree is refused.
- * Connected unix socket pairs (socketpair, or a stream end whose peer
- * closed): type, peer inode and shutdown from sock_diag (libnl), options
- * from getsockopt, and what waits to be read peeked at (MSG_PEEK with
- * SO_PEEK_OFF, put back); listening unix sockets with nothing waiting to
- * be accepted (name, backlog, the socket file's mode and owner), and the
- * connections accepted from them (the server end keeps the name); bound
- * datagram sockets with their queues (datagrams from unbound senders) and
- * the sockets connected to them. Other
+ * Unix sockets (sockets.c, unixq.c): pairs (socketpair, accepted
+ * connections, a stream end whose peer closed), listening sockets, bound
+ * datagram sockets (connected or not), datagram sockets neither bound nor
+ * connected, and clients whose connections wait in a listener's backlog.
+ * Type, peer, state, shutdown, name, backlog and the waiting connections
+ * come from sock_diag (libnl), options from getsockopt, and what waits to
+ * be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back): with each
+ * datagram its bound sender's name, and the files in flight (SCM_RIGHTS),
+ * which the peek installs here: regular files, pipe ends and sockets are
+ * described like any descriptor (files.img records no fdinfo uses), others
+ * refused. What a waiting client sent can only be read by accepting its
+ * connection: with --accept-backlog (the driver gives it unless the tree
+ * is to keep running) that is done last, once nothing was refused, and
+ * the data is written as an extra "embryo" record; without it such a
+ * listener is refused. A socket whose peer or listener is outside the tree
+ * is refused. Other
  * sockets, other anon_inode files (fanotify,
  * userfaultfd, ...)
  * and terminals are refused; every such descriptor is listed as a warning
@@ -55,7 +63,10 @@
  * Exit status: 0 ok; 2 usage; 3 an unsupported descriptor (the last stderr
  *	line names pid, fd and what it is) or a bad task record; 4 a /proc
  *	read or image write failed; 5 the input stream was cut or malformed.
- * Side effects: none on the tree; creates the images above.
+ * Side effects: none on the tree, but with --accept-backlog the
+ *	connections waiting in a listener's backlog whose clients sent data
+ *	are accepted (taken from the backlog; a dump that fails afterwards
+ *	has lost them); creates the images above.
  * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp,
  *	pidfd_getfd),
  *	CAP_DAC_READ_SEARCH (fdinfo files and fd directories of other users;
