@@ -321,8 +321,33 @@ static int collect_unix_accept_all(struct collect *c, const struct collect_liste
 	return 0;
 }
 
+/* Is a socket with this inode held by the tree (seen so far)? */
+static bool collect_sock_seen(const struct collect *c, uint64_t ino)
+{
+	for (int j = 0; j < c->nr_socks; j++)
+		if (c->socks[j].ino == ino)
+			return true;
+	return false;
+}
+
+static void collect_socket_outside(struct collect *c, const struct collect_sock *s);
+
 int collect_unix_backlogs(struct collect *c, struct err *e)
 {
+	/* A waiting client outside the tree would be cut from the listener. */
+	for (int i = 0; i < c->nr_listeners; i++) {
+		const struct collect_listener *l = &c->listeners[i];
+		struct sockdiag_unix d;
+		int ret;
+
+		if ((ret = sockdiag_unix_get(l->ino, &d, e)) < 0)
+			return err_wrap(e, "pid %d fd %d", l->pid, l->fd);
+		for (int j = 0; j < d.nr_icons; j++)
+			if (!collect_sock_seen(c, d.icons[j])) {
+				collect_socket_outside(c, &(struct collect_sock){ l->ino, d.icons[j], l->pid, l->fd });
+				break;
+			}
+	}
 	for (int i = 0; i < c->nr_listeners; i++) {
 		const struct collect_listener *l = &c->listeners[i];
 		struct sockdiag_unix d, cd;
@@ -357,9 +382,9 @@ int collect_unix_backlogs(struct collect *c, struct err *e)
 	return 0;
 }
 
-/* A socket whose peer (or, waiting to be accepted, whose listener) is
- * held outside the tree would be cut from it by a restore: refused, naming
- * both sockets. The one place that decides it, for sockets to the outside
+/* A socket whose peer (or, waiting to be accepted, whose listener; or, a
+ * listener, a client waiting in its backlog) is held outside the tree
+ * would be cut from it by a restore: refused, naming both sockets. The one place that decides it, for sockets to the outside
  * to be marked and given back at restore some day. */
 static void collect_socket_outside(struct collect *c, const struct collect_sock *s)
 {
@@ -373,12 +398,7 @@ static void collect_socket_outside(struct collect *c, const struct collect_sock 
 
 void collect_check_socket_peers(struct collect *c)
 {
-	for (int i = 0; i < c->nr_socks; i++) {
-		bool found = !c->socks[i].peer;
-
-		for (int j = 0; j < c->nr_socks && !found; j++)
-			found = c->socks[j].ino == c->socks[i].peer;
-		if (!found)
+	for (int i = 0; i < c->nr_socks; i++)
+		if (c->socks[i].peer && !collect_sock_seen(c, c->socks[i].peer))
 			collect_socket_outside(c, &c->socks[i]);
-	}
 }

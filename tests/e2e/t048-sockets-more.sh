@@ -120,4 +120,27 @@ time.sleep(1000)' "$T/lsock" "$T/kid"
 	kill -9 "$kid" "$E2E_PID"
 }
 
+# The other way round: the listener is in the tree, a client waiting in
+# its backlog is not.
+testClientOutsideWaitingRefused() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	e2e_start "$E2E_PYTHON" -c 'import os, socket, sys, time
+kid = os.fork()
+if kid == 0:
+    l = socket.socket(socket.AF_UNIX); l.bind(sys.argv[1]); l.listen(4); time.sleep(1000); os._exit(0)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+c = socket.socket(socket.AF_UNIX); c.connect(sys.argv[1])
+open(sys.argv[2], "w").write(str(kid))
+time.sleep(1000)' "$T/lsock" "$T/kid"
+	e2e_poll 10 test -s "$T/kid" || { fail "python did not fork: $(cat "$T/wl.err")"; return 0; }
+	kid=$(cat "$T/kid")
+	e2e_track "$kid"
+	e2e_amber_fails "outside the dumped tree" dump -t "$kid" -D "$T/img"
+	assertContains "the refusal names the process" "$E2E_OUT" "pid $kid fd "
+	assertTrue "the child keeps running" "e2e_alive $kid"
+	kill -9 "$kid" "$E2E_PID"
+}
+
 . /usr/share/shunit2/shunit2
