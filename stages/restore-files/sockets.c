@@ -78,10 +78,11 @@ int reopen_unix_clear_stale(const struct sockaddr_un *sa)
 }
 
 /* A listening unix socket or a bound datagram socket, bound to its name
- * again (its queue and its own connection come later, see unixq.c). The file a path-bound
- * listener leaves behind when it is killed is removed first, but only if
- * no live socket is bound to it: a live listener (the original, after a
- * --leave-running dump) keeps its name and the restore is refused. */
+ * again (its queue and its own connection come later, see unixq.c). The
+ * file a path-bound listener leaves behind when it is killed is removed
+ * first, but only if no live socket is bound to it: a live listener (the
+ * original, after a --leave-running dump) keeps its name and the restore
+ * is refused. */
 int reopen_unix_bound(struct reopen_file *f, struct err *e)
 {
 	const UnixSocketEntry *u = f->re->unix_sk;
