@@ -207,8 +207,11 @@ int cmd_dump(int argc, char **argv)
 	/* The tree is frozen: memory and files are read in parallel. */
 	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
 	if (ret == 0) {
-		const char *files_args[6 + 2 * DRV_MAX_EXTERNALS] = { NULL };
+		const char *files_args[7 + 2 * DRV_MAX_EXTERNALS] = { NULL };
 		int na = 0;
+
+		if (!o.leave_running)
+			files_args[na++] = "--accept-backlog";	/* the tree is killed after the dump */
 
 		if (o.file_locks)
 			files_args[na++] = "--file-locks";

@@ -56,6 +56,13 @@ void collect_free(struct collect *c)
 	c->owners = NULL;
 	free(c->socks);
 	c->socks = NULL;
+	free(c->listeners);
+	c->listeners = NULL;
+	for (int i = 0; i < c->nr_inflight; i++)
+		close(c->inflight[i]);
+	free(c->inflight);
+	c->inflight = NULL;
+	c->nr_inflight = 0;
 	if (c->pidfd >= 0)
 		close(c->pidfd);
 	c->pidfd = -1;
@@ -118,6 +125,9 @@ int collect_close(struct collect *c, struct err *e)
 	collect_check_socket_peers(c);
 	collect_check_owners(c);
 	collect_check_externals(c);
+	/* Last: reading a waiting connection's data takes it from its backlog. */
+	if (collect_unix_backlogs(c, e) < 0)
+		return -EIO;
 	if (c->remaps_open && image_close_write(&c->remaps, e) < 0)
 		return -EIO;
 	c->remaps_open = false;
@@ -206,6 +216,15 @@ static const char *collect_unsupported(const char *link, const struct stat *st, 
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
 void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why)
 {
+	char via[320];
+
+	/* A file in flight is this stage's copy: named by the socket that holds it. */
+	if (pid == getpid() && c->via_pid) {
+		snprintf(via, sizeof(via), "%s (in flight, SCM_RIGHTS, in the queue of pid %d fd %d)", link, c->via_pid, c->via_fd);
+		link = via;
+		pid = c->via_pid;
+		fd = c->via_fd;
+	}
 	if (c->nr_unsupported++ == 0)
 		err_input(&c->unsupported, "pid %d fd %d is '%s': %s", pid, fd, link, why);
 	else
@@ -468,16 +487,17 @@ static int collect_fown(struct collect *c, pid_t pid, int fd, FownEntry *fo, boo
 	return 0;
 }
 
-/* Writes a new description's record; it is the latest in c->v. */
-static int collect_file_write(struct collect *c, const RegFileEntry *re, const char *link, uint32_t *id, bool *added,
-			      struct err *e)
+/* Writes a new description's record; the usk it points to is freed. */
+static int collect_file_write(struct collect *c, RegFileEntry *re, struct collect_usk *usk, const char *link, pid_t pid,
+			      int fd, uint32_t *id, bool *added, struct err *e)
 {
-	int ret;
+	int ret = image_write(&c->files, &re->base, e);
 
-	if ((ret = image_write(&c->files, &re->base, e)) < 0)
+	collect_usk_free(usk);
+	if (ret < 0)
 		return ret;
 	pr_debug("file %u: '%s'%s flags %#o pos %llu (pid %d fd %d)", re->id, link, re->external ? " (external)" : "",
-		 re->flags, (unsigned long long)re->pos, c->v[c->nr - 1].pid, c->v[c->nr - 1].fd);
+		 re->flags, (unsigned long long)re->pos, pid, fd);
 	*id = re->id;
 	*added = true;
 	if (c->nr >= c->nr_buckets)
@@ -485,11 +505,28 @@ static int collect_file_write(struct collect *c, const RegFileEntry *re, const c
 	return 0;
 }
 
+int collect_new_id(struct collect *c, uint32_t *id, struct err *e)
+{
+	if (c->nr == c->cap) {
+		int cap = c->cap ? c->cap * 2 : 64;
+		struct collect_file *v = realloc(c->v, sizeof(*v) * cap);
+
+		if (!v)
+			return err_errno(e, "allocate the open files table");
+		c->v = v;
+		c->cap = cap;
+	}
+	/* In no hash chain: nothing is compared with it. */
+	c->v[c->nr] = (struct collect_file){ .id = c->nr + 1, .next = -1 };
+	*id = c->v[c->nr++].id;
+	return 0;
+}
+
 /* The id of the open file description behind pid's fd: an existing one if
  * kcmp says a descriptor seen before shares it, else a new RegFileEntry
  * written to files.img. *added says which. */
-static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st,
-			   const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e)
+int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st,
+		    const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e)
 {
 	uint32_t flags = fi->flags & ~O_CLOEXEC;
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
@@ -497,10 +534,9 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	_cleanup_free_ EpollTargetEntry *tfds = NULL;
 	_cleanup_free_ void *watches = NULL;
 	FownEntry fown = FOWN_ENTRY__INIT;
-	UnixSocketEntry usk = UNIX_SOCKET_ENTRY__INIT;
-	_cleanup_free_ ProtobufCBinaryData *usk_q = NULL;
-	_cleanup_free_ uint8_t *usk_buf = NULL, *usk_name = NULL;
+	struct collect_usk usk = { .u = UNIX_SOCKET_ENTRY__INIT };
 	bool owned;
+	uint32_t my_id;
 	char orig[PATH_MAX];
 	struct collect_file *f;
 	unsigned int h;
@@ -539,8 +575,9 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 	f->pos = fi->pos;
 	f->next = c->buckets[h];
 	c->buckets[h] = c->nr++;
+	my_id = f->id;	/* f moves if a file in flight in a socket grows c->v */
 
-	re.id = f->id;
+	re.id = my_id;
 	re.path = (char *)link;
 	re.flags = flags;
 	re.pos = fi->pos;
@@ -560,16 +597,19 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		/* Outside the tree: its key stands for it, nothing else is read. */
 		re.path = re.external = (char *)ext;
 		re.has_size = false;
-		return collect_file_write(c, &re, link, id, added, e);
+		return collect_file_write(c, &re, &usk, link, pid, fd, id, added, e);
 	}
 	if (!strncmp(link, "socket:", 7)) {
 		const char *why;
 
-		if ((ret = collect_unix(c, pid, fd, st->st_ino, &usk, &usk_q, &usk_buf, &usk_name, &why, e)) < 0)
+		ret = collect_unix(c, pid, fd, st->st_ino, &usk, &why, e);
+		if (ret < 0) {
+			collect_usk_free(&usk);
 			return ret;
+		}
 		if (why)
 			collect_refuse(c, pid, fd, link, why);
-		re.unix_sk = &usk;
+		re.unix_sk = &usk.u;
 		re.has_mnt_id = false;
 	}
 	if (!strncmp(link, "anon_inode:", 11)) {
@@ -592,7 +632,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		re.path = orig;
 		re.has_remapped = re.remapped = true;
 		re.has_mnt_id = false;
-		if ((ret = collect_ghost(c, pid, fd, orig, st, f->id, orig + 7, e)) < 0)
+		if ((ret = collect_ghost(c, pid, fd, orig, st, my_id, orig + 7, e)) < 0)
 			return ret;
 	} else if (S_ISREG(st->st_mode) && collect_ends_with(link, COLLECT_DELETED)) {
 		size_t n = strlen(link) - strlen(COLLECT_DELETED);
@@ -603,14 +643,14 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		orig[n] = 0;
 		re.path = orig;
 		re.has_remapped = re.remapped = true;
-		if ((ret = collect_remap(c, pid, fd, orig, st, f->id, e)) < 0)
+		if ((ret = collect_remap(c, pid, fd, orig, st, my_id, e)) < 0)
 			return ret;
 	} else if (S_ISREG(st->st_mode) && link[0] == '/' && collect_path_replaced(link, st)) {
 		/* Opened by a path that now leads elsewhere (renamed, or replaced
 		 * by another file): the open file still has a link somewhere, so
 		 * it can be linked back and reopened by that. */
 		re.has_remapped = re.remapped = true;
-		if ((ret = collect_remap(c, pid, fd, link, st, f->id, e)) < 0)
+		if ((ret = collect_remap(c, pid, fd, link, st, my_id, e)) < 0)
 			return ret;
 	}
 	if (S_ISFIFO(st->st_mode) && link[0] == '/') {
@@ -625,7 +665,7 @@ static int collect_file_id(struct collect *c, pid_t pid, int fd, const char *lin
 		if ((ret = collect_pipe_data(c, pid, fd, st->st_ino, e)) < 0)
 			return ret;
 	}
-	return collect_file_write(c, &re, link, id, added, e);
+	return collect_file_write(c, &re, &usk, link, pid, fd, id, added, e);
 }
 
 /* Writes fs-PID.img: cwd, root and umask. */

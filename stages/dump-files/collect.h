@@ -15,6 +15,8 @@
 #include "images/image.h"
 #include "lib/err.h"
 #include "lib/external.h"
+#include "lib/proc.h"
+#include "lib/sockdiag.h"
 
 /* One open file description already written to files.img. */
 struct collect_file {
@@ -72,8 +74,27 @@ struct collect {
 	} *ext;
 	int nr_ext;
 	bool shell_job;			/* --shell-job: every terminal is external */
+	struct collect_listener { pid_t pid; int fd; uint64_t ino; } *listeners;	/* with connections waiting */
+	int nr_listeners;
+	bool accept_backlog;		/* --accept-backlog: waiting connections with data may be accepted */
+	int *inflight;			/* this stage's copies of files in flight (SCM_RIGHTS), kept for kcmp */
+	int nr_inflight;
+	pid_t via_pid;			/* the socket whose queue holds the file in flight being read */
+	int via_fd;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
+};
+
+/* What one unix socket's files.img record points to, freed once written. */
+struct collect_usk {
+	UnixSocketEntry u;
+	ProtobufCBinaryData *q;		/* queue entries (data points into buf) */
+	uint8_t *buf;
+	uint8_t name[sizeof(((struct sockdiag_unix *)0)->name)];
+	UnixQueueNote *notes;		/* notes[i] for notep[i] */
+	UnixQueueNote **notep;
+	uint64_t waiting[SOCKDIAG_MAX_ICONS];
+	char why[320];			/* a reason built for this socket */
 };
 
 /* Creates files.img in the images directory. */
@@ -112,8 +133,25 @@ int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e);
 int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, void **block,
 		 struct err *e);
 /* One unix socket (sockets.c); *why, when set, is why it cannot be dumped. */
-int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, UnixSocketEntry *u, ProtobufCBinaryData **q,
-		 uint8_t **buf, uint8_t **name, const char **why, struct err *e);
+int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, struct collect_usk *k, const char **why, struct err *e);
+void collect_usk_free(struct collect_usk *k);
+/* Peeks at what waits in unix socket sk (held by pid's fd) into k: the
+ * bytes, the senders' names and the files in flight (unixq.c). */
+int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, struct collect_usk *k, const char **why,
+		       struct err *e);
+/* Keeps a file this stage holds (in flight, accepted) open until the end:
+ * kcmp compares later descriptors with it (unixq.c). Closes it on failure. */
+int collect_keep_fd(struct collect *c, int fd, struct err *e);
+/* Reads the connections waiting in listeners' backlogs that carry data,
+ * accepting them (--accept-backlog), and writes their embryo records; a
+ * refusal if that is not allowed (sockets.c). Once everything else passed. */
+int collect_unix_backlogs(struct collect *c, struct err *e);
+/* The id of the open file description behind pid's fd, writing it to
+ * files.img if it is new (collect.c); ext, if set, is its external key. */
+int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st,
+		    const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e);
+/* One more id for a record no descriptor holds (collect.c). */
+int collect_new_id(struct collect *c, uint32_t *id, struct err *e);
 /* Saves what a pipe (pipes.c) or a FIFO holds, once per pipe or inode. */
 int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e);
 int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e);

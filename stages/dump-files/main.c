@@ -24,14 +24,22 @@
  * Every description's signal owner and F_SETSIG signal come from a copy
  * of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
  * tree is refused.
- * Connected unix socket pairs (socketpair, or a stream end whose peer
- * closed): type, peer inode and shutdown from sock_diag (libnl), options
- * from getsockopt, and what waits to be read peeked at (MSG_PEEK with
- * SO_PEEK_OFF, put back); listening unix sockets with nothing waiting to
- * be accepted (name, backlog, the socket file's mode and owner), and the
- * connections accepted from them (the server end keeps the name); bound
- * datagram sockets with their queues (datagrams from unbound senders) and
- * the sockets connected to them.
+ * Unix sockets (sockets.c, unixq.c): pairs (socketpair, accepted
+ * connections, a stream end whose peer closed), listening sockets, bound
+ * datagram sockets (connected or not), datagram sockets neither bound nor
+ * connected, and clients whose connections wait in a listener's backlog.
+ * Type, peer, state, shutdown, name, backlog and the waiting connections
+ * come from sock_diag (libnl), options from getsockopt, and what waits to
+ * be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back): with each
+ * datagram its bound sender's name, and the files in flight (SCM_RIGHTS),
+ * which the peek installs here: regular files, pipe ends and sockets are
+ * described like any descriptor (files.img records no fdinfo uses), others
+ * refused. What a waiting client sent can only be read by accepting its
+ * connection: with --accept-backlog (the driver gives it unless the tree
+ * is to keep running) that is done last, once nothing was refused, and
+ * the data is written as an extra "embryo" record; without it such a
+ * listener is refused. A socket whose peer or listener is outside the tree
+ * is refused unless named by --external.
  * Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
  * tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
  * pipe[INODE]; with --shell-job every terminal) are recorded by their key,
@@ -59,7 +67,10 @@
  * Exit status: 0 ok; 2 usage; 3 an unsupported descriptor (the last stderr
  *	line names pid, fd and what it is) or a bad task record; 4 a /proc
  *	read or image write failed; 5 the input stream was cut or malformed.
- * Side effects: none on the tree; creates the images above.
+ * Side effects: none on the tree, but with --accept-backlog the
+ *	connections waiting in a listener's backlog whose clients sent data
+ *	are accepted (taken from the backlog; a dump that fails afterwards
+ *	has lost them); creates the images above.
  * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp,
  *	pidfd_getfd),
  *	CAP_DAC_READ_SEARCH (fdinfo files and fd directories of other users;
@@ -86,6 +97,7 @@ struct dump_files_opts {
 	bool shell_job;
 	char **externals;	/* --external KEY, as given */
 	int nr_externals;
+	bool accept_backlog;
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o, struct stream_in *in,
@@ -100,6 +112,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 		collect_free(&c);
 		return ret;
 	}
+	c.accept_backlog = o->accept_backlog;
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
 		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
 			ret = collect_task(&c, rec->task->host_pid ? rec->task->host_pid : rec->task->pid, rec->task->pid, e);
@@ -156,6 +169,10 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->externals[o->nr_externals++] = (char *)arg;
 		return 0;
 	}
+	if (opt == 'A') {
+		o->accept_backlog = true;
+		return 0;
+	}
 	if (opt != 'G')
 		return err_set(e, 2, "unknown option");
 	errno = 0;
@@ -170,6 +187,7 @@ static const struct option dump_files_options[] = {
 	{ "file-locks", no_argument, NULL, 'L' },
 	{ "external", required_argument, NULL, 'X' },
 	{ "shell-job", no_argument, NULL, 'S' },
+	{ "accept-backlog", no_argument, NULL, 'A' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -180,7 +198,10 @@ static const struct stage_desc dump_files_desc = {
 		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)\n"
 		 "      --external KEY        the descriptors of KEY belong to the outside: file[MNT_ID:INODE],\n"
 		 "                            tty[RDEV:DEV], unix[INODE], pipe[INODE] (repeatable)\n"
-		 "      --shell-job           every terminal is external (the shell's, given back at restore)",
+		 "      --shell-job           every terminal is external (the shell's, given back at restore)\n"
+		 "      --accept-backlog      the tree is killed after the dump: accept the connections waiting in a\n"
+		 "                            listener's backlog to read the data their clients sent (without it,\n"
+		 "                            such a connection fails the dump)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER },
 	.nr_caps = 4,

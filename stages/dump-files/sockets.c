@@ -1,9 +1,11 @@
-/* dump-files/sockets.c: unix sockets (pairs, listeners, accepted
- * connections, bound datagram sockets) and the check that no pair is
- * joined to the outside; see collect.h. */
+/* dump-files/sockets.c: unix sockets (pairs, listeners and the
+ * connections waiting in them, accepted connections, bound and unbound
+ * datagram sockets) and the check that no socket is joined to the outside;
+ * see collect.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,107 +28,21 @@ static int collect_remember_socket(struct collect *c, pid_t pid, int fd, uint64_
 			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
 		c->socks = n;
 	}
-	c->socks[c->nr_socks++] = (struct collect_sock){ ino, peer, pid, fd };
+	/* One in flight is named by the socket whose queue holds it. */
+	if (pid == getpid() && c->via_pid)
+		c->socks[c->nr_socks++] = (struct collect_sock){ ino, peer, c->via_pid, c->via_fd };
+	else
+		c->socks[c->nr_socks++] = (struct collect_sock){ ino, peer, pid, fd };
 	return 0;
 }
 
-/* Peeks at what waits to be read at a unix socket, without taking it:
- * MSG_PEEK from a moving peek offset (SO_PEEK_OFF, put back afterwards),
- * one datagram or one run of stream bytes per call. *q and *buf are
- * malloc'd for the caller; *why is set for a queue amber cannot restore. */
-static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBinaryData **q, uint8_t **buf,
-			      const char **why, struct err *e)
-{
-	size_t cap = 256 * 1024, used = 0;
-	int zero = 0, old = -1;
-	socklen_t len = sizeof(old);
-	int ret = 0;
-
-	*buf = malloc(cap);
-	if (!*buf)
-		return err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &len);
-	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &zero, sizeof(zero)) < 0)
-		return err_errno(e, "set a peek offset on socket:[%llu]", (unsigned long long)u->ino);
-	for (;;) {
-		char ctl[CMSG_SPACE(sizeof(int) * 64)];
-		struct sockaddr_un from;
-		struct iovec iov = { *buf + used, cap - used };
-		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1,
-				     .msg_control = ctl, .msg_controllen = sizeof(ctl) };
-		ssize_t n;
-		void *nq;
-
-		if (cap - used < 64 * 1024) {
-			uint8_t *nb = realloc(*buf, cap * 2);
-
-			if (!nb) {
-				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-				break;
-			}
-			*buf = nb;
-			cap *= 2;
-			continue;
-		}
-		n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
-		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
-			break;
-		if (n < 0) {
-			ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-			break;
-		}
-		for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm; cm = CMSG_NXTHDR(&mh, cm))
-			if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-				/* Peeking installed copies of them here: closed at once. */
-				for (size_t i = 0; i < (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
-					close(((int *)CMSG_DATA(cm))[i]);
-				*why = "file descriptors are in flight in it (SCM_RIGHTS), which is not supported yet";
-			}
-		/* Put back, a datagram comes from the restore's unbound socket. */
-		if (type == SOCK_DGRAM && mh.msg_namelen > sizeof(sa_family_t))
-			*why = "datagrams from a bound sender wait in it, which cannot be sent again from that address";
-		if (*why || (n == 0 && type == SOCK_STREAM))
-			break;
-		if (n == 0) {
-			*why = "it holds an empty datagram, which amber cannot peek past";
-			break;
-		}
-		if (type == SOCK_STREAM && u->n_queue) {
-			(*q)[0].len += n;	/* stream bytes are one run */
-		} else {
-			nq = realloc(*q, sizeof(**q) * (u->n_queue + 1));
-			if (!nq) {
-				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)u->ino);
-				break;
-			}
-			*q = nq;
-			(*q)[u->n_queue].len = n;
-			(*q)[u->n_queue].data = (uint8_t *)(uintptr_t)used;	/* an offset until the buffer stops moving */
-			u->n_queue++;
-		}
-		used += n;
-	}
-	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
-	for (size_t i = 0; i < u->n_queue; i++)
-		(*q)[i].data = *buf + (uintptr_t)(*q)[i].data;
-	u->queue = *q;
-	return ret;
-}
-
-/* A listening unix socket: its name, backlog and (bound to a path) its
- * file's mode and owner. Connections waiting to be accepted cannot be
- * made again, and a relative path would be bound relative to the wrong
- * directory: both are refused. */
-static int collect_unix_queue(int sk, int type, UnixSocketEntry *u, ProtobufCBinaryData **q, uint8_t **buf,
-			      const char **why, struct err *e);
-
 /* What every unix socket kept records: type, inode, options, and its name
- * if it has one (copied into *name: it outlives d, being written with the
+ * if it has one (copied into k->name: it outlives d, being written with the
  * record later). A name that is a relative path sets *why, since it would
  * be bound again relative to the wrong directory. */
-static int collect_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **name,
-			       const char **why, struct err *e)
+static int collect_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, struct collect_usk *k, const char **why)
 {
+	UnixSocketEntry *u = &k->u;
 	int passcred = 0, sndbuf = 0, rcvbuf = 0;
 	socklen_t len = sizeof(int);
 
@@ -146,26 +62,45 @@ static int collect_unix_common(int sk, uint64_t ino, const struct sockdiag_unix 
 	u->rcvbuf = rcvbuf;
 	if (!d->named)
 		return 0;
-	if (!(*name = malloc(d->name_len)))
-		return err_errno(e, "keep the name of socket:[%llu]", (unsigned long long)ino);
-	memcpy(*name, d->name, d->name_len);
+	memcpy(k->name, d->name, d->name_len);
 	u->has_name = true;
-	u->name.data = *name;
+	u->name.data = k->name;
 	u->name.len = d->name_len;
 	return 0;
 }
 
-static int collect_unix_bound(int sk, uint64_t ino, const struct sockdiag_unix *d, UnixSocketEntry *u, uint8_t **name,
-			      ProtobufCBinaryData **q, uint8_t **buf, const char **why, struct err *e)
+/* Remembers a listener with connections waiting, whose data (if any) is
+ * read once everything else passed (collect_unix_backlogs). */
+static int collect_remember_listener(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
+	if (c->nr_listeners % 16 == 0) {
+		void *n = realloc(c->listeners, sizeof(*c->listeners) * (c->nr_listeners + 16));
+
+		if (!n)
+			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
+		c->listeners = n;
+	}
+	c->listeners[c->nr_listeners++] = (struct collect_listener){ pid, fd, ino };
+	return 0;
+}
+
+/* A listening unix socket: its name, backlog, the clients whose
+ * connections wait in it, and (bound to a path) its file's mode and owner;
+ * or a bound datagram socket, with its queue and the bound peer it may be
+ * connected to. A relative path would be bound relative to the wrong
+ * directory: refused. */
+static int collect_unix_bound(struct collect *c, pid_t pid, int fd, int sk, uint64_t ino, const struct sockdiag_unix *d,
+			      struct collect_usk *k, const char **why, struct err *e)
+{
+	UnixSocketEntry *u = &k->u;
 	bool listening = d->state == 10;	/* TCP_LISTEN */
 	int ret;
 
-	if (listening && d->rqueue) {
-		*why = "the listening socket has connections waiting to be accepted, which cannot be restored yet";
+	if (listening && d->icons_truncated) {
+		*why = "more connections wait to be accepted at the listening socket than amber keeps (128)";
 		return 0;
 	}
-	if ((ret = collect_unix_common(sk, ino, d, u, name, why, e)) < 0 || *why)
+	if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
 		return ret;
 	u->has_listening = true;
 	u->listening = listening;
@@ -186,15 +121,76 @@ static int collect_unix_bound(int sk, uint64_t ino, const struct sockdiag_unix *
 		u->uid = st.st_uid;
 		u->gid = st.st_gid;
 	}
+	if (listening) {
+		for (int i = 0; i < d->nr_icons; i++)
+			k->waiting[i] = d->icons[i];
+		u->n_waiting = d->nr_icons;
+		u->waiting = k->waiting;
+		return d->nr_icons ? collect_remember_listener(c, pid, fd, ino, e) : 0;
+	}
+	if (d->peer) {
+		/* Connected again by name at restore: its peer must have one. */
+		struct sockdiag_unix p;
+
+		if ((ret = sockdiag_unix_get(d->peer, &p, e)) < 0)
+			return err_wrap(e, "pid %d fd %d", pid, fd);
+		if (!p.named) {
+			*why = "it is a bound datagram socket connected to an unbound one, which cannot be connected again";
+			return 0;
+		}
+		u->peer_ino = d->peer;
+		u->shutdown = d->shutdown;
+	}
 	/* A bound datagram socket: what waits in it is sent to it again. */
-	return listening ? 0 : collect_unix_queue(sk, d->type, u, q, buf, why, e);
+	return collect_unix_queue(c, pid, fd, sk, d->type, k, why, e);
 }
 
-/* A unix socket: a pair's end (type, peer, shutdown state, options
- * and queued data. Anything else (another family, a bound, listening or
- * unconnected socket) gets a reason in *why and is refused by the caller. */
-static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, UnixSocketEntry *u, ProtobufCBinaryData **q,
-			uint8_t **buf, uint8_t **name, const char **why, struct err *e)
+/* A connected stream or seqpacket socket with no peer inode: a client
+ * whose connection waits in a listener's backlog (its peer, the server
+ * end, has no inode until accepted; the listener is found by the clients
+ * sock_diag lists for it), or an end whose peer closed (the kernel leaves
+ * it "established" and shut both ways), kept with its queue. */
+static int collect_unix_waiting(struct collect *c, pid_t pid, int fd, int sk, uint64_t ino, const struct sockdiag_unix *d,
+				struct collect_usk *k, const char **why, struct err *e)
+{
+	uint32_t listener;
+	int ret;
+
+	if ((ret = sockdiag_unix_listener_of(ino, &listener, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", pid, fd);
+	if (!listener && d->shutdown == 3 && !d->named) {
+		if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
+			return ret;
+		k->u.shutdown = d->shutdown;
+		return collect_unix_queue(c, pid, fd, sk, d->type, k, why, e);
+	}
+	if (!listener) {
+		*why = "it is connected, but neither to a peer nor waiting in a listener's backlog";
+		return 0;
+	}
+	if (d->named) {
+		*why = "it is bound and its connection waits to be accepted, which is not supported";
+		return 0;
+	}
+	if (d->rqueue) {
+		*why = "its connection waits to be accepted, yet data waits at it";
+		return 0;
+	}
+	if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
+		return ret;
+	k->u.has_listener_ino = true;
+	k->u.listener_ino = listener;
+	k->u.shutdown = d->shutdown;
+	return 0;
+}
+
+/* A unix socket: a pair's end (type, peer, shutdown state, options and
+ * queued data), a listening or bound one, a client waiting to be accepted,
+ * or an unbound and unconnected datagram socket. Anything else (another
+ * family, an unconnected stream socket) gets a reason in *why and is
+ * refused by the caller. */
+static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, struct collect_usk *k, const char **why,
+			    struct err *e)
 {
 	_cleanup_close_ int sk = -1;
 	struct sockdiag_unix d;
@@ -212,59 +208,198 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 	}
 	if ((ret = sockdiag_unix_get(ino, &d, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", pid, fd);
-	/* A bound datagram socket with no peer of its own: its state is
-	 * TCP_CLOSE, or TCP_ESTABLISHED once a client connected to it. */
-	if (d.named && (d.state == 10 /* TCP_LISTEN */ || (d.type == SOCK_DGRAM && !d.peer)))
-		return collect_unix_bound(sk, ino, &d, u, name, q, buf, why, e);
-	/* Named and connected: the server end of an accepted connection. */
-	if (d.named && !(d.state == 1 && d.peer && d.type != SOCK_DGRAM)) {
-		*why = "bound and connected unix datagram sockets are not supported yet";
-		return 0;
-	}
 	if (d.type != SOCK_STREAM && d.type != SOCK_DGRAM && d.type != SOCK_SEQPACKET) {
 		*why = "this unix socket type is not supported";
 		return 0;
 	}
-	/* 1 is TCP_ESTABLISHED, 7 TCP_CLOSE: a stream pair whose peer closed. */
+	/* A bound datagram socket: TCP_CLOSE, or TCP_ESTABLISHED once
+	 * connected (to a bound peer) or once a client connected to it. */
+	if (d.named && (d.state == 10 /* TCP_LISTEN */ || d.type == SOCK_DGRAM))
+		return collect_unix_bound(c, pid, fd, sk, ino, &d, k, why, e);
+	if (d.state == 1 && !d.peer && d.type != SOCK_DGRAM)
+		return collect_unix_waiting(c, pid, fd, sk, ino, &d, k, why, e);
+	/* Never bound nor connected: nothing can be sent to it. */
+	if (d.type == SOCK_DGRAM && !d.named && !d.peer && d.state == 7)
+		return collect_unix_common(sk, ino, &d, k, why);
+	/* Named and connected: the server end of an accepted connection. */
+	if (d.named && !(d.state == 1 && d.peer)) {
+		*why = "this bound unix socket is neither listening nor connected, which is not supported";
+		return 0;
+	}
+	/* 1 is TCP_ESTABLISHED, 7 TCP_CLOSE: a stream end whose peer closed
+	 * (older kernels; newer ones leave it established, see above). */
 	if (!(d.state == 1 && d.peer) && !(d.state == 7 && !d.peer && d.type != SOCK_DGRAM)) {
-		*why = "only connected unix socket pairs are supported yet (this one is unconnected or listening)";
+		*why = "only connected unix socket pairs are supported yet (this one is unconnected)";
 		return 0;
 	}
 	/* The server end of an accepted connection keeps the listener's name. */
-	if ((ret = collect_unix_common(sk, ino, &d, u, name, why, e)) < 0 || *why)
+	if ((ret = collect_unix_common(sk, ino, &d, k, why)) < 0 || *why)
 		return ret;
-	u->peer_ino = d.peer;
-	u->shutdown = d.shutdown;
-	return collect_unix_queue(sk, d.type, u, q, buf, why, e);
+	k->u.peer_ino = d.peer;
+	k->u.shutdown = d.shutdown;
+	return collect_unix_queue(c, pid, fd, sk, d.type, k, why, e);
 }
 
-int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, UnixSocketEntry *u, ProtobufCBinaryData **q,
-		 uint8_t **buf, uint8_t **name, const char **why, struct err *e)
+int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, struct collect_usk *k, const char **why, struct err *e)
 {
-	int ret = collect_unix_one(c, pid, fd, ino, u, q, buf, name, why, e);
+	int ret = collect_unix_one(c, pid, fd, ino, k, why, e);
 
-	/* Its peer is checked at the end, once every socket has been seen. */
-	if (ret < 0 || *why)
+	/* Its peer (or listener) is checked at the end, once every socket has
+	 * been seen; one refused is still seen, as no one's outside peer. */
+	if (ret < 0)
 		return ret;
-	return collect_remember_socket(c, pid, fd, ino, u->peer_ino, e);
+	if (*why)
+		return collect_remember_socket(c, pid, fd, ino, 0, e);
+	return collect_remember_socket(c, pid, fd, ino, k->u.has_listener_ino ? k->u.listener_ino : k->u.peer_ino, e);
 }
 
-/* A socket pair whose other end is held outside the tree would be cut
- * from its peer by a restore: refused, naming both sockets. */
+/* Writes the record of the server end of a waiting connection, accepted
+ * here as sk, if its client had sent something to it. */
+static int collect_unix_embryo(struct collect *c, const struct collect_listener *l, int sk, uint32_t client, int type,
+			       struct err *e)
+{
+	RegFileEntry re = REG_FILE_ENTRY__INIT;
+	struct collect_usk k = { .u = UNIX_SOCKET_ENTRY__INIT };
+	char path[64];
+	const char *why = NULL;
+	struct stat st;
+	int ret;
+
+	if (fstat(sk, &st) < 0)
+		return err_errno(e, "fstat a connection accepted from socket:[%llu]", (unsigned long long)l->ino);
+	k.u.type = type;
+	k.u.ino = st.st_ino;
+	k.u.peer_ino = client;
+	k.u.has_embryo = k.u.embryo = true;
+	ret = collect_unix_queue(c, l->pid, l->fd, sk, type, &k, &why, e);
+	if (ret >= 0 && why)
+		collect_refuse(c, l->pid, l->fd, "socket:[waiting connection]", why);
+	if (ret >= 0 && !why && k.u.n_queue && (ret = collect_new_id(c, &re.id, e)) >= 0) {
+		snprintf(path, sizeof(path), "socket:[%llu]", (unsigned long long)st.st_ino);
+		re.path = path;
+		re.flags = O_RDWR;
+		re.unix_sk = &k.u;
+		ret = image_write(&c->files, &re.base, e);
+		pr_debug("file %u: %s, waiting to be accepted from socket:[%llu], %zu entries from socket:[%u]", re.id, path,
+			 (unsigned long long)l->ino, k.u.n_queue, client);
+	}
+	collect_usk_free(&k);
+	return ret;
+}
+
+/* Takes the waiting connections of one listener (in accept order, which
+ * is the backlog's) to read what their clients sent. The accepted server
+ * ends stay open here until the stage exits. */
+static int collect_unix_accept_all(struct collect *c, const struct collect_listener *l, const struct sockdiag_unix *d,
+				   struct err *e)
+{
+	_cleanup_close_ int copy = collect_getfd(c, l->pid, l->fd, e);
+
+	if (copy < 0)
+		return copy;
+	pr_info("pid %d fd %d: accepting the %d connections waiting at socket:[%llu] to read what their clients sent "
+		"(the tree is killed after the dump)", l->pid, l->fd, d->nr_icons, (unsigned long long)l->ino);
+	for (int i = 0; i < d->nr_icons; i++) {
+		struct sockdiag_unix a;
+		struct pollfd p = { .fd = copy, .events = POLLIN };
+		struct stat st;
+		int sk, ret;
+
+		if (poll(&p, 1, 0) != 1 || (sk = accept4(copy, NULL, NULL, SOCK_CLOEXEC)) < 0)
+			return err_errno(e, "pid %d fd %d: accept connection %d waiting at socket:[%llu]", l->pid, l->fd, i,
+					 (unsigned long long)l->ino);
+		if ((ret = collect_keep_fd(c, sk, e)) < 0)
+			return ret;
+		if (fstat(sk, &st) < 0 || (ret = sockdiag_unix_get(st.st_ino, &a, e)) < 0)
+			return err_errno(e, "look at a connection accepted from socket:[%llu]", (unsigned long long)l->ino);
+		if (a.peer != d->icons[i])
+			return err_set(e, 4, "pid %d fd %d: connection %d accepted from socket:[%llu] is from socket:[%u], "
+				       "not socket:[%u]", l->pid, l->fd, i, (unsigned long long)l->ino, a.peer, d->icons[i]);
+		if ((ret = collect_unix_embryo(c, l, sk, a.peer, d->type, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* Is a socket with this inode held by the tree (seen so far)? */
+static bool collect_sock_seen(const struct collect *c, uint64_t ino)
+{
+	for (int j = 0; j < c->nr_socks; j++)
+		if (c->socks[j].ino == ino)
+			return true;
+	return false;
+}
+
+static void collect_socket_outside(struct collect *c, const struct collect_sock *s);
+
+int collect_unix_backlogs(struct collect *c, struct err *e)
+{
+	/* A waiting client outside the tree would be cut from the listener. */
+	for (int i = 0; i < c->nr_listeners; i++) {
+		const struct collect_listener *l = &c->listeners[i];
+		struct sockdiag_unix d;
+		int ret;
+
+		if ((ret = sockdiag_unix_get(l->ino, &d, e)) < 0)
+			return err_wrap(e, "pid %d fd %d", l->pid, l->fd);
+		for (int j = 0; j < d.nr_icons; j++)
+			if (!collect_sock_seen(c, d.icons[j])) {
+				collect_socket_outside(c, &(struct collect_sock){ l->ino, d.icons[j], l->pid, l->fd });
+				break;
+			}
+	}
+	for (int i = 0; i < c->nr_listeners; i++) {
+		const struct collect_listener *l = &c->listeners[i];
+		struct sockdiag_unix d, cd;
+		uint32_t with_data = 0;
+		char link[64], why[320];
+		int ret;
+
+		if ((ret = sockdiag_unix_get(l->ino, &d, e)) < 0)
+			return err_wrap(e, "pid %d fd %d", l->pid, l->fd);
+		for (int j = 0; j < d.nr_icons && !with_data; j++) {
+			if ((ret = sockdiag_unix_get(d.icons[j], &cd, e)) < 0)
+				return err_wrap(e, "pid %d fd %d: a waiting connection", l->pid, l->fd);
+			if (cd.wqueue)
+				with_data = d.icons[j];
+		}
+		if (!with_data)
+			continue;
+		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)l->ino);
+		if (!c->accept_backlog) {
+			snprintf(why, sizeof(why), "the connection from socket:[%u] waits to be accepted with data its client "
+				 "sent, which can only be read by accepting it, and the tree is to keep running "
+				 "(--leave-running); let the process accept it first", with_data);
+			collect_refuse(c, l->pid, l->fd, link, why);
+			continue;
+		}
+		/* Taking connections from a tree that then fails to dump would lose them. */
+		if (c->nr_unsupported)
+			continue;
+		if ((ret = collect_unix_accept_all(c, l, &d, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* A socket whose peer (or, waiting to be accepted, whose listener; or, a
+ * listener, a client waiting in its backlog) is held outside the tree
+ * would be cut from it by a restore: refused, naming both sockets and
+ * how to mark it external (then it is never collected, so never here). */
+static void collect_socket_outside(struct collect *c, const struct collect_sock *s)
+{
+	char why[256], link[64];
+
+	snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)s->ino);
+	snprintf(why, sizeof(why), "its peer socket:[%llu] is held outside the dumped tree; dump with "
+		 "--external unix[%llu] and give the socket back at restore with --inherit-fd fd[N]:%s",
+		 (unsigned long long)s->peer, (unsigned long long)s->peer, link);
+	collect_refuse(c, s->pid, s->fd, link, why);
+}
+
 void collect_check_socket_peers(struct collect *c)
 {
-	for (int i = 0; i < c->nr_socks; i++) {
-		bool found = !c->socks[i].peer;
-		char why[256], link[64];
-
-		for (int j = 0; j < c->nr_socks && !found; j++)
-			found = c->socks[j].ino == c->socks[i].peer;
-		if (found)
-			continue;
-		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)c->socks[i].ino);
-		snprintf(why, sizeof(why), "its peer socket:[%llu] is held outside the dumped tree; dump with "
-			 "--external unix[%llu] and give the socket back at restore with --inherit-fd fd[N]:%s",
-			 (unsigned long long)c->socks[i].peer, (unsigned long long)c->socks[i].peer, link);
-		collect_refuse(c, c->socks[i].pid, c->socks[i].fd, link, why);
-	}
+	for (int i = 0; i < c->nr_socks; i++)
+		if (c->socks[i].peer && !collect_sock_seen(c, c->socks[i].peer))
+			collect_socket_outside(c, &c->socks[i]);
 }

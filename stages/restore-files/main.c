@@ -26,10 +26,18 @@
  * their numbers) is made again from its files.img state; an epoll is made
  * empty, its registrations travel in `epoll_add` records for the task.
  *
- * Unix sockets (sockets.c): a pair with socketpair, each end's queue sent
- * from the other; listening and bound datagram sockets first, bound to
- * their names again (a dead socket's file removed, a live one refused);
- * accepted connections by connecting to the name and accepting.
+ * Unix sockets (sockets.c, unixq.c): listening and bound datagram sockets
+ * first, bound to their names again (a dead socket's file removed, a live
+ * one refused); then pairs with socketpair, accepted connections by
+ * connecting to the name and accepting, clients that waited in a backlog
+ * and unbound datagram sockets as new sockets, and every file in flight in
+ * a queue (opened though no task holds it). Once all are made, each queue
+ * is sent again with its files in flight (SCM_RIGHTS), a pair's from its
+ * peer, a datagram from a socket with its sender's name (the tree's own,
+ * or one bound to that name for the moment); the waiting clients connect
+ * again in backlog order and send what they had sent; bound datagram
+ * sockets connect to their peers; shutdowns come last, and files only in
+ * flight are closed.
  *
  * An unlinked file comes from its link remap or is made again from its
  * ghost image.
@@ -51,7 +59,8 @@
  *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
  * Side effects: dumped files are opened, never created, truncated or
  *	written; a unix socket bound to a path creates its socket file (and
- *	removes the one a dead socket left there); ghosts are unnamed
+ *	removes the one a dead socket left there; a gone datagram sender's
+ *	name is bound for a moment and its file removed); ghosts are unnamed
  *	O_TMPFILE files; raises its own RLIMIT_NOFILE soft limit.
  * Capabilities kept: CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of

@@ -97,7 +97,7 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 			}
 			r->files = v;
 		}
-		r->files[r->nr_files++] = (struct reopen_file){ .re = re, .fd = -1 };
+		r->files[r->nr_files++] = (struct reopen_file){ .re = re, .fd = -1, .aux = -1 };
 	}
 	image_close(&img);
 	if (ret < 0)
@@ -544,12 +544,22 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 	return 0;
 }
 
+/* Is this file to be opened: held by a task, or in flight in a socket's
+ * queue? The server end of a connection that waited in its listener's
+ * backlog is neither: its client makes it again (unixq.c). */
+static bool reopen_wanted(const struct reopen_file *f)
+{
+	return (f->pid || f->inflight) && !(f->re->unix_sk && f->re->unix_sk->embryo);
+}
+
 int reopen_open_all(struct reopen *r, struct err *e)
 {
 	int need = 0, ret;
 
+	if ((ret = reopen_unix_mark_inflight(r, e)) < 0)
+		return ret;
 	for (int i = 0; i < r->nr_files; i++)
-		need += r->files[i].pid != 0;
+		need += reopen_wanted(&r->files[i]);
 	if ((ret = reopen_rlimit(need, e)) < 0)
 		return ret;
 	if ((ret = reopen_load_pipes(r, e)) < 0)
@@ -557,14 +567,14 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	/* Listening sockets first: accepted connections are made again
 	 * through them. */
 	for (int i = 0; i < r->nr_files; i++) {
-		if (!r->files[i].pid || r->files[i].inherit || !reopen_is_bound(r->files[i].re))
+		if (!reopen_wanted(&r->files[i]) || r->files[i].inherit || !reopen_is_bound(r->files[i].re))
 			continue;
 		if ((ret = reopen_unix_bound(&r->files[i], e)) < 0)
 			return ret;
 		r->nr_open++;
 	}
 	for (int i = 0; i < r->nr_files; i++) {
-		if (!r->files[i].pid) {
+		if (!reopen_wanted(&r->files[i])) {
 			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
 			continue;
 		}
@@ -578,6 +588,14 @@ int reopen_open_all(struct reopen *r, struct err *e)
 			return ret;
 		r->nr_open++;
 	}
+	if ((ret = reopen_unix_finish(r, e)) < 0)
+		return ret;
+	/* A file only in flight is held by the queue it was sent with now. */
+	for (int i = 0; i < r->nr_files; i++)
+		if (!r->files[i].pid && r->files[i].fd >= 0) {
+			close(r->files[i].fd);
+			r->files[i].fd = -1;
+		}
 	/* An end no description took was closed in the tree: close it here
 	 * too, so a reader sees end-of-file once the data is read. */
 	for (int i = 0; i < r->nr_pipes; i++)
@@ -669,6 +687,8 @@ void reopen_free(struct reopen *r)
 	for (int i = 0; i < r->nr_files; i++) {
 		if (r->files[i].fd >= 0)
 			close(r->files[i].fd);
+		if (r->files[i].aux >= 0)
+			close(r->files[i].aux);
 		reg_file_entry__free_unpacked(r->files[i].re, NULL);
 	}
 	for (int i = 0; i < r->nr_pipes; i++) {

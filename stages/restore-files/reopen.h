@@ -7,7 +7,9 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 
 #include "images/files.pb-c.h"
 #include "ipc/stream.h"
@@ -29,6 +31,8 @@ struct reopen_file {
 	int fd;			/* opened by this stage, -1 before */
 	pid_t pid;		/* the first descriptor that uses it, for messages; 0 if unused */
 	uint32_t tfd;
+	bool inflight;		/* sent with a unix socket's queue (SCM_RIGHTS): opened even if unused */
+	int aux;		/* a unix stream end's closed peer, until its queue is back; -1 */
 };
 
 /* One descriptor of one task. */
@@ -109,5 +113,20 @@ bool reopen_is_bound(const RegFileEntry *re);
 int reopen_unix_bound(struct reopen_file *f, struct err *e);
 /* Any other unix socket, with its peer when it has one (sockets.c). */
 int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e);
+/* Helpers of sockets.c for unixq.c: a socket's options, the address of
+ * its name (0 if it has none that fits), and removing the file a dead
+ * socket left at a path (1: a live socket holds it, -1: cannot remove). */
+void reopen_unix_opts(int sk, const UnixSocketEntry *u);
+socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa);
+int reopen_unix_clear_stale(const struct sockaddr_un *sa);
+/* Marks the files in flight in unix sockets' queues, to be opened too;
+ * refuses an id files.img lacks (unixq.c). */
+int reopen_unix_mark_inflight(struct reopen *r, struct err *e);
+/* Once every file is open: puts back what waited in each unix socket
+ * (with the files in flight, from each datagram's sender), connects the
+ * clients that waited in a listener's backlog and the bound datagram
+ * sockets that were connected, and shuts sockets down as they were
+ * (unixq.c). */
+int reopen_unix_finish(struct reopen *r, struct err *e);
 
 #endif

@@ -1,5 +1,6 @@
-/* restore-files/sockets.c: unix sockets made again: pairs, listeners and
- * bound datagram sockets, and the connections to them; see reopen.h. */
+/* restore-files/sockets.c: unix sockets made again: pairs, listeners,
+ * bound and unbound datagram sockets, and the connections to them; what
+ * waits in them is put back by unixq.c; see reopen.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -19,7 +20,7 @@
 /* Sets a remade socket's buffer sizes and SO_PASSCRED. getsockopt gives
  * twice what was asked (the kernel's bookkeeping), so half is asked for;
  * the FORCE variants go past the sysctl limits the first setting passed. */
-static void reopen_unix_opts(int sk, const UnixSocketEntry *u)
+void reopen_unix_opts(int sk, const UnixSocketEntry *u)
 {
 	int snd = u->sndbuf / 2, rcv = u->rcvbuf / 2, pc = u->passcred;
 
@@ -29,22 +30,6 @@ static void reopen_unix_opts(int sk, const UnixSocketEntry *u)
 		setsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (pc)
 		setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &pc, sizeof(pc));
-}
-
-/* Puts back what waited at 'to' by sending it from its peer 'from', one
- * datagram per entry. Non-blocking: a queue that no longer fits must be an
- * error, not a hang. */
-static int reopen_unix_refill(int from, const RegFileEntry *re, struct err *e)
-{
-	const UnixSocketEntry *u = re->unix_sk;
-
-	for (size_t i = 0; i < u->n_queue; i++) {
-		ssize_t n = send(from, u->queue[i].data, u->queue[i].len, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n != (ssize_t)u->queue[i].len)
-			return err_errno(e, "put %zu queued bytes back into %s (id %u)", u->queue[i].len, re->path, re->id);
-	}
-	return 0;
 }
 
 /* Is a live socket bound to this path? /proc/net/unix lists every unix
@@ -68,7 +53,7 @@ static bool reopen_path_bound(const char *path)
 
 /* The address of a dumped socket name in *sa and its length, or 0 for a
  * name no address can hold (which a sane dump never has). */
-static socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa)
+socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa)
 {
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
@@ -81,7 +66,7 @@ static socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *
 /* Removes the socket file a dead socket left at a path name, so the name
  * can be bound again; 1 if a live socket is bound to it (nothing removed),
  * -1 if the file could not be removed. An abstract name has no file. */
-static int reopen_unix_clear_stale(const struct sockaddr_un *sa)
+int reopen_unix_clear_stale(const struct sockaddr_un *sa)
 {
 	struct stat st;
 
@@ -93,10 +78,11 @@ static int reopen_unix_clear_stale(const struct sockaddr_un *sa)
 }
 
 /* A listening unix socket or a bound datagram socket, bound to its name
- * again (a datagram socket gets its queue back). The file a path-bound
- * listener leaves behind when it is killed is removed first, but only if
- * no live socket is bound to it: a live listener (the original, after a
- * --leave-running dump) keeps its name and the restore is refused. */
+ * again (its queue and its own connection come later, see unixq.c). The
+ * file a path-bound listener leaves behind when it is killed is removed
+ * first, but only if no live socket is bound to it: a live listener (the
+ * original, after a --leave-running dump) keeps its name and the restore
+ * is refused. */
 int reopen_unix_bound(struct reopen_file *f, struct err *e)
 {
 	const UnixSocketEntry *u = f->re->unix_sk;
@@ -123,16 +109,6 @@ int reopen_unix_bound(struct reopen_file *f, struct err *e)
 		pr_warn("socket file '%s': cannot give it mode %#o and owner %u:%u: %m", shown, u->mode, u->uid, u->gid);
 	if (u->listening && listen(sk, u->backlog) < 0)
 		return err_errno(e, "listen on '%s' again", shown);
-	if (!u->listening && u->n_queue) {
-		/* A bound datagram socket's queue, sent to it again from an
-		 * unbound socket (the dump refused datagrams from bound ones). */
-		_cleanup_close_ int from = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-
-		for (size_t i = 0; i < u->n_queue; i++)
-			if (from < 0 || sendto(from, u->queue[i].data, u->queue[i].len, MSG_DONTWAIT | MSG_NOSIGNAL,
-					       (struct sockaddr *)&sa, len) != (ssize_t)u->queue[i].len)
-				return err_errno(e, "put %zu queued bytes back into '%s'", u->queue[i].len, shown);
-	}
 	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", f->re->path);
 	pr_debug("file %u: %s %s '%s', backlog %u", f->re->id, f->re->path, u->listening ? "listening on" : "bound to", shown,
@@ -210,17 +186,34 @@ static int reopen_unix_dgram_client(struct reopen_file *f, const struct reopen_f
 	if (sk < 0 || connect(sk, (struct sockaddr *)&sa, len) < 0)
 		return err_errno(e, "connect %s (id %u) to its datagram peer %s again", f->re->path, f->re->id, server->re->path);
 	reopen_unix_opts(sk, f->re->unix_sk);
-	if ((f->re->unix_sk->shutdown & 2) && shutdown(sk, SHUT_WR) < 0)
-		return err_errno(e, "shut %s (id %u) for writing", f->re->path, f->re->id);
 	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", f->re->path);
 	f->fd = TAKE_FD(sk);
 	return 0;
 }
 
+/* A socket with no peer of its own yet: an unbound, unconnected datagram
+ * socket, or a client whose connection waited in a listener's backlog
+ * (connected again once every socket is made, see unixq.c). */
+static int reopen_unix_plain(struct reopen_file *f, struct err *e)
+{
+	const UnixSocketEntry *u = f->re->unix_sk;
+	_cleanup_close_ int sk = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
+
+	if (sk < 0)
+		return err_errno(e, "make %s (id %u) again", f->re->path, f->re->id);
+	reopen_unix_opts(sk, u);
+	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
+		return err_errno(e, "set the flags of %s", f->re->path);
+	pr_debug("file %u: %s, %s", f->re->id, f->re->path, u->has_listener_ino ? "waiting to be accepted" : "unbound");
+	f->fd = TAKE_FD(sk);
+	return 0;
+}
+
 /* A unix socket pair, made once for both ends (socketpair keeps the two
- * joined); a stream end whose peer had closed gets a peer that is closed
- * again once its data is back. */
+ * joined); a stream end whose peer had closed gets a peer (f->aux) that
+ * is closed again once its data is back. Queues and shutdowns come once
+ * every socket is made (unixq.c). */
 int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 {
 	const UnixSocketEntry *u = f->re->unix_sk;
@@ -229,6 +222,8 @@ int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 
 	if (f->fd >= 0)
 		return 0;	/* made with its peer */
+	if (u->has_listener_ino || (u->type == SOCK_DGRAM && !u->peer_ino))
+		return reopen_unix_plain(f, e);
 
 	for (int i = 0; u->peer_ino && i < r->nr_files && !peer; i++)
 		if (r->files[i].re->unix_sk && r->files[i].re->unix_sk->ino == u->peer_ino)
@@ -257,25 +252,10 @@ int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (peer) {
 		peer->fd = sv[1];
 		reopen_unix_opts(sv[1], peer->re->unix_sk);
-		if ((ret = reopen_unix_refill(sv[0], peer->re, e)) < 0)
-			return ret;
-	}
-	if ((ret = reopen_unix_refill(sv[1], f->re, e)) < 0)
-		return ret;
-	if (!peer) {
-		close(sv[1]);
-	} else {
-		/* SHUT_WR on one end is what stops the other end reading too. */
-		if ((u->shutdown & 2) && shutdown(sv[0], SHUT_WR) < 0)
-			return err_errno(e, "shut %s (id %u) for writing", f->re->path, f->re->id);
-		if ((peer->re->unix_sk->shutdown & 2) && shutdown(sv[1], SHUT_WR) < 0)
-			return err_errno(e, "shut %s (id %u) for writing", peer->re->path, peer->re->id);
-		if ((u->shutdown & 1) && !(peer->re->unix_sk->shutdown & 2) && shutdown(sv[0], SHUT_RD) < 0)
-			return err_errno(e, "shut %s (id %u) for reading", f->re->path, f->re->id);
-		if ((peer->re->unix_sk->shutdown & 1) && !(u->shutdown & 2) && shutdown(sv[1], SHUT_RD) < 0)
-			return err_errno(e, "shut %s (id %u) for reading", peer->re->path, peer->re->id);
 		if (fcntl(sv[1], F_SETFL, peer->re->flags & O_NONBLOCK) < 0)
 			return err_errno(e, "set the flags of %s", peer->re->path);
+	} else {
+		f->aux = sv[1];
 	}
 	if (fcntl(sv[0], F_SETFL, f->re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", f->re->path);

@@ -72,7 +72,10 @@ int main(int argc, char **argv)
 		return 1;
 	kid = fork();
 	if (kid == 0) {
+		/* s5's writer is to be gone for good: the child holds no end of it. */
 		close(s3[0]);
+		close(s5[0]);
+		close(s5[1]);
 		_exit(child_main(s3[1]));
 	}
 	close(s3[1]);
