@@ -1,8 +1,8 @@
 /* dump: the dump pipeline.
  *
- *	seize -> { dump-memory, dump-files } -> inventory.img -> release
+ *	seize -> { dump-memory, dump-files, dump-mounts } -> inventory.img -> release
  *
- * seize freezes the tree and stays alive as its tracer; the other two read
+ * seize freezes the tree and stays alive as its tracer; the other three read
  * the stopped tree in parallel. The tree is resumed on any failure (seize
  * resumes it when its control pipe says so or closes), and killed or resumed
  * (--leave-running) only after inventory.img marks the dump complete.
@@ -140,15 +140,15 @@ static int dump_release(struct run *r, struct run_stage *seize, int ctl, const c
 static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES] [--file-locks]\n"
-	       "                  [-v N] [-o LOG] [--run-dir DIR]\n");
+	       "                  [--external mnt[MOUNTPOINT]:NAME]... [-v N] [-o LOG] [--run-dir DIR]\n");
 }
 
 int cmd_dump(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage seize, mem, files;
-	struct run_stage *all[3] = { &seize, &mem, &files };
+	struct run_stage seize, mem, files, mounts;
+	struct run_stage *all[4] = { &seize, &mem, &files, &mounts };
 	struct err e = { 0 };
 	char tbuf[16];
 	const char *seize_args[] = { "-t", tbuf, NULL };
@@ -200,7 +200,8 @@ int cmd_dump(int argc, char **argv)
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
-	/* The tree is frozen: memory and files are read in parallel. */
+	/* The tree is frozen: memory, files and mounts are read in parallel. */
+	memset(&mounts, 0, sizeof(mounts));
 	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
 	if (ret == 0) {
 		const char *files_args[4] = { NULL };
@@ -215,14 +216,25 @@ int cmd_dump(int argc, char **argv)
 
 		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
 		if (ret == 0) {
-			struct run_stage *pair[3] = { &seize, &mem, &files };
+			const char *mounts_args[2 * EXTMNT_MAX + 1] = { NULL };
 
-			ret = run_wait(&r, pair, 3, &mem, false, &e);
+			extmnt_args(&o.extmnt, mounts_args, 0);
+			ret = run_start(&r, &mounts, "dump-mounts", mounts_args, NULL, 0, &e);
+			if (ret < 0)
+				run_kill(&files);
+		}
+		if (ret == 0) {
+			struct run_stage *par[4] = { &seize, &mem, &files, &mounts };
+
+			ret = run_wait(&r, par, 4, &mem, false, &e);
 			if (ret == 0)
-				ret = run_wait(&r, pair, 3, &files, false, &e);
+				ret = run_wait(&r, par, 4, &files, false, &e);
+			if (ret == 0)
+				ret = run_wait(&r, par, 4, &mounts, false, &e);
 			if (ret < 0) {
 				run_kill(&mem);
 				run_kill(&files);
+				run_kill(&mounts);
 			}
 		} else {
 			run_kill(&mem);
@@ -237,7 +249,8 @@ int cmd_dump(int argc, char **argv)
 	if (ret < 0) {
 		struct err e2 = { 0 };
 		struct run_stage *failed = mem.exited && (!WIFEXITED(mem.status) || WEXITSTATUS(mem.status)) ? &mem :
-					   files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)) ? &files : NULL;
+					   files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)) ? &files :
+					   mounts.exited && (!WIFEXITED(mounts.status) || WEXITSTATUS(mounts.status)) ? &mounts : NULL;
 
 		run_report_failure(&r, failed, &e);
 		/* dump-files took back its own link remaps if it failed; if it

@@ -23,6 +23,7 @@ static const struct option drv_long[] = {
 	{ "ghost-limit", required_argument, NULL, DRV_OPT_GHOST_LIMIT },
 	{ "allow-changed-files", no_argument, NULL, DRV_OPT_ALLOW_CHANGED },
 	{ "file-locks", no_argument, NULL, DRV_OPT_FILE_LOCKS },
+	{ "external", required_argument, NULL, DRV_OPT_EXTERNAL },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -77,6 +78,16 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 		case DRV_OPT_GHOST_LIMIT: o->ghost_limit = optarg; break;
 		case DRV_OPT_ALLOW_CHANGED: o->allow_changed = true; break;
 		case DRV_OPT_FILE_LOCKS: o->file_locks = true; break;
+		case DRV_OPT_EXTERNAL: {
+			/* mnt[...] is driver/extmnt.c's; other kinds are not known yet. */
+			int r = extmnt_add(&o->extmnt, optarg);
+
+			if (r == 0)
+				fprintf(stderr, "amber %s: --external '%s': only mnt[...] is known\n", argv[0], optarg);
+			if (r <= 0)
+				return EXIT_USAGE;
+			break;
+		}
 		case 'h':
 		case DRV_OPT_HELP:
 			return -1;

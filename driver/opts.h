@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "driver/extmnt.h"
+
 struct drv_opts {
 	const char *images;	/* -D */
 	const char *logfile;	/* -o */
@@ -20,10 +22,12 @@ struct drv_opts {
 	bool allow_changed;	/* --allow-changed-files (restore) */
 	bool file_locks;	/* --file-locks (dump) */
 	const char *ghost_limit;	/* --ghost-limit BYTES */
+	struct extmnt extmnt;	/* --external mnt[...] (driver/extmnt.c) */
 };
 
 enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS,
-       DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS };
+       DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
+       DRV_OPT_EXTERNAL };
 
 /* Parses the common and subcommand options; 'allowed' is the getopt short
  * string of what this subcommand takes. Returns 0, or an exit code. */
