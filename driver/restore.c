@@ -1,7 +1,10 @@
 /* restore: the restore pipeline.
  *
- *	collect-pstree -> collect-remaps -> restore-files -> restore-tasks
+ *	collect-pstree -> collect-remaps -> build-mntns -> restore-files -> restore-tasks
  *
+ * build-mntns makes the mount namespaces the tree had (none for a tree in
+ * the dumper's own) and pins them in RUN/ns; the pins are unmounted when
+ * the restore ends, worked or not: the restored tasks keep them alive.
  * restore-files opens the files, writes its plan, and sends the files to
  * restore-tasks (started as soon as the plan is complete, so the two run
  * side by side) over a
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
@@ -49,11 +53,12 @@ static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
 
 static void restore_usage(void)
 {
-	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [-v N] [-o LOG] [--run-dir DIR]\n"
+	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--external mnt[NAME]:PATH]... [-v N] [-o LOG] [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
 	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n"
-	       "  --allow-changed-files  restore onto files whose size changed since the dump\n");
+	       "  --allow-changed-files  restore onto files whose size changed since the dump\n"
+	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n");
 }
 
 /* Waits for the restored root and turns its end into our exit status. */
@@ -83,8 +88,8 @@ int cmd_restore(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage pstree, remaps, files, tasks;
-	struct run_stage *all[4] = { &pstree, &remaps, &files, &tasks };
+	struct run_stage pstree, remaps, mntns, files, tasks;
+	struct run_stage *all[5] = { &pstree, &remaps, &mntns, &files, &tasks };
 	struct err e = { 0 };
 	struct run_stage *cur = NULL;
 	int sock[2] = { -1, -1 }, ret;
@@ -125,6 +130,15 @@ int cmd_restore(int argc, char **argv)
 		if (ret == 0)
 			ret = run_wait(&r, all + 1, 1, &remaps, false, &e);
 	}
+	if (ret == 0) {
+		const char *mntns_args[2 * EXTMNT_MAX + 1] = { NULL };
+
+		cur = &mntns;
+		extmnt_args(&o.extmnt, mntns_args, 0);
+		ret = run_start(&r, &mntns, "build-mntns", mntns_args, NULL, 0, &e);
+		if (ret == 0)
+			ret = run_wait(&r, all + 2, 1, &mntns, false, &e);
+	}
 	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		ret = err_errno(&e, "socketpair for the files socket");
 	if (ret == 0) {
@@ -138,7 +152,7 @@ int cmd_restore(int argc, char **argv)
 		/* Its plan is complete when its stream ends; the files follow on
 		 * the socket while restore-tasks takes them. */
 		if (ret == 0)
-			ret = run_wait(&r, all + 2, 1, &files, true, &e);
+			ret = run_wait(&r, all + 3, 1, &files, true, &e);
 	}
 	if (ret == 0) {
 		struct run_fd fd = { FD_NAME_FILES, sock[1], FD_DEF_FILES };
@@ -169,11 +183,13 @@ int cmd_restore(int argc, char **argv)
 		ret = err_proto(&e, "restore-tasks reported no restored root");
 	if (ret < 0) {
 		run_kill(cur);
+		mntns_unpin(r.dir);
 		run_report_failure(&r, cur, &e);
 		pr_err("restore from %s failed; nothing was left running", r.images);
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	mntns_unpin(r.dir);
 	{
 		/* The restored files are open again: the link remaps that led to
 		 * them go, and the files are unlinked as they were. Only now, so a

@@ -1,0 +1,10 @@
+/* mntns: the driver's side of the mount namespaces build-mntns pins in
+ * RUN/ns/mnt.ID. */
+#ifndef AMBER_DRIVER_MNTNS_H
+#define AMBER_DRIVER_MNTNS_H
+
+/* Unmounts and removes every pin in RUN/ns; the namespaces live on only
+ * while tasks are in them. Quiet when there are none. */
+void mntns_unpin(const char *run_dir);
+
+#endif
