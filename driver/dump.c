@@ -1,6 +1,6 @@
 /* dump: the dump pipeline.
  *
- *	seize -> { dump-memory, dump-files, dump-mounts } -> inventory.img -> release
+ *	seize -> { dump-memory, dump-files -> dump-mounts } -> inventory.img -> release
  *
  * seize freezes the tree and stays alive as its tracer; the other three read
  * the stopped tree in parallel. The tree is resumed on any failure (seize
@@ -216,21 +216,19 @@ int cmd_dump(int argc, char **argv)
 
 		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
 		if (ret == 0) {
+			struct run_stage *par[4] = { &seize, &mem, &files, &mounts };
 			const char *mounts_args[2 * EXTMNT_MAX + 1] = { NULL };
 
+			/* dump-mounts after dump-files, beside dump-memory: a link
+			 * remap dump-files makes on a tmpfs is saved with it. */
+			ret = run_wait(&r, par, 3, &files, false, &e);
 			extmnt_args(&o.extmnt, mounts_args, 0);
-			ret = run_start(&r, &mounts, "dump-mounts", mounts_args, NULL, 0, &e);
-			if (ret < 0)
-				run_kill(&files);
-		}
-		if (ret == 0) {
-			struct run_stage *par[4] = { &seize, &mem, &files, &mounts };
-
-			ret = run_wait(&r, par, 4, &mem, false, &e);
 			if (ret == 0)
-				ret = run_wait(&r, par, 4, &files, false, &e);
+				ret = run_start(&r, &mounts, "dump-mounts", mounts_args, NULL, 0, &e);
 			if (ret == 0)
 				ret = run_wait(&r, par, 4, &mounts, false, &e);
+			if (ret == 0)
+				ret = run_wait(&r, par, 4, &mem, false, &e);
 			if (ret < 0) {
 				run_kill(&mem);
 				run_kill(&files);

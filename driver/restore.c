@@ -92,7 +92,7 @@ int cmd_restore(int argc, char **argv)
 	struct run_stage *all[5] = { &pstree, &remaps, &mntns, &files, &tasks };
 	struct err e = { 0 };
 	struct run_stage *cur = NULL;
-	int sock[2] = { -1, -1 }, ret;
+	int sock[2] = { -1, -1 }, hidden[2] = { -1, -1 }, ret;
 	struct restore_pids rp = { 0, 0 };
 	const char *tasks_args[] = { NULL, NULL };
 	double t0 = run_now();
@@ -130,24 +130,31 @@ int cmd_restore(int argc, char **argv)
 		if (ret == 0)
 			ret = run_wait(&r, all + 1, 1, &remaps, false, &e);
 	}
+	/* Directory fds of files under overmounts wait in this socket from
+	 * build-mntns until restore-files takes them. */
+	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hidden) < 0)
+		ret = err_errno(&e, "socketpair for the hidden files socket");
 	if (ret == 0) {
 		const char *mntns_args[2 * EXTMNT_MAX + 1] = { NULL };
+		struct run_fd fd = { FD_NAME_HIDDEN, hidden[0], FD_DEF_HIDDEN };
 
 		cur = &mntns;
 		extmnt_args(&o.extmnt, mntns_args, 0);
-		ret = run_start(&r, &mntns, "build-mntns", mntns_args, NULL, 0, &e);
+		ret = run_start(&r, &mntns, "build-mntns", mntns_args, &fd, 1, &e);
 		if (ret == 0)
 			ret = run_wait(&r, all + 2, 1, &mntns, false, &e);
 	}
+	if (hidden[0] >= 0)
+		close(hidden[0]);
 	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		ret = err_errno(&e, "socketpair for the files socket");
 	if (ret == 0) {
-		struct run_fd fd = { FD_NAME_FILES, sock[0], FD_DEF_FILES };
+		struct run_fd fd[2] = { { FD_NAME_FILES, sock[0], FD_DEF_FILES }, { FD_NAME_HIDDEN, hidden[1], FD_DEF_HIDDEN } };
 
 		cur = &files;
 		const char *files_args[] = { o.allow_changed ? "--allow-changed-files" : NULL, NULL };
 
-		ret = run_start(&r, &files, "restore-files", files_args, &fd, 1, &e);
+		ret = run_start(&r, &files, "restore-files", files_args, fd, 2, &e);
 		close(sock[0]);
 		/* Its plan is complete when its stream ends; the files follow on
 		 * the socket while restore-tasks takes them. */
@@ -179,6 +186,8 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (sock[1] >= 0)
 		close(sock[1]);
+	if (hidden[1] >= 0)
+		close(hidden[1]);
 	if (ret == 0 && (run_find(&r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &rp), !rp.root))
 		ret = err_proto(&e, "restore-tasks reported no restored root");
 	if (ret < 0) {

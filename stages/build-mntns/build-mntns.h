@@ -19,9 +19,22 @@ struct bm_ns {
 	int nr;
 };
 
+/* Directories of open files (files.img) on the namespace's mounts. */
+struct bm_hidden {
+	struct { uint32_t id; int dirfd; char *path; } *e;
+	int nr;
+};
+
 /* In the calling process (a child that exits after): unshares a mount
- * namespace and makes it into ns, root and all. */
-int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, struct err *e);
+ * namespace and makes it into ns, root and all; sends the directories of
+ * files under overmounts on hidden_sock (-1: none). */
+int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
+		      struct err *e);
+/* hidden.c: opens (O_PATH) the directory of each open file on the
+ * detached mounts mfd[] of ns; then sends those whose path no longer
+ * leads to them, closing all; returns how many were sent. */
+int build_mntns_hidden_open(int dirfd, const struct bm_ns *ns, const int *mfd, struct bm_hidden *h, struct err *e);
+int build_mntns_hidden_send(struct bm_hidden *h, int sock, struct err *e);
 /* Fills the new tmpfs mntfd (mount me) from tmpfs-MNT.img. */
 int build_mntns_fill(int dirfd, int mntfd, const MntEntry *me, struct err *e);
 

@@ -319,9 +319,11 @@ static int bm_propagation(struct bm_build *b, struct err *e)
 	return 0;
 }
 
-int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, struct err *e)
+int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
+		      struct err *e)
 {
 	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd };
+	struct bm_hidden h = { NULL, 0 };
 	int ret;
 
 	if (!b.fd)
@@ -335,7 +337,11 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 	/* The copy of ours we start from must not share anything back. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return err_errno(e, "make the new mount namespace private");
-	if ((ret = bm_make(&b, o, e)) < 0 || (ret = bm_flags(&b, e)) < 0 || (ret = bm_attach(&b, e)) < 0 ||
+	if ((ret = bm_make(&b, o, e)) < 0 || (ret = bm_flags(&b, e)) < 0)
+		return ret;
+	/* Before anything is mounted on them, the tree's mounts show every
+	 * directory: those of open files are taken now (hidden.c). */
+	if ((ret = build_mntns_hidden_open(dirfd, ns, b.fd, &h, e)) < 0 || (ret = bm_attach(&b, e)) < 0 ||
 	    (ret = bm_propagation(&b, e)) < 0)
 		return ret;
 	/* The new root takes the place of the old one, which goes with all
@@ -346,6 +352,9 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 		return err_errno(e, "unmount the old root from mount namespace %u", ns->id);
 	if (chdir("/") < 0)
 		return err_errno(e, "chdir / in mount namespace %u", ns->id);
+	/* Paths resolve in the new namespace only now. */
+	if ((ret = build_mntns_hidden_send(&h, hidden_sock, e)) < 0)
+		return ret;
 	pr_info("mount namespace %u: %d mounts", ns->id, ns->nr);
 	return 0;
 }

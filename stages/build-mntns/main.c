@@ -19,6 +19,11 @@
  * Input (images dir, -D): mntns.img, mountpoints-ID.img, tmpfs-MNT.img.
  * Options: --external mnt[NAME]:PATH (repeatable): what an external mount
  *	of the dump is bound from.
+ * Named fds: `hidden` (optional): a unix SOCK_SEQPACKET socket; for each
+ *	open file (files.img) that lies under an overmount, an O_PATH fd of
+ *	its directory taken before the overmount was mounted, named by file
+ *	id (ipc/fdpass.h), then the end marker; restore-files opens the file
+ *	relative to it.
  * Output (stdout): state stream: one `mntns` record (MntnsPlanEntry: id,
  *	pin path, pids) per namespace, then the end.
  * Exit status: 0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
@@ -49,6 +54,8 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "ipc/fdpass.h"
+#include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/log.h"
@@ -91,7 +98,7 @@ static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntn
 
 		close(up[0]);
 		close(down[1]);
-		res.ret = build_mntns_build(ctx->dir_fd, o, ns, &res.e);
+		res.ret = build_mntns_build(ctx->dir_fd, o, ns, stage_fd(ctx, FD_NAME_HIDDEN), &res.e);
 		if (write(up[1], &res, sizeof(res)) != sizeof(res))
 			_exit(4);
 		/* Alive until pinned: the namespace must not die before. */
@@ -144,8 +151,11 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 	if ((ret = stream_out_open(&out, 1, "build-mntns", e)) < 0)
 		return ret;
 	ret = image_open_read(&img, ctx->dir_fd, "mntns", "mntns.img", e);
-	if (ret == -ENOENT)
+	if (ret == -ENOENT) {
+		if (stage_fd(ctx, FD_NAME_HIDDEN) >= 0 && (ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e)) < 0)
+			return ret;
 		return stream_out_end(&out, e);
+	}
 	if (ret < 0)
 		return ret;
 	if (!ctx->run_dir) {
@@ -183,6 +193,8 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 		mntns_entry__free_unpacked(nse, NULL);
 	}
 	image_close(&img);
+	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
+		ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e);
 	if (ret < 0) {
 		bm_unpin(ctx->run_dir, built);
 		return ret;
@@ -220,6 +232,7 @@ static const struct stage_desc build_mntns_desc = {
 	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)",
 	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD },
 	.nr_caps = 6,
+	.optional_fds = { FD_NAME_HIDDEN },
 	.options = build_mntns_options,
 	.parse_option = build_mntns_parse_option,
 	.run = build_mntns_run,

@@ -40,7 +40,9 @@
  * Input (images dir, -D): files.img, fdinfo-PID.img of each task,
  *	pipedata.img, ghost-ID.img.
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
- *	socketpair whose other end restore-tasks reads.
+ *	socketpair whose other end restore-tasks reads. `hidden` (optional):
+ *	build-mntns' directory fds of files under an overmount, by file id; such
+ *	a file is opened relative to its directory fd.
  * Output (files socket): the opened files, FDPASS_BATCH per message, each
  *	named by its files.img id, then the end marker (ipc/fdpass.h).
  * Output (stdout): state stream: hello (writer "restore-files"), one
@@ -211,6 +213,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 	stream_in_close(&in);
 	if (ret >= 0)
 		ret = restore_files_ns_enter(&ns, e);
+	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
+		ret = reopen_hidden_recv(&r, stage_fd(ctx, FD_NAME_HIDDEN), e);
 	free(ns.pin);
 	free(ns.pids);
 	free(ns.tasks);
@@ -230,6 +234,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = reopen_send(&r, sock, e);
 	if (ret >= 0)
 		pr_info("%d tasks, %d fds, %d open files sent", r.nr_pids, r.nr_plan, r.nr_open);
+	reopen_hidden_free(&r);
 	reopen_free(&r);
 	return ret;
 }
@@ -238,6 +243,7 @@ static const struct stage_desc restore_files_desc = {
 	.name = "restore-files",
 	.summary = "Open the files of the tasks on stdin once each, send them over the files socket, and write their fd plan on stdout.",
 	.fds = { FD_NAME_FILES },
+	.optional_fds = { FD_NAME_HIDDEN },
 	/* CHOWN: a remade unlinked file gets its owner back. SYS_ADMIN and
 	 * SYS_CHROOT: setns into the tree's mount namespace. */
 	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT },

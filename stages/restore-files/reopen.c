@@ -510,7 +510,7 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 		open_path = rp->path;
 	if (re->fifo)
 		return reopen_fifo(r, f, open_path, flags, e);
-	fd = open(open_path, flags);
+	fd = rp ? open(open_path, flags) : reopen_open_path(r, re, open_path, flags);
 	if (fd < 0 && errno == ENOENT && rp)
 		return err_input(e, "the link remap '%s' of unlinked file '%s' (id %u) is gone", rp->path, re->path, re->id);
 	if (fd < 0 && errno == ENOENT)

@@ -54,7 +54,15 @@ struct reopen {
 	pid_t *pids;
 	int nr_pids, cap_pids;
 	int nr_open;
+	struct { uint32_t id; int dirfd; } *hidden;	/* files under an overmount (hidden.c) */
+	int nr_hidden;
 };
+
+/* hidden.c: takes build-mntns' directory fds of files under overmounts
+ * (until its end marker); opens a file by path or through them; frees. */
+int reopen_hidden_recv(struct reopen *r, int sock, struct err *e);
+int reopen_open_path(const struct reopen *r, const RegFileEntry *re, const char *path, int flags);
+void reopen_hidden_free(struct reopen *r);
 
 /* Keeps a 'remap' record of collect-remaps (takes ownership). */
 int reopen_add_remap(struct reopen *r, RemapPlanEntry *rp, struct err *e);

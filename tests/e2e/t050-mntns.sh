@@ -35,6 +35,17 @@ testMountNamespaceRoundTrip() {
 	assertEquals "the pins are gone" "" "$(ls "$T/img/restore.run/ns" 2>/dev/null)"
 }
 
+# A file held open in a directory that a tmpfs was then mounted over: it
+# is opened again under the overmount, which still covers it after.
+testFileOpenUnderOvermount() {
+	mntns_start overmount || return 0
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "mntns's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	assert_no_mounts_left
+}
+
 # The images say how each mount is made again.
 testMountKinds() {
 	mntns_start || return 0

@@ -182,6 +182,26 @@ static void check_bytes(struct wl_report *r, int fd, const char *what, const cha
 		wl_fail(r, "%s reads '%s', want '%s'", what, buf, want);
 }
 
+/* fd is the file at path (when it can be seen), still linked, on the mount
+ * of dir's top tmpfs: the real file, not a copy made at restore. */
+static void same_file(struct wl_report *r, int fd, const char *what, const char *path)
+{
+	struct statx a, b, top;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_INO | STATX_NLINK | STATX_MNT_ID, &a) < 0 ||
+	    statx(AT_FDCWD, dir, 0, STATX_MNT_ID, &top) < 0) {
+		wl_fail(r, "statx %s: %s", what, strerror(errno));
+		return;
+	}
+	if (a.stx_nlink < 1)
+		wl_fail(r, "the descriptor of %s is an unlinked copy (nlink 0)", what);
+	if (a.stx_mnt_id != top.stx_mnt_id)
+		wl_fail(r, "the descriptor of %s is on mount %llu, not on the tmpfs at %s (%llu)", what,
+			(unsigned long long)a.stx_mnt_id, dir, (unsigned long long)top.stx_mnt_id);
+	if (path && (statx(AT_FDCWD, path, 0, STATX_INO, &b) < 0 || b.stx_ino != a.stx_ino))
+		wl_fail(r, "the descriptor of %s is not the file at that path", what);
+}
+
 static void check_files(struct wl_report *r, const char *big)
 {
 	struct stat st, st2;
@@ -270,11 +290,13 @@ int main(int argc, char **argv)
 		wl_fail(&r, "the mounts changed:\n--- before\n%s--- after\n%s", before, after);
 	check_files(&r, big);
 	check_bytes(&r, fd, "the descriptor of files/data at offset 3", "lo tmpfs");
+	same_file(&r, fd, "files/data", at("files/data"));
 	snprintf(want_cwd, sizeof(want_cwd), "%s", at("files"));
 	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, want_cwd))
 		wl_fail(&r, "cwd is '%s', want '%s'", cwd, want_cwd);
 	if (over) {
 		check_bytes(&r, held, "the descriptor of over/dir/held (under a tmpfs) at offset 5", "data");
+		same_file(&r, held, "over/dir/held", NULL);
 		if (access(at("over/dir/held"), F_OK) == 0)
 			wl_fail(&r, "over/dir/held shows through the tmpfs mounted over it");
 	}
