@@ -7,4 +7,11 @@
  * while tasks are in them. Quiet when there are none. */
 void mntns_unpin(const char *run_dir);
 
+struct run;
+
+/* Removes, after a restore, the link remaps that live in the tree's mount
+ * namespaces (collect-remaps' records with mntns), each inside its
+ * namespace through its pin; call before mntns_unpin. Returns how many. */
+int mntns_remove_remaps(const struct run *r);
+
 #endif

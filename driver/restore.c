@@ -198,6 +198,8 @@ int cmd_restore(int argc, char **argv)
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	/* Remaps inside the tree's namespaces go the same way, in them. */
+	mntns_remove_remaps(&r);
 	mntns_unpin(r.dir);
 	{
 		/* The restored files are open again: the link remaps that led to

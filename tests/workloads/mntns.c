@@ -1,7 +1,7 @@
 /* mntns: a self-checking workload in a mount namespace of its own, for
  * amber's mount namespaces (dump-mounts, build-mntns).
  *
- *	mntns READYFILE RESULTFILE DIR [overmount]
+ *	mntns READYFILE RESULTFILE DIR [overmount|remap]
  *
  * It unshares a mount namespace (private, like unshare -m), and under DIR
  * (made on the host, empty) mounts a tmpfs holding:
@@ -14,7 +14,9 @@
  *	stack	a tmpfs with "lower", and another on top with "upper"
  * holds files/data open at offset 3 and stands in files/. With
  * "overmount" it also opens over/dir/held and then mounts a tmpfs on
- * over/dir (the file stays reachable only through its descriptor).
+ * over/dir (the file stays reachable only through its descriptor). With
+ * "remap" it holds an O_TMPFILE file made in files/ (a dump links it back
+ * as a link remap on the tmpfs, which the restore must remove again).
  *
  * It writes READY, waits for SIGUSR1 and checks: the mounts under DIR as
  * mountinfo shows them (mountpoint, type, source, root, options,
@@ -25,6 +27,7 @@
  * hidden, binding the unbindable mount fails, the open file reads on from
  * offset 3, the cwd is files/; then writes PASS or FAIL lines.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -262,6 +265,7 @@ int main(int argc, char **argv)
 	char report[8192] = "", before[8192], after[8192], cwd[PATH_MAX], want_cwd[PATH_MAX + 64];
 	struct wl_report r = { report, sizeof(report), 0 };
 	int over = argc > 4 && !strcmp(argv[4], "overmount");
+	int remap = argc > 4 && !strcmp(argv[4], "remap"), tmpf = -1;
 	char *big = malloc(BIG);
 	int fd, held = -1;
 
@@ -280,6 +284,9 @@ int main(int argc, char **argv)
 		if (held < 0 || lseek(held, 5, SEEK_SET) != 5 || tmpfs("over/dir", "amber-over", "size=1m"))
 			return 1;
 	}
+	if (remap && ((tmpf = open(at("files"), O_TMPFILE | O_RDWR, 0600)) < 0 || write(tmpf, "tmpfile data", 12) != 12 ||
+		      lseek(tmpf, 0, SEEK_SET) != 0))
+		return 1;
 	mount_shape(before, sizeof(before));
 	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 1;
@@ -299,6 +306,17 @@ int main(int argc, char **argv)
 		same_file(&r, held, "over/dir/held", NULL);
 		if (access(at("over/dir/held"), F_OK) == 0)
 			wl_fail(&r, "over/dir/held shows through the tmpfs mounted over it");
+	}
+	if (remap) {
+		DIR *d = opendir(at("files"));
+		struct dirent *de;
+
+		check_bytes(&r, tmpf, "the O_TMPFILE file", "tmpfile data");
+		while (d && (de = readdir(d)))
+			if (!strncmp(de->d_name, ".amber", 6))
+				wl_fail(&r, "files/%s (a link remap) is left in the tmpfs", de->d_name);
+		if (d)
+			closedir(d);
 	}
 	check_propagation(&r);
 	wl_write_result(argv[2], &r);
