@@ -161,6 +161,10 @@ static int bm_external(struct bm_build *b, const struct build_mntns_opts *o, int
 		if (strcmp(o->ext[k].name, me->external))
 			continue;
 		b->fd[i] = syscall(SYS_open_tree, AT_FDCWD, o->ext[k].path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (b->fd[i] < 0 && errno == ENOENT)
+			return err_input(e, "mount %u at '%s' is external '%s', and its path '%s' (--external mnt[%s]:%s) "
+					 "does not exist", me->mnt_id, me->mountpoint, me->external, o->ext[k].path,
+					 me->external, o->ext[k].path);
 		if (b->fd[i] < 0)
 			return err_errno(e, "mount %u at '%s' is external '%s', and its path '%s' (--external mnt[%s]:%s) "
 					 "cannot be bound", me->mnt_id, me->mountpoint, me->external, o->ext[k].path,
