@@ -42,7 +42,7 @@ testExternalMount() {
 	# Not given, then missing: clear errors, nothing left mounted.
 	e2e_amber_fails "--external mnt[data]:PATH" restore -D "$T/img" -d
 	assert_clean
-	e2e_amber_fails "$T/nowhere') (--external mnt[data]:$T/nowhere) does not exist" restore -D "$T/img" -d --external "mnt[data]:$T/nowhere"
+	e2e_amber_fails "$T/nowhere' (--external mnt[data]:$T/nowhere) does not exist" restore -D "$T/img" -d --external "mnt[data]:$T/nowhere"
 	assertContains "names the mount" "$E2E_OUT" "at '$T/mnt/r'"
 	assert_clean
 	e2e_amber_ok restore -D "$T/img" -d --pidfile "$T/restored.pid" --external "mnt[data]:$T/ext" || return 0
