@@ -19,6 +19,7 @@
 #include <sys/mount.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -328,8 +329,10 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 {
 	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd };
 	struct bm_hidden h = { NULL, 0 };
+	struct timespec t0, t1;
 	int ret;
 
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	if (!b.fd)
 		return err_errnum(e, ENOMEM, "%d mounts", ns->nr);
 	for (int i = 0; i < ns->nr; i++)
@@ -359,6 +362,8 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 	/* Paths resolve in the new namespace only now. */
 	if ((ret = build_mntns_hidden_send(&h, hidden_sock, e)) < 0)
 		return ret;
-	pr_info("mount namespace %u: %d mounts", ns->id, ns->nr);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pr_info("mount namespace %u: %d mounts built in %.3f s", ns->id, ns->nr,
+		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
 	return 0;
 }
