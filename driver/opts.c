@@ -24,6 +24,7 @@ static const struct option drv_long[] = {
 	{ "allow-changed-files", no_argument, NULL, DRV_OPT_ALLOW_CHANGED },
 	{ "file-locks", no_argument, NULL, DRV_OPT_FILE_LOCKS },
 	{ "external", required_argument, NULL, DRV_OPT_EXTERNAL },
+	{ "root", required_argument, NULL, DRV_OPT_ROOT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -78,6 +79,7 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 		case DRV_OPT_GHOST_LIMIT: o->ghost_limit = optarg; break;
 		case DRV_OPT_ALLOW_CHANGED: o->allow_changed = true; break;
 		case DRV_OPT_FILE_LOCKS: o->file_locks = true; break;
+		case DRV_OPT_ROOT: o->root = optarg; break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's; other kinds are not known yet. */
 			int r = extmnt_add(&o->extmnt, optarg);

@@ -23,11 +23,12 @@ struct drv_opts {
 	bool file_locks;	/* --file-locks (dump) */
 	const char *ghost_limit;	/* --ghost-limit BYTES */
 	struct extmnt extmnt;	/* --external mnt[...] (driver/extmnt.c) */
+	const char *root;	/* --root PATH (restore): the root of the tree's mount namespace */
 };
 
 enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS,
        DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
-       DRV_OPT_EXTERNAL };
+       DRV_OPT_EXTERNAL, DRV_OPT_ROOT };
 
 /* Parses the common and subcommand options; 'allowed' is the getopt short
  * string of what this subcommand takes. Returns 0, or an exit code. */

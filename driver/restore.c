@@ -53,12 +53,13 @@ static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
 
 static void restore_usage(void)
 {
-	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--external mnt[NAME]:PATH]... [-v N] [-o LOG] [--run-dir DIR]\n"
+	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--external mnt[NAME]:PATH]... [--root PATH] [-v N] [-o LOG] [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
 	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n"
 	       "  --allow-changed-files  restore onto files whose size changed since the dump\n"
-	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n");
+	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n"
+	       "  --root PATH     the root of the tree's mount namespace is PATH, not what it was at dump\n");
 }
 
 /* Waits for the restored root and turns its end into our exit status. */
@@ -135,11 +136,15 @@ int cmd_restore(int argc, char **argv)
 	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hidden) < 0)
 		ret = err_errno(&e, "socketpair for the hidden files socket");
 	if (ret == 0) {
-		const char *mntns_args[2 * EXTMNT_MAX + 1] = { NULL };
+		const char *mntns_args[2 * EXTMNT_MAX + 3] = { NULL };
 		struct run_fd fd = { FD_NAME_HIDDEN, hidden[0], FD_DEF_HIDDEN };
+		int na = extmnt_args(&o.extmnt, mntns_args, 0);
 
 		cur = &mntns;
-		extmnt_args(&o.extmnt, mntns_args, 0);
+		if (o.root) {
+			mntns_args[na++] = "--root";
+			mntns_args[na++] = o.root;
+		}
 		ret = run_start(&r, &mntns, "build-mntns", mntns_args, &fd, 1, &e);
 		if (ret == 0)
 			ret = run_wait(&r, all + 2, 1, &mntns, false, &e);

@@ -32,6 +32,7 @@ struct bm_build {
 	const struct bm_ns *ns;
 	int *fd;		/* detached (later attached) mount of each MntEntry */
 	int dirfd;
+	const char *root;	/* --root */
 };
 
 static int bm_index(const struct bm_ns *ns, uint32_t id)
@@ -58,7 +59,7 @@ static int bm_host_binds(struct bm_build *b, struct err *e)
 		const MntEntry *me = b->ns->m[i];
 		int best = -1;
 
-		if (me->kind != MNT_KIND__MNT_HOST_BIND)
+		if (me->kind != MNT_KIND__MNT_HOST_BIND || (i == 0 && b->root))
 			continue;
 		/* Any mount of the same super block that shows me's root will
 		 * do; one that is not covered is cheaper to reach. */
@@ -181,9 +182,16 @@ static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct 
 {
 	int ret;
 
+	if (b->root) {
+		b->fd[0] = syscall(SYS_open_tree, AT_FDCWD, b->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (b->fd[0] < 0)
+			return errno == ENOENT ? err_input(e, "--root '%s' (the root of mount namespace %u) does not exist",
+							   b->root, b->ns->id)
+					       : err_errno(e, "bind --root '%s' as the root of mount namespace %u", b->root, b->ns->id);
+	}
 	if ((ret = bm_host_binds(b, e)) < 0)
 		return ret;
-	for (int i = 0; i < b->ns->nr; i++) {
+	for (int i = b->root ? 1 : 0; i < b->ns->nr; i++) {
 		const MntEntry *me = b->ns->m[i];
 
 		if (me->kind == MNT_KIND__MNT_TMPFS || me->kind == MNT_KIND__MNT_FRESH)
@@ -327,7 +335,7 @@ static int bm_propagation(struct bm_build *b, struct err *e)
 int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
 		      struct err *e)
 {
-	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd };
+	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd, o->root };
 	struct bm_hidden h = { NULL, 0 };
 	struct timespec t0, t1;
 	int ret;

@@ -18,7 +18,9 @@
  * Input (stdin): a state stream (its records are not used).
  * Input (images dir, -D): mntns.img, mountpoints-ID.img, tmpfs-MNT.img.
  * Options: --external mnt[NAME]:PATH (repeatable): what an external mount
- *	of the dump is bound from.
+ *	of the dump is bound from. --root PATH: the root mount of each
+ *	namespace is bound from PATH instead (a container's root file system
+ *	moved or copied since the dump).
  * Named fds: `hidden` (optional): a unix SOCK_SEQPACKET socket; for each
  *	open file (files.img) that lies under an overmount, an O_PATH fd of
  *	its directory taken before the overmount was mounted, named by file
@@ -208,6 +210,10 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 	struct build_mntns_opts *o = opts;
 	const char *close = strstr(arg, "]:");
 
+	if (opt == 'R') {
+		o->root = strdup(arg);
+		return 0;
+	}
 	if (opt != 'X')
 		return err_set(e, 2, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
@@ -223,13 +229,15 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 
 static const struct option build_mntns_options[] = {
 	{ "external", required_argument, NULL, 'X' },
+	{ "root", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
 static const struct stage_desc build_mntns_desc = {
 	.name = "build-mntns",
 	.summary = "Make the dump's mount namespaces (mntns.img) and pin them in RUN/ns/mnt.ID.",
-	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)",
+	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)\n"
+		 "      --root PATH                bind each namespace's root mount from PATH",
 	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD },
 	.nr_caps = 6,
 	.optional_fds = { FD_NAME_HIDDEN },
