@@ -77,4 +77,21 @@ testFailedRestoreLeavesNoMounts() {
 	assertEquals "the pins are gone" "" "$(ls "$T/img/restore.run/ns" 2>/dev/null)"
 }
 
+# Whichever restore stage dies, no mount and no pin is left, and the
+# images can be restored after.
+testKilledStagesLeaveNoMounts() {
+	mntns_start || return 0
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	for _s in build-mntns restore-files restore-tasks; do
+		AMBER_TEST_FAIL_STAGE=$_s e2e_amber restore -D "$T/img" -d
+		assertNotEquals "restore with $_s killed fails" 0 $?
+		assert_no_mounts_left
+		assertEquals "pins after $_s was killed" "" "$(ls "$T/img/restore.run/ns" 2>/dev/null)"
+		e2e_alive "$_pid" && fail "pid $_pid lives on after a failed restore"
+	done
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "mntns's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+}
+
 . /usr/share/shunit2/shunit2
