@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/run.h"
 #include "images/image.h"
@@ -254,6 +255,7 @@ int cmd_dump(int argc, char **argv)
 		/* dump-files took back its own link remaps if it failed; if it
 		 * succeeded, the failure came later and they are ours to remove. */
 		dump_remove_remaps(&r, false);
+		mntns_remove_live_remaps(r.images, o.pid);
 		if (dump_release(&r, &seize, ctl[1], "resume", &e2) < 0)
 			pr_err("%s", e2.msg);
 		else
@@ -271,8 +273,10 @@ int cmd_dump(int argc, char **argv)
 	}
 	/* A tree that goes on running has its files open: the remaps are only
 	 * kept for a later restore when asked. */
-	if (o.leave_running && !o.keep_link_remaps)
+	if (o.leave_running && !o.keep_link_remaps) {
 		dump_remove_remaps(&r, true);
+		mntns_remove_live_remaps(r.images, o.pid);
+	}
 	pr_info("dumped pid %d to %s: %.1f MiB in %.3f s (frozen %.3f s)%s", o.pid, r.images,
 		bytes / 1048576.0, run_now() - t0, released_at - frozen_at,
 		o.leave_running ? ", left running" : "");

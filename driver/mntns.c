@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
 #include "lib/log.h"
+#include "lib/remap.h"
 
 void mntns_unpin(const char *run_dir)
 {
@@ -93,4 +95,37 @@ int mntns_remove_remaps(const struct run *r)
 
 	run_find(r, STREAM_RECORD__BODY_REMAP, mntns_remove_one, &m);
 	return m.removed;
+}
+
+static int mntns_unlink_live(uint32_t file_id, const char *path, void *arg, struct err *e)
+{
+	char p[4096 + 64];
+	int *n = arg;
+
+	snprintf(p, sizeof(p), "/proc/%d/root%s", n[1], path);
+	if (unlink(p) == 0)
+		n[0]++;
+	else if (errno != ENOENT)
+		pr_warn("could not remove link remap '%s' of file %u in the tree's mount namespace: %m", path, file_id);
+	return 0;
+}
+
+int mntns_remove_live_remaps(const char *images, int root)
+{
+	struct err e = { 0 };
+	int n[2] = { 0, root }, dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	struct stat self, other;
+	char p[64];
+
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", root);
+	if (dfd < 0 || faccessat(dfd, "mntns.img", F_OK, 0) < 0 || stat("/proc/self/ns/mnt", &self) < 0 ||
+	    stat(p, &other) < 0 || self.st_ino == other.st_ino) {
+		if (dfd >= 0)
+			close(dfd);
+		return 0;
+	}
+	if (remap_each_link(dfd, mntns_unlink_live, n, &e) < 0)
+		pr_warn("could not remove the link remaps in the tree's mount namespace: %s", e.msg);
+	close(dfd);
+	return n[0];
 }

@@ -14,4 +14,9 @@ struct run;
  * namespace through its pin; call before mntns_unpin. Returns how many. */
 int mntns_remove_remaps(const struct run *r);
 
+/* Removes, while the dumped tree still runs (a failed or --leave-running
+ * dump), the link remaps dump-files made inside the tree's own mount
+ * namespace, through /proc/ROOT/root; nothing when it has none. */
+int mntns_remove_live_remaps(const char *images, int root);
+
 #endif

@@ -37,4 +37,12 @@ testGcInNamespace() {
 	assertEquals "the pins are gone" "" "$(ls "$T/img/gc.run/ns" 2>/dev/null)"
 }
 
+# --leave-running: the tree runs on with its files; the link made inside
+# its namespace goes again (the workload finds none left).
+testLeaveRunningRemovesRemap() {
+	remap_start || return 0
+	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
+	assertEquals "mntns's check after a --leave-running dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
 . /usr/share/shunit2/shunit2
