@@ -9,10 +9,10 @@
  * Everything is opened before anything is sent, so a bad file fails the
  * stage before restore-tasks received any of them.
  *
- * Paths are opened in this stage's own mount namespace and root, or, when
- * the tree had a mount namespace of its own (a `mntns` record from
- * build-mntns), in that one, entered through its pin: all the tree's
- * tasks must then be in that one namespace.
+ * Paths are opened in this stage's own mount namespace and root, or, for
+ * a file whose first task was in a mount namespace of the tree's own (a
+ * `mntns` record from build-mntns), in that one, entered through its pin
+ * (mntns.c).
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to restore, and the `remap` records
@@ -68,8 +68,6 @@
  *	amber-restore-files -D DIR --fd files=3 -v3 < RUN/NN-restore-files.in \
  *		3<>SOCKET > plan.out
  */
-#include <fcntl.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -97,71 +95,17 @@ static int restore_files_check_sock(int sock, struct err *e)
 	return 0;
 }
 
-/* The mount namespace the files are opened in: the pin of the one the
- * tasks are in (NULL for ours), and how many tasks are or are not in it. */
-struct restore_files_ns {
-	char *pin;
-	uint32_t id;
-	uint32_t *pids;		/* the tasks in it */
-	size_t nr_pids;
-	uint32_t *tasks;	/* all tasks with files */
-	size_t nr_tasks;
-};
-
-/* Notes a task (the namespace records come after the tasks). */
-static void restore_files_ns_task(struct restore_files_ns *ns, uint32_t pid)
-{
-	ns->tasks = realloc(ns->tasks, (ns->nr_tasks + 1) * sizeof(*ns->tasks));
-	ns->tasks[ns->nr_tasks++] = pid;
-}
-
-/* Enters the tree's mount namespace, if it had one of its own. */
-static int restore_files_ns_enter(const struct restore_files_ns *ns, struct err *e)
-{
-	int fd, inside = 0;
-
-	if (!ns->pin)
-		return 0;
-	for (size_t t = 0; t < ns->nr_tasks; t++)
-		for (size_t i = 0; i < ns->nr_pids; i++)
-			if (ns->pids[i] == ns->tasks[t]) {
-				inside++;
-				break;
-			}
-	if ((size_t)inside != ns->nr_tasks)
-		return err_input(e, "%d of the tree's tasks are in mount namespace %u and %zu are not: files of tasks in "
-				 "different mount namespaces are not restored yet", inside, ns->id, ns->nr_tasks - inside);
-	if ((fd = open(ns->pin, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_errno(e, "open the pin '%s' of mount namespace %u", ns->pin, ns->id);
-	if (setns(fd, CLONE_NEWNS) < 0) {
-		close(fd);
-		return err_errno(e, "enter mount namespace %u through '%s' (setns)", ns->id, ns->pin);
-	}
-	close(fd);
-	return 0;
-}
-
 /* Reads the task records into the plan. */
-static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct restore_files_ns *ns, struct err *e)
+static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct err *e)
 {
 	StreamRecord *rec;
 	int ret;
 
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_MNTNS && ns->pin)
-			ret = err_input(e, "the tree had more than one mount namespace of its own (%u and %u): "
-					"not restored yet", ns->id, rec->mntns->id);
-		else if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
-			ns->pin = strdup(rec->mntns->pin);
-			ns->id = rec->mntns->id;
-			ns->pids = malloc(rec->mntns->n_pids * sizeof(uint32_t) + 1);
-			memcpy(ns->pids, rec->mntns->pids, rec->mntns->n_pids * sizeof(uint32_t));
-			ns->nr_pids = rec->mntns->n_pids;
-		}
-		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie && !rec->task->helper) {
-			restore_files_ns_task(ns, rec->task->pid);
+		if (rec->body_case == STREAM_RECORD__BODY_MNTNS)
+			ret = reopen_ns_add(&r->ns, rec->mntns, e);
+		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie && !rec->task->helper)
 			ret = reopen_add_task(r, rec->task->pid, e);
-		}
 		if (rec->body_case == STREAM_RECORD__BODY_REMAP) {
 			ret = reopen_add_remap(r, rec->remap, e);
 			rec->remap = NULL;	/* kept by the plan */
@@ -196,7 +140,6 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 	int sock = stage_fd(ctx, FD_NAME_FILES);
 	struct stream_in in;
 	struct stream_out out;
-	struct restore_files_ns ns = { 0 };
 	struct reopen r;
 	int ret;
 
@@ -209,15 +152,10 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 	ret = reopen_load(&r, ctx->dir_fd, e);
 	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
 	if (ret >= 0)
-		ret = restore_files_tasks(&in, &r, &ns, e);
+		ret = restore_files_tasks(&in, &r, e);
 	stream_in_close(&in);
-	if (ret >= 0)
-		ret = restore_files_ns_enter(&ns, e);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
 		ret = reopen_hidden_recv(&r, stage_fd(ctx, FD_NAME_HIDDEN), e);
-	free(ns.pin);
-	free(ns.pids);
-	free(ns.tasks);
 	if (ret >= 0)
 		ret = reopen_open_all(&r, e);
 	if (ret >= 0)
@@ -235,6 +173,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 	if (ret >= 0)
 		pr_info("%d tasks, %d fds, %d open files sent", r.nr_pids, r.nr_plan, r.nr_open);
 	reopen_hidden_free(&r);
+	reopen_ns_free(r.ns);
 	reopen_free(&r);
 	return ret;
 }

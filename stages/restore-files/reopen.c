@@ -559,7 +559,7 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	for (int i = 0; i < r->nr_files; i++) {
 		if (!r->files[i].pid || !reopen_is_bound(r->files[i].re))
 			continue;
-		if ((ret = reopen_unix_bound(&r->files[i], e)) < 0)
+		if ((ret = reopen_ns_enter(r->ns, r->files[i].pid, e)) < 0 || (ret = reopen_unix_bound(&r->files[i], e)) < 0)
 			return ret;
 		r->nr_open++;
 	}
@@ -570,6 +570,8 @@ int reopen_open_all(struct reopen *r, struct err *e)
 		}
 		if (reopen_is_bound(r->files[i].re))
 			continue;
+		if ((ret = reopen_ns_enter(r->ns, r->files[i].pid, e)) < 0)
+			return ret;
 		ret = r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(r, &r->files[i], e);

@@ -56,7 +56,15 @@ struct reopen {
 	int nr_open;
 	struct { uint32_t id; int dirfd; } *hidden;	/* files under an overmount (hidden.c) */
 	int nr_hidden;
+	struct reopen_ns *ns;		/* the tree's mount namespaces (mntns.c), or NULL */
 };
+
+/* mntns.c: keeps build-mntns' namespace (opens its pin); enters the one
+ * pid's files are opened in (pid's, or ours); frees. */
+struct reopen_ns;
+int reopen_ns_add(struct reopen_ns **ns, const MntnsPlanEntry *m, struct err *e);
+int reopen_ns_enter(struct reopen_ns *ns, pid_t pid, struct err *e);
+void reopen_ns_free(struct reopen_ns *ns);
 
 /* hidden.c: takes build-mntns' directory fds of files under overmounts
  * (until its end marker); opens a file by path or through them; frees. */
