@@ -33,6 +33,8 @@ struct bm_build {
 	int *fd;		/* detached (later attached) mount of each MntEntry */
 	int dirfd;
 	const char *root;	/* --root */
+	struct { uint32_t group; int fd; } *outer;	/* members of peer groups outside the tree */
+	int nr_outer;
 };
 
 static int bm_index(const struct bm_ns *ns, uint32_t id)
@@ -267,6 +269,57 @@ static int bm_attach(struct bm_build *b, struct err *e)
 	return 0;
 }
 
+static int bm_leader(const struct bm_ns *ns, uint32_t g);
+
+/* Slaves of a peer group outside the tree (a container's mounts that are
+ * slaves of the host's shared ones): while our copy of the host's mounts
+ * still shares their groups, a clone of a member of each such group is
+ * taken (a clone of a shared mount is a peer of it); the slave joins the
+ * group through it later. A group the host no longer has is a warning. */
+static int bm_outer_groups(struct bm_build *b, struct err *e)
+{
+	struct mountinfo_table host = { 0 };
+	int ret = 0;
+
+	for (int i = 0; i < b->ns->nr; i++) {
+		uint32_t g = b->ns->m[i]->master;
+		bool have = false;
+
+		if (!g || bm_leader(b->ns, g) >= 0)
+			continue;
+		for (int k = 0; k < b->nr_outer; k++)
+			have |= b->outer[k].group == g;
+		if (have)
+			continue;
+		if (!host.m && (ret = mountinfo_read(0, &host, e)) < 0)
+			return ret;
+		for (int j = 0; j < host.nr; j++) {
+			int fd;
+
+			if ((uint32_t)host.m[j].shared != g || !mntclone_visible(&host.m[j]))
+				continue;
+			fd = syscall(SYS_open_tree, AT_FDCWD, host.m[j].mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+			if (fd < 0)
+				continue;
+			b->outer = realloc(b->outer, (b->nr_outer + 1) * sizeof(*b->outer));
+			b->outer[b->nr_outer].group = g;
+			b->outer[b->nr_outer++].fd = fd;
+			break;
+		}
+	}
+	mountinfo_free(&host);
+	return 0;
+}
+
+/* A clone in outer peer group g, or -1. */
+static int bm_outer_fd(const struct bm_build *b, uint32_t g)
+{
+	for (int k = 0; k < b->nr_outer; k++)
+		if (b->outer[k].group == g)
+			return b->outer[k].fd;
+	return -1;
+}
+
 /* The member of peer group g that the others join: the widest root. */
 static int bm_leader(const struct bm_ns *ns, uint32_t g)
 {
@@ -304,14 +357,15 @@ static int bm_propagation(struct bm_build *b, struct err *e)
 
 		if (!me->master || (me->shared && bm_leader(ns, me->shared) != i))
 			continue;
-		if (l < 0) {
-			pr_warn("mount %u at '%s' was a slave of peer group %u, which is outside its namespace: "
-				"it is restored private", me->mnt_id, me->mountpoint, me->master);
+		if (l < 0 && bm_outer_fd(b, me->master) < 0) {
+			pr_warn("mount %u at '%s' was a slave of peer group %u, which is outside its namespace and not "
+				"mounted here any more: it is restored private", me->mnt_id, me->mountpoint, me->master);
 			continue;
 		}
-		if (bm_set_group(b->fd[l], b->fd[i]) < 0 || bm_setattr(b->fd[i], &slave) < 0)
-			return err_errno(e, "mount %u at '%s': make it a slave of mount %u (peer group %u)", me->mnt_id,
-					 me->mountpoint, ns->m[l]->mnt_id, me->master);
+		if (bm_set_group(l >= 0 ? b->fd[l] : bm_outer_fd(b, me->master), b->fd[i]) < 0 ||
+		    bm_setattr(b->fd[i], &slave) < 0)
+			return err_errno(e, "mount %u at '%s': make it a slave of peer group %u", me->mnt_id,
+					 me->mountpoint, me->master);
 		if (me->shared && bm_setattr(b->fd[i], &shared) < 0)
 			return err_errno(e, "mount %u at '%s': make the slave shared", me->mnt_id, me->mountpoint);
 	}
@@ -335,7 +389,7 @@ static int bm_propagation(struct bm_build *b, struct err *e)
 int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
 		      struct err *e)
 {
-	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd, o->root };
+	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd, o->root, NULL, 0 };
 	struct bm_hidden h = { NULL, 0 };
 	struct timespec t0, t1;
 	int ret;
@@ -349,6 +403,8 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 		return err_input(e, "mountpoints-%u.img has no mounts", ns->id);
 	if (unshare(CLONE_NEWNS) < 0)
 		return err_errno(e, "make mount namespace %u (unshare)", ns->id);
+	if ((ret = bm_outer_groups(&b, e)) < 0)
+		return ret;
 	/* The copy of ours we start from must not share anything back. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		return err_errno(e, "make the new mount namespace private");
