@@ -58,7 +58,7 @@ testMountKinds() {
 	e2e_amber_ok show "$T/img" || return 0
 	assertContains "show DIR lists the namespace" "$E2E_OUT" "mount namespaces of the tree's own:"
 	assertContains "and its tmpfs" "$E2E_OUT" "tmpfs      tmpfs $T/mnt/shared shared:"
-	assertContains "$E2E_OUT" "unbindable"
+	assertContains "show DIR names the unbindable mount" "$E2E_OUT" "$T/mnt/unbind unbindable"
 	assertEquals "the original's check after a --leave-running dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
