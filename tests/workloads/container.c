@@ -11,7 +11,7 @@
  * /proc, a tmpfs on /run holding a file, and the directory of READYFILE
  * bound at its path (so the test and the workload still meet there).
  * pivot_root, then the old root is unmounted and the process stands in
- * /run.
+ * /run, with /run/mapped (only the container has it) mapped.
  *
  * It writes READY, waits for SIGUSR1 and checks: the mounts (every one of
  * the namespace, sorted: mountpoint, type, root within it, options) are as
@@ -26,6 +26,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -148,7 +149,7 @@ static int setup(const char *dir, const char *readyfile)
 		return -1;
 	if (must(chdir("/run") == 0, "chdir /run"))
 		return -1;
-	return wl_write_file("/run/hello", "inside") == 0 ? 0 : -1;
+	return wl_write_file("/run/hello", "inside") == 0 && wl_write_file("/run/mapped", "mapped inside") == 0 ? 0 : -1;
 }
 
 int main(int argc, char **argv)
@@ -157,7 +158,8 @@ int main(int argc, char **argv)
 	struct wl_report r = { report, sizeof(report), 0 };
 	struct stat root_before, st;
 	ssize_t n;
-	int pid_in_proc = 0;
+	int pid_in_proc = 0, fd;
+	char *map;
 	FILE *f;
 
 	if (argc < 4)
@@ -165,6 +167,11 @@ int main(int argc, char **argv)
 	wl_catch_usr1();
 	if (setup(argv[3], argv[1]) < 0 || stat("/", &root_before) < 0)
 		return 1;
+	/* A file only the container has, mapped: the restore maps it there. */
+	if ((fd = open("/run/mapped", O_RDONLY)) < 0 ||
+	    (map = mmap(NULL, 4096, PROT_READ, MAP_PRIVATE, fd, 0)) == MAP_FAILED)
+		return 1;
+	close(fd);
 	mount_shape(before, sizeof(before));
 	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 1;
@@ -186,6 +193,8 @@ int main(int argc, char **argv)
 		wl_fail(&r, "/proc/self/stat says pid %d, want %d", pid_in_proc, getpid());
 	if (access("/.oldroot", F_OK) == 0 || access("/etc/hostname", F_OK) == 0)
 		wl_fail(&r, "the host's root shows through");
+	if (memcmp(map, "mapped inside", 13))
+		wl_fail(&r, "the mapping of /run/mapped does not show its contents");
 	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, "/run"))
 		wl_fail(&r, "cwd is '%s', want /run", cwd);
 	wl_write_result(argv[2], &r);
