@@ -9,7 +9,8 @@
  *		a hard link to it, a symlink, a FIFO, a device node (1:3), a
  *		3 MiB file (several image records), a subdirectory sub/
  *	bind	a bind mount of files/sub
- *	shared, slave	a tmpfs made shared, bound on slave, made its slave
+ *	shared, slave	a tmpfs made shared, bound on slave, made its slave,
+ *		then a tmpfs on shared/pre (its copy propagates to slave/pre)
  *	private, unbind	a private tmpfs and an unbindable one
  *	stack	a tmpfs with "lower", and another on top with "upper"
  * holds files/data open at offset 3 and stands in files/. With
@@ -160,6 +161,11 @@ static int setup(char *big, int over)
 	    must(mount(NULL, at("shared"), NULL, MS_SHARED, NULL) == 0, "make shared") ||
 	    must(mount(at("shared"), at("slave"), NULL, MS_BIND, NULL) == 0, "bind slave") ||
 	    must(mount(NULL, at("slave"), NULL, MS_SLAVE, NULL) == 0, "make slave"))
+		return -1;
+	/* A mount whose parent is shared: its copy propagated to the slave
+	 * is a mount of its own, restored as one, not propagated twice. */
+	if (mkdir(at("shared/pre"), 0755) || tmpfs("shared/pre", "amber-pre", "size=1m") ||
+	    write_file(at("shared/pre/p"), "p", 1, 0644) || access(at("slave/pre/p"), F_OK))
 		return -1;
 	if (mkdir(at("private"), 0755) || mkdir(at("unbind"), 0755) || tmpfs("private", "amber-private", "size=1m,mode=700") ||
 	    tmpfs("unbind", "amber-unbind", "size=1m") ||
