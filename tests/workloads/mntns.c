@@ -10,7 +10,8 @@
  *		3 MiB file (several image records), a subdirectory sub/
  *	bind	a bind mount of files/sub
  *	shared, slave	a tmpfs made shared, bound on slave, made its slave,
- *		then a tmpfs on shared/pre (its copy propagates to slave/pre)
+ *		then a tmpfs on shared/pre (its copy propagates to slave/pre);
+ *		sslave, a shared slave of shared, and speer, a peer of it
  *	private, unbind	a private tmpfs and an unbindable one
  *	stack	a tmpfs with "lower", and another on top with "upper"
  * holds files/data open at offset 3 and stands in files/. With
@@ -162,6 +163,13 @@ static int setup(char *big, int over)
 	    must(mount(at("shared"), at("slave"), NULL, MS_BIND, NULL) == 0, "bind slave") ||
 	    must(mount(NULL, at("slave"), NULL, MS_SLAVE, NULL) == 0, "make slave"))
 		return -1;
+	/* A shared slave (shared:N master:M) and a peer of it. */
+	if (mkdir(at("sslave"), 0755) || mkdir(at("speer"), 0755) ||
+	    must(mount(at("shared"), at("sslave"), NULL, MS_BIND, NULL) == 0, "bind sslave") ||
+	    must(mount(NULL, at("sslave"), NULL, MS_SLAVE, NULL) == 0, "make sslave a slave") ||
+	    must(mount(NULL, at("sslave"), NULL, MS_SHARED, NULL) == 0, "make sslave shared") ||
+	    must(mount(at("sslave"), at("speer"), NULL, MS_BIND, NULL) == 0, "bind speer"))
+		return -1;
 	/* A mount whose parent is shared: its copy propagated to the slave
 	 * is a mount of its own, restored as one, not propagated twice. */
 	if (mkdir(at("shared/pre"), 0755) || tmpfs("shared/pre", "amber-pre", "size=1m") ||
@@ -258,6 +266,11 @@ static void check_propagation(struct wl_report *r)
 		wl_fail(r, "mount on shared/new: %s", strerror(errno));
 	if (write_file(at("shared/new/x"), "x", 1, 0644) < 0 || stat(at("slave/new/x"), &b) < 0)
 		wl_fail(r, "a tmpfs mounted on shared/new does not appear on slave/new");
+	if (stat(at("sslave/new/x"), &b) < 0 || stat(at("speer/new/x"), &b) < 0)
+		wl_fail(r, "a tmpfs mounted on shared/new does not reach the shared slave and its peer");
+	if (mount("amber-speer", at("sslave/fromslave"), "tmpfs", 0, "size=1m") < 0 || write_file(at("sslave/fromslave/y"), "y", 1, 0644) < 0 ||
+	    stat(at("speer/fromslave/y"), &b) < 0)
+		wl_fail(r, "a tmpfs mounted on the shared slave does not appear on its peer");
 	if (mount("amber-fromslave", at("slave/fromslave"), "tmpfs", 0, "size=1m") < 0)
 		wl_fail(r, "mount on slave/fromslave: %s", strerror(errno));
 	if (stat(at("shared/fromslave"), &a) < 0 || stat(at("shared"), &b) < 0 || a.st_dev != b.st_dev)
