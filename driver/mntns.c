@@ -48,6 +48,7 @@ struct mntns_pin_find {
 	char pin[4096];
 };
 
+/* run_find callback: the pin of the namespace f->id asks for. */
 static void mntns_take_pin(const uint8_t *data, uint32_t len, void *arg)
 {
 	StreamRecord *rec = stream_record__unpack(NULL, len, data);
@@ -59,6 +60,7 @@ static void mntns_take_pin(const uint8_t *data, uint32_t len, void *arg)
 		stream_record__free_unpacked(rec, NULL);
 }
 
+/* run_find callback: removes one remap record's link inside its namespace. */
 static void mntns_remove_one(const uint8_t *data, uint32_t len, void *arg)
 {
 	StreamRecord *rec = stream_record__unpack(NULL, len, data);
@@ -97,6 +99,7 @@ int mntns_remove_remaps(const struct run *r)
 	return m.removed;
 }
 
+/* remap_each_link callback: unlinks one link through /proc/ROOT/root. */
 static int mntns_unlink_live(uint32_t file_id, const char *path, void *arg, struct err *e)
 {
 	char p[4096 + 64];

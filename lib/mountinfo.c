@@ -178,6 +178,7 @@ const struct mountinfo *mountinfo_find(const struct mountinfo_table *t, int id)
 	return NULL;
 }
 
+/* The index of mount id in t, or -1. */
 static int mountinfo_index(const struct mountinfo_table *t, int id)
 {
 	for (int i = 0; i < t->nr; i++)

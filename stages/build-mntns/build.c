@@ -37,6 +37,7 @@ struct bm_build {
 	int nr_outer;
 };
 
+/* The index in ns of mount id, or -1. */
 static int bm_index(const struct bm_ns *ns, uint32_t id)
 {
 	for (int i = 0; i < ns->nr; i++)
@@ -223,6 +224,7 @@ static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct 
 	return 0;
 }
 
+/* mount_setattr on the mount fd itself. */
 static int bm_setattr(int fd, struct mount_attr *a)
 {
 	return syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, a, sizeof(*a));
@@ -331,6 +333,7 @@ static int bm_leader(const struct bm_ns *ns, uint32_t g)
 	return best;
 }
 
+/* Makes 'to' a peer of 'from' (and a slave of its master), both mount fds. */
 static int bm_set_group(int from, int to)
 {
 	return syscall(SYS_move_mount, from, "", to, "",

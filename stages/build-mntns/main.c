@@ -142,6 +142,7 @@ static void bm_unpin(const char *run_dir, int upto)
 	}
 }
 
+/* The stage: each namespace of mntns.img built and pinned, one record each. */
 static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	const struct build_mntns_opts *o = opts;

@@ -328,6 +328,8 @@ static int dm_add_task(struct dm_state *s, ino_t self, uint32_t pid, pid_t host,
 	return 0;
 }
 
+/* Groups the tasks on stdin by mount namespace and dumps every one that is
+ * not ours: mntns.img and what dm_dump_ns writes. */
 static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_opts *o, struct stream_in *in,
 			struct dm_state *s, struct err *e)
 {
@@ -370,6 +372,7 @@ static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_op
 	return ret;
 }
 
+/* The stage: tasks in, images out, an empty stream back. */
 static int dump_mounts_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct dm_state s = { 0 };

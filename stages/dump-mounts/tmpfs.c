@@ -57,6 +57,7 @@ static int tmpfs_xattrs(int fd, const char *path, TmpfsFileEntry *fe, struct tmp
 	return 0;
 }
 
+/* Frees the xattrs tmpfs_xattrs added to fe (fe itself is on the stack). */
 static void tmpfs_entry_free(TmpfsFileEntry *fe)
 {
 	for (size_t i = 0; i < fe->n_xattrs; i++) {
