@@ -16,7 +16,7 @@ LC_ALL=C
 export LC_ALL
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-PIPELINE="seize dump-memory dump-files collect-pstree restore-files restore-tasks"
+PIPELINE="seize dump-memory dump-files dump-mounts collect-pstree collect-remaps build-mntns restore-files restore-tasks"
 
 # The stage names in document order.
 stage_list() {

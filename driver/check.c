@@ -24,6 +24,8 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <linux/kcmp.h>
+#include <linux/mount.h>
+#include <sched.h>
 #include <linux/openat2.h>
 #include <linux/userfaultfd.h>
 #include <signal.h>
@@ -35,6 +37,7 @@
 #include <sys/capability.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
@@ -531,6 +534,63 @@ static bool check_userfaultfd(struct check_note *n)
 	return check_say(n, true, "features %#llx", (unsigned long long)api.features);
 }
 
+/* In a child, in a private mount namespace of its own: what build-mntns
+ * does to make one (fsopen/fsmount, open_tree clones, mount_setattr,
+ * MOVE_MOUNT_SET_GROUP, move_mount onto a mount by fd). Exit 0, or the
+ * number of the step that failed, with errno in the note pipe. */
+static int check_mount_api_child(int out)
+{
+	struct mount_attr shared = { .propagation = MS_SHARED };
+	int step = 1, fs, a, b, root;
+
+	if (unshare(CLONE_NEWNS) < 0 || mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		goto fail;
+	step++;
+	fs = syscall(SYS_fsopen, "tmpfs", FSOPEN_CLOEXEC);
+	if (fs < 0 || syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
+	    (a = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0)) < 0 || mkdirat(a, "d", 0700) < 0)
+		goto fail;
+	step++;
+	if ((b = syscall(SYS_open_tree, a, "d", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC)) < 0)
+		goto fail;
+	step++;
+	root = syscall(SYS_open_tree, AT_FDCWD, "/", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+	if (root < 0 || syscall(SYS_move_mount, root, "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+	    syscall(SYS_move_mount, a, "", root, "tmp", MOVE_MOUNT_F_EMPTY_PATH) < 0 ||
+	    syscall(SYS_move_mount, b, "", root, "mnt", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		goto fail;
+	step++;
+	if (syscall(SYS_mount_setattr, a, "", AT_EMPTY_PATH, &shared, sizeof(shared)) < 0 ||
+	    syscall(SYS_move_mount, a, "", b, "", MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+		goto fail;
+	return 0;
+fail:
+	if (write(out, &errno, sizeof(errno)) < 0)
+		return 1;
+	return step;
+}
+
+static bool check_mount_api(struct check_note *n)
+{
+	static const char *const steps[] = { "", "unshare(CLONE_NEWNS)", "fsopen/fsmount a tmpfs",
+					     "open_tree(OPEN_TREE_CLONE)", "move_mount", "mount_setattr and MOVE_MOUNT_SET_GROUP" };
+	int p[2], status, err = 0;
+	pid_t child;
+
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return check_errno(n, "pipe");
+	if ((child = fork()) == 0)
+		_exit(check_mount_api_child(p[1]));
+	close(p[1]);
+	if (child < 0 || waitpid(child, &status, 0) != child || read(p[0], &err, sizeof(err)) < 0)
+		err = errno;
+	close(p[0]);
+	if (child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return check_say(n, true, "made, bound, moved and shared mounts in a private namespace");
+	errno = err;
+	return check_errno(n, child > 0 && WIFEXITED(status) && WEXITSTATUS(status) < 6 ? steps[WEXITSTATUS(status)] : "fork");
+}
+
 static const struct check check_table[] = {
 	{ "capabilities",         "dump and restore need root: cap_sys_admin, cap_checkpoint_restore, cap_sys_ptrace", false, check_caps },
 	{ "ptrace_scope",         "Yama must let amber attach to the tree", false, check_ptrace_scope },
@@ -549,6 +609,7 @@ static const struct check check_table[] = {
 	{ "ns_last_pid",          "pick pids on kernels without clone3 set_tid", true, check_ns_last_pid },
 	{ "openat2 beneath",      "open image files only beneath the images directory", true, check_openat2 },
 	{ "userfaultfd",          "lazy page restore, not used yet", true, check_userfaultfd },
+	{ "mount API",            "dump and restore trees in mount namespaces of their own", true, check_mount_api },
 };
 
 static const char check_usage[] =

@@ -1,8 +1,8 @@
 /* dump: the dump pipeline.
  *
- *	seize -> { dump-memory, dump-files } -> inventory.img -> release
+ *	seize -> { dump-memory, dump-files -> dump-mounts } -> inventory.img -> release
  *
- * seize freezes the tree and stays alive as its tracer; the other two read
+ * seize freezes the tree and stays alive as its tracer; the other three read
  * the stopped tree in parallel. The tree is resumed on any failure (seize
  * resumes it when its control pipe says so or closes), and killed or resumed
  * (--leave-running) only after inventory.img marks the dump complete.
@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/run.h"
 #include "images/image.h"
@@ -143,7 +144,8 @@ static void dump_usage(void)
 	       "                  [--shell-job] [--external KEY]... [-v N] [-o LOG] [--run-dir DIR]\n"
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
-	       "                  (decimal; 0x for hexadecimal)\n"
+	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
+	       "                  binds from --external mnt[NAME]:PATH\n"
 	       "  --shell-job     the tree runs on the shell's terminal: every terminal is external\n");
 }
 
@@ -151,8 +153,8 @@ int cmd_dump(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage seize, mem, files;
-	struct run_stage *all[3] = { &seize, &mem, &files };
+	struct run_stage seize, mem, files, mounts;
+	struct run_stage *all[4] = { &seize, &mem, &files, &mounts };
 	struct err e = { 0 };
 	char tbuf[16];
 	const char *seize_args[] = { "-t", tbuf, NULL };
@@ -204,7 +206,8 @@ int cmd_dump(int argc, char **argv)
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
-	/* The tree is frozen: memory and files are read in parallel. */
+	/* The tree is frozen: memory, files and mounts are read in parallel. */
+	memset(&mounts, 0, sizeof(mounts));
 	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
 	if (ret == 0) {
 		const char *files_args[7 + 2 * DRV_MAX_EXTERNALS] = { NULL };
@@ -229,14 +232,23 @@ int cmd_dump(int argc, char **argv)
 
 		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
 		if (ret == 0) {
-			struct run_stage *pair[3] = { &seize, &mem, &files };
+			struct run_stage *par[4] = { &seize, &mem, &files, &mounts };
+			const char *mounts_args[2 * EXTMNT_MAX + 1] = { NULL };
 
-			ret = run_wait(&r, pair, 3, &mem, false, &e);
+			/* dump-mounts after dump-files, beside dump-memory: a link
+			 * remap dump-files makes on a tmpfs is saved with it. */
+			ret = run_wait(&r, par, 3, &files, false, &e);
+			extmnt_args(&o.extmnt, mounts_args, 0);
 			if (ret == 0)
-				ret = run_wait(&r, pair, 3, &files, false, &e);
+				ret = run_start(&r, &mounts, "dump-mounts", mounts_args, NULL, 0, &e);
+			if (ret == 0)
+				ret = run_wait(&r, par, 4, &mounts, false, &e);
+			if (ret == 0)
+				ret = run_wait(&r, par, 4, &mem, false, &e);
 			if (ret < 0) {
 				run_kill(&mem);
 				run_kill(&files);
+				run_kill(&mounts);
 			}
 		} else {
 			run_kill(&mem);
@@ -251,12 +263,14 @@ int cmd_dump(int argc, char **argv)
 	if (ret < 0) {
 		struct err e2 = { 0 };
 		struct run_stage *failed = mem.exited && (!WIFEXITED(mem.status) || WEXITSTATUS(mem.status)) ? &mem :
-					   files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)) ? &files : NULL;
+					   files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)) ? &files :
+					   mounts.exited && (!WIFEXITED(mounts.status) || WEXITSTATUS(mounts.status)) ? &mounts : NULL;
 
 		run_report_failure(&r, failed, &e);
 		/* dump-files took back its own link remaps if it failed; if it
 		 * succeeded, the failure came later and they are ours to remove. */
 		dump_remove_remaps(&r, false);
+		mntns_remove_live_remaps(r.images, o.pid);
 		if (dump_release(&r, &seize, ctl[1], "resume", &e2) < 0)
 			pr_err("%s", e2.msg);
 		else
@@ -274,8 +288,10 @@ int cmd_dump(int argc, char **argv)
 	}
 	/* A tree that goes on running has its files open: the remaps are only
 	 * kept for a later restore when asked. */
-	if (o.leave_running && !o.keep_link_remaps)
+	if (o.leave_running && !o.keep_link_remaps) {
 		dump_remove_remaps(&r, true);
+		mntns_remove_live_remaps(r.images, o.pid);
+	}
 	pr_info("dumped pid %d to %s: %.1f MiB in %.3f s (frozen %.3f s)%s", o.pid, r.images,
 		bytes / 1048576.0, run_now() - t0, released_at - frozen_at,
 		o.leave_running ? ", left running" : "");

@@ -3,16 +3,19 @@
  * unlinked while open (a dump whose tree was killed keeps them for the
  * restore; --keep-link-remaps keeps them after --leave-running).
  *
- *	collect-pstree --no-pid-check -> collect-remaps --allow-missing -> gc-remaps
+ *	collect-pstree --no-pid-check -> collect-remaps --allow-missing -> build-mntns -> gc-remaps
  *
- * collect-pstree checks the images are a complete dump; gc-remaps removes
- * each link (or lists it, --show). gc is idempotent: what is gone already
+ * collect-pstree checks the images are a complete dump; build-mntns makes
+ * the tree's mount namespaces (when it had any), where link remaps made
+ * inside them live; gc-remaps removes each link in its namespace (or
+ * lists it, --show). The namespaces' pins are unmounted at the end. gc is idempotent: what is gone already
  * is said so. Once a remap is removed the images cannot be restored.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "driver/driver.h"
+#include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
@@ -29,8 +32,8 @@ int cmd_gc(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage pstree, remaps, gc;
-	struct run_stage *all[3] = { &pstree, &remaps, &gc };
+	struct run_stage pstree, remaps, mntns, gc;
+	struct run_stage *all[4] = { &pstree, &remaps, &mntns, &gc };
 	struct run_stage *cur = &pstree;
 	struct err e = { 0 };
 	const char *pstree_args[] = { "--no-pid-check", NULL };
@@ -64,13 +67,20 @@ int cmd_gc(int argc, char **argv)
 		if (ret == 0)
 			ret = run_wait(&r, all + 1, 1, &remaps, false, &e);
 	}
+	if (ret == 0) {
+		cur = &mntns;
+		ret = run_start(&r, &mntns, "build-mntns", NULL, NULL, 0, &e);
+		if (ret == 0)
+			ret = run_wait(&r, all + 2, 1, &mntns, false, &e);
+	}
 	first = r.nr_recs;
 	if (ret == 0) {
 		cur = &gc;
 		ret = run_start(&r, &gc, "gc-remaps", gc_args, NULL, 0, &e);
 		if (ret == 0)
-			ret = run_wait(&r, all + 2, 1, &gc, false, &e);
+			ret = run_wait(&r, all + 3, 1, &gc, false, &e);
 	}
+	mntns_unpin(r.dir);
 	if (ret < 0) {
 		run_kill(cur);
 		run_report_failure(&r, cur, &e);
@@ -82,14 +92,18 @@ int cmd_gc(int argc, char **argv)
 		StreamRecord *rec = stream_record__unpack(NULL, r.recs[i].len, r.recs[i].data);
 		const RemapPlanEntry *rp = rec && rec->body_case == STREAM_RECORD__BODY_REMAP ? rec->remap : NULL;
 
+		char ns[48] = "";
+
+		if (rp && rp->has_mntns)
+			snprintf(ns, sizeof(ns), " in mount namespace %u", rp->mntns);
 		if (rp && rp->missing) {
-			printf("already gone: %s (file %u)\n", rp->path, rp->file_id);
+			printf("already gone: %s (file %u)%s\n", rp->path, rp->file_id, ns);
 			gone++;
 		} else if (rp && rp->removed) {
-			printf("removed %s (file %u)\n", rp->path, rp->file_id);
+			printf("removed %s (file %u)%s\n", rp->path, rp->file_id, ns);
 			removed++;
 		} else if (rp) {
-			printf("link remap %s (file %u)\n", rp->path, rp->file_id);
+			printf("link remap %s (file %u)%s\n", rp->path, rp->file_id, ns);
 			listed++;
 		}
 		if (rec)

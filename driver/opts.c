@@ -74,6 +74,7 @@ static const struct option drv_long[] = {
 	{ "shell-job", no_argument, NULL, DRV_OPT_SHELL_JOB },
 	{ "external", required_argument, NULL, DRV_OPT_EXTERNAL },
 	{ "inherit-fd", required_argument, NULL, DRV_OPT_INHERIT_FD },
+	{ "root", required_argument, NULL, DRV_OPT_ROOT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -129,10 +130,17 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 		case DRV_OPT_ALLOW_CHANGED: o->allow_changed = true; break;
 		case DRV_OPT_FILE_LOCKS: o->file_locks = true; break;
 		case DRV_OPT_SHELL_JOB: o->shell_job = true; break;
-		case DRV_OPT_EXTERNAL:
-			if ((ret = drv_external(argv[0], optarg, o)) != 0)
+		case DRV_OPT_ROOT: o->root = optarg; break;
+		case DRV_OPT_EXTERNAL: {
+			/* mnt[...] is driver/extmnt.c's; files, ttys, sockets, pipes are drv_external's. */
+			int r = extmnt_add(&o->extmnt, optarg);
+
+			if (r < 0)
+				return EXIT_USAGE;
+			if (r == 0 && (ret = drv_external(argv[0], optarg, o)) != 0)
 				return ret;
 			break;
+		}
 		case DRV_OPT_INHERIT_FD:
 			if ((ret = drv_inherit(argv[0], optarg, o)) != 0)
 				return ret;

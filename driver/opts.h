@@ -5,6 +5,8 @@
 #include <getopt.h>
 #include <stdbool.h>
 
+#include "driver/extmnt.h"
+
 /* As many as the stages are given; the inherited fds are passed at
  * FD_FIRST_INHERIT and up (ipc/fds.h). */
 #define DRV_MAX_EXTERNALS 64
@@ -33,11 +35,13 @@ struct drv_opts {
 		const char *arg;	/* fd[N]:KEY as given */
 	} inherits[DRV_MAX_INHERITS];
 	int nr_inherits;
+	struct extmnt extmnt;	/* --external mnt[...] (driver/extmnt.c) */
+	const char *root;	/* --root PATH (restore): the root of the tree's mount namespace */
 };
 
 enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS,
        DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
-       DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD };
+       DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD, DRV_OPT_ROOT };
 
 /* Parses the common and subcommand options; 'allowed' is the getopt short
  * string of what this subcommand takes. Returns 0, or an exit code. */

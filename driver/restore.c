@@ -1,7 +1,10 @@
 /* restore: the restore pipeline.
  *
- *	collect-pstree -> collect-remaps -> restore-files -> restore-tasks
+ *	collect-pstree -> collect-remaps -> build-mntns -> restore-files -> restore-tasks
  *
+ * build-mntns makes the mount namespaces the tree had (none for a tree in
+ * the dumper's own) and pins them in RUN/ns; the pins are unmounted when
+ * the restore ends, worked or not: the restored tasks keep them alive.
  * restore-files opens the files, writes its plan, and sends the files to
  * restore-tasks (started as soon as the plan is complete, so the two run
  * side by side) over a
@@ -21,6 +24,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
@@ -50,14 +54,16 @@ static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
 static void restore_usage(void)
 {
 	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--shell-job] [--inherit-fd fd[N]:KEY]...\n"
-	       "                     [-v N] [-o LOG] [--run-dir DIR]\n"
+	       "                     [--external mnt[NAME]:PATH]... [--root PATH] [-v N] [-o LOG] [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
 	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n"
 	       "  --allow-changed-files  restore onto files whose size changed since the dump\n"
 	       "  --inherit-fd fd[N]:KEY  amber's fd N stands for KEY in the tree: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 	       "                  socket:[INODE], pipe:[INODE] (as amber show DIR lists them) or a path\n"
-	       "  --shell-job     the tree's terminal is the one amber runs on\n");
+	       "  --shell-job     the tree's terminal is the one amber runs on\n"
+	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n"
+	       "  --root PATH     the root of the tree's mount namespace is PATH, not what it was at dump\n");
 }
 
 /* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
@@ -96,11 +102,11 @@ int cmd_restore(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage pstree, remaps, files, tasks;
-	struct run_stage *all[4] = { &pstree, &remaps, &files, &tasks };
+	struct run_stage pstree, remaps, mntns, files, tasks;
+	struct run_stage *all[5] = { &pstree, &remaps, &mntns, &files, &tasks };
 	struct err e = { 0 };
 	struct run_stage *cur = NULL;
-	int sock[2] = { -1, -1 }, ret;
+	int sock[2] = { -1, -1 }, hidden[2] = { -1, -1 }, ret;
 	struct restore_pids rp = { 0, 0 };
 	const char *tasks_args[] = { NULL, NULL };
 	int shell_tty = -1;
@@ -144,13 +150,34 @@ int cmd_restore(int argc, char **argv)
 		if (ret == 0)
 			ret = run_wait(&r, all + 1, 1, &remaps, false, &e);
 	}
+	/* Directory fds of files under overmounts wait in this socket from
+	 * build-mntns until restore-files takes them. */
+	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hidden) < 0)
+		ret = err_errno(&e, "socketpair for the hidden files socket");
+	if (ret == 0) {
+		const char *mntns_args[2 * EXTMNT_MAX + 3] = { NULL };
+		struct run_fd fd = { FD_NAME_HIDDEN, hidden[0], FD_DEF_HIDDEN };
+		int na = extmnt_args(&o.extmnt, mntns_args, 0);
+
+		cur = &mntns;
+		if (o.root) {
+			mntns_args[na++] = "--root";
+			mntns_args[na++] = o.root;
+		}
+		ret = run_start(&r, &mntns, "build-mntns", mntns_args, &fd, 1, &e);
+		if (ret == 0)
+			ret = run_wait(&r, all + 2, 1, &mntns, false, &e);
+	}
+	if (hidden[0] >= 0)
+		close(hidden[0]);
 	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
 		ret = err_errno(&e, "socketpair for the files socket");
 	if (ret == 0) {
-		struct run_fd fds[2 + DRV_MAX_INHERITS] = { { FD_NAME_FILES, sock[0], FD_DEF_FILES } };
+		struct run_fd fds[3 + DRV_MAX_INHERITS] = { { FD_NAME_FILES, sock[0], FD_DEF_FILES },
+							     { FD_NAME_HIDDEN, hidden[1], FD_DEF_HIDDEN } };
 		const char *files_args[3 + 2 * DRV_MAX_INHERITS] = { NULL };
 		char inherit_args[DRV_MAX_INHERITS][64 + 4096];
-		int nr_fds = 1, na = 0;
+		int nr_fds = 2, na = 0;
 
 		cur = &files;
 		if (o.allow_changed)
@@ -172,7 +199,7 @@ int cmd_restore(int argc, char **argv)
 		/* Its plan is complete when its stream ends; the files follow on
 		 * the socket while restore-tasks takes them. */
 		if (ret == 0)
-			ret = run_wait(&r, all + 2, 1, &files, true, &e);
+			ret = run_wait(&r, all + 3, 1, &files, true, &e);
 	}
 	if (ret == 0) {
 		struct run_fd fd = { FD_NAME_FILES, sock[1], FD_DEF_FILES };
@@ -199,15 +226,21 @@ int cmd_restore(int argc, char **argv)
 	}
 	if (sock[1] >= 0)
 		close(sock[1]);
+	if (hidden[1] >= 0)
+		close(hidden[1]);
 	if (ret == 0 && (run_find(&r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &rp), !rp.root))
 		ret = err_proto(&e, "restore-tasks reported no restored root");
 	if (ret < 0) {
 		run_kill(cur);
+		mntns_unpin(r.dir);
 		run_report_failure(&r, cur, &e);
 		pr_err("restore from %s failed; nothing was left running", r.images);
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	/* Remaps inside the tree's namespaces go the same way, in them. */
+	mntns_remove_remaps(&r);
+	mntns_unpin(r.dir);
 	{
 		/* The restored files are open again: the link remaps that led to
 		 * them go, and the files are unlinked as they were. Only now, so a

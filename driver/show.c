@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/show_mnt.h"
 #include "driver/json.h"
 #include "images/core.pb-c.h"
 #include "images/files.pb-c.h"
@@ -777,6 +778,8 @@ static int show_dir(FILE *out, const char *path, bool json, struct err *e)
 			show_dump_json(out, &d);
 		else
 			show_dump_text(out, &d);
+		if (!json)
+			show_mnt_text(out, dirfd);
 		for (size_t i = 0; i < d.nr_problems; i++)
 			fprintf(stderr, "amber show: %s\n", d.problems[i]);
 		if (!d.inv)

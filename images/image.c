@@ -12,6 +12,7 @@
 #include "images/fs.pb-c.h"
 #include "images/inventory.pb-c.h"
 #include "images/mm.pb-c.h"
+#include "images/mnt.pb-c.h"
 #include "images/pagemap.pb-c.h"
 #include "images/pstree.pb-c.h"
 #include "ipc/exitcodes.h"
@@ -33,6 +34,9 @@ static const struct image_kind image_kind_table[] = {
 	{ "remaps",    0x524d5001, &remap_entry__descriptor,     "how to reach files unlinked while open (link remaps, ghosts)" },
 	{ "ghost",     0x47485401, &ghost_file_entry__descriptor, "contents of an unlinked file that could not be linked" },
 	{ "memfd",     0x4d464401, &memfd_entry__descriptor,     "a memfd the tree maps; its contents in pages-memfd-INO.img" },
+	{ "mntns",     0x4d4e5301, &mntns_entry__descriptor,     "mount namespaces the tree made: which tasks, which root mount" },
+	{ "mountpoints", 0x4d4e5401, &mnt_entry__descriptor,     "one mount namespace: its mounts, parents first" },
+	{ "tmpfs",     0x544d5001, &tmpfs_file_entry__descriptor, "contents of a tmpfs only the tree had" },
 	{ NULL, 0, NULL, NULL },
 };
 

@@ -18,10 +18,17 @@
 #define FD_NAME_FILES	"files"
 #define FD_DEF_FILES	11
 
+/* build-mntns -> restore-files: unix socket carrying, for each file that
+ * lies under an overmount in a mount namespace build-mntns made, an O_PATH
+ * fd of its directory taken before the overmount was mounted (fdpass.h,
+ * named by file id); the file is opened relative to it. */
+#define FD_NAME_HIDDEN	"hidden"
+#define FD_DEF_HIDDEN	12
+
 /* restore-files, with --shell-job: the terminal amber runs on, given to
  * every terminal the dump left outside the tree. */
 #define FD_NAME_TTY	"tty"
-#define FD_DEF_TTY	12
+#define FD_DEF_TTY	13
 
 /* Every driver-assigned fd is at or above this, below it are stdio. */
 #define FD_FIRST_PASSED	10

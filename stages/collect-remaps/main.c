@@ -7,10 +7,15 @@
  *	to where the file lived) or a ghost file (its contents in
  *	ghost-ID.img). It checks each link remap still exists and is a regular
  *	file, and each ghost image is there, and writes one 'remap' record per
- *	file. A dump without remaps.img has none: that is not an error.
+ *	file. A dump without remaps.img has none: that is not an error. A
+ *	link remap on a mount of a mount namespace the tree made (files.img
+ *	mnt_id, mountpoints-ID.img) exists only once build-mntns made that
+ *	namespace: its record names the namespace (mntns) and it is looked
+ *	for there, by restore-files and gc-remaps.
  *
  * Inputs	stdin: a state stream (its records are not used). Images:
- *	remaps.img, ghost-ID.img.
+ *	remaps.img, ghost-ID.img, and mntns.img, mountpoints-ID.img and
+ *	files.img when the dump has mount namespaces.
  * Options	--allow-missing: a missing link remap is reported (record with
  *	'missing') instead of being an error; amber gc uses it.
  * Outputs	stdout: one 'remap' record (RemapPlanEntry) per unlinked file,
@@ -22,12 +27,15 @@
  *	amber show --stream for its output)
  */
 #include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
 #include <stdio.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "images/files.pb-c.h"
 #include "images/image.h"
+#include "images/mnt.pb-c.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/log.h"
@@ -36,8 +44,81 @@ struct collect_remaps_opts {
 	bool allow_missing;
 };
 
+/* Which mount namespace of the tree (mntns.img) each open file is in:
+ * ns[file id], 0 for ours. */
+struct collect_remaps_ns {
+	uint32_t *ns;
+	uint32_t nr;
+};
+
+/* The mount ids of namespace id, from mountpoints-ID.img. */
+static int collect_remaps_ns_mounts(int dirfd, uint32_t id, uint32_t **ids, size_t *nr, struct err *e)
+{
+	struct image img;
+	MntEntry *me;
+	char name[64];
+	int ret;
+
+	snprintf(name, sizeof(name), "mountpoints-%u.img", id);
+	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
+		return ret;
+	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
+		*ids = realloc(*ids, (*nr + 1) * sizeof(**ids));
+		(*ids)[(*nr)++] = me->mnt_id;
+		mnt_entry__free_unpacked(me, NULL);
+	}
+	image_close(&img);
+	return ret;
+}
+
+/* Fills nsmap from mntns.img, mountpoints-ID.img and files.img' mnt_id. */
+static int collect_remaps_load_ns(int dirfd, struct collect_remaps_ns *m, struct err *e)
+{
+	struct image img;
+	MntnsEntry *nse;
+	RegFileEntry *re;
+	uint32_t *ids = NULL, *owner = NULL;
+	size_t nr = 0, k;
+	int ret = image_open_read(&img, dirfd, "mntns", "mntns.img", e);
+
+	if (ret == -ENOENT)
+		return 0;
+	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&nse, e)) > 0) {
+		size_t before = nr;
+
+		ret = collect_remaps_ns_mounts(dirfd, nse->id, &ids, &nr, e);
+		owner = realloc(owner, (nr + 1) * sizeof(*owner));
+		for (k = before; k < nr; k++)
+			owner[k] = nse->id;
+		mntns_entry__free_unpacked(nse, NULL);
+	}
+	image_close(&img);
+	if (ret >= 0)
+		ret = image_open_read(&img, dirfd, "files", "files.img", e);
+	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
+		for (k = 0; re->has_mnt_id && k < nr; k++)
+			if (ids[k] == (uint32_t)re->mnt_id)
+				break;
+		if (re->has_mnt_id && k < nr) {
+			if (re->id >= m->nr) {
+				m->ns = realloc(m->ns, (re->id + 1) * sizeof(*m->ns));
+				memset(m->ns + m->nr, 0, (re->id + 1 - m->nr) * sizeof(*m->ns));
+				m->nr = re->id + 1;
+			}
+			m->ns[re->id] = owner[k];
+		}
+		reg_file_entry__free_unpacked(re, NULL);
+	}
+	if (ret >= 0)
+		image_close(&img);
+	free(ids);
+	free(owner);
+	return ret < 0 ? ret : 0;
+}
+
 /* Checks one remap and writes its plan record. */
-static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missing, struct stream_out *out, struct err *e)
+static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missing, const struct collect_remaps_ns *m,
+			      struct stream_out *out, struct err *e)
 {
 	RemapPlanEntry pe = REMAP_PLAN_ENTRY__INIT;
 	StreamRecord rec = STREAM_RECORD__INIT;
@@ -45,7 +126,15 @@ static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missin
 
 	pe.file_id = rm->file_id;
 	pe.kind = rm->kind;
-	if (rm->kind == REMAP_KIND__REMAP_LINK) {
+	if (rm->kind == REMAP_KIND__REMAP_LINK && rm->file_id < m->nr && m->ns[rm->file_id]) {
+		/* In a mount namespace of the tree: it exists only once
+		 * build-mntns made it, and is looked for there. */
+		if (!rm->path || rm->path[0] != '/')
+			return err_input(e, "remaps.img: the link remap of file %u has no absolute path", rm->file_id);
+		pe.path = rm->path;
+		pe.has_mntns = true;
+		pe.mntns = m->ns[rm->file_id];
+	} else if (rm->kind == REMAP_KIND__REMAP_LINK) {
 		if (!rm->path || rm->path[0] != '/')
 			return err_input(e, "remaps.img: the link remap of file %u has no absolute path", rm->file_id);
 		pe.path = rm->path;
@@ -78,6 +167,7 @@ static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missin
 static int collect_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	const struct collect_remaps_opts *o = opts;
+	struct collect_remaps_ns m = { NULL, 0 };
 	struct stream_out out;
 	struct image img;
 	RemapEntry *rm;
@@ -90,14 +180,19 @@ static int collect_remaps_run(const struct stage_ctx *ctx, void *opts, struct er
 		return stream_out_end(&out, e);
 	if (ret < 0)
 		return ret;
+	if ((ret = collect_remaps_load_ns(ctx->dir_fd, &m, e)) < 0) {
+		image_close(&img);
+		return ret;
+	}
 	while ((ret = image_read(&img, (ProtobufCMessage **)&rm, e)) > 0) {
-		ret = collect_remaps_one(ctx->dir_fd, rm, o->allow_missing, &out, e);
+		ret = collect_remaps_one(ctx->dir_fd, rm, o->allow_missing, &m, &out, e);
 		remap_entry__free_unpacked(rm, NULL);
 		if (ret < 0)
 			break;
 		n++;
 	}
 	image_close(&img);
+	free(m.ns);
 	if (ret < 0)
 		return ret;
 	pr_info("%d unlinked files to reach", n);

@@ -271,14 +271,53 @@ static int collect_grow(struct collect *c, struct err *e)
 	return 0;
 }
 
-/* Does path no longer lead to the open file st describes? */
-static bool collect_path_replaced(const char *path, const struct stat *st)
+/* Whether pid lives in a mount namespace other than ours: its paths are
+ * then looked up in its own, through /proc/PID/root. */
+static bool collect_foreign_ns(pid_t pid)
 {
-	struct stat now;
+	struct stat self, other;
+	char p[64];
 
-	if (stat(path, &now) < 0)
-		return errno == ENOENT || errno == ENOTDIR;
-	return now.st_dev != st->st_dev || now.st_ino != st->st_ino;
+	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", pid);
+	return stat("/proc/self/ns/mnt", &self) == 0 && stat(p, &other) == 0 && self.st_ino != other.st_ino;
+}
+
+/* Whether the deepest existing directory of path is on a mount other than
+ * mnt_id: the file is there, on a mount something was mounted over. */
+static bool collect_hidden(const char *path, int mnt_id)
+{
+	char dir[PATH_MAX + 64];
+	struct statx stx;
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	while ((slash = strrchr(dir, '/')) && slash != dir) {
+		*slash = 0;
+		if (statx(AT_FDCWD, dir, 0, STATX_MNT_ID, &stx) == 0)
+			return (int)stx.stx_mnt_id != mnt_id;
+	}
+	return false;
+}
+
+/* Does path no longer lead to the open file st describes? A file of a
+ * task in another mount namespace is looked for there; one that is still
+ * linked but under an overmount is not replaced, only hidden (build-mntns
+ * reaches it at restore). */
+static bool collect_path_replaced(pid_t pid, const char *path, const struct stat *st, int mnt_id)
+{
+	char rooted[PATH_MAX + 64];
+	struct stat now;
+	bool foreign = collect_foreign_ns(pid);
+
+	if (foreign) {
+		snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, path);
+		path = rooted;
+	}
+	if (stat(path, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
+		return false;
+	if (foreign && st->st_nlink > 0 && mnt_id >= 0 && collect_hidden(path, mnt_id))
+		return false;
+	return true;
 }
 
 static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
@@ -328,7 +367,7 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 {
 	const struct collect_remapped *prev = collect_remapped_of(c, st);
 	RemapEntry rm = REMAP_ENTRY__INIT;
-	char path[64], link[PATH_MAX + 64], dir[PATH_MAX];
+	char path[64], link[PATH_MAX + 64], dir[PATH_MAX], here[PATH_MAX + 128];
 	const char *slash = strrchr(orig, '/');
 	char **nl;
 
@@ -346,11 +385,15 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
 	snprintf(link, sizeof(link), "%s/" REMAP_PREFIX "%llu.%d", dir, (unsigned long long)st->st_ino, getpid());
+	/* In another mount namespace the link goes beside the file there. */
+	snprintf(here, sizeof(here), "%s", link);
+	if (collect_foreign_ns(pid))
+		snprintf(here, sizeof(here), "/proc/%d/root%s", pid, link);
 	rm.file_id = id;
-	if (linkat(AT_FDCWD, path, AT_FDCWD, link, AT_SYMLINK_FOLLOW) == 0) {
+	if (linkat(AT_FDCWD, path, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
 		nl = realloc(c->links, sizeof(*nl) * (c->nr_links + 1));
-		if (!nl || !(nl[c->nr_links] = strdup(link))) {
-			unlink(link);
+		if (!nl || !(nl[c->nr_links] = strdup(here))) {
+			unlink(here);
 			if (nl)
 				c->links = nl;
 			return err_errno(e, "remember link remap '%s'", link);
@@ -645,7 +688,7 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		re.has_remapped = re.remapped = true;
 		if ((ret = collect_remap(c, pid, fd, orig, st, my_id, e)) < 0)
 			return ret;
-	} else if (S_ISREG(st->st_mode) && link[0] == '/' && collect_path_replaced(link, st)) {
+	} else if (S_ISREG(st->st_mode) && link[0] == '/' && collect_path_replaced(pid, link, st, fi->mnt_id)) {
 		/* Opened by a path that now leads elsewhere (renamed, or replaced
 		 * by another file): the open file still has a link somewhere, so
 		 * it can be linked back and reopened by that. */

@@ -21,6 +21,10 @@
  * pipes (FIFOs) by path, their buffered bytes saved like a pipe's in
  * pipedata.img; inotify instances, each watch's path found from the file
  * handle fdinfo gives (open_by_handle_at, hence CAP_DAC_READ_SEARCH).
+ * Paths of a task in another mount namespace are looked up in that one
+ * (/proc/PID/root), where its link remaps are made too; a file on a mount
+ * that something was mounted over is not taken for unlinked (build-mntns
+ * reaches it at restore).
  * Every description's signal owner and F_SETSIG signal come from a copy
  * of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
  * tree is refused.

@@ -5,18 +5,27 @@
  *	remap still there, removes the link, or with --show only says it would.
  *	The records come back on stdout with 'removed' (or 'missing') set, for
  *	the driver to report. Ghost files live in the images and are left
- *	alone. Once a remap is gone, the dump can no longer be restored.
+ *	alone. Once a remap is gone, the dump can no longer be restored. A
+ *	remap in a mount namespace of the tree (its record names it) is
+ *	removed there: a child enters the namespace through the pin that
+ *	build-mntns made (its `mntns` record).
  *
- * Inputs	stdin: 'remap' records (collect-remaps --allow-missing).
+ * Inputs	stdin: 'remap' records (collect-remaps --allow-missing), 'mntns'
+ *	records (build-mntns).
  * Options	--show: remove nothing.
  * Outputs	stdout: the link remap records, with what was done, then end.
  * Exit status	4 if a link cannot be removed (it names the path).
  * Capabilities	CAP_DAC_OVERRIDE, CAP_FOWNER (links in others' directories,
- *	sticky ones included).
+ *	sticky ones included), CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns).
  * By hand	amber gc -D DIR [--show] runs it after collect-pstree and
  *	collect-remaps.
  */
+#include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ipc/stage.h"
@@ -27,13 +36,64 @@ struct gc_remaps_opts {
 	bool show;
 };
 
+/* The pins of the namespaces build-mntns made, by id. */
+struct gc_remaps_pins {
+	char **pin;
+	uint32_t nr;
+};
+
+/* Unlinks path in the mount namespace pinned at pin (in a child: entering
+ * a namespace is for good); 0 or -errno. */
+static int gc_remaps_unlink_in(const char *pin, const char *path)
+{
+	int status, fd;
+	pid_t child = fork();
+
+	if (child < 0)
+		return -errno;
+	if (child == 0) {
+		fd = open(pin, O_RDONLY | O_CLOEXEC);
+		if (fd < 0 || setns(fd, CLONE_NEWNS) < 0)
+			_exit(255);
+		_exit(unlink(path) == 0 ? 0 : errno);
+	}
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
+		return -EPERM;
+	return -WEXITSTATUS(status);
+}
+
+/* Removes one link remap, in its namespace if it has one. */
+static int gc_remaps_remove(const struct gc_remaps_pins *p, RemapPlanEntry *r, struct err *e)
+{
+	const char *pin = r->has_mntns && r->mntns < p->nr ? p->pin[r->mntns] : NULL;
+	int ret;
+
+	if (r->has_mntns && !pin)
+		return err_input(e, "link remap '%s' of file %u is in mount namespace %u, which build-mntns did not make",
+				 r->path, r->file_id, r->mntns);
+	ret = pin ? gc_remaps_unlink_in(pin, r->path) : (unlink(r->path) == 0 ? 0 : -errno);
+	if (ret == 0) {
+		r->has_removed = r->removed = true;
+		pr_info("removed link remap '%s' of file %u%s", r->path, r->file_id, pin ? " in its mount namespace" : "");
+	} else if (ret == -ENOENT) {
+		r->has_missing = r->missing = true;
+	} else {
+		return err_errnum(e, -ret, "remove link remap '%s' of file %u%s", r->path, r->file_id,
+				  pin ? " in its mount namespace" : "");
+	}
+	return 0;
+}
+
 static int gc_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
+	struct gc_remaps_pins pins = { NULL, 0 };
 	const struct gc_remaps_opts *o = opts;
+	StreamRecord *rec, **links = NULL;
 	struct stream_in in;
 	struct stream_out out;
-	StreamRecord *rec;
-	int ret;
+	int ret, nr = 0;
 
 	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
 		return ret;
@@ -41,28 +101,38 @@ static int gc_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		stream_in_close(&in);
 		return ret;
 	}
+	/* The pins (build-mntns) come after the remaps (collect-remaps):
+	 * everything is read first. */
 	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
 		RemapPlanEntry *r = rec->body_case == STREAM_RECORD__BODY_REMAP ? rec->remap : NULL;
 
-		if (r && r->kind == REMAP_KIND__REMAP_LINK && r->path) {
-			if (!o->show && !r->missing) {
-				if (unlink(r->path) == 0) {
-					r->has_removed = r->removed = true;
-					pr_info("removed link remap '%s' of file %u", r->path, r->file_id);
-				} else if (errno == ENOENT) {
-					r->has_missing = r->missing = true;
-				} else {
-					ret = err_errno(e, "remove link remap '%s' of file %u", r->path, r->file_id);
-				}
+		if (rec->body_case == STREAM_RECORD__BODY_MNTNS && rec->mntns->id < 4096) {
+			if (rec->mntns->id >= pins.nr) {
+				pins.pin = realloc(pins.pin, (rec->mntns->id + 1) * sizeof(*pins.pin));
+				memset(pins.pin + pins.nr, 0, (rec->mntns->id + 1 - pins.nr) * sizeof(*pins.pin));
+				pins.nr = rec->mntns->id + 1;
 			}
-			if (ret >= 0)
-				ret = stream_out_write(&out, rec, e);
+			pins.pin[rec->mntns->id] = strdup(rec->mntns->pin);
+		}
+		if (r && r->kind == REMAP_KIND__REMAP_LINK && r->path) {
+			links = realloc(links, (nr + 1) * sizeof(*links));
+			links[nr++] = rec;
+			continue;
 		}
 		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			break;
 	}
 	stream_in_close(&in);
+	for (int i = 0; i < nr; i++) {
+		if (ret >= 0 && !o->show && !links[i]->remap->missing)
+			ret = gc_remaps_remove(&pins, links[i]->remap, e);
+		if (ret >= 0)
+			ret = stream_out_write(&out, links[i], e);
+		stream_record__free_unpacked(links[i], NULL);
+	}
+	free(links);
+	for (uint32_t i = 0; i < pins.nr; i++)
+		free(pins.pin[i]);
+	free(pins.pin);
 	return ret < 0 ? ret : stream_out_end(&out, e);
 }
 
@@ -87,8 +157,8 @@ int main(int argc, char **argv)
 		.name = "gc-remaps",
 		.summary = "remove the link remaps of a dump (or, with --show, list them)",
 		.usage = "      --show             remove nothing, only list",
-		.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER },
-		.nr_caps = 2,
+		.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
+		.nr_caps = 4,
 		.options = gc_remaps_options,
 		.parse_option = gc_remaps_parse_option,
 		.run = gc_remaps_run,

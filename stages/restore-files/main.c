@@ -9,7 +9,10 @@
  * Everything is opened before anything is sent, so a bad file fails the
  * stage before restore-tasks received any of them.
  *
- * Paths are opened in this stage's own mount namespace and root.
+ * Paths are opened in this stage's own mount namespace and root, or, for
+ * a file whose first task was in a mount namespace of the tree's own (a
+ * `mntns` record from build-mntns), in that one, entered through its pin
+ * (mntns.c).
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to restore, and the `remap` records
@@ -45,7 +48,9 @@
  * Input (images dir, -D): files.img, fdinfo-PID.img of each task,
  *	pipedata.img, ghost-ID.img.
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
- *	socketpair whose other end restore-tasks reads.
+ *	socketpair whose other end restore-tasks reads. `hidden` (optional):
+ *	build-mntns' directory fds of files under an overmount, by file id; such
+ *	a file is opened relative to its directory fd.
  * Output (files socket): the opened files, FDPASS_BATCH per message, each
  *	named by its files.img id, then the end marker (ipc/fdpass.h).
  * Output (stdout): state stream: hello (writer "restore-files"), one
@@ -64,7 +69,8 @@
  *	O_TMPFILE files; raises its own RLIMIT_NOFILE soft limit.
  * Capabilities kept: CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
- *	other users), CAP_CHOWN (a ghost's and a socket file's owner).
+ *	other users), CAP_CHOWN (a ghost's and a socket file's owner),
+ *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace).
  *
  * By hand, with a socket on fd 3 that something reads (or that holds the
  * files until this stage exits), replaying the driver's recorded input:
@@ -72,6 +78,7 @@
  *		3<>SOCKET > plan.out
  */
 #include <stdlib.h>
+#include <string.h>
 #include <sys/capability.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -104,6 +111,8 @@ static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct er
 	int ret;
 
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
+		if (rec->body_case == STREAM_RECORD__BODY_MNTNS)
+			ret = reopen_ns_add(&r->ns, rec->mntns, e);
 		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie && !rec->task->helper)
 			ret = reopen_add_task(r, rec->task->pid, e);
 		if (rec->body_case == STREAM_RECORD__BODY_REMAP) {
@@ -192,6 +201,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 	if (ret >= 0)
 		ret = restore_files_tasks(&in, &r, e);
 	stream_in_close(&in);
+	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
+		ret = reopen_hidden_recv(&r, stage_fd(ctx, FD_NAME_HIDDEN), e);
 	if (ret >= 0)
 		ret = restore_files_inherits(ctx, opts, &r, e);
 	if (ret >= 0)
@@ -210,6 +221,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = reopen_send(&r, sock, e);
 	if (ret >= 0)
 		pr_info("%d tasks, %d fds, %d open files sent", r.nr_pids, r.nr_plan, r.nr_open);
+	reopen_hidden_free(&r);
+	reopen_ns_free(r.ns);
 	reopen_free(&r);
 	return ret;
 }
@@ -218,10 +231,11 @@ static const struct stage_desc restore_files_desc = {
 	.name = "restore-files",
 	.summary = "Open the files of the tasks on stdin once each, send them over the files socket, and write their fd plan on stdout.",
 	.fds = { FD_NAME_FILES },
-	.optional_fds = { FD_NAME_TTY },
-	/* CHOWN: a remade unlinked file gets its owner back. */
-	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN },
-	.nr_caps = 3,
+	.optional_fds = { FD_NAME_HIDDEN, FD_NAME_TTY },
+	/* CHOWN: a remade unlinked file gets its owner back. SYS_ADMIN and
+	 * SYS_CHROOT: setns into the tree's mount namespace. */
+	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
+	.nr_caps = 5,
 	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump (a warning, not an error)\n"
 		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"

@@ -510,7 +510,7 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 		open_path = rp->path;
 	if (re->fifo)
 		return reopen_fifo(r, f, open_path, flags, e);
-	fd = open(open_path, flags);
+	fd = rp ? open(open_path, flags) : reopen_open_path(r, re, open_path, flags);
 	if (fd < 0 && errno == ENOENT && rp)
 		return err_input(e, "the link remap '%s' of unlinked file '%s' (id %u) is gone", rp->path, re->path, re->id);
 	if (fd < 0 && errno == ENOENT)
@@ -569,7 +569,7 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	for (int i = 0; i < r->nr_files; i++) {
 		if (!reopen_wanted(&r->files[i]) || r->files[i].inherit || !reopen_is_bound(r->files[i].re))
 			continue;
-		if ((ret = reopen_unix_bound(&r->files[i], e)) < 0)
+		if ((ret = reopen_ns_enter(r->ns, r->files[i].pid, e)) < 0 || (ret = reopen_unix_bound(&r->files[i], e)) < 0)
 			return ret;
 		r->nr_open++;
 	}
@@ -580,6 +580,8 @@ int reopen_open_all(struct reopen *r, struct err *e)
 		}
 		if (reopen_is_bound(r->files[i].re) && !r->files[i].inherit)
 			continue;
+		if ((ret = reopen_ns_enter(r->ns, r->files[i].pid, e)) < 0)
+			return ret;
 		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
 		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :

@@ -71,7 +71,23 @@ struct reopen {
 	struct reopen_inherit *inherits;
 	int nr_inherits;
 	struct reopen_inherit shell;	/* --shell-job: the terminal, for any tty[] not given otherwise */
+	struct { uint32_t id; int dirfd; } *hidden;	/* files under an overmount (hidden.c) */
+	int nr_hidden;
+	struct reopen_ns *ns;		/* the tree's mount namespaces (mntns.c), or NULL */
 };
+
+/* mntns.c: keeps build-mntns' namespace (opens its pin); enters the one
+ * pid's files are opened in (pid's, or ours); frees. */
+struct reopen_ns;
+int reopen_ns_add(struct reopen_ns **ns, const MntnsPlanEntry *m, struct err *e);
+int reopen_ns_enter(struct reopen_ns *ns, pid_t pid, struct err *e);
+void reopen_ns_free(struct reopen_ns *ns);
+
+/* hidden.c: takes build-mntns' directory fds of files under overmounts
+ * (until its end marker); opens a file by path or through them; frees. */
+int reopen_hidden_recv(struct reopen *r, int sock, struct err *e);
+int reopen_open_path(const struct reopen *r, const RegFileEntry *re, const char *path, int flags);
+void reopen_hidden_free(struct reopen *r);
 
 /* Keeps a 'remap' record of collect-remaps (takes ownership). */
 int reopen_add_remap(struct reopen *r, RemapPlanEntry *rp, struct err *e);

@@ -330,6 +330,10 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	if (!t->pe->zombie && !t->pe->helper)
 		rt_slot_wait_for(p->shared, i, RT_SLOT_GO);
 	rt_child_session(p, i);
+	/* Into its mount namespace before it forks its children (who inherit
+	 * it or enter their own) and before its cwd and files resolve. */
+	if (t->has_mntns && setns(t->mntns_fd, CLONE_NEWNS) < 0)
+		rt_child_fail(p->shared, i, "pid %u: enter its mount namespace (setns)", t->pe->pid);
 	if (t->pe->zombie) {
 		rt_slot_set(p->shared, i, RT_SLOT_ZOMBIE);
 		rt_child_exit_as(t->pe->exit_status);

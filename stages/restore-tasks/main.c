@@ -9,7 +9,9 @@
  *	(parents first) with its old pid
  *	(clone3 set_tid): the stage forks the root, every task forks its own
  *	children. Each task, still running amber's code, joins its session
- *	and group, sets umask and cwd, puts its open files on their old
+ *	and group, enters its mount namespace (setns through the pin of a
+ *	'mntns' record, so cwd, root and paths resolve there), sets umask and
+ *	cwd, puts its open files on their old
  *	descriptor numbers (received from restore-files on the files socket),
  *	takes its file locks again, gives its files their owner, signal and
  *	O_ASYNC, makes its epolls' registrations again, maps a trampoline ('syscall; int3' and scratch pages) at an address
@@ -34,10 +36,11 @@
  *	registers, FPU/xstate and signal mask of every thread and detaches
  *	them all at once.
  *
- * Inputs	stdin: 'task' records (collect-pstree), 'fd_plan' and 'epoll_add'
- *	records (restore-files). fd "files": the socket restore-files sent the opened
- *	files on. Images: core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID;
- *	for memfd mappings files.img, memfd-INO and pages-memfd-INO.
+ * Inputs	stdin: 'task' records (collect-pstree), 'mntns' records
+ *	(build-mntns), 'fd_plan' and 'epoll_add' records (restore-files). fd
+ *	"files": the socket restore-files sent the opened files on. Images:
+ *	core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID; for memfd mappings
+ *	files.img, memfd-INO and pages-memfd-INO.
  * Outputs	stdout: a 'restored' record per live process (pid as the driver
  *	sees it; zombies and helpers have none), one with ns_init for amber's
  *	init of a new pid namespace if there is one, then end. The restored

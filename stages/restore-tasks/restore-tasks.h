@@ -93,6 +93,8 @@ struct rt_task {
 	uint64_t spare;		/* a free gap for moving the vDSO through */
 	pid_t pid;		/* as this stage sees it, set once the task is seized */
 	bool seized, stopped, ready;
+	bool has_mntns;		/* in a mount namespace build-mntns made: */
+	int mntns_fd;		/* its pin, opened by the stage, entered by the task */
 };
 
 /* Where a task being created stands; lives in memory shared by the stage and

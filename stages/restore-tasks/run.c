@@ -1,4 +1,5 @@
 /* restore-tasks/run.c: read the plan, receive the files, restore each task. */
+#include <fcntl.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <stdlib.h>
@@ -49,6 +50,20 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 			return err_errno(e, "plan epoll registrations");
 		t->epoll = n;
 		n[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
+	} else if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
+		/* build-mntns' namespace: the tasks in it enter it before they
+		 * take their cwd and files (fork.c). One fd serves them all. */
+		const MntnsPlanEntry *m = rec->mntns;
+		int fd = open(m->pin, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
+		for (size_t k = 0; k < m->n_pids; k++)
+			for (int i = 0; i < p->nr; i++)
+				if (p->tasks[i].pe->pid == m->pids[k]) {
+					p->tasks[i].has_mntns = true;
+					p->tasks[i].mntns_fd = fd;
+				}
 	} else if (rec->body_case == STREAM_RECORD__BODY_FD_PLAN) {
 		FdPlanEntry **nf = realloc(p->fds, sizeof(*nf) * (p->nr_fds + 1));
 

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/vfs.h>
+#include <linux/magic.h>
 #include <sys/ptrace.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -157,12 +159,18 @@ static int rt_move_vdso(struct rsys *r, struct rt_task *t, struct err *e)
 /* Refuses a mapped file that is not the one the process had. */
 static int rt_check_file(const struct rt_task *t, const VmaEntry *v, struct err *e)
 {
+	char in_ns[PATH_MAX + 64];
+	struct statfs sf;
 	struct stat st;
 
-	if (stat(v->path, &st) < 0)
+	/* A task in a mount namespace of the tree's own maps its files there. */
+	snprintf(in_ns, sizeof(in_ns), "/proc/%d/root%s", t->pid, v->path);
+	if (stat(t->has_mntns ? in_ns : v->path, &st) < 0)
 		return err_input(e, "pid %u maps '%s' at %#llx, which is missing now: %s", t->pe->pid, v->path,
 				 (unsigned long long)v->start, strerror(errno));
-	if (v->has_ino && st.st_ino != v->ino)
+	/* On a tmpfs build-mntns made again from the images the inode numbers
+	 * are new: only the size can be compared there. */
+	if (v->has_ino && st.st_ino != v->ino && !(t->has_mntns && statfs(in_ns, &sf) == 0 && sf.f_type == TMPFS_MAGIC))
 		return err_input(e, "pid %u maps '%s' at %#llx: it was inode %llu at dump and is inode %llu now (the file was replaced)",
 				 t->pe->pid, v->path, (unsigned long long)v->start, (unsigned long long)v->ino,
 				 (unsigned long long)st.st_ino);

@@ -169,4 +169,48 @@ bench_files() {
 	[ "$verdict" = PASS ]
 }
 bench_files || status=1
+
+# --- mounts: a mount namespace of its own with 500 mounts (250 tmpfs and a
+# bind of each) under one tmpfs; build-mntns' own time is the figure.
+bench_mounts() {
+	local w=$work/mounts t0 t1 t2 t3 build n
+	mkdir -p "$w/m"
+	"$B/tests/workloads/closefds" unshare -m --propagation private sh -c "
+		mount -t tmpfs amber-bench '$w/m' || exit 1
+		for i in \$(seq 1 250); do
+			mkdir '$w/m/t'\$i '$w/m/b'\$i && mount -t tmpfs -o size=64k t\$i '$w/m/t'\$i &&
+				mount --bind '$w/m/t'\$i '$w/m/b'\$i || exit 1
+		done
+		echo ready >'$w/ready'
+		exec sleep 600" </dev/null >/dev/null 2>"$w/wl.err" &
+	pid=$!
+	if ! wait_file "$w/ready"; then
+		echo "mounts (500):              not available: the namespace was not made: $(head -n 1 "$w/wl.err")"
+		return 0
+	fi
+	t0=$(now)
+	if ! amber_timed "$w/dump.err" dump -t "$pid" -D "$w/img"; then
+		echo "mounts (500):              not available: dump failed: $(why "$w/dump.err")"
+		return 0
+	fi
+	t1=$(now)
+	wait "$pid" 2>/dev/null
+	t2=$(now)
+	if ! amber_timed "$w/restore.err" restore -D "$w/img" -d --pidfile "$w/pid"; then
+		echo "mounts (500):              restore not available: $(why "$w/restore.err")"
+		pid=; return 0
+	fi
+	t3=$(now)
+	pid=$(cat "$w/pid")
+	build=$(sed -n 's/.*mounts built in \([0-9.]*\) s.*/\1/p' "$w/img/restore.run/"*build-mntns.log | tail -n 1)
+	n=$(grep -c "$w/m" "/proc/$pid/mountinfo")
+	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v b="${build:-0}" -v n="$n" 'BEGIN {
+		printf "mounts dump (500 + 1):     %.3f s\n", d
+		printf "mounts restore:            %.3f s, of which build-mntns %.3f s (%.0f mounts/s)\n", r, b, (b > 0 ? 501 / b : 0)
+		printf "restored mounts:           %s\n", n == 501 ? "PASS" : "FAIL: " n " of 501 under the tmpfs"
+	}'
+	kill -9 "$pid" 2>/dev/null; pid=
+	[ "$n" = 501 ]
+}
+bench_mounts || status=1
 exit $status

@@ -1,0 +1,32 @@
+/* extmnt: see extmnt.h. */
+#include <stdio.h>
+#include <string.h>
+
+#include "driver/extmnt.h"
+
+int extmnt_add(struct extmnt *x, const char *arg)
+{
+	const char *close = strstr(arg, "]:");
+
+	if (strncmp(arg, "mnt[", 4))
+		return 0;
+	if (!close || close == arg + 4 || !close[2]) {
+		fprintf(stderr, "amber: --external '%s': want mnt[MOUNTPOINT]:NAME at dump, mnt[NAME]:PATH at restore\n", arg);
+		return -1;
+	}
+	if (x->nr == EXTMNT_MAX) {
+		fprintf(stderr, "amber: --external '%s': at most %d external mounts\n", arg, EXTMNT_MAX);
+		return -1;
+	}
+	x->arg[x->nr++] = arg;
+	return 1;
+}
+
+int extmnt_args(const struct extmnt *x, const char **args, int na)
+{
+	for (int i = 0; i < x->nr; i++) {
+		args[na++] = "--external";
+		args[na++] = x->arg[i];
+	}
+	return na;
+}

@@ -1,0 +1,42 @@
+/* build-mntns: what main.c, build.c and fill.c share. */
+#ifndef AMBER_BUILD_MNTNS_H
+#define AMBER_BUILD_MNTNS_H
+
+#include "images/mnt.pb-c.h"
+#include "lib/err.h"
+
+#define BM_MAX_EXTERNAL 64
+
+struct build_mntns_opts {
+	struct { char *name, *path; } ext[BM_MAX_EXTERNAL];	/* --external mnt[NAME]:PATH */
+	int nr_ext;
+	char *root;		/* --root PATH: every namespace's root mount is bound from it */
+};
+
+/* One namespace to build: its mounts in image order (parents first). */
+struct bm_ns {
+	uint32_t id;
+	MntEntry **m;
+	int nr;
+};
+
+/* Directories of open files (files.img) on the namespace's mounts. */
+struct bm_hidden {
+	struct { uint32_t id; int dirfd; char *path; } *e;
+	int nr;
+};
+
+/* In the calling process (a child that exits after): unshares a mount
+ * namespace and makes it into ns, root and all; sends the directories of
+ * files under overmounts on hidden_sock (-1: none). */
+int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
+		      struct err *e);
+/* hidden.c: opens (O_PATH) the directory of each open file on the
+ * detached mounts mfd[] of ns; then sends those whose path no longer
+ * leads to them, closing all; returns how many were sent. */
+int build_mntns_hidden_open(int dirfd, const struct bm_ns *ns, const int *mfd, struct bm_hidden *h, struct err *e);
+int build_mntns_hidden_send(struct bm_hidden *h, int sock, struct err *e);
+/* Fills the new tmpfs mntfd (mount me) from tmpfs-MNT.img. */
+int build_mntns_fill(int dirfd, int mntfd, const MntEntry *me, struct err *e);
+
+#endif

@@ -1,0 +1,436 @@
+/* build: one mount namespace made again, in the child that will be it.
+ *
+ * Every mount is first made detached, in no namespace (the "yard"): a
+ * clone of a host mount (lib/mntclone.h), a new tmpfs filled from its
+ * image, a new proc or sysfs, a clone of another mount of the tree, or
+ * an external path. Then the root is put on / and each mount is moved
+ * onto its parent, parents first, by a path relative to the parent's own
+ * root fd: a mount that something later covers is reached as it was
+ * before it was covered, so what was hidden stays hidden. Propagation
+ * comes last (peer groups joined with MOVE_MOUNT_SET_GROUP), and the new
+ * root is pivoted into place, leaving the host's mounts behind.
+ */
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/mntclone.h"
+#include "lib/mountinfo.h"
+#include "stages/build-mntns/build-mntns.h"
+
+struct bm_build {
+	const struct bm_ns *ns;
+	int *fd;		/* detached (later attached) mount of each MntEntry */
+	int dirfd;
+	const char *root;	/* --root */
+	struct { uint32_t group; int fd; } *outer;	/* members of peer groups outside the tree */
+	int nr_outer;
+};
+
+/* The index in ns of mount id, or -1. */
+static int bm_index(const struct bm_ns *ns, uint32_t id)
+{
+	for (int i = 0; i < ns->nr; i++)
+		if (ns->m[i]->mnt_id == id)
+			return i;
+	return -1;
+}
+
+/* Clones of the host's mounts for every MNT_HOST_BIND mount. */
+static int bm_host_binds(struct bm_build *b, struct err *e)
+{
+	struct mountinfo_table host;
+	_cleanup_free_ int *want = calloc(b->ns->nr, sizeof(int)), *who = calloc(b->ns->nr, sizeof(int)),
+			   *fds = calloc(b->ns->nr, sizeof(int));
+	int n = 0, ret;
+
+	if (!want || !who || !fds)
+		return err_errnum(e, ENOMEM, "%d mounts", b->ns->nr);
+	if ((ret = mountinfo_read(0, &host, e)) < 0)
+		return ret;
+	for (int i = 0; i < b->ns->nr && ret >= 0; i++) {
+		const MntEntry *me = b->ns->m[i];
+		int best = -1;
+
+		if (me->kind != MNT_KIND__MNT_HOST_BIND || (i == 0 && b->root))
+			continue;
+		/* Any mount of the same super block that shows me's root will
+		 * do; one that is not covered is cheaper to reach. */
+		for (int j = 0; j < host.nr; j++) {
+			const struct mountinfo *h = &host.m[j];
+
+			if (h->major != major(me->dev) || h->minor != minor(me->dev) || !mountinfo_relpath(h->root, me->root))
+				continue;
+			if (best < 0 || (mntclone_visible(h) && !mntclone_visible(&host.m[best])))
+				best = j;
+		}
+		if (best < 0)
+			ret = err_input(e, "mount %u at '%s' (%s from '%s', device %u:%u) was bound from outside the tree, "
+					"and nothing of that device is mounted here now: mount it, or dump with "
+					"--external mnt[%s]:NAME", me->mnt_id, me->mountpoint, me->fstype, me->source,
+					major(me->dev), minor(me->dev), me->mountpoint);
+		want[n] = best;
+		fds[n] = -1;
+		who[n++] = i;
+	}
+	if (ret >= 0)
+		ret = mntclone_get(&host, want, n, fds, e);
+	for (int k = 0; k < n && ret >= 0; k++) {
+		const MntEntry *me = b->ns->m[who[k]];
+		const char *rel = mountinfo_relpath(host.m[want[k]].root, me->root);
+
+		b->fd[who[k]] = syscall(SYS_open_tree, fds[k], rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? 0 : AT_EMPTY_PATH));
+		if (b->fd[who[k]] < 0)
+			ret = err_errno(e, "mount %u at '%s': bind '%s' of host mount %d at '%s'", me->mnt_id, me->mountpoint,
+					me->root, host.m[want[k]].id, host.m[want[k]].mountpoint);
+	}
+	for (int k = 0; k < n; k++)
+		if (fds[k] >= 0)
+			close(fds[k]);
+	mountinfo_free(&host);
+	return ret;
+}
+
+/* Passes the super block options of me to the new context fs (not rw/ro). */
+static int bm_super_opts(int fs, const MntEntry *me, struct err *e)
+{
+	_cleanup_free_ char *opts = strdup(me->super_options ? me->super_options : "");
+	char *save = NULL;
+
+	if (me->source && syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", me->source, 0) < 0)
+		return err_errno(e, "mount %u at '%s': %s source '%s'", me->mnt_id, me->mountpoint, me->fstype, me->source);
+	for (char *o = strtok_r(opts, ",", &save); o; o = strtok_r(NULL, ",", &save)) {
+		char *eq = strchr(o, '=');
+		int r;
+
+		if (!strcmp(o, "rw") || !strcmp(o, "ro"))
+			continue;
+		if (eq)
+			*eq = 0;
+		r = eq ? syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, o, eq + 1, 0) :
+			 syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, o, NULL, 0);
+		if (r < 0)
+			return err_errno(e, "mount %u at '%s': %s option '%s%s%s'", me->mnt_id, me->mountpoint, me->fstype, o,
+					 eq ? "=" : "", eq ? eq + 1 : "");
+	}
+	return 0;
+}
+
+/* A new super block of me's type (tmpfs filled from its image, proc, ...). */
+static int bm_new_sb(struct bm_build *b, int i, struct err *e)
+{
+	const MntEntry *me = b->ns->m[i];
+	_cleanup_close_ int fs = syscall(SYS_fsopen, me->fstype, FSOPEN_CLOEXEC);
+	int ret;
+
+	if (fs < 0)
+		return err_errno(e, "mount %u at '%s': open a new %s (fsopen)", me->mnt_id, me->mountpoint, me->fstype);
+	if ((ret = bm_super_opts(fs, me, e)) < 0)
+		return ret;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return err_errno(e, "mount %u at '%s': create the %s", me->mnt_id, me->mountpoint, me->fstype);
+	b->fd[i] = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (b->fd[i] < 0)
+		return err_errno(e, "mount %u at '%s': mount the new %s (fsmount)", me->mnt_id, me->mountpoint, me->fstype);
+	if (me->kind != MNT_KIND__MNT_TMPFS)
+		return 0;
+	if ((ret = build_mntns_fill(b->dirfd, b->fd[i], me, e)) < 0)
+		return ret;
+	/* A read-only tmpfs is read-only once it is full. */
+	if (mountinfo_has_opt(me->super_options, "ro")) {
+		_cleanup_close_ int pick = syscall(SYS_fspick, b->fd[i], "", FSPICK_EMPTY_PATH | FSPICK_CLOEXEC);
+
+		if (pick < 0 || syscall(SYS_fsconfig, pick, FSCONFIG_SET_FLAG, "ro", NULL, 0) < 0 ||
+		    syscall(SYS_fsconfig, pick, FSCONFIG_CMD_RECONFIGURE, NULL, NULL, 0) < 0)
+			return err_errno(e, "mount %u at '%s': make the tmpfs read-only", me->mnt_id, me->mountpoint);
+	}
+	return 0;
+}
+
+/* An external mount: bound from the path restore's --external gives. */
+static int bm_external(struct bm_build *b, const struct build_mntns_opts *o, int i, struct err *e)
+{
+	const MntEntry *me = b->ns->m[i];
+
+	for (int k = 0; k < o->nr_ext; k++) {
+		if (strcmp(o->ext[k].name, me->external))
+			continue;
+		b->fd[i] = syscall(SYS_open_tree, AT_FDCWD, o->ext[k].path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (b->fd[i] < 0 && errno == ENOENT)
+			return err_input(e, "mount %u at '%s' is external '%s', and its path '%s' (--external mnt[%s]:%s) "
+					 "does not exist", me->mnt_id, me->mountpoint, me->external, o->ext[k].path,
+					 me->external, o->ext[k].path);
+		if (b->fd[i] < 0)
+			return err_errno(e, "mount %u at '%s' is external '%s', and its path '%s' (--external mnt[%s]:%s) "
+					 "cannot be bound", me->mnt_id, me->mountpoint, me->external, o->ext[k].path,
+					 me->external, o->ext[k].path);
+		return 0;
+	}
+	return err_input(e, "mount %u at '%s' is external '%s': say what to mount there with --external mnt[%s]:PATH",
+			 me->mnt_id, me->mountpoint, me->external, me->external);
+}
+
+/* Makes every mount, detached. */
+static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct err *e)
+{
+	int ret;
+
+	if (b->root) {
+		b->fd[0] = syscall(SYS_open_tree, AT_FDCWD, b->root, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+		if (b->fd[0] < 0)
+			return errno == ENOENT ? err_input(e, "--root '%s' (the root of mount namespace %u) does not exist",
+							   b->root, b->ns->id)
+					       : err_errno(e, "bind --root '%s' as the root of mount namespace %u", b->root, b->ns->id);
+	}
+	if ((ret = bm_host_binds(b, e)) < 0)
+		return ret;
+	for (int i = b->root ? 1 : 0; i < b->ns->nr; i++) {
+		const MntEntry *me = b->ns->m[i];
+
+		if (me->kind == MNT_KIND__MNT_TMPFS || me->kind == MNT_KIND__MNT_FRESH)
+			ret = bm_new_sb(b, i, e);
+		else if (me->kind == MNT_KIND__MNT_EXTERNAL)
+			ret = bm_external(b, o, i, e);
+		else if (me->kind != MNT_KIND__MNT_HOST_BIND && me->kind != MNT_KIND__MNT_TREE_BIND)
+			ret = err_input(e, "mount %u at '%s': unknown kind %d in the image", me->mnt_id, me->mountpoint, me->kind);
+		if (ret < 0)
+			return ret;
+	}
+	/* Binds of the tree's own mounts, from those made above. */
+	for (int i = 0; i < b->ns->nr; i++) {
+		const MntEntry *me = b->ns->m[i];
+		int src = me->kind == MNT_KIND__MNT_TREE_BIND ? bm_index(b->ns, me->bind_of) : i;
+		const char *rel = src >= 0 ? mountinfo_relpath(b->ns->m[src]->root, me->root) : NULL;
+
+		if (me->kind != MNT_KIND__MNT_TREE_BIND)
+			continue;
+		if (!rel || src == i || b->fd[src] < 0)
+			return err_input(e, "mount %u at '%s' is a bind of mount %u, which does not hold '%s'", me->mnt_id,
+					 me->mountpoint, me->bind_of, me->root);
+		b->fd[i] = syscall(SYS_open_tree, b->fd[src], rel, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (*rel ? 0 : AT_EMPTY_PATH));
+		if (b->fd[i] < 0)
+			return err_errno(e, "mount %u at '%s': bind '%s' of mount %u", me->mnt_id, me->mountpoint, me->root, me->bind_of);
+	}
+	return 0;
+}
+
+/* mount_setattr on the mount fd itself. */
+static int bm_setattr(int fd, struct mount_attr *a)
+{
+	return syscall(SYS_mount_setattr, fd, "", AT_EMPTY_PATH, a, sizeof(*a));
+}
+
+/* Per-mount flags (ro, nosuid, nodev, noexec, atime). */
+static int bm_flags(struct bm_build *b, struct err *e)
+{
+	for (int i = 0; i < b->ns->nr; i++) {
+		const MntEntry *me = b->ns->m[i];
+		unsigned long long want = mountinfo_attrs(me->options ? me->options : "");
+		struct mount_attr a = { .attr_set = want,
+					.attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
+						    MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW };
+
+		/* The atime mode is one field: cleared whole, then set. */
+		if (want & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME | MOUNT_ATTR_RELATIME))
+			a.attr_clr |= MOUNT_ATTR__ATIME;
+		a.attr_clr &= ~want;
+		if (bm_setattr(b->fd[i], &a) < 0)
+			return err_errno(e, "mount %u at '%s': set its options '%s'", me->mnt_id, me->mountpoint, me->options);
+	}
+	return 0;
+}
+
+/* Puts the root on / and every other mount on its parent, parents first. */
+static int bm_attach(struct bm_build *b, struct err *e)
+{
+	if (syscall(SYS_move_mount, b->fd[0], "", AT_FDCWD, "/", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		return err_errno(e, "put root mount %u in place", b->ns->m[0]->mnt_id);
+	for (int i = 1; i < b->ns->nr; i++) {
+		const MntEntry *me = b->ns->m[i];
+		int p = bm_index(b->ns, me->parent_id);
+		const char *rel = p >= 0 && p < i ? mountinfo_relpath(b->ns->m[p]->mountpoint, me->mountpoint) : NULL;
+
+		if (!rel)
+			return err_input(e, "mount %u at '%s': its parent %u is not before it at a path above it",
+					 me->mnt_id, me->mountpoint, me->parent_id);
+		/* Relative to the parent's root fd: mounts made later on a
+		 * path above cannot get in the way. */
+		if (syscall(SYS_move_mount, b->fd[i], "", b->fd[p], rel, MOVE_MOUNT_F_EMPTY_PATH | (*rel ? 0 : MOVE_MOUNT_T_EMPTY_PATH)) < 0)
+			return err_errno(e, "mount %u at '%s': move it onto mount %u", me->mnt_id, me->mountpoint, me->parent_id);
+	}
+	return 0;
+}
+
+static int bm_leader(const struct bm_ns *ns, uint32_t g);
+
+/* Slaves of a peer group outside the tree (a container's mounts that are
+ * slaves of the host's shared ones): while our copy of the host's mounts
+ * still shares their groups, a clone of a member of each such group is
+ * taken (a clone of a shared mount is a peer of it); the slave joins the
+ * group through it later. A group the host no longer has is a warning. */
+static int bm_outer_groups(struct bm_build *b, struct err *e)
+{
+	struct mountinfo_table host = { 0 };
+	int ret = 0;
+
+	for (int i = 0; i < b->ns->nr; i++) {
+		uint32_t g = b->ns->m[i]->master;
+		bool have = false;
+
+		if (!g || bm_leader(b->ns, g) >= 0)
+			continue;
+		for (int k = 0; k < b->nr_outer; k++)
+			have |= b->outer[k].group == g;
+		if (have)
+			continue;
+		if (!host.m && (ret = mountinfo_read(0, &host, e)) < 0)
+			return ret;
+		for (int j = 0; j < host.nr; j++) {
+			int fd;
+
+			if ((uint32_t)host.m[j].shared != g || !mntclone_visible(&host.m[j]))
+				continue;
+			fd = syscall(SYS_open_tree, AT_FDCWD, host.m[j].mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
+			if (fd < 0)
+				continue;
+			b->outer = realloc(b->outer, (b->nr_outer + 1) * sizeof(*b->outer));
+			b->outer[b->nr_outer].group = g;
+			b->outer[b->nr_outer++].fd = fd;
+			break;
+		}
+	}
+	mountinfo_free(&host);
+	return 0;
+}
+
+/* A clone in outer peer group g, or -1. */
+static int bm_outer_fd(const struct bm_build *b, uint32_t g)
+{
+	for (int k = 0; k < b->nr_outer; k++)
+		if (b->outer[k].group == g)
+			return b->outer[k].fd;
+	return -1;
+}
+
+/* The member of peer group g that the others join: the widest root. */
+static int bm_leader(const struct bm_ns *ns, uint32_t g)
+{
+	int best = -1;
+
+	for (int i = 0; i < ns->nr; i++)
+		if (ns->m[i]->shared == g && (best < 0 || strlen(ns->m[i]->root) < strlen(ns->m[best]->root)))
+			best = i;
+	return best;
+}
+
+/* Makes 'to' a peer of 'from' (and a slave of its master), both mount fds. */
+static int bm_set_group(int from, int to)
+{
+	return syscall(SYS_move_mount, from, "", to, "",
+		       MOVE_MOUNT_SET_GROUP | MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH);
+}
+
+/* Shared peer groups, slaves and unbindable mounts, as dumped. */
+static int bm_propagation(struct bm_build *b, struct err *e)
+{
+	const struct bm_ns *ns = b->ns;
+	struct mount_attr shared = { .propagation = MS_SHARED }, slave = { .propagation = MS_SLAVE },
+			  unbind = { .propagation = MS_UNBINDABLE };
+
+	/* 1: leaders of groups that are no one's slaves. */
+	for (int i = 0; i < ns->nr; i++)
+		if (ns->m[i]->shared && !ns->m[i]->master && bm_leader(ns, ns->m[i]->shared) == i &&
+		    bm_setattr(b->fd[i], &shared) < 0)
+			return err_errno(e, "mount %u at '%s': make it shared", ns->m[i]->mnt_id, ns->m[i]->mountpoint);
+	/* 2: slaves join their master's group, then leave it as slaves; a
+	 * slave that leads a group of its own is made shared again. */
+	for (int i = 0; i < ns->nr; i++) {
+		const MntEntry *me = ns->m[i];
+		int l = me->master ? bm_leader(ns, me->master) : -1;
+
+		if (!me->master || (me->shared && bm_leader(ns, me->shared) != i))
+			continue;
+		if (l < 0 && bm_outer_fd(b, me->master) < 0) {
+			pr_warn("mount %u at '%s' was a slave of peer group %u, which is outside its namespace and not "
+				"mounted here any more: it is restored private", me->mnt_id, me->mountpoint, me->master);
+			continue;
+		}
+		if (bm_set_group(l >= 0 ? b->fd[l] : bm_outer_fd(b, me->master), b->fd[i]) < 0 ||
+		    bm_setattr(b->fd[i], &slave) < 0)
+			return err_errno(e, "mount %u at '%s': make it a slave of peer group %u", me->mnt_id,
+					 me->mountpoint, me->master);
+		if (me->shared && bm_setattr(b->fd[i], &shared) < 0)
+			return err_errno(e, "mount %u at '%s': make the slave shared", me->mnt_id, me->mountpoint);
+	}
+	/* 3: the other members join their group (and its master). */
+	for (int i = 0; i < ns->nr; i++) {
+		const MntEntry *me = ns->m[i];
+		int l = me->shared ? bm_leader(ns, me->shared) : -1;
+
+		if (l < 0 || l == i)
+			continue;
+		if (bm_set_group(b->fd[l], b->fd[i]) < 0)
+			return err_errno(e, "mount %u at '%s': join peer group %u of mount %u (MOVE_MOUNT_SET_GROUP)",
+					 me->mnt_id, me->mountpoint, me->shared, ns->m[l]->mnt_id);
+	}
+	for (int i = 0; i < ns->nr; i++)
+		if (ns->m[i]->unbindable && bm_setattr(b->fd[i], &unbind) < 0)
+			return err_errno(e, "mount %u at '%s': make it unbindable", ns->m[i]->mnt_id, ns->m[i]->mountpoint);
+	return 0;
+}
+
+int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
+		      struct err *e)
+{
+	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd, o->root, NULL, 0 };
+	struct bm_hidden h = { NULL, 0 };
+	struct timespec t0, t1;
+	int ret;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	if (!b.fd)
+		return err_errnum(e, ENOMEM, "%d mounts", ns->nr);
+	for (int i = 0; i < ns->nr; i++)
+		b.fd[i] = -1;
+	if (!ns->nr)
+		return err_input(e, "mountpoints-%u.img has no mounts", ns->id);
+	if (unshare(CLONE_NEWNS) < 0)
+		return err_errno(e, "make mount namespace %u (unshare)", ns->id);
+	if ((ret = bm_outer_groups(&b, e)) < 0)
+		return ret;
+	/* The copy of ours we start from must not share anything back. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		return err_errno(e, "make the new mount namespace private");
+	if ((ret = bm_make(&b, o, e)) < 0 || (ret = bm_flags(&b, e)) < 0)
+		return ret;
+	/* Before anything is mounted on them, the tree's mounts show every
+	 * directory: those of open files are taken now (hidden.c). */
+	if ((ret = build_mntns_hidden_open(dirfd, ns, b.fd, &h, e)) < 0 || (ret = bm_attach(&b, e)) < 0 ||
+	    (ret = bm_propagation(&b, e)) < 0)
+		return ret;
+	/* The new root takes the place of the old one, which goes with all
+	 * the host's mounts on it (pivot_root(".", ".") stacks it on ours). */
+	if (fchdir(b.fd[0]) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		return err_errno(e, "make mount %u the root of mount namespace %u (pivot_root)", ns->m[0]->mnt_id, ns->id);
+	if (umount2(".", MNT_DETACH) < 0)
+		return err_errno(e, "unmount the old root from mount namespace %u", ns->id);
+	if (chdir("/") < 0)
+		return err_errno(e, "chdir / in mount namespace %u", ns->id);
+	/* Paths resolve in the new namespace only now. */
+	if ((ret = build_mntns_hidden_send(&h, hidden_sock, e)) < 0)
+		return ret;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pr_info("mount namespace %u: %d mounts built in %.3f s", ns->id, ns->nr,
+		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+	return 0;
+}

@@ -1,0 +1,437 @@
+/* amber-dump-mounts: dump the mount namespaces a stopped tree made.
+ *
+ * Every task's mount namespace is compared with this stage's own (the
+ * dumper's); tasks in it need nothing here: they are restored in the
+ * restorer's namespace. For every other namespace (unshare -m, a
+ * container) the mount tree is read from the first task's
+ * /proc/PID/mountinfo and written parents first, each mount with how
+ * build-mntns will make it again:
+ *	host bind	its super block is mounted outside the tree too (the
+ *			root file system, /proc, a bind of a host directory):
+ *			bound again from there, found by device number
+ *	tmpfs		a tmpfs only the tree has: its files, directories,
+ *			symlinks, device nodes and FIFOs, with modes, owners,
+ *			xattrs, hard links and mtimes, go to tmpfs-MNT.img
+ *	tree bind	a bind of such a tmpfs (the same super block, a root
+ *			inside the first's): made from that mount
+ *	fresh		a new proc, sysfs, devpts, mqueue, cgroup2, ...
+ *	external	named with --external mnt[MOUNTPOINT]:NAME: restore
+ *			binds what --external mnt[NAME]:PATH gives
+ * with its options, super block options and propagation (shared peer
+ * group, master, unbindable). Any other mount (a block device, FUSE, NFS,
+ * ...) is refused, naming its id and mountpoint and the --external fix.
+ *
+ * Input (stdin): state stream with one `task` record (PstreeEntry) per
+ *	process (seize's), host_pid used when set; zombies are skipped.
+ * Options: --external mnt[MOUNTPOINT]:NAME (repeatable).
+ * Output (images dir, -D), only when the tree has a namespace of its own:
+ *	mntns.img		one MntnsEntry per namespace: id, pids, root mount
+ *	mountpoints-ID.img	one MntEntry per mount of namespace ID
+ *	tmpfs-MNT.img		the contents of tmpfs mount MNT
+ * Output (stdout): state stream with a hello (writer "dump-mounts") and an
+ *	end, no records.
+ * Exit status: 0 ok; 2 usage; 3 a mount that cannot be made again or a
+ *	tmpfs that cannot be read (the last stderr line names the mount id,
+ *	mountpoint and what to do); 4 a /proc read or image write failed;
+ *	5 the input stream was cut.
+ * Side effects: none on the tree or its namespaces (the copy dies with the
+ *	child); reads /proc and the tree's tmpfs mounts.
+ * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/ns and mountinfo of other
+ *	users' tasks), CAP_DAC_READ_SEARCH (read every file of a tmpfs),
+ *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (a child enters each namespace with
+ *	setns and reads its tmpfs mounts from a private copy of it, where
+ *	each is cloned alone with open_tree, so what lies under a mountpoint
+ *	is saved too, and a tmpfs under another mount is reached by
+ *	unmounting, in the copy only, what covers it).
+ *
+ * By hand (the tree stopped again, e.g. kill -STOP):
+ *	amber-dump-mounts -D DIR -v3 < RUN/NN-dump-mounts.in > /dev/null
+ *	amber show DIR/mountpoints-1.img
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/capability.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "images/image.h"
+#include "images/mnt.pb-c.h"
+#include "ipc/stage.h"
+#include "ipc/stream.h"
+#include "lib/cleanup.h"
+#include "lib/log.h"
+#include "lib/mntclone.h"
+#include "stages/dump-mounts/dump-mounts.h"
+
+#define DM_MAX_EXTERNAL 64
+
+struct dump_mounts_opts {
+	struct { char *mountpoint, *name; } ext[DM_MAX_EXTERNAL];
+	int nr_ext;
+};
+
+/* One mount namespace of the tree. */
+struct dm_ns {
+	ino_t ino;
+	pid_t host_pid;			/* a task in it, to read through */
+	uint32_t *pids;
+	size_t nr_pids;
+};
+
+struct dm_state {
+	struct dm_ns *ns;
+	int nr_ns;
+	struct mountinfo_table host;	/* this stage's own mounts */
+};
+
+/* File systems a new instance of which is what the tree had. */
+static bool dm_fresh_type(const char *t)
+{
+	static const char *const types[] = { "proc", "sysfs", "devpts", "mqueue", "cgroup2", "bpf", "tracefs",
+					     "debugfs", "securityfs", "pstore", "configfs", "fusectl", "binfmt_misc" };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(t, types[i]))
+			return true;
+	return false;
+}
+
+/* Whether some mount of 'host' is of device dev and shows a root that
+ * contains 'root', so a bind of it can reach it. */
+static bool dm_host_has(const struct mountinfo_table *host, const struct mountinfo *m)
+{
+	for (int i = 0; i < host->nr; i++) {
+		const struct mountinfo *h = &host->m[i];
+
+		if (h->major == m->major && h->minor == m->minor && mountinfo_relpath(h->root, m->root))
+			return true;
+	}
+	return false;
+}
+
+/* The widest mount of the namespace with m's super block whose root holds
+ * m's (m itself if none is wider). */
+static const struct mountinfo *dm_widest(const struct mountinfo_table *t, const struct mountinfo *m)
+{
+	const struct mountinfo *best = m;
+
+	for (int i = 0; i < t->nr; i++) {
+		const struct mountinfo *o = &t->m[i];
+
+		if (o->major == m->major && o->minor == m->minor && mountinfo_relpath(o->root, m->root) &&
+		    (strlen(o->root) < strlen(best->root) || (strlen(o->root) == strlen(best->root) && o->id < best->id)))
+			best = o;
+	}
+	return best;
+}
+
+/* Decides how mount m is made again; fills me. */
+static int dm_classify(const struct dump_mounts_opts *o, const struct dm_state *s, const struct mountinfo_table *t,
+		       const struct mountinfo *m, MntEntry *me, struct err *e)
+{
+	const struct mountinfo *w;
+
+	for (int i = 0; i < o->nr_ext; i++)
+		if (!strcmp(o->ext[i].mountpoint, m->mountpoint)) {
+			me->kind = MNT_KIND__MNT_EXTERNAL;
+			me->external = o->ext[i].name;
+			return 0;
+		}
+	if (dm_host_has(&s->host, m)) {
+		me->kind = MNT_KIND__MNT_HOST_BIND;
+		return 0;
+	}
+	w = dm_widest(t, m);
+	if (w != m) {
+		me->kind = MNT_KIND__MNT_TREE_BIND;
+		me->has_bind_of = true;
+		me->bind_of = w->id;
+		return 0;
+	}
+	if (!strcmp(m->fstype, "tmpfs")) {
+		if (strcmp(m->root, "/"))
+			return err_input(e, "tmpfs mount %d at '%s' shows only '%s' of a tmpfs no longer mounted whole: "
+					 "it cannot be saved; name it with --external mnt[%s]:NAME",
+					 m->id, m->mountpoint, m->root, m->mountpoint);
+		me->kind = MNT_KIND__MNT_TMPFS;
+		return 0;
+	}
+	if (dm_fresh_type(m->fstype) && !strcmp(m->root, "/")) {
+		me->kind = MNT_KIND__MNT_FRESH;
+		return 0;
+	}
+	return err_input(e, "mount %d at '%s' (%s from '%s') cannot be made again: amber makes tmpfs, binds of what "
+			 "is mounted outside the tree and new proc/sysfs/devpts/mqueue/cgroup2; name it with "
+			 "--external mnt[%s]:NAME at dump and --external mnt[NAME]:PATH at restore",
+			 m->id, m->mountpoint, m->fstype, m->source, m->mountpoint);
+}
+
+/* In a private copy of pid's namespace: clones the tmpfs mounts idx[] of
+ * t (pid's mountinfo) and saves what they hold. Runs in a child. */
+static int dm_tmpfs_in_copy(int dirfd, pid_t pid, const struct mountinfo_table *t, const int *idx, int n,
+			    int *files, struct err *e)
+{
+	struct mountinfo_table copy;
+	_cleanup_free_ int *map = calloc(t->nr, sizeof(int)), *want = calloc(n, sizeof(int)),
+			   *fds = calloc(n, sizeof(int));
+	int ret;
+
+	if (!map || !want || !fds)
+		return err_errnum(e, ENOMEM, "%d mounts", t->nr);
+	if ((ret = mntclone_enter_copy(pid, e)) < 0 || (ret = mountinfo_read(0, &copy, e)) < 0)
+		return ret;
+	mntclone_match(t, &copy, map);
+	for (int i = 0; i < n && ret >= 0; i++) {
+		fds[i] = -1;
+		want[i] = map[idx[i]];
+		if (want[i] < 0)
+			ret = err_input(e, "tmpfs mount %d at '%s' is not in a copy of pid %d's mount namespace",
+					t->m[idx[i]].id, t->m[idx[i]].mountpoint, pid);
+	}
+	if (ret >= 0)
+		ret = mntclone_get(&copy, want, n, fds, e);
+	for (int i = 0; i < n && ret >= 0; i++) {
+		int k = 0;
+
+		ret = dump_mounts_tmpfs(dirfd, fds[i], &t->m[idx[i]], &k, e);
+		*files += k;
+	}
+	mountinfo_free(&copy);
+	return ret;
+}
+
+/* Runs dm_tmpfs_in_copy in a child (entering a namespace is for good),
+ * which sends back its error or the count of files. */
+static int dm_tmpfs(int dirfd, pid_t pid, const struct mountinfo_table *t, const int *idx, int n, int *files,
+		    struct err *e)
+{
+	int p[2], status;
+	pid_t child;
+	struct { int ret; int files; struct err e; } res = { 0 };
+
+	if (!n)
+		return 0;
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_errno(e, "pipe");
+	if ((child = fork()) < 0)
+		return err_errno(e, "fork");
+	if (child == 0) {
+		close(p[0]);
+		res.ret = dm_tmpfs_in_copy(dirfd, pid, t, idx, n, &res.files, &res.e);
+		_exit(write(p[1], &res, sizeof(res)) == sizeof(res) ? 0 : 1);
+	}
+	close(p[1]);
+	if (read(p[0], &res, sizeof(res)) != sizeof(res))
+		res.ret = err_set(&res.e, 4, "the child saving the tmpfs mounts of pid %d's namespace died", pid);
+	close(p[0]);
+	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (res.ret < 0) {
+		*e = res.e;
+		return res.ret;
+	}
+	*files = res.files;
+	return 0;
+}
+
+/* Writes mountpoints-ID.img (and the tmpfs images) for namespace ns. */
+static int dm_dump_ns(const struct stage_ctx *ctx, const struct dump_mounts_opts *o, const struct dm_state *s,
+		      int id, struct dm_ns *ns, MntnsEntry *nse, struct err *e)
+{
+	struct mountinfo_table t;
+	struct image img;
+	char name[64];
+	int *order, *tmpfs_idx = NULL, ret, files = 0, tmpfs = 0;
+
+	if ((ret = mountinfo_read(ns->host_pid, &t, e)) < 0)
+		return ret;
+	order = calloc(t.nr ? t.nr : 1, sizeof(*order));
+	tmpfs_idx = calloc(t.nr ? t.nr : 1, sizeof(*tmpfs_idx));
+	if (!order || !tmpfs_idx) {
+		free(order);
+		mountinfo_free(&t);
+		return err_errnum(e, ENOMEM, "%d mounts", t.nr);
+	}
+	if ((ret = mountinfo_order(&t, order, e)) < 0)
+		goto out;
+	nse->root_mnt = t.nr ? t.m[order[0]].id : 0;
+	snprintf(name, sizeof(name), "mountpoints-%d.img", id);
+	if ((ret = image_open_write(&img, ctx->dir_fd, "mountpoints", name, e)) < 0)
+		goto out;
+	for (int k = 0; k < t.nr && ret >= 0; k++) {
+		const struct mountinfo *m = &t.m[order[k]];
+		MntEntry me = MNT_ENTRY__INIT;
+
+		me.mnt_id = m->id;
+		me.parent_id = k ? m->parent : m->id;
+		me.dev = makedev(m->major, m->minor);
+		me.root = m->root;
+		me.mountpoint = m->mountpoint;
+		me.fstype = m->fstype;
+		me.source = m->source;
+		me.options = m->opts;
+		me.super_options = m->super_opts;
+		me.has_shared = m->shared > 0;
+		me.shared = m->shared;
+		me.has_master = m->master > 0;
+		me.master = m->master;
+		me.has_unbindable = m->unbindable;
+		me.unbindable = m->unbindable;
+		if ((ret = dm_classify(o, s, &t, m, &me, e)) < 0)
+			break;
+		if (me.kind == MNT_KIND__MNT_TMPFS)
+			tmpfs_idx[tmpfs++] = order[k];
+		pr_debug("mount namespace %d: mount %d at '%s' (%s), kind %d", id, m->id, m->mountpoint, m->fstype, me.kind);
+		ret = image_write(&img, &me.base, e);
+	}
+	if (ret >= 0)
+		ret = image_close_write(&img, e);
+	else
+		image_close(&img);
+	if (ret >= 0)
+		ret = dm_tmpfs(ctx->dir_fd, ns->host_pid, &t, tmpfs_idx, tmpfs, &files, e);
+	if (ret >= 0)
+		pr_info("mount namespace %d (%zu tasks): %d mounts, %d tmpfs with %d files", id, ns->nr_pids, t.nr, tmpfs, files);
+out:
+	free(order);
+	free(tmpfs_idx);
+	mountinfo_free(&t);
+	return ret;
+}
+
+/* Puts task (pid, host pid) into the namespace it is in, unless that is ours. */
+static int dm_add_task(struct dm_state *s, ino_t self, uint32_t pid, pid_t host, struct err *e)
+{
+	char path[64];
+	struct stat st;
+	struct dm_ns *ns = NULL;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", host);
+	if (stat(path, &st) < 0)
+		return err_errno(e, "pid %u: find its mount namespace ('%s')", pid, path);
+	if (st.st_ino == self)
+		return 0;
+	for (int i = 0; i < s->nr_ns; i++)
+		if (s->ns[i].ino == st.st_ino)
+			ns = &s->ns[i];
+	if (!ns) {
+		s->ns = realloc(s->ns, (s->nr_ns + 1) * sizeof(*s->ns));
+		ns = &s->ns[s->nr_ns++];
+		*ns = (struct dm_ns){ st.st_ino, host, NULL, 0 };
+	}
+	ns->pids = realloc(ns->pids, (ns->nr_pids + 1) * sizeof(*ns->pids));
+	ns->pids[ns->nr_pids++] = pid;
+	return 0;
+}
+
+/* Groups the tasks on stdin by mount namespace and dumps every one that is
+ * not ours: mntns.img and what dm_dump_ns writes. */
+static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_opts *o, struct stream_in *in,
+			struct dm_state *s, struct err *e)
+{
+	StreamRecord *rec;
+	struct stat self;
+	struct image img;
+	int ret;
+
+	if (stat("/proc/self/ns/mnt", &self) < 0)
+		return err_errno(e, "stat '/proc/self/ns/mnt'");
+	while ((ret = stream_in_next(in, &rec, e)) > 0) {
+		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
+			ret = dm_add_task(s, self.st_ino, rec->task->pid,
+					  rec->task->host_pid ? rec->task->host_pid : rec->task->pid, e);
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			return ret;
+	}
+	if (ret < 0 || !s->nr_ns)
+		return ret;
+	if ((ret = mountinfo_read(0, &s->host, e)) < 0)
+		return ret;
+	if ((ret = image_open_write(&img, ctx->dir_fd, "mntns", "mntns.img", e)) < 0)
+		return ret;
+	for (int i = 0; i < s->nr_ns && ret >= 0; i++) {
+		MntnsEntry nse = MNTNS_ENTRY__INIT;
+
+		nse.id = i + 1;
+		nse.n_pids = s->ns[i].nr_pids;
+		nse.pids = s->ns[i].pids;
+		nse.has_ns_ino = true;
+		nse.ns_ino = s->ns[i].ino;
+		ret = dm_dump_ns(ctx, o, s, i + 1, &s->ns[i], &nse, e);
+		if (ret >= 0)
+			ret = image_write(&img, &nse.base, e);
+	}
+	if (ret >= 0)
+		return image_close_write(&img, e);
+	image_close(&img);
+	return ret;
+}
+
+/* The stage: tasks in, images out, an empty stream back. */
+static int dump_mounts_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+{
+	struct dm_state s = { 0 };
+	struct stream_in in;
+	struct stream_out out;
+	int ret;
+
+	if ((ret = stream_in_open(&in, 0, "state stream (stdin)", e)) < 0)
+		return ret;
+	if ((ret = stream_out_open(&out, 1, "dump-mounts", e)) >= 0)
+		ret = dm_run_tasks(ctx, opts, &in, &s, e);
+	if (ret >= 0)
+		ret = stream_out_end(&out, e);
+	stream_in_close(&in);
+	for (int i = 0; i < s.nr_ns; i++)
+		free(s.ns[i].pids);
+	free(s.ns);
+	mountinfo_free(&s.host);
+	return ret;
+}
+
+/* --external mnt[MOUNTPOINT]:NAME; other kinds of --external are not ours. */
+static int dump_mounts_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	struct dump_mounts_opts *o = opts;
+	const char *close = strstr(arg, "]:");
+
+	if (opt != 'X')
+		return err_set(e, 2, "unknown option");
+	if (strncmp(arg, "mnt[", 4))
+		return 0;
+	if (!close || close == arg + 4 || !close[2] || arg[4] != '/')
+		return err_set(e, 2, "--external '%s': want mnt[MOUNTPOINT]:NAME, e.g. mnt[/srv/data]:data", arg);
+	if (o->nr_ext == DM_MAX_EXTERNAL)
+		return err_set(e, 2, "--external '%s': at most %d external mounts", arg, DM_MAX_EXTERNAL);
+	o->ext[o->nr_ext].mountpoint = strndup(arg + 4, close - arg - 4);
+	o->ext[o->nr_ext++].name = strdup(close + 2);
+	return 0;
+}
+
+static const struct option dump_mounts_options[] = {
+	{ "external", required_argument, NULL, 'X' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const struct stage_desc dump_mounts_desc = {
+	.name = "dump-mounts",
+	.summary = "Write mntns.img, mountpoints-ID.img and tmpfs-MNT.img for the mount namespaces the stopped tree made.",
+	.usage = "      --external mnt[MOUNTPOINT]:NAME  a mount restore binds from a path given then (repeatable)",
+	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
+	.nr_caps = 4,
+	.options = dump_mounts_options,
+	.parse_option = dump_mounts_parse_option,
+	.run = dump_mounts_run,
+};
+
+int main(int argc, char **argv)
+{
+	static struct dump_mounts_opts opts;
+
+	return stage_main(&dump_mounts_desc, &opts, argc, argv);
+}
