@@ -224,11 +224,10 @@ int cmd_dump(int argc, char **argv)
 		}
 		if (o.shell_job)
 			files_args[na++] = "--shell-job";
-		for (int i = 0; i < o.nr_externals; i++)
-			if (strncmp(o.externals[i], "mnt[", 4)) {
-				files_args[na++] = "--external";
-				files_args[na++] = o.externals[i];
-			}
+		for (int i = 0; i < o.nr_externals; i++) {
+			files_args[na++] = "--external";
+			files_args[na++] = o.externals[i];
+		}
 
 		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
 		if (ret == 0) {

@@ -11,7 +11,8 @@
 #include "lib/external.h"
 #include "lib/log.h"
 
-/* --external KEY: checked here so a typo fails before the tree is frozen. */
+/* --external KEY of a file, tty, socket or pipe (mnt[] keys are
+ * extmnt_add's): checked here so a typo fails before the tree is frozen. */
 static int drv_external(const char *cmd, const char *arg, struct drv_opts *o)
 {
 	struct ext_key k;
@@ -21,8 +22,7 @@ static int drv_external(const char *cmd, const char *arg, struct drv_opts *o)
 		fprintf(stderr, "amber %s: more than %d --external keys\n", cmd, DRV_MAX_EXTERNALS);
 		return EXIT_USAGE;
 	}
-	/* mnt[...] keys belong to the mounts, the others to the files. */
-	if (strncmp(arg, "mnt[", 4) && ext_parse(arg, false, &k, &e) < 0) {
+	if (ext_parse(arg, false, &k, &e) < 0) {
 		fprintf(stderr, "amber %s: --external %s\n", cmd, e.msg);
 		return EXIT_USAGE;
 	}

@@ -28,7 +28,7 @@ struct drv_opts {
 	bool file_locks;	/* --file-locks (dump) */
 	const char *ghost_limit;	/* --ghost-limit BYTES */
 	bool shell_job;		/* --shell-job (dump, restore) */
-	const char *externals[DRV_MAX_EXTERNALS];	/* --external KEY (dump), as given */
+	const char *externals[DRV_MAX_EXTERNALS];	/* --external KEY (dump) but mnt[], as given */
 	int nr_externals;
 	struct drv_inherit {	/* --inherit-fd fd[N]:KEY (restore) */
 		int fd;		/* the driver's own fd N */

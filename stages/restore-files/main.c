@@ -45,12 +45,22 @@
  * An unlinked file comes from its link remap or is made again from its
  * ghost image.
  *
+ * The restorer's own fds (inherit.c): every description whose key (its
+ * external key, pipe:[INO], socket:[INO] or the path it was opened by)
+ * is named by --inherit-fd fd[N]:KEY gets fd N instead: a file opened
+ * again through /proc/self/fd/N with its dumped flags and position, a pipe
+ * or socket as it is. With --shell-job an external terminal nothing else
+ * gives gets the `tty` fd. A key that matches nothing, and an external
+ * description nothing is given for, fail the stage naming the keys.
+ *
  * Input (images dir, -D): files.img, fdinfo-PID.img of each task,
  *	pipedata.img, ghost-ID.img.
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
  *	socketpair whose other end restore-tasks reads. `hidden` (optional):
  *	build-mntns' directory fds of files under an overmount, by file id; such
- *	a file is opened relative to its directory fd.
+ *	a file is opened relative to its directory fd. `tty` (with
+ *	--shell-job): the terminal to give the tree. Unnamed: the fds the
+ *	--inherit-fd options name.
  * Output (files socket): the opened files, FDPASS_BATCH per message, each
  *	named by its files.img id, then the end marker (ipc/fdpass.h).
  * Output (stdout): state stream: hello (writer "restore-files"), one
@@ -59,8 +69,9 @@
  *	of every task, in input task order and ascending fd order, then the end.
  *	The plan is written before the files are sent; the end record comes
  *	after the files socket's end marker, so it also vouches for the files.
- * Exit status: 0 ok; 2 usage (no files socket); 3 a missing or changed file
- *	or inconsistent images (the last stderr line names path, file id, pid
+ * Exit status: 0 ok; 2 usage (no files socket, --shell-job without a
+ *	terminal); 3 a missing or changed file, an --inherit-fd that matches
+ *	nothing or an external file not given, or inconsistent images (the last stderr line names path, file id, pid
  *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
  * Side effects: dumped files are opened, never created, truncated or
  *	written; a unix socket bound to a path creates its socket file (and
