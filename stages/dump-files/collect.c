@@ -462,7 +462,7 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 	rm.kind = REMAP_KIND__REMAP_GHOST;
 	rm.has_ghost_id = true;
 	rm.ghost_id = id;
-	if (!memfd_name && collect_remember_remap(c, st, id, rm.kind, NULL, e) < 0)
+	if (collect_remember_remap(c, st, id, rm.kind, NULL, e) < 0)
 		return -1;
 	pr_info("pid %d fd %d: '%s' %s; its %lld bytes are saved in %s", pid, fd, orig,
 		memfd_name ? "is a memfd" : "was unlinked", (long long)st->st_size, gname);
@@ -548,6 +548,7 @@ static int collect_file_write(struct collect *c, RegFileEntry *re, struct collec
 	return 0;
 }
 
+/* A new slot at the end of c->v with the next id, in no hash chain yet. */
 int collect_new_id(struct collect *c, uint32_t *id, struct err *e)
 {
 	if (c->nr == c->cap) {
@@ -599,17 +600,9 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		}
 	}
 
-	if (c->nr == c->cap) {
-		int cap = c->cap ? c->cap * 2 : 64;
-		struct collect_file *v = realloc(c->v, sizeof(*v) * cap);
-
-		if (!v)
-			return err_errno(e, "allocate the open files table");
-		c->v = v;
-		c->cap = cap;
-	}
-	f = &c->v[c->nr];
-	f->id = c->nr + 1;
+	if ((ret = collect_new_id(c, &my_id, e)) < 0)	/* f moves if a file in flight in a socket grows c->v */
+		return ret;
+	f = &c->v[c->nr - 1];
 	f->pid = pid;
 	f->fd = fd;
 	f->dev = st->st_dev;
@@ -617,8 +610,7 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 	f->flags = flags;
 	f->pos = fi->pos;
 	f->next = c->buckets[h];
-	c->buckets[h] = c->nr++;
-	my_id = f->id;	/* f moves if a file in flight in a socket grows c->v */
+	c->buckets[h] = c->nr - 1;
 
 	re.id = my_id;
 	re.path = (char *)link;
@@ -675,7 +667,10 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		re.path = orig;
 		re.has_remapped = re.remapped = true;
 		re.has_mnt_id = false;
-		if ((ret = collect_ghost(c, pid, fd, orig, st, my_id, orig + 7, e)) < 0)
+		/* Another description of a memfd seen already reaches the same one. */
+		ret = collect_remapped_of(c, st) ? collect_remap(c, pid, fd, orig, st, my_id, e) :
+						   collect_ghost(c, pid, fd, orig, st, my_id, orig + 7, e);
+		if (ret < 0)
 			return ret;
 	} else if (S_ISREG(st->st_mode) && collect_ends_with(link, COLLECT_DELETED)) {
 		size_t n = strlen(link) - strlen(COLLECT_DELETED);

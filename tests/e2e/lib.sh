@@ -263,11 +263,12 @@ e2e_roundtrip_tree() {
 	assertEquals "$_wl's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
 }
 
-# Dumps workload $1 with --leave-running and asserts that the original's own
-# check after SIGUSR1 still says PASS.
+# Dumps workload $1 (with any further arguments, see e2e_start_wl) with
+# --leave-running and asserts that the original's own check after SIGUSR1
+# still says PASS.
 e2e_leave_running() {
 	e2e_need_amber || return 0
-	e2e_start_wl "$1" || return 0
+	e2e_start_wl "$@" || return 0
 	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
 	assertEquals "the original's check after the dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }

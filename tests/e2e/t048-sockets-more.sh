@@ -17,10 +17,7 @@ testDatagramSenders() {
 
 testDatagramSendersLeaveRunning() {
 	mkdir -p "$T/d"
-	e2e_need_amber || return 0
-	e2e_start_wl dgramfrom "$T/d" || return 0
-	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
-	assertEquals "dgramfrom's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+	e2e_leave_running dgramfrom "$T/d"
 }
 
 testBacklog() {
@@ -32,10 +29,7 @@ testBacklog() {
 # taken: with --leave-running the process accepts them all afterwards.
 testBacklogQuietLeaveRunning() {
 	mkdir -p "$T/d"
-	e2e_need_amber || return 0
-	e2e_start_wl backlog "$T/d" quiet || return 0
-	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
-	assertEquals "backlog's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+	e2e_leave_running backlog "$T/d" quiet
 }
 
 testBacklogQuiet() {
@@ -64,10 +58,7 @@ testFilesInFlight() {
 # Peeking takes nothing: the files stay in flight in the running process.
 testFilesInFlightLeaveRunning() {
 	mkdir -p "$T/d"
-	e2e_need_amber || return 0
-	e2e_start_wl scmrights "$T/d" || return 0
-	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
-	assertEquals "scmrights's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+	e2e_leave_running scmrights "$T/d"
 }
 
 # An eventfd in flight is not among what amber restores in flight: the

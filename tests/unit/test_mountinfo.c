@@ -13,26 +13,12 @@
 
 #include "lib/mountinfo.h"
 #include "lib/proc.h"
+#include "tests/unit/fixture.h"
 #include "tests/unit/unit.h"
-
-static char *mountinfo_test_fixture(const char *name)
-{
-	const char *dir = getenv("AMBER_FIXTURES");
-	char path[512];
-	struct err e = { 0 };
-	char *text = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "tests/unit/fixtures", name);
-	if (proc_read_file(path, &text, NULL, &e) < 0) {
-		unit_fail(__FILE__, __LINE__, "fixture: %s (run from the source root or set AMBER_FIXTURES)", e.msg);
-		return NULL;
-	}
-	return text;
-}
 
 static void mountinfo_fixture_fields(void)
 {
-	char *text = mountinfo_test_fixture("mountinfo-ns.txt");
+	char *text = unit_fixture("mountinfo-ns.txt");
 	struct mountinfo_table t;
 	const struct mountinfo *m;
 	struct err e = { 0 };
@@ -71,7 +57,7 @@ static void mountinfo_fixture_fields(void)
 /* Parents first; a mount on top of another at the same path after it. */
 static void mountinfo_fixture_order(void)
 {
-	char *text = mountinfo_test_fixture("mountinfo-ns.txt");
+	char *text = unit_fixture("mountinfo-ns.txt");
 	struct mountinfo_table t;
 	struct err e = { 0 };
 	int order[64], pos[128];
@@ -158,7 +144,7 @@ static void mountinfo_relpaths(void)
 /* Mutated fixture lines parse or fail cleanly (the fuzz-style check). */
 static void mountinfo_mutants(void)
 {
-	char *text = mountinfo_test_fixture("mountinfo-ns.txt");
+	char *text = unit_fixture("mountinfo-ns.txt");
 	size_t len;
 	unsigned int seed = 1;
 

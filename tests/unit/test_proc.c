@@ -10,23 +10,8 @@
 #include <sys/prctl.h>
 
 #include "lib/proc.h"
+#include "tests/unit/fixture.h"
 #include "tests/unit/unit.h"
-
-/* The text of fixture 'name' (malloc'd), or NULL after a failed check. */
-static char *proc_test_fixture(const char *name)
-{
-	const char *dir = getenv("AMBER_FIXTURES");
-	char path[512];
-	struct err e = { 0 };
-	char *text = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "tests/unit/fixtures", name);
-	if (proc_read_file(path, &text, NULL, &e) < 0) {
-		unit_fail(__FILE__, __LINE__, "fixture: %s (run from the source root or set AMBER_FIXTURES)", e.msg);
-		return NULL;
-	}
-	return text;
-}
 
 /* Parses the maps fixture line whose text contains 'needle'. */
 static int proc_test_maps_find(const char *text, const char *needle, struct proc_vma *v)
@@ -48,7 +33,7 @@ static int proc_test_maps_find(const char *text, const char *needle, struct proc
 
 static void proc_maps_fixture_every_line(void)
 {
-	char *text = proc_test_fixture("maps.txt"), *save = NULL;
+	char *text = unit_fixture("maps.txt"), *save = NULL;
 	uint64_t prev_end = 0;
 	int n = 0;
 
@@ -72,7 +57,7 @@ static void proc_maps_fixture_every_line(void)
 
 static void proc_maps_fixture_fields(void)
 {
-	char *text = proc_test_fixture("maps.txt");
+	char *text = unit_fixture("maps.txt");
 	struct proc_vma v;
 
 	REQUIRE(text);
@@ -137,7 +122,7 @@ static void proc_maps_fixture_special(void)
 		{ "[stack]", 0x7ffdb4c6f000ULL, 0x7ffdb4c90000ULL, PROT_READ | PROT_WRITE },
 		{ "[vsyscall]", 0xffffffffff600000ULL, 0xffffffffff601000ULL, PROT_EXEC },
 	};
-	char *text = proc_test_fixture("maps.txt");
+	char *text = unit_fixture("maps.txt");
 
 	REQUIRE(text);
 	for (size_t i = 0; i < UNIT_ARRAY_SIZE(t); i++) {
@@ -245,7 +230,7 @@ static void proc_maps_live(void)
 /* comm "a (b) c": the parser must find comm's end at the last ')'. */
 static void proc_stat_comm_with_spaces(void)
 {
-	char *text = proc_test_fixture("stat-comm-spaces.txt");
+	char *text = unit_fixture("stat-comm-spaces.txt");
 	struct proc_stat st;
 	struct err e = { 0 };
 
@@ -276,7 +261,7 @@ static void proc_stat_comm_with_spaces(void)
 /* comm "x) 1 (y" under SCHED_FIFO: a ") " inside comm and a negative priority. */
 static void proc_stat_comm_with_parens_rt(void)
 {
-	char *text = proc_test_fixture("stat-comm-parens-rt.txt");
+	char *text = unit_fixture("stat-comm-parens-rt.txt");
 	struct proc_stat st;
 	struct err e = { 0 };
 
@@ -347,7 +332,7 @@ static void proc_stat_live(void)
 
 static void proc_status_comm_with_spaces(void)
 {
-	char *text = proc_test_fixture("status-comm-spaces.txt");
+	char *text = unit_fixture("status-comm-spaces.txt");
 	struct proc_status st;
 	struct err e = { 0 };
 
@@ -384,7 +369,7 @@ static void proc_status_comm_with_spaces(void)
 
 static void proc_status_threads_and_signals(void)
 {
-	char *text = proc_test_fixture("status-threads.txt");
+	char *text = unit_fixture("status-threads.txt");
 	struct proc_status st;
 	struct err e = { 0 };
 
@@ -494,7 +479,7 @@ static void proc_status_live(void)
 
 static void proc_fdinfo_append(void)
 {
-	char *text = proc_test_fixture("fdinfo-append.txt");
+	char *text = unit_fixture("fdinfo-append.txt");
 	struct proc_fdinfo fi;
 	struct err e = { 0 };
 
@@ -512,7 +497,7 @@ static void proc_fdinfo_append(void)
 
 static void proc_fdinfo_rdwr(void)
 {
-	char *text = proc_test_fixture("fdinfo-rdwr.txt");
+	char *text = unit_fixture("fdinfo-rdwr.txt");
 	struct proc_fdinfo fi;
 	struct err e = { 0 };
 
@@ -563,7 +548,7 @@ static void proc_fdinfo_live(void)
 
 static void proc_children_fixture(void)
 {
-	char *text = proc_test_fixture("children.txt");
+	char *text = unit_fixture("children.txt");
 	struct err e = { 0 };
 	pid_t *pids = NULL;
 	int nr = 0;

@@ -11,27 +11,12 @@
 
 #include "lib/proc.h"
 #include "lib/timers.h"
+#include "tests/unit/fixture.h"
 #include "tests/unit/unit.h"
-
-/* The text of fixture 'name' (malloc'd), or NULL after a failed check. */
-static char *timers_test_fixture(const char *name)
-{
-	const char *dir = getenv("AMBER_FIXTURES");
-	char path[512];
-	struct err e = { 0 };
-	char *text = NULL;
-
-	snprintf(path, sizeof(path), "%s/%s", dir && *dir ? dir : "tests/unit/fixtures", name);
-	if (proc_read_file(path, &text, NULL, &e) < 0) {
-		unit_fail(__FILE__, __LINE__, "fixture: %s (run from the source root or set AMBER_FIXTURES)", e.msg);
-		return NULL;
-	}
-	return text;
-}
 
 static void timers_fixture_fields(void)
 {
-	char *text = timers_test_fixture("timers.txt");
+	char *text = unit_fixture("timers.txt");
 	struct timers_entry *t = NULL;
 	struct err e = { 0 };
 	int n = -1;
