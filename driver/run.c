@@ -167,6 +167,15 @@ static void run_write_scripts(struct run *r, const struct run_stage *s, char *co
 		   "# Debug it with AMBER_WRAP, e.g. AMBER_WRAP='strace -f' or AMBER_WRAP='gdb --args';\n"
 		   "# change the log level with AMBER_V (default 4).\n",
 		s->name, r->op);
+	for (int i = 1; argv[i]; i++)
+		if (!strcmp(argv[i], "--inherit-fd") && argv[i + 1]) {
+			fprintf(f, "# It was given the restorer's fds: open them again when you run it, e.g.\n"
+				   "#\tsh %s/rerun-%s.sh 20<FILE\n# for --inherit-fd fd[20]:KEY.\n", r->dir, s->name);
+			break;
+		}
+	if (!strcmp(s->name, "restore-tasks"))
+		fprintf(f, "# It reruns restore-files first, for its files: if that was given the\n"
+			   "# restorer's fds (see rerun-restore-files.sh), give them here too.\n");
 	fprintf(f, "exec ");
 	run_shell_quote(f, r->self);
 	fprintf(f, " stage %s --replay ", s->name);

@@ -4,7 +4,9 @@
  * With --replay RUN it feeds the stage the exact input the driver recorded
  * in RUN/NN-NAME.in, and supplies the live objects the stage needs the way
  * the driver did: restore-tasks gets a files socket fed by rerunning
- * restore-files on its own recorded input. AMBER_WRAP (e.g. "strace -f" or
+ * restore-files on its own recorded input (with the --inherit-fd options
+ * it was run with, whose fds the caller opens again), and restore-files gets a files
+ * socket whose files a child of this command takes and closes. AMBER_WRAP (e.g. "strace -f" or
  * "gdb --args") is put in front of the stage binary.
  */
 #include <dirent.h>
@@ -21,6 +23,86 @@
 #include "ipc/exitcodes.h"
 #include "ipc/fds.h"
 #include "lib/cleanup.h"
+
+/* Takes the files restore-files sends on sock and closes them, until the
+ * stage closes its end: a replayed restore-files has no restore-tasks. */
+static void __attribute__((noreturn)) stage_drain_files(int sock)
+{
+	char data[4096], cbuf[CMSG_SPACE(sizeof(int) * 253)];
+
+	for (;;) {
+		struct iovec iov = { data, sizeof(data) };
+		struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf, .msg_controllen = sizeof(cbuf) };
+		ssize_t n = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
+
+		if (n <= 0)
+			_exit(0);
+		for (struct cmsghdr *c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+				for (size_t i = 0; i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int); i++)
+					close(((int *)CMSG_DATA(c))[i]);
+	}
+}
+
+/* The words of a command line the driver recorded (RUN/NN-NAME.cmd, each
+ * word in single quotes, a quote inside as '\''): the next one from *p,
+ * malloc'd, or NULL at the end. */
+static char *stage_next_word(const char **p)
+{
+	const char *s = *p;
+	char *w, *o;
+
+	while (*s && *s != '\'')
+		s++;
+	if (!*s || !(w = o = malloc(strlen(s) + 1)))
+		return NULL;
+	for (s++; *s; s++) {
+		if (*s != '\'') {
+			*o++ = *s;
+		} else if (!strncmp(s, "'\\''", 4)) {
+			*o++ = '\'';
+			s += 3;
+		} else {
+			s++;
+			break;
+		}
+	}
+	*o = 0;
+	*p = s;
+	return w;
+}
+
+/* Appends to argv (up to max) the --inherit-fd options restore-files was
+ * run with, from the command recorded beside its input fin (NN-NAME.in). */
+static int stage_recorded_inherits(const char *fin, char **argv, int n, int max)
+{
+	char cmd[PATH_MAX + 64], text[65536];
+	size_t len = strlen(fin);
+	ssize_t got;
+	const char *p = text;
+	char *w, *prev = NULL;
+	int fd;
+
+	if (len < 3 || len + 2 > sizeof(cmd))
+		return n;
+	snprintf(cmd, sizeof(cmd), "%.*s.cmd", (int)(len - 3), fin);
+	if ((fd = open(cmd, O_RDONLY | O_CLOEXEC)) < 0)
+		return n;
+	got = read(fd, text, sizeof(text) - 1);
+	close(fd);
+	text[got > 0 ? got : 0] = 0;
+	while ((w = stage_next_word(&p))) {
+		if (prev && !strcmp(prev, "--inherit-fd") && n + 2 <= max) {
+			argv[n++] = "--inherit-fd";
+			argv[n++] = w;
+			w = NULL;
+		}
+		free(prev);
+		prev = w;
+	}
+	free(prev);
+	return n;
+}
 
 /* Finds RUN/NN-NAME.in; returns 0 and fills path, or -1. */
 static int stage_find_input(const char *run, const char *name, char *path, size_t size)
@@ -119,7 +201,7 @@ int cmd_stage(int argc, char **argv)
 		pid = fork();
 		if (pid == 0) {
 			int fi = open(fin, O_RDONLY), null = open("/dev/null", O_WRONLY);
-			char *fa[16];
+			char *fa[64];
 			int n = 0;
 
 			dup2(fi, 0);
@@ -134,6 +216,9 @@ int cmd_stage(int argc, char **argv)
 				}
 			fa[n++] = "--fd";
 			fa[n++] = fdarg;
+			/* The restorer's fds, as it was given them: the caller
+			 * opens them again for this command. */
+			n = stage_recorded_inherits(fin, fa, n, 62);
 			fa[n] = NULL;
 			execv(fbin, fa);
 			_exit(EXIT_SYSTEM);
@@ -141,6 +226,22 @@ int cmd_stage(int argc, char **argv)
 		close(sock[0]);
 		waitpid(pid, NULL, 0);
 		dup2(sock[1], FD_DEF_FILES);
+		snprintf(fdarg, sizeof(fdarg), "%s=%d", FD_NAME_FILES, FD_DEF_FILES);
+		rest[nrest++] = "--fd";
+		rest[nrest++] = strdup(fdarg);
+	}
+	if (!strcmp(name, "restore-files")) {
+		char fdarg[32];
+		int sock[2];
+
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock) < 0)
+			return EXIT_SYSTEM;
+		if (fork() == 0) {
+			close(sock[0]);
+			stage_drain_files(sock[1]);
+		}
+		close(sock[1]);
+		dup2(sock[0], FD_DEF_FILES);
 		snprintf(fdarg, sizeof(fdarg), "%s=%d", FD_NAME_FILES, FD_DEF_FILES);
 		rest[nrest++] = "--fd";
 		rest[nrest++] = strdup(fdarg);

@@ -60,6 +60,24 @@ testExternalFileNotGiven() {
 	assertFalse "nothing was left running" "e2e_alive $pid"
 }
 
+# The driver's rerun script of restore-files names the fds it was given;
+# run with them it does the same work alone, without them it says which.
+testRerunWithInheritedFds() {
+	e2e_need_amber || return 0
+	dump_extfile || return 0
+	e2e_amber_ok restore -D "$T/img" -d --inherit-fd "fd[7]:$k10" --inherit-fd "fd[8]:$k11" \
+		7<>"$T/log" 8<"$T/data" || return 0
+	e2e_track "$pid"
+	run=$T/img/restore.run
+	assertContains "the rerun script says how to give the fds" "$(cat "$run/rerun-restore-files.sh")" "20<FILE"
+	# (dash redirects only fds 0 to 9: bash gives 20 and 21)
+	bash -c 'exec sh "$1" 20<>"$2" 21<"$3"' sh "$run/rerun-restore-files.sh" "$T/log" "$T/data" >"$T/rerun.out" 2>&1
+	assertEquals "restore-files rerun with its fds: $(tail -n 2 "$T/rerun.out")" 0 $?
+	sh "$run/rerun-restore-files.sh" >"$T/rerun.out" 2>&1
+	assertContains "restore-files rerun without them" "$(cat "$T/rerun.out")" "fd 20 is not open in this stage"
+	assertEquals "the restored process is untouched" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
 testExternalKeyErrors() {
 	e2e_need_amber || return 0
 	e2e_start_wl extfile "$T/log" "$T/data" || return 0
