@@ -15,6 +15,7 @@
  * extmnt_add's): checked here so a typo fails before the tree is frozen. */
 static int drv_external(const char *cmd, const char *arg, struct drv_opts *o)
 {
+	char canon[EXT_KEY_MAX];
 	struct ext_key k;
 	struct err e = { 0 };
 
@@ -26,6 +27,9 @@ static int drv_external(const char *cmd, const char *arg, struct drv_opts *o)
 		fprintf(stderr, "amber %s: --external %s\n", cmd, e.msg);
 		return EXIT_USAGE;
 	}
+	/* Say how another spelling was read, in the form amber prints keys in. */
+	if (strcmp(ext_format(&k, canon, sizeof(canon)), arg))
+		fprintf(stderr, "amber %s: --external %s is read as %s\n", cmd, arg, canon);
 	o->externals[o->nr_externals++] = arg;
 	return 0;
 }
@@ -34,6 +38,7 @@ static int drv_external(const char *cmd, const char *arg, struct drv_opts *o)
  * since it is this process's fd N that the restored tree gets. */
 static int drv_inherit(const char *cmd, const char *arg, struct drv_opts *o)
 {
+	char canon[EXT_KEY_MAX];
 	struct ext_key k;
 	struct err e = { 0 };
 	int fd;
@@ -51,6 +56,8 @@ static int drv_inherit(const char *cmd, const char *arg, struct drv_opts *o)
 			"e.g. 'amber restore ... --inherit-fd fd[%d]:KEY %d<FILE'\n", cmd, arg, fd, fd, fd);
 		return EXIT_USAGE;
 	}
+	if (k.kind != EXT_PATH && strcmp(ext_format(&k, canon, sizeof(canon)), strchr(arg, ':') + 1))
+		fprintf(stderr, "amber %s: --inherit-fd %s is read as fd[%d]:%s\n", cmd, arg, fd, canon);
 	o->inherits[o->nr_inherits].fd = fd;
 	o->inherits[o->nr_inherits++].arg = arg;
 	return 0;

@@ -12,6 +12,8 @@
 
 int collect_set_externals(struct collect *c, char **keys, int nr, bool shell_job, struct err *e)
 {
+	char canon[EXT_KEY_MAX];
+
 	c->shell_job = shell_job;
 	if (!nr)
 		return 0;
@@ -26,6 +28,9 @@ int collect_set_externals(struct collect *c, char **keys, int nr, bool shell_job
 		if (c->ext[i].key.kind == EXT_PATH)
 			return err_input(e, "--external '%s': a path cannot name an external file at dump; "
 					 "use file[MNT_ID:INODE]", keys[i]);
+		/* Other spellings are accepted; the images and messages use one. */
+		if (strcmp(ext_format(&c->ext[i].key, canon, sizeof(canon)), keys[i]))
+			pr_info("--external %s is %s", keys[i], canon);
 		c->nr_ext++;
 	}
 	return 0;
