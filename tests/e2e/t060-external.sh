@@ -4,7 +4,8 @@
 # an appending log and a read file whose paths are gone at restore, given
 # back read-write and reopened with the process's own flags and position;
 # a pipe fed from outside; one end of a socketpair the test keeps; cat
-# reading a pipe into a file (a real program); --shell-job under script(1).
+# reading a pipe into a file (a real program); --shell-job under script(1),
+# and the terminal named by its tty[] key instead.
 # Strictness both ways: a key nothing matches, at dump or at restore, and
 # an external object nothing is given for, fail naming the keys.
 
@@ -217,6 +218,22 @@ testShellJob() {
 	assertEquals "ttyjob's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 	e2e_poll 10 grep -q "carrying on after restore" "$T/ts2" || fail "nothing on the restoring terminal: $(cat "$T/ts2")"
 	assertContains "the first terminal saw the start" "$(cat "$T/ts1")" "ttyjob: before the dump"
+}
+
+# The same terminal named by its key, and given by --inherit-fd.
+testExternalTty() {
+	e2e_need_amber || return 0
+	start_ttyjob || return 0
+	e2e_amber_fails "or with --external tty[" dump -t "$pid" -D "$T/img"
+	key=$(echo "$E2E_OUT" | sed -n 's/.*or with --external \(tty\[[0-9a-fx:]*\]\).*/\1/p' | head -n 1)
+	[ -n "$key" ] || { fail "no tty key in: $E2E_OUT"; return 0; }
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --external "$key" || return 0
+	e2e_wait_dead "$pid" || { fail "ttyjob still runs after the dump"; return 0; }
+	script -qfec "$AMBER restore -D $T/img --inherit-fd fd[0]:$key" "$T/ts2" </dev/null >/dev/null 2>&1 &
+	e2e_track $!
+	e2e_poll 10 e2e_alive "$pid" || { fail "ttyjob was not restored: $(cat "$T/ts2")"; return 0; }
+	assertEquals "ttyjob's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_poll 10 grep -q "carrying on after restore" "$T/ts2" || fail "nothing on the restoring terminal: $(cat "$T/ts2")"
 }
 
 . /usr/share/shunit2/shunit2
