@@ -34,19 +34,30 @@ dump_extfile() {
 
 testExternalFiles() {
 	e2e_need_amber || return 0
-	dump_extfile || return 0
+	e2e_start_wl extfile "$T/log" "$T/data" "$T/rw" || return 0
+	pid=$E2E_PID
+	k10=$(file_key "$pid" 10)
+	k11=$(file_key "$pid" 11)
+	k12=$(file_key "$pid" 12)
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --external "$k10" --external "$k11" --external "$k12" || return 0
+	e2e_wait_dead "$pid" || { fail "pid $pid still runs after the dump"; return 0; }
+	e2e_reap "$pid"
 	e2e_amber_ok show "$T/img" || return 0
 	assertContains "show lists the log's key" "$E2E_OUT" "\"$k10\" w pos 7, held by pid $pid fd 10"
 	# The process can no longer reach its files by their paths.
-	mv "$T/log" "$T/log.old" && rm -f "$T/data"
+	mv "$T/log" "$T/log.old" && rm -f "$T/data" "$T/rw"
 	printf 'given\n' >"$T/newlog"
 	printf '0123456789' >"$T/newdata"
-	e2e_amber_ok restore -D "$T/img" -d --pidfile "$T/restored.pid" \
-		--inherit-fd "fd[7]:$k10" --inherit-fd "fd[8]:$k11" 7<>"$T/newlog" 8<>"$T/newdata" || return 0
+	printf 'abcd' >"$T/newrw"
+	# The log given read-write, the data read-write, the read-write file
+	# read-only: each comes back as the process had it.
+	e2e_amber_ok restore -D "$T/img" -d --pidfile "$T/restored.pid" --inherit-fd "fd[7]:$k10" \
+		--inherit-fd "fd[8]:$k11" --inherit-fd "fd[9]:$k12" 7<>"$T/newlog" 8<>"$T/newdata" 9<"$T/newrw" || return 0
 	e2e_track "$pid"
 	assertEquals "extfile's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 	assertEquals "what the restored process appended to the given log" "$(printf 'given\nafter')" "$(cat "$T/newlog")"
 	assertEquals "the old log is untouched" before "$(cat "$T/log.old")"
+	assertEquals "what the restored process wrote into the file given read-only" abZd "$(cat "$T/newrw")"
 }
 
 testExternalFileNotGiven() {

@@ -1,17 +1,19 @@
 /* extfile: a self-checking workload for files that belong to the outside
  * (dump --external file[MNT_ID:INODE], restore --inherit-fd).
  *
- *	extfile READYFILE RESULTFILE LOG DATA
+ *	extfile READYFILE RESULTFILE LOG DATA [RW]
  *
  * Holds LOG as fd 10, opened O_WRONLY|O_APPEND, with "before\n" written
- * through it, and DATA as fd 11, opened O_RDONLY and read 4 bytes into.
- * The test dumps both as external files, takes the paths away, and
- * restores with other files given read-write by --inherit-fd. After
- * SIGUSR1 it checks that fd 10 is again write-only and appending (whatever
- * the giver opened it with) and fd 11 read-only at position 4, reads the
- * rest of DATA through fd 11 (the test wrote the same contents to the new
- * file) and appends "after\n" through fd 10 for the test to find. PASS or
- * FAIL lines go to RESULTFILE. */
+ * through it, DATA as fd 11, opened O_RDONLY and read 4 bytes into, and,
+ * if given, RW as fd 12, opened O_RDWR at position 2. The test dumps them
+ * as external files, takes the paths away, and restores with other files
+ * given by --inherit-fd, opened otherwise than the process had them. After
+ * SIGUSR1 it checks that fd 10 is again write-only and appending, fd 11
+ * read-only at position 4 and fd 12 read-write at position 2 (whatever
+ * the giver opened them with), reads the rest of DATA through fd 11 (the
+ * test wrote the same contents to the new file), appends "after\n"
+ * through fd 10 and writes "Z" at fd 12's position for the test to find.
+ * PASS or FAIL lines go to RESULTFILE. */
 #include <fcntl.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -50,6 +52,12 @@ int main(int argc, char **argv)
 		return 1;
 	if (write(10, "before\n", 7) != 7 || read(11, buf, 4) != 4)
 		return 1;
+	if (argc > 5) {
+		int rw = open(argv[5], O_RDWR | O_CREAT | O_TRUNC, 0600);
+
+		if (rw < 0 || write(rw, "abcd", 4) != 4 || lseek(rw, 2, SEEK_SET) != 2 || dup2(rw, 12) < 0 || close(rw) < 0)
+			return 1;
+	}
 	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 1;
 	wl_wait_usr1();
@@ -66,6 +74,13 @@ int main(int argc, char **argv)
 		wl_fail(&r, "fd 11 reads '%s' after its position, want '%s'", buf, WL_DATA + 4);
 	if (write(10, "after\n", 6) != 6)
 		wl_fail(&r, "append 'after' through fd 10: %s", strerror(errno));
+	if (argc > 5) {
+		check_flags(&r, 12, O_RDWR, 0);
+		if (lseek(12, 0, SEEK_CUR) != 2)
+			wl_fail(&r, "fd 12 is at %lld, want 2", (long long)lseek(12, 0, SEEK_CUR));
+		if (write(12, "Z", 1) != 1)
+			wl_fail(&r, "write through fd 12: %s", strerror(errno));
+	}
 	wl_write_result(argv[2], &r);
 	return r.nfails ? 1 : 0;
 }
