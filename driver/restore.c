@@ -202,10 +202,11 @@ int cmd_restore(int argc, char **argv)
 			ret = run_wait(&r, all + 3, 1, &files, true, &e);
 	}
 	if (ret == 0) {
-		struct run_fd fd = { FD_NAME_FILES, sock[1], FD_DEF_FILES };
+		/* With --shell-job, the terminal too: a job gets it as its foreground. */
+		struct run_fd fds[2] = { { FD_NAME_FILES, sock[1], FD_DEF_FILES }, { FD_NAME_TTY, shell_tty, FD_DEF_TTY } };
 		struct run_stage *both[2] = { &files, &tasks };
 
-		ret = run_start(&r, &tasks, "restore-tasks", tasks_args, &fd, 1, &e);
+		ret = run_start(&r, &tasks, "restore-tasks", tasks_args, fds, o.shell_job ? 2 : 1, &e);
 		close(sock[1]);
 		sock[1] = -1;
 		if (ret == 0) {

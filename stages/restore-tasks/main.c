@@ -46,6 +46,10 @@
  *	init of a new pid namespace if there is one, then end. The restored
  *	root (or that init) is this stage's child: when the stage exits it is
  *	re-parented to the driver (a child subreaper) or to init.
+ * Named fds	`files` (required, above); `tty` (with restore --shell-job): the
+ *	terminal amber runs on. A root that leads its own process group (a
+ *	shell's job) gets it as its foreground group before the tree runs, if
+ *	amber's group had it.
  * Options	--pidns: restore into a new pid namespace, where every task keeps
  *	its dumped pid; amber's small init (pid 1) reaps orphans and exits with
  *	the root's status. Implied when the dumped root was pid 1 of its own
@@ -83,6 +87,7 @@ int main(int argc, char **argv)
 		.name = "restore-tasks",
 		.summary = "fork every process with its old pid and transplant its memory and CPU state into it",
 		.fds = { FD_NAME_FILES },
+		.optional_fds = { FD_NAME_TTY },
 		.keep_all_caps = true,
 		.usage = "      --pidns            restore into a new pid namespace (implied when the root was pid 1)",
 		.options = rt_options,

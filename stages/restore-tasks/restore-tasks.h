@@ -143,6 +143,10 @@ struct rt_opts {
 	bool pidns;
 };
 
+/* run.c: with --shell-job, gives the terminal tty to the restored root's
+ * process group if it leads one (a shell's job) and amber's group has it. */
+void rt_foreground(const struct rt_plan *p, int tty);
+
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
 /* images.c: load a task's images; free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "images/image.h"
@@ -220,6 +221,29 @@ static int rt_report(const struct rt_plan *p, struct err *e)
 	return ret ? ret : stream_out_end(&out, e);
 }
 
+void rt_foreground(const struct rt_plan *p, int tty)
+{
+	const struct rt_task *root = NULL;
+
+	for (int i = 0; i < p->nr && !root; i++)
+		if (!p->tasks[i].pe->ppid && !p->tasks[i].pe->helper)
+			root = &p->tasks[i];
+	/* A session leader lost its terminal with setsid; a member of amber's
+	 * group has it already. */
+	if (!root || root->pe->pgid != root->pe->pid || root->pe->sid == root->pe->pid || root->pid <= 0)
+		return;
+	if (tcgetpgrp(tty) != getpgrp()) {
+		pr_info("the terminal's foreground is not amber's: pid %u's process group stays in the background",
+			root->pe->pid);
+		return;
+	}
+	/* Its group, as this stage sees it, has the root's pid here. */
+	if (tcsetpgrp(tty, root->pid) < 0)
+		pr_warn("could not give the terminal to pid %u's process group: %m", root->pe->pid);
+	else
+		pr_info("pid %u's process group has the terminal, as a shell's foreground job", root->pe->pid);
+}
+
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	const struct rt_opts *o = opts;
@@ -279,6 +303,9 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 			break;
 		log_progress("%d of %d tasks restored", ++done, p.nr);
 	}
+	/* Before it runs: a job that reads its terminal must not meet SIGTTIN. */
+	if (ret == 0 && stage_fd(ctx, FD_NAME_TTY) >= 0)
+		rt_foreground(&p, stage_fd(ctx, FD_NAME_TTY));
 	/* All at once: no restored task runs while another is still amber's. */
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)

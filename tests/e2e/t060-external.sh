@@ -231,6 +231,27 @@ testShellJob() {
 	assertContains "the first terminal saw the start" "$(cat "$T/ts1")" "ttyjob: before the dump"
 }
 
+# A job of a job-control shell: a process group of its own, the terminal's
+# foreground. Restored with --shell-job it is the foreground job again.
+testShellJobForeground() {
+	e2e_need_amber || return 0
+	command -v script >/dev/null || { e2e_skip "no script(1)"; return 0; }
+	rm -f "$T/ready" "$T/result"
+	# "; exit": the shell stays, as the session leader, and runs ttyjob as a child.
+	script -qfec "$E2E_WL/closefds $E2E_WL/ttyjob $T/ready $T/result job; exit" "$T/ts1" </dev/null >/dev/null 2>&1 &
+	e2e_track $!
+	e2e_poll 10 test -s "$T/ready" || { fail "ttyjob did not get ready: $(cat "$T/ts1")"; return 0; }
+	pid=$(cut -d' ' -f2 "$T/ready")
+	e2e_track "$pid"
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --shell-job || return 0
+	e2e_wait_dead "$pid" || { fail "ttyjob still runs after the dump"; return 0; }
+	script -qfec "$AMBER restore -D $T/img --shell-job" "$T/ts2" </dev/null >/dev/null 2>&1 &
+	e2e_track $!
+	e2e_poll 10 e2e_alive "$pid" || { fail "ttyjob was not restored: $(cat "$T/ts2")"; return 0; }
+	assertEquals "ttyjob's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_poll 10 grep -q "carrying on after restore" "$T/ts2" || fail "nothing on the restoring terminal: $(cat "$T/ts2")"
+}
+
 # The same terminal named by its key, and given by --inherit-fd.
 testExternalTty() {
 	e2e_need_amber || return 0

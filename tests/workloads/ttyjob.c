@@ -1,16 +1,21 @@
 /* ttyjob: a self-checking workload for a process on its shell's terminal
  * (dump and restore --shell-job).
  *
- *	ttyjob READYFILE RESULTFILE
+ *	ttyjob READYFILE RESULTFILE [job]
  *
  * Runs with stdin, stdout and stderr on a terminal (the test starts it
  * under script(1)), writes "ttyjob: before the dump" to it and reports
- * READY. After SIGUSR1 it checks that its stdio is a terminal again, open
- * for reading and writing, and writes "ttyjob: carrying on after restore
- * on TTYNAME" to it, which the test looks for in what the restoring
- * terminal showed. PASS or FAIL lines go to RESULTFILE. */
+ * READY. With "job" it first makes itself a process group of its own and
+ * the terminal's foreground group, as a job-control shell does for a job.
+ * After SIGUSR1 it checks that its stdio is a terminal again, open for
+ * reading and writing, that (as a job) its group is the terminal's
+ * foreground again, and writes "ttyjob: carrying on after restore on
+ * TTYNAME" to it, which the test looks for in what the restoring terminal
+ * showed. PASS or FAIL lines go to RESULTFILE. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "workload.h"
@@ -27,6 +32,14 @@ int main(int argc, char **argv)
 	wl_catch_usr1();
 	if (!isatty(0) || !isatty(1) || !isatty(2))
 		return 1;
+	if (argc > 3 && !strcmp(argv[3], "job")) {
+		/* As a shell does: a group of its own, given the terminal (SIGTTOU
+		 * ignored, since the caller is not the foreground yet). */
+		signal(SIGTTOU, SIG_IGN);
+		if (setpgid(0, 0) < 0 || tcsetpgrp(0, getpgrp()) < 0)
+			return 1;
+		signal(SIGTTOU, SIG_DFL);
+	}
 	if (write(1, "ttyjob: before the dump\n", 24) != 24 || wl_write_ready(argv[1], getpid()) < 0)
 		return 1;
 	wl_wait_usr1();
@@ -39,6 +52,8 @@ int main(int argc, char **argv)
 		if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
 			wl_fail(&r, "fd %d has flags %#o, want O_RDWR", fd, fl);
 	}
+	if (argc > 3 && !strcmp(argv[3], "job") && tcgetpgrp(0) != getpgrp())
+		wl_fail(&r, "its process group %d is not the terminal's foreground (%d)", (int)getpgrp(), (int)tcgetpgrp(0));
 	name = ttyname(1);
 	n = snprintf(line, sizeof(line), "ttyjob: carrying on after restore on %s\n", name ? name : "?");
 	if (write(1, line, n) != n)
