@@ -539,7 +539,7 @@ static int collect_file_write(struct collect *c, RegFileEntry *re, struct collec
 	collect_usk_free(usk);
 	if (ret < 0)
 		return ret;
-	pr_debug("file %u: '%s'%s flags %#o pos %llu (pid %d fd %d)", re->id, link, re->external ? " (external)" : "",
+	pr_trace("file %u: '%s'%s flags %#o pos %llu (pid %d fd %d)", re->id, link, re->external ? " (external)" : "",
 		 re->flags, (unsigned long long)re->pos, pid, fd);
 	*id = re->id;
 	*added = true;

@@ -113,7 +113,7 @@ static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino
 	pd.has_data = n > 0;
 	pd.data.data = buf;
 	pd.data.len = n;
-	pr_debug("pipe:[%llu]: %zd bytes buffered, capacity %d", (unsigned long long)ino, n, size);
+	pr_trace("pipe:[%llu]: %zd bytes buffered, capacity %d", (unsigned long long)ino, n, size);
 	return image_write(&c->pipedata, &pd.base, e);
 }
 

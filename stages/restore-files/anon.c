@@ -136,7 +136,7 @@ int reopen_anon(struct reopen_file *f, struct err *e)
 	}
 	if (fd < 0)
 		return err_errno(e, "make %s (id %u) of pid %d fd %u again", re->path, re->id, f->pid, f->tfd);
-	pr_debug("file %u: %s", re->id, re->path);
+	pr_trace("file %u: %s", re->id, re->path);
 	f->fd = TAKE_FD(fd);
 	return 0;
 }

@@ -348,7 +348,7 @@ static int reopen_pipe_end(struct reopen *r, struct reopen_file *f, struct err *
 	if (fcntl(fd, F_SETFL, re->flags & (O_NONBLOCK | O_DIRECT)) < 0)
 		return err_errno(e, "set the flags %#o of pipe:[%llu]", re->flags, (unsigned long long)re->pipe_ino);
 	f->fd = fd;
-	pr_debug("file %u: pipe:[%llu] %s end, flags %#o", re->id, (unsigned long long)re->pipe_ino,
+	pr_trace("file %u: pipe:[%llu] %s end, flags %#o", re->id, (unsigned long long)re->pipe_ino,
 		 side ? "write" : "read", re->flags);
 	return 0;
 }
@@ -539,7 +539,7 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (re->pos && !(flags & O_PATH) && lseek(fd, re->pos, SEEK_SET) < 0 &&
 	    !(errno == ESPIPE && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode)))
 		return err_errno(e, "seek file '%s' (id %u) to %llu", re->path, re->id, (unsigned long long)re->pos);
-	pr_debug("file %u: '%s' flags %#o pos %llu", re->id, re->path, flags, (unsigned long long)re->pos);
+	pr_trace("file %u: '%s' flags %#o pos %llu", re->id, re->path, flags, (unsigned long long)re->pos);
 	f->fd = TAKE_FD(fd);
 	return 0;
 }
