@@ -8,7 +8,8 @@
 # contents, holes, flags, offset and seals are back and the descriptor and
 # the mapping are one memfd. A --leave-running dump leaves the tree as it
 # was; a memfd image missing or truncated at restore is a clear error
-# naming the image, pid, fd and memfd, and leaves nothing running.
+# naming the image, pid, fd and memfd, and leaves nothing running; a failed
+# dump leaves no temporary file and no memfd image without its pages.
 # Run: sh tests/e2e/t049-memfd-fds.sh (AMBER_BUILD=DIR for another build dir).
 
 . "$(dirname "$0")/lib.sh"
@@ -78,7 +79,9 @@ testLeaveRunning() {
 assert_nothing_restored() {
 	sleep 0.2
 	assertFalse "no process $pid after a failed restore" "e2e_alive $pid"
-	e2e_alive "$pid" && e2e_track "$pid"
+	if e2e_alive "$pid"; then
+		e2e_track "$pid"
+	fi
 }
 
 # The memfd that only a descriptor holds has lost its pages image.
@@ -115,6 +118,24 @@ testStaleImagesReplaced() {
 	assertEquals "no temporary file left" "" "$(ls -A "$T/img" | grep '^\.tmp\.')"
 	e2e_restore_detached "$T/img" || return 0
 	assertEquals "memfdbig's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+# A dump whose other memfd writer is SIGKILLed (AMBER_TEST_FAIL_STAGE, a
+# driver test hook) fails, leaves no temporary file, and no memfd image
+# without its pages; the tree runs on as it was.
+testFailedDumpLeavesNoHalfImage() {
+	memfdbig_started || return 0
+	for stage in dump-files dump-memory; do
+		export AMBER_TEST_FAIL_STAGE=$stage
+		e2e_amber_fails "$stage" dump -t "$pid" -D "$T/img-$stage"
+		unset AMBER_TEST_FAIL_STAGE
+		assertEquals "$stage killed: no temporary file left" "" "$(ls -A "$T/img-$stage" | grep '^\.tmp\.')"
+		for m in $(ls "$T/img-$stage" | grep '^memfd-.*\.img$'); do
+			assertTrue "$stage killed: $m has its pages" "[ -f '$T/img-$stage/pages-$m' ]"
+		done
+		assertTrue "the tree runs on after the failed dump" "e2e_alive $pid"
+	done
+	assertEquals "the original's check after the failed dumps" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
 tearDown() {
