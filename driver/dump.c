@@ -29,6 +29,7 @@
 #include "ipc/fds.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/memfd.h"
 #include "lib/remap.h"
 #include "lib/tracee.h"
 
@@ -123,6 +124,20 @@ static void dump_remove_remaps(struct run *r, bool say)
 	close(fd);
 }
 
+/* Removes memfd images: an earlier dump's and their temporary files before
+ * the stages run (a memfd is saved only if its images are not there yet,
+ * lib/memfd.h), or after a failed dump the temporary files a killed stage
+ * left. */
+static void dump_remove_memfd_images(struct run *r, bool tmp_only)
+{
+	struct err e = { 0 };
+	_cleanup_close_ int fd = open(r->images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || memfd_remove_images(fd, tmp_only, &e) < 0)
+		pr_warn("could not remove the memfd images of %s: %s", tmp_only ? "this dump's stages" : "an earlier dump",
+			fd < 0 ? strerror(errno) : e.msg);
+}
+
 /* Tells seize what to do with the tree and waits for it to finish. */
 static int dump_release(struct run *r, struct run_stage *seize, int ctl, const char *verdict, struct err *e)
 {
@@ -208,6 +223,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	/* The tree is frozen: memory, files and mounts are read in parallel. */
 	memset(&mounts, 0, sizeof(mounts));
+	dump_remove_memfd_images(&r, false);
 	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
 	if (ret == 0) {
 		const char *files_args[7 + 2 * DRV_MAX_EXTERNALS] = { NULL };
@@ -270,6 +286,7 @@ int cmd_dump(int argc, char **argv)
 		 * succeeded, the failure came later and they are ours to remove. */
 		dump_remove_remaps(&r, false);
 		mntns_remove_live_remaps(r.images, o.pid);
+		dump_remove_memfd_images(&r, true);
 		if (dump_release(&r, &seize, ctl[1], "resume", &e2) < 0)
 			pr_err("%s", e2.msg);
 		else

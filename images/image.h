@@ -24,7 +24,7 @@
 #include "lib/frame.h"
 
 #define IMAGE_MAGIC		0x524d4241u	/* on disk, little-endian: the bytes "ABMR" */
-#define IMAGE_FORMAT_VERSION	1u
+#define IMAGE_FORMAT_VERSION	2u	/* 2: memfd descriptors in memfd-INO.img, not ghosts */
 #define IMAGE_HDR_SIZE		16u
 #define IMAGE_PAGES_HDR_SIZE	4096u
 

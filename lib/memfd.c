@@ -1,4 +1,5 @@
 /* memfd: see memfd.h. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 #include "lib/memfd.h"
 
 #define MEMFD_PREFIX	"/memfd:"
+#define MEMFD_TMP_PREFIX	".tmp."
 #define MEMFD_CHUNK	(1u << 20)	/* bytes copied at once */
 
 const char *memfd_name_of(const char *path)
@@ -155,18 +157,17 @@ static int memfd_pread_full(int fd, uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
-int memfd_save(int dirfd, int fd, const MemfdEntry *m, struct err *e)
+/* Writes m's two images under the names entry and pages (the temporary
+ * ones), the pages first. */
+static int memfd_write(int dirfd, int fd, const MemfdEntry *m, const char *entry, const char *pages, struct err *e)
 {
-	char entry[64], pages[64];
 	_cleanup_free_ uint8_t *buf = malloc(MEMFD_CHUNK);
 	struct image img;
 	int ret;
 
 	if (!buf)
 		return err_errno(e, "allocate a buffer for memfd '%s'", m->name);
-	memfd_image_names(m->ino, entry, sizeof(entry), pages, sizeof(pages));
-	if ((ret = image_write_one(dirfd, "memfd", entry, &m->base, e)) < 0 ||
-	    (ret = image_open_write(&img, dirfd, "pages", pages, e)) < 0)
+	if ((ret = image_open_write(&img, dirfd, "pages", pages, e)) < 0)
 		return ret;
 	for (size_t i = 0; ret == 0 && i < m->n_data; i++) {
 		uint64_t off = m->data[i]->offset, left = (uint64_t)m->data[i]->nr_pages * MEMFD_PAGE;
@@ -184,6 +185,93 @@ int memfd_save(int dirfd, int fd, const MemfdEntry *m, struct err *e)
 	}
 	if (image_close_write(&img, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret == 0)
 		ret = -EIO;
+	if (ret == 0)
+		ret = image_write_one(dirfd, "memfd", entry, &m->base, e);
+	return ret;
+}
+
+void memfd_tmp_name(const char *final, pid_t pid, char *tmp, size_t len)
+{
+	snprintf(tmp, len, MEMFD_TMP_PREFIX "%s.%d", final, (int)pid);
+}
+
+/* Does 'name' exist in dirfd? 1 yes, 0 no, <0 errno. */
+static int memfd_exists(int dirfd, const char *name)
+{
+	struct stat st;
+
+	if (fstatat(dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+		return 1;
+	return errno == ENOENT ? 0 : -errno;
+}
+
+int memfd_save(int dirfd, int fd, const MemfdEntry *m, struct err *e)
+{
+	char entry[64], pages[64], tentry[96], tpages[96];
+	int ret;
+
+	memfd_image_names(m->ino, entry, sizeof(entry), pages, sizeof(pages));
+	/* The other stage may have saved it already: no need to read it all. */
+	if ((ret = memfd_exists(dirfd, pages)) != 0)
+		return ret < 0 ? err_errnum(e, -ret, "look for image '%s'", pages) : 0;
+	memfd_tmp_name(entry, getpid(), tentry, sizeof(tentry));
+	memfd_tmp_name(pages, getpid(), tpages, sizeof(tpages));
+	ret = memfd_write(dirfd, fd, m, tentry, tpages, e);
+	if (ret == 0)
+		ret = memfd_publish(dirfd, tentry, tpages, entry, pages, e);
+	unlinkat(dirfd, tentry, 0);
+	unlinkat(dirfd, tpages, 0);
+	return ret;
+}
+
+int memfd_publish(int dirfd, const char *tentry, const char *tpages, const char *entry, const char *pages,
+		  struct err *e)
+{
+	/* linkat refuses an existing name (EEXIST) and works on every file
+	 * system with hard links, where renameat2's RENAME_NOREPLACE does not. */
+	if (linkat(dirfd, tpages, dirfd, pages, 0) < 0) {
+		if (errno == EEXIST) {
+			pr_debug("image '%s' was published by another stage: this copy is dropped", pages);
+			return 0;
+		}
+		return err_errno(e, "publish image '%s' as '%s'", tpages, pages);
+	}
+	/* The entry last: restore reads it first, so it is what says both are whole. */
+	if (linkat(dirfd, tentry, dirfd, entry, 0) < 0) {
+		int ret = err_errno(e, "publish image '%s' as '%s'", tentry, entry);
+
+		unlinkat(dirfd, pages, 0);
+		return ret;
+	}
+	return 1;
+}
+
+/* Is n the name of a memfd image (memfd-INO.img, pages-memfd-INO.img)? */
+static bool memfd_is_image(const char *n)
+{
+	return !strncmp(n, "memfd-", 6) || !strncmp(n, "pages-memfd-", 12);
+}
+
+int memfd_remove_images(int dirfd, bool tmp_only, struct err *e)
+{
+	/* A description of its own: a dup would share (and move) dirfd's offset. */
+	_cleanup_close_ int dfd = openat(dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+	struct dirent *de;
+	int ret = 0;
+
+	if (dfd < 0 || !(d = fdopendir(dfd)))
+		return err_errno(e, "list the images directory");
+	dfd = -1;	/* d owns it now */
+	while ((de = readdir(d))) {
+		const char *n = de->d_name;
+		bool tmp = !strncmp(n, MEMFD_TMP_PREFIX, strlen(MEMFD_TMP_PREFIX));
+
+		if (memfd_is_image(tmp ? n + strlen(MEMFD_TMP_PREFIX) : n) && (tmp || !tmp_only) &&
+		    unlinkat(dirfd, n, 0) < 0 && errno != ENOENT && ret == 0)
+			ret = err_errno(e, "remove image '%s'", n);
+	}
+	closedir(d);
 	return ret;
 }
 

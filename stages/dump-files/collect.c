@@ -52,6 +52,7 @@ void collect_free(struct collect *c)
 	}
 	free(c->pipes);
 	free(c->fifos);
+	free(c->memfds);
 	free(c->owners);
 	c->owners = NULL;
 	free(c->socks);
@@ -321,7 +322,7 @@ static bool collect_path_replaced(pid_t pid, const char *path, const struct stat
 }
 
 static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
-			 const char *memfd_name, struct err *e);
+			 struct err *e);
 
 /* Appends one record to remaps.img, creating it the first time. */
 static int collect_write_remap(struct collect *c, const RemapEntry *re, struct err *e)
@@ -409,13 +410,13 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 		return collect_write_remap(c, &rm, e);
 	}
 	pr_debug("pid %d fd %d: cannot link '%s' back (%m): saving it as a ghost file", pid, fd, orig);
-	return collect_ghost(c, pid, fd, orig, st, id, NULL, e);
+	return collect_ghost(c, pid, fd, orig, st, id, e);
 }
 
 /* Saves a file's contents in the images (a ghost file), up to --ghost-limit
- * bytes; a memfd (memfd_name set) keeps its name and seals too. */
+ * bytes. */
 static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
-			 const char *memfd_name, struct err *e)
+			 struct err *e)
 {
 	RemapEntry rm = REMAP_ENTRY__INIT;
 	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
@@ -449,13 +450,6 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 	gh.has_uid = gh.has_gid = true;
 	gh.uid = st->st_uid;
 	gh.gid = st->st_gid;
-	if (memfd_name) {
-		int seals = fcntl(rfd, F_GET_SEALS);
-
-		gh.memfd_name = (char *)memfd_name;
-		gh.has_seals = seals > 0;
-		gh.seals = seals > 0 ? seals : 0;
-	}
 	snprintf(gname, sizeof(gname), "ghost-%u.img", id);
 	if ((ret = image_write_one(c->dir_fd, "ghost", gname, &gh.base, e)) < 0)
 		return ret;
@@ -464,8 +458,8 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 	rm.ghost_id = id;
 	if (collect_remember_remap(c, st, id, rm.kind, NULL, e) < 0)
 		return -1;
-	pr_info("pid %d fd %d: '%s' %s; its %lld bytes are saved in %s", pid, fd, orig,
-		memfd_name ? "is a memfd" : "was unlinked", (long long)st->st_size, gname);
+	pr_info("pid %d fd %d: '%s' was unlinked; its %lld bytes are saved in %s", pid, fd, orig,
+		(long long)st->st_size, gname);
 	return collect_write_remap(c, &rm, e);
 }
 
@@ -657,7 +651,7 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 	 * (nlink 0: a ghost unless it can be relinked), maybe while another
 	 * hard link keeps it (then it can always be linked back). */
 	if (S_ISREG(st->st_mode) && !strncmp(link, "/memfd:", 7) && collect_ends_with(link, COLLECT_DELETED)) {
-		/* A memfd: saved whole, with its name and seals. */
+		/* A memfd: saved whole, once per inode, in the memfd images. */
 		size_t n = strlen(link) - strlen(COLLECT_DELETED);
 
 		if (n >= sizeof(orig))
@@ -665,12 +659,9 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		memcpy(orig, link, n);
 		orig[n] = 0;
 		re.path = orig;
-		re.has_remapped = re.remapped = true;
+		re.has_memfd = re.memfd = true;
 		re.has_mnt_id = false;
-		/* Another description of a memfd seen already reaches the same one. */
-		ret = collect_remapped_of(c, st) ? collect_remap(c, pid, fd, orig, st, my_id, e) :
-						   collect_ghost(c, pid, fd, orig, st, my_id, orig + 7, e);
-		if (ret < 0)
+		if ((ret = collect_memfd(c, pid, fd, orig, st, e)) < 0)
 			return ret;
 	} else if (S_ISREG(st->st_mode) && collect_ends_with(link, COLLECT_DELETED)) {
 		size_t n = strlen(link) - strlen(COLLECT_DELETED);

@@ -55,7 +55,7 @@ struct collect {
 	int nr_pipes;
 	pid_t *tree;			/* the processes dumped, to tell outsiders apart */
 	int nr_tree;
-	uint64_t ghost_limit;		/* --ghost-limit: largest unlinked file saved whole */
+	uint64_t ghost_limit;		/* --ghost-limit: largest unlinked file saved whole (not memfds) */
 	bool file_locks;		/* --file-locks: save locks (else a held lock refuses the dump) */
 	struct image remaps;		/* remaps.img, created at the first unlinked file */
 	bool remaps_open;
@@ -81,6 +81,8 @@ struct collect {
 	int nr_inflight;
 	pid_t via_pid;			/* the socket whose queue holds the file in flight being read */
 	int via_fd;
+	struct { uint64_t dev, ino; } *memfds;	/* memfds saved by this stage */
+	int nr_memfds;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
@@ -129,6 +131,10 @@ bool collect_is_tty(const char *link, const struct stat *st);
 void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why);
 /* A copy of pid's fd in this process (pidfd_getfd). */
 int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e);
+/* Saves the memfd behind pid's fd (link "/memfd:NAME", " (deleted)"
+ * stripped) once, whatever its size, in memfd-INO.img and
+ * pages-memfd-INO.img (memfd.c). */
+int collect_memfd(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e);
 /* The state of an anonymous-inode file (anon.c). */
 int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, void **block,
 		 struct err *e);

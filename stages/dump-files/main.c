@@ -15,7 +15,11 @@
  * registrations) comes from fdinfo; files
  * unlinked while open (a link remap next to where they lived when the kernel
  * allows, else their contents in ghost-ID.img, up to --ghost-limit; see
- * remaps.img); memfds (contents, name and seals, as a ghost); file locks
+ * remaps.img); memfds (memfd.c: name, size, seals, mode, owner and
+ * contents, whatever their size and --ghost-limit, in memfd-INO.img and
+ * pages-memfd-INO.img like a mapped memfd, once per memfd: when
+ * dump-memory saved it first for a mapping, its images are kept and this
+ * stage's copy dropped; a hugetlb memfd is refused); file locks
  * (flock, POSIX, OFD, from fdinfo "lock:" lines) with --file-locks, and
  * without it a held lock is refused so it is never silently lost; named
  * pipes (FIFOs) by path, their buffered bytes saved like a pipe's in
@@ -66,6 +70,9 @@
  *			(pipe inode, anon state, unix socket, fifo, owner)
  *	pipedata.img	what each pipe and FIFO held (when there are any)
  *	remaps.img, ghost-ID.img  how unlinked files are reached again
+ *	memfd-INO.img, pages-memfd-INO.img  each memfd a descriptor holds,
+ *			written under a temporary name (.tmp.NAME.PID) and
+ *			published with linkat unless dump-memory did first
  * Output (stdout): state stream with a hello (writer "dump-files") and an
  *	end, no records.
  * Exit status: 0 ok; 2 usage; 3 an unsupported descriptor (the last stderr
@@ -198,7 +205,8 @@ static const struct option dump_files_options[] = {
 static const struct stage_desc dump_files_desc = {
 	.name = "dump-files",
 	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
-	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB)\n"
+	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB; memfds are\n"
+		 "                            saved whatever their size)\n"
 		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)\n"
 		 "      --external KEY        the descriptors of KEY belong to the outside: file[MNT_ID:INODE],\n"
 		 "                            tty[RDEV:DEV], unix[INODE], pipe[INODE] (repeatable)\n"

@@ -14,16 +14,20 @@
  *	file mappings, clean private file pages) and the kernel's own mappings
  *	(vDSO, vvar, vsyscall) are not copied. A memfd that a VMA maps
  *	("/memfd:NAME (deleted)" in maps; MAP_SHARED or MAP_PRIVATE) is saved
- *	once for the whole tree, whoever maps it and whether or not a
- *	descriptor still holds it, read through map_files: memfd-INO.img
- *	(name, size, seals, mode, owner, where its data is) and
+ *	once for the whole tree, whoever maps it, read through map_files:
+ *	memfd-INO.img (name, size, seals, mode, owner, where its data is) and
  *	pages-memfd-INO.img (only the pages that hold data); the pages a
- *	MAP_PRIVATE mapping of it wrote are private pages like any other.
+ *	MAP_PRIVATE mapping of it wrote are private pages like any other. A
+ *	memfd a descriptor holds too is saved by whichever of this stage and
+ *	dump-files (which runs beside it) comes first: each writes under a
+ *	temporary name (.tmp.NAME.PID) and publishes with linkat, and the
+ *	second finds the images there and drops its copy (lib/memfd.h).
  *
  * Inputs	stdin: state stream with a 'task' record per process (from seize).
  *	The tree must be stopped (seize holds it); nothing here uses ptrace.
  * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
- *	with pages-memfd-INO.img per memfd mapped; stdout: hello, end.
+ *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
+ *	them); stdout: hello, end.
  * Exit status	ipc/exitcodes.h; 3 for a mapping amber cannot dump (device
  *	memory, a deleted file that is no memfd, a hugetlb memfd, a writable
  *	shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE), naming the

@@ -1,10 +1,12 @@
 /* dump-memory/memfd.c: the memfds the tree maps, each saved once.
  *
  * A VMA that maps a memfd (MAP_SHARED or MAP_PRIVATE) records the memfd's
- * inode (mm.c); the memfd itself, whoever maps it and whether or not a
- * descriptor still holds it, is saved here through the first VMA seen that
- * maps it: /proc/PID/map_files/ reaches it without touching the process,
- * and only the pages that hold data are read (lib/memfd.h). */
+ * inode (mm.c); the memfd itself, whoever maps it, is saved here through
+ * the first VMA seen that maps it: /proc/PID/map_files/ reaches it without
+ * touching the process, and only the pages that hold data are read
+ * (lib/memfd.h). A memfd a descriptor holds too is saved by whichever of
+ * this stage and dump-files comes first: memfd_save publishes its images
+ * once and the second drops its copy. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -71,12 +73,12 @@ int dm_memfd(int dirfd, pid_t pid, const struct proc_vma *v, struct dm_totals *t
 	m.name = (char *)name;
 	if ((ret = memfd_describe(fd, &m, e)) == 0)
 		ret = memfd_save(dirfd, fd, &m, e);
-	if (ret == 0)
-		pr_info("pid %d: memfd '%s' (inode %llu, %llu bytes, %zu runs of data) mapped at %#llx saved",
+	if (ret >= 0)
+		pr_info("pid %d: memfd '%s' (inode %llu, %llu bytes, %zu runs of data) mapped at %#llx %s",
 			pid, name, (unsigned long long)m.ino, (unsigned long long)m.size, m.n_data,
-			(unsigned long long)v->start);
+			(unsigned long long)v->start, ret ? "saved" : "saved already by dump-files");
 	memfd_clear(&m);
 	if (ret < 0)
 		err_wrap(e, "pid %d maps memfd '%s' at %#llx", pid, name, (unsigned long long)v->start);
-	return ret;
+	return ret < 0 ? ret : 0;
 }

@@ -45,6 +45,12 @@
  * An unlinked file comes from its link remap or is made again from its
  * ghost image.
  *
+ * A memfd (memfd.c) is made once per dumped inode from memfd-INO.img and
+ * pages-memfd-INO.img (memfd_create, size, contents, mode, owner, then
+ * seals), and each of its descriptions is a new open of it with the dumped
+ * flags and position; restore-tasks maps these same memfds. A missing or
+ * truncated memfd image fails the stage naming the image, pid, fd and memfd.
+ *
  * The restorer's own fds (inherit.c): every description whose key (its
  * external key, pipe:[INO], socket:[INO] or the path it was opened by)
  * is named by --inherit-fd fd[N]:KEY gets fd N instead: a file opened
@@ -54,7 +60,7 @@
  * description nothing is given for, fail the stage naming the keys.
  *
  * Input (images dir, -D): files.img, fdinfo-PID.img of each task,
- *	pipedata.img, ghost-ID.img.
+ *	pipedata.img, ghost-ID.img, memfd-INO.img and pages-memfd-INO.img.
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
  *	socketpair whose other end restore-tasks reads. `hidden` (optional):
  *	build-mntns' directory fds of files under an overmount, by file id; such

@@ -439,30 +439,17 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 	if ((ret = image_read_one(r->dir_fd, "ghost", name, (ProtobufCMessage **)&g, e)) < 0)
 		return ret;
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
-	if (g->memfd_name) {
-		/* Without MFD_ALLOW_SEALING a memfd is born sealed with F_SEAL_SEAL. */
-		bool sealing = g->has_seals && g->seals != F_SEAL_SEAL;
-
-		tmp = memfd_create(g->memfd_name, MFD_CLOEXEC | (sealing ? MFD_ALLOW_SEALING : 0));
-		if (tmp < 0)
-			ret = err_errno(e, "make memfd '%s' (id %u) again", g->memfd_name, re->id);
-	} else {
-		tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
-	}
-	if (tmp < 0 && !g->memfd_name) {
+	tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
+	if (tmp < 0) {
 		pr_warn("file %u: cannot make it again in '%s' (%m): using /tmp", re->id, dir);
 		tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
 	}
-	if (tmp < 0 && ret == 0)
+	if (tmp < 0)
 		ret = err_errno(e, "make the unlinked file '%s' (id %u) again", re->path, re->id);
-	else if (ret == 0 && g->has_data && g->data.len && write(tmp, g->data.data, g->data.len) != (ssize_t)g->data.len)
+	else if (g->has_data && g->data.len && write(tmp, g->data.data, g->data.len) != (ssize_t)g->data.len)
 		ret = err_errno(e, "write the %zu bytes of unlinked file '%s'", g->data.len, re->path);
 	if (ret == 0 && g->has_uid && fchown(tmp, g->uid, g->gid) < 0)
 		pr_warn("file %u: cannot give it owner %u:%u: %m", re->id, g->uid, g->gid);
-	/* Seals last: F_SEAL_WRITE would have refused the refill. */
-	if (ret == 0 && g->memfd_name && g->has_seals && g->seals != F_SEAL_SEAL &&
-	    fcntl(tmp, F_ADD_SEALS, g->seals) < 0)
-		ret = err_errno(e, "seal memfd '%s' (id %u) with %#x", g->memfd_name, re->id, g->seals);
 	ghost_file_entry__free_unpacked(g, NULL);
 	if (ret < 0)
 		return ret;
@@ -585,7 +572,8 @@ int reopen_open_all(struct reopen *r, struct err *e)
 		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
 		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
-		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) : reopen_one(r, &r->files[i], e);
+		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) :
+		      r->files[i].re->memfd ? reopen_memfd(r, &r->files[i], e) : reopen_one(r, &r->files[i], e);
 		if (ret < 0)
 			return ret;
 		r->nr_open++;
@@ -707,6 +695,9 @@ void reopen_free(struct reopen *r)
 	for (int i = 0; i < r->nr_ghosts; i++)
 		close(r->ghosts[i].fd);
 	free(r->ghosts);
+	for (int i = 0; i < r->nr_memfds; i++)
+		close(r->memfds[i].fd);
+	free(r->memfds);
 	free(r->files);
 	free(r->inherits);
 	for (int i = 0; i < r->nr_plan; i++)

@@ -59,6 +59,8 @@ struct reopen {
 	int nr_remaps;
 	struct { uint32_t ghost_id; int fd; } *ghosts;	/* inodes made from ghost images, by ghost id */
 	int nr_ghosts;
+	struct { uint64_t ino; int fd; } *memfds;	/* memfds made from their images, by dumped inode */
+	int nr_memfds;
 	struct reopen_pipe *pipes;
 	int nr_pipes;
 	struct reopen_file *files;	/* sorted by id */
@@ -120,6 +122,10 @@ int reopen_flags(const RegFileEntry *re);
 /* A description the restorer gave (inherit.c). */
 int reopen_inherited(struct reopen_file *f, struct err *e);
 
+/* A description of a memfd: the memfd made once per dumped inode from
+ * memfd-INO.img and pages-memfd-INO.img, opened again with the dumped
+ * flags and position (memfd.c). */
+int reopen_memfd(struct reopen *r, struct reopen_file *f, struct err *e);
 /* Makes an anonymous-inode file (eventfd, signalfd, timerfd, epoll,
  * inotify) again in its dumped state (anon.c). */
 int reopen_anon(struct reopen_file *f, struct err *e);

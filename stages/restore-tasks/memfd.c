@@ -2,9 +2,9 @@
  * MAP_PRIVATE), one object per dumped inode.
  *
  * When the tree still held the memfd as a descriptor, restore-files made it
- * again (from its ghost image) and sent it with the other files: that one is
- * mapped, so the descriptor and the mappings are one inode again. files.img
- * says which file id had which inode. Otherwise this stage makes it from
+ * again (from the same memfd images) and sent it with the other files: that
+ * one is mapped, so the descriptor and the mappings are one inode again.
+ * files.img says which file id had which inode. Otherwise this stage makes it from
  * memfd-INO.img and pages-memfd-INO.img (lib/memfd.h). Each task then opens
  * it through /proc/<stage>/fd/ and maps it at its old address and offset
  * (transplant.c); pages a MAP_PRIVATE mapping had written are private pages
@@ -51,8 +51,8 @@ static const VmaEntry *rt_memfd_user(const struct rt_plan *p, uint64_t ino, uint
 }
 
 /* Takes restore-files' descriptor for each memfd a descriptor of the tree
- * held: a memfd description in files.img (path "/memfd:NAME", made from a
- * ghost) with the same inode and device. */
+ * held: a memfd description in files.img ('memfd', path "/memfd:NAME")
+ * with the same inode and device. */
 static int rt_memfd_from_files(int dirfd, struct rt_plan *p, struct err *e)
 {
 	struct rt_memfds *s = &p->memfds;
@@ -67,7 +67,7 @@ static int rt_memfd_from_files(int dirfd, struct rt_plan *p, struct err *e)
 	while ((ret = image_read(&img, &msg, e)) > 0) {
 		const RegFileEntry *re = (RegFileEntry *)msg;
 
-		for (int i = 0; re->has_inode && re->remapped && memfd_name_of(re->path) && i < s->nr; i++) {
+		for (int i = 0; re->has_inode && re->memfd && i < s->nr; i++) {
 			struct rt_memfd *o = &s->v[i];
 
 			if (o->fd >= 0 || o->ino != re->inode || (o->has_dev && re->has_dev && o->dev != re->dev))

@@ -24,6 +24,8 @@ testMemfdMappings() {
 	# One memfd image per memfd, whoever maps it: four, none twice.
 	assertEquals "memfd images written" 4 "$(ls "$T/img" | grep -c '^memfd-.*\.img$')"
 	assertEquals "memfd page images written" 4 "$(ls "$T/img" | grep -c '^pages-memfd-.*\.img$')"
+	# amber-map's descriptor is saved with its mapping, not as a ghost.
+	assertEquals "ghost images written" 0 "$(ls "$T/img" | grep -c '^ghost-')"
 	# The memfd of holes only costs no page data.
 	assertContains "amber-empty saved no page" "$("$AMBER" show "$T/img" | grep pages-memfd)" "0 pages"
 }

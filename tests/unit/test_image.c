@@ -165,7 +165,7 @@ static void image_write_truncates(void)
 static void image_wrong_magic(void)
 {
 	uint8_t buf[64];
-	size_t n = image_test_header(buf, 0x464c457f, image_test_kind_magic("core"), 1, 16);
+	size_t n = image_test_header(buf, 0x464c457f, image_test_kind_magic("core"), IMAGE_FORMAT_VERSION, 16);
 	ProtobufCMessage *m = NULL;
 	struct err e = { 0 };
 	char *dir;
@@ -232,7 +232,7 @@ static void image_wrong_version(void)
 	REQUIRE(image_test_put(dfd, "mm-3.img", buf, n) == 0);
 	CHECK_INT(image_open_read(&img, dfd, "mm", "mm-3.img", &e), -EINVAL);
 	CHECK_CONTAINS(e.msg, "'mm-3.img'");
-	CHECK_CONTAINS(e.msg, "format version 2");
+	CHECK_CONTAINS(e.msg, "format version 3");
 	close(dfd);
 	unit_rmtree(dir);
 }
@@ -248,7 +248,7 @@ static void image_bad_header_size(void)
 
 	REQUIRE(dfd >= 0);
 	for (size_t i = 0; i < UNIT_ARRAY_SIZE(sizes); i++) {
-		size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("mm"), 1, sizes[i]);
+		size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("mm"), IMAGE_FORMAT_VERSION, sizes[i]);
 
 		REQUIRE(image_test_put(dfd, "mm-3.img", buf, n) == 0);
 		CHECK_INT(image_open_read(&img, dfd, "mm", "mm-3.img", &e), -EINVAL);
@@ -261,7 +261,7 @@ static void image_bad_header_size(void)
 static void image_truncated_header(void)
 {
 	uint8_t buf[64];
-	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("core"), 1, 16);
+	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("core"), IMAGE_FORMAT_VERSION, 16);
 	ProtobufCMessage *m = NULL;
 	struct err e = { 0 };
 	char *dir;
@@ -283,7 +283,7 @@ static void image_truncated_header(void)
 static void image_header_without_record(void)
 {
 	uint8_t buf[64];
-	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("core"), 1, 16);
+	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("core"), IMAGE_FORMAT_VERSION, 16);
 	ProtobufCMessage *m = NULL;
 	struct err e = { 0 };
 	char *dir;
@@ -349,7 +349,7 @@ static void image_symlink_refused(void)
 static void image_garbage_body(void)
 {
 	uint8_t buf[64];
-	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("inventory"), 1, 16);
+	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("inventory"), IMAGE_FORMAT_VERSION, 16);
 	ProtobufCMessage *m = NULL;
 	struct err e = { 0 };
 	char *dir;
@@ -370,7 +370,7 @@ static void image_garbage_body(void)
 static void image_truncated_record(void)
 {
 	uint8_t buf[64];
-	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("inventory"), 1, 16);
+	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("inventory"), IMAGE_FORMAT_VERSION, 16);
 	ProtobufCMessage *m = NULL;
 	struct err e = { 0 };
 	char *dir;
@@ -390,7 +390,7 @@ static void image_truncated_record(void)
 static void image_oversize_record(void)
 {
 	uint8_t buf[64];
-	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("core"), 1, 16);
+	size_t n = image_test_header(buf, IMAGE_MAGIC, image_test_kind_magic("core"), IMAGE_FORMAT_VERSION, 16);
 	ProtobufCMessage *m = NULL;
 	struct err e = { 0 };
 	char *dir;

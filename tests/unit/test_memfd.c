@@ -1,7 +1,10 @@
 /* test_memfd: lib/memfd.c, the memfd images (memfd-INO.img and
  * pages-memfd-INO.img): names, the data runs found in a real memfd, the
- * check of runs against the pages image, and a save/restore round trip
- * through a temp images dir, with each refusal naming its image. */
+ * check of runs against the pages image, a save/restore round trip
+ * through a temp images dir, with each refusal naming its image, and the
+ * save-once publishing that lets dump-files and dump-memory both save one
+ * memfd. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -272,6 +275,189 @@ static void memfd_restore_refusals(void)
 	unit_rmtree(dir);
 }
 
+/* The names in dir, sorted, joined by spaces (for comparing listings). */
+static void memfd_test_ls(const char *dir, char *out, size_t len)
+{
+	struct dirent **v;
+	int n = scandir(dir, &v, NULL, alphasort);
+
+	out[0] = 0;
+	for (int i = 0; i < n; i++) {
+		if (strcmp(v[i]->d_name, ".") && strcmp(v[i]->d_name, ".."))
+			snprintf(out + strlen(out), len - strlen(out), "%s%s", out[0] ? " " : "", v[i]->d_name);
+		free(v[i]);
+	}
+	if (n >= 0)
+		free(v);
+}
+
+/* The first byte of page p of the memfd restored from dfd's images of ino. */
+static int memfd_test_first_byte(int dfd, uint64_t ino, int p)
+{
+	MemfdEntry *got = NULL;
+	struct err e = { 0 };
+	char c = 0;
+	int nfd = memfd_restore(dfd, ino, &got, &e);
+
+	if (got)
+		memfd_entry__free_unpacked(got, NULL);
+	if (nfd < 0) {
+		printf("# %s\n", e.msg);
+		return -1;
+	}
+	if (pread(nfd, &c, 1, (off_t)p * PG) != 1)
+		c = -1;
+	close(nfd);
+	return (unsigned char)c;
+}
+
+/* A second save of the same inode (the other dump stage) finds the first
+ * one's images, keeps them and leaves no temporary file. */
+static void memfd_save_once(void)
+{
+	static const int first[] = { 0 }, second[] = { 1 };
+	MemfdEntry m = MEMFD_ENTRY__INIT, m2 = MEMFD_ENTRY__INIT;
+	struct err e = { 0 };
+	char *dir = NULL, ls[512];
+	int a = memfd_test_make("once", 0, 2 * PG, first, 1), b = memfd_test_make("once", 0, 2 * PG, second, 1), dfd;
+
+	REQUIRE(a >= 0 && b >= 0);
+	m.name = m2.name = "once";
+	REQUIRE((dfd = memfd_test_saved(&dir, a, &m, 5)) >= 0);
+	m2.ino = 5;
+	REQUIRE(memfd_describe(b, &m2, &e) == 0);
+	CHECK_INT(memfd_save(dfd, b, &m2, &e), 0);
+	memfd_test_ls(dir, ls, sizeof(ls));
+	CHECK_STR(ls, "memfd-5.img pages-memfd-5.img");
+	/* The first writer's contents: page 0 of 'a', not page 1 of 'b'. */
+	CHECK_INT(memfd_test_first_byte(dfd, 5, 0), 'a');
+	CHECK_INT(memfd_test_first_byte(dfd, 5, 1), 0);
+	memfd_clear(&m);
+	memfd_clear(&m2);
+	close(a);
+	close(b);
+	close(dfd);
+	unit_rmtree(dir);
+}
+
+/* Two writers that both wrote their temporary images before either
+ * published: the first publishes, the second gets 0 and the finals stay
+ * the first's. */
+static void memfd_publish_race(void)
+{
+	static const int pages[] = { 2 };
+	MemfdEntry m = MEMFD_ENTRY__INIT;
+	struct err e = { 0 };
+	char *dir = NULL, ls[512], te1[96], tp1[96], te2[96], tp2[96];
+	int fd = memfd_test_make("race", 0, 3 * PG, pages, 1), dfd;
+
+	REQUIRE(fd >= 0);
+	m.name = "race";
+	REQUIRE((dfd = memfd_test_saved(&dir, fd, &m, 6)) >= 0);
+	memfd_tmp_name("memfd-6.img", 111, te1, sizeof(te1));
+	memfd_tmp_name("pages-memfd-6.img", 111, tp1, sizeof(tp1));
+	memfd_tmp_name("memfd-6.img", 222, te2, sizeof(te2));
+	memfd_tmp_name("pages-memfd-6.img", 222, tp2, sizeof(tp2));
+	CHECK_STR(te1, ".tmp.memfd-6.img.111");
+	CHECK(!image_kind_of_file(te1) && !image_kind_of_file(tp1));
+	/* Both writers' temporary files, then no final name yet. */
+	REQUIRE(linkat(dfd, "memfd-6.img", dfd, te1, 0) == 0 && linkat(dfd, "pages-memfd-6.img", dfd, tp1, 0) == 0);
+	REQUIRE(linkat(dfd, "memfd-6.img", dfd, te2, 0) == 0 && linkat(dfd, "pages-memfd-6.img", dfd, tp2, 0) == 0);
+	REQUIRE(unlinkat(dfd, "memfd-6.img", 0) == 0 && unlinkat(dfd, "pages-memfd-6.img", 0) == 0);
+	CHECK_INT(memfd_publish(dfd, te1, tp1, "memfd-6.img", "pages-memfd-6.img", &e), 1);
+	CHECK_INT(memfd_publish(dfd, te2, tp2, "memfd-6.img", "pages-memfd-6.img", &e), 0);
+	memfd_test_ls(dir, ls, sizeof(ls));
+	CHECK_STR(ls, ".tmp.memfd-6.img.111 .tmp.memfd-6.img.222 .tmp.pages-memfd-6.img.111 .tmp.pages-memfd-6.img.222 "
+		      "memfd-6.img pages-memfd-6.img");
+	CHECK_INT(memfd_test_first_byte(dfd, 6, 2), 'c');
+
+	/* A writer whose entry cannot be published takes its pages back:
+	 * nothing is left under the final names. */
+	REQUIRE(unlinkat(dfd, "memfd-6.img", 0) == 0 && unlinkat(dfd, "pages-memfd-6.img", 0) == 0);
+	REQUIRE(unlinkat(dfd, te1, 0) == 0);
+	CHECK(memfd_publish(dfd, te1, tp1, "memfd-6.img", "pages-memfd-6.img", &e) < 0);
+	CHECK_CONTAINS(e.msg, "memfd-6.img");
+	CHECK(faccessat(dfd, "pages-memfd-6.img", F_OK, 0) < 0 && errno == ENOENT);
+	CHECK(faccessat(dfd, "memfd-6.img", F_OK, 0) < 0 && errno == ENOENT);
+	memfd_clear(&m);
+	close(fd);
+	close(dfd);
+	unit_rmtree(dir);
+}
+
+/* Writers in several processes save one memfd at the same time: exactly
+ * one publishes, the images are whole and no temporary file is left. */
+static void memfd_save_concurrent(void)
+{
+	enum { WRITERS = 4 };
+	static const int pages[] = { 0, 5, 9 };
+	char *dir = unit_tmpdir(), ls[512];
+	int fd = memfd_test_make("many", 0, 10 * PG, pages, 3), dfd, published = 0, failed = 0;
+	pid_t kids[WRITERS];
+
+	REQUIRE(dir && fd >= 0 && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0);
+	for (int i = 0; i < WRITERS; i++) {
+		kids[i] = fork();
+		REQUIRE(kids[i] >= 0);
+		if (kids[i] == 0) {
+			MemfdEntry m = MEMFD_ENTRY__INIT;
+			struct err e = { 0 };
+			int ret;
+
+			m.ino = 12;
+			m.name = "many";
+			ret = memfd_describe(fd, &m, &e);
+			if (ret == 0)
+				ret = memfd_save(dfd, fd, &m, &e);
+			if (ret < 0)
+				printf("# %s\n", e.msg);
+			_exit(ret < 0 ? 2 : ret);
+		}
+	}
+	for (int i = 0; i < WRITERS; i++) {
+		int st;
+
+		REQUIRE(waitpid(kids[i], &st, 0) == kids[i]);
+		published += WIFEXITED(st) && WEXITSTATUS(st) == 1;
+		failed += !WIFEXITED(st) || WEXITSTATUS(st) > 1;
+	}
+	CHECK_INT(failed, 0);
+	CHECK_INT(published, 1);
+	memfd_test_ls(dir, ls, sizeof(ls));
+	CHECK_STR(ls, "memfd-12.img pages-memfd-12.img");
+	CHECK_INT(memfd_test_first_byte(dfd, 12, 9), 'a' + 9);
+	close(fd);
+	close(dfd);
+	unit_rmtree(dir);
+}
+
+/* The driver's clean-up: an earlier dump's memfd images and any writer's
+ * temporary files go, nothing else does. */
+static void memfd_remove_cases(void)
+{
+	static const char *const names[] = { "memfd-1.img", "pages-memfd-1.img", ".tmp.memfd-1.img.5",
+					     ".tmp.pages-memfd-1.img.5", "files.img", "pages-3.img", ".tmp.other" };
+	struct err e = { 0 };
+	char *dir = unit_tmpdir(), ls[512];
+	int dfd;
+
+	REQUIRE(dir && (dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)) >= 0);
+	for (size_t i = 0; i < UNIT_ARRAY_SIZE(names); i++) {
+		int fd = openat(dfd, names[i], O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+
+		REQUIRE(fd >= 0);
+		close(fd);
+	}
+	CHECK_INT(memfd_remove_images(dfd, true, &e), 0);
+	memfd_test_ls(dir, ls, sizeof(ls));
+	CHECK_STR(ls, ".tmp.other files.img memfd-1.img pages-3.img pages-memfd-1.img");
+	CHECK_INT(memfd_remove_images(dfd, false, &e), 0);
+	memfd_test_ls(dir, ls, sizeof(ls));
+	CHECK_STR(ls, ".tmp.other files.img pages-3.img");
+	close(dfd);
+	unit_rmtree(dir);
+}
+
 static const struct unit_case cases[] = {
 	UNIT_CASE(memfd_name_cases),
 	UNIT_CASE(memfd_image_name_format),
@@ -280,6 +466,10 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(memfd_check_cases),
 	UNIT_CASE(memfd_round_trip),
 	UNIT_CASE(memfd_restore_refusals),
+	UNIT_CASE(memfd_save_once),
+	UNIT_CASE(memfd_publish_race),
+	UNIT_CASE(memfd_save_concurrent),
+	UNIT_CASE(memfd_remove_cases),
 };
 
 UNIT_MAIN(cases)
