@@ -3,8 +3,12 @@
  * Every task's mount namespace is compared with this stage's own (the
  * dumper's); tasks in it need nothing here: they are restored in the
  * restorer's namespace. For every other namespace (unshare -m, a
- * container) the mount tree is read from the first task's
- * /proc/PID/mountinfo and written parents first, each mount with how
+ * container) the mount tree is read whole, as its root sees it: a child
+ * enters it (setns) and reads its own mountinfo there (lib/nsroot.h), so a
+ * task that chroot(2)ed, whose /proc/PID/mountinfo shows only what is
+ * under its root and by paths from there, changes nothing; paths in the
+ * images (mountpoints, and cwd, root and files of dump-files) are all from
+ * the namespace's root. The tree is written parents first, each mount with how
  * build-mntns will make it again:
  *	host bind	its super block is mounted outside the tree too (the
  *			root file system, /proc, a bind of a host directory):
@@ -65,6 +69,7 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/mntclone.h"
+#include "lib/nsroot.h"
 #include "stages/dump-mounts/dump-mounts.h"
 
 #define DM_MAX_EXTERNAL 64
@@ -247,7 +252,9 @@ static int dm_dump_ns(const struct stage_ctx *ctx, const struct dump_mounts_opts
 	char name[64];
 	int *order, *tmpfs_idx = NULL, ret, files = 0, tmpfs = 0;
 
-	if ((ret = mountinfo_read(ns->host_pid, &t, e)) < 0)
+	/* The whole namespace from its root, not pid's view: a task that
+	 * chroot'ed sees only what is under its root (lib/nsroot.h). */
+	if ((ret = nsroot_open(ns->host_pid, NULL, &t, e)) < 0)
 		return ret;
 	order = calloc(t.nr ? t.nr : 1, sizeof(*order));
 	tmpfs_idx = calloc(t.nr ? t.nr : 1, sizeof(*tmpfs_idx));
