@@ -35,7 +35,11 @@
  *	clone3, PTRACE_O_TRACECLONE), and in every thread sets name, rseq,
  *	robust list, clear_child_tid, sigaltstack, pending signals, then
  *	credentials, dumpable and parent-death signal, then seccomp filters;
- *	finally it unmaps the trampoline. When every task is done it loads
+ *	finally it unmaps the trampoline. With a new pid namespace, the
+ *	tree's own proc mounts are then mounted again from inside it
+ *	(procmnt.c: a helper's child joins it with setns(CLONE_NEWPID) and
+ *	replaces each in its mount namespace), so /proc shows the restored
+ *	pids. When every task is done it loads
  *	registers, FPU/xstate and signal mask of every thread and detaches
  *	them all at once.
  *

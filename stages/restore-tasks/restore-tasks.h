@@ -95,6 +95,7 @@ struct rt_task {
 	bool seized, stopped, ready;
 	bool has_mntns;		/* in a mount namespace build-mntns made: */
 	int mntns_fd;		/* its pin, opened by the stage, entered by the task */
+	uint32_t mntns_id;
 	int cwd_src, root_src;	/* the stage's O_PATH fds of a cwd / root under an
 				 * overmount (restore-files' fs_plan), or -1 */
 	int chroot_fd[2];	/* in the task, until the transplant chroots it: an
@@ -129,6 +130,16 @@ struct rt_shared {
 	struct rt_slot slot[];
 };
 
+/* A proc mount of the tree's namespace ns_id, made again from inside the
+ * new pid namespace (procmnt.c). */
+struct rt_procmnt {
+	uint32_t ns_id;
+	int mntns_fd;		/* the namespace's pin (a task's mntns_fd) */
+	char *mountpoint;
+	unsigned long flags;	/* mount(2) flags of its options */
+	char *data;		/* its super block options but rw/ro */
+};
+
 struct rt_plan {
 	struct rt_task *tasks;
 	int nr;
@@ -142,6 +153,8 @@ struct rt_plan {
 	struct rt_memfds memfds;
 	FsPlanEntry **dirs;	/* cwds and roots under overmounts (restore-files) */
 	int nr_dirs;
+	struct rt_procmnt *procs;	/* proc mounts to make again in the new pid namespace */
+	int nr_procs;
 	bool pidns;		/* restore into a new pid namespace */
 	pid_t root_host;	/* the root, as this stage sees it */
 	pid_t init_host;	/* amber's init of the new pid namespace, or 0 */
@@ -182,6 +195,13 @@ const struct rt_memfd *rt_memfd_of(const struct rt_memfds *s, const VmaEntry *v)
 /* Sets the final registers, FPU state and mask of every thread of t and
  * detaches them. */
 int rt_release(struct rt_task *t, struct err *e);
+
+/* procmnt.c: with a new pid namespace, finds the tree's proc mounts that
+ * can be made again inside it (warning about the others); after every
+ * transplant, before any task runs, mounts them there; frees. */
+int rt_procmnt_plan(int dirfd, struct rt_plan *p, struct err *e);
+int rt_procmnt_mount(struct rt_plan *p, struct err *e);
+void rt_procmnt_free(struct rt_plan *p);
 
 struct rsys;
 /* chroot.c: chroots a stopped task into the root whose O_PATH fd it holds

@@ -65,6 +65,7 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 				if (p->tasks[i].pe->pid == m->pids[k]) {
 					p->tasks[i].has_mntns = true;
 					p->tasks[i].mntns_fd = fd;
+					p->tasks[i].mntns_id = m->id;
 				}
 	} else if (rec->body_case == STREAM_RECORD__BODY_FS_PLAN) {
 		FsPlanEntry **nd = realloc(p->dirs, sizeof(*nd) * (p->nr_dirs + 1));
@@ -235,6 +236,7 @@ static void rt_plan_free(struct rt_plan *p)
 		munmap(p->shared, p->shared_size);
 	rt_shmem_free(p);
 	rt_memfd_free(p);
+	rt_procmnt_free(p);
 }
 
 /* Says which pids run again, as the driver sees them, and amber's init if
@@ -314,6 +316,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	if (ret == 0)
 		ret = rt_memfd_make(ctx->dir_fd, &p, e);
 	if (ret == 0)
+		ret = rt_procmnt_plan(ctx->dir_fd, &p, e);
+	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	/* After the tasks exist, so that none of them starts with a copy. */
 	if (ret == 0)
@@ -325,6 +329,9 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 			break;
 		log_progress("%d of %d tasks restored", ++done, p.nr);
 	}
+	/* The tree's own proc, in its new pid namespace (procmnt.c). */
+	if (ret == 0)
+		ret = rt_procmnt_mount(&p, e);
 	/* All at once: no restored task runs while another is still amber's. */
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)

@@ -21,6 +21,25 @@ testPivotedRoot() {
 	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
 }
 
+# restore --pidns: the container's new proc is mounted again from inside
+# the new pid namespace, so /proc/self is the process's own pid there.
+testPivotedRootNewPidns() {
+	e2e_need_amber || return 0
+	mkdir "$T/ctr"
+	e2e_start_wl container "$T/ctr" || return 0
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	# Taken here, so the host pid differs from the one inside and a proc
+	# of the wrong namespace would show.
+	e2e_occupy_pid "$_pid" >/dev/null 2>&1
+	e2e_amber_ok restore -D "$T/img" -d --pidns --pidfile "$T/restored.pid" || return 0
+	E2E_PID=$(cat "$T/restored.pid")
+	e2e_track "$E2E_PID"
+	assertNotEquals "the host pid differs" "$_pid" "$E2E_PID"
+	assertEquals "container's check after restore --pidns" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
+}
+
 # restore --root: the container's root file system copied elsewhere.
 testRestoreWithRoot() {
 	e2e_need_amber || return 0
