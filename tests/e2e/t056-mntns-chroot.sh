@@ -10,7 +10,7 @@ chroot_start() {
 	e2e_need_amber || return 1
 	[ -x "$E2E_WL/chroot" ] || { fail "$E2E_WL/chroot is not built"; return 1; }
 	mkdir "$T/chr"
-	e2e_start_wl chroot "$T/chr"
+	e2e_start_wl chroot "$T/chr" "$@"
 }
 
 testChrootRoundTrip() {
@@ -30,6 +30,19 @@ testChrootRoundTrip() {
 		assertEquals "the namespace's mount outside the jail" outside \
 			"$(nsenter -t "$_pid" -m cat "$T/chr/outside/marker")"
 	fi
+	assertEquals "chroot's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
+}
+
+# A root (and cwd and open file in it) under a tmpfs mounted on its parent
+# after the task chdir'ed into it: build-mntns passes the covered root and
+# cwd on as directory fds, restore-tasks chroots into the covered one.
+testChrootUnderOvermount() {
+	chroot_start overmount || return 0
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$_pid" "$E2E_PID"
 	assertEquals "chroot's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
 	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
 }

@@ -1,7 +1,7 @@
 /* chroot: a self-checking workload that chroot(2)s inside a mount
  * namespace of its own, for amber's restore of a task's root.
  *
- *	chroot READYFILE RESULTFILE DIR
+ *	chroot READYFILE RESULTFILE DIR [overmount]
  *
  * In a mount namespace of its own (private) it makes DIR/jail (on the
  * host's file system, so inodes stay the same across a restore) with
@@ -10,7 +10,8 @@
  * chrooted view does not show); the directory of READYFILE bound at its
  * own path inside the jail, so the test and the workload still meet. It
  * opens DIR/jail/data at offset 2, chdirs into the jail, chroots into ".",
- * and stands in /work.
+ * and stands in /work. With "overmount" a tmpfs is mounted on DIR itself
+ * just before the chroot: the root, cwd and open file are all under it.
  *
  * It writes READY, waits for SIGUSR1 and checks: "/" and "." are the
  * same directories as before (st_dev, st_ino), "/.." is "/" (the chroot
@@ -54,7 +55,7 @@ static int mkdirs(const char *path)
 }
 
 /* Builds the namespace and the jail; returns the fd of jail/data. */
-static int setup(const char *dir, const char *readyfile)
+static int setup(const char *dir, const char *readyfile, int over)
 {
 	char jail[PATH_MAX], p[PATH_MAX * 2], rdir[PATH_MAX], *rf = strdup(readyfile);
 	int fd;
@@ -91,7 +92,9 @@ static int setup(const char *dir, const char *readyfile)
 	snprintf(p, sizeof(p), "%s/data", jail);
 	if ((fd = open(p, O_RDONLY)) < 0 || lseek(fd, 2, SEEK_SET) != 2)
 		return -1;
-	if (must(chdir(jail) == 0, "chdir jail") || must(chroot(".") == 0, "chroot") || must(chdir("/work") == 0, "chdir /work"))
+	if (must(chdir(jail) == 0, "chdir jail") ||
+	    (over && must(mount("chr-over", dir, "tmpfs", 0, "size=1m") == 0, "tmpfs over DIR")) ||
+	    must(chroot(".") == 0, "chroot") || must(chdir("/work") == 0, "chdir /work"))
 		return -1;
 	return fd;
 }
@@ -118,7 +121,7 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		return 2;
 	wl_catch_usr1();
-	if ((fd = setup(argv[3], argv[1])) < 0)
+	if ((fd = setup(argv[3], argv[1], argc > 4 && !strcmp(argv[4], "overmount"))) < 0)
 		return 1;
 	if (stat("/", &root) < 0 || stat(".", &dot) < 0)
 		return 1;
