@@ -8,7 +8,9 @@
  * task that chroot(2)ed, whose /proc/PID/mountinfo shows only what is
  * under its root and by paths from there, changes nothing; paths in the
  * images (mountpoints, and cwd, root and files of dump-files) are all from
- * the namespace's root. The tree is written parents first, each mount with how
+ * the namespace's root (and /proc is always our own, opened before entering:
+ * the tree's may be the proc of a pid namespace we are not in). The tree
+ * is written parents first, each mount with how
  * build-mntns will make it again:
  *	host bind	its super block is mounted outside the tree too (the
  *			root file system, /proc, a bind of a host directory):
@@ -185,9 +187,15 @@ static int dm_tmpfs_in_copy(int dirfd, pid_t pid, const struct mountinfo_table *
 			   *fds = calloc(n, sizeof(int));
 	int ret;
 
+	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
 	if (!map || !want || !fds)
 		return err_errnum(e, ENOMEM, "%d mounts", t->nr);
-	if ((ret = mntclone_enter_copy(pid, e)) < 0 || (ret = mountinfo_read(0, &copy, e)) < 0)
+	/* Our /proc, not the namespace's: the tree's own proc may be of a pid
+	 * namespace we are not in. */
+	if (proc < 0)
+		return err_errno(e, "open '/proc'");
+	if ((ret = mntclone_enter_copy(pid, e)) < 0 || (ret = mountinfo_read_at(proc, &copy, e)) < 0)
 		return ret;
 	mntclone_match(t, &copy, map);
 	for (int i = 0; i < n && ret >= 0; i++) {
