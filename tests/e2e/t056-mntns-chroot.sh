@@ -47,4 +47,15 @@ testChrootUnderOvermount() {
 	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
 }
 
+# A --leave-running dump of a chrooted task with an O_TMPFILE file on a
+# tmpfs only its namespace has: its link remap is made there by the
+# namespace's path and removed again after the dump from the namespace's
+# root (not through the task's root); the workload checks it is gone.
+testChrootLeaveRunningRemap() {
+	chroot_start tmpfile || return 0
+	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running || return 0
+	assertContains "a link remap was made" "$(cat "$T/img/remaps.img" 2>/dev/null | tr -c '[:print:]' ' ')" ".amber"
+	assertEquals "the original's check after a --leave-running dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
 . /usr/share/shunit2/shunit2

@@ -1,7 +1,7 @@
 /* chroot: a self-checking workload that chroot(2)s inside a mount
  * namespace of its own, for amber's restore of a task's root.
  *
- *	chroot READYFILE RESULTFILE DIR [overmount]
+ *	chroot READYFILE RESULTFILE DIR [overmount|tmpfile]
  *
  * In a mount namespace of its own (private) it makes DIR/jail (on the
  * host's file system, so inodes stay the same across a restore) with
@@ -12,6 +12,10 @@
  * opens DIR/jail/data at offset 2, chdirs into the jail, chroots into ".",
  * and stands in /work. With "overmount" a tmpfs is mounted on DIR itself
  * just before the chroot: the root, cwd and open file are all under it.
+ * With "tmpfile" it also holds an O_TMPFILE file made on the jail's tmpfs
+ * mnt/ (a dump links it back as a link remap there, reached from the
+ * namespace's root; a --leave-running dump removes it again, which the
+ * check sees: nothing named .amber* in /mnt).
  *
  * It writes READY, waits for SIGUSR1 and checks: "/" and "." are the
  * same directories as before (st_dev, st_ino), "/.." is "/" (the chroot
@@ -19,6 +23,7 @@
  * of data reads on from offset 2 and is /data; then writes PASS or FAIL
  * lines. The test checks DIR/outside/marker from the namespace's root.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -55,7 +60,7 @@ static int mkdirs(const char *path)
 }
 
 /* Builds the namespace and the jail; returns the fd of jail/data. */
-static int setup(const char *dir, const char *readyfile, int over)
+static int setup(const char *dir, const char *readyfile, int over, int *tmpf)
 {
 	char jail[PATH_MAX], p[PATH_MAX * 2], rdir[PATH_MAX], *rf = strdup(readyfile);
 	int fd;
@@ -92,6 +97,9 @@ static int setup(const char *dir, const char *readyfile, int over)
 	snprintf(p, sizeof(p), "%s/data", jail);
 	if ((fd = open(p, O_RDONLY)) < 0 || lseek(fd, 2, SEEK_SET) != 2)
 		return -1;
+	snprintf(p, sizeof(p), "%s/mnt", jail);
+	if (tmpf && ((*tmpf = open(p, O_TMPFILE | O_RDWR, 0600)) < 0 || write(*tmpf, "tmp", 3) != 3))
+		return -1;
 	if (must(chdir(jail) == 0, "chdir jail") ||
 	    (over && must(mount("chr-over", dir, "tmpfs", 0, "size=1m") == 0, "tmpfs over DIR")) ||
 	    must(chroot(".") == 0, "chroot") || must(chdir("/work") == 0, "chdir /work"))
@@ -116,12 +124,14 @@ int main(int argc, char **argv)
 	struct wl_report r = { report, sizeof(report), 0 };
 	struct stat root, dot, st;
 	ssize_t n;
-	int fd;
+	int fd, tmpf = -1;
+	DIR *d;
 
 	if (argc < 4)
 		return 2;
 	wl_catch_usr1();
-	if ((fd = setup(argv[3], argv[1], argc > 4 && !strcmp(argv[4], "overmount"))) < 0)
+	if ((fd = setup(argv[3], argv[1], argc > 4 && !strcmp(argv[4], "overmount"),
+			argc > 4 && !strcmp(argv[4], "tmpfile") ? &tmpf : NULL)) < 0)
 		return 1;
 	if (stat("/", &root) < 0 || stat(".", &dot) < 0)
 		return 1;
@@ -144,6 +154,16 @@ int main(int argc, char **argv)
 		wl_fail(&r, "the descriptor of /data reads '%s' at offset 2, want 'il data'", buf);
 	if (fstat(fd, &st) < 0 || stat("/data", &dot) < 0 || st.st_ino != dot.st_ino || st.st_dev != dot.st_dev)
 		wl_fail(&r, "the descriptor of /data is not the file /data");
+	if (tmpf >= 0 && (pread(tmpf, buf, 3, 0) != 3 || memcmp(buf, "tmp", 3)))
+		wl_fail(&r, "the O_TMPFILE file does not hold 'tmp'");
+	if (tmpf >= 0 && (d = opendir("/mnt"))) {
+		struct dirent *de;
+
+		while ((de = readdir(d)))
+			if (!strncmp(de->d_name, ".amber", 6))
+				wl_fail(&r, "/mnt/%s (a link remap) is left on the jail's tmpfs", de->d_name);
+		closedir(d);
+	}
 	if (access("/outside", F_OK) == 0)
 		wl_fail(&r, "/outside shows inside the jail");
 	wl_write_result(argv[2], &r);
