@@ -99,14 +99,12 @@ int mntns_remove_remaps(const struct run *r)
 	return m.removed;
 }
 
-/* remap_each_link callback: unlinks one link through /proc/ROOT/root. */
+/* remap_each_link callback: unlinks one link, in the tree's namespace. */
 static int mntns_unlink_live(uint32_t file_id, const char *path, void *arg, struct err *e)
 {
-	char p[4096 + 64];
 	int *n = arg;
 
-	snprintf(p, sizeof(p), "/proc/%d/root%s", n[1], path);
-	if (unlink(p) == 0)
+	if (unlink(path) == 0)
 		n[0]++;
 	else if (errno != ENOENT)
 		pr_warn("could not remove link remap '%s' of file %u in the tree's mount namespace: %m", path, file_id);
@@ -116,19 +114,39 @@ static int mntns_unlink_live(uint32_t file_id, const char *path, void *arg, stru
 int mntns_remove_live_remaps(const char *images, int root)
 {
 	struct err e = { 0 };
-	int n[2] = { 0, root }, dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int n[1] = { 0 }, dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC), pfd[2], status;
 	struct stat self, other;
+	pid_t child;
 	char p[64];
 
 	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", root);
 	if (dfd < 0 || faccessat(dfd, "mntns.img", F_OK, 0) < 0 || stat("/proc/self/ns/mnt", &self) < 0 ||
-	    stat(p, &other) < 0 || self.st_ino == other.st_ino) {
+	    stat(p, &other) < 0 || self.st_ino == other.st_ino || pipe2(pfd, O_CLOEXEC) < 0) {
 		if (dfd >= 0)
 			close(dfd);
 		return 0;
 	}
-	if (remap_each_link(dfd, mntns_unlink_live, n, &e) < 0)
-		pr_warn("could not remove the link remaps in the tree's mount namespace: %s", e.msg);
+	/* The remaps' paths are from the namespace's root, which a child that
+	 * enters it has (/proc/ROOT/root is the root task's, maybe a chroot).
+	 * Entering a namespace is for good: a child does it. */
+	if ((child = fork()) == 0) {
+		int ns = open(p, O_RDONLY | O_CLOEXEC);
+
+		close(pfd[0]);
+		if (ns < 0 || setns(ns, CLONE_NEWNS) < 0) {
+			pr_warn("could not enter the tree's mount namespace ('%s') to remove its link remaps: %m", p);
+			_exit(1);
+		}
+		if (remap_each_link(dfd, mntns_unlink_live, n, &e) < 0)
+			pr_warn("could not remove the link remaps in the tree's mount namespace: %s", e.msg);
+		_exit(write(pfd[1], n, sizeof(n)) == sizeof(n) ? 0 : 1);
+	}
+	close(pfd[1]);
+	if (child < 0 || read(pfd[0], n, sizeof(n)) != sizeof(n))
+		n[0] = 0;
+	close(pfd[0]);
 	close(dfd);
+	while (child > 0 && waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
 	return n[0];
 }

@@ -16,7 +16,9 @@ int mntns_remove_remaps(const struct run *r);
 
 /* Removes, while the dumped tree still runs (a failed or --leave-running
  * dump), the link remaps dump-files made inside the tree's own mount
- * namespace, through /proc/ROOT/root; nothing when it has none. */
+ * namespace, in a child that enters it (its paths are from the
+ * namespace's root, whatever root the tree's root task has); nothing when
+ * it has none. */
 int mntns_remove_live_remaps(const char *images, int root);
 
 #endif

@@ -14,6 +14,14 @@
 
 #define FDPASS_BATCH 64
 
+/* On the `hidden` socket (build-mntns -> restore-files) an id is a file id
+ * of files.img (the directory of that file), or a task's working directory
+ * or root: FDPASS_ID_CWD or FDPASS_ID_ROOT with its pid (pids stay below
+ * 2^22, PID_MAX_LIMIT). */
+#define FDPASS_ID_CWD	0x80000000u
+#define FDPASS_ID_ROOT	0x40000000u
+#define FDPASS_ID_PID	0x3fffffffu
+
 /* Sends n fds with their ids (n <= FDPASS_BATCH). */
 int fdpass_send(int sock, const int *fds, const uint32_t *ids, int n, struct err *e);
 int fdpass_send_end(int sock, struct err *e);

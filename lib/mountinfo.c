@@ -1,8 +1,10 @@
 /* mountinfo: see mountinfo.h. */
+#include <fcntl.h>
 #include <linux/mount.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "lib/mountinfo.h"
 #include "lib/proc.h"
@@ -160,6 +162,22 @@ int mountinfo_read(pid_t pid, struct mountinfo_table *t, struct err *e)
 		return ret;
 	if ((ret = mountinfo_parse(text, t, e)) < 0)
 		return err_wrap(e, "'%s'", path);
+	return 0;
+}
+
+int mountinfo_read_at(int proc_fd, struct mountinfo_table *t, struct err *e)
+{
+	int fd = openat(proc_fd, "thread-self/mountinfo", O_RDONLY | O_CLOEXEC), ret;
+	char *text = NULL;
+
+	if (fd < 0)
+		return err_errno(e, "open '/proc/thread-self/mountinfo'");
+	ret = proc_read_fd(fd, "/proc/thread-self/mountinfo", &text, NULL, e);
+	close(fd);
+	if (ret < 0)
+		return ret;
+	if ((ret = mountinfo_parse(text, t, e)) < 0)
+		return err_wrap(e, "'/proc/thread-self/mountinfo'");
 	return 0;
 }
 

@@ -46,6 +46,10 @@ struct mountinfo_table {
 int mountinfo_parse(char *text, struct mountinfo_table *t, struct err *e);
 /* Reads and parses /proc/PID/mountinfo (pid 0: /proc/self/mountinfo). */
 int mountinfo_read(pid_t pid, struct mountinfo_table *t, struct err *e);
+/* Reads and parses this thread's mountinfo through proc_fd, a /proc opened
+ * before the caller entered another mount namespace (whose own /proc, if
+ * any, may belong to another pid namespace and not show the caller). */
+int mountinfo_read_at(int proc_fd, struct mountinfo_table *t, struct err *e);
 void mountinfo_free(struct mountinfo_table *t);
 
 /* The mount with this id, or NULL. */

@@ -15,11 +15,17 @@
 int proc_read_file(const char *path, char **text, size_t *len, struct err *e)
 {
 	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
-	size_t cap = 4096, n = 0;
-	char *buf;
 
 	if (fd < 0)
 		return err_errno(e, "open '%s'", path);
+	return proc_read_fd(fd, path, text, len, e);
+}
+
+int proc_read_fd(int fd, const char *path, char **text, size_t *len, struct err *e)
+{
+	size_t cap = 4096, n = 0;
+	char *buf;
+
 	buf = malloc(cap);
 	if (!buf)
 		return err_errno(e, "read '%s'", path);

@@ -159,6 +159,8 @@ static inline bool proc_pme_private_data(uint64_t pme)
 
 /* Reads a whole small /proc file into a malloc'd NUL-terminated buffer. */
 int proc_read_file(const char *path, char **text, size_t *len, struct err *e);
+/* The same from an open fd (path names it in messages). */
+int proc_read_fd(int fd, const char *path, char **text, size_t *len, struct err *e);
 /* Thread ids of pid (from /proc/PID/task), sorted; *tids is malloc'd. */
 int proc_list_threads(pid_t pid, pid_t **tids, int *nr, struct err *e);
 /* Children of one thread (/proc/PID/task/TID/children). */

@@ -18,11 +18,19 @@ struct bm_ns {
 	uint32_t id;
 	MntEntry **m;
 	int nr;
+	const uint32_t *pids;	/* its tasks (mntns.img) */
+	size_t nr_pids;
 };
 
-/* Directories of open files (files.img) on the namespace's mounts. */
+/* Directories of open files (files.img) on the namespace's mounts, and
+ * the working directories and roots of its tasks (fs-PID.img). */
 struct bm_hidden {
-	struct { uint32_t id; int dirfd; char *path; } *e;
+	struct {
+		uint32_t id;	/* a file id, or FDPASS_ID_CWD / FDPASS_ID_ROOT | pid */
+		int dirfd;
+		char *path;	/* the file's, or the directory's itself */
+		bool self;	/* dirfd is path itself, not its directory */
+	} *e;
 	int nr;
 };
 
@@ -31,9 +39,10 @@ struct bm_hidden {
  * files under overmounts on hidden_sock (-1: none). */
 int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
 		      struct err *e);
-/* hidden.c: opens (O_PATH) the directory of each open file on the
- * detached mounts mfd[] of ns; then sends those whose path no longer
- * leads to them, closing all; returns how many were sent. */
+/* hidden.c: opens (O_PATH) the directory of each open file, and each
+ * task's cwd and root, on the detached mounts mfd[] of ns; then sends
+ * those whose path no longer leads to them, closing all; returns how many
+ * were sent. */
 int build_mntns_hidden_open(int dirfd, const struct bm_ns *ns, const int *mfd, struct bm_hidden *h, struct err *e);
 int build_mntns_hidden_send(struct bm_hidden *h, int sock, struct err *e);
 /* Fills the new tmpfs mntfd (mount me) from tmpfs-MNT.img. */

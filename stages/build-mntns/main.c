@@ -16,16 +16,20 @@
  * stage writes an empty plan.
  *
  * Input (stdin): a state stream (its records are not used).
- * Input (images dir, -D): mntns.img, mountpoints-ID.img, tmpfs-MNT.img.
+ * Input (images dir, -D): mntns.img, mountpoints-ID.img, tmpfs-MNT.img,
+ *	files.img and fs-PID.img (for what lies under overmounts).
  * Options: --external mnt[NAME]:PATH (repeatable): what an external mount
  *	of the dump is bound from. --root PATH: the root mount of each
  *	namespace is bound from PATH instead (a container's root file system
  *	moved or copied since the dump).
  * Named fds: `hidden` (optional): a unix SOCK_SEQPACKET socket; for each
  *	open file (files.img) that lies under an overmount, an O_PATH fd of
- *	its directory taken before the overmount was mounted, named by file
- *	id (ipc/fdpass.h), then the end marker; restore-files opens the file
- *	relative to it.
+ *	its directory (a directory's own) taken before the overmount was
+ *	mounted, named by file id (ipc/fdpass.h); for each task's cwd and root
+ *	(fs-PID.img, by their mount ids) under one, an O_PATH fd of it named
+ *	FDPASS_ID_CWD or FDPASS_ID_ROOT | pid; then the end marker.
+ *	restore-files opens the file relative to it, and hands a cwd or root
+ *	on to restore-tasks.
  * Output (stdout): state stream: one `mntns` record (MntnsPlanEntry: id,
  *	pin path, pids) per namespace, then the end.
  * Exit status: 0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
@@ -166,7 +170,7 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 		return err_set(e, 2, "the dump has mount namespaces: give --run-dir, where they are pinned");
 	}
 	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&nse, e)) > 0) {
-		struct bm_ns ns = { nse->id, NULL, 0 };
+		struct bm_ns ns = { nse->id, NULL, 0, nse->pids, nse->n_pids };
 		MntnsPlanEntry pe = MNTNS_PLAN_ENTRY__INIT;
 		StreamRecord rec = STREAM_RECORD__INIT;
 		char dir[4096], pin[4096];

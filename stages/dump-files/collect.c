@@ -50,6 +50,11 @@ void collect_free(struct collect *c)
 		close(c->scratch[1]);
 		c->scratch[0] = c->scratch[1] = -1;
 	}
+	for (int i = 0; i < c->nr_nsroots; i++)
+		close(c->nsroots[i].fd);
+	free(c->nsroots);
+	c->nsroots = NULL;
+	c->nr_nsroots = 0;
 	free(c->pipes);
 	free(c->fifos);
 	free(c->memfds);
@@ -272,55 +277,6 @@ static int collect_grow(struct collect *c, struct err *e)
 	return 0;
 }
 
-/* Whether pid lives in a mount namespace other than ours: its paths are
- * then looked up in its own, through /proc/PID/root. */
-static bool collect_foreign_ns(pid_t pid)
-{
-	struct stat self, other;
-	char p[64];
-
-	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", pid);
-	return stat("/proc/self/ns/mnt", &self) == 0 && stat(p, &other) == 0 && self.st_ino != other.st_ino;
-}
-
-/* Whether the deepest existing directory of path is on a mount other than
- * mnt_id: the file is there, on a mount something was mounted over. */
-static bool collect_hidden(const char *path, int mnt_id)
-{
-	char dir[PATH_MAX + 64];
-	struct statx stx;
-	char *slash;
-
-	snprintf(dir, sizeof(dir), "%s", path);
-	while ((slash = strrchr(dir, '/')) && slash != dir) {
-		*slash = 0;
-		if (statx(AT_FDCWD, dir, 0, STATX_MNT_ID, &stx) == 0)
-			return (int)stx.stx_mnt_id != mnt_id;
-	}
-	return false;
-}
-
-/* Does path no longer lead to the open file st describes? A file of a
- * task in another mount namespace is looked for there; one that is still
- * linked but under an overmount is not replaced, only hidden (build-mntns
- * reaches it at restore). */
-static bool collect_path_replaced(pid_t pid, const char *path, const struct stat *st, int mnt_id)
-{
-	char rooted[PATH_MAX + 64];
-	struct stat now;
-	bool foreign = collect_foreign_ns(pid);
-
-	if (foreign) {
-		snprintf(rooted, sizeof(rooted), "/proc/%d/root%s", pid, path);
-		path = rooted;
-	}
-	if (stat(path, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
-		return false;
-	if (foreign && st->st_nlink > 0 && mnt_id >= 0 && collect_hidden(path, mnt_id))
-		return false;
-	return true;
-}
-
 static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
 			 struct err *e);
 
@@ -387,9 +343,7 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
 	snprintf(link, sizeof(link), "%s/" REMAP_PREFIX "%llu.%d", dir, (unsigned long long)st->st_ino, getpid());
 	/* In another mount namespace the link goes beside the file there. */
-	snprintf(here, sizeof(here), "%s", link);
-	if (collect_foreign_ns(pid))
-		snprintf(here, sizeof(here), "/proc/%d/root%s", pid, link);
+	collect_ns_path(c, pid, link, here, sizeof(here));
 	rm.file_id = id;
 	if (linkat(AT_FDCWD, path, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
 		nl = realloc(c->links, sizeof(*nl) * (c->nr_links + 1));
@@ -674,7 +628,7 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		re.has_remapped = re.remapped = true;
 		if ((ret = collect_remap(c, pid, fd, orig, st, my_id, e)) < 0)
 			return ret;
-	} else if (S_ISREG(st->st_mode) && link[0] == '/' && collect_path_replaced(pid, link, st, fi->mnt_id)) {
+	} else if (S_ISREG(st->st_mode) && link[0] == '/' && collect_path_replaced(c, pid, link, st, fi->mnt_id)) {
 		/* Opened by a path that now leads elsewhere (renamed, or replaced
 		 * by another file): the open file still has a link somewhere, so
 		 * it can be linked back and reopened by that. */
@@ -703,6 +657,7 @@ static int collect_fs(struct collect *c, pid_t pid, pid_t id, struct err *e)
 	char path[64], name[64], cwd[PATH_MAX], root[PATH_MAX];
 	FsEntry fs = FS_ENTRY__INIT;
 	struct proc_status st;
+	struct statx stx;
 	struct stat sb;
 	int ret;
 
@@ -719,6 +674,14 @@ static int collect_fs(struct collect *c, pid_t pid, pid_t id, struct err *e)
 		return ret;
 	fs.cwd = cwd;
 	fs.root = root;
+	/* The mounts they are on: a directory under an overmount has a path
+	 * that leads elsewhere at restore (build-mntns finds it by these). */
+	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
+	if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID))
+		fs.has_cwd_mnt_id = true, fs.cwd_mnt_id = stx.stx_mnt_id;
+	snprintf(path, sizeof(path), "/proc/%d/root", pid);
+	if (statx(AT_FDCWD, path, 0, STATX_MNT_ID, &stx) == 0 && (stx.stx_mask & STATX_MNT_ID))
+		fs.has_root_mnt_id = true, fs.root_mnt_id = stx.stx_mnt_id;
 	fs.has_umask = true;
 	fs.umask = st.umask;
 	snprintf(name, sizeof(name), "fs-%d.img", id);

@@ -68,6 +68,8 @@ struct collect {
 		char *path;		/* a link remap's */
 	} *remapped;
 	int nr_remapped;
+	struct { uint64_t ns; int fd; } *nsroots;	/* roots of mount namespaces of chrooted tasks (nspath.c) */
+	int nr_nsroots;
 	struct collect_ext {		/* --external keys, and whether a descriptor matched each */
 		struct ext_key key;
 		bool used;
@@ -126,6 +128,15 @@ const char *collect_external_key(struct collect *c, const char *link, const stru
 void collect_check_externals(struct collect *c);
 /* Is this descriptor a terminal? */
 bool collect_is_tty(const char *link, const struct stat *st);
+
+/* nspath.c: where the dumper finds pid's path (as /proc shows it: from
+ * the root of pid's mount namespace) into buf: itself in our namespace,
+ * under /proc/PID/root for a task whose root is its namespace's, else
+ * under the namespace's root (lib/nsroot.h) through /proc/self/fd. */
+void collect_ns_path(struct collect *c, pid_t pid, const char *path, char *buf, size_t size);
+/* Does path no longer lead to the open file st (on mount mnt_id)? A
+ * file under an overmount of a namespace of the tree is not replaced. */
+bool collect_path_replaced(struct collect *c, pid_t pid, const char *path, const struct stat *st, int mnt_id);
 
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
 void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why);

@@ -26,7 +26,8 @@
  * pipedata.img; inotify instances, each watch's path found from the file
  * handle fdinfo gives (open_by_handle_at, hence CAP_DAC_READ_SEARCH).
  * Paths of a task in another mount namespace are looked up in that one
- * (/proc/PID/root), where its link remaps are made too; a file on a mount
+ * (/proc/PID/root, or the namespace's root for a task that chroot'ed:
+ * nspath.c), where its link remaps are made too; a file on a mount
  * that something was mounted over is not taken for unlinked (build-mntns
  * reaches it at restore).
  * Every description's signal owner and F_SETSIG signal come from a copy
@@ -85,7 +86,10 @@
  * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp,
  *	pidfd_getfd),
  *	CAP_DAC_READ_SEARCH (fdinfo files and fd directories of other users;
- *	open_by_handle_at for inotify watches).
+ *	open_by_handle_at for inotify watches), CAP_DAC_OVERRIDE and
+ *	CAP_FOWNER (link remaps in directories of any owner), CAP_SYS_ADMIN
+ *	and CAP_SYS_CHROOT (a child enters the mount namespace of a task that
+ *	chroot(2)ed, to look its paths up from the namespace's root).
  *
  * By hand: replay what the driver recorded (the tree must be stopped again,
  * e.g. with kill -STOP, or the files may change under the dump):
@@ -214,9 +218,10 @@ static const struct stage_desc dump_files_desc = {
 		 "      --accept-backlog      the tree is killed after the dump: accept the connections waiting in a\n"
 		 "                            listener's backlog to read the data their clients sent (without it,\n"
 		 "                            such a connection fails the dump)",
-	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner. */
-	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER },
-	.nr_caps = 4,
+	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
+	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
+	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
+	.nr_caps = 6,
 	.options = dump_files_options,
 	.parse_option = dump_files_parse_option,
 	.run = dump_files_run,

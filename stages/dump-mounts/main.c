@@ -3,8 +3,14 @@
  * Every task's mount namespace is compared with this stage's own (the
  * dumper's); tasks in it need nothing here: they are restored in the
  * restorer's namespace. For every other namespace (unshare -m, a
- * container) the mount tree is read from the first task's
- * /proc/PID/mountinfo and written parents first, each mount with how
+ * container) the mount tree is read whole, as its root sees it: a child
+ * enters it (setns) and reads its own mountinfo there (lib/nsroot.h), so a
+ * task that chroot(2)ed, whose /proc/PID/mountinfo shows only what is
+ * under its root and by paths from there, changes nothing; paths in the
+ * images (mountpoints, and cwd, root and files of dump-files) are all from
+ * the namespace's root (and /proc is always our own, opened before entering:
+ * the tree's may be the proc of a pid namespace we are not in). The tree
+ * is written parents first, each mount with how
  * build-mntns will make it again:
  *	host bind	its super block is mounted outside the tree too (the
  *			root file system, /proc, a bind of a host directory):
@@ -65,6 +71,7 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/mntclone.h"
+#include "lib/nsroot.h"
 #include "stages/dump-mounts/dump-mounts.h"
 
 #define DM_MAX_EXTERNAL 64
@@ -180,9 +187,15 @@ static int dm_tmpfs_in_copy(int dirfd, pid_t pid, const struct mountinfo_table *
 			   *fds = calloc(n, sizeof(int));
 	int ret;
 
+	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
 	if (!map || !want || !fds)
 		return err_errnum(e, ENOMEM, "%d mounts", t->nr);
-	if ((ret = mntclone_enter_copy(pid, e)) < 0 || (ret = mountinfo_read(0, &copy, e)) < 0)
+	/* Our /proc, not the namespace's: the tree's own proc may be of a pid
+	 * namespace we are not in. */
+	if (proc < 0)
+		return err_errno(e, "open '/proc'");
+	if ((ret = mntclone_enter_copy(pid, e)) < 0 || (ret = mountinfo_read_at(proc, &copy, e)) < 0)
 		return ret;
 	mntclone_match(t, &copy, map);
 	for (int i = 0; i < n && ret >= 0; i++) {
@@ -247,7 +260,9 @@ static int dm_dump_ns(const struct stage_ctx *ctx, const struct dump_mounts_opts
 	char name[64];
 	int *order, *tmpfs_idx = NULL, ret, files = 0, tmpfs = 0;
 
-	if ((ret = mountinfo_read(ns->host_pid, &t, e)) < 0)
+	/* The whole namespace from its root, not pid's view: a task that
+	 * chroot'ed sees only what is under its root (lib/nsroot.h). */
+	if ((ret = nsroot_open(ns->host_pid, NULL, &t, e)) < 0)
 		return ret;
 	order = calloc(t.nr ? t.nr : 1, sizeof(*order));
 	tmpfs_idx = calloc(t.nr ? t.nr : 1, sizeof(*tmpfs_idx));

@@ -64,7 +64,8 @@
  * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
  *	socketpair whose other end restore-tasks reads. `hidden` (optional):
  *	build-mntns' directory fds of files under an overmount, by file id; such
- *	a file is opened relative to its directory fd. `tty` (with
+ *	a file is opened relative to its directory fd; and of tasks' cwds and
+ *	roots under one, which are sent on with the files. `tty` (with
  *	--shell-job): the terminal to give the tree. Unnamed: the fds the
  *	--inherit-fd options name.
  * Output (files socket): the opened files, FDPASS_BATCH per message, each
@@ -73,6 +74,9 @@
  *	`fd_plan` record (FdPlanEntry pid, fd, file_id, cloexec, and the locks,
  *	owner and O_ASYNC the task sets itself) per descriptor
  *	of every task, in input task order and ascending fd order, then the end.
+ *	Then one `fs_plan` record (FsPlanEntry pid, cwd_file_id or
+ *	root_file_id) per cwd or root under an overmount, sent with the files
+ *	under ids after the last of files.img.
  *	The plan is written before the files are sent; the end record comes
  *	after the files socket's end marker, so it also vouches for the files.
  * Exit status: 0 ok; 2 usage (no files socket, --shell-job without a
@@ -228,6 +232,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = stream_out_open(&out, 1, "restore-files", e);
 	if (ret >= 0)
 		ret = reopen_write_plan(&r, &out, e);
+	if (ret >= 0)
+		ret = reopen_dirs_write_plan(&r, &out, e);
 	/* The plan is complete before any file is sent: the driver starts
 	 * restore-tasks on it, which then takes the files as they come (the
 	 * socket could not hold thousands of them waiting). The files socket

@@ -669,6 +669,9 @@ int reopen_send(struct reopen *r, int sock, struct err *e)
 	}
 	if (n && (ret = fdpass_send(sock, fds, ids, n, e)) < 0)
 		return ret;
+	/* Working directories and roots under overmounts (hidden.c). */
+	if ((ret = reopen_dirs_send(r, sock, e)) < 0)
+		return ret;
 	return fdpass_send_end(sock, e);
 }
 

@@ -75,6 +75,8 @@ struct reopen {
 	struct reopen_inherit shell;	/* --shell-job: the terminal, for any tty[] not given otherwise */
 	struct { uint32_t id; int dirfd; } *hidden;	/* files under an overmount (hidden.c) */
 	int nr_hidden;
+	struct { uint32_t pid; bool root; int fd; uint32_t file_id; } *dirs;	/* cwds and roots under one */
+	int nr_dirs;
 	struct reopen_ns *ns;		/* the tree's mount namespaces (mntns.c), or NULL */
 };
 
@@ -86,9 +88,14 @@ int reopen_ns_enter(struct reopen_ns *ns, pid_t pid, struct err *e);
 void reopen_ns_free(struct reopen_ns *ns);
 
 /* hidden.c: takes build-mntns' directory fds of files under overmounts
- * (until its end marker); opens a file by path or through them; frees. */
+ * and of tasks' cwds and roots there (until its end marker); opens a file
+ * by path or through them; sends the cwds and roots with the files under
+ * ids after the last of files.img, and says whose they are in `fs_plan`
+ * records; frees. */
 int reopen_hidden_recv(struct reopen *r, int sock, struct err *e);
 int reopen_open_path(const struct reopen *r, const RegFileEntry *re, const char *path, int flags);
+int reopen_dirs_write_plan(struct reopen *r, struct stream_out *out, struct err *e);
+int reopen_dirs_send(const struct reopen *r, int sock, struct err *e);
 void reopen_hidden_free(struct reopen *r);
 
 /* Keeps a 'remap' record of collect-remaps (takes ownership). */

@@ -170,9 +170,9 @@ static void __attribute__((noreturn, format(printf, 3, 4))) rt_child_fail(struct
  * each target is filled in turn; a source still needed that sits on a
  * target is moved out of the way first; a source is closed as soon as its
  * last target is filled. Then everything that is not a target is closed. */
-static int rt_child_fds(const struct rt_task *t)
+static int rt_child_fds(struct rt_task *t)
 {
-	int n = t->nr_fds, top = 2;
+	int n = t->nr_fds, top = 2, keep[2] = { -1, -1 };
 	int *occupant, *loc, *pending;	/* by fd number: the source living there; by source: where it is, uses left */
 
 	for (int i = 0; i < n; i++) {
@@ -182,6 +182,15 @@ static int rt_child_fds(const struct rt_task *t)
 			top = t->fds[i].src;
 	}
 	top += n + 64;	/* room for sources moved out of the way */
+	/* The root and cwd kept for the chroot go above every target and
+	 * source, out of the way of the moves, and stay open (keep[] sorted). */
+	for (int k = 0; k < 2; k++)
+		if (t->chroot_fd[k] >= 0 && (t->chroot_fd[k] = keep[k] = fcntl(t->chroot_fd[k], F_DUPFD_CLOEXEC, top)) < 0)
+			return -1;
+	if (keep[1] >= 0 && keep[1] < keep[0]) {
+		keep[1] = keep[0];
+		keep[0] = t->chroot_fd[1];
+	}
 	occupant = malloc(sizeof(int) * top);
 	loc = malloc(sizeof(int) * top);
 	pending = calloc(top, sizeof(int));
@@ -229,7 +238,18 @@ static int rt_child_fds(const struct rt_task *t)
 				syscall(SYS_close_range, from, fd - 1, 0);
 			from = fd + 1;
 		}
-	syscall(SYS_close_range, top, ~0U, 0);
+	/* Above top, all but the kept ones. */
+	for (int k = 0, from = top; k <= 2; k++) {
+		if (k < 2 && keep[k] < 0)
+			continue;
+		if (k == 2) {
+			syscall(SYS_close_range, from, ~0U, 0);
+			break;
+		}
+		if (keep[k] > from)
+			syscall(SYS_close_range, from, keep[k] - 1, 0);
+		from = keep[k] + 1;
+	}
 	return 0;
 }
 
@@ -361,10 +381,25 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 
 	if (t->fs->has_umask)
 		umask(t->fs->umask);
-	if (chdir(t->fs->cwd) < 0)
-		rt_child_fail(p->shared, i, "pid %u: chdir to the dumped working directory '%s'", t->pe->pid, t->fs->cwd);
+	/* A cwd under an overmount comes as the directory's fd (build-mntns
+	 * took it before the overmount was mounted). */
+	if (t->cwd_src >= 0 ? fchdir(t->cwd_src) < 0 : chdir(t->fs->cwd) < 0)
+		rt_child_fail(p->shared, i, "pid %u: chdir to the dumped working directory '%s'%s", t->pe->pid, t->fs->cwd,
+			      t->cwd_src >= 0 ? " (under an overmount, through its directory fd)" : "");
+	/* A root other than /: opened now (its path is the namespace's, as is
+	 * every path the transplant opens), entered by the stage after them. */
+	if (t->root_src >= 0 || (t->fs->root && strcmp(t->fs->root, "/"))) {
+		t->chroot_fd[0] = t->root_src >= 0 ? fcntl(t->root_src, F_DUPFD_CLOEXEC, 3)
+						   : open(t->fs->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+		if (t->chroot_fd[0] < 0)
+			rt_child_fail(p->shared, i, "pid %u: open its dumped root directory '%s'", t->pe->pid, t->fs->root);
+		if ((t->chroot_fd[1] = open(".", O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0)
+			rt_child_fail(p->shared, i, "pid %u: open its working directory '%s'", t->pe->pid, t->fs->cwd);
+	}
 	if (rt_child_fds(t) < 0)
 		rt_child_fail(p->shared, i, "pid %u: put the restored files on their descriptors", t->pe->pid);
+	p->shared->slot[i].chroot_fd[0] = t->chroot_fd[0];
+	p->shared->slot[i].chroot_fd[1] = t->chroot_fd[1];
 	/* Locks: POSIX ones belong to this process, flock and OFD ones to the
 	 * description; either way the task takes them as it had them. */
 	for (int k = 0; k < t->nr_fds; k++)
@@ -604,6 +639,8 @@ int rt_create_tree(struct rt_plan *p, struct err *e)
 		return err_errno(e, "map the task creation area");
 	}
 	p->shared->nr = p->nr;
+	for (int i = 0; i < p->nr; i++)
+		p->shared->slot[i].chroot_fd[0] = p->shared->slot[i].chroot_fd[1] = -1;
 	if ((ret = rt_plan_addresses(p, e)) < 0)
 		return ret;
 
@@ -631,6 +668,10 @@ int rt_create_tree(struct rt_plan *p, struct err *e)
 			return err_set(e, 4, "the tree was not created within %d s (%d of %d tasks ready)",
 				       RT_CREATE_TIMEOUT, stopped, live);
 		rt_futex_wait(&p->shared->changes, seen, 1000000);
+	}
+	for (int i = 0; i < p->nr; i++) {
+		p->tasks[i].chroot_fd[0] = p->shared->slot[i].chroot_fd[0];
+		p->tasks[i].chroot_fd[1] = p->shared->slot[i].chroot_fd[1];
 	}
 	pr_debug("created %d tasks (%d zombies or helpers)", p->nr, p->nr - live);
 	return 0;

@@ -11,7 +11,9 @@
  *	children. Each task, still running amber's code, joins its session
  *	and group, enters its mount namespace (setns through the pin of a
  *	'mntns' record, so cwd, root and paths resolve there), sets umask and
- *	cwd, puts its open files on their old
+ *	cwd (by path, or through the fd of an 'fs_plan' record for a cwd
+ *	under an overmount), opens its root and cwd O_PATH if its root is not
+ *	/ (the stage chroots it later, chroot.c), puts its open files on their old
  *	descriptor numbers (received from restore-files on the files socket),
  *	takes its file locks again, gives its files their owner, signal and
  *	O_ASYNC, makes its epolls' registrations again, maps a trampoline ('syscall; int3' and scratch pages) at an address
@@ -26,19 +28,25 @@
  *	memory and memfds from the one object the stage holds, through
  *	/proc/<stage>/map_files/ or /proc/<stage>/fd/), writes the dumped
  *	pages in parallel chunks, sets the mm fields and exe (PR_SET_MM_MAP),
+ *	chroots it into its dumped root (once every path it maps is open),
  *	flushes signals sent while it was amber's, sets sigactions and the
  *	process state (personality, subreaper, itimers, POSIX timers with
  *	their ids, rlimits), creates the other threads with their tids (remote
  *	clone3, PTRACE_O_TRACECLONE), and in every thread sets name, rseq,
  *	robust list, clear_child_tid, sigaltstack, pending signals, then
  *	credentials, dumpable and parent-death signal, then seccomp filters;
- *	finally it unmaps the trampoline. When every task is done it loads
+ *	finally it unmaps the trampoline. With a new pid namespace, the
+ *	tree's own proc mounts are then mounted again from inside it
+ *	(procmnt.c: a helper's child joins it with setns(CLONE_NEWPID) and
+ *	replaces each in its mount namespace), so /proc shows the restored
+ *	pids. When every task is done it loads
  *	registers, FPU/xstate and signal mask of every thread and detaches
  *	them all at once.
  *
  * Inputs	stdin: 'task' records (collect-pstree), 'mntns' records
- *	(build-mntns), 'fd_plan' and 'epoll_add' records (restore-files). fd
- *	"files": the socket restore-files sent the opened files on. Images:
+ *	(build-mntns), 'fd_plan', 'fs_plan' and 'epoll_add' records
+ *	(restore-files). fd "files": the socket restore-files sent the opened
+ *	files (and cwds and roots under overmounts) on. Images:
  *	core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID; for memfd mappings
  *	files.img, memfd-INO and pages-memfd-INO.
  * Outputs	stdout: a 'restored' record per live process (pid as the driver

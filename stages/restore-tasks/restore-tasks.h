@@ -95,6 +95,12 @@ struct rt_task {
 	bool seized, stopped, ready;
 	bool has_mntns;		/* in a mount namespace build-mntns made: */
 	int mntns_fd;		/* its pin, opened by the stage, entered by the task */
+	uint32_t mntns_id;
+	int cwd_src, root_src;	/* the stage's O_PATH fds of a cwd / root under an
+				 * overmount (restore-files' fs_plan), or -1 */
+	int chroot_fd[2];	/* in the task, until the transplant chroots it: an
+				 * O_PATH fd of its root and of its cwd; -1 if its
+				 * root is / */
 };
 
 /* Where a task being created stands; lives in memory shared by the stage and
@@ -114,13 +120,24 @@ enum rt_slot_state {
 struct rt_slot {
 	_Atomic uint32_t state;
 	_Atomic uint32_t created;	/* set by the task itself: its pid is ours to kill on rollback */
-	char err[248];
+	int32_t chroot_fd[2];		/* set by the task before READY: rt_task.chroot_fd */
+	char err[240];
 };
 
 struct rt_shared {
 	_Atomic uint32_t changes;	/* bumped on every state change; the stage waits on it */
 	uint32_t nr;
 	struct rt_slot slot[];
+};
+
+/* A proc mount of the tree's namespace ns_id, made again from inside the
+ * new pid namespace (procmnt.c). */
+struct rt_procmnt {
+	uint32_t ns_id;
+	int mntns_fd;		/* the namespace's pin (a task's mntns_fd) */
+	char *mountpoint;
+	unsigned long flags;	/* mount(2) flags of its options */
+	char *data;		/* its super block options but rw/ro */
 };
 
 struct rt_plan {
@@ -134,6 +151,10 @@ struct rt_plan {
 	size_t shared_size;
 	struct rt_shmems shmems;
 	struct rt_memfds memfds;
+	FsPlanEntry **dirs;	/* cwds and roots under overmounts (restore-files) */
+	int nr_dirs;
+	struct rt_procmnt *procs;	/* proc mounts to make again in the new pid namespace */
+	int nr_procs;
 	bool pidns;		/* restore into a new pid namespace */
 	pid_t root_host;	/* the root, as this stage sees it */
 	pid_t init_host;	/* amber's init of the new pid namespace, or 0 */
@@ -155,7 +176,8 @@ void rt_unload(struct rt_task *t);
  * parent; each ends stopped and seized, trampoline mapped (zombies exit). */
 int rt_create_tree(struct rt_plan *p, struct err *e);
 /* transplant.c: load the image into a stopped task, create its threads,
- * and leave every thread ready to be let go. */
+ * and leave every thread ready to be let go. The root directory is set
+ * there (chroot.c), once every file the task maps is opened by path. */
 int rt_transplant(int dirfd, struct rt_task *t, struct err *e);
 /* The pid this stage sees for a task that is 'nspid' in its own pid
  * namespace, found among the children of 'parent' (this stage's view);
@@ -178,7 +200,19 @@ const struct rt_memfd *rt_memfd_of(const struct rt_memfds *s, const VmaEntry *v)
  * detaches them. */
 int rt_release(struct rt_task *t, struct err *e);
 
+/* procmnt.c: with a new pid namespace, finds the tree's proc mounts that
+ * can be made again inside it (warning about the others); after every
+ * transplant, before any task runs, mounts them there; frees. */
+int rt_procmnt_plan(int dirfd, struct rt_plan *p, struct err *e);
+int rt_procmnt_mount(struct rt_plan *p, struct err *e);
+void rt_procmnt_free(struct rt_plan *p);
+
 struct rsys;
+/* chroot.c: chroots a stopped task into the root whose O_PATH fd it holds
+ * (t->chroot_fd, opened by the task in fork.c), keeping its cwd, with
+ * remote syscalls, and closes both fds; nothing for a task whose root is /.
+ * Runs once every file the task maps and its exe are opened by path. */
+int rt_chroot(struct rsys *r, struct rt_task *t, struct err *e);
 /* The trampoline: page 0 holds 'syscall; int3' and, at RT_BATCH_CODE, the
  * batch loop; then scratch for syscall arguments; then the batch requests. */
 #define RT_BATCH_OFFSET	64

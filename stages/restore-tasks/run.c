@@ -27,6 +27,8 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 		memset(&nt[p->nr], 0, sizeof(nt[0]));
 		nt[p->nr].index = p->nr;
 		nt[p->nr].parent = -1;
+		nt[p->nr].cwd_src = nt[p->nr].root_src = -1;
+		nt[p->nr].chroot_fd[0] = nt[p->nr].chroot_fd[1] = -1;
 		for (int i = 0; i < p->nr; i++)
 			if (nt[i].pe->pid == rec->task->ppid)
 				nt[p->nr].parent = i;
@@ -64,7 +66,17 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 				if (p->tasks[i].pe->pid == m->pids[k]) {
 					p->tasks[i].has_mntns = true;
 					p->tasks[i].mntns_fd = fd;
+					p->tasks[i].mntns_id = m->id;
 				}
+	} else if (rec->body_case == STREAM_RECORD__BODY_FS_PLAN) {
+		FsPlanEntry **nd = realloc(p->dirs, sizeof(*nd) * (p->nr_dirs + 1));
+
+		if (!nd)
+			return err_errno(e, "plan working directories");
+		p->dirs = nd;
+		nd[p->nr_dirs++] = rec->fs_plan;
+		rec->fs_plan = NULL;
+		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
 	} else if (rec->body_case == STREAM_RECORD__BODY_FD_PLAN) {
 		FdPlanEntry **nf = realloc(p->fds, sizeof(*nf) * (p->nr_fds + 1));
 
@@ -120,6 +132,36 @@ static void rt_assign_creators(struct rt_plan *p)
 			    p->tasks[h].pe->sid == p->tasks[h].pe->pid && p->tasks[h].parent == t->parent)
 				t->creator = h;
 	}
+}
+
+/* The stage's fd of a file restore-files sent, or -1. */
+static int rt_file_fd(const struct rt_plan *p, uint32_t id)
+{
+	return id < p->nr_ids ? p->file_fd[id] : -1;
+}
+
+/* Gives each task its cwd and root under an overmount, if it has one. */
+static int rt_assign_dirs(struct rt_plan *p, struct err *e)
+{
+	for (int i = 0; i < p->nr_dirs; i++) {
+		const FsPlanEntry *d = p->dirs[i];
+		struct rt_task *t = NULL;
+
+		for (int j = 0; j < p->nr; j++)
+			if (p->tasks[j].pe->pid == d->pid)
+				t = &p->tasks[j];
+		if (!t)
+			return err_proto(e, "fs plan for pid %u, which is not being restored", d->pid);
+		if ((d->has_cwd_file_id && rt_file_fd(p, d->cwd_file_id) < 0) ||
+		    (d->has_root_file_id && rt_file_fd(p, d->root_file_id) < 0))
+			return err_proto(e, "the cwd or root of pid %u needs file id %u, which restore-files did not send",
+					 d->pid, d->has_cwd_file_id ? d->cwd_file_id : d->root_file_id);
+		if (d->has_cwd_file_id)
+			t->cwd_src = rt_file_fd(p, d->cwd_file_id);
+		if (d->has_root_file_id)
+			t->root_src = rt_file_fd(p, d->root_file_id);
+	}
+	return 0;
 }
 
 /* Gives each task the list of its descriptors. */
@@ -182,6 +224,9 @@ static void rt_plan_free(struct rt_plan *p)
 	}
 	for (int i = 0; i < p->nr_fds; i++)
 		fd_plan_entry__free_unpacked(p->fds[i], NULL);
+	for (int i = 0; i < p->nr_dirs; i++)
+		fs_plan_entry__free_unpacked(p->dirs[i], NULL);
+	free(p->dirs);
 	for (uint32_t i = 0; i < p->nr_ids; i++)
 		if (p->file_fd[i] >= 0)
 			close(p->file_fd[i]);
@@ -192,6 +237,7 @@ static void rt_plan_free(struct rt_plan *p)
 		munmap(p->shared, p->shared_size);
 	rt_shmem_free(p);
 	rt_memfd_free(p);
+	rt_procmnt_free(p);
 }
 
 /* Says which pids run again, as the driver sees them, and amber's init if
@@ -284,6 +330,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		rt_assign_creators(&p);
 	if (ret == 0)
 		ret = rt_assign_fds(&p, e);
+	if (ret == 0)
+		ret = rt_assign_dirs(&p, e);
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
@@ -291,6 +339,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	 * the restore with nothing to roll back. */
 	if (ret == 0)
 		ret = rt_memfd_make(ctx->dir_fd, &p, e);
+	if (ret == 0)
+		ret = rt_procmnt_plan(ctx->dir_fd, &p, e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	/* After the tasks exist, so that none of them starts with a copy. */
@@ -303,6 +353,9 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 			break;
 		log_progress("%d of %d tasks restored", ++done, p.nr);
 	}
+	/* The tree's own proc, in its new pid namespace (procmnt.c). */
+	if (ret == 0)
+		ret = rt_procmnt_mount(&p, e);
 	/* Before it runs: a job that reads its terminal must not meet SIGTTIN. */
 	if (ret == 0 && stage_fd(ctx, FD_NAME_TTY) >= 0)
 		rt_foreground(&p, stage_fd(ctx, FD_NAME_TTY));

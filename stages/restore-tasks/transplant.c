@@ -693,6 +693,7 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_map_vmas(&r, t, e)) < 0 ||
 	    (ret = rt_fill_pages(dirfd, t, e)) < 0 ||
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
+	    (ret = rt_chroot(&r, t, e)) < 0 ||
 	    (ret = rt_flush_signals(&r, t, e)) < 0 ||
 	    (ret = rt_set_sigactions(&r, t, e)) < 0 ||
 	    (ret = rt_task_state_process(&r, t, e)) < 0 ||

@@ -46,6 +46,18 @@ testFileOpenUnderOvermount() {
 	assert_no_mounts_left
 }
 
+# A working directory under a tmpfs mounted on its parent, and a directory
+# held open under a tmpfs mounted on it: both come back as the covered
+# directories (build-mntns passes them on as O_PATH fds), still covered.
+testCwdUnderOvermount() {
+	mntns_start cwdover || return 0
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "mntns's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	assert_no_mounts_left
+}
+
 # The images say how each mount is made again.
 testMountKinds() {
 	mntns_start || return 0

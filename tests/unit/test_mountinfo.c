@@ -8,7 +8,9 @@
  * slave, an unbindable tmpfs on u, and two tmpfs on o, the second (ro,
  * nosuid) on top of the first. The host's own /dev/shm and /dev/pts are
  * each mounted twice at the same path, so it has two more overmounts. */
+#include <fcntl.h>
 #include <linux/mount.h>
+#include <unistd.h>
 #include <stdlib.h>
 
 #include "lib/mountinfo.h"
@@ -172,7 +174,26 @@ static void mountinfo_mutants(void)
 	free(text);
 }
 
+/* Through a /proc fd, the same table as /proc/self/mountinfo. */
+static void mountinfo_read_through_proc_fd(void)
+{
+	struct mountinfo_table a, b;
+	struct err e = { 0 };
+	int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+
+	REQUIRE(proc >= 0);
+	REQUIRE(mountinfo_read_at(proc, &a, &e) == 0);
+	REQUIRE(mountinfo_read(0, &b, &e) == 0);
+	CHECK_INT(a.nr, b.nr);
+	for (int i = 0; i < a.nr && i < b.nr; i++)
+		CHECK_INT(a.m[i].id, b.m[i].id);
+	mountinfo_free(&a);
+	mountinfo_free(&b);
+	close(proc);
+}
+
 static const struct unit_case cases[] = {
+	UNIT_CASE(mountinfo_read_through_proc_fd),
 	UNIT_CASE(mountinfo_fixture_fields),
 	UNIT_CASE(mountinfo_fixture_order),
 	UNIT_CASE(mountinfo_escapes_and_tags),

@@ -19,6 +19,12 @@
  * over/dir (the file stays reachable only through its descriptor). With
  * "remap" it holds an O_TMPFILE file made in files/ (a dump links it back
  * as a link remap on the tmpfs, which the restore must remove again).
+ * With "cwdover" its cwd is over/cwd/sub and it holds over/dird open as a
+ * directory, and then tmpfs are mounted on over/cwd (a parent of the cwd)
+ * and on over/dird itself: after the restore the cwd must be the covered
+ * directory (its file 'here' read through '.', getcwd the same path, on
+ * the top tmpfs, not reachable by path) and the directory fd the covered
+ * directory (its file 'inside' read through it).
  *
  * It writes READY, waits for SIGUSR1 and checks: the mounts under DIR as
  * mountinfo shows them (mountpoint, type, source, root, options,
@@ -27,7 +33,8 @@
  * device), a tmpfs mounted on shared after the restore appears on slave
  * (and one on slave does not appear on shared), upper is seen and lower
  * hidden, binding the unbindable mount fails, the open file reads on from
- * offset 3, the cwd is files/; then writes PASS or FAIL lines.
+ * offset 3, the cwd is files/ (over/cwd/sub with "cwdover"); then writes
+ * PASS or FAIL lines.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -186,7 +193,37 @@ static int setup(char *big, int over)
 	if (over && (mkdir(at("over"), 0755) || mkdir(at("over/dir"), 0755) ||
 		     write_file(at("over/dir/held"), "held data", 9, 0644)))
 		return -1;
+	if (over == 2 && (mkdir(at("over/cwd"), 0755) || mkdir(at("over/cwd/sub"), 0700) ||
+			  write_file(at("over/cwd/sub/here"), "here data", 9, 0644) || mkdir(at("over/dird"), 0755) ||
+			  write_file(at("over/dird/inside"), "inside data", 11, 0644)))
+		return -1;
 	return 0;
+}
+
+static void check_bytes(struct wl_report *r, int fd, const char *what, const char *want);
+
+/* The directory fd (or AT_FDCWD) is the covered one: on the top tmpfs, its
+ * file 'name' reads 'want', and 'path' leads elsewhere now. */
+static void check_covered_dir(struct wl_report *r, int dfd, const char *what, const char *name, const char *want,
+			      const char *path)
+{
+	struct statx a, top, by_path;
+	int fd = openat(dfd, name, O_RDONLY);
+
+	if (fd < 0)
+		wl_fail(r, "%s: open its file '%s': %s", what, name, strerror(errno));
+	else {
+		check_bytes(r, fd, what, want);
+		close(fd);
+	}
+	if (statx(dfd, ".", 0, STATX_INO | STATX_MNT_ID, &a) < 0 || statx(AT_FDCWD, dir, 0, STATX_MNT_ID, &top) < 0)
+		wl_fail(r, "statx %s: %s", what, strerror(errno));
+	else if (a.stx_mnt_id != top.stx_mnt_id)
+		wl_fail(r, "%s is on mount %llu, not on the tmpfs at %s (%llu)", what, (unsigned long long)a.stx_mnt_id,
+			dir, (unsigned long long)top.stx_mnt_id);
+	else if (statx(AT_FDCWD, path, 0, STATX_INO | STATX_MNT_ID, &by_path) == 0 && by_path.stx_ino == a.stx_ino &&
+		 by_path.stx_mnt_id == a.stx_mnt_id)
+		wl_fail(r, "%s is what its path '%s' leads to: the overmount is gone", what, path);
 }
 
 static void check_bytes(struct wl_report *r, int fd, const char *what, const char *want)
@@ -283,10 +320,11 @@ int main(int argc, char **argv)
 {
 	char report[8192] = "", before[8192], after[8192], cwd[PATH_MAX], want_cwd[PATH_MAX + 64];
 	struct wl_report r = { report, sizeof(report), 0 };
-	int over = argc > 4 && !strcmp(argv[4], "overmount");
+	int cwdover = argc > 4 && !strcmp(argv[4], "cwdover");
+	int over = cwdover ? 2 : argc > 4 && !strcmp(argv[4], "overmount");
 	int remap = argc > 4 && !strcmp(argv[4], "remap"), tmpf = -1;
 	char *big = malloc(BIG);
-	int fd, held = -1;
+	int fd, held = -1, dirfd = -1;
 
 	if (argc < 4 || !big || !realpath(argv[3], want_cwd) || strlen(want_cwd) >= sizeof(dir))
 		return 2;
@@ -297,6 +335,9 @@ int main(int argc, char **argv)
 	if (setup(big, over) < 0)
 		return 1;
 	if ((fd = open(at("files/data"), O_RDONLY)) < 0 || lseek(fd, 3, SEEK_SET) != 3 || chdir(at("files")) < 0)
+		return 1;
+	if (cwdover && ((dirfd = open(at("over/dird"), O_RDONLY | O_DIRECTORY)) < 0 || chdir(at("over/cwd/sub")) < 0 ||
+			tmpfs("over/cwd", "amber-overcwd", "size=1m") || tmpfs("over/dird", "amber-overdir", "size=1m")))
 		return 1;
 	if (over) {
 		held = open(at("over/dir/held"), O_RDWR);
@@ -317,7 +358,7 @@ int main(int argc, char **argv)
 	check_files(&r, big);
 	check_bytes(&r, fd, "the descriptor of files/data at offset 3", "lo tmpfs");
 	same_file(&r, fd, "files/data", at("files/data"));
-	snprintf(want_cwd, sizeof(want_cwd), "%s", at("files"));
+	snprintf(want_cwd, sizeof(want_cwd), "%s", at(cwdover ? "over/cwd/sub" : "files"));
 	if (!getcwd(cwd, sizeof(cwd)) || strcmp(cwd, want_cwd))
 		wl_fail(&r, "cwd is '%s', want '%s'", cwd, want_cwd);
 	if (over) {
@@ -325,6 +366,12 @@ int main(int argc, char **argv)
 		same_file(&r, held, "over/dir/held", NULL);
 		if (access(at("over/dir/held"), F_OK) == 0)
 			wl_fail(&r, "over/dir/held shows through the tmpfs mounted over it");
+	}
+	if (cwdover) {
+		check_covered_dir(&r, AT_FDCWD, "the cwd over/cwd/sub (under a tmpfs on over/cwd)", "here", "here data",
+				  at("over/cwd/sub"));
+		check_covered_dir(&r, dirfd, "the directory fd of over/dird (under a tmpfs on it)", "inside", "inside data",
+				  at("over/dird"));
 	}
 	if (remap) {
 		DIR *d = opendir(at("files"));

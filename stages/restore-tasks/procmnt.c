@@ -1,0 +1,253 @@
+/* procmnt: a new proc of the tree's mount namespace, mounted again from
+ * inside the restored pid namespace.
+ *
+ * A proc shows the pid namespace of whoever created it. build-mntns makes
+ * the tree's proc mounts (MNT_FRESH) before any task exists, so in the
+ * restorer's pid namespace; restored into a new one (--pidns, or a tree
+ * that had its own), the tree would see the restorer's pids in /proc. So
+ * once every task is transplanted (the transplant itself opens
+ * /proc/<stage>/... in the tasks, which must be the restorer's proc) and
+ * before any of them runs, a helper enters the new pid namespace
+ * (setns(CLONE_NEWPID) makes its children members), and its child, a
+ * member, enters each mount namespace (through its pin) and replaces each
+ * such proc mount by a new one at the same place, with the same options.
+ * Only a proc that nothing is mounted on or over, that has no propagation
+ * and whose parent is not shared is replaced (the replacement would lose
+ * or propagate those); any other stays the restorer's, with a warning.
+ */
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "images/image.h"
+#include "images/mnt.pb-c.h"
+#include "lib/log.h"
+#include "lib/mountinfo.h"
+#include "stages/restore-tasks/restore-tasks.h"
+
+/* mount(2) flags of per-mount options. */
+static unsigned long rt_procmnt_flags(const char *opts)
+{
+	static const struct { const char *name; unsigned long flag; } map[] = {
+		{ "ro", MS_RDONLY }, { "nosuid", MS_NOSUID }, { "nodev", MS_NODEV }, { "noexec", MS_NOEXEC },
+		{ "noatime", MS_NOATIME }, { "nodiratime", MS_NODIRATIME }, { "relatime", MS_RELATIME },
+		{ "strictatime", MS_STRICTATIME },
+	};
+	unsigned long f = 0;
+
+	for (size_t i = 0; opts && i < sizeof(map) / sizeof(map[0]); i++)
+		if (mountinfo_has_opt(opts, map[i].name))
+			f |= map[i].flag;
+	return f;
+}
+
+/* The super block options for mount(2)'s data: all but rw and ro. */
+static char *rt_procmnt_data(const char *super)
+{
+	char *copy = strdup(super ? super : ""), *out = calloc(1, strlen(super ? super : "") + 1), *save = NULL;
+
+	if (!copy || !out) {
+		free(copy);
+		free(out);
+		return NULL;
+	}
+	for (char *o = strtok_r(copy, ",", &save); o; o = strtok_r(NULL, ",", &save))
+		if (strcmp(o, "rw") && strcmp(o, "ro"))
+			strcat(strcat(out, *out ? "," : ""), o);
+	free(copy);
+	return out;
+}
+
+/* Why proc mount m[i] cannot be replaced, or NULL. */
+static const char *rt_procmnt_why_not(MntEntry **m, int nr, int i)
+{
+	const MntEntry *me = m[i];
+
+	if (me->shared || me->master)
+		return "it has propagation (shared or slave)";
+	for (int k = 0; k < nr; k++) {
+		bool ancestor = false;
+
+		if (k == i)
+			continue;
+		if (m[k]->parent_id == me->mnt_id)
+			return "something is mounted on it";
+		if (m[k]->mnt_id == me->parent_id && m[k]->shared)
+			return "its parent is shared";
+		/* A mount at its path or above that is not its ancestor covers it. */
+		for (uint32_t a = me->parent_id, hops = 0; hops < (uint32_t)nr && !ancestor; hops++) {
+			int j = -1;
+
+			for (int q = 0; q < nr; q++)
+				if (m[q]->mnt_id == a)
+					j = q;
+			if (j < 0)
+				break;
+			ancestor = j == k;
+			if (m[j]->parent_id == a)
+				break;
+			a = m[j]->parent_id;
+		}
+		if (!ancestor && mountinfo_relpath(m[k]->mountpoint, me->mountpoint))
+			return "another mount covers it";
+	}
+	return NULL;
+}
+
+/* Adds the replaceable proc mounts of namespace ns_id (entered by fd). */
+static int rt_procmnt_ns(int dirfd, struct rt_plan *p, uint32_t ns_id, int fd, struct err *e)
+{
+	MntEntry **m = NULL;
+	struct image img;
+	char name[64];
+	MntEntry *me;
+	int nr = 0, ret;
+
+	snprintf(name, sizeof(name), "mountpoints-%u.img", ns_id);
+	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
+		return ret;
+	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
+		void *n = realloc(m, (nr + 1) * sizeof(*m));
+
+		if (!n) {
+			mnt_entry__free_unpacked(me, NULL);
+			ret = err_errnum(e, ENOMEM, "%s", name);
+			break;
+		}
+		m = n;
+		m[nr++] = me;
+	}
+	image_close(&img);
+	for (int i = 0; i < nr && ret >= 0; i++) {
+		const char *why;
+		void *n;
+
+		if (m[i]->kind != MNT_KIND__MNT_FRESH || strcmp(m[i]->fstype, "proc"))
+			continue;
+		if ((why = rt_procmnt_why_not(m, nr, i))) {
+			pr_warn("mount namespace %u: proc mount %u at '%s' shows the restorer's pids, not the restored pid "
+				"namespace's: %s, so it is not mounted again", ns_id, m[i]->mnt_id, m[i]->mountpoint, why);
+			continue;
+		}
+		if (!(n = realloc(p->procs, (p->nr_procs + 1) * sizeof(*p->procs)))) {
+			ret = err_errnum(e, ENOMEM, "proc mounts");
+			break;
+		}
+		p->procs = n;
+		p->procs[p->nr_procs] = (struct rt_procmnt){ ns_id, fd, strdup(m[i]->mountpoint),
+							     rt_procmnt_flags(m[i]->options),
+							     rt_procmnt_data(m[i]->super_options) };
+		if (!p->procs[p->nr_procs++].data)
+			ret = err_errnum(e, ENOMEM, "proc mount options");
+	}
+	for (int i = 0; i < nr; i++)
+		mnt_entry__free_unpacked(m[i], NULL);
+	free(m);
+	return ret < 0 ? ret : 0;
+}
+
+int rt_procmnt_plan(int dirfd, struct rt_plan *p, struct err *e)
+{
+	int ret = 0;
+
+	if (!p->pidns)
+		return 0;
+	for (int i = 0; i < p->nr && ret >= 0; i++) {
+		bool seen = false;
+
+		if (!p->tasks[i].has_mntns)
+			continue;
+		for (int j = 0; j < i; j++)
+			seen |= p->tasks[j].has_mntns && p->tasks[j].mntns_id == p->tasks[i].mntns_id;
+		if (!seen)
+			ret = rt_procmnt_ns(dirfd, p, p->tasks[i].mntns_id, p->tasks[i].mntns_fd, e);
+	}
+	return ret;
+}
+
+/* In a member of the new pid namespace: replaces each planned proc. */
+static void __attribute__((noreturn)) rt_procmnt_member(const struct rt_plan *p, int out)
+{
+	char msg[512];
+
+	for (int i = 0; i < p->nr_procs; i++) {
+		const struct rt_procmnt *pm = &p->procs[i];
+		const char *what = "enter its mount namespace (setns)";
+
+		if (setns(pm->mntns_fd, CLONE_NEWNS) < 0 ||
+		    (what = "unmount the proc build-mntns made", umount2(pm->mountpoint, MNT_DETACH) < 0) ||
+		    (what = "mount a new proc", mount("proc", pm->mountpoint, "proc", pm->flags, pm->data) < 0)) {
+			int n = snprintf(msg, sizeof(msg), "mount namespace %u: proc at '%s' in the restored pid namespace: "
+					 "%s: %s", pm->ns_id, pm->mountpoint, what, strerror(errno));
+
+			if (write(out, msg, n) < 0)
+				_exit(2);
+			_exit(1);
+		}
+	}
+	_exit(0);
+}
+
+int rt_procmnt_mount(struct rt_plan *p, struct err *e)
+{
+	char path[64], msg[512] = "";
+	int pfd[2], status = 0;
+	ssize_t n;
+	pid_t helper;
+
+	if (!p->nr_procs)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", p->tasks[0].pid);
+	if (pipe2(pfd, O_CLOEXEC) < 0)
+		return err_errno(e, "pipe");
+	if ((helper = fork()) < 0) {
+		close(pfd[0]);
+		close(pfd[1]);
+		return err_errno(e, "fork");
+	}
+	if (helper == 0) {
+		int ns = open(path, O_RDONLY | O_CLOEXEC);
+		pid_t member;
+
+		close(pfd[0]);
+		if (ns < 0 || setns(ns, CLONE_NEWPID) < 0) {
+			n = snprintf(msg, sizeof(msg), "enter the restored pid namespace ('%s'): %s", path, strerror(errno));
+			_exit(write(pfd[1], msg, n) < 0 ? 2 : 1);
+		}
+		if ((member = fork()) == 0)
+			rt_procmnt_member(p, pfd[1]);
+		if (member < 0)
+			_exit(1);
+		while (waitpid(member, &status, 0) < 0 && errno == EINTR)
+			;
+		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
+	}
+	close(pfd[1]);
+	n = read(pfd[0], msg, sizeof(msg) - 1);
+	msg[n > 0 ? n : 0] = 0;
+	close(pfd[0]);
+	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
+		;
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		return err_set(e, 4, "%s", *msg ? msg : "the helper mounting proc in the restored pid namespace died");
+	for (int i = 0; i < p->nr_procs; i++)
+		pr_info("mount namespace %u: new proc at '%s' shows the restored pid namespace", p->procs[i].ns_id,
+			p->procs[i].mountpoint);
+	return 0;
+}
+
+void rt_procmnt_free(struct rt_plan *p)
+{
+	for (int i = 0; i < p->nr_procs; i++) {
+		free(p->procs[i].mountpoint);
+		free(p->procs[i].data);
+	}
+	free(p->procs);
+	p->procs = NULL;
+	p->nr_procs = 0;
+}
