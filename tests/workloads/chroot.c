@@ -37,62 +37,40 @@
 
 #include "workload.h"
 
-static int must(int ok, const char *what)
-{
-	if (!ok)
-		fprintf(stderr, "chroot: %s: %s\n", what, strerror(errno));
-	return ok ? 0 : -1;
-}
-
-static int mkdirs(const char *path)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*s = '/';
-		}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Builds the namespace and the jail; returns the fd of jail/data. */
 static int setup(const char *dir, const char *readyfile, int over, int *tmpf)
 {
 	char jail[PATH_MAX], p[PATH_MAX * 2], rdir[PATH_MAX], *rf = strdup(readyfile);
 	int fd;
 
-	if (!rf || must(realpath(dirname(rf), rdir) != NULL, "realpath"))
+	if (!rf || wl_must(realpath(dirname(rf), rdir) != NULL, "realpath"))
 		return -1;
 	free(rf);
 	snprintf(jail, sizeof(jail), "%s/jail", dir);
-	if (must(unshare(CLONE_NEWNS) == 0, "unshare") ||
-	    must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "private /"))
+	if (wl_must(unshare(CLONE_NEWNS) == 0, "unshare") ||
+	    wl_must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "private /"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/work", jail);
-	if (must(mkdirs(p) == 0, "mkdir jail/work"))
+	if (wl_must(wl_mkdirs(p) == 0, "mkdir jail/work"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/data", jail);
-	if (must(wl_write_file(p, "jail data") == 0, "jail/data"))
+	if (wl_must(wl_write_file(p, "jail data") == 0, "jail/data"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/mnt", jail);
-	if (must(mkdirs(p) == 0, "mkdir jail/mnt") || must(mount("chr-in", p, "tmpfs", 0, "size=1m") == 0, "tmpfs in"))
+	if (wl_must(wl_mkdirs(p) == 0, "mkdir jail/mnt") || wl_must(mount("chr-in", p, "tmpfs", 0, "size=1m") == 0, "tmpfs in"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/mnt/inner", jail);
-	if (must(wl_write_file(p, "inner") == 0, "mnt/inner"))
+	if (wl_must(wl_write_file(p, "inner") == 0, "mnt/inner"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/outside", dir);
-	if (must(mkdirs(p) == 0, "mkdir outside") || must(mount("chr-out", p, "tmpfs", 0, "size=1m") == 0, "tmpfs out"))
+	if (wl_must(wl_mkdirs(p) == 0, "mkdir outside") || wl_must(mount("chr-out", p, "tmpfs", 0, "size=1m") == 0, "tmpfs out"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/outside/marker", dir);
-	if (must(wl_write_file(p, "outside") == 0, "outside/marker"))
+	if (wl_must(wl_write_file(p, "outside") == 0, "outside/marker"))
 		return -1;
 	snprintf(p, sizeof(p), "%s%s", jail, rdir);
-	if (must(mkdirs(p) == 0, "mkdir the result directory in the jail") ||
-	    must(mount(rdir, p, NULL, MS_BIND, NULL) == 0, "bind the result directory"))
+	if (wl_must(wl_mkdirs(p) == 0, "mkdir the result directory in the jail") ||
+	    wl_must(mount(rdir, p, NULL, MS_BIND, NULL) == 0, "bind the result directory"))
 		return -1;
 	snprintf(p, sizeof(p), "%s/data", jail);
 	if ((fd = open(p, O_RDONLY)) < 0 || lseek(fd, 2, SEEK_SET) != 2)
@@ -100,9 +78,9 @@ static int setup(const char *dir, const char *readyfile, int over, int *tmpf)
 	snprintf(p, sizeof(p), "%s/mnt", jail);
 	if (tmpf && ((*tmpf = open(p, O_TMPFILE | O_RDWR, 0600)) < 0 || write(*tmpf, "tmp", 3) != 3))
 		return -1;
-	if (must(chdir(jail) == 0, "chdir jail") ||
-	    (over && must(mount("chr-over", dir, "tmpfs", 0, "size=1m") == 0, "tmpfs over DIR")) ||
-	    must(chroot(".") == 0, "chroot") || must(chdir("/work") == 0, "chdir /work"))
+	if (wl_must(chdir(jail) == 0, "chdir jail") ||
+	    (over && wl_must(mount("chr-over", dir, "tmpfs", 0, "size=1m") == 0, "tmpfs over DIR")) ||
+	    wl_must(chroot(".") == 0, "chroot") || wl_must(chdir("/work") == 0, "chdir /work"))
 		return -1;
 	return fd;
 }

@@ -34,38 +34,15 @@
 
 #include "workload.h"
 
-static int must(int ok, const char *what)
-{
-	if (!ok)
-		fprintf(stderr, "container: %s: %s\n", what, strerror(errno));
-	return ok ? 0 : -1;
-}
-
-/* mkdir -p */
-static int mkdirs(const char *path)
-{
-	char p[PATH_MAX];
-
-	snprintf(p, sizeof(p), "%s", path);
-	for (char *s = p + 1; *s; s++)
-		if (*s == '/') {
-			*s = 0;
-			if (mkdir(p, 0755) < 0 && errno != EEXIST)
-				return -1;
-			*s = '/';
-		}
-	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
-}
-
 /* Binds host directory 'src' at the same path under root. */
 static int bind_in(const char *root, const char *src, unsigned long ro)
 {
 	char dst[PATH_MAX * 2];
 
 	snprintf(dst, sizeof(dst), "%s%s", root, src);
-	if (mkdirs(dst) || must(mount(src, dst, NULL, MS_BIND, NULL) == 0, src))
+	if (wl_mkdirs(dst) || wl_must(mount(src, dst, NULL, MS_BIND, NULL) == 0, src))
 		return -1;
-	return ro ? must(mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) == 0, "read-only") : 0;
+	return ro ? wl_must(mount(NULL, dst, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) == 0, "read-only") : 0;
 }
 
 static int line_cmp(const void *a, const void *b)
@@ -106,48 +83,48 @@ static int setup(const char *dir, const char *readyfile)
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	char *rf = strdup(readyfile);
 
-	if (n <= 0 || !rf || must(realpath(dirname(rf), rdir) != NULL, "realpath"))
+	if (n <= 0 || !rf || wl_must(realpath(dirname(rf), rdir) != NULL, "realpath"))
 		return -1;
 	free(rf);
 	self[n] = 0;
 	snprintf(root, sizeof(root), "%s/root", dir);
-	if (must(unshare(CLONE_NEWNS) == 0, "unshare") || must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "private /"))
+	if (wl_must(unshare(CLONE_NEWNS) == 0, "unshare") || wl_must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "private /"))
 		return -1;
 	/* pivot_root wants the new root to be a mount. */
-	if (mkdirs(root) || must(mount(root, root, NULL, MS_BIND, NULL) == 0, "bind root"))
+	if (wl_mkdirs(root) || wl_must(mount(root, root, NULL, MS_BIND, NULL) == 0, "bind root"))
 		return -1;
 	if (bind_in(root, "/usr", 1) || bind_in(root, dirname(self), 1) || bind_in(root, rdir, 0))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/bin", root);
-	if (must(symlink("usr/bin", tmp) == 0 || errno == EEXIST, "bin"))
+	if (wl_must(symlink("usr/bin", tmp) == 0 || errno == EEXIST, "bin"))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/lib", root);
-	if (must(symlink("usr/lib", tmp) == 0 || errno == EEXIST, "lib"))
+	if (wl_must(symlink("usr/lib", tmp) == 0 || errno == EEXIST, "lib"))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/lib64", root);
-	if (must(symlink("usr/lib64", tmp) == 0 || errno == EEXIST, "lib64"))
+	if (wl_must(symlink("usr/lib64", tmp) == 0 || errno == EEXIST, "lib64"))
 		return -1;
 	/* Its stdin and stdout are /dev/null: a file bind mount, as
 	 * container runtimes give. */
 	snprintf(tmp, sizeof(tmp), "%s/dev", root);
-	if (mkdirs(tmp))
+	if (wl_mkdirs(tmp))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/dev/null", root);
-	if (must(close(open(tmp, O_WRONLY | O_CREAT, 0644)) == 0, "dev/null") ||
-	    must(mount("/dev/null", tmp, NULL, MS_BIND, NULL) == 0, "bind /dev/null"))
+	if (wl_must(close(open(tmp, O_WRONLY | O_CREAT, 0644)) == 0, "dev/null") ||
+	    wl_must(mount("/dev/null", tmp, NULL, MS_BIND, NULL) == 0, "bind /dev/null"))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/proc", root);
-	if (mkdirs(tmp) || must(mount("proc", tmp, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0, "proc"))
+	if (wl_mkdirs(tmp) || wl_must(mount("proc", tmp, "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0, "proc"))
 		return -1;
 	snprintf(tmp, sizeof(tmp), "%s/run", root);
-	if (mkdirs(tmp) || must(mount("ctr-tmp", tmp, "tmpfs", MS_NOSUID, "size=1m,mode=1777") == 0, "tmpfs"))
+	if (wl_mkdirs(tmp) || wl_must(mount("ctr-tmp", tmp, "tmpfs", MS_NOSUID, "size=1m,mode=1777") == 0, "tmpfs"))
 		return -1;
 	snprintf(old, sizeof(old), "%s/.oldroot", root);
-	if (mkdirs(old) || must(chdir(root) == 0, "chdir root") ||
-	    must(syscall(SYS_pivot_root, ".", ".oldroot") == 0, "pivot_root") ||
-	    must(umount2("/.oldroot", MNT_DETACH) == 0, "umount old root") || must(rmdir("/.oldroot") == 0, "rmdir old root"))
+	if (wl_mkdirs(old) || wl_must(chdir(root) == 0, "chdir root") ||
+	    wl_must(syscall(SYS_pivot_root, ".", ".oldroot") == 0, "pivot_root") ||
+	    wl_must(umount2("/.oldroot", MNT_DETACH) == 0, "umount old root") || wl_must(rmdir("/.oldroot") == 0, "rmdir old root"))
 		return -1;
-	if (must(chdir("/run") == 0, "chdir /run"))
+	if (wl_must(chdir("/run") == 0, "chdir /run"))
 		return -1;
 	return wl_write_file("/run/hello", "inside") == 0 && wl_write_file("/run/mapped", "mapped inside") == 0 ? 0 : -1;
 }

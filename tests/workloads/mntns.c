@@ -65,13 +65,6 @@ static const char *at(const char *rel)
 	return paths[k];
 }
 
-static int must(int ok, const char *what)
-{
-	if (!ok)
-		fprintf(stderr, "mntns: %s: %s\n", what, strerror(errno));
-	return ok ? 0 : -1;
-}
-
 static int line_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -139,43 +132,43 @@ static int write_file(const char *path, const void *data, size_t len, mode_t mod
 
 	if (fd >= 0)
 		close(fd);
-	return must(ok, path);
+	return wl_must(ok, path);
 }
 
 static int tmpfs(const char *rel, const char *src, const char *opts)
 {
-	return must(mount(src, at(rel), "tmpfs", 0, opts) == 0, rel);
+	return wl_must(mount(src, at(rel), "tmpfs", 0, opts) == 0, rel);
 }
 
 static int setup(char *big, int over)
 {
-	if (must(unshare(CLONE_NEWNS) == 0, "unshare") || must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "private /"))
+	if (wl_must(unshare(CLONE_NEWNS) == 0, "unshare") || wl_must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "private /"))
 		return -1;
 	if (tmpfs("", "amber-top", "size=16m,mode=755") || mkdir(at("files"), 0755) || mkdir(at("files/sub"), 0700) ||
 	    write_file(at("files/data"), "hello tmpfs", 11, 0640) || write_file(at("files/sub/inner"), "in", 2, 0600) ||
 	    write_file(at("files/big"), big, BIG, 0644))
 		return -1;
-	if (must(chown(at("files/data"), 1000, 1000) == 0 && chmod(at("files/data"), 0640) == 0, "chown data") ||
-	    must(setxattr(at("files/data"), "user.amber", "42", 2, 0) == 0, "setxattr") ||
-	    must(link(at("files/data"), at("files/data2")) == 0, "link") ||
-	    must(symlink("data", at("files/link")) == 0, "symlink") ||
-	    must(mkfifo(at("files/fifo"), 0620) == 0 && chmod(at("files/fifo"), 0620) == 0, "mkfifo") ||
-	    must(mknod(at("files/null"), S_IFCHR | 0666, makedev(1, 3)) == 0, "mknod"))
+	if (wl_must(chown(at("files/data"), 1000, 1000) == 0 && chmod(at("files/data"), 0640) == 0, "chown data") ||
+	    wl_must(setxattr(at("files/data"), "user.amber", "42", 2, 0) == 0, "setxattr") ||
+	    wl_must(link(at("files/data"), at("files/data2")) == 0, "link") ||
+	    wl_must(symlink("data", at("files/link")) == 0, "symlink") ||
+	    wl_must(mkfifo(at("files/fifo"), 0620) == 0 && chmod(at("files/fifo"), 0620) == 0, "mkfifo") ||
+	    wl_must(mknod(at("files/null"), S_IFCHR | 0666, makedev(1, 3)) == 0, "mknod"))
 		return -1;
-	if (mkdir(at("bind"), 0755) || must(mount(at("files/sub"), at("bind"), NULL, MS_BIND, NULL) == 0, "bind"))
+	if (mkdir(at("bind"), 0755) || wl_must(mount(at("files/sub"), at("bind"), NULL, MS_BIND, NULL) == 0, "bind"))
 		return -1;
 	if (mkdir(at("shared"), 0755) || mkdir(at("slave"), 0755) || tmpfs("shared", "amber-shared", "size=1m") ||
 	    mkdir(at("shared/new"), 0755) || mkdir(at("shared/fromslave"), 0755) ||
-	    must(mount(NULL, at("shared"), NULL, MS_SHARED, NULL) == 0, "make shared") ||
-	    must(mount(at("shared"), at("slave"), NULL, MS_BIND, NULL) == 0, "bind slave") ||
-	    must(mount(NULL, at("slave"), NULL, MS_SLAVE, NULL) == 0, "make slave"))
+	    wl_must(mount(NULL, at("shared"), NULL, MS_SHARED, NULL) == 0, "make shared") ||
+	    wl_must(mount(at("shared"), at("slave"), NULL, MS_BIND, NULL) == 0, "bind slave") ||
+	    wl_must(mount(NULL, at("slave"), NULL, MS_SLAVE, NULL) == 0, "make slave"))
 		return -1;
 	/* A shared slave (shared:N master:M) and a peer of it. */
 	if (mkdir(at("sslave"), 0755) || mkdir(at("speer"), 0755) ||
-	    must(mount(at("shared"), at("sslave"), NULL, MS_BIND, NULL) == 0, "bind sslave") ||
-	    must(mount(NULL, at("sslave"), NULL, MS_SLAVE, NULL) == 0, "make sslave a slave") ||
-	    must(mount(NULL, at("sslave"), NULL, MS_SHARED, NULL) == 0, "make sslave shared") ||
-	    must(mount(at("sslave"), at("speer"), NULL, MS_BIND, NULL) == 0, "bind speer"))
+	    wl_must(mount(at("shared"), at("sslave"), NULL, MS_BIND, NULL) == 0, "bind sslave") ||
+	    wl_must(mount(NULL, at("sslave"), NULL, MS_SLAVE, NULL) == 0, "make sslave a slave") ||
+	    wl_must(mount(NULL, at("sslave"), NULL, MS_SHARED, NULL) == 0, "make sslave shared") ||
+	    wl_must(mount(at("sslave"), at("speer"), NULL, MS_BIND, NULL) == 0, "bind speer"))
 		return -1;
 	/* A mount whose parent is shared: its copy propagated to the slave
 	 * is a mount of its own, restored as one, not propagated twice. */
@@ -184,7 +177,7 @@ static int setup(char *big, int over)
 		return -1;
 	if (mkdir(at("private"), 0755) || mkdir(at("unbind"), 0755) || tmpfs("private", "amber-private", "size=1m,mode=700") ||
 	    tmpfs("unbind", "amber-unbind", "size=1m") ||
-	    must(mount(NULL, at("unbind"), NULL, MS_UNBINDABLE, NULL) == 0, "make unbindable"))
+	    wl_must(mount(NULL, at("unbind"), NULL, MS_UNBINDABLE, NULL) == 0, "make unbindable"))
 		return -1;
 	if (mkdir(at("stack"), 0755) || tmpfs("stack", "amber-lower", "size=1m") ||
 	    write_file(at("stack/lower"), "l", 1, 0644) || tmpfs("stack", "amber-upper", "size=1m,nr_inodes=100") ||

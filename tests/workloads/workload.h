@@ -15,6 +15,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -128,6 +129,31 @@ static inline void wl_wait_usr1(void)
 {
 	while (!wl_got_usr1)
 		pause();
+}
+
+/* A set-up step: when ok is false, says what failed (with errno) on
+ * stderr, prefixed by the workload's name; 0 if ok, else -1. */
+static inline int wl_must(int ok, const char *what)
+{
+	if (!ok)
+		fprintf(stderr, "%s: %s: %s\n", program_invocation_short_name, what, strerror(errno));
+	return ok ? 0 : -1;
+}
+
+/* mkdir -p path (mode 0755); 0 or -1. */
+static inline int wl_mkdirs(const char *path)
+{
+	char p[PATH_MAX];
+
+	snprintf(p, sizeof(p), "%s", path);
+	for (char *s = p + 1; *s; s++)
+		if (*s == '/') {
+			*s = 0;
+			if (mkdir(p, 0755) < 0 && errno != EEXIST)
+				return -1;
+			*s = '/';
+		}
+	return mkdir(p, 0755) < 0 && errno != EEXIST ? -1 : 0;
 }
 
 /* CLOCK_MONOTONIC in seconds. */
