@@ -40,6 +40,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -49,6 +50,7 @@
 #include "driver/driver.h"
 #include "ipc/exitcodes.h"
 #include "lib/cleanup.h"
+#include "lib/sockdiag.h"
 #include "lib/proc.h"
 
 #ifndef CAP_CHECKPOINT_RESTORE
@@ -496,6 +498,27 @@ static bool check_memfd(struct check_note *n)
 	return check_say(n, true, "created memfd %d", fd);
 }
 
+static bool check_sockdiag(struct check_note *n)
+{
+	struct sockdiag_unix d;
+	struct stat a, b;
+	struct err e = { 0 };
+	int sk[2];
+	bool ok;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sk) < 0)
+		return check_errno(n, "socketpair");
+	ok = fstat(sk[0], &a) == 0 && fstat(sk[1], &b) == 0 && sockdiag_unix_get(a.st_ino, &d, &e) == 0;
+	close(sk[0]);
+	close(sk[1]);
+	if (!ok)
+		return check_say(n, false, "%s", e.msg[0] ? e.msg : "fstat a socket");
+	if (d.peer != b.st_ino)
+		return check_say(n, false, "sock_diag gave socket:[%u] the peer socket:[%u], want socket:[%llu]", d.ino, d.peer,
+				 (unsigned long long)b.st_ino);
+	return check_say(n, true, "sock_diag names the peer of a socketpair");
+}
+
 static bool check_openat2(struct check_note *n)
 {
 	_cleanup_close_ int root = open("/", O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -605,7 +628,8 @@ static const struct check check_table[] = {
 	{ "clone3 set_tid",       "restore tasks with their old pids", false, check_clone3 },
 	{ "PR_SET_MM_MAP",        "restore brk, args, auxv and exe of a process", false, check_mm_map },
 	{ "vdso mremap",          "move the vDSO back to its old address", false, check_vdso },
-	{ "memfd_create",         "future shared-memory restore, not used yet", false, check_memfd },
+	{ "memfd_create",         "make memfds again (descriptors and mappings)", false, check_memfd },
+	{ "unix sock_diag",       "dump unix sockets: peers, names, backlogs (libnl)", true, check_sockdiag },
 	{ "ns_last_pid",          "pick pids on kernels without clone3 set_tid", true, check_ns_last_pid },
 	{ "openat2 beneath",      "open image files only beneath the images directory", true, check_openat2 },
 	{ "userfaultfd",          "lazy page restore, not used yet", true, check_userfaultfd },
