@@ -4,10 +4,13 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <linux/mount.h>
+#include <net/if.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -50,10 +53,11 @@ int nsinfo_ns_ino(pid_t pid, const char *kind, uint64_t *ino, struct err *e)
 	return 0;
 }
 
-/* Runs fn(pid, fd) in a child that writes its answer on fd, and returns
+/* Runs fn(pid, arg, fd) in a child that writes its answer on fd, and returns
  * what it wrote (NUL-terminated, *len bytes) in *out. The child exits with
  * 0 or an errno; 'what' names the read for messages. */
-static int nsinfo_in_child(pid_t pid, int (*fn)(pid_t, int), const char *what, char **out, size_t *len, struct err *e)
+static int nsinfo_in_child(pid_t pid, int (*fn)(pid_t, const void *, int), const void *arg, const char *what,
+			   char **out, size_t *len, struct err *e)
 {
 	int p[2], status = 0;
 	size_t n = 0, cap = 4096;
@@ -71,7 +75,7 @@ static int nsinfo_in_child(pid_t pid, int (*fn)(pid_t, int), const char *what, c
 	}
 	if (child == 0) {
 		close(p[0]);
-		_exit(fn(pid, p[1]));
+		_exit(fn(pid, arg, p[1]));
 	}
 	close(p[1]);
 	buf = malloc(cap);
@@ -139,7 +143,7 @@ static int nsinfo_write_all(int fd, const char *buf, size_t len)
 }
 
 /* The UTS child: "hostname\0domainname\0". */
-static int nsinfo_uts_child(pid_t pid, int fd)
+static int nsinfo_uts_child(pid_t pid, const void *arg, int fd)
 {
 	struct utsname u;
 	int ret;
@@ -159,7 +163,7 @@ int nsinfo_read_uts(pid_t pid, struct nsinfo_uts *u, struct err *e)
 	size_t len, hl;
 	int ret;
 
-	if ((ret = nsinfo_in_child(pid, nsinfo_uts_child, "the UTS namespace", &blob, &len, e)) < 0)
+	if ((ret = nsinfo_in_child(pid, nsinfo_uts_child, NULL, "the UTS namespace", &blob, &len, e)) < 0)
 		return ret;
 	hl = strnlen(blob, len);
 	if (hl + 1 >= len || hl >= NSINFO_NAME_MAX || strnlen(blob + hl + 1, len - hl - 1) >= NSINFO_NAME_MAX)
@@ -192,7 +196,7 @@ static int nsinfo_copy_file(const char *path, int fd)
 
 /* The IPC child: the texts of /proc/sysvipc/{shm,sem,msg}, then the queue
  * names a line each, every part NUL-terminated. */
-static int nsinfo_ipc_child(pid_t pid, int fd)
+static int nsinfo_ipc_child(pid_t pid, const void *arg, int fd)
 {
 	static const char *const files[] = { "/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg" };
 	int ret, fs, mnt, dfd;
@@ -248,7 +252,7 @@ int nsinfo_read_ipc(pid_t pid, struct nsinfo_ipc_obj *objs, int max, struct err 
 	size_t len, off = 0;
 	int ret, n = 0;
 
-	if ((ret = nsinfo_in_child(pid, nsinfo_ipc_child, "the IPC namespace", &blob, &len, e)) < 0)
+	if ((ret = nsinfo_in_child(pid, nsinfo_ipc_child, NULL, "the IPC namespace", &blob, &len, e)) < 0)
 		return ret;
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		if (off >= len)
@@ -309,4 +313,37 @@ int nsinfo_read_links(pid_t pid, struct nsinfo_link *links, int max, struct err 
 	if ((ret = nsinfo_parse_net_dev(text, links, max, e)) < 0)
 		err_wrap(e, "'%s'", path);
 	return ret;
+}
+
+/* The flags child: interface arg's flags as a decimal number. */
+static int nsinfo_flags_child(pid_t pid, const void *arg, int fd)
+{
+	struct ifreq ifr;
+	char text[32];
+	int ret, sk;
+
+	if ((ret = nsinfo_enter(pid, "net", CLONE_NEWNET)))
+		return ret;
+	if ((sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
+		return errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", (const char *)arg);
+	if (ioctl(sk, SIOCGIFFLAGS, &ifr) < 0)
+		return errno;
+	snprintf(text, sizeof(text), "%u", (unsigned)(unsigned short)ifr.ifr_flags);
+	return nsinfo_write_all(fd, text, strlen(text) + 1);
+}
+
+int nsinfo_read_link_flags(pid_t pid, const char *name, unsigned *flags, struct err *e)
+{
+	_cleanup_free_ char *blob = NULL;
+	char what[64];
+	size_t len;
+	int ret;
+
+	snprintf(what, sizeof(what), "the flags of '%s' in the network namespace", name);
+	if ((ret = nsinfo_in_child(pid, nsinfo_flags_child, name, what, &blob, &len, e)) < 0)
+		return ret;
+	*flags = strtoul(blob, NULL, 10);
+	return 0;
 }

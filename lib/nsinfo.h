@@ -59,5 +59,8 @@ struct nsinfo_link {
 int nsinfo_parse_net_dev(const char *text, struct nsinfo_link *links, int max, struct err *e);
 /* The interfaces of pid's network namespace (/proc/PID/net/dev). */
 int nsinfo_read_links(pid_t pid, struct nsinfo_link *links, int max, struct err *e);
+/* The flags (IFF_UP, ...) of interface name in pid's network namespace,
+ * asked with SIOCGIFFLAGS on a socket a child makes inside it. */
+int nsinfo_read_link_flags(pid_t pid, const char *name, unsigned *flags, struct err *e);
 
 #endif

@@ -29,7 +29,7 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 		nt[p->nr].parent = -1;
 		nt[p->nr].cwd_src = nt[p->nr].root_src = -1;
 		nt[p->nr].chroot_fd[0] = nt[p->nr].chroot_fd[1] = -1;
-		nt[p->nr].uts_fd = nt[p->nr].ipc_fd = -1;
+		nt[p->nr].uts_fd = nt[p->nr].ipc_fd = nt[p->nr].net_fd = -1;
 		for (int i = 0; i < p->nr; i++)
 			if (nt[i].pe->pid == rec->task->ppid)
 				nt[p->nr].parent = i;

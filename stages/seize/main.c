@@ -26,9 +26,12 @@
  *	and domainname read by a child that enters it), an IPC namespace in
  *	ipcns.img if it is empty (no System V object, no POSIX message
  *	queue; one that holds any is refused naming them by kind, key and
- *	id or name); a network, user, cgroup or time namespace of its own is
- *	refused, naming pid, namespace (e.g. net:[4026532...]), for a network
- *	namespace its interfaces, and what to do. A refusal comes before
+ *	id or name), a network namespace in netns.img if it has nothing but
+ *	lo (whether lo is up is asked from inside it) and no process in it
+ *	holds a socket (else refused naming the other interface, or the pid
+ *	and fd); a user, cgroup or time namespace of its own is refused,
+ *	naming pid, namespace (e.g. user:[4026532...]) and what to do, as is
+ *	a thread in other namespaces than its process. A refusal comes before
  *	anything else is dumped, and the tree is resumed. seize then stays
  *	alive as the tracer, holding the tree stopped, until the driver says
  *	on the control fd what to do with it.
@@ -38,7 +41,7 @@
  *	EOF on it (the driver died) resumes the tree. Without the fd the tree
  *	is resumed as soon as the images are written (a hand run).
  * Outputs	pstree.img, core-TID.img for every thread of every process but
- *	zombies; utsns.img and ipcns.img when the tree has such namespaces of
+ *	zombies; utsns.img, ipcns.img, netns.img when the tree has such namespaces of
  *	its own (an earlier dump's are removed otherwise); on stdout a state stream with one 'task' record per process,
  *	then the end record, which tells the driver the tree is frozen and the
  *	images are written.
@@ -47,7 +50,7 @@
  * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
  *	PTRACE_O_SUSPEND_SECCOMP, to read seccomp filters
  *	(PTRACE_SECCOMP_GET_FILTER) and for its children to enter the tree's
- *	UTS and IPC namespaces (setns) and mount their mqueue file system
+ *	UTS, IPC and network namespaces (setns) and mount their mqueue file system
  *	(fsmount, detached); CAP_SYS_NICE to run at real-time
  *	priority (SCHED_FIFO, unless AMBER_NO_RT is set), so busy threads of
  *	the tree do not delay it between the stops it waits for.

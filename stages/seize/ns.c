@@ -6,7 +6,9 @@
  * restorer's, as before. Any other namespace is either recorded
  * (utsns.img, ipcns.img) or refused here, before anything else is dumped,
  * so the tree is resumed untouched (seize_run releases it on any error). */
+#include <dirent.h>
 #include <inttypes.h>
+#include <net/if.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -82,21 +84,86 @@ static const struct {
 			       "a restore cannot make again); start the tree without unshare -T" },
 };
 
-/* The refusal of a network namespace names its interfaces. */
-static int seize_ns_refuse_net(const struct seize_proc *p, uint64_t ino, uint64_t self, struct err *e)
+/* A network namespace of the tree's own is supported with nothing but its
+ * loopback interface; otherwise the refusal names its interfaces. */
+static int seize_ns_check_net(const struct seize_ns *ns, uint64_t self, bool *lo_up, struct err *e)
 {
 	struct nsinfo_link links[SEIZE_NS_SHOW];
 	char names[SEIZE_NS_SHOW * 34] = "";
-	struct err ignored;
-	int n = nsinfo_read_links(p->pid, links, SEIZE_NS_SHOW, &ignored);
+	unsigned flags = 0;
+	int n = nsinfo_read_links(ns->host_pid, links, SEIZE_NS_SHOW, e), ret;
 
+	if (n < 0)
+		return n;
 	for (int i = 0; i < n && i < SEIZE_NS_SHOW; i++)
 		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "", links[i].name);
-	return err_input(e, "pid %d is in network namespace net:[%" PRIu64 "], not amber's net:[%" PRIu64 "]%s%s%s; "
-			 "network namespaces are not supported (its interfaces, addresses and routes would be lost); "
-			 "start the tree without a network namespace of its own (unshare -n)",
-			 p->pid, ino, self, n > 0 ? " (interfaces: " : "", n > 0 ? names : "",
-			 n > SEIZE_NS_SHOW ? ", ...)" : n > 0 ? ")" : "");
+	if (n != 1 || strcmp(links[0].name, "lo")) {
+		const char *extra = "";
+
+		for (int i = 0; i < n && i < SEIZE_NS_SHOW && !*extra; i++)
+			if (strcmp(links[i].name, "lo"))
+				extra = links[i].name;
+		return err_input(e, "pid %d is in network namespace net:[%" PRIu64 "], not amber's net:[%" PRIu64 "], "
+				 "with interfaces %s%s; only a network namespace with nothing but its loopback interface "
+				 "is supported: interface '%s' (its addresses and routes) cannot be restored; "
+				 "remove it or start the tree without unshare -n",
+				 ns->host_pid, ns->ino, self, n ? names : "(none)", n > SEIZE_NS_SHOW ? ", ..." : "",
+				 *extra ? extra : "lo (missing)");
+	}
+	if ((ret = nsinfo_read_link_flags(ns->host_pid, "lo", &flags, e)) < 0)
+		return ret;
+	*lo_up = flags & IFF_UP;
+	return 0;
+}
+
+/* A process in a network namespace of the tree's own may hold no socket:
+ * restore-files makes sockets in the restorer's namespace. */
+static int seize_ns_no_sockets(const struct seize_proc *p, uint64_t ino, struct err *e)
+{
+	char path[64], link[64];
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", p->pid);
+	if (!(d = opendir(path)))
+		return err_errno(e, "list '%s'", path);
+	while ((de = readdir(d))) {
+		ssize_t n = readlinkat(dirfd(d), de->d_name, link, sizeof(link) - 1);
+
+		if (n < 0)
+			continue;
+		link[n] = 0;
+		if (!strncmp(link, "socket:", 7))
+			return err_input(e, "pid %d fd %s is '%s' in network namespace net:[%" PRIu64 "] of the tree's own; "
+					 "sockets in a network namespace of the tree's own are not supported (a restore "
+					 "would make them in the restorer's namespace); start the tree without unshare -n",
+					 p->pid, de->d_name, link, ino);
+	}
+	return 0;
+}
+
+/* Every thread of p is in the namespaces of its leader: setns(2) moves
+ * only the thread that calls it, which a restore would not do again. */
+static int seize_ns_threads(const struct seize_proc *p, struct err *e)
+{
+	static const char *const kinds[] = { "uts", "ipc", "net", "mnt", "user", "cgroup", "time" };
+
+	for (int j = 1; j < p->nr_tids; j++)
+		for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
+			char path[96], lead[64] = "", thr[64] = "";
+
+			snprintf(path, sizeof(path), "/proc/%d/ns/%s", p->pid, kinds[k]);
+			if (readlink(path, lead, sizeof(lead) - 1) < 0)
+				continue;
+			snprintf(path, sizeof(path), "/proc/%d/task/%d/ns/%s", p->pid, p->tids[j], kinds[k]);
+			if (readlink(path, thr, sizeof(thr) - 1) < 0)
+				continue;	/* exiting */
+			if (strcmp(lead, thr))
+				return err_input(e, "thread %d of pid %d is in %s namespace %s, its process in %s; threads in "
+						 "namespaces other than their process's are not supported", p->tids[j], p->pid,
+						 kinds[k], thr, lead);
+		}
+	return 0;
 }
 
 /* Refuses an IPC namespace that holds objects, naming them. */
@@ -157,23 +224,31 @@ static int seize_ns_write_uts(int dirfd, const struct seize_ns_set *s, struct er
 	return image_close_write(&img, e);
 }
 
-/* Writes ipcns.img (every namespace in s checked empty), or removes an old one. */
-static int seize_ns_write_ipc(int dirfd, const struct seize_ns_set *s, struct err *e)
+/* Writes ipcns.img or netns.img (every namespace in s checked: empty, or
+ * loopback only with lo_up[i]), or removes an earlier dump's. */
+static int seize_ns_write_plain(int dirfd, const char *kind, const struct seize_ns_set *s, const bool *lo_up, struct err *e)
 {
+	bool is_net = !strcmp(kind, "net");
+	char name[32], image_kind[16];
 	struct image img;
 	int ret = 0;
 
+	snprintf(name, sizeof(name), "%sns.img", kind);
+	snprintf(image_kind, sizeof(image_kind), "%sns", kind);
 	if (!s->nr)
-		return unlinkat(dirfd, "ipcns.img", 0) < 0 && errno != ENOENT ? err_errno(e, "remove an old ipcns.img") : 0;
-	if ((ret = image_open_write(&img, dirfd, "ipcns", "ipcns.img", e)) < 0)
+		return unlinkat(dirfd, name, 0) < 0 && errno != ENOENT ? err_errno(e, "remove an old %s", name) : 0;
+	if ((ret = image_open_write(&img, dirfd, image_kind, name, e)) < 0)
 		return ret;
 	for (int i = 0; ret == 0 && i < s->nr; i++) {
 		IpcnsEntry ie = IPCNS_ENTRY__INIT;
+		NetnsEntry ne = NETNS_ENTRY__INIT;
 
-		ie.id = s->v[i].ino;
-		ie.n_pids = s->v[i].nr;
-		ie.pids = s->v[i].pids;
-		ret = image_write(&img, &ie.base, e);
+		ie.id = ne.id = s->v[i].ino;
+		ie.n_pids = ne.n_pids = s->v[i].nr;
+		ie.pids = ne.pids = s->v[i].pids;
+		if (is_net)
+			ne.lo_up = lo_up[i];
+		ret = image_write(&img, is_net ? &ne.base : &ie.base, e);
 	}
 	if (ret < 0) {
 		image_close(&img);
@@ -196,7 +271,8 @@ static int seize_ns_self(const char *kind, uint64_t *ino, struct err *e)
 
 int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
 {
-	__attribute__((cleanup(seize_ns_set_free))) struct seize_ns_set uts = { 0 }, ipc = { 0 };
+	__attribute__((cleanup(seize_ns_set_free))) struct seize_ns_set uts = { 0 }, ipc = { 0 }, net = { 0 };
+	_cleanup_free_ bool *lo_up = NULL;
 	uint64_t self_uts, self_ipc, self_net, self_ref[ARRAY_SIZE(seize_ns_refused)];
 	int ret;
 
@@ -213,6 +289,8 @@ int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
 		/* A zombie has no namespaces left to read, nor to restore. */
 		if (p->gone || p->zombie)
 			continue;
+		if ((ret = seize_ns_threads(p, e)) < 0)
+			return ret;
 		for (size_t k = 0; k < ARRAY_SIZE(seize_ns_refused); k++) {
 			if (!self_ref[k])
 				continue;
@@ -226,8 +304,8 @@ int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
 		}
 		if ((ret = nsinfo_ns_ino(p->pid, "net", &ino, e)) < 0)
 			return ret;
-		if (ino != self_net)
-			return seize_ns_refuse_net(p, ino, self_net, e);
+		if (ino != self_net && ((ret = seize_ns_no_sockets(p, ino, e)) < 0 || (ret = seize_ns_add(&net, ino, p, e)) < 0))
+			return ret;
 		if ((ret = nsinfo_ns_ino(p->pid, "uts", &ino, e)) < 0)
 			return ret;
 		if (ino != self_uts && (ret = seize_ns_add(&uts, ino, p, e)) < 0)
@@ -237,10 +315,15 @@ int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
 		if (ino != self_ipc && (ret = seize_ns_add(&ipc, ino, p, e)) < 0)
 			return ret;
 	}
+	if (net.nr && !(lo_up = calloc(net.nr, sizeof(*lo_up))))
+		return err_errno(e, "remember the network namespaces");
+	for (int i = 0; i < net.nr; i++)
+		if ((ret = seize_ns_check_net(&net.v[i], self_net, &lo_up[i], e)) < 0)
+			return ret;
 	for (int i = 0; i < ipc.nr; i++)
 		if ((ret = seize_ns_check_ipc(&ipc.v[i], e)) < 0)
 			return ret;
-	if ((ret = seize_ns_write_uts(dirfd, &uts, e)) < 0)
+	if ((ret = seize_ns_write_uts(dirfd, &uts, e)) < 0 || (ret = seize_ns_write_plain(dirfd, "ipc", &ipc, NULL, e)) < 0)
 		return ret;
-	return seize_ns_write_ipc(dirfd, &ipc, e);
+	return seize_ns_write_plain(dirfd, "net", &net, lo_up, e);
 }

@@ -5,6 +5,7 @@
  * Linux 6.18 x86-64 (see fixtures/capture.sh): two shared memory segments,
  * one semaphore set and one message queue made by ipcmk in a new IPC
  * namespace; a host with lo, ifb0, ifb1, eth0 and a new network namespace. */
+#include <net/if.h>
 #include <sched.h>
 #include <sys/utsname.h>
 
@@ -117,7 +118,8 @@ static void nsinfo_net_dev_malformed(void)
 	CHECK_STR(links[0].name, "a");
 }
 
-/* This process's own namespaces, read from inside through a child. */
+/* This process's own namespaces, read from inside through a child (lo's
+ * flags from a socket made there). */
 static void nsinfo_read_self(void)
 {
 	struct nsinfo_uts u;
@@ -125,6 +127,7 @@ static void nsinfo_read_self(void)
 	struct err e = { 0 };
 	uint64_t ino = 0;
 	struct nsinfo_ipc_obj objs[1];
+	unsigned flags = 0;
 
 	CHECK_INT(nsinfo_ns_ino(0, "uts", &ino, &e), 0);
 	CHECK(ino != 0);
@@ -138,6 +141,9 @@ static void nsinfo_read_self(void)
 	CHECK_STR(u.hostname, me.nodename);
 	CHECK_STR(u.domainname, me.domainname);
 	CHECK(nsinfo_read_ipc(getpid(), objs, 1, &e) >= 0);
+	CHECK_INT(nsinfo_read_link_flags(getpid(), "lo", &flags, &e), 0);
+	CHECK(flags & IFF_LOOPBACK);
+	CHECK(nsinfo_read_link_flags(getpid(), "amber-nosuchif", &flags, &e) < 0);
 }
 
 static const struct unit_case cases[] = {
