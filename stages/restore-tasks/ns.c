@@ -126,7 +126,9 @@ static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, 
 	bool any = false;
 
 	snprintf(name, sizeof(name), "%sns.img", kind);
-	if ((ret = image_open_read(&img, dirfd, NULL, name, e)) == -ENOENT)
+	snprintf(self, sizeof(self), "%sns", kind);
+	/* The header's kind is checked, so every record is of this kind's type. */
+	if ((ret = image_open_read(&img, dirfd, self, name, e)) == -ENOENT)
 		return 0;
 	if (ret < 0)
 		return ret;
@@ -139,9 +141,7 @@ static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, 
 		const uint32_t *pids = u ? u->pids : ip ? ip->pids : nn->pids;
 		int fd = -1;
 
-		if (msg->descriptor != (u ? &utsns_entry__descriptor : ip ? &ipcns_entry__descriptor : &netns_entry__descriptor))
-			ret = err_input(e, "'%s' holds a record of another kind", name);
-		else if (p->nr_ns_fds >= RT_MAX_NS)
+		if (p->nr_ns_fds >= RT_MAX_NS)
 			ret = err_input(e, "'%s': the tree has more than %d namespaces of its own", name, RT_MAX_NS);
 		else
 			ret = rt_ns_make(type, kind, u, nn, id, &fd, e);
