@@ -13,6 +13,7 @@
 #include "images/inventory.pb-c.h"
 #include "images/mm.pb-c.h"
 #include "images/mnt.pb-c.h"
+#include "images/ns.pb-c.h"
 #include "images/pagemap.pb-c.h"
 #include "images/pstree.pb-c.h"
 #include "ipc/exitcodes.h"
@@ -37,6 +38,9 @@ static const struct image_kind image_kind_table[] = {
 	{ "mntns",     0x4d4e5301, &mntns_entry__descriptor,     "mount namespaces the tree made: which tasks, which root mount" },
 	{ "mountpoints", 0x4d4e5401, &mnt_entry__descriptor,     "one mount namespace: its mounts, parents first" },
 	{ "tmpfs",     0x544d5001, &tmpfs_file_entry__descriptor, "contents of a tmpfs only the tree had" },
+	{ "utsns",     0x55545301, &utsns_entry__descriptor,     "UTS namespaces the tree made: which tasks, hostname, domainname" },
+	{ "ipcns",     0x49504301, &ipcns_entry__descriptor,     "IPC namespaces the tree made (empty ones): which tasks" },
+	{ "netns",     0x4e455401, &netns_entry__descriptor,     "network namespaces the tree made (loopback only): which tasks, lo up or down" },
 	{ NULL, 0, NULL, NULL },
 };
 

@@ -354,6 +354,14 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	 * it or enter their own) and before its cwd and files resolve. */
 	if (t->has_mntns && setns(t->mntns_fd, CLONE_NEWNS) < 0)
 		rt_child_fail(p->shared, i, "pid %u: enter its mount namespace (setns)", t->pe->pid);
+	/* Its UTS, IPC and network namespaces too (ns.c made them), which its children
+	 * inherit unless they have their own. */
+	if (t->uts_fd >= 0 && setns(t->uts_fd, CLONE_NEWUTS) < 0)
+		rt_child_fail(p->shared, i, "pid %u: enter its UTS namespace (setns)", t->pe->pid);
+	if (t->ipc_fd >= 0 && setns(t->ipc_fd, CLONE_NEWIPC) < 0)
+		rt_child_fail(p->shared, i, "pid %u: enter its IPC namespace (setns)", t->pe->pid);
+	if (t->net_fd >= 0 && setns(t->net_fd, CLONE_NEWNET) < 0)
+		rt_child_fail(p->shared, i, "pid %u: enter its network namespace (setns)", t->pe->pid);
 	if (t->pe->zombie) {
 		rt_slot_set(p->shared, i, RT_SLOT_ZOMBIE);
 		rt_child_exit_as(t->pe->exit_status);

@@ -8,9 +8,17 @@
  *	contents, mode, owner, seals). Then it creates every process on stdin
  *	(parents first) with its old pid
  *	(clone3 set_tid): the stage forks the root, every task forks its own
- *	children. Each task, still running amber's code, joins its session
- *	and group, enters its mount namespace (setns through the pin of a
- *	'mntns' record, so cwd, root and paths resolve there), sets umask and
+ *	children. Before that it makes the tree's own UTS, IPC and network
+ *	namespaces again from utsns.img, ipcns.img and netns.img (ns.c: a
+ *	short-lived child unshares each, sets the dumped hostname and
+ *	domainname, or lo up if it was, and the stage keeps an fd of it; an
+ *	IPC namespace is new and empty). Each task, still running amber's
+ *	code, joins its session and group, enters its mount namespace (setns
+ *	through the pin of a 'mntns' record, so cwd, root and paths resolve
+ *	there) and its UTS, IPC and network namespaces (setns;
+ *	a task the images do not list goes back to the stage's own, so a
+ *	child of a task with its own namespace may live in the host's, as it
+ *	did), before it forks its children, who inherit them; it sets umask and
  *	cwd (by path, or through the fd of an 'fs_plan' record for a cwd
  *	under an overmount), opens its root and cwd O_PATH if its root is not
  *	/ (the stage chroots it later, chroot.c), puts its open files on their old
@@ -48,7 +56,8 @@
  *	(restore-files). fd "files": the socket restore-files sent the opened
  *	files (and cwds and roots under overmounts) on. Images:
  *	core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID; for memfd mappings
- *	files.img, memfd-INO and pages-memfd-INO.
+ *	files.img, memfd-INO and pages-memfd-INO; utsns.img, ipcns.img and
+ *	netns.img if the dump has them.
  * Outputs	stdout: a 'restored' record per live process (pid as the driver
  *	sees it; zombies and helpers have none), one with ns_init for amber's
  *	init of a new pid namespace if there is one, then end. The restored

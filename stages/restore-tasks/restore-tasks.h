@@ -15,6 +15,7 @@
 #include "ipc/stage.h"
 
 #define RT_PAGE		4096ULL
+#define RT_MAX_NS	64	/* UTS, IPC and network namespaces a tree may have */
 #define RT_TRAMP_PAGES	16	/* one code page, then scratch for paths and structs */
 
 /* A descriptor the task must have: the stage's copy of the file, and where it goes. */
@@ -98,6 +99,8 @@ struct rt_task {
 	uint32_t mntns_id;
 	int cwd_src, root_src;	/* the stage's O_PATH fds of a cwd / root under an
 				 * overmount (restore-files' fs_plan), or -1 */
+	int uts_fd, ipc_fd, net_fd;	/* the stage's fds of the UTS / IPC / network namespace the task
+				 * enters (ns.c), or -1: it stays in the stage's */
 	int chroot_fd[2];	/* in the task, until the transplant chroots it: an
 				 * O_PATH fd of its root and of its cwd; -1 if its
 				 * root is / */
@@ -155,6 +158,8 @@ struct rt_plan {
 	int nr_dirs;
 	struct rt_procmnt *procs;	/* proc mounts to make again in the new pid namespace */
 	int nr_procs;
+	int ns_fds[RT_MAX_NS + 3];	/* UTS, IPC and network namespaces made again, and the stage's own (ns.c) */
+	int nr_ns_fds;
 	bool pidns;		/* restore into a new pid namespace */
 	pid_t root_host;	/* the root, as this stage sees it */
 	pid_t init_host;	/* amber's init of the new pid namespace, or 0 */
@@ -199,6 +204,12 @@ const struct rt_memfd *rt_memfd_of(const struct rt_memfds *s, const VmaEntry *v)
 /* Sets the final registers, FPU state and mask of every thread of t and
  * detaches them. */
 int rt_release(struct rt_task *t, struct err *e);
+
+/* ns.c: makes the tree's own UTS, IPC and network namespaces again
+ * (utsns.img, ipcns.img, netns.img) and sets each task's uts_fd, ipc_fd
+ * and net_fd, before any task exists; closes them. */
+int rt_ns_plan(int dirfd, struct rt_plan *p, struct err *e);
+void rt_ns_free(struct rt_plan *p);
 
 /* procmnt.c: with a new pid namespace, finds the tree's proc mounts that
  * can be made again inside it (warning about the others); after every

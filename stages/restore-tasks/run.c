@@ -29,6 +29,7 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 		nt[p->nr].parent = -1;
 		nt[p->nr].cwd_src = nt[p->nr].root_src = -1;
 		nt[p->nr].chroot_fd[0] = nt[p->nr].chroot_fd[1] = -1;
+		nt[p->nr].uts_fd = nt[p->nr].ipc_fd = nt[p->nr].net_fd = -1;
 		for (int i = 0; i < p->nr; i++)
 			if (nt[i].pe->pid == rec->task->ppid)
 				nt[p->nr].parent = i;
@@ -238,6 +239,7 @@ static void rt_plan_free(struct rt_plan *p)
 	rt_shmem_free(p);
 	rt_memfd_free(p);
 	rt_procmnt_free(p);
+	rt_ns_free(p);
 }
 
 /* Says which pids run again, as the driver sees them, and amber's init if
@@ -341,6 +343,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_memfd_make(ctx->dir_fd, &p, e);
 	if (ret == 0)
 		ret = rt_procmnt_plan(ctx->dir_fd, &p, e);
+	if (ret == 0)
+		ret = rt_ns_plan(ctx->dir_fd, &p, e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	/* After the tasks exist, so that none of them starts with a copy. */

@@ -20,22 +20,38 @@
  *	is written into the task's memory but a scratch area it unmaps again).
  *	A zombie is recorded in pstree.img with its exit status and has no
  *	other image. A thread in strict seccomp mode, or a zombie root, is
- *	refused. seize then stays alive as the tracer, holding the tree
- *	stopped, until the driver says on the control fd what to do with it.
+ *	refused. Every process's uts, ipc, net, user, cgroup and time
+ *	namespaces (/proc/PID/ns) are compared with seize's own (ns.c): a UTS
+ *	namespace of the tree's own is recorded in utsns.img (its hostname
+ *	and domainname read by a child that enters it), an IPC namespace in
+ *	ipcns.img if it is empty (no System V object, no POSIX message
+ *	queue; one that holds any is refused naming them by kind, key and
+ *	id or name), a network namespace in netns.img if it has nothing but
+ *	lo (whether lo is up is asked from inside it) and no process in it
+ *	holds a socket (else refused naming the other interface, or the pid
+ *	and fd); a user, cgroup or time namespace of its own is refused,
+ *	naming pid, namespace (e.g. user:[4026532...]) and what to do, as is
+ *	a thread in other namespaces than its process. A refusal comes before
+ *	anything else is dumped, and the tree is resumed. seize then stays
+ *	alive as the tracer, holding the tree stopped, until the driver says
+ *	on the control fd what to do with it.
  *
  * Inputs	-t PID; stdin is not read.
  *	fd "control" (optional): lines "release kill" or "release resume".
  *	EOF on it (the driver died) resumes the tree. Without the fd the tree
  *	is resumed as soon as the images are written (a hand run).
  * Outputs	pstree.img, core-TID.img for every thread of every process but
- *	zombies; on stdout a state stream with one 'task' record per process,
+ *	zombies; utsns.img, ipcns.img, netns.img when the tree has such namespaces of
+ *	its own (an earlier dump's are removed otherwise); on stdout a state stream with one 'task' record per process,
  *	then the end record, which tells the driver the tree is frozen and the
  *	images are written.
  * Exit status	0 after release; see ipc/exitcodes.h. If seize dies, ptrace
  *	detaches and the tree carries on untouched.
  * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
- *	PTRACE_O_SUSPEND_SECCOMP and to read seccomp filters
- *	(PTRACE_SECCOMP_GET_FILTER); CAP_SYS_NICE to run at real-time
+ *	PTRACE_O_SUSPEND_SECCOMP, to read seccomp filters
+ *	(PTRACE_SECCOMP_GET_FILTER) and for its children to enter the tree's
+ *	UTS, IPC and network namespaces (setns) and mount their mqueue file system
+ *	(fsmount, detached); CAP_SYS_NICE to run at real-time
  *	priority (SCHED_FIFO, unless AMBER_NO_RT is set), so busy threads of
  *	the tree do not delay it between the stops it waits for.
  * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)

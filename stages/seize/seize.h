@@ -38,6 +38,10 @@ int seize_tree_freeze(pid_t root, struct seize_tree *t, struct err *e);
 /* Releases the tree: kill it, or detach so it carries on. */
 void seize_tree_release(struct seize_tree *t, int kill_it);
 void seize_tree_free(struct seize_tree *t);
+/* ns.c: compares every process's uts, ipc, net, user, cgroup and time
+ * namespaces with this stage's; refuses the kinds amber cannot restore
+ * (naming pid, namespace and fix), writes utsns.img and ipcns.img. */
+int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e);
 /* core.c: write core-TID.img for every thread of p. */
 int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e);
 

@@ -1,0 +1,204 @@
+/* restore-tasks/ns.c: the tree's own UTS, IPC and network namespaces,
+ * made again before any task exists.
+ *
+ * For every record of utsns.img (ipcns.img, netns.img) a short-lived child
+ * of the stage unshares a new namespace of that kind, sets the dumped
+ * hostname and domainname (an IPC namespace starts empty, as it was
+ * dumped; a network namespace has only lo, which it sets up if it was), and
+ * waits while the stage opens /proc/CHILD/ns/KIND; then it exits and the
+ * stage's fd keeps the namespace. Each task enters its namespace with
+ * setns before it forks its children (fork.c), so they inherit it unless
+ * they have their own; a task the images do not list goes back to the
+ * stage's own namespace (which it started in anyway). The stage itself
+ * never changes namespace. */
+#include <fcntl.h>
+#include <net/if.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "images/image.h"
+#include "images/ns.pb-c.h"
+#include "lib/log.h"
+#include "stages/restore-tasks/restore-tasks.h"
+
+/* Sets lo up in the calling task's (new) network namespace; 0 or -1. */
+static int rt_ns_lo_up(void)
+{
+	struct ifreq ifr;
+	int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0), ret;
+
+	if (sk < 0)
+		return -1;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	ret = ioctl(sk, SIOCGIFFLAGS, &ifr);
+	ifr.ifr_flags |= IFF_UP;
+	if (ret == 0)
+		ret = ioctl(sk, SIOCSIFFLAGS, &ifr);
+	close(sk);
+	return ret;
+}
+
+/* In the child: a new namespace of type; hostname and domainname for UTS,
+ * lo up or not for a network namespace. */
+static void __attribute__((noreturn)) rt_ns_child(int type, const UtsnsEntry *u, const NetnsEntry *n, int ready, int done)
+{
+	int err = 0;
+	char c;
+
+	if (unshare(type) < 0 ||
+	    (u && (sethostname(u->hostname, strlen(u->hostname)) < 0 || setdomainname(u->domainname, strlen(u->domainname)) < 0)) ||
+	    (n && n->lo_up && rt_ns_lo_up() < 0))
+		err = errno;
+	if (write(ready, &err, sizeof(err)) != sizeof(err) || err)
+		_exit(1);
+	while (read(done, &c, 1) < 0 && errno == EINTR)
+		;
+	_exit(0);
+}
+
+/* A new namespace of type (CLONE_NEWUTS with u, CLONE_NEWIPC, CLONE_NEWNET
+ * with n), as an fd. */
+static int rt_ns_make(int type, const char *kind, const UtsnsEntry *u, const NetnsEntry *net, uint64_t id, int *fd, struct err *e)
+{
+	int ready[2], done[2], err = 0, status;
+	char path[64];
+	ssize_t n;
+	pid_t child;
+
+	if (pipe2(ready, O_CLOEXEC) < 0)
+		return err_errno(e, "pipe");
+	if (pipe2(done, O_CLOEXEC) < 0) {
+		close(ready[0]);
+		close(ready[1]);
+		return err_errno(e, "pipe");
+	}
+	fflush(NULL);
+	if ((child = fork()) == 0) {
+		close(ready[0]);
+		close(done[1]);
+		rt_ns_child(type, u, net, ready[1], done[0]);
+	}
+	close(ready[1]);
+	close(done[0]);
+	*fd = -1;
+	if (child > 0) {
+		while ((n = read(ready[0], &err, sizeof(err))) < 0 && errno == EINTR)
+			;
+		if (n != sizeof(err))
+			err = EPIPE;
+		snprintf(path, sizeof(path), "/proc/%d/ns/%s", child, kind);
+		if (!err && (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			err = errno;
+	} else {
+		err = errno;
+	}
+	close(ready[0]);
+	close(done[1]);
+	while (child > 0 && waitpid(child, &status, 0) < 0 && errno == EINTR)
+		;
+	if (err)
+		return err_errnum(e, err, "make the %s namespace %s:[%llu] again (unshare%s)", kind, kind,
+				  (unsigned long long)id, u ? ", sethostname, setdomainname" : net && net->lo_up ? ", set lo up" : "");
+	return 0;
+}
+
+/* Where task t keeps the fd of its namespace of type. */
+static int *rt_ns_fd_of(struct rt_task *t, int type)
+{
+	return type == CLONE_NEWUTS ? &t->uts_fd : type == CLONE_NEWIPC ? &t->ipc_fd : &t->net_fd;
+}
+
+/* Reads one image of namespaces (none if it is missing) and gives every
+ * task listed the fd of its new namespace, the others the stage's own. */
+static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, struct err *e)
+{
+	char name[32], self[32];
+	struct image img;
+	ProtobufCMessage *msg;
+	int ret, own;
+	bool any = false;
+
+	snprintf(name, sizeof(name), "%sns.img", kind);
+	snprintf(self, sizeof(self), "%sns", kind);
+	/* The header's kind is checked, so every record is of this kind's type. */
+	if ((ret = image_open_read(&img, dirfd, self, name, e)) == -ENOENT)
+		return 0;
+	if (ret < 0)
+		return ret;
+	while ((ret = image_read(&img, &msg, e)) > 0) {
+		const UtsnsEntry *u = type == CLONE_NEWUTS ? (UtsnsEntry *)msg : NULL;
+		const IpcnsEntry *ip = type == CLONE_NEWIPC ? (IpcnsEntry *)msg : NULL;
+		const NetnsEntry *nn = type == CLONE_NEWNET ? (NetnsEntry *)msg : NULL;
+		uint64_t id = u ? u->id : ip ? ip->id : nn->id;
+		size_t np = u ? u->n_pids : ip ? ip->n_pids : nn->n_pids;
+		const uint32_t *pids = u ? u->pids : ip ? ip->pids : nn->pids;
+		int fd = -1;
+
+		if (p->nr_ns_fds >= RT_MAX_NS)
+			ret = err_input(e, "'%s': the tree has more than %d namespaces of its own", name, RT_MAX_NS);
+		else
+			ret = rt_ns_make(type, kind, u, nn, id, &fd, e);
+		for (size_t k = 0; ret == 0 && k < np; k++) {
+			struct rt_task *t = NULL;
+
+			for (int i = 0; i < p->nr && !t; i++)
+				if (p->tasks[i].pe->pid == pids[k] && !p->tasks[i].pe->helper)
+					t = &p->tasks[i];
+			if (!t)
+				ret = err_input(e, "'%s': %s namespace %llu names pid %u, which pstree.img does not have",
+						name, kind, (unsigned long long)id, pids[k]);
+			else
+				*rt_ns_fd_of(t, type) = fd;
+		}
+		if (ret == 0) {
+			pr_info("%s namespace %s:[%llu] made again for %zu processes%s%s%s%s", kind, kind, (unsigned long long)id, np,
+				u ? ": hostname '" : "", u ? u->hostname : "", u ? "'" : "", nn ? (nn->lo_up ? ", lo up" : ", lo down") : "");
+			p->ns_fds[p->nr_ns_fds++] = fd;
+			any = true;
+		} else if (fd >= 0) {
+			close(fd);
+		}
+		protobuf_c_message_free_unpacked(msg, NULL);
+		if (ret < 0)
+			break;
+	}
+	image_close(&img);
+	if (ret < 0 || !any)
+		return ret;
+	snprintf(self, sizeof(self), "/proc/self/ns/%s", kind);
+	if ((own = open(self, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, "open '%s'", self);
+	p->ns_fds[p->nr_ns_fds++] = own;
+	for (int i = 0; i < p->nr; i++) {
+		int *fd = rt_ns_fd_of(&p->tasks[i], type);
+
+		if (*fd < 0)
+			*fd = own;
+	}
+	return 0;
+}
+
+int rt_ns_plan(int dirfd, struct rt_plan *p, struct err *e)
+{
+	int ret;
+
+	for (int i = 0; i < p->nr; i++)
+		p->tasks[i].uts_fd = p->tasks[i].ipc_fd = p->tasks[i].net_fd = -1;
+	if ((ret = rt_ns_load(dirfd, p, "uts", CLONE_NEWUTS, e)) < 0 || (ret = rt_ns_load(dirfd, p, "ipc", CLONE_NEWIPC, e)) < 0)
+		return ret;
+	return rt_ns_load(dirfd, p, "net", CLONE_NEWNET, e);
+}
+
+void rt_ns_free(struct rt_plan *p)
+{
+	for (int i = 0; i < p->nr_ns_fds; i++)
+		close(p->ns_fds[i]);
+	p->nr_ns_fds = 0;
+}
