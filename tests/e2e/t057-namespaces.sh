@@ -65,7 +65,7 @@ testNetworkInterfaceRefused() {
 	_pid=$(cat /proc/"$E2E_PID"/task/*/children | tr -d ' ')
 	[ -n "$_pid" ] || { fail "no process in the network namespace"; return 0; }
 	if ! grep -q amberx0 "/proc/$_pid/net/dev"; then
-		echo "  (skipped: no ifb or veth interfaces here)"
+		e2e_skip "no ifb or veth interfaces here"
 		return 0
 	fi
 	_ns=$(readlink "/proc/$_pid/ns/net")
@@ -80,8 +80,8 @@ testNetworkInterfaceRefused() {
 # and fd (restore would make it in the restorer's namespace).
 testNetworkNamespaceSocketRefused() {
 	e2e_need_amber || return 0
-	command -v python3 >/dev/null || { echo "  (skipped: no python3)"; return 0; }
-	e2e_start unshare -n python3 -c "
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	e2e_start unshare -n "$E2E_PYTHON" -c "
 import socket, time
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 open('$T/ready', 'w').write('up')
@@ -96,7 +96,7 @@ time.sleep(600)"
 # its own check.
 testUserNamespaceRefused() {
 	e2e_need_amber || return 0
-	unshare -U -r true 2>/dev/null || { echo "  (skipped: no user namespaces here)"; return 0; }
+	unshare -U -r true 2>/dev/null || { e2e_skip "no user namespaces here"; return 0; }
 	rm -f "$T/ready" "$T/result"
 	e2e_start unshare -U -r "$E2E_WL/utsns" "$T/ready" "$T/result"
 	e2e_poll 10 test -s "$T/ready" || { fail "utsns did not get ready: $(cat "$T/wl.err")"; return 0; }
@@ -109,7 +109,7 @@ testUserNamespaceRefused() {
 # An IPC namespace that holds a System V object is refused naming it.
 testIpcObjectsRefused() {
 	e2e_need_amber || return 0
-	command -v ipcmk >/dev/null || { echo "  (skipped: no ipcmk)"; return 0; }
+	command -v ipcmk >/dev/null || { e2e_skip "no ipcmk"; return 0; }
 	e2e_start unshare -i sh -c "ipcmk -M 4096 >/dev/null && echo up >$T/ready; exec sleep 600"
 	e2e_poll 10 test -s "$T/ready" || { fail "the namespace did not get ready: $(cat "$T/wl.err")"; return 0; }
 	_ns=$(readlink "/proc/$E2E_PID/ns/ipc")
