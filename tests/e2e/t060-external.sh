@@ -215,6 +215,16 @@ start_ttyjob() {
 	e2e_track "$pid"
 }
 
+# Restores ttyjob (pid) with these options on a terminal of its own
+# (script(1), what it shows in $T/ts2), and checks that it carries on there.
+restore_on_tty() {
+	script -qfec "$AMBER restore -D $T/img $*" "$T/ts2" </dev/null >/dev/null 2>&1 &
+	e2e_track $!
+	e2e_poll 10 e2e_alive "$pid" || { fail "ttyjob was not restored: $(cat "$T/ts2")"; return 1; }
+	assertEquals "ttyjob's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_poll 10 grep -q "carrying on after restore" "$T/ts2" || fail "nothing on the restoring terminal: $(cat "$T/ts2")"
+}
+
 testShellJob() {
 	e2e_need_amber || return 0
 	start_ttyjob || return 0
@@ -223,11 +233,7 @@ testShellJob() {
 	e2e_wait_dead "$pid" || { fail "ttyjob still runs after the dump"; return 0; }
 	e2e_amber_fails "or with --shell-job for the terminal amber runs on" restore -D "$T/img" -d
 	# Restored on another terminal, the one this restore runs on.
-	script -qfec "$AMBER restore -D $T/img --shell-job" "$T/ts2" </dev/null >/dev/null 2>&1 &
-	e2e_track $!
-	e2e_poll 10 e2e_alive "$pid" || { fail "ttyjob was not restored: $(cat "$T/ts2")"; return 0; }
-	assertEquals "ttyjob's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
-	e2e_poll 10 grep -q "carrying on after restore" "$T/ts2" || fail "nothing on the restoring terminal: $(cat "$T/ts2")"
+	restore_on_tty --shell-job
 	assertContains "the first terminal saw the start" "$(cat "$T/ts1")" "ttyjob: before the dump"
 }
 
@@ -245,11 +251,7 @@ testShellJobForeground() {
 	e2e_track "$pid"
 	e2e_amber_ok dump -t "$pid" -D "$T/img" --shell-job || return 0
 	e2e_wait_dead "$pid" || { fail "ttyjob still runs after the dump"; return 0; }
-	script -qfec "$AMBER restore -D $T/img --shell-job" "$T/ts2" </dev/null >/dev/null 2>&1 &
-	e2e_track $!
-	e2e_poll 10 e2e_alive "$pid" || { fail "ttyjob was not restored: $(cat "$T/ts2")"; return 0; }
-	assertEquals "ttyjob's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
-	e2e_poll 10 grep -q "carrying on after restore" "$T/ts2" || fail "nothing on the restoring terminal: $(cat "$T/ts2")"
+	restore_on_tty --shell-job
 }
 
 # The same terminal named by its key, and given by --inherit-fd.
@@ -261,11 +263,7 @@ testExternalTty() {
 	[ -n "$key" ] || { fail "no tty key in: $E2E_OUT"; return 0; }
 	e2e_amber_ok dump -t "$pid" -D "$T/img" --external "$key" || return 0
 	e2e_wait_dead "$pid" || { fail "ttyjob still runs after the dump"; return 0; }
-	script -qfec "$AMBER restore -D $T/img --inherit-fd fd[0]:$key" "$T/ts2" </dev/null >/dev/null 2>&1 &
-	e2e_track $!
-	e2e_poll 10 e2e_alive "$pid" || { fail "ttyjob was not restored: $(cat "$T/ts2")"; return 0; }
-	assertEquals "ttyjob's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
-	e2e_poll 10 grep -q "carrying on after restore" "$T/ts2" || fail "nothing on the restoring terminal: $(cat "$T/ts2")"
+	restore_on_tty --inherit-fd fd[0]:$key
 }
 
 . /usr/share/shunit2/shunit2
