@@ -37,6 +37,8 @@ STAGES   := $(notdir $(patsubst %/,%,$(wildcard stages/*/)))
 STAGE_BIN:= $(patsubst %,$(B)/libexec/amber/amber-%,$(STAGES))
 DRV_SRC  := $(wildcard driver/*.c)
 DRV_OBJ  := $(patsubst %.c,$(B)/obj/%.o,$(DRV_SRC))
+# The driver without main(), for the unit tests of its parts (test_drv_*).
+DRV_LIB  := $(B)/libdriver.a
 AMBER    := $(B)/bin/amber
 
 UNIT_SRC := $(wildcard tests/unit/*.c)
@@ -80,6 +82,14 @@ $(B)/libexec/amber/amber-$(1): $(patsubst %.c,$(B)/obj/%.o,$(wildcard stages/$(1
 endef
 $(foreach s,$(STAGES),$(eval $(call stage_rule,$(s))))
 
+$(DRV_LIB): $(filter-out $(B)/obj/driver/main.o,$(DRV_OBJ))
+	@rm -f $@
+	ar rcs $@ $^
+
+$(B)/tests/unit/test_drv_%: $(B)/obj/tests/unit/test_drv_%.o $(DRV_LIB) $(LIBAMBER)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(DRV_LIB) $(LIBAMBER) $(LDLIBS)
+
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIBAMBER)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBAMBER) $(LDLIBS)
@@ -89,9 +99,9 @@ $(B)/tests/workloads/%: tests/workloads/%.c tests/workloads/workload.h
 	@mkdir -p $(dir $@)
 	$(CC) -O1 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE -mavx2 -o $@ $< -lpthread -lrt
 
-$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(LIBAMBER) $(B)/obj/driver/run.o
+$(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(LIBAMBER) $(B)/obj/driver/run.o $(B)/obj/driver/report.o
 	@mkdir -p $(dir $@)
-	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/driver/run.o $(LIBAMBER) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/driver/run.o $(B)/obj/driver/report.o $(LIBAMBER) $(LDLIBS)
 
 deps:
 	@sh tests/deps.sh

@@ -6,17 +6,25 @@
 #						doc/stages.md is not what this prints
 #
 # Each stage's manual is the top comment of stages/NAME/main.c (STYLE item 2).
-# The introduction's tables come from ipc/stage.h (common options),
-# ipc/exitcodes.h (exit codes) and ipc/fds.h (fd names), so the page changes
-# when any of them does. Stages appear in pipeline order, then any other
-# stage alphabetically. POSIX sh and awk only.
+# The pipelines section and the stage order come from the driver's stage
+# tables (driver/pipeline.h), printed by a built 'amber stage --table' and
+# 'amber stage --list' (AMBER=path overrides build/bin/amber); the other
+# tables come from ipc/stage.h (common options), ipc/exitcodes.h (exit codes)
+# and ipc/fds.h (fd names), so the page changes when any of them does.
+# Stages appear in pipeline order, then any other stage alphabetically.
+# POSIX sh and awk only.
 
 set -eu
 LC_ALL=C
 export LC_ALL
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-PIPELINE="seize dump-memory dump-files dump-mounts collect-pstree collect-remaps build-mntns restore-files restore-tasks"
+AMBER=${AMBER:-$top/build/bin/amber}
+if [ ! -x "$AMBER" ]; then
+	echo "gen-stages.sh: $AMBER is not built; run make first (the pipelines come from its tables)" >&2
+	exit 1
+fi
+PIPELINE=$("$AMBER" stage --list)
 
 # The stage names in document order.
 stage_list() {
@@ -104,10 +112,8 @@ intro() {
 
 Every step of a dump or a restore is a separate executable,
 \`libexec/amber/amber-NAME\`. The \`amber\` driver runs them in pipeline
-order (see [protocol.md](protocol.md)):
-
-    dump:     seize -> { dump-memory, dump-files } -> inventory.img -> release
-    restore:  collect-pstree -> restore-files -> restore-tasks
+order (see [protocol.md](protocol.md)); the section "Pipelines" below is
+printed from the driver's tables (\`amber stage --table\`).
 
 The driver starts each stage as
 
@@ -154,6 +160,20 @@ $(fd_range), and all others are closed.
 | name | driver's fd | what it is |
 |---|---|---|
 $(fd_rows)
+
+## Pipelines
+
+Each command's pipeline is one table in the driver (\`driver/dump.c\`,
+\`driver/restore.c\`, \`driver/gc.c\`), walked by one runner
+(\`driver/pipeline.c\`). A stage is waited for to its exit, to the end of
+its stream, or runs beside the next ones. On a failure every stage still
+running is stopped (a held one is told to resume the tree) and the
+rollbacks run, last started first. A channel is a socketpair or pipe
+between two stages, or between a stage and the driver;
+\`amber stage NAME --replay RUN\` gives a replayed stage what the channel
+table says in place of its missing peer.
+
+$("$AMBER" stage --table)
 EOF
 }
 

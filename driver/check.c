@@ -657,12 +657,14 @@ int cmd_check(int argc, char **argv)
 		case 'v': verbose++; break;
 		case 'h': fputs(check_usage, stdout); return EXIT_OK;
 		default:
-			fprintf(stderr, "amber check: unknown option '%s'\n%s", argv[optind - 1], check_usage);
+			drv_error("unknown option '%s'", argv[optind - 1]);
+			fputs(check_usage, stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "amber check: unexpected argument '%s'\n%s", argv[optind], check_usage);
+		drv_error("unexpected argument '%s'", argv[optind]);
+		fputs(check_usage, stderr);
 		return EXIT_USAGE;
 	}
 
@@ -680,8 +682,8 @@ int cmd_check(int argc, char **argv)
 		fflush(stdout);
 	}
 	if (missing) {
-		fprintf(stderr, "amber check: %d essential kernel feature%s missing (see above); dump and restore will fail%s\n",
-			missing, missing == 1 ? " is" : "s are", geteuid() ? "; run amber as root" : "");
+		drv_error("%d essential kernel feature%s missing (see above); dump and restore will fail%s",
+			  missing, missing == 1 ? " is" : "s are", geteuid() ? "; run amber as root" : "");
 		return EXIT_SYSTEM;
 	}
 	printf("\nall essential features work%s\n", missing_opt ? "; some optional ones are missing" : "");

@@ -10,4 +10,9 @@ int cmd_check(int argc, char **argv);	/* driver/check.c */
 int cmd_stage(int argc, char **argv);
 int cmd_gc(int argc, char **argv);	/* driver/gc.c */
 
+/* driver/report.c: the subcommand errors are reported for (set by main),
+ * and the one function every driver error goes through. */
+void drv_set_command(const char *cmd);
+void drv_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
 #endif

@@ -2,7 +2,8 @@
  *
  *	seize -> { dump-memory, dump-files -> dump-mounts } -> inventory.img -> release
  *
- * seize freezes the tree and stays alive as its tracer; the other three read
+ * The table at the end (dump_rows) is the pipeline; driver/pipeline.c runs
+ * it. seize freezes the tree and stays alive as its tracer; the other three read
  * the stopped tree in parallel. The tree is resumed on any failure (seize
  * resumes it when its control pipe says so or closes), and killed or resumed
  * (--leave-running) only after inventory.img marks the dump complete.
@@ -15,12 +16,14 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "driver/driver.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
+#include "driver/pipeline.h"
 #include "driver/run.h"
 #include "images/image.h"
 #include "images/inventory.pb-c.h"
@@ -138,21 +141,6 @@ static void dump_remove_memfd_images(struct run *r, bool tmp_only)
 			fd < 0 ? strerror(errno) : e.msg);
 }
 
-/* Tells seize what to do with the tree and waits for it to finish. */
-static int dump_release(struct run *r, struct run_stage *seize, int ctl, const char *verdict, struct err *e)
-{
-	struct run_stage *all[1] = { seize };
-	char line[32];
-	int n = snprintf(line, sizeof(line), "release %s\n", verdict);
-
-	if (ctl >= 0) {
-		if (write(ctl, line, n) != n)
-			pr_warn("could not tell seize to %s the tree: %m", verdict);
-		close(ctl);
-	}
-	return run_wait(r, all, 1, seize, false, e);
-}
-
 static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES] [--file-locks]\n"
@@ -164,141 +152,183 @@ static void dump_usage(void)
 	       "  --shell-job     the tree runs on the shell's terminal: every terminal is external\n");
 }
 
+/* The command's state, shared by the hooks of its table. */
+struct dump_state {
+	double frozen_at, released_at;
+	uint64_t bytes;
+};
+
+static int dump_seize_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	int ret = pl_arg(a, "-t", e);
+
+	return ret < 0 ? ret : pl_argf(a, e, "%d", c->o->pid);
+}
+
+static int dump_seize_before(struct pl_ctx *c, struct err *e)
+{
+	((struct dump_state *)c->cmd)->frozen_at = run_now();
+	return 0;
+}
+
+/* Tells seize what to do with the tree; the runner then waits for it. */
+static int dump_seize_release(struct pl_ctx *c, bool ok, struct err *e)
+{
+	const char *verdict = ok && !c->o->leave_running ? "kill" : "resume";
+	int ctl = pl_chan_take(c, FD_NAME_CONTROL);
+	char line[32];
+	int n = snprintf(line, sizeof(line), "release %s\n", verdict);
+
+	if (ok)
+		((struct dump_state *)c->cmd)->released_at = run_now();
+	/* A closed control pipe also resumes the tree: only the verdict matters. */
+	if (ctl >= 0 && write(ctl, line, n) != n)
+		pr_warn("could not tell seize to %s the tree: %m", verdict);
+	if (ctl >= 0)
+		close(ctl);
+	return 0;
+}
+
+/* A memfd is saved only if its images are not there yet (lib/memfd.h):
+ * an earlier dump's go first. */
+static int dump_memory_before(struct pl_ctx *c, struct err *e)
+{
+	dump_remove_memfd_images(c->r, false);
+	return 0;
+}
+
+/* The temporary files a killed dump-memory left. */
+static void dump_memory_rollback(struct pl_ctx *c)
+{
+	dump_remove_memfd_images(c->r, true);
+}
+
+static int dump_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	const struct drv_opts *o = c->o;
+	int ret = 0;
+
+	/* The tree is killed after the dump: connections waiting in a listening
+	 * socket's backlog can be taken. */
+	if (!o->leave_running)
+		ret = pl_arg(a, "--accept-backlog", e);
+	if (ret == 0 && o->file_locks)
+		ret = pl_arg(a, "--file-locks", e);
+	if (ret == 0 && o->ghost_limit && (ret = pl_arg(a, "--ghost-limit", e)) == 0)
+		ret = pl_arg(a, o->ghost_limit, e);
+	if (ret == 0 && o->shell_job)
+		ret = pl_arg(a, "--shell-job", e);
+	for (int i = 0; ret == 0 && i < o->nr_externals; i++)
+		if ((ret = pl_arg(a, "--external", e)) == 0)
+			ret = pl_arg(a, o->externals[i], e);
+	return ret;
+}
+
+/* dump-files took back its own link remaps if it failed; if it succeeded,
+ * the failure came later and they are the driver's to remove. */
+static void dump_files_rollback(struct pl_ctx *c)
+{
+	dump_remove_remaps(c->r, false);
+	mntns_remove_live_remaps(c->r->images, c->o->pid);
+}
+
+/* --external mnt[MOUNTPOINT]:NAME options (driver/extmnt.c). */
+static int dump_mounts_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i < c->o->extmnt.nr; i++)
+		if ((ret = pl_arg(a, "--external", e)) == 0)
+			ret = pl_arg(a, c->o->extmnt.arg[i], e);
+	return ret;
+}
+
+/* All three readers are done: inventory.img marks the dump complete. */
+static int dump_finish(struct pl_ctx *c, struct err *e)
+{
+	struct dump_state *ds = c->cmd;
+	struct dump_root dr = { 0, false };
+
+	run_find(c->r, STREAM_RECORD__BODY_TASK, dump_take_root, &dr);
+	return dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen, &ds->bytes, e);
+}
+
+static void dump_failed(struct pl_ctx *c)
+{
+	const struct run_stage *seize = pl_stage(c, "seize");
+
+	if (c->failed == 0 || !seize || (seize->exited && (!WIFEXITED(seize->status) || WEXITSTATUS(seize->status))))
+		drv_error("dump of pid %d failed; the process was not touched", c->o->pid);
+	else if (c->held_failed < 0)
+		drv_error("dump of pid %d failed; the process was resumed and carries on", c->o->pid);
+}
+
+static const struct pl_chan dump_chans[] = {
+	{ FD_NAME_CONTROL, FD_DEF_CONTROL, true, { "seize", NULL }, { PL_REPLAY_NONE, PL_REPLAY_NONE },
+	  "the driver's verdict for the frozen tree: release kill or release resume" },
+};
+
+static const struct pl_row dump_rows[] = {
+	{ .stage = "seize", .does = "freeze the tree and stay its tracer until the verdict",
+	  .reads = "/proc of the tree", .writes = "TASK records; pstree.img, core-*.img, utsns.img",
+	  .more_args = dump_seize_args, .before = dump_seize_before, .wait = PL_STREAM,
+	  .release = dump_seize_release,
+	  .rollback_doc = "told 'release resume': the tree carries on" },
+	{ .stage = "dump-memory", .does = "copy every task's memory",
+	  .reads = "TASK records; /proc/PID/mem", .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
+	  .before = dump_memory_before, .wait = PL_BESIDE, .rollback = dump_memory_rollback,
+	  .rollback_doc = "its temporary memfd images are removed" },
+	{ .stage = "dump-files", .does = "describe every fd, cwd and root; make link remaps",
+	  .reads = "TASK records; /proc/PID/fd", .writes = "files.img, fdinfo-*.img, fs-*.img, remaps.img, ghost-*.img, pipedata.img",
+	  .more_args = dump_files_args, .wait = PL_EXIT, .rollback = dump_files_rollback,
+	  .rollback_doc = "its link remaps are removed, in the tree's mount namespace too" },
+	{ .stage = "dump-mounts", .does = "save the mount namespaces and their tmpfs contents",
+	  .reads = "TASK records; files.img; mountinfo", .writes = "mntns.img, mountpoints-*.img, tmpfs-*.img",
+	  .more_args = dump_mounts_args, .wait = PL_EXIT },
+};
+
+const struct pipeline pl_dump = {
+	.command = "dump",
+	.shape = "seize -> { dump-memory, dump-files -> dump-mounts } -> inventory.img -> release",
+	.rows = dump_rows, .nr_rows = sizeof(dump_rows) / sizeof(dump_rows[0]),
+	.chans = dump_chans, .nr_chans = sizeof(dump_chans) / sizeof(dump_chans[0]),
+	.finish = dump_finish, .failed = dump_failed,
+};
+
 int cmd_dump(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage seize, mem, files, mounts;
-	struct run_stage *all[4] = { &seize, &mem, &files, &mounts };
 	struct err e = { 0 };
-	char tbuf[16];
-	const char *seize_args[] = { "-t", tbuf, NULL };
-	int ctl[2] = { -1, -1 }, ret;
-	struct run_fd fds[1];
-	double t0 = run_now(), frozen_at, released_at;
-	uint64_t bytes = 0;
+	struct dump_state ds = { 0, 0, 0 };
+	double t0 = run_now();
+	int ret;
 
-	if ((ret = drv_parse(argc, argv, "Dtov", &o)) != 0) {
+	if ((ret = drv_parse(argc, argv, &o)) != 0) {
 		if (ret < 0)
 			dump_usage();
 		return ret < 0 ? 0 : ret;
 	}
 	log_init("amber", o.verbosity, 2);
 	if (!o.pid || !o.images) {
-		fprintf(stderr, "amber dump: need -t PID and -D DIR\n");
+		drv_error("need -t PID and -D DIR");
 		dump_usage();
 		return EXIT_USAGE;
 	}
 	if (mkdir(o.images, 0700) < 0 && errno != EEXIST) {
-		fprintf(stderr, "amber dump: cannot create the images directory '%s': %s\n", o.images, strerror(errno));
+		drv_error("cannot create the images directory '%s': %s", o.images, strerror(errno));
 		return EXIT_SYSTEM;
 	}
 	chmod(o.images, 0700);	/* images hold memory and secrets */
 	if ((ret = run_init(&r, "dump", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
-		pr_err("%s", e.msg);
+		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	if (r.log_fd >= 0)
 		log_init("amber", o.verbosity, r.log_fd);
-	snprintf(tbuf, sizeof(tbuf), "%d", o.pid);
 	/* SIGPIPE would kill the driver if seize died before reading its verdict. */
 	signal(SIGPIPE, SIG_IGN);
-	if (pipe2(ctl, O_CLOEXEC) < 0) {
-		pr_err("pipe: %m");
-		return EXIT_SYSTEM;
-	}
-	fds[0] = (struct run_fd){ FD_NAME_CONTROL, ctl[0], FD_DEF_CONTROL };
-	frozen_at = run_now();
-	ret = run_start(&r, &seize, "seize", seize_args, fds, 1, &e);
-	close(ctl[0]);
-	if (ret == 0)
-		ret = run_wait(&r, all, 1, &seize, true, &e);
-	if (ret < 0) {
-		run_kill(&seize);
-		close(ctl[1]);
-		run_report_failure(&r, &seize, &e);
-		pr_err("dump of pid %d failed; the process was not touched", o.pid);
-		run_free(&r);
-		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
-	}
-	/* The tree is frozen: memory, files and mounts are read in parallel. */
-	memset(&mounts, 0, sizeof(mounts));
-	dump_remove_memfd_images(&r, false);
-	ret = run_start(&r, &mem, "dump-memory", NULL, NULL, 0, &e);
-	if (ret == 0) {
-		const char *files_args[7 + 2 * DRV_MAX_EXTERNALS] = { NULL };
-		int na = 0;
-
-		if (!o.leave_running)
-			files_args[na++] = "--accept-backlog";	/* the tree is killed after the dump */
-
-		if (o.file_locks)
-			files_args[na++] = "--file-locks";
-		if (o.ghost_limit) {
-			files_args[na++] = "--ghost-limit";
-			files_args[na++] = o.ghost_limit;
-		}
-		if (o.shell_job)
-			files_args[na++] = "--shell-job";
-		for (int i = 0; i < o.nr_externals; i++) {
-			files_args[na++] = "--external";
-			files_args[na++] = o.externals[i];
-		}
-
-		ret = run_start(&r, &files, "dump-files", files_args, NULL, 0, &e);
-		if (ret == 0) {
-			struct run_stage *par[4] = { &seize, &mem, &files, &mounts };
-			const char *mounts_args[2 * EXTMNT_MAX + 1] = { NULL };
-
-			/* dump-mounts after dump-files, beside dump-memory: a link
-			 * remap dump-files makes on a tmpfs is saved with it. */
-			ret = run_wait(&r, par, 3, &files, false, &e);
-			extmnt_args(&o.extmnt, mounts_args, 0);
-			if (ret == 0)
-				ret = run_start(&r, &mounts, "dump-mounts", mounts_args, NULL, 0, &e);
-			if (ret == 0)
-				ret = run_wait(&r, par, 4, &mounts, false, &e);
-			if (ret == 0)
-				ret = run_wait(&r, par, 4, &mem, false, &e);
-			if (ret < 0) {
-				run_kill(&mem);
-				run_kill(&files);
-				run_kill(&mounts);
-			}
-		} else {
-			run_kill(&mem);
-		}
-	}
-	if (ret == 0) {
-		struct dump_root dr = { 0, false };
-
-		run_find(&r, STREAM_RECORD__BODY_TASK, dump_take_root, &dr);
-		ret = dump_write_inventory(r.images, dr.pid ? dr.pid : o.pid, dr.host_pid_seen, &bytes, &e);
-	}
-	if (ret < 0) {
-		struct err e2 = { 0 };
-		struct run_stage *failed = mem.exited && (!WIFEXITED(mem.status) || WEXITSTATUS(mem.status)) ? &mem :
-					   files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)) ? &files :
-					   mounts.exited && (!WIFEXITED(mounts.status) || WEXITSTATUS(mounts.status)) ? &mounts : NULL;
-
-		run_report_failure(&r, failed, &e);
-		/* dump-files took back its own link remaps if it failed; if it
-		 * succeeded, the failure came later and they are ours to remove. */
-		dump_remove_remaps(&r, false);
-		mntns_remove_live_remaps(r.images, o.pid);
-		dump_remove_memfd_images(&r, true);
-		if (dump_release(&r, &seize, ctl[1], "resume", &e2) < 0)
-			pr_err("%s", e2.msg);
-		else
-			pr_err("dump of pid %d failed; the process was resumed and carries on", o.pid);
-		run_free(&r);
-		(void)all;
-		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
-	}
-	released_at = run_now();
-	ret = dump_release(&r, &seize, ctl[1], o.leave_running ? "resume" : "kill", &e);
-	if (ret < 0) {
-		pr_err("%s", e.msg);
+	if (pl_run(&pl_dump, &r, &o, &ds, &e) < 0) {
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
@@ -309,7 +339,7 @@ int cmd_dump(int argc, char **argv)
 		mntns_remove_live_remaps(r.images, o.pid);
 	}
 	pr_info("dumped pid %d to %s: %.1f MiB in %.3f s (frozen %.3f s)%s", o.pid, r.images,
-		bytes / 1048576.0, run_now() - t0, released_at - frozen_at,
+		ds.bytes / 1048576.0, run_now() - t0, ds.released_at - ds.frozen_at,
 		o.leave_running ? ", left running" : "");
 	run_free(&r);
 	return EXIT_OK;

@@ -2,6 +2,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "driver/driver.h"
 #include "driver/extmnt.h"
 
 int extmnt_add(struct extmnt *x, const char *arg)
@@ -11,11 +12,11 @@ int extmnt_add(struct extmnt *x, const char *arg)
 	if (strncmp(arg, "mnt[", 4))
 		return 0;
 	if (!close || close == arg + 4 || !close[2]) {
-		fprintf(stderr, "amber: --external '%s': want mnt[MOUNTPOINT]:NAME at dump, mnt[NAME]:PATH at restore\n", arg);
+		drv_error("--external '%s': want mnt[MOUNTPOINT]:NAME at dump, mnt[NAME]:PATH at restore", arg);
 		return -1;
 	}
 	if (x->nr == EXTMNT_MAX) {
-		fprintf(stderr, "amber: --external '%s': at most %d external mounts\n", arg, EXTMNT_MAX);
+		drv_error("--external '%s': at most %d external mounts", arg, EXTMNT_MAX);
 		return -1;
 	}
 	x->arg[x->nr++] = arg;

@@ -5,6 +5,7 @@
  *
  *	collect-pstree --no-pid-check -> collect-remaps --allow-missing -> build-mntns -> gc-remaps
  *
+ * The table gc_rows is the pipeline; driver/pipeline.c runs it.
  * collect-pstree checks the images are a complete dump; build-mntns makes
  * the tree's mount namespaces (when it had any), where link remaps made
  * inside them live; gc-remaps removes each link in its namespace (or
@@ -17,6 +18,7 @@
 #include "driver/driver.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
+#include "driver/pipeline.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
 #include "ipc/exitcodes.h"
@@ -28,70 +30,82 @@ static void gc_usage(void)
 	       "  --show   list the link remaps that would be removed, remove nothing\n");
 }
 
+/* Where gc-remaps' own records start (they come after everything before it). */
+struct gc_state {
+	int first;
+};
+
+static int gc_remaps_before(struct pl_ctx *c, struct err *e)
+{
+	((struct gc_state *)c->cmd)->first = c->r->nr_recs;
+	return 0;
+}
+
+static int gc_remaps_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	return c->o->show ? pl_arg(a, "--show", e) : 0;
+}
+
+static void gc_mntns_rollback(struct pl_ctx *c)
+{
+	mntns_unpin(c->r->dir);
+}
+
+static const char *const gc_pstree_args[] = { "--no-pid-check", NULL };
+static const char *const gc_remaps_fixed[] = { "--allow-missing", NULL };
+
+static const struct pl_row gc_rows[] = {
+	{ .stage = "collect-pstree", .does = "check the images are a complete dump (pids may be in use)",
+	  .reads = "inventory.img, pstree.img, core-*.img", .writes = "TASK records", .args = gc_pstree_args, .wait = PL_EXIT },
+	{ .stage = "collect-remaps", .does = "list the link remaps, gone ones too",
+	  .reads = "files.img, remaps.img", .writes = "REMAP records", .args = gc_remaps_fixed, .wait = PL_EXIT },
+	{ .stage = "build-mntns", .does = "make the tree's mount namespaces, where its remaps live",
+	  .reads = "TASK records; mntns.img, mountpoints-*.img", .writes = "MNTNS records; RUN/ns pins", .wait = PL_EXIT,
+	  .rollback = gc_mntns_rollback, .rollback_doc = "its pins are unmounted (done after gc too)" },
+	{ .stage = "gc-remaps", .does = "remove each link remap in its namespace, or list it (--show)",
+	  .reads = "REMAP, MNTNS records", .writes = "REMAP records (removed, missing)",
+	  .more_args = gc_remaps_args, .before = gc_remaps_before, .wait = PL_EXIT },
+};
+
+const struct pipeline pl_gc = {
+	.command = "gc",
+	.shape = "collect-pstree --no-pid-check -> collect-remaps --allow-missing -> build-mntns -> gc-remaps",
+	.rows = gc_rows, .nr_rows = sizeof(gc_rows) / sizeof(gc_rows[0]),
+};
+
 int cmd_gc(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage pstree, remaps, mntns, gc;
-	struct run_stage *all[4] = { &pstree, &remaps, &mntns, &gc };
-	struct run_stage *cur = &pstree;
 	struct err e = { 0 };
-	const char *pstree_args[] = { "--no-pid-check", NULL };
-	const char *remaps_args[] = { "--allow-missing", NULL };
-	const char *gc_args[] = { NULL, NULL };
-	int ret, first, removed = 0, listed = 0, gone = 0;
+	struct gc_state gs = { 0 };
+	int ret, removed = 0, listed = 0, gone = 0;
 
-	if ((ret = drv_parse(argc, argv, "Dov", &o)) != 0) {
+	if ((ret = drv_parse(argc, argv, &o)) != 0) {
 		if (ret < 0)
 			gc_usage();
 		return ret < 0 ? 0 : ret;
 	}
 	log_init("amber", o.verbosity, 2);
 	if (!o.images) {
-		fprintf(stderr, "amber gc: need -D DIR\n");
+		drv_error("need -D DIR");
 		gc_usage();
 		return EXIT_USAGE;
 	}
-	if (o.show)
-		gc_args[0] = "--show";
 	if ((ret = run_init(&r, "gc", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
-		pr_err("%s", e.msg);
+		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
-	ret = run_start(&r, &pstree, "collect-pstree", pstree_args, NULL, 0, &e);
-	if (ret == 0)
-		ret = run_wait(&r, all, 1, &pstree, false, &e);
-	if (ret == 0) {
-		cur = &remaps;
-		ret = run_start(&r, &remaps, "collect-remaps", remaps_args, NULL, 0, &e);
-		if (ret == 0)
-			ret = run_wait(&r, all + 1, 1, &remaps, false, &e);
-	}
-	if (ret == 0) {
-		cur = &mntns;
-		ret = run_start(&r, &mntns, "build-mntns", NULL, NULL, 0, &e);
-		if (ret == 0)
-			ret = run_wait(&r, all + 2, 1, &mntns, false, &e);
-	}
-	first = r.nr_recs;
-	if (ret == 0) {
-		cur = &gc;
-		ret = run_start(&r, &gc, "gc-remaps", gc_args, NULL, 0, &e);
-		if (ret == 0)
-			ret = run_wait(&r, all + 3, 1, &gc, false, &e);
-	}
-	mntns_unpin(r.dir);
-	if (ret < 0) {
-		run_kill(cur);
-		run_report_failure(&r, cur, &e);
+	if (r.log_fd >= 0)
+		log_init("amber", o.verbosity, r.log_fd);
+	if (pl_run(&pl_gc, &r, &o, &gs, &e) < 0) {
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
-	/* gc-remaps' own records come after everything before it. */
-	for (int i = first; i < r.nr_recs; i++) {
+	mntns_unpin(r.dir);
+	for (int i = gs.first; i < r.nr_recs; i++) {
 		StreamRecord *rec = stream_record__unpack(NULL, r.recs[i].len, r.recs[i].data);
 		const RemapPlanEntry *rp = rec && rec->body_case == STREAM_RECORD__BODY_REMAP ? rec->remap : NULL;
-
 		char ns[48] = "";
 
 		if (rp && rp->has_mntns)

@@ -40,6 +40,7 @@ int main(int argc, char **argv)
 		printf("amber %s\n", AMBER_VERSION);
 		return 0;
 	}
+	drv_set_command(argv[1]);
 	if (!strcmp(argv[1], "dump"))
 		return cmd_dump(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore"))
@@ -52,7 +53,8 @@ int main(int argc, char **argv)
 		return cmd_stage(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "gc"))
 		return cmd_gc(argc - 1, argv + 1);
-	fprintf(stderr, "amber: unknown command '%s'\n", argv[1]);
+	drv_set_command(NULL);
+	drv_error("unknown command '%s'", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
 }

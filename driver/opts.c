@@ -6,6 +6,7 @@
 
 #include <fcntl.h>
 
+#include "driver/driver.h"
 #include "driver/opts.h"
 #include "ipc/exitcodes.h"
 #include "lib/external.h"
@@ -13,30 +14,30 @@
 
 /* --external KEY of a file, tty, socket or pipe (mnt[] keys are
  * extmnt_add's): checked here so a typo fails before the tree is frozen. */
-static int drv_external(const char *cmd, const char *arg, struct drv_opts *o)
+static int drv_external(const char *arg, struct drv_opts *o)
 {
 	char canon[EXT_KEY_MAX];
 	struct ext_key k;
 	struct err e = { 0 };
 
 	if (o->nr_externals == DRV_MAX_EXTERNALS) {
-		fprintf(stderr, "amber %s: more than %d --external keys\n", cmd, DRV_MAX_EXTERNALS);
+		drv_error("more than %d --external keys", DRV_MAX_EXTERNALS);
 		return EXIT_USAGE;
 	}
 	if (ext_parse(arg, false, &k, &e) < 0) {
-		fprintf(stderr, "amber %s: --external %s\n", cmd, e.msg);
+		drv_error("--external %s", e.msg);
 		return EXIT_USAGE;
 	}
 	/* Say how another spelling was read, in the form amber prints keys in. */
 	if (strcmp(ext_format(&k, canon, sizeof(canon)), arg))
-		fprintf(stderr, "amber %s: --external %s is read as %s\n", cmd, arg, canon);
+		pr_warn("--external %s is read as %s", arg, canon);
 	o->externals[o->nr_externals++] = arg;
 	return 0;
 }
 
 /* --inherit-fd fd[N]:KEY: the key must parse and fd N must be open here,
  * since it is this process's fd N that the restored tree gets. */
-static int drv_inherit(const char *cmd, const char *arg, struct drv_opts *o)
+static int drv_inherit(const char *arg, struct drv_opts *o)
 {
 	char canon[EXT_KEY_MAX];
 	struct ext_key k;
@@ -44,20 +45,20 @@ static int drv_inherit(const char *cmd, const char *arg, struct drv_opts *o)
 	int fd;
 
 	if (o->nr_inherits == DRV_MAX_INHERITS) {
-		fprintf(stderr, "amber %s: more than %d --inherit-fd options\n", cmd, DRV_MAX_INHERITS);
+		drv_error("more than %d --inherit-fd options", DRV_MAX_INHERITS);
 		return EXIT_USAGE;
 	}
 	if (ext_parse_inherit(arg, &fd, &k, &e) < 0) {
-		fprintf(stderr, "amber %s: %s\n", cmd, e.msg);
+		drv_error("%s", e.msg);
 		return EXIT_USAGE;
 	}
 	if (fcntl(fd, F_GETFD) < 0) {
-		fprintf(stderr, "amber %s: --inherit-fd %s: fd %d is not open in amber; open it in the shell, "
-			"e.g. 'amber restore ... --inherit-fd fd[%d]:KEY %d<FILE'\n", cmd, arg, fd, fd, fd);
+		drv_error("--inherit-fd %s: fd %d is not open in amber; open it in the shell, "
+			  "e.g. 'amber restore ... --inherit-fd fd[%d]:KEY %d<FILE'", arg, fd, fd, fd);
 		return EXIT_USAGE;
 	}
 	if (k.kind != EXT_PATH && strcmp(ext_format(&k, canon, sizeof(canon)), strchr(arg, ':') + 1))
-		fprintf(stderr, "amber %s: --inherit-fd %s is read as fd[%d]:%s\n", cmd, arg, fd, canon);
+		pr_warn("--inherit-fd %s is read as fd[%d]:%s", arg, fd, canon);
 	o->inherits[o->nr_inherits].fd = fd;
 	o->inherits[o->nr_inherits++].arg = arg;
 	return 0;
@@ -86,8 +87,62 @@ static const struct option drv_long[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
+/* Which subcommands take each option ("*": all of them), by the option's
+ * getopt value: one table, so 'amber dump --show' is refused by name. */
+static const struct {
+	int val;
+	const char *cmds;
+} drv_takes[] = {
+	{ 'D', "*" }, { 'o', "*" }, { 'v', "*" }, { DRV_OPT_RUN_DIR, "*" }, { DRV_OPT_HELP, "*" }, { 'h', "*" },
+	{ 't', "dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
+	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" },
+	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
+	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
+	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump restore" },
+	{ DRV_OPT_SHOW, "gc" },
+};
+
+/* The commands that take option 'val', or NULL for no such option. */
+const char *drv_option_commands(int val)
 {
+	for (size_t i = 0; i < sizeof(drv_takes) / sizeof(drv_takes[0]); i++)
+		if (drv_takes[i].val == val)
+			return drv_takes[i].cmds;
+	return NULL;
+}
+
+bool drv_takes_option(const char *cmd, int val)
+{
+	const char *cmds = drv_option_commands(val);
+	size_t n = strlen(cmd);
+
+	if (!cmds)
+		return false;
+	if (!strcmp(cmds, "*"))
+		return true;
+	for (const char *p = cmds; (p = strstr(p, cmd)); p += n)
+		if ((p == cmds || p[-1] == ' ') && (p[n] == 0 || p[n] == ' '))
+			return true;
+	return false;
+}
+
+/* How the user spells option 'val': "--long (-s)". */
+static void drv_option_name(int val, char *buf, size_t size)
+{
+	for (const struct option *lo = drv_long; lo->name; lo++)
+		if (lo->val == val) {
+			if (val < 256)
+				snprintf(buf, size, "--%s (-%c)", lo->name, val);
+			else
+				snprintf(buf, size, "--%s", lo->name);
+			return;
+		}
+	snprintf(buf, size, "-%c", val);
+}
+
+int drv_parse(int argc, char **argv, struct drv_opts *o)
+{
+	const char *cmd = argv[0];
 	int opt, ret;
 
 	memset(o, 0, sizeof(*o));
@@ -95,8 +150,19 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 	optind = 1;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, "D:t:o:v::dh", drv_long, NULL)) != -1) {
-		if (opt < 256 && opt != '?' && opt != 'h' && !strchr(allowed, opt)) {
-			fprintf(stderr, "amber %s: option -%c does not apply here; see amber --help\n", argv[0], opt);
+		if (opt != '?' && !drv_takes_option(cmd, opt)) {
+			char name[64], takers[128] = "";
+			const char *cmds = drv_option_commands(opt);
+
+			drv_option_name(opt, name, sizeof(name));
+			/* "dump restore" -> "amber dump, amber restore" */
+			for (const char *p = cmds; p && *p;) {
+				size_t n = strcspn(p, " "), used = strlen(takers);
+
+				snprintf(takers + used, sizeof(takers) - used, "%samber %.*s", used ? ", " : "", (int)n, p);
+				p += n + (p[n] == ' ');
+			}
+			drv_error("%s is not an option of 'amber %s', only of %s; see amber %s --help", name, cmd, takers, cmd);
 			return EXIT_USAGE;
 		}
 		switch (opt) {
@@ -106,7 +172,7 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 			long v = strtol(optarg, &end, 10);
 
 			if (*end || v <= 0 || v > (1 << 30)) {
-				fprintf(stderr, "amber %s: -t '%s' is not a pid\n", argv[0], optarg);
+				drv_error("-t '%s' is not a pid", optarg);
 				return EXIT_USAGE;
 			}
 			o->pid = v;
@@ -144,24 +210,29 @@ int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o)
 
 			if (r < 0)
 				return EXIT_USAGE;
-			if (r == 0 && (ret = drv_external(argv[0], optarg, o)) != 0)
+			if (r == 0 && (ret = drv_external(optarg, o)) != 0)
 				return ret;
 			break;
 		}
 		case DRV_OPT_INHERIT_FD:
-			if ((ret = drv_inherit(argv[0], optarg, o)) != 0)
+			if ((ret = drv_inherit(optarg, o)) != 0)
 				return ret;
 			break;
 		case 'h':
 		case DRV_OPT_HELP:
 			return -1;
 		default:
-			fprintf(stderr, "amber %s: unknown option '%s'; see amber --help\n", argv[0], argv[optind - 1]);
+			drv_error("unknown option '%s'; see amber %s --help", argv[optind - 1], cmd);
 			return EXIT_USAGE;
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "amber %s: unexpected argument '%s'\n", argv[0], argv[optind]);
+		drv_error("unexpected argument '%s'", argv[optind]);
+		return EXIT_USAGE;
+	}
+	/* Options that only mean something together. */
+	if (o->keep_link_remaps && !o->leave_running) {
+		drv_error("--keep-link-remaps only applies with --leave-running (a killed tree's remaps are kept for its restore)");
 		return EXIT_USAGE;
 	}
 	return 0;

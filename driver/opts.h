@@ -43,8 +43,13 @@ enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_H
        DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
        DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD, DRV_OPT_ROOT };
 
-/* Parses the common and subcommand options; 'allowed' is the getopt short
- * string of what this subcommand takes. Returns 0, or an exit code. */
-int drv_parse(int argc, char **argv, const char *allowed, struct drv_opts *o);
+/* Parses the options of subcommand argv[0] (dump, restore, gc); an option
+ * of another subcommand is refused naming it and the subcommands that take
+ * it. Returns 0, -1 for --help, or an exit code. */
+int drv_parse(int argc, char **argv, struct drv_opts *o);
+/* Whether subcommand 'cmd' takes the option whose getopt value is 'val',
+ * and which subcommands do ("*" for all, NULL: no such option). */
+bool drv_takes_option(const char *cmd, int val);
+const char *drv_option_commands(int val);
 
 #endif

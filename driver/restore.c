@@ -5,7 +5,8 @@
  * build-mntns makes the mount namespaces the tree had (none for a tree in
  * the dumper's own) and pins them in RUN/ns; the pins are unmounted when
  * the restore ends, worked or not: the restored tasks keep them alive.
- * restore-files opens the files, writes its plan, and sends the files to
+ * The table at the end (restore_rows) is the pipeline; driver/pipeline.c
+ * runs it. restore-files opens the files, writes its plan, and sends the files to
  * restore-tasks (started as soon as the plan is complete, so the two run
  * side by side) over a
  * socketpair the driver made. restore-tasks leaves the restored root as its
@@ -26,6 +27,7 @@
 #include "driver/driver.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
+#include "driver/pipeline.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
 #include "ipc/exitcodes.h"
@@ -86,7 +88,7 @@ static int restore_wait_root(pid_t root)
 		if (got < 0) {
 			if (errno == EINTR)
 				continue;
-			pr_err("lost track of restored pid %d: %m", root);
+			drv_error("lost track of restored pid %d: %s", root, strerror(errno));
 			return EXIT_SYSTEM;
 		}
 		/* Orphans of the restored tree are ours to reap too. */
@@ -98,40 +100,136 @@ static int restore_wait_root(pid_t root)
 	}
 }
 
+/* The command's state, shared by the hooks of its table. */
+struct restore_state {
+	int shell_tty;		/* --shell-job: the terminal amber runs on */
+	struct restore_pids rp;
+};
+
+static int restore_pidns_arg(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	return c->o->pidns ? pl_arg(a, "--pidns", e) : 0;
+}
+
+static int restore_mntns_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i < c->o->extmnt.nr; i++)
+		if ((ret = pl_arg(a, "--external", e)) == 0)
+			ret = pl_arg(a, c->o->extmnt.arg[i], e);
+	if (ret == 0 && c->o->root && (ret = pl_arg(a, "--root", e)) == 0)
+		ret = pl_arg(a, c->o->root, e);
+	return ret;
+}
+
+/* The namespaces build-mntns pinned: the restored tasks keep them alive. */
+static void restore_mntns_rollback(struct pl_ctx *c)
+{
+	mntns_unpin(c->r->dir);
+}
+
+static int restore_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	const struct drv_opts *o = c->o;
+	int ret = o->allow_changed ? pl_arg(a, "--allow-changed-files", e) : 0;
+
+	/* Each --inherit-fd fd[N]:KEY becomes the stage's fd[20+i]:KEY. */
+	for (int i = 0; ret == 0 && i < o->nr_inherits; i++) {
+		if ((ret = pl_fd(a, NULL, o->inherits[i].fd, FD_FIRST_INHERIT + i, e)) == 0 &&
+		    (ret = pl_arg(a, "--inherit-fd", e)) == 0)
+			ret = pl_argf(a, e, "fd[%d]:%s", FD_FIRST_INHERIT + i, strchr(o->inherits[i].arg, ':') + 1);
+	}
+	if (ret == 0 && o->shell_job && (ret = pl_fd(a, FD_NAME_TTY, ((struct restore_state *)c->cmd)->shell_tty, FD_DEF_TTY, e)) == 0)
+		ret = pl_arg(a, "--shell-job", e);
+	return ret;
+}
+
+/* With --shell-job, the terminal: a job gets it as its foreground. */
+static int restore_tasks_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	int ret = restore_pidns_arg(c, a, e);
+
+	if (ret == 0 && c->o->shell_job)
+		ret = pl_fd(a, FD_NAME_TTY, ((struct restore_state *)c->cmd)->shell_tty, FD_DEF_TTY, e);
+	return ret;
+}
+
+static int restore_finish(struct pl_ctx *c, struct err *e)
+{
+	struct restore_state *rs = c->cmd;
+
+	run_find(c->r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &rs->rp);
+	return rs->rp.root ? 0 : err_proto(e, "restore-tasks reported no restored root");
+}
+
+static void restore_failed(struct pl_ctx *c)
+{
+	drv_error("restore from %s failed; nothing was left running", c->r->images);
+}
+
+static const struct pl_chan restore_chans[] = {
+	{ FD_NAME_HIDDEN, FD_DEF_HIDDEN, false, { "build-mntns", "restore-files" },
+	  { PL_REPLAY_NONE, PL_REPLAY_NONE },
+	  "directory fds of files under overmounts, taken before the overmount" },
+	{ FD_NAME_FILES, FD_DEF_FILES, false, { "restore-files", "restore-tasks" },
+	  { PL_REPLAY_DRAIN, PL_REPLAY_PRODUCER }, "the opened files, by file id" },
+};
+
+static const struct pl_row restore_rows[] = {
+	{ .stage = "collect-pstree", .does = "check the dump is complete and the pids are free",
+	  .reads = "inventory.img, pstree.img, core-*.img", .writes = "TASK records",
+	  .more_args = restore_pidns_arg, .wait = PL_EXIT },
+	{ .stage = "collect-remaps", .does = "find the link remaps and ghost files of the files",
+	  .reads = "files.img, remaps.img", .writes = "REMAP records", .wait = PL_EXIT },
+	{ .stage = "build-mntns", .does = "make the tree's mount namespaces and pin them in RUN/ns",
+	  .reads = "TASK records; mntns.img, mountpoints-*.img, tmpfs-*.img", .writes = "MNTNS records; RUN/ns pins",
+	  .more_args = restore_mntns_args, .wait = PL_EXIT, .rollback = restore_mntns_rollback,
+	  .rollback_doc = "its pins are unmounted (done after a restore too)" },
+	{ .stage = "restore-files", .does = "open every file, pipe and socket; write the plan",
+	  .reads = "TASK, REMAP, MNTNS records; files.img, fdinfo-*.img, fs-*.img", .writes = "FD_PLAN, FS_PLAN, EPOLL_ADD records",
+	  .opt_fds = "tty (--shell-job), 20 and up (--inherit-fd)",
+	  .more_args = restore_files_args, .wait = PL_STREAM },
+	{ .stage = "restore-tasks", .does = "fork the tree, install the files, memory and registers",
+	  .reads = "every record so far; core-*.img, mm-*.img, pagemap-*.img, pages-*.img", .writes = "RESTORED records",
+	  .opt_fds = "tty (--shell-job)", .more_args = restore_tasks_args, .wait = PL_EXIT },
+};
+
+const struct pipeline pl_restore = {
+	.command = "restore",
+	.shape = "collect-pstree -> collect-remaps -> build-mntns -> restore-files -> restore-tasks",
+	.rows = restore_rows, .nr_rows = sizeof(restore_rows) / sizeof(restore_rows[0]),
+	.chans = restore_chans, .nr_chans = sizeof(restore_chans) / sizeof(restore_chans[0]),
+	.finish = restore_finish, .failed = restore_failed,
+};
+
 int cmd_restore(int argc, char **argv)
 {
 	struct drv_opts o;
 	struct run r;
-	struct run_stage pstree, remaps, mntns, files, tasks;
-	struct run_stage *all[5] = { &pstree, &remaps, &mntns, &files, &tasks };
 	struct err e = { 0 };
-	struct run_stage *cur = NULL;
-	int sock[2] = { -1, -1 }, hidden[2] = { -1, -1 }, ret;
-	struct restore_pids rp = { 0, 0 };
-	const char *tasks_args[] = { NULL, NULL };
-	int shell_tty = -1;
+	struct restore_state rs = { -1, { 0, 0 } };
 	double t0 = run_now();
+	int ret;
 
-	if ((ret = drv_parse(argc, argv, "Dovd", &o)) != 0) {
+	if ((ret = drv_parse(argc, argv, &o)) != 0) {
 		if (ret < 0)
 			restore_usage();
 		return ret < 0 ? 0 : ret;
 	}
 	log_init("amber", o.verbosity, 2);
-	if (o.pidns)
-		tasks_args[0] = "--pidns";
-	if (o.shell_job && (shell_tty = restore_find_tty()) < 0) {
-		fprintf(stderr, "amber restore: --shell-job gives the tree the terminal amber runs on, "
-			"but none of its stdin, stdout and stderr is a terminal and it has no /dev/tty\n");
+	if (o.shell_job && (rs.shell_tty = restore_find_tty()) < 0) {
+		drv_error("--shell-job gives the tree the terminal amber runs on, "
+			  "but none of its stdin, stdout and stderr is a terminal and it has no /dev/tty");
 		return EXIT_USAGE;
 	}
 	if (!o.images) {
-		fprintf(stderr, "amber restore: need -D DIR\n");
+		drv_error("need -D DIR");
 		restore_usage();
 		return EXIT_USAGE;
 	}
 	if ((ret = run_init(&r, "restore", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
-		pr_err("%s", e.msg);
+		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	if (r.log_fd >= 0)
@@ -139,103 +237,7 @@ int cmd_restore(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		pr_warn("cannot become a child subreaper (%m): the restored root will be init's child");
-
-	cur = &pstree;
-	ret = run_start(&r, &pstree, "collect-pstree", tasks_args, NULL, 0, &e);
-	if (ret == 0)
-		ret = run_wait(&r, all, 1, &pstree, false, &e);
-	if (ret == 0) {
-		cur = &remaps;
-		ret = run_start(&r, &remaps, "collect-remaps", NULL, NULL, 0, &e);
-		if (ret == 0)
-			ret = run_wait(&r, all + 1, 1, &remaps, false, &e);
-	}
-	/* Directory fds of files under overmounts wait in this socket from
-	 * build-mntns until restore-files takes them. */
-	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, hidden) < 0)
-		ret = err_errno(&e, "socketpair for the hidden files socket");
-	if (ret == 0) {
-		const char *mntns_args[2 * EXTMNT_MAX + 3] = { NULL };
-		struct run_fd fd = { FD_NAME_HIDDEN, hidden[0], FD_DEF_HIDDEN };
-		int na = extmnt_args(&o.extmnt, mntns_args, 0);
-
-		cur = &mntns;
-		if (o.root) {
-			mntns_args[na++] = "--root";
-			mntns_args[na++] = o.root;
-		}
-		ret = run_start(&r, &mntns, "build-mntns", mntns_args, &fd, 1, &e);
-		if (ret == 0)
-			ret = run_wait(&r, all + 2, 1, &mntns, false, &e);
-	}
-	if (hidden[0] >= 0)
-		close(hidden[0]);
-	if (ret == 0 && socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sock) < 0)
-		ret = err_errno(&e, "socketpair for the files socket");
-	if (ret == 0) {
-		struct run_fd fds[3 + DRV_MAX_INHERITS] = { { FD_NAME_FILES, sock[0], FD_DEF_FILES },
-							     { FD_NAME_HIDDEN, hidden[1], FD_DEF_HIDDEN } };
-		const char *files_args[3 + 2 * DRV_MAX_INHERITS] = { NULL };
-		char inherit_args[DRV_MAX_INHERITS][64 + 4096];
-		int nr_fds = 2, na = 0;
-
-		cur = &files;
-		if (o.allow_changed)
-			files_args[na++] = "--allow-changed-files";
-		/* Each --inherit-fd fd[N]:KEY becomes the stage's fd[20+i]:KEY. */
-		for (int i = 0; i < o.nr_inherits; i++) {
-			snprintf(inherit_args[i], sizeof(inherit_args[i]), "fd[%d]:%s", FD_FIRST_INHERIT + i,
-				 strchr(o.inherits[i].arg, ':') + 1);
-			fds[nr_fds++] = (struct run_fd){ NULL, o.inherits[i].fd, FD_FIRST_INHERIT + i };
-			files_args[na++] = "--inherit-fd";
-			files_args[na++] = inherit_args[i];
-		}
-		if (o.shell_job) {
-			fds[nr_fds++] = (struct run_fd){ FD_NAME_TTY, shell_tty, FD_DEF_TTY };
-			files_args[na++] = "--shell-job";
-		}
-		ret = run_start(&r, &files, "restore-files", files_args, fds, nr_fds, &e);
-		close(sock[0]);
-		/* Its plan is complete when its stream ends; the files follow on
-		 * the socket while restore-tasks takes them. */
-		if (ret == 0)
-			ret = run_wait(&r, all + 3, 1, &files, true, &e);
-	}
-	if (ret == 0) {
-		/* With --shell-job, the terminal too: a job gets it as its foreground. */
-		struct run_fd fds[2] = { { FD_NAME_FILES, sock[1], FD_DEF_FILES }, { FD_NAME_TTY, shell_tty, FD_DEF_TTY } };
-		struct run_stage *both[2] = { &files, &tasks };
-
-		ret = run_start(&r, &tasks, "restore-tasks", tasks_args, fds, o.shell_job ? 2 : 1, &e);
-		close(sock[1]);
-		sock[1] = -1;
-		if (ret == 0) {
-			cur = &tasks;
-			ret = run_wait(&r, both, 2, &tasks, false, &e);
-		}
-		if (ret == 0) {
-			cur = &files;
-			ret = run_wait(&r, both, 2, &files, false, &e);
-		}
-		if (ret < 0) {
-			/* Whichever failed, neither goes on. */
-			if (files.exited && (!WIFEXITED(files.status) || WEXITSTATUS(files.status)))
-				cur = &files;
-			run_kill(&files);
-			run_kill(&tasks);
-		}
-	}
-	if (sock[1] >= 0)
-		close(sock[1]);
-	if (hidden[1] >= 0)
-		close(hidden[1]);
-	if (ret == 0 && (run_find(&r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &rp), !rp.root))
-		ret = err_proto(&e, "restore-tasks reported no restored root");
-	if (ret < 0) {
-		run_kill(cur);
-		mntns_unpin(r.dir);
-		run_report_failure(&r, cur, &e);
-		pr_err("restore from %s failed; nothing was left running", r.images);
+	if (pl_run(&pl_restore, &r, &o, &rs, &e) < 0) {
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
@@ -256,12 +258,12 @@ int cmd_restore(int argc, char **argv)
 	if (o.pidfile) {
 		FILE *f = fopen(o.pidfile, "w");
 
-		if (!f || fprintf(f, "%d\n", rp.root) < 0 || fclose(f) != 0)
+		if (!f || fprintf(f, "%d\n", rs.rp.root) < 0 || fclose(f) != 0)
 			pr_warn("could not write the pid file '%s': %m", o.pidfile);
 	}
-	pr_info("restored pid %d from %s in %.3f s", rp.root, r.images, run_now() - t0);
+	pr_info("restored pid %d from %s in %.3f s", rs.rp.root, r.images, run_now() - t0);
 	run_free(&r);
 	if (o.detach)
 		return EXIT_OK;
-	return restore_wait_root(rp.waitable ? rp.waitable : rp.root);
+	return restore_wait_root(rs.rp.waitable ? rs.rp.waitable : rs.rp.root);
 }

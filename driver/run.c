@@ -12,9 +12,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driver/driver.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
 #include "ipc/exitcodes.h"
+#include "ipc/fds.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
 #include "lib/frame.h"
@@ -173,9 +175,8 @@ static void run_write_scripts(struct run *r, const struct run_stage *s, char *co
 				   "#\tsh %s/rerun-%s.sh 20<FILE\n# for --inherit-fd fd[20]:KEY.\n", r->dir, s->name);
 			break;
 		}
-	if (!strcmp(s->name, "restore-tasks"))
-		fprintf(f, "# It reruns restore-files first, for its files: if that was given the\n"
-			   "# restorer's fds (see rerun-restore-files.sh), give them here too.\n");
+	if (r->rerun_note)
+		fputs(r->rerun_note, f);
 	fprintf(f, "exec ");
 	run_shell_quote(f, r->self);
 	fprintf(f, " stage %s --replay ", s->name);
@@ -196,6 +197,30 @@ static void run_write_scripts(struct run *r, const struct run_stage *s, char *co
 	chmod(path, 0755);
 	(void)fds;
 	(void)nr_fds;
+}
+
+/* The numbers ipc/fds.h promises: each target once, none on stdio, and
+ * each in the passed range or the inherited one, so that staging them
+ * (run_start's child) can never clobber one with another. */
+static int run_check_fds(const char *name, const struct run_fd *fds, int nr_fds, struct err *e)
+{
+	if (nr_fds > RUN_MAX_FDS)
+		return err_set(e, EXIT_USAGE, "stage '%s' would get %d fds, more than %d", name, nr_fds, RUN_MAX_FDS);
+	for (int i = 0; i < nr_fds; i++) {
+		int t = fds[i].target;
+		const char *what = fds[i].name ? fds[i].name : "an inherited fd";
+
+		if (fds[i].fd < 0)
+			return err_set(e, EXIT_SYSTEM, "stage '%s': its %s fd is not open in the driver", name, what);
+		if (!((t >= FD_FIRST_PASSED && t <= FD_LAST_PASSED) || (t >= FD_FIRST_INHERIT && t < 100)))
+			return err_set(e, EXIT_USAGE, "stage '%s': %s would be fd %d, outside %d-%d and %d-99 (ipc/fds.h)",
+				       name, what, t, FD_FIRST_PASSED, FD_LAST_PASSED, FD_FIRST_INHERIT);
+		for (int j = 0; j < i; j++)
+			if (fds[j].target == t)
+				return err_set(e, EXIT_USAGE, "stage '%s': %s and %s would both be fd %d", name,
+					       fds[j].name ? fds[j].name : "an inherited fd", what, t);
+	}
+	return 0;
 }
 
 int run_start(struct run *r, struct run_stage *s, const char *name, const char *const *args,
@@ -224,8 +249,8 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 	argv[argc++] = vbuf;
 	argv[argc++] = "--run-dir";
 	argv[argc++] = r->dir;
-	if (nr_fds > RUN_MAX_FDS)
-		return err_set(e, EXIT_USAGE, "stage '%s' would get %d fds, more than %d", name, nr_fds, RUN_MAX_FDS);
+	if ((ret = run_check_fds(name, fds, nr_fds, e)) < 0)
+		return ret;
 	for (int i = 0; i < nr_fds; i++) {
 		/* An unnamed fd (an --inherit-fd) is named by the stage's own options. */
 		if (!fds[i].name)
@@ -314,6 +339,30 @@ void run_kill(struct run_stage *s)
 {
 	if (s->pid > 0 && !s->exited)
 		kill(s->pid, SIGKILL);
+}
+
+static void run_close(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+void run_reap(struct run_stage *s, bool kill)
+{
+	if (kill)
+		run_kill(s);
+	if (s->pid > 0 && !s->exited && waitpid(s->pid, &s->status, 0) == s->pid) {
+		s->exited = true;
+		s->ended = run_now();
+	}
+	run_close(&s->out_fd);
+	run_close(&s->err_fd);
+	run_close(&s->out_rec);
+	run_close(&s->log_rec);
+	free(s->out_buf);
+	s->out_buf = NULL;
+	s->out_len = 0;
 }
 
 /* Shows a progress line in place on the terminal. */
@@ -528,10 +577,12 @@ int run_wait(struct run *r, struct run_stage **stages, int nr, struct run_stage 
 				continue;
 			if (!WIFEXITED(s->status) || WEXITSTATUS(s->status) != 0) {
 				run_clear_progress(r);
+				r->failed = s;
 				return run_stage_error(s, e);
 			}
 			if (!s->stream_ended) {
 				run_clear_progress(r);
+				r->failed = s;
 				return err_proto(e, "stage '%s' exited without the end record of its output", s->name);
 			}
 		}
@@ -549,6 +600,7 @@ int run_wait(struct run *r, struct run_stage **stages, int nr, struct run_stage 
 				run_read_log(r, owner[i]);
 			else if ((ret = run_read_out(r, owner[i], e)) < 0) {
 				run_kill(owner[i]);
+				r->failed = owner[i];
 				return ret;
 			}
 		}
@@ -570,10 +622,10 @@ int run_find(const struct run *r, int body_case, void (*fn)(const uint8_t *data,
 void run_report_failure(struct run *r, const struct run_stage *s, const struct err *e)
 {
 	run_clear_progress(r);
-	pr_err("%s", e->msg);
+	drv_error("%s", e->msg);
 	if (!s)
 		return;
 	if (e->exit_code == EXIT_SYSTEM || e->exit_code == EXIT_PROTOCOL || e->exit_code == EXIT_FAILURE_ || e->exit_code == EXIT_INPUT)
-		pr_err("rerun that stage alone on the same input with: sh %s/rerun-%s.sh  (its log: %s/%02d-%s.log)",
-		       r->dir, s->name, r->dir, s->index, s->name);
+		drv_error("rerun that stage alone on the same input with: sh %s/rerun-%s.sh  (its log: %s/%02d-%s.log)",
+			  r->dir, s->name, r->dir, s->index, s->name);
 }

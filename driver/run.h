@@ -63,20 +63,29 @@ struct run {
 	struct run_record *recs;	/* records every stage so far produced */
 	int nr_recs;
 	const char *fail_stage;		/* AMBER_TEST_FAIL_STAGE: kill this stage at start */
+	struct run_stage *failed;	/* the stage run_wait last blamed for a failure */
+	const char *rerun_note;		/* run_start puts it in the stage's rerun script */
 };
 
 /* Creates the run directory ('run_dir', or IMAGES/OP.run) and opens -o LOGFILE. */
 int run_init(struct run *r, const char *op, const char *images, const char *run_dir,
 	     int verbosity, const char *logfile, struct err *e);
 void run_free(struct run *r);
-/* Starts a stage with the records so far as its stdin. */
+/* Starts a stage with the records so far as its stdin; fails before the
+ * stage runs if two of its fds would get the same number, or one would
+ * land on stdio or outside FD_FIRST_PASSED..FD_LAST_PASSED and
+ * FD_FIRST_INHERIT and up (ipc/fds.h). */
 int run_start(struct run *r, struct run_stage *s, const char *name, const char *const *args,
 	      const struct run_fd *fds, int nr_fds, struct err *e);
 /* Pumps all running stages until 'until' has ended its stream (stream=true)
- * or exited; fails if it exits badly or breaks the protocol. */
+ * or exited; fails if any of them exits badly or breaks the protocol, and
+ * then points r->failed at that stage. */
 int run_wait(struct run *r, struct run_stage **stages, int nr, struct run_stage *until, bool stream, struct err *e);
 /* Kills a stage (fault injection, rollback). */
 void run_kill(struct run_stage *s);
+/* Reaps a stage that has not been reaped, killing it first if asked, and
+ * closes its pipes: nothing of it is left behind. */
+void run_reap(struct run_stage *s, bool kill);
 /* Finds the records of one body case, in order; returns how many. */
 int run_find(const struct run *r, int body_case, void (*fn)(const uint8_t *data, uint32_t len, void *arg), void *arg);
 /* Prints the failure of stage s and how to rerun it. */

@@ -781,7 +781,7 @@ static int show_dir(FILE *out, const char *path, bool json, struct err *e)
 		if (!json)
 			show_mnt_text(out, dirfd);
 		for (size_t i = 0; i < d.nr_problems; i++)
-			fprintf(stderr, "amber show: %s\n", d.problems[i]);
+			drv_error("%s", d.problems[i]);
 		if (!d.inv)
 			ret = err_input(e, "dump '%s' is incomplete: inventory.img is missing; dump it again", path);
 		else if (d.nr_problems)
@@ -817,13 +817,14 @@ int cmd_show(int argc, char **argv)
 		case 'j': json = true; break;
 		case 'h': fputs(show_usage, stdout); return EXIT_OK;
 		default:
-			fprintf(stderr, "amber show: unknown option '%s'\n%s", argv[optind - 1], show_usage);
+			drv_error("unknown option '%s'", argv[optind - 1]);
+			fputs(show_usage, stderr);
 			return EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
-		fprintf(stderr, "amber show: %s\n%s", argc == optind ? "no file or directory given" :
-			"give one file or directory", show_usage);
+		drv_error("%s", argc == optind ? "no file or directory given" : "give one file or directory");
+		fputs(show_usage, stderr);
 		return EXIT_USAGE;
 	}
 	path = argv[optind];
@@ -840,7 +841,7 @@ int cmd_show(int argc, char **argv)
 	if (fflush(stdout) != 0 && ret == 0)
 		ret = err_errno(&e, "write to standard output");
 	if (ret < 0) {
-		fprintf(stderr, "amber show: %s\n", e.msg);
+		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_FAILURE_;
 	}
 	return EXIT_OK;

@@ -2,12 +2,15 @@
  *
  * Without --replay it is the stage binary with the user's stdin and stdout.
  * With --replay RUN it feeds the stage the exact input the driver recorded
- * in RUN/NN-NAME.in, and supplies the live objects the stage needs the way
- * the driver did: restore-tasks gets a files socket fed by rerunning
- * restore-files on its own recorded input (with the --inherit-fd options
- * it was run with, whose fds the caller opens again), and restore-files gets a files
- * socket whose files a child of this command takes and closes. AMBER_WRAP (e.g. "strace -f" or
- * "gdb --args") is put in front of the stage binary.
+ * in RUN/NN-NAME.in, and supplies the live objects the stage had (the
+ * --fd NAME=N of its recorded command) as the pipeline tables say
+ * (driver/pipeline.h, pl_replay): restore-tasks gets a files socket fed by
+ * rerunning restore-files on its own recorded input (with the --inherit-fd
+ * options it was run with, whose fds the caller opens again), and
+ * restore-files gets a files socket whose files a child of this command
+ * takes and closes. AMBER_WRAP (e.g. "strace -f" or "gdb --args") is put in
+ * front of the stage binary. --help, --list and --table print the
+ * pipelines from the same tables.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -19,6 +22,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/pipeline.h"
 #include "driver/run.h"
 #include "ipc/exitcodes.h"
 #include "ipc/fds.h"
@@ -72,35 +76,29 @@ static char *stage_next_word(const char **p)
 	return w;
 }
 
-/* Appends to argv (up to max) the --inherit-fd options restore-files was
- * run with, from the command recorded beside its input fin (NN-NAME.in). */
-static int stage_recorded_inherits(const char *fin, char **argv, int n, int max)
+/* The words of the command the driver recorded beside input fin
+ * (RUN/NN-NAME.in -> RUN/NN-NAME.cmd), without the binary: up to max,
+ * malloc'd; returns how many (0 when there is no recording). */
+static int stage_recorded_words(const char *fin, char **words, int max)
 {
 	char cmd[PATH_MAX + 64], text[65536];
 	size_t len = strlen(fin);
 	ssize_t got;
 	const char *p = text;
-	char *w, *prev = NULL;
-	int fd;
+	char *w;
+	int fd, n = 0;
 
 	if (len < 3 || len + 2 > sizeof(cmd))
-		return n;
+		return 0;
 	snprintf(cmd, sizeof(cmd), "%.*s.cmd", (int)(len - 3), fin);
 	if ((fd = open(cmd, O_RDONLY | O_CLOEXEC)) < 0)
-		return n;
+		return 0;
 	got = read(fd, text, sizeof(text) - 1);
 	close(fd);
 	text[got > 0 ? got : 0] = 0;
-	while ((w = stage_next_word(&p))) {
-		if (prev && !strcmp(prev, "--inherit-fd") && n + 2 <= max) {
-			argv[n++] = "--inherit-fd";
-			argv[n++] = w;
-			w = NULL;
-		}
-		free(prev);
-		prev = w;
-	}
-	free(prev);
+	free(stage_next_word(&p));	/* the binary */
+	while (n < max && (w = stage_next_word(&p)))
+		words[n++] = w;
 	return n;
 }
 
@@ -124,6 +122,92 @@ static int stage_find_input(const char *run, const char *name, char *path, size_
 	return -1;
 }
 
+/* Runs the producer 'peer' on its own recording, with the channel's other
+ * end at 'target', and waits for it: it sends everything it has before it
+ * exits. Its recorded options come along, --inherit-fd ones included, so
+ * the caller opens those fds again (rerun-PEER.sh says which). */
+static int stage_run_producer(struct run *r, const char *replay, const char *peer, const char *chan, int end, int target)
+{
+	char fin[PATH_MAX + 64], fbin[PATH_MAX], fdarg[64];
+	char *words[RUN_MAX_ARGS], *fa[RUN_MAX_ARGS + 4];
+	int nw, n = 0, status;
+	pid_t pid;
+
+	if (stage_find_input(replay, peer, fin, sizeof(fin)) < 0 || run_stage_path(r, peer, fbin, sizeof(fbin)) < 0) {
+		drv_error("a replay of this stage needs %s's recording in '%s' (for its %s fd)", peer, replay, chan);
+		return EXIT_USAGE;
+	}
+	nw = stage_recorded_words(fin, words, RUN_MAX_ARGS);
+	pid = fork();
+	if (pid < 0)
+		return EXIT_SYSTEM;
+	if (pid == 0) {
+		int fi = open(fin, O_RDONLY), null = open("/dev/null", O_WRONLY);
+
+		dup2(fi, 0);
+		dup2(null, 1);
+		dup2(end, target);
+		snprintf(fdarg, sizeof(fdarg), "%s=%d", chan, target);
+		fa[n++] = fbin;
+		/* Its recorded words, minus the fds: only the one channel is here. */
+		for (int i = 0; i < nw; i++) {
+			if (!strcmp(words[i], "--fd") && i + 1 < nw) {
+				i++;
+				continue;
+			}
+			if (strcmp(words[i], "--progress"))
+				fa[n++] = words[i];
+		}
+		fa[n++] = "--fd";
+		fa[n++] = fdarg;
+		fa[n] = NULL;
+		execv(fbin, fa);
+		_exit(EXIT_SYSTEM);
+	}
+	close(end);
+	waitpid(pid, &status, 0);
+	if (!WIFEXITED(status) || WEXITSTATUS(status))
+		drv_error("%s, rerun to feed the %s fd, failed (see its rerun-%s.sh)", peer, chan, peer);
+	return 0;
+}
+
+/* Stands in for the peers of a replayed stage: for each --fd NAME=N its
+ * recorded command had, the pipeline table says what to give it. */
+static int stage_replay_fds(struct run *r, const char *replay, const char *name, const char *in, char **rest, int *nrest)
+{
+	char *words[RUN_MAX_ARGS];
+	int nw = stage_recorded_words(in, words, RUN_MAX_ARGS), ret = 0;
+
+	for (int i = 0; ret == 0 && i + 1 < nw; i++) {
+		char chan[32], fdarg[64];
+		const char *peer = NULL;
+		int target = 0, sock[2];
+		enum pl_replay how;
+
+		if (strcmp(words[i], "--fd") || sscanf(words[i + 1], "%31[^=]=%d", chan, &target) != 2)
+			continue;
+		how = pl_replay_of(name, chan, &peer, &target);
+		if (how == PL_REPLAY_NONE)
+			continue;
+		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock) < 0)
+			return EXIT_SYSTEM;
+		if (how == PL_REPLAY_DRAIN && fork() == 0) {
+			close(sock[0]);
+			stage_drain_files(sock[1]);
+		}
+		if (how == PL_REPLAY_DRAIN)
+			close(sock[1]);
+		else
+			ret = stage_run_producer(r, replay, peer, chan, sock[1], target);
+		dup2(sock[0], target);
+		close(sock[0]);
+		snprintf(fdarg, sizeof(fdarg), "%s=%d", chan, target);
+		rest[(*nrest)++] = "--fd";
+		rest[(*nrest)++] = strdup(fdarg);
+	}
+	return ret;
+}
+
 /* Replaces this process with the stage (or the wrapper around it). */
 static int stage_exec(const char *bin, int argc, char **argv)
 {
@@ -142,7 +226,7 @@ static int stage_exec(const char *bin, int argc, char **argv)
 		args[n++] = argv[i];
 	args[n] = NULL;
 	execvp(args[0], args);
-	fprintf(stderr, "amber stage: exec '%s': %s\n", args[0], strerror(errno));
+	drv_error("exec '%s': %s", args[0], strerror(errno));
 	return EXIT_SYSTEM;
 }
 
@@ -153,18 +237,24 @@ int cmd_stage(int argc, char **argv)
 	char bin[PATH_MAX], in[PATH_MAX + 64];
 	const char *name, *replay = NULL;
 	char *rest[128];
-	int nrest = 0;
+	int nrest = 0, ret;
 
-	if (argc < 2 || !strcmp(argv[1], "--help")) {
-		printf("usage: amber stage NAME [--replay RUNDIR] [stage options]\n"
-		       "stages: seize dump-memory dump-files collect-pstree restore-files restore-tasks\n"
-		       "each stage has --help; AMBER_WRAP='strace -f' runs it under a tool\n");
+	if (argc < 2 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
+		pl_print_help(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : 0;
+	}
+	if (!strcmp(argv[1], "--table")) {
+		pl_print_table(stdout);
+		return 0;
+	}
+	if (!strcmp(argv[1], "--list")) {
+		pl_print_list(stdout);
+		return 0;
 	}
 	name = argv[1];
 	memset(&r, 0, sizeof(r));
 	if (run_locate(&r, &e) < 0 || run_stage_path(&r, name, bin, sizeof(bin)) < 0) {
-		fprintf(stderr, "amber stage: no stage '%s' in %s\n", name, r.libexec);
+		drv_error("no stage '%s' in %s (amber stage --help lists them)", name, r.libexec);
 		return EXIT_USAGE;
 	}
 	for (int i = 2; i < argc && nrest < 120; i++) {
@@ -177,74 +267,15 @@ int cmd_stage(int argc, char **argv)
 		return stage_exec(bin, nrest, rest);
 
 	if (stage_find_input(replay, name, in, sizeof(in)) < 0) {
-		fprintf(stderr, "amber stage: no recorded input for '%s' in '%s'\n", name, replay);
+		drv_error("no recorded input for '%s' in '%s'", name, replay);
 		return EXIT_USAGE;
 	}
 	int in_fd = open(in, O_RDONLY);
 	if (in_fd < 0 || dup2(in_fd, 0) < 0) {
-		fprintf(stderr, "amber stage: open '%s': %s\n", in, strerror(errno));
+		drv_error("open '%s': %s", in, strerror(errno));
 		return EXIT_SYSTEM;
 	}
-	if (!strcmp(name, "restore-tasks")) {
-		/* Its files come from restore-files: rerun that on its own recording. */
-		char fin[PATH_MAX + 64], fbin[PATH_MAX], fdarg[32];
-		int sock[2];
-		pid_t pid;
-
-		if (stage_find_input(replay, "restore-files", fin, sizeof(fin)) < 0 ||
-		    run_stage_path(&r, "restore-files", fbin, sizeof(fbin)) < 0) {
-			fprintf(stderr, "amber stage: restore-tasks needs restore-files' recording in '%s'\n", replay);
-			return EXIT_USAGE;
-		}
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock) < 0)
-			return EXIT_SYSTEM;
-		pid = fork();
-		if (pid == 0) {
-			int fi = open(fin, O_RDONLY), null = open("/dev/null", O_WRONLY);
-			char *fa[64];
-			int n = 0;
-
-			dup2(fi, 0);
-			dup2(null, 1);
-			dup2(sock[0], FD_DEF_FILES);
-			snprintf(fdarg, sizeof(fdarg), "%s=%d", FD_NAME_FILES, FD_DEF_FILES);
-			fa[n++] = fbin;
-			for (int i = 0; i < nrest; i++)
-				if (!strcmp(rest[i], "-D") && i + 1 < nrest) {
-					fa[n++] = "-D";
-					fa[n++] = rest[i + 1];
-				}
-			fa[n++] = "--fd";
-			fa[n++] = fdarg;
-			/* The restorer's fds, as it was given them: the caller
-			 * opens them again for this command. */
-			n = stage_recorded_inherits(fin, fa, n, 62);
-			fa[n] = NULL;
-			execv(fbin, fa);
-			_exit(EXIT_SYSTEM);
-		}
-		close(sock[0]);
-		waitpid(pid, NULL, 0);
-		dup2(sock[1], FD_DEF_FILES);
-		snprintf(fdarg, sizeof(fdarg), "%s=%d", FD_NAME_FILES, FD_DEF_FILES);
-		rest[nrest++] = "--fd";
-		rest[nrest++] = strdup(fdarg);
-	}
-	if (!strcmp(name, "restore-files")) {
-		char fdarg[32];
-		int sock[2];
-
-		if (socketpair(AF_UNIX, SOCK_SEQPACKET, 0, sock) < 0)
-			return EXIT_SYSTEM;
-		if (fork() == 0) {
-			close(sock[0]);
-			stage_drain_files(sock[1]);
-		}
-		close(sock[1]);
-		dup2(sock[0], FD_DEF_FILES);
-		snprintf(fdarg, sizeof(fdarg), "%s=%d", FD_NAME_FILES, FD_DEF_FILES);
-		rest[nrest++] = "--fd";
-		rest[nrest++] = strdup(fdarg);
-	}
+	if ((ret = stage_replay_fds(&r, replay, name, in, rest, &nrest)) != 0)
+		return ret;
 	return stage_exec(bin, nrest, rest);
 }

@@ -205,4 +205,75 @@ testReplayCollectPstree() {
 	assertContains "naming it" "$E2E_OUT" "inventory.img"
 }
 
+# Each subcommand takes only its own options: another's is refused by name,
+# before anything runs (no run directory, no stage).
+testOptionOfAnotherCommandRefused() {
+	e2e_need_amber || return 0
+	e2e_amber dump --pidns --show -t 1 -D "$T/img"
+	assertEquals "dump --pidns --show is a usage error: $E2E_OUT" 2 $?
+	assertContains "it names the option and the subcommand" "$E2E_OUT" "--pidns is not an option of 'amber dump'"
+	assertContains "and which subcommand takes it" "$E2E_OUT" "only of amber restore"
+	assertFalse "nothing ran" "[ -e '$T/img/dump.run' ]"
+	e2e_amber restore -D "$T/img" -t 5
+	assertEquals "restore -t is a usage error" 2 $?
+	assertContains "naming -t" "$E2E_OUT" "--tree (-t) is not an option of 'amber restore'"
+	e2e_amber gc -D "$T/img" --inherit-fd 'fd[0]:pipe:[1]'
+	assertEquals "gc --inherit-fd is a usage error" 2 $?
+	assertContains "naming it" "$E2E_OUT" "--inherit-fd is not an option of 'amber gc'"
+}
+
+# 'amber stage --help' and --list come from the pipeline tables: every stage
+# folder is in them, and doc/stages.md is what the tables and manuals make.
+testStageListsComeFromTables() {
+	e2e_need_amber || return 0
+	e2e_amber stage --help
+	assertEquals "amber stage --help exits 0" 0 $?
+	list=$("$AMBER" stage --list)
+	for d in "$E2E_SRC"/stages/*/; do
+		name=$(basename "$d")
+		assertContains "amber stage --help names $name" "$E2E_OUT" "$name"
+		assertContains "amber stage --list names $name" "$list" "$name"
+	done
+	out=$(AMBER=$AMBER sh "$E2E_SRC/doc/gen-stages.sh" --check 2>&1)
+	assertEquals "doc/stages.md is generated from the tables and manuals: $out" 0 $?
+}
+
+# A replayed restore-files gets a drain for its files socket (the channel
+# table says so): it runs to the end on its recorded input.
+testReplayRestoreFilesDrains() {
+	e2e_need_amber || return 0
+	spine_dumped || return 0
+	pages=$(cd "$T/img" && ls pages-*.img | head -n 1)
+	truncate -s 8192 "$T/img/$pages"
+	e2e_amber_fails "$pages" restore -D "$T/img" -d
+	run=$T/img/restore.run
+	e2e_amber stage restore-files --replay "$run" -D "$T/img"
+	assertEquals "restore-files replays to its end: $E2E_OUT" 0 $?
+	assert_nothing_left
+}
+
+# A dump whose stage is SIGKILLed, whichever one, resumes the tree: the
+# runner never kills seize, it tells it to resume, and rolls back the rest.
+testEveryDumpStageKilledResumesTree() {
+	e2e_need_amber || return 0
+	e2e_start_spine || return 0
+	pid=$E2E_PID
+	for stage in dump-memory dump-files dump-mounts; do
+		AMBER_TEST_FAIL_STAGE=$stage e2e_amber dump -t "$pid" -D "$T/img"
+		assertEquals "a killed $stage fails the dump as a system error: $E2E_OUT" 4 $?
+		assertContains "naming $stage" "$E2E_OUT" "stage '$stage' was killed"
+		assertContains "and saying the tree goes on" "$E2E_OUT" "resumed and carries on"
+		assertFalse "no inventory after a killed $stage" "[ -e '$T/img/inventory.img' ]"
+		assertTrue "pid $pid runs on after a killed $stage" "e2e_alive $pid"
+		st=$(e2e_state "$pid")
+		assertTrue "pid $pid is not left stopped (state $st)" "[ '$st' = S ] || [ '$st' = R ]"
+	done
+	AMBER_TEST_FAIL_STAGE=seize e2e_amber dump -t "$pid" -D "$T/img"
+	assertEquals "a killed seize fails the dump" 4 $?
+	assertContains "and says the tree was not touched" "$E2E_OUT" "not touched"
+	assertTrue "pid $pid runs on after a killed seize" "e2e_alive $pid"
+	e2e_dump_and_reap "$pid" "$T/img"
+	assertTrue "a dump after all that works" "[ -e '$T/img/inventory.img' ]"
+}
+
 . /usr/share/shunit2/shunit2
