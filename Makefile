@@ -16,15 +16,19 @@ B        := build
 CC       ?= cc
 VERSION  := 0.1.0
 
-PKGS     := libprotobuf-c libcap
+# The libraries amber links, as pkg-config names them: flags come from this
+# list only, so what is linked is what is listed (doc/design.md).
+PKGS     := libprotobuf-c libcap libnl-3.0
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g
 CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE \
-            -DAMBER_VERSION='"$(VERSION)"' -I. -I$(B)/gen -MMD -MP -I/usr/include/libnl3
+            -DAMBER_VERSION='"$(VERSION)"' -I. -I$(B)/gen -MMD -MP $(PKG_CFLAGS)
 ifdef SANITIZE
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
 endif
-LDLIBS   := -lprotobuf-c -lcap -lnl-3 -lpthread
+LDLIBS   := $(PKG_LIBS) -lpthread
 
 PROTOS   := $(wildcard images/*.proto)
 PB_C     := $(patsubst images/%.proto,$(B)/gen/images/%.pb-c.c,$(PROTOS))

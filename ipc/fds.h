@@ -2,8 +2,10 @@
  *
  * The driver passes live objects as fds and names them on the stage's
  * command line (--fd NAME=N), so a hand run may use any numbers. The numbers
- * below are only the driver's defaults; it checks them for collisions before
- * dup2 and closes everything else.
+ * below are only the driver's defaults; before dup2 the driver checks
+ * (run_check_fds in driver/run.c) that no two fds of a stage share a
+ * number and that each lies in FD_FIRST_PASSED..FD_LAST_PASSED or at
+ * FD_FIRST_INHERIT and up, and it closes everything else.
  */
 #ifndef AMBER_FDS_H
 #define AMBER_FDS_H

@@ -217,7 +217,10 @@ static void pipeline_success(void)
 	setup(&s);
 	CHECK_INT(run_pipeline(&s, &e), 0);
 	slurp(s.log, log, sizeof(log));
-	CHECK_CONTAINS(log, "fake-held fake-a fake-b fake-c");
+	/* b runs beside c: the two may note themselves in either order. */
+	CHECK(!strncmp(log, "fake-held fake-a ", 17));
+	CHECK_CONTAINS(log, "fake-b");
+	CHECK_CONTAINS(log, "fake-c");
 	CHECK_CONTAINS(log, "verdict:release kill");
 	CHECK_STR(events, "finish rel:held:ok ");
 	check_no_children();
@@ -337,7 +340,9 @@ static void pipeline_skip(void)
 	CHECK_INT(run_pipeline(&s, &e), 0);
 	rows[1].skip = NULL;
 	slurp(s.log, log, sizeof(log));
-	CHECK_CONTAINS(log, "fake-held fake-b fake-c");
+	CHECK(!strncmp(log, "fake-held fake-", 15));
+	CHECK_CONTAINS(log, "fake-b");
+	CHECK_CONTAINS(log, "fake-c");
 	CHECK(!strstr(log, "fake-a"));
 	unit_rmtree(s.dir);
 }
