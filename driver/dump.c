@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/dumpdir.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/pipeline.h"
@@ -143,8 +144,10 @@ static void dump_remove_memfd_images(struct run *r, bool tmp_only)
 
 static void dump_usage(void)
 {
-	printf("usage: amber dump -t PID -D DIR [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES] [--file-locks]\n"
-	       "                  [--shell-job] [--external KEY]... [-v N] [-o LOG] [--run-dir DIR]\n"
+	printf("usage: amber dump -t PID -D DIR [--force] [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
+	       "                  [--file-locks] [--shell-job] [--external KEY]... [-v N] [-o LOG] [--run-dir DIR]\n"
+	       "  -D DIR          the images appear in DIR only once the dump is complete\n"
+	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
 	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
@@ -156,6 +159,8 @@ static void dump_usage(void)
 struct dump_state {
 	double frozen_at, released_at;
 	uint64_t bytes;
+	struct dumpdir dir;	/* the images appear under -D only when complete */
+	char run_dir[PATH_MAX];
 };
 
 static int dump_seize_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
@@ -249,8 +254,14 @@ static int dump_finish(struct pl_ctx *c, struct err *e)
 	struct dump_state *ds = c->cmd;
 	struct dump_root dr = { 0, false };
 
+	int ret;
+
 	run_find(c->r, STREAM_RECORD__BODY_TASK, dump_take_root, &dr);
-	return dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen, &ds->bytes, e);
+	ret = dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen, &ds->bytes, e);
+	/* Before the verdict: a tree is only killed once its dump is in place. */
+	if (ret == 0 && (ret = dumpdir_commit(&ds->dir, c->r->dir, e)) == 0)
+		snprintf(c->r->images, sizeof(c->r->images), "%s", ds->dir.final);
+	return ret;
 }
 
 static void dump_failed(struct pl_ctx *c)
@@ -300,7 +311,7 @@ int cmd_dump(int argc, char **argv)
 	struct drv_opts o;
 	struct run r;
 	struct err e = { 0 };
-	struct dump_state ds = { 0, 0, 0 };
+	struct dump_state ds;
 	double t0 = run_now();
 	int ret;
 
@@ -315,13 +326,20 @@ int cmd_dump(int argc, char **argv)
 		dump_usage();
 		return EXIT_USAGE;
 	}
-	if (mkdir(o.images, 0700) < 0 && errno != EEXIST) {
-		drv_error("cannot create the images directory '%s': %s", o.images, strerror(errno));
-		return EXIT_SYSTEM;
-	}
-	chmod(o.images, 0700);	/* images hold memory and secrets */
-	if ((ret = run_init(&r, "dump", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+	memset(&ds, 0, sizeof(ds));
+	/* The images go to a fresh 0700 directory (they hold memory and
+	 * secrets) that takes -D's name when complete. */
+	if (dumpdir_begin(&ds.dir, o.images, o.force, &e) < 0) {
 		drv_error("%s", e.msg);
+		dumpdir_abort(&ds.dir);
+		dumpdir_release(&ds.dir);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	snprintf(ds.run_dir, sizeof(ds.run_dir), "%s/dump.run", ds.dir.final);
+	if ((ret = run_init(&r, "dump", ds.dir.tmp, o.run_dir ? o.run_dir : ds.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+		drv_error("%s", e.msg);
+		dumpdir_abort(&ds.dir);
+		dumpdir_release(&ds.dir);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	if (r.log_fd >= 0)
@@ -329,9 +347,13 @@ int cmd_dump(int argc, char **argv)
 	/* SIGPIPE would kill the driver if seize died before reading its verdict. */
 	signal(SIGPIPE, SIG_IGN);
 	if (pl_run(&pl_dump, &r, &o, &ds, &e) < 0) {
+		/* Nothing half-written is left where -D points. */
+		dumpdir_abort(&ds.dir);
+		dumpdir_release(&ds.dir);
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	dumpdir_release(&ds.dir);
 	/* A tree that goes on running has its files open: the remaps are only
 	 * kept for a later restore when asked. */
 	if (o.leave_running && !o.keep_link_remaps) {

@@ -14,8 +14,10 @@
  */
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/dumpdir.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/pipeline.h"
@@ -79,7 +81,7 @@ int cmd_gc(int argc, char **argv)
 	struct run r;
 	struct err e = { 0 };
 	struct gc_state gs = { 0 };
-	int ret, removed = 0, listed = 0, gone = 0;
+	int ret, lock, removed = 0, listed = 0, gone = 0;
 
 	if ((ret = drv_parse(argc, argv, &o)) != 0) {
 		if (ret < 0)
@@ -92,14 +94,21 @@ int cmd_gc(int argc, char **argv)
 		gc_usage();
 		return EXIT_USAGE;
 	}
-	if ((ret = run_init(&r, "gc", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+	if ((lock = dumpdir_lock(o.images, "gc", &e)) < 0) {
 		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	if ((ret = run_init(&r, "gc", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+		drv_error("%s", e.msg);
+		close(lock);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	mntns_unpin(r.dir);
 	if (r.log_fd >= 0)
 		log_init("amber", o.verbosity, r.log_fd);
 	if (pl_run(&pl_gc, &r, &o, &gs, &e) < 0) {
 		run_free(&r);
+		close(lock);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	mntns_unpin(r.dir);
@@ -132,5 +141,6 @@ int cmd_gc(int argc, char **argv)
 	else
 		printf("nothing to remove in %s%s\n", r.images, gone ? " (its link remaps are gone already)" : "");
 	run_free(&r);
+	close(lock);
 	return EXIT_OK;
 }

@@ -83,6 +83,7 @@ static const struct option drv_long[] = {
 	{ "external", required_argument, NULL, DRV_OPT_EXTERNAL },
 	{ "inherit-fd", required_argument, NULL, DRV_OPT_INHERIT_FD },
 	{ "root", required_argument, NULL, DRV_OPT_ROOT },
+	{ "force", no_argument, NULL, DRV_OPT_FORCE },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -95,7 +96,7 @@ static const struct {
 } drv_takes[] = {
 	{ 'D', "*" }, { 'o', "*" }, { 'v', "*" }, { DRV_OPT_RUN_DIR, "*" }, { DRV_OPT_HELP, "*" }, { 'h', "*" },
 	{ 't', "dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
-	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" },
+	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump restore" },
@@ -204,6 +205,7 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		case DRV_OPT_FILE_LOCKS: o->file_locks = true; break;
 		case DRV_OPT_SHELL_JOB: o->shell_job = true; break;
 		case DRV_OPT_ROOT: o->root = optarg; break;
+		case DRV_OPT_FORCE: o->force = true; break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's; files, ttys, sockets, pipes are drv_external's. */
 			int r = extmnt_add(&o->extmnt, optarg);

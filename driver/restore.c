@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "driver/dumpdir.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
 #include "driver/pipeline.h"
@@ -210,7 +211,7 @@ int cmd_restore(int argc, char **argv)
 	struct err e = { 0 };
 	struct restore_state rs = { -1, { 0, 0 } };
 	double t0 = run_now();
-	int ret;
+	int ret, lock;
 
 	if ((ret = drv_parse(argc, argv, &o)) != 0) {
 		if (ret < 0)
@@ -228,10 +229,18 @@ int cmd_restore(int argc, char **argv)
 		restore_usage();
 		return EXIT_USAGE;
 	}
-	if ((ret = run_init(&r, "restore", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+	/* One restore of a dump at a time, and none while it is being dumped. */
+	if ((lock = dumpdir_lock(o.images, "restore", &e)) < 0) {
 		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	if ((ret = run_init(&r, "restore", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
+		drv_error("%s", e.msg);
+		close(lock);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	/* Pins a killed restore left would be in the way; none is running (the lock). */
+	mntns_unpin(r.dir);
 	if (r.log_fd >= 0)
 		log_init("amber", o.verbosity, r.log_fd);
 	signal(SIGPIPE, SIG_IGN);
@@ -239,6 +248,7 @@ int cmd_restore(int argc, char **argv)
 		pr_warn("cannot become a child subreaper (%m): the restored root will be init's child");
 	if (pl_run(&pl_restore, &r, &o, &rs, &e) < 0) {
 		run_free(&r);
+		close(lock);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	/* Remaps inside the tree's namespaces go the same way, in them. */
@@ -263,6 +273,7 @@ int cmd_restore(int argc, char **argv)
 	}
 	pr_info("restored pid %d from %s in %.3f s", rs.rp.root, r.images, run_now() - t0);
 	run_free(&r);
+	close(lock);
 	if (o.detach)
 		return EXIT_OK;
 	return restore_wait_root(rs.rp.waitable ? rs.rp.waitable : rs.rp.root);

@@ -56,17 +56,57 @@ int run_stage_path(const struct run *r, const char *name, char *path, size_t siz
 	return access(path, X_OK);
 }
 
-/* Removes the files of an earlier run of the same kind; keeps the directory. */
-static void run_clear_dir(const char *dir)
+/* Whether 'name' is a file amber writes in a run directory:
+ * NN-STAGE.{in,out,log,cmd} or rerun-STAGE.sh. */
+bool run_is_own_file(const char *name)
 {
-	_cleanup_closedir_ DIR *d = opendir(dir);
+	size_t n = strlen(name);
+	const char *dot = strrchr(name, '.');
+
+	if (!strncmp(name, "rerun-", 6))
+		return n > 9 && !strcmp(name + n - 3, ".sh") && !strchr(name + 6, '/');
+	if (n < 5 || name[0] < '0' || name[0] > '9' || name[1] < '0' || name[1] > '9' || name[2] != '-' || !dot)
+		return false;
+	return !strcmp(dot, ".in") || !strcmp(dot, ".out") || !strcmp(dot, ".log") || !strcmp(dot, ".cmd");
+}
+
+/* Removes the files of an earlier run of the same kind, and only those:
+ * a run directory given with --run-dir may hold anything else. */
+static void run_clear_dir(int dfd)
+{
+	DIR *d = fdopendir(dup(dfd));
 	struct dirent *de;
 
 	if (!d)
 		return;
 	while ((de = readdir(d)))
-		if (de->d_name[0] != '.')
+		if (de->d_type == DT_REG && run_is_own_file(de->d_name))
 			unlinkat(dirfd(d), de->d_name, 0);
+	closedir(d);
+}
+
+/* Makes (or takes) the run directory without following a symlink at its
+ * name, and refuses one another user owns: amber deletes and writes
+ * files there as root. */
+static int run_open_dir(const char *dir, struct err *e)
+{
+	struct stat st;
+	int fd;
+
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return err_errno(e, "create the run directory '%s' (choose another with --run-dir)", dir);
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0 && (errno == ELOOP || errno == ENOTDIR))
+		return err_set(e, EXIT_USAGE, "the run directory '%s' is a symlink or not a directory; amber does not "
+			       "follow it (remove it, or choose another with --run-dir)", dir);
+	if (fd < 0)
+		return err_errno(e, "open the run directory '%s'", dir);
+	if (fstat(fd, &st) < 0 || st.st_uid != geteuid()) {
+		close(fd);
+		return err_set(e, EXIT_USAGE, "the run directory '%s' belongs to uid %u, not to amber's user; "
+			       "choose another with --run-dir", dir, (unsigned)st.st_uid);
+	}
+	return fd;
 }
 
 int run_init(struct run *r, const char *op, const char *images, const char *run_dir,
@@ -88,9 +128,10 @@ int run_init(struct run *r, const char *op, const char *images, const char *run_
 		snprintf(r->dir, sizeof(r->dir), "%s", run_dir);
 	else
 		snprintf(r->dir, sizeof(r->dir), "%s/%s.run", r->images, op);
-	if (mkdir(r->dir, 0700) < 0 && errno != EEXIST)
-		return err_errno(e, "create the run directory '%s' (choose another with --run-dir)", r->dir);
-	run_clear_dir(r->dir);
+	if ((ret = run_open_dir(r->dir, e)) < 0)
+		return ret;
+	run_clear_dir(ret);
+	close(ret);
 	if (logfile) {
 		r->log_fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
 		if (r->log_fd < 0)
@@ -144,6 +185,19 @@ static void run_shell_quote(FILE *f, const char *s)
 	fputc('\'', f);
 }
 
+const char *run_quote(const char *s, char *buf, size_t size)
+{
+	FILE *f = fmemopen(buf, size, "w");
+
+	if (!f) {
+		snprintf(buf, size, "''");
+		return buf;
+	}
+	run_shell_quote(f, s);
+	fclose(f);
+	return buf;
+}
+
 /* Writes RUN/NN-NAME.cmd (what ran) and RUN/rerun-NAME.sh (how to run it again). */
 static void run_write_scripts(struct run *r, const struct run_stage *s, char *const *argv, const struct run_fd *fds, int nr_fds)
 {
@@ -157,7 +211,12 @@ static void run_write_scripts(struct run *r, const struct run_stage *s, char *co
 			run_shell_quote(f, argv[i]);
 			fputc(' ', f);
 		}
-		fprintf(f, "< %s/%02d-%s.in\n", r->dir, s->index, s->name);
+		char in[PATH_MAX + 64];
+
+		snprintf(in, sizeof(in), "%s/%02d-%s.in", r->dir, s->index, s->name);
+		fputs("< ", f);
+		run_shell_quote(f, in);
+		fputc('\n', f);
 		fclose(f);
 	}
 	snprintf(path, sizeof(path), "%s/rerun-%s.sh", r->dir, s->name);
@@ -625,7 +684,13 @@ void run_report_failure(struct run *r, const struct run_stage *s, const struct e
 	drv_error("%s", e->msg);
 	if (!s)
 		return;
-	if (e->exit_code == EXIT_SYSTEM || e->exit_code == EXIT_PROTOCOL || e->exit_code == EXIT_FAILURE_ || e->exit_code == EXIT_INPUT)
-		drv_error("rerun that stage alone on the same input with: sh %s/rerun-%s.sh  (its log: %s/%02d-%s.log)",
-			  r->dir, s->name, r->dir, s->index, s->name);
+	if (e->exit_code == EXIT_SYSTEM || e->exit_code == EXIT_PROTOCOL || e->exit_code == EXIT_FAILURE_ || e->exit_code == EXIT_INPUT) {
+		char script[PATH_MAX + 64], log[PATH_MAX + 64], q1[2 * PATH_MAX], q2[2 * PATH_MAX];
+
+		/* Quoted as the scripts quote: the hint is meant to be pasted. */
+		snprintf(script, sizeof(script), "%s/rerun-%s.sh", r->dir, s->name);
+		snprintf(log, sizeof(log), "%s/%02d-%s.log", r->dir, s->index, s->name);
+		drv_error("rerun that stage alone on the same input with: sh %s  (its log: %s)",
+			  run_quote(script, q1, sizeof(q1)), run_quote(log, q2, sizeof(q2)));
+	}
 }

@@ -90,6 +90,10 @@ void run_reap(struct run_stage *s, bool kill);
 int run_find(const struct run *r, int body_case, void (*fn)(const uint8_t *data, uint32_t len, void *arg), void *arg);
 /* Prints the failure of stage s and how to rerun it. */
 void run_report_failure(struct run *r, const struct run_stage *s, const struct err *e);
+/* s quoted for sh in buf ('...', a quote inside as '\''). */
+const char *run_quote(const char *s, char *buf, size_t size);
+/* Whether a file name is one amber writes in run directories (and may remove). */
+bool run_is_own_file(const char *name);
 /* Seconds on CLOCK_MONOTONIC. */
 double run_now(void);
 /* Where amber-NAME lives. */

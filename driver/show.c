@@ -179,7 +179,8 @@ static int show_stream_check(const StreamRecord *rec, uint64_t idx, bool *ended,
 /* Prints a recorded state stream as JSON: every record, then whether it ended properly. */
 static int show_stream(FILE *out, const char *path, struct err *e)
 {
-	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* Not blocking on a FIFO given by mistake: only regular files are read. */
+	_cleanup_close_ int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	struct frame_reader rd;
 	ProtobufCMessage *msg;
 	bool ended = false;
@@ -197,6 +198,9 @@ static int show_stream(FILE *out, const char *path, struct err *e)
 	}
 	if (fstat(fd, &st) == 0 && S_ISDIR(st.st_mode))
 		return err_input(e, "'%s' is a directory; --stream takes a recording such as RUN/01-seize.out", path);
+	if (!S_ISREG(st.st_mode))
+		return err_input(e, "'%s' is not a regular file; --stream takes a recording such as RUN/01-seize.out", path);
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	if (pread(fd, &magic, sizeof(magic), 0) == sizeof(magic) && le32toh(magic) == IMAGE_MAGIC)
 		return err_input(e, "'%s' is an amber image, not a state-stream recording; drop --stream", path);
 	frame_reader_init(&rd, fd, path, STREAM_MAX_RECORD);

@@ -3,6 +3,8 @@
 #include <linux/openat2.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -84,10 +86,25 @@ int image_openat(int dirfd, const char *filename, int flags, mode_t mode)
 		.mode = (flags & O_CREAT) ? mode : 0,
 		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS,
 	};
-	int fd = syscall(SYS_openat2, dirfd, filename, &how, sizeof(how));
+	bool reading = !(flags & (O_CREAT | O_WRONLY));
+	struct stat st;
+	int fd;
 
+	/* A FIFO or device named like an image must not block or be read:
+	 * open without blocking, then refuse anything but a regular file. */
+	if (reading)
+		how.flags |= O_NONBLOCK;
+	fd = syscall(SYS_openat2, dirfd, filename, &how, sizeof(how));
 	if (fd < 0 && errno == ENOSYS)
 		fd = openat(dirfd, filename, how.flags, how.mode);
+	if (fd < 0 || !reading)
+		return fd;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		errno = S_ISDIR(st.st_mode) ? EISDIR : EINVAL;
+		return -1;
+	}
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
 	return fd;
 }
 
@@ -117,6 +134,8 @@ int image_open_read(struct image *img, int dirfd, const char *kind, const char *
 			err_input(e, "image '%s' is missing from the images directory; was the dump complete?", filename);
 			return -ENOENT;
 		}
+		if (errno == EINVAL || errno == EISDIR)
+			return err_input(e, "image '%s' is not a regular file; remove it and dump again", filename);
 		return err_errno(e, "open image '%s'", filename);
 	}
 	got = pread(img->fd, &h, sizeof(h), 0);

@@ -78,7 +78,9 @@ void image_close(struct image *img);
 /* Flushes what image_write buffered and closes; a write error is reported here. */
 int image_close_write(struct image *img, struct err *e);
 
-/* Opens a file in the images dir safely: O_NOFOLLOW, RESOLVE_BENEATH. */
+/* Opens a file in the images dir safely: O_NOFOLLOW, RESOLVE_BENEATH; for
+ * reading, without blocking and only if it is a regular file (else -1 with
+ * errno EINVAL, or EISDIR for a directory). */
 int image_openat(int dirfd, const char *filename, int flags, mode_t mode);
 
 #endif

@@ -174,7 +174,7 @@ testRerunReproducesFailure() {
 	assertNotNull "the driver printed a rerun command: $E2E_OUT" "$rerun"
 	[ -n "$rerun" ] || return 0
 	assertContains "the rerun is of the failed stage" "$rerun" "rerun-restore-tasks.sh"
-	run=$(dirname "${rerun#sh }")
+	run=$(dirname "$(printf '%s' "${rerun#sh }" | tr -d "'")")
 	assertTrue "the run dir holds the recorded input" "ls '$run'/*-restore-tasks.in >/dev/null"
 
 	# The exact printed line, as a user would paste it.
