@@ -123,6 +123,23 @@ int dumpdir_lock(const char *dir, const char *what, struct err *e)
 	return fd;
 }
 
+int dumpdir_check_trusted(int fd, const char *dir, struct err *e)
+{
+	struct stat st;
+
+	if (fstat(fd, &st) < 0)
+		return err_errno(e, "images directory '%s'", dir);
+	/* Restore runs as root on what the images say: a directory someone
+	 * else could have written into is not taken on trust. */
+	if (st.st_uid != geteuid())
+		return err_set(e, EXIT_INPUT, "images directory '%s' belongs to uid %u, not to amber's user; restore it only "
+			       "if you trust its images, with --allow-untrusted-dir", dir, (unsigned)st.st_uid);
+	if (st.st_mode & (S_IWGRP | S_IWOTH))
+		return err_set(e, EXIT_INPUT, "images directory '%s' can be written by others (mode %03o); restore it only "
+			       "if you trust its images, with --allow-untrusted-dir", dir, (unsigned)(st.st_mode & 0777));
+	return 0;
+}
+
 int dumpdir_begin(struct dumpdir *d, const char *images, bool force, struct err *e)
 {
 	char other[256], parent[PATH_MAX], base[PATH_MAX];

@@ -28,6 +28,10 @@ struct dumpdir {
  * restore may run on it meanwhile); returns the fd to keep, or <0. */
 int dumpdir_lock(const char *dir, const char *what, struct err *e);
 
+/* Refuses an images directory (open as fd) that another user owns or
+ * that group or others may write (--allow-untrusted-dir skips this). */
+int dumpdir_check_trusted(int fd, const char *dir, struct err *e);
+
 /* Checks and locks the final directory, makes the temporary one. */
 int dumpdir_begin(struct dumpdir *d, const char *images, bool force, struct err *e);
 /* Moves the complete dump into place; the run directory 'run_dir', if it

@@ -84,6 +84,7 @@ static const struct option drv_long[] = {
 	{ "inherit-fd", required_argument, NULL, DRV_OPT_INHERIT_FD },
 	{ "root", required_argument, NULL, DRV_OPT_ROOT },
 	{ "force", no_argument, NULL, DRV_OPT_FORCE },
+	{ "allow-untrusted-dir", no_argument, NULL, DRV_OPT_ALLOW_UNTRUSTED },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -98,7 +99,7 @@ static const struct {
 	{ 't', "dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
-	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
+	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump restore" },
 	{ DRV_OPT_SHOW, "gc" },
 };
@@ -206,6 +207,7 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		case DRV_OPT_SHELL_JOB: o->shell_job = true; break;
 		case DRV_OPT_ROOT: o->root = optarg; break;
 		case DRV_OPT_FORCE: o->force = true; break;
+		case DRV_OPT_ALLOW_UNTRUSTED: o->allow_untrusted = true; break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's; files, ttys, sockets, pipes are drv_external's. */
 			int r = extmnt_add(&o->extmnt, optarg);

@@ -66,7 +66,8 @@ static void restore_usage(void)
 	       "                  socket:[INODE], pipe:[INODE] (as amber show DIR lists them) or a path\n"
 	       "  --shell-job     the tree's terminal is the one amber runs on\n"
 	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n"
-	       "  --root PATH     the root of the tree's mount namespace is PATH, not what it was at dump\n");
+	       "  --root PATH     the root of the tree's mount namespace is PATH, not what it was at dump\n"
+	       "  --allow-untrusted-dir  restore from a directory another user owns or others can write\n");
 }
 
 /* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
@@ -233,6 +234,11 @@ int cmd_restore(int argc, char **argv)
 	if ((lock = dumpdir_lock(o.images, "restore", &e)) < 0) {
 		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	if (!o.allow_untrusted && dumpdir_check_trusted(lock, o.images, &e) < 0) {
+		drv_error("%s", e.msg);
+		close(lock);
+		return e.exit_code;
 	}
 	if ((ret = run_init(&r, "restore", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
 		drv_error("%s", e.msg);

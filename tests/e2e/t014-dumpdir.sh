@@ -220,4 +220,28 @@ testFifoImageRefused() {
 	assertEquals "a directory named like an image is bad input" 3 $?
 }
 
+# Restore takes images only from a directory amber's user owns and others
+# cannot write, unless told to trust it.
+testUntrustedDirRefused() {
+	e2e_need_amber || return 0
+	e2e_start_spine || return 0
+	pid=$E2E_PID
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	chmod 0777 "$T/img"
+	e2e_amber restore -D "$T/img" -d
+	assertEquals "a world-writable images directory is refused" 3 $?
+	assertContains "saying how to trust it" "$E2E_OUT" "--allow-untrusted-dir"
+	assertFalse "nothing was restored" "e2e_alive $pid"
+	# Readable to the stages, which keep no CAP_DAC_OVERRIDE.
+	chmod 0755 "$T/img"
+	chown 65534 "$T/img"
+	e2e_amber restore -D "$T/img" -d
+	assertEquals "one another user owns is refused" 3 $?
+	assertContains "naming the owner" "$E2E_OUT" "uid 65534"
+	e2e_amber_ok restore -D "$T/img" -d --allow-untrusted-dir --pidfile "$T/restored.pid" || return 0
+	E2E_PID=$(cat "$T/restored.pid")
+	e2e_track "$E2E_PID"
+	assertEquals "with --allow-untrusted-dir it restores" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
 . /usr/share/shunit2/shunit2
