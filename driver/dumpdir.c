@@ -15,17 +15,25 @@
 #include "ipc/exitcodes.h"
 #include "lib/log.h"
 
-/* An image, a memfd image or a temporary file of one (lib/memfd.c). */
+/* An image, a memfd image or a temporary file of one (lib/memfd.c names
+ * those ".tmp.IMAGE.PID"). */
 static bool dumpdir_is_image(const char *name)
 {
-	size_t n = strlen(name);
+	char base[NAME_MAX + 1];
+	size_t n;
 
-	if (!strncmp(name, ".tmp.", 5))
-		name += 5;
-	if (image_kind_of_file(name))
+	snprintf(base, sizeof(base), "%s", name);
+	if (!strncmp(base, ".tmp.", 5)) {
+		char *dot = strrchr(base, '.');
+
+		if (dot && dot[1] && strspn(dot + 1, "0123456789") == strlen(dot + 1))
+			*dot = 0;
+		memmove(base, base + 5, strlen(base + 5) + 1);
+	}
+	if (image_kind_of_file(base))
 		return true;
-	return n > 4 && !strcmp(name + strlen(name) - 4, ".img") &&
-	       (!strncmp(name, "memfd-", 6) || !strncmp(name, "pages-memfd-", 12));
+	n = strlen(base);
+	return n > 4 && !strcmp(base + n - 4, ".img") && (!strncmp(base, "memfd-", 6) || !strncmp(base, "pages-memfd-", 12));
 }
 
 static bool dumpdir_is_run_dir(const char *name)

@@ -170,7 +170,7 @@ testRerunReproducesFailure() {
 	first=$(printf '%s\n' "$E2E_OUT" | grep -F "$pages" | grep -v "rerun" | head -n 1)
 	reason=$(printf '%s\n' "$first" | sed 's/^.*failed ([^)]*): //')
 	assertContains "the driver names the failed stage" "$E2E_OUT" "stage 'restore-tasks' failed"
-	rerun=$(printf '%s\n' "$E2E_OUT" | sed -n 's/^.*with: \(sh [^ ]*rerun-[a-z-]*\.sh\).*$/\1/p' | head -n 1)
+	rerun=$(printf '%s\n' "$E2E_OUT" | sed -n "s/^.*with: \(sh [^ ]*rerun-[a-z-]*\.sh'\{0,1\}\).*\$/\1/p" | head -n 1)
 	assertNotNull "the driver printed a rerun command: $E2E_OUT" "$rerun"
 	[ -n "$rerun" ] || return 0
 	assertContains "the rerun is of the failed stage" "$rerun" "rerun-restore-tasks.sh"

@@ -5,10 +5,13 @@
  * Before the dump: an eventfd in semaphore mode with count 5, non-blocking;
  * a plain eventfd with count 1000000; a signalfd for SIGUSR2 with SIGUSR2
  * blocked and one pending; a periodic timerfd (first expiry after 200 ms,
- * then every 100 ms) and a disarmed one. After SIGUSR1 it checks that the
+ * then every 100 ms), a periodic one that fired and was not read before the
+ * dump (every 20 ms: /proc shows it with no time left), and a disarmed
+ * one. After SIGUSR1 it checks that the
  * semaphore eventfd gives 1 five times then EAGAIN, the other gives its
  * count, the signalfd yields the pending SIGUSR2, the periodic timerfd
- * fires again and keeps its interval and clock, the disarmed one stays
+ * fires again and keeps its interval and clock, the fired one still has
+ * its 20 ms interval, its unread expirations and stays armed, the disarmed one stays
  * disarmed, and each descriptor keeps its flags. PASS or FAIL lines go to
  * RESULTFILE.
  */
@@ -31,7 +34,8 @@ int main(int argc, char **argv)
 	struct wl_report r = { report, sizeof(report), 0 };
 	struct itimerspec it = { { 0, 100000000 }, { 0, 200000000 } }, now;
 	struct signalfd_siginfo si;
-	int sem, cnt, sfd, tfd, off;
+	struct itimerspec fast = { { 0, 20000000 }, { 0, 10000000 } };
+	int sem, cnt, sfd, tfd, off, fired;
 	uint64_t v;
 	sigset_t mask;
 
@@ -50,8 +54,11 @@ int main(int argc, char **argv)
 	raise(SIGUSR2);
 	tfd = timerfd_create(CLOCK_BOOTTIME, TFD_NONBLOCK);
 	off = timerfd_create(CLOCK_MONOTONIC, 0);
-	if (sfd < 0 || tfd < 0 || off < 0 || timerfd_settime(tfd, 0, &it, NULL) < 0)
+	fired = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+	if (sfd < 0 || tfd < 0 || off < 0 || fired < 0 || timerfd_settime(tfd, 0, &it, NULL) < 0 ||
+	    timerfd_settime(fired, 0, &fast, NULL) < 0)
 		return 1;
+	usleep(50000);	/* 'fired' has fired, and nobody reads it */
 	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 1;
 	wl_wait_usr1();
@@ -72,6 +79,13 @@ int main(int argc, char **argv)
 	wl_sleep_ms(350);
 	if (read(tfd, &v, 8) != 8 || v < 1)
 		wl_fail(&r, "the periodic timerfd did not fire after restore");
+	if (timerfd_gettime(fired, &now) < 0 || now.it_interval.tv_sec != 0 || now.it_interval.tv_nsec != 20000000)
+		wl_fail(&r, "the timerfd that fired unread lost its 20 ms interval");
+	if (read(fired, &v, 8) != 8 || v < 1)
+		wl_fail(&r, "the timerfd that fired unread has no expirations to read");
+	usleep(30000);
+	if (read(fired, &v, 8) != 8 || v < 1)
+		wl_fail(&r, "the timerfd that fired unread did not go on firing");
 	if (timerfd_gettime(off, &now) < 0 || now.it_value.tv_sec || now.it_value.tv_nsec)
 		wl_fail(&r, "the disarmed timerfd is armed");
 	if (!(fcntl(tfd, F_GETFL) & O_NONBLOCK) || (fcntl(off, F_GETFL) & O_NONBLOCK))
