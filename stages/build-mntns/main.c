@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "ipc/exitcodes.h"
 #include "ipc/fdpass.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
@@ -128,7 +129,7 @@ static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntn
 		return ret;
 	if (res.nr_fds != 1) {
 		nschild_result_free(&res);
-		return err_set(e, 4, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
 	}
 	snprintf(nspath, sizeof(nspath), "/proc/self/fd/%d", res.fds[0]);
 	fd = open(pin, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);

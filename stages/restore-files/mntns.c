@@ -24,6 +24,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ipc/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
@@ -268,7 +269,7 @@ static int reopen_ns_apply(struct reopen *r, struct nschild_result *res, const c
 	if (!old)
 		return err_errnum(e, ENOMEM, "%s", what);
 	if (res->len % sizeof(*c))
-		return err_set(e, 4, "%s: the child sent %zu bytes of changes, not whole records", what, res->len);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %zu bytes of changes, not whole records", what, res->len);
 	for (size_t i = 0; i < nr; i++) {
 		int fd = -1, *slot = NULL;
 
@@ -277,19 +278,19 @@ static int reopen_ns_apply(struct reopen *r, struct nschild_result *res, const c
 		else if (c[i].how == RNS_SENT && c[i].value >= 0 && c[i].value < res->nr_fds)
 			fd = res->fds[c[i].value];
 		else if (c[i].how == RNS_SENT)
-			return err_set(e, 4, "%s: the child named fd %lld of the %d it sent", what, (long long)c[i].value,
+			return err_set(e, EXIT_SYSTEM, "%s: the child named fd %lld of the %d it sent", what, (long long)c[i].value,
 				       res->nr_fds);
 		switch (c[i].kind) {
 		case RNS_FILE_FD:
 		case RNS_FILE_AUX:
 			if (c[i].index >= (uint32_t)r->nr_files)
-				return err_set(e, 4, "%s: the child named file %u of %d", what, c[i].index, r->nr_files);
+				return err_set(e, EXIT_SYSTEM, "%s: the child named file %u of %d", what, c[i].index, r->nr_files);
 			slot = c[i].kind == RNS_FILE_FD ? &r->files[c[i].index].fd : &r->files[c[i].index].aux;
 			break;
 		case RNS_PIPE_END:
 		case RNS_PIPE_GIVEN:
 			if (c[i].index >= 2 * (uint32_t)r->nr_pipes)
-				return err_set(e, 4, "%s: the child named pipe end %u of %d", what, c[i].index, 2 * r->nr_pipes);
+				return err_set(e, EXIT_SYSTEM, "%s: the child named pipe end %u of %d", what, c[i].index, 2 * r->nr_pipes);
 			if (c[i].kind == RNS_PIPE_GIVEN)
 				r->pipes[c[i].index / 2].end_given[c[i].index % 2] = c[i].value;
 			else
@@ -319,7 +320,7 @@ static int reopen_ns_apply(struct reopen *r, struct nschild_result *res, const c
 			r->nr_open = c[i].value;
 			break;
 		default:
-			return err_set(e, 4, "%s: the child sent a change of unknown kind %u", what, c[i].kind);
+			return err_set(e, EXIT_SYSTEM, "%s: the child sent a change of unknown kind %u", what, c[i].kind);
 		}
 		if (slot) {
 			if (*slot >= 0)

@@ -23,6 +23,7 @@
 
 #include "images/image.h"
 #include "images/ns.pb-c.h"
+#include "ipc/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
@@ -95,7 +96,7 @@ static int rt_ns_make(int type, const char *kind, const UtsnsEntry *u, const Net
 		return ret;
 	if (res.nr_fds != 1) {
 		nschild_result_free(&res);
-		return err_set(e, 4, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
 	}
 	*fd = TAKE_FD(res.fds[0]);
 	nschild_result_free(&res);
