@@ -7,13 +7,13 @@
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "driver/mntns.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
 #include "lib/log.h"
+#include "lib/nschild.h"
 #include "lib/remap.h"
 
 void mntns_unpin(const char *run_dir)
@@ -60,6 +60,16 @@ static void mntns_take_pin(const uint8_t *data, uint32_t len, void *arg)
 		stream_record__free_unpacked(rec, NULL);
 }
 
+/* In a child in a remap's mount namespace: unlinks its path. */
+static int mntns_unlink_child(void *arg, struct nschild_reply *reply, struct err *e)
+{
+	const RemapPlanEntry *rp = arg;
+
+	if (unlink(rp->path) < 0)
+		return err_errno(e, "unlink '%s'", rp->path);
+	return 0;
+}
+
 /* run_find callback: removes one remap record's link inside its namespace. */
 static void mntns_remove_one(const uint8_t *data, uint32_t len, void *arg)
 {
@@ -67,25 +77,16 @@ static void mntns_remove_one(const uint8_t *data, uint32_t len, void *arg)
 	struct mntns_remaps *m = arg;
 	const RemapPlanEntry *rp = rec ? rec->remap : NULL;
 	struct mntns_pin_find f = { 0, "" };
-	int status;
-	pid_t child;
+	struct err e = { 0 };
 
 	if (rp && rp->has_mntns && rp->path && rp->kind == REMAP_KIND__REMAP_LINK) {
 		f.id = rp->mntns;
 		run_find(m->r, STREAM_RECORD__BODY_MNTNS, mntns_take_pin, &f);
 		/* Entering a namespace is for good: a child does it. */
-		if (f.pin[0] && (child = fork()) == 0) {
-			int fd = open(f.pin, O_RDONLY | O_CLOEXEC);
-
-			_exit(fd >= 0 && setns(fd, CLONE_NEWNS) == 0 && unlink(rp->path) == 0 ? 0 : 1);
-		} else if (f.pin[0] && child > 0) {
-			while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-				;
-			if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
-				m->removed++;
-			else
-				pr_warn("could not remove the link remap '%s' in mount namespace %u", rp->path, rp->mntns);
-		}
+		if (f.pin[0] && nschild_run_at("remove a link remap", f.pin, CLONE_NEWNS, mntns_unlink_child, (void *)rp, NULL, &e) == 0)
+			m->removed++;
+		else if (f.pin[0])
+			pr_warn("could not remove the link remap '%s' in mount namespace %u: %s", rp->path, rp->mntns, e.msg);
 	}
 	if (rec)
 		stream_record__free_unpacked(rec, NULL);
@@ -111,17 +112,28 @@ static int mntns_unlink_live(uint32_t file_id, const char *path, void *arg, stru
 	return 0;
 }
 
+/* In a child in the tree's mount namespace: removes the link remaps of
+ * the images (*arg: their directory); returns how many, also when the
+ * images could not be read to the end (a warning). */
+static int mntns_unlink_live_child(void *arg, struct nschild_reply *reply, struct err *e)
+{
+	int n[1] = { 0 };
+
+	if (remap_each_link(*(int *)arg, mntns_unlink_live, n, e) < 0)
+		pr_warn("could not remove the link remaps in the tree's mount namespace: %s", e->msg);
+	return n[0];
+}
+
 int mntns_remove_live_remaps(const char *images, int root)
 {
 	struct err e = { 0 };
-	int n[1] = { 0 }, dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC), pfd[2], status;
+	int dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC), n;
 	struct stat self, other;
-	pid_t child;
 	char p[64];
 
 	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", root);
 	if (dfd < 0 || faccessat(dfd, "mntns.img", F_OK, 0) < 0 || stat("/proc/self/ns/mnt", &self) < 0 ||
-	    stat(p, &other) < 0 || self.st_ino == other.st_ino || pipe2(pfd, O_CLOEXEC) < 0) {
+	    stat(p, &other) < 0 || self.st_ino == other.st_ino) {
 		if (dfd >= 0)
 			close(dfd);
 		return 0;
@@ -129,24 +141,12 @@ int mntns_remove_live_remaps(const char *images, int root)
 	/* The remaps' paths are from the namespace's root, which a child that
 	 * enters it has (/proc/ROOT/root is the root task's, maybe a chroot).
 	 * Entering a namespace is for good: a child does it. */
-	if ((child = fork()) == 0) {
-		int ns = open(p, O_RDONLY | O_CLOEXEC);
-
-		close(pfd[0]);
-		if (ns < 0 || setns(ns, CLONE_NEWNS) < 0) {
-			pr_warn("could not enter the tree's mount namespace ('%s') to remove its link remaps: %m", p);
-			_exit(1);
-		}
-		if (remap_each_link(dfd, mntns_unlink_live, n, &e) < 0)
-			pr_warn("could not remove the link remaps in the tree's mount namespace: %s", e.msg);
-		_exit(write(pfd[1], n, sizeof(n)) == sizeof(n) ? 0 : 1);
-	}
-	close(pfd[1]);
-	if (child < 0 || read(pfd[0], n, sizeof(n)) != sizeof(n))
-		n[0] = 0;
-	close(pfd[0]);
+	n = nschild_run_at("remove the link remaps in the tree's mount namespace", p, CLONE_NEWNS, mntns_unlink_live_child,
+			   &dfd, NULL, &e);
 	close(dfd);
-	while (child > 0 && waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	return n[0];
+	if (n < 0) {
+		pr_warn("could not remove the link remaps in the tree's mount namespace: %s", e.msg);
+		return 0;
+	}
+	return n;
 }

@@ -129,16 +129,8 @@ out:
 	free(used);
 }
 
-int mntclone_enter_copy(pid_t pid, struct err *e)
+int mntclone_private_copy(pid_t pid, struct err *e)
 {
-	char path[64];
-	_cleanup_close_ int fd = -1;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_errno(e, "open '%s'", path);
-	if (setns(fd, CLONE_NEWNS) < 0)
-		return err_errno(e, "enter the mount namespace of pid %d (setns)", pid);
 	if (unshare(CLONE_NEWNS) < 0)
 		return err_errno(e, "make a private copy of pid %d's mount namespace (unshare)", pid);
 	/* Nothing done in the copy may reach the original's peers. */

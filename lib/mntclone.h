@@ -25,7 +25,8 @@ bool mntclone_visible(const struct mountinfo *m);
  * mount i, -1 if none. copy is an unshare(CLONE_NEWNS) copy of orig, so
  * the trees match by parent, mountpoint, device and root. */
 void mntclone_match(const struct mountinfo_table *orig, const struct mountinfo_table *copy, int *map);
-/* Enters the mount namespace of pid and makes a private copy of it. */
-int mntclone_enter_copy(pid_t pid, struct err *e);
+/* Makes a private copy of the mount namespace the caller is in (pid's,
+ * for messages): call it in a child that entered it (lib/nschild.h). */
+int mntclone_private_copy(pid_t pid, struct err *e);
 
 #endif

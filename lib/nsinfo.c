@@ -13,14 +13,12 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/nschild.h"
 #include "lib/nsinfo.h"
 #include "lib/proc.h"
-
-#define NSINFO_BLOB_MAX (4u << 20)	/* what a child may send back */
 
 uint64_t nsinfo_parse_link(const char *link, const char *kind)
 {
@@ -53,172 +51,106 @@ int nsinfo_ns_ino(pid_t pid, const char *kind, uint64_t *ino, struct err *e)
 	return 0;
 }
 
-/* Runs fn(pid, arg, fd) in a child that writes its answer on fd, and returns
- * what it wrote (NUL-terminated, *len bytes) in *out. The child exits with
- * 0 or an errno; 'what' names the read for messages. */
-static int nsinfo_in_child(pid_t pid, int (*fn)(pid_t, const void *, int), const void *arg, const char *what,
-			   char **out, size_t *len, struct err *e)
+/* What a child reading in a namespace of pid needs. */
+struct nsinfo_arg {
+	pid_t pid;
+	const char *name;	/* the interface, for the flags child */
+};
+
+/* In a child in pid's UTS namespace: sends "hostname\0domainname\0". */
+static int nsinfo_uts_child(void *arg, struct nschild_reply *reply, struct err *e)
 {
-	int p[2], status = 0;
-	size_t n = 0, cap = 4096;
-	char *buf;
-	pid_t child;
-	ssize_t got;
-
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_errno(e, "pipe");
-	fflush(NULL);
-	if ((child = fork()) < 0) {
-		close(p[0]);
-		close(p[1]);
-		return err_errno(e, "fork");
-	}
-	if (child == 0) {
-		close(p[0]);
-		_exit(fn(pid, arg, p[1]));
-	}
-	close(p[1]);
-	buf = malloc(cap);
-	while (buf && (got = read(p[0], buf + n, cap - n - 1)) != 0) {
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got < 0)
-			break;
-		n += got;
-		if (n + 1 == cap) {
-			char *nb = cap < NSINFO_BLOB_MAX ? realloc(buf, cap * 2) : NULL;
-
-			if (!nb) {
-				free(buf);
-				buf = NULL;
-				break;
-			}
-			buf = nb;
-			cap *= 2;
-		}
-	}
-	close(p[0]);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status)) {
-		free(buf);
-		return err_errnum(e, WIFEXITED(status) ? WEXITSTATUS(status) : EINTR,
-				  "read %s of pid %d (a child entering it with setns)", what, pid);
-	}
-	if (!buf)
-		return err_set(e, 4, "read %s of pid %d: the answer is too big or memory ran out", what, pid);
-	buf[n] = 0;
-	*out = buf;
-	*len = n;
-	return 0;
-}
-
-/* In a child: enters pid's namespace of that kind. */
-static int nsinfo_enter(pid_t pid, const char *kind, int type)
-{
-	char path[64];
-	int fd;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kind);
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0 || setns(fd, type) < 0)
-		return errno ? errno : EINVAL;
-	close(fd);
-	return 0;
-}
-
-/* Writes all of buf (len bytes) to fd; 0 or an errno. */
-static int nsinfo_write_all(int fd, const char *buf, size_t len)
-{
-	while (len) {
-		ssize_t n = write(fd, buf, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			return errno ? errno : EIO;
-		buf += n;
-		len -= n;
-	}
-	return 0;
-}
-
-/* The UTS child: "hostname\0domainname\0". */
-static int nsinfo_uts_child(pid_t pid, const void *arg, int fd)
-{
+	const struct nsinfo_arg *a = arg;
 	struct utsname u;
 	int ret;
 
-	if ((ret = nsinfo_enter(pid, "uts", CLONE_NEWUTS)))
-		return ret;
 	if (uname(&u) < 0)
-		return errno;
-	if ((ret = nsinfo_write_all(fd, u.nodename, strlen(u.nodename) + 1)))
+		return err_errno(e, "read the UTS namespace of pid %d: uname", a->pid);
+	if ((ret = nschild_send(reply, u.nodename, strlen(u.nodename) + 1, e)) < 0)
 		return ret;
-	return nsinfo_write_all(fd, u.domainname, strlen(u.domainname) + 1);
+	return nschild_send(reply, u.domainname, strlen(u.domainname) + 1, e);
+}
+
+/* Runs fn in a child in pid's namespace of kind (type), with what it
+ * sends in res. */
+static int nsinfo_in_child(pid_t pid, const char *kind, int type, nschild_fn fn, struct nsinfo_arg *a,
+			   const char *what, struct nschild_result *res, struct err *e)
+{
+	char path[64], action[128];
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/%s", pid, kind);
+	snprintf(action, sizeof(action), "read %s of pid %d", what, pid);
+	return nschild_run_at(action, path, type, fn, a, res, e);
 }
 
 int nsinfo_read_uts(pid_t pid, struct nsinfo_uts *u, struct err *e)
 {
-	_cleanup_free_ char *blob = NULL;
-	size_t len, hl;
+	struct nsinfo_arg a = { pid, NULL };
+	struct nschild_result res;
+	size_t hl;
 	int ret;
 
-	if ((ret = nsinfo_in_child(pid, nsinfo_uts_child, NULL, "the UTS namespace", &blob, &len, e)) < 0)
+	if ((ret = nsinfo_in_child(pid, "uts", CLONE_NEWUTS, nsinfo_uts_child, &a, "the UTS namespace", &res, e)) < 0)
 		return ret;
-	hl = strnlen(blob, len);
-	if (hl + 1 >= len || hl >= NSINFO_NAME_MAX || strnlen(blob + hl + 1, len - hl - 1) >= NSINFO_NAME_MAX)
+	hl = res.data ? strnlen(res.data, res.len) : 0;
+	if (!res.data || hl + 1 >= res.len || hl >= NSINFO_NAME_MAX ||
+	    strnlen(res.data + hl + 1, res.len - hl - 1) >= NSINFO_NAME_MAX) {
+		nschild_result_free(&res);
 		return err_set(e, 4, "read the UTS namespace of pid %d: a malformed answer", pid);
-	snprintf(u->hostname, sizeof(u->hostname), "%s", blob);
-	snprintf(u->domainname, sizeof(u->domainname), "%s", blob + hl + 1);
+	}
+	snprintf(u->hostname, sizeof(u->hostname), "%s", res.data);
+	snprintf(u->domainname, sizeof(u->domainname), "%s", res.data + hl + 1);
+	nschild_result_free(&res);
 	return 0;
 }
 
-/* Copies a file's text to fd, then a NUL; 0 or an errno. */
-static int nsinfo_copy_file(const char *path, int fd)
+/* Sends a file's text, then a NUL (an empty text if the kernel has no
+ * such file: no SysV IPC). */
+static int nsinfo_send_file(struct nschild_reply *reply, pid_t pid, const char *path, struct err *e)
 {
 	_cleanup_close_ int in = open(path, O_RDONLY | O_CLOEXEC);
 	char buf[8192];
 	ssize_t n;
 	int ret;
 
-	if (in < 0)
-		return errno == ENOENT ? nsinfo_write_all(fd, "", 1) : errno;	/* no SysV IPC in this kernel */
-	while ((n = read(in, buf, sizeof(buf))) != 0) {
+	if (in < 0 && errno != ENOENT)
+		return err_errno(e, "read the IPC namespace of pid %d: open '%s'", pid, path);
+	while (in >= 0 && (n = read(in, buf, sizeof(buf))) != 0) {
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
-			return errno;
-		if ((ret = nsinfo_write_all(fd, buf, n)))
+			return err_errno(e, "read the IPC namespace of pid %d: read '%s'", pid, path);
+		if ((ret = nschild_send(reply, buf, n, e)) < 0)
 			return ret;
 	}
-	return nsinfo_write_all(fd, "", 1);
+	return nschild_send(reply, "", 1, e);
 }
 
-/* The IPC child: the texts of /proc/sysvipc/{shm,sem,msg}, then the queue
- * names a line each, every part NUL-terminated. */
-static int nsinfo_ipc_child(pid_t pid, const void *arg, int fd)
+/* In a child in pid's IPC namespace: sends the texts of
+ * /proc/sysvipc/{shm,sem,msg}, then the queue names a line each, every
+ * part NUL-terminated. */
+static int nsinfo_ipc_child(void *arg, struct nschild_reply *reply, struct err *e)
 {
 	static const char *const files[] = { "/proc/sysvipc/shm", "/proc/sysvipc/sem", "/proc/sysvipc/msg" };
+	const struct nsinfo_arg *a = arg;
 	int ret, fs, mnt, dfd;
 	struct dirent *d;
 	DIR *dir;
 
-	if ((ret = nsinfo_enter(pid, "ipc", CLONE_NEWIPC)))
-		return ret;
 	for (size_t i = 0; i < ARRAY_SIZE(files); i++)
-		if ((ret = nsinfo_copy_file(files[i], fd)))
+		if ((ret = nsinfo_send_file(reply, a->pid, files[i], e)) < 0)
 			return ret;
 	/* The namespace's own mqueue super block, mounted nowhere. */
 	if ((fs = syscall(SYS_fsopen, "mqueue", FSOPEN_CLOEXEC)) < 0 ||
 	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0 ||
 	    (mnt = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0)) < 0 ||
 	    (dfd = openat(mnt, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) < 0 || !(dir = fdopendir(dfd)))
-		return errno ? errno : EINVAL;
+		return err_errno(e, "read the IPC namespace of pid %d: mount its mqueue file system (fsopen, fsmount)", a->pid);
 	while ((d = readdir(dir)))
 		if (d->d_name[0] != '.' &&
-		    ((ret = nsinfo_write_all(fd, d->d_name, strlen(d->d_name))) || (ret = nsinfo_write_all(fd, "\n", 1))))
+		    ((ret = nschild_send(reply, d->d_name, strlen(d->d_name), e)) < 0 || (ret = nschild_send(reply, "\n", 1, e)) < 0))
 			return ret;
-	return nsinfo_write_all(fd, "", 1);
+	return nschild_send(reply, "", 1, e);
 }
 
 int nsinfo_parse_sysvipc(const char *text, const char *kind, struct nsinfo_ipc_obj *objs, int max, struct err *e)
@@ -248,12 +180,17 @@ int nsinfo_parse_sysvipc(const char *text, const char *kind, struct nsinfo_ipc_o
 int nsinfo_read_ipc(pid_t pid, struct nsinfo_ipc_obj *objs, int max, struct err *e)
 {
 	static const char *const kinds[] = { "shm", "sem", "msg" };
+	struct nsinfo_arg a = { pid, NULL };
+	struct nschild_result res;
 	_cleanup_free_ char *blob = NULL;
 	size_t len, off = 0;
 	int ret, n = 0;
 
-	if ((ret = nsinfo_in_child(pid, nsinfo_ipc_child, NULL, "the IPC namespace", &blob, &len, e)) < 0)
+	if ((ret = nsinfo_in_child(pid, "ipc", CLONE_NEWIPC, nsinfo_ipc_child, &a, "the IPC namespace", &res, e)) < 0)
 		return ret;
+	blob = TAKE_PTR(res.data);
+	len = res.len;
+	nschild_result_free(&res);
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		if (off >= len)
 			return err_set(e, 4, "read the IPC namespace of pid %d: a malformed answer", pid);
@@ -315,35 +252,32 @@ int nsinfo_read_links(pid_t pid, struct nsinfo_link *links, int max, struct err 
 	return ret;
 }
 
-/* The flags child: interface arg's flags as a decimal number. */
-static int nsinfo_flags_child(pid_t pid, const void *arg, int fd)
+/* In a child in pid's network namespace: returns the flags of
+ * interface a->name, asked on a socket made there. */
+static int nsinfo_flags_child(void *arg, struct nschild_reply *reply, struct err *e)
 {
+	const struct nsinfo_arg *a = arg;
+	_cleanup_close_ int sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	struct ifreq ifr;
-	char text[32];
-	int ret, sk;
 
-	if ((ret = nsinfo_enter(pid, "net", CLONE_NEWNET)))
-		return ret;
-	if ((sk = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)) < 0)
-		return errno;
+	if (sk < 0)
+		return err_errno(e, "read the flags of '%s' in the network namespace of pid %d: socket", a->name, a->pid);
 	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", (const char *)arg);
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", a->name);
 	if (ioctl(sk, SIOCGIFFLAGS, &ifr) < 0)
-		return errno;
-	snprintf(text, sizeof(text), "%u", (unsigned)(unsigned short)ifr.ifr_flags);
-	return nsinfo_write_all(fd, text, strlen(text) + 1);
+		return err_errno(e, "read the flags of '%s' in the network namespace of pid %d (SIOCGIFFLAGS)", a->name, a->pid);
+	return (unsigned short)ifr.ifr_flags;
 }
 
 int nsinfo_read_link_flags(pid_t pid, const char *name, unsigned *flags, struct err *e)
 {
-	_cleanup_free_ char *blob = NULL;
+	struct nsinfo_arg a = { pid, name };
 	char what[64];
-	size_t len;
 	int ret;
 
 	snprintf(what, sizeof(what), "the flags of '%s' in the network namespace", name);
-	if ((ret = nsinfo_in_child(pid, nsinfo_flags_child, name, what, &blob, &len, e)) < 0)
+	if ((ret = nsinfo_in_child(pid, "net", CLONE_NEWNET, nsinfo_flags_child, &a, what, NULL, e)) < 0)
 		return ret;
-	*flags = strtoul(blob, NULL, 10);
+	*flags = ret;
 	return 0;
 }

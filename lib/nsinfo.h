@@ -2,9 +2,9 @@
  * inside them.
  *
  * /proc/sysvipc/{shm,sem,msg} and uname(2) answer for the reader's own namespace, so a
- * short-lived child enters the namespace (setns through /proc/PID/ns/KIND),
- * reads there and sends the answer back on a pipe; the caller never leaves
- * its own namespaces (the process boundary is the cleanup). POSIX message
+ * short-lived child enters the namespace (lib/nschild.h, through
+ * /proc/PID/ns/KIND), reads there and sends the answer back; the caller
+ * never leaves its own namespaces (the process boundary is the cleanup). POSIX message
  * queues are listed from a detached mqueue mount the child makes with
  * fsopen/fsmount after entering the IPC namespace (the mqueue file system
  * belongs to the IPC namespace of whoever mounts it), so no mount is made

@@ -7,9 +7,10 @@
  * tmpfs filled from tmpfs-MNT.img, a new proc/sysfs/..., a bind of another
  * of the tree's mounts, an --external path), then moved onto its parent
  * parents first, propagation set last (shared peer groups, slaves,
- * unbindable), and pivoted to be the root. This stage then bind-mounts the
- * child's /proc/PID/ns/mnt onto RUN/ns/mnt.ID, so the namespace outlives
- * the child: restore-files and restore-tasks enter it from there, and so
+ * unbindable), and pivoted to be the root. The child sends the namespace
+ * back as an fd (lib/nschild.h), which this stage bind-mounts onto
+ * RUN/ns/mnt.ID, so the namespace outlives the child and the fd:
+ * restore-files and restore-tasks enter it from there, and so
  * can a person (nsenter --mount=RUN/ns/mnt.ID). The driver unmounts the
  * pins when the restore ends, whether it worked or not. A dump without
  * mntns.img (a tree in the dumper's own namespace) needs nothing: the
@@ -56,15 +57,17 @@
 #include <sys/capability.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "images/image.h"
+#include "ipc/exitcodes.h"
 #include "ipc/fdpass.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
+#include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/nschild.h"
 #include "stages/build-mntns/build-mntns.h"
 
 /* Reads mountpoints-ID.img. */
@@ -86,51 +89,56 @@ static int bm_load(int dirfd, struct bm_ns *ns, struct err *e)
 	return ret;
 }
 
+/* What the child building a namespace works on. */
+struct bm_child_arg {
+	const struct stage_ctx *ctx;
+	const struct build_mntns_opts *o;
+	const struct bm_ns *ns;
+};
+
+/* In a child: builds namespace ns (unsharing it) and sends it back as an
+ * fd, which keeps it alive once the child is gone. Its /proc/self/ns/mnt
+ * is reached through our /proc, opened before: the new root may have no
+ * /proc, or a new one of another pid namespace. */
+static int bm_child(void *arg, struct nschild_reply *reply, struct err *e)
+{
+	const struct bm_child_arg *a = arg;
+	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
+	int ret;
+
+	if (proc < 0)
+		return err_errno(e, "open '/proc'");
+	if ((ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), e)) < 0)
+		return ret;
+	if ((fd = openat(proc, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, "open the new mount namespace %u ('/proc/thread-self/ns/mnt')", a->ns->id);
+	return nschild_send_fds(reply, &fd, 1, e);
+}
+
 /* Builds namespace ns in a child and pins it at 'pin'. */
 static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntns_opts *o, const struct bm_ns *ns,
 			    const char *pin, struct err *e)
 {
-	struct { int ret; struct err e; } res = { 0 };
-	int up[2], down[2], status, fd, ret = 0;
-	char nspath[64];
-	pid_t child;
+	struct bm_child_arg a = { ctx, o, ns };
+	struct nschild_result res;
+	char what[64], nspath[64];
+	int fd, ret;
 
-	if (pipe2(up, O_CLOEXEC) < 0 || pipe2(down, O_CLOEXEC) < 0)
-		return err_errno(e, "pipe");
-	if ((child = fork()) < 0)
-		return err_errno(e, "fork");
-	if (child == 0) {
-		char c;
-
-		close(up[0]);
-		close(down[1]);
-		res.ret = build_mntns_build(ctx->dir_fd, o, ns, stage_fd(ctx, FD_NAME_HIDDEN), &res.e);
-		if (write(up[1], &res, sizeof(res)) != sizeof(res))
-			_exit(4);
-		/* Alive until pinned: the namespace must not die before. */
-		while (read(down[0], &c, 1) < 0 && errno == EINTR)
-			;
-		_exit(0);
+	snprintf(what, sizeof(what), "build mount namespace %u", ns->id);
+	if ((ret = nschild_run(what, NULL, 0, bm_child, &a, &res, e)) < 0)
+		return ret;
+	if (res.nr_fds != 1) {
+		nschild_result_free(&res);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
 	}
-	close(up[1]);
-	close(down[0]);
-	if (read(up[0], &res, sizeof(res)) != sizeof(res))
-		ret = err_set(e, 4, "the child building mount namespace %u died", ns->id);
-	else if (res.ret < 0)
-		ret = (*e = res.e, res.ret);
-	if (ret >= 0) {
-		snprintf(nspath, sizeof(nspath), "/proc/%d/ns/mnt", child);
-		fd = open(pin, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-		if (fd < 0)
-			ret = err_errno(e, "create the pin '%s' of mount namespace %u (a rerun removes the old one "
-					"first: umount '%s'; rm '%s')", pin, ns->id, pin, pin);
-		else if (close(fd), mount(nspath, pin, NULL, MS_BIND, NULL) < 0)
-			ret = err_errno(e, "pin mount namespace %u at '%s'", ns->id, pin);
-	}
-	close(down[1]);
-	close(up[0]);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
+	snprintf(nspath, sizeof(nspath), "/proc/self/fd/%d", res.fds[0]);
+	fd = open(pin, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0)
+		ret = err_errno(e, "create the pin '%s' of mount namespace %u (a rerun removes the old one "
+				"first: umount '%s'; rm '%s')", pin, ns->id, pin, pin);
+	else if (close(fd), mount(nspath, pin, NULL, MS_BIND, NULL) < 0)
+		ret = err_errno(e, "pin mount namespace %u at '%s'", ns->id, pin);
+	nschild_result_free(&res);
 	return ret;
 }
 

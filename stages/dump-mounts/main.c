@@ -55,13 +55,13 @@
  *	amber show DIR/mountpoints-1.img
  */
 #include <fcntl.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/capability.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "images/image.h"
@@ -71,6 +71,7 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/mntclone.h"
+#include "lib/nschild.h"
 #include "lib/nsroot.h"
 #include "stages/dump-mounts/dump-mounts.h"
 
@@ -177,77 +178,72 @@ static int dm_classify(const struct dump_mounts_opts *o, const struct dm_state *
 			 m->id, m->mountpoint, m->fstype, m->source, m->mountpoint);
 }
 
-/* In a private copy of pid's namespace: clones the tmpfs mounts idx[] of
- * t (pid's mountinfo) and saves what they hold. Runs in a child. */
-static int dm_tmpfs_in_copy(int dirfd, pid_t pid, const struct mountinfo_table *t, const int *idx, int n,
-			    int *files, struct err *e)
-{
-	struct mountinfo_table copy;
-	_cleanup_free_ int *map = calloc(t->nr, sizeof(int)), *want = calloc(n, sizeof(int)),
-			   *fds = calloc(n, sizeof(int));
-	int ret;
+/* What the child saving tmpfs mounts works on. */
+struct dm_tmpfs_arg {
+	int dirfd;
+	pid_t pid;
+	int proc;		/* our /proc, opened before entering */
+	const struct mountinfo_table *t;
+	const int *idx;
+	int n;
+};
 
-	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+/* In a child in pid's mount namespace: makes a private copy of it, clones
+ * the tmpfs mounts idx[] of t (pid's mountinfo) there and saves what they
+ * hold; returns how many files. */
+static int dm_tmpfs_in_copy(void *arg, struct nschild_reply *reply, struct err *e)
+{
+	const struct dm_tmpfs_arg *a = arg;
+	const struct mountinfo_table *t = a->t;
+	struct mountinfo_table copy;
+	_cleanup_free_ int *map = calloc(t->nr, sizeof(int)), *want = calloc(a->n, sizeof(int)),
+			   *fds = calloc(a->n, sizeof(int));
+	int ret, files = 0;
 
 	if (!map || !want || !fds)
 		return err_errnum(e, ENOMEM, "%d mounts", t->nr);
 	/* Our /proc, not the namespace's: the tree's own proc may be of a pid
 	 * namespace we are not in. */
-	if (proc < 0)
-		return err_errno(e, "open '/proc'");
-	if ((ret = mntclone_enter_copy(pid, e)) < 0 || (ret = mountinfo_read_at(proc, &copy, e)) < 0)
+	if ((ret = mntclone_private_copy(a->pid, e)) < 0 || (ret = mountinfo_read_at(a->proc, &copy, e)) < 0)
 		return ret;
 	mntclone_match(t, &copy, map);
-	for (int i = 0; i < n && ret >= 0; i++) {
+	for (int i = 0; i < a->n && ret >= 0; i++) {
 		fds[i] = -1;
-		want[i] = map[idx[i]];
+		want[i] = map[a->idx[i]];
 		if (want[i] < 0)
 			ret = err_input(e, "tmpfs mount %d at '%s' is not in a copy of pid %d's mount namespace",
-					t->m[idx[i]].id, t->m[idx[i]].mountpoint, pid);
+					t->m[a->idx[i]].id, t->m[a->idx[i]].mountpoint, a->pid);
 	}
 	if (ret >= 0)
-		ret = mntclone_get(&copy, want, n, fds, e);
-	for (int i = 0; i < n && ret >= 0; i++) {
+		ret = mntclone_get(&copy, want, a->n, fds, e);
+	for (int i = 0; i < a->n && ret >= 0; i++) {
 		int k = 0;
 
-		ret = dump_mounts_tmpfs(dirfd, fds[i], &t->m[idx[i]], &k, e);
-		*files += k;
+		ret = dump_mounts_tmpfs(a->dirfd, fds[i], &t->m[a->idx[i]], &k, e);
+		files += k;
 	}
 	mountinfo_free(&copy);
-	return ret;
+	return ret < 0 ? ret : files;
 }
 
-/* Runs dm_tmpfs_in_copy in a child (entering a namespace is for good),
- * which sends back its error or the count of files. */
+/* Runs dm_tmpfs_in_copy in a child (entering a namespace is for good). */
 static int dm_tmpfs(int dirfd, pid_t pid, const struct mountinfo_table *t, const int *idx, int n, int *files,
 		    struct err *e)
 {
-	int p[2], status;
-	pid_t child;
-	struct { int ret; int files; struct err e; } res = { 0 };
+	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	struct dm_tmpfs_arg a = { dirfd, pid, proc, t, idx, n };
+	char path[64], what[96];
+	int ret;
 
 	if (!n)
 		return 0;
-	if (pipe2(p, O_CLOEXEC) < 0)
-		return err_errno(e, "pipe");
-	if ((child = fork()) < 0)
-		return err_errno(e, "fork");
-	if (child == 0) {
-		close(p[0]);
-		res.ret = dm_tmpfs_in_copy(dirfd, pid, t, idx, n, &res.files, &res.e);
-		_exit(write(p[1], &res, sizeof(res)) == sizeof(res) ? 0 : 1);
-	}
-	close(p[1]);
-	if (read(p[0], &res, sizeof(res)) != sizeof(res))
-		res.ret = err_set(&res.e, 4, "the child saving the tmpfs mounts of pid %d's namespace died", pid);
-	close(p[0]);
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (res.ret < 0) {
-		*e = res.e;
-		return res.ret;
-	}
-	*files = res.files;
+	if (proc < 0)
+		return err_errno(e, "open '/proc'");
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", pid);
+	snprintf(what, sizeof(what), "save the tmpfs mounts of pid %d's mount namespace", pid);
+	if ((ret = nschild_run_at(what, path, CLONE_NEWNS, dm_tmpfs_in_copy, &a, NULL, e)) < 0)
+		return ret;
+	*files = ret;
 	return 0;
 }
 

@@ -25,12 +25,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/log.h"
+#include "lib/nschild.h"
 
 struct gc_remaps_opts {
 	bool show;
@@ -42,26 +42,20 @@ struct gc_remaps_pins {
 	uint32_t nr;
 };
 
-/* Unlinks path in the mount namespace pinned at pin (in a child: entering
- * a namespace is for good); 0 or -errno. */
-static int gc_remaps_unlink_in(const char *pin, const char *path)
+/* Unlinks the remap's path: 0 removed, 1 missing already. */
+static int gc_remaps_unlink(const RemapPlanEntry *r, const char *where, struct err *e)
 {
-	int status, fd;
-	pid_t child = fork();
+	if (unlink(r->path) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return 1;
+	return err_errno(e, "remove link remap '%s' of file %u%s", r->path, r->file_id, where);
+}
 
-	if (child < 0)
-		return -errno;
-	if (child == 0) {
-		fd = open(pin, O_RDONLY | O_CLOEXEC);
-		if (fd < 0 || setns(fd, CLONE_NEWNS) < 0)
-			_exit(255);
-		_exit(unlink(path) == 0 ? 0 : errno);
-	}
-	while (waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status) == 255)
-		return -EPERM;
-	return -WEXITSTATUS(status);
+/* gc_remaps_unlink in a child in the remap's mount namespace. */
+static int gc_remaps_unlink_child(void *arg, struct nschild_reply *reply, struct err *e)
+{
+	return gc_remaps_unlink(arg, " in its mount namespace", e);
 }
 
 /* Removes one link remap, in its namespace if it has one. */
@@ -73,15 +67,23 @@ static int gc_remaps_remove(const struct gc_remaps_pins *p, RemapPlanEntry *r, s
 	if (r->has_mntns && !pin)
 		return err_input(e, "link remap '%s' of file %u is in mount namespace %u, which build-mntns did not make",
 				 r->path, r->file_id, r->mntns);
-	ret = pin ? gc_remaps_unlink_in(pin, r->path) : (unlink(r->path) == 0 ? 0 : -errno);
+	if (pin) {
+		char what[4096 + 64];
+
+		/* Entering a namespace is for good: a child does it. */
+		snprintf(what, sizeof(what), "remove link remap '%s' of file %u in mount namespace %u", r->path, r->file_id,
+			 r->mntns);
+		ret = nschild_run_at(what, pin, CLONE_NEWNS, gc_remaps_unlink_child, r, NULL, e);
+	} else {
+		ret = gc_remaps_unlink(r, "", e);
+	}
+	if (ret < 0)
+		return ret;
 	if (ret == 0) {
 		r->has_removed = r->removed = true;
 		pr_info("removed link remap '%s' of file %u%s", r->path, r->file_id, pin ? " in its mount namespace" : "");
-	} else if (ret == -ENOENT) {
-		r->has_missing = r->missing = true;
 	} else {
-		return err_errnum(e, -ret, "remove link remap '%s' of file %u%s", r->path, r->file_id,
-				  pin ? " in its mount namespace" : "");
+		r->has_missing = r->missing = true;
 	}
 	return 0;
 }

@@ -11,8 +11,8 @@
  *
  * Paths are opened in this stage's own mount namespace and root, or, for
  * a file whose first task was in a mount namespace of the tree's own (a
- * `mntns` record from build-mntns), in that one, entered through its pin
- * (mntns.c).
+ * `mntns` record from build-mntns), in that one, by a child that entered
+ * it through its pin and sends back what it opened (mntns.c).
  *
  * Input (stdin): state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to restore, and the `remap` records

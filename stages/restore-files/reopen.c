@@ -539,6 +539,54 @@ static bool reopen_wanted(const struct reopen_file *f)
 	return (f->pid || f->inflight) && !(f->re->unix_sk && f->re->unix_sk->embryo);
 }
 
+/* Is f a listening or bound socket that this stage makes? */
+static bool reopen_bound_here(const struct reopen_file *f)
+{
+	return reopen_wanted(f) && !f->inherit && reopen_is_bound(f->re);
+}
+
+/* Listening sockets first: accepted connections are made again through
+ * them. One pass of reopen_ns_each: the files of one namespace. */
+static int reopen_open_bound(struct reopen *r, struct err *e)
+{
+	int ret;
+
+	for (int i = 0; i < r->nr_files; i++) {
+		if (!reopen_bound_here(&r->files[i]) || !reopen_ns_here(r, r->files[i].pid))
+			continue;
+		if ((ret = reopen_unix_bound(&r->files[i], e)) < 0)
+			return ret;
+		r->nr_open++;
+	}
+	return 0;
+}
+
+/* Everything else, the same way. */
+static int reopen_open_rest(struct reopen *r, struct err *e)
+{
+	int ret;
+
+	for (int i = 0; i < r->nr_files; i++) {
+		if (!reopen_ns_here(r, r->files[i].pid))
+			continue;
+		if (!reopen_wanted(&r->files[i])) {
+			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
+			continue;
+		}
+		if (reopen_is_bound(r->files[i].re) && !r->files[i].inherit)
+			continue;
+		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
+		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
+		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
+		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) :
+		      r->files[i].re->memfd ? reopen_memfd(r, &r->files[i], e) : reopen_one(r, &r->files[i], e);
+		if (ret < 0)
+			return ret;
+		r->nr_open++;
+	}
+	return 0;
+}
+
 int reopen_open_all(struct reopen *r, struct err *e)
 {
 	int need = 0, ret;
@@ -551,33 +599,9 @@ int reopen_open_all(struct reopen *r, struct err *e)
 		return ret;
 	if ((ret = reopen_load_pipes(r, e)) < 0)
 		return ret;
-	/* Listening sockets first: accepted connections are made again
-	 * through them. */
-	for (int i = 0; i < r->nr_files; i++) {
-		if (!reopen_wanted(&r->files[i]) || r->files[i].inherit || !reopen_is_bound(r->files[i].re))
-			continue;
-		if ((ret = reopen_ns_enter(r->ns, r->files[i].pid, e)) < 0 || (ret = reopen_unix_bound(&r->files[i], e)) < 0)
-			return ret;
-		r->nr_open++;
-	}
-	for (int i = 0; i < r->nr_files; i++) {
-		if (!reopen_wanted(&r->files[i])) {
-			pr_debug("file %u: '%s' is used by no task, not opened", r->files[i].re->id, r->files[i].re->path);
-			continue;
-		}
-		if (reopen_is_bound(r->files[i].re) && !r->files[i].inherit)
-			continue;
-		if ((ret = reopen_ns_enter(r->ns, r->files[i].pid, e)) < 0)
-			return ret;
-		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
-		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
-		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
-		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) :
-		      r->files[i].re->memfd ? reopen_memfd(r, &r->files[i], e) : reopen_one(r, &r->files[i], e);
-		if (ret < 0)
-			return ret;
-		r->nr_open++;
-	}
+	if ((ret = reopen_ns_each(r, reopen_open_bound, reopen_bound_here, "make the listening sockets again", e)) < 0 ||
+	    (ret = reopen_ns_each(r, reopen_open_rest, reopen_wanted, "open the files", e)) < 0)
+		return ret;
 	if ((ret = reopen_unix_finish(r, e)) < 0)
 		return ret;
 	/* A file only in flight is held by the queue it was sent with now. */

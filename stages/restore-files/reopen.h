@@ -80,11 +80,16 @@ struct reopen {
 	struct reopen_ns *ns;		/* the tree's mount namespaces (mntns.c), or NULL */
 };
 
-/* mntns.c: keeps build-mntns' namespace (opens its pin); enters the one
- * pid's files are opened in (pid's, or ours); frees. */
+/* mntns.c: keeps build-mntns' namespace (opens its pin); runs a pass over
+ * the files once per mount namespace they are opened in (ours here, each
+ * of the tree's that has a file the pass concerns in a child, whose
+ * changes to r come back; 'what' names the pass in messages); tells a pass
+ * whether pid's files are opened in the namespace it is working in; frees. */
 struct reopen_ns;
 int reopen_ns_add(struct reopen_ns **ns, const MntnsPlanEntry *m, struct err *e);
-int reopen_ns_enter(struct reopen_ns *ns, pid_t pid, struct err *e);
+int reopen_ns_each(struct reopen *r, int (*pass)(struct reopen *r, struct err *e), bool (*concerns)(const struct reopen_file *f),
+		   const char *what, struct err *e);
+bool reopen_ns_here(const struct reopen *r, pid_t pid);
 void reopen_ns_free(struct reopen_ns *ns);
 
 /* hidden.c: takes build-mntns' directory fds of files under overmounts

@@ -256,14 +256,23 @@ static int unixq_shutdown(struct reopen *r, const struct reopen_file *f, struct 
 	return 0;
 }
 
-int reopen_unix_finish(struct reopen *r, struct err *e)
+/* Is f a unix socket this stage made? */
+static bool unixq_made_here(const struct reopen_file *f)
+{
+	return f->re->unix_sk && !f->inherit;
+}
+
+/* Each pass below is one of reopen_ns_each: the sockets of one mount
+ * namespace, where their names (paths) are bound and connected to. The
+ * queues first. */
+static int unixq_refill_all(struct reopen *r, struct err *e)
 {
 	int ret;
 
 	for (int i = 0; i < r->nr_files; i++) {
 		struct reopen_file *f = &r->files[i];
 
-		if (f->fd < 0 || f->inherit || !f->re->unix_sk)
+		if (f->fd < 0 || f->inherit || !f->re->unix_sk || !reopen_ns_here(r, f->pid))
 			continue;
 		if ((ret = unixq_refill(r, f, e)) < 0)
 			return ret;
@@ -272,17 +281,33 @@ int reopen_unix_finish(struct reopen *r, struct err *e)
 			f->aux = -1;
 		}
 	}
+	return 0;
+}
+
+/* Then the clients waiting in backlogs. */
+static int unixq_backlog_all(struct reopen *r, struct err *e)
+{
+	int ret;
+
 	for (int i = 0; i < r->nr_files; i++) {
 		struct reopen_file *f = &r->files[i];
 
 		if (f->fd >= 0 && !f->inherit && f->re->unix_sk && f->re->unix_sk->listening && f->re->unix_sk->n_waiting &&
-		    (ret = unixq_backlog(r, f, e)) < 0)
+		    reopen_ns_here(r, f->pid) && (ret = unixq_backlog(r, f, e)) < 0)
 			return ret;
 	}
+	return 0;
+}
+
+/* Then connections of bound datagram sockets, and shutdowns. */
+static int unixq_connect_all(struct reopen *r, struct err *e)
+{
+	int ret;
+
 	for (int i = 0; i < r->nr_files; i++) {
 		struct reopen_file *f = &r->files[i];
 
-		if (f->fd < 0 || f->inherit || !f->re->unix_sk)
+		if (f->fd < 0 || f->inherit || !f->re->unix_sk || !reopen_ns_here(r, f->pid))
 			continue;
 		if (reopen_is_bound(f->re) && !f->re->unix_sk->listening && f->re->unix_sk->peer_ino &&
 		    (ret = unixq_connect_bound(r, f, e)) < 0)
@@ -291,4 +316,15 @@ int reopen_unix_finish(struct reopen *r, struct err *e)
 			return ret;
 	}
 	return 0;
+}
+
+int reopen_unix_finish(struct reopen *r, struct err *e)
+{
+	int ret;
+
+	if ((ret = reopen_ns_each(r, unixq_refill_all, unixq_made_here, "put back what waited in unix sockets", e)) < 0 ||
+	    (ret = reopen_ns_each(r, unixq_backlog_all, unixq_made_here,
+				  "connect the clients waiting in unix listeners' backlogs", e)) < 0)
+		return ret;
+	return reopen_ns_each(r, unixq_connect_all, unixq_made_here, "connect bound datagram sockets and shut sockets down", e);
 }

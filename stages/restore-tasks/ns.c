@@ -5,8 +5,8 @@
  * of the stage unshares a new namespace of that kind, sets the dumped
  * hostname and domainname (an IPC namespace starts empty, as it was
  * dumped; a network namespace has only lo, which it sets up if it was), and
- * waits while the stage opens /proc/CHILD/ns/KIND; then it exits and the
- * stage's fd keeps the namespace. Each task enters its namespace with
+ * sends it back as an fd (lib/nschild.h); then it exits and the stage's fd
+ * keeps the namespace. Each task enters its namespace with
  * setns before it forks its children (fork.c), so they inherit it unless
  * they have their own; a task the images do not list goes back to the
  * stage's own namespace (which it started in anyway). The stage itself
@@ -19,12 +19,14 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "images/image.h"
 #include "images/ns.pb-c.h"
+#include "ipc/exitcodes.h"
+#include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/nschild.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
 /* Sets lo up in the calling task's (new) network namespace; 0 or -1. */
@@ -45,67 +47,59 @@ static int rt_ns_lo_up(void)
 	return ret;
 }
 
-/* In the child: a new namespace of type; hostname and domainname for UTS,
- * lo up or not for a network namespace. */
-static void __attribute__((noreturn)) rt_ns_child(int type, const UtsnsEntry *u, const NetnsEntry *n, int ready, int done)
-{
-	int err = 0;
-	char c;
+/* A namespace to make: its type and what goes in it. */
+struct rt_ns_arg {
+	int type;		/* CLONE_NEWUTS with u, CLONE_NEWIPC, CLONE_NEWNET with net */
+	const char *kind;
+	const UtsnsEntry *u;
+	const NetnsEntry *net;
+	uint64_t id;
+};
 
-	if (unshare(type) < 0 ||
-	    (u && (sethostname(u->hostname, strlen(u->hostname)) < 0 || setdomainname(u->domainname, strlen(u->domainname)) < 0)) ||
-	    (n && n->lo_up && rt_ns_lo_up() < 0))
-		err = errno;
-	if (write(ready, &err, sizeof(err)) != sizeof(err) || err)
-		_exit(1);
-	while (read(done, &c, 1) < 0 && errno == EINTR)
-		;
-	_exit(0);
+/* In a child: a new namespace of the type, with hostname and domainname
+ * for UTS, lo up or not for a network namespace; sent back as an fd, which
+ * keeps it once the child is gone. */
+static int rt_ns_child(void *arg, struct nschild_reply *reply, struct err *e)
+{
+	const struct rt_ns_arg *a = arg;
+	char path[64];
+	int fd, ret;
+
+	if (unshare(a->type) < 0 ||
+	    (a->u && (sethostname(a->u->hostname, strlen(a->u->hostname)) < 0 ||
+		      setdomainname(a->u->domainname, strlen(a->u->domainname)) < 0)) ||
+	    (a->net && a->net->lo_up && rt_ns_lo_up() < 0))
+		return err_errno(e, "make the %s namespace %s:[%llu] again (unshare%s)", a->kind, a->kind,
+				 (unsigned long long)a->id,
+				 a->u ? ", sethostname, setdomainname" : a->net && a->net->lo_up ? ", set lo up" : "");
+	snprintf(path, sizeof(path), "/proc/self/ns/%s", a->kind);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, "open the new %s namespace %s:[%llu] ('%s')", a->kind, a->kind, (unsigned long long)a->id,
+				 path);
+	ret = nschild_send_fds(reply, &fd, 1, e);
+	close(fd);
+	return ret;
 }
 
 /* A new namespace of type (CLONE_NEWUTS with u, CLONE_NEWIPC, CLONE_NEWNET
  * with n), as an fd. */
 static int rt_ns_make(int type, const char *kind, const UtsnsEntry *u, const NetnsEntry *net, uint64_t id, int *fd, struct err *e)
 {
-	int ready[2], done[2], err = 0, status;
-	char path[64];
-	ssize_t n;
-	pid_t child;
+	struct rt_ns_arg a = { type, kind, u, net, id };
+	struct nschild_result res;
+	char what[96];
+	int ret;
 
-	if (pipe2(ready, O_CLOEXEC) < 0)
-		return err_errno(e, "pipe");
-	if (pipe2(done, O_CLOEXEC) < 0) {
-		close(ready[0]);
-		close(ready[1]);
-		return err_errno(e, "pipe");
-	}
-	fflush(NULL);
-	if ((child = fork()) == 0) {
-		close(ready[0]);
-		close(done[1]);
-		rt_ns_child(type, u, net, ready[1], done[0]);
-	}
-	close(ready[1]);
-	close(done[0]);
 	*fd = -1;
-	if (child > 0) {
-		while ((n = read(ready[0], &err, sizeof(err))) < 0 && errno == EINTR)
-			;
-		if (n != sizeof(err))
-			err = EPIPE;
-		snprintf(path, sizeof(path), "/proc/%d/ns/%s", child, kind);
-		if (!err && (*fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-			err = errno;
-	} else {
-		err = errno;
+	snprintf(what, sizeof(what), "make the %s namespace %s:[%llu] again", kind, kind, (unsigned long long)id);
+	if ((ret = nschild_run(what, NULL, 0, rt_ns_child, &a, &res, e)) < 0)
+		return ret;
+	if (res.nr_fds != 1) {
+		nschild_result_free(&res);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
 	}
-	close(ready[0]);
-	close(done[1]);
-	while (child > 0 && waitpid(child, &status, 0) < 0 && errno == EINTR)
-		;
-	if (err)
-		return err_errnum(e, err, "make the %s namespace %s:[%llu] again (unshare%s)", kind, kind,
-				  (unsigned long long)id, u ? ", sethostname, setdomainname" : net && net->lo_up ? ", set lo up" : "");
+	*fd = TAKE_FD(res.fds[0]);
+	nschild_result_free(&res);
 	return 0;
 }
 

@@ -7,10 +7,11 @@
  * that had its own), the tree would see the restorer's pids in /proc. So
  * once every task is transplanted (the transplant itself opens
  * /proc/<stage>/... in the tasks, which must be the restorer's proc) and
- * before any of them runs, a helper enters the new pid namespace
- * (setns(CLONE_NEWPID) makes its children members), and its child, a
- * member, enters each mount namespace (through its pin) and replaces each
- * such proc mount by a new one at the same place, with the same options.
+ * before any of them runs, for each such proc mount a child enters the
+ * new pid namespace and the mount namespace (through its pin) and its
+ * child, a member of the pid namespace (setns(CLONE_NEWPID) makes only
+ * children members; lib/nschild.h), replaces the proc by a new one at the
+ * same place, with the same options.
  * Only a proc that nothing is mounted on or over, that has no propagation
  * and whose parent is not shared is replaced (the replacement would lose
  * or propagate those); any other stays the restorer's, with a warning.
@@ -21,13 +22,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
 #include "lib/log.h"
 #include "lib/mountinfo.h"
+#include "lib/nschild.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
 /* mount(2) flags of per-mount options. */
@@ -170,71 +171,44 @@ int rt_procmnt_plan(int dirfd, struct rt_plan *p, struct err *e)
 	return ret;
 }
 
-/* In a member of the new pid namespace: replaces each planned proc. */
-static void __attribute__((noreturn)) rt_procmnt_member(const struct rt_plan *p, int out)
+/* In a member of the new pid namespace, in the proc's mount namespace:
+ * replaces the proc build-mntns made by a new one. */
+static int rt_procmnt_member(void *arg, struct nschild_reply *reply, struct err *e)
 {
-	char msg[512];
+	const struct rt_procmnt *pm = arg;
 
-	for (int i = 0; i < p->nr_procs; i++) {
-		const struct rt_procmnt *pm = &p->procs[i];
-		const char *what = "enter its mount namespace (setns)";
-
-		if (setns(pm->mntns_fd, CLONE_NEWNS) < 0 ||
-		    (what = "unmount the proc build-mntns made", umount2(pm->mountpoint, MNT_DETACH) < 0) ||
-		    (what = "mount a new proc", mount("proc", pm->mountpoint, "proc", pm->flags, pm->data) < 0)) {
-			int n = snprintf(msg, sizeof(msg), "mount namespace %u: proc at '%s' in the restored pid namespace: "
-					 "%s: %s", pm->ns_id, pm->mountpoint, what, strerror(errno));
-
-			if (write(out, msg, n) < 0)
-				_exit(2);
-			_exit(1);
-		}
-	}
-	_exit(0);
+	if (umount2(pm->mountpoint, MNT_DETACH) < 0)
+		return err_errno(e, "mount namespace %u: proc at '%s' in the restored pid namespace: unmount the proc "
+				 "build-mntns made", pm->ns_id, pm->mountpoint);
+	if (mount("proc", pm->mountpoint, "proc", pm->flags, pm->data) < 0)
+		return err_errno(e, "mount namespace %u: proc at '%s' in the restored pid namespace: mount a new proc",
+				 pm->ns_id, pm->mountpoint);
+	return 0;
 }
 
 int rt_procmnt_mount(struct rt_plan *p, struct err *e)
 {
-	char path[64], msg[512] = "";
-	int pfd[2], status = 0;
-	ssize_t n;
-	pid_t helper;
+	struct nschild_ns ns[2] = { { -1, CLONE_NEWPID, NULL }, { -1, CLONE_NEWNS, NULL } };
+	char path[64], what[4096 + 128];
+	int ret = 0;
 
 	if (!p->nr_procs)
 		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", p->tasks[0].pid);
-	if (pipe2(pfd, O_CLOEXEC) < 0)
-		return err_errno(e, "pipe");
-	if ((helper = fork()) < 0) {
-		close(pfd[0]);
-		close(pfd[1]);
-		return err_errno(e, "fork");
+	if ((ns[0].fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, "open the restored pid namespace '%s'", path);
+	ns[0].name = path;
+	/* A member of the pid namespace (nschild forks one) makes the proc,
+	 * so it shows that namespace's pids. */
+	for (int i = 0; i < p->nr_procs && ret >= 0; i++) {
+		ns[1].fd = p->procs[i].mntns_fd;
+		snprintf(what, sizeof(what), "mount namespace %u: mount proc at '%s' again from the restored pid namespace",
+			 p->procs[i].ns_id, p->procs[i].mountpoint);
+		ret = nschild_run(what, ns, 2, rt_procmnt_member, &p->procs[i], NULL, e);
 	}
-	if (helper == 0) {
-		int ns = open(path, O_RDONLY | O_CLOEXEC);
-		pid_t member;
-
-		close(pfd[0]);
-		if (ns < 0 || setns(ns, CLONE_NEWPID) < 0) {
-			n = snprintf(msg, sizeof(msg), "enter the restored pid namespace ('%s'): %s", path, strerror(errno));
-			_exit(write(pfd[1], msg, n) < 0 ? 2 : 1);
-		}
-		if ((member = fork()) == 0)
-			rt_procmnt_member(p, pfd[1]);
-		if (member < 0)
-			_exit(1);
-		while (waitpid(member, &status, 0) < 0 && errno == EINTR)
-			;
-		_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 1);
-	}
-	close(pfd[1]);
-	n = read(pfd[0], msg, sizeof(msg) - 1);
-	msg[n > 0 ? n : 0] = 0;
-	close(pfd[0]);
-	while (waitpid(helper, &status, 0) < 0 && errno == EINTR)
-		;
-	if (!WIFEXITED(status) || WEXITSTATUS(status))
-		return err_set(e, 4, "%s", *msg ? msg : "the helper mounting proc in the restored pid namespace died");
+	close(ns[0].fd);
+	if (ret < 0)
+		return ret;
 	for (int i = 0; i < p->nr_procs; i++)
 		pr_info("mount namespace %u: new proc at '%s' shows the restored pid namespace", p->procs[i].ns_id,
 			p->procs[i].mountpoint);

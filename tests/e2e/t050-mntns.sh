@@ -3,9 +3,13 @@
 # mounts are dumped (dump-mounts), made again before it exists
 # (build-mntns) and it goes on inside them. tests/workloads/mntns checks
 # the mount tree, tmpfs contents, bind, shared/slave propagation after the
-# restore, private, unbindable, and a mount on top of a mount.
+# restore, private, unbindable, and a mount on top of a mount. Unix
+# sockets, their queues and backlogs in such a namespace are made again by
+# restore-files in a child inside it (backlog, dgramfrom, sockets).
 
 . "$(dirname "$0")/lib.sh"
+
+tearDown() { e2e_teardown_trees; e2e_teardown; }
 
 # Starts the mntns workload on a fresh $T/mnt with any extra arguments.
 mntns_start() {
@@ -110,6 +114,55 @@ testKilledStagesLeaveNoMounts() {
 	done
 	e2e_restore_detached "$T/img" || return 0
 	assertEquals "mntns's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+}
+
+# Runs workload $1 (DIR: $T/d) in a mount namespace of its own: its unix
+# sockets are made again in a child of restore-files inside that namespace,
+# which sends them back with the rest of its changes (listeners, clients,
+# stand-ins for closed peers), and their queues are put back there too.
+# (The directory is the host's: dump-files looks a socket's path up in the
+# dumper's namespace, so a name on a mount only the tree has is refused.)
+mntns_sockets_roundtrip() {
+	e2e_need_amber || return 0
+	command -v unshare >/dev/null || { e2e_skip "no unshare(1)"; return 0; }
+	mkdir -p "$T/d"
+	rm -f "$T/ready" "$T/result"
+	e2e_start unshare -m --propagation private "$E2E_WL/$1" "$T/ready" "$T/result" "$T/d"
+	e2e_poll 10 test -s "$T/ready" || { fail "$1 did not get ready: $(cat "$T/wl.err")"; return 0; }
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	[ -s "$T/img/mntns.img" ] || { fail "the dump has no mntns.img: $(ls "$T/img")"; return 0; }
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "$1's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	assert_no_mounts_left
+}
+
+# A listener with connections waiting in its backlog.
+testUnixListenerInMountNamespace() {
+	mntns_sockets_roundtrip backlog
+}
+
+# Datagrams waiting from bound senders, gone ones sent again from their
+# names bound for a moment.
+testDatagramSendersInMountNamespace() {
+	mntns_sockets_roundtrip dgramfrom
+}
+
+# Pairs, a listener and its accepted connection, pipes and a closed peer's
+# queue (the sockets workload is a tree: it runs under the reaper).
+testSocketTreeInMountNamespace() {
+	e2e_need_amber || return 0
+	command -v unshare >/dev/null || { e2e_skip "no unshare(1)"; return 0; }
+	rm -f "$T/ready" "$T/result"
+	e2e_start_tree unshare -m --propagation private "$E2E_WL/sockets" "$T/ready" "$T/result" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "sockets did not get ready: $(cat "$T/wl.err")"; return 0; }
+	_pid=$E2E_PID
+	e2e_amber_ok dump -t "$_pid" -D "$T/img" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	[ -s "$T/img/mntns.img" ] || { fail "the dump has no mntns.img: $(ls "$T/img")"; return 0; }
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "sockets' check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	assert_no_mounts_left
 }
 
 . /usr/share/shunit2/shunit2
