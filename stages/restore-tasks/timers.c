@@ -57,12 +57,20 @@ static int rt_timers_itimers(struct rsys *r, struct rt_task *t, struct err *e)
 		char what[64];
 		int ret;
 
-		if (!v[which]->value_usec)
+		uint64_t value = v[which]->value_usec;
+
+		/* A periodic ITIMER_REAL that fired while the tree was frozen shows
+		 * no time left: the kernel re-arms it only when the task takes its
+		 * SIGALRM (restored with the pending signals). Its next expiry is
+		 * within one interval. */
+		if (!value)
+			value = v[which]->interval_usec;
+		if (!value)
 			continue;	/* disarmed; a new process has none */
 		tv.interval.tv_sec = v[which]->interval_usec / 1000000;
 		tv.interval.tv_usec = v[which]->interval_usec % 1000000;
-		tv.value.tv_sec = v[which]->value_usec / 1000000;
-		tv.value.tv_usec = v[which]->value_usec % 1000000;
+		tv.value.tv_sec = value / 1000000;
+		tv.value.tv_usec = value % 1000000;
 		snprintf(what, sizeof(what), "set itimer %d", which);
 		if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &tv, sizeof(tv), e)) < 0 ||
 		    (ret = rt_sys(r, NULL, what, SYS_setitimer, which, RT_SCRATCH(t), 0, 0, 0, 0, e)) < 0)

@@ -12,6 +12,12 @@ testTimersDumpRestore() {
 	e2e_roundtrip timers
 }
 
+# A periodic ITIMER_REAL that fired while the tree was frozen (its SIGALRM
+# pending, no time left) keeps its interval and goes on firing.
+testItimerFiredWhileFrozen() {
+	e2e_roundtrip itimerfired
+}
+
 # --leave-running leaves every timer as it was.
 testTimersLeaveRunning() {
 	e2e_leave_running timers
