@@ -111,12 +111,16 @@ static int rt_timer_arm(struct rsys *r, struct rt_task *t, const PosixTimerEntry
 	char what[64];
 	int ret;
 
-	if (!p->value_nsec)
+	/* As an itimer: a periodic timer whose signal is pending is re-armed
+	 * only when the signal is taken, so it shows no time left. */
+	uint64_t value = p->value_nsec ? p->value_nsec : p->interval_nsec;
+
+	if (!value)
 		return 0;
 	a.spec.interval.tv_sec = p->interval_nsec / 1000000000;
 	a.spec.interval.tv_nsec = p->interval_nsec % 1000000000;
-	a.spec.value.tv_sec = p->value_nsec / 1000000000;
-	a.spec.value.tv_nsec = p->value_nsec % 1000000000;
+	a.spec.value.tv_sec = value / 1000000000;
+	a.spec.value.tv_nsec = value % 1000000000;
 	snprintf(what, sizeof(what), "arm POSIX timer %d", p->id);
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), &a, sizeof(a), e)) < 0)
 		return ret;
