@@ -297,7 +297,7 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 		return err_set(e, EXIT_SYSTEM, "stage binary '%s' is missing or not executable; is amber installed completely?", path);
 	snprintf(in_path, sizeof(in_path), "%s/%02d-%s.in", r->dir, s->index, name);
 	if ((ret = run_write_input(r, in_path, e)) < 0)
-		return ret;
+		return err_wrap(e, "record the input of stage '%s' in '%s'", name, in_path);
 
 	argv[argc++] = path;
 	argv[argc++] = "-D";

@@ -3,6 +3,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,12 +95,19 @@ static int pagecopy_chunk(struct pagecopy_shared *sh, uint8_t *buf, uint64_t off
 		if (!nr)
 			batch_start = pos;
 	}
-	if (pc->dir == PAGECOPY_DUMP) {
-		ssize_t n = pwrite(pc->file_fd, buf, len, pc->file_base + off);
+	for (uint64_t done = 0; pc->dir == PAGECOPY_DUMP && done < len;) {
+		ssize_t n = pwrite(pc->file_fd, buf + done, len - done, pc->file_base + off + done);
 
-		if (n != (ssize_t)len)
+		/* A short write is followed by the one that says why (a full disk
+		 * says ENOSPC there, not in the errno a short write leaves). */
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n == 0)
+			errno = ENOSPC;
+		if (n <= 0)
 			return err_errno(e, "write %llu bytes of pages of pid %d to the image at %llu", (unsigned long long)len,
 					 pc->pid, (unsigned long long)(pc->file_base + off));
+		done += n;
 	}
 	return 0;
 }

@@ -244,4 +244,23 @@ testUntrustedDirRefused() {
 	assertEquals "with --allow-untrusted-dir it restores" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
+# A full disk is said as such, naming the stage and the image being
+# written, and the tree runs on.
+testFullDiskNamed() {
+	e2e_need_amber || return 0
+	e2e_start "$E2E_PYTHON" -c 'import time; x = bytearray(8 << 20); open("'"$T"'/ready", "w").write("R"); time.sleep(300)'
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ready" || { fail "python did not start"; return 0; }
+	mkdir "$T/small"
+	mount -t tmpfs -o size=1m tmpfs "$T/small" || { fail "cannot mount a small tmpfs"; return 0; }
+	e2e_amber dump -t "$pid" -D "$T/small/img" --run-dir "$T/run"
+	rc=$?
+	umount "$T/small"
+	assertEquals "a full disk is a system failure: $E2E_OUT" 4 "$rc"
+	assertContains "it says so" "$E2E_OUT" "No space left on device"
+	assertContains "naming the stage" "$E2E_OUT" "stage 'dump-memory' failed"
+	assertContains "and the image" "$E2E_OUT" "pages-$pid.img"
+	assertTrue "pid $pid runs on" "e2e_alive $pid"
+}
+
 . /usr/share/shunit2/shunit2
