@@ -29,6 +29,22 @@ static struct seize_proc *seize_find(struct seize_tree *t, pid_t pid)
 	return NULL;
 }
 
+/* PF_KTHREAD in /proc/PID/stat's flags (include/linux/sched.h). */
+#define SEIZE_PF_KTHREAD 0x00200000UL
+
+/* A kernel thread has no user memory, registers or files to save, and
+ * cannot be traced: say that rather than what ptrace answers. */
+static int seize_check_user_task(pid_t pid, struct err *e)
+{
+	struct proc_stat st;
+	struct err ignored;
+
+	if (proc_read_stat(pid, 0, &st, &ignored) == 0 && (st.flags & SEIZE_PF_KTHREAD))
+		return err_input(e, "pid %d (%s) is a kernel thread: it has no user state to dump; give the pid of a "
+				 "user process", pid, st.comm);
+	return 0;
+}
+
 /* Refuses to freeze amber itself or one of its ancestors: the dump would wait
  * for a process that waits for the dump. */
 static int seize_check_target(pid_t pid, struct err *e)
@@ -47,7 +63,7 @@ static int seize_check_target(pid_t pid, struct err *e)
 	}
 	if (pid == 1)
 		return err_input(e, "pid 1 is this namespace's init; dump it from outside its pid namespace");
-	return 0;
+	return seize_check_user_task(pid, e);
 }
 
 /* SUSPEND_SECCOMP: the task's own filters must not judge amber's remote syscalls. */

@@ -276,4 +276,14 @@ testEveryDumpStageKilledResumesTree() {
 	assertTrue "a dump after all that works" "[ -e '$T/img/inventory.img' ]"
 }
 
+# A kernel thread is named as one, not as a ptrace refusal.
+testKernelThreadRefused() {
+	e2e_need_amber || return 0
+	kt=$(ps -e -o pid=,comm= | awk '$2 == "kthreadd" { print $1; exit }')
+	[ -n "$kt" ] || { e2e_skip "no kthreadd in this pid namespace"; return 0; }
+	e2e_amber dump -t "$kt" -D "$T/img"
+	assertEquals "dumping a kernel thread is bad input: $E2E_OUT" 3 $?
+	assertContains "it says what pid $kt is" "$E2E_OUT" "pid $kt (kthreadd) is a kernel thread"
+}
+
 . /usr/share/shunit2/shunit2
