@@ -18,6 +18,7 @@
 #include "images/pstree.pb-c.h"
 #include "ipc/exitcodes.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 
 /* Per-kind magics are arbitrary but fixed forever once released. */
@@ -234,18 +235,9 @@ int image_write(struct image *img, const ProtobufCMessage *msg, struct err *e)
 			img->nr_written++;
 		return ret;
 	}
-	if (img->wlen + 4 + len > img->wcap) {
-		size_t cap = img->wcap ? img->wcap : 4096;
-		uint8_t *nb;
-
-		while (cap < img->wlen + 4 + len)
-			cap *= 2;
-		nb = realloc(img->wbuf, cap);
-		if (!nb)
-			return err_errno(e, "buffer image '%s'", img->name);
-		img->wbuf = nb;
-		img->wcap = cap;
-	}
+	/* At least 4 KiB, doubled while records come. */
+	if (grow_cap(&img->wbuf, &img->wcap, img->wlen + 4 + len < 4096 ? 4096 : img->wlen + 4 + len) < 0)
+		return err_errno(e, "buffer image '%s'", img->name);
 	le = htole32((uint32_t)len);
 	memcpy(img->wbuf + img->wlen, &le, 4);
 	protobuf_c_message_pack(msg, img->wbuf + img->wlen + 4);
