@@ -22,6 +22,7 @@
 #include "images/fs.pb-c.h"
 #include "images/image.h"
 #include "ipc/fdpass.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/mountinfo.h"
 #include "stages/build-mntns/build-mntns.h"
@@ -29,13 +30,10 @@
 /* Remembers fd (path's directory, or path itself) under id. */
 static int bm_hidden_add(struct bm_hidden *h, uint32_t id, int fd, const char *path, bool self, struct err *e)
 {
-	void *n = realloc(h->e, (h->nr + 1) * sizeof(*h->e));
-
-	if (!n) {
+	if (grow_one(&h->e, h->nr) < 0) {
 		close(fd);
 		return err_errnum(e, ENOMEM, "directories under overmounts");
 	}
-	h->e = n;
 	h->e[h->nr].id = id;
 	h->e[h->nr].dirfd = fd;
 	h->e[h->nr].self = self;

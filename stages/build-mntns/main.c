@@ -64,6 +64,7 @@
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/build-mntns/build-mntns.h"
 
@@ -79,7 +80,11 @@ static int bm_load(int dirfd, struct bm_ns *ns, struct err *e)
 	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
-		ns->m = realloc(ns->m, (ns->nr + 1) * sizeof(*ns->m));
+		if (grow_one(&ns->m, ns->nr) < 0) {
+			mnt_entry__free_unpacked(me, NULL);
+			ret = err_errno(e, "read '%s'", name);
+			break;
+		}
 		ns->m[ns->nr++] = me;
 	}
 	image_close(&img);

@@ -16,6 +16,7 @@
 #include <linux/magic.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/memfd.h"
 #include "stages/dump-memory/dump-memory.h"
@@ -23,17 +24,13 @@
 /* Has this memfd been saved already? Marks it if not. */
 static int dm_memfd_seen(struct dm_totals *tot, uint64_t ino, bool *seen, struct err *e)
 {
-	uint64_t *n;
-
 	for (int i = 0; i < tot->nr_memfd; i++)
 		if (tot->memfd[i] == ino) {
 			*seen = true;
 			return 0;
 		}
-	n = realloc(tot->memfd, sizeof(*n) * (tot->nr_memfd + 1));
-	if (!n)
+	if (grow_one(&tot->memfd, tot->nr_memfd) < 0)
 		return err_errno(e, "remember memfd %llu", (unsigned long long)ino);
-	tot->memfd = n;
 	tot->memfd[tot->nr_memfd++] = ino;
 	*seen = false;
 	return 0;

@@ -69,6 +69,7 @@
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/mntclone.h"
 #include "lib/nsroot.h"
@@ -334,11 +335,13 @@ static int dm_add_task(struct dm_state *s, ino_t self, uint32_t pid, pid_t host,
 		if (s->ns[i].ino == st.st_ino)
 			ns = &s->ns[i];
 	if (!ns) {
-		s->ns = realloc(s->ns, (s->nr_ns + 1) * sizeof(*s->ns));
+		if (grow_one(&s->ns, s->nr_ns) < 0)
+			return err_errno(e, "pid %u: remember its mount namespace", pid);
 		ns = &s->ns[s->nr_ns++];
 		*ns = (struct dm_ns){ st.st_ino, host, NULL, 0 };
 	}
-	ns->pids = realloc(ns->pids, (ns->nr_pids + 1) * sizeof(*ns->pids));
+	if (grow_one(&ns->pids, ns->nr_pids) < 0)
+		return err_errno(e, "pid %u: remember its mount namespace", pid);
 	ns->pids[ns->nr_pids++] = pid;
 	return 0;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-files/reopen.h"
 
@@ -37,10 +38,12 @@ int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e
 	}
 	if ((fd = open(m->pin, O_RDONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
-	ns->ns = realloc(ns->ns, (ns->nr + 1) * sizeof(*ns->ns));
+	if (grow_one(&ns->ns, ns->nr) < 0 || !(ns->ns[ns->nr].pids = malloc(m->n_pids * sizeof(uint32_t) + 1))) {
+		close(fd);
+		return err_errnum(e, ENOMEM, "mount namespaces");
+	}
 	ns->ns[ns->nr].id = m->id;
 	ns->ns[ns->nr].fd = fd;
-	ns->ns[ns->nr].pids = malloc(m->n_pids * sizeof(uint32_t) + 1);
 	memcpy(ns->ns[ns->nr].pids, m->pids, m->n_pids * sizeof(uint32_t));
 	ns->ns[ns->nr++].nr = m->n_pids;
 	return 0;

@@ -16,6 +16,7 @@
 
 #include "images/files.pb-c.h"
 #include "images/image.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/memfd.h"
 #include "stages/restore-tasks/restore-tasks.h"
@@ -96,7 +97,6 @@ static int rt_memfd_plan(struct rt_plan *p, struct err *e)
 		p->tasks[i].memfds = s;
 		for (size_t k = 0; mm && k < mm->n_vmas; k++) {
 			const VmaEntry *v = mm->vmas[k];
-			struct rt_memfd *n;
 			int j;
 
 			if (!rt_is_memfd_vma(v))
@@ -108,10 +108,8 @@ static int rt_memfd_plan(struct rt_plan *p, struct err *e)
 				;
 			if (j < s->nr)
 				continue;
-			n = realloc(s->v, sizeof(*n) * (s->nr + 1));
-			if (!n)
+			if (grow_one(&s->v, s->nr) < 0)
 				return err_errno(e, "plan memfds");
-			s->v = n;
 			s->v[s->nr++] = (struct rt_memfd){ v->ino, v->has_dev, v->dev, -1, false };
 		}
 	}

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
@@ -44,11 +45,8 @@ int rt_shmem_make(struct rt_plan *p, struct err *e)
 				if (s->v[j].ino == v->shmem_ino)
 					o = &s->v[j];
 			if (!o) {
-				struct rt_shmem *n = realloc(s->v, sizeof(*n) * (s->nr + 1));
-
-				if (!n)
+				if (grow_one(&s->v, s->nr) < 0)
 					return err_errno(e, "plan shared memory");
-				s->v = n;
 				o = &s->v[s->nr++];
 				*o = (struct rt_shmem){ v->shmem_ino, 0, NULL };
 			}
