@@ -1,4 +1,4 @@
-/* collect: see collect.h. */
+/* collect: see dump-files.h. */
 #include <dirent.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,11 +18,11 @@
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/remap.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
-#define COLLECT_DELETED " (deleted)"
+#define DF_DELETED " (deleted)"
 
-int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, bool file_locks, struct err *e)
+int df_open(struct df *c, int dir_fd, uint64_t ghost_limit, bool file_locks, struct err *e)
 {
 	memset(c, 0, sizeof(*c));
 	c->dir_fd = dir_fd;
@@ -39,7 +39,7 @@ int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, bool file_
 	return image_open_write(&c->files, dir_fd, "files", "files.img", e);
 }
 
-void collect_free(struct collect *c)
+void df_free(struct df *c)
 {
 	image_close(&c->files);
 	if (c->pipedata_open)
@@ -100,7 +100,7 @@ void collect_free(struct collect *c)
 	c->buckets = NULL;
 }
 
-void collect_abort(struct collect *c)
+void df_abort(struct df *c)
 {
 	for (int i = 0; i < c->nr_links; i++)
 		if (unlink(c->links[i]) == 0)
@@ -109,7 +109,7 @@ void collect_abort(struct collect *c)
 
 /* A file whose SIGIO goes to a process outside the tree would, restored,
  * signal whoever has that pid then: refused. */
-static void collect_check_owners(struct collect *c)
+static void df_check_owners(struct df *c)
 {
 	for (int i = 0; i < c->nr_owners; i++) {
 		bool ours = false;
@@ -121,18 +121,18 @@ static void collect_check_owners(struct collect *c)
 			continue;
 		snprintf(why, sizeof(why), "its signal owner (F_SETOWN) is pid %d, outside the dumped tree; "
 			 "owners outside the tree are not supported", c->owners[i].owner);
-		collect_refuse(c, c->owners[i].pid, c->owners[i].fd, "", why);
+		df_refuse(c, c->owners[i].pid, c->owners[i].fd, "", why);
 	}
 }
 
-int collect_close(struct collect *c, struct err *e)
+int df_close(struct df *c, struct err *e)
 {
-	collect_check_pipe_peers(c);
-	collect_check_socket_peers(c);
-	collect_check_owners(c);
-	collect_check_externals(c);
+	df_check_pipe_peers(c);
+	df_check_socket_peers(c);
+	df_check_owners(c);
+	df_check_externals(c);
 	/* Last: reading a waiting connection's data takes it from its backlog. */
-	if (collect_unix_backlogs(c, e) < 0)
+	if (df_unix_backlogs(c, e) < 0)
 		return -EIO;
 	if (c->remaps_open && image_close_write(&c->remaps, e) < 0)
 		return -EIO;
@@ -151,7 +151,7 @@ int collect_close(struct collect *c, struct err *e)
 }
 
 /* readlink(2) into buf as a string; a link that does not fit is an input error. */
-static int collect_readlink(const char *path, char *buf, size_t size, struct err *e)
+static int df_readlink(const char *path, char *buf, size_t size, struct err *e)
 {
 	ssize_t n = readlink(path, buf, size);
 
@@ -163,7 +163,7 @@ static int collect_readlink(const char *path, char *buf, size_t size, struct err
 	return 0;
 }
 
-static bool collect_ends_with(const char *s, const char *suffix)
+static bool df_ends_with(const char *s, const char *suffix)
 {
 	size_t n = strlen(s), m = strlen(suffix);
 
@@ -172,7 +172,7 @@ static bool collect_ends_with(const char *s, const char *suffix)
 
 /* Is this a terminal? Their state (termios, session, the other end of a pty)
  * needs its own dump code, so they are refused rather than reopened. */
-bool collect_is_tty(const char *link, const struct stat *st)
+bool df_is_tty(const char *link, const struct stat *st)
 {
 	unsigned int major = major(st->st_rdev);
 
@@ -186,10 +186,10 @@ bool collect_is_tty(const char *link, const struct stat *st)
 
 /* Why the file behind a descriptor cannot be dumped yet, or NULL if it can:
  * what is supported now is anything that can be opened again by its path. */
-static const char *collect_unsupported(const char *link, const struct stat *st, char *buf, size_t size)
+static const char *df_unsupported(const char *link, const struct stat *st, char *buf, size_t size)
 {
 	if (!strncmp(link, "pipe:", 5) || !strncmp(link, "socket:", 7))
-		return NULL;	/* a socket that cannot be restored is refused with its reason by collect_unix */
+		return NULL;	/* a socket that cannot be restored is refused with its reason by df_unix */
 	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
 	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]") ||
 	    !strcmp(link, "anon_inode:inotify"))
@@ -200,9 +200,9 @@ static const char *collect_unsupported(const char *link, const struct stat *st, 
 		return "only files reachable by a path are supported yet";
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0 && !S_ISREG(st->st_mode))
 		return "this kind of memfd is not supported yet";
-	if (st->st_nlink == 0 && collect_ends_with(link, COLLECT_DELETED) && !S_ISREG(st->st_mode))
+	if (st->st_nlink == 0 && df_ends_with(link, DF_DELETED) && !S_ISREG(st->st_mode))
 		return "it was deleted while open, and only deleted regular files are supported yet";
-	if (collect_is_tty(link, st)) {
+	if (df_is_tty(link, st)) {
 		struct ext_key k = { .kind = EXT_TTY, .a = st->st_rdev, .b = st->st_dev };
 		char key[EXT_KEY_MAX];
 
@@ -220,7 +220,7 @@ static const char *collect_unsupported(const char *link, const struct stat *st, 
 }
 
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
-void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why)
+void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *why)
 {
 	char via[320];
 
@@ -238,7 +238,7 @@ void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, cons
 }
 
 /* Are two descriptors the same open file description? 1 yes, 0 no, <0 error. */
-static int collect_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct err *e)
+static int df_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct err *e)
 {
 	long r = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
 
@@ -249,7 +249,7 @@ static int collect_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct er
 	return r == 0;
 }
 
-static unsigned int collect_hash(uint64_t dev, uint64_t ino, uint32_t flags, uint64_t pos, int nr_buckets)
+static unsigned int df_hash(uint64_t dev, uint64_t ino, uint32_t flags, uint64_t pos, int nr_buckets)
 {
 	uint64_t h = (dev * 0x9e3779b97f4a7c15ull) ^ (ino * 0xc2b2ae3d27d4eb4full) ^ flags ^ (pos * 0x165667b19e3779f9ull);
 
@@ -257,7 +257,7 @@ static unsigned int collect_hash(uint64_t dev, uint64_t ino, uint32_t flags, uin
 }
 
 /* Doubles the hash table once it holds as many files as buckets. */
-static int collect_grow(struct collect *c, struct err *e)
+static int df_rehash(struct df *c, struct err *e)
 {
 	int n = c->nr_buckets * 2;
 	int *b = malloc(sizeof(*b) * n);
@@ -266,7 +266,7 @@ static int collect_grow(struct collect *c, struct err *e)
 		return err_errno(e, "allocate the open files table");
 	memset(b, 0xff, sizeof(*b) * n);
 	for (int i = 0; i < c->nr; i++) {
-		unsigned int h = collect_hash(c->v[i].dev, c->v[i].ino, c->v[i].flags, c->v[i].pos, n);
+		unsigned int h = df_hash(c->v[i].dev, c->v[i].ino, c->v[i].flags, c->v[i].pos, n);
 
 		c->v[i].next = b[h];
 		b[h] = i;
@@ -277,11 +277,11 @@ static int collect_grow(struct collect *c, struct err *e)
 	return 0;
 }
 
-static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
-			 struct err *e);
+static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
+		    struct err *e);
 
 /* Appends one record to remaps.img, creating it the first time. */
-static int collect_write_remap(struct collect *c, const RemapEntry *re, struct err *e)
+static int df_write_remap(struct df *c, const RemapEntry *re, struct err *e)
 {
 	int ret;
 
@@ -298,7 +298,7 @@ static int collect_write_remap(struct collect *c, const RemapEntry *re, struct e
  * made with O_TMPFILE; otherwise save its contents (a ghost file), up to
  * --ghost-limit bytes. */
 /* The remap made already for this inode (another description of it), or NULL. */
-static const struct collect_remapped *collect_remapped_of(const struct collect *c, const struct stat *st)
+static const struct df_remapped *df_remapped_of(const struct df *c, const struct stat *st)
 {
 	for (int i = 0; i < c->nr_remapped; i++)
 		if (c->remapped[i].dev == st->st_dev && c->remapped[i].ino == st->st_ino)
@@ -306,23 +306,23 @@ static const struct collect_remapped *collect_remapped_of(const struct collect *
 	return NULL;
 }
 
-static int collect_remember_remap(struct collect *c, const struct stat *st, uint32_t id, int kind, const char *path,
-				  struct err *e)
+static int df_remember_remap(struct df *c, const struct stat *st, uint32_t id, int kind, const char *path,
+			     struct err *e)
 {
-	struct collect_remapped *n = realloc(c->remapped, sizeof(*n) * (c->nr_remapped + 1));
+	struct df_remapped *n = realloc(c->remapped, sizeof(*n) * (c->nr_remapped + 1));
 
 	if (!n)
 		return err_errno(e, "remember a remap");
 	c->remapped = n;
-	n[c->nr_remapped] = (struct collect_remapped){ st->st_dev, st->st_ino, id, kind, path ? strdup(path) : NULL };
+	n[c->nr_remapped] = (struct df_remapped){ st->st_dev, st->st_ino, id, kind, path ? strdup(path) : NULL };
 	c->nr_remapped++;
 	return 0;
 }
 
-static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st,
-			 uint32_t id, struct err *e)
+static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st,
+		    uint32_t id, struct err *e)
 {
-	const struct collect_remapped *prev = collect_remapped_of(c, st);
+	const struct df_remapped *prev = df_remapped_of(c, st);
 	RemapEntry rm = REMAP_ENTRY__INIT;
 	char path[64], link[PATH_MAX + 64], dir[PATH_MAX], here[PATH_MAX + 128];
 	const char *slash = strrchr(orig, '/');
@@ -337,13 +337,13 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 			rm.has_ghost_id = true;
 			rm.ghost_id = prev->file_id;
 		}
-		return collect_write_remap(c, &rm, e);
+		return df_write_remap(c, &rm, e);
 	}
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
 	snprintf(link, sizeof(link), "%s/" REMAP_PREFIX "%llu.%d", dir, (unsigned long long)st->st_ino, getpid());
 	/* In another mount namespace the link goes beside the file there. */
-	collect_ns_path(c, pid, link, here, sizeof(here));
+	df_ns_path(c, pid, link, here, sizeof(here));
 	rm.file_id = id;
 	if (linkat(AT_FDCWD, path, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
 		nl = realloc(c->links, sizeof(*nl) * (c->nr_links + 1));
@@ -357,20 +357,20 @@ static int collect_remap(struct collect *c, pid_t pid, int fd, const char *orig,
 		c->nr_links++;
 		rm.kind = REMAP_KIND__REMAP_LINK;
 		rm.path = link;
-		if (collect_remember_remap(c, st, id, rm.kind, link, e) < 0)
+		if (df_remember_remap(c, st, id, rm.kind, link, e) < 0)
 			return -1;
 		pr_info("pid %d fd %d: '%s' %s; linked back as '%s'", pid, fd, orig,
 			st->st_nlink ? "is no longer at that path" : "was unlinked", link);
-		return collect_write_remap(c, &rm, e);
+		return df_write_remap(c, &rm, e);
 	}
 	pr_debug("pid %d fd %d: cannot link '%s' back (%m): saving it as a ghost file", pid, fd, orig);
-	return collect_ghost(c, pid, fd, orig, st, id, e);
+	return df_ghost(c, pid, fd, orig, st, id, e);
 }
 
 /* Saves a file's contents in the images (a ghost file), up to --ghost-limit
  * bytes. */
-static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
-			 struct err *e)
+static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
+		    struct err *e)
 {
 	RemapEntry rm = REMAP_ENTRY__INIT;
 	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
@@ -386,7 +386,7 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 
 		snprintf(why, sizeof(why), "its %lld bytes must be saved in the images, over the ghost-limit of %llu bytes "
 			 "(raise it with --ghost-limit)", (long long)st->st_size, (unsigned long long)c->ghost_limit);
-		collect_refuse(c, pid, fd, orig, why);
+		df_refuse(c, pid, fd, orig, why);
 		return 0;
 	}
 	rfd = open(path, O_RDONLY | O_CLOEXEC);
@@ -410,16 +410,16 @@ static int collect_ghost(struct collect *c, pid_t pid, int fd, const char *orig,
 	rm.kind = REMAP_KIND__REMAP_GHOST;
 	rm.has_ghost_id = true;
 	rm.ghost_id = id;
-	if (collect_remember_remap(c, st, id, rm.kind, NULL, e) < 0)
+	if (df_remember_remap(c, st, id, rm.kind, NULL, e) < 0)
 		return -1;
 	pr_info("pid %d fd %d: '%s' was unlinked; its %lld bytes are saved in %s", pid, fd, orig,
 		(long long)st->st_size, gname);
-	return collect_write_remap(c, &rm, e);
+	return df_write_remap(c, &rm, e);
 }
 
 /* A copy of pid's fd in this process (pidfd_getfd), for what only the
  * open file itself can tell; the pidfd is kept while one task is read. */
-int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e)
+int df_getfd(struct df *c, pid_t pid, int fd, struct err *e)
 {
 	int dup;
 
@@ -440,7 +440,7 @@ int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e)
  * both belong to the open file description. *set says whether either was
  * set. The owner is translated to the pid the tree knows it by (the last
  * NSpid), and remembered to be checked against the tree at the end. */
-static int collect_fown(struct collect *c, pid_t pid, int fd, FownEntry *fo, bool *set, struct err *e)
+static int df_fown(struct df *c, pid_t pid, int fd, FownEntry *fo, bool *set, struct err *e)
 {
 	struct f_owner_ex own = { 0 };
 	_cleanup_close_ int dup = -1;
@@ -448,7 +448,7 @@ static int collect_fown(struct collect *c, pid_t pid, int fd, FownEntry *fo, boo
 	int sig;
 
 	*set = false;
-	if ((dup = collect_getfd(c, pid, fd, e)) < 0)
+	if ((dup = df_getfd(c, pid, fd, e)) < 0)
 		return dup;
 	if (fcntl(dup, F_GETOWN_EX, &own) < 0 || (sig = fcntl(dup, F_GETSIG)) < 0)
 		return err_errno(e, "read the owner of pid %d fd %d (F_GETOWN_EX, F_GETSIG)", pid, fd);
@@ -474,17 +474,17 @@ static int collect_fown(struct collect *c, pid_t pid, int fd, FownEntry *fo, boo
 			return err_errno(e, "remember the owner of pid %d fd %d", pid, fd);
 		c->owners = n;
 	}
-	c->owners[c->nr_owners++] = (struct collect_owner){ own.type == F_OWNER_PGRP || st.tgid <= 0 ? own.pid : st.tgid, pid, fd };
+	c->owners[c->nr_owners++] = (struct df_owner){ own.type == F_OWNER_PGRP || st.tgid <= 0 ? own.pid : st.tgid, pid, fd };
 	return 0;
 }
 
 /* Writes a new description's record; the usk it points to is freed. */
-static int collect_file_write(struct collect *c, RegFileEntry *re, struct collect_usk *usk, const char *link, pid_t pid,
-			      int fd, uint32_t *id, bool *added, struct err *e)
+static int df_file_write(struct df *c, RegFileEntry *re, struct df_usk *usk, const char *link, pid_t pid,
+			 int fd, uint32_t *id, bool *added, struct err *e)
 {
 	int ret = image_write(&c->files, &re->base, e);
 
-	collect_usk_free(usk);
+	df_usk_free(usk);
 	if (ret < 0)
 		return ret;
 	pr_trace("file %u: '%s'%s flags %#o pos %llu (pid %d fd %d)", re->id, link, re->external ? " (external)" : "",
@@ -492,16 +492,16 @@ static int collect_file_write(struct collect *c, RegFileEntry *re, struct collec
 	*id = re->id;
 	*added = true;
 	if (c->nr >= c->nr_buckets)
-		return collect_grow(c, e);
+		return df_rehash(c, e);
 	return 0;
 }
 
 /* A new slot at the end of c->v with the next id, in no hash chain yet. */
-int collect_new_id(struct collect *c, uint32_t *id, struct err *e)
+int df_new_id(struct df *c, uint32_t *id, struct err *e)
 {
 	if (c->nr == c->cap) {
 		int cap = c->cap ? c->cap * 2 : 64;
-		struct collect_file *v = realloc(c->v, sizeof(*v) * cap);
+		struct df_file *v = realloc(c->v, sizeof(*v) * cap);
 
 		if (!v)
 			return err_errno(e, "allocate the open files table");
@@ -509,7 +509,7 @@ int collect_new_id(struct collect *c, uint32_t *id, struct err *e)
 		c->cap = cap;
 	}
 	/* In no hash chain: nothing is compared with it. */
-	c->v[c->nr] = (struct collect_file){ .id = c->nr + 1, .next = -1 };
+	c->v[c->nr] = (struct df_file){ .id = c->nr + 1, .next = -1 };
 	*id = c->v[c->nr++].id;
 	return 0;
 }
@@ -517,8 +517,8 @@ int collect_new_id(struct collect *c, uint32_t *id, struct err *e)
 /* The id of the open file description behind pid's fd: an existing one if
  * kcmp says a descriptor seen before shares it, else a new RegFileEntry
  * written to files.img. *added says which. */
-int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st,
-		    const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e)
+int df_file_id(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st,
+	       const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e)
 {
 	uint32_t flags = fi->flags & ~O_CLOEXEC;
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
@@ -526,21 +526,21 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 	_cleanup_free_ EpollTargetEntry *tfds = NULL;
 	_cleanup_free_ void *watches = NULL;
 	FownEntry fown = FOWN_ENTRY__INIT;
-	struct collect_usk usk = { .u = UNIX_SOCKET_ENTRY__INIT };
+	struct df_usk usk = { .u = UNIX_SOCKET_ENTRY__INIT };
 	bool owned;
 	uint32_t my_id;
 	char orig[PATH_MAX];
-	struct collect_file *f;
+	struct df_file *f;
 	unsigned int h;
 	int ret;
 
 	*added = false;
-	h = collect_hash(st->st_dev, st->st_ino, flags, fi->pos, c->nr_buckets);
+	h = df_hash(st->st_dev, st->st_ino, flags, fi->pos, c->nr_buckets);
 	for (int i = c->buckets[h]; i >= 0; i = c->v[i].next) {
 		f = &c->v[i];
 		if (f->dev != st->st_dev || f->ino != st->st_ino || f->flags != flags || f->pos != fi->pos)
 			continue;
-		if ((ret = collect_same_file(f->pid, f->fd, pid, fd, e)) < 0)
+		if ((ret = df_same_file(f->pid, f->fd, pid, fd, e)) < 0)
 			return ret;
 		if (ret) {
 			*id = f->id;
@@ -548,7 +548,7 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		}
 	}
 
-	if ((ret = collect_new_id(c, &my_id, e)) < 0)	/* f moves if a file in flight in a socket grows c->v */
+	if ((ret = df_new_id(c, &my_id, e)) < 0)	/* f moves if a file in flight in a socket grows c->v */
 		return ret;
 	f = &c->v[c->nr - 1];
 	f->pid = pid;
@@ -572,7 +572,7 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 	re.mode = st->st_mode;
 	re.has_size = S_ISREG(st->st_mode);
 	re.size = st->st_size;
-	if ((ret = collect_fown(c, pid, fd, &fown, &owned, e)) < 0)
+	if ((ret = df_fown(c, pid, fd, &fown, &owned, e)) < 0)
 		return ret;
 	if (owned)
 		re.fown = &fown;
@@ -580,23 +580,23 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		/* Outside the tree: its key stands for it, nothing else is read. */
 		re.path = re.external = (char *)ext;
 		re.has_size = false;
-		return collect_file_write(c, &re, &usk, link, pid, fd, id, added, e);
+		return df_file_write(c, &re, &usk, link, pid, fd, id, added, e);
 	}
 	if (!strncmp(link, "socket:", 7)) {
 		const char *why;
 
-		ret = collect_unix(c, pid, fd, st->st_ino, &usk, &why, e);
+		ret = df_unix(c, pid, fd, st->st_ino, &usk, &why, e);
 		if (ret < 0) {
-			collect_usk_free(&usk);
+			df_usk_free(&usk);
 			return ret;
 		}
 		if (why)
-			collect_refuse(c, pid, fd, link, why);
+			df_refuse(c, pid, fd, link, why);
 		re.unix_sk = &usk.u;
 		re.has_mnt_id = false;
 	}
 	if (!strncmp(link, "anon_inode:", 11)) {
-		if ((ret = collect_anon(pid, fd, link, &anon, &tfds, &watches, e)) < 0)
+		if ((ret = df_anon(pid, fd, link, &anon, &tfds, &watches, e)) < 0)
 			return ret;
 		re.anon = &anon;
 		re.has_mnt_id = false;
@@ -604,9 +604,9 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 	/* Unlinked by the name it was opened with: maybe by its last name
 	 * (nlink 0: a ghost unless it can be relinked), maybe while another
 	 * hard link keeps it (then it can always be linked back). */
-	if (S_ISREG(st->st_mode) && !strncmp(link, "/memfd:", 7) && collect_ends_with(link, COLLECT_DELETED)) {
+	if (S_ISREG(st->st_mode) && !strncmp(link, "/memfd:", 7) && df_ends_with(link, DF_DELETED)) {
 		/* A memfd: saved whole, once per inode, in the memfd images. */
-		size_t n = strlen(link) - strlen(COLLECT_DELETED);
+		size_t n = strlen(link) - strlen(DF_DELETED);
 
 		if (n >= sizeof(orig))
 			return err_input(e, "memfd name of pid %d fd %d is too long", pid, fd);
@@ -615,10 +615,10 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		re.path = orig;
 		re.has_memfd = re.memfd = true;
 		re.has_mnt_id = false;
-		if ((ret = collect_memfd(c, pid, fd, orig, st, e)) < 0)
+		if ((ret = df_memfd(c, pid, fd, orig, st, e)) < 0)
 			return ret;
-	} else if (S_ISREG(st->st_mode) && collect_ends_with(link, COLLECT_DELETED)) {
-		size_t n = strlen(link) - strlen(COLLECT_DELETED);
+	} else if (S_ISREG(st->st_mode) && df_ends_with(link, DF_DELETED)) {
+		size_t n = strlen(link) - strlen(DF_DELETED);
 
 		if (n >= sizeof(orig))
 			return err_input(e, "path of pid %d fd %d is too long", pid, fd);
@@ -626,33 +626,33 @@ int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, cons
 		orig[n] = 0;
 		re.path = orig;
 		re.has_remapped = re.remapped = true;
-		if ((ret = collect_remap(c, pid, fd, orig, st, my_id, e)) < 0)
+		if ((ret = df_remap(c, pid, fd, orig, st, my_id, e)) < 0)
 			return ret;
-	} else if (S_ISREG(st->st_mode) && link[0] == '/' && collect_path_replaced(c, pid, link, st, fi->mnt_id)) {
+	} else if (S_ISREG(st->st_mode) && link[0] == '/' && df_path_replaced(c, pid, link, st, fi->mnt_id)) {
 		/* Opened by a path that now leads elsewhere (renamed, or replaced
 		 * by another file): the open file still has a link somewhere, so
 		 * it can be linked back and reopened by that. */
 		re.has_remapped = re.remapped = true;
-		if ((ret = collect_remap(c, pid, fd, link, st, my_id, e)) < 0)
+		if ((ret = df_remap(c, pid, fd, link, st, my_id, e)) < 0)
 			return ret;
 	}
 	if (S_ISFIFO(st->st_mode) && link[0] == '/') {
 		re.has_fifo = re.fifo = true;
-		if ((ret = collect_fifo_data(c, pid, fd, st, e)) < 0)
+		if ((ret = df_fifo_data(c, pid, fd, st, e)) < 0)
 			return ret;
 	}
 	if (!strncmp(link, "pipe:", 5)) {
 		re.has_pipe_ino = true;
 		re.pipe_ino = st->st_ino;
 		re.has_mnt_id = false;
-		if ((ret = collect_pipe_data(c, pid, fd, st->st_ino, e)) < 0)
+		if ((ret = df_pipe_data(c, pid, fd, st->st_ino, e)) < 0)
 			return ret;
 	}
-	return collect_file_write(c, &re, &usk, link, pid, fd, id, added, e);
+	return df_file_write(c, &re, &usk, link, pid, fd, id, added, e);
 }
 
 /* Writes fs-PID.img: cwd, root and umask. */
-static int collect_fs(struct collect *c, pid_t pid, pid_t id, struct err *e)
+static int df_fs(struct df *c, pid_t pid, pid_t id, struct err *e)
 {
 	char path[64], name[64], cwd[PATH_MAX], root[PATH_MAX];
 	FsEntry fs = FS_ENTRY__INIT;
@@ -662,13 +662,13 @@ static int collect_fs(struct collect *c, pid_t pid, pid_t id, struct err *e)
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
-	if ((ret = collect_readlink(path, cwd, sizeof(cwd), e)) < 0)
+	if ((ret = df_readlink(path, cwd, sizeof(cwd), e)) < 0)
 		return ret;
-	if (collect_ends_with(cwd, COLLECT_DELETED) && stat(path, &sb) == 0 && sb.st_nlink == 0)
+	if (df_ends_with(cwd, DF_DELETED) && stat(path, &sb) == 0 && sb.st_nlink == 0)
 		return err_input(e, "pid %d: its working directory '%s' was removed, which is not supported; "
 				 "let it change directory first", pid, cwd);
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
-	if ((ret = collect_readlink(path, root, sizeof(root), e)) < 0)
+	if ((ret = df_readlink(path, root, sizeof(root), e)) < 0)
 		return ret;
 	if ((ret = proc_read_status(pid, 0, &st, e)) < 0)
 		return ret;
@@ -688,13 +688,13 @@ static int collect_fs(struct collect *c, pid_t pid, pid_t id, struct err *e)
 	return image_write_one(c->dir_fd, "fs", name, &fs.base, e);
 }
 
-static int collect_int_cmp(const void *a, const void *b)
+static int df_int_cmp(const void *a, const void *b)
 {
 	return *(const int *)a - *(const int *)b;
 }
 
 /* The descriptor numbers open in pid, ascending; *fds is malloc'd. */
-static int collect_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
+static int df_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
 {
 	_cleanup_closedir_ DIR *d = NULL;
 	_cleanup_free_ int *v = NULL;
@@ -726,14 +726,14 @@ static int collect_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
 	if (errno)
 		return err_errno(e, "list the descriptors of pid %d ('%s')", pid, path);
 	if (n)
-		qsort(v, n, sizeof(*v), collect_int_cmp);
+		qsort(v, n, sizeof(*v), df_int_cmp);
 	*fds = TAKE_PTR(v);
 	*nr = n;
 	return 0;
 }
 
 /* Reads one descriptor and writes its FdinfoEntry (and its file if new). */
-static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd, int *nr_new, struct err *e)
+static int df_fd(struct df *c, struct image *fdinfo, pid_t pid, int fd, int *nr_new, struct err *e)
 {
 	FdinfoEntry fe = FDINFO_ENTRY__INIT;
 	FileLockEntry locks[PROC_MAX_LOCKS], *lockp[PROC_MAX_LOCKS];
@@ -746,20 +746,20 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
-	if ((ret = collect_readlink(path, link, sizeof(link), e)) < 0)
+	if ((ret = df_readlink(path, link, sizeof(link), e)) < 0)
 		return ret;
 	/* stat follows the magic link to the open file itself, even a deleted one. */
 	if (stat(path, &st) < 0)
 		return err_errno(e, "stat pid %d fd %d ('%s')", pid, fd, link);
 	if ((ret = proc_read_fdinfo(pid, fd, &fi, e)) < 0)
 		return ret;
-	ext = collect_external_key(c, link, &st, fi.mnt_id, key, sizeof(key));
-	why = ext ? NULL : collect_unsupported(link, &st, why_buf, sizeof(why_buf));
+	ext = df_external_key(c, link, &st, fi.mnt_id, key, sizeof(key));
+	why = ext ? NULL : df_unsupported(link, &st, why_buf, sizeof(why_buf));
 	if (why) {
-		collect_refuse(c, pid, fd, link, why);
+		df_refuse(c, pid, fd, link, why);
 		return 0;
 	}
-	if ((ret = collect_file_id(c, pid, fd, link, &st, &fi, ext, &id, &added, e)) < 0)
+	if ((ret = df_file_id(c, pid, fd, link, &st, &fi, ext, &id, &added, e)) < 0)
 		return ret;
 	*nr_new += added;
 	fe.fd = fd;
@@ -776,7 +776,7 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 		for (int i = 0; i < fi.nr_locks; i++)
 			other |= fi.locks[i].kind == PROC_LOCK_OTHER;
 		if (!c->file_locks || other) {
-			collect_refuse(c, pid, fd, link, other ? "it holds a lease or lock of a kind amber cannot take again"
+			df_refuse(c, pid, fd, link, other ? "it holds a lease or lock of a kind amber cannot take again"
 							       : "it holds a file lock; dump with --file-locks to save it");
 			return 0;
 		}
@@ -795,7 +795,7 @@ static int collect_fd(struct collect *c, struct image *fdinfo, pid_t pid, int fd
 	return image_write(fdinfo, &fe.base, e);
 }
 
-int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e)
+int df_task(struct df *c, pid_t pid, pid_t id, struct err *e)
 {
 	_cleanup_free_ int *fds = NULL;
 	struct image fdinfo;
@@ -816,15 +816,15 @@ int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e)
 	if (access(name, F_OK) < 0 && errno == ENOENT)
 		return err_input(e, "pid %d does not exist; the task records name a process that is gone "
 				 "(it exited, or the tree was not stopped)", pid);
-	if ((ret = collect_fs(c, pid, id, e)) < 0)
+	if ((ret = df_fs(c, pid, id, e)) < 0)
 		return ret;
-	if ((ret = collect_list_fds(pid, &fds, &nr, e)) < 0)
+	if ((ret = df_list_fds(pid, &fds, &nr, e)) < 0)
 		return ret;
 	snprintf(name, sizeof(name), "fdinfo-%d.img", id);
 	if ((ret = image_open_write(&fdinfo, c->dir_fd, "fdinfo", name, e)) < 0)
 		return ret;
 	for (int i = 0; i < nr && ret >= 0; i++)
-		ret = collect_fd(c, &fdinfo, pid, fds[i], &nr_new, e);
+		ret = df_fd(c, &fdinfo, pid, fds[i], &nr_new, e);
 	if (image_close_write(&fdinfo, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret >= 0)
 		ret = -EIO;
 	if (ret < 0)

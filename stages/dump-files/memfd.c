@@ -17,11 +17,11 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/memfd.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
 /* Has this stage saved the memfd already (another description of it)?
  * Marks it if not. */
-static int collect_memfd_seen(struct collect *c, const struct stat *st, bool *seen, struct err *e)
+static int df_memfd_seen(struct df *c, const struct stat *st, bool *seen, struct err *e)
 {
 	void *n;
 
@@ -40,7 +40,7 @@ static int collect_memfd_seen(struct collect *c, const struct stat *st, bool *se
 	return 0;
 }
 
-int collect_memfd(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e)
+int df_memfd(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e)
 {
 	MemfdEntry m = MEMFD_ENTRY__INIT;
 	const char *name = memfd_name_of(link);
@@ -50,7 +50,7 @@ int collect_memfd(struct collect *c, pid_t pid, int fd, const char *link, const 
 	bool seen;
 	int ret;
 
-	if ((ret = collect_memfd_seen(c, st, &seen, e)) < 0 || seen)
+	if ((ret = df_memfd_seen(c, st, &seen, e)) < 0 || seen)
 		return ret;
 	/* A description of its own, to read at any offset whatever the
 	 * process's flags (O_WRONLY, O_APPEND). */
@@ -61,7 +61,7 @@ int collect_memfd(struct collect *c, pid_t pid, int fd, const char *link, const 
 	if (fstatfs(rfd, &sfs) < 0)
 		return err_errno(e, "statfs memfd '%s' of pid %d fd %d", name, pid, fd);
 	if (sfs.f_type != TMPFS_MAGIC) {
-		collect_refuse(c, pid, fd, link, "a hugetlb memfd (MFD_HUGETLB) is not supported yet");
+		df_refuse(c, pid, fd, link, "a hugetlb memfd (MFD_HUGETLB) is not supported yet");
 		return 0;
 	}
 	m.ino = st->st_ino;

@@ -1,5 +1,5 @@
 /* dump-files/pipes.c: what pipes and FIFOs hold, and the check that no
- * pipe is joined to a process outside the tree; see collect.h. */
+ * pipe is joined to a process outside the tree; see dump-files.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -13,7 +13,7 @@
 #include "images/files.pb-c.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
 /* Saves what a pipe holds, once per pipe, without taking it out: a new
  * description of the pipe (opened through /proc, read-write so it never
@@ -21,9 +21,9 @@
  * serves every pipe; it is only grown for one that holds more than it can
  * take (many pipes can exhaust a user's pipe pages, and without
  * CAP_SYS_RESOURCE a pipe cannot then be grown). */
-static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
+static int df_pipe_bytes(struct df *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
 
-int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
+int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
 	for (int i = 0; i < c->nr_pipes; i++)
 		if (c->pipes[i] == ino)
@@ -46,14 +46,14 @@ int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct
 	c->pipe_holder[c->nr_pipes][0] = pid;
 	c->pipe_holder[c->nr_pipes][1] = fd;
 	c->pipes[c->nr_pipes++] = ino;
-	return collect_pipe_bytes(c, pid, fd, ino, false, e);
+	return df_pipe_bytes(c, pid, fd, ino, false, e);
 }
 
 /* A FIFO's buffer belongs to its inode, so it is saved once per inode
  * (device and inode: a FIFO's inode number can equal a pipe's). Its ends
  * may be opened by anyone at any time, so unlike a pipe's they are not
  * checked against the rest of the system. */
-int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e)
+int df_fifo_data(struct df *c, pid_t pid, int fd, const struct stat *st, struct err *e)
 {
 	for (int i = 0; i < c->nr_fifos; i++)
 		if (c->fifos[i].dev == st->st_dev && c->fifos[i].ino == st->st_ino)
@@ -67,10 +67,10 @@ int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *s
 	}
 	c->fifos[c->nr_fifos].dev = st->st_dev;
 	c->fifos[c->nr_fifos++].ino = st->st_ino;
-	return collect_pipe_bytes(c, pid, fd, st->st_ino, true, e);
+	return df_pipe_bytes(c, pid, fd, st->st_ino, true, e);
 }
 
-static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e)
+static int df_pipe_bytes(struct df *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e)
 {
 	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
 	char path[64];
@@ -122,7 +122,7 @@ static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino
  * (a writer killed by SIGPIPE, a reader seeing end-of-file), so it is
  * refused like any descriptor amber cannot restore yet. If no process has
  * it, the peer had closed it, which a restore reproduces. */
-void collect_check_pipe_peers(struct collect *c)
+void df_check_pipe_peers(struct df *c)
 {
 	_cleanup_closedir_ DIR *proc = NULL;
 	struct dirent *de;
@@ -166,7 +166,7 @@ void collect_check_pipe_peers(struct collect *c)
 					 "dump with --external pipe[%llu] and give a pipe back at restore with "
 					 "--inherit-fd fd[N]:pipe:[%llu]", pid, fe->d_name, (unsigned long long)c->pipes[i],
 					 (unsigned long long)c->pipes[i]);
-				collect_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
+				df_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
 				c->pipe_sides[i] = 3;	/* once per pipe */
 			}
 		}

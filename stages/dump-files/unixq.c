@@ -1,7 +1,7 @@
 /* dump-files/unixq.c: what waits to be read at a unix socket, peeked at
  * without taking it: the bytes, the name of each datagram's bound sender,
  * and the files in flight (SCM_RIGHTS), which become files.img records of
- * their own; see collect.h. */
+ * their own; see dump-files.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -15,7 +15,7 @@
 
 #include "lib/cleanup.h"
 #include "lib/log.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
 #define UNIXQ_MAX_FDS 253	/* SCM_MAX_FD */
 
@@ -27,7 +27,7 @@ union unixq_ctl {
 
 /* Keeps this stage's copy fd of a file in flight open to the end (kcmp
  * compares later descriptors with it); closes it if it cannot be kept. */
-int collect_keep_fd(struct collect *c, int fd, struct err *e)
+int df_keep_fd(struct df *c, int fd, struct err *e)
 {
 	if (c->nr_inflight % 32 == 0) {
 		int *n = realloc(c->inflight, sizeof(*n) * (c->nr_inflight + 32));
@@ -46,7 +46,7 @@ int collect_keep_fd(struct collect *c, int fd, struct err *e)
  * a regular file, a pipe end or a socket, described like a descriptor of
  * the tree (one that shares its open file description gets its id).
  * Anything else sets *why. */
-static int unixq_inflight(struct collect *c, pid_t pid, int fd, int copy, uint32_t *id, char *why, size_t whylen,
+static int unixq_inflight(struct df *c, pid_t pid, int fd, int copy, uint32_t *id, char *why, size_t whylen,
 			  struct err *e)
 {
 	char path[64], link[PATH_MAX];
@@ -75,7 +75,7 @@ static int unixq_inflight(struct collect *c, pid_t pid, int fd, int copy, uint32
 	}
 	c->via_pid = pid;
 	c->via_fd = fd;
-	ret = collect_file_id(c, self, copy, link, &st, &fi, NULL, id, &added, e);
+	ret = df_file_id(c, self, copy, link, &st, &fi, NULL, id, &added, e);
 	c->via_pid = via_pid;
 	c->via_fd = via_fd;
 	if (ret < 0)
@@ -90,7 +90,7 @@ static int unixq_inflight(struct collect *c, pid_t pid, int fd, int copy, uint32
 
 /* The files of one SCM_RIGHTS message: each kept, described, and its id put
  * into note->fds; a failure closes the rest. */
-static int unixq_take_fds(struct collect *c, pid_t pid, int fd, struct msghdr *mh, UnixQueueNote *note, struct collect_usk *k,
+static int unixq_take_fds(struct df *c, pid_t pid, int fd, struct msghdr *mh, UnixQueueNote *note, struct df_usk *k,
 			  const char **why, struct err *e)
 {
 	int ret = 0;
@@ -113,8 +113,8 @@ static int unixq_take_fds(struct collect *c, pid_t pid, int fd, struct msghdr *m
 				close(copy);
 				continue;
 			}
-			if ((ret = collect_keep_fd(c, copy, e)) < 0)
-				continue;	/* closed by collect_keep_fd */
+			if ((ret = df_keep_fd(c, copy, e)) < 0)
+				continue;	/* closed by df_keep_fd */
 			ret = unixq_inflight(c, pid, fd, copy, &note->fds[note->n_fds], k->why, sizeof(k->why), e);
 			if (ret >= 0 && k->why[0])
 				*why = k->why;
@@ -126,7 +126,7 @@ static int unixq_take_fds(struct collect *c, pid_t pid, int fd, struct msghdr *m
 }
 
 /* Appends one queue entry of n bytes at offset 'used' of k->buf. */
-static int unixq_add_entry(struct collect_usk *k, size_t used, size_t n, struct err *e)
+static int unixq_add_entry(struct df_usk *k, size_t used, size_t n, struct err *e)
 {
 	ProtobufCBinaryData *nq = realloc(k->q, sizeof(*nq) * (k->u.n_queue + 1));
 
@@ -140,7 +140,7 @@ static int unixq_add_entry(struct collect_usk *k, size_t used, size_t n, struct 
 }
 
 /* A note for the last queue entry. */
-static UnixQueueNote *unixq_note(struct collect_usk *k, struct err *e)
+static UnixQueueNote *unixq_note(struct df_usk *k, struct err *e)
 {
 	UnixQueueNote *n = realloc(k->notes, sizeof(*n) * (k->u.n_notes + 1));
 
@@ -162,8 +162,8 @@ static UnixQueueNote *unixq_note(struct collect_usk *k, struct err *e)
  * message with files (so any offset before it "has" them), and stops after
  * it. Delivered with the last byte, they come with the read that reaches
  * the end of that message, never earlier than they would have. */
-static int unixq_add(struct collect *c, pid_t pid, int fd, int type, size_t used, ssize_t n, struct msghdr *mh,
-		     bool *run_open, struct collect_usk *k, const char **why, struct err *e)
+static int unixq_add(struct df *c, pid_t pid, int fd, int type, size_t used, ssize_t n, struct msghdr *mh,
+		     bool *run_open, struct df_usk *k, const char **why, struct err *e)
 {
 	const struct sockaddr_un *from = mh->msg_name;
 	bool fds = false;
@@ -204,8 +204,8 @@ static int unixq_add(struct collect *c, pid_t pid, int fd, int type, size_t used
 	return fds ? unixq_take_fds(c, pid, fd, mh, note, k, why, e) : 0;
 }
 
-int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, struct collect_usk *k, const char **why,
-		       struct err *e)
+int df_unix_queue(struct df *c, pid_t pid, int fd, int sk, int type, struct df_usk *k, const char **why,
+		  struct err *e)
 {
 	size_t cap = 256 * 1024, used = 0;
 	int zero = 0, old = -1;
@@ -280,7 +280,7 @@ int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, s
 	return ret;
 }
 
-void collect_usk_free(struct collect_usk *k)
+void df_usk_free(struct df_usk *k)
 {
 	for (size_t i = 0; k->notes && i < k->u.n_notes; i++) {
 		free(k->notes[i].from.data);

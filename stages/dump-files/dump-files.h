@@ -1,10 +1,10 @@
-/* collect: what dump-files reads from /proc for each process of the tree:
+/* dump-files: the stage's internals (this folder only): what it reads from /proc for each process of the tree:
  * its place in the file system (fs-PID.img), its descriptors
  * (fdinfo-PID.img) and the open file descriptions behind them (files.img,
  * one for the tree, each description written once however many descriptors
  * in however many processes share it). */
-#ifndef AMBER_DUMP_FILES_COLLECT_H
-#define AMBER_DUMP_FILES_COLLECT_H
+#ifndef AMBER_STAGE_DUMP_FILES_H
+#define AMBER_STAGE_DUMP_FILES_H
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -19,7 +19,7 @@
 #include "lib/sockdiag.h"
 
 /* One open file description already written to files.img. */
-struct collect_file {
+struct df_file {
 	uint32_t id;
 	pid_t pid;		/* one descriptor that holds it, for kcmp */
 	int fd;
@@ -29,10 +29,10 @@ struct collect_file {
 	int next;		/* next index in the same hash chain, -1 ends it */
 };
 
-struct collect {
+struct df {
 	int dir_fd;
 	struct image files;		/* files.img, open for the whole run */
-	struct collect_file *v;
+	struct df_file *v;
 	int nr, cap;
 	int *buckets;			/* hash of (dev, ino, flags) -> first index */
 	int nr_buckets;
@@ -43,9 +43,9 @@ struct collect {
 	uint64_t *pipes;		/* inodes of the pipes whose data is saved */
 	struct { uint64_t dev, ino; } *fifos;	/* FIFOs whose data is saved */
 	int nr_fifos;
-	struct collect_owner { pid_t owner, pid; int fd; } *owners;	/* F_SETOWN targets, checked at close */
+	struct df_owner { pid_t owner, pid; int fd; } *owners;	/* F_SETOWN targets, checked at close */
 	int nr_owners;
-	struct collect_sock { uint64_t ino, peer; pid_t pid; int fd; } *socks;	/* unix sockets, to check peers at close */
+	struct df_sock { uint64_t ino, peer; pid_t pid; int fd; } *socks;	/* unix sockets, to check peers at close */
 	int nr_socks;
 	int pidfd;			/* of pidfd_pid, for pidfd_getfd */
 	pid_t pidfd_pid;
@@ -61,7 +61,7 @@ struct collect {
 	bool remaps_open;
 	char **links;			/* link remaps made by this run, removed if it fails */
 	int nr_links;
-	struct collect_remapped {	/* inodes remapped so far: one remap per inode */
+	struct df_remapped {	/* inodes remapped so far: one remap per inode */
 		uint64_t dev, ino;
 		uint32_t file_id;	/* the first description's */
 		int kind;		/* RemapKind */
@@ -70,13 +70,13 @@ struct collect {
 	int nr_remapped;
 	struct { uint64_t ns; int fd; } *nsroots;	/* roots of mount namespaces of chrooted tasks (nspath.c) */
 	int nr_nsroots;
-	struct collect_ext {		/* --external keys, and whether a descriptor matched each */
+	struct df_ext {		/* --external keys, and whether a descriptor matched each */
 		struct ext_key key;
 		bool used;
 	} *ext;
 	int nr_ext;
 	bool shell_job;			/* --shell-job: every terminal is external */
-	struct collect_listener { pid_t pid; int fd; uint64_t ino; } *listeners;	/* with connections waiting */
+	struct df_listener { pid_t pid; int fd; uint64_t ino; } *listeners;	/* with connections waiting */
 	int nr_listeners;
 	bool accept_backlog;		/* --accept-backlog: waiting connections with data may be accepted */
 	int *inflight;			/* this stage's copies of files in flight (SCM_RIGHTS), kept for kcmp */
@@ -90,7 +90,7 @@ struct collect {
 };
 
 /* What one unix socket's files.img record points to, freed once written. */
-struct collect_usk {
+struct df_usk {
 	UnixSocketEntry u;
 	ProtobufCBinaryData *q;		/* queue entries (data points into buf) */
 	uint8_t *buf;
@@ -102,79 +102,79 @@ struct collect_usk {
 };
 
 /* Creates files.img in the images directory. */
-int collect_open(struct collect *c, int dir_fd, uint64_t ghost_limit, bool file_locks, struct err *e);
+int df_open(struct df *c, int dir_fd, uint64_t ghost_limit, bool file_locks, struct err *e);
 /* Removes the link remaps this run made (the dump failed). */
-void collect_abort(struct collect *c);
+void df_abort(struct df *c);
 /* Writes fs-PID.img and fdinfo-PID.img of one process and adds its new open
  * files to files.img. An unsupported descriptor is logged and counted, not
- * returned, so that one run lists all of them; collect_close reports them. */
+ * returned, so that one run lists all of them; df_close reports them. */
 /* pid is where /proc shows the process; id names its images (they differ
  * when the tree has a pid namespace of its own). */
-int collect_task(struct collect *c, pid_t pid, pid_t id, struct err *e);
+int df_task(struct df *c, pid_t pid, pid_t id, struct err *e);
 /* Finishes files.img; fails naming the first unsupported descriptor, if any. */
-int collect_close(struct collect *c, struct err *e);
-void collect_free(struct collect *c);
+int df_close(struct df *c, struct err *e);
+void df_free(struct df *c);
 
 /* Takes the --external keys (file, tty, unix, pipe) and --shell-job. */
-int collect_set_externals(struct collect *c, char **keys, int nr, bool shell_job, struct err *e);
+int df_set_externals(struct df *c, char **keys, int nr, bool shell_job, struct err *e);
 
 /* Within the stage (collect.c, anon.c, sockets.c, external.c). */
 
 /* The canonical key of pid's fd when --external or --shell-job makes it
  * external, written into buf; NULL when the fd is the tree's own. */
-const char *collect_external_key(struct collect *c, const char *link, const struct stat *st, int mnt_id,
-				 char *buf, size_t size);
+const char *df_external_key(struct df *c, const char *link, const struct stat *st, int mnt_id,
+			    char *buf, size_t size);
 /* Refuses every --external key that matched no descriptor. */
-void collect_check_externals(struct collect *c);
+void df_check_externals(struct df *c);
 /* Is this descriptor a terminal? */
-bool collect_is_tty(const char *link, const struct stat *st);
+bool df_is_tty(const char *link, const struct stat *st);
 
 /* nspath.c: where the dumper finds pid's path (as /proc shows it: from
  * the root of pid's mount namespace) into buf: itself in our namespace,
  * under /proc/PID/root for a task whose root is its namespace's, else
  * under the namespace's root (lib/nsroot.h) through /proc/self/fd. */
-void collect_ns_path(struct collect *c, pid_t pid, const char *path, char *buf, size_t size);
+void df_ns_path(struct df *c, pid_t pid, const char *path, char *buf, size_t size);
 /* Does path no longer lead to the open file st (on mount mnt_id)? A
  * file under an overmount of a namespace of the tree is not replaced. */
-bool collect_path_replaced(struct collect *c, pid_t pid, const char *path, const struct stat *st, int mnt_id);
+bool df_path_replaced(struct df *c, pid_t pid, const char *path, const struct stat *st, int mnt_id);
 
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
-void collect_refuse(struct collect *c, pid_t pid, int fd, const char *link, const char *why);
+void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *why);
 /* A copy of pid's fd in this process (pidfd_getfd). */
-int collect_getfd(struct collect *c, pid_t pid, int fd, struct err *e);
+int df_getfd(struct df *c, pid_t pid, int fd, struct err *e);
 /* Saves the memfd behind pid's fd (link "/memfd:NAME", " (deleted)"
  * stripped) once, whatever its size, in memfd-INO.img and
  * pages-memfd-INO.img (memfd.c). */
-int collect_memfd(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e);
+int df_memfd(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e);
 /* The state of an anonymous-inode file (anon.c). */
-int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, void **block,
-		 struct err *e);
+int df_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, void **block,
+	    struct err *e);
 /* One unix socket (sockets.c); *why, when set, is why it cannot be dumped. */
-int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, struct collect_usk *k, const char **why, struct err *e);
-void collect_usk_free(struct collect_usk *k);
+int df_unix(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_usk *k, const char **why, struct err *e);
+void df_usk_free(struct df_usk *k);
 /* Peeks at what waits in unix socket sk (held by pid's fd) into k: the
  * bytes, the senders' names and the files in flight (unixq.c). */
-int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, struct collect_usk *k, const char **why,
-		       struct err *e);
+int df_unix_queue(struct df *c, pid_t pid, int fd, int sk, int type, struct df_usk *k, const char **why,
+		  struct err *e);
 /* Keeps a file this stage holds (in flight, accepted) open until the end:
  * kcmp compares later descriptors with it (unixq.c). Closes it on failure. */
-int collect_keep_fd(struct collect *c, int fd, struct err *e);
+int df_keep_fd(struct df *c, int fd, struct err *e);
 /* Reads the connections waiting in listeners' backlogs that carry data,
  * accepting them (--accept-backlog), and writes their embryo records; a
  * refusal if that is not allowed (sockets.c). Once everything else passed. */
-int collect_unix_backlogs(struct collect *c, struct err *e);
+int df_unix_backlogs(struct df *c, struct err *e);
 /* The id of the open file description behind pid's fd, writing it to
  * files.img if it is new (collect.c); ext, if set, is its external key. */
-int collect_file_id(struct collect *c, pid_t pid, int fd, const char *link, const struct stat *st,
-		    const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e);
+int df_file_id(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st,
+	       const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e);
 /* One more id for a record no descriptor holds (collect.c). */
-int collect_new_id(struct collect *c, uint32_t *id, struct err *e);
+int df_new_id(struct df *c, uint32_t *id, struct err *e);
 /* Saves what a pipe (pipes.c) or a FIFO holds, once per pipe or inode. */
-int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e);
-int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e);
+int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e);
+int df_fifo_data(struct df *c, pid_t pid, int fd, const struct stat *st, struct err *e);
 /* Refuses every pipe whose other end a process outside the tree holds (pipes.c). */
-void collect_check_pipe_peers(struct collect *c);
+void df_check_pipe_peers(struct df *c);
 /* Refuses every socket whose peer no process of the tree holds (sockets.c). */
-void collect_check_socket_peers(struct collect *c);
+void df_check_socket_peers(struct df *c);
 
 #endif
