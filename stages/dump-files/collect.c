@@ -15,6 +15,7 @@
 #include "images/files.pb-c.h"
 #include "images/fs.pb-c.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/remap.h"
@@ -309,12 +310,9 @@ static const struct df_remapped *df_remapped_of(const struct df *c, const struct
 static int df_remember_remap(struct df *c, const struct stat *st, uint32_t id, int kind, const char *path,
 			     struct err *e)
 {
-	struct df_remapped *n = realloc(c->remapped, sizeof(*n) * (c->nr_remapped + 1));
-
-	if (!n)
+	if (grow_one(&c->remapped, c->nr_remapped) < 0)
 		return err_errno(e, "remember a remap");
-	c->remapped = n;
-	n[c->nr_remapped] = (struct df_remapped){ st->st_dev, st->st_ino, id, kind, path ? strdup(path) : NULL };
+	c->remapped[c->nr_remapped] = (struct df_remapped){ st->st_dev, st->st_ino, id, kind, path ? strdup(path) : NULL };
 	c->nr_remapped++;
 	return 0;
 }
@@ -326,7 +324,6 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 	RemapEntry rm = REMAP_ENTRY__INIT;
 	char path[64], link[PATH_MAX + 64], dir[PATH_MAX], here[PATH_MAX + 128];
 	const char *slash = strrchr(orig, '/');
-	char **nl;
 
 	if (prev) {
 		/* One remap per inode: this description reaches it the same way. */
@@ -346,14 +343,10 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 	df_ns_path(c, pid, link, here, sizeof(here));
 	rm.file_id = id;
 	if (linkat(AT_FDCWD, path, AT_FDCWD, here, AT_SYMLINK_FOLLOW) == 0) {
-		nl = realloc(c->links, sizeof(*nl) * (c->nr_links + 1));
-		if (!nl || !(nl[c->nr_links] = strdup(here))) {
+		if (grow_one(&c->links, c->nr_links) < 0 || !(c->links[c->nr_links] = strdup(here))) {
 			unlink(here);
-			if (nl)
-				c->links = nl;
 			return err_errno(e, "remember link remap '%s'", link);
 		}
-		c->links = nl;
 		c->nr_links++;
 		rm.kind = REMAP_KIND__REMAP_LINK;
 		rm.path = link;
@@ -467,13 +460,8 @@ static int df_fown(struct df *c, pid_t pid, int fd, FownEntry *fo, bool *set, st
 	} else {
 		fo->pid = st.nr_nspid ? st.nspid[st.nr_nspid - 1] : own.pid;
 	}
-	if (c->nr_owners % 16 == 0) {
-		void *n = realloc(c->owners, sizeof(*c->owners) * (c->nr_owners + 16));
-
-		if (!n)
-			return err_errno(e, "remember the owner of pid %d fd %d", pid, fd);
-		c->owners = n;
-	}
+	if (grow_one(&c->owners, c->nr_owners) < 0)
+		return err_errno(e, "remember the owner of pid %d fd %d", pid, fd);
 	c->owners[c->nr_owners++] = (struct df_owner){ own.type == F_OWNER_PGRP || st.tgid <= 0 ? own.pid : st.tgid, pid, fd };
 	return 0;
 }
@@ -499,15 +487,8 @@ static int df_file_write(struct df *c, RegFileEntry *re, struct df_usk *usk, con
 /* A new slot at the end of c->v with the next id, in no hash chain yet. */
 int df_new_id(struct df *c, uint32_t *id, struct err *e)
 {
-	if (c->nr == c->cap) {
-		int cap = c->cap ? c->cap * 2 : 64;
-		struct df_file *v = realloc(c->v, sizeof(*v) * cap);
-
-		if (!v)
-			return err_errno(e, "allocate the open files table");
-		c->v = v;
-		c->cap = cap;
-	}
+	if (grow_cap(&c->v, &c->cap, (size_t)c->nr + 1) < 0)
+		return err_errno(e, "allocate the open files table");
 	/* In no hash chain: nothing is compared with it. */
 	c->v[c->nr] = (struct df_file){ .id = c->nr + 1, .next = -1 };
 	*id = c->v[c->nr++].id;
@@ -700,7 +681,8 @@ static int df_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
 	_cleanup_free_ int *v = NULL;
 	struct dirent *de;
 	char path[64];
-	int n = 0, cap = 0;
+	size_t cap = 0;
+	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
 	d = opendir(path);
@@ -712,15 +694,8 @@ static int df_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
 
 		if (de->d_name[0] == '.' || *end || fd < 0 || fd > INT_MAX)
 			continue;
-		if (n == cap) {
-			int *nv;
-
-			cap = cap ? cap * 2 : 32;
-			nv = realloc(v, sizeof(*v) * cap);
-			if (!nv)
-				return err_errno(e, "list the descriptors of pid %d", pid);
-			v = nv;
-		}
+		if (grow_cap(&v, &cap, (size_t)n + 1) < 0)
+			return err_errno(e, "list the descriptors of pid %d", pid);
 		v[n++] = fd;
 	}
 	if (errno)
@@ -804,13 +779,8 @@ int df_task(struct df *c, pid_t pid, pid_t id, struct err *e)
 
 	if (pid <= 0)
 		return err_input(e, "task record with pid %d", pid);
-	if (c->nr_tree % 64 == 0) {
-		pid_t *nt = realloc(c->tree, sizeof(*nt) * (c->nr_tree + 64));
-
-		if (!nt)
-			return err_errno(e, "remember pid %d", pid);
-		c->tree = nt;
-	}
+	if (grow_one(&c->tree, c->nr_tree) < 0)
+		return err_errno(e, "remember pid %d", pid);
 	c->tree[c->nr_tree++] = pid;
 	snprintf(name, sizeof(name), "/proc/%d", pid);
 	if (access(name, F_OK) < 0 && errno == ENOENT)

@@ -33,7 +33,8 @@ struct df {
 	int dir_fd;
 	struct image files;		/* files.img, open for the whole run */
 	struct df_file *v;
-	int nr, cap;
+	int nr;
+	size_t cap;
 	int *buckets;			/* hash of (dev, ino, flags) -> first index */
 	int nr_buckets;
 	int nr_tasks;

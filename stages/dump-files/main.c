@@ -103,6 +103,7 @@
 
 #include "ipc/stage.h"
 #include "ipc/stream.h"
+#include "lib/grow.h"
 #include "stages/dump-files/dump-files.h"
 
 /* Dumps every task of the input stream, then closes the output stream. */
@@ -176,11 +177,8 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		return 0;
 	}
 	if (opt == 'X') {
-		char **n = realloc(o->externals, sizeof(*n) * (o->nr_externals + 1));
-
-		if (!n)
+		if (grow_one(&o->externals, o->nr_externals) < 0)
 			return err_errno(e, "remember --external '%s'", arg);
-		o->externals = n;
 		o->externals[o->nr_externals++] = (char *)arg;
 		return 0;
 	}

@@ -15,6 +15,7 @@
 #include <linux/magic.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/memfd.h"
 #include "stages/dump-files/dump-files.h"
@@ -23,17 +24,13 @@
  * Marks it if not. */
 static int df_memfd_seen(struct df *c, const struct stat *st, bool *seen, struct err *e)
 {
-	void *n;
-
 	for (int i = 0; i < c->nr_memfds; i++)
 		if (c->memfds[i].dev == st->st_dev && c->memfds[i].ino == st->st_ino) {
 			*seen = true;
 			return 0;
 		}
-	n = realloc(c->memfds, sizeof(*c->memfds) * (c->nr_memfds + 1));
-	if (!n)
+	if (grow_one(&c->memfds, c->nr_memfds) < 0)
 		return err_errno(e, "remember memfd %llu", (unsigned long long)st->st_ino);
-	c->memfds = n;
 	c->memfds[c->nr_memfds].dev = st->st_dev;
 	c->memfds[c->nr_memfds++].ino = st->st_ino;
 	*seen = false;

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/nsroot.h"
 #include "stages/dump-files/dump-files.h"
@@ -37,7 +38,6 @@ static int df_nsroot(struct df *c, pid_t pid, uint64_t ns)
 	struct mountinfo_table t;
 	struct err e;
 	int fd = -1;
-	void *n;
 
 	for (int i = 0; i < c->nr_nsroots; i++)
 		if (c->nsroots[i].ns == ns)
@@ -47,11 +47,10 @@ static int df_nsroot(struct df *c, pid_t pid, uint64_t ns)
 		return -1;
 	}
 	mountinfo_free(&t);
-	if (!(n = realloc(c->nsroots, (c->nr_nsroots + 1) * sizeof(*c->nsroots)))) {
+	if (grow_one(&c->nsroots, c->nr_nsroots) < 0) {
 		close(fd);
 		return -1;
 	}
-	c->nsroots = n;
 	c->nsroots[c->nr_nsroots].ns = ns;
 	c->nsroots[c->nr_nsroots++].fd = fd;
 	return fd;

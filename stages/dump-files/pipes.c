@@ -12,6 +12,7 @@
 
 #include "images/files.pb-c.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/dump-files/dump-files.h"
 
@@ -28,20 +29,9 @@ int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 	for (int i = 0; i < c->nr_pipes; i++)
 		if (c->pipes[i] == ino)
 			return 0;
-	if (c->nr_pipes % 64 == 0) {
-		uint64_t *np = realloc(c->pipes, sizeof(*np) * (c->nr_pipes + 64));
-		uint8_t *ns = realloc(c->pipe_sides, c->nr_pipes + 64);
-		int (*nh)[2] = realloc(c->pipe_holder, sizeof(*nh) * (c->nr_pipes + 64));
-
-		if (np)
-			c->pipes = np;
-		if (ns)
-			c->pipe_sides = ns;
-		if (nh)
-			c->pipe_holder = nh;
-		if (!np || !ns || !nh)
-			return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
-	}
+	if (grow_one(&c->pipes, c->nr_pipes) < 0 || grow_one(&c->pipe_sides, c->nr_pipes) < 0 ||
+	    grow_one(&c->pipe_holder, c->nr_pipes) < 0)
+		return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
 	c->pipe_sides[c->nr_pipes] = 0;
 	c->pipe_holder[c->nr_pipes][0] = pid;
 	c->pipe_holder[c->nr_pipes][1] = fd;
@@ -58,13 +48,8 @@ int df_fifo_data(struct df *c, pid_t pid, int fd, const struct stat *st, struct 
 	for (int i = 0; i < c->nr_fifos; i++)
 		if (c->fifos[i].dev == st->st_dev && c->fifos[i].ino == st->st_ino)
 			return 0;
-	if (c->nr_fifos % 16 == 0) {
-		void *n = realloc(c->fifos, sizeof(*c->fifos) * (c->nr_fifos + 16));
-
-		if (!n)
-			return err_errno(e, "remember FIFO %llu", (unsigned long long)st->st_ino);
-		c->fifos = n;
-	}
+	if (grow_one(&c->fifos, c->nr_fifos) < 0)
+		return err_errno(e, "remember FIFO %llu", (unsigned long long)st->st_ino);
 	c->fifos[c->nr_fifos].dev = st->st_dev;
 	c->fifos[c->nr_fifos++].ino = st->st_ino;
 	return df_pipe_bytes(c, pid, fd, st->st_ino, true, e);

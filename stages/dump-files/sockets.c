@@ -15,19 +15,15 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/sockdiag.h"
 #include "stages/dump-files/dump-files.h"
 
 static int df_remember_socket(struct df *c, pid_t pid, int fd, uint64_t ino, uint64_t peer, struct err *e)
 {
-	if (c->nr_socks % 64 == 0) {
-		void *n = realloc(c->socks, sizeof(*c->socks) * (c->nr_socks + 64));
-
-		if (!n)
-			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
-		c->socks = n;
-	}
+	if (grow_one(&c->socks, c->nr_socks) < 0)
+		return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
 	/* One in flight is named by the socket whose queue holds it. */
 	if (pid == getpid() && c->via_pid)
 		c->socks[c->nr_socks++] = (struct df_sock){ ino, peer, c->via_pid, c->via_fd };
@@ -73,13 +69,8 @@ static int df_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, s
  * read once everything else passed (df_unix_backlogs). */
 static int df_remember_listener(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
-	if (c->nr_listeners % 16 == 0) {
-		void *n = realloc(c->listeners, sizeof(*c->listeners) * (c->nr_listeners + 16));
-
-		if (!n)
-			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
-		c->listeners = n;
-	}
+	if (grow_one(&c->listeners, c->nr_listeners) < 0)
+		return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
 	c->listeners[c->nr_listeners++] = (struct df_listener){ pid, fd, ino };
 	return 0;
 }

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/dump-files/dump-files.h"
 
@@ -29,14 +30,9 @@ union unixq_ctl {
  * compares later descriptors with it); closes it if it cannot be kept. */
 int df_keep_fd(struct df *c, int fd, struct err *e)
 {
-	if (c->nr_inflight % 32 == 0) {
-		int *n = realloc(c->inflight, sizeof(*n) * (c->nr_inflight + 32));
-
-		if (!n) {
-			close(fd);
-			return err_errno(e, "keep a file in flight");
-		}
-		c->inflight = n;
+	if (grow_one(&c->inflight, c->nr_inflight) < 0) {
+		close(fd);
+		return err_errno(e, "keep a file in flight");
 	}
 	c->inflight[c->nr_inflight++] = fd;
 	return 0;
@@ -97,15 +93,11 @@ static int unixq_take_fds(struct df *c, pid_t pid, int fd, struct msghdr *mh, Un
 
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		size_t nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		uint32_t *ids;
 
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		ids = realloc(note->fds, sizeof(*ids) * (note->n_fds + nr));
-		if (!ids)
+		if (ret >= 0 && grow_by(&note->fds, note->n_fds, nr) < 0)
 			ret = err_errno(e, "pid %d fd %d: remember the files in flight", pid, fd);
-		else
-			note->fds = ids;
 		for (size_t i = 0; i < nr; i++) {
 			int copy = ((int *)CMSG_DATA(cm))[i];
 
@@ -128,11 +120,8 @@ static int unixq_take_fds(struct df *c, pid_t pid, int fd, struct msghdr *mh, Un
 /* Appends one queue entry of n bytes at offset 'used' of k->buf. */
 static int unixq_add_entry(struct df_usk *k, size_t used, size_t n, struct err *e)
 {
-	ProtobufCBinaryData *nq = realloc(k->q, sizeof(*nq) * (k->u.n_queue + 1));
-
-	if (!nq)
+	if (grow_one(&k->q, k->u.n_queue) < 0)
 		return err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->u.ino);
-	k->q = nq;
 	k->q[k->u.n_queue].len = n;
 	k->q[k->u.n_queue].data = (uint8_t *)(uintptr_t)used;	/* an offset until the buffer stops moving */
 	k->u.n_queue++;
@@ -142,16 +131,13 @@ static int unixq_add_entry(struct df_usk *k, size_t used, size_t n, struct err *
 /* A note for the last queue entry. */
 static UnixQueueNote *unixq_note(struct df_usk *k, struct err *e)
 {
-	UnixQueueNote *n = realloc(k->notes, sizeof(*n) * (k->u.n_notes + 1));
-
-	if (!n) {
+	if (grow_one(&k->notes, k->u.n_notes) < 0) {
 		err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->u.ino);
 		return NULL;
 	}
-	k->notes = n;
-	unix_queue_note__init(&n[k->u.n_notes]);
-	n[k->u.n_notes].index = k->u.n_queue - 1;
-	return &n[k->u.n_notes++];
+	unix_queue_note__init(&k->notes[k->u.n_notes]);
+	k->notes[k->u.n_notes].index = k->u.n_queue - 1;
+	return &k->notes[k->u.n_notes++];
 }
 
 /* One peeked message into k: a datagram is an entry of its own (with a note
@@ -227,15 +213,12 @@ int df_unix_queue(struct df *c, pid_t pid, int fd, int sk, int type, struct df_u
 		int off = used;
 		ssize_t n;
 
+		/* At least 64 KiB of room for each peek (iov is set again). */
 		if (cap - used < 64 * 1024) {
-			uint8_t *nb = realloc(k->buf, cap * 2);
-
-			if (!nb) {
+			if (grow_cap(&k->buf, &cap, used + 64 * 1024) < 0) {
 				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->u.ino);
 				break;
 			}
-			k->buf = nb;
-			cap *= 2;
 			continue;
 		}
 		/* Set each time, in case a peek moved it otherwise. */
