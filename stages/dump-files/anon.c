@@ -114,8 +114,8 @@ static int df_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a, voi
 /* The state of an eventfd, signalfd, timerfd, epoll or inotify, from its fdinfo.
  * An epoll's registrations go into *tfds (malloc'd), pointed at by a;
  * an inotify's watches into *block (malloc'd, freed by the caller). */
-int df_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds,
-			void **block, struct err *e)
+static int df_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds,
+		   void **block, struct err *e)
 {
 	char path[64];
 	_cleanup_free_ char *text = NULL;
@@ -173,4 +173,33 @@ int df_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEn
 		a->interval_ns = fa.interval_sec * 1000000000ULL + fa.interval_nsec;
 	}
 	return 0;
+}
+
+/* Only the anonymous inodes whose state fdinfo shows are supported. */
+const char *df_anon_unsupported(const char *link, const struct stat *st, char *buf, size_t size)
+{
+	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
+	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]") ||
+	    !strcmp(link, "anon_inode:inotify"))
+		return NULL;
+	return "this kind of anonymous inode (fanotify, userfaultfd, ...) is not supported yet; close it before the dump";
+}
+
+int df_anon_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	int ret = df_anon(d->pid, d->fd, d->link, &d->anon, &d->tfds, &d->watches, e);
+
+	if (ret < 0)
+		return ret;
+	d->re.anon = &d->anon;
+	d->re.has_mnt_id = false;
+	return 0;
+}
+
+void df_anon_release(struct df_desc *d)
+{
+	free(d->tfds);
+	free(d->watches);
+	d->tfds = NULL;
+	d->watches = NULL;
 }

@@ -1,11 +1,24 @@
-/* dump-files: the stage's internals (this folder only): what it reads from /proc for each process of the tree:
- * its place in the file system (fs-PID.img), its descriptors
- * (fdinfo-PID.img) and the open file descriptions behind them (files.img,
- * one for the tree, each description written once however many descriptors
- * in however many processes share it). */
+/* dump-files: the stage's internals (this folder only). What it reads from
+ * /proc for each process of the tree: its place in the file system
+ * (fs-PID.img), its descriptors (fdinfo-PID.img) and the open file
+ * descriptions behind them (files.img, one for the tree, each description
+ * written once however many descriptors in however many processes share it).
+ *
+ * The modules, each calling only those below it:
+ *	main.c		the stage: options, the task records on stdin
+ *	task.c		one process: fs-PID.img, fdinfo-PID.img
+ *	kinds.c		the kinds of open files (struct df_kind), in the order
+ *			they are told apart, each with its operations in:
+ *	pipes.c sockets.c unixq.c anon.c memfd.c path.c
+ *	files.c		the open file table: ids, files.img records (the kind's
+ *			describe fills them), refusals; it knows the kinds only
+ *			through the table it is given
+ *	external.c nspath.c	--external keys; paths in other mount namespaces
+ */
 #ifndef AMBER_STAGE_DUMP_FILES_H
 #define AMBER_STAGE_DUMP_FILES_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -17,6 +30,8 @@
 #include "lib/external.h"
 #include "lib/proc.h"
 #include "lib/sockdiag.h"
+
+struct df_kind;
 
 /* One open file description already written to files.img. */
 struct df_file {
@@ -30,6 +45,8 @@ struct df_file {
 };
 
 struct df {
+	const struct df_kind *kinds;	/* the kinds of open files told apart, in order */
+	int nr_kinds;
 	int dir_fd;
 	struct image files;		/* files.img, open for the whole run */
 	struct df_file *v;
@@ -102,28 +119,101 @@ struct df_usk {
 	char why[320];			/* a reason built for this socket */
 };
 
-/* Creates files.img in the images directory. */
-int df_open(struct df *c, int dir_fd, uint64_t ghost_limit, bool file_locks, struct err *e);
+/* One new open file description, being described for its files.img
+ * record; what the record points to lives here until it is written. */
+struct df_desc {
+	pid_t pid;			/* a descriptor that holds it (this stage's own for one in flight) */
+	int fd;
+	const char *link;		/* what /proc/PID/fd/FD points to */
+	const struct stat *st;		/* the open file */
+	const struct proc_fdinfo *fi;
+	RegFileEntry re;		/* id and common fields set, the kind's to fill */
+	char path[PATH_MAX];		/* the path without " (deleted)" (memfd.c, path.c) */
+	struct df_usk usk;		/* a unix socket's (sockets.c, unixq.c) */
+	AnonFileEntry anon;		/* an anonymous inode's (anon.c) */
+	EpollTargetEntry *tfds;
+	void *watches;
+};
+
+/* What dump-files does with one kind of open file. kinds.c lists them in
+ * the order they are told apart: the first whose link prefix and match
+ * fit. Every operation may be NULL. */
+struct df_kind {
+	const char *name;		/* for messages: "pipe", "unix socket", ... */
+	const char *prefix;		/* what its /proc/PID/fd link starts with */
+	/* Also a test on the open file, where the prefix does not tell. */
+	bool (*match)(const char *link, const struct stat *st);
+	FdType fd_type;			/* in fdinfo-PID.img */
+	enum ext_kind ext;		/* the --external key that can name one (0: none) */
+	bool in_flight;			/* may be in flight in a unix socket's queue (SCM_RIGHTS) */
+	/* Why a descriptor of this kind cannot be dumped yet (buf holds a
+	 * reason built for it), or NULL. */
+	const char *(*unsupported)(const char *link, const struct stat *st, char *buf, size_t size);
+	/* Fills what the kind adds to a new description's record, d->re,
+	 * saving what it holds; may refuse it (df_refuse). */
+	int (*describe)(struct df *c, struct df_desc *d, struct err *e);
+	/* Frees what describe left in d, once the record is written. */
+	void (*release)(struct df_desc *d);
+	/* One more descriptor holds such a file (for each fdinfo record). */
+	void (*seen)(struct df *c, const struct stat *st, const struct proc_fdinfo *fi);
+	/* Once every task was read: refuses what is joined to the outside. */
+	void (*check)(struct df *c);
+	/* Last, once every check passed: what reading changes (a backlog). */
+	int (*finish)(struct df *c, struct err *e);
+};
+
+/* kinds.c */
+extern const struct df_kind df_kinds[];
+extern const int df_nr_kinds;
+
+/* files.c: the open file table. */
+
+/* Creates files.img in the images directory; kinds are the kinds of open
+ * files it tells apart (df_kinds). */
+int df_open(struct df *c, int dir_fd, const struct df_kind *kinds, int nr_kinds, uint64_t ghost_limit, bool file_locks,
+	    struct err *e);
 /* Removes the link remaps this run made (the dump failed). */
 void df_abort(struct df *c);
-/* Writes fs-PID.img and fdinfo-PID.img of one process and adds its new open
- * files to files.img. An unsupported descriptor is logged and counted, not
- * returned, so that one run lists all of them; df_close reports them. */
-/* pid is where /proc shows the process; id names its images (they differ
- * when the tree has a pid namespace of its own). */
-int df_task(struct df *c, pid_t pid, pid_t id, struct err *e);
-/* Finishes files.img; fails naming the first unsupported descriptor, if any. */
+/* Runs the kinds' checks and finishes files.img; fails naming the first
+ * unsupported descriptor, if any. */
 int df_close(struct df *c, struct err *e);
 void df_free(struct df *c);
+/* The kind of the file behind a descriptor, or NULL if none fits. */
+const struct df_kind *df_kind_of(const struct df *c, const char *link, const struct stat *st);
+/* The id of the open file description behind pid's fd, of kind k: one
+ * written already if kcmp finds it shared, else a new record in files.img
+ * (*added), described by k unless ext, its external key, stands for it. */
+int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const char *link, const struct stat *st,
+	       const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e);
+/* One more id for a record no descriptor holds. */
+int df_new_id(struct df *c, uint32_t *id, struct err *e);
+/* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
+void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *why);
+/* A copy of pid's fd in this process (pidfd_getfd). */
+int df_getfd(struct df *c, pid_t pid, int fd, struct err *e);
+/* Keeps a file this stage holds (in flight, accepted) open until the end:
+ * kcmp compares later descriptors with it. Closes it on failure. */
+int df_keep_fd(struct df *c, int fd, struct err *e);
+/* Does the link end in " (deleted)" (DF_DELETED)? */
+bool df_is_deleted(const char *link);
+
+#define DF_DELETED " (deleted)"
+
+/* task.c: writes fs-PID.img and fdinfo-PID.img of one process and adds
+ * its new open files to files.img. An unsupported descriptor is logged and
+ * counted, not returned, so that one run lists all of them; df_close
+ * reports them. pid is where /proc shows the process; id names its images
+ * (they differ when the tree has a pid namespace of its own). */
+int df_task(struct df *c, pid_t pid, pid_t id, struct err *e);
+
+/* external.c */
 
 /* Takes the --external keys (file, tty, unix, pipe) and --shell-job. */
 int df_set_externals(struct df *c, char **keys, int nr, bool shell_job, struct err *e);
-
-/* Within the stage (collect.c, anon.c, sockets.c, external.c). */
-
-/* The canonical key of pid's fd when --external or --shell-job makes it
- * external, written into buf; NULL when the fd is the tree's own. */
-const char *df_external_key(struct df *c, const char *link, const struct stat *st, int mnt_id,
+/* The canonical key of pid's fd (of kind k, NULL if none) when --external
+ * or --shell-job makes it external, written into buf; NULL when the fd is
+ * the tree's own. */
+const char *df_external_key(struct df *c, const struct df_kind *k, const char *link, const struct stat *st, int mnt_id,
 			    char *buf, size_t size);
 /* Refuses every --external key that matched no descriptor. */
 void df_check_externals(struct df *c);
@@ -139,43 +229,48 @@ void df_ns_path(struct df *c, pid_t pid, const char *path, char *buf, size_t siz
  * file under an overmount of a namespace of the tree is not replaced. */
 bool df_path_replaced(struct df *c, pid_t pid, const char *path, const struct stat *st, int mnt_id);
 
-/* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
-void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *why);
-/* A copy of pid's fd in this process (pidfd_getfd). */
-int df_getfd(struct df *c, pid_t pid, int fd, struct err *e);
-/* Saves the memfd behind pid's fd (link "/memfd:NAME", " (deleted)"
- * stripped) once, whatever its size, in memfd-INO.img and
- * pages-memfd-INO.img (memfd.c). */
-int df_memfd(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e);
-/* The state of an anonymous-inode file (anon.c). */
-int df_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds, void **block,
-	    struct err *e);
-/* One unix socket (sockets.c); *why, when set, is why it cannot be dumped. */
-int df_unix(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_usk *k, const char **why, struct err *e);
-void df_usk_free(struct df_usk *k);
-/* Peeks at what waits in unix socket sk (held by pid's fd) into k: the
- * bytes, the senders' names and the files in flight (unixq.c). */
-int df_unix_queue(struct df *c, pid_t pid, int fd, int sk, int type, struct df_usk *k, const char **why,
-		  struct err *e);
-/* Keeps a file this stage holds (in flight, accepted) open until the end:
- * kcmp compares later descriptors with it (unixq.c). Closes it on failure. */
-int df_keep_fd(struct df *c, int fd, struct err *e);
+/* The kinds' operations (see struct df_kind), by module. */
+
+/* pipes.c: a pipe's or a FIFO's buffered bytes, saved once per pipe or
+ * inode without taking them out; the ends of each pipe the tree holds. */
+int df_pipe_describe(struct df *c, struct df_desc *d, struct err *e);
+void df_pipe_seen(struct df *c, const struct stat *st, const struct proc_fdinfo *fi);
+/* Refuses every pipe whose other end a process outside the tree holds. */
+void df_pipe_check(struct df *c);
+bool df_fifo_match(const char *link, const struct stat *st);
+int df_fifo_describe(struct df *c, struct df_desc *d, struct err *e);
+
+/* sockets.c: unix sockets. */
+int df_unix_describe(struct df *c, struct df_desc *d, struct err *e);
+void df_unix_release(struct df_desc *d);
+/* Refuses every socket whose peer no process of the tree holds. */
+void df_unix_check(struct df *c);
 /* Reads the connections waiting in listeners' backlogs that carry data,
  * accepting them (--accept-backlog), and writes their embryo records; a
- * refusal if that is not allowed (sockets.c). Once everything else passed. */
+ * refusal if that is not allowed. */
 int df_unix_backlogs(struct df *c, struct err *e);
-/* The id of the open file description behind pid's fd, writing it to
- * files.img if it is new (collect.c); ext, if set, is its external key. */
-int df_file_id(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st,
-	       const struct proc_fdinfo *fi, const char *ext, uint32_t *id, bool *added, struct err *e);
-/* One more id for a record no descriptor holds (collect.c). */
-int df_new_id(struct df *c, uint32_t *id, struct err *e);
-/* Saves what a pipe (pipes.c) or a FIFO holds, once per pipe or inode. */
-int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e);
-int df_fifo_data(struct df *c, pid_t pid, int fd, const struct stat *st, struct err *e);
-/* Refuses every pipe whose other end a process outside the tree holds (pipes.c). */
-void df_check_pipe_peers(struct df *c);
-/* Refuses every socket whose peer no process of the tree holds (sockets.c). */
-void df_check_socket_peers(struct df *c);
+
+/* unixq.c: peeks at what waits in unix socket sk (held by pid's fd) into
+ * k: the bytes, the senders' names and the files in flight, each described
+ * by its kind (df_file_id). */
+int df_unix_queue(struct df *c, pid_t pid, int fd, int sk, int type, struct df_usk *k, const char **why,
+		  struct err *e);
+void df_usk_free(struct df_usk *k);
+
+/* anon.c: eventfd, signalfd, timerfd, epoll and inotify, from fdinfo. */
+const char *df_anon_unsupported(const char *link, const struct stat *st, char *buf, size_t size);
+int df_anon_describe(struct df *c, struct df_desc *d, struct err *e);
+void df_anon_release(struct df_desc *d);
+
+/* memfd.c: a memfd, saved whole once, whatever its size, in memfd-INO.img
+ * and pages-memfd-INO.img. */
+bool df_memfd_match(const char *link, const struct stat *st);
+int df_memfd_describe(struct df *c, struct df_desc *d, struct err *e);
+
+/* path.c: what is opened by a path: regular files (linked back or saved
+ * when unlinked or replaced), directories, device nodes. */
+bool df_regular_match(const char *link, const struct stat *st);
+int df_regular_describe(struct df *c, struct df_desc *d, struct err *e);
+const char *df_path_unsupported(const char *link, const struct stat *st, char *buf, size_t size);
 
 #endif

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "lib/log.h"
 #include "lib/sockdiag.h"
@@ -57,8 +58,22 @@ static bool df_ext_has(const struct df *c, enum ext_kind kind)
 	return false;
 }
 
-const char *df_external_key(struct df *c, const char *link, const struct stat *st, int mnt_id,
-			    char *buf, size_t size)
+/* Is this a terminal? Their state (termios, session, the other end of a pty)
+ * needs its own dump code, so they are refused rather than reopened. */
+bool df_is_tty(const char *link, const struct stat *st)
+{
+	unsigned int major = major(st->st_rdev);
+
+	if (!S_ISCHR(st->st_mode))
+		return false;
+	/* 2, 3: BSD ptys; 4: tty0-63, ttyS; 5: tty, console, ptmx; 136-143: /dev/pts */
+	if (major == 2 || major == 3 || major == 4 || major == 5 || (major >= 136 && major <= 143))
+		return true;
+	return !strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8) || !strcmp(link, "/dev/console");
+}
+
+const char *df_external_key(struct df *c, const struct df_kind *kind, const char *link, const struct stat *st,
+			    int mnt_id, char *buf, size_t size)
 {
 	struct ext_key k = { 0 };
 
@@ -70,12 +85,14 @@ const char *df_external_key(struct df *c, const char *link, const struct stat *s
 			return ext_format(&k, buf, size);
 		return NULL;
 	}
-	if (!strncmp(link, "pipe:", 5)) {
+	if (!kind)
+		return NULL;
+	if (kind->ext == EXT_PIPE) {
 		k.kind = EXT_PIPE;
 		k.a = st->st_ino;
 		return df_ext_match(c, &k) ? ext_format(&k, buf, size) : NULL;
 	}
-	if (!strncmp(link, "socket:", 7)) {
+	if (kind->ext == EXT_SOCKET) {
 		struct sockdiag_unix d;
 		struct ext_key peer = { .kind = EXT_SOCKET };
 		struct err ignored = { 0 };
@@ -90,7 +107,7 @@ const char *df_external_key(struct df *c, const char *link, const struct stat *s
 		peer.a = d.peer;
 		return df_ext_match(c, &peer) ? ext_format(&k, buf, size) : NULL;
 	}
-	if (link[0] == '/' && mnt_id >= 0) {
+	if (kind->ext == EXT_FILE && mnt_id >= 0) {
 		k.kind = EXT_FILE;
 		k.a = mnt_id;
 		k.b = st->st_ino;

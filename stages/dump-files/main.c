@@ -123,7 +123,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	StreamRecord *rec;
 	int ret;
 
-	if ((ret = df_open(&c, ctx->dir_fd, o->ghost_limit, o->file_locks, e)) < 0 ||
+	if ((ret = df_open(&c, ctx->dir_fd, df_kinds, df_nr_kinds, o->ghost_limit, o->file_locks, e)) < 0 ||
 	    (ret = df_set_externals(&c, o->externals, o->nr_externals, o->shell_job, e)) < 0) {
 		df_free(&c);
 		return ret;

@@ -11,6 +11,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/vfs.h>
 #include <linux/magic.h>
 
@@ -37,7 +38,10 @@ static int df_memfd_seen(struct df *c, const struct stat *st, bool *seen, struct
 	return 0;
 }
 
-int df_memfd(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e)
+/* Saves the memfd behind pid's fd (link "/memfd:NAME", " (deleted)"
+ * stripped) once, whatever its size, in memfd-INO.img and
+ * pages-memfd-INO.img. */
+static int df_memfd(struct df *c, pid_t pid, int fd, const char *link, const struct stat *st, struct err *e)
 {
 	MemfdEntry m = MEMFD_ENTRY__INIT;
 	const char *name = memfd_name_of(link);
@@ -72,4 +76,25 @@ int df_memfd(struct df *c, pid_t pid, int fd, const char *link, const struct sta
 	if (ret < 0)
 		err_wrap(e, "pid %d fd %d holds memfd '%s'", pid, fd, name);
 	return ret < 0 ? ret : 0;
+}
+
+/* A memfd's link is "/memfd:NAME (deleted)"; a hugetlb one is refused when
+ * it is described. */
+bool df_memfd_match(const char *link, const struct stat *st)
+{
+	return S_ISREG(st->st_mode) && df_is_deleted(link);
+}
+
+int df_memfd_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	size_t n = strlen(d->link) - strlen(DF_DELETED);
+
+	if (n >= sizeof(d->path))
+		return err_input(e, "memfd name of pid %d fd %d is too long", d->pid, d->fd);
+	memcpy(d->path, d->link, n);
+	d->path[n] = 0;
+	d->re.path = d->path;
+	d->re.has_memfd = d->re.memfd = true;
+	d->re.has_mnt_id = false;
+	return df_memfd(c, d->pid, d->fd, d->path, d->st, e);
 }

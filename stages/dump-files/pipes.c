@@ -24,7 +24,7 @@
  * CAP_SYS_RESOURCE a pipe cannot then be grown). */
 static int df_pipe_bytes(struct df *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
 
-int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
+static int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
 	for (int i = 0; i < c->nr_pipes; i++)
 		if (c->pipes[i] == ino)
@@ -43,7 +43,7 @@ int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
  * (device and inode: a FIFO's inode number can equal a pipe's). Its ends
  * may be opened by anyone at any time, so unlike a pipe's they are not
  * checked against the rest of the system. */
-int df_fifo_data(struct df *c, pid_t pid, int fd, const struct stat *st, struct err *e)
+static int df_fifo_data(struct df *c, pid_t pid, int fd, const struct stat *st, struct err *e)
 {
 	for (int i = 0; i < c->nr_fifos; i++)
 		if (c->fifos[i].dev == st->st_dev && c->fifos[i].ino == st->st_ino)
@@ -102,12 +102,41 @@ static int df_pipe_bytes(struct df *c, pid_t pid, int fd, uint64_t ino, bool fif
 	return image_write(&c->pipedata, &pd.base, e);
 }
 
+int df_pipe_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	d->re.has_pipe_ino = true;
+	d->re.pipe_ino = d->st->st_ino;
+	d->re.has_mnt_id = false;
+	return df_pipe_data(c, d->pid, d->fd, d->st->st_ino, e);
+}
+
+/* Notes which ends of a pipe the tree holds (a pipe end in flight is one
+ * it still has). */
+void df_pipe_seen(struct df *c, const struct stat *st, const struct proc_fdinfo *fi)
+{
+	for (int i = 0; i < c->nr_pipes; i++)
+		if (c->pipes[i] == (uint64_t)st->st_ino)
+			c->pipe_sides[i] |= (fi->flags & O_ACCMODE) == O_WRONLY ? 2 : (fi->flags & O_ACCMODE) == O_RDONLY ? 1 : 3;
+}
+
+/* A named pipe, opened by its path. */
+bool df_fifo_match(const char *link, const struct stat *st)
+{
+	return S_ISFIFO(st->st_mode);
+}
+
+int df_fifo_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	d->re.has_fifo = d->re.fifo = true;
+	return df_fifo_data(c, d->pid, d->fd, d->st, e);
+}
+
 /* A pipe the tree holds only one end of: is the other end in a process
  * outside the tree? Then the restored end would be cut off from its peer
  * (a writer killed by SIGPIPE, a reader seeing end-of-file), so it is
  * refused like any descriptor amber cannot restore yet. If no process has
  * it, the peer had closed it, which a restore reproduces. */
-void df_check_pipe_peers(struct df *c)
+void df_pipe_check(struct df *c)
 {
 	_cleanup_closedir_ DIR *proc = NULL;
 	struct dirent *de;

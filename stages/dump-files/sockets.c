@@ -231,17 +231,34 @@ static int df_unix_one(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_
 	return df_unix_queue(c, pid, fd, sk, d.type, k, why, e);
 }
 
-int df_unix(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_usk *k, const char **why, struct err *e)
+/* A socket (any family: one that cannot be restored is refused, with why). */
+int df_unix_describe(struct df *c, struct df_desc *d, struct err *e)
 {
-	int ret = df_unix_one(c, pid, fd, ino, k, why, e);
+	uint64_t ino = d->st->st_ino;
+	struct df_usk *k = &d->usk;
+	const char *why;
+	int ret = df_unix_one(c, d->pid, d->fd, ino, k, &why, e);
 
 	/* Its peer (or listener) is checked at the end, once every socket has
 	 * been seen; one refused is still seen, as no one's outside peer. */
 	if (ret < 0)
 		return ret;
-	if (*why)
-		return df_remember_socket(c, pid, fd, ino, 0, e);
-	return df_remember_socket(c, pid, fd, ino, k->u.has_listener_ino ? k->u.listener_ino : k->u.peer_ino, e);
+	if (why)
+		ret = df_remember_socket(c, d->pid, d->fd, ino, 0, e);
+	else
+		ret = df_remember_socket(c, d->pid, d->fd, ino, k->u.has_listener_ino ? k->u.listener_ino : k->u.peer_ino, e);
+	if (ret < 0)
+		return ret;
+	if (why)
+		df_refuse(c, d->pid, d->fd, d->link, why);
+	d->re.unix_sk = &k->u;
+	d->re.has_mnt_id = false;
+	return 0;
+}
+
+void df_unix_release(struct df_desc *d)
+{
+	df_usk_free(&d->usk);
 }
 
 /* Writes the record of the server end of a waiting connection, accepted
@@ -388,7 +405,7 @@ static void df_socket_outside(struct df *c, const struct df_sock *s)
 	df_refuse(c, s->pid, s->fd, link, why);
 }
 
-void df_check_socket_peers(struct df *c)
+void df_unix_check(struct df *c)
 {
 	for (int i = 0; i < c->nr_socks; i++)
 		if (c->socks[i].peer && !df_sock_seen(c, c->socks[i].peer))

@@ -26,26 +26,15 @@ union unixq_ctl {
 	struct cmsghdr align;
 };
 
-/* Keeps this stage's copy fd of a file in flight open to the end (kcmp
- * compares later descriptors with it); closes it if it cannot be kept. */
-int df_keep_fd(struct df *c, int fd, struct err *e)
-{
-	if (grow_one(&c->inflight, c->nr_inflight) < 0) {
-		close(fd);
-		return err_errno(e, "keep a file in flight");
-	}
-	c->inflight[c->nr_inflight++] = fd;
-	return 0;
-}
-
 /* The files.img id of a file in flight that peeking installed here as fd:
- * a regular file, a pipe end or a socket, described like a descriptor of
- * the tree (one that shares its open file description gets its id).
- * Anything else sets *why. */
+ * a kind that may be in flight (a regular file, a memfd, a pipe end or a
+ * socket), described like a descriptor of the tree (one that shares its
+ * open file description gets its id). Anything else sets *why. */
 static int unixq_inflight(struct df *c, pid_t pid, int fd, int copy, uint32_t *id, char *why, size_t whylen,
 			  struct err *e)
 {
 	char path[64], link[PATH_MAX];
+	const struct df_kind *k;
 	struct proc_fdinfo fi;
 	struct stat st;
 	bool added;
@@ -57,7 +46,8 @@ static int unixq_inflight(struct df *c, pid_t pid, int fd, int copy, uint32_t *i
 	if ((n = readlink(path, link, sizeof(link) - 1)) < 0 || stat(path, &st) < 0)
 		return err_errno(e, "pid %d fd %d: look at a file in flight in its queue", pid, fd);
 	link[n] = 0;
-	if (!(S_ISREG(st.st_mode) && link[0] == '/') && strncmp(link, "pipe:", 5) && strncmp(link, "socket:", 7)) {
+	k = df_kind_of(c, link, &st);
+	if (!k || !k->in_flight) {
 		snprintf(why, whylen, "a file in flight in its queue (SCM_RIGHTS) is '%s'; only regular files, pipes and "
 			 "sockets are supported in flight", link);
 		return 0;
@@ -71,15 +61,14 @@ static int unixq_inflight(struct df *c, pid_t pid, int fd, int copy, uint32_t *i
 	}
 	c->via_pid = pid;
 	c->via_fd = fd;
-	ret = df_file_id(c, self, copy, link, &st, &fi, NULL, id, &added, e);
+	ret = df_file_id(c, k, self, copy, link, &st, &fi, NULL, id, &added, e);
 	c->via_pid = via_pid;
 	c->via_fd = via_fd;
 	if (ret < 0)
 		return ret;
 	/* A pipe end in flight is an end the tree still has. */
-	for (int i = 0; !strncmp(link, "pipe:", 5) && i < c->nr_pipes; i++)
-		if (c->pipes[i] == (uint64_t)st.st_ino)
-			c->pipe_sides[i] |= (fi.flags & O_ACCMODE) == O_WRONLY ? 2 : (fi.flags & O_ACCMODE) == O_RDONLY ? 1 : 3;
+	if (k->seen)
+		k->seen(c, &st, &fi);
 	pr_debug("pid %d fd %d: '%s' in flight in its queue is file %u", pid, fd, link, *id);
 	return 0;
 }
