@@ -270,6 +270,15 @@ void image_close(struct image *img)
 	frame_reader_free(&img->rd);
 }
 
+int image_check_id(const struct image *img, const char *what, uint64_t id, uint64_t max, struct err *e)
+{
+	if (id <= max)
+		return 0;
+	return err_input(e, "'%s': record %llu: %s %llu is over the limit of %llu; the image is corrupt", img->name,
+			 (unsigned long long)(img->rd.nr ? img->rd.nr - 1 : 0), what, (unsigned long long)id,
+			 (unsigned long long)max);
+}
+
 int image_read_one(int dirfd, const char *kind, const char *filename, ProtobufCMessage **msg, struct err *e)
 {
 	struct image img;

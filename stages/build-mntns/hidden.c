@@ -107,6 +107,12 @@ int build_mntns_hidden_open(int dirfd, const struct bm_ns *ns, const int *mfd, s
 		const char *rel = NULL;
 		int m = -1;
 
+		/* The id goes with the fd to restore-files, whose high bits
+		 * would read as a directory's flags (ipc/fdpass.h). */
+		if ((ret = image_check_id(&img, "file id", re->id, IMAGE_MAX_FILE_ID, e)) < 0) {
+			reg_file_entry__free_unpacked(re, NULL);
+			break;
+		}
 		for (int i = 0; re->has_mnt_id && re->path && re->path[0] == '/' && !re->remapped && i < ns->nr; i++)
 			if (ns->m[i]->mnt_id == (uint32_t)re->mnt_id)
 				m = i;

@@ -289,6 +289,8 @@ static int df_file_write(struct df *c, const struct df_kind *k, struct df_desc *
 /* A new slot at the end of c->v with the next id, in no hash chain yet. */
 int df_new_id(struct df *c, uint32_t *id, struct err *e)
 {
+	if ((unsigned int)c->nr >= IMAGE_MAX_FILE_ID)
+		return err_input(e, "the tree has more than %u open files, the most that images hold", IMAGE_MAX_FILE_ID);
 	if (grow_cap(&c->v, &c->cap, (size_t)c->nr + 1) < 0)
 		return err_errno(e, "allocate the open files table");
 	/* In no hash chain: nothing is compared with it. */

@@ -368,6 +368,9 @@ static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_op
 	}
 	if (ret < 0 || !s->nr_ns)
 		return ret;
+	if ((unsigned int)s->nr_ns > IMAGE_MAX_MNTNS_ID)
+		return err_input(e, "the tree has %d mount namespaces, more than the %u that images hold", s->nr_ns,
+				 IMAGE_MAX_MNTNS_ID);
 	if ((ret = mountinfo_read(0, &s->host, e)) < 0)
 		return ret;
 	if ((ret = image_open_write(&img, ctx->dir_fd, "mntns", "mntns.img", e)) < 0)

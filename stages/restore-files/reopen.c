@@ -82,6 +82,11 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 	if ((ret = image_open_read(&img, dir_fd, "files", "files.img", e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
+		/* restore-tasks indexes what it receives by file id. */
+		if ((ret = image_check_id(&img, "file id", re->id, IMAGE_MAX_FILE_ID, e)) < 0) {
+			reg_file_entry__free_unpacked(re, NULL);
+			break;
+		}
 		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk && !re->external) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
 			reg_file_entry__free_unpacked(re, NULL);

@@ -83,30 +83,45 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 	return 0;
 }
 
-/* Takes every file restore-files sent, indexed by file id. */
+/* Takes every file restore-files sent, indexed by file id. The table is
+ * sized by the ids, so they are bounded first: restore-files sends the ids
+ * of files.img (at most IMAGE_MAX_FILE_ID) and numbers the working
+ * directories and roots it opens after them, two per task at most. */
 static int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
 {
-	int fds[FDPASS_BATCH], n;
+	uint64_t max = IMAGE_MAX_FILE_ID + 2 * (uint64_t)p->nr;
+	int fds[FDPASS_BATCH], n, ret = 0;
 	uint32_t ids[FDPASS_BATCH];
 
-	while ((n = fdpass_recv(sock, fds, ids, e)) > 0)
+	while (ret == 0 && (n = fdpass_recv(sock, fds, ids, e)) > 0)
 		for (int i = 0; i < n; i++) {
+			if (ret < 0) {
+				close(fds[i]);
+				continue;
+			}
+			if (ids[i] > max) {
+				ret = err_proto(e, "restore-files sent file id %u, over the limit of %llu", ids[i],
+						(unsigned long long)max);
+				close(fds[i]);
+				continue;
+			}
 			if (ids[i] >= p->nr_ids) {
-				uint32_t nn = ids[i] + 64;
-				int *nf = realloc(p->file_fd, sizeof(*nf) * nn);
+				size_t nr = p->nr_ids, want = (size_t)ids[i] + 64;
 
-				if (!nf)
-					return err_errno(e, "index received files");
-				for (uint32_t j = p->nr_ids; j < nn; j++)
-					nf[j] = -1;
-				p->file_fd = nf;
-				p->nr_ids = nn;
+				if (grow_to(&p->file_fd, want) < 0) {
+					ret = err_errno(e, "index received files");
+					close(fds[i]);
+					continue;
+				}
+				for (size_t j = nr; j < want; j++)
+					p->file_fd[j] = -1;
+				p->nr_ids = want;
 			}
 			if (p->file_fd[ids[i]] >= 0)
 				close(p->file_fd[ids[i]]);
 			p->file_fd[ids[i]] = fds[i];
 		}
-	return n;
+	return ret < 0 ? ret : n;
 }
 
 /* A task whose session leader is a helper (the leader is gone) is forked by
