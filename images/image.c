@@ -107,7 +107,7 @@ int image_open_read(struct image *img, int dirfd, const char *kind, const char *
 	ssize_t got;
 
 	if (kind && !want)
-		return err_set(e, 1, "internal: unknown image kind '%s'", kind);
+		return err_set(e, EXIT_FAILURE_, "internal: unknown image kind '%s'", kind);
 	uint32_t hdr_size;
 
 	memset(img, 0, sizeof(*img));
@@ -170,7 +170,7 @@ int image_open_write(struct image *img, int dirfd, const char *kind, const char 
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
 	if (!k)
-		return err_set(e, 1, "internal: unknown image kind '%s'", kind);
+		return err_set(e, EXIT_FAILURE_, "internal: unknown image kind '%s'", kind);
 	img->kind = k;
 	img->writing = true;
 	snprintf(img->name, sizeof(img->name), "%s", filename);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ipc/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/nsinfo.h"
 #include "lib/proc.h"
@@ -167,7 +168,7 @@ int nsinfo_read_uts(pid_t pid, struct nsinfo_uts *u, struct err *e)
 		return ret;
 	hl = strnlen(blob, len);
 	if (hl + 1 >= len || hl >= NSINFO_NAME_MAX || strnlen(blob + hl + 1, len - hl - 1) >= NSINFO_NAME_MAX)
-		return err_set(e, 4, "read the UTS namespace of pid %d: a malformed answer", pid);
+		return err_set(e, EXIT_SYSTEM, "read the UTS namespace of pid %d: a malformed answer", pid);
 	snprintf(u->hostname, sizeof(u->hostname), "%s", blob);
 	snprintf(u->domainname, sizeof(u->domainname), "%s", blob + hl + 1);
 	return 0;
@@ -256,7 +257,7 @@ int nsinfo_read_ipc(pid_t pid, struct nsinfo_ipc_obj *objs, int max, struct err 
 		return ret;
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		if (off >= len)
-			return err_set(e, 4, "read the IPC namespace of pid %d: a malformed answer", pid);
+			return err_set(e, EXIT_SYSTEM, "read the IPC namespace of pid %d: a malformed answer", pid);
 		if ((ret = nsinfo_parse_sysvipc(blob + off, kinds[k], objs + (n < max ? n : max), n < max ? max - n : 0, e)) < 0)
 			return ret;
 		n += ret;

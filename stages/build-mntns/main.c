@@ -60,6 +60,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "ipc/exitcodes.h"
 #include "ipc/fdpass.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
@@ -111,16 +112,16 @@ static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntn
 		close(down[1]);
 		res.ret = build_mntns_build(ctx->dir_fd, o, ns, stage_fd(ctx, FD_NAME_HIDDEN), &res.e);
 		if (write(up[1], &res, sizeof(res)) != sizeof(res))
-			_exit(4);
+			_exit(EXIT_SYSTEM);
 		/* Alive until pinned: the namespace must not die before. */
 		while (read(down[0], &c, 1) < 0 && errno == EINTR)
 			;
-		_exit(0);
+		_exit(EXIT_OK);
 	}
 	close(up[1]);
 	close(down[0]);
 	if (read(up[0], &res, sizeof(res)) != sizeof(res))
-		ret = err_set(e, 4, "the child building mount namespace %u died", ns->id);
+		ret = err_set(e, EXIT_SYSTEM, "the child building mount namespace %u died", ns->id);
 	else if (res.ret < 0)
 		ret = (*e = res.e, res.ret);
 	if (ret >= 0) {
@@ -172,7 +173,7 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 		return ret;
 	if (!ctx->run_dir) {
 		image_close(&img);
-		return err_set(e, 2, "the dump has mount namespaces: give --run-dir, where they are pinned");
+		return err_set(e, EXIT_USAGE, "the dump has mount namespaces: give --run-dir, where they are pinned");
 	}
 	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&nse, e)) > 0) {
 		struct bm_ns ns = { nse->id, NULL, 0, nse->pids, nse->n_pids };
@@ -225,13 +226,13 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 		return 0;
 	}
 	if (opt != 'X')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
 		return 0;
 	if (!close || close == arg + 4 || !close[2])
-		return err_set(e, 2, "--external '%s': want mnt[NAME]:PATH", arg);
+		return err_set(e, EXIT_USAGE, "--external '%s': want mnt[NAME]:PATH", arg);
 	if (o->nr_ext == BM_MAX_EXTERNAL)
-		return err_set(e, 2, "--external '%s': at most %d external mounts", arg, BM_MAX_EXTERNAL);
+		return err_set(e, EXIT_USAGE, "--external '%s': at most %d external mounts", arg, BM_MAX_EXTERNAL);
 	o->ext[o->nr_ext].name = strndup(arg + 4, close - arg - 4);
 	o->ext[o->nr_ext++].path = strdup(close + 2);
 	return 0;

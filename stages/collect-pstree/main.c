@@ -20,6 +20,7 @@
  * Capabilities	none.
  * By hand	amber stage collect-pstree -D DIR | amber show --stream /dev/stdin
  */
+#include "ipc/exitcodes.h"
 #include "ipc/stage.h"
 #include "stages/collect-pstree/collect-pstree.h"
 
@@ -35,7 +36,7 @@ static int collect_parse_option(void *opts, int opt, const char *arg, struct err
 		o->no_pid_check = true;
 		return 0;
 	}
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option collect_options[] = {

@@ -36,6 +36,7 @@
 #include "images/files.pb-c.h"
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
+#include "ipc/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/grow.h"
@@ -212,7 +213,7 @@ static int collect_remaps_parse_option(void *opts, int opt, const char *arg, str
 	struct collect_remaps_opts *o = opts;
 
 	if (opt != 'M')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	o->allow_missing = true;
 	return 0;
 }

@@ -101,6 +101,7 @@
 #include <stdlib.h>
 #include <sys/capability.h>
 
+#include "ipc/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/grow.h"
@@ -187,11 +188,11 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		return 0;
 	}
 	if (opt != 'G')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	errno = 0;
 	o->ghost_limit = strtoull(arg, &end, 0);
 	if (errno || end == arg || *end)
-		return err_set(e, 2, "--ghost-limit '%s' is not a number of bytes", arg);
+		return err_set(e, EXIT_USAGE, "--ghost-limit '%s' is not a number of bytes", arg);
 	return 0;
 }
 

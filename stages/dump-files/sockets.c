@@ -14,6 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ipc/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/grow.h"
 #include "lib/log.h"
@@ -321,7 +322,7 @@ static int df_unix_accept_all(struct df *c, const struct df_listener *l, const s
 		if (fstat(sk, &st) < 0 || (ret = sockdiag_unix_get(st.st_ino, &a, e)) < 0)
 			return err_errno(e, "look at a connection accepted from socket:[%llu]", (unsigned long long)l->ino);
 		if (a.peer != d->icons[i])
-			return err_set(e, 4, "pid %d fd %d: connection %d accepted from socket:[%llu] is from socket:[%u], "
+			return err_set(e, EXIT_SYSTEM, "pid %d fd %d: connection %d accepted from socket:[%llu] is from socket:[%u], "
 				       "not socket:[%u]", l->pid, l->fd, i, (unsigned long long)l->ino, a.peer, d->icons[i]);
 		if ((ret = df_unix_embryo(c, l, sk, a.peer, d->type, e)) < 0)
 			return ret;

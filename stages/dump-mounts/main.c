@@ -66,6 +66,7 @@
 
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
+#include "ipc/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
@@ -422,13 +423,13 @@ static int dump_mounts_parse_option(void *opts, int opt, const char *arg, struct
 	const char *close = strstr(arg, "]:");
 
 	if (opt != 'X')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
 		return 0;
 	if (!close || close == arg + 4 || !close[2] || arg[4] != '/')
-		return err_set(e, 2, "--external '%s': want mnt[MOUNTPOINT]:NAME, e.g. mnt[/srv/data]:data", arg);
+		return err_set(e, EXIT_USAGE, "--external '%s': want mnt[MOUNTPOINT]:NAME, e.g. mnt[/srv/data]:data", arg);
 	if (o->nr_ext == DM_MAX_EXTERNAL)
-		return err_set(e, 2, "--external '%s': at most %d external mounts", arg, DM_MAX_EXTERNAL);
+		return err_set(e, EXIT_USAGE, "--external '%s': at most %d external mounts", arg, DM_MAX_EXTERNAL);
 	o->ext[o->nr_ext].mountpoint = strndup(arg + 4, close - arg - 4);
 	o->ext[o->nr_ext++].name = strdup(close + 2);
 	return 0;

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "ipc/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/grow.h"
@@ -158,7 +159,7 @@ static int gc_remaps_parse_option(void *opts, int opt, const char *arg, struct e
 	struct gc_remaps_opts *o = opts;
 
 	if (opt != 'S')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	o->show = true;
 	return 0;
 }

@@ -174,7 +174,7 @@ static int restore_files_parse_option(void *opts, int opt, const char *arg, stru
 		o->inherits[o->nr_inherits++] = arg;
 		return 0;
 	}
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 /* Takes the restorer's fds (--inherit-fd, --shell-job) into the plan once

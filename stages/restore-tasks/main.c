@@ -78,6 +78,7 @@
  *	must not drop what the restored processes had.
  * By hand	rerun from a run directory: sh RUN/rerun-restore-tasks.sh
  */
+#include "ipc/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "stages/restore-tasks/restore-tasks.h"
@@ -90,7 +91,7 @@ static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
 		o->pidns = true;
 		return 0;
 	}
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option rt_options[] = {

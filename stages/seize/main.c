@@ -58,6 +58,7 @@
  */
 #include <stdlib.h>
 
+#include "ipc/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "stages/seize/seize.h"
@@ -68,7 +69,7 @@ static int seize_parse_option(void *opts, int opt, const char *arg, struct err *
 
 	if (opt == 't')
 		return stage_parse_int("-t", arg, 1, 1 << 30, &o->pid, e);
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option seize_options[] = {
