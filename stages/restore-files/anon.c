@@ -112,8 +112,13 @@ int reopen_anon(struct reopen_file *f, struct err *e)
 		};
 
 		fd = timerfd_create(a->clockid, TFD_CLOEXEC | (nonblock ? TFD_NONBLOCK : 0));
-		/* fdinfo gives the time left, so the timer is set relative to now. */
-		if (fd >= 0 && a->value_ns && timerfd_settime(fd, 0, &it, NULL) < 0)
+		/* fdinfo gives the time left, so the timer is set relative to now.
+		 * A periodic timer that expired since it was last read shows none
+		 * (the kernel moves it on only when it is read): it still runs,
+		 * its next expiry taken as an interval away. */
+		if (!a->value_ns && a->interval_ns)
+			it.it_value = it.it_interval;
+		if (fd >= 0 && (a->value_ns || a->interval_ns) && timerfd_settime(fd, 0, &it, NULL) < 0)
 			return err_errno(e, "arm timerfd (id %u)", re->id);
 		if (fd >= 0 && a->ticks && ioctl(fd, TFD_IOC_SET_TICKS, &a->ticks) < 0)
 			return err_errno(e, "give timerfd (id %u) its %llu unread expirations", re->id, (unsigned long long)a->ticks);
