@@ -9,7 +9,7 @@
 # The pipelines section and the stage order come from the driver's stage
 # tables (driver/pipeline.h), printed by a built 'amber stage --table' and
 # 'amber stage --list' (AMBER=path overrides build/bin/amber); the other
-# tables come from ipc/stage.h (common options), ipc/exitcodes.h (exit codes)
+# tables come from ipc/stage.h (common options), lib/exitcodes.h (exit codes)
 # and ipc/fds.h (fd names), so the page changes when any of them does.
 # Stages appear in pipeline order, then any other stage alphabetically.
 # POSIX sh and awk only.
@@ -65,7 +65,7 @@ exit_rows() {
 		if (sub(/^.*\/\*[ \t]*/, "", what)) sub(/[ \t]*\*\/.*$/, "", what); else what = ""
 		gsub(/\|/, "\\|", what)
 		printf "| %s | `%s` | %s |\n", val, name, what
-	}' "$top/ipc/exitcodes.h"
+	}' "$top/lib/exitcodes.h"
 }
 
 # Table rows of the fd names: "| name | default | what |", from each
@@ -142,7 +142,7 @@ $(common_options)
 
 ## Exit status
 
-Shared by every stage and the driver (from \`ipc/exitcodes.h\`). When a
+Shared by every stage and the driver (from \`lib/exitcodes.h\`). When a
 stage fails with any code but 2, the driver prints the command that reruns
 it alone (\`RUN/rerun-NAME.sh\`).
 
@@ -210,7 +210,7 @@ check() {
 	cmp -s "$tmp" "$doc" && exit 0
 	bad=
 	if [ "$(section_of "$tmp" "")" != "$(section_of "$doc" "")" ]; then
-		echo "gen-stages.sh: the introduction drifted (ipc/stage.h, ipc/exitcodes.h, ipc/fds.h or the script)" >&2
+		echo "gen-stages.sh: the introduction drifted (ipc/stage.h, lib/exitcodes.h, ipc/fds.h or the script)" >&2
 		bad=1
 	fi
 	documented=$(awk '/^## amber-/ { s = $2; sub(/^amber-/, "", s); print s }' "$doc")

@@ -48,7 +48,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/sockdiag.h"
 #include "lib/proc.h"

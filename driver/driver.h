@@ -1,5 +1,5 @@
 /* driver: the amber CLI. main.c dispatches to one cmd_* per subcommand;
- * each returns the process exit status (ipc/exitcodes.h). */
+ * each returns the process exit status (lib/exitcodes.h). */
 #ifndef AMBER_DRIVER_H
 #define AMBER_DRIVER_H
 

@@ -29,12 +29,12 @@
 #include "images/image.h"
 #include "images/inventory.pb-c.h"
 #include "images/stream.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
-#include "lib/memfd.h"
-#include "lib/remap.h"
+#include "images/memfd.h"
+#include "images/remap.h"
 #include "lib/tracee.h"
 
 static int dump_name_cmp(const void *a, const void *b)
@@ -130,7 +130,7 @@ static void dump_remove_remaps(struct run *r, bool say)
 
 /* Removes memfd images: an earlier dump's and their temporary files before
  * the stages run (a memfd is saved only if its images are not there yet,
- * lib/memfd.h), or after a failed dump the temporary files a killed stage
+ * images/memfd.h), or after a failed dump the temporary files a killed stage
  * left. */
 static void dump_remove_memfd_images(struct run *r, bool tmp_only)
 {
@@ -194,7 +194,7 @@ static int dump_seize_release(struct pl_ctx *c, bool ok, struct err *e)
 	return 0;
 }
 
-/* A memfd is saved only if its images are not there yet (lib/memfd.h):
+/* A memfd is saved only if its images are not there yet (images/memfd.h):
  * an earlier dump's go first. */
 static int dump_memory_before(struct pl_ctx *c, struct err *e)
 {

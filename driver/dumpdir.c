@@ -12,10 +12,10 @@
 #include "driver/dumpdir.h"
 #include "driver/run.h"
 #include "images/image.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/log.h"
 
-/* An image, a memfd image or a temporary file of one (lib/memfd.c names
+/* An image, a memfd image or a temporary file of one (images/memfd.c names
  * those ".tmp.IMAGE.PID"). */
 static bool dumpdir_is_image(const char *name)
 {

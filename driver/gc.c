@@ -23,7 +23,7 @@
 #include "driver/pipeline.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/log.h"
 
 static void gc_usage(void)

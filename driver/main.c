@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "driver/driver.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/log.h"
 
 static void usage(FILE *f)

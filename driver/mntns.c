@@ -14,7 +14,7 @@
 #include "images/stream.pb-c.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
-#include "lib/remap.h"
+#include "images/remap.h"
 
 void mntns_unpin(const char *run_dir)
 {

@@ -8,7 +8,7 @@
 
 #include "driver/driver.h"
 #include "driver/opts.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/external.h"
 #include "lib/log.h"
 

@@ -8,7 +8,7 @@
 
 #include "driver/driver.h"
 #include "driver/pipeline.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/log.h"
 
 const struct pipeline *const *pl_all(void)

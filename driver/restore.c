@@ -31,10 +31,10 @@
 #include "driver/pipeline.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "lib/log.h"
-#include "lib/remap.h"
+#include "images/remap.h"
 
 struct restore_pids {
 	int root;	/* the restored root, as the driver sees it */

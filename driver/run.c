@@ -15,7 +15,7 @@
 #include "driver/driver.h"
 #include "driver/run.h"
 #include "images/stream.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"

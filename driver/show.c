@@ -41,7 +41,7 @@
 #include "images/mm.pb-c.h"
 #include "images/pagemap.pb-c.h"
 #include "images/pstree.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
 

@@ -24,7 +24,7 @@
 #include "driver/driver.h"
 #include "driver/pipeline.h"
 #include "driver/run.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "lib/cleanup.h"
 

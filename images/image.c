@@ -18,8 +18,9 @@
 #include "images/ns.pb-c.h"
 #include "images/pagemap.pb-c.h"
 #include "images/pstree.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 
 /* Per-kind magics are arbitrary but fixed forever once released. */
@@ -123,7 +124,7 @@ int image_open_read(struct image *img, int dirfd, const char *kind, const char *
 	ssize_t got;
 
 	if (kind && !want)
-		return err_set(e, 1, "internal: unknown image kind '%s'", kind);
+		return err_set(e, EXIT_FAILURE_, "internal: unknown image kind '%s'", kind);
 	uint32_t hdr_size;
 
 	memset(img, 0, sizeof(*img));
@@ -188,7 +189,7 @@ int image_open_write(struct image *img, int dirfd, const char *kind, const char 
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
 	if (!k)
-		return err_set(e, 1, "internal: unknown image kind '%s'", kind);
+		return err_set(e, EXIT_FAILURE_, "internal: unknown image kind '%s'", kind);
 	img->kind = k;
 	img->writing = true;
 	snprintf(img->name, sizeof(img->name), "%s", filename);
@@ -253,18 +254,9 @@ int image_write(struct image *img, const ProtobufCMessage *msg, struct err *e)
 			img->nr_written++;
 		return ret;
 	}
-	if (img->wlen + 4 + len > img->wcap) {
-		size_t cap = img->wcap ? img->wcap : 4096;
-		uint8_t *nb;
-
-		while (cap < img->wlen + 4 + len)
-			cap *= 2;
-		nb = realloc(img->wbuf, cap);
-		if (!nb)
-			return err_errno(e, "buffer image '%s'", img->name);
-		img->wbuf = nb;
-		img->wcap = cap;
-	}
+	/* At least 4 KiB, doubled while records come. */
+	if (grow_cap(&img->wbuf, &img->wcap, img->wlen + 4 + len < 4096 ? 4096 : img->wlen + 4 + len) < 0)
+		return err_errno(e, "buffer image '%s'", img->name);
 	le = htole32((uint32_t)len);
 	memcpy(img->wbuf + img->wlen, &le, 4);
 	protobuf_c_message_pack(msg, img->wbuf + img->wlen + 4);
@@ -295,6 +287,15 @@ void image_close(struct image *img)
 		close(img->fd);
 	img->fd = -1;
 	frame_reader_free(&img->rd);
+}
+
+int image_check_id(const struct image *img, const char *what, uint64_t id, uint64_t max, struct err *e)
+{
+	if (id <= max)
+		return 0;
+	return err_input(e, "'%s': record %llu: %s %llu is over the limit of %llu; the image is corrupt", img->name,
+			 (unsigned long long)(img->rd.nr ? img->rd.nr - 1 : 0), what, (unsigned long long)id,
+			 (unsigned long long)max);
 }
 
 int image_read_one(int dirfd, const char *kind, const char *filename, ProtobufCMessage **msg, struct err *e)

@@ -28,6 +28,14 @@
 #define IMAGE_HDR_SIZE		16u
 #define IMAGE_PAGES_HDR_SIZE	4096u
 
+/* Bounds on the ids that records give each other, which readers use as
+ * indices into tables: file ids (files.img, counted from 1 by dump-files)
+ * and mount namespace ids (mntns.img, 1, 2, ... by dump-mounts). The dump
+ * writes no larger one, and a reader refuses a larger one as bad input
+ * (image_check_id) before it sizes or indexes anything by it. */
+#define IMAGE_MAX_FILE_ID	(1u << 22)
+#define IMAGE_MAX_MNTNS_ID	4096u
+
 struct image_header {
 	uint32_t magic;
 	uint32_t kind;
@@ -69,6 +77,10 @@ int image_open_read(struct image *img, int dirfd, const char *kind, const char *
 int image_open_write(struct image *img, int dirfd, const char *kind, const char *filename, struct err *e);
 /* Next record: 1 read, 0 end of file, <0 error naming the file and record. */
 int image_read(struct image *img, ProtobufCMessage **msg, struct err *e);
+/* Checks an id (what names it: "file id", ...) of the record image_read
+ * returned last against its bound: 0, or an input error naming the image,
+ * the record and the bound. */
+int image_check_id(const struct image *img, const char *what, uint64_t id, uint64_t max, struct err *e);
 /* Reads the one record a single-record image holds (inventory, mm, core, fs). */
 int image_read_one(int dirfd, const char *kind, const char *filename, ProtobufCMessage **msg, struct err *e);
 int image_write(struct image *img, const ProtobufCMessage *msg, struct err *e);

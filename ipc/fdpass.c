@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "lib/exitcodes.h"
 #include "ipc/fdpass.h"
 
 int fdpass_send(int sock, const int *fds, const uint32_t *ids, int n, struct err *e)
@@ -14,7 +15,7 @@ int fdpass_send(int sock, const int *fds, const uint32_t *ids, int n, struct err
 	struct cmsghdr *c;
 
 	if (n < 0 || n > FDPASS_BATCH)
-		return err_set(e, 1, "internal: fdpass batch of %d fds", n);
+		return err_set(e, EXIT_FAILURE_, "internal: fdpass batch of %d fds", n);
 	data[0] = n;
 	if (n)
 		memcpy(data + 1, ids, sizeof(uint32_t) * n);
@@ -74,7 +75,7 @@ int fdpass_recv(int sock, int *fds, uint32_t *ids, struct err *e)
 	if (mh.msg_flags & MSG_CTRUNC) {
 		for (int i = 0; i < nfds; i++)
 			close(fds[i]);
-		return err_set(e, 4, "files arrived truncated (MSG_CTRUNC): is RLIMIT_NOFILE too low?");
+		return err_set(e, EXIT_SYSTEM, "files arrived truncated (MSG_CTRUNC): is RLIMIT_NOFILE too low?");
 	}
 	if (n < (ssize_t)sizeof(uint32_t) || data[0] > FDPASS_BATCH || (ssize_t)(sizeof(uint32_t) * (1 + data[0])) != n ||
 	    (int)data[0] != nfds) {

@@ -7,7 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "lib/log.h"
 
@@ -143,7 +143,7 @@ static int stage_setup(const struct stage_desc *d, void *opts, struct stage_ctx 
 		}
 		case 'h':
 			stage_help(d);
-			exit(0);
+			exit(EXIT_OK);
 		case '?':
 			return err_set(e, EXIT_USAGE, "bad option; see amber-%s --help", d->name);
 		default:

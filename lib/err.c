@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/err.h"
 
 static void err_vfill(struct err *e, int code, int errnum, const char *fmt, va_list ap)

@@ -2,7 +2,7 @@
  *
  * Library code never exits and never prints: it fills a struct err and returns
  * a negative value (usually -errno). Only a stage's top level turns the error
- * into an exit code (ipc/exitcodes.h) and a last stderr line.
+ * into an exit code (lib/exitcodes.h) and a last stderr line.
  *
  *	if (fd < 0)
  *		return err_errno(e, "open '%s'", path);
@@ -15,7 +15,7 @@
 #include <errno.h>
 
 struct err {
-	int  exit_code;		/* EXIT_* class of ipc/exitcodes.h; 0 when unset */
+	int  exit_code;		/* EXIT_* class of lib/exitcodes.h; 0 when unset */
 	int  errnum;		/* errno behind it, 0 if none */
 	char msg[1024];
 };

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "lib/frame.h"
+#include "lib/grow.h"
 
 void frame_reader_init(struct frame_reader *r, int fd, const char *what, uint32_t max)
 {
@@ -28,18 +29,9 @@ static ssize_t frame_fill(struct frame_reader *r, size_t n, struct err *e)
 		r->len -= r->pos;
 		r->pos = 0;
 	}
-	if (r->cap < n) {
-		size_t cap = r->cap ? r->cap : 65536;
-		uint8_t *nb;
-
-		while (cap < n)
-			cap *= 2;
-		nb = realloc(r->buf, cap);
-		if (!nb)
-			return err_errno(e, "'%s': cannot buffer %zu bytes", r->what, n);
-		r->buf = nb;
-		r->cap = cap;
-	}
+	/* At least 64 KiB, so that small frames cost few reads. */
+	if (grow_cap(&r->buf, &r->cap, n < 65536 ? 65536 : n) < 0)
+		return err_errno(e, "'%s': cannot buffer %zu bytes", r->what, n);
 	while (r->len - r->pos < n) {
 		ssize_t got = read(r->fd, r->buf + r->len, r->cap - r->len);
 

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "lib/grow.h"
 #include "lib/mountinfo.h"
 #include "lib/proc.h"
 
@@ -113,7 +114,8 @@ static int mountinfo_line(char *line, int lineno, struct mountinfo *m, struct er
 
 int mountinfo_parse(char *text, struct mountinfo_table *t, struct err *e)
 {
-	int cap = 0, lineno = 0, ret;
+	size_t cap = 0;
+	int lineno = 0, ret;
 	char *line = text, *nl;
 
 	memset(t, 0, sizeof(*t));
@@ -123,14 +125,9 @@ int mountinfo_parse(char *text, struct mountinfo_table *t, struct err *e)
 		if (nl)
 			*nl = 0;
 		lineno++;
-		if (t->nr == cap) {
-			struct mountinfo *m = realloc(t->m, (cap = cap ? cap * 2 : 64) * sizeof(*m));
-
-			if (!m) {
-				mountinfo_free(t);
-				return err_errnum(e, ENOMEM, "mountinfo: %d mounts", t->nr);
-			}
-			t->m = m;
+		if ((ret = grow_cap(&t->m, &cap, (size_t)t->nr + 1)) < 0) {
+			mountinfo_free(t);
+			return err_errnum(e, -ret, "mountinfo: %d mounts", t->nr);
 		}
 		if ((ret = mountinfo_line(line, lineno, &t->m[t->nr], e)) < 0) {
 			mountinfo_free(t);

@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/exitcodes.h"
+#include "lib/grow.h"
 #include "lib/nschild.h"
 
 #ifndef CLONE_NEWTIME
@@ -119,10 +121,10 @@ int nschild_send_fds(struct nschild_reply *reply, const int *fds, int n, struct 
 static int nschild_died(const char *what, const char *who, int status, struct err *e)
 {
 	if (WIFSIGNALED(status))
-		err_set(e, 4 /* EXIT_SYSTEM */, "%s: %s was killed by signal %d (%s) before it reported", what, who,
+		err_set(e, EXIT_SYSTEM, "%s: %s was killed by signal %d (%s) before it reported", what, who,
 			WTERMSIG(status), strsignal(WTERMSIG(status)));
 	else
-		err_set(e, 4, "%s: %s exited with status %d before it reported", what, who, WEXITSTATUS(status));
+		err_set(e, EXIT_SYSTEM, "%s: %s exited with status %d before it reported", what, who, WEXITSTATUS(status));
 	return -ECHILD;
 }
 
@@ -180,19 +182,16 @@ static void __attribute__((noreturn)) nschild_child(const char *what, const stru
 /* Keeps the fds of one message in res (or closes them). */
 static int nschild_take_fds(const char *what, const int *fds, int n, struct nschild_result *res, struct err *e)
 {
-	int *v;
-
 	if (!res) {
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
 		return 0;
 	}
-	if (!(v = realloc(res->fds, (res->nr_fds + n) * sizeof(*v)))) {
+	if (grow_by(&res->fds, res->nr_fds, n) < 0) {
 		for (int i = 0; i < n; i++)
 			close(fds[i]);
 		return err_errnum(e, ENOMEM, "%s: keep the %d fds the child sent", what, res->nr_fds + n);
 	}
-	res->fds = v;
 	memcpy(res->fds + res->nr_fds, fds, n * sizeof(*fds));
 	res->nr_fds += n;
 	return 0;
@@ -201,15 +200,12 @@ static int nschild_take_fds(const char *what, const int *fds, int n, struct nsch
 /* Keeps the bytes of one data message in res, NUL-terminated. */
 static int nschild_take_data(const char *what, const char *buf, size_t n, struct nschild_result *res, struct err *e)
 {
-	char *v;
-
 	if (!res)
 		return 0;
 	if (res->len + n > NSCHILD_DATA_MAX)
-		return err_set(e, 4, "%s: the child sent more than %u bytes", what, NSCHILD_DATA_MAX);
-	if (!(v = realloc(res->data, res->len + n + 1)))
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent more than %u bytes", what, NSCHILD_DATA_MAX);
+	if (grow_to(&res->data, res->len + n + 1) < 0)
 		return err_errnum(e, ENOMEM, "%s: keep the %zu bytes the child sent", what, res->len + n);
-	res->data = v;
 	memcpy(res->data + res->len, buf, n);
 	res->len += n;
 	res->data[res->len] = 0;
@@ -253,12 +249,12 @@ static int nschild_collect(const char *what, int sk, struct nschild_result *res,
 		if (n >= (ssize_t)sizeof(h))
 			memcpy(&h, buf, sizeof(h));
 		if (mh.msg_flags & MSG_CTRUNC)
-			ret = err_set(e, 4, "%s: fds the child sent were lost (out of fds? raise RLIMIT_NOFILE)", what);
+			ret = err_set(e, EXIT_SYSTEM, "%s: fds the child sent were lost (out of fds? raise RLIMIT_NOFILE)", what);
 		else if ((mh.msg_flags & MSG_TRUNC) || n < (ssize_t)sizeof(h) ||
 			 h.len != n - sizeof(h) || (h.kind == NSCHILD_MSG_FDS) != (nfds > 0) ||
 			 (h.kind == NSCHILD_MSG_FDS && (h.len != sizeof(uint32_t) || *(uint32_t *)(buf + sizeof(h)) != (uint32_t)nfds)) ||
 			 (h.kind == NSCHILD_MSG_DONE && h.len != sizeof(*done)) || h.kind < NSCHILD_MSG_DATA || h.kind > NSCHILD_MSG_DONE)
-			ret = err_set(e, 4, "%s: the child sent a malformed message (%zd bytes, kind %u, %d fds)", what, n,
+			ret = err_set(e, EXIT_SYSTEM, "%s: the child sent a malformed message (%zd bytes, kind %u, %d fds)", what, n,
 				      h.kind, nfds);
 		if (ret < 0) {
 			for (int i = 0; i < nfds; i++)
@@ -318,7 +314,7 @@ int nschild_run(const char *what, const struct nschild_ns *ns, int nr_ns, nschil
 		*e = done.e;
 		/* A nameless failure still says what failed. */
 		if (!e->msg[0])
-			err_set(e, 4, "%s: failed (%d) without a message", what, done.ret);
+			err_set(e, EXIT_SYSTEM, "%s: failed (%d) without a message", what, done.ret);
 	}
 	return done.ret;
 }

@@ -15,6 +15,7 @@
 #include <sys/utsname.h>
 #include <unistd.h>
 
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/nschild.h"
 #include "lib/nsinfo.h"
@@ -96,7 +97,7 @@ int nsinfo_read_uts(pid_t pid, struct nsinfo_uts *u, struct err *e)
 	if (!res.data || hl + 1 >= res.len || hl >= NSINFO_NAME_MAX ||
 	    strnlen(res.data + hl + 1, res.len - hl - 1) >= NSINFO_NAME_MAX) {
 		nschild_result_free(&res);
-		return err_set(e, 4, "read the UTS namespace of pid %d: a malformed answer", pid);
+		return err_set(e, EXIT_SYSTEM, "read the UTS namespace of pid %d: a malformed answer", pid);
 	}
 	snprintf(u->hostname, sizeof(u->hostname), "%s", res.data);
 	snprintf(u->domainname, sizeof(u->domainname), "%s", res.data + hl + 1);
@@ -193,7 +194,7 @@ int nsinfo_read_ipc(pid_t pid, struct nsinfo_ipc_obj *objs, int max, struct err 
 	nschild_result_free(&res);
 	for (size_t k = 0; k < ARRAY_SIZE(kinds); k++) {
 		if (off >= len)
-			return err_set(e, 4, "read the IPC namespace of pid %d: a malformed answer", pid);
+			return err_set(e, EXIT_SYSTEM, "read the IPC namespace of pid %d: a malformed answer", pid);
 		if ((ret = nsinfo_parse_sysvipc(blob + off, kinds[k], objs + (n < max ? n : max), n < max ? max - n : 0, e)) < 0)
 			return ret;
 		n += ret;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/exitcodes.h"
 #include "lib/nschild.h"
 #include "lib/nsroot.h"
 #include "lib/proc.h"
@@ -53,7 +54,7 @@ int nsroot_open(pid_t pid, int *root_fd, struct mountinfo_table *t, struct err *
 		return ret;
 	if (res.nr_fds != 2) {
 		nschild_result_free(&res);
-		return err_set(e, 4, "%s: the child sent %d fds, not 2", what, res.nr_fds);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds, not 2", what, res.nr_fds);
 	}
 	snprintf(what, sizeof(what), "mountinfo of pid %d's mount namespace", pid);
 	ret = proc_read_fd(res.fds[1], what, &text, NULL, e);

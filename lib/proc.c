@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/proc.h"
 
 int proc_read_file(const char *path, char **text, size_t *len, struct err *e)
@@ -32,15 +33,9 @@ int proc_read_fd(int fd, const char *path, char **text, size_t *len, struct err 
 	for (;;) {
 		ssize_t got;
 
-		if (n + 1 >= cap) {
-			char *nb = realloc(buf, cap * 2);
-
-			if (!nb) {
-				free(buf);
-				return err_errno(e, "read '%s'", path);
-			}
-			buf = nb;
-			cap *= 2;
+		if (grow_cap(&buf, &cap, n + 2) < 0) {
+			free(buf);
+			return err_errno(e, "read '%s'", path);
 		}
 		got = read(fd, buf + n, cap - n - 1);
 		if (got < 0) {
@@ -98,21 +93,17 @@ int proc_read_maps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
 	char path[64];
 	_cleanup_free_ char *text = NULL;
 	struct proc_vma *arr = NULL;
-	int n = 0, cap = 0, ret;
+	size_t cap = 0;
+	int n = 0, ret;
 	char *line, *save = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
 	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
 		return ret;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		if (n == cap) {
-			struct proc_vma *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 64));
-
-			if (!na) {
-				free(arr);
-				return err_errno(e, "parse '%s'", path);
-			}
-			arr = na;
+		if (grow_cap(&arr, &cap, (size_t)n + 1) < 0) {
+			free(arr);
+			return err_errno(e, "parse '%s'", path);
 		}
 		if ((ret = proc_parse_maps_line(line, &arr[n], e)) < 0) {
 			free(arr);
@@ -154,7 +145,8 @@ int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
 	char path[64];
 	_cleanup_free_ char *text = NULL;
 	struct proc_vma *arr = NULL;
-	int n = 0, cap = 0, ret;
+	size_t cap = 0;
+	int n = 0, ret;
 	char *line, *save = NULL;
 
 	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
@@ -174,14 +166,9 @@ int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
 				arr[n - 1].swap_kb = strtoull(line + 5, NULL, 10);
 			continue;
 		}
-		if (n == cap) {
-			struct proc_vma *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 64));
-
-			if (!na) {
-				free(arr);
-				return err_errno(e, "parse '%s'", path);
-			}
-			arr = na;
+		if (grow_cap(&arr, &cap, (size_t)n + 1) < 0) {
+			free(arr);
+			return err_errno(e, "parse '%s'", path);
 		}
 		if ((ret = proc_parse_maps_line(line, &arr[n], e)) < 0) {
 			free(arr);
@@ -421,19 +408,16 @@ int proc_parse_fdinfo_anon(const char *text, struct proc_fdinfo_anon *a, struct 
 			int tfd;
 			unsigned int events;
 			unsigned long long data;
-			void *n;
 
 			/* "tfd: %8d events: %8x data: %16llx ..." */
 			if (sscanf(p + 4, " %d events: %x data: %llx", &tfd, &events, &data) != 3) {
 				proc_fdinfo_anon_free(a);
 				return err_input(e, "bad epoll line '%.60s'", p);
 			}
-			n = realloc(a->tfd, sizeof(*a->tfd) * (a->nr_tfd + 1));
-			if (!n) {
+			if (grow_one(&a->tfd, a->nr_tfd) < 0) {
 				proc_fdinfo_anon_free(a);
 				return err_errno(e, "parse epoll registrations");
 			}
-			a->tfd = n;
 			a->tfd[a->nr_tfd].tfd = tfd;
 			a->tfd[a->nr_tfd].events = events;
 			a->tfd[a->nr_tfd].data = data;
@@ -461,7 +445,6 @@ int proc_parse_fdinfo_inotify(const char *text, struct proc_inotify_watch **w, i
 		struct proc_inotify_watch x = { 0 };
 		unsigned long long ino;
 		int used = 0;
-		void *n;
 
 		if (strncmp(p, "inotify wd:", 11))
 			continue;
@@ -486,14 +469,12 @@ int proc_parse_fdinfo_inotify(const char *text, struct proc_inotify_watch **w, i
 			}
 			x.handle[i] = byte;
 		}
-		n = realloc(*w, sizeof(**w) * (*nr + 1));
-		if (!n) {
+		if (grow_one(w, *nr) < 0) {
 			free(*w);
 			*w = NULL;
 			*nr = 0;
 			return err_errno(e, "parse inotify watches");
 		}
-		*w = n;
 		(*w)[(*nr)++] = x;
 	}
 	return 0;
@@ -528,7 +509,8 @@ static int proc_pid_cmp(const void *a, const void *b)
 int proc_parse_pid_list(const char *text, pid_t **pids, int *nr, struct err *e)
 {
 	pid_t *arr = NULL;
-	int n = 0, cap = 0;
+	size_t cap = 0;
+	int n = 0;
 	const char *p = text;
 
 	for (;;) {
@@ -545,13 +527,9 @@ int proc_parse_pid_list(const char *text, pid_t **pids, int *nr, struct err *e)
 			free(arr);
 			return err_input(e, "bad pid list '%.80s'", text);
 		}
-		if (n == cap) {
-			pid_t *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 16));
-			if (!na) {
-				free(arr);
-				return err_errno(e, "parse pid list");
-			}
-			arr = na;
+		if (grow_cap(&arr, &cap, (size_t)n + 1) < 0) {
+			free(arr);
+			return err_errno(e, "parse pid list");
 		}
 		arr[n++] = v;
 		p = end;
@@ -567,7 +545,8 @@ int proc_list_threads(pid_t pid, pid_t **tids, int *nr, struct err *e)
 	_cleanup_closedir_ DIR *d = NULL;
 	struct dirent *de;
 	pid_t *arr = NULL;
-	int n = 0, cap = 0;
+	size_t cap = 0;
+	int n = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/task", pid);
 	d = opendir(path);
@@ -576,13 +555,9 @@ int proc_list_threads(pid_t pid, pid_t **tids, int *nr, struct err *e)
 	while ((de = readdir(d))) {
 		if (!isdigit((unsigned char)de->d_name[0]))
 			continue;
-		if (n == cap) {
-			pid_t *na = realloc(arr, sizeof(*arr) * (cap = cap ? cap * 2 : 16));
-			if (!na) {
-				free(arr);
-				return err_errno(e, "list threads of %d", pid);
-			}
-			arr = na;
+		if (grow_cap(&arr, &cap, (size_t)n + 1) < 0) {
+			free(arr);
+			return err_errno(e, "list threads of %d", pid);
 		}
 		arr[n++] = atoi(de->d_name);
 	}

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/proc.h"
@@ -51,7 +52,7 @@ static int rsys_step(struct rsys *r, int req, int want_sig, long nr, struct err 
 		struct user_regs_struct regs;
 
 		tracee_get_regs(r->tid, &regs, e);
-		return err_set(e, 4, "remote syscall %ld in task %d stopped with signal %d (status %#x) at %#llx, want signal %d",
+		return err_set(e, EXIT_SYSTEM, "remote syscall %ld in task %d stopped with signal %d (status %#x) at %#llx, want signal %d",
 			       nr, r->tid, WIFSTOPPED(status) ? WSTOPSIG(status) : -1, status,
 			       (unsigned long long)regs.rip, want_sig & 0x7f);
 	}
@@ -171,7 +172,7 @@ uint64_t rsys_find_vdso_site(pid_t pid, struct err *e)
 			if (buf[j] == 0x0f && buf[j + 1] == 0x05)
 				return vmas[i].start + j;
 	}
-	err_set(e, 4, "no [vdso] with a syscall instruction in task %d; remote syscalls need one", pid);
+	err_set(e, EXIT_SYSTEM, "no [vdso] with a syscall instruction in task %d; remote syscalls need one", pid);
 	return 0;
 }
 

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include "lib/exitcodes.h"
 #include "lib/sockdiag.h"
 
 #ifndef SOCK_DIAG_BY_FAMILY
@@ -83,10 +84,10 @@ static int sockdiag_ask(struct unix_diag_req *req, int flags, struct sockdiag_re
 	int ret;
 
 	if (!sk)
-		return err_set(e, 4, "allocate a netlink socket to ask sock_diag about unix sockets");
+		return err_set(e, EXIT_SYSTEM, "allocate a netlink socket to ask sock_diag about unix sockets");
 	if ((ret = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
 		nl_socket_free(sk);
-		return err_set(e, 4, "connect to NETLINK_SOCK_DIAG: %s (is CONFIG_UNIX_DIAG set?)", nl_geterror(ret));
+		return err_set(e, EXIT_SYSTEM, "connect to NETLINK_SOCK_DIAG: %s (is CONFIG_UNIX_DIAG set?)", nl_geterror(ret));
 	}
 	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, sockdiag_on_msg, r);
 	ret = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, flags, req, sizeof(*req));
@@ -94,9 +95,9 @@ static int sockdiag_ask(struct unix_diag_req *req, int flags, struct sockdiag_re
 		ret = nl_recvmsgs_default(sk);
 	nl_socket_free(sk);
 	if (ret < 0)
-		return err_set(e, 4, "sock_diag: %s (is CONFIG_UNIX_DIAG set?)", nl_geterror(ret));
+		return err_set(e, EXIT_SYSTEM, "sock_diag: %s (is CONFIG_UNIX_DIAG set?)", nl_geterror(ret));
 	if (r->bad)
-		return err_set(e, 4, "sock_diag sent a malformed reply");
+		return err_set(e, EXIT_SYSTEM, "sock_diag sent a malformed reply");
 	return 0;
 }
 
@@ -116,7 +117,7 @@ int sockdiag_unix_get(uint32_t ino, struct sockdiag_unix *u, struct err *e)
 	if ((ret = sockdiag_ask(&req, NLM_F_REQUEST, &r, e)) < 0)
 		return err_wrap(e, "socket:[%u]", ino);
 	if (!r.found)
-		return err_set(e, 4, "sock_diag has nothing about socket:[%u]", ino);
+		return err_set(e, EXIT_SYSTEM, "sock_diag has nothing about socket:[%u]", ino);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/proc.h"
 #include "lib/timers.h"
 
@@ -58,20 +59,16 @@ int timers_parse(const char *text, struct timers_entry **timers, int *nr, struct
 		*val++ = 0;
 		val += strspn(val, " \t");
 		if (!strcmp(line, "ID")) {
-			struct timers_entry *nv;
-
 			if (cur && seen != 0xf) {
 				int id = cur->id;
 
 				free(v);
 				return err_input(e, "timers line %d: timer %d lacks some of signal/notify/ClockID", lineno + 1, id);
 			}
-			nv = realloc(v, (n + 1) * sizeof(*v));
-			if (!nv) {
+			if (grow_one(&v, n) < 0) {
 				free(v);
 				return err_errno(e, "allocate timer %d", n);
 			}
-			v = nv;
 			cur = &v[n++];
 			memset(cur, 0, sizeof(*cur));
 			seen = 1;

@@ -9,6 +9,7 @@
 #include <sys/uio.h>
 #include <sys/wait.h>
 
+#include "lib/exitcodes.h"
 #include "lib/tracee.h"
 
 #ifndef PTRACE_EVENT_STOP
@@ -39,9 +40,9 @@ int tracee_wait(pid_t tid, int *status, struct err *e)
 	if (got < 0)
 		return err_errno(e, "wait for task %d", tid);
 	if (WIFEXITED(*status))
-		return err_set(e, 4, "task %d exited with status %d while stopped for amber", tid, WEXITSTATUS(*status)), -ESRCH;
+		return err_set(e, EXIT_SYSTEM, "task %d exited with status %d while stopped for amber", tid, WEXITSTATUS(*status)), -ESRCH;
 	if (WIFSIGNALED(*status))
-		return err_set(e, 4, "task %d was killed by signal %d while stopped for amber", tid, WTERMSIG(*status)), -ESRCH;
+		return err_set(e, EXIT_SYSTEM, "task %d was killed by signal %d while stopped for amber", tid, WTERMSIG(*status)), -ESRCH;
 	return 0;
 }
 

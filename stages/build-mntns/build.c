@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/mntclone.h"
 #include "lib/mountinfo.h"
@@ -303,7 +304,11 @@ static int bm_outer_groups(struct bm_build *b, struct err *e)
 			fd = syscall(SYS_open_tree, AT_FDCWD, host.m[j].mountpoint, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC);
 			if (fd < 0)
 				continue;
-			b->outer = realloc(b->outer, (b->nr_outer + 1) * sizeof(*b->outer));
+			if (grow_one(&b->outer, b->nr_outer) < 0) {
+				close(fd);
+				mountinfo_free(&host);
+				return err_errno(e, "remember a clone of outer peer group %u", g);
+			}
 			b->outer[b->nr_outer].group = g;
 			b->outer[b->nr_outer++].fd = fd;
 			break;

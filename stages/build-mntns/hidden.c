@@ -22,6 +22,7 @@
 #include "images/fs.pb-c.h"
 #include "images/image.h"
 #include "ipc/fdpass.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/mountinfo.h"
 #include "stages/build-mntns/build-mntns.h"
@@ -29,13 +30,10 @@
 /* Remembers fd (path's directory, or path itself) under id. */
 static int bm_hidden_add(struct bm_hidden *h, uint32_t id, int fd, const char *path, bool self, struct err *e)
 {
-	void *n = realloc(h->e, (h->nr + 1) * sizeof(*h->e));
-
-	if (!n) {
+	if (grow_one(&h->e, h->nr) < 0) {
 		close(fd);
 		return err_errnum(e, ENOMEM, "directories under overmounts");
 	}
-	h->e = n;
 	h->e[h->nr].id = id;
 	h->e[h->nr].dirfd = fd;
 	h->e[h->nr].self = self;
@@ -109,6 +107,12 @@ int build_mntns_hidden_open(int dirfd, const struct bm_ns *ns, const int *mfd, s
 		const char *rel = NULL;
 		int m = -1;
 
+		/* The id goes with the fd to restore-files, whose high bits
+		 * would read as a directory's flags (ipc/fdpass.h). */
+		if ((ret = image_check_id(&img, "file id", re->id, IMAGE_MAX_FILE_ID, e)) < 0) {
+			reg_file_entry__free_unpacked(re, NULL);
+			break;
+		}
 		for (int i = 0; re->has_mnt_id && re->path && re->path[0] == '/' && !re->remapped && i < ns->nr; i++)
 			if (ns->m[i]->mnt_id == (uint32_t)re->mnt_id)
 				m = i;

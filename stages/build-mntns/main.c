@@ -60,12 +60,13 @@
 #include <unistd.h>
 
 #include "images/image.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fdpass.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
 #include "stages/build-mntns/build-mntns.h"
@@ -82,7 +83,11 @@ static int bm_load(int dirfd, struct bm_ns *ns, struct err *e)
 	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
-		ns->m = realloc(ns->m, (ns->nr + 1) * sizeof(*ns->m));
+		if (grow_one(&ns->m, ns->nr) < 0) {
+			mnt_entry__free_unpacked(me, NULL);
+			ret = err_errno(e, "read '%s'", name);
+			break;
+		}
 		ns->m[ns->nr++] = me;
 	}
 	image_close(&img);
@@ -175,7 +180,7 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 		return ret;
 	if (!ctx->run_dir) {
 		image_close(&img);
-		return err_set(e, 2, "the dump has mount namespaces: give --run-dir, where they are pinned");
+		return err_set(e, EXIT_USAGE, "the dump has mount namespaces: give --run-dir, where they are pinned");
 	}
 	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&nse, e)) > 0) {
 		struct bm_ns ns = { nse->id, NULL, 0, nse->pids, nse->n_pids };
@@ -228,13 +233,13 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 		return 0;
 	}
 	if (opt != 'X')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
 		return 0;
 	if (!close || close == arg + 4 || !close[2])
-		return err_set(e, 2, "--external '%s': want mnt[NAME]:PATH", arg);
+		return err_set(e, EXIT_USAGE, "--external '%s': want mnt[NAME]:PATH", arg);
 	if (o->nr_ext == BM_MAX_EXTERNAL)
-		return err_set(e, 2, "--external '%s': at most %d external mounts", arg, BM_MAX_EXTERNAL);
+		return err_set(e, EXIT_USAGE, "--external '%s': at most %d external mounts", arg, BM_MAX_EXTERNAL);
 	o->ext[o->nr_ext].name = strndup(arg + 4, close - arg - 4);
 	o->ext[o->nr_ext++].path = strdup(close + 2);
 	return 0;

@@ -7,7 +7,7 @@
  *	every parent present, each process's own pid its first thread), adds
  *	a helper entry (PstreeEntry.helper) for each session or process group
  *	whose leader is not in the tree, so that restore can make it again
- *	(lib/pstree.h), checks that every pid and tid it must recreate is free
+ *	(images/pstree.h), checks that every pid and tid it must recreate is free
  *	on this machine, then writes the processes in creation order (parents
  *	before children, a helper before the members it serves) for the later
  *	restore stages.
@@ -16,10 +16,11 @@
  * Outputs	stdout: one 'task' record per process (zombies and helpers
  *	included), parents first, then end.
  * Exit status	3 when the images are bad or a pid is taken (the message names
- *	the pid and who holds it); see ipc/exitcodes.h. No side effects.
+ *	the pid and who holds it); see lib/exitcodes.h. No side effects.
  * Capabilities	none.
  * By hand	amber stage collect-pstree -D DIR | amber show --stream /dev/stdin
  */
+#include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "stages/collect-pstree/collect-pstree.h"
 
@@ -35,7 +36,7 @@ static int collect_parse_option(void *opts, int opt, const char *arg, struct err
 		o->no_pid_check = true;
 		return 0;
 	}
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option collect_options[] = {

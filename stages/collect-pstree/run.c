@@ -8,9 +8,10 @@
 #include "images/image.h"
 #include "images/inventory.pb-c.h"
 #include "ipc/stream.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/proc.h"
-#include "lib/pstree.h"
+#include "images/pstree.h"
 #include "lib/tracee.h"
 #include "stages/collect-pstree/collect-pstree.h"
 
@@ -74,18 +75,16 @@ int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	if ((ret = image_open_read(&img, ctx->dir_fd, "pstree", "pstree.img", e)) < 0)
 		return ret;
 	for (;;) {
-		PstreeEntry *p, **np;
+		PstreeEntry *p;
 
 		ret = image_read(&img, (ProtobufCMessage **)&p, e);
 		if (ret <= 0)
 			break;
-		np = realloc(procs, sizeof(*np) * (nr + 1));
-		if (!np) {
+		if (grow_one(&procs, nr) < 0) {
 			pstree_entry__free_unpacked(p, NULL);
 			ret = err_errno(e, "read pstree.img");
 			break;
 		}
-		procs = np;
 		procs[nr++] = p;
 	}
 	image_close(&img);

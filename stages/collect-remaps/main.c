@@ -36,8 +36,10 @@
 #include "images/files.pb-c.h"
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
+#include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 
 struct collect_remaps_opts {
@@ -45,10 +47,10 @@ struct collect_remaps_opts {
 };
 
 /* Which mount namespace of the tree (mntns.img) each open file is in:
- * ns[file id], 0 for ours. */
+ * ns[file id], 0 for ours; file ids are bounded (IMAGE_MAX_FILE_ID). */
 struct collect_remaps_ns {
 	uint32_t *ns;
-	uint32_t nr;
+	size_t nr;
 };
 
 /* The mount ids of namespace id, from mountpoints-ID.img. */
@@ -63,9 +65,13 @@ static int collect_remaps_ns_mounts(int dirfd, uint32_t id, uint32_t **ids, size
 	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
-		*ids = realloc(*ids, (*nr + 1) * sizeof(**ids));
-		(*ids)[(*nr)++] = me->mnt_id;
+		if (grow_one(ids, *nr) < 0)
+			ret = err_errno(e, "read '%s'", name);
+		else
+			(*ids)[(*nr)++] = me->mnt_id;
 		mnt_entry__free_unpacked(me, NULL);
+		if (ret < 0)
+			break;
 	}
 	image_close(&img);
 	return ret;
@@ -86,31 +92,34 @@ static int collect_remaps_load_ns(int dirfd, struct collect_remaps_ns *m, struct
 	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&nse, e)) > 0) {
 		size_t before = nr;
 
-		ret = collect_remaps_ns_mounts(dirfd, nse->id, &ids, &nr, e);
-		owner = realloc(owner, (nr + 1) * sizeof(*owner));
-		for (k = before; k < nr; k++)
+		if ((ret = image_check_id(&img, "mount namespace id", nse->id, IMAGE_MAX_MNTNS_ID, e)) == 0)
+			ret = collect_remaps_ns_mounts(dirfd, nse->id, &ids, &nr, e);
+		if (ret >= 0 && grow_to(&owner, nr) < 0)
+			ret = err_errno(e, "read mntns.img");
+		for (k = before; ret >= 0 && k < nr; k++)
 			owner[k] = nse->id;
 		mntns_entry__free_unpacked(nse, NULL);
 	}
 	image_close(&img);
-	if (ret >= 0)
-		ret = image_open_read(&img, dirfd, "files", "files.img", e);
-	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
-		for (k = 0; re->has_mnt_id && k < nr; k++)
-			if (ids[k] == (uint32_t)re->mnt_id)
-				break;
-		if (re->has_mnt_id && k < nr) {
-			if (re->id >= m->nr) {
-				m->ns = realloc(m->ns, (re->id + 1) * sizeof(*m->ns));
-				memset(m->ns + m->nr, 0, (re->id + 1 - m->nr) * sizeof(*m->ns));
-				m->nr = re->id + 1;
+	if (ret >= 0 && (ret = image_open_read(&img, dirfd, "files", "files.img", e)) >= 0) {
+		while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
+			for (k = 0; re->has_mnt_id && k < nr; k++)
+				if (ids[k] == (uint32_t)re->mnt_id)
+					break;
+			/* The table is indexed by file id: bounded first. */
+			if (re->has_mnt_id && k < nr &&
+			    (ret = image_check_id(&img, "file id", re->id, IMAGE_MAX_FILE_ID, e)) == 0) {
+				if (grow_zero(&m->ns, &m->nr, (size_t)re->id + 1) < 0)
+					ret = err_errno(e, "read files.img");
+				else
+					m->ns[re->id] = owner[k];
 			}
-			m->ns[re->id] = owner[k];
+			reg_file_entry__free_unpacked(re, NULL);
+			if (ret < 0)
+				break;
 		}
-		reg_file_entry__free_unpacked(re, NULL);
-	}
-	if (ret >= 0)
 		image_close(&img);
+	}
 	free(ids);
 	free(owner);
 	return ret < 0 ? ret : 0;
@@ -204,7 +213,7 @@ static int collect_remaps_parse_option(void *opts, int opt, const char *arg, str
 	struct collect_remaps_opts *o = opts;
 
 	if (opt != 'M')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	o->allow_missing = true;
 	return 0;
 }

@@ -1,5 +1,5 @@
 /* dump-files/anon.c: the state of anonymous-inode files (eventfd,
- * signalfd, timerfd, epoll, inotify), read from their fdinfo; see collect.h. */
+ * signalfd, timerfd, epoll, inotify), read from their fdinfo; see dump-files.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -12,13 +12,13 @@
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/proc.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
 /* Opens the file an inotify watch is on from its file handle, through a
  * mount of its file system in pid's mount table, and gives the path it has
  * now. fdinfo names the watched inode only by handle, and a path is what
  * restore can add a watch on (and what a user can read in the image). */
-static int collect_inotify_path(pid_t pid, const struct proc_inotify_watch *w, char *out, size_t cap, struct err *e)
+static int df_inotify_path(pid_t pid, const struct proc_inotify_watch *w, char *out, size_t cap, struct err *e)
 {
 	unsigned int major = w->sdev >> 20, minor = w->sdev & 0xfffff;
 	_cleanup_free_ char *mounts = NULL;
@@ -74,7 +74,7 @@ static int collect_inotify_path(pid_t pid, const struct proc_inotify_watch *w, c
 
 /* An inotify instance: each watch with its path. The entries, their
  * pointers and the paths live in one block, *block, freed by the caller. */
-static int collect_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a, void **block, struct err *e)
+static int df_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a, void **block, struct err *e)
 {
 	_cleanup_free_ struct proc_inotify_watch *w = NULL;
 	InotifyWatchEntry *v, **vp;
@@ -95,7 +95,7 @@ static int collect_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a
 	for (int i = 0; i < nr; i++) {
 		char *path = paths + (size_t)i * PATH_MAX;
 
-		if ((ret = collect_inotify_path(pid, &w[i], path, PATH_MAX, e)) < 0)
+		if ((ret = df_inotify_path(pid, &w[i], path, PATH_MAX, e)) < 0)
 			return ret;
 		inotify_watch_entry__init(&v[i]);
 		v[i].wd = w[i].wd;
@@ -114,8 +114,8 @@ static int collect_inotify(pid_t pid, int fd, const char *text, AnonFileEntry *a
 /* The state of an eventfd, signalfd, timerfd, epoll or inotify, from its fdinfo.
  * An epoll's registrations go into *tfds (malloc'd), pointed at by a;
  * an inotify's watches into *block (malloc'd, freed by the caller). */
-int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds,
-			void **block, struct err *e)
+static int df_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTargetEntry **tfds,
+		   void **block, struct err *e)
 {
 	char path[64];
 	_cleanup_free_ char *text = NULL;
@@ -126,7 +126,7 @@ int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTar
 	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
 		return ret;
 	if (!strcmp(link, "anon_inode:inotify"))
-		return collect_inotify(pid, fd, text, a, block, e);
+		return df_inotify(pid, fd, text, a, block, e);
 	if (!strcmp(link, "anon_inode:[eventpoll]") && !strstr(text, "tfd:")) {
 		a->kind = ANON_KIND__ANON_EPOLL;	/* an epoll watching nothing yet */
 		return 0;
@@ -173,4 +173,33 @@ int collect_anon(pid_t pid, int fd, const char *link, AnonFileEntry *a, EpollTar
 		a->interval_ns = fa.interval_sec * 1000000000ULL + fa.interval_nsec;
 	}
 	return 0;
+}
+
+/* Only the anonymous inodes whose state fdinfo shows are supported. */
+const char *df_anon_unsupported(const char *link, const struct stat *st, char *buf, size_t size)
+{
+	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
+	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]") ||
+	    !strcmp(link, "anon_inode:inotify"))
+		return NULL;
+	return "this kind of anonymous inode (fanotify, userfaultfd, ...) is not supported yet; close it before the dump";
+}
+
+int df_anon_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	int ret = df_anon(d->pid, d->fd, d->link, &d->anon, &d->tfds, &d->watches, e);
+
+	if (ret < 0)
+		return ret;
+	d->re.anon = &d->anon;
+	d->re.has_mnt_id = false;
+	return 0;
+}
+
+void df_anon_release(struct df_desc *d)
+{
+	free(d->tfds);
+	free(d->watches);
+	d->tfds = NULL;
+	d->watches = NULL;
 }

@@ -5,12 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sysmacros.h>
 
 #include "lib/log.h"
 #include "lib/sockdiag.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
-int collect_set_externals(struct collect *c, char **keys, int nr, bool shell_job, struct err *e)
+int df_set_externals(struct df *c, char **keys, int nr, bool shell_job, struct err *e)
 {
 	char canon[EXT_KEY_MAX];
 
@@ -37,7 +38,7 @@ int collect_set_externals(struct collect *c, char **keys, int nr, bool shell_job
 }
 
 /* Marks the --external key equal to k used; is there one? */
-static bool collect_ext_match(struct collect *c, const struct ext_key *k)
+static bool df_ext_match(struct df *c, const struct ext_key *k)
 {
 	bool found = false;
 
@@ -49,7 +50,7 @@ static bool collect_ext_match(struct collect *c, const struct ext_key *k)
 
 /* Is there an --external unix[] key at all? Asking sock_diag for a peer
  * costs a netlink round trip, so it is asked only then. */
-static bool collect_ext_has(const struct collect *c, enum ext_kind kind)
+static bool df_ext_has(const struct df *c, enum ext_kind kind)
 {
 	for (int i = 0; i < c->nr_ext; i++)
 		if (c->ext[i].key.kind == kind)
@@ -57,49 +58,65 @@ static bool collect_ext_has(const struct collect *c, enum ext_kind kind)
 	return false;
 }
 
-const char *collect_external_key(struct collect *c, const char *link, const struct stat *st, int mnt_id,
-				 char *buf, size_t size)
+/* Is this a terminal? Their state (termios, session, the other end of a pty)
+ * needs its own dump code, so they are refused rather than reopened. */
+bool df_is_tty(const char *link, const struct stat *st)
+{
+	unsigned int major = major(st->st_rdev);
+
+	if (!S_ISCHR(st->st_mode))
+		return false;
+	/* 2, 3: BSD ptys; 4: tty0-63, ttyS; 5: tty, console, ptmx; 136-143: /dev/pts */
+	if (major == 2 || major == 3 || major == 4 || major == 5 || (major >= 136 && major <= 143))
+		return true;
+	return !strncmp(link, "/dev/pts/", 9) || !strncmp(link, "/dev/tty", 8) || !strcmp(link, "/dev/console");
+}
+
+const char *df_external_key(struct df *c, const struct df_kind *kind, const char *link, const struct stat *st,
+			    int mnt_id, char *buf, size_t size)
 {
 	struct ext_key k = { 0 };
 
-	if (collect_is_tty(link, st)) {
+	if (df_is_tty(link, st)) {
 		k.kind = EXT_TTY;
 		k.a = st->st_rdev;
 		k.b = st->st_dev;
-		if (collect_ext_match(c, &k) || c->shell_job)
+		if (df_ext_match(c, &k) || c->shell_job)
 			return ext_format(&k, buf, size);
 		return NULL;
 	}
-	if (!strncmp(link, "pipe:", 5)) {
+	if (!kind)
+		return NULL;
+	if (kind->ext == EXT_PIPE) {
 		k.kind = EXT_PIPE;
 		k.a = st->st_ino;
-		return collect_ext_match(c, &k) ? ext_format(&k, buf, size) : NULL;
+		return df_ext_match(c, &k) ? ext_format(&k, buf, size) : NULL;
 	}
-	if (!strncmp(link, "socket:", 7)) {
+	if (kind->ext == EXT_SOCKET) {
 		struct sockdiag_unix d;
 		struct ext_key peer = { .kind = EXT_SOCKET };
 		struct err ignored = { 0 };
 
 		k.kind = EXT_SOCKET;
 		k.a = st->st_ino;
-		if (collect_ext_match(c, &k))
+		if (df_ext_match(c, &k))
 			return ext_format(&k, buf, size);
 		/* CRIU's users name the outside peer: that marks this end too. */
-		if (!collect_ext_has(c, EXT_SOCKET) || sockdiag_unix_get(st->st_ino, &d, &ignored) < 0 || !d.peer)
+		if (!df_ext_has(c, EXT_SOCKET) || sockdiag_unix_get(st->st_ino, &d, &ignored) < 0 || !d.peer)
 			return NULL;
 		peer.a = d.peer;
-		return collect_ext_match(c, &peer) ? ext_format(&k, buf, size) : NULL;
+		return df_ext_match(c, &peer) ? ext_format(&k, buf, size) : NULL;
 	}
-	if (link[0] == '/' && mnt_id >= 0) {
+	if (kind->ext == EXT_FILE && mnt_id >= 0) {
 		k.kind = EXT_FILE;
 		k.a = mnt_id;
 		k.b = st->st_ino;
-		return collect_ext_match(c, &k) ? ext_format(&k, buf, size) : NULL;
+		return df_ext_match(c, &k) ? ext_format(&k, buf, size) : NULL;
 	}
 	return NULL;
 }
 
-void collect_check_externals(struct collect *c)
+void df_check_externals(struct df *c)
 {
 	char key[EXT_KEY_MAX];
 

@@ -101,9 +101,11 @@
 #include <stdlib.h>
 #include <sys/capability.h>
 
+#include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
-#include "stages/dump-files/collect.h"
+#include "lib/grow.h"
+#include "stages/dump-files/dump-files.h"
 
 /* Dumps every task of the input stream, then closes the output stream. */
 struct dump_files_opts {
@@ -118,29 +120,29 @@ struct dump_files_opts {
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o, struct stream_in *in,
 			    struct err *e)
 {
-	struct collect c;
+	struct df c;
 	StreamRecord *rec;
 	int ret;
 
-	if ((ret = collect_open(&c, ctx->dir_fd, o->ghost_limit, o->file_locks, e)) < 0 ||
-	    (ret = collect_set_externals(&c, o->externals, o->nr_externals, o->shell_job, e)) < 0) {
-		collect_free(&c);
+	if ((ret = df_open(&c, ctx->dir_fd, df_kinds, df_nr_kinds, o->ghost_limit, o->file_locks, e)) < 0 ||
+	    (ret = df_set_externals(&c, o->externals, o->nr_externals, o->shell_job, e)) < 0) {
+		df_free(&c);
 		return ret;
 	}
 	c.accept_backlog = o->accept_backlog;
 	while ((ret = stream_in_next(in, &rec, e)) > 0) {
 		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
-			ret = collect_task(&c, rec->task->host_pid ? rec->task->host_pid : rec->task->pid, rec->task->pid, e);
+			ret = df_task(&c, rec->task->host_pid ? rec->task->host_pid : rec->task->pid, rec->task->pid, e);
 		stream_record__free_unpacked(rec, NULL);
 		if (ret < 0)
 			break;
 	}
 	if (ret == 0)
-		ret = collect_close(&c, e);
+		ret = df_close(&c, e);
 	/* A failed dump leaves nothing behind on the file system. */
 	if (ret < 0)
-		collect_abort(&c);
-	collect_free(&c);
+		df_abort(&c);
+	df_free(&c);
 	return ret;
 }
 
@@ -176,11 +178,8 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		return 0;
 	}
 	if (opt == 'X') {
-		char **n = realloc(o->externals, sizeof(*n) * (o->nr_externals + 1));
-
-		if (!n)
+		if (grow_one(&o->externals, o->nr_externals) < 0)
 			return err_errno(e, "remember --external '%s'", arg);
-		o->externals = n;
 		o->externals[o->nr_externals++] = (char *)arg;
 		return 0;
 	}
@@ -189,11 +188,11 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		return 0;
 	}
 	if (opt != 'G')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	errno = 0;
 	o->ghost_limit = strtoull(arg, &end, 0);
 	if (errno || end == arg || *end)
-		return err_set(e, 2, "--ghost-limit '%s' is not a number of bytes", arg);
+		return err_set(e, EXIT_USAGE, "--ghost-limit '%s' is not a number of bytes", arg);
 	return 0;
 }
 

@@ -15,12 +15,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/nsroot.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
 /* pid's mount namespace inode, if it is not ours (0 if it is). */
-static uint64_t collect_foreign_ns(pid_t pid)
+static uint64_t df_foreign_ns(pid_t pid)
 {
 	struct stat self, other;
 	char p[64];
@@ -32,12 +33,11 @@ static uint64_t collect_foreign_ns(pid_t pid)
 }
 
 /* An fd of the root of pid's namespace ns, opened once; -1 if it cannot be. */
-static int collect_nsroot(struct collect *c, pid_t pid, uint64_t ns)
+static int df_nsroot(struct df *c, pid_t pid, uint64_t ns)
 {
 	struct mountinfo_table t;
 	struct err e;
 	int fd = -1;
-	void *n;
 
 	for (int i = 0; i < c->nr_nsroots; i++)
 		if (c->nsroots[i].ns == ns)
@@ -47,19 +47,18 @@ static int collect_nsroot(struct collect *c, pid_t pid, uint64_t ns)
 		return -1;
 	}
 	mountinfo_free(&t);
-	if (!(n = realloc(c->nsroots, (c->nr_nsroots + 1) * sizeof(*c->nsroots)))) {
+	if (grow_one(&c->nsroots, c->nr_nsroots) < 0) {
 		close(fd);
 		return -1;
 	}
-	c->nsroots = n;
 	c->nsroots[c->nr_nsroots].ns = ns;
 	c->nsroots[c->nr_nsroots++].fd = fd;
 	return fd;
 }
 
-void collect_ns_path(struct collect *c, pid_t pid, const char *path, char *buf, size_t size)
+void df_ns_path(struct df *c, pid_t pid, const char *path, char *buf, size_t size)
 {
-	uint64_t ns = collect_foreign_ns(pid);
+	uint64_t ns = df_foreign_ns(pid);
 	char link[64], root[PATH_MAX];
 	ssize_t n;
 	int fd;
@@ -73,7 +72,7 @@ void collect_ns_path(struct collect *c, pid_t pid, const char *path, char *buf, 
 		snprintf(buf, size, "/proc/%d/root%s", pid, path);
 		return;
 	}
-	fd = collect_nsroot(c, pid, ns);
+	fd = df_nsroot(c, pid, ns);
 	if (fd >= 0)
 		snprintf(buf, size, "/proc/self/fd/%d%s", fd, path);
 	else
@@ -83,7 +82,7 @@ void collect_ns_path(struct collect *c, pid_t pid, const char *path, char *buf, 
 /* Whether path, or else its deepest existing directory, is on a mount
  * other than mnt_id: the file is there, on a mount something was mounted
  * over (its directory, or the file itself). */
-static bool collect_hidden(const char *path, int mnt_id)
+static bool df_hidden(const char *path, int mnt_id)
 {
 	char dir[PATH_MAX + 64];
 	struct statx stx;
@@ -99,16 +98,16 @@ static bool collect_hidden(const char *path, int mnt_id)
 	}
 }
 
-bool collect_path_replaced(struct collect *c, pid_t pid, const char *path, const struct stat *st, int mnt_id)
+bool df_path_replaced(struct df *c, pid_t pid, const char *path, const struct stat *st, int mnt_id)
 {
 	char rooted[PATH_MAX + 64];
 	struct stat now;
-	bool foreign = collect_foreign_ns(pid) != 0;
+	bool foreign = df_foreign_ns(pid) != 0;
 
-	collect_ns_path(c, pid, path, rooted, sizeof(rooted));
+	df_ns_path(c, pid, path, rooted, sizeof(rooted));
 	if (stat(rooted, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)
 		return false;
-	if (foreign && st->st_nlink > 0 && mnt_id >= 0 && collect_hidden(rooted, mnt_id))
+	if (foreign && st->st_nlink > 0 && mnt_id >= 0 && df_hidden(rooted, mnt_id))
 		return false;
 	return true;
 }

@@ -1,5 +1,5 @@
 /* dump-files/pipes.c: what pipes and FIFOs hold, and the check that no
- * pipe is joined to a process outside the tree; see collect.h. */
+ * pipe is joined to a process outside the tree; see dump-files.h. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -12,8 +12,9 @@
 
 #include "images/files.pb-c.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
 /* Saves what a pipe holds, once per pipe, without taking it out: a new
  * description of the pipe (opened through /proc, read-write so it never
@@ -21,56 +22,40 @@
  * serves every pipe; it is only grown for one that holds more than it can
  * take (many pipes can exhaust a user's pipe pages, and without
  * CAP_SYS_RESOURCE a pipe cannot then be grown). */
-static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
+static int df_pipe_bytes(struct df *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e);
 
-int collect_pipe_data(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
+static int df_pipe_data(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
 	for (int i = 0; i < c->nr_pipes; i++)
 		if (c->pipes[i] == ino)
 			return 0;
-	if (c->nr_pipes % 64 == 0) {
-		uint64_t *np = realloc(c->pipes, sizeof(*np) * (c->nr_pipes + 64));
-		uint8_t *ns = realloc(c->pipe_sides, c->nr_pipes + 64);
-		int (*nh)[2] = realloc(c->pipe_holder, sizeof(*nh) * (c->nr_pipes + 64));
-
-		if (np)
-			c->pipes = np;
-		if (ns)
-			c->pipe_sides = ns;
-		if (nh)
-			c->pipe_holder = nh;
-		if (!np || !ns || !nh)
-			return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
-	}
+	if (grow_one(&c->pipes, c->nr_pipes) < 0 || grow_one(&c->pipe_sides, c->nr_pipes) < 0 ||
+	    grow_one(&c->pipe_holder, c->nr_pipes) < 0)
+		return err_errno(e, "remember pipe %llu", (unsigned long long)ino);
 	c->pipe_sides[c->nr_pipes] = 0;
 	c->pipe_holder[c->nr_pipes][0] = pid;
 	c->pipe_holder[c->nr_pipes][1] = fd;
 	c->pipes[c->nr_pipes++] = ino;
-	return collect_pipe_bytes(c, pid, fd, ino, false, e);
+	return df_pipe_bytes(c, pid, fd, ino, false, e);
 }
 
 /* A FIFO's buffer belongs to its inode, so it is saved once per inode
  * (device and inode: a FIFO's inode number can equal a pipe's). Its ends
  * may be opened by anyone at any time, so unlike a pipe's they are not
  * checked against the rest of the system. */
-int collect_fifo_data(struct collect *c, pid_t pid, int fd, const struct stat *st, struct err *e)
+static int df_fifo_data(struct df *c, pid_t pid, int fd, const struct stat *st, struct err *e)
 {
 	for (int i = 0; i < c->nr_fifos; i++)
 		if (c->fifos[i].dev == st->st_dev && c->fifos[i].ino == st->st_ino)
 			return 0;
-	if (c->nr_fifos % 16 == 0) {
-		void *n = realloc(c->fifos, sizeof(*c->fifos) * (c->nr_fifos + 16));
-
-		if (!n)
-			return err_errno(e, "remember FIFO %llu", (unsigned long long)st->st_ino);
-		c->fifos = n;
-	}
+	if (grow_one(&c->fifos, c->nr_fifos) < 0)
+		return err_errno(e, "remember FIFO %llu", (unsigned long long)st->st_ino);
 	c->fifos[c->nr_fifos].dev = st->st_dev;
 	c->fifos[c->nr_fifos++].ino = st->st_ino;
-	return collect_pipe_bytes(c, pid, fd, st->st_ino, true, e);
+	return df_pipe_bytes(c, pid, fd, st->st_ino, true, e);
 }
 
-static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e)
+static int df_pipe_bytes(struct df *c, pid_t pid, int fd, uint64_t ino, bool fifo, struct err *e)
 {
 	PipeDataEntry pd = PIPE_DATA_ENTRY__INIT;
 	char path[64];
@@ -117,12 +102,41 @@ static int collect_pipe_bytes(struct collect *c, pid_t pid, int fd, uint64_t ino
 	return image_write(&c->pipedata, &pd.base, e);
 }
 
+int df_pipe_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	d->re.has_pipe_ino = true;
+	d->re.pipe_ino = d->st->st_ino;
+	d->re.has_mnt_id = false;
+	return df_pipe_data(c, d->pid, d->fd, d->st->st_ino, e);
+}
+
+/* Notes which ends of a pipe the tree holds (a pipe end in flight is one
+ * it still has). */
+void df_pipe_seen(struct df *c, const struct stat *st, const struct proc_fdinfo *fi)
+{
+	for (int i = 0; i < c->nr_pipes; i++)
+		if (c->pipes[i] == (uint64_t)st->st_ino)
+			c->pipe_sides[i] |= (fi->flags & O_ACCMODE) == O_WRONLY ? 2 : (fi->flags & O_ACCMODE) == O_RDONLY ? 1 : 3;
+}
+
+/* A named pipe, opened by its path. */
+bool df_fifo_match(const char *link, const struct stat *st)
+{
+	return S_ISFIFO(st->st_mode);
+}
+
+int df_fifo_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	d->re.has_fifo = d->re.fifo = true;
+	return df_fifo_data(c, d->pid, d->fd, d->st, e);
+}
+
 /* A pipe the tree holds only one end of: is the other end in a process
  * outside the tree? Then the restored end would be cut off from its peer
  * (a writer killed by SIGPIPE, a reader seeing end-of-file), so it is
  * refused like any descriptor amber cannot restore yet. If no process has
  * it, the peer had closed it, which a restore reproduces. */
-void collect_check_pipe_peers(struct collect *c)
+void df_pipe_check(struct df *c)
 {
 	_cleanup_closedir_ DIR *proc = NULL;
 	struct dirent *de;
@@ -166,7 +180,7 @@ void collect_check_pipe_peers(struct collect *c)
 					 "dump with --external pipe[%llu] and give a pipe back at restore with "
 					 "--inherit-fd fd[N]:pipe:[%llu]", pid, fe->d_name, (unsigned long long)c->pipes[i],
 					 (unsigned long long)c->pipes[i]);
-				collect_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
+				df_refuse(c, c->pipe_holder[i][0], c->pipe_holder[i][1], link, why);
 				c->pipe_sides[i] = 3;	/* once per pipe */
 			}
 		}

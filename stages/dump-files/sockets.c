@@ -1,7 +1,7 @@
 /* dump-files/sockets.c: unix sockets (pairs, listeners and the
  * connections waiting in them, accepted connections, bound and unbound
  * datagram sockets) and the check that no socket is joined to the outside;
- * see collect.h. */
+ * see dump-files.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,25 +14,22 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/sockdiag.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
-static int collect_remember_socket(struct collect *c, pid_t pid, int fd, uint64_t ino, uint64_t peer, struct err *e)
+static int df_remember_socket(struct df *c, pid_t pid, int fd, uint64_t ino, uint64_t peer, struct err *e)
 {
-	if (c->nr_socks % 64 == 0) {
-		void *n = realloc(c->socks, sizeof(*c->socks) * (c->nr_socks + 64));
-
-		if (!n)
-			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
-		c->socks = n;
-	}
+	if (grow_one(&c->socks, c->nr_socks) < 0)
+		return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
 	/* One in flight is named by the socket whose queue holds it. */
 	if (pid == getpid() && c->via_pid)
-		c->socks[c->nr_socks++] = (struct collect_sock){ ino, peer, c->via_pid, c->via_fd };
+		c->socks[c->nr_socks++] = (struct df_sock){ ino, peer, c->via_pid, c->via_fd };
 	else
-		c->socks[c->nr_socks++] = (struct collect_sock){ ino, peer, pid, fd };
+		c->socks[c->nr_socks++] = (struct df_sock){ ino, peer, pid, fd };
 	return 0;
 }
 
@@ -40,7 +37,7 @@ static int collect_remember_socket(struct collect *c, pid_t pid, int fd, uint64_
  * if it has one (copied into k->name: it outlives d, being written with the
  * record later). A name that is a relative path sets *why, since it would
  * be bound again relative to the wrong directory. */
-static int collect_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, struct collect_usk *k, const char **why)
+static int df_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, struct df_usk *k, const char **why)
 {
 	UnixSocketEntry *u = &k->u;
 	int passcred = 0, sndbuf = 0, rcvbuf = 0;
@@ -70,17 +67,12 @@ static int collect_unix_common(int sk, uint64_t ino, const struct sockdiag_unix 
 }
 
 /* Remembers a listener with connections waiting, whose data (if any) is
- * read once everything else passed (collect_unix_backlogs). */
-static int collect_remember_listener(struct collect *c, pid_t pid, int fd, uint64_t ino, struct err *e)
+ * read once everything else passed (df_unix_backlogs). */
+static int df_remember_listener(struct df *c, pid_t pid, int fd, uint64_t ino, struct err *e)
 {
-	if (c->nr_listeners % 16 == 0) {
-		void *n = realloc(c->listeners, sizeof(*c->listeners) * (c->nr_listeners + 16));
-
-		if (!n)
-			return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
-		c->listeners = n;
-	}
-	c->listeners[c->nr_listeners++] = (struct collect_listener){ pid, fd, ino };
+	if (grow_one(&c->listeners, c->nr_listeners) < 0)
+		return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
+	c->listeners[c->nr_listeners++] = (struct df_listener){ pid, fd, ino };
 	return 0;
 }
 
@@ -89,8 +81,8 @@ static int collect_remember_listener(struct collect *c, pid_t pid, int fd, uint6
  * or a bound datagram socket, with its queue and the bound peer it may be
  * connected to. A relative path would be bound relative to the wrong
  * directory: refused. */
-static int collect_unix_bound(struct collect *c, pid_t pid, int fd, int sk, uint64_t ino, const struct sockdiag_unix *d,
-			      struct collect_usk *k, const char **why, struct err *e)
+static int df_unix_bound(struct df *c, pid_t pid, int fd, int sk, uint64_t ino, const struct sockdiag_unix *d,
+			 struct df_usk *k, const char **why, struct err *e)
 {
 	UnixSocketEntry *u = &k->u;
 	bool listening = d->state == 10;	/* TCP_LISTEN */
@@ -100,7 +92,7 @@ static int collect_unix_bound(struct collect *c, pid_t pid, int fd, int sk, uint
 		*why = "more connections wait to be accepted at the listening socket than amber keeps (128)";
 		return 0;
 	}
-	if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
+	if ((ret = df_unix_common(sk, ino, d, k, why)) < 0 || *why)
 		return ret;
 	u->has_listening = true;
 	u->listening = listening;
@@ -126,7 +118,7 @@ static int collect_unix_bound(struct collect *c, pid_t pid, int fd, int sk, uint
 			k->waiting[i] = d->icons[i];
 		u->n_waiting = d->nr_icons;
 		u->waiting = k->waiting;
-		return d->nr_icons ? collect_remember_listener(c, pid, fd, ino, e) : 0;
+		return d->nr_icons ? df_remember_listener(c, pid, fd, ino, e) : 0;
 	}
 	if (d->peer) {
 		/* Connected again by name at restore: its peer must have one. */
@@ -142,7 +134,7 @@ static int collect_unix_bound(struct collect *c, pid_t pid, int fd, int sk, uint
 		u->shutdown = d->shutdown;
 	}
 	/* A bound datagram socket: what waits in it is sent to it again. */
-	return collect_unix_queue(c, pid, fd, sk, d->type, k, why, e);
+	return df_unix_queue(c, pid, fd, sk, d->type, k, why, e);
 }
 
 /* A connected stream or seqpacket socket with no peer inode: a client
@@ -150,8 +142,8 @@ static int collect_unix_bound(struct collect *c, pid_t pid, int fd, int sk, uint
  * end, has no inode until accepted; the listener is found by the clients
  * sock_diag lists for it), or an end whose peer closed (the kernel leaves
  * it "established" and shut both ways), kept with its queue. */
-static int collect_unix_waiting(struct collect *c, pid_t pid, int fd, int sk, uint64_t ino, const struct sockdiag_unix *d,
-				struct collect_usk *k, const char **why, struct err *e)
+static int df_unix_waiting(struct df *c, pid_t pid, int fd, int sk, uint64_t ino, const struct sockdiag_unix *d,
+			   struct df_usk *k, const char **why, struct err *e)
 {
 	uint32_t listener;
 	int ret;
@@ -159,10 +151,10 @@ static int collect_unix_waiting(struct collect *c, pid_t pid, int fd, int sk, ui
 	if ((ret = sockdiag_unix_listener_of(ino, &listener, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", pid, fd);
 	if (!listener && d->shutdown == 3 && !d->named) {
-		if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
+		if ((ret = df_unix_common(sk, ino, d, k, why)) < 0 || *why)
 			return ret;
 		k->u.shutdown = d->shutdown;
-		return collect_unix_queue(c, pid, fd, sk, d->type, k, why, e);
+		return df_unix_queue(c, pid, fd, sk, d->type, k, why, e);
 	}
 	if (!listener) {
 		*why = "it is connected, but neither to a peer nor waiting in a listener's backlog";
@@ -176,7 +168,7 @@ static int collect_unix_waiting(struct collect *c, pid_t pid, int fd, int sk, ui
 		*why = "its connection waits to be accepted, yet data waits at it";
 		return 0;
 	}
-	if ((ret = collect_unix_common(sk, ino, d, k, why)) < 0 || *why)
+	if ((ret = df_unix_common(sk, ino, d, k, why)) < 0 || *why)
 		return ret;
 	k->u.has_listener_ino = true;
 	k->u.listener_ino = listener;
@@ -189,8 +181,8 @@ static int collect_unix_waiting(struct collect *c, pid_t pid, int fd, int sk, ui
  * or an unbound and unconnected datagram socket. Anything else (another
  * family, an unconnected stream socket) gets a reason in *why and is
  * refused by the caller. */
-static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, struct collect_usk *k, const char **why,
-			    struct err *e)
+static int df_unix_one(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_usk *k, const char **why,
+		       struct err *e)
 {
 	_cleanup_close_ int sk = -1;
 	struct sockdiag_unix d;
@@ -198,7 +190,7 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 	socklen_t len = sizeof(domain);
 
 	*why = NULL;
-	if ((sk = collect_getfd(c, pid, fd, e)) < 0)
+	if ((sk = df_getfd(c, pid, fd, e)) < 0)
 		return sk;
 	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
 		return err_errno(e, "SO_DOMAIN of pid %d fd %d", pid, fd);
@@ -215,12 +207,12 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 	/* A bound datagram socket: TCP_CLOSE, or TCP_ESTABLISHED once
 	 * connected (to a bound peer) or once a client connected to it. */
 	if (d.named && (d.state == 10 /* TCP_LISTEN */ || d.type == SOCK_DGRAM))
-		return collect_unix_bound(c, pid, fd, sk, ino, &d, k, why, e);
+		return df_unix_bound(c, pid, fd, sk, ino, &d, k, why, e);
 	if (d.state == 1 && !d.peer && d.type != SOCK_DGRAM)
-		return collect_unix_waiting(c, pid, fd, sk, ino, &d, k, why, e);
+		return df_unix_waiting(c, pid, fd, sk, ino, &d, k, why, e);
 	/* Never bound nor connected: nothing can be sent to it. */
 	if (d.type == SOCK_DGRAM && !d.named && !d.peer && d.state == 7)
-		return collect_unix_common(sk, ino, &d, k, why);
+		return df_unix_common(sk, ino, &d, k, why);
 	/* Named and connected: the server end of an accepted connection. */
 	if (d.named && !(d.state == 1 && d.peer)) {
 		*why = "this bound unix socket is neither listening nor connected, which is not supported";
@@ -233,33 +225,50 @@ static int collect_unix_one(struct collect *c, pid_t pid, int fd, uint64_t ino, 
 		return 0;
 	}
 	/* The server end of an accepted connection keeps the listener's name. */
-	if ((ret = collect_unix_common(sk, ino, &d, k, why)) < 0 || *why)
+	if ((ret = df_unix_common(sk, ino, &d, k, why)) < 0 || *why)
 		return ret;
 	k->u.peer_ino = d.peer;
 	k->u.shutdown = d.shutdown;
-	return collect_unix_queue(c, pid, fd, sk, d.type, k, why, e);
+	return df_unix_queue(c, pid, fd, sk, d.type, k, why, e);
 }
 
-int collect_unix(struct collect *c, pid_t pid, int fd, uint64_t ino, struct collect_usk *k, const char **why, struct err *e)
+/* A socket (any family: one that cannot be restored is refused, with why). */
+int df_unix_describe(struct df *c, struct df_desc *d, struct err *e)
 {
-	int ret = collect_unix_one(c, pid, fd, ino, k, why, e);
+	uint64_t ino = d->st->st_ino;
+	struct df_usk *k = &d->usk;
+	const char *why;
+	int ret = df_unix_one(c, d->pid, d->fd, ino, k, &why, e);
 
 	/* Its peer (or listener) is checked at the end, once every socket has
 	 * been seen; one refused is still seen, as no one's outside peer. */
 	if (ret < 0)
 		return ret;
-	if (*why)
-		return collect_remember_socket(c, pid, fd, ino, 0, e);
-	return collect_remember_socket(c, pid, fd, ino, k->u.has_listener_ino ? k->u.listener_ino : k->u.peer_ino, e);
+	if (why)
+		ret = df_remember_socket(c, d->pid, d->fd, ino, 0, e);
+	else
+		ret = df_remember_socket(c, d->pid, d->fd, ino, k->u.has_listener_ino ? k->u.listener_ino : k->u.peer_ino, e);
+	if (ret < 0)
+		return ret;
+	if (why)
+		df_refuse(c, d->pid, d->fd, d->link, why);
+	d->re.unix_sk = &k->u;
+	d->re.has_mnt_id = false;
+	return 0;
+}
+
+void df_unix_release(struct df_desc *d)
+{
+	df_usk_free(&d->usk);
 }
 
 /* Writes the record of the server end of a waiting connection, accepted
  * here as sk, if its client had sent something to it. */
-static int collect_unix_embryo(struct collect *c, const struct collect_listener *l, int sk, uint32_t client, int type,
-			       struct err *e)
+static int df_unix_embryo(struct df *c, const struct df_listener *l, int sk, uint32_t client, int type,
+			  struct err *e)
 {
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
-	struct collect_usk k = { .u = UNIX_SOCKET_ENTRY__INIT };
+	struct df_usk k = { .u = UNIX_SOCKET_ENTRY__INIT };
 	char path[64];
 	const char *why = NULL;
 	struct stat st;
@@ -271,10 +280,10 @@ static int collect_unix_embryo(struct collect *c, const struct collect_listener 
 	k.u.ino = st.st_ino;
 	k.u.peer_ino = client;
 	k.u.has_embryo = k.u.embryo = true;
-	ret = collect_unix_queue(c, l->pid, l->fd, sk, type, &k, &why, e);
+	ret = df_unix_queue(c, l->pid, l->fd, sk, type, &k, &why, e);
 	if (ret >= 0 && why)
-		collect_refuse(c, l->pid, l->fd, "socket:[waiting connection]", why);
-	if (ret >= 0 && !why && k.u.n_queue && (ret = collect_new_id(c, &re.id, e)) >= 0) {
+		df_refuse(c, l->pid, l->fd, "socket:[waiting connection]", why);
+	if (ret >= 0 && !why && k.u.n_queue && (ret = df_new_id(c, &re.id, e)) >= 0) {
 		snprintf(path, sizeof(path), "socket:[%llu]", (unsigned long long)st.st_ino);
 		re.path = path;
 		re.flags = O_RDWR;
@@ -283,17 +292,17 @@ static int collect_unix_embryo(struct collect *c, const struct collect_listener 
 		pr_debug("file %u: %s, waiting to be accepted from socket:[%llu], %zu entries from socket:[%u]", re.id, path,
 			 (unsigned long long)l->ino, k.u.n_queue, client);
 	}
-	collect_usk_free(&k);
+	df_usk_free(&k);
 	return ret;
 }
 
 /* Takes the waiting connections of one listener (in accept order, which
  * is the backlog's) to read what their clients sent. The accepted server
  * ends stay open here until the stage exits. */
-static int collect_unix_accept_all(struct collect *c, const struct collect_listener *l, const struct sockdiag_unix *d,
-				   struct err *e)
+static int df_unix_accept_all(struct df *c, const struct df_listener *l, const struct sockdiag_unix *d,
+			      struct err *e)
 {
-	_cleanup_close_ int copy = collect_getfd(c, l->pid, l->fd, e);
+	_cleanup_close_ int copy = df_getfd(c, l->pid, l->fd, e);
 
 	if (copy < 0)
 		return copy;
@@ -308,21 +317,21 @@ static int collect_unix_accept_all(struct collect *c, const struct collect_liste
 		if (poll(&p, 1, 0) != 1 || (sk = accept4(copy, NULL, NULL, SOCK_CLOEXEC)) < 0)
 			return err_errno(e, "pid %d fd %d: accept connection %d waiting at socket:[%llu]", l->pid, l->fd, i,
 					 (unsigned long long)l->ino);
-		if ((ret = collect_keep_fd(c, sk, e)) < 0)
+		if ((ret = df_keep_fd(c, sk, e)) < 0)
 			return ret;
 		if (fstat(sk, &st) < 0 || (ret = sockdiag_unix_get(st.st_ino, &a, e)) < 0)
 			return err_errno(e, "look at a connection accepted from socket:[%llu]", (unsigned long long)l->ino);
 		if (a.peer != d->icons[i])
-			return err_set(e, 4, "pid %d fd %d: connection %d accepted from socket:[%llu] is from socket:[%u], "
+			return err_set(e, EXIT_SYSTEM, "pid %d fd %d: connection %d accepted from socket:[%llu] is from socket:[%u], "
 				       "not socket:[%u]", l->pid, l->fd, i, (unsigned long long)l->ino, a.peer, d->icons[i]);
-		if ((ret = collect_unix_embryo(c, l, sk, a.peer, d->type, e)) < 0)
+		if ((ret = df_unix_embryo(c, l, sk, a.peer, d->type, e)) < 0)
 			return ret;
 	}
 	return 0;
 }
 
 /* Is a socket with this inode held by the tree (seen so far)? */
-static bool collect_sock_seen(const struct collect *c, uint64_t ino)
+static bool df_sock_seen(const struct df *c, uint64_t ino)
 {
 	for (int j = 0; j < c->nr_socks; j++)
 		if (c->socks[j].ino == ino)
@@ -330,26 +339,26 @@ static bool collect_sock_seen(const struct collect *c, uint64_t ino)
 	return false;
 }
 
-static void collect_socket_outside(struct collect *c, const struct collect_sock *s);
+static void df_socket_outside(struct df *c, const struct df_sock *s);
 
-int collect_unix_backlogs(struct collect *c, struct err *e)
+int df_unix_backlogs(struct df *c, struct err *e)
 {
 	/* A waiting client outside the tree would be cut from the listener. */
 	for (int i = 0; i < c->nr_listeners; i++) {
-		const struct collect_listener *l = &c->listeners[i];
+		const struct df_listener *l = &c->listeners[i];
 		struct sockdiag_unix d;
 		int ret;
 
 		if ((ret = sockdiag_unix_get(l->ino, &d, e)) < 0)
 			return err_wrap(e, "pid %d fd %d", l->pid, l->fd);
 		for (int j = 0; j < d.nr_icons; j++)
-			if (!collect_sock_seen(c, d.icons[j])) {
-				collect_socket_outside(c, &(struct collect_sock){ l->ino, d.icons[j], l->pid, l->fd });
+			if (!df_sock_seen(c, d.icons[j])) {
+				df_socket_outside(c, &(struct df_sock){ l->ino, d.icons[j], l->pid, l->fd });
 				break;
 			}
 	}
 	for (int i = 0; i < c->nr_listeners; i++) {
-		const struct collect_listener *l = &c->listeners[i];
+		const struct df_listener *l = &c->listeners[i];
 		struct sockdiag_unix d, cd;
 		uint32_t with_data = 0;
 		char link[64], why[320];
@@ -370,13 +379,13 @@ int collect_unix_backlogs(struct collect *c, struct err *e)
 			snprintf(why, sizeof(why), "the connection from socket:[%u] waits to be accepted with data its client "
 				 "sent, which can only be read by accepting it, and the tree is to keep running "
 				 "(--leave-running); let the process accept it first", with_data);
-			collect_refuse(c, l->pid, l->fd, link, why);
+			df_refuse(c, l->pid, l->fd, link, why);
 			continue;
 		}
 		/* Taking connections from a tree that then fails to dump would lose them. */
 		if (c->nr_unsupported)
 			continue;
-		if ((ret = collect_unix_accept_all(c, l, &d, e)) < 0)
+		if ((ret = df_unix_accept_all(c, l, &d, e)) < 0)
 			return ret;
 	}
 	return 0;
@@ -386,7 +395,7 @@ int collect_unix_backlogs(struct collect *c, struct err *e)
  * listener, a client waiting in its backlog) is held outside the tree
  * would be cut from it by a restore: refused, naming both sockets and
  * how to mark it external (then it is never collected, so never here). */
-static void collect_socket_outside(struct collect *c, const struct collect_sock *s)
+static void df_socket_outside(struct df *c, const struct df_sock *s)
 {
 	char why[256], link[64];
 
@@ -394,12 +403,12 @@ static void collect_socket_outside(struct collect *c, const struct collect_sock 
 	snprintf(why, sizeof(why), "its peer socket:[%llu] is held outside the dumped tree; dump with "
 		 "--external unix[%llu] and give the socket back at restore with --inherit-fd fd[N]:%s",
 		 (unsigned long long)s->peer, (unsigned long long)s->peer, link);
-	collect_refuse(c, s->pid, s->fd, link, why);
+	df_refuse(c, s->pid, s->fd, link, why);
 }
 
-void collect_check_socket_peers(struct collect *c)
+void df_unix_check(struct df *c)
 {
 	for (int i = 0; i < c->nr_socks; i++)
-		if (c->socks[i].peer && !collect_sock_seen(c, c->socks[i].peer))
-			collect_socket_outside(c, &c->socks[i]);
+		if (c->socks[i].peer && !df_sock_seen(c, c->socks[i].peer))
+			df_socket_outside(c, &c->socks[i]);
 }

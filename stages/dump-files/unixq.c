@@ -1,7 +1,7 @@
 /* dump-files/unixq.c: what waits to be read at a unix socket, peeked at
  * without taking it: the bytes, the name of each datagram's bound sender,
  * and the files in flight (SCM_RIGHTS), which become files.img records of
- * their own; see collect.h. */
+ * their own; see dump-files.h. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -14,8 +14,9 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
-#include "stages/dump-files/collect.h"
+#include "stages/dump-files/dump-files.h"
 
 #define UNIXQ_MAX_FDS 253	/* SCM_MAX_FD */
 
@@ -25,31 +26,15 @@ union unixq_ctl {
 	struct cmsghdr align;
 };
 
-/* Keeps this stage's copy fd of a file in flight open to the end (kcmp
- * compares later descriptors with it); closes it if it cannot be kept. */
-int collect_keep_fd(struct collect *c, int fd, struct err *e)
-{
-	if (c->nr_inflight % 32 == 0) {
-		int *n = realloc(c->inflight, sizeof(*n) * (c->nr_inflight + 32));
-
-		if (!n) {
-			close(fd);
-			return err_errno(e, "keep a file in flight");
-		}
-		c->inflight = n;
-	}
-	c->inflight[c->nr_inflight++] = fd;
-	return 0;
-}
-
 /* The files.img id of a file in flight that peeking installed here as fd:
- * a regular file, a pipe end or a socket, described like a descriptor of
- * the tree (one that shares its open file description gets its id).
- * Anything else sets *why. */
-static int unixq_inflight(struct collect *c, pid_t pid, int fd, int copy, uint32_t *id, char *why, size_t whylen,
+ * a kind that may be in flight (a regular file, a memfd, a pipe end or a
+ * socket), described like a descriptor of the tree (one that shares its
+ * open file description gets its id). Anything else sets *why. */
+static int unixq_inflight(struct df *c, pid_t pid, int fd, int copy, uint32_t *id, char *why, size_t whylen,
 			  struct err *e)
 {
 	char path[64], link[PATH_MAX];
+	const struct df_kind *k;
 	struct proc_fdinfo fi;
 	struct stat st;
 	bool added;
@@ -61,7 +46,8 @@ static int unixq_inflight(struct collect *c, pid_t pid, int fd, int copy, uint32
 	if ((n = readlink(path, link, sizeof(link) - 1)) < 0 || stat(path, &st) < 0)
 		return err_errno(e, "pid %d fd %d: look at a file in flight in its queue", pid, fd);
 	link[n] = 0;
-	if (!(S_ISREG(st.st_mode) && link[0] == '/') && strncmp(link, "pipe:", 5) && strncmp(link, "socket:", 7)) {
+	k = df_kind_of(c, link, &st);
+	if (!k || !k->in_flight) {
 		snprintf(why, whylen, "a file in flight in its queue (SCM_RIGHTS) is '%s'; only regular files, pipes and "
 			 "sockets are supported in flight", link);
 		return 0;
@@ -75,37 +61,32 @@ static int unixq_inflight(struct collect *c, pid_t pid, int fd, int copy, uint32
 	}
 	c->via_pid = pid;
 	c->via_fd = fd;
-	ret = collect_file_id(c, self, copy, link, &st, &fi, NULL, id, &added, e);
+	ret = df_file_id(c, k, self, copy, link, &st, &fi, NULL, id, &added, e);
 	c->via_pid = via_pid;
 	c->via_fd = via_fd;
 	if (ret < 0)
 		return ret;
 	/* A pipe end in flight is an end the tree still has. */
-	for (int i = 0; !strncmp(link, "pipe:", 5) && i < c->nr_pipes; i++)
-		if (c->pipes[i] == (uint64_t)st.st_ino)
-			c->pipe_sides[i] |= (fi.flags & O_ACCMODE) == O_WRONLY ? 2 : (fi.flags & O_ACCMODE) == O_RDONLY ? 1 : 3;
+	if (k->seen)
+		k->seen(c, &st, &fi);
 	pr_debug("pid %d fd %d: '%s' in flight in its queue is file %u", pid, fd, link, *id);
 	return 0;
 }
 
 /* The files of one SCM_RIGHTS message: each kept, described, and its id put
  * into note->fds; a failure closes the rest. */
-static int unixq_take_fds(struct collect *c, pid_t pid, int fd, struct msghdr *mh, UnixQueueNote *note, struct collect_usk *k,
+static int unixq_take_fds(struct df *c, pid_t pid, int fd, struct msghdr *mh, UnixQueueNote *note, struct df_usk *k,
 			  const char **why, struct err *e)
 {
 	int ret = 0;
 
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(mh); cm; cm = CMSG_NXTHDR(mh, cm)) {
 		size_t nr = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-		uint32_t *ids;
 
 		if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
 			continue;
-		ids = realloc(note->fds, sizeof(*ids) * (note->n_fds + nr));
-		if (!ids)
+		if (ret >= 0 && grow_by(&note->fds, note->n_fds, nr) < 0)
 			ret = err_errno(e, "pid %d fd %d: remember the files in flight", pid, fd);
-		else
-			note->fds = ids;
 		for (size_t i = 0; i < nr; i++) {
 			int copy = ((int *)CMSG_DATA(cm))[i];
 
@@ -113,8 +94,8 @@ static int unixq_take_fds(struct collect *c, pid_t pid, int fd, struct msghdr *m
 				close(copy);
 				continue;
 			}
-			if ((ret = collect_keep_fd(c, copy, e)) < 0)
-				continue;	/* closed by collect_keep_fd */
+			if ((ret = df_keep_fd(c, copy, e)) < 0)
+				continue;	/* closed by df_keep_fd */
 			ret = unixq_inflight(c, pid, fd, copy, &note->fds[note->n_fds], k->why, sizeof(k->why), e);
 			if (ret >= 0 && k->why[0])
 				*why = k->why;
@@ -126,13 +107,10 @@ static int unixq_take_fds(struct collect *c, pid_t pid, int fd, struct msghdr *m
 }
 
 /* Appends one queue entry of n bytes at offset 'used' of k->buf. */
-static int unixq_add_entry(struct collect_usk *k, size_t used, size_t n, struct err *e)
+static int unixq_add_entry(struct df_usk *k, size_t used, size_t n, struct err *e)
 {
-	ProtobufCBinaryData *nq = realloc(k->q, sizeof(*nq) * (k->u.n_queue + 1));
-
-	if (!nq)
+	if (grow_one(&k->q, k->u.n_queue) < 0)
 		return err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->u.ino);
-	k->q = nq;
 	k->q[k->u.n_queue].len = n;
 	k->q[k->u.n_queue].data = (uint8_t *)(uintptr_t)used;	/* an offset until the buffer stops moving */
 	k->u.n_queue++;
@@ -140,18 +118,15 @@ static int unixq_add_entry(struct collect_usk *k, size_t used, size_t n, struct 
 }
 
 /* A note for the last queue entry. */
-static UnixQueueNote *unixq_note(struct collect_usk *k, struct err *e)
+static UnixQueueNote *unixq_note(struct df_usk *k, struct err *e)
 {
-	UnixQueueNote *n = realloc(k->notes, sizeof(*n) * (k->u.n_notes + 1));
-
-	if (!n) {
+	if (grow_one(&k->notes, k->u.n_notes) < 0) {
 		err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->u.ino);
 		return NULL;
 	}
-	k->notes = n;
-	unix_queue_note__init(&n[k->u.n_notes]);
-	n[k->u.n_notes].index = k->u.n_queue - 1;
-	return &n[k->u.n_notes++];
+	unix_queue_note__init(&k->notes[k->u.n_notes]);
+	k->notes[k->u.n_notes].index = k->u.n_queue - 1;
+	return &k->notes[k->u.n_notes++];
 }
 
 /* One peeked message into k: a datagram is an entry of its own (with a note
@@ -162,8 +137,8 @@ static UnixQueueNote *unixq_note(struct collect_usk *k, struct err *e)
  * message with files (so any offset before it "has" them), and stops after
  * it. Delivered with the last byte, they come with the read that reaches
  * the end of that message, never earlier than they would have. */
-static int unixq_add(struct collect *c, pid_t pid, int fd, int type, size_t used, ssize_t n, struct msghdr *mh,
-		     bool *run_open, struct collect_usk *k, const char **why, struct err *e)
+static int unixq_add(struct df *c, pid_t pid, int fd, int type, size_t used, ssize_t n, struct msghdr *mh,
+		     bool *run_open, struct df_usk *k, const char **why, struct err *e)
 {
 	const struct sockaddr_un *from = mh->msg_name;
 	bool fds = false;
@@ -204,8 +179,8 @@ static int unixq_add(struct collect *c, pid_t pid, int fd, int type, size_t used
 	return fds ? unixq_take_fds(c, pid, fd, mh, note, k, why, e) : 0;
 }
 
-int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, struct collect_usk *k, const char **why,
-		       struct err *e)
+int df_unix_queue(struct df *c, pid_t pid, int fd, int sk, int type, struct df_usk *k, const char **why,
+		  struct err *e)
 {
 	size_t cap = 256 * 1024, used = 0;
 	int zero = 0, old = -1;
@@ -227,15 +202,12 @@ int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, s
 		int off = used;
 		ssize_t n;
 
+		/* At least 64 KiB of room for each peek (iov is set again). */
 		if (cap - used < 64 * 1024) {
-			uint8_t *nb = realloc(k->buf, cap * 2);
-
-			if (!nb) {
+			if (grow_cap(&k->buf, &cap, used + 64 * 1024) < 0) {
 				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->u.ino);
 				break;
 			}
-			k->buf = nb;
-			cap *= 2;
 			continue;
 		}
 		/* Set each time, in case a peek moved it otherwise. */
@@ -280,7 +252,7 @@ int collect_unix_queue(struct collect *c, pid_t pid, int fd, int sk, int type, s
 	return ret;
 }
 
-void collect_usk_free(struct collect_usk *k)
+void df_usk_free(struct df_usk *k)
 {
 	for (size_t i = 0; k->notes && i < k->u.n_notes; i++) {
 		free(k->notes[i].from.data);

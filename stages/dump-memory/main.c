@@ -21,14 +21,14 @@
  *	memfd a descriptor holds too is saved by whichever of this stage and
  *	dump-files (which runs beside it) comes first: each writes under a
  *	temporary name (.tmp.NAME.PID) and publishes with linkat, and the
- *	second finds the images there and drops its copy (lib/memfd.h).
+ *	second finds the images there and drops its copy (images/memfd.h).
  *
  * Inputs	stdin: state stream with a 'task' record per process (from seize).
  *	The tree must be stopped (seize holds it); nothing here uses ptrace.
  * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
  *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
  *	them); stdout: hello, end.
- * Exit status	ipc/exitcodes.h; 3 for a mapping amber cannot dump (device
+ * Exit status	lib/exitcodes.h; 3 for a mapping amber cannot dump (device
  *	memory, a deleted file that is no memfd, a hugetlb memfd, a writable
  *	shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE), naming the
  *	pid, address and path.

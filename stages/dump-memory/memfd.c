@@ -4,7 +4,7 @@
  * inode (mm.c); the memfd itself, whoever maps it, is saved here through
  * the first VMA seen that maps it: /proc/PID/map_files/ reaches it without
  * touching the process, and only the pages that hold data are read
- * (lib/memfd.h). A memfd a descriptor holds too is saved by whichever of
+ * (images/memfd.h). A memfd a descriptor holds too is saved by whichever of
  * this stage and dump-files comes first: memfd_save publishes its images
  * once and the second drops its copy. */
 #include <fcntl.h>
@@ -16,24 +16,21 @@
 #include <linux/magic.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
-#include "lib/memfd.h"
+#include "images/memfd.h"
 #include "stages/dump-memory/dump-memory.h"
 
 /* Has this memfd been saved already? Marks it if not. */
 static int dm_memfd_seen(struct dm_totals *tot, uint64_t ino, bool *seen, struct err *e)
 {
-	uint64_t *n;
-
 	for (int i = 0; i < tot->nr_memfd; i++)
 		if (tot->memfd[i] == ino) {
 			*seen = true;
 			return 0;
 		}
-	n = realloc(tot->memfd, sizeof(*n) * (tot->nr_memfd + 1));
-	if (!n)
+	if (grow_one(&tot->memfd, tot->nr_memfd) < 0)
 		return err_errno(e, "remember memfd %llu", (unsigned long long)ino);
-	tot->memfd = n;
 	tot->memfd[tot->nr_memfd++] = ino;
 	*seen = false;
 	return 0;

@@ -10,7 +10,7 @@
 
 #include "images/image.h"
 #include "lib/cleanup.h"
-#include "lib/memfd.h"
+#include "images/memfd.h"
 #include "stages/dump-memory/dump-memory.h"
 
 int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *e)

@@ -14,6 +14,7 @@
 #include "images/image.h"
 #include "images/pagemap.pb-c.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/pagecopy.h"
 #include "stages/dump-memory/dump-memory.h"
@@ -23,7 +24,8 @@
 
 struct dm_runs {
 	struct pagecopy_run *runs;
-	int nr, cap;
+	int nr;
+	size_t cap;
 	uint64_t total;			/* bytes of page data */
 	uint64_t pme[DM_PM_CHUNK];	/* pagemap entries being examined */
 };
@@ -42,13 +44,8 @@ static int dm_add_page(struct dm_runs *r, uint64_t addr, bool via_mem, bool new_
 	if (last && !new_vma && last->vaddr + last->len == addr) {
 		last->len += DM_PAGE;
 	} else {
-		if (r->nr == r->cap) {
-			struct pagecopy_run *n = realloc(r->runs, sizeof(*n) * (r->cap = r->cap ? r->cap * 2 : 256));
-
-			if (!n)
-				return err_errno(e, "remember page runs");
-			r->runs = n;
-		}
+		if (grow_cap(&r->runs, &r->cap, (size_t)r->nr + 1) < 0)
+			return err_errno(e, "remember page runs");
 		r->runs[r->nr++] = (struct pagecopy_run){ addr, DM_PAGE, r->total, via_mem };
 	}
 	r->total += DM_PAGE;
@@ -128,17 +125,13 @@ static int dm_shmem_pages(struct dm_runs *r, pid_t pid, const struct proc_vma *v
 /* Has an earlier process's dump saved this shared object already? Marks it if not. */
 static int dm_shmem_seen(struct dm_totals *tot, uint64_t ino, bool *seen, struct err *e)
 {
-	uint64_t *n;
-
 	for (int i = 0; i < tot->nr_shmem; i++)
 		if (tot->shmem[i] == ino) {
 			*seen = true;
 			return 0;
 		}
-	n = realloc(tot->shmem, sizeof(*n) * (tot->nr_shmem + 1));
-	if (!n)
+	if (grow_one(&tot->shmem, tot->nr_shmem) < 0)
 		return err_errno(e, "remember shared memory object %llu", (unsigned long long)ino);
-	tot->shmem = n;
 	tot->shmem[tot->nr_shmem++] = ino;
 	*seen = false;
 	return 0;

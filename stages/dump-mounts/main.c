@@ -66,9 +66,11 @@
 
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
+#include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/mntclone.h"
 #include "lib/nschild.h"
@@ -330,11 +332,13 @@ static int dm_add_task(struct dm_state *s, ino_t self, uint32_t pid, pid_t host,
 		if (s->ns[i].ino == st.st_ino)
 			ns = &s->ns[i];
 	if (!ns) {
-		s->ns = realloc(s->ns, (s->nr_ns + 1) * sizeof(*s->ns));
+		if (grow_one(&s->ns, s->nr_ns) < 0)
+			return err_errno(e, "pid %u: remember its mount namespace", pid);
 		ns = &s->ns[s->nr_ns++];
 		*ns = (struct dm_ns){ st.st_ino, host, NULL, 0 };
 	}
-	ns->pids = realloc(ns->pids, (ns->nr_pids + 1) * sizeof(*ns->pids));
+	if (grow_one(&ns->pids, ns->nr_pids) < 0)
+		return err_errno(e, "pid %u: remember its mount namespace", pid);
 	ns->pids[ns->nr_pids++] = pid;
 	return 0;
 }
@@ -361,6 +365,9 @@ static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_op
 	}
 	if (ret < 0 || !s->nr_ns)
 		return ret;
+	if ((unsigned int)s->nr_ns > IMAGE_MAX_MNTNS_ID)
+		return err_input(e, "the tree has %d mount namespaces, more than the %u that images hold", s->nr_ns,
+				 IMAGE_MAX_MNTNS_ID);
 	if ((ret = mountinfo_read(0, &s->host, e)) < 0)
 		return ret;
 	if ((ret = image_open_write(&img, ctx->dir_fd, "mntns", "mntns.img", e)) < 0)
@@ -412,13 +419,13 @@ static int dump_mounts_parse_option(void *opts, int opt, const char *arg, struct
 	const char *close = strstr(arg, "]:");
 
 	if (opt != 'X')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
 		return 0;
 	if (!close || close == arg + 4 || !close[2] || arg[4] != '/')
-		return err_set(e, 2, "--external '%s': want mnt[MOUNTPOINT]:NAME, e.g. mnt[/srv/data]:data", arg);
+		return err_set(e, EXIT_USAGE, "--external '%s': want mnt[MOUNTPOINT]:NAME, e.g. mnt[/srv/data]:data", arg);
 	if (o->nr_ext == DM_MAX_EXTERNAL)
-		return err_set(e, 2, "--external '%s': at most %d external mounts", arg, DM_MAX_EXTERNAL);
+		return err_set(e, EXIT_USAGE, "--external '%s': at most %d external mounts", arg, DM_MAX_EXTERNAL);
 	o->ext[o->nr_ext].mountpoint = strndup(arg + 4, close - arg - 4);
 	o->ext[o->nr_ext++].name = strdup(close + 2);
 	return 0;

@@ -13,6 +13,7 @@
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/dump-mounts/dump-mounts.h"
 
@@ -50,8 +51,13 @@ static int tmpfs_xattrs(int fd, const char *path, TmpfsFileEntry *fe, struct tmp
 		x->name = strdup(p);
 		x->value.len = vl;
 		x->value.data = malloc(vl ? vl : 1);
+		if (!x->name || !x->value.data || grow_one(&fe->xattrs, fe->n_xattrs) < 0) {
+			free(x->name);
+			free(x->value.data);
+			free(x);
+			return err_errnum(e, ENOMEM, "xattr of '%s'", path);
+		}
 		memcpy(x->value.data, w->buf, vl);
-		fe->xattrs = realloc(fe->xattrs, (fe->n_xattrs + 1) * sizeof(*fe->xattrs));
 		fe->xattrs[fe->n_xattrs++] = x;
 	}
 	return 0;
@@ -122,13 +128,16 @@ static int tmpfs_one(int dirfd, const char *name, const char *rel, struct tmpfs_
 	fe.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
 	w->files++;
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
+		char *path;
+
 		for (int i = 0; i < w->nr_links; i++)
 			if (w->links[i].ino == st.st_ino && w->links[i].dev == st.st_dev) {
 				fe.link = w->links[i].path;
 				return image_write(&w->img, &fe.base, e);
 			}
-		w->links = realloc(w->links, (w->nr_links + 1) * sizeof(*w->links));
-		w->links[w->nr_links++] = (typeof(*w->links)){ st.st_dev, st.st_ino, strdup(rel) };
+		if (grow_one(&w->links, w->nr_links) < 0 || !(path = strdup(rel)))
+			return err_errno(e, "remember the hard links of '%s' on tmpfs mount %d", rel, w->mnt_id);
+		w->links[w->nr_links++] = (typeof(*w->links)){ st.st_dev, st.st_ino, path };
 	}
 	if (S_ISLNK(st.st_mode)) {
 		ssize_t n = readlinkat(dirfd, name, target, sizeof(target) - 1);

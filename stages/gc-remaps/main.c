@@ -27,8 +27,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "images/image.h"
+#include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
 
@@ -39,7 +42,7 @@ struct gc_remaps_opts {
 /* The pins of the namespaces build-mntns made, by id. */
 struct gc_remaps_pins {
 	char **pin;
-	uint32_t nr;
+	size_t nr;
 };
 
 /* Unlinks the remap's path: 0 removed, 1 missing already. */
@@ -88,6 +91,23 @@ static int gc_remaps_remove(const struct gc_remaps_pins *p, RemapPlanEntry *r, s
 	return 0;
 }
 
+/* Remembers the pin of one namespace build-mntns made, by its id. The
+ * table is indexed by id, so the id is bounded first: build-mntns numbers
+ * the namespaces 1, 2, ... as mntns.img does, and refuses that image if it
+ * does not, so a larger id here is a broken stream. */
+static int gc_remaps_add_pin(struct gc_remaps_pins *p, const MntnsPlanEntry *m, struct err *e)
+{
+	if (m->id > IMAGE_MAX_MNTNS_ID)
+		return err_proto(e, "the mntns record of mount namespace %u is over the limit of %u namespaces", m->id,
+				 IMAGE_MAX_MNTNS_ID);
+	if (grow_zero(&p->pin, &p->nr, (size_t)m->id + 1) < 0)
+		return err_errno(e, "remember the pin of mount namespace %u", m->id);
+	free(p->pin[m->id]);
+	if (!(p->pin[m->id] = strdup(m->pin)))
+		return err_errno(e, "remember the pin of mount namespace %u", m->id);
+	return 0;
+}
+
 static int gc_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct gc_remaps_pins pins = { NULL, 0 };
@@ -108,20 +128,18 @@ static int gc_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
 		RemapPlanEntry *r = rec->body_case == STREAM_RECORD__BODY_REMAP ? rec->remap : NULL;
 
-		if (rec->body_case == STREAM_RECORD__BODY_MNTNS && rec->mntns->id < 4096) {
-			if (rec->mntns->id >= pins.nr) {
-				pins.pin = realloc(pins.pin, (rec->mntns->id + 1) * sizeof(*pins.pin));
-				memset(pins.pin + pins.nr, 0, (rec->mntns->id + 1 - pins.nr) * sizeof(*pins.pin));
-				pins.nr = rec->mntns->id + 1;
+		if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
+			ret = gc_remaps_add_pin(&pins, rec->mntns, e);
+		} else if (r && r->kind == REMAP_KIND__REMAP_LINK && r->path) {
+			if (grow_one(&links, nr) == 0) {
+				links[nr++] = rec;
+				continue;
 			}
-			pins.pin[rec->mntns->id] = strdup(rec->mntns->pin);
-		}
-		if (r && r->kind == REMAP_KIND__REMAP_LINK && r->path) {
-			links = realloc(links, (nr + 1) * sizeof(*links));
-			links[nr++] = rec;
-			continue;
+			ret = err_errno(e, "remember link remap '%s'", r->path);
 		}
 		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			break;
 	}
 	stream_in_close(&in);
 	for (int i = 0; i < nr; i++) {
@@ -132,7 +150,7 @@ static int gc_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		stream_record__free_unpacked(links[i], NULL);
 	}
 	free(links);
-	for (uint32_t i = 0; i < pins.nr; i++)
+	for (size_t i = 0; i < pins.nr; i++)
 		free(pins.pin[i]);
 	free(pins.pin);
 	return ret < 0 ? ret : stream_out_end(&out, e);
@@ -143,7 +161,7 @@ static int gc_remaps_parse_option(void *opts, int opt, const char *arg, struct e
 	struct gc_remaps_opts *o = opts;
 
 	if (opt != 'S')
-		return err_set(e, 2, "unknown option");
+		return err_set(e, EXIT_USAGE, "unknown option");
 	o->show = true;
 	return 0;
 }

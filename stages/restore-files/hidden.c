@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ipc/fdpass.h"
+#include "lib/grow.h"
 #include "stages/restore-files/reopen.h"
 
 int reopen_hidden_recv(struct reopen *r, int sock, struct err *e)
@@ -18,22 +19,16 @@ int reopen_hidden_recv(struct reopen *r, int sock, struct err *e)
 
 	while ((n = fdpass_recv(sock, fds, ids, e)) > 0)
 		for (int i = 0; i < n; i++) {
-			void *m;
-
 			if (ids[i] & (FDPASS_ID_CWD | FDPASS_ID_ROOT)) {
-				if (!(m = realloc(r->dirs, (r->nr_dirs + 1) * sizeof(*r->dirs))))
+				if (grow_one(&r->dirs, r->nr_dirs) < 0)
 					return err_errnum(e, ENOMEM, "hidden working directories");
-				r->dirs = m;
 				r->dirs[r->nr_dirs].pid = ids[i] & FDPASS_ID_PID;
 				r->dirs[r->nr_dirs].root = ids[i] & FDPASS_ID_ROOT;
 				r->dirs[r->nr_dirs++].fd = fds[i];
 				continue;
 			}
-			m = realloc(r->hidden, (r->nr_hidden + 1) * sizeof(*r->hidden));
-
-			if (!m)
+			if (grow_one(&r->hidden, r->nr_hidden) < 0)
 				return err_errnum(e, ENOMEM, "directories of hidden files");
-			r->hidden = m;
 			r->hidden[r->nr_hidden].id = ids[i];
 			r->hidden[r->nr_hidden++].dirfd = fds[i];
 		}

@@ -16,19 +16,18 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-files/reopen.h"
 
 int reopen_add_inherit(struct reopen *r, const char *arg, struct err *e)
 {
-	struct reopen_inherit *n, *in;
+	struct reopen_inherit *in;
 	int ret;
 
-	n = realloc(r->inherits, sizeof(*n) * (r->nr_inherits + 1));
-	if (!n)
+	if (grow_one(&r->inherits, r->nr_inherits) < 0)
 		return err_errno(e, "remember --inherit-fd '%s'", arg);
-	r->inherits = n;
-	in = &n[r->nr_inherits];
+	in = &r->inherits[r->nr_inherits];
 	memset(in, 0, sizeof(*in));
 	in->arg = arg;
 	if ((ret = ext_parse_inherit(arg, &in->fd, &in->key, e)) < 0)

@@ -104,10 +104,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-files/reopen.h"
 
@@ -168,15 +169,12 @@ static int restore_files_parse_option(void *opts, int opt, const char *arg, stru
 		return 0;
 	}
 	if (opt == 'I') {
-		const char **n = realloc(o->inherits, sizeof(*n) * (o->nr_inherits + 1));
-
-		if (!n)
+		if (grow_one(&o->inherits, o->nr_inherits) < 0)
 			return err_errno(e, "remember --inherit-fd '%s'", arg);
-		o->inherits = n;
-		n[o->nr_inherits++] = arg;
+		o->inherits[o->nr_inherits++] = arg;
 		return 0;
 	}
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 /* Takes the restorer's fds (--inherit-fd, --shell-job) into the plan once

@@ -2,7 +2,7 @@
  *
  * A memfd description in files.img ('memfd', path "/memfd:NAME") names its
  * memfd by the inode it had at dump; the memfd is made once per inode from
- * memfd-INO.img and pages-memfd-INO.img (lib/memfd.h), so that two
+ * memfd-INO.img and pages-memfd-INO.img (images/memfd.h), so that two
  * descriptions of one memfd (a dup'ed fd is one description, a reopen
  * through /proc/self/fd another) come back as one memfd. restore-tasks maps
  * these same memfds for the VMAs of that inode. */
@@ -12,8 +12,9 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
-#include "lib/memfd.h"
+#include "images/memfd.h"
 #include "stages/restore-files/reopen.h"
 
 /* The memfd made for dumped inode ino, made now if it was not yet; the
@@ -21,7 +22,6 @@
 static int reopen_memfd_get(struct reopen *r, uint64_t ino, struct err *e)
 {
 	MemfdEntry *m = NULL;
-	void *n;
 	int fd;
 
 	for (int i = 0; i < r->nr_memfds; i++)
@@ -32,13 +32,11 @@ static int reopen_memfd_get(struct reopen *r, uint64_t ino, struct err *e)
 		memfd_entry__free_unpacked(m, NULL);
 	if (fd < 0)
 		return -1;
-	n = realloc(r->memfds, sizeof(*r->memfds) * (r->nr_memfds + 1));
-	if (!n) {
+	if (grow_one(&r->memfds, r->nr_memfds) < 0) {
 		close(fd);
 		err_errno(e, "remember memfd %llu", (unsigned long long)ino);
 		return -1;
 	}
-	r->memfds = n;
 	r->memfds[r->nr_memfds].ino = ino;
 	r->memfds[r->nr_memfds++].fd = fd;
 	return fd;

@@ -24,8 +24,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
 #include "stages/restore-files/reopen.h"
@@ -39,7 +40,6 @@ struct reopen_ns {
 int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e)
 {
 	struct reopen_ns *ns = *nsp;
-	void *v;
 	int fd;
 
 	if (!ns) {
@@ -50,11 +50,10 @@ int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e
 	}
 	if ((fd = open(m->pin, O_RDONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
-	if (!(v = realloc(ns->ns, (ns->nr + 1) * sizeof(*ns->ns)))) {
+	if (grow_one(&ns->ns, ns->nr) < 0) {
 		close(fd);
 		return err_errnum(e, ENOMEM, "mount namespaces");
 	}
-	ns->ns = v;
 	ns->ns[ns->nr].id = m->id;
 	ns->ns[ns->nr].fd = fd;
 	ns->ns[ns->nr].pin = strdup(m->pin);
@@ -297,21 +296,15 @@ static int reopen_ns_apply(struct reopen *r, struct nschild_result *res, const c
 				slot = &r->pipes[c[i].index / 2].end[c[i].index % 2];
 			break;
 		case RNS_GHOST: {
-			void *v = realloc(r->ghosts, (r->nr_ghosts + 1) * sizeof(*r->ghosts));
-
-			if (!v)
+			if (grow_one(&r->ghosts, r->nr_ghosts) < 0)
 				return err_errnum(e, ENOMEM, "%s: remember a remade unlinked file", what);
-			r->ghosts = v;
 			r->ghosts[r->nr_ghosts].ghost_id = c[i].key;
 			r->ghosts[r->nr_ghosts++].fd = fd;
 			break;
 		}
 		case RNS_MEMFD: {
-			void *v = realloc(r->memfds, (r->nr_memfds + 1) * sizeof(*r->memfds));
-
-			if (!v)
+			if (grow_one(&r->memfds, r->nr_memfds) < 0)
 				return err_errnum(e, ENOMEM, "%s: remember a memfd", what);
-			r->memfds = v;
 			r->memfds[r->nr_memfds].ino = c[i].key;
 			r->memfds[r->nr_memfds++].fd = fd;
 			break;

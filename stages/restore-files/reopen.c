@@ -14,9 +14,10 @@
 #include <unistd.h>
 
 #include "images/image.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fdpass.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-files/reopen.h"
 
@@ -73,29 +74,28 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 {
 	struct image img;
 	RegFileEntry *re;
-	int cap = 0, ret;
+	size_t cap = 0;
+	int ret;
 
 	memset(r, 0, sizeof(*r));
 	r->dir_fd = dir_fd;
 	if ((ret = image_open_read(&img, dir_fd, "files", "files.img", e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
+		/* restore-tasks indexes what it receives by file id. */
+		if ((ret = image_check_id(&img, "file id", re->id, IMAGE_MAX_FILE_ID, e)) < 0) {
+			reg_file_entry__free_unpacked(re, NULL);
+			break;
+		}
 		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk && !re->external) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
 		}
-		if (r->nr_files == cap) {
-			struct reopen_file *v;
-
-			cap = cap ? cap * 2 : 64;
-			v = realloc(r->files, sizeof(*v) * cap);
-			if (!v) {
-				ret = err_errno(e, "read files.img");
-				reg_file_entry__free_unpacked(re, NULL);
-				break;
-			}
-			r->files = v;
+		if (grow_cap(&r->files, &cap, (size_t)r->nr_files + 1) < 0) {
+			ret = err_errno(e, "read files.img");
+			reg_file_entry__free_unpacked(re, NULL);
+			break;
 		}
 		r->files[r->nr_files++] = (struct reopen_file){ .re = re, .fd = -1, .aux = -1 };
 	}
@@ -114,15 +114,8 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 /* Appends one descriptor to the plan. */
 static int reopen_plan_add(struct reopen *r, const struct reopen_fd *fd, struct err *e)
 {
-	if (r->nr_plan == r->cap_plan) {
-		int cap = r->cap_plan ? r->cap_plan * 2 : 64;
-		struct reopen_fd *v = realloc(r->plan, sizeof(*v) * cap);
-
-		if (!v)
-			return err_errno(e, "allocate the descriptor plan");
-		r->plan = v;
-		r->cap_plan = cap;
-	}
+	if (grow_cap(&r->plan, &r->cap_plan, (size_t)r->nr_plan + 1) < 0)
+		return err_errno(e, "allocate the descriptor plan");
 	r->plan[r->nr_plan++] = *fd;
 	return 0;
 }
@@ -133,15 +126,8 @@ static int reopen_add_pid(struct reopen *r, pid_t pid, struct err *e)
 	for (int i = 0; i < r->nr_pids; i++)
 		if (r->pids[i] == pid)
 			return err_proto(e, "task %d appears twice in the input stream", pid);
-	if (r->nr_pids == r->cap_pids) {
-		int cap = r->cap_pids ? r->cap_pids * 2 : 32;
-		pid_t *v = realloc(r->pids, sizeof(*v) * cap);
-
-		if (!v)
-			return err_errno(e, "allocate the task list");
-		r->pids = v;
-		r->cap_pids = cap;
-	}
+	if (grow_cap(&r->pids, &r->cap_pids, (size_t)r->nr_pids + 1) < 0)
+		return err_errno(e, "allocate the task list");
 	r->pids[r->nr_pids++] = pid;
 	return 0;
 }
@@ -365,14 +351,11 @@ static int reopen_load_pipes(struct reopen *r, struct err *e)
 	if (ret < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&d, e)) > 0) {
-		struct reopen_pipe *np = realloc(r->pipes, sizeof(*np) * (r->nr_pipes + 1));
-
-		if (!np) {
+		if (grow_one(&r->pipes, r->nr_pipes) < 0) {
 			pipe_data_entry__free_unpacked(d, NULL);
 			ret = err_errno(e, "read pipedata.img");
 			break;
 		}
-		r->pipes = np;
 		r->pipes[r->nr_pipes++] = (struct reopen_pipe){ d->pipe_ino, { -1, -1 }, { false, false }, d };
 	}
 	image_close(&img);
@@ -381,11 +364,8 @@ static int reopen_load_pipes(struct reopen *r, struct err *e)
 
 int reopen_add_remap(struct reopen *r, RemapPlanEntry *rp, struct err *e)
 {
-	RemapPlanEntry **n = realloc(r->remaps, sizeof(*n) * (r->nr_remaps + 1));
-
-	if (!n)
+	if (grow_one(&r->remaps, r->nr_remaps) < 0)
 		return err_errno(e, "plan remaps");
-	r->remaps = n;
 	r->remaps[r->nr_remaps++] = rp;
 	return 0;
 }
@@ -463,15 +443,10 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 	if (re->pos && lseek(fd, re->pos, SEEK_SET) < 0)
 		return err_errno(e, "seek the remade unlinked file '%s' to %llu", re->path, (unsigned long long)re->pos);
 	pr_debug("file %u: '%s' (unlinked) made again from %s", re->id, re->path, name);
-	{
-		void *n = realloc(r->ghosts, sizeof(*r->ghosts) * (r->nr_ghosts + 1));
-
-		if (!n)
-			return err_errno(e, "remember a remade file");
-		r->ghosts = n;
-		r->ghosts[r->nr_ghosts].ghost_id = gid;
-		r->ghosts[r->nr_ghosts++].fd = TAKE_FD(tmp);
-	}
+	if (grow_one(&r->ghosts, r->nr_ghosts) < 0)
+		return err_errno(e, "remember a remade file");
+	r->ghosts[r->nr_ghosts].ghost_id = gid;
+	r->ghosts[r->nr_ghosts++].fd = TAKE_FD(tmp);
 	f->fd = TAKE_FD(fd);
 	return 0;
 }

@@ -66,9 +66,11 @@ struct reopen {
 	struct reopen_file *files;	/* sorted by id */
 	int nr_files;
 	struct reopen_fd *plan;		/* tasks in input order, fds ascending */
-	int nr_plan, cap_plan;
+	int nr_plan;
+	size_t cap_plan;
 	pid_t *pids;
-	int nr_pids, cap_pids;
+	int nr_pids;
+	size_t cap_pids;
 	int nr_open;
 	struct reopen_inherit *inherits;
 	int nr_inherits;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "lib/exitcodes.h"
 #include "lib/rsys.h"
 #include "stages/restore-tasks/batch.h"
 
@@ -68,7 +69,7 @@ int rt_batch_flush(struct rt_batch *b, struct err *e)
 		if (v < 0 && v > -4096)
 			return err_errnum(e, -v, "pid %d: %s", b->r->tid, b->what[i]);
 		if (b->expect[i] && (uint64_t)v != b->expect[i])
-			return err_set(e, 4, "pid %d: %s: got %#lx, want %#llx", b->r->tid, b->what[i], v,
+			return err_set(e, EXIT_SYSTEM, "pid %d: %s: got %#lx, want %#llx", b->r->tid, b->what[i], v,
 				       (unsigned long long)b->expect[i]);
 		if (b->out[i])
 			*b->out[i] = v;

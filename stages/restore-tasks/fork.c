@@ -33,6 +33,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/proc.h"
@@ -79,7 +80,7 @@ static int rt_find_gap(const MmEntry *mm, const struct proc_vma *self, int nself
 			cur = r[i].end;
 	}
 	if (cur + size + 2 * RT_PAGE > RT_HIGHEST_ADDR)
-		return err_set(e, 4, "no free %llu-byte range for the restore trampoline", (unsigned long long)size);
+		return err_set(e, EXIT_SYSTEM, "no free %llu-byte range for the restore trampoline", (unsigned long long)size);
 	*addr = cur + RT_PAGE;
 	return 0;
 }
@@ -162,7 +163,7 @@ static void __attribute__((noreturn, format(printf, 3, 4))) rt_child_fail(struct
 	if (n >= 0 && (size_t)n < sizeof(sh->slot[i].err) && errnum)
 		snprintf(sh->slot[i].err + n, sizeof(sh->slot[i].err) - n, ": %s", strerror(errnum));
 	rt_slot_set(sh, i, RT_SLOT_FAILED);
-	_exit(3);
+	_exit(EXIT_INPUT);
 }
 
 /* Moves fds into place without copying them all first (which could need
@@ -327,7 +328,7 @@ static void rt_child_fork(struct rt_plan *p, int i, int j, uint64_t flags)
 	while (s == RT_SLOT_GO)
 		s = rt_slot_wait_change(p->shared, j, RT_SLOT_GO);
 	if (s == RT_SLOT_FAILED)
-		_exit(3);	/* the child said why; the stage reports it */
+		_exit(EXIT_INPUT);	/* the child said why; the stage reports it */
 	if (s == RT_SLOT_ZOMBIE && !(flags & CLONE_PARENT)) {
 		siginfo_t si;
 
@@ -373,7 +374,7 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 				rt_child_fork(p, i, j, CLONE_PARENT);
 		rt_slot_set(p->shared, i, RT_SLOT_HELPER);
 		rt_slot_wait_for(p->shared, i, RT_SLOT_RELEASE);
-		_exit(0);
+		_exit(EXIT_OK);
 	}
 	for (int j = i + 1; j < p->nr; j++)
 		if (p->tasks[j].creator == i)
@@ -461,7 +462,7 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 		rt_child_fail(p->shared, i, "pid %u: protect the trampoline", t->pe->pid);
 	rt_slot_set(p->shared, i, RT_SLOT_READY);
 	syscall(SYS_kill, syscall(SYS_getpid), SIGSTOP);
-	_exit(5);	/* not reached: the stage rewrites this task while it is stopped */
+	_exit(EXIT_FAILURE_);	/* not reached: the stage rewrites this task while it is stopped */
 }
 
 /* The innermost pid of task 'pid' (last NSpid field), or 0. */
@@ -550,7 +551,7 @@ static int rt_on_status(struct rt_plan *p, pid_t pid, int status, int *stopped, 
 	struct rt_task *t = rt_task_by_pid(p, pid);
 
 	if (p->init_host && pid == p->init_host)
-		return err_set(e, 4, "amber's init of the new pid namespace ended while the tree was being created (wait status %#x)", status);
+		return err_set(e, EXIT_SYSTEM, "amber's init of the new pid namespace ended while the tree was being created (wait status %#x)", status);
 	if (!t)
 		return 0;	/* a zombie's exit seen as its tracer: nothing to do */
 	if (WIFSTOPPED(status)) {
@@ -568,7 +569,7 @@ static int rt_on_status(struct rt_plan *p, pid_t pid, int status, int *stopped, 
 	}
 	if (atomic_load(&p->shared->slot[t->index].state) == RT_SLOT_FAILED)
 		return err_input(e, "%s", p->shared->slot[t->index].err);
-	return err_set(e, 4, "task %d ended while being created (wait status %#x)", pid, status);
+	return err_set(e, EXIT_SYSTEM, "task %d ended while being created (wait status %#x)", pid, status);
 }
 
 /* The init of a new pid namespace when the dumped root was not one: it
@@ -589,7 +590,7 @@ static void __attribute__((noreturn)) rt_init_main(struct rt_plan *p)
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0)
-			_exit(0);
+			_exit(EXIT_OK);
 		if (got == root)
 			_exit(WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
 	}
@@ -673,7 +674,7 @@ int rt_create_tree(struct rt_plan *p, struct err *e)
 		if (stopped == live)
 			break;
 		if (time(NULL) > deadline)
-			return err_set(e, 4, "the tree was not created within %d s (%d of %d tasks ready)",
+			return err_set(e, EXIT_SYSTEM, "the tree was not created within %d s (%d of %d tasks ready)",
 				       RT_CREATE_TIMEOUT, stopped, live);
 		rt_futex_wait(&p->shared->changes, seen, 1000000);
 	}

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 
 #include "images/image.h"
+#include "lib/grow.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
 int rt_load(int dirfd, struct rt_task *t, struct err *e)
@@ -43,7 +44,6 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 		return ret;
 	for (;;) {
 		ProtobufCMessage *m;
-		PagemapEntry **np;
 
 		ret = image_read(&img, &m, e);
 		if (ret <= 0)
@@ -52,13 +52,11 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 			protobuf_c_message_free_unpacked(m, NULL);
 			continue;
 		}
-		np = realloc(t->pm, sizeof(*np) * (t->nr_pm + 1));
-		if (!np) {
+		if (grow_one(&t->pm, t->nr_pm) < 0) {
 			protobuf_c_message_free_unpacked(m, NULL);
 			ret = err_errno(e, "read '%s'", name);
 			break;
 		}
-		t->pm = np;
 		t->pm[t->nr_pm++] = (PagemapEntry *)m;
 	}
 	image_close(&img);

@@ -71,13 +71,14 @@
  *	its dumped pid; amber's small init (pid 1) reaps orphans and exits with
  *	the root's status. Implied when the dumped root was pid 1 of its own
  *	namespace: then the root itself is the new namespace's init.
- * Exit status	ipc/exitcodes.h. On failure every task it created is killed
+ * Exit status	lib/exitcodes.h. On failure every task it created is killed
  *	(and, being traced with PTRACE_O_EXITKILL, dies with the stage); a
  *	missing or bad memfd image fails before any task exists.
  * Capabilities	all: the tasks it forks inherit its capability sets, so it
  *	must not drop what the restored processes had.
  * By hand	rerun from a run directory: sh RUN/rerun-restore-tasks.sh
  */
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "stages/restore-tasks/restore-tasks.h"
@@ -90,7 +91,7 @@ static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
 		o->pidns = true;
 		return 0;
 	}
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option rt_options[] = {

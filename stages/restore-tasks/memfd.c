@@ -5,7 +5,7 @@
  * again (from the same memfd images) and sent it with the other files: that
  * one is mapped, so the descriptor and the mappings are one inode again.
  * files.img says which file id had which inode. Otherwise this stage makes it from
- * memfd-INO.img and pages-memfd-INO.img (lib/memfd.h). Each task then opens
+ * memfd-INO.img and pages-memfd-INO.img (images/memfd.h). Each task then opens
  * it through /proc/<stage>/fd/ and maps it at its old address and offset
  * (transplant.c); pages a MAP_PRIVATE mapping had written are private pages
  * of the task, filled like any other. */
@@ -16,8 +16,9 @@
 
 #include "images/files.pb-c.h"
 #include "images/image.h"
+#include "lib/grow.h"
 #include "lib/log.h"
-#include "lib/memfd.h"
+#include "images/memfd.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
 static bool rt_is_memfd_vma(const VmaEntry *v)
@@ -96,7 +97,6 @@ static int rt_memfd_plan(struct rt_plan *p, struct err *e)
 		p->tasks[i].memfds = s;
 		for (size_t k = 0; mm && k < mm->n_vmas; k++) {
 			const VmaEntry *v = mm->vmas[k];
-			struct rt_memfd *n;
 			int j;
 
 			if (!rt_is_memfd_vma(v))
@@ -108,10 +108,8 @@ static int rt_memfd_plan(struct rt_plan *p, struct err *e)
 				;
 			if (j < s->nr)
 				continue;
-			n = realloc(s->v, sizeof(*n) * (s->nr + 1));
-			if (!n)
+			if (grow_one(&s->v, s->nr) < 0)
 				return err_errno(e, "plan memfds");
-			s->v = n;
 			s->v[s->nr++] = (struct rt_memfd){ v->ino, v->has_dev, v->dev, -1, false };
 		}
 	}

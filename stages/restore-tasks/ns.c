@@ -23,7 +23,7 @@
 
 #include "images/image.h"
 #include "images/ns.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/nschild.h"

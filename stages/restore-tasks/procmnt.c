@@ -26,6 +26,7 @@
 
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/mountinfo.h"
 #include "lib/nschild.h"
@@ -113,20 +114,16 @@ static int rt_procmnt_ns(int dirfd, struct rt_plan *p, uint32_t ns_id, int fd, s
 	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
 		return ret;
 	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
-		void *n = realloc(m, (nr + 1) * sizeof(*m));
-
-		if (!n) {
+		if (grow_one(&m, nr) < 0) {
 			mnt_entry__free_unpacked(me, NULL);
 			ret = err_errnum(e, ENOMEM, "%s", name);
 			break;
 		}
-		m = n;
 		m[nr++] = me;
 	}
 	image_close(&img);
 	for (int i = 0; i < nr && ret >= 0; i++) {
 		const char *why;
-		void *n;
 
 		if (m[i]->kind != MNT_KIND__MNT_FRESH || strcmp(m[i]->fstype, "proc"))
 			continue;
@@ -135,11 +132,10 @@ static int rt_procmnt_ns(int dirfd, struct rt_plan *p, uint32_t ns_id, int fd, s
 				"namespace's: %s, so it is not mounted again", ns_id, m[i]->mnt_id, m[i]->mountpoint, why);
 			continue;
 		}
-		if (!(n = realloc(p->procs, (p->nr_procs + 1) * sizeof(*p->procs)))) {
+		if (grow_one(&p->procs, p->nr_procs) < 0) {
 			ret = err_errnum(e, ENOMEM, "proc mounts");
 			break;
 		}
-		p->procs = n;
 		p->procs[p->nr_procs] = (struct rt_procmnt){ ns_id, fd, strdup(m[i]->mountpoint),
 							     rt_procmnt_flags(m[i]->options),
 							     rt_procmnt_data(m[i]->super_options) };

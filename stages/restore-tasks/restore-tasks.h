@@ -15,6 +15,7 @@
 #include "ipc/stage.h"
 
 #define RT_PAGE		4096ULL
+#define RT_MAX_ADDR	(1ULL << 57)	/* the user address space, 5-level paging included */
 #define RT_MAX_NS	64	/* UTS, IPC and network namespaces a tree may have */
 #define RT_TRAMP_PAGES	16	/* one code page, then scratch for paths and structs */
 

@@ -13,17 +13,18 @@
 #include "ipc/fdpass.h"
 #include "ipc/fds.h"
 #include "ipc/stream.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
 static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 {
 	if (rec->body_case == STREAM_RECORD__BODY_TASK) {
-		struct rt_task *nt = realloc(p->tasks, sizeof(*nt) * (p->nr + 1));
+		struct rt_task *nt;
 
-		if (!nt)
+		if (grow_one(&p->tasks, p->nr) < 0)
 			return err_errno(e, "plan task %u", rec->task->pid);
-		p->tasks = nt;
+		nt = p->tasks;
 		memset(&nt[p->nr], 0, sizeof(nt[0]));
 		nt[p->nr].index = p->nr;
 		nt[p->nr].parent = -1;
@@ -42,18 +43,15 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 	} else if (rec->body_case == STREAM_RECORD__BODY_EPOLL_ADD) {
 		const EpollAddEntry *a = rec->epoll_add;
 		struct rt_task *t = NULL;
-		struct rt_epoll_add *n;
 
 		for (int i = 0; i < p->nr; i++)
 			if (p->tasks[i].pe->pid == a->pid)
 				t = &p->tasks[i];
 		if (!t)
 			return err_proto(e, "epoll registration for pid %u, which is not being restored", a->pid);
-		n = realloc(t->epoll, sizeof(*n) * (t->nr_epoll + 1));
-		if (!n)
+		if (grow_one(&t->epoll, t->nr_epoll) < 0)
 			return err_errno(e, "plan epoll registrations");
-		t->epoll = n;
-		n[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
+		t->epoll[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
 	} else if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
 		/* build-mntns' namespace: the tasks in it enter it before they
 		 * take their cwd and files (fork.c). One fd serves them all. */
@@ -70,51 +68,60 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 					p->tasks[i].mntns_id = m->id;
 				}
 	} else if (rec->body_case == STREAM_RECORD__BODY_FS_PLAN) {
-		FsPlanEntry **nd = realloc(p->dirs, sizeof(*nd) * (p->nr_dirs + 1));
-
-		if (!nd)
+		if (grow_one(&p->dirs, p->nr_dirs) < 0)
 			return err_errno(e, "plan working directories");
-		p->dirs = nd;
-		nd[p->nr_dirs++] = rec->fs_plan;
+		p->dirs[p->nr_dirs++] = rec->fs_plan;
 		rec->fs_plan = NULL;
 		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
 	} else if (rec->body_case == STREAM_RECORD__BODY_FD_PLAN) {
-		FdPlanEntry **nf = realloc(p->fds, sizeof(*nf) * (p->nr_fds + 1));
-
-		if (!nf)
+		if (grow_one(&p->fds, p->nr_fds) < 0)
 			return err_errno(e, "plan fd");
-		p->fds = nf;
-		nf[p->nr_fds++] = rec->fd_plan;
+		p->fds[p->nr_fds++] = rec->fd_plan;
 		rec->fd_plan = NULL;
 		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
 	}
 	return 0;
 }
 
-/* Takes every file restore-files sent, indexed by file id. */
+/* Takes every file restore-files sent, indexed by file id. The table is
+ * sized by the ids, so they are bounded first: restore-files sends the ids
+ * of files.img (at most IMAGE_MAX_FILE_ID) and numbers the working
+ * directories and roots it opens after them, two per task at most. */
 static int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
 {
-	int fds[FDPASS_BATCH], n;
+	uint64_t max = IMAGE_MAX_FILE_ID + 2 * (uint64_t)p->nr;
+	int fds[FDPASS_BATCH], n, ret = 0;
 	uint32_t ids[FDPASS_BATCH];
 
-	while ((n = fdpass_recv(sock, fds, ids, e)) > 0)
+	while (ret == 0 && (n = fdpass_recv(sock, fds, ids, e)) > 0)
 		for (int i = 0; i < n; i++) {
+			if (ret < 0) {
+				close(fds[i]);
+				continue;
+			}
+			if (ids[i] > max) {
+				ret = err_proto(e, "restore-files sent file id %u, over the limit of %llu", ids[i],
+						(unsigned long long)max);
+				close(fds[i]);
+				continue;
+			}
 			if (ids[i] >= p->nr_ids) {
-				uint32_t nn = ids[i] + 64;
-				int *nf = realloc(p->file_fd, sizeof(*nf) * nn);
+				size_t nr = p->nr_ids, want = (size_t)ids[i] + 64;
 
-				if (!nf)
-					return err_errno(e, "index received files");
-				for (uint32_t j = p->nr_ids; j < nn; j++)
-					nf[j] = -1;
-				p->file_fd = nf;
-				p->nr_ids = nn;
+				if (grow_to(&p->file_fd, want) < 0) {
+					ret = err_errno(e, "index received files");
+					close(fds[i]);
+					continue;
+				}
+				for (size_t j = nr; j < want; j++)
+					p->file_fd[j] = -1;
+				p->nr_ids = want;
 			}
 			if (p->file_fd[ids[i]] >= 0)
 				close(p->file_fd[ids[i]]);
 			p->file_fd[ids[i]] = fds[i];
 		}
-	return n;
+	return ret < 0 ? ret : n;
 }
 
 /* A task whose session leader is a helper (the leader is gone) is forked by
@@ -171,7 +178,6 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 	for (int i = 0; i < p->nr_fds; i++) {
 		const FdPlanEntry *f = p->fds[i];
 		struct rt_task *t = NULL;
-		struct rt_fd *nf;
 
 		for (int j = 0; j < p->nr; j++)
 			if (p->tasks[j].pe->pid == f->pid)
@@ -180,11 +186,9 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 			return err_proto(e, "fd plan for pid %u, which is not being restored", f->pid);
 		if (f->file_id >= p->nr_ids || p->file_fd[f->file_id] < 0)
 			return err_proto(e, "pid %u fd %u needs file id %u, which restore-files did not send", f->pid, f->fd, f->file_id);
-		nf = realloc(t->fds, sizeof(*nf) * (t->nr_fds + 1));
-		if (!nf)
+		if (grow_one(&t->fds, t->nr_fds) < 0)
 			return err_errno(e, "plan fds");
-		t->fds = nf;
-		nf[t->nr_fds++] = (struct rt_fd){ p->file_fd[f->file_id], f->fd, f->cloexec, f };
+		t->fds[t->nr_fds++] = (struct rt_fd){ p->file_fd[f->file_id], f->fd, f->cloexec, f };
 	}
 	return 0;
 }

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
@@ -39,16 +40,19 @@ int rt_shmem_make(struct rt_plan *p, struct err *e)
 
 			if (v->kind != VMA_KIND__VMA_ANON_SHARED || !v->has_shmem_ino)
 				continue;
+			/* The object is sized by these: bounded first. */
+			if (v->end <= v->start || v->end - v->start > RT_MAX_ADDR || v->pgoff > RT_MAX_ADDR)
+				return err_input(e, "mm-%u.img: VMA %zu (%#llx-%#llx, offset %llu) of shared memory %llu does not fit "
+						 "the %llu byte address space; the image is corrupt", p->tasks[i].pe->pid, k,
+						 (unsigned long long)v->start, (unsigned long long)v->end,
+						 (unsigned long long)v->pgoff, (unsigned long long)v->shmem_ino, RT_MAX_ADDR);
 			need = v->pgoff + (v->end - v->start);
 			for (int j = 0; j < s->nr; j++)
 				if (s->v[j].ino == v->shmem_ino)
 					o = &s->v[j];
 			if (!o) {
-				struct rt_shmem *n = realloc(s->v, sizeof(*n) * (s->nr + 1));
-
-				if (!n)
+				if (grow_one(&s->v, s->nr) < 0)
 					return err_errno(e, "plan shared memory");
-				s->v = n;
 				o = &s->v[s->nr++];
 				*o = (struct rt_shmem){ v->shmem_ino, 0, NULL };
 			}

@@ -15,6 +15,7 @@
 #include <sys/time.h>
 #include <time.h>
 
+#include "lib/exitcodes.h"
 #include "lib/log.h"
 #include "lib/rsys.h"
 #include "lib/timers.h"
@@ -172,7 +173,7 @@ static int rt_timers_linear(struct rsys *r, struct rt_task *t, const PosixTimerE
 		if ((ret = rt_timer_create(r, t, v[i], v[i]->id, &got, e)) < 0)
 			return ret;
 		if (got != v[i]->id)
-			return err_set(e, 4, "pid %d: the kernel gave POSIX timer id %d for timer %d, and has no PR_TIMER_CREATE_RESTORE_IDS (Linux 6.17) to ask for an id",
+			return err_set(e, EXIT_SYSTEM, "pid %d: the kernel gave POSIX timer id %d for timer %d, and has no PR_TIMER_CREATE_RESTORE_IDS (Linux 6.17) to ask for an id",
 				       t->pid, got, v[i]->id);
 		next = got + 1;
 	}
@@ -209,7 +210,7 @@ static int rt_timers_make(struct rsys *r, struct rt_task *t, const PosixTimerEnt
 	if ((ret = rt_timer_ids_mode(r, true, &have, e)) < 0)
 		return ret;
 	if (!have && !may_linear)
-		return err_set(e, 4, "pid %d: timers aimed at a thread need PR_TIMER_CREATE_RESTORE_IDS (Linux 6.17) to keep their ids",
+		return err_set(e, EXIT_SYSTEM, "pid %d: timers aimed at a thread need PR_TIMER_CREATE_RESTORE_IDS (Linux 6.17) to keep their ids",
 			       t->pid);
 	if (!have) {
 		ret = rt_timers_linear(r, t, v, n, e);
@@ -219,7 +220,7 @@ static int rt_timers_make(struct rsys *r, struct rt_task *t, const PosixTimerEnt
 
 			ret = rt_timer_create(r, t, v[i], v[i]->id, &got, e);
 			if (ret == 0 && got != v[i]->id)
-				ret = err_set(e, 4, "pid %d: POSIX timer %d came back as id %d", t->pid, v[i]->id, got);
+				ret = err_set(e, EXIT_SYSTEM, "pid %d: POSIX timer %d came back as id %d", t->pid, v[i]->id, got);
 		}
 		if (ret < 0) {
 			struct err e2;

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "lib/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/pagecopy.h"
@@ -600,14 +601,14 @@ static int rt_create_threads(struct rsys *r, struct rt_task *t, struct err *e)
 		if (ret < 0)
 			return e->errnum == EEXIST ? err_input(e, "tid %d of pid %d is in use; it must be free", th->tid, t->pid) : ret;
 		if (res != th->tid)
-			return err_set(e, 4, "pid %d: the new thread got tid %ld, want %d", t->pid, res, th->tid);
+			return err_set(e, EXIT_SYSTEM, "pid %d: the new thread got tid %ld, want %d", t->pid, res, th->tid);
 		th->host_tid = th->tid;
 		if (t->pid != (pid_t)t->pe->pid && !(th->host_tid = rt_host_tid(t->pid, th->tid)))
-			return err_set(e, 4, "pid %d: cannot find new thread %d in /proc", t->pid, th->tid);
+			return err_set(e, EXIT_SYSTEM, "pid %d: cannot find new thread %d in /proc", t->pid, th->tid);
 		if ((ret = tracee_wait(th->host_tid, &status, e)) < 0)
 			return ret;
 		if (!WIFSTOPPED(status))
-			return err_set(e, 4, "new thread %d did not stop (status %#x)", th->tid, status);
+			return err_set(e, EXIT_SYSTEM, "new thread %d did not stop (status %#x)", th->tid, status);
 		if ((ret = rsys_begin(&tr, th->host_tid, t->tramp, RSYS_SITE_TRAP, e)) < 0 ||
 		    (ret = rt_thread_setup(&tr, t, th->core, e)) < 0)
 			return err_wrap(e, "thread %d", th->tid);
@@ -648,7 +649,7 @@ static int rt_unmap_trampoline(struct rsys *r, struct rt_task *t, struct err *e)
 		if ((ret = tracee_wait(t->pid, &status, e)) < 0)
 			return ret;
 		if (!WIFSTOPPED(status) || WSTOPSIG(status) != (SIGTRAP | 0x80))
-			return err_set(e, 4, "task %d: unexpected stop %#x while unmapping the trampoline", t->pid, status);
+			return err_set(e, EXIT_SYSTEM, "task %d: unexpected stop %#x while unmapping the trampoline", t->pid, status);
 	}
 	if ((ret = tracee_get_regs(t->pid, &regs, e)) < 0)
 		return ret;

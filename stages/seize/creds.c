@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/rsys.h"
@@ -37,13 +38,8 @@ static int seize_groups(const char *status, CredsEntry *c, struct err *e)
 		v = strtoul(g, &end, 10);
 		if (end == g || errno || v > UINT32_MAX)
 			return err_input(e, "bad 'Groups:' value '%.40s'", g);
-		if (n == cap) {
-			uint32_t *ng = realloc(c->groups, (cap = cap ? cap * 2 : 16) * sizeof(*ng));
-
-			if (!ng)
-				return err_errno(e, "read groups");
-			c->groups = ng;
-		}
+		if (grow_cap(&c->groups, &cap, n + 1) < 0)
+			return err_errno(e, "read groups");
 		c->groups[n++] = v;
 		c->n_groups = n;
 		g = end;

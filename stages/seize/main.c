@@ -45,7 +45,7 @@
  *	its own (an earlier dump's are removed otherwise); on stdout a state stream with one 'task' record per process,
  *	then the end record, which tells the driver the tree is frozen and the
  *	images are written.
- * Exit status	0 after release; see ipc/exitcodes.h. If seize dies, ptrace
+ * Exit status	0 after release; see lib/exitcodes.h. If seize dies, ptrace
  *	detaches and the tree carries on untouched.
  * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
  *	PTRACE_O_SUSPEND_SECCOMP, to read seccomp filters
@@ -58,6 +58,7 @@
  */
 #include <stdlib.h>
 
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
 #include "stages/seize/seize.h"
@@ -68,7 +69,7 @@ static int seize_parse_option(void *opts, int opt, const char *arg, struct err *
 
 	if (opt == 't')
 		return stage_parse_int("-t", arg, 1, 1 << 30, &o->pid, e);
-	return err_set(e, 2, "unknown option");
+	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option seize_options[] = {

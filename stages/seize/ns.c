@@ -17,6 +17,7 @@
 #include "images/image.h"
 #include "images/ns.pb-c.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/nsinfo.h"
 #include "stages/seize/seize.h"
@@ -47,24 +48,19 @@ static void seize_ns_set_free(struct seize_ns_set *s)
 static int seize_ns_add(struct seize_ns_set *s, uint64_t ino, const struct seize_proc *p, struct err *e)
 {
 	struct seize_ns *ns = NULL;
-	uint32_t *np;
 
 	for (int i = 0; i < s->nr && !ns; i++)
 		if (s->v[i].ino == ino)
 			ns = &s->v[i];
 	if (!ns) {
-		struct seize_ns *nv = realloc(s->v, sizeof(*nv) * (s->nr + 1));
-
-		if (!nv)
+		if (grow_one(&s->v, s->nr) < 0)
 			return err_errno(e, "remember a namespace of pid %d", p->pid);
-		s->v = nv;
 		ns = &s->v[s->nr++];
 		*ns = (struct seize_ns){ .ino = ino, .host_pid = p->pid };
 	}
-	if (!(np = realloc(ns->pids, sizeof(*np) * (ns->nr + 1))))
+	if (grow_one(&ns->pids, ns->nr) < 0)
 		return err_errno(e, "remember a namespace of pid %d", p->pid);
-	ns->pids = np;
-	np[ns->nr++] = p->ns_pid;
+	ns->pids[ns->nr++] = p->ns_pid;
 	return 0;
 }
 

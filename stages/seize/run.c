@@ -7,6 +7,7 @@
 
 #include "images/image.h"
 #include "images/pstree.pb-c.h"
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stream.h"
 #include "lib/log.h"
@@ -100,7 +101,7 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	int ret, nthreads = 0, kill_it;
 
 	if (!o->pid)
-		return err_set(e, 2, "no tree to seize: pass -t PID");
+		return err_set(e, EXIT_USAGE, "no tree to seize: pass -t PID");
 	seize_priority(true);
 	ret = seize_tree_freeze(o->pid, &t, e);
 	seize_priority(false);

@@ -5,6 +5,7 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/rsys.h"
 #include "stages/seize/seize.h"
@@ -32,7 +33,6 @@ static int seize_peek_queue(pid_t tid, bool shared, SiginfoEntry ***out, size_t 
 			.off = n, .flags = shared ? PTRACE_PEEKSIGINFO_SHARED : 0, .nr = SEIZE_PEEK_BATCH,
 		};
 		long got = ptrace(PTRACE_PEEKSIGINFO, tid, &a, buf);
-		SiginfoEntry **nv;
 
 		if (got < 0) {
 			err_errno(e, "read the %s pending signals of thread %d (PTRACE_PEEKSIGINFO)",
@@ -41,12 +41,10 @@ static int seize_peek_queue(pid_t tid, bool shared, SiginfoEntry ***out, size_t 
 		}
 		if (got == 0)
 			break;
-		nv = realloc(v, (n + got) * sizeof(*v));
-		if (!nv) {
+		if (grow_by(&v, n, got) < 0) {
 			err_errno(e, "allocate pending signals of thread %d", tid);
 			goto fail;
 		}
-		v = nv;
 		for (long i = 0; i < got; i++) {
 			struct seize_siginfo *si = malloc(sizeof(*si));
 

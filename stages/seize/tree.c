@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/tracee.h"
@@ -123,8 +124,6 @@ static int seize_proc_threads(struct seize_proc *p, struct err *e)
 			asked[i] = ptrace(PTRACE_SEIZE, tids[i], 0, SEIZE_PTRACE_OPTIONS) == 0 &&
 				   ptrace(PTRACE_INTERRUPT, tids[i], 0, 0) == 0;
 	for (int i = 0; i < nr; i++) {
-		pid_t *nt;
-
 		if (seize_has_tid(p, tids[i]))
 			continue;
 		/* A thread whose seize failed above is retried once, for its error. */
@@ -140,13 +139,11 @@ static int seize_proc_threads(struct seize_proc *p, struct err *e)
 				return 0;
 			return ret;
 		}
-		nt = realloc(p->tids, sizeof(*nt) * (p->nr_tids + 1));
-		if (!nt)
+		if (grow_one(&p->tids, p->nr_tids) < 0)
 			return err_errno(e, "remember thread %d", tids[i]);
-		p->tids = nt;
 		/* The leader's tid equals the pid: keep it first. */
 		if (tids[i] == p->pid && p->nr_tids) {
-			memmove(p->tids + 1, p->tids, sizeof(*nt) * p->nr_tids);
+			memmove(p->tids + 1, p->tids, sizeof(*p->tids) * p->nr_tids);
 			p->tids[0] = tids[i];
 		} else {
 			p->tids[p->nr_tids] = tids[i];
@@ -159,13 +156,13 @@ static int seize_proc_threads(struct seize_proc *p, struct err *e)
 
 static int seize_add_proc(struct seize_tree *t, pid_t pid, struct err *e)
 {
-	struct seize_proc *np = realloc(t->procs, sizeof(*np) * (t->nr + 1));
+	struct seize_proc *np;
 	struct proc_stat st;
 	int ret;
 
-	if (!np)
+	if (grow_one(&t->procs, t->nr) < 0)
 		return err_errno(e, "remember pid %d", pid);
-	t->procs = np;
+	np = t->procs;
 	memset(&np[t->nr], 0, sizeof(np[0]));
 	np[t->nr].pid = pid;
 	t->nr++;

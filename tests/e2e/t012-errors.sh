@@ -1,12 +1,13 @@
 #!/bin/sh
 # t012-errors: the CLI's error paths that t010-spine.sh does not cover:
 # dumping amber's own ancestors, missing options, incomplete and truncated
-# dumps, 'amber show' on a bad image, every stage's --help, and the rerun
-# command the driver prints after a failed stage.
+# dumps, a file id over its bound, 'amber show' on a bad image, every
+# stage's --help, and the rerun command the driver prints after a failed
+# stage.
 #
 # Each failure must be a clear message naming its object (pid, image file),
 # leave nothing behind (no process, no mount, no stray stage), and exit with
-# the documented class (ipc/exitcodes.h: 2 usage, 3 bad input).
+# the documented class (lib/exitcodes.h: 2 usage, 3 bad input).
 # Run: sh tests/e2e/t012-errors.sh (AMBER_BUILD=DIR for another build dir).
 
 . "$(dirname "$0")/lib.sh"
@@ -107,6 +108,35 @@ testRestoreTruncatedPages() {
 	truncate -s 8192 "$T/img/$pages"
 	e2e_amber_fails "$pages" restore -D "$T/img" -d
 	assertContains "the message names the pagemap" "$E2E_OUT" "pagemap-$pid.img"
+	assertNotContains "no crash" "$E2E_OUT" "signal"
+	assert_nothing_left
+}
+
+# A files.img record whose file id is over the bound of images/image.h:
+# restore-files and restore-tasks index tables by file id, which must never
+# be sized by it. A clean input error names the image, the record and the
+# bound.
+testRestoreFileIdOverBound() {
+	e2e_need_amber || return 0
+	spine_dumped || return 0
+	"$E2E_PYTHON" - "$T/img/files.img" <<'EOF' || { fail "could not patch files.img"; return 0; }
+import struct, sys
+path = sys.argv[1]
+b = open(path, 'rb').read()
+hdr = struct.unpack_from('<I', b, 12)[0]
+n = struct.unpack_from('<I', b, hdr)[0]
+rec = b[hdr + 4:hdr + 4 + n]
+assert rec[0] == 0x08, 'field 1 (the id), a varint, comes first'
+i = 1
+while rec[i] & 0x80:
+    i += 1
+rec = b'\x08\xff\xff\xff\xff\x0f' + rec[i + 1:]
+open(path, 'wb').write(b[:hdr] + struct.pack('<I', len(rec)) + rec + b[hdr + 4 + n:])
+EOF
+	e2e_amber restore -D "$T/img" -d
+	assertEquals "a file id over the bound is bad input: $E2E_OUT" 3 $?
+	assertContains "it names the image, the record and the bound" "$E2E_OUT" \
+		"'files.img': record 0: file id 4294967295 is over the limit of 4194304"
 	assertNotContains "no crash" "$E2E_OUT" "signal"
 	assert_nothing_left
 }

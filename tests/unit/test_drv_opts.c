@@ -7,7 +7,7 @@
 
 #include "driver/driver.h"
 #include "driver/opts.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "tests/unit/unit.h"
 
 /* Parses a NULL-terminated command line; its stderr goes to 'out'. */

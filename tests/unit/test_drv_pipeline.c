@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 
 #include "driver/pipeline.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stream.h"
 #include "tests/unit/unit.h"

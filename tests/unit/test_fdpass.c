@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/fdpass.h"
 #include "tests/unit/unit.h"
 

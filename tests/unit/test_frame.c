@@ -7,7 +7,7 @@
 #include <signal.h>
 
 #include "images/pstree.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "lib/frame.h"
 #include "tests/unit/unit.h"
 

@@ -10,7 +10,7 @@
 #include "images/image.h"
 #include "images/inventory.pb-c.h"
 #include "images/pstree.pb-c.h"
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "tests/unit/unit.h"
 
 /* A fresh images dir: its path in *path, an O_DIRECTORY fd returned. */

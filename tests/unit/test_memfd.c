@@ -1,4 +1,4 @@
-/* test_memfd: lib/memfd.c, the memfd images (memfd-INO.img and
+/* test_memfd: images/memfd.c, the memfd images (memfd-INO.img and
  * pages-memfd-INO.img): names, the data runs found in a real memfd, the
  * check of runs against the pages image, a save/restore round trip
  * through a temp images dir, with each refusal naming its image, and the
@@ -10,7 +10,7 @@
 #include <sys/stat.h>
 
 #include "images/image.h"
-#include "lib/memfd.h"
+#include "images/memfd.h"
 #include "tests/unit/unit.h"
 
 #define PG 4096

@@ -1,12 +1,12 @@
-/* test_pstree: lib/pstree.c, the checks on a dumped process tree and the
+/* test_pstree: images/pstree.c, the checks on a dumped process tree and the
  * parents-first order collect-pstree creates it in.
  *
  * Trees are written as tables of "pid ppid tid,tid,..." rows in the order
  * pstree.img would list them. Valid shapes must come back holding the same
  * processes with every parent ahead of its children; broken ones must be
  * refused as bad input with a message that names the pid at fault. */
-#include "ipc/exitcodes.h"
-#include "lib/pstree.h"
+#include "lib/exitcodes.h"
+#include "images/pstree.h"
 #include "tests/unit/unit.h"
 
 #define PSTREE_TEST_MAX 16

@@ -5,7 +5,7 @@
 #include <endian.h>
 #include <fcntl.h>
 
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 #include "ipc/stream.h"
 #include "tests/unit/unit.h"
 

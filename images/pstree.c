@@ -3,7 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "lib/pstree.h"
+#include "lib/grow.h"
+#include "images/pstree.h"
 
 static int pstree_index(PstreeEntry **procs, int nr, uint32_t pid)
 {
@@ -117,8 +118,6 @@ static PstreeEntry *pstree_new_helper(uint32_t pid, uint32_t ppid, uint32_t pgid
 static int pstree_want_helper(PstreeEntry ***hs, int *nh, uint32_t pid, uint32_t ppid, uint32_t pgid, uint32_t sid,
 			      const PstreeEntry *member, struct err *e)
 {
-	PstreeEntry **n;
-
 	for (int i = 0; i < *nh; i++)
 		if ((*hs)[i]->pid == pid) {
 			if ((*hs)[i]->ppid != ppid)
@@ -126,13 +125,8 @@ static int pstree_want_helper(PstreeEntry ***hs, int *nh, uint32_t pid, uint32_t
 						 "e.g. pid %u); recreating it is not supported", pid, (*hs)[i]->ppid, ppid, member->pid);
 			return 0;
 		}
-	n = realloc(*hs, sizeof(*n) * (*nh + 1));
-	if (!n || !(n[*nh] = pstree_new_helper(pid, ppid, pgid, sid))) {
-		if (n)
-			*hs = n;
+	if (grow_one(hs, *nh) < 0 || !((*hs)[*nh] = pstree_new_helper(pid, ppid, pgid, sid)))
 		return err_errno(e, "plan a helper for pid %u", pid);
-	}
-	*hs = n;
 	(*nh)++;
 	return 0;
 }

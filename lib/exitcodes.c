@@ -1,5 +1,5 @@
 /* exitcodes: see exitcodes.h. */
-#include "ipc/exitcodes.h"
+#include "lib/exitcodes.h"
 
 const char *exitcode_name(int code)
 {

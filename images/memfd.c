@@ -12,8 +12,9 @@
 #include "images/image.h"
 #include "lib/cleanup.h"
 #include "lib/frame.h"
+#include "lib/grow.h"
 #include "lib/log.h"
-#include "lib/memfd.h"
+#include "images/memfd.h"
 
 #define MEMFD_PREFIX	"/memfd:"
 #define MEMFD_TMP_PREFIX	".tmp."
@@ -51,15 +52,8 @@ static int memfd_add_run(MemfdRun **runs, size_t *nr, size_t *cap, uint64_t from
 			now = pages < UINT32_MAX - last->nr_pages ? pages : UINT32_MAX - last->nr_pages;
 			last->nr_pages += now;
 		} else {
-			if (*nr == *cap) {
-				size_t n = *cap ? *cap * 2 : 16;
-				MemfdRun *more = realloc(*runs, sizeof(**runs) * n);
-
-				if (!more)
-					return err_errno(e, "remember the data runs of a memfd");
-				*runs = more;
-				*cap = n;
-			}
+			if (grow_cap(runs, cap, *nr + 1) < 0)
+				return err_errno(e, "remember the data runs of a memfd");
 			now = pages < UINT32_MAX ? pages : UINT32_MAX;
 			memfd_run__init(&(*runs)[*nr]);
 			(*runs)[*nr].offset = from;

@@ -5,7 +5,7 @@
 #include "images/files.pb-c.h"
 #include "images/image.h"
 #include "lib/log.h"
-#include "lib/remap.h"
+#include "images/remap.h"
 
 int remap_each_link(int dirfd, int (*fn)(uint32_t file_id, const char *path, void *arg, struct err *e),
 		    void *arg, struct err *e)
