@@ -95,6 +95,8 @@ void df_free(struct df *c)
 	c->pipe_sides = NULL;
 	c->pipe_holder = NULL;
 	c->tree = NULL;
+	for (int i = 0; c->v && i < c->nr; i++)
+		free(c->v[i].members);
 	free(c->v);
 	free(c->buckets);
 	c->v = NULL;
@@ -171,8 +173,11 @@ void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *wh
 		pr_warn("pid %d fd %d is '%s': %s", pid, fd, link, why);
 }
 
-/* Are two descriptors the same open file description? 1 yes, 0 no, <0 error. */
-static int df_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct err *e)
+/* Orders two descriptors by the open file descriptions behind them, as
+ * kcmp does (the kernel's file pointers, obfuscated but consistently
+ * ordered): 0 the same description, 1 the first is less, 2 greater, 3
+ * different but unordered; <0 error. */
+static int df_kcmp_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct err *e)
 {
 	long r = syscall(SYS_kcmp, pid1, pid2, KCMP_FILE, fd1, fd2);
 
@@ -180,7 +185,68 @@ static int df_same_file(pid_t pid1, int fd1, pid_t pid2, int fd2, struct err *e)
 		return err_errno(e, "kcmp: the kernel lacks CONFIG_KCMP, which amber needs to tell shared files apart");
 	if (r < 0)
 		return err_errno(e, "kcmp(KCMP_FILE) of pid %d fd %d and pid %d fd %d", pid1, fd1, pid2, fd2);
-	return r == 0;
+	return (int)r;
+}
+
+/* Finds pid's fd in group head g: 1 and *found set if a member is its
+ * description, else 0 and *at where it goes in the group's order. */
+static int df_group_find(struct df *c, int g, pid_t pid, int fd, int *found, int *at, struct err *e)
+{
+	const struct df_file *head = &c->v[g];
+	int lo = 0, hi = head->nr_members, r;
+
+	while (lo < hi) {
+		int mid = lo + (hi - lo) / 2;
+		const struct df_file *m = &c->v[head->members[mid]];
+
+		if ((r = df_kcmp_file(pid, fd, m->pid, m->fd, e)) < 0)
+			return r;
+		if (r == 0) {
+			*found = head->members[mid];
+			return 1;
+		}
+		if (r == 3)
+			break;	/* no order given: look at each one */
+		if (r == 1)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	if (lo < hi) {
+		for (int i = 0; i < head->nr_members; i++) {
+			const struct df_file *m = &c->v[head->members[i]];
+
+			if ((r = df_kcmp_file(pid, fd, m->pid, m->fd, e)) < 0)
+				return r;
+			if (r == 0) {
+				*found = head->members[i];
+				return 1;
+			}
+		}
+		lo = head->nr_members;
+	}
+	*at = lo;
+	return 0;
+}
+
+/* Puts new description idx into group head g at position at, or makes it
+ * a group of its own in hash chain h when g < 0. */
+static int df_group_add(struct df *c, int g, int at, int idx, unsigned int h, struct err *e)
+{
+	struct df_file *head;
+
+	if (g < 0) {
+		g = idx;
+		c->v[idx].next = c->buckets[h];
+		c->buckets[h] = idx;
+	}
+	head = &c->v[g];
+	if (grow_one(&head->members, head->nr_members) < 0)
+		return err_errno(e, "allocate the open files table");
+	memmove(head->members + at + 1, head->members + at, (head->nr_members - at) * sizeof(int));
+	head->members[at] = idx;
+	head->nr_members++;
+	return 0;
 }
 
 static unsigned int df_hash(uint64_t dev, uint64_t ino, uint32_t flags, uint64_t pos, int nr_buckets)
@@ -202,6 +268,8 @@ static int df_rehash(struct df *c, struct err *e)
 	for (int i = 0; i < c->nr; i++) {
 		unsigned int h = df_hash(c->v[i].dev, c->v[i].ino, c->v[i].flags, c->v[i].pos, n);
 
+		if (!c->v[i].nr_members)
+			continue;	/* only group heads are chained */
 		c->v[i].next = b[h];
 		b[h] = i;
 	}
@@ -294,7 +362,7 @@ int df_new_id(struct df *c, uint32_t *id, struct err *e)
 	if (grow_cap(&c->v, &c->cap, (size_t)c->nr + 1) < 0)
 		return err_errno(e, "allocate the open files table");
 	/* In no hash chain: nothing is compared with it. */
-	c->v[c->nr] = (struct df_file){ .id = c->nr + 1, .next = -1 };
+	c->v[c->nr] = (struct df_file){ .id = c->nr + 1, .next = -1, .members = NULL, .nr_members = 0 };
 	*id = c->v[c->nr++].id;
 	return 0;
 }
@@ -325,7 +393,7 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 	uint32_t my_id;
 	struct df_file *f;
 	unsigned int h;
-	int ret;
+	int ret, group = -1, at = 0, found;
 
 	*added = false;
 	h = df_hash(st->st_dev, st->st_ino, flags, fi->pos, c->nr_buckets);
@@ -333,12 +401,14 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 		f = &c->v[i];
 		if (f->dev != st->st_dev || f->ino != st->st_ino || f->flags != flags || f->pos != fi->pos)
 			continue;
-		if ((ret = df_same_file(f->pid, f->fd, pid, fd, e)) < 0)
+		if ((ret = df_group_find(c, i, pid, fd, &found, &at, e)) < 0)
 			return ret;
 		if (ret) {
-			*id = f->id;
+			*id = c->v[found].id;
 			return 0;
 		}
+		group = i;
+		break;
 	}
 
 	if ((ret = df_new_id(c, &my_id, e)) < 0)	/* f moves if a file in flight in a socket grows c->v */
@@ -350,8 +420,8 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 	f->ino = st->st_ino;
 	f->flags = flags;
 	f->pos = fi->pos;
-	f->next = c->buckets[h];
-	c->buckets[h] = c->nr - 1;
+	if ((ret = df_group_add(c, group, at, c->nr - 1, h, e)) < 0)
+		return ret;
 
 	re->id = my_id;
 	re->path = (char *)link;

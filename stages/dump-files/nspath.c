@@ -20,16 +20,21 @@
 #include "lib/nsroot.h"
 #include "stages/dump-files/dump-files.h"
 
-/* pid's mount namespace inode, if it is not ours (0 if it is). */
-static uint64_t df_foreign_ns(pid_t pid)
+/* pid's mount namespace inode, if it is not ours (0 if it is). The tree
+ * is frozen, so the answer for the task being read is kept. */
+static uint64_t df_foreign_ns(struct df *c, pid_t pid)
 {
 	struct stat self, other;
 	char p[64];
 
+	if (c->ns_pid == pid)
+		return c->ns_ino;
+	c->ns_pid = pid;
+	c->ns_ino = 0;
 	snprintf(p, sizeof(p), "/proc/%d/ns/mnt", pid);
 	if (stat("/proc/self/ns/mnt", &self) == 0 && stat(p, &other) == 0 && self.st_ino != other.st_ino)
-		return other.st_ino;
-	return 0;
+		c->ns_ino = other.st_ino;
+	return c->ns_ino;
 }
 
 /* An fd of the root of pid's namespace ns, opened once; -1 if it cannot be. */
@@ -58,7 +63,7 @@ static int df_nsroot(struct df *c, pid_t pid, uint64_t ns)
 
 void df_ns_path(struct df *c, pid_t pid, const char *path, char *buf, size_t size)
 {
-	uint64_t ns = df_foreign_ns(pid);
+	uint64_t ns = df_foreign_ns(c, pid);
 	char link[64], root[PATH_MAX];
 	ssize_t n;
 	int fd;
@@ -102,7 +107,7 @@ bool df_path_replaced(struct df *c, pid_t pid, const char *path, const struct st
 {
 	char rooted[PATH_MAX + 64];
 	struct stat now;
-	bool foreign = df_foreign_ns(pid) != 0;
+	bool foreign = df_foreign_ns(c, pid) != 0;
 
 	df_ns_path(c, pid, path, rooted, sizeof(rooted));
 	if (stat(rooted, &now) == 0 && now.st_dev == st->st_dev && now.st_ino == st->st_ino)

@@ -174,6 +174,48 @@ bench_files() {
 }
 bench_files || status=1
 
+# --- one file opened 15,000 times at one offset: every description looks
+# the same from /proc, so only kcmp tells them apart; dump-files keeps each
+# such group in kcmp order (a binary search per descriptor). The target is
+# a dump under 1 s (issue 11); the figure is printed with its ratio to it.
+bench_samefile() {
+	local w="$work/samefile" nf=15000 hard t0 t1 t2 t3 verdict
+	mkdir -p "$w"
+	hard=$(ulimit -Hn)
+	if [ "$hard" != unlimited ] && [ "$hard" -lt $((nf + 64)) ]; then
+		nf=$((hard - 64))
+	fi
+	"$B/tests/workloads/closefds" "$B/tests/workloads/manyfds" "$w/ready" "$w/result" "$nf" 0 0 </dev/null >/dev/null 2>"$w/wl.err" &
+	pid=$!
+	disown $pid
+	if ! wait_file "$w/ready"; then
+		echo "same file ($nf):           not available: manyfds never got ready: $(head -n 1 "$w/wl.err")"
+		return 0
+	fi
+	t0=$(now)
+	if ! amber_timed "$w/dump.err" dump -t "$pid" -D "$w/img"; then
+		echo "same file:                 not available: dump failed: $(why "$w/dump.err")"
+		return 0
+	fi
+	t1=$(now)
+	wait_gone 10 "$pid"
+	t2=$(now)
+	if ! amber_timed "$w/restore.err" restore -D "$w/img" -d; then
+		echo "same file:                 restore not available: $(why "$w/restore.err")"
+		return 0
+	fi
+	t3=$(now)
+	verdict=$(verdict_of "$pid" "$w/result")
+	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v n="$nf" -v f="$(frozen_of "$w/dump.err")" -v v="$verdict" 'BEGIN {
+		printf "same file dump (%d descriptions of one file at one offset): %.3f s (frozen %s s), %.2f of the 1 s target\n", n, d, f, d / 1.0
+		printf "same file restore:           %.3f s\n", r
+		printf "restored descriptions:       %s\n", v
+	}'
+	kill -9 "$pid" 2>/dev/null; pid=
+	[ "$verdict" = PASS ]
+}
+bench_samefile || status=1
+
 # --- mounts: a mount namespace of its own with 500 mounts (250 tmpfs and a
 # bind of each) under one tmpfs; build-mntns' own time is the figure.
 bench_mounts() {
