@@ -85,6 +85,7 @@ static const struct option drv_long[] = {
 	{ "root", required_argument, NULL, DRV_OPT_ROOT },
 	{ "force", no_argument, NULL, DRV_OPT_FORCE },
 	{ "allow-untrusted-dir", no_argument, NULL, DRV_OPT_ALLOW_UNTRUSTED },
+	{ "timings", no_argument, NULL, DRV_OPT_TIMINGS },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,6 +97,7 @@ static const struct {
 	const char *cmds;
 } drv_takes[] = {
 	{ 'D', "*" }, { 'o', "*" }, { 'v', "*" }, { DRV_OPT_RUN_DIR, "*" }, { DRV_OPT_HELP, "*" }, { 'h', "*" },
+	{ DRV_OPT_TIMINGS, "*" },
 	{ 't', "dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
@@ -208,6 +210,7 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		case DRV_OPT_ROOT: o->root = optarg; break;
 		case DRV_OPT_FORCE: o->force = true; break;
 		case DRV_OPT_ALLOW_UNTRUSTED: o->allow_untrusted = true; break;
+		case DRV_OPT_TIMINGS: o->timings = true; break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's; files, ttys, sockets, pipes are drv_external's. */
 			int r = extmnt_add(&o->extmnt, optarg);

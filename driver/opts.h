@@ -22,6 +22,7 @@ struct drv_opts {
 	bool leave_running;	/* --leave-running */
 	bool force;		/* --force (dump): replace the dump in -D */
 	bool allow_untrusted;	/* --allow-untrusted-dir (restore) */
+	bool timings;		/* --timings (dump, restore, gc) */
 	bool detach;		/* -d */
 	bool pidns;		/* --pidns */
 	bool keep_link_remaps;	/* --keep-link-remaps */
@@ -44,7 +45,7 @@ struct drv_opts {
 enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS,
        DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
        DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD, DRV_OPT_ROOT, DRV_OPT_FORCE,
-       DRV_OPT_ALLOW_UNTRUSTED };
+       DRV_OPT_ALLOW_UNTRUSTED, DRV_OPT_TIMINGS };
 
 /* Parses the options of subcommand argv[0] (dump, restore, gc); an option
  * of another subcommand is refused naming it and the subcommands that take

@@ -210,6 +210,8 @@ static int pl_join(struct pl_ctx *c, struct err *e)
 	for (int i = c->pl->nr_rows - 1; i >= 0; i--) {
 		if (!c->started[i] || !c->pl->rows[i].release)
 			continue;
+		if (!c->t_released)
+			c->t_released = run_now();
 		if ((ret = c->pl->rows[i].release(c, true, e)) < 0 || (ret = pl_wait_for(c, i, false, e)) < 0) {
 			/* The work is done; only the held stage's end went wrong. */
 			c->held_failed = i;
@@ -256,6 +258,35 @@ static int pl_row_of(struct pl_ctx *c, const struct run_stage *s)
 	return -1;
 }
 
+static double pl_cpu(const struct rusage *ru)
+{
+	return ru->ru_utime.tv_sec + ru->ru_utime.tv_usec / 1e6 + ru->ru_stime.tv_sec + ru->ru_stime.tv_usec / 1e6;
+}
+
+/* --timings: one line per stage that ran, then the frozen and total times,
+ * on stderr (what the command prints on stdout stays as it was). */
+static void pl_print_timings(struct pl_ctx *c, double ended)
+{
+	double cpu = 0, frozen = -1;
+
+	fprintf(stderr, "timings of amber %s (seconds):\n  %-16s %8s %8s %8s\n", c->pl->command, "stage", "start",
+		"wall", "cpu");
+	for (int i = 0; i < c->pl->nr_rows; i++) {
+		const struct run_stage *s = &c->st[i];
+
+		if (!c->started[i] || s->pid <= 0)
+			continue;
+		fprintf(stderr, "  %-16s %8.3f %8.3f %8.3f\n", s->name, s->started - c->t_start, (s->ended ? s->ended : ended) - s->started,
+			pl_cpu(&s->ru));
+		cpu += pl_cpu(&s->ru);
+		if (c->pl->rows[i].release && c->t_released)
+			frozen = c->t_released - s->started;
+	}
+	if (frozen >= 0)
+		fprintf(stderr, "  %-16s %8s %8.3f\n", "frozen", "", frozen);
+	fprintf(stderr, "  %-16s %8s %8.3f %8.3f\n", "total", "", ended - c->t_start, cpu);
+}
+
 int pl_run(const struct pipeline *pl, struct run *r, const struct drv_opts *o, void *cmd, struct err *e)
 {
 	struct pl_ctx *c = calloc(1, sizeof(*c));
@@ -268,6 +299,7 @@ int pl_run(const struct pipeline *pl, struct run *r, const struct drv_opts *o, v
 	c->o = o;
 	c->cmd = cmd;
 	c->failed = c->held_failed = -1;
+	c->t_start = run_now();
 	for (int k = 0; k < PL_MAX_CHANS; k++)
 		c->chan[k][0] = c->chan[k][1] = -1;
 	for (int i = 0; i < PL_MAX_ROWS; i++)
@@ -299,6 +331,8 @@ int pl_run(const struct pipeline *pl, struct run *r, const struct drv_opts *o, v
 	for (int i = 0; i < pl->nr_rows; i++)
 		if (c->started[i])
 			run_reap(&c->st[i], false);
+	if (o && o->timings)
+		pl_print_timings(c, run_now());
 	free(c);
 	return ret;
 }

@@ -111,10 +111,13 @@ struct pl_ctx {
 	bool started[PL_MAX_ROWS];
 	int failed;				/* row of the stage that failed, or -1 */
 	int held_failed;			/* a held row that failed itself, or -1 */
+	double t_start, t_released;		/* the walk's start; the first release(ok), or 0 */
 };
 
 /* Runs a pipeline; 0 when every stage and finish succeeded, else <0 with e
- * set, the failure reported and everything rolled back. */
+ * set, the failure reported and everything rolled back. With the
+ * command's --timings it prints each stage's start, wall and CPU time,
+ * the frozen time (a held stage's start to its release) and the total. */
 int pl_run(const struct pipeline *pl, struct run *r, const struct drv_opts *o, void *cmd, struct err *e);
 
 /* Appends an argument, a formatted one, or an fd to a row's command line. */

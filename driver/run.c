@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -411,7 +412,7 @@ void run_reap(struct run_stage *s, bool kill)
 {
 	if (kill)
 		run_kill(s);
-	if (s->pid > 0 && !s->exited && waitpid(s->pid, &s->status, 0) == s->pid) {
+	if (s->pid > 0 && !s->exited && wait4(s->pid, &s->status, 0, &s->ru) == s->pid) {
 		s->exited = true;
 		s->ended = run_now();
 	}
@@ -616,7 +617,7 @@ int run_wait(struct run *r, struct run_stage **stages, int nr, struct run_stage 
 		for (int i = 0; i < nr; i++) {
 			struct run_stage *s = stages[i];
 
-			if (!s->exited && s->pid > 0 && waitpid(s->pid, &s->status, WNOHANG) == s->pid) {
+			if (!s->exited && s->pid > 0 && wait4(s->pid, &s->status, WNOHANG, &s->ru) == s->pid) {
 				s->exited = true;
 				s->ended = run_now();
 			}

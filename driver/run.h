@@ -14,6 +14,7 @@
 #include <limits.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 
 #include "lib/err.h"
@@ -42,6 +43,7 @@ struct run_stage {
 	bool stream_ended, exited;
 	int status;
 	double started, ended;	/* CLOCK_MONOTONIC seconds */
+	struct rusage ru;	/* its CPU time, once reaped (wait4) */
 };
 
 struct run_record {

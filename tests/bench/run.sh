@@ -29,7 +29,16 @@ why() { local m; m=$(grep -m1 -e ' E: ' -e 'timed out' "$1" | sed 's/^([^)]*) //
 # "frozen X s" from the driver's info line in $1.
 frozen_of() { sed -n 's/.*(frozen \([0-9.]*\) s).*/\1/p' "$1" | tail -n 1; }
 # Runs amber with a time limit, stderr in $1.
-amber_timed() { local err=$1; shift; timeout -k 5 120 "$AMBER" "$@" 2>"$err" || { local rc=$?; [ $rc -eq 124 ] && echo "timed out after 120 s" >>"$err"; return $rc; }; }
+# Each run asks for --timings and prints them (per stage wall and CPU time,
+# frozen time), indented, so a slow stage shows in every benchmark.
+amber_timed() {
+	local err=$1 rc=0
+	shift
+	timeout -k 5 120 "$AMBER" "$@" --timings 2>"$err" || rc=$?
+	[ $rc -eq 124 ] && echo "timed out after 120 s" >>"$err"
+	sed -n '/^timings of amber/,/^  total/ s/^/    /p' "$err"
+	return $rc
+}
 
 read -r bw fresh < <("$B/tests/bench/membw" "$MIB")
 echo "memcpy bandwidth:          $bw MiB/s warm (the bound), $fresh MiB/s into fresh memory"

@@ -316,4 +316,37 @@ testKernelThreadRefused() {
 	assertContains "it says what pid $kt is" "$E2E_OUT" "pid $kt (kthreadd) is a kernel thread"
 }
 
+# --timings prints a line per stage of the pipeline, and the figures add up:
+# each stage starts and ends within the total, frozen is within it too.
+timings_add_up() {
+	printf '%s\n' "$1" | awk -v want="$2" '
+	/^timings of amber/ { on = 1; next }
+	on && $1 == "stage" { next }
+	on && $1 == "total" { total = $2; next }
+	on && $1 == "frozen" { frozen = $2; next }
+	on && NF == 4 { n++; names = names " " $1; end[$1] = $2 + $3; cpu += $4 }
+	END {
+		if (n != split(want, w, " ")) { print "stages: " names; exit 1 }
+		for (k in end) if (end[k] > total + 0.01) { print k " ends after the total"; exit 1 }
+		if (frozen != "" && frozen > total + 0.01) { print "frozen > total"; exit 1 }
+		if (total <= 0) { print "no total"; exit 1 }
+	}'
+}
+
+testTimingsAddUp() {
+	e2e_need_amber || return 0
+	e2e_start_spine || return 0
+	pid=$E2E_PID
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --timings || return 0
+	assertContains "dump --timings shows the frozen time" "$E2E_OUT" "frozen"
+	msg=$(timings_add_up "$E2E_OUT" "seize dump-memory dump-files dump-mounts")
+	assertEquals "dump timings add up: $msg: $E2E_OUT" 0 $?
+	e2e_wait_dead "$pid" && e2e_reap "$pid"
+	e2e_amber_ok restore -D "$T/img" -d --pidfile "$T/restored.pid" --timings || return 0
+	e2e_track "$(cat "$T/restored.pid")"
+	msg=$(timings_add_up "$E2E_OUT" "collect-pstree collect-remaps build-mntns restore-files restore-tasks")
+	assertEquals "restore timings add up: $msg: $E2E_OUT" 0 $?
+	assertEquals "the restored spine carries on" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
 . /usr/share/shunit2/shunit2
