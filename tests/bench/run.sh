@@ -47,9 +47,9 @@ echo "memcpy bandwidth:          $bw MiB/s warm (the bound), $fresh MiB/s into f
 "$B/tests/workloads/closefds" "$B/tests/workloads/memhog" "$MIB" "$work/ready" "$work/result" </dev/null >/dev/null 2>&1 &
 pid=$!
 wait_file "$work/ready" || { echo "bench: memhog never got ready"; exit 1; }
-t0=$(now); "$AMBER" dump -t "$pid" -D "$work/img" || exit 1; t1=$(now)
+t0=$(now); "$AMBER" dump -t "$pid" -D "$work/img" --timings || exit 1; t1=$(now)
 bytes=$(du -sb "$work/img" --exclude='*.run' | awk '{print $1}')
-t2=$(now); "$AMBER" restore -D "$work/img" -d || exit 1; t3=$(now)
+t2=$(now); "$AMBER" restore -D "$work/img" -d --timings || exit 1; t3=$(now)
 kill -USR1 "$pid"; wait_file "$work/result"
 verdict=$(cat "$work/result")
 awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v b="$bytes" -v m="$MIB" -v bw="$bw" -v fr="$fresh" -v v="$verdict" 'BEGIN {
