@@ -24,7 +24,7 @@ if [ ! -x "$AMBER" ]; then
 	echo "gen-stages.sh: $AMBER is not built; run make first (the pipelines come from its tables)" >&2
 	exit 1
 fi
-PIPELINE=$("$AMBER" stage --list)
+PIPELINE=$("$AMBER" stage --list | tr '\n' ' ')
 
 # The stage names in document order.
 stage_list() {
@@ -38,6 +38,45 @@ stage_list() {
 		*" $s "*) ;;
 		*) echo "$s" ;;
 		esac
+	done
+}
+
+# The manual's headings, in the order every manual uses them (ipc/stage.h):
+# each on its own line, its text indented by a tab (on the heading's line
+# after a tab, or on the lines below). The first four are required.
+HEADINGS="What it does|Inputs|Outputs|Exit status|Capabilities"
+ORDER="What it does|Inputs|Options|Outputs|Named fds|Exit status|Side effects|Capabilities|By hand"
+
+# Prints why stage $1's manual does not follow the heading scheme, if it
+# does not: an unknown or misplaced heading, a missing required one, text
+# outside every section.
+manual_problems() {
+	top_comment "$top/stages/$1/main.c" | awk -v stage="$1" -v order="$ORDER" -v req="$HEADINGS" '
+	BEGIN { n = split(order, o, "|"); for (i = 1; i <= n; i++) rank[o[i]] = i; split(req, r, "|") }
+	NR == 1 { next }
+	/^[A-Z]/ {
+		h = $0; sub(/\t.*$/, "", h)
+		if (!(h in rank)) { printf "%s: unknown heading \"%s\" (headings: %s)\n", stage, h, order; bad = 1; next }
+		if (rank[h] <= last) { printf "%s: heading \"%s\" out of order (order: %s)\n", stage, h, order; bad = 1 }
+		last = rank[h]; seen[h] = 1; next
+	}
+	/^[^\t]/ && !last && started { printf "%s: text outside the sections: %s\n", stage, $0; bad = 1 }
+	/^$/ { started = 1 }
+	END { for (i in r) if (!(r[i] in seen)) printf "%s: no \"%s\" section\n", stage, r[i] }'
+}
+
+# Stage $1's section $2 as one line.
+section_text() {
+	top_comment "$top/stages/$1/main.c" | awk -v want="$2" '
+	/^[A-Z]/ { h = $0; sub(/\t.*$/, "", h); on = h == want; t = $0; if (sub(/^[^\t]*\t/, "", t) && on) out = t; next }
+	on && /^\t/ { t = $0; sub(/^\t+/, "", t); out = out (out == "" ? "" : " ") t }
+	END { gsub(/\|/, "\\|", out); print out == "" ? "-" : out }'
+}
+
+# The reference table: each stage's named fds and capabilities, from its manual.
+reference_rows() {
+	for s in $(stage_list); do
+		printf '| `%s` | %s | %s |\n' "$s" "$(section_text "$s" "Named fds")" "$(section_text "$s" Capabilities)"
 	done
 }
 
@@ -174,6 +213,16 @@ between two stages, or between a stage and the driver;
 table says in place of its missing peer.
 
 $("$AMBER" stage --table)
+
+## Reference
+
+Each stage's named fds and the capabilities it keeps, from the sections
+of the same names in its manual below. Every manual uses the headings
+$(echo "$ORDER" | sed 's/|/, /g'), in that order.
+
+| stage | named fds | capabilities kept |
+|---|---|---|
+$(reference_rows)
 EOF
 }
 
@@ -200,6 +249,11 @@ section_of() {
 
 check() {
 	doc="$top/doc/stages.md"
+	probs=$(for s in $(stage_list); do manual_problems "$s"; done)
+	if [ -n "$probs" ]; then
+		printf 'gen-stages.sh: %s\n' "$probs" >&2
+		exit 1
+	fi
 	tmp=$(mktemp)
 	trap 'rm -f "$tmp"' EXIT
 	generate > "$tmp"

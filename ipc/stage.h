@@ -6,6 +6,13 @@
  * opens the images directory, runs desc->run and turns its error into the
  * exit code and one last stderr line.
  *
+ * A stage's manual is the top comment of its main.c, under these headings,
+ * in this order, each on its own line with its text indented by a tab:
+ * What it does, Inputs, Options, Outputs, Named fds, Exit status, Side
+ * effects, Capabilities, By hand (the first two, Outputs, Exit status and
+ * Capabilities are required). doc/gen-stages.sh checks that and builds
+ * doc/stages.md, its reference table included, from them.
+ *
  * Common options (every stage):
  *	-D, --images-dir DIR	images directory (required unless the stage says not)
  *	-v, --verbosity N	0 errors .. 4 trace (default 2)

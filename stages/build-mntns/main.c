@@ -1,29 +1,35 @@
 /* amber-build-mntns: make the mount namespaces of the tree being restored,
  * before any of its tasks exists, and pin them in the run directory.
  *
- * For every namespace of mntns.img (dump-mounts) a child unshares a mount
- * namespace and makes it into the dumped one (build.c): every mount is
- * made detached first (a bind of the same super block from the host, a
- * tmpfs filled from tmpfs-MNT.img, a new proc/sysfs/..., a bind of another
- * of the tree's mounts, an --external path), then moved onto its parent
- * parents first, propagation set last (shared peer groups, slaves,
- * unbindable), and pivoted to be the root. The child sends the namespace
- * back as an fd (lib/nschild.h), which this stage bind-mounts onto
- * RUN/ns/mnt.ID, so the namespace outlives the child and the fd:
- * restore-files and restore-tasks enter it from there, and so
- * can a person (nsenter --mount=RUN/ns/mnt.ID). The driver unmounts the
- * pins when the restore ends, whether it worked or not. A dump without
- * mntns.img (a tree in the dumper's own namespace) needs nothing: the
- * stage writes an empty plan.
+ * What it does
+ *	For every namespace of mntns.img (dump-mounts) a child unshares a mount
+ *	namespace and makes it into the dumped one (build.c): every mount is
+ *	made detached first (a bind of the same super block from the host, a
+ *	tmpfs filled from tmpfs-MNT.img, a new proc/sysfs/..., a bind of another
+ *	of the tree's mounts, an --external path), then moved onto its parent
+ *	parents first, propagation set last (shared peer groups, slaves,
+ *	unbindable), and pivoted to be the root. The child sends the namespace
+ *	back as an fd (lib/nschild.h), which this stage bind-mounts onto
+ *	RUN/ns/mnt.ID, so the namespace outlives the child and the fd:
+ *	restore-files and restore-tasks enter it from there, and so
+ *	can a person (nsenter --mount=RUN/ns/mnt.ID). The driver unmounts the
+ *	pins when the restore ends, whether it worked or not. A dump without
+ *	mntns.img (a tree in the dumper's own namespace) needs nothing: the
+ *	stage writes an empty plan.
  *
- * Input (stdin): a state stream (its records are not used).
- * Input (images dir, -D): mntns.img, mountpoints-ID.img, tmpfs-MNT.img,
+ * Inputs	stdin: a state stream (its records are not used).
+ *	images (-D): mntns.img, mountpoints-ID.img, tmpfs-MNT.img,
  *	files.img and fs-PID.img (for what lies under overmounts).
- * Options: --external mnt[NAME]:PATH (repeatable): what an external mount
+ *
+ * Options	--external mnt[NAME]:PATH (repeatable): what an external mount
  *	of the dump is bound from. --root PATH: the root mount of each
  *	namespace is bound from PATH instead (a container's root file system
  *	moved or copied since the dump).
- * Named fds: `hidden` (optional): a unix SOCK_SEQPACKET socket; for each
+ *
+ * Outputs	stdout: state stream: one `mntns` record (MntnsPlanEntry: id,
+ *	pin path, pids) per namespace, then the end.
+ *
+ * Named fds	`hidden` (optional): a unix SOCK_SEQPACKET socket; for each
  *	open file (files.img) that lies under an overmount, an O_PATH fd of
  *	its directory (a directory's own) taken before the overmount was
  *	mounted, named by file id (ipc/fdpass.h); for each task's cwd and root
@@ -31,20 +37,21 @@
  *	FDPASS_ID_CWD or FDPASS_ID_ROOT | pid; then the end marker.
  *	restore-files opens the file relative to it, and hands a cwd or root
  *	on to restore-tasks.
- * Output (stdout): state stream: one `mntns` record (MntnsPlanEntry: id,
- *	pin path, pids) per namespace, then the end.
- * Exit status: 0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
+ *
+ * Exit status	0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
  *	cannot be made (an external one without its path, a host device not
  *	mounted any more; the last stderr line names the mount id and
  *	mountpoint); 4 a mount call failed.
- * Side effects: pins RUN/ns/mnt.ID (bind mounts in the caller's mount
+ *
+ * Side effects	pins RUN/ns/mnt.ID (bind mounts in the caller's mount
  *	namespace), removed again if the stage fails; nothing else is
  *	mounted outside the new namespaces.
- * Capabilities kept: CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
+ *
+ * Capabilities	CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
  *	(pivot_root), CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD
  *	(tmpfs contents with their owners, modes and device nodes).
  *
- * By hand:
+ * By hand
  *	amber stage build-mntns --replay RUN, or
  *	amber-build-mntns -D DIR --run-dir RUN < RUN/NN-build-mntns.in
  *	nsenter --mount=RUN/ns/mnt.1 cat /proc/self/mountinfo

@@ -13,11 +13,15 @@
  *	restore stages.
  *
  * Inputs	images: inventory.img, pstree.img. stdin: not read.
+ *
  * Outputs	stdout: one 'task' record per process (zombies and helpers
  *	included), parents first, then end.
+ *
  * Exit status	3 when the images are bad or a pid is taken (the message names
  *	the pid and who holds it); see lib/exitcodes.h. No side effects.
+ *
  * Capabilities	none.
+ *
  * By hand	amber stage collect-pstree -D DIR | amber show --stream /dev/stdin
  */
 #include "lib/exitcodes.h"

@@ -16,13 +16,18 @@
  * Inputs	stdin: a state stream (its records are not used). Images:
  *	remaps.img, ghost-ID.img, and mntns.img, mountpoints-ID.img and
  *	files.img when the dump has mount namespaces.
+ *
  * Options	--allow-missing: a missing link remap is reported (record with
  *	'missing') instead of being an error; amber gc uses it.
+ *
  * Outputs	stdout: one 'remap' record (RemapPlanEntry) per unlinked file,
  *	then end.
+ *
  * Exit status	3 when a link remap is missing (removed by hand, or by amber
  *	gc: the dump cannot be restored), naming the file and the link.
+ *
  * Capabilities	CAP_DAC_READ_SEARCH (to look into any directory).
+ *
  * By hand	amber stage collect-remaps -D DIR < /dev/null ... (see
  *	amber show --stream for its output)
  */

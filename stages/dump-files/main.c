@@ -1,67 +1,68 @@
 /* amber-dump-files: dump the open files, working directory and root of
  * every process of a stopped tree.
  *
- * The tree must already be stopped (by amber-seize); this stage only reads
- * /proc and never ptraces. Processes that share one open file description
- * (dup, fork) get one files.img record: candidates with the same device,
- * inode and flags are compared with kcmp(KCMP_FILE).
+ * What it does
+ *	The tree must already be stopped (by amber-seize); this stage only reads
+ *	/proc and never ptraces. Processes that share one open file description
+ *	(dup, fork) get one files.img record: candidates with the same device,
+ *	inode and flags are compared with kcmp(KCMP_FILE).
  *
- * Supported: anything that can be opened again by its path (regular files,
- * directories, device nodes such as /dev/null), and pipes: each pipe end
- * is a files.img record with pipe_ino, and what the pipe holds is saved in
- * pipedata.img without taking it out (tee into a scratch pipe); and
- * eventfd, signalfd, timerfd and epoll, whose state (count and semaphore
- * mode, mask, clock, time left, interval, unread ticks, the epoll's
- * registrations) comes from fdinfo; files
- * unlinked while open (a link remap next to where they lived when the kernel
- * allows, else their contents in ghost-ID.img, up to --ghost-limit; see
- * remaps.img); memfds (memfd.c: name, size, seals, mode, owner and
- * contents, whatever their size and --ghost-limit, in memfd-INO.img and
- * pages-memfd-INO.img like a mapped memfd, once per memfd: when
- * dump-memory saved it first for a mapping, its images are kept and this
- * stage's copy dropped; a hugetlb memfd is refused); file locks
- * (flock, POSIX, OFD, from fdinfo "lock:" lines) with --file-locks, and
- * without it a held lock is refused so it is never silently lost; named
- * pipes (FIFOs) by path, their buffered bytes saved like a pipe's in
- * pipedata.img; inotify instances, each watch's path found from the file
- * handle fdinfo gives (open_by_handle_at, hence CAP_DAC_READ_SEARCH).
- * Paths of a task in another mount namespace are looked up in that one
- * (/proc/PID/root, or the namespace's root for a task that chroot'ed:
- * nspath.c), where its link remaps are made too; a file on a mount
- * that something was mounted over is not taken for unlinked (build-mntns
- * reaches it at restore).
- * Every description's signal owner and F_SETSIG signal come from a copy
- * of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
- * tree is refused.
- * Unix sockets (sockets.c, unixq.c): pairs (socketpair, accepted
- * connections, a stream end whose peer closed), listening sockets, bound
- * datagram sockets (connected or not), datagram sockets neither bound nor
- * connected, and clients whose connections wait in a listener's backlog.
- * Type, peer, state, shutdown, name, backlog and the waiting connections
- * come from sock_diag (libnl), options from getsockopt, and what waits to
- * be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back): with each
- * datagram its bound sender's name, and the files in flight (SCM_RIGHTS),
- * which the peek installs here: regular files, pipe ends and sockets are
- * described like any descriptor (files.img records no fdinfo uses), others
- * refused. What a waiting client sent can only be read by accepting its
- * connection: with --accept-backlog (the driver gives it unless the tree
- * is to keep running) that is done last, once nothing was refused, and
- * the data is written as an extra "embryo" record; without it such a
- * listener is refused. A socket whose peer or listener is outside the tree
- * is refused unless named by --external.
- * Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
- * tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
- * pipe[INODE]; with --shell-job every terminal) are recorded by their key,
- * flags and position only (lib/external.h); a key that matches no
- * descriptor fails the dump. Other sockets, other anon_inode files
- * (fanotify, userfaultfd, ...) and terminals not named so are refused;
- * every such descriptor is listed as a warning and the first one is the
- * error.
+ *	Supported: anything that can be opened again by its path (regular files,
+ *	directories, device nodes such as /dev/null), and pipes: each pipe end
+ *	is a files.img record with pipe_ino, and what the pipe holds is saved in
+ *	pipedata.img without taking it out (tee into a scratch pipe); and
+ *	eventfd, signalfd, timerfd and epoll, whose state (count and semaphore
+ *	mode, mask, clock, time left, interval, unread ticks, the epoll's
+ *	registrations) comes from fdinfo; files
+ *	unlinked while open (a link remap next to where they lived when the kernel
+ *	allows, else their contents in ghost-ID.img, up to --ghost-limit; see
+ *	remaps.img); memfds (memfd.c: name, size, seals, mode, owner and
+ *	contents, whatever their size and --ghost-limit, in memfd-INO.img and
+ *	pages-memfd-INO.img like a mapped memfd, once per memfd: when
+ *	dump-memory saved it first for a mapping, its images are kept and this
+ *	stage's copy dropped; a hugetlb memfd is refused); file locks
+ *	(flock, POSIX, OFD, from fdinfo "lock:" lines) with --file-locks, and
+ *	without it a held lock is refused so it is never silently lost; named
+ *	pipes (FIFOs) by path, their buffered bytes saved like a pipe's in
+ *	pipedata.img; inotify instances, each watch's path found from the file
+ *	handle fdinfo gives (open_by_handle_at, hence CAP_DAC_READ_SEARCH).
+ *	Paths of a task in another mount namespace are looked up in that one
+ *	(/proc/PID/root, or the namespace's root for a task that chroot'ed:
+ *	nspath.c), where its link remaps are made too; a file on a mount
+ *	that something was mounted over is not taken for unlinked (build-mntns
+ *	reaches it at restore).
+ *	Every description's signal owner and F_SETSIG signal come from a copy
+ *	of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
+ *	tree is refused.
+ *	Unix sockets (sockets.c, unixq.c): pairs (socketpair, accepted
+ *	connections, a stream end whose peer closed), listening sockets, bound
+ *	datagram sockets (connected or not), datagram sockets neither bound nor
+ *	connected, and clients whose connections wait in a listener's backlog.
+ *	Type, peer, state, shutdown, name, backlog and the waiting connections
+ *	come from sock_diag (libnl), options from getsockopt, and what waits to
+ *	be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back): with each
+ *	datagram its bound sender's name, and the files in flight (SCM_RIGHTS),
+ *	which the peek installs here: regular files, pipe ends and sockets are
+ *	described like any descriptor (files.img records no fdinfo uses), others
+ *	refused. What a waiting client sent can only be read by accepting its
+ *	connection: with --accept-backlog (the driver gives it unless the tree
+ *	is to keep running) that is done last, once nothing was refused, and
+ *	the data is written as an extra "embryo" record; without it such a
+ *	listener is refused. A socket whose peer or listener is outside the tree
+ *	is refused unless named by --external.
+ *	Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
+ *	tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
+ *	pipe[INODE]; with --shell-job every terminal) are recorded by their key,
+ *	flags and position only (lib/external.h); a key that matches no
+ *	descriptor fails the dump. Other sockets, other anon_inode files
+ *	(fanotify, userfaultfd, ...) and terminals not named so are refused;
+ *	every such descriptor is listed as a warning and the first one is the
+ *	error.
  *
- * Input (stdin): state stream (ipc/stream.h) with one `task` record
+ * Inputs	stdin: state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to dump; other records are ignored.
- * Named fds: none.
- * Output (images dir, -D):
+ *
+ * Outputs	images (-D):
  *	fs-PID.img	one FsEntry: cwd, root, umask
  *	fdinfo-PID.img	one FdinfoEntry per descriptor: fd, file id, cloexec,
  *			locks held through it (--file-locks)
@@ -74,16 +75,21 @@
  *	memfd-INO.img, pages-memfd-INO.img  each memfd a descriptor holds,
  *			written under a temporary name (.tmp.NAME.PID) and
  *			published with linkat unless dump-memory did first
- * Output (stdout): state stream with a hello (writer "dump-files") and an
+ *	stdout: state stream with a hello (writer "dump-files") and an
  *	end, no records.
- * Exit status: 0 ok; 2 usage; 3 an unsupported descriptor (the last stderr
+ *
+ * Named fds	none.
+ *
+ * Exit status	0 ok; 2 usage; 3 an unsupported descriptor (the last stderr
  *	line names pid, fd and what it is) or a bad task record; 4 a /proc
  *	read or image write failed; 5 the input stream was cut or malformed.
- * Side effects: none on the tree, but with --accept-backlog the
+ *
+ * Side effects	none on the tree, but with --accept-backlog the
  *	connections waiting in a listener's backlog whose clients sent data
  *	are accepted (taken from the backlog; a dump that fails afterwards
  *	has lost them); creates the images above.
- * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp,
+ *
+ * Capabilities	CAP_SYS_PTRACE (/proc/PID/fd of other users, kcmp,
  *	pidfd_getfd),
  *	CAP_DAC_READ_SEARCH (fdinfo files and fd directories of other users;
  *	open_by_handle_at for inotify watches), CAP_DAC_OVERRIDE and
@@ -91,11 +97,11 @@
  *	and CAP_SYS_CHROOT (a child enters the mount namespace of a task that
  *	chroot(2)ed, to look its paths up from the namespace's root).
  *
- * By hand: replay what the driver recorded (the tree must be stopped again,
- * e.g. with kill -STOP, or the files may change under the dump):
+ * By hand	replay what the driver recorded (the tree must be stopped again,
+ *	e.g. with kill -STOP, or the files may change under the dump):
  *	amber-dump-files -D DIR -v3 < RUN/NN-dump-files.in > /dev/null
  *	amber show DIR/files.img
- * or feed any writer of a hello, task records and an end on stdin.
+ *	or feed any writer of a hello, task records and an end on stdin.
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -25,15 +25,19 @@
  *
  * Inputs	stdin: state stream with a 'task' record per process (from seize).
  *	The tree must be stopped (seize holds it); nothing here uses ptrace.
+ *
  * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
  *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
  *	them); stdout: hello, end.
+ *
  * Exit status	lib/exitcodes.h; 3 for a mapping amber cannot dump (device
  *	memory, a deleted file that is no memfd, a hugetlb memfd, a writable
  *	shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE), naming the
  *	pid, address and path.
+ *
  * Capabilities	CAP_SYS_PTRACE (process_vm_readv, /proc/PID/mem and pagemap of
  *	another user's process), CAP_SYS_ADMIN (map_files), CAP_DAC_READ_SEARCH.
+ *
  * By hand	amber-seize -t PID -D DIR & ...; or on a running process (not
  *	consistent, for debugging): printf stream | amber-dump-memory -D DIR
  */

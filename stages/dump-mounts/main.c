@@ -1,48 +1,54 @@
 /* amber-dump-mounts: dump the mount namespaces a stopped tree made.
  *
- * Every task's mount namespace is compared with this stage's own (the
- * dumper's); tasks in it need nothing here: they are restored in the
- * restorer's namespace. For every other namespace (unshare -m, a
- * container) the mount tree is read whole, as its root sees it: a child
- * enters it (setns) and reads its own mountinfo there (lib/nsroot.h), so a
- * task that chroot(2)ed, whose /proc/PID/mountinfo shows only what is
- * under its root and by paths from there, changes nothing; paths in the
- * images (mountpoints, and cwd, root and files of dump-files) are all from
- * the namespace's root (and /proc is always our own, opened before entering:
- * the tree's may be the proc of a pid namespace we are not in). The tree
- * is written parents first, each mount with how
- * build-mntns will make it again:
+ * What it does
+ *	Every task's mount namespace is compared with this stage's own (the
+ *	dumper's); tasks in it need nothing here: they are restored in the
+ *	restorer's namespace. For every other namespace (unshare -m, a
+ *	container) the mount tree is read whole, as its root sees it: a child
+ *	enters it (setns) and reads its own mountinfo there (lib/nsroot.h), so a
+ *	task that chroot(2)ed, whose /proc/PID/mountinfo shows only what is
+ *	under its root and by paths from there, changes nothing; paths in the
+ *	images (mountpoints, and cwd, root and files of dump-files) are all from
+ *	the namespace's root (and /proc is always our own, opened before entering:
+ *	the tree's may be the proc of a pid namespace we are not in). The tree
+ *	is written parents first, each mount with how
+ *	build-mntns will make it again:
  *	host bind	its super block is mounted outside the tree too (the
- *			root file system, /proc, a bind of a host directory):
- *			bound again from there, found by device number
+ *	root file system, /proc, a bind of a host directory):
+ *	bound again from there, found by device number
  *	tmpfs		a tmpfs only the tree has: its files, directories,
- *			symlinks, device nodes and FIFOs, with modes, owners,
- *			xattrs, hard links and mtimes, go to tmpfs-MNT.img
+ *	symlinks, device nodes and FIFOs, with modes, owners,
+ *	xattrs, hard links and mtimes, go to tmpfs-MNT.img
  *	tree bind	a bind of such a tmpfs (the same super block, a root
- *			inside the first's): made from that mount
+ *	inside the first's): made from that mount
  *	fresh		a new proc, sysfs, devpts, mqueue, cgroup2, ...
  *	external	named with --external mnt[MOUNTPOINT]:NAME: restore
- *			binds what --external mnt[NAME]:PATH gives
- * with its options, super block options and propagation (shared peer
- * group, master, unbindable). Any other mount (a block device, FUSE, NFS,
- * ...) is refused, naming its id and mountpoint and the --external fix.
+ *	binds what --external mnt[NAME]:PATH gives
+ *	with its options, super block options and propagation (shared peer
+ *	group, master, unbindable). Any other mount (a block device, FUSE, NFS,
+ *	...) is refused, naming its id and mountpoint and the --external fix.
  *
- * Input (stdin): state stream with one `task` record (PstreeEntry) per
+ * Inputs	stdin: state stream with one `task` record (PstreeEntry) per
  *	process (seize's), host_pid used when set; zombies are skipped.
- * Options: --external mnt[MOUNTPOINT]:NAME (repeatable).
- * Output (images dir, -D), only when the tree has a namespace of its own:
+ *
+ * Options	--external mnt[MOUNTPOINT]:NAME (repeatable).
+ *
+ * Outputs	images (-D), only when the tree has a namespace of its own:
  *	mntns.img		one MntnsEntry per namespace: id, pids, root mount
  *	mountpoints-ID.img	one MntEntry per mount of namespace ID
  *	tmpfs-MNT.img		the contents of tmpfs mount MNT
- * Output (stdout): state stream with a hello (writer "dump-mounts") and an
+ *	stdout: state stream with a hello (writer "dump-mounts") and an
  *	end, no records.
- * Exit status: 0 ok; 2 usage; 3 a mount that cannot be made again or a
+ *
+ * Exit status	0 ok; 2 usage; 3 a mount that cannot be made again or a
  *	tmpfs that cannot be read (the last stderr line names the mount id,
  *	mountpoint and what to do); 4 a /proc read or image write failed;
  *	5 the input stream was cut.
- * Side effects: none on the tree or its namespaces (the copy dies with the
+ *
+ * Side effects	none on the tree or its namespaces (the copy dies with the
  *	child); reads /proc and the tree's tmpfs mounts.
- * Capabilities kept: CAP_SYS_PTRACE (/proc/PID/ns and mountinfo of other
+ *
+ * Capabilities	CAP_SYS_PTRACE (/proc/PID/ns and mountinfo of other
  *	users' tasks), CAP_DAC_READ_SEARCH (read every file of a tmpfs),
  *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (a child enters each namespace with
  *	setns and reads its tmpfs mounts from a private copy of it, where
@@ -50,7 +56,7 @@
  *	is saved too, and a tmpfs under another mount is reached by
  *	unmounting, in the copy only, what covers it).
  *
- * By hand (the tree stopped again, e.g. kill -STOP):
+ * By hand	(the tree stopped again, e.g. kill -STOP)
  *	amber-dump-mounts -D DIR -v3 < RUN/NN-dump-mounts.in > /dev/null
  *	amber show DIR/mountpoints-1.img
  */

@@ -12,11 +12,16 @@
  *
  * Inputs	stdin: 'remap' records (collect-remaps --allow-missing), 'mntns'
  *	records (build-mntns).
+ *
  * Options	--show: remove nothing.
+ *
  * Outputs	stdout: the link remap records, with what was done, then end.
+ *
  * Exit status	4 if a link cannot be removed (it names the path).
+ *
  * Capabilities	CAP_DAC_OVERRIDE, CAP_FOWNER (links in others' directories,
  *	sticky ones included), CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns).
+ *
  * By hand	amber gc -D DIR [--show] runs it after collect-pstree and
  *	collect-remaps.
  */

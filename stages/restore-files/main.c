@@ -1,76 +1,71 @@
 /* amber-restore-files: open the files of the tree being restored and hand
  * them to restore-tasks.
  *
- * Every open file description that a task's fdinfo-PID.img uses is opened
- * once, by its dumped path, with its dumped flags (never O_CREAT or O_TRUNC)
- * and seeked to its dumped position. A file that is missing, or whose type
- * or size changed since the dump, is refused: a process restored onto a
- * different file would go on with a position or contents it never saw.
- * Everything is opened before anything is sent, so a bad file fails the
- * stage before restore-tasks received any of them.
+ * What it does
+ *	Every open file description that a task's fdinfo-PID.img uses is opened
+ *	once, by its dumped path, with its dumped flags (never O_CREAT or O_TRUNC)
+ *	and seeked to its dumped position. A file that is missing, or whose type
+ *	or size changed since the dump, is refused: a process restored onto a
+ *	different file would go on with a position or contents it never saw.
+ *	Everything is opened before anything is sent, so a bad file fails the
+ *	stage before restore-tasks received any of them.
  *
- * Paths are opened in this stage's own mount namespace and root, or, for
- * a file whose first task was in a mount namespace of the tree's own (a
- * `mntns` record from build-mntns), in that one, by a child that entered
- * it through its pin and sends back what it opened (mntns.c).
+ *	Paths are opened in this stage's own mount namespace and root, or, for
+ *	a file whose first task was in a mount namespace of the tree's own (a
+ *	`mntns` record from build-mntns), in that one, by a child that entered
+ *	it through its pin and sends back what it opened (mntns.c).
  *
- * Input (stdin): state stream (ipc/stream.h) with one `task` record
+ *	A pipe is made once (pipe2), given its capacity and refilled with what
+ *	pipedata.img says it held; its first read and write descriptions get
+ *	its ends, any further one a new description of the same end; an end no
+ *	task holds is closed, so a reader still meets end-of-file.
+ *
+ *	A FIFO is opened by its path through a read-write holder (so no open
+ *	blocks) and refilled the same way.
+ *
+ *	An eventfd, signalfd, timerfd or inotify (its watches added again with
+ *	their numbers) is made again from its files.img state; an epoll is made
+ *	empty, its registrations travel in `epoll_add` records for the task.
+ *
+ *	Unix sockets (sockets.c, unixq.c): listening and bound datagram sockets
+ *	first, bound to their names again (a dead socket's file removed, a live
+ *	one refused); then pairs with socketpair, accepted connections by
+ *	connecting to the name and accepting, clients that waited in a backlog
+ *	and unbound datagram sockets as new sockets, and every file in flight in
+ *	a queue (opened though no task holds it). Once all are made, each queue
+ *	is sent again with its files in flight (SCM_RIGHTS), a pair's from its
+ *	peer, a datagram from a socket with its sender's name (the tree's own,
+ *	or one bound to that name for the moment); the waiting clients connect
+ *	again in backlog order and send what they had sent; bound datagram
+ *	sockets connect to their peers; shutdowns come last, and files only in
+ *	flight are closed.
+ *
+ *	An unlinked file comes from its link remap or is made again from its
+ *	ghost image.
+ *
+ *	A memfd (memfd.c) is made once per dumped inode from memfd-INO.img and
+ *	pages-memfd-INO.img (memfd_create, size, contents, mode, owner, then
+ *	seals), and each of its descriptions is a new open of it with the dumped
+ *	flags and position; restore-tasks maps these same memfds. A missing or
+ *	truncated memfd image fails the stage naming the image, pid, fd and memfd.
+ *
+ *	The restorer's own fds (inherit.c): every description whose key (its
+ *	external key, pipe:[INO], socket:[INO] or the path it was opened by)
+ *	is named by --inherit-fd fd[N]:KEY gets fd N instead: a file opened
+ *	again through /proc/self/fd/N with its dumped flags and position, a pipe
+ *	or socket as it is. With --shell-job an external terminal nothing else
+ *	gives gets the `tty` fd. A key that matches nothing, and an external
+ *	description nothing is given for, fail the stage naming the keys.
+ *
+ * Inputs	stdin: state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to restore, and the `remap` records
  *	(RemapPlanEntry) collect-remaps wrote; other records are ignored.
- * A pipe is made once (pipe2), given its capacity and refilled with what
- * pipedata.img says it held; its first read and write descriptions get
- * its ends, any further one a new description of the same end; an end no
- * task holds is closed, so a reader still meets end-of-file.
- *
- * A FIFO is opened by its path through a read-write holder (so no open
- * blocks) and refilled the same way.
- *
- * An eventfd, signalfd, timerfd or inotify (its watches added again with
- * their numbers) is made again from its files.img state; an epoll is made
- * empty, its registrations travel in `epoll_add` records for the task.
- *
- * Unix sockets (sockets.c, unixq.c): listening and bound datagram sockets
- * first, bound to their names again (a dead socket's file removed, a live
- * one refused); then pairs with socketpair, accepted connections by
- * connecting to the name and accepting, clients that waited in a backlog
- * and unbound datagram sockets as new sockets, and every file in flight in
- * a queue (opened though no task holds it). Once all are made, each queue
- * is sent again with its files in flight (SCM_RIGHTS), a pair's from its
- * peer, a datagram from a socket with its sender's name (the tree's own,
- * or one bound to that name for the moment); the waiting clients connect
- * again in backlog order and send what they had sent; bound datagram
- * sockets connect to their peers; shutdowns come last, and files only in
- * flight are closed.
- *
- * An unlinked file comes from its link remap or is made again from its
- * ghost image.
- *
- * A memfd (memfd.c) is made once per dumped inode from memfd-INO.img and
- * pages-memfd-INO.img (memfd_create, size, contents, mode, owner, then
- * seals), and each of its descriptions is a new open of it with the dumped
- * flags and position; restore-tasks maps these same memfds. A missing or
- * truncated memfd image fails the stage naming the image, pid, fd and memfd.
- *
- * The restorer's own fds (inherit.c): every description whose key (its
- * external key, pipe:[INO], socket:[INO] or the path it was opened by)
- * is named by --inherit-fd fd[N]:KEY gets fd N instead: a file opened
- * again through /proc/self/fd/N with its dumped flags and position, a pipe
- * or socket as it is. With --shell-job an external terminal nothing else
- * gives gets the `tty` fd. A key that matches nothing, and an external
- * description nothing is given for, fail the stage naming the keys.
- *
- * Input (images dir, -D): files.img, fdinfo-PID.img of each task,
+ *	images (-D): files.img, fdinfo-PID.img of each task,
  *	pipedata.img, ghost-ID.img, memfd-INO.img and pages-memfd-INO.img.
- * Named fds: `files` (required): a unix SOCK_SEQPACKET socket, one end of a
- *	socketpair whose other end restore-tasks reads. `hidden` (optional):
- *	build-mntns' directory fds of files under an overmount, by file id; such
- *	a file is opened relative to its directory fd; and of tasks' cwds and
- *	roots under one, which are sent on with the files. `tty` (with
- *	--shell-job): the terminal to give the tree. Unnamed: the fds the
- *	--inherit-fd options name.
- * Output (files socket): the opened files, FDPASS_BATCH per message, each
+ *
+ * Outputs	files socket: the opened files, FDPASS_BATCH per message, each
  *	named by its files.img id, then the end marker (ipc/fdpass.h).
- * Output (stdout): state stream: hello (writer "restore-files"), one
+ *	stdout: state stream: hello (writer "restore-files"), one
  *	`fd_plan` record (FdPlanEntry pid, fd, file_id, cloexec, and the locks,
  *	owner and O_ASYNC the task sets itself) per descriptor
  *	of every task, in input task order and ascending fd order, then the end.
@@ -79,22 +74,33 @@
  *	under ids after the last of files.img.
  *	The plan is written before the files are sent; the end record comes
  *	after the files socket's end marker, so it also vouches for the files.
- * Exit status: 0 ok; 2 usage (no files socket, --shell-job without a
+ *
+ * Named fds	`files` (required): a unix SOCK_SEQPACKET socket, one end of a
+ *	socketpair whose other end restore-tasks reads. `hidden` (optional):
+ *	build-mntns' directory fds of files under an overmount, by file id; such
+ *	a file is opened relative to its directory fd; and of tasks' cwds and
+ *	roots under one, which are sent on with the files. `tty` (with
+ *	--shell-job): the terminal to give the tree. Unnamed: the fds the
+ *	--inherit-fd options name.
+ *
+ * Exit status	0 ok; 2 usage (no files socket, --shell-job without a
  *	terminal); 3 a missing or changed file, an --inherit-fd that matches
  *	nothing or an external file not given, or inconsistent images (the last stderr line names path, file id, pid
  *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
- * Side effects: dumped files are opened, never created, truncated or
+ *
+ * Side effects	dumped files are opened, never created, truncated or
  *	written; a unix socket bound to a path creates its socket file (and
  *	removes the one a dead socket left there; a gone datagram sender's
  *	name is bound for a moment and its file removed); ghosts are unnamed
  *	O_TMPFILE files; raises its own RLIMIT_NOFILE soft limit.
- * Capabilities kept: CAP_DAC_OVERRIDE (open any user's files for reading
+ *
+ * Capabilities	CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
  *	other users), CAP_CHOWN (a ghost's and a socket file's owner),
  *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace).
  *
- * By hand, with a socket on fd 3 that something reads (or that holds the
- * files until this stage exits), replaying the driver's recorded input:
+ *	By hand, with a socket on fd 3 that something reads (or that holds the
+ *	files until this stage exits), replaying the driver's recorded input:
  *	amber-restore-files -D DIR --fd files=3 -v3 < RUN/NN-restore-files.in \
  *		3<>SOCKET > plan.out
  */

@@ -1,55 +1,64 @@
 /* amber-restore-tasks: recreate the dumped processes and set them running.
  *
  * What it does
- *	First it gets every memfd the tasks map: the one restore-files sent
- *	for a descriptor of the same inode (files.img says which file id had
- *	which inode), so descriptor and mapping stay one inode, or else one it
- *	makes from memfd-INO.img and pages-memfd-INO.img (name, size,
- *	contents, mode, owner, seals). Then it creates every process on stdin
- *	(parents first) with its old pid
- *	(clone3 set_tid): the stage forks the root, every task forks its own
- *	children. Before that it makes the tree's own UTS, IPC and network
- *	namespaces again from utsns.img, ipcns.img and netns.img (ns.c: a
- *	short-lived child unshares each, sets the dumped hostname and
+ *	Memfds. First it gets every memfd the tasks map: the one restore-files
+ *	sent for a descriptor of the same inode (files.img says which file id
+ *	had which inode), so descriptor and mapping stay one inode, or else one
+ *	it makes from memfd-INO.img and pages-memfd-INO.img (name, size,
+ *	contents, mode, owner, seals).
+ *
+ *	Namespaces. Before any task exists it makes the tree's own UTS, IPC and
+ *	network namespaces again from utsns.img, ipcns.img and netns.img (ns.c:
+ *	a short-lived child unshares each, sets the dumped hostname and
  *	domainname, or lo up if it was, and the stage keeps an fd of it; an
- *	IPC namespace is new and empty). Each task, still running amber's
- *	code, joins its session and group, enters its mount namespace (setns
- *	through the pin of a 'mntns' record, so cwd, root and paths resolve
- *	there) and its UTS, IPC and network namespaces (setns;
- *	a task the images do not list goes back to the stage's own, so a
- *	child of a task with its own namespace may live in the host's, as it
- *	did), before it forks its children, who inherit them; it sets umask and
- *	cwd (by path, or through the fd of an 'fs_plan' record for a cwd
- *	under an overmount), opens its root and cwd O_PATH if its root is not
- *	/ (the stage chroots it later, chroot.c), puts its open files on their old
- *	descriptor numbers (received from restore-files on the files socket),
- *	takes its file locks again, gives its files their owner, signal and
- *	O_ASYNC, makes its epolls' registrations again, maps a trampoline ('syscall; int3' and scratch pages) at an address
- *	free in the image, and stops; until the stage has seized it, it talks
- *	to the stage through futex slots in shared memory (fork.c). Zombies
- *	join their session and group and exit with their dumped status,
- *	unreaped; helper tasks (from collect-pstree) hold a session or group
- *	whose leader is gone until its members exist, then exit. This stage,
- *	as tracer, then transplants each image with remote syscalls: unmaps
- *	amber's own mappings, moves the vDSO and vvar to their old addresses,
- *	maps every VMA (accounting and madvise advice; shared anonymous
- *	memory and memfds from the one object the stage holds, through
- *	/proc/<stage>/map_files/ or /proc/<stage>/fd/), writes the dumped
- *	pages in parallel chunks, sets the mm fields and exe (PR_SET_MM_MAP),
- *	chroots it into its dumped root (once every path it maps is open),
- *	flushes signals sent while it was amber's, sets sigactions and the
- *	process state (personality, subreaper, itimers, POSIX timers with
- *	their ids, rlimits), creates the other threads with their tids (remote
- *	clone3, PTRACE_O_TRACECLONE), and in every thread sets name, rseq,
- *	robust list, clear_child_tid, sigaltstack, pending signals, then
- *	credentials, dumpable and parent-death signal, then seccomp filters;
- *	finally it unmaps the trampoline. With a new pid namespace, the
- *	tree's own proc mounts are then mounted again from inside it
- *	(procmnt.c: a helper's child joins it with setns(CLONE_NEWPID) and
- *	replaces each in its mount namespace), so /proc shows the restored
- *	pids. When every task is done it loads
- *	registers, FPU/xstate and signal mask of every thread and detaches
- *	them all at once.
+ *	IPC namespace is new and empty).
+ *
+ *	Processes. It creates every process on stdin (parents first) with its
+ *	old pid (clone3 set_tid): the stage forks the root, every task forks
+ *	its own children. Each task, still running amber's code, joins its
+ *	session and group, enters its mount namespace (setns through the pin
+ *	of a 'mntns' record, so cwd, root and paths resolve there) and its
+ *	UTS, IPC and network namespaces (setns; a task the images do not list
+ *	goes back to the stage's own, so a child of a task with its own
+ *	namespace may live in the host's, as it did), before it forks its
+ *	children, who inherit them. It sets umask and cwd (by path, or through
+ *	the fd of an 'fs_plan' record for a cwd under an overmount), opens its
+ *	root and cwd O_PATH if its root is not / (the stage chroots it later,
+ *	chroot.c), puts its open files on their old descriptor numbers
+ *	(received from restore-files on the files socket), takes its file
+ *	locks again, gives its files their owner, signal and O_ASYNC, makes its
+ *	epolls' registrations again, maps a trampoline ('syscall; int3' and
+ *	scratch pages) at an address free in the image, and stops; until the
+ *	stage has seized it, it talks to the stage through futex slots in
+ *	shared memory (fork.c).
+ *
+ *	Zombies and helpers. Zombies join their session and group and exit
+ *	with their dumped status, unreaped; helper tasks (from collect-pstree)
+ *	hold a session or group whose leader is gone until its members exist,
+ *	then exit.
+ *
+ *	Transplant. This stage, as tracer, then transplants each image with
+ *	remote syscalls: unmaps amber's own mappings, moves the vDSO and vvar
+ *	to their old addresses, maps every VMA (accounting and madvise advice;
+ *	shared anonymous memory and memfds from the one object the stage
+ *	holds, through /proc/<stage>/map_files/ or /proc/<stage>/fd/), writes
+ *	the dumped pages in parallel chunks, sets the mm fields and exe
+ *	(PR_SET_MM_MAP), chroots it into its dumped root (once every path it
+ *	maps is open), flushes signals sent while it was amber's, sets
+ *	sigactions and the process state (personality, subreaper, itimers,
+ *	POSIX timers with their ids, rlimits), creates the other threads with
+ *	their tids (remote clone3, PTRACE_O_TRACECLONE), and in every thread
+ *	sets name, rseq, robust list, clear_child_tid, sigaltstack, pending
+ *	signals, then credentials, dumpable and parent-death signal, then
+ *	seccomp filters; finally it unmaps the trampoline.
+ *
+ *	Proc mounts. With a new pid namespace, the tree's own proc mounts are
+ *	then mounted again from inside it (procmnt.c: a helper's child joins
+ *	it with setns(CLONE_NEWPID) and replaces each in its mount namespace),
+ *	so /proc shows the restored pids.
+ *
+ *	Release. When every task is done it loads registers, FPU/xstate and
+ *	signal mask of every thread and detaches them all at once.
  *
  * Inputs	stdin: 'task' records (collect-pstree), 'mntns' records
  *	(build-mntns), 'fd_plan', 'fs_plan' and 'epoll_add' records
@@ -58,24 +67,30 @@
  *	core-TID, mm-PID, pagemap-PID, pages-PID, fs-PID; for memfd mappings
  *	files.img, memfd-INO and pages-memfd-INO; utsns.img, ipcns.img and
  *	netns.img if the dump has them.
+ *
+ * Options	--pidns: restore into a new pid namespace, where every task keeps
+ *	its dumped pid; amber's small init (pid 1) reaps orphans and exits with
+ *	the root's status. Implied when the dumped root was pid 1 of its own
+ *	namespace: then the root itself is the new namespace's init.
+ *
  * Outputs	stdout: a 'restored' record per live process (pid as the driver
  *	sees it; zombies and helpers have none), one with ns_init for amber's
  *	init of a new pid namespace if there is one, then end. The restored
  *	root (or that init) is this stage's child: when the stage exits it is
  *	re-parented to the driver (a child subreaper) or to init.
+ *
  * Named fds	`files` (required, above); `tty` (with restore --shell-job): the
  *	terminal amber runs on. A root that leads its own process group (a
  *	shell's job) gets it as its foreground group before the tree runs, if
  *	amber's group had it.
- * Options	--pidns: restore into a new pid namespace, where every task keeps
- *	its dumped pid; amber's small init (pid 1) reaps orphans and exits with
- *	the root's status. Implied when the dumped root was pid 1 of its own
- *	namespace: then the root itself is the new namespace's init.
+ *
  * Exit status	lib/exitcodes.h. On failure every task it created is killed
  *	(and, being traced with PTRACE_O_EXITKILL, dies with the stage); a
  *	missing or bad memfd image fails before any task exists.
+ *
  * Capabilities	all: the tasks it forks inherit its capability sets, so it
  *	must not drop what the restored processes had.
+ *
  * By hand	rerun from a run directory: sh RUN/rerun-restore-tasks.sh
  */
 #include "lib/exitcodes.h"

@@ -37,16 +37,20 @@
  *	on the control fd what to do with it.
  *
  * Inputs	-t PID; stdin is not read.
- *	fd "control" (optional): lines "release kill" or "release resume".
- *	EOF on it (the driver died) resumes the tree. Without the fd the tree
- *	is resumed as soon as the images are written (a hand run).
+ *
  * Outputs	pstree.img, core-TID.img for every thread of every process but
  *	zombies; utsns.img, ipcns.img, netns.img when the tree has such namespaces of
  *	its own (an earlier dump's are removed otherwise); on stdout a state stream with one 'task' record per process,
  *	then the end record, which tells the driver the tree is frozen and the
  *	images are written.
+ *
+ * Named fds	`control` (optional): lines "release kill" or "release resume".
+ *	EOF on it (the driver died) resumes the tree. Without the fd the tree
+ *	is resumed as soon as the images are written (a hand run).
+ *
  * Exit status	0 after release; see lib/exitcodes.h. If seize dies, ptrace
  *	detaches and the tree carries on untouched.
+ *
  * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
  *	PTRACE_O_SUSPEND_SECCOMP, to read seccomp filters
  *	(PTRACE_SECCOMP_GET_FILTER) and for its children to enter the tree's
@@ -54,6 +58,7 @@
  *	(fsmount, detached); CAP_SYS_NICE to run at real-time
  *	priority (SCHED_FIFO, unless AMBER_NO_RT is set), so busy threads of
  *	the tree do not delay it between the stops it waits for.
+ *
  * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)
  */
 #include <stdlib.h>

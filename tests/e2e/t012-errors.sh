@@ -266,6 +266,8 @@ testStageListsComeFromTables() {
 	done
 	out=$(AMBER=$AMBER sh "$E2E_SRC/doc/gen-stages.sh" --check 2>&1)
 	assertEquals "doc/stages.md is generated from the tables and manuals: $out" 0 $?
+	assertEquals "doc/stages.md has one section per stage" "$(ls -d "$E2E_SRC"/stages/*/ | wc -l)" \
+		"$(grep -c '^## amber-' "$E2E_SRC/doc/stages.md")"
 }
 
 # A replayed restore-files gets a drain for its files socket (the channel
