@@ -4,13 +4,19 @@
  * everything that needs privilege), then seccomp (after everything else).
  *
  * Pieces: sigstate.c (sigaltstack, pending signals), timers.c, creds.c
- * (credentials, seccomp); here rlimits, personality, child subreaper, and
- * what the kernel resets on a credential change (dumpable, pdeathsig). */
+ * (credentials, seccomp); here rlimits, personality, child subreaper,
+ * oom_score_adj, audit login uid, THP disable, each thread's scheduling
+ * policy, and what the kernel resets on a credential change (dumpable,
+ * pdeathsig). */
+#include <fcntl.h>
 #include <linux/prctl.h>
+#include <stdio.h>
+#include <unistd.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
 
 #include "images/core.pb-c.h"
+#include "lib/exitcodes.h"
 #include "lib/log.h"
 #include "lib/rsys.h"
 #include "stages/restore-tasks/batch.h"
@@ -59,6 +65,119 @@ static int rt_rlimits(struct rt_task *t, struct err *e)
 	return 0;
 }
 
+/* Writes a number to /proc/PID/NAME, unless it holds that already. */
+static int rt_proc_write(pid_t pid, const char *name, long long want, struct err *e)
+{
+	char path[64], buf[32];
+	long long now;
+	FILE *f;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	if ((f = fopen(path, "re"))) {
+		bool same = fgets(buf, sizeof(buf), f) && sscanf(buf, "%lld", &now) == 1 && now == want;
+
+		fclose(f);
+		if (same)
+			return 0;
+	}
+	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, "pid %d: open %s to set it to %lld", pid, path, want);
+	n = snprintf(buf, sizeof(buf), "%lld", want);
+	if (write(fd, buf, n) != n) {
+		int saved = errno;
+
+		close(fd);
+		return err_errnum(e, saved, "pid %d: set %s to %lld", pid, path, want);
+	}
+	close(fd);
+	return 0;
+}
+
+/* The audit login uid: /proc/PID/loginuid takes a write only from the task
+ * itself, so the task opens and writes its own (it still has amber's
+ * CAP_AUDIT_CONTROL: credentials come later). Nothing when it has the
+ * dumped value already. */
+static int rt_loginuid(struct rsys *r, struct rt_task *t, uint32_t want, struct err *e)
+{
+	static const char path[] = "/proc/self/loginuid";
+	char path_pid[64], buf[16];
+	long long now = -1;
+	long fd, res;
+	FILE *f;
+	int n, ret;
+
+	snprintf(path_pid, sizeof(path_pid), "/proc/%d/loginuid", t->pid);
+	if ((f = fopen(path_pid, "re"))) {
+		if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%lld", &now) != 1)
+			now = -1;
+		fclose(f);
+	}
+	if (now == (long long)want)
+		return 0;
+	n = snprintf(buf, sizeof(buf), "%u", want);
+	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), path, sizeof(path), e)) < 0 ||
+	    (ret = rsys_poke(t->pid, RT_SCRATCH(t) + 64, buf, n, e)) < 0 ||
+	    (ret = rt_sys(r, &fd, "open its /proc/self/loginuid", SYS_openat, AT_FDCWD, RT_SCRATCH(t), O_WRONLY | O_CLOEXEC,
+			  0, 0, 0, e)) < 0)
+		return ret;
+	ret = rt_sys(r, &res, "set its audit login uid", SYS_write, fd, RT_SCRATCH(t) + 64, n, 0, 0, 0, e);
+	rt_sys(r, NULL, "close its /proc/self/loginuid", SYS_close, fd, 0, 0, 0, 0, 0, e);
+	if (ret == 0 && res != n)
+		return err_set(e, EXIT_SYSTEM, "pid %d: the audit login uid stays %lld, not %u as dumped", t->pid, now, want);
+	return ret;
+}
+
+/* oom_score_adj, written from outside; the audit login uid and THP
+ * disable, which only the task can set. */
+static int rt_process_knobs(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	const CoreEntry *c = t->core;
+	int ret;
+
+	if (c->has_oom_score_adj && (c->oom_score_adj < -1000 || c->oom_score_adj > 1000))
+		return err_input(e, "core-%u.img: oom_score_adj %d is outside -1000..1000", c->tid, c->oom_score_adj);
+	if (c->has_oom_score_adj && (ret = rt_proc_write(t->pid, "oom_score_adj", c->oom_score_adj, e)) < 0)
+		return ret;
+	if (c->has_loginuid && (ret = rt_loginuid(r, t, c->loginuid, e)) < 0)
+		return ret;
+	if (c->has_thp_disabled && c->thp_disabled &&
+	    (ret = rt_sys(r, NULL, "disable transparent huge pages", SYS_prctl, PR_SET_THP_DISABLE, 1, 0, 0, 0, 0, e)) < 0)
+		return ret;
+	return 0;
+}
+
+/* A thread's scheduling policy and parameters, set from outside (the stage
+ * keeps CAP_SYS_NICE); a stopped thread does not run whatever its policy. */
+static int rt_sched(pid_t tid, const CoreEntry *core, struct err *e)
+{
+	const SchedEntry *se = core->sched;
+	struct {
+		uint32_t size, policy;
+		uint64_t flags;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t runtime, deadline, period;
+	} a = { 0 };
+
+	if (!se)
+		return 0;
+	a.size = sizeof(a);
+	a.policy = se->policy;
+	a.flags = se->flags;
+	a.nice = se->nice;
+	a.priority = se->priority;
+	a.runtime = se->runtime;
+	a.deadline = se->deadline;
+	a.period = se->period;
+	if (syscall(SYS_sched_setattr, tid, &a, 0) < 0)
+		return errno == EINVAL ? err_input(e, "core-%u.img: scheduling policy %u (nice %d, priority %u, flags %#llx) "
+						  "is not one this kernel takes", core->tid, se->policy, se->nice,
+						  se->priority, (unsigned long long)se->flags)
+				       : err_errno(e, "thread %d: set its scheduling policy %u (sched_setattr)", tid, se->policy);
+	return 0;
+}
+
 int rt_task_state_process(struct rsys *r, struct rt_task *t, struct err *e)
 {
 	const CoreEntry *c = t->core;
@@ -70,7 +189,7 @@ int rt_task_state_process(struct rsys *r, struct rt_task *t, struct err *e)
 	if (c->has_child_subreaper && c->child_subreaper &&
 	    (ret = rt_sys(r, NULL, "become a child subreaper", SYS_prctl, PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0, 0, e)) < 0)
 		return ret;
-	if ((ret = rt_timers_process(r, t, e)) < 0)
+	if ((ret = rt_timers_process(r, t, e)) < 0 || (ret = rt_process_knobs(r, t, e)) < 0)
 		return ret;
 	return rt_rlimits(t, e);
 }
@@ -102,7 +221,8 @@ int rt_task_state_thread(struct rsys *r, struct rt_task *t, const CoreEntry *cor
 	bool seccomp_done = false;
 	int ret;
 
-	if ((ret = rt_sigaltstack(r, t, core, e)) < 0 ||
+	if ((ret = rt_sched(r->tid, core, e)) < 0 ||
+	    (ret = rt_sigaltstack(r, t, core, e)) < 0 ||
 	    (ret = rt_timers_thread(r, t, core, e)) < 0 ||
 	    (ret = rt_pending_signals(r, t, core, e)) < 0 ||
 	    (ret = rt_creds(r, t, core, &seccomp_done, e)) < 0 ||

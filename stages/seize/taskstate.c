@@ -1,12 +1,15 @@
 /* seize/taskstate.c: the parts of a thread's state beyond registers and
  * memory: pending signals and sigaltstack (sigstate.c), credentials and
  * seccomp (creds.c), timers (timers.c); here the small per-process items
- * (rlimits, personality, dumpable, child subreaper) and the per-thread
- * parent-death signal. */
+ * (rlimits, personality, dumpable, child subreaper, THP disable,
+ * oom_score_adj, audit login uid) and the per-thread parent-death signal
+ * and scheduling policy. */
 #include <linux/prctl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <unistd.h>
 
 #include "images/core.pb-c.h"
 #include "lib/log.h"
@@ -75,6 +78,73 @@ static int seize_rlimits(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core,
 	return 0;
 }
 
+/* A thread's scheduling policy and parameters: sched_getattr works on any
+ * thread from outside, no remote call needed. */
+static int seize_sched(pid_t tid, CoreEntry *core, struct err *e)
+{
+	struct sched_attr_v1 {
+		uint32_t size, policy;
+		uint64_t flags;
+		int32_t nice;
+		uint32_t priority;
+		uint64_t runtime, deadline, period;
+	} a = { 0 };
+	SchedEntry *se = malloc(sizeof(*se));
+
+	if (!se)
+		return err_errno(e, "thread %d: scheduling state", tid);
+	if (syscall(SYS_sched_getattr, tid, &a, sizeof(a), 0) < 0) {
+		free(se);
+		return err_errno(e, "thread %d: read its scheduling policy (sched_getattr)", tid);
+	}
+	sched_entry__init(se);
+	se->policy = a.policy;
+	se->has_flags = se->has_nice = se->has_priority = true;
+	se->flags = a.flags;
+	se->nice = a.nice;
+	se->priority = a.priority;
+	if (a.runtime || a.deadline || a.period) {
+		se->has_runtime = se->has_deadline = se->has_period = true;
+		se->runtime = a.runtime;
+		se->deadline = a.deadline;
+		se->period = a.period;
+	}
+	core->sched = se;
+	return 0;
+}
+
+/* A number from /proc/PID/NAME; false if the file is not there (a kernel
+ * without audit has no loginuid). */
+static bool seize_proc_number(pid_t pid, const char *name, long long *v)
+{
+	char path[64], buf[32];
+	FILE *f;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	if (!(f = fopen(path, "re")))
+		return false;
+	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%lld", v) == 1;
+	fclose(f);
+	return ok;
+}
+
+/* oom_score_adj and the audit login uid, from /proc. */
+static int seize_proc_knobs(pid_t pid, CoreEntry *core, struct err *e)
+{
+	long long v;
+
+	if (!seize_proc_number(pid, "oom_score_adj", &v))
+		return err_errno(e, "pid %d: read /proc/%d/oom_score_adj", pid, pid);
+	core->has_oom_score_adj = true;
+	core->oom_score_adj = v;
+	if (seize_proc_number(pid, "loginuid", &v)) {
+		core->has_loginuid = true;
+		core->loginuid = v;
+	}
+	return 0;
+}
+
 /* Process-wide items, read in the leader. */
 static int seize_process_state(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core, struct err *e)
 {
@@ -97,6 +167,14 @@ static int seize_process_state(pid_t pid, struct rsys *r, uint64_t s, CoreEntry 
 		return err_errnum(e, -res, "pid %d: PR_GET_DUMPABLE", pid);
 	core->has_dumpable = true;
 	core->dumpable = res;
+	if ((ret = rsys_call(r, &res, SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0, 0, e)) < 0)
+		return ret;
+	if (res < 0)
+		return err_errnum(e, -res, "pid %d: PR_GET_THP_DISABLE", pid);
+	core->has_thp_disabled = true;
+	core->thp_disabled = res;
+	if ((ret = seize_proc_knobs(pid, core, e)) < 0)
+		return ret;
 	if ((ret = seize_prctl_int(r, pid, PR_GET_CHILD_SUBREAPER, "PR_GET_CHILD_SUBREAPER", s, &subreaper, e)) < 0)
 		return ret;
 	core->has_child_subreaper = true;
@@ -115,6 +193,8 @@ int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, uint64
 	    (ret = seize_prctl_int(r, p->pid, PR_GET_PDEATHSIG, "PR_GET_PDEATHSIG", s, &core->pdeathsig, e)) < 0)
 		return ret;
 	core->has_pdeathsig = true;
+	if ((ret = seize_sched(tid, core, e)) < 0)
+		return ret;
 	if (idx == 0 && (ret = seize_process_state(p->pid, r, s, core, e)) < 0)
 		return ret;
 	return 0;
@@ -122,6 +202,8 @@ int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, uint64
 
 void seize_task_state_free(CoreEntry *core)
 {
+	free(core->sched);
+	core->sched = NULL;
 	seize_sigstate_free(core);
 	seize_creds_free(core);
 	seize_timers_free(core);
