@@ -200,6 +200,8 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 int df_new_id(struct df *c, uint32_t *id, struct err *e);
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
 void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *why);
+/* shared.c: refuses processes sharing a descriptor table or fs struct. */
+void df_check_shared(struct df *c);
 /* A copy of pid's fd in this process (pidfd_getfd). */
 int df_getfd(struct df *c, pid_t pid, int fd, struct err *e);
 /* Keeps a file this stage holds (in flight, accepted) open until the end:

@@ -135,6 +135,7 @@ int df_close(struct df *c, struct err *e)
 			c->kinds[i].check(c);
 	df_check_owners(c);
 	df_check_externals(c);
+	df_check_shared(c);
 	/* Last: reading a waiting connection's data takes it from its backlog. */
 	for (int i = 0; i < c->nr_kinds; i++)
 		if (c->kinds[i].finish && c->kinds[i].finish(c, e) < 0)
