@@ -223,10 +223,7 @@ static int dump_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 		ret = pl_arg(a, o->ghost_limit, e);
 	if (ret == 0 && o->shell_job)
 		ret = pl_arg(a, "--shell-job", e);
-	for (int i = 0; ret == 0 && i < o->nr_externals; i++)
-		if ((ret = pl_arg(a, "--external", e)) == 0)
-			ret = pl_arg(a, o->externals[i], e);
-	return ret;
+	return ret ? ret : pl_arg_each(a, "--external", o->externals, o->nr_externals, e);
 }
 
 /* dump-files took back its own link remaps if it failed; if it succeeded,
@@ -240,12 +237,7 @@ static void dump_files_rollback(struct pl_ctx *c)
 /* --external mnt[MOUNTPOINT]:NAME options (driver/extmnt.c). */
 static int dump_mounts_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 {
-	int ret = 0;
-
-	for (int i = 0; ret == 0 && i < c->o->extmnt.nr; i++)
-		if ((ret = pl_arg(a, "--external", e)) == 0)
-			ret = pl_arg(a, c->o->extmnt.arg[i], e);
-	return ret;
+	return pl_arg_each(a, "--external", c->o->extmnt.arg, c->o->extmnt.nr, e);
 }
 
 /* All three readers are done: inventory.img marks the dump complete. */

@@ -67,18 +67,26 @@ bool dumpdir_all_ours(int fd, char *other, size_t size, bool *has_images, bool *
 	return ours;
 }
 
-/* Removes a run directory's own files and the directory, if nothing else is in it. */
-static void dumpdir_remove_run(int parent, const char *name)
+/* Opens directory name under parent without following a symlink; NULL if
+ * it cannot be. */
+static DIR *dumpdir_opendir(int parent, const char *name)
 {
 	int fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+
+	if (!d && fd >= 0)
+		close(fd);
+	return d;
+}
+
+/* Removes a run directory's own files and the directory, if nothing else is in it. */
+static void dumpdir_remove_run(int parent, const char *name)
+{
+	DIR *d = dumpdir_opendir(parent, name);
 	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d)))
 		if (de->d_type == DT_REG && run_is_own_file(de->d_name))
 			unlinkat(dirfd(d), de->d_name, 0);
@@ -92,15 +100,11 @@ static void dumpdir_remove_run(int parent, const char *name)
 /* Removes amber's files from directory 'path' and, when empty, the directory. */
 static void dumpdir_remove_ours(const char *path)
 {
-	int fd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = dumpdir_opendir(AT_FDCWD, path);
 	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d))) {
 		if (de->d_type == DT_REG && dumpdir_is_image(de->d_name))
 			unlinkat(dirfd(d), de->d_name, 0);

@@ -22,12 +22,3 @@ int extmnt_add(struct extmnt *x, const char *arg)
 	x->arg[x->nr++] = arg;
 	return 1;
 }
-
-int extmnt_args(const struct extmnt *x, const char **args, int na)
-{
-	for (int i = 0; i < x->nr; i++) {
-		args[na++] = "--external";
-		args[na++] = x->arg[i];
-	}
-	return na;
-}

@@ -20,7 +20,5 @@ struct extmnt {
 /* Takes one --external value: 1 if it is a mnt[...] one (kept), 0 if it
  * is of another kind (not ours), <0 after printing why it is malformed. */
 int extmnt_add(struct extmnt *x, const char *arg);
-/* Appends "--external", ARG for each to args (room for 2 * x->nr). */
-int extmnt_args(const struct extmnt *x, const char **args, int na);
 
 #endif

@@ -43,6 +43,16 @@ int pl_argf(struct pl_args *a, struct err *e, const char *fmt, ...)
 	return pl_arg(a, a->store + a->used - n - 1, e);
 }
 
+int pl_arg_each(struct pl_args *a, const char *opt, const char *const *vals, int n, struct err *e)
+{
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i < n; i++)
+		if ((ret = pl_arg(a, opt, e)) == 0)
+			ret = pl_arg(a, vals[i], e);
+	return ret;
+}
+
 int pl_fd(struct pl_args *a, const char *name, int fd, int target, struct err *e)
 {
 	if (a->nr_fds == RUN_MAX_FDS)

@@ -124,6 +124,8 @@ int pl_run(const struct pipeline *pl, struct run *r, const struct drv_opts *o, v
 int pl_arg(struct pl_args *a, const char *s, struct err *e);
 int pl_argf(struct pl_args *a, struct err *e, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 int pl_fd(struct pl_args *a, const char *name, int fd, int target, struct err *e);
+/* Appends "opt", vals[i] for each of the n values (--external ...). */
+int pl_arg_each(struct pl_args *a, const char *opt, const char *const *vals, int n, struct err *e);
 
 /* Hands over the driver's end of a channel (seize's control pipe), or -1;
  * the caller closes it. */

@@ -115,11 +115,8 @@ static int restore_pidns_arg(struct pl_ctx *c, struct pl_args *a, struct err *e)
 
 static int restore_mntns_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 {
-	int ret = 0;
+	int ret = pl_arg_each(a, "--external", c->o->extmnt.arg, c->o->extmnt.nr, e);
 
-	for (int i = 0; ret == 0 && i < c->o->extmnt.nr; i++)
-		if ((ret = pl_arg(a, "--external", e)) == 0)
-			ret = pl_arg(a, c->o->extmnt.arg[i], e);
 	if (ret == 0 && c->o->root && (ret = pl_arg(a, "--root", e)) == 0)
 		ret = pl_arg(a, c->o->root, e);
 	return ret;

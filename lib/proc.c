@@ -242,6 +242,23 @@ int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)
 	return 0;
 }
 
+bool proc_read_number(pid_t pid, const char *name, long long *v)
+{
+	char path[64], buf[32];
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = 0;
+	return sscanf(buf, "%lld", v) == 1;
+}
+
 int proc_read_stat(pid_t pid, pid_t tid, struct proc_stat *st, struct err *e)
 {
 	char path[64];

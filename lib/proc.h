@@ -61,6 +61,10 @@ struct proc_stat {
 };
 
 int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e);
+
+/* A decimal number from /proc/PID/NAME (oom_score_adj, loginuid, ...);
+ * false if the file is not there or holds no number. */
+bool proc_read_number(pid_t pid, const char *name, long long *v);
 int proc_read_stat(pid_t pid, pid_t tid, struct proc_stat *st, struct err *e);
 
 /* The fields of /proc/PID/status amber uses. */

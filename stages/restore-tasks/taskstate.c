@@ -18,7 +18,9 @@
 #include "images/core.pb-c.h"
 #include "lib/exitcodes.h"
 #include "lib/log.h"
+#include "lib/proc.h"
 #include "lib/rsys.h"
+#include "lib/schedattr.h"
 #include "stages/restore-tasks/batch.h"
 #include "stages/restore-tasks/restore-tasks.h"
 #include "stages/restore-tasks/taskstate.h"
@@ -70,17 +72,11 @@ static int rt_proc_write(pid_t pid, const char *name, long long want, struct err
 {
 	char path[64], buf[32];
 	long long now;
-	FILE *f;
 	int fd, n;
 
+	if (proc_read_number(pid, name, &now) && now == want)
+		return 0;
 	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	if ((f = fopen(path, "re"))) {
-		bool same = fgets(buf, sizeof(buf), f) && sscanf(buf, "%lld", &now) == 1 && now == want;
-
-		fclose(f);
-		if (same)
-			return 0;
-	}
 	if ((fd = open(path, O_WRONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, "pid %d: open %s to set it to %lld", pid, path, want);
 	n = snprintf(buf, sizeof(buf), "%lld", want);
@@ -101,19 +97,12 @@ static int rt_proc_write(pid_t pid, const char *name, long long want, struct err
 static int rt_loginuid(struct rsys *r, struct rt_task *t, uint32_t want, struct err *e)
 {
 	static const char path[] = "/proc/self/loginuid";
-	char path_pid[64], buf[16];
+	char buf[16];
 	long long now = -1;
 	long fd, res;
-	FILE *f;
 	int n, ret;
 
-	snprintf(path_pid, sizeof(path_pid), "/proc/%d/loginuid", t->pid);
-	if ((f = fopen(path_pid, "re"))) {
-		if (!fgets(buf, sizeof(buf), f) || sscanf(buf, "%lld", &now) != 1)
-			now = -1;
-		fclose(f);
-	}
-	if (now == (long long)want)
+	if (proc_read_number(t->pid, "loginuid", &now) && now == (long long)want)
 		return 0;
 	n = snprintf(buf, sizeof(buf), "%u", want);
 	if ((ret = rsys_poke(t->pid, RT_SCRATCH(t), path, sizeof(path), e)) < 0 ||
@@ -152,13 +141,7 @@ static int rt_process_knobs(struct rsys *r, struct rt_task *t, struct err *e)
 static int rt_sched(pid_t tid, const CoreEntry *core, struct err *e)
 {
 	const SchedEntry *se = core->sched;
-	struct {
-		uint32_t size, policy;
-		uint64_t flags;
-		int32_t nice;
-		uint32_t priority;
-		uint64_t runtime, deadline, period;
-	} a = { 0 };
+	struct amber_sched_attr a = { 0 };
 
 	if (!se)
 		return 0;

@@ -13,7 +13,9 @@
 
 #include "images/core.pb-c.h"
 #include "lib/log.h"
+#include "lib/proc.h"
 #include "lib/rsys.h"
+#include "lib/schedattr.h"
 #include "stages/seize/seize.h"
 #include "stages/seize/taskstate.h"
 
@@ -82,13 +84,7 @@ static int seize_rlimits(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core,
  * thread from outside, no remote call needed. */
 static int seize_sched(pid_t tid, CoreEntry *core, struct err *e)
 {
-	struct sched_attr_v1 {
-		uint32_t size, policy;
-		uint64_t flags;
-		int32_t nice;
-		uint32_t priority;
-		uint64_t runtime, deadline, period;
-	} a = { 0 };
+	struct amber_sched_attr a = { 0 };
 	SchedEntry *se = malloc(sizeof(*se));
 
 	if (!se)
@@ -113,20 +109,14 @@ static int seize_sched(pid_t tid, CoreEntry *core, struct err *e)
 	return 0;
 }
 
-/* A number from /proc/PID/NAME; false if the file is not there (a kernel
- * without audit has no loginuid). */
-static bool seize_proc_number(pid_t pid, const char *name, long long *v)
+/* A remote call nr(a1) whose result is the value asked for. */
+static int seize_call_value(struct rsys *r, pid_t pid, const char *what, long nr, uint64_t a1, long *res, struct err *e)
 {
-	char path[64], buf[32];
-	FILE *f;
-	bool ok;
+	int ret = rsys_call(r, res, nr, a1, 0, 0, 0, 0, 0, e);
 
-	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
-	if (!(f = fopen(path, "re")))
-		return false;
-	ok = fgets(buf, sizeof(buf), f) && sscanf(buf, "%lld", v) == 1;
-	fclose(f);
-	return ok;
+	if (ret == 0 && *res < 0)
+		return err_errnum(e, -*res, "pid %d: %s", pid, what);
+	return ret;
 }
 
 /* oom_score_adj and the audit login uid, from /proc. */
@@ -134,11 +124,12 @@ static int seize_proc_knobs(pid_t pid, CoreEntry *core, struct err *e)
 {
 	long long v;
 
-	if (!seize_proc_number(pid, "oom_score_adj", &v))
+	if (!proc_read_number(pid, "oom_score_adj", &v))
 		return err_errno(e, "pid %d: read /proc/%d/oom_score_adj", pid, pid);
 	core->has_oom_score_adj = true;
 	core->oom_score_adj = v;
-	if (seize_proc_number(pid, "loginuid", &v)) {
+	/* A kernel without audit has no loginuid. */
+	if (proc_read_number(pid, "loginuid", &v)) {
 		core->has_loginuid = true;
 		core->loginuid = v;
 	}
@@ -155,22 +146,16 @@ static int seize_process_state(pid_t pid, struct rsys *r, uint64_t s, CoreEntry 
 	if ((ret = seize_timers(pid, r, s, core, e)) < 0 ||
 	    (ret = seize_rlimits(pid, r, s, core, e)) < 0)
 		return ret;
-	if ((ret = rsys_call(r, &res, SYS_personality, 0xffffffff, 0, 0, 0, 0, 0, e)) < 0)
+	if ((ret = seize_call_value(r, pid, "read the personality", SYS_personality, 0xffffffff, &res, e)) < 0)
 		return ret;
-	if (res < 0)
-		return err_errnum(e, -res, "pid %d: read the personality", pid);
 	core->has_personality = true;
 	core->personality = res;
-	if ((ret = rsys_call(r, &res, SYS_prctl, PR_GET_DUMPABLE, 0, 0, 0, 0, 0, e)) < 0)
+	if ((ret = seize_call_value(r, pid, "PR_GET_DUMPABLE", SYS_prctl, PR_GET_DUMPABLE, &res, e)) < 0)
 		return ret;
-	if (res < 0)
-		return err_errnum(e, -res, "pid %d: PR_GET_DUMPABLE", pid);
 	core->has_dumpable = true;
 	core->dumpable = res;
-	if ((ret = rsys_call(r, &res, SYS_prctl, PR_GET_THP_DISABLE, 0, 0, 0, 0, 0, e)) < 0)
+	if ((ret = seize_call_value(r, pid, "PR_GET_THP_DISABLE", SYS_prctl, PR_GET_THP_DISABLE, &res, e)) < 0)
 		return ret;
-	if (res < 0)
-		return err_errnum(e, -res, "pid %d: PR_GET_THP_DISABLE", pid);
 	core->has_thp_disabled = true;
 	core->thp_disabled = res;
 	if ((ret = seize_proc_knobs(pid, core, e)) < 0)

@@ -143,87 +143,54 @@ bench_spinners() {
 }
 bench_spinners || status=1
 
-# --- files: one process with 10,000 open file descriptions and 1,000 pipes
-# holding data (RLIMIT_NOFILE permitting)
-bench_files() {
-	local w="$work/files" nf=10000 np=1000 hard t0 t1 t2 t3 verdict
+# --- files: one process with NF open file descriptions (the i-th at offset
+# i * STRIDE) and NP pipes holding data (RLIMIT_NOFILE permitting):
+#	files     10,000 descriptions and 1,000 pipes
+#	samefile  15,000 opens of one file at one offset: every description
+#	          looks the same from /proc, so only kcmp tells them apart;
+#	          dump-files keeps each such group in kcmp order (a binary search
+#	          per descriptor). Its target is a dump under 1 s (issue 11),
+#	          printed with the ratio to it.
+bench_manyfds() {
+	local name=$1 nf=$2 np=$3 stride=$4 target=$5 w="$work/$1" hard t0 t1 t2 t3 verdict
 	mkdir -p "$w"
 	hard=$(ulimit -Hn)
 	if [ "$hard" != unlimited ] && [ "$hard" -lt $((nf + 2 * np + 64)) ]; then
 		nf=$((hard - 2 * np - 64))
 	fi
-	"$B/tests/workloads/closefds" "$B/tests/workloads/manyfds" "$w/ready" "$w/result" "$nf" "$np" </dev/null >/dev/null 2>"$w/wl.err" &
+	"$B/tests/workloads/closefds" "$B/tests/workloads/manyfds" "$w/ready" "$w/result" "$nf" "$np" "$stride" </dev/null >/dev/null 2>"$w/wl.err" &
 	pid=$!
 	disown $pid
 	if ! wait_file "$w/ready"; then
-		echo "files ($nf + $np pipes):  not available: manyfds never got ready: $(head -n 1 "$w/wl.err")"
+		echo "$name ($nf + $np pipes):  not available: manyfds never got ready: $(head -n 1 "$w/wl.err")"
 		return 0
 	fi
 	t0=$(now)
 	if ! amber_timed "$w/dump.err" dump -t "$pid" -D "$w/img"; then
-		echo "files:                     not available: dump failed: $(why "$w/dump.err")"
+		echo "$name:                     not available: dump failed: $(why "$w/dump.err")"
 		return 0
 	fi
 	t1=$(now)
 	wait_gone 10 "$pid"
 	t2=$(now)
 	if ! amber_timed "$w/restore.err" restore -D "$w/img" -d; then
-		echo "files:                     restore not available: $(why "$w/restore.err")"
+		echo "$name:                     restore not available: $(why "$w/restore.err")"
 		return 0
 	fi
 	t3=$(now)
 	verdict=$(verdict_of "$pid" "$w/result")
-	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v n=$((nf + 2 * np)) -v nf="$nf" -v np="$np" -v v="$verdict" 'BEGIN {
-		printf "files dump (%d + %d pipes): %.3f s  %8.0f fds/s\n", nf, np, d, n / d
-		printf "files restore:               %.3f s  %8.0f fds/s\n", r, n / r
-		printf "restored files:              %s\n", v
+	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v n=$((nf + 2 * np)) -v nf="$nf" -v np="$np" \
+	    -v name="$name" -v target="$target" -v f="$(frozen_of "$w/dump.err")" -v v="$verdict" 'BEGIN {
+		printf "%s dump (%d + %d pipes): %.3f s (frozen %s s)  %8.0f fds/s", name, nf, np, d, f, n / d
+		if (target != "") printf ", %.2f of the %s s target", d / target, target
+		printf "\n%s restore:               %.3f s  %8.0f fds/s\n", name, r, n / r
+		printf "restored %s:              %s\n", name, v
 	}'
 	kill -9 "$pid" 2>/dev/null; pid=
 	[ "$verdict" = PASS ]
 }
-bench_files || status=1
-
-# --- one file opened 15,000 times at one offset: every description looks
-# the same from /proc, so only kcmp tells them apart; dump-files keeps each
-# such group in kcmp order (a binary search per descriptor). The target is
-# a dump under 1 s (issue 11); the figure is printed with its ratio to it.
-bench_samefile() {
-	local w="$work/samefile" nf=15000 hard t0 t1 t2 t3 verdict
-	mkdir -p "$w"
-	hard=$(ulimit -Hn)
-	if [ "$hard" != unlimited ] && [ "$hard" -lt $((nf + 64)) ]; then
-		nf=$((hard - 64))
-	fi
-	"$B/tests/workloads/closefds" "$B/tests/workloads/manyfds" "$w/ready" "$w/result" "$nf" 0 0 </dev/null >/dev/null 2>"$w/wl.err" &
-	pid=$!
-	disown $pid
-	if ! wait_file "$w/ready"; then
-		echo "same file ($nf):           not available: manyfds never got ready: $(head -n 1 "$w/wl.err")"
-		return 0
-	fi
-	t0=$(now)
-	if ! amber_timed "$w/dump.err" dump -t "$pid" -D "$w/img"; then
-		echo "same file:                 not available: dump failed: $(why "$w/dump.err")"
-		return 0
-	fi
-	t1=$(now)
-	wait_gone 10 "$pid"
-	t2=$(now)
-	if ! amber_timed "$w/restore.err" restore -D "$w/img" -d; then
-		echo "same file:                 restore not available: $(why "$w/restore.err")"
-		return 0
-	fi
-	t3=$(now)
-	verdict=$(verdict_of "$pid" "$w/result")
-	awk -v d="$(echo "$t1 - $t0" | bc)" -v r="$(echo "$t3 - $t2" | bc)" -v n="$nf" -v f="$(frozen_of "$w/dump.err")" -v v="$verdict" 'BEGIN {
-		printf "same file dump (%d descriptions of one file at one offset): %.3f s (frozen %s s), %.2f of the 1 s target\n", n, d, f, d / 1.0
-		printf "same file restore:           %.3f s\n", r
-		printf "restored descriptions:       %s\n", v
-	}'
-	kill -9 "$pid" 2>/dev/null; pid=
-	[ "$verdict" = PASS ]
-}
-bench_samefile || status=1
+bench_manyfds files 10000 1000 7 "" || status=1
+bench_manyfds samefile 15000 0 0 1 || status=1
 
 # --- mounts: a mount namespace of its own with 500 mounts (250 tmpfs and a
 # bind of each) under one tmpfs; build-mntns' own time is the figure.
