@@ -83,13 +83,10 @@ static DIR *dumpdir_opendir(int parent, const char *name)
 static void dumpdir_remove_run(int parent, const char *name)
 {
 	DIR *d = dumpdir_opendir(parent, name);
-	struct dirent *de;
 
 	if (!d)
 		return;
-	while ((de = readdir(d)))
-		if (de->d_type == DT_REG && run_is_own_file(de->d_name))
-			unlinkat(dirfd(d), de->d_name, 0);
+	run_clear_own_files(dirfd(d));
 	/* An ns/ left by a killed restore holds pins; those are unmounted by a restore. */
 	unlinkat(dirfd(d), "ns", AT_REMOVEDIR);
 	closedir(d);

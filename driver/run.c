@@ -71,9 +71,7 @@ bool run_is_own_file(const char *name)
 	return !strcmp(dot, ".in") || !strcmp(dot, ".out") || !strcmp(dot, ".log") || !strcmp(dot, ".cmd");
 }
 
-/* Removes the files of an earlier run of the same kind, and only those:
- * a run directory given with --run-dir may hold anything else. */
-static void run_clear_dir(int dfd)
+void run_clear_own_files(int dfd)
 {
 	DIR *d = fdopendir(dup(dfd));
 	struct dirent *de;
@@ -131,7 +129,7 @@ int run_init(struct run *r, const char *op, const char *images, const char *run_
 		snprintf(r->dir, sizeof(r->dir), "%s/%s.run", r->images, op);
 	if ((ret = run_open_dir(r->dir, e)) < 0)
 		return ret;
-	run_clear_dir(ret);
+	run_clear_own_files(ret);
 	close(ret);
 	if (logfile) {
 		r->log_fd = open(logfile, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);

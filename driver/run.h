@@ -96,6 +96,9 @@ void run_report_failure(struct run *r, const struct run_stage *s, const struct e
 const char *run_quote(const char *s, char *buf, size_t size);
 /* Whether a file name is one amber writes in run directories (and may remove). */
 bool run_is_own_file(const char *name);
+/* Removes the files of an earlier run from the run directory open as dfd,
+ * and only those: a run directory given with --run-dir may hold anything. */
+void run_clear_own_files(int dfd);
 /* Seconds on CLOCK_MONOTONIC. */
 double run_now(void);
 /* Where amber-NAME lives. */
