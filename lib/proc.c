@@ -133,6 +133,9 @@ void proc_parse_vmflags(const char *flags, struct proc_vma *v)
 		else if (!strncmp(p, "hg", 2)) v->hugepage = true;
 		else if (!strncmp(p, "nh", 2)) v->nohugepage = true;
 		else if (!strncmp(p, "wf", 2)) v->wipeonfork = true;
+		else if (!strncmp(p, "lo", 2)) v->locked = true;
+		else if (!strncmp(p, "lf", 2)) v->lockonfault = true;
+		else if (!strncmp(p, "dp", 2)) v->droppable = true;
 		else if (!strncmp(p, "io", 2) || !strncmp(p, "pf", 2)) v->io_or_pfnmap = true;
 		p += 2;
 		while (*p && *p != ' ')

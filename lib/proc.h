@@ -32,6 +32,9 @@ struct proc_vma {
 	bool hugepage;		/* hg: MADV_HUGEPAGE */
 	bool nohugepage;	/* nh: MADV_NOHUGEPAGE */
 	bool wipeonfork;	/* wf: MADV_WIPEONFORK */
+	bool locked;		/* lo: mlock, mlockall */
+	bool lockonfault;	/* lf: MLOCK_ONFAULT, MCL_ONFAULT (with lo) */
+	bool droppable;		/* dp: MAP_DROPPABLE */
 	bool io_or_pfnmap;	/* io, pf: device memory amber cannot copy */
 	uint64_t rss_kb, swap_kb;	/* Rss: and Swap: lines */
 	bool has_smaps;		/* the fields above were read */

@@ -13,6 +13,9 @@
 #include "images/memfd.h"
 #include "stages/dump-memory/dump-memory.h"
 
+/* MAP_DROPPABLE (Linux 6.11); the headers of this Debian predate it. */
+#define AMBER_MAP_DROPPABLE 0x08
+
 int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *e)
 {
 	if (!strcmp(v->path, "[vdso]")) *kind = VMA_KIND__VMA_VDSO;
@@ -106,7 +109,12 @@ int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, V
 		v->end = vmas[i].end;
 		v->pgoff = vmas[i].pgoff;
 		v->prot = vmas[i].prot;
-		v->flags = (vmas[i].shared ? MAP_SHARED : MAP_PRIVATE) | (vmas[i].growsdown ? MAP_GROWSDOWN : 0);
+		v->flags = (vmas[i].shared ? MAP_SHARED : vmas[i].droppable ? AMBER_MAP_DROPPABLE : MAP_PRIVATE) |
+			   (vmas[i].growsdown ? MAP_GROWSDOWN : 0);
+		if (vmas[i].locked) {
+			v->has_mlock = true;
+			v->mlock = vmas[i].lockonfault ? 2 : 1;
+		}
 		v->kind = kinds[i];
 		/* Restore needs both to rebuild VMAs the kernel will not merge
 		 * differently than it did in the dumped process. */

@@ -200,6 +200,13 @@ static int rt_vma_flags(struct rt_batch *b, const VmaEntry *v, struct err *e)
 		if ((ret = rt_batch_add(b, NULL, 0, what, SYS_madvise, v->start, v->end - v->start, v->madvise[i], 0, 0, 0, e)) < 0)
 			return ret;
 	}
+	/* Locked as it was (the task still has amber's CAP_IPC_LOCK); 1: MLOCK_ONFAULT. */
+	if (v->has_mlock && v->mlock) {
+		snprintf(what, sizeof(what), "lock %#llx in memory (mlock2)", (unsigned long long)v->start);
+		if ((ret = rt_batch_add(b, NULL, 0, what, SYS_mlock2, v->start, v->end - v->start, v->mlock == 2 ? 1 : 0, 0, 0,
+					0, e)) < 0)
+			return ret;
+	}
 	return 0;
 }
 
@@ -327,7 +334,8 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		uint64_t len = v->end - v->start;
-		int flags = (v->flags & (MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN)) | MAP_FIXED |
+		/* 0x08: MAP_DROPPABLE, in place of MAP_PRIVATE (dump-memory/mm.c). */
+		int flags = (v->flags & (MAP_SHARED | MAP_PRIVATE | 0x08 | MAP_GROWSDOWN)) | MAP_FIXED |
 			    (v->has_noreserve && v->noreserve ? MAP_NORESERVE : 0);
 		/* Mapped writable first when it was accountable, made read-only by rt_vma_flags. */
 		uint32_t prot = v->prot | (v->has_account && v->account ? PROT_WRITE : 0);
