@@ -202,6 +202,9 @@ int df_new_id(struct df *c, uint32_t *id, struct err *e);
 void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *why);
 /* shared.c: refuses processes sharing a descriptor table or fs struct. */
 void df_check_shared(struct df *c);
+/* The settings of terminal pid fd into t (cc the NCCS bytes it points
+ * at), and *out = t; *out NULL for a character device that is no terminal. */
+int df_tty_state(struct df *c, pid_t pid, int fd, TtyStateEntry *t, uint8_t *cc, TtyStateEntry **out, struct err *e);
 /* A copy of pid's fd in this process (pidfd_getfd). */
 int df_getfd(struct df *c, pid_t pid, int fd, struct err *e);
 /* Keeps a file this stage holds (in flight, accepted) open until the end:

@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "images/files.pb-c.h"
@@ -390,6 +392,8 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 			     .usk = { .u = UNIX_SOCKET_ENTRY__INIT }, .anon = ANON_FILE_ENTRY__INIT };
 	RegFileEntry *re = &d.re;
 	FownEntry fown = FOWN_ENTRY__INIT;
+	TtyStateEntry tty = TTY_STATE_ENTRY__INIT;
+	uint8_t tty_cc[NCCS];
 	bool owned;
 	uint32_t my_id;
 	struct df_file *f;
@@ -441,15 +445,55 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 	if (owned)
 		re->fown = &fown;
 	if (ext) {
-		/* Outside the tree: its key stands for it, nothing else is read. */
+		/* Outside the tree: its key stands for it; of a terminal, its
+		 * settings too, which restore puts back on the one it is given. */
 		re->path = re->external = (char *)ext;
 		re->has_size = false;
+		if (S_ISCHR(st->st_mode) && (ret = df_tty_state(c, pid, fd, &tty, tty_cc, &re->tty, e)) < 0)
+			return ret;
 	} else if (k->describe && (ret = k->describe(c, &d, e)) < 0) {
 		if (k->release)
 			k->release(&d);
 		return ret;
 	}
 	return df_file_write(c, k, &d, id, added, e);
+}
+
+int df_tty_state(struct df *c, pid_t pid, int fd, TtyStateEntry *t, uint8_t *cc, TtyStateEntry **out, struct err *e)
+{
+	struct termios tio;
+	struct winsize ws;
+	int copy = df_getfd(c, pid, fd, e);
+
+	*out = NULL;
+	if (copy < 0)
+		return copy;
+	/* Not every character device is a terminal. */
+	if (tcgetattr(copy, &tio) < 0) {
+		close(copy);
+		return 0;
+	}
+	t->iflag = tio.c_iflag;
+	t->oflag = tio.c_oflag;
+	t->cflag = tio.c_cflag;
+	t->lflag = tio.c_lflag;
+	t->has_line = t->has_ispeed = t->has_ospeed = t->has_cc = true;
+	t->line = tio.c_line;
+	t->ispeed = cfgetispeed(&tio);
+	t->ospeed = cfgetospeed(&tio);
+	memcpy(cc, tio.c_cc, NCCS);
+	t->cc.data = cc;
+	t->cc.len = NCCS;
+	if (ioctl(copy, TIOCGWINSZ, &ws) == 0) {
+		t->has_rows = t->has_cols = t->has_xpixel = t->has_ypixel = true;
+		t->rows = ws.ws_row;
+		t->cols = ws.ws_col;
+		t->xpixel = ws.ws_xpixel;
+		t->ypixel = ws.ws_ypixel;
+	}
+	close(copy);
+	*out = t;
+	return 0;
 }
 
 /* Keeps this stage's copy fd of a file in flight open to the end (kcmp

@@ -12,7 +12,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -139,6 +141,43 @@ int reopen_match_inherits(struct reopen *r, int shell_tty, struct err *e)
 	return 0;
 }
 
+/* Puts the dumped terminal settings on the terminal given for f, once:
+ * the tree's programs find it as they left it (raw mode, window size). */
+static int reopen_tty_state(struct reopen_file *f, struct err *e)
+{
+	const TtyStateEntry *t = f->re->tty;
+	struct reopen_inherit *in = f->inherit;
+	struct termios tio;
+
+	if (tcgetattr(in->fd, &tio) < 0)
+		return err_errno(e, "%s: read the settings of terminal fd %d", in->arg, in->fd);
+	tio.c_iflag = t->iflag;
+	tio.c_oflag = t->oflag;
+	tio.c_cflag = t->cflag;
+	tio.c_lflag = t->lflag;
+	if (t->has_line)
+		tio.c_line = t->line;
+	if (t->has_cc && t->cc.len == NCCS)
+		memcpy(tio.c_cc, t->cc.data, NCCS);
+	if (t->has_ispeed)
+		cfsetispeed(&tio, t->ispeed);
+	if (t->has_ospeed)
+		cfsetospeed(&tio, t->ospeed);
+	if (tcsetattr(in->fd, TCSANOW, &tio) < 0)
+		return err_errno(e, "%s: put the dumped settings of pid %d fd %u on terminal fd %d", in->arg, f->pid,
+				 f->tfd, in->fd);
+	if (t->has_rows && t->has_cols) {
+		struct winsize ws = { t->rows, t->cols, t->xpixel, t->ypixel };
+
+		if (ioctl(in->fd, TIOCSWINSZ, &ws) < 0)
+			return err_errno(e, "%s: set the window size %ux%u on terminal fd %d", in->arg, t->cols, t->rows,
+					 in->fd);
+	}
+	in->tty_set = true;
+	pr_info("pid %d fd %u: terminal fd %d given its settings at dump", f->pid, f->tfd, in->fd);
+	return 0;
+}
+
 int reopen_inherited(struct reopen_file *f, struct err *e)
 {
 	const RegFileEntry *re = f->re;
@@ -162,6 +201,8 @@ int reopen_inherited(struct reopen_file *f, struct err *e)
 		pr_info("pid %d fd %u: '%s' is fd %d as given", f->pid, f->tfd, re->path, in->fd);
 		return 0;
 	}
+	if (re->tty && !in->tty_set && isatty(in->fd) && (fd = reopen_tty_state(f, e)) < 0)
+		return fd;
 	/* A file: a description of our own with the dumped flags, whatever
 	 * the giver opened it with. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", in->fd);

@@ -22,12 +22,13 @@ struct reopen_inherit {
 	struct ext_key key;
 	const char *arg;	/* as given, for messages */
 	bool used;
+	bool tty_set;		/* the dumped terminal settings were put on it */
 };
 
 /* One open file description of files.img. */
 struct reopen_file {
 	RegFileEntry *re;
-	const struct reopen_inherit *inherit;	/* given by the restorer, NULL if opened here */
+	struct reopen_inherit *inherit;	/* given by the restorer, NULL if opened here */
 	int fd;			/* opened by this stage, -1 before */
 	pid_t pid;		/* the first descriptor that uses it, for messages; 0 if unused */
 	uint32_t tfd;

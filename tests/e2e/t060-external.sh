@@ -208,7 +208,7 @@ EOF
 start_ttyjob() {
 	command -v script >/dev/null || { e2e_skip "no script(1)"; return 1; }
 	rm -f "$T/ready" "$T/result"
-	script -qfec "$E2E_WL/closefds $E2E_WL/ttyjob $T/ready $T/result" "$T/ts1" </dev/null >/dev/null 2>&1 &
+	script -qfec "$E2E_WL/closefds $E2E_WL/ttyjob $T/ready $T/result ${1:-}" "$T/ts1" </dev/null >/dev/null 2>&1 &
 	e2e_track $!
 	e2e_poll 10 test -s "$T/ready" || { fail "ttyjob did not get ready: $(cat "$T/ts1")"; return 1; }
 	pid=$(cut -d' ' -f2 "$T/ready")
@@ -235,6 +235,16 @@ testShellJob() {
 	# Restored on another terminal, the one this restore runs on.
 	restore_on_tty --shell-job
 	assertContains "the first terminal saw the start" "$(cat "$T/ts1")" "ttyjob: before the dump"
+}
+
+# A program that put its terminal in raw mode with its own window size (an
+# editor) finds the terminal it is restored on so too.
+testShellJobRawMode() {
+	e2e_need_amber || return 0
+	start_ttyjob raw || return 0
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --shell-job || return 0
+	e2e_wait_dead "$pid" || { fail "ttyjob still runs after the dump"; return 0; }
+	restore_on_tty --shell-job
 }
 
 # A job of a job-control shell: a process group of its own, the terminal's
