@@ -42,12 +42,34 @@ static int reopen_memfd_get(struct reopen *r, uint64_t ino, struct err *e)
 	return fd;
 }
 
+/* Is f the description that gets the memfd's own (memfd_create's) one?
+ * The first read-write description of each memfd, by file id. A reopen
+ * through /proc counts as a writer of the inode for as long as it is
+ * open, so a memfd held only that way could not be executed (ETXTBSY),
+ * where the one memfd_create made is no such writer. */
+static bool reopen_memfd_is_first(const struct reopen *r, const struct reopen_file *f)
+{
+	const RegFileEntry *re = f->re;
+
+	if ((re->flags & O_ACCMODE) != O_RDWR)
+		return false;
+	for (int i = 0; i < r->nr_files; i++) {
+		const RegFileEntry *o = r->files[i].re;
+
+		if (o && o->memfd && o->has_inode && o->inode == re->inode && (o->flags & O_ACCMODE) == O_RDWR &&
+		    o->id < re->id)
+			return false;
+	}
+	return true;
+}
+
 int reopen_memfd(struct reopen *r, struct reopen_file *f, struct err *e)
 {
 	const RegFileEntry *re = f->re;
 	const char *name = memfd_name_of(re->path);
 	char path[64];
 	_cleanup_close_ int fd = -1;
+	bool first;
 	int mfd;
 
 	if (!name || !re->has_inode)
@@ -56,13 +78,22 @@ int reopen_memfd(struct reopen *r, struct reopen_file *f, struct err *e)
 	if ((mfd = reopen_memfd_get(r, re->inode, e)) < 0)
 		return err_wrap(e, "pid %d fd %u: memfd '%s' (file %u)", f->pid, f->tfd, name, re->id);
 	/* A description of its own with the dumped flags, on the same inode;
-	 * O_NOFOLLOW would refuse the /proc link, so it is left out. */
+	 * O_NOFOLLOW would refuse the /proc link, so it is left out. The first
+	 * read-write one is memfd_create's own, with the flags fcntl sets. */
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", mfd);
-	fd = open(path, reopen_flags(re) & ~O_NOFOLLOW);
+	if ((first = reopen_memfd_is_first(r, f))) {
+		fd = fcntl(mfd, F_DUPFD_CLOEXEC, 0);
+		if (fd >= 0 && fcntl(fd, F_SETFL, re->flags & (O_APPEND | O_NONBLOCK | O_ASYNC | O_DIRECT | O_NOATIME)) < 0)
+			return err_errno(e, "pid %d fd %u: set the flags %#o of memfd '%s' (file %u)", f->pid, f->tfd,
+					 re->flags, name, re->id);
+	} else {
+		fd = open(path, reopen_flags(re) & ~O_NOFOLLOW);
+	}
 	if (fd < 0)
 		return err_errno(e, "pid %d fd %u: open memfd '%s' (file %u) again with flags %#o", f->pid, f->tfd, name,
 				 re->id, re->flags);
-	if (re->pos && lseek(fd, re->pos, SEEK_SET) < 0)
+	/* memfd_create's description is where writing the contents left it. */
+	if ((re->pos || first) && lseek(fd, re->pos, SEEK_SET) < 0)
 		return err_errno(e, "pid %d fd %u: seek memfd '%s' to %llu", f->pid, f->tfd, name,
 				 (unsigned long long)re->pos);
 	pr_debug("file %u: memfd '%s' (inode %llu at dump) flags %#o pos %llu", re->id, name,

@@ -147,4 +147,11 @@ tearDown() {
 	e2e_teardown
 }
 
+# A program kept in a memfd can still be run from it (fexecve) after
+# restore: its descriptor is memfd_create's own again, not a reopen that
+# would count as a writer (ETXTBSY).
+testMemfdExecutable() {
+	e2e_roundtrip memfdexec
+}
+
 . /usr/share/shunit2/shunit2
