@@ -17,4 +17,11 @@ testSeccompLeaveRunning() {
 	e2e_leave_running seccomp
 }
 
+# One filter given to all threads at once (TSYNC): after restore every
+# thread has it, and the process runs to its end and exits normally.
+testSeccompTsyncThreads() {
+	e2e_roundtrip seccomptsync
+	e2e_poll 10 e2e_dead "$_pid" || fail "seccomptsync did not exit after its check (state $(e2e_state "$_pid"))"
+}
+
 . /usr/share/shunit2/shunit2
