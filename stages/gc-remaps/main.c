@@ -31,15 +31,10 @@
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/log.h"
+#include "stages/gc-remaps/gc-remaps.h"
 
 struct gc_remaps_opts {
 	bool show;
-};
-
-/* The pins of the namespaces build-mntns made, by id. */
-struct gc_remaps_pins {
-	char **pin;
-	uint32_t nr;
 };
 
 /* Unlinks path in the mount namespace pinned at pin (in a child: entering
@@ -65,9 +60,9 @@ static int gc_remaps_unlink_in(const char *pin, const char *path)
 }
 
 /* Removes one link remap, in its namespace if it has one. */
-static int gc_remaps_remove(const struct gc_remaps_pins *p, RemapPlanEntry *r, struct err *e)
+static int gc_remaps_remove(const struct gc_remaps_input *in, RemapPlanEntry *r, struct err *e)
 {
-	const char *pin = r->has_mntns && r->mntns < p->nr ? p->pin[r->mntns] : NULL;
+	const char *pin = r->has_mntns && r->mntns < in->nr_pins ? in->pin[r->mntns] : NULL;
 	int ret;
 
 	if (r->has_mntns && !pin)
@@ -88,51 +83,23 @@ static int gc_remaps_remove(const struct gc_remaps_pins *p, RemapPlanEntry *r, s
 
 static int gc_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
-	struct gc_remaps_pins pins = { NULL, 0 };
 	const struct gc_remaps_opts *o = opts;
-	StreamRecord *rec, **links = NULL;
-	struct stream_in in;
+	struct gc_remaps_input in;
 	struct stream_out out;
-	int ret, nr = 0;
+	int ret;
 
-	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
-		return ret;
-	if ((ret = stream_out_open(&out, 1, "gc-remaps", e)) < 0) {
-		stream_in_close(&in);
-		return ret;
-	}
 	/* The pins (build-mntns) come after the remaps (collect-remaps):
 	 * everything is read first. */
-	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
-		RemapPlanEntry *r = rec->body_case == STREAM_RECORD__BODY_REMAP ? rec->remap : NULL;
-
-		if (rec->body_case == STREAM_RECORD__BODY_MNTNS && rec->mntns->id < 4096) {
-			if (rec->mntns->id >= pins.nr) {
-				pins.pin = realloc(pins.pin, (rec->mntns->id + 1) * sizeof(*pins.pin));
-				memset(pins.pin + pins.nr, 0, (rec->mntns->id + 1 - pins.nr) * sizeof(*pins.pin));
-				pins.nr = rec->mntns->id + 1;
-			}
-			pins.pin[rec->mntns->id] = strdup(rec->mntns->pin);
-		}
-		if (r && r->kind == REMAP_KIND__REMAP_LINK && r->path) {
-			links = realloc(links, (nr + 1) * sizeof(*links));
-			links[nr++] = rec;
-			continue;
-		}
-		stream_record__free_unpacked(rec, NULL);
-	}
-	stream_in_close(&in);
-	for (int i = 0; i < nr; i++) {
-		if (ret >= 0 && !o->show && !links[i]->remap->missing)
-			ret = gc_remaps_remove(&pins, links[i]->remap, e);
+	ret = gc_remaps_read(0, &in, e);
+	if (ret >= 0)
+		ret = stream_out_open(&out, 1, "gc-remaps", e);
+	for (int i = 0; ret >= 0 && i < in.nr_links; i++) {
+		if (!o->show && !in.links[i]->remap->missing)
+			ret = gc_remaps_remove(&in, in.links[i]->remap, e);
 		if (ret >= 0)
-			ret = stream_out_write(&out, links[i], e);
-		stream_record__free_unpacked(links[i], NULL);
+			ret = stream_out_write(&out, in.links[i], e);
 	}
-	free(links);
-	for (uint32_t i = 0; i < pins.nr; i++)
-		free(pins.pin[i]);
-	free(pins.pin);
+	gc_remaps_input_free(&in);
 	return ret < 0 ? ret : stream_out_end(&out, e);
 }
 
