@@ -156,6 +156,8 @@ struct rt_plan {
 	struct rt_memfds memfds;
 	FsPlanEntry **dirs;	/* cwds and roots under overmounts (restore-files) */
 	int nr_dirs;
+	MntnsPlanEntry **mntns;	/* build-mntns' namespaces: their pins and tasks */
+	int nr_mntns;
 	struct rt_procmnt *procs;	/* proc mounts to make again in the new pid namespace */
 	int nr_procs;
 	int ns_fds[RT_MAX_NS + 3];	/* UTS, IPC and network namespaces made again, and the stage's own (ns.c) */
@@ -174,6 +176,14 @@ struct rt_opts {
 void rt_foreground(const struct rt_plan *p, int tty);
 
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* Reads and checks the state stream on fd into p (tasks, fd and fs plans,
+ * epoll registrations, namespaces), with no side effect: what
+ * tests/fuzz/fuzz_stage_restore_tasks.c feeds; rt_plan_free frees it. */
+int rt_plan_read(int fd, struct rt_plan *p, struct err *e);
+void rt_plan_free(struct rt_plan *p);
+/* Takes every file restore-files sent on sock (ipc/fdpass.h), indexed by
+ * file id, until the end marker (tests/fuzz/fuzz_stage_restore_tasks_files.c). */
+int rt_receive_files(struct rt_plan *p, int sock, struct err *e);
 /* images.c: load a task's images; free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);
 void rt_unload(struct rt_task *t);

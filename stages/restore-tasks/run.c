@@ -55,20 +55,16 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 		t->epoll = n;
 		n[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
 	} else if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
-		/* build-mntns' namespace: the tasks in it enter it before they
-		 * take their cwd and files (fork.c). One fd serves them all. */
-		const MntnsPlanEntry *m = rec->mntns;
-		int fd = open(m->pin, O_RDONLY | O_CLOEXEC);
+		/* build-mntns' namespace: its pin is opened once the whole
+		 * input is read (rt_open_pins). */
+		MntnsPlanEntry **nm = realloc(p->mntns, sizeof(*nm) * (p->nr_mntns + 1));
 
-		if (fd < 0)
-			return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
-		for (size_t k = 0; k < m->n_pids; k++)
-			for (int i = 0; i < p->nr; i++)
-				if (p->tasks[i].pe->pid == m->pids[k]) {
-					p->tasks[i].has_mntns = true;
-					p->tasks[i].mntns_fd = fd;
-					p->tasks[i].mntns_id = m->id;
-				}
+		if (!nm)
+			return err_errno(e, "plan mount namespaces");
+		p->mntns = nm;
+		nm[p->nr_mntns++] = rec->mntns;
+		rec->mntns = NULL;
+		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
 	} else if (rec->body_case == STREAM_RECORD__BODY_FS_PLAN) {
 		FsPlanEntry **nd = realloc(p->dirs, sizeof(*nd) * (p->nr_dirs + 1));
 
@@ -91,8 +87,46 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 	return 0;
 }
 
-/* Takes every file restore-files sent, indexed by file id. */
-static int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
+int rt_plan_read(int fd, struct rt_plan *p, struct err *e)
+{
+	struct stream_in in;
+	StreamRecord *rec;
+	int ret;
+
+	if ((ret = stream_in_open(&in, fd, "stdin", e)) < 0)
+		return ret;
+	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
+		ret = rt_plan_add(p, rec, e);
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			break;
+	}
+	stream_in_close(&in);
+	return ret;
+}
+
+/* Opens the pin of each of build-mntns' namespaces: the tasks in it enter
+ * it before they take their cwd and files (fork.c). One fd serves them all. */
+static int rt_open_pins(struct rt_plan *p, struct err *e)
+{
+	for (int k = 0; k < p->nr_mntns; k++) {
+		const MntnsPlanEntry *m = p->mntns[k];
+		int fd = open(m->pin, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
+		for (size_t j = 0; j < m->n_pids; j++)
+			for (int i = 0; i < p->nr; i++)
+				if (p->tasks[i].pe->pid == m->pids[j]) {
+					p->tasks[i].has_mntns = true;
+					p->tasks[i].mntns_fd = fd;
+					p->tasks[i].mntns_id = m->id;
+				}
+	}
+	return 0;
+}
+
+int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
 {
 	int fds[FDPASS_BATCH], n;
 	uint32_t ids[FDPASS_BATCH];
@@ -216,7 +250,7 @@ static void rt_rollback(struct rt_plan *p)
 				;
 }
 
-static void rt_plan_free(struct rt_plan *p)
+void rt_plan_free(struct rt_plan *p)
 {
 	for (int i = 0; i < p->nr; i++) {
 		free(p->tasks[i].epoll);
@@ -228,6 +262,9 @@ static void rt_plan_free(struct rt_plan *p)
 	for (int i = 0; i < p->nr_dirs; i++)
 		fs_plan_entry__free_unpacked(p->dirs[i], NULL);
 	free(p->dirs);
+	for (int i = 0; i < p->nr_mntns; i++)
+		mntns_plan_entry__free_unpacked(p->mntns[i], NULL);
+	free(p->mntns);
 	for (uint32_t i = 0; i < p->nr_ids; i++)
 		if (p->file_fd[i] >= 0)
 			close(p->file_fd[i]);
@@ -296,21 +333,13 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	const struct rt_opts *o = opts;
 	struct rt_plan p;
-	struct stream_in in;
-	StreamRecord *rec;
 	int ret;
 
 	memset(&p, 0, sizeof(p));
 	p.pidns = o->pidns;
-	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
-		return ret;
-	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
-		ret = rt_plan_add(&p, rec, e);
-		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			break;
-	}
-	stream_in_close(&in);
+	ret = rt_plan_read(0, &p, e);
+	if (ret == 0)
+		ret = rt_open_pins(&p, e);
 	if (ret == 0)
 		ret = rt_receive_files(&p, stage_fd(ctx, FD_NAME_FILES), e);
 	if (ret == 0 && p.nr == 0)
