@@ -18,31 +18,45 @@
 struct reopen_ns {
 	int own;		/* this stage's namespace */
 	int cur;		/* index of the one we are in, -1 for our own */
-	struct { uint32_t id; int fd; uint32_t *pids; size_t nr; } *ns;
+	struct { uint32_t id; char *pin; int fd; uint32_t *pids; size_t nr; } *ns;
 	int nr;
 };
 
 int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e)
 {
 	struct reopen_ns *ns = *nsp;
-	int fd;
+	void *n;
 
 	if (!ns) {
 		if (!(ns = calloc(1, sizeof(*ns))))
 			return err_errnum(e, ENOMEM, "mount namespaces");
+		ns->own = -1;
 		ns->cur = -1;
 		*nsp = ns;
-		if ((ns->own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
-			return err_errno(e, "open '/proc/self/ns/mnt'");
 	}
-	if ((fd = open(m->pin, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
-	ns->ns = realloc(ns->ns, (ns->nr + 1) * sizeof(*ns->ns));
+	if (!(n = realloc(ns->ns, (ns->nr + 1) * sizeof(*ns->ns))))
+		return err_errnum(e, ENOMEM, "mount namespace %u", m->id);
+	ns->ns = n;
 	ns->ns[ns->nr].id = m->id;
-	ns->ns[ns->nr].fd = fd;
+	ns->ns[ns->nr].fd = -1;
+	ns->ns[ns->nr].pin = strdup(m->pin);
 	ns->ns[ns->nr].pids = malloc(m->n_pids * sizeof(uint32_t) + 1);
-	memcpy(ns->ns[ns->nr].pids, m->pids, m->n_pids * sizeof(uint32_t));
-	ns->ns[ns->nr++].nr = m->n_pids;
+	ns->ns[ns->nr].nr = m->n_pids;
+	if (!ns->ns[ns->nr++].pids || !ns->ns[ns->nr - 1].pin)
+		return err_errnum(e, ENOMEM, "mount namespace %u", m->id);
+	memcpy(ns->ns[ns->nr - 1].pids, m->pids, m->n_pids * sizeof(uint32_t));
+	return 0;
+}
+
+int reopen_ns_open(struct reopen_ns *ns, struct err *e)
+{
+	if (!ns)
+		return 0;
+	if ((ns->own = open("/proc/self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
+		return err_errno(e, "open '/proc/self/ns/mnt'");
+	for (int i = 0; i < ns->nr; i++)
+		if ((ns->ns[i].fd = open(ns->ns[i].pin, O_RDONLY | O_CLOEXEC)) < 0)
+			return err_errno(e, "open the pin '%s' of mount namespace %u", ns->ns[i].pin, ns->ns[i].id);
 	return 0;
 }
 
@@ -73,10 +87,13 @@ void reopen_ns_free(struct reopen_ns *ns)
 	if (!ns)
 		return;
 	for (int i = 0; i < ns->nr; i++) {
-		close(ns->ns[i].fd);
+		if (ns->ns[i].fd >= 0)
+			close(ns->ns[i].fd);
+		free(ns->ns[i].pin);
 		free(ns->ns[i].pids);
 	}
-	close(ns->own);
+	if (ns->own >= 0)
+		close(ns->own);
 	free(ns->ns);
 	free(ns);
 }
