@@ -57,8 +57,7 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 	return ret;
 }
 
-/* Reads the driver's verdict; EOF (the driver died) means resume. */
-static int seize_wait_verdict(int fd)
+int seize_wait_verdict(int fd)
 {
 	char buf[64];
 	size_t n = 0;
