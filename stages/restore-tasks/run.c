@@ -19,8 +19,13 @@
 static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 {
 	if (rec->body_case == STREAM_RECORD__BODY_TASK) {
-		struct rt_task *nt = realloc(p->tasks, sizeof(*nt) * (p->nr + 1));
+		struct rt_task *nt;
 
+		/* Its threads are made from the list, the leader first (images.c). */
+		if (!rec->task->n_threads || rec->task->threads[0] != rec->task->pid)
+			return err_proto(e, "task %u does not list itself as its first thread; collect-pstree checks that",
+					 rec->task->pid);
+		nt = realloc(p->tasks, sizeof(*nt) * (p->nr + 1));
 		if (!nt)
 			return err_errno(e, "plan task %u", rec->task->pid);
 		p->tasks = nt;
