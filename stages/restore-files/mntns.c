@@ -44,7 +44,8 @@ int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e
 	ns->ns[ns->nr].nr = m->n_pids;
 	if (!ns->ns[ns->nr++].pids || !ns->ns[ns->nr - 1].pin)
 		return err_errnum(e, ENOMEM, "mount namespace %u", m->id);
-	memcpy(ns->ns[ns->nr - 1].pids, m->pids, m->n_pids * sizeof(uint32_t));
+	if (m->n_pids)	/* a namespace no task is in has no pids array at all */
+		memcpy(ns->ns[ns->nr - 1].pids, m->pids, m->n_pids * sizeof(uint32_t));
 	return 0;
 }
 
