@@ -8,12 +8,11 @@
 #include "lib/err.h"
 
 /* What the stage reads: the records of remaps.img, and which mount
- * namespace of the tree (mntns.img) each open file is in: ns[file id], 0
- * for ours. */
+ * namespace of the tree (mntns.img) the open files on its mounts are in. */
 struct collect_remaps_input {
 	RemapEntry **rm;
 	int nr;
-	uint32_t *ns;
+	struct { uint32_t file_id, ns; } *ns;
 	uint32_t nr_ns;
 };
 
@@ -24,5 +23,7 @@ struct collect_remaps_input {
  * feeds. Free with collect_remaps_input_free, also after an error. */
 int collect_remaps_read(int dirfd, struct collect_remaps_input *in, struct err *e);
 void collect_remaps_input_free(struct collect_remaps_input *in);
+/* The mount namespace of the tree file_id is in, 0 for ours. */
+uint32_t collect_remaps_ns_of(const struct collect_remaps_input *in, uint32_t file_id);
 
 #endif

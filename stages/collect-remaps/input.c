@@ -53,24 +53,30 @@ static int collect_remaps_load_ns(int dirfd, struct collect_remaps_input *in, st
 		mntns_entry__free_unpacked(nse, NULL);
 	}
 	image_close(&img);
-	if (ret >= 0)
-		ret = image_open_read(&img, dirfd, "files", "files.img", e);
-	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
-		for (k = 0; re->has_mnt_id && k < nr; k++)
-			if (ids[k] == (uint32_t)re->mnt_id)
-				break;
-		if (re->has_mnt_id && k < nr) {
-			if (re->id >= in->nr_ns) {
-				in->ns = realloc(in->ns, (re->id + 1) * sizeof(*in->ns));
-				memset(in->ns + in->nr_ns, 0, (re->id + 1 - in->nr_ns) * sizeof(*in->ns));
-				in->nr_ns = re->id + 1;
+	if (ret >= 0 && (ret = image_open_read(&img, dirfd, "files", "files.img", e)) >= 0) {
+		while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
+			for (k = 0; re->has_mnt_id && k < nr; k++)
+				if (ids[k] == (uint32_t)re->mnt_id)
+					break;
+			if (re->has_mnt_id && k < nr) {
+				/* A list, not an array by file id: ids are the
+				 * image's, any number up to 2^32. */
+				void *n = realloc(in->ns, (in->nr_ns + 1) * sizeof(*in->ns));
+
+				if (!n) {
+					reg_file_entry__free_unpacked(re, NULL);
+					ret = err_errno(e, "read files.img");
+					break;
+				}
+				in->ns = n;
+				in->ns[in->nr_ns].file_id = re->id;
+				in->ns[in->nr_ns++].ns = owner[k];
 			}
-			in->ns[re->id] = owner[k];
+			reg_file_entry__free_unpacked(re, NULL);
 		}
-		reg_file_entry__free_unpacked(re, NULL);
-	}
-	if (ret >= 0)
+		/* Closed whether it read whole or not. */
 		image_close(&img);
+	}
 	free(ids);
 	free(owner);
 	return ret < 0 ? ret : 0;
@@ -128,6 +134,14 @@ int collect_remaps_read(int dirfd, struct collect_remaps_input *in, struct err *
 	}
 	image_close(&img);
 	return ret;
+}
+
+uint32_t collect_remaps_ns_of(const struct collect_remaps_input *in, uint32_t file_id)
+{
+	for (uint32_t i = 0; i < in->nr_ns; i++)
+		if (in->ns[i].file_id == file_id)
+			return in->ns[i].ns;
+	return 0;
 }
 
 void collect_remaps_input_free(struct collect_remaps_input *in)

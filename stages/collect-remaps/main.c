@@ -47,12 +47,12 @@ static int collect_remaps_one(const RemapEntry *rm, bool allow_missing, const st
 
 	pe.file_id = rm->file_id;
 	pe.kind = rm->kind;
-	if (rm->kind == REMAP_KIND__REMAP_LINK && rm->file_id < in->nr_ns && in->ns[rm->file_id]) {
+	if (rm->kind == REMAP_KIND__REMAP_LINK && collect_remaps_ns_of(in, rm->file_id)) {
 		/* In a mount namespace of the tree: it exists only once
 		 * build-mntns made it, and is looked for there. */
 		pe.path = rm->path;
 		pe.has_mntns = true;
-		pe.mntns = in->ns[rm->file_id];
+		pe.mntns = collect_remaps_ns_of(in, rm->file_id);
 	} else if (rm->kind == REMAP_KIND__REMAP_LINK) {
 		pe.path = rm->path;
 		if (lstat(rm->path, &st) < 0 || !S_ISREG(st.st_mode)) {
