@@ -17,6 +17,7 @@
 #define RT_PAGE		4096ULL
 #define RT_MAX_NS	64	/* UTS, IPC and network namespaces a tree may have */
 #define RT_TRAMP_PAGES	16	/* one code page, then scratch for paths and structs */
+#define RT_MAX_FILE_ID	(1u << 22)	/* file ids count open files (and cwds, roots), each an fd here */
 
 /* A descriptor the task must have: the stage's copy of the file, and where it goes. */
 struct rt_fd {

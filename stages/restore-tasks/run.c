@@ -138,12 +138,21 @@ int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
 
 	while ((n = fdpass_recv(sock, fds, ids, e)) > 0)
 		for (int i = 0; i < n; i++) {
+			if (ids[i] >= RT_MAX_FILE_ID) {
+				for (int k = i; k < n; k++)
+					close(fds[k]);
+				return err_proto(e, "restore-files sent a file with id %u; ids number the dump's open files "
+						 "from 1, fewer than %u", ids[i], RT_MAX_FILE_ID);
+			}
 			if (ids[i] >= p->nr_ids) {
 				uint32_t nn = ids[i] + 64;
 				int *nf = realloc(p->file_fd, sizeof(*nf) * nn);
 
-				if (!nf)
+				if (!nf) {
+					for (int k = i; k < n; k++)
+						close(fds[k]);
 					return err_errno(e, "index received files");
+				}
 				for (uint32_t j = p->nr_ids; j < nn; j++)
 					nf[j] = -1;
 				p->file_fd = nf;
