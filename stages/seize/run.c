@@ -72,7 +72,8 @@ int seize_wait_verdict(int fd)
 		n++;
 	}
 	buf[n] = 0;
-	if (!strcmp(buf, "release kill"))
+	/* The whole line, NUL bytes and all: only the exact words kill. */
+	if (n == strlen("release kill") && !memcmp(buf, "release kill", n))
 		return 1;
 	if (strcmp(buf, "release resume"))
 		pr_warn("control fd said '%s' (or closed): resuming the tree", buf);
