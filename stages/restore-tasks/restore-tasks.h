@@ -185,6 +185,10 @@ void rt_plan_free(struct rt_plan *p);
 /* Takes every file restore-files sent on sock (ipc/fdpass.h), indexed by
  * file id, until the end marker (tests/fuzz/fuzz_stage_restore_tasks_files.c). */
 int rt_receive_files(struct rt_plan *p, int sock, struct err *e);
+/* Checks the plan against itself and the files received: a task at least,
+ * every fd and fs plan for a task being restored and a file that came;
+ * gives each task its creator, fds, cwd and root. No side effect. */
+int rt_plan_check(struct rt_plan *p, struct err *e);
 /* images.c: load a task's images; free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);
 void rt_unload(struct rt_task *t);

@@ -237,6 +237,18 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 	return 0;
 }
 
+int rt_plan_check(struct rt_plan *p, struct err *e)
+{
+	int ret;
+
+	if (p->nr == 0)
+		return err_proto(e, "no task to restore on stdin");
+	rt_assign_creators(p);
+	if ((ret = rt_assign_fds(p, e)) < 0)
+		return ret;
+	return rt_assign_dirs(p, e);
+}
+
 /* Kills what was created; used on any failure so nothing is left behind.
  * Only tasks known to exist are killed: a pid that could not be had may
  * belong to someone else. */
@@ -356,8 +368,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_open_pins(&p, e);
 	if (ret == 0)
 		ret = rt_receive_files(&p, stage_fd(ctx, FD_NAME_FILES), e);
-	if (ret == 0 && p.nr == 0)
-		ret = err_proto(e, "no task to restore on stdin");
+	if (ret == 0)
+		ret = rt_plan_check(&p, e);
 	/* pid 1 can only be had as the init of a new pid namespace, and a tree
 	 * dumped from a pid namespace of its own goes into a new one. */
 	if (ret == 0 && p.nr && p.tasks[0].pe->pid == 1)
@@ -371,12 +383,6 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 			inventory_entry__free_unpacked(inv, NULL);
 		}
 	}
-	if (ret == 0)
-		rt_assign_creators(&p);
-	if (ret == 0)
-		ret = rt_assign_fds(&p, e);
-	if (ret == 0)
-		ret = rt_assign_dirs(&p, e);
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
