@@ -73,6 +73,12 @@ int collect_pstree_read(int dirfd, bool *own_pidns, PstreeEntry ***procs, int *n
 		ret = image_read(&img, (ProtobufCMessage **)&p, e);
 		if (ret <= 0)
 			break;
+		/* A helper would be made instead of restored: only this stage adds them. */
+		if (p->helper) {
+			ret = err_input(e, "pstree.img: pid %u is marked as a helper, which no dump writes", p->pid);
+			pstree_entry__free_unpacked(p, NULL);
+			break;
+		}
 		np = realloc(*procs, sizeof(*np) * (*nr + 1));
 		if (!np) {
 			pstree_entry__free_unpacked(p, NULL);
