@@ -2,7 +2,7 @@
 #
 #   make            build build/bin/amber and build/libexec/amber/amber-STAGE
 #   make deps       install the Debian packages the build and the tests need
-#   make check      deps + build + unit and end-to-end tests ("N passed, M failed")
+#   make check      deps + build + unit, end-to-end and fuzz tests ("N passed, M failed")
 #   make demo       checkpoint and restore a sample process, showing it carry on
 #   make fuzz       the libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 300)
 #   make bench      benchmarks (figures and ratios, never pass/fail on speed)
