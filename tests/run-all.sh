@@ -205,6 +205,8 @@ run_fuzz() {
 	run_timed "$fuzz_timeout" sh tests/fuzz/run.sh check
 	counts=$(parse_unit targets "$rc" fuzz)
 	echo "fuzz targets: $counts" | awk '{ printf "%-28s %d passed, %d failed, %d skipped\n", $1 " " $2, $3, $4, $5 }'
+	# Why they were skipped (no clang), so the summary does not hide it.
+	sed -n 's/^# \(.*not installed.*\)/fuzz: skipped: \1/p' "$work/out"
 	add_counts "$counts"
 }
 
