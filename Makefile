@@ -2,13 +2,15 @@
 #
 #   make            build build/bin/amber and build/libexec/amber/amber-STAGE
 #   make deps       install the Debian packages the build and the tests need
-#   make check      deps + build + unit and end-to-end tests ("N passed, M failed")
+#   make check      deps + build + unit, end-to-end and fuzz tests ("N passed, M failed")
 #   make demo       checkpoint and restore a sample process, showing it carry on
+#   make fuzz       the libFuzzer targets (tests/fuzz/), FUZZ_SECONDS each (default 300)
 #   make bench      benchmarks (figures and ratios, never pass/fail on speed)
 #   make install    PREFIX=/usr/local DESTDIR=
 #
-# Stages are found by globbing stages/*/, unit tests by globbing tests/unit/*.c
-# and workloads by globbing tests/workloads/*.c, so adding one needs no edit here.
+# Stages are found by globbing stages/*/, unit tests by globbing tests/unit/*.c,
+# fuzz targets by globbing tests/fuzz/*.c and workloads by globbing
+# tests/workloads/*.c, so adding one needs no edit here.
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -27,6 +29,13 @@ CFLAGS   += -std=gnu11 -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-t
 ifdef SANITIZE
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=address,undefined
+endif
+# The fuzz build (tests/fuzz/run.sh: make B=build-fuzz CC=clang FUZZ=1 fuzz-targets):
+# everything instrumented for libFuzzer, ASan and UBSan, which aborts on any report.
+ifdef FUZZ
+CFLAGS   += -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer \
+            -Wno-unknown-warning-option
+LDFLAGS  += -fsanitize=fuzzer,address,undefined
 endif
 LDLIBS   := $(PKG_LIBS) -lpthread
 
@@ -51,9 +60,12 @@ WL_SRC   := $(wildcard tests/workloads/*.c)
 WL_BIN   := $(patsubst tests/workloads/%.c,$(B)/tests/workloads/%,$(WL_SRC))
 BENCH_SRC:= $(wildcard tests/bench/*.c)
 BENCH_BIN:= $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
+FUZZ_SRC := $(wildcard tests/fuzz/*.c)
+FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 300
 
 .SECONDARY:
-.PHONY: all deps check check-asan check-unit check-e2e demo bench install clean tests
+.PHONY: all deps check check-asan check-unit check-e2e check-fuzz demo bench fuzz fuzz-targets install clean tests
 all: $(AMBER) $(STAGE_BIN)
 tests: all $(UNIT_BIN) $(WL_BIN) $(BENCH_BIN)
 
@@ -107,6 +119,22 @@ $(B)/tests/bench/%: $(B)/obj/tests/bench/%.o $(LIBAMBER) $(B)/obj/driver/run.o $
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(B)/obj/driver/run.o $(B)/obj/driver/report.o $(LIBAMBER) $(LDLIBS)
 
+# A fuzz target links its own object, the JSON printer (amber show's), and,
+# for fuzz_stage_NAME[_MORE], the objects of stages/NAME/ but main.o ('_' in
+# the target's name for '-'); fuzz_show* link the driver's objects but main.o.
+fuzz_stage = $(firstword $(foreach s,$(STAGES),$(if $(filter fuzz_stage_$(subst -,_,$(s)) fuzz_stage_$(subst -,_,$(s))_%,$(1)),$(s))))
+fuzz_objs  = $(sort $(B)/obj/driver/json.o \
+	       $(patsubst %.c,$(B)/obj/%.o,$(filter-out %/main.c,$(wildcard stages/$(call fuzz_stage,$(1))/*.c))) \
+	       $(if $(filter fuzz_show%,$(1)),$(filter-out %/main.o,$(DRV_OBJ))))
+define fuzz_rule
+$(B)/fuzz/$(1): $(B)/obj/tests/fuzz/$(1).o $(call fuzz_objs,$(1)) $(LIBAMBER)
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(LDFLAGS) -o $$@ $$(filter %.o,$$^) $(LIBAMBER) $$(LDLIBS)
+endef
+$(foreach t,$(patsubst tests/fuzz/%.c,%,$(FUZZ_SRC)),$(eval $(call fuzz_rule,$(t))))
+
+fuzz-targets: $(FUZZ_BIN)
+
 deps:
 	@sh tests/deps.sh
 
@@ -128,6 +156,16 @@ check-unit: tests
 check-e2e: tests
 	@AMBER_BUILD=$(B) sh tests/run-all.sh e2e
 
+# The fuzz targets for 60 s in all, after their regression inputs (as in make check).
+check-fuzz: tests
+	@AMBER_BUILD=$(B) AMBER_FUZZ_BUILD=$(B)-fuzz sh tests/run-all.sh fuzz
+
+# Each fuzz target for FUZZ_SECONDS, its corpus kept in $(B)-fuzz/corpus/,
+# what crashes it in $(B)-fuzz/crashes/TARGET/.
+fuzz: deps
+	$(MAKE) tests
+	@AMBER_BUILD=$(B) AMBER_FUZZ_BUILD=$(B)-fuzz FUZZ_SECONDS=$(FUZZ_SECONDS) sh tests/fuzz/run.sh fuzz
+
 demo: deps
 	$(MAKE) tests
 	@AMBER_BUILD=$(B) bash tests/demo.sh
@@ -143,6 +181,6 @@ install: all
 	install -m 644 doc/amber.1 $(DESTDIR)$(PREFIX)/share/man/man1/amber.1
 
 clean:
-	rm -rf $(B) $(B)-asan
+	rm -rf $(B) $(B)-asan $(B)-fuzz
 
 -include $(shell find $(B)/obj -name '*.d' 2>/dev/null)

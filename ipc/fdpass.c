@@ -56,8 +56,7 @@ int fdpass_recv(int sock, int *fds, uint32_t *ids, struct err *e)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		return err_errno(e, "receive files from the files socket");
-	if (n == 0)
-		return err_proto(e, "the files socket closed before its end marker; restore-files died");
+	/* Files first: a message of no bytes may still carry some. */
 	for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 		if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
 			int k = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
@@ -77,6 +76,8 @@ int fdpass_recv(int sock, int *fds, uint32_t *ids, struct err *e)
 			close(fds[i]);
 		return err_set(e, EXIT_SYSTEM, "files arrived truncated (MSG_CTRUNC): is RLIMIT_NOFILE too low?");
 	}
+	if (n == 0 && !nfds)
+		return err_proto(e, "the files socket closed before its end marker; restore-files died");
 	if (n < (ssize_t)sizeof(uint32_t) || data[0] > FDPASS_BATCH || (ssize_t)(sizeof(uint32_t) * (1 + data[0])) != n ||
 	    (int)data[0] != nfds) {
 		for (int i = 0; i < nfds; i++)

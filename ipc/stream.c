@@ -1,5 +1,6 @@
 /* stream: see stream.h. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ipc/stream.h"
@@ -130,4 +131,39 @@ int stream_out_task(struct stream_out *s, const PstreeEntry *t, struct err *e)
 	rec.body_case = STREAM_RECORD__BODY_TASK;
 	rec.task = (PstreeEntry *)t;
 	return stream_out_write(s, &rec, e);
+}
+
+int stream_in_tasks(int fd, const char *what, struct stream_task **tasks, int *nr, struct err *e)
+{
+	struct stream_in in;
+	StreamRecord *rec;
+	int ret;
+
+	*tasks = NULL;
+	*nr = 0;
+	if ((ret = stream_in_open(&in, fd, what, e)) < 0)
+		return ret;
+	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
+		const PstreeEntry *t = rec->body_case == STREAM_RECORD__BODY_TASK ? rec->task : NULL;
+		struct stream_task *n;
+
+		for (int i = 0; t && !t->zombie && i < *nr; i++)
+			if ((*tasks)[i].pid == t->pid)
+				ret = err_proto(e, "%s: task %u comes twice", what, t->pid);
+		if (t && !t->pid)
+			ret = err_proto(e, "%s: a task record with pid 0", what);
+		if (ret > 0 && t && !t->zombie) {
+			if ((n = realloc(*tasks, (*nr + 1) * sizeof(*n)))) {
+				*tasks = n;
+				n[(*nr)++] = (struct stream_task){ t->pid, t->host_pid ? t->host_pid : t->pid };
+			} else {
+				ret = err_errno(e, "%s: keep task %u", what, t->pid);
+			}
+		}
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			break;
+	}
+	stream_in_close(&in);
+	return ret;
 }

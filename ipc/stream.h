@@ -47,6 +47,19 @@ int stream_out_end(struct stream_out *s, struct err *e);
 /* Checks a raw frame: is it a valid hello / end? (for the driver, which relays raw frames) */
 int stream_frame_kind(const uint8_t *data, uint32_t len);	/* StreamRecord__BodyCase, or -1 */
 
+/* A process a dump stage works on, from a 'task' record of seize's stream. */
+struct stream_task {
+	uint32_t pid;		/* as the images name it */
+	uint32_t host;		/* as the dump stages see it (host_pid, else pid) */
+};
+
+/* Reads a whole stream on fd whose 'task' records name the processes to
+ * dump (seize's, for dump-files, dump-memory and dump-mounts), with no
+ * side effect: zombies are left out (they have nothing to dump), other
+ * records ignored; a pid of 0 or one named twice is a protocol error.
+ * *tasks (malloc'd, input order) is set even after an error: free it. */
+int stream_in_tasks(int fd, const char *what, struct stream_task **tasks, int *nr, struct err *e);
+
 /* Helpers that wrap one body in a record and write it. */
 int stream_out_task(struct stream_out *s, const PstreeEntry *t, struct err *e);
 

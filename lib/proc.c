@@ -143,18 +143,13 @@ void proc_parse_vmflags(const char *flags, struct proc_vma *v)
 	}
 }
 
-int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
+int proc_parse_smaps(char *text, const char *path, struct proc_vma **vmas, int *nr, struct err *e)
 {
-	char path[64];
-	_cleanup_free_ char *text = NULL;
 	struct proc_vma *arr = NULL;
 	size_t cap = 0;
 	int n = 0, ret;
 	char *line, *save = NULL;
 
-	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
-	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
-		return ret;
 	for (line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
 		const char *colon = strchr(line, ':');
 		const char *sp = strchr(line, ' ');
@@ -183,6 +178,18 @@ int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
 	*vmas = arr;
 	*nr = n;
 	return 0;
+}
+
+int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/smaps", pid);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	return proc_parse_smaps(text, path, vmas, nr, e);
 }
 
 int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)

@@ -46,6 +46,9 @@ int proc_read_maps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e);
 
 /* Like proc_read_maps, from /proc/PID/smaps, also filling the VmFlags fields. */
 int proc_read_smaps(pid_t pid, struct proc_vma **vmas, int *nr, struct err *e);
+/* Its pure form: parses smaps text (changed in place; 'path' names it in
+ * messages). */
+int proc_parse_smaps(char *text, const char *path, struct proc_vma **vmas, int *nr, struct err *e);
 /* Parses the value of one smaps "VmFlags:" line into v. */
 void proc_parse_vmflags(const char *flags, struct proc_vma *v);
 

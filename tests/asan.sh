@@ -50,4 +50,7 @@ AMBER_E2E_TIMEOUT=${AMBER_E2E_TIMEOUT:-1200}
 AMBER_E2E_CMD_TIMEOUT=${AMBER_E2E_CMD_TIMEOUT:-120}
 export AMBER_UNIT_TIMEOUT AMBER_E2E_TIMEOUT AMBER_E2E_CMD_TIMEOUT
 
-AMBER_BUILD=$build exec sh tests/run-all.sh "$what"
+# The fuzz targets are sanitized builds of their own (tests/fuzz/run.sh):
+# "all" here is the unit and end-to-end tests.
+[ "$what" = all ] && set -- unit e2e || set -- "$what"
+AMBER_BUILD=$build exec sh tests/run-all.sh "$@"

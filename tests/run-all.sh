@@ -1,14 +1,19 @@
 #!/bin/sh
-# run-all.sh: run amber's unit and end-to-end tests and count test cases.
+# run-all.sh: run amber's unit, end-to-end and fuzz tests and count test cases.
 #
-#	sh tests/run-all.sh [unit|e2e|all]	(make check, make check-unit, make check-e2e)
+#	sh tests/run-all.sh [unit|e2e|fuzz|all]...	(make check, make check-unit,
+#						 make check-e2e, make check-fuzz)
 #
+# "all" is unit, e2e and fuzz; several words run those sections in order.
 # Unit tests are the programs in $AMBER_BUILD/tests/unit/ (tests/unit/unit.h):
 # each prints a plan "1..N" and one "ok NAME", "not ok NAME" or "skip NAME"
 # per case. End-to-end tests are the shunit2 scripts tests/e2e/t*.sh, counted
 # per test function: a function fails when it printed an "ASSERT:" or a
 # shunit2 error, is skipped when it printed "SKIP:" (tests/e2e/lib.sh's
-# e2e_skip) and nothing failed.
+# e2e_skip) and nothing failed. The fuzz section is tests/fuzz/run.sh, which
+# builds the libFuzzer targets and runs each (its regression inputs, then
+# 60 s of fuzzing shared among them) and prints a line per target like a
+# unit test program: each target is one case (skipped without clang).
 #
 # A program that crashes, times out or stops before its plan is done counts
 # its missing cases as failed, so a crash can never read as success. Each
@@ -20,20 +25,25 @@
 #	AMBER_BUILD		build directory (default: build)
 #	AMBER_UNIT_TIMEOUT	seconds per unit program (default 120)
 #	AMBER_E2E_TIMEOUT	seconds per e2e script (default 600)
-#	AMBER_TEST_FILTER	run only programs/scripts whose name contains this
+#	AMBER_FUZZ_TIMEOUT	seconds for the fuzz section, its build included (default 1800)
+#	AMBER_FUZZ_BUILD, AMBER_FUZZ_TOTAL	see tests/fuzz/run.sh
+#	AMBER_TEST_FILTER	run only programs/scripts/fuzz targets whose name contains this
 
 cd "$(dirname "$0")/.." || exit 1
 AMBER_BUILD=${AMBER_BUILD:-build}
 export AMBER_BUILD
-what=${1:-all}
+[ $# -gt 0 ] || set -- all
 unit_timeout=${AMBER_UNIT_TIMEOUT:-120}
 e2e_timeout=${AMBER_E2E_TIMEOUT:-600}
+fuzz_timeout=${AMBER_FUZZ_TIMEOUT:-1800}
 filter=${AMBER_TEST_FILTER:-}
 
-case "$what" in
-unit|e2e|all) ;;
-*) echo "usage: sh tests/run-all.sh [unit|e2e|all]" >&2; exit 2 ;;
-esac
+for what in "$@"; do
+	case "$what" in
+	unit|e2e|fuzz|all) ;;
+	*) echo "usage: sh tests/run-all.sh [unit|e2e|fuzz|all]..." >&2; exit 2 ;;
+	esac
+done
 
 work=$(mktemp -d /tmp/amber-run-all-XXXXXX) || exit 1
 trap 'rm -rf "$work"' EXIT
@@ -59,12 +69,12 @@ run_timed() {
 	rc=$?
 }
 
-# Parses $work/out of unit program $1 (exit status $2); appends failures,
-# prints "P F S".
+# Parses $work/out of unit program $1 (exit status $2; $3 the section,
+# default unit); appends failures, prints "P F S".
 parse_unit() {
-	awk -v prog="$1" -v rc="$2" -v fails="$work/failures" '
+	awk -v prog="$1" -v rc="$2" -v area="${3:-unit}" -v fails="$work/failures" '
 	function flush_fail(name,   i, from) {
-		print "FAIL unit/" prog "/" name >> fails
+		print "FAIL " area "/" prog "/" name >> fails
 		from = nbuf > 20 ? nbuf - 20 : 0
 		for (i = from; i < nbuf; i++)
 			print "    " buf[i] >> fails
@@ -190,11 +200,24 @@ run_e2e() {
 	done
 }
 
-case "$what" in
-unit) run_unit ;;
-e2e) run_e2e ;;
-all) run_unit; run_e2e ;;
-esac
+# The fuzz targets, as one program of cases (tests/fuzz/run.sh).
+run_fuzz() {
+	run_timed "$fuzz_timeout" sh tests/fuzz/run.sh check
+	counts=$(parse_unit targets "$rc" fuzz)
+	echo "fuzz targets: $counts" | awk '{ printf "%-28s %d passed, %d failed, %d skipped\n", $1 " " $2, $3, $4, $5 }'
+	# Why they were skipped (no clang), so the summary does not hide it.
+	sed -n 's/^# \(.*not installed.*\)/fuzz: skipped: \1/p' "$work/out"
+	add_counts "$counts"
+}
+
+for what in "$@"; do
+	case "$what" in
+	unit) run_unit ;;
+	e2e) run_e2e ;;
+	fuzz) run_fuzz ;;
+	all) run_unit; run_e2e; run_fuzz ;;
+	esac
+done
 
 if [ -s "$work/failures" ]; then
 	echo

@@ -2,6 +2,8 @@
 #ifndef AMBER_BUILD_MNTNS_H
 #define AMBER_BUILD_MNTNS_H
 
+#include <stdbool.h>
+
 #include "images/mnt.pb-c.h"
 #include "lib/err.h"
 
@@ -21,6 +23,22 @@ struct bm_ns {
 	const uint32_t *pids;	/* its tasks (mntns.img) */
 	size_t nr_pids;
 };
+
+/* What the stage reads: each namespace of mntns.img (in id order, 1, 2,
+ * ...) with its mounts from mountpoints-ID.img. */
+struct build_mntns_input {
+	bool present;		/* mntns.img exists: the tree made namespaces */
+	MntnsEntry **nse;
+	struct bm_ns *ns;	/* ns[i] is nse[i]'s */
+	int nr;
+};
+
+/* input.c: reads and checks mntns.img and every mountpoints-ID.img (the
+ * mounts' kinds, and that the mount a bind is made from holds its root),
+ * with no side effect: what tests/fuzz/fuzz_stage_build_mntns.c feeds.
+ * Free with build_mntns_input_free, also after an error. */
+int build_mntns_read(int dirfd, struct build_mntns_input *in, struct err *e);
+void build_mntns_input_free(struct build_mntns_input *in);
 
 /* Directories of open files (files.img) on the namespace's mounts, and
  * the working directories and roots of its tasks (fs-PID.img). */

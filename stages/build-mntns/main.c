@@ -78,29 +78,6 @@
 #include "lib/nschild.h"
 #include "stages/build-mntns/build-mntns.h"
 
-/* Reads mountpoints-ID.img. */
-static int bm_load(int dirfd, struct bm_ns *ns, struct err *e)
-{
-	struct image img;
-	MntEntry *me;
-	char name[64];
-	int ret;
-
-	snprintf(name, sizeof(name), "mountpoints-%u.img", ns->id);
-	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
-		return ret;
-	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
-		if (grow_one(&ns->m, ns->nr) < 0) {
-			mnt_entry__free_unpacked(me, NULL);
-			ret = err_errno(e, "read '%s'", name);
-			break;
-		}
-		ns->m[ns->nr++] = me;
-	}
-	image_close(&img);
-	return ret;
-}
-
 /* What the child building a namespace works on. */
 struct bm_child_arg {
 	const struct stage_ctx *ctx;
@@ -170,56 +147,46 @@ static void bm_unpin(const char *run_dir, int upto)
 static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	const struct build_mntns_opts *o = opts;
+	struct build_mntns_input in;
 	struct stream_out out;
-	struct image img;
-	MntnsEntry *nse;
 	int ret, built = 0;
 
 	if ((ret = stream_out_open(&out, 1, "build-mntns", e)) < 0)
 		return ret;
-	ret = image_open_read(&img, ctx->dir_fd, "mntns", "mntns.img", e);
-	if (ret == -ENOENT) {
+	ret = build_mntns_read(ctx->dir_fd, &in, e);
+	if (ret >= 0 && !in.present) {
 		if (stage_fd(ctx, FD_NAME_HIDDEN) >= 0 && (ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e)) < 0)
 			return ret;
 		return stream_out_end(&out, e);
 	}
-	if (ret < 0)
+	if (ret >= 0 && !ctx->run_dir)
+		ret = err_set(e, EXIT_USAGE, "the dump has mount namespaces: give --run-dir, where they are pinned");
+	if (ret < 0) {
+		build_mntns_input_free(&in);
 		return ret;
-	if (!ctx->run_dir) {
-		image_close(&img);
-		return err_set(e, EXIT_USAGE, "the dump has mount namespaces: give --run-dir, where they are pinned");
 	}
-	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&nse, e)) > 0) {
-		struct bm_ns ns = { nse->id, NULL, 0, nse->pids, nse->n_pids };
+	for (int i = 0; ret >= 0 && i < in.nr; i++) {
 		MntnsPlanEntry pe = MNTNS_PLAN_ENTRY__INIT;
 		StreamRecord rec = STREAM_RECORD__INIT;
 		char dir[4096], pin[4096];
 
 		snprintf(dir, sizeof(dir), "%s/ns", ctx->run_dir);
-		snprintf(pin, sizeof(pin), "%s/mnt.%u", dir, nse->id);
-		if (nse->id != (uint32_t)built + 1)
-			ret = err_input(e, "mntns.img: namespace %u where %d was due", nse->id, built + 1);
-		else if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		snprintf(pin, sizeof(pin), "%s/mnt.%u", dir, in.nse[i]->id);
+		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			ret = err_errno(e, "make '%s'", dir);
-		if (ret >= 0)
-			ret = bm_load(ctx->dir_fd, &ns, e);
-		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &ns, pin, e)) >= 0)
+		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &in.ns[i], pin, e)) >= 0)
 			built++;
 		if (ret >= 0) {
-			pe.id = nse->id;
+			pe.id = in.nse[i]->id;
 			pe.pin = pin;
-			pe.n_pids = nse->n_pids;
-			pe.pids = nse->pids;
+			pe.n_pids = in.nse[i]->n_pids;
+			pe.pids = in.nse[i]->pids;
 			rec.body_case = STREAM_RECORD__BODY_MNTNS;
 			rec.mntns = &pe;
 			ret = stream_out_write(&out, &rec, e);
 		}
-		for (int i = 0; i < ns.nr; i++)
-			mnt_entry__free_unpacked(ns.m[i], NULL);
-		free(ns.m);
-		mntns_entry__free_unpacked(nse, NULL);
 	}
-	image_close(&img);
+	build_mntns_input_free(&in);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
 		ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e);
 	if (ret < 0) {

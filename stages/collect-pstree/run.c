@@ -57,22 +57,16 @@ static int collect_check_free(uint32_t pid, uint32_t owner, struct err *e)
 			 pid, owner, st.comm);
 }
 
-int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+int collect_pstree_read(int dirfd, bool *own_pidns, PstreeEntry ***procs, int *nr, struct err *e)
 {
-	const struct collect_opts *o = opts;
 	struct image img;
-	struct stream_out out;
-	PstreeEntry **procs = NULL;
-	int nr = 0, ret;
+	int ret;
 
-	bool own_pidns = false;
-
-	if ((ret = collect_check_inventory(ctx->dir_fd, &own_pidns, e)) < 0)
+	*procs = NULL;
+	*nr = 0;
+	if ((ret = collect_check_inventory(dirfd, own_pidns, e)) < 0)
 		return ret;
-	/* A tree with its own pid namespace is restored into a new one, where
-	 * its pids are free whatever this namespace holds. */
-	own_pidns |= o && (o->pidns || o->no_pid_check);
-	if ((ret = image_open_read(&img, ctx->dir_fd, "pstree", "pstree.img", e)) < 0)
+	if ((ret = image_open_read(&img, dirfd, "pstree", "pstree.img", e)) < 0)
 		return ret;
 	for (;;) {
 		PstreeEntry *p;
@@ -80,18 +74,46 @@ int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = image_read(&img, (ProtobufCMessage **)&p, e);
 		if (ret <= 0)
 			break;
-		if (grow_one(&procs, nr) < 0) {
+		/* A helper would be made instead of restored: only this stage adds them. */
+		if (p->helper) {
+			ret = err_input(e, "pstree.img: pid %u is marked as a helper, which no dump writes", p->pid);
+			pstree_entry__free_unpacked(p, NULL);
+			break;
+		}
+		if (grow_one(procs, *nr) < 0) {
 			pstree_entry__free_unpacked(p, NULL);
 			ret = err_errno(e, "read pstree.img");
 			break;
 		}
-		procs[nr++] = p;
+		(*procs)[(*nr)++] = p;
 	}
 	image_close(&img);
 	if (ret == 0)
-		ret = pstree_add_helpers(&procs, &nr, e);
+		ret = pstree_add_helpers(procs, nr, e);
 	if (ret == 0)
-		ret = pstree_check_and_order(procs, nr, e);
+		ret = pstree_check_and_order(*procs, *nr, e);
+	return ret;
+}
+
+void collect_pstree_free(PstreeEntry **procs, int nr)
+{
+	for (int i = 0; i < nr; i++)
+		pstree_entry__free_unpacked(procs[i], NULL);
+	free(procs);
+}
+
+int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
+{
+	const struct collect_opts *o = opts;
+	struct stream_out out;
+	PstreeEntry **procs;
+	int nr, ret;
+	bool own_pidns = false;
+
+	ret = collect_pstree_read(ctx->dir_fd, &own_pidns, &procs, &nr, e);
+	/* A tree with its own pid namespace is restored into a new one, where
+	 * its pids are free whatever this namespace holds. */
+	own_pidns |= o && (o->pidns || o->no_pid_check);
 	for (int i = 0; ret == 0 && i < nr && !own_pidns; i++)
 		for (size_t t = 0; ret == 0 && t < procs[i]->n_threads; t++)
 			ret = collect_check_free(procs[i]->threads[t], procs[i]->pid, e);
@@ -103,8 +125,6 @@ int collect_pstree_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = stream_out_end(&out, e);
 	if (ret == 0)
 		pr_info("%d processes to restore, root %u", nr, procs[0]->pid);
-	for (int i = 0; i < nr; i++)
-		pstree_entry__free_unpacked(procs[i], NULL);
-	free(procs);
+	collect_pstree_free(procs, nr);
 	return ret;
 }

@@ -31,107 +31,20 @@
  * By hand	amber stage collect-remaps -D DIR < /dev/null ... (see
  *	amber show --stream for its output)
  */
-#include <fcntl.h>
-#include <stdlib.h>
-#include <string.h>
-#include <stdio.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
-#include "images/files.pb-c.h"
-#include "images/image.h"
-#include "images/mnt.pb-c.h"
-#include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "ipc/stream.h"
 #include "lib/grow.h"
 #include "lib/log.h"
+#include "stages/collect-remaps/collect-remaps.h"
 
 struct collect_remaps_opts {
 	bool allow_missing;
 };
 
-/* Which mount namespace of the tree (mntns.img) each open file is in:
- * ns[file id], 0 for ours; file ids are bounded (IMAGE_MAX_FILE_ID). */
-struct collect_remaps_ns {
-	uint32_t *ns;
-	size_t nr;
-};
-
-/* The mount ids of namespace id, from mountpoints-ID.img. */
-static int collect_remaps_ns_mounts(int dirfd, uint32_t id, uint32_t **ids, size_t *nr, struct err *e)
-{
-	struct image img;
-	MntEntry *me;
-	char name[64];
-	int ret;
-
-	snprintf(name, sizeof(name), "mountpoints-%u.img", id);
-	if ((ret = image_open_read(&img, dirfd, "mountpoints", name, e)) < 0)
-		return ret;
-	while ((ret = image_read(&img, (ProtobufCMessage **)&me, e)) > 0) {
-		if (grow_one(ids, *nr) < 0)
-			ret = err_errno(e, "read '%s'", name);
-		else
-			(*ids)[(*nr)++] = me->mnt_id;
-		mnt_entry__free_unpacked(me, NULL);
-		if (ret < 0)
-			break;
-	}
-	image_close(&img);
-	return ret;
-}
-
-/* Fills nsmap from mntns.img, mountpoints-ID.img and files.img' mnt_id. */
-static int collect_remaps_load_ns(int dirfd, struct collect_remaps_ns *m, struct err *e)
-{
-	struct image img;
-	MntnsEntry *nse;
-	RegFileEntry *re;
-	uint32_t *ids = NULL, *owner = NULL;
-	size_t nr = 0, k;
-	int ret = image_open_read(&img, dirfd, "mntns", "mntns.img", e);
-
-	if (ret == -ENOENT)
-		return 0;
-	while (ret >= 0 && (ret = image_read(&img, (ProtobufCMessage **)&nse, e)) > 0) {
-		size_t before = nr;
-
-		if ((ret = image_check_id(&img, "mount namespace id", nse->id, IMAGE_MAX_MNTNS_ID, e)) == 0)
-			ret = collect_remaps_ns_mounts(dirfd, nse->id, &ids, &nr, e);
-		if (ret >= 0 && grow_to(&owner, nr) < 0)
-			ret = err_errno(e, "read mntns.img");
-		for (k = before; ret >= 0 && k < nr; k++)
-			owner[k] = nse->id;
-		mntns_entry__free_unpacked(nse, NULL);
-	}
-	image_close(&img);
-	if (ret >= 0 && (ret = image_open_read(&img, dirfd, "files", "files.img", e)) >= 0) {
-		while ((ret = image_read(&img, (ProtobufCMessage **)&re, e)) > 0) {
-			for (k = 0; re->has_mnt_id && k < nr; k++)
-				if (ids[k] == (uint32_t)re->mnt_id)
-					break;
-			/* The table is indexed by file id: bounded first. */
-			if (re->has_mnt_id && k < nr &&
-			    (ret = image_check_id(&img, "file id", re->id, IMAGE_MAX_FILE_ID, e)) == 0) {
-				if (grow_zero(&m->ns, &m->nr, (size_t)re->id + 1) < 0)
-					ret = err_errno(e, "read files.img");
-				else
-					m->ns[re->id] = owner[k];
-			}
-			reg_file_entry__free_unpacked(re, NULL);
-			if (ret < 0)
-				break;
-		}
-		image_close(&img);
-	}
-	free(ids);
-	free(owner);
-	return ret < 0 ? ret : 0;
-}
-
-/* Checks one remap and writes its plan record. */
-static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missing, const struct collect_remaps_ns *m,
+/* Checks that a link remap is still there and writes one plan record. */
+static int collect_remaps_one(const RemapEntry *rm, bool allow_missing, const struct collect_remaps_input *in,
 			      struct stream_out *out, struct err *e)
 {
 	RemapPlanEntry pe = REMAP_PLAN_ENTRY__INIT;
@@ -140,17 +53,13 @@ static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missin
 
 	pe.file_id = rm->file_id;
 	pe.kind = rm->kind;
-	if (rm->kind == REMAP_KIND__REMAP_LINK && rm->file_id < m->nr && m->ns[rm->file_id]) {
+	if (rm->kind == REMAP_KIND__REMAP_LINK && collect_remaps_ns_of(in, rm->file_id)) {
 		/* In a mount namespace of the tree: it exists only once
 		 * build-mntns made it, and is looked for there. */
-		if (!rm->path || rm->path[0] != '/')
-			return err_input(e, "remaps.img: the link remap of file %u has no absolute path", rm->file_id);
 		pe.path = rm->path;
 		pe.has_mntns = true;
-		pe.mntns = m->ns[rm->file_id];
+		pe.mntns = collect_remaps_ns_of(in, rm->file_id);
 	} else if (rm->kind == REMAP_KIND__REMAP_LINK) {
-		if (!rm->path || rm->path[0] != '/')
-			return err_input(e, "remaps.img: the link remap of file %u has no absolute path", rm->file_id);
 		pe.path = rm->path;
 		if (lstat(rm->path, &st) < 0 || !S_ISREG(st.st_mode)) {
 			if (!allow_missing)
@@ -159,19 +68,9 @@ static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missin
 						 rm->path, rm->file_id);
 			pe.has_missing = pe.missing = true;
 		}
-	} else if (rm->kind == REMAP_KIND__REMAP_GHOST) {
-		char name[64];
-		int fd;
-
+	} else {
 		pe.has_ghost_id = true;
 		pe.ghost_id = rm->has_ghost_id ? rm->ghost_id : rm->file_id;
-		snprintf(name, sizeof(name), "ghost-%u.img", pe.ghost_id);
-		fd = image_openat(dirfd, name, O_RDONLY, 0);
-		if (fd < 0)
-			return err_input(e, "image '%s' with the contents of unlinked file %u is missing", name, rm->file_id);
-		close(fd);
-	} else {
-		return err_input(e, "remaps.img: file %u has an unknown remap kind %d", rm->file_id, rm->kind);
 	}
 	rec.body_case = STREAM_RECORD__BODY_REMAP;
 	rec.remap = &pe;
@@ -181,36 +80,19 @@ static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missin
 static int collect_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	const struct collect_remaps_opts *o = opts;
-	struct collect_remaps_ns m = { NULL, 0 };
+	struct collect_remaps_input in;
 	struct stream_out out;
-	struct image img;
-	RemapEntry *rm;
-	int ret, n = 0;
+	int ret;
 
 	if ((ret = stream_out_open(&out, 1, "collect-remaps", e)) < 0)
 		return ret;
-	ret = image_open_read(&img, ctx->dir_fd, "remaps", "remaps.img", e);
-	if (ret == -ENOENT)
-		return stream_out_end(&out, e);
-	if (ret < 0)
-		return ret;
-	if ((ret = collect_remaps_load_ns(ctx->dir_fd, &m, e)) < 0) {
-		image_close(&img);
-		return ret;
-	}
-	while ((ret = image_read(&img, (ProtobufCMessage **)&rm, e)) > 0) {
-		ret = collect_remaps_one(ctx->dir_fd, rm, o->allow_missing, &m, &out, e);
-		remap_entry__free_unpacked(rm, NULL);
-		if (ret < 0)
-			break;
-		n++;
-	}
-	image_close(&img);
-	free(m.ns);
-	if (ret < 0)
-		return ret;
-	pr_info("%d unlinked files to reach", n);
-	return stream_out_end(&out, e);
+	ret = collect_remaps_read(ctx->dir_fd, &in, e);
+	for (int i = 0; ret >= 0 && i < in.nr; i++)
+		ret = collect_remaps_one(in.rm[i], o->allow_missing, &in, &out, e);
+	if (ret >= 0)
+		pr_info("%d unlinked files to reach", in.nr);
+	collect_remaps_input_free(&in);
+	return ret < 0 ? ret : stream_out_end(&out, e);
 }
 
 static int collect_remaps_parse_option(void *opts, int opt, const char *arg, struct err *e)

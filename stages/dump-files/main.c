@@ -123,11 +123,10 @@ struct dump_files_opts {
 	bool accept_backlog;
 };
 
-static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o, struct stream_in *in,
-			    struct err *e)
+static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o,
+			    const struct stream_task *tasks, int nr, struct err *e)
 {
 	struct df c;
-	StreamRecord *rec;
 	int ret;
 
 	if ((ret = df_open(&c, ctx->dir_fd, df_kinds, df_nr_kinds, o->ghost_limit, o->file_locks, e)) < 0 ||
@@ -136,13 +135,8 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 		return ret;
 	}
 	c.accept_backlog = o->accept_backlog;
-	while ((ret = stream_in_next(in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
-			ret = df_task(&c, rec->task->host_pid ? rec->task->host_pid : rec->task->pid, rec->task->pid, e);
-		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			break;
-	}
+	for (int i = 0; ret == 0 && i < nr; i++)
+		ret = df_task(&c, tasks[i].host, tasks[i].pid, e);
 	if (ret == 0)
 		ret = df_close(&c, e);
 	/* A failed dump leaves nothing behind on the file system. */
@@ -154,19 +148,15 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 
 static int dump_files_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
-	struct stream_in in;
+	struct stream_task *tasks;
 	struct stream_out out;
-	int ret;
+	int nr, ret;
 
-	if ((ret = stream_in_open(&in, 0, "state stream (stdin)", e)) < 0)
-		goto out;
-	if ((ret = stream_out_open(&out, 1, "dump-files", e)) < 0)
-		goto out;
-	if ((ret = dump_files_tasks(ctx, opts, &in, e)) < 0)
-		goto out;
-	ret = stream_out_end(&out, e);
-out:
-	stream_in_close(&in);
+	if ((ret = stream_in_tasks(0, "state stream (stdin)", &tasks, &nr, e)) >= 0 &&
+	    (ret = stream_out_open(&out, 1, "dump-files", e)) >= 0 &&
+	    (ret = dump_files_tasks(ctx, opts, tasks, nr, e)) >= 0)
+		ret = stream_out_end(&out, e);
+	free(tasks);
 	return ret;
 }
 

@@ -33,22 +33,14 @@ static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_totals *tot, struct 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct dm_totals tot = { 0 };
-	struct stream_in in;
+	struct stream_task *tasks;
 	struct stream_out out;
-	StreamRecord *rec;
-	int ret;
+	int nr, ret;
 
-	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
-		return ret;
-	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
-			ret = dm_one(ctx->dir_fd, rec->task->host_pid ? rec->task->host_pid : rec->task->pid,
-				     rec->task->pid, &tot, e);
-		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			break;
-	}
-	stream_in_close(&in);
+	ret = stream_in_tasks(0, "stdin", &tasks, &nr, e);
+	for (int i = 0; ret >= 0 && i < nr; i++)
+		ret = dm_one(ctx->dir_fd, tasks[i].host, tasks[i].pid, &tot, e);
+	free(tasks);
 	free(tot.shmem);
 	free(tot.memfd);
 	if (ret < 0)

@@ -351,24 +351,17 @@ static int dm_add_task(struct dm_state *s, ino_t self, uint32_t pid, pid_t host,
 
 /* Groups the tasks on stdin by mount namespace and dumps every one that is
  * not ours: mntns.img and what dm_dump_ns writes. */
-static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_opts *o, struct stream_in *in,
-			struct dm_state *s, struct err *e)
+static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_opts *o,
+			const struct stream_task *tasks, int nr, struct dm_state *s, struct err *e)
 {
-	StreamRecord *rec;
 	struct stat self;
 	struct image img;
-	int ret;
+	int ret = 0;
 
 	if (stat("/proc/self/ns/mnt", &self) < 0)
 		return err_errno(e, "stat '/proc/self/ns/mnt'");
-	while ((ret = stream_in_next(in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie)
-			ret = dm_add_task(s, self.st_ino, rec->task->pid,
-					  rec->task->host_pid ? rec->task->host_pid : rec->task->pid, e);
-		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			return ret;
-	}
+	for (int i = 0; ret >= 0 && i < nr; i++)
+		ret = dm_add_task(s, self.st_ino, tasks[i].pid, tasks[i].host, e);
 	if (ret < 0 || !s->nr_ns)
 		return ret;
 	if ((unsigned int)s->nr_ns > IMAGE_MAX_MNTNS_ID)
@@ -400,17 +393,16 @@ static int dm_run_tasks(const struct stage_ctx *ctx, const struct dump_mounts_op
 static int dump_mounts_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct dm_state s = { 0 };
-	struct stream_in in;
+	struct stream_task *tasks;
 	struct stream_out out;
-	int ret;
+	int nr, ret;
 
-	if ((ret = stream_in_open(&in, 0, "state stream (stdin)", e)) < 0)
-		return ret;
-	if ((ret = stream_out_open(&out, 1, "dump-mounts", e)) >= 0)
-		ret = dm_run_tasks(ctx, opts, &in, &s, e);
+	if ((ret = stream_in_tasks(0, "state stream (stdin)", &tasks, &nr, e)) >= 0 &&
+	    (ret = stream_out_open(&out, 1, "dump-mounts", e)) >= 0)
+		ret = dm_run_tasks(ctx, opts, tasks, nr, &s, e);
 	if (ret >= 0)
 		ret = stream_out_end(&out, e);
-	stream_in_close(&in);
+	free(tasks);
 	for (int i = 0; i < s.nr_ns; i++)
 		free(s.ns[i].pids);
 	free(s.ns);

@@ -39,15 +39,10 @@
 #include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
+#include "stages/gc-remaps/gc-remaps.h"
 
 struct gc_remaps_opts {
 	bool show;
-};
-
-/* The pins of the namespaces build-mntns made, by id. */
-struct gc_remaps_pins {
-	char **pin;
-	size_t nr;
 };
 
 /* Unlinks the remap's path: 0 removed, 1 missing already. */
@@ -67,9 +62,9 @@ static int gc_remaps_unlink_child(void *arg, struct nschild_reply *reply, struct
 }
 
 /* Removes one link remap, in its namespace if it has one. */
-static int gc_remaps_remove(const struct gc_remaps_pins *p, RemapPlanEntry *r, struct err *e)
+static int gc_remaps_remove(const struct gc_remaps_input *in, RemapPlanEntry *r, struct err *e)
 {
-	const char *pin = r->has_mntns && r->mntns < p->nr ? p->pin[r->mntns] : NULL;
+	const char *pin = r->has_mntns && r->mntns < in->nr_pins ? in->pin[r->mntns] : NULL;
 	int ret;
 
 	if (r->has_mntns && !pin)
@@ -96,68 +91,25 @@ static int gc_remaps_remove(const struct gc_remaps_pins *p, RemapPlanEntry *r, s
 	return 0;
 }
 
-/* Remembers the pin of one namespace build-mntns made, by its id. The
- * table is indexed by id, so the id is bounded first: build-mntns numbers
- * the namespaces 1, 2, ... as mntns.img does, and refuses that image if it
- * does not, so a larger id here is a broken stream. */
-static int gc_remaps_add_pin(struct gc_remaps_pins *p, const MntnsPlanEntry *m, struct err *e)
-{
-	if (m->id > IMAGE_MAX_MNTNS_ID)
-		return err_proto(e, "the mntns record of mount namespace %u is over the limit of %u namespaces", m->id,
-				 IMAGE_MAX_MNTNS_ID);
-	if (grow_zero(&p->pin, &p->nr, (size_t)m->id + 1) < 0)
-		return err_errno(e, "remember the pin of mount namespace %u", m->id);
-	free(p->pin[m->id]);
-	if (!(p->pin[m->id] = strdup(m->pin)))
-		return err_errno(e, "remember the pin of mount namespace %u", m->id);
-	return 0;
-}
-
 static int gc_remaps_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
-	struct gc_remaps_pins pins = { NULL, 0 };
 	const struct gc_remaps_opts *o = opts;
-	StreamRecord *rec, **links = NULL;
-	struct stream_in in;
+	struct gc_remaps_input in;
 	struct stream_out out;
-	int ret, nr = 0;
+	int ret;
 
-	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
-		return ret;
-	if ((ret = stream_out_open(&out, 1, "gc-remaps", e)) < 0) {
-		stream_in_close(&in);
-		return ret;
-	}
 	/* The pins (build-mntns) come after the remaps (collect-remaps):
 	 * everything is read first. */
-	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
-		RemapPlanEntry *r = rec->body_case == STREAM_RECORD__BODY_REMAP ? rec->remap : NULL;
-
-		if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
-			ret = gc_remaps_add_pin(&pins, rec->mntns, e);
-		} else if (r && r->kind == REMAP_KIND__REMAP_LINK && r->path) {
-			if (grow_one(&links, nr) == 0) {
-				links[nr++] = rec;
-				continue;
-			}
-			ret = err_errno(e, "remember link remap '%s'", r->path);
-		}
-		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			break;
-	}
-	stream_in_close(&in);
-	for (int i = 0; i < nr; i++) {
-		if (ret >= 0 && !o->show && !links[i]->remap->missing)
-			ret = gc_remaps_remove(&pins, links[i]->remap, e);
+	ret = gc_remaps_read(0, &in, e);
+	if (ret >= 0)
+		ret = stream_out_open(&out, 1, "gc-remaps", e);
+	for (int i = 0; ret >= 0 && i < in.nr_links; i++) {
+		if (!o->show && !in.links[i]->remap->missing)
+			ret = gc_remaps_remove(&in, in.links[i]->remap, e);
 		if (ret >= 0)
-			ret = stream_out_write(&out, links[i], e);
-		stream_record__free_unpacked(links[i], NULL);
+			ret = stream_out_write(&out, in.links[i], e);
 	}
-	free(links);
-	for (size_t i = 0; i < pins.nr; i++)
-		free(pins.pin[i]);
-	free(pins.pin);
+	gc_remaps_input_free(&in);
 	return ret < 0 ? ret : stream_out_end(&out, e);
 }
 

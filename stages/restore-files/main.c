@@ -132,29 +132,6 @@ static int restore_files_check_sock(int sock, struct err *e)
 	return 0;
 }
 
-/* Reads the task records into the plan. */
-static int restore_files_tasks(struct stream_in *in, struct reopen *r, struct err *e)
-{
-	StreamRecord *rec;
-	int ret;
-
-	while ((ret = stream_in_next(in, &rec, e)) > 0) {
-		if (rec->body_case == STREAM_RECORD__BODY_MNTNS)
-			ret = reopen_ns_add(&r->ns, rec->mntns, e);
-		if (rec->body_case == STREAM_RECORD__BODY_TASK && !rec->task->zombie && !rec->task->helper)
-			ret = reopen_add_task(r, rec->task->pid, e);
-		if (rec->body_case == STREAM_RECORD__BODY_REMAP) {
-			ret = reopen_add_remap(r, rec->remap, e);
-			rec->remap = NULL;	/* kept by the plan */
-			rec->body_case = STREAM_RECORD__BODY__NOT_SET;
-		}
-		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			return ret;
-	}
-	return ret;
-}
-
 struct restore_files_opts {
 	bool allow_changed;
 	bool shell_job;
@@ -210,22 +187,16 @@ static const struct option restore_files_options[] = {
 static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	int sock = stage_fd(ctx, FD_NAME_FILES);
-	struct stream_in in;
 	struct stream_out out;
 	struct reopen r;
 	int ret;
 
 	if ((ret = restore_files_check_sock(sock, e)) < 0)
 		return ret;
-	if ((ret = stream_in_open(&in, 0, "state stream (stdin)", e)) < 0) {
-		stream_in_close(&in);
-		return ret;
-	}
-	ret = reopen_load(&r, ctx->dir_fd, e);
+	ret = restore_files_read(0, ctx->dir_fd, &r, e);
 	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
 	if (ret >= 0)
-		ret = restore_files_tasks(&in, &r, e);
-	stream_in_close(&in);
+		ret = reopen_ns_open(r.ns, e);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
 		ret = reopen_hidden_recv(&r, stage_fd(ctx, FD_NAME_HIDDEN), e);
 	if (ret >= 0)

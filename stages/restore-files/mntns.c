@@ -40,7 +40,7 @@ struct reopen_ns {
 int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e)
 {
 	struct reopen_ns *ns = *nsp;
-	int fd;
+	void *n;
 
 	if (!ns) {
 		if (!(ns = calloc(1, sizeof(*ns))))
@@ -48,24 +48,27 @@ int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e
 		ns->at = -1;
 		*nsp = ns;
 	}
-	if ((fd = open(m->pin, O_RDONLY | O_CLOEXEC)) < 0)
-		return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
-	if (grow_one(&ns->ns, ns->nr) < 0) {
-		close(fd);
-		return err_errnum(e, ENOMEM, "mount namespaces");
-	}
+	/* The pin is opened later (reopen_ns_open), once the whole input is
+	 * read: reading input opens no path it names. */
+	if (grow_one(&ns->ns, ns->nr) < 0)
+		return err_errnum(e, ENOMEM, "mount namespace %u", m->id);
 	ns->ns[ns->nr].id = m->id;
-	ns->ns[ns->nr].fd = fd;
+	ns->ns[ns->nr].fd = -1;
 	ns->ns[ns->nr].pin = strdup(m->pin);
 	ns->ns[ns->nr].pids = malloc(m->n_pids * sizeof(uint32_t) + 1);
 	ns->ns[ns->nr].nr = m->n_pids;
-	if (!ns->ns[ns->nr].pids || !ns->ns[ns->nr].pin) {
-		free(ns->ns[ns->nr].pids);
-		free(ns->ns[ns->nr].pin);
-		close(fd);
-		return err_errnum(e, ENOMEM, "mount namespaces");
-	}
-	memcpy(ns->ns[ns->nr++].pids, m->pids, m->n_pids * sizeof(uint32_t));
+	if (!ns->ns[ns->nr++].pids || !ns->ns[ns->nr - 1].pin)
+		return err_errnum(e, ENOMEM, "mount namespace %u", m->id);
+	if (m->n_pids)	/* a namespace no task is in has no pids array at all */
+		memcpy(ns->ns[ns->nr - 1].pids, m->pids, m->n_pids * sizeof(uint32_t));
+	return 0;
+}
+
+int reopen_ns_open(struct reopen_ns *ns, struct err *e)
+{
+	for (int i = 0; ns && i < ns->nr; i++)
+		if ((ns->ns[i].fd = open(ns->ns[i].pin, O_RDONLY | O_CLOEXEC)) < 0)
+			return err_errno(e, "open the pin '%s' of mount namespace %u", ns->ns[i].pin, ns->ns[i].id);
 	return 0;
 }
 
@@ -384,7 +387,8 @@ void reopen_ns_free(struct reopen_ns *ns)
 	if (!ns)
 		return;
 	for (int i = 0; i < ns->nr; i++) {
-		close(ns->ns[i].fd);
+		if (ns->ns[i].fd >= 0)
+			close(ns->ns[i].fd);
 		free(ns->ns[i].pids);
 		free(ns->ns[i].pin);
 	}

@@ -90,6 +90,8 @@ struct reopen {
  * whether pid's files are opened in the namespace it is working in; frees. */
 struct reopen_ns;
 int reopen_ns_add(struct reopen_ns **ns, const MntnsPlanEntry *m, struct err *e);
+/* Opens the pins of the namespaces kept, once the whole input is read. */
+int reopen_ns_open(struct reopen_ns *ns, struct err *e);
 int reopen_ns_each(struct reopen *r, int (*pass)(struct reopen *r, struct err *e), bool (*concerns)(const struct reopen_file *f),
 		   const char *what, struct err *e);
 bool reopen_ns_here(const struct reopen *r, pid_t pid);
@@ -105,6 +107,12 @@ int reopen_open_path(const struct reopen *r, const RegFileEntry *re, const char 
 int reopen_dirs_write_plan(struct reopen *r, struct stream_out *out, struct err *e);
 int reopen_dirs_send(const struct reopen *r, int sock, struct err *e);
 void reopen_hidden_free(struct reopen *r);
+
+/* input.c: reads the state stream on fd and the images it names (files.img,
+ * each task's fdinfo-PID.img) into r, and checks them, with no side effect:
+ * what tests/fuzz/fuzz_stage_restore_files.c feeds; free with reopen_free
+ * and reopen_ns_free(r->ns), also after an error. */
+int restore_files_read(int fd, int dir_fd, struct reopen *r, struct err *e);
 
 /* Keeps a 'remap' record of collect-remaps (takes ownership). */
 int reopen_add_remap(struct reopen *r, RemapPlanEntry *rp, struct err *e);

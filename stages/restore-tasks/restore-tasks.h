@@ -18,6 +18,7 @@
 #define RT_MAX_ADDR	(1ULL << 57)	/* the user address space, 5-level paging included */
 #define RT_MAX_NS	64	/* UTS, IPC and network namespaces a tree may have */
 #define RT_TRAMP_PAGES	16	/* one code page, then scratch for paths and structs */
+#define RT_MAX_FILE_ID	(1u << 22)	/* file ids count open files (and cwds, roots), each an fd here */
 
 /* A descriptor the task must have: the stage's copy of the file, and where it goes. */
 struct rt_fd {
@@ -157,6 +158,8 @@ struct rt_plan {
 	struct rt_memfds memfds;
 	FsPlanEntry **dirs;	/* cwds and roots under overmounts (restore-files) */
 	int nr_dirs;
+	MntnsPlanEntry **mntns;	/* build-mntns' namespaces: their pins and tasks */
+	int nr_mntns;
 	struct rt_procmnt *procs;	/* proc mounts to make again in the new pid namespace */
 	int nr_procs;
 	int ns_fds[RT_MAX_NS + 3];	/* UTS, IPC and network namespaces made again, and the stage's own (ns.c) */
@@ -175,6 +178,18 @@ struct rt_opts {
 void rt_foreground(const struct rt_plan *p, int tty);
 
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* Reads and checks the state stream on fd into p (tasks, fd and fs plans,
+ * epoll registrations, namespaces), with no side effect: what
+ * tests/fuzz/fuzz_stage_restore_tasks.c feeds; rt_plan_free frees it. */
+int rt_plan_read(int fd, struct rt_plan *p, struct err *e);
+void rt_plan_free(struct rt_plan *p);
+/* Takes every file restore-files sent on sock (ipc/fdpass.h), indexed by
+ * file id, until the end marker (tests/fuzz/fuzz_stage_restore_tasks_files.c). */
+int rt_receive_files(struct rt_plan *p, int sock, struct err *e);
+/* Checks the plan against itself and the files received: a task at least,
+ * every fd and fs plan for a task being restored and a file that came;
+ * gives each task its creator, fds, cwd and root. No side effect. */
+int rt_plan_check(struct rt_plan *p, struct err *e);
 /* images.c: load a task's images; free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);
 void rt_unload(struct rt_task *t);

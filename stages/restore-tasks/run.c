@@ -22,6 +22,10 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 	if (rec->body_case == STREAM_RECORD__BODY_TASK) {
 		struct rt_task *nt;
 
+		/* Its threads are made from the list, the leader first (images.c). */
+		if (!rec->task->n_threads || rec->task->threads[0] != rec->task->pid)
+			return err_proto(e, "task %u does not list itself as its first thread; collect-pstree checks that",
+					 rec->task->pid);
 		if (grow_one(&p->tasks, p->nr) < 0)
 			return err_errno(e, "plan task %u", rec->task->pid);
 		nt = p->tasks;
@@ -53,20 +57,13 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 			return err_errno(e, "plan epoll registrations");
 		t->epoll[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
 	} else if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
-		/* build-mntns' namespace: the tasks in it enter it before they
-		 * take their cwd and files (fork.c). One fd serves them all. */
-		const MntnsPlanEntry *m = rec->mntns;
-		int fd = open(m->pin, O_RDONLY | O_CLOEXEC);
-
-		if (fd < 0)
-			return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
-		for (size_t k = 0; k < m->n_pids; k++)
-			for (int i = 0; i < p->nr; i++)
-				if (p->tasks[i].pe->pid == m->pids[k]) {
-					p->tasks[i].has_mntns = true;
-					p->tasks[i].mntns_fd = fd;
-					p->tasks[i].mntns_id = m->id;
-				}
+		/* build-mntns' namespace: its pin is opened once the whole
+		 * input is read (rt_open_pins). */
+		if (grow_one(&p->mntns, p->nr_mntns) < 0)
+			return err_errno(e, "plan mount namespaces");
+		p->mntns[p->nr_mntns++] = rec->mntns;
+		rec->mntns = NULL;
+		rec->body_case = STREAM_RECORD__BODY__NOT_SET;
 	} else if (rec->body_case == STREAM_RECORD__BODY_FS_PLAN) {
 		if (grow_one(&p->dirs, p->nr_dirs) < 0)
 			return err_errno(e, "plan working directories");
@@ -83,11 +80,50 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 	return 0;
 }
 
+int rt_plan_read(int fd, struct rt_plan *p, struct err *e)
+{
+	struct stream_in in;
+	StreamRecord *rec;
+	int ret;
+
+	if ((ret = stream_in_open(&in, fd, "stdin", e)) < 0)
+		return ret;
+	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
+		ret = rt_plan_add(p, rec, e);
+		stream_record__free_unpacked(rec, NULL);
+		if (ret < 0)
+			break;
+	}
+	stream_in_close(&in);
+	return ret;
+}
+
+/* Opens the pin of each of build-mntns' namespaces: the tasks in it enter
+ * it before they take their cwd and files (fork.c). One fd serves them all. */
+static int rt_open_pins(struct rt_plan *p, struct err *e)
+{
+	for (int k = 0; k < p->nr_mntns; k++) {
+		const MntnsPlanEntry *m = p->mntns[k];
+		int fd = open(m->pin, O_RDONLY | O_CLOEXEC);
+
+		if (fd < 0)
+			return err_errno(e, "open the pin '%s' of mount namespace %u", m->pin, m->id);
+		for (size_t j = 0; j < m->n_pids; j++)
+			for (int i = 0; i < p->nr; i++)
+				if (p->tasks[i].pe->pid == m->pids[j]) {
+					p->tasks[i].has_mntns = true;
+					p->tasks[i].mntns_fd = fd;
+					p->tasks[i].mntns_id = m->id;
+				}
+	}
+	return 0;
+}
+
 /* Takes every file restore-files sent, indexed by file id. The table is
  * sized by the ids, so they are bounded first: restore-files sends the ids
  * of files.img (at most IMAGE_MAX_FILE_ID) and numbers the working
  * directories and roots it opens after them, two per task at most. */
-static int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
+int rt_receive_files(struct rt_plan *p, int sock, struct err *e)
 {
 	uint64_t max = IMAGE_MAX_FILE_ID + 2 * (uint64_t)p->nr;
 	int fds[FDPASS_BATCH], n, ret = 0;
@@ -193,6 +229,18 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 	return 0;
 }
 
+int rt_plan_check(struct rt_plan *p, struct err *e)
+{
+	int ret;
+
+	if (p->nr == 0)
+		return err_proto(e, "no task to restore on stdin");
+	rt_assign_creators(p);
+	if ((ret = rt_assign_fds(p, e)) < 0)
+		return ret;
+	return rt_assign_dirs(p, e);
+}
+
 /* Kills what was created; used on any failure so nothing is left behind.
  * Only tasks known to exist are killed: a pid that could not be had may
  * belong to someone else. */
@@ -220,7 +268,7 @@ static void rt_rollback(struct rt_plan *p)
 				;
 }
 
-static void rt_plan_free(struct rt_plan *p)
+void rt_plan_free(struct rt_plan *p)
 {
 	for (int i = 0; i < p->nr; i++) {
 		free(p->tasks[i].epoll);
@@ -232,6 +280,9 @@ static void rt_plan_free(struct rt_plan *p)
 	for (int i = 0; i < p->nr_dirs; i++)
 		fs_plan_entry__free_unpacked(p->dirs[i], NULL);
 	free(p->dirs);
+	for (int i = 0; i < p->nr_mntns; i++)
+		mntns_plan_entry__free_unpacked(p->mntns[i], NULL);
+	free(p->mntns);
 	for (uint32_t i = 0; i < p->nr_ids; i++)
 		if (p->file_fd[i] >= 0)
 			close(p->file_fd[i]);
@@ -300,25 +351,17 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	const struct rt_opts *o = opts;
 	struct rt_plan p;
-	struct stream_in in;
-	StreamRecord *rec;
 	int ret;
 
 	memset(&p, 0, sizeof(p));
 	p.pidns = o->pidns;
-	if ((ret = stream_in_open(&in, 0, "stdin", e)) < 0)
-		return ret;
-	while ((ret = stream_in_next(&in, &rec, e)) > 0) {
-		ret = rt_plan_add(&p, rec, e);
-		stream_record__free_unpacked(rec, NULL);
-		if (ret < 0)
-			break;
-	}
-	stream_in_close(&in);
+	ret = rt_plan_read(0, &p, e);
+	if (ret == 0)
+		ret = rt_open_pins(&p, e);
 	if (ret == 0)
 		ret = rt_receive_files(&p, stage_fd(ctx, FD_NAME_FILES), e);
-	if (ret == 0 && p.nr == 0)
-		ret = err_proto(e, "no task to restore on stdin");
+	if (ret == 0)
+		ret = rt_plan_check(&p, e);
 	/* pid 1 can only be had as the init of a new pid namespace, and a tree
 	 * dumped from a pid namespace of its own goes into a new one. */
 	if (ret == 0 && p.nr && p.tasks[0].pe->pid == 1)
@@ -332,12 +375,6 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 			inventory_entry__free_unpacked(inv, NULL);
 		}
 	}
-	if (ret == 0)
-		rt_assign_creators(&p);
-	if (ret == 0)
-		ret = rt_assign_fds(&p, e);
-	if (ret == 0)
-		ret = rt_assign_dirs(&p, e);
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);

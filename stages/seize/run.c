@@ -58,8 +58,7 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 	return ret;
 }
 
-/* Reads the driver's verdict; EOF (the driver died) means resume. */
-static int seize_wait_verdict(int fd)
+int seize_wait_verdict(int fd)
 {
 	char buf[64];
 	size_t n = 0;
@@ -74,7 +73,8 @@ static int seize_wait_verdict(int fd)
 		n++;
 	}
 	buf[n] = 0;
-	if (!strcmp(buf, "release kill"))
+	/* The whole line, NUL bytes and all: only the exact words kill. */
+	if (n == strlen("release kill") && !memcmp(buf, "release kill", n))
 		return 1;
 	if (strcmp(buf, "release resume"))
 		pr_warn("control fd said '%s' (or closed): resuming the tree", buf);

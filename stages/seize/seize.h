@@ -33,6 +33,9 @@ struct seize_tree {
 int seize_tree_ns_ids(struct seize_tree *t, struct err *e);
 
 int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* Reads the driver's verdict, one line on the control fd: 1 for "release
+ * kill", 0 to resume (anything else, or EOF: the driver died). */
+int seize_wait_verdict(int fd);
 /* tree.c: find and stop every thread of the tree. */
 int seize_tree_freeze(pid_t root, struct seize_tree *t, struct err *e);
 /* Releases the tree: kill it, or detach so it carries on. */

@@ -1,0 +1,29 @@
+/* fuzz_sockdiag: one SOCK_DIAG_BY_FAMILY reply about a unix socket
+ * (lib/sockdiag.c: unix_diag_msg and its attributes), as dump-files gets
+ * it through libnl, which hands on only messages whose length fits what
+ * was received. */
+#include <linux/netlink.h>
+
+#include "lib/sockdiag.h"
+#include "tests/fuzz/fuzz.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	struct nlmsghdr *h;
+	struct sockdiag_unix *u;
+
+	fuzz_init("fuzz_sockdiag");
+	if (size < NLMSG_HDRLEN || size > 65536)
+		return 0;
+	h = malloc(size);
+	u = malloc(sizeof(*u));
+	if (!h || !u)
+		abort();
+	memcpy(h, data, size);
+	if (h->nlmsg_len < NLMSG_HDRLEN || h->nlmsg_len > size)
+		h->nlmsg_len = size;
+	(void)sockdiag_unix_parse(h, u);
+	free(h);
+	free(u);
+	return 0;
+}
