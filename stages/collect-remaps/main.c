@@ -35,6 +35,7 @@
 
 #include "ipc/stage.h"
 #include "ipc/stream.h"
+#include "lib/exitcodes.h"
 #include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/collect-remaps/collect-remaps.h"

@@ -40,7 +40,6 @@ struct reopen_ns {
 int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e)
 {
 	struct reopen_ns *ns = *nsp;
-	void *n;
 
 	if (!ns) {
 		if (!(ns = calloc(1, sizeof(*ns))))

@@ -25,7 +25,7 @@
  * refusal too: how to see what a seed gets to.
  *
  * A refusal is fine; a crash, a leak, a hang or an error without a message
- * or exit class (ipc/exitcodes.h) is a bug: fuzz_check_err aborts on the
+ * or exit class (lib/exitcodes.h) is a bug: fuzz_check_err aborts on the
  * last, so libFuzzer keeps the input that caused it.
  */
 #ifndef AMBER_TESTS_FUZZ_H

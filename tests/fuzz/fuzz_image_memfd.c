@@ -3,7 +3,7 @@
  * show read it (tests/fuzz/fuzz_image.h), its runs checked as
  * memfd_restore checks them against its pages image (lib/memfd.c). */
 #include "images/files.pb-c.h"
-#include "lib/memfd.h"
+#include "images/memfd.h"
 #include "tests/fuzz/fuzz_image.h"
 
 static void fuzz_memfd_check(ProtobufCMessage **msgs, int n)

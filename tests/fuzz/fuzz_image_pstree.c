@@ -3,7 +3,7 @@
  * (tests/fuzz/fuzz_image.h), then given its helpers and checked and
  * ordered as collect-pstree does (lib/pstree.c). */
 #include "images/pstree.pb-c.h"
-#include "lib/pstree.h"
+#include "images/pstree.h"
 #include "tests/fuzz/fuzz_image.h"
 
 static void fuzz_pstree_check(ProtobufCMessage **msgs, int n)
