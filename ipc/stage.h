@@ -14,6 +14,10 @@
  *	    --run-dir DIR	the driver's run directory (for pins and records)
  *	    --fd NAME=N		an inherited live object (see ipc/fds.h)
  *	    --progress		write progress lines (the driver asks on a terminal)
+ *	    --dump-id HEX	the dump whose images the stage writes (the driver
+ *				gives it to every dump stage); images/image.h
+ *				writes it into every header and checks it on read.
+ *				Without it, readers take it from inventory.img.
  *	-h, --help		print the stage's manual summary
  */
 #ifndef AMBER_STAGE_H
@@ -21,6 +25,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/capability.h>
 
 #include "lib/err.h"
@@ -54,6 +59,7 @@ struct stage_ctx {
 	const char *run_dir;		/* NULL for a hand run without one */
 	int verbosity;
 	bool progress;
+	uint64_t dump_id;		/* --dump-id, or 0 */
 	int nr_fds;
 	struct { char name[32]; int fd; } fds[STAGE_MAX_FDS];
 	int argc;			/* positional arguments left after options */

@@ -49,7 +49,14 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 		if (ret <= 0)
 			break;
 		if (img.rd.nr == 1) {	/* the head */
+			uint32_t id = ((PagemapHead *)m)->pages_id;
+
 			protobuf_c_message_free_unpacked(m, NULL);
+			/* One pages image per process (doc/image-format.md). */
+			if (id != t->pe->pid) {
+				ret = err_input(e, "'%s' names pages-%u.img, not pages-%u.img", name, id, t->pe->pid);
+				break;
+			}
 			continue;
 		}
 		if (grow_one(&t->pm, t->nr_pm) < 0) {
@@ -59,6 +66,8 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 		}
 		t->pm[t->nr_pm++] = (PagemapEntry *)m;
 	}
+	if (ret == 0 && img.rd.nr == 0)
+		ret = err_input(e, "'%s' has no PagemapHead record; the dump was cut short", name);
 	image_close(&img);
 	return ret;
 }

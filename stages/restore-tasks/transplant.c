@@ -392,27 +392,22 @@ static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
 	return NULL;
 }
 
-/* Writes the dumped pages straight from the page cache of pages-PID.img, in
- * parallel chunks (lib/pagecopy.h): process_vm_writev where the process may
- * write, /proc/PID/mem (FOLL_FORCE, as a debugger's pokes) where it may not. */
-static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
+/* Plans the copy of t's pagemap entries out of pages image img: each run
+ * inside a VMA, the runs one after the other, and all of them exactly the
+ * pages the image holds (a pagemap cut short would leave memory zeroed). */
+static int rt_plan_pages(struct rt_task *t, const struct image *img, struct pagecopy_run **out,
+			 struct pagecopy *pc, struct err *e)
 {
-	char name[64];
-	struct stat st;
-	_cleanup_close_ int fd = -1;
-	_cleanup_free_ struct pagecopy_run *runs = NULL;
-	struct pagecopy pc = { .dir = PAGECOPY_RESTORE, .pid = t->pid, .file_base = IMAGE_PAGES_HDR_SIZE };
-	uint8_t *map;
-	int ret = 0;
+	struct pagecopy_run *runs;
+	const char *name = img->name;
+	uint64_t have = img->hdr.body;
 
-	if (!t->nr_pm)
+	if (!t->nr_pm) {
+		if (have)
+			return err_input(e, "'%s' holds %llu bytes of pages, but pagemap-%u.img lists none: "
+					 "the pagemap is cut short", name, (unsigned long long)have, t->pe->pid);
 		return 0;
-	snprintf(name, sizeof(name), "pages-%u.img", t->pe->pid);
-	fd = image_openat(dirfd, name, O_RDONLY, 0);
-	if (fd < 0)
-		return errno == ENOENT ? err_input(e, "image '%s' is missing", name) : err_errno(e, "open '%s'", name);
-	if (fstat(fd, &st) < 0)
-		return err_errno(e, "stat '%s'", name);
+	}
 	runs = calloc(t->nr_pm, sizeof(*runs));
 	if (!runs)
 		return err_errno(e, "plan the pages of pid %u", t->pe->pid);
@@ -421,23 +416,64 @@ static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE;
 		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
 
-		if (p->offset != pc.total || IMAGE_PAGES_HDR_SIZE + p->offset + len > (uint64_t)st.st_size)
-			return err_input(e, "pagemap-%u.img entry %d (offset %llu, %llu bytes) does not follow the previous one inside '%s' (%lld bytes)",
-					 t->pe->pid, i, (unsigned long long)p->offset, (unsigned long long)len, name, (long long)st.st_size);
-		if (!v || p->vaddr + len > v->end)
+		if (p->offset != pc->total || p->offset > have || len > have - p->offset) {
+			free(runs);
+			return err_input(e, "pagemap-%u.img entry %d (offset %llu, %llu bytes) does not follow the previous one inside '%s' (%llu bytes of pages)",
+					 t->pe->pid, i, (unsigned long long)p->offset, (unsigned long long)len, name,
+					 (unsigned long long)have);
+		}
+		if (!v || p->vaddr + len > v->end || p->vaddr + len < p->vaddr) {
+			free(runs);
 			return err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
 					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
+		}
 		runs[i] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
-		pc.total += len;
+		pc->total += len;
 	}
-	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	if (map == MAP_FAILED)
-		return err_errno(e, "map '%s'", name);
+	if (pc->total != have) {
+		free(runs);
+		return err_input(e, "pagemap-%u.img lists %llu bytes of pages, '%s' holds %llu: the two do not belong together "
+				 "or one is cut short; dump again", t->pe->pid, (unsigned long long)pc->total, name,
+				 (unsigned long long)have);
+	}
+	*out = runs;
+	return 0;
+}
+
+/* Writes the dumped pages straight from the page cache of pages-PID.img, in
+ * parallel chunks (lib/pagecopy.h): process_vm_writev where the process may
+ * write, /proc/PID/mem (FOLL_FORCE, as a debugger's pokes) where it may not. */
+static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
+{
+	char name[64];
+	struct image img;
+	_cleanup_free_ struct pagecopy_run *runs = NULL;
+	struct pagecopy pc = { .dir = PAGECOPY_RESTORE, .pid = t->pid, .file_base = IMAGE_PAGES_HDR_SIZE };
+	uint8_t *map;
+	int ret = 0;
+
+	snprintf(name, sizeof(name), "pages-%u.img", t->pe->pid);
+	/* Checked like every image: this dump's, this process's, finished,
+	 * and as long as its header says. */
+	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
+		return ret;
+	ret = rt_plan_pages(t, &img, &runs, &pc, e);
+	if (ret < 0 || !t->nr_pm) {
+		image_close(&img);
+		return ret;
+	}
+	map = mmap(NULL, img.size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, img.fd, 0);
+	if (map == MAP_FAILED) {
+		ret = err_errno(e, "map '%s'", name);
+		image_close(&img);
+		return ret;
+	}
 	pc.runs = runs;
 	pc.nr_runs = t->nr_pm;
 	pc.map = map;
 	ret = pagecopy_run(&pc, e);
-	munmap(map, st.st_size);
+	munmap(map, img.size);
+	image_close(&img);
 	if (ret < 0)
 		err_wrap(e, "restore the pages of '%s'", name);
 	return ret;

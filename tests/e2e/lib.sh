@@ -218,6 +218,31 @@ e2e_free_pid() {
 	echo "$_p"
 }
 
+# Rewrites the header of image $1 to agree with what the file now holds
+# (body length, and the record count, or for a pages image the page
+# count), as a writer finishing it would: for tests that edit an image and
+# must reach the check behind the header (doc/image-format.md).
+e2e_image_refinish() {
+	"$E2E_PYTHON" - "$1" <<'EOF_PY'
+import struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, 'rb').read())
+kind, hdr = struct.unpack_from('<II', b, 4)[0], struct.unpack_from('<I', b, 12)[0]
+body = len(b) - hdr
+if kind == 0x50474501:		# pages
+    count = body // 4096
+else:
+    count, at = 0, hdr
+    while at + 4 <= len(b):
+        n = struct.unpack_from('<I', b, at)[0]
+        if at + 4 + n > len(b):
+            break
+        count, at = count + 1, at + 4 + n
+struct.pack_into('<QQ', b, 40, count, body)
+open(path, 'wb').write(bytes(b))
+EOF_PY
+}
+
 # Skips the current test with a reason (counted as skipped by run-all.sh).
 e2e_skip() {
 	echo "SKIP: $*"

@@ -98,17 +98,24 @@ testRestoreIncompleteDump() {
 	assert_nothing_left
 }
 
-# The pagemap points past the end of a truncated pages image.
+# A truncated pages image: its header says how long it was. And one whose
+# header is made to agree: the pagemap then points past its end.
 testRestoreTruncatedPages() {
 	e2e_need_amber || return 0
 	spine_dumped || return 0
 	pages=$(cd "$T/img" && ls pages-*.img | head -n 1)
 	[ -n "$pages" ] || { fail "the dump wrote no pages image"; return 0; }
-	# The 4 KiB header and one page: every later pagemap entry is past the end.
+	# The 4 KiB header and one page.
 	truncate -s 8192 "$T/img/$pages"
 	e2e_amber_fails "$pages" restore -D "$T/img" -d
-	assertContains "the message names the pagemap" "$E2E_OUT" "pagemap-$pid.img"
+	assertEquals "a truncated pages image is bad input" 3 "$_rc"
+	assertContains "the message says it is truncated" "$E2E_OUT" "'$pages' is truncated"
 	assertNotContains "no crash" "$E2E_OUT" "signal"
+	assert_nothing_left
+	e2e_image_refinish "$T/img/$pages"
+	e2e_amber_fails "$pages" restore -D "$T/img" -d
+	assertEquals "a pagemap past the end of its pages is bad input" 3 "$_rc"
+	assertContains "the message names the pagemap" "$E2E_OUT" "pagemap-$pid.img"
 	assert_nothing_left
 }
 
@@ -133,6 +140,7 @@ while rec[i] & 0x80:
 rec = b'\x08\xff\xff\xff\xff\x0f' + rec[i + 1:]
 open(path, 'wb').write(b[:hdr] + struct.pack('<I', len(rec)) + rec + b[hdr + 4 + n:])
 EOF
+	e2e_image_refinish "$T/img/files.img"
 	e2e_amber restore -D "$T/img" -d
 	assertEquals "a file id over the bound is bad input: $E2E_OUT" 3 $?
 	assertContains "it names the image, the record and the bound" "$E2E_OUT" \
