@@ -1,10 +1,95 @@
 /* restore-tasks/images.c: the images one task needs, loaded and checked. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "images/image.h"
 #include "lib/grow.h"
+#include "lib/pagecopy.h"
 #include "stages/restore-tasks/restore-tasks.h"
+
+/* Which VMA holds addr (the image's list is sorted by address). */
+static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
+{
+	size_t lo = 0, hi = mm->n_vmas;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < mm->vmas[mid]->start)
+			hi = mid;
+		else if (addr >= mm->vmas[mid]->end)
+			lo = mid + 1;
+		else
+			return mm->vmas[mid];
+	}
+	return NULL;
+}
+
+int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagecopy_run **out, uint64_t *total,
+		  struct err *e)
+{
+	struct pagecopy_run *runs;
+	const char *name = img->name;
+	uint64_t have = img->hdr.body;
+
+	if (!t->nr_pm) {
+		if (have)
+			return err_input(e, "'%s' holds %llu bytes of pages, but pagemap-%u.img lists none: "
+					 "the pagemap is cut short", name, (unsigned long long)have, t->pe->pid);
+		return 0;
+	}
+	runs = calloc(t->nr_pm, sizeof(*runs));
+	if (!runs)
+		return err_errno(e, "plan the pages of pid %u", t->pe->pid);
+	for (int i = 0; i < t->nr_pm; i++) {
+		const PagemapEntry *p = t->pm[i];
+		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE;
+		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
+
+		if (p->offset != *total || p->offset > have || len > have - p->offset) {
+			free(runs);
+			return err_input(e, "pagemap-%u.img entry %d (offset %llu, %llu bytes) does not follow the previous one inside '%s' (%llu bytes of pages)",
+					 t->pe->pid, i, (unsigned long long)p->offset, (unsigned long long)len, name,
+					 (unsigned long long)have);
+		}
+		if (!v || p->vaddr + len > v->end || p->vaddr + len < p->vaddr) {
+			free(runs);
+			return err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
+					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
+		}
+		runs[i] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
+		*total += len;
+	}
+	if (*total != have) {
+		free(runs);
+		return err_input(e, "pagemap-%u.img lists %llu bytes of pages, '%s' holds %llu: the two do not belong together "
+				 "or one is cut short; dump again", t->pe->pid, (unsigned long long)*total, name,
+				 (unsigned long long)have);
+	}
+	*out = runs;
+	return 0;
+}
+
+/* Checks pages-PID.img against t's pagemap and mm: its header, and the
+ * runs inside it, before any task exists (transplant.c opens it again to
+ * copy the pages). */
+static int rt_check_pages(int dirfd, const struct rt_task *t, struct err *e)
+{
+	char name[64];
+	struct image img;
+	struct pagecopy_run *runs = NULL;
+	uint64_t total = 0;
+	int ret;
+
+	snprintf(name, sizeof(name), "pages-%u.img", t->pe->pid);
+	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
+		return ret;
+	ret = rt_pages_plan(t, &img, &runs, &total, e);
+	free(runs);
+	image_close(&img);
+	return ret;
+}
 
 int rt_load(int dirfd, struct rt_task *t, struct err *e)
 {
@@ -69,6 +154,8 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 	if (ret == 0 && img.rd.nr == 0)
 		ret = err_input(e, "'%s' has no PagemapHead record; the dump was cut short", name);
 	image_close(&img);
+	if (ret == 0)
+		ret = rt_check_pages(dirfd, t, e);
 	return ret;
 }
 

@@ -374,72 +374,6 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	return ret;
 }
 
-/* Which VMA holds addr (the image's list is sorted by address). */
-static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
-{
-	size_t lo = 0, hi = mm->n_vmas;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (addr < mm->vmas[mid]->start)
-			hi = mid;
-		else if (addr >= mm->vmas[mid]->end)
-			lo = mid + 1;
-		else
-			return mm->vmas[mid];
-	}
-	return NULL;
-}
-
-/* Plans the copy of t's pagemap entries out of pages image img: each run
- * inside a VMA, the runs one after the other, and all of them exactly the
- * pages the image holds (a pagemap cut short would leave memory zeroed). */
-static int rt_plan_pages(struct rt_task *t, const struct image *img, struct pagecopy_run **out,
-			 struct pagecopy *pc, struct err *e)
-{
-	struct pagecopy_run *runs;
-	const char *name = img->name;
-	uint64_t have = img->hdr.body;
-
-	if (!t->nr_pm) {
-		if (have)
-			return err_input(e, "'%s' holds %llu bytes of pages, but pagemap-%u.img lists none: "
-					 "the pagemap is cut short", name, (unsigned long long)have, t->pe->pid);
-		return 0;
-	}
-	runs = calloc(t->nr_pm, sizeof(*runs));
-	if (!runs)
-		return err_errno(e, "plan the pages of pid %u", t->pe->pid);
-	for (int i = 0; i < t->nr_pm; i++) {
-		const PagemapEntry *p = t->pm[i];
-		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE;
-		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
-
-		if (p->offset != pc->total || p->offset > have || len > have - p->offset) {
-			free(runs);
-			return err_input(e, "pagemap-%u.img entry %d (offset %llu, %llu bytes) does not follow the previous one inside '%s' (%llu bytes of pages)",
-					 t->pe->pid, i, (unsigned long long)p->offset, (unsigned long long)len, name,
-					 (unsigned long long)have);
-		}
-		if (!v || p->vaddr + len > v->end || p->vaddr + len < p->vaddr) {
-			free(runs);
-			return err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
-					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
-		}
-		runs[i] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
-		pc->total += len;
-	}
-	if (pc->total != have) {
-		free(runs);
-		return err_input(e, "pagemap-%u.img lists %llu bytes of pages, '%s' holds %llu: the two do not belong together "
-				 "or one is cut short; dump again", t->pe->pid, (unsigned long long)pc->total, name,
-				 (unsigned long long)have);
-	}
-	*out = runs;
-	return 0;
-}
-
 /* Writes the dumped pages straight from the page cache of pages-PID.img, in
  * parallel chunks (lib/pagecopy.h): process_vm_writev where the process may
  * write, /proc/PID/mem (FOLL_FORCE, as a debugger's pokes) where it may not. */
@@ -457,7 +391,7 @@ static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 	 * and as long as its header says. */
 	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
 		return ret;
-	ret = rt_plan_pages(t, &img, &runs, &pc, e);
+	ret = rt_pages_plan(t, &img, &runs, &pc.total, e);
 	if (ret < 0 || !t->nr_pm) {
 		image_close(&img);
 		return ret;
