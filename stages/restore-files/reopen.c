@@ -45,7 +45,8 @@ static struct reopen_file *reopen_find(const struct reopen *r, uint32_t id)
 	RegFileEntry key = { .id = id };
 	struct reopen_file k = { .re = &key };
 
-	return bsearch(&k, r->files, r->nr_files, sizeof(k), reopen_file_cmp);
+	/* An empty files.img leaves no table at all (NULL is no array for bsearch). */
+	return r->nr_files ? bsearch(&k, r->files, r->nr_files, sizeof(k), reopen_file_cmp) : NULL;
 }
 
 /* A word for a file type, for messages. */
@@ -102,7 +103,8 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 	image_close(&img);
 	if (ret < 0)
 		return ret;
-	qsort(r->files, r->nr_files, sizeof(*r->files), reopen_file_cmp);
+	if (r->nr_files > 1)
+		qsort(r->files, r->nr_files, sizeof(*r->files), reopen_file_cmp);
 	for (int i = 1; i < r->nr_files; i++)
 		if (r->files[i].re->id == r->files[i - 1].re->id)
 			return err_input(e, "files.img: two records with id %u ('%s' and '%s')", r->files[i].re->id,
@@ -180,7 +182,9 @@ int reopen_add_task(struct reopen *r, pid_t pid, struct err *e)
 	image_close(&img);
 	if (ret < 0)
 		return ret;
-	qsort(r->plan + first, r->nr_plan - first, sizeof(*r->plan), reopen_fd_cmp);
+	/* An empty fdinfo may leave no plan at all (and NULL + 0 is no pointer). */
+	if (r->nr_plan - first > 1)
+		qsort(r->plan + first, r->nr_plan - first, sizeof(*r->plan), reopen_fd_cmp);
 	for (int i = first + 1; i < r->nr_plan; i++)
 		if (r->plan[i].fd == r->plan[i - 1].fd)
 			return err_input(e, "%s: fd %u appears twice", name, r->plan[i].fd);
