@@ -232,6 +232,12 @@ int stage_main(const struct stage_desc *d, void *opts, int argc, char **argv)
 		snprintf(e.msg, sizeof(e.msg), "failed without a message (bug)");
 	if (!e.exit_code)
 		e.exit_code = EXIT_FAILURE_;
+	if (d->reads_images && e.exit_code == EXIT_SYSTEM &&
+	    (e.errnum == EINVAL || e.errnum == ERANGE || e.errnum == EOVERFLOW || e.errnum == E2BIG)) {
+		e.exit_code = EXIT_INPUT;
+		snprintf(e.msg + strlen(e.msg), sizeof(e.msg) - strlen(e.msg),
+			 " (a value from the images the kernel refuses)");
+	}
 	pr_err("%s", e.msg);
 	return e.exit_code;
 }

@@ -45,6 +45,11 @@ struct stage_desc {
 	int nr_caps;
 	bool keep_all_caps;		/* e.g. a stage whose children become restored tasks */
 	bool no_images_dir;
+	/* A restore stage, whose system calls take their values from the
+	 * images: one failing with EINVAL, ERANGE, EOVERFLOW or E2BIG was given
+	 * a value the kernel refuses, which no rerun fixes, so it exits as bad
+	 * input (EXIT_INPUT), not as a system failure. */
+	bool reads_images;
 	const struct option *options;	/* extra long options, NULL-terminated */
 	const char *shortopts;		/* extra short options */
 	/* Handles one extra option; return <0 with e set on a bad value. */

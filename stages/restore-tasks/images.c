@@ -1,4 +1,5 @@
 /* restore-tasks/images.c: the images one task needs, loaded and checked. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -71,6 +72,68 @@ int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagec
 	return 0;
 }
 
+#define RT_USER_TOP	0x7ffffffff000ULL	/* x86-64 4-level TASK_SIZE: where rt_unmap_amber stops */
+
+/* Is this madvise advice one the dump records (doc/image-format.md)? Other
+ * advice (MADV_DONTNEED, MADV_REMOVE, ...) would change memory, not keep it. */
+static bool rt_madvise_known(uint32_t a)
+{
+	return a == MADV_DONTDUMP || a == MADV_DONTFORK || a == MADV_HUGEPAGE || a == MADV_NOHUGEPAGE ||
+	       a == MADV_WIPEONFORK;
+}
+
+/* Checks the VMAs of mm-PID.img before anything is mapped from them, so
+ * that what the kernel would refuse halfway through the transplant is bad
+ * input named here: page-aligned, ascending, apart and inside the user
+ * address space; a known kind, protection and advice; MAP_SHARED or
+ * MAP_PRIVATE as the kind says. */
+static int rt_check_mm(const struct rt_task *t, struct err *e)
+{
+	const MmEntry *mm = t->mm;
+	uint64_t prev_end = 0;
+	unsigned int pid = t->pe->pid;
+
+	if (!mm->n_vmas)
+		return err_input(e, "mm-%u.img has no VMA; the dump was cut short", pid);
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+		uint32_t share = v->flags & (MAP_SHARED | MAP_PRIVATE);
+		bool shared_kind = v->kind == VMA_KIND__VMA_ANON_SHARED || v->kind == VMA_KIND__VMA_FILE_SHARED ||
+				   v->kind == VMA_KIND__VMA_MEMFD_SHARED;
+		bool special = v->kind == VMA_KIND__VMA_VDSO || v->kind == VMA_KIND__VMA_VVAR ||
+			       v->kind == VMA_KIND__VMA_VVAR_VCLOCK;
+
+		if (v->kind < VMA_KIND__VMA_ANON_PRIVATE || v->kind > VMA_KIND__VMA_MEMFD_PRIVATE)
+			return err_input(e, "mm-%u.img: VMA %zu at %#llx has unknown kind %d", pid, i,
+					 (unsigned long long)v->start, v->kind);
+		/* The vsyscall page is the kernel's, above user space. */
+		if (v->kind == VMA_KIND__VMA_VSYSCALL)
+			continue;
+		if (v->start % RT_PAGE || v->end % RT_PAGE || v->start >= v->end || v->end > RT_USER_TOP)
+			return err_input(e, "mm-%u.img: VMA %zu %#llx-%#llx is not a page-aligned range of the user address space (below %#llx)",
+					 pid, i, (unsigned long long)v->start, (unsigned long long)v->end, RT_USER_TOP);
+		if (v->start < prev_end)
+			return err_input(e, "mm-%u.img: VMA %zu at %#llx overlaps or comes before the one before it (which ends at %#llx)",
+					 pid, i, (unsigned long long)v->start, (unsigned long long)prev_end);
+		prev_end = v->end;
+		if (v->prot & ~(uint32_t)(PROT_READ | PROT_WRITE | PROT_EXEC))
+			return err_input(e, "mm-%u.img: VMA %zu at %#llx has protection %#x", pid, i,
+					 (unsigned long long)v->start, v->prot);
+		if (v->flags & ~(uint32_t)(MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN) ||
+		    (share != MAP_SHARED && share != MAP_PRIVATE) || (!special && (share == MAP_SHARED) != shared_kind))
+			return err_input(e, "mm-%u.img: VMA %zu at %#llx has mmap flags %#x, which its kind %d does not have",
+					 pid, i, (unsigned long long)v->start, v->flags, v->kind);
+		if (v->pgoff % RT_PAGE)
+			return err_input(e, "mm-%u.img: VMA %zu at %#llx maps from offset %#llx, not on a page", pid, i,
+					 (unsigned long long)v->start, (unsigned long long)v->pgoff);
+		for (size_t k = 0; k < v->n_madvise; k++)
+			if (!rt_madvise_known(v->madvise[k]))
+				return err_input(e, "mm-%u.img: VMA %zu at %#llx has madvise advice %u, which a dump does not record",
+						 pid, i, (unsigned long long)v->start, v->madvise[k]);
+	}
+	return 0;
+}
+
 /* Checks pages-PID.img against t's pagemap and mm: its header, and the
  * runs inside it, before any task exists (transplant.c opens it again to
  * copy the pages). */
@@ -118,7 +181,8 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 			return err_input(e, "'%s' has no registers", name);
 	}
 	snprintf(name, sizeof(name), "mm-%u.img", t->pe->pid);
-	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&t->mm, e)) < 0)
+	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&t->mm, e)) < 0 ||
+	    (ret = rt_check_mm(t, e)) < 0)
 		return ret;
 	snprintf(name, sizeof(name), "fs-%u.img", t->pe->pid);
 	if ((ret = image_read_one(dirfd, "fs", name, (ProtobufCMessage **)&t->fs, e)) < 0)

@@ -639,8 +639,17 @@ int rt_release(struct rt_task *t, struct err *e)
 		regs.orig_rax = -1;	/* restart, if any, was folded into ip/ax at dump */
 		if ((th->core->has_xstate &&
 		     (ret = tracee_set_xstate(th->host_tid, th->core->xstate.data, th->core->xstate.len, e)) < 0) ||
-		    (ret = tracee_set_regs(th->host_tid, &regs, e)) < 0 ||
-		    (ret = tracee_set_sigmask(th->host_tid, th->core->sigmask, e)) < 0)
+		    (ret = tracee_set_regs(th->host_tid, &regs, e)) < 0) {
+			/* The thread is stopped and ours: only the image's values
+			 * (a segment selector, an xstate header) can be refused. */
+			if (ret != -ESRCH) {
+				e->exit_code = EXIT_INPUT;
+				snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
+					 " (the registers of core-%u.img are refused)", th->tid);
+			}
+			return ret;
+		}
+		if ((ret = tracee_set_sigmask(th->host_tid, th->core->sigmask, e)) < 0)
 			return ret;
 	}
 	/* Only when every thread is loaded does any of them run again. */

@@ -231,6 +231,55 @@ testNamespaceImageLies() {
 	images_lie_about utsns.img ipcns.img netns.img
 }
 
+# Values a dump never writes, in images whose headers agree, that the kernel
+# would refuse halfway through the restore: bad input (exit 3) naming the
+# image, not a system failure (exit 4, "a rerun may succeed").
+testImageValuesRefused() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	e2e_start_spine || return 0
+	pid=$E2E_PID
+	IMG_PIDS=$pid
+	e2e_dump_and_reap "$pid" "$T/a" || return 0
+	# MmEntry.vmas (13), the first VmaEntry: flags (5) MAP_SHARED for a
+	# private mapping, end (2) past the user address space.
+	images_copy
+	e2e_image_set "$T/w/mm-$pid.img" 0 13#0.5 1 || { fail "could not patch mm-$pid.img"; return 0; }
+	images_refused "a private VMA with MAP_SHARED" "mm-$pid.img: VMA 0"
+	assertContains "it says what" "$E2E_OUT" "mmap flags 0x1"
+	images_copy
+	e2e_image_set "$T/w/mm-$pid.img" 0 13#0.2 0x800000000000 || { fail "could not patch mm-$pid.img"; return 0; }
+	images_refused "a VMA past the user address space" "mm-$pid.img: VMA 0"
+	# RegFileEntry: flags (3) O_DIRECTORY for /dev/null; pos (4) beyond
+	# what lseek takes for spine's ro.dat (the third file).
+	images_copy
+	e2e_image_set "$T/w/files.img" 0 3 0x10000 || { fail "could not patch files.img"; return 0; }
+	images_refused "a file opened O_DIRECTORY" "cannot be opened with the flags"
+	images_copy
+	e2e_image_set "$T/w/files.img" 2 4 0x8000000000000000 || { fail "could not patch files.img"; return 0; }
+	images_refused "a position lseek refuses" "to 9223372036854775808"
+	assertContains "it says the value comes from the images" "$E2E_OUT" "a value from the images"
+}
+
+# An empty files.img and fdinfo (a process without descriptors, headers
+# that agree): restore-files plans nothing (no null pointer reaches qsort or
+# bsearch: tests/asan.sh runs this under UBSan) and the process comes back.
+testEmptyFilesAndFdinfo() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	e2e_start_spine || return 0
+	pid=$E2E_PID
+	e2e_dump_and_reap "$pid" "$T/a" || return 0
+	images_copy
+	for f in files.img "fdinfo-$pid.img"; do
+		head -c 56 "$T/w/$f" >"$T/w/$f.new" && mv "$T/w/$f.new" "$T/w/$f"
+		e2e_image_refinish "$T/w/$f"
+	done
+	e2e_restore_detached "$T/w" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "it has no descriptor" "" "$(ls /proc/$pid/fd 2>&1)"
+}
+
 # amber show says what is wrong with an image of another dump and with a
 # swapped one, for the directory and for the single image.
 testShowFlagsLies() {
