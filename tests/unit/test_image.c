@@ -15,6 +15,7 @@
 #include "images/fs.pb-c.h"
 #include "images/image.h"
 #include "images/inventory.pb-c.h"
+#include "images/pagemap.pb-c.h"
 #include "images/pstree.pb-c.h"
 #include "lib/exitcodes.h"
 #include "tests/unit/unit.h"
@@ -915,6 +916,98 @@ static void image_inspect_then_check(void)
 	unit_rmtree(dir);
 }
 
+/* Writes image NAME of kind k: one record of its type, left empty (every
+ * field optional or zero; protobuf-c packs required zeros too), or for
+ * pages one page. */
+static int image_test_kind_write(int dfd, const struct image_kind *k, const char *name)
+{
+	static uint8_t page[IMAGE_PAGE_SIZE];
+	const ProtobufCMessageDescriptor *desc = k->desc ? k->desc : &pagemap_head__descriptor;
+	struct image img;
+	struct err e = { 0 };
+	int ret;
+
+	if (image_open_write(&img, dfd, k->name, name, &e) < 0)
+		return -1;
+	if (!strcmp(k->name, "pages")) {
+		ret = write_all(img.fd, page, sizeof(page));
+	} else {
+		ProtobufCMessage *m = calloc(1, desc->sizeof_message);
+
+		if (!m) {
+			image_close(&img);
+			return -1;
+		}
+		protobuf_c_message_init(desc, m);
+		ret = image_write(&img, m, &e);
+		free(m);
+	}
+	if (ret < 0) {
+		image_close(&img);
+		return -1;
+	}
+	return image_close_write(&img, &e);
+}
+
+/* For every kind of image_kind_table: an image truncated, extended,
+ * swapped with another of its kind (another owner) and one of another dump
+ * are each refused, naming it; the untouched one reads. */
+static void image_every_kind_lies(void)
+{
+	uint8_t buf[2 * IMAGE_PAGES_HDR_SIZE];
+	struct image img;
+	struct err e = { 0 };
+	char *dir;
+	int dfd = image_test_dir(&dir);
+
+	REQUIRE(dfd >= 0);
+	for (const struct image_kind *k = image_kinds(); k->name; k++) {
+		char one[64], two[64], want[80];
+		ssize_t len;
+
+		snprintf(one, sizeof(one), "%s-1.img", k->name);
+		snprintf(two, sizeof(two), "%s-2.img", k->name);
+		image_set_dump_id(TEST_DUMP_ID);
+		if (image_test_kind_write(dfd, k, one) < 0 || image_test_kind_write(dfd, k, two) < 0) {
+			unit_fail(__FILE__, __LINE__, "write two %s images", k->name);
+			continue;
+		}
+		if (image_open_read(&img, dfd, k->name, one, &e) < 0)
+			unit_fail(__FILE__, __LINE__, "%s: %s", one, e.msg);
+		else
+			image_close(&img);
+		len = image_test_get(dfd, one, buf, sizeof(buf));
+		REQUIRE(len > (ssize_t)IMAGE_HDR_SIZE);
+		snprintf(want, sizeof(want), "'%s'", one);
+
+		/* Truncated: its one record (page) off. */
+		REQUIRE(image_test_put(dfd, one, buf, strcmp(k->name, "pages") ? IMAGE_HDR_SIZE : IMAGE_PAGES_HDR_SIZE) == 0);
+		CHECK_INT(image_open_read(&img, dfd, k->name, one, &e), -EINVAL);
+		CHECK_CONTAINS(e.msg, want);
+		CHECK_CONTAINS(e.msg, "truncated");
+		/* Extended. */
+		memcpy(buf + len, "\4\0\0\0junk", 8);
+		REQUIRE(image_test_put(dfd, one, buf, len + 8) == 0);
+		CHECK_INT(image_open_read(&img, dfd, k->name, one, &e), -EINVAL);
+		CHECK_CONTAINS(e.msg, want);
+		CHECK_CONTAINS(e.msg, "longer than written");
+		/* Swapped: the other owner's under this name. */
+		REQUIRE(renameat(dfd, two, dfd, one) == 0);
+		CHECK_INT(image_open_read(&img, dfd, k->name, one, &e), -EINVAL);
+		CHECK_CONTAINS(e.msg, want);
+		CHECK_CONTAINS(e.msg, "but its name says 1");
+		/* Of another dump. */
+		image_set_dump_id(OTHER_DUMP_ID);
+		REQUIRE(image_test_kind_write(dfd, k, one) == 0);
+		image_set_dump_id(TEST_DUMP_ID);
+		CHECK_INT(image_open_read(&img, dfd, k->name, one, &e), -EINVAL);
+		CHECK_CONTAINS(e.msg, want);
+		CHECK_CONTAINS(e.msg, "is from dump 8877665544332211");
+	}
+	close(dfd);
+	unit_rmtree(dir);
+}
+
 static const struct unit_case cases[] = {
 	UNIT_CASE(image_round_trip_one),
 	UNIT_CASE(image_many_records),
@@ -945,6 +1038,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(image_header_fields_checked),
 	UNIT_CASE(image_pages_header_checked),
 	UNIT_CASE(image_inspect_then_check),
+	UNIT_CASE(image_every_kind_lies),
 };
 
 UNIT_MAIN(cases)
