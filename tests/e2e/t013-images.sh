@@ -241,6 +241,10 @@ testImageValuesRefused() {
 	pid=$E2E_PID
 	IMG_PIDS=$pid
 	e2e_dump_and_reap "$pid" "$T/a" || return 0
+	# InventoryEntry.dump_id (11) other than its header's.
+	images_copy
+	e2e_image_set "$T/w/inventory.img" 0 11 0x1234 || { fail "could not patch inventory.img"; return 0; }
+	images_refused "an inventory.img that records another dump" "inventory.img records dump 0000000000001234"
 	# MmEntry.vmas (13), the first VmaEntry: flags (5) MAP_SHARED for a
 	# private mapping, end (2) past the user address space.
 	images_copy
