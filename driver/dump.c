@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/random.h>
 #include <sys/stat.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
@@ -86,11 +87,24 @@ static int dump_write_inventory(const char *images, int root, bool pidns, uint64
 	inv.page_size = getpagesize();
 	inv.xstate_size = tracee_xstate_size();
 	inv.xfeatures = tracee_xfeatures();
+	inv.has_dump_id = true;
+	inv.dump_id = image_dump_id();
 	dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = dfd < 0 ? err_errno(e, "open '%s'", images) : image_write_one(dfd, "inventory", "inventory.img", &inv.base, e);
 	for (int i = 0; i < n; i++)
 		free(names[i]);
 	return ret;
+}
+
+/* A random id for this dump, never 0: every image header carries it, so an
+ * image of another dump cannot pass for one of this. */
+static int dump_pick_id(uint64_t *id, struct err *e)
+{
+	do {
+		if (getrandom(id, sizeof(*id), 0) != (ssize_t)sizeof(*id))
+			return err_errno(e, "pick a dump id (getrandom)");
+	} while (!*id);
+	return 0;
 }
 
 /* The root as the images name it, and whether the tree has its own pid
@@ -336,6 +350,17 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (r.log_fd >= 0)
 		log_init("amber", o.verbosity, r.log_fd);
+	if (dump_pick_id(&r.dump_id, &e) < 0) {
+		drv_error("%s", e.msg);
+		dumpdir_abort(&ds.dir);
+		dumpdir_release(&ds.dir);
+		run_free(&r);
+		return EXIT_SYSTEM;
+	}
+	/* The stages get it as --dump-id (run_start); inventory.img and the
+	 * remaps.img this driver may read on a rollback are checked with it. */
+	image_set_dump_id(r.dump_id);
+	pr_debug("dump id %016llx", (unsigned long long)r.dump_id);
 	/* SIGPIPE would kill the driver if seize died before reading its verdict. */
 	signal(SIGPIPE, SIG_IGN);
 	if (pl_run(&pl_dump, &r, &o, &ds, &e) < 0) {

@@ -285,6 +285,7 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 	      const struct run_fd *fds, int nr_fds, struct err *e)
 {
 	char path[PATH_MAX], in_path[PATH_MAX + 64], rec_path[PATH_MAX + 64], vbuf[8], fdargs[RUN_MAX_FDS][48];
+	char idbuf[24];
 	char *argv[RUN_MAX_ARGS];
 	int argc = 0, out[2], errp[2], in_fd, ret;
 
@@ -307,6 +308,11 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 	argv[argc++] = vbuf;
 	argv[argc++] = "--run-dir";
 	argv[argc++] = r->dir;
+	if (r->dump_id) {
+		snprintf(idbuf, sizeof(idbuf), "%016llx", (unsigned long long)r->dump_id);
+		argv[argc++] = "--dump-id";
+		argv[argc++] = idbuf;
+	}
 	if ((ret = run_check_fds(name, fds, nr_fds, e)) < 0)
 		return ret;
 	for (int i = 0; i < nr_fds; i++) {

@@ -67,6 +67,7 @@ struct run {
 	const char *fail_stage;		/* AMBER_TEST_FAIL_STAGE: kill this stage at start */
 	struct run_stage *failed;	/* the stage run_wait last blamed for a failure */
 	const char *rerun_note;		/* run_start puts it in the stage's rerun script */
+	uint64_t dump_id;		/* a dump's id, given to each stage as --dump-id; 0: none */
 };
 
 /* Creates the run directory ('run_dir', or IMAGES/OP.run) and opens -o LOGFILE. */

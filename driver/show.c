@@ -9,7 +9,11 @@
  *
  * Records are printed by the generic descriptor walker of driver/json.h, so a
  * new image kind or message needs no code here. A pages image is raw memory:
- * only its size and page count are shown.
+ * only its size and page count are shown. Every image's header is shown
+ * (dump id, owner, complete, count, length) and checked as restore checks
+ * it, against the inventory.img beside it: an image of another dump or
+ * another owner, unfinished, or whose length or record count is not what
+ * its header says is listed under "problems" (and still shown).
  *
  * Exit status: 0 ok; 2 bad command line; 3 the file or dump is missing,
  * foreign, truncated or corrupt (the last stderr line names the file and
@@ -94,12 +98,35 @@ static int show_records(FILE *out, struct image *img, struct err *e)
 	return ret;
 }
 
+/* Prints the header fields every image has, as JSON members. */
+static void show_header_json(FILE *out, const struct image *img, const char *indent)
+{
+	fprintf(out, ",\n%s\"dump_id\": \"%016" PRIx64 "\",\n%s\"owner\": %" PRIu64 ",\n%s\"complete\": %s"
+		",\n%s\"count\": %" PRIu64 ",\n%s\"body\": %" PRIu64, indent, img->hdr.dump_id, indent, img->hdr.owner,
+		indent, img->hdr.flags & IMAGE_FLAG_COMPLETE ? "true" : "false", indent, img->hdr.count, indent,
+		img->hdr.body);
+}
+
+/* The dump the images of dirfd belong to, by the inventory.img there; 0
+ * when it is missing or bad (the images cannot be compared). */
+static uint64_t show_dir_dump_id(int dirfd)
+{
+	struct err ignored = { 0 };
+	uint64_t id = 0;
+
+	if (image_dir_dump_id(dirfd, &id, &ignored) < 0)
+		return 0;
+	return id;
+}
+
 /* Prints image 'name' in dirfd as one JSON object; 'display' is the name the user gave. */
 static int show_image(FILE *out, int dirfd, const char *name, const char *display, struct err *e)
 {
 	struct image img;
-	int ret = image_open_read(&img, dirfd, NULL, name, e);
+	struct err problem = { 0 };
+	int ret = image_open_inspect(&img, dirfd, NULL, name, e);
 	size_t len = strlen(name);
+	bool bad;
 
 	if (ret < 0) {
 		/* Recordings are NN-STAGE.in/.out; say how to read one. */
@@ -113,17 +140,31 @@ static int show_image(FILE *out, int dirfd, const char *name, const char *displa
 	fputs(",\n  \"kind\": ", out);
 	json_print_string(out, img.kind->name);
 	fprintf(out, ",\n  \"magic\": \"%#010x\",\n  \"version\": %u", img.kind->magic, IMAGE_FORMAT_VERSION);
+	show_header_json(out, &img, "  ");
+	/* As restore would check it: a problem is shown, and the records still are. */
+	bad = image_check(&img, show_dir_dump_id(dirfd), &problem) < 0;
 	if (show_kind_is_raw(img.kind))
 		ret = show_pages(out, &img, e);
 	else
 		ret = show_records(out, &img, e);
+	if (bad) {
+		fputs(",\n  \"problems\": [\n    ", out);
+		json_print_string(out, problem.msg);
+		fputs("\n  ]", out);
+	}
 	if (ret < 0) {
 		fputs(",\n  \"error\": ", out);
 		json_print_string(out, e->msg);
 	}
 	fputs("\n}\n", out);
 	image_close(&img);
-	return ret < 0 ? ret : 0;
+	if (ret < 0)
+		return ret;
+	if (bad) {
+		*e = problem;
+		return -EINVAL;
+	}
+	return 0;
 }
 
 /* Opens the directory holding 'path' and returns its fd, with the final
@@ -238,6 +279,7 @@ struct show_file {
 	char name[256];
 	const char *kind;	/* NULL if the header could not be read */
 	bool raw;		/* a pages image: pages/bytes instead of records */
+	struct image_header hdr;	/* valid when kind is set */
 	uint64_t records, pages, bytes;
 	bool listed;		/* named by the inventory */
 	char error[1024];
@@ -259,6 +301,7 @@ struct show_proc {
 /* Everything about the dump, gathered before printing either form. */
 struct show_dump {
 	const char *path;
+	uint64_t dump_id;		/* inventory.img's, else pstree.img's; 0 if neither */
 	InventoryEntry *inv;
 	struct show_file *files;
 	size_t nr_files;
@@ -271,11 +314,17 @@ struct show_dump {
 	size_t nr_problems;
 };
 
-/* Notes a problem with the dump: shown in the summary and on stderr. */
+/* Notes a problem with the dump: shown in the summary and on stderr (once,
+ * however many readers meet it). */
 static void show_problem(struct show_dump *d, const char *msg)
 {
-	char **p = realloc(d->problems, (d->nr_problems + 1) * sizeof(*p));
-	char *s = strdup(msg);
+	char **p, *s;
+
+	for (size_t i = 0; i < d->nr_problems; i++)
+		if (!strcmp(d->problems[i], msg))
+			return;
+	p = realloc(d->problems, (d->nr_problems + 1) * sizeof(*p));
+	s = strdup(msg);
 
 	if (!p || !s) {
 		free(s);
@@ -326,20 +375,24 @@ static int show_read_all(int dirfd, const char *kind, const char *name,
 	return 0;
 }
 
-/* Counts the records (or pages) of one image file in the dump. */
-static void show_scan_file(int dirfd, struct show_file *f)
+/* Counts the records (or pages) of one image file in the dump and checks
+ * its header against dump 'dump_id' as restore would. */
+static void show_scan_file(int dirfd, uint64_t dump_id, struct show_file *f)
 {
 	struct err e = { 0 };
 	struct image img;
 	ProtobufCMessage *msg;
 	struct stat st;
-	int ret = image_open_read(&img, dirfd, NULL, f->name, &e);
+	int ret = image_open_inspect(&img, dirfd, NULL, f->name, &e);
 
 	if (ret < 0) {
 		snprintf(f->error, sizeof(f->error), "%s", e.msg);
 		return;
 	}
 	f->kind = img.kind->name;
+	f->hdr = img.hdr;
+	if (image_check(&img, dump_id, &e) < 0)
+		snprintf(f->error, sizeof(f->error), "%s", e.msg);
 	if (show_kind_is_raw(img.kind)) {
 		f->raw = true;
 		if (fstat(img.fd, &st) < 0) {
@@ -357,7 +410,7 @@ static void show_scan_file(int dirfd, struct show_file *f)
 			protobuf_c_message_free_unpacked(msg, NULL);
 		}
 	}
-	if (ret < 0)
+	if (ret < 0 && !f->error[0])
 		snprintf(f->error, sizeof(f->error), "%s", e.msg);
 	image_close(&img);
 }
@@ -392,7 +445,7 @@ static int show_scan_files(struct show_dump *d, int dirfd, struct err *e)
 
 		snprintf(f->name, sizeof(f->name), "%s", des[i]->d_name);
 		free(des[i]);
-		show_scan_file(dirfd, f);
+		show_scan_file(dirfd, d->dump_id, f);
 		if (f->error[0])
 			show_problem(d, f->error);
 	}
@@ -487,6 +540,27 @@ static int show_scan_dump(struct show_dump *d, int dirfd, struct err *e)
 		show_problem(d, "inventory.img is missing: the dump is incomplete (it failed, or is still running)");
 	else if (ret < 0)
 		show_problem(d, pe.msg);
+	/* Every image is compared with the inventory's dump id; without a
+	 * usable inventory, with pstree.img's, so a mixture still shows. */
+	d->dump_id = show_dir_dump_id(dirfd);
+	if (!d->dump_id) {
+		struct image img;
+
+		if (image_open_inspect(&img, dirfd, "pstree", "pstree.img", &pe) == 0) {
+			d->dump_id = img.hdr.dump_id;
+			image_close(&img);
+		}
+	}
+	if (d->inv && d->dump_id && (!d->inv->has_dump_id || d->inv->dump_id != d->dump_id)) {
+		char msg[256];
+
+		snprintf(msg, sizeof(msg), "inventory.img records dump %016" PRIx64 " but its header says %016" PRIx64
+			 "; it is corrupt", d->inv->has_dump_id ? (uint64_t)d->inv->dump_id : 0, d->dump_id);
+		show_problem(d, msg);
+	}
+	/* The readers below check each image against it. */
+	if (d->dump_id)
+		image_set_dump_id(d->dump_id);
 
 	ret = show_scan_files(d, dirfd, e);
 	if (ret < 0)
@@ -582,7 +656,10 @@ static void show_dump_text(FILE *out, const struct show_dump *d)
 	const InventoryEntry *inv = d->inv;
 	int w = 8;
 
-	fprintf(out, "dump '%s': %s\n", d->path, inv ? "complete" : "INCOMPLETE (no inventory.img)");
+	fprintf(out, "dump '%s': %s", d->path, inv ? "complete" : "INCOMPLETE (no inventory.img)");
+	if (d->dump_id)
+		fprintf(out, ", dump id %016" PRIx64, d->dump_id);
+	fputc('\n', out);
 	if (inv) {
 		fprintf(out, "  root pid %u, kernel ", inv->root_pid);
 		json_print_string(out, inv->kernel);
@@ -685,6 +762,8 @@ static void show_dump_json(FILE *out, const struct show_dump *d)
 	fputs("{\n  \"dir\": ", out);
 	json_print_string(out, d->path);
 	fprintf(out, ",\n  \"complete\": %s", d->inv ? "true" : "false");
+	if (d->dump_id)
+		fprintf(out, ",\n  \"dump_id\": \"%016" PRIx64 "\"", d->dump_id);
 	if (d->inv) {
 		fputs(",\n  \"inventory\": ", out);
 		json_print_message(out, &d->inv->base, 2);
@@ -703,6 +782,12 @@ static void show_dump_json(FILE *out, const struct show_dump *d)
 			fprintf(out, ", \"pages\": %" PRIu64 ", \"size\": %" PRIu64, f->pages, f->bytes);
 		else if (f->kind)
 			fprintf(out, ", \"records\": %" PRIu64, f->records);
+		/* The dump id only where it is not the dump's. */
+		if (f->kind && f->hdr.dump_id != d->dump_id)
+			fprintf(out, ", \"dump_id\": \"%016" PRIx64 "\"", f->hdr.dump_id);
+		if (f->kind)
+			fprintf(out, ", \"owner\": %" PRIu64 ", \"complete\": %s", f->hdr.owner,
+				f->hdr.flags & IMAGE_FLAG_COMPLETE ? "true" : "false");
 		if (d->inv)
 			fprintf(out, ", \"in_inventory\": %s", f->listed ? "true" : "false");
 		if (f->error[0]) {

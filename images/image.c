@@ -1,4 +1,5 @@
 /* image: see image.h. */
+#include <endian.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <stdio.h>
@@ -117,17 +118,200 @@ static const ProtobufCMessageDescriptor *image_record_desc(const struct image *i
 	return img->kind->desc;
 }
 
-int image_open_read(struct image *img, int dirfd, const char *kind, const char *filename, struct err *e)
+/* ---- the dump an image belongs to ------------------------------------ */
+
+/* The process's dump id and, for readers that were not given one, the
+ * inventory id of the last directory read. Set once at a stage's start
+ * (or lazily by the first read) and read-only after, like the log's
+ * settings: every image of a process belongs to one dump. */
+static struct {
+	uint64_t set;		/* image_set_dump_id */
+	bool cached;		/* dir_* below are valid */
+	dev_t dir_dev;
+	ino_t dir_ino;
+	uint64_t dir_id;	/* inventory.img's id for that directory */
+} image_dump;
+
+void image_set_dump_id(uint64_t id)
+{
+	image_dump.set = id;
+	image_dump.cached = false;
+}
+
+uint64_t image_dump_id(void)
+{
+	return image_dump.set;
+}
+
+int image_dir_dump_id(int dirfd, uint64_t *id, struct err *e)
+{
+	struct image inv;
+	struct stat st;
+	int ret;
+
+	if (image_dump.set) {
+		*id = image_dump.set;
+		return 0;
+	}
+	if (fstat(dirfd, &st) < 0)
+		return err_errno(e, "stat the images directory");
+	if (image_dump.cached && image_dump.dir_dev == st.st_dev && image_dump.dir_ino == st.st_ino) {
+		*id = image_dump.dir_id;
+		return 0;
+	}
+	ret = image_open_inspect(&inv, dirfd, "inventory", "inventory.img", e);
+	if (ret == -ENOENT) {
+		err_input(e, "inventory.img is missing, so no image of this directory can be checked against its dump: "
+			  "the dump is incomplete (it failed, or is still running)");
+		return -ENOENT;
+	}
+	if (ret < 0)
+		return ret;
+	ret = image_check(&inv, 0, e);
+	*id = inv.hdr.dump_id;
+	image_close(&inv);
+	if (ret < 0)
+		return ret;
+	if (!*id)
+		return err_input(e, "inventory.img has no dump id (0); it is corrupt");
+	image_dump.cached = true;
+	image_dump.dir_dev = st.st_dev;
+	image_dump.dir_ino = st.st_ino;
+	image_dump.dir_id = *id;
+	return 0;
+}
+
+uint64_t image_owner_of_file(const char *filename)
+{
+	size_t n = strlen(filename);
+	const char *end, *p;
+	uint64_t v = 0;
+
+	if (n < 5 || strcmp(filename + n - 4, ".img"))
+		return 0;
+	end = filename + n - 4;
+	for (p = end; p > filename && p[-1] != '-'; p--)
+		;
+	if (p <= filename + 1 || p == end)
+		return 0;	/* no "KIND-" before it, or no digits */
+	for (; p < end; p++) {
+		if (*p < '0' || *p > '9' || v > (UINT64_MAX - (*p - '0')) / 10)
+			return 0;
+		v = v * 10 + (*p - '0');
+	}
+	return v;
+}
+
+/* What an image's owner is, for messages. */
+static const char *image_owner_noun(const struct image *img)
+{
+	static const struct { const char *prefix, *noun; } nouns[] = {
+		{ "pages-memfd-", "memfd inode" }, { "memfd-", "memfd inode" }, { "core-", "thread" },
+		{ "mountpoints-", "mount namespace" }, { "tmpfs-", "mount" }, { "ghost-", "ghost file" },
+	};
+
+	for (size_t i = 0; i < sizeof(nouns) / sizeof(nouns[0]); i++)
+		if (!strncmp(img->name, nouns[i].prefix, strlen(nouns[i].prefix)))
+			return nouns[i].noun;
+	return "process";
+}
+
+/* ---- reading ----------------------------------------------------------- */
+
+static void image_hdr_from_disk(struct image_header *h)
+{
+	h->magic = le32toh(h->magic);
+	h->kind = le32toh(h->kind);
+	h->version = le32toh(h->version);
+	h->hdr_size = le32toh(h->hdr_size);
+	h->dump_id = le64toh(h->dump_id);
+	h->owner = le64toh(h->owner);
+	h->flags = le32toh(h->flags);
+	h->reserved = le32toh(h->reserved);
+	h->count = le64toh(h->count);
+	h->body = le64toh(h->body);
+}
+
+static struct image_header image_hdr_to_disk(const struct image_header *h)
+{
+	return (struct image_header){
+		htole32(h->magic), htole32(h->kind), htole32(h->version), htole32(h->hdr_size),
+		htole64(h->dump_id), htole64(h->owner), htole32(h->flags), htole32(h->reserved),
+		htole64(h->count), htole64(h->body),
+	};
+}
+
+_Static_assert(sizeof(struct image_header) == IMAGE_HDR_SIZE, "the on-disk header is 56 bytes");
+
+static bool image_is_pages(const struct image_kind *k)
+{
+	return !strcmp(k->name, "pages");
+}
+
+/* Checks the format of the header just read (got bytes of it): what a
+ * reader needs to know before it can read anything else. */
+static int image_check_format(struct image *img, const struct image_kind *want, ssize_t got, struct err *e)
+{
+	const struct image_header *h = &img->hdr;
+	const char *name = img->name;
+	uint32_t want_size;
+
+	/* The fields are checked in file order, so a short or older header
+	 * is reported by what it does hold. */
+	if (got < 4)
+		return err_input(e, "image '%s' is truncated: %zd of %u header bytes", name, got, IMAGE_HDR_SIZE);
+	if (h->magic != IMAGE_MAGIC)
+		return err_input(e, "'%s' is not an amber image: magic %#x, want %#x", name, h->magic, IMAGE_MAGIC);
+	if (got < 16)
+		return err_input(e, "image '%s' is truncated: %zd of %u header bytes", name, got, IMAGE_HDR_SIZE);
+	img->kind = image_kind_by_magic(h->kind);
+	if (!img->kind || (want && img->kind != want)) {
+		if (!want)
+			return err_input(e, "image '%s' has an unknown kind magic %#x", name, h->kind);
+		return err_input(e, "image '%s' has kind magic %#x, want %s (%#x)", name, h->kind, want->name, want->magic);
+	}
+	if (h->version != IMAGE_FORMAT_VERSION)
+		return err_input(e, "image '%s' has format version %u; this amber reads version %u",
+				 name, h->version, IMAGE_FORMAT_VERSION);
+	want_size = image_is_pages(img->kind) ? IMAGE_PAGES_HDR_SIZE : IMAGE_HDR_SIZE;
+	if (h->hdr_size != want_size)
+		return err_input(e, "image '%s' has a bad header size %u; a %s image's is %u", name, h->hdr_size,
+				 img->kind->name, want_size);
+	if (got < (ssize_t)IMAGE_HDR_SIZE)
+		return err_input(e, "image '%s' is truncated: %zd of %u header bytes", name, got, IMAGE_HDR_SIZE);
+	if (h->flags & ~IMAGE_FLAG_COMPLETE)
+		return err_input(e, "image '%s' has unknown header flags %#x", name, h->flags & ~IMAGE_FLAG_COMPLETE);
+	if (h->reserved)
+		return err_input(e, "image '%s' has %#x in its reserved header field, which is 0", name, h->reserved);
+	if (img->size < h->hdr_size)
+		return err_input(e, "image '%s' is truncated: %llu bytes, shorter than its %u-byte header", name,
+				 (unsigned long long)img->size, h->hdr_size);
+	if (image_is_pages(img->kind)) {
+		/* The rest of the header page is zero. */
+		uint8_t pad[IMAGE_PAGES_HDR_SIZE - IMAGE_HDR_SIZE];
+		ssize_t n = pread(img->fd, pad, sizeof(pad), IMAGE_HDR_SIZE);
+
+		if (n < 0)
+			return err_errno(e, "read the header of image '%s'", name);
+		for (ssize_t i = 0; i < n; i++)
+			if (pad[i])
+				return err_input(e, "image '%s' has a non-zero byte at offset %zd of its header page",
+						 name, IMAGE_HDR_SIZE + i);
+	}
+	return 0;
+}
+
+int image_open_inspect(struct image *img, int dirfd, const char *kind, const char *filename, struct err *e)
 {
 	const struct image_kind *want = kind ? image_kind_by_name(kind) : NULL;
-	struct image_header h;
+	struct stat st;
 	ssize_t got;
-
-	if (kind && !want)
-		return err_set(e, EXIT_FAILURE_, "internal: unknown image kind '%s'", kind);
-	uint32_t hdr_size;
+	int ret;
 
 	memset(img, 0, sizeof(*img));
+	img->fd = -1;
+	if (kind && !want)
+		return err_set(e, EXIT_FAILURE_, "internal: unknown image kind '%s'", kind);
 	snprintf(img->name, sizeof(img->name), "%s", filename);
 	img->fd = image_openat(dirfd, filename, O_RDONLY, 0);
 	if (img->fd < 0) {
@@ -139,71 +323,120 @@ int image_open_read(struct image *img, int dirfd, const char *kind, const char *
 			return err_input(e, "image '%s' is not a regular file; remove it and dump again", filename);
 		return err_errno(e, "open image '%s'", filename);
 	}
-	got = pread(img->fd, &h, sizeof(h), 0);
+	if (fstat(img->fd, &st) < 0) {
+		ret = err_errno(e, "stat image '%s'", filename);
+		image_close(img);
+		return ret;
+	}
+	img->size = st.st_size;
+	got = pread(img->fd, &img->hdr, sizeof(img->hdr), 0);
 	if (got < 0) {
+		ret = err_errno(e, "read the header of image '%s'", filename);
 		image_close(img);
-		return err_errno(e, "read the header of image '%s'", filename);
+		return ret;
 	}
-	if (got < (ssize_t)sizeof(h)) {
+	image_hdr_from_disk(&img->hdr);
+	if ((ret = image_check_format(img, want, got, e)) < 0) {
 		image_close(img);
-		return err_input(e, "image '%s' is truncated: %zd of %zu header bytes", filename, got, sizeof(h));
+		return ret;
 	}
-	if (le32toh(h.magic) != IMAGE_MAGIC) {
+	if (lseek(img->fd, img->hdr.hdr_size, SEEK_SET) < 0) {
+		ret = err_errno(e, "seek past the header of '%s'", filename);
 		image_close(img);
-		return err_input(e, "'%s' is not an amber image: magic %#x, want %#x", filename, le32toh(h.magic), IMAGE_MAGIC);
-	}
-	img->kind = image_kind_by_magic(le32toh(h.kind));
-	if (!img->kind || (want && img->kind != want)) {
-		image_close(img);
-		if (!want)
-			return err_input(e, "image '%s' has an unknown kind magic %#x", filename, le32toh(h.kind));
-		return err_input(e, "image '%s' has kind magic %#x, want %s (%#x)", filename,
-				 le32toh(h.kind), want->name, want->magic);
-	}
-	if (le32toh(h.version) != IMAGE_FORMAT_VERSION) {
-		image_close(img);
-		return err_input(e, "image '%s' has format version %u; this amber reads version %u",
-				 filename, le32toh(h.version), IMAGE_FORMAT_VERSION);
-	}
-	hdr_size = le32toh(h.hdr_size);
-	if (hdr_size < sizeof(h) || hdr_size > IMAGE_PAGES_HDR_SIZE) {
-		image_close(img);
-		return err_input(e, "image '%s' has a bad header size %u", filename, hdr_size);
-	}
-	if (lseek(img->fd, hdr_size, SEEK_SET) < 0) {
-		image_close(img);
-		return err_errno(e, "seek past the header of '%s'", filename);
+		return ret;
 	}
 	frame_reader_init(&img->rd, img->fd, img->name, 0);
-	img->rd.offset = hdr_size;
+	img->rd.offset = img->hdr.hdr_size;
 	return 0;
 }
+
+int image_check(const struct image *img, uint64_t dump_id, struct err *e)
+{
+	const struct image_header *h = &img->hdr;
+	const struct image_kind *named = image_kind_of_file(img->name);
+	uint64_t owner = image_owner_of_file(img->name), body = img->size - h->hdr_size;
+
+	if (named && named != img->kind)
+		return err_input(e, "image '%s' holds a %s image, not a %s one: it was renamed; dump again",
+				 img->name, img->kind->name, named->name);
+	if (dump_id && h->dump_id != dump_id)
+		return err_input(e, "image '%s' is from dump %016llx, but inventory.img is of dump %016llx: "
+				 "the directory mixes images of two dumps; dump again", img->name,
+				 (unsigned long long)h->dump_id, (unsigned long long)dump_id);
+	if (h->owner != owner)
+		return err_input(e, "image '%s' belongs to %s %llu, but its name says %llu: it was renamed or swapped "
+				 "with another one; dump again", img->name, image_owner_noun(img),
+				 (unsigned long long)h->owner, (unsigned long long)owner);
+	if (!(h->flags & IMAGE_FLAG_COMPLETE))
+		return err_input(e, "image '%s' was not finished: its writer stopped before closing it; dump again",
+				 img->name);
+	if (body != h->body)
+		return err_input(e, "image '%s' is %s: its header says %llu bytes after the header, the file has %llu; dump again",
+				 img->name, body < h->body ? "truncated" : "longer than written",
+				 (unsigned long long)h->body, (unsigned long long)body);
+	if (image_is_pages(img->kind) && (h->body % IMAGE_PAGE_SIZE || h->count != h->body / IMAGE_PAGE_SIZE))
+		return err_input(e, "pages image '%s' says %llu pages in %llu bytes, which do not match (%u bytes a page)",
+				 img->name, (unsigned long long)h->count, (unsigned long long)h->body, IMAGE_PAGE_SIZE);
+	if (!image_is_pages(img->kind) && h->count > h->body / 4)
+		return err_input(e, "image '%s' says %llu records in %llu bytes, more than fit", img->name,
+				 (unsigned long long)h->count, (unsigned long long)h->body);
+	return 0;
+}
+
+int image_open_read(struct image *img, int dirfd, const char *kind, const char *filename, struct err *e)
+{
+	uint64_t dump_id = 0;
+	int ret = image_open_inspect(img, dirfd, kind, filename, e);
+
+	if (ret < 0)
+		return ret;
+	/* inventory.img says which dump the others are of. */
+	if (image_dump_id() || strcmp(img->kind->name, "inventory")) {
+		if ((ret = image_dir_dump_id(dirfd, &dump_id, e)) < 0) {
+			image_close(img);
+			err_wrap(e, "image '%s'", filename);
+			return ret == -ENOENT ? -EINVAL : ret;
+		}
+	}
+	if ((ret = image_check(img, dump_id, e)) < 0) {
+		image_close(img);
+		return ret;
+	}
+	return 0;
+}
+
+/* ---- writing ----------------------------------------------------------- */
 
 int image_open_write(struct image *img, int dirfd, const char *kind, const char *filename, struct err *e)
 {
 	const struct image_kind *k = image_kind_by_name(kind);
-	struct image_header h;
-	uint32_t hdr_size = !strcmp(kind, "pages") ? IMAGE_PAGES_HDR_SIZE : IMAGE_HDR_SIZE;
+	struct image_header disk;
 	int ret;
 
 	memset(img, 0, sizeof(*img));
 	img->fd = -1;
 	if (!k)
 		return err_set(e, EXIT_FAILURE_, "internal: unknown image kind '%s'", kind);
+	if (!image_dump_id())
+		return err_set(e, EXIT_USAGE, "no dump id to write image '%s' with: pass --dump-id HEX (the driver does)",
+			       filename);
 	img->kind = k;
 	img->writing = true;
 	snprintf(img->name, sizeof(img->name), "%s", filename);
+	img->hdr = (struct image_header){
+		.magic = IMAGE_MAGIC, .kind = k->magic, .version = IMAGE_FORMAT_VERSION,
+		.hdr_size = image_is_pages(k) ? IMAGE_PAGES_HDR_SIZE : IMAGE_HDR_SIZE,
+		.dump_id = image_dump_id(), .owner = image_owner_of_file(filename),
+	};
 	img->fd = image_openat(dirfd, filename, O_WRONLY | O_CREAT | O_TRUNC, 0600);
 	if (img->fd < 0)
 		return err_errno(e, "create image '%s'", filename);
-	h.magic = htole32(IMAGE_MAGIC);
-	h.kind = htole32(k->magic);
-	h.version = htole32(IMAGE_FORMAT_VERSION);
-	h.hdr_size = htole32(hdr_size);
-	ret = write_all(img->fd, &h, sizeof(h));
-	if (ret == 0 && hdr_size > sizeof(h) && ftruncate(img->fd, hdr_size) < 0)
+	/* Unfinished until image_close_write says otherwise. */
+	disk = image_hdr_to_disk(&img->hdr);
+	ret = write_all(img->fd, &disk, sizeof(disk));
+	if (ret == 0 && img->hdr.hdr_size > sizeof(disk) && ftruncate(img->fd, img->hdr.hdr_size) < 0)
 		ret = -errno;
-	if (ret == 0 && hdr_size > sizeof(h) && lseek(img->fd, hdr_size, SEEK_SET) < 0)
+	if (ret == 0 && img->hdr.hdr_size > sizeof(disk) && lseek(img->fd, img->hdr.hdr_size, SEEK_SET) < 0)
 		ret = -errno;
 	if (ret < 0) {
 		image_close(img);
@@ -212,13 +445,26 @@ int image_open_write(struct image *img, int dirfd, const char *kind, const char 
 	return 0;
 }
 
+void image_set_owner(struct image *img, uint64_t owner)
+{
+	img->hdr.owner = owner;
+}
+
 int image_read(struct image *img, ProtobufCMessage **msg, struct err *e)
 {
 	const ProtobufCMessageDescriptor *desc = image_record_desc(img);
 
+	int ret;
+
 	if (!desc)
 		return err_input(e, "'%s' holds raw pages, not records", img->name);
-	return frame_next_msg(&img->rd, desc, msg, e);
+	ret = frame_next_msg(&img->rd, desc, msg, e);
+	/* An unfinished image (only 'amber show' reads one) counts nothing. */
+	if (ret == 0 && (img->hdr.flags & IMAGE_FLAG_COMPLETE) && img->rd.nr != img->hdr.count)
+		return err_input(e, "image '%s' holds %llu records, its header counts %llu: %s; dump again", img->name,
+				 (unsigned long long)img->rd.nr, (unsigned long long)img->hdr.count,
+				 img->rd.nr < img->hdr.count ? "records are missing" : "records were added");
+	return ret;
 }
 
 #define IMAGE_WBUF_MAX (256u << 10)
@@ -267,8 +513,23 @@ int image_write(struct image *img, const ProtobufCMessage *msg, struct err *e)
 
 int image_close_write(struct image *img, struct err *e)
 {
-	int ret = img->fd >= 0 ? image_flush(img, e) : 0;
+	struct image_header disk;
+	struct stat st;
+	int ret = img->fd >= 0 ? image_flush(img, e) : -EBADF;
 
+	if (ret == -EBADF)
+		err_set(e, EXIT_FAILURE_, "internal: image '%s' is not open", img->name);
+	if (ret == 0 && fstat(img->fd, &st) < 0)
+		ret = err_errno(e, "stat image '%s'", img->name);
+	if (ret == 0) {
+		/* Only now is it whole: an image without this is a writer's that died. */
+		img->hdr.body = (uint64_t)st.st_size - img->hdr.hdr_size;
+		img->hdr.count = image_is_pages(img->kind) ? img->hdr.body / IMAGE_PAGE_SIZE : img->nr_written;
+		img->hdr.flags |= IMAGE_FLAG_COMPLETE;
+		disk = image_hdr_to_disk(&img->hdr);
+		if (pwrite(img->fd, &disk, sizeof(disk), 0) != (ssize_t)sizeof(disk))
+			ret = err_errno(e, "finish the header of image '%s'", img->name);
+	}
 	image_close(img);
 	return ret;
 }
@@ -306,9 +567,22 @@ int image_read_one(int dirfd, const char *kind, const char *filename, ProtobufCM
 	if (ret < 0)
 		return ret;
 	ret = image_read(&img, msg, e);
-	image_close(&img);
 	if (ret == 0)
-		return err_input(e, "image '%s' holds no record; the dump was cut short", filename);
+		ret = err_input(e, "image '%s' holds no record; the dump was cut short", filename);
+	if (ret > 0) {
+		ProtobufCMessage *more = NULL;
+
+		/* One record and the end of the file, as the header counts. */
+		if ((ret = image_read(&img, &more, e)) > 0) {
+			protobuf_c_message_free_unpacked(more, NULL);
+			ret = err_input(e, "image '%s' holds more than the one record it should", filename);
+		}
+		if (ret < 0) {
+			protobuf_c_message_free_unpacked(*msg, NULL);
+			*msg = NULL;
+		}
+	}
+	image_close(&img);
 	return ret < 0 ? ret : 0;
 }
 

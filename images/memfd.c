@@ -163,6 +163,8 @@ static int memfd_write(int dirfd, int fd, const MemfdEntry *m, const char *entry
 		return err_errno(e, "allocate a buffer for memfd '%s'", m->name);
 	if ((ret = image_open_write(&img, dirfd, "pages", pages, e)) < 0)
 		return ret;
+	/* Written under a temporary name: the owner is what the final one says. */
+	image_set_owner(&img, m->ino);
 	for (size_t i = 0; ret == 0 && i < m->n_data; i++) {
 		uint64_t off = m->data[i]->offset, left = (uint64_t)m->data[i]->nr_pages * MEMFD_PAGE;
 
@@ -177,11 +179,20 @@ static int memfd_write(int dirfd, int fd, const MemfdEntry *m, const char *entry
 			left -= n;
 		}
 	}
-	if (image_close_write(&img, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret == 0)
-		ret = -EIO;
-	if (ret == 0)
-		ret = image_write_one(dirfd, "memfd", entry, &m->base, e);
-	return ret;
+	if (ret < 0) {
+		image_close(&img);
+		return ret;
+	}
+	if ((ret = image_close_write(&img, e)) < 0)
+		return ret;
+	if ((ret = image_open_write(&img, dirfd, "memfd", entry, e)) < 0)
+		return ret;
+	image_set_owner(&img, m->ino);
+	if ((ret = image_write(&img, &m->base, e)) < 0) {
+		image_close(&img);
+		return ret;
+	}
+	return image_close_write(&img, e);
 }
 
 void memfd_tmp_name(const char *final, pid_t pid, char *tmp, size_t len)

@@ -7,11 +7,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "images/image.h"
 #include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "lib/log.h"
 
-enum { OPT_LOG_FD = 1000, OPT_RUN_DIR, OPT_FD, OPT_PROGRESS };
+enum { OPT_LOG_FD = 1000, OPT_RUN_DIR, OPT_FD, OPT_PROGRESS, OPT_DUMP_ID };
 
 static const struct option stage_common_options[] = {
 	{ "images-dir", required_argument, NULL, 'D' },
@@ -21,6 +22,7 @@ static const struct option stage_common_options[] = {
 	{ "run-dir", required_argument, NULL, OPT_RUN_DIR },
 	{ "fd", required_argument, NULL, OPT_FD },
 	{ "progress", no_argument, NULL, OPT_PROGRESS },
+	{ "dump-id", required_argument, NULL, OPT_DUMP_ID },
 	{ "help", no_argument, NULL, 'h' },
 };
 
@@ -45,6 +47,20 @@ int stage_parse_int(const char *opt, const char *arg, int min, int max, int *out
 	return 0;
 }
 
+/* A dump id: 1 to 16 hex digits, not 0. */
+static int stage_parse_dump_id(const char *arg, uint64_t *out, struct err *e)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(arg, &end, 16);
+	if (errno || end == arg || *end || !v || strlen(arg) > 16 || arg[0] == '-' || arg[0] == '+')
+		return err_set(e, EXIT_USAGE, "--dump-id: '%s' is not a dump id (1 to 16 hex digits, not 0)", arg);
+	*out = v;
+	return 0;
+}
+
 static void stage_help(const struct stage_desc *d)
 {
 	printf("usage: amber-%s [common options]%s\n\n%s\n\n", d->name, d->usage ? " [options]" : "", d->summary);
@@ -57,7 +73,9 @@ static void stage_help(const struct stage_desc *d)
 	       "      --log-fd N         log to inherited fd N\n"
 	       "      --run-dir DIR      the driver's run directory\n"
 	       "      --fd NAME=N        inherited live object NAME is fd N\n"
-	       "      --progress         print progress lines\n");
+	       "      --progress         print progress lines\n"
+	       "      --dump-id HEX      the dump whose images this stage writes or reads (a dump's\n"
+	       "                         stages; at restore it comes from inventory.img)\n");
 	for (int i = 0; i < STAGE_MAX_FDS && d->fds[i]; i++)
 		printf("required fd: --fd %s=N\n", d->fds[i]);
 	for (int i = 0; i < STAGE_MAX_FDS && d->optional_fds[i]; i++)
@@ -128,6 +146,10 @@ static int stage_setup(const struct stage_desc *d, void *opts, struct stage_ctx 
 			break;
 		case OPT_RUN_DIR: ctx->run_dir = optarg; break;
 		case OPT_PROGRESS: ctx->progress = true; break;
+		case OPT_DUMP_ID:
+			if ((ret = stage_parse_dump_id(optarg, &ctx->dump_id, e)) < 0)
+				return ret;
+			break;
 		case OPT_FD: {
 			const char *eq = strchr(optarg, '=');
 			int fd;
@@ -155,6 +177,9 @@ static int stage_setup(const struct stage_desc *d, void *opts, struct stage_ctx 
 	}
 	ctx->argc = argc - optind;
 	ctx->argv = argv + optind;
+	/* The images layer writes it into every header and checks it on read. */
+	if (ctx->dump_id)
+		image_set_dump_id(ctx->dump_id);
 
 	if (logfile) {
 		logfd = open(logfile, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -207,6 +232,12 @@ int stage_main(const struct stage_desc *d, void *opts, int argc, char **argv)
 		snprintf(e.msg, sizeof(e.msg), "failed without a message (bug)");
 	if (!e.exit_code)
 		e.exit_code = EXIT_FAILURE_;
+	if (d->reads_images && e.exit_code == EXIT_SYSTEM &&
+	    (e.errnum == EINVAL || e.errnum == ERANGE || e.errnum == EOVERFLOW || e.errnum == E2BIG)) {
+		e.exit_code = EXIT_INPUT;
+		snprintf(e.msg + strlen(e.msg), sizeof(e.msg) - strlen(e.msg),
+			 " (a value from the images the kernel refuses)");
+	}
 	pr_err("%s", e.msg);
 	return e.exit_code;
 }

@@ -21,6 +21,10 @@
  *	    --run-dir DIR	the driver's run directory (for pins and records)
  *	    --fd NAME=N		an inherited live object (see ipc/fds.h)
  *	    --progress		write progress lines (the driver asks on a terminal)
+ *	    --dump-id HEX	the dump whose images the stage writes (the driver
+ *				gives it to every dump stage); images/image.h
+ *				writes it into every header and checks it on read.
+ *				Without it, readers take it from inventory.img.
  *	-h, --help		print the stage's manual summary
  */
 #ifndef AMBER_STAGE_H
@@ -28,6 +32,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/capability.h>
 
 #include "lib/err.h"
@@ -47,6 +52,11 @@ struct stage_desc {
 	int nr_caps;
 	bool keep_all_caps;		/* e.g. a stage whose children become restored tasks */
 	bool no_images_dir;
+	/* A restore stage, whose system calls take their values from the
+	 * images: one failing with EINVAL, ERANGE, EOVERFLOW or E2BIG was given
+	 * a value the kernel refuses, which no rerun fixes, so it exits as bad
+	 * input (EXIT_INPUT), not as a system failure. */
+	bool reads_images;
 	const struct option *options;	/* extra long options, NULL-terminated */
 	const char *shortopts;		/* extra short options */
 	/* Handles one extra option; return <0 with e set on a bad value. */
@@ -61,6 +71,7 @@ struct stage_ctx {
 	const char *run_dir;		/* NULL for a hand run without one */
 	int verbosity;
 	bool progress;
+	uint64_t dump_id;		/* --dump-id, or 0 */
 	int nr_fds;
 	struct { char name[32]; int fd; } fds[STAGE_MAX_FDS];
 	int argc;			/* positional arguments left after options */

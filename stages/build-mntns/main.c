@@ -227,6 +227,7 @@ static const struct option build_mntns_options[] = {
 
 static const struct stage_desc build_mntns_desc = {
 	.name = "build-mntns",
+	.reads_images = true,
 	.summary = "Make the dump's mount namespaces (mntns.img) and pin them in RUN/ns/mnt.ID.",
 	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)\n"
 		 "      --root PATH                bind each namespace's root mount from PATH",

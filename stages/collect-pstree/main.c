@@ -53,6 +53,7 @@ int main(int argc, char **argv)
 {
 	static const struct stage_desc desc = {
 		.name = "collect-pstree",
+		.reads_images = true,
 		.summary = "check inventory.img and pstree.img and write the processes to create, parents first",
 		.nr_caps = 0,
 		.usage = "      --pidns            the restore goes into a new pid namespace: do not ask whether the pids are free here\n"

@@ -20,12 +20,22 @@ static int collect_check_inventory(int dirfd, bool *pidns, struct err *e)
 {
 	InventoryEntry *inv = NULL;
 	struct utsname u;
+	uint64_t id = 0;
 	int ret = image_read_one(dirfd, "inventory", "inventory.img", (ProtobufCMessage **)&inv, e);
 
 	if (ret == -ENOENT)
 		return err_input(e, "inventory.img is missing: this is not a complete amber dump (did the dump fail?)");
 	if (ret < 0)
 		return ret;
+	/* The id every image is checked against is its header's; the record
+	 * must say the same. */
+	if ((ret = image_dir_dump_id(dirfd, &id, e)) == 0 && (!inv->has_dump_id || inv->dump_id != id))
+		ret = err_input(e, "inventory.img records dump %016llx, its header says %016llx: it is corrupt; dump again",
+				inv->has_dump_id ? (unsigned long long)inv->dump_id : 0ULL, (unsigned long long)id);
+	if (ret < 0) {
+		inventory_entry__free_unpacked(inv, NULL);
+		return ret;
+	}
 	*pidns = inv->has_pid_namespace && inv->pid_namespace;
 	uname(&u);
 	if (strcmp(inv->kernel, u.release))

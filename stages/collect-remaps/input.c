@@ -96,13 +96,17 @@ static int collect_remaps_check(int dirfd, const RemapEntry *rm, struct err *e)
 			return err_input(e, "remaps.img: the link remap of file %u has no absolute path", rm->file_id);
 	} else if (rm->kind == REMAP_KIND__REMAP_GHOST) {
 		char name[64];
-		int fd;
+		struct image ghost;
+		int ret;
 
 		snprintf(name, sizeof(name), "ghost-%u.img", rm->has_ghost_id ? rm->ghost_id : rm->file_id);
-		fd = image_openat(dirfd, name, O_RDONLY, 0);
-		if (fd < 0)
+		/* Its header is checked now (dump, owner, length); restore-files reads it. */
+		ret = image_open_read(&ghost, dirfd, "ghost", name, e);
+		if (ret == -ENOENT)
 			return err_input(e, "image '%s' with the contents of unlinked file %u is missing", name, rm->file_id);
-		close(fd);
+		if (ret < 0)
+			return ret;
+		image_close(&ghost);
 	} else {
 		return err_input(e, "remaps.img: file %u has an unknown remap kind %d", rm->file_id, rm->kind);
 	}

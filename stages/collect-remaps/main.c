@@ -115,6 +115,7 @@ int main(int argc, char **argv)
 {
 	static const struct stage_desc desc = {
 		.name = "collect-remaps",
+		.reads_images = true,
 		.summary = "check the link remaps and ghost files of the dump's unlinked files and plan how to reach them",
 		.usage = "      --allow-missing    report a missing link remap instead of failing (for amber gc)",
 		.caps = { CAP_DAC_READ_SEARCH },

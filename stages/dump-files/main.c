@@ -99,7 +99,7 @@
  *
  * By hand	replay what the driver recorded (the tree must be stopped again,
  *	e.g. with kill -STOP, or the files may change under the dump):
- *	amber-dump-files -D DIR -v3 < RUN/NN-dump-files.in > /dev/null
+ *	amber-dump-files -D DIR --dump-id ID -v3 < RUN/NN-dump-files.in > /dev/null
  *	amber show DIR/files.img
  *	or feed any writer of a hello, task records and an end on stdin.
  */

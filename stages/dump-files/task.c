@@ -206,7 +206,9 @@ int df_task(struct df *c, pid_t pid, pid_t id, struct err *e)
 		return ret;
 	for (int i = 0; i < nr && ret >= 0; i++)
 		ret = df_fd(c, &fdinfo, pid, fds[i], &nr_new, e);
-	if (image_close_write(&fdinfo, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret >= 0)
+	if (ret < 0)
+		image_close(&fdinfo);
+	else if (image_close_write(&fdinfo, e) < 0)
 		ret = -EIO;
 	if (ret < 0)
 		return ret;

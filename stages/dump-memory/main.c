@@ -38,8 +38,8 @@
  * Capabilities	CAP_SYS_PTRACE (process_vm_readv, /proc/PID/mem and pagemap of
  *	another user's process), CAP_SYS_ADMIN (map_files), CAP_DAC_READ_SEARCH.
  *
- * By hand	amber-seize -t PID -D DIR & ...; or on a running process (not
- *	consistent, for debugging): printf stream | amber-dump-memory -D DIR
+ * By hand	amber-seize -t PID -D DIR --dump-id ID & ...; or on a running process (not
+ *	consistent, for debugging): printf stream | amber-dump-memory -D DIR --dump-id ID
  */
 #include "ipc/stage.h"
 #include "stages/dump-memory/dump-memory.h"

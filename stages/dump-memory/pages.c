@@ -168,8 +168,10 @@ static int dm_write_pagemap(int dirfd, pid_t id, const struct dm_runs *r, struct
 		pe.offset = r->runs[i].off;
 		ret = image_write(&pm, &pe.base, e);
 	}
-	if (image_close_write(&pm, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret == 0)
-		ret = -EIO;
+	if (ret < 0)
+		image_close(&pm);
+	else
+		ret = image_close_write(&pm, e);
 	return ret;
 }
 
@@ -222,7 +224,11 @@ int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, 
 			ret = pagecopy_run(&pc, e);
 		if (ret < 0)
 			err_wrap(e, "'%s'", name);
-		image_close(&pages);
+		/* Finished (count and length in its header) only when all is in. */
+		if (ret < 0)
+			image_close(&pages);
+		else
+			ret = image_close_write(&pages, e);
 	}
 	if (ret == 0) {
 		tot->pages += r->total / DM_PAGE;

@@ -57,7 +57,7 @@
  *	unmounting, in the copy only, what covers it).
  *
  * By hand	(the tree stopped again, e.g. kill -STOP)
- *	amber-dump-mounts -D DIR -v3 < RUN/NN-dump-mounts.in > /dev/null
+ *	amber-dump-mounts -D DIR --dump-id ID -v3 < RUN/NN-dump-mounts.in > /dev/null
  *	amber show DIR/mountpoints-1.img
  */
 #include <fcntl.h>

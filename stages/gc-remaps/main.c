@@ -132,6 +132,7 @@ int main(int argc, char **argv)
 {
 	static const struct stage_desc desc = {
 		.name = "gc-remaps",
+		.reads_images = true,
 		.summary = "remove the link remaps of a dump (or, with --show, list them)",
 		.usage = "      --show             remove nothing, only list",
 		.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT },

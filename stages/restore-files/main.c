@@ -227,6 +227,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 
 static const struct stage_desc restore_files_desc = {
 	.name = "restore-files",
+	.reads_images = true,
 	.summary = "Open the files of the tasks on stdin once each, send them over the files socket, and write their fd plan on stdout.",
 	.fds = { FD_NAME_FILES },
 	.optional_fds = { FD_NAME_HIDDEN, FD_NAME_TTY },

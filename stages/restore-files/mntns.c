@@ -155,7 +155,8 @@ static int reopen_ns_snap(const struct reopen *r, struct reopen_ns_snap *s, stru
 		s->held[n++] = r->ghosts[i].fd;
 	for (int i = 0; i < r->nr_memfds; i++)
 		s->held[n++] = r->memfds[i].fd;
-	qsort(s->held, n, sizeof(int), reopen_ns_int_cmp);
+	if (n > 1)
+		qsort(s->held, n, sizeof(int), reopen_ns_int_cmp);
 	s->nr_held = n;
 	return 0;
 }
@@ -217,7 +218,8 @@ static int reopen_ns_send(const struct reopen *r, struct reopen_ns_snap *s, stru
 	for (int i = 0; i < 2 * r->nr_pipes; i++)
 		if (r->pipes[i / 2].end[i % 2] != s->pipe[i] && s->pipe[i] >= 0)
 			s->gone[s->nr_gone++] = s->pipe[i];
-	qsort(s->gone, s->nr_gone, sizeof(int), reopen_ns_int_cmp);
+	if (s->nr_gone > 1)
+		qsort(s->gone, s->nr_gone, sizeof(int), reopen_ns_int_cmp);
 	for (int i = 0; i < r->nr_files; i++) {
 		if (r->files[i].fd != s->file[2 * i])
 			reopen_ns_put(&o, s, RNS_FILE_FD, i, 0, r->files[i].fd);
@@ -328,7 +330,8 @@ static int reopen_ns_apply(struct reopen *r, struct nschild_result *res, const c
 		if (c[i].how == RNS_SENT && c[i].kind != RNS_PIPE_GIVEN && c[i].kind != RNS_NR_OPEN)
 			res->fds[c[i].value] = -1;
 	/* What a slot gave up and no slot holds now was closed by the child. */
-	qsort(old, nr_old, sizeof(int), reopen_ns_int_cmp);
+	if (nr_old > 1)
+		qsort(old, nr_old, sizeof(int), reopen_ns_int_cmp);
 	for (int i = 0; i < nr_old; i++) {
 		bool held = i && old[i] == old[i - 1];
 

@@ -484,6 +484,11 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (fd < 0 && (errno == EISDIR || errno == ENOTDIR) && re->has_mode && stat(re->path, &st) == 0 &&
 	    (st.st_mode & S_IFMT) != (re->mode & S_IFMT))
 		return reopen_changed_type(re, st.st_mode, e);
+	/* The file is the dumped one: its flags (O_DIRECTORY on a file, write
+	 * access to a directory) are the image's fault. */
+	if (fd < 0 && (errno == EISDIR || errno == ENOTDIR))
+		return err_input(e, "files.img: file '%s' (id %u) cannot be opened with the flags %#o it has there: %s",
+				 open_path, re->id, flags, strerror(errno));
 	if (fd < 0)
 		return err_errno(e, "open file '%s' (id %u) of pid %d fd %u with flags %#o",
 				 open_path, re->id, f->pid, f->tfd, flags);

@@ -5,10 +5,27 @@
  * error message) and run together when the batch is full or flushed. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "lib/exitcodes.h"
 #include "lib/rsys.h"
 #include "stages/restore-tasks/batch.h"
+
+/* A remote syscall failed with -v. Its arguments are the images' values
+ * (addresses, lengths, flags, registers, credentials, timers): one the
+ * kernel refuses as invalid, out of range or unmapped is bad input, which
+ * a rerun cannot fix; other failures are the system's. */
+static int rt_sys_error(struct err *e, long v, pid_t tid, const char *what)
+{
+	int ret = err_errnum(e, -v, "pid %d: %s", tid, what);
+
+	if (-v == EINVAL || -v == EFAULT || -v == ERANGE || -v == EOVERFLOW || -v == E2BIG) {
+		e->exit_code = EXIT_INPUT;
+		snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
+			 " (the kernel refuses a value from the images)");
+	}
+	return ret;
+}
 
 int rt_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, uint64_t a2,
 	   uint64_t a3, uint64_t a4, uint64_t a5, uint64_t a6, struct err *e)
@@ -19,7 +36,7 @@ int rt_sys(struct rsys *r, long *res, const char *what, long nr, uint64_t a1, ui
 	if (ret < 0)
 		return ret;
 	if (v < 0 && v > -4096)
-		return err_errnum(e, -v, "pid %d: %s", r->tid, what);
+		return rt_sys_error(e, v, r->tid, what);
 	if (res)
 		*res = v;
 	return 0;
@@ -67,7 +84,7 @@ int rt_batch_flush(struct rt_batch *b, struct err *e)
 		long v = b->req[i].ret;
 
 		if (v < 0 && v > -4096)
-			return err_errnum(e, -v, "pid %d: %s", b->r->tid, b->what[i]);
+			return rt_sys_error(e, v, b->r->tid, b->what[i]);
 		if (b->expect[i] && (uint64_t)v != b->expect[i])
 			return err_set(e, EXIT_SYSTEM, "pid %d: %s: got %#lx, want %#llx", b->r->tid, b->what[i], v,
 				       (unsigned long long)b->expect[i]);

@@ -97,16 +97,21 @@ static int rt_ids(struct rsys *r, struct rt_task *t, const CredsEntry *c, struct
 	    (ret = rt_sys(r, &res, "setfsgid", SYS_setfsgid, -1, 0, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if ((uint32_t)res != c->fsgid)
-		return err_set(e, EXIT_SYSTEM, "pid %d: setfsgid(%u) left fsgid %ld", r->tid, c->fsgid, res);
+		return err_input(e, "pid %d: setfsgid(%u) left fsgid %ld: core-%u.img asks for an fsgid its other gids do not allow",
+				 r->tid, c->fsgid, res, t->pe->pid);
 	if ((ret = rt_sys(r, NULL, "setfsuid", SYS_setfsuid, c->fsuid, 0, 0, 0, 0, 0, e)) < 0 ||
 	    (ret = rt_sys(r, &res, "setfsuid", SYS_setfsuid, -1, 0, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if ((uint32_t)res != c->fsuid)
-		return err_set(e, EXIT_SYSTEM, "pid %d: setfsuid(%u) left fsuid %ld", r->tid, c->fsuid, res);
+		return err_input(e, "pid %d: setfsuid(%u) left fsuid %ld: core-%u.img asks for an fsuid its other uids do not allow",
+				 r->tid, c->fsuid, res, t->pe->pid);
 	return 0;
 }
 
-/* Checks the thread's credentials from outside against the image. */
+/* Checks the thread's credentials from outside against the image. Every
+ * step succeeded, so a difference is credentials the kernel does not keep
+ * as the image has them (capabilities it does not know, an effective set
+ * outside the permitted one, ...): bad input, not a system failure. */
 static int rt_creds_check(struct rsys *r, struct rt_task *t, const CoreEntry *core, struct err *e)
 {
 	const CredsEntry *c = core->creds;
@@ -117,16 +122,17 @@ static int rt_creds_check(struct rsys *r, struct rt_task *t, const CoreEntry *co
 		return ret;
 	if (st.uid[0] != c->uid || st.uid[1] != c->euid || st.uid[2] != c->suid || st.uid[3] != c->fsuid ||
 	    st.gid[0] != c->gid || st.gid[1] != c->egid || st.gid[2] != c->sgid || st.gid[3] != c->fsgid)
-		return err_set(e, EXIT_SYSTEM, "thread %u: uids %u %u %u %u gids %u %u %u %u after restore, want %u %u %u %u and %u %u %u %u",
-			       core->tid, st.uid[0], st.uid[1], st.uid[2], st.uid[3], st.gid[0], st.gid[1], st.gid[2], st.gid[3],
-			       c->uid, c->euid, c->suid, c->fsuid, c->gid, c->egid, c->sgid, c->fsgid);
+		return err_input(e, "thread %u: uids %u %u %u %u gids %u %u %u %u after restore, want %u %u %u %u and %u %u %u %u",
+				 core->tid, st.uid[0], st.uid[1], st.uid[2], st.uid[3], st.gid[0], st.gid[1], st.gid[2], st.gid[3],
+				 c->uid, c->euid, c->suid, c->fsuid, c->gid, c->egid, c->sgid, c->fsgid);
 	if (st.capinh != c->cap_inh || st.capprm != c->cap_prm || st.capeff != c->cap_eff ||
 	    st.capbnd != c->cap_bnd || st.capamb != c->cap_amb)
-		return err_set(e, EXIT_SYSTEM, "thread %u: capabilities inh %#llx prm %#llx eff %#llx bnd %#llx amb %#llx after restore, want %#llx %#llx %#llx %#llx %#llx",
-			       core->tid, (unsigned long long)st.capinh, (unsigned long long)st.capprm,
-			       (unsigned long long)st.capeff, (unsigned long long)st.capbnd, (unsigned long long)st.capamb,
-			       (unsigned long long)c->cap_inh, (unsigned long long)c->cap_prm, (unsigned long long)c->cap_eff,
-			       (unsigned long long)c->cap_bnd, (unsigned long long)c->cap_amb);
+		return err_input(e, "thread %u: capabilities inh %#llx prm %#llx eff %#llx bnd %#llx amb %#llx after restore, want %#llx %#llx %#llx %#llx %#llx "
+				 "(core-%u.img holds sets this kernel does not keep so)",
+				 core->tid, (unsigned long long)st.capinh, (unsigned long long)st.capprm,
+				 (unsigned long long)st.capeff, (unsigned long long)st.capbnd, (unsigned long long)st.capamb,
+				 (unsigned long long)c->cap_inh, (unsigned long long)c->cap_prm, (unsigned long long)c->cap_eff,
+				 (unsigned long long)c->cap_bnd, (unsigned long long)c->cap_amb, core->tid);
 	return 0;
 }
 

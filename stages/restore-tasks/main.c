@@ -118,6 +118,7 @@ int main(int argc, char **argv)
 {
 	static const struct stage_desc desc = {
 		.name = "restore-tasks",
+		.reads_images = true,
 		.summary = "fork every process with its old pid and transplant its memory and CPU state into it",
 		.fds = { FD_NAME_FILES },
 		.optional_fds = { FD_NAME_TTY },

@@ -190,8 +190,17 @@ int rt_receive_files(struct rt_plan *p, int sock, struct err *e);
  * every fd and fs plan for a task being restored and a file that came;
  * gives each task its creator, fds, cwd and root. No side effect. */
 int rt_plan_check(struct rt_plan *p, struct err *e);
-/* images.c: load a task's images; free them. */
+/* images.c: load a task's images and check them (its pages image too, so
+ * that a bad one fails the restore before any task exists); free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);
+/* Plans the copy of t's pagemap entries out of pages image img: each run
+ * inside a VMA, the runs one after the other, and all of them exactly the
+ * pages the image holds (a pagemap cut short would leave memory zeroed).
+ * *runs is malloc'd (none when t has no entries); *total the bytes. */
+struct pagecopy_run;
+struct image;
+int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagecopy_run **runs, uint64_t *total,
+		  struct err *e);
 void rt_unload(struct rt_task *t);
 /* fork.c: create every task of the plan with its pid, session, group and
  * parent; each ends stopped and seized, trampoline mapped (zombies exit). */

@@ -382,70 +382,40 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	return ret;
 }
 
-/* Which VMA holds addr (the image's list is sorted by address). */
-static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
-{
-	size_t lo = 0, hi = mm->n_vmas;
-
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-
-		if (addr < mm->vmas[mid]->start)
-			hi = mid;
-		else if (addr >= mm->vmas[mid]->end)
-			lo = mid + 1;
-		else
-			return mm->vmas[mid];
-	}
-	return NULL;
-}
-
 /* Writes the dumped pages straight from the page cache of pages-PID.img, in
  * parallel chunks (lib/pagecopy.h): process_vm_writev where the process may
  * write, /proc/PID/mem (FOLL_FORCE, as a debugger's pokes) where it may not. */
 static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 {
 	char name[64];
-	struct stat st;
-	_cleanup_close_ int fd = -1;
+	struct image img;
 	_cleanup_free_ struct pagecopy_run *runs = NULL;
 	struct pagecopy pc = { .dir = PAGECOPY_RESTORE, .pid = t->pid, .file_base = IMAGE_PAGES_HDR_SIZE };
 	uint8_t *map;
 	int ret = 0;
 
-	if (!t->nr_pm)
-		return 0;
 	snprintf(name, sizeof(name), "pages-%u.img", t->pe->pid);
-	fd = image_openat(dirfd, name, O_RDONLY, 0);
-	if (fd < 0)
-		return errno == ENOENT ? err_input(e, "image '%s' is missing", name) : err_errno(e, "open '%s'", name);
-	if (fstat(fd, &st) < 0)
-		return err_errno(e, "stat '%s'", name);
-	runs = calloc(t->nr_pm, sizeof(*runs));
-	if (!runs)
-		return err_errno(e, "plan the pages of pid %u", t->pe->pid);
-	for (int i = 0; i < t->nr_pm; i++) {
-		const PagemapEntry *p = t->pm[i];
-		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE;
-		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
-
-		if (p->offset != pc.total || IMAGE_PAGES_HDR_SIZE + p->offset + len > (uint64_t)st.st_size)
-			return err_input(e, "pagemap-%u.img entry %d (offset %llu, %llu bytes) does not follow the previous one inside '%s' (%lld bytes)",
-					 t->pe->pid, i, (unsigned long long)p->offset, (unsigned long long)len, name, (long long)st.st_size);
-		if (!v || p->vaddr + len > v->end)
-			return err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
-					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
-		runs[i] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
-		pc.total += len;
+	/* Checked like every image: this dump's, this process's, finished,
+	 * and as long as its header says. */
+	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
+		return ret;
+	ret = rt_pages_plan(t, &img, &runs, &pc.total, e);
+	if (ret < 0 || !t->nr_pm) {
+		image_close(&img);
+		return ret;
 	}
-	map = mmap(NULL, st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
-	if (map == MAP_FAILED)
-		return err_errno(e, "map '%s'", name);
+	map = mmap(NULL, img.size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, img.fd, 0);
+	if (map == MAP_FAILED) {
+		ret = err_errno(e, "map '%s'", name);
+		image_close(&img);
+		return ret;
+	}
 	pc.runs = runs;
 	pc.nr_runs = t->nr_pm;
 	pc.map = map;
 	ret = pagecopy_run(&pc, e);
-	munmap(map, st.st_size);
+	munmap(map, img.size);
+	image_close(&img);
 	if (ret < 0)
 		err_wrap(e, "restore the pages of '%s'", name);
 	return ret;
@@ -677,8 +647,17 @@ int rt_release(struct rt_task *t, struct err *e)
 		regs.orig_rax = -1;	/* restart, if any, was folded into ip/ax at dump */
 		if ((th->core->has_xstate &&
 		     (ret = tracee_set_xstate(th->host_tid, th->core->xstate.data, th->core->xstate.len, e)) < 0) ||
-		    (ret = tracee_set_regs(th->host_tid, &regs, e)) < 0 ||
-		    (ret = tracee_set_sigmask(th->host_tid, th->core->sigmask, e)) < 0)
+		    (ret = tracee_set_regs(th->host_tid, &regs, e)) < 0) {
+			/* The thread is stopped and ours: only the image's values
+			 * (a segment selector, an xstate header) can be refused. */
+			if (ret != -ESRCH) {
+				e->exit_code = EXIT_INPUT;
+				snprintf(e->msg + strlen(e->msg), sizeof(e->msg) - strlen(e->msg),
+					 " (the registers of core-%u.img are refused)", th->tid);
+			}
+			return ret;
+		}
+		if ((ret = tracee_set_sigmask(th->host_tid, th->core->sigmask, e)) < 0)
 			return ret;
 	}
 	/* Only when every thread is loaded does any of them run again. */

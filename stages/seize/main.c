@@ -59,7 +59,7 @@
  *	priority (SCHED_FIFO, unless AMBER_NO_RT is set), so busy threads of
  *	the tree do not delay it between the stops it waits for.
  *
- * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)
+ * By hand	amber-seize -t 1234 -D /tmp/img --dump-id 1 -v3   (stops and resumes 1234)
  */
 #include <stdlib.h>
 

@@ -51,8 +51,11 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 		if (ret == 0)
 			ret = stream_out_task(&out, &pe, e);
 	}
-	if (image_close_write(&img, ret < 0 ? &(struct err){ 0 } : e) < 0 && ret == 0)
-		ret = -EIO;
+	/* A failed writer leaves it unfinished, which every reader refuses. */
+	if (ret < 0)
+		image_close(&img);
+	else
+		ret = image_close_write(&img, e);
 	if (ret == 0)
 		ret = stream_out_end(&out, e);
 	return ret;

@@ -218,6 +218,95 @@ e2e_free_pid() {
 	echo "$_p"
 }
 
+# Rewrites the header of image $1 to agree with what the file now holds
+# (body length, and the record count, or for a pages image the page
+# count), as a writer finishing it would: for tests that edit an image and
+# must reach the check behind the header (doc/image-format.md).
+e2e_image_refinish() {
+	"$E2E_PYTHON" - "$1" <<'EOF_PY'
+import struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, 'rb').read())
+kind, hdr = struct.unpack_from('<II', b, 4)[0], struct.unpack_from('<I', b, 12)[0]
+body = len(b) - hdr
+if kind == 0x50474501:		# pages
+    count = body // 4096
+else:
+    count, at = 0, hdr
+    while at + 4 <= len(b):
+        n = struct.unpack_from('<I', b, at)[0]
+        if at + 4 + n > len(b):
+            break
+        count, at = count + 1, at + 4 + n
+struct.pack_into('<QQ', b, 40, count, body)
+open(path, 'wb').write(bytes(b))
+EOF_PY
+}
+
+# Sets a varint field of record $2 (counted from 0) of image $1 to $4 and
+# refinishes the header: $3 is a path of field numbers into nested
+# messages, each N or N#K for the K-th (from 0) field N, e.g. 12#1.3 for
+# field 3 of the second field 12 (see images/*.proto). For tests of what a
+# reader does with a value the dump never writes.
+e2e_image_set() {
+	"$E2E_PYTHON" - "$@" <<'EOF_PY' || return 1
+import struct, sys
+path, recno, fields, value = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4], 0)
+b = open(path, 'rb').read()
+hdr = struct.unpack_from('<I', b, 12)[0]
+def rv(d, i):
+    v = s = 0
+    while True:
+        c = d[i]; v |= (c & 0x7f) << s; i += 1; s += 7
+        if not c & 0x80: return v, i
+def wv(v):
+    v &= (1 << 64) - 1
+    o = bytearray()
+    while True:
+        c = v & 0x7f; v >>= 7
+        if v: o.append(c | 0x80)
+        else: o.append(c); return bytes(o)
+def setf(d, steps):
+    num, _, k = steps[0].partition('#')
+    num, k, seen, i, out = int(num), int(k or 0), 0, 0, bytearray()
+    done = False
+    while i < len(d):
+        start = i
+        tag, i = rv(d, i)
+        wt = tag & 7
+        if wt == 0: _, i = rv(d, i)
+        elif wt == 1: i += 8
+        elif wt == 5: i += 4
+        elif wt == 2: n, j = rv(d, i); i = j + n
+        else: sys.exit('bad wire type')
+        if tag >> 3 == num and not done:
+            if seen == k:
+                done = True
+                if len(steps) == 1:
+                    if wt != 0: sys.exit('field %d is no varint' % num)
+                    out += wv(tag) + wv(value)
+                else:
+                    n, j = rv(d, start + len(wv(tag)))
+                    sub = setf(d[j:j + n], steps[1:])
+                    out += wv(tag) + wv(len(sub)) + sub
+                continue
+            seen += 1
+        out += d[start:i]
+    if not done:
+        sys.exit('no field %s' % steps[0])
+    return bytes(out)
+recs, at = [], hdr
+while at + 4 <= len(b):
+    n = struct.unpack_from('<I', b, at)[0]
+    recs.append(b[at + 4:at + 4 + n]); at += 4 + n
+recs[recno] = setf(recs[recno], fields.split('.'))
+body = b''.join(struct.pack('<I', len(r)) + r for r in recs)
+h = bytearray(b[:hdr])
+struct.pack_into('<QQ', h, 40, len(recs), len(body))
+open(path, 'wb').write(bytes(h) + body)
+EOF_PY
+}
+
 # Skips the current test with a reason (counted as skipped by run-all.sh).
 e2e_skip() {
 	echo "SKIP: $*"

@@ -98,17 +98,24 @@ testRestoreIncompleteDump() {
 	assert_nothing_left
 }
 
-# The pagemap points past the end of a truncated pages image.
+# A truncated pages image: its header says how long it was. And one whose
+# header is made to agree: the pagemap then points past its end.
 testRestoreTruncatedPages() {
 	e2e_need_amber || return 0
 	spine_dumped || return 0
 	pages=$(cd "$T/img" && ls pages-*.img | head -n 1)
 	[ -n "$pages" ] || { fail "the dump wrote no pages image"; return 0; }
-	# The 4 KiB header and one page: every later pagemap entry is past the end.
+	# The 4 KiB header and one page.
 	truncate -s 8192 "$T/img/$pages"
 	e2e_amber_fails "$pages" restore -D "$T/img" -d
-	assertContains "the message names the pagemap" "$E2E_OUT" "pagemap-$pid.img"
+	assertEquals "a truncated pages image is bad input" 3 "$_rc"
+	assertContains "the message says it is truncated" "$E2E_OUT" "'$pages' is truncated"
 	assertNotContains "no crash" "$E2E_OUT" "signal"
+	assert_nothing_left
+	e2e_image_refinish "$T/img/$pages"
+	e2e_amber_fails "$pages" restore -D "$T/img" -d
+	assertEquals "a pagemap past the end of its pages is bad input" 3 "$_rc"
+	assertContains "the message names the pagemap" "$E2E_OUT" "pagemap-$pid.img"
 	assert_nothing_left
 }
 
@@ -133,6 +140,7 @@ while rec[i] & 0x80:
 rec = b'\x08\xff\xff\xff\xff\x0f' + rec[i + 1:]
 open(path, 'wb').write(b[:hdr] + struct.pack('<I', len(rec)) + rec + b[hdr + 4 + n:])
 EOF
+	e2e_image_refinish "$T/img/files.img"
 	e2e_amber restore -D "$T/img" -d
 	assertEquals "a file id over the bound is bad input: $E2E_OUT" 3 $?
 	assertContains "it names the image, the record and the bound" "$E2E_OUT" \
@@ -188,16 +196,52 @@ testStageHelp() {
 	assertContains "it names the stage" "$E2E_OUT" "no-such-stage"
 }
 
+# Makes the first sigaction of core-$pid.img one for SIGKILL, which the
+# kernel refuses (EINVAL) when restore-tasks sets it in the transplanted
+# task: a failure late in the restore, caused by the image.
+core_sigaction_for_sigkill() {
+	"$E2E_PYTHON" - "$T/img/core-$pid.img" <<'EOF_PY'
+import struct, sys
+path = sys.argv[1]
+b = bytearray(open(path, 'rb').read())
+hdr = struct.unpack_from('<I', b, 12)[0]
+def varint(i):
+    v = s = 0
+    while True:
+        c = b[i]; v |= (c & 0x7f) << s; i += 1; s += 7
+        if not c & 0x80: return v, i
+i, end = hdr + 4, hdr + 4 + struct.unpack_from('<I', b, hdr)[0]
+while i < end:
+    tag, i = varint(i)
+    wt = tag & 7
+    if wt == 0: _, i = varint(i)
+    elif wt == 1: i += 8
+    elif wt == 5: i += 4
+    else:
+        n, j = varint(i)
+        if tag >> 3 == 20:			# SigactionEntry, field 1 (sig) first
+            assert b[j] == 0x08 and b[j + 1] < 0x80
+            b[j + 1] = 9
+            break
+        i = j + n
+else:
+    sys.exit('no sigaction in ' + path)
+open(path, 'wb').write(bytes(b))
+EOF_PY
+}
+
 # After a failed restore the driver prints 'sh RUN/rerun-STAGE.sh'; running
 # that exact line fails the same way, and leaves nothing behind either. So
-# does 'amber stage restore-tasks --replay RUN' typed by hand.
+# does 'amber stage restore-tasks --replay RUN' typed by hand. The failure is
+# an image value the kernel refuses in the transplanted task: bad input.
 testRerunReproducesFailure() {
 	e2e_need_amber || return 0
 	spine_dumped || return 0
-	pages=$(cd "$T/img" && ls pages-*.img | head -n 1)
-	truncate -s 8192 "$T/img/$pages"
-	e2e_amber_fails "$pages" restore -D "$T/img" -d
-	first=$(printf '%s\n' "$E2E_OUT" | grep -F "$pages" | grep -v "rerun" | head -n 1)
+	core_sigaction_for_sigkill || { fail "could not patch core-$pid.img"; return 0; }
+	e2e_amber_fails "set the action of signal 9" restore -D "$T/img" -d
+	assertEquals "a value the kernel refuses is bad input" 3 "$_rc"
+	assertContains "it says it comes from the images" "$E2E_OUT" "refuses a value from the images"
+	first=$(printf '%s\n' "$E2E_OUT" | grep -F "signal 9" | grep -v "rerun" | head -n 1)
 	reason=$(printf '%s\n' "$first" | sed 's/^.*failed ([^)]*): //')
 	assertContains "the driver names the failed stage" "$E2E_OUT" "stage 'restore-tasks' failed"
 	rerun=$(printf '%s\n' "$E2E_OUT" | sed -n "s/^.*with: \(sh [^ ]*rerun-[a-z-]*\.sh'\{0,1\}\).*\$/\1/p" | head -n 1)

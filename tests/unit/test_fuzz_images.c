@@ -7,7 +7,10 @@
  * image_open_write, a stream written with stream_out, the recorded /proc
  * fixtures), then mutates it with a fixed-seed generator: bit flips,
  * truncations, corrupt record lengths, random byte runs, duplicated or
- * dropped records, spliced-in garbage. Every mutant is fed to the readers,
+ * dropped records, spliced-in garbage. Half the mutants get their header
+ * "refinished" (length and record count fixed to match, as a careful forger
+ * would), so that the record parsers behind the header's length and count
+ * checks are reached too. Every mutant is fed to the readers,
  * which must return records or an error naming the file, never crash, hang
  * or leak: the same program runs under ASan/UBSan (tests/asan.sh), where an
  * out-of-bounds read or a leak fails the case.
@@ -17,6 +20,7 @@
  * All cases together run in well under 5 s (about 10 s under ASan). */
 #include <endian.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 
@@ -35,9 +39,13 @@
 
 /* ---- images -------------------------------------------------------------- */
 
-/* A fresh images dir opened O_DIRECTORY; its path in *path. */
+#define FUZZ_DUMP_ID 0x0123456789abcdefull
+
+/* A fresh images dir opened O_DIRECTORY; its path in *path. Images are
+ * written and read as dump FUZZ_DUMP_ID. */
 static int fuzz_dir(char **path)
 {
+	image_set_dump_id(FUZZ_DUMP_ID);
 	*path = unit_tmpdir();
 	if (!*path)
 		return -1;
@@ -73,12 +81,13 @@ static int fuzz_get(int dirfd, const char *name, struct fuzz_buf *f)
 	return 0;
 }
 
-/* Writes the messages as one image of 'kind' and reads its bytes back. */
-static int fuzz_make_image(int dirfd, const char *kind, const ProtobufCMessage **msgs, size_t n, struct fuzz_buf *f)
+/* Writes the messages as image 'name' of 'kind' and reads its bytes back. */
+static int fuzz_make_image(int dirfd, const char *kind, const char *name, const ProtobufCMessage **msgs, size_t n,
+			   struct fuzz_buf *f)
 {
 	struct image img;
 	struct err e = { 0 };
-	int ret = image_open_write(&img, dirfd, kind, "seed.img", &e);
+	int ret = image_open_write(&img, dirfd, kind, name, &e);
 
 	if (ret < 0) {
 		unit_fail(__FILE__, __LINE__, "%s", e.msg);
@@ -86,12 +95,45 @@ static int fuzz_make_image(int dirfd, const char *kind, const ProtobufCMessage *
 	}
 	for (size_t i = 0; i < n && ret == 0; i++)
 		ret = image_write(&img, msgs[i], &e);
-	image_close(&img);
+	if (ret < 0)
+		image_close(&img);
+	else
+		ret = image_close_write(&img, &e);
 	if (ret < 0) {
 		unit_fail(__FILE__, __LINE__, "%s", e.msg);
 		return ret;
 	}
-	return fuzz_get(dirfd, "seed.img", f);
+	return fuzz_get(dirfd, name, f);
+}
+
+/* Did a mutation touch the header anywhere but count and body (which
+ * fuzz_refinish may have set)? Every such mutant must be refused. */
+static bool fuzz_header_changed(const struct fuzz_buf *f, const struct fuzz_buf *seed, size_t hdr_size)
+{
+	size_t fixed = offsetof(struct image_header, count);
+
+	if (f->len < hdr_size)
+		return true;
+	if (memcmp(f->b, seed->b, fixed))
+		return true;
+	return memcmp(f->b + IMAGE_HDR_SIZE, seed->b + IMAGE_HDR_SIZE, hdr_size - IMAGE_HDR_SIZE) != 0;
+}
+
+/* Makes a mutant's header agree with its length and its records, if it
+ * still has a whole header: what a forger who knows the format would do. */
+static void fuzz_refinish(struct fuzz_buf *f, size_t hdr_size, bool pages)
+{
+	size_t offs[256];
+	uint64_t body, count;
+
+	if (f->len < hdr_size || f->len < IMAGE_HDR_SIZE)
+		return;
+	body = f->len - hdr_size;
+	count = pages ? body / IMAGE_PAGE_SIZE : fuzz_records(f, hdr_size, offs, UNIT_ARRAY_SIZE(offs));
+	body = htole64(body);
+	count = htole64(count);
+	memcpy(f->b + offsetof(struct image_header, body), &body, 8);
+	memcpy(f->b + offsetof(struct image_header, count), &count, 8);
 }
 
 /* Reads image 'name' with every reader, as a stage would; returns the number
@@ -162,6 +204,8 @@ static void fuzz_image_loop(int dirfd, const char *kind, const struct fuzz_buf *
 
 		fuzz_set(&f, seed->b, seed->len);
 		fuzz_mutate(&f, IMAGE_HDR_SIZE);
+		if (fuzz_below(2))
+			fuzz_refinish(&f, IMAGE_HDR_SIZE, false);
 		if (fuzz_put(dirfd, name, &f) < 0) {
 			unit_fail(__FILE__, __LINE__, "write %s", name);
 			break;
@@ -169,6 +213,8 @@ static void fuzz_image_loop(int dirfd, const char *kind, const struct fuzz_buf *
 		/* Read as the kind a stage expects, then as any kind (amber show). */
 		if (fuzz_read_image(dirfd, kind, name, i) < 0)
 			errors++;
+		else if (fuzz_header_changed(&f, seed, IMAGE_HDR_SIZE))
+			unit_fail(__FILE__, __LINE__, "iteration %d: a mutant with a changed header was accepted", i);
 		else
 			ok++;
 		fuzz_read_image(dirfd, NULL, name, i);
@@ -188,11 +234,12 @@ static void fuzz_image_loop(int dirfd, const char *kind, const struct fuzz_buf *
 static void fuzz_image_kind(const char *kind, const ProtobufCMessage **msgs, size_t n, uint64_t rng_seed)
 {
 	struct fuzz_buf seed = { 0 };
-	char *dir;
+	char *dir, name[64];
 	int dfd = fuzz_dir(&dir);
 
 	REQUIRE(dfd >= 0);
-	if (fuzz_make_image(dfd, kind, msgs, n, &seed) == 0)
+	snprintf(name, sizeof(name), "%s-4242.img", kind);
+	if (fuzz_make_image(dfd, kind, name, msgs, n, &seed) == 0)
 		fuzz_image_loop(dfd, kind, &seed, n, rng_seed, fuzz_iters(400));
 	free(seed.b);
 	close(dfd);
@@ -425,15 +472,17 @@ static void fuzz_image_pages(void)
 	struct err e = { 0 };
 	uint8_t page[4096];
 	char *dir;
-	int dfd = fuzz_dir(&dir);
+	int dfd = fuzz_dir(&dir), hdr_refused = 0;
 
 	REQUIRE(dfd >= 0);
 	memset(page, 0xab, sizeof(page));
-	REQUIRE(image_open_write(&img, dfd, "pages", "seed.img", &e) == 0);
+	REQUIRE(image_open_write(&img, dfd, "pages", "pages-1.img", &e) == 0);
 	REQUIRE(write_all(img.fd, page, sizeof(page)) == 0);
-	image_close(&img);
-	REQUIRE(fuzz_get(dfd, "seed.img", &seed) == 0);
+	REQUIRE(image_close_write(&img, &e) == 0);
+	REQUIRE(fuzz_get(dfd, "pages-1.img", &seed) == 0);
 	CHECK_INT(seed.len, 8192);
+	REQUIRE(image_open_read(&img, dfd, "pages", "pages-1.img", &e) == 0);
+	image_close(&img);
 	fuzz_seed(0x9a9e5);
 	for (int i = 0; i < fuzz_iters(300); i++) {
 		ProtobufCMessage *m = NULL;
@@ -441,7 +490,18 @@ static void fuzz_image_pages(void)
 
 		fuzz_set(&f, seed.b, seed.len);
 		fuzz_mutate(&f, IMAGE_PAGES_HDR_SIZE);
+		if (fuzz_below(2))
+			fuzz_refinish(&f, IMAGE_PAGES_HDR_SIZE, true);
 		REQUIRE(fuzz_put(dfd, "pages-1.img", &f) == 0);
+		/* As restore-tasks and restore-files open it: a pages image,
+		 * its header as strict as every other's. */
+		ret = image_open_read(&img, dfd, "pages", "pages-1.img", &e);
+		if (ret == 0 && fuzz_header_changed(&f, &seed, IMAGE_PAGES_HDR_SIZE))
+			unit_fail(__FILE__, __LINE__, "iteration %d: a pages image with a changed header was accepted", i);
+		else if (ret < 0 && fuzz_header_changed(&f, &seed, IMAGE_PAGES_HDR_SIZE))
+			hdr_refused++;
+		if (ret == 0)
+			image_close(&img);
 		ret = image_open_read(&img, dfd, NULL, "pages-1.img", &e);
 		if (ret == 0) {
 			/* It is whatever kind the header now says; read it as such. */
@@ -452,6 +512,8 @@ static void fuzz_image_pages(void)
 		if (ret < 0)
 			CHECK_CONTAINS(e.msg, "pages-1.img");
 	}
+	printf("# pages: %d mutants with a changed header, all refused\n", hdr_refused);
+	CHECK(hdr_refused > 50);
 	free(seed.b);
 	free(f.b);
 	close(dfd);

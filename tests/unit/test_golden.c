@@ -161,8 +161,11 @@ static int golden_pagemap(int dfd, uint32_t pid, int nr, uint64_t first_offset, 
 		pe.offset = first_offset + i * 4096;
 		ret = image_write(&img, &pe.base, e);
 	}
-	image_close(&img);
-	return ret;
+	if (ret < 0) {
+		image_close(&img);
+		return ret;
+	}
+	return image_close_write(&img, e);
 }
 
 static int golden_fs(int dfd, uint32_t pid, struct err *e)
@@ -196,8 +199,11 @@ static int golden_fdinfo(int dfd, uint32_t pid, struct err *e)
 		f[i].cloexec = i == 2;
 		ret = image_write(&img, &f[i].base, e);
 	}
-	image_close(&img);
-	return ret;
+	if (ret < 0) {
+		image_close(&img);
+		return ret;
+	}
+	return image_close_write(&img, e);
 }
 
 static int golden_files(int dfd, struct err *e)
@@ -221,8 +227,11 @@ static int golden_files(int dfd, struct err *e)
 		r[i].mode = i ? 0100644 : 020666;
 		ret = image_write(&img, &r[i].base, e);
 	}
-	image_close(&img);
-	return ret;
+	if (ret < 0) {
+		image_close(&img);
+		return ret;
+	}
+	return image_close_write(&img, e);
 }
 
 static int golden_pstree(int dfd, struct err *e)
@@ -249,8 +258,11 @@ static int golden_pstree(int dfd, struct err *e)
 	ret = image_write(&img, &p[1].base, e);
 	if (ret == 0)
 		ret = image_write(&img, &p[0].base, e);
-	image_close(&img);
-	return ret;
+	if (ret < 0) {
+		image_close(&img);
+		return ret;
+	}
+	return image_close_write(&img, e);
 }
 
 static int golden_pages(int dfd, struct err *e)
@@ -265,8 +277,11 @@ static int golden_pages(int dfd, struct err *e)
 		memset(page, 'a' + i, sizeof(page));
 		ret = write_all(img.fd, page, sizeof(page));
 	}
-	image_close(&img);
-	return ret;
+	if (ret < 0) {
+		image_close(&img);
+		return ret;
+	}
+	return image_close_write(&img, e);
 }
 
 static int golden_inventory(int dfd, struct err *e)
@@ -292,13 +307,20 @@ static int golden_inventory(int dfd, struct err *e)
 	inv.has_xstate_size = inv.has_xfeatures = true;
 	inv.xstate_size = 576;
 	inv.xfeatures = 3;
+	inv.has_dump_id = true;
+	inv.dump_id = image_dump_id();
 	return image_write_one(dfd, "inventory", "inventory.img", &inv.base, e);
 }
 
-/* Writes the whole fixture dump into dfd. */
+#define GOLDEN_DUMP_ID 0x601de7d0a0b0c0d0ull
+
+/* Writes the whole fixture dump into dfd, as dump GOLDEN_DUMP_ID. */
 static int golden_make_dump(int dfd, struct err *e)
 {
-	int ret = golden_pstree(dfd, e);
+	int ret;
+
+	image_set_dump_id(GOLDEN_DUMP_ID);
+	ret = golden_pstree(dfd, e);
 
 	if (!ret) ret = golden_files(dfd, e);
 	if (!ret) ret = golden_pages(dfd, e);

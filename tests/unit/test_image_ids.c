@@ -14,6 +14,7 @@
 
 #include "images/files.pb-c.h"
 #include "images/image.h"
+#include "images/inventory.pb-c.h"
 #include "images/mnt.pb-c.h"
 #include "lib/exitcodes.h"
 #include "ipc/stream.h"
@@ -26,9 +27,12 @@ static const char *ids_build(void)
 	return b && *b ? b : "build";
 }
 
-/* A fresh images dir: its path in *path, an O_DIRECTORY fd returned. */
+/* A fresh images dir: its path in *path, an O_DIRECTORY fd returned.
+ * Images are written as one dump, which the stages learn from the
+ * inventory.img ids_write_dump writes. */
 static int ids_dir(char **path)
 {
+	image_set_dump_id(0x1d5);
 	*path = unit_tmpdir();
 	if (!*path)
 		return -1;
@@ -41,6 +45,7 @@ static int ids_dir(char **path)
  * namespace has id 'ns_id'. */
 static int ids_write_dump(int dfd, uint32_t file_id, uint32_t ns_id)
 {
+	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	MntnsEntry ns = MNTNS_ENTRY__INIT;
 	MntEntry me = MNT_ENTRY__INIT;
 	RegFileEntry re = REG_FILE_ENTRY__INIT;
@@ -66,8 +71,12 @@ static int ids_write_dump(int dfd, uint32_t file_id, uint32_t ns_id)
 	rm.file_id = file_id;
 	rm.kind = REMAP_KIND__REMAP_LINK;
 	rm.path = "/tmp/.amber-remap.1.1";
+	inv.format_version = IMAGE_FORMAT_VERSION;
+	inv.kernel = "test";
+	inv.root_pid = 4242;
 	snprintf(name, sizeof(name), "mountpoints-%u.img", ns_id);
-	if (image_write_one(dfd, "mntns", "mntns.img", &ns.base, &e) < 0 ||
+	if (image_write_one(dfd, "inventory", "inventory.img", &inv.base, &e) < 0 ||
+	    image_write_one(dfd, "mntns", "mntns.img", &ns.base, &e) < 0 ||
 	    image_write_one(dfd, "mountpoints", name, &me.base, &e) < 0 ||
 	    image_write_one(dfd, "files", "files.img", &re.base, &e) < 0 ||
 	    image_write_one(dfd, "remaps", "remaps.img", &rm.base, &e) < 0) {
