@@ -15,7 +15,7 @@
 #include "lib/rsys.h"
 #include "lib/tracee.h"
 
-int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kind, struct err *e)
+int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kind, struct rjournal *j, struct err *e)
 {
 	int ret;
 
@@ -23,12 +23,16 @@ int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kin
 	r->tid = tid;
 	r->site = site;
 	r->kind = kind;
+	r->journal = j;
 	if ((ret = tracee_get_regs(tid, &r->saved, e)) < 0)
 		return ret;
 	if ((ret = tracee_get_sigmask(tid, &r->saved_mask, e)) < 0)
 		return ret;
 	/* Pending signals stay pending instead of running handlers on our context. */
-	return tracee_set_sigmask(tid, ~0ULL, e);
+	if ((ret = tracee_set_sigmask(tid, ~0ULL, e)) < 0)
+		return ret;
+	rjournal_changed(j);
+	return 0;
 }
 
 /* Resumes the tracee with 'req' and waits for the stop it should reach. */
@@ -75,6 +79,7 @@ int rsys_call(struct rsys *r, long *res, long nr, uint64_t a1, uint64_t a2, uint
 	regs.rip = r->site;
 	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0)
 		return ret;
+	rjournal_changed(r->journal);
 	if (r->kind == RSYS_SITE_TRAP) {
 		if ((ret = rsys_step(r, PTRACE_CONT, SIGTRAP, nr, e)) < 0)
 			return ret;
@@ -118,8 +123,10 @@ int rsys_batch(struct rsys *r, uint64_t code, uint64_t area, struct rsys_req *re
 	regs.rip = code;
 	regs.r12 = area;
 	regs.r13 = n;
-	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0 ||
-	    (ret = rsys_step(r, PTRACE_CONT, SIGTRAP, reqs[0].nr, e)) < 0 ||
+	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0)
+		return ret;
+	rjournal_changed(r->journal);
+	if ((ret = rsys_step(r, PTRACE_CONT, SIGTRAP, reqs[0].nr, e)) < 0 ||
 	    (ret = rsys_peek(r->tid, area, reqs, sizeof(*reqs) * n, e)) < 0)
 		return ret;
 	r->nr_calls += n;
@@ -135,9 +142,12 @@ int rsys_finish(struct rsys *r, struct err *e)
 {
 	int ret;
 
-	if ((ret = tracee_set_regs(r->tid, &r->saved, e)) < 0 ||
-	    (ret = tracee_set_sigmask(r->tid, r->saved_mask, e)) < 0)
+	if ((ret = tracee_set_regs(r->tid, &r->saved, e)) < 0)
 		return ret;
+	rjournal_changed(r->journal);
+	if ((ret = tracee_set_sigmask(r->tid, r->saved_mask, e)) < 0)
+		return ret;
+	rjournal_changed(r->journal);
 	if (r->kind != RSYS_SITE_SYSCALL_STOPS || !r->nr_calls)
 		return 0;
 	/* (A batch leaves it in a SIGTRAP stop instead; resuming with no

@@ -24,6 +24,7 @@
 #include <sys/user.h>
 
 #include "lib/err.h"
+#include "lib/rjournal.h"
 
 enum rsys_site_kind { RSYS_SITE_SYSCALL_STOPS, RSYS_SITE_TRAP };
 
@@ -36,10 +37,13 @@ struct rsys {
 	uint64_t scratch;		/* tracee address of a writable scratch area, or 0 */
 	size_t scratch_size;
 	unsigned long nr_calls;
+	struct rjournal *journal;	/* told of every change to the tracee, or NULL */
 };
 
-/* Saves registers and mask, blocks signals. The tracee must be in a ptrace stop. */
-int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kind, struct err *e);
+/* Saves registers and mask, blocks signals. The tracee must be in a ptrace
+ * stop. j (NULL at restore, where the tasks are amber's own) is told of
+ * every change made to the tracee through r. */
+int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kind, struct rjournal *j, struct err *e);
 /* Runs syscall nr; *res gets its return value (a -errno from the kernel is a
  * result, not a failure of the mechanism: only ptrace failures return <0). */
 int rsys_call(struct rsys *r, long *res, long nr, uint64_t a1, uint64_t a2, uint64_t a3,

@@ -123,7 +123,7 @@ static int seize_thread_state(pid_t pid, pid_t tid, struct seize_thread_core *t,
  * process), clear_child_tid (per thread), with remote syscalls that write into
  * a scratch page mapped for the purpose and unmapped again. */
 static int seize_remote_state(const struct seize_proc *p, struct seize_thread_core *threads,
-			      SigactionEntry *sa, SigactionEntry **sap, struct err *e)
+			      SigactionEntry *sa, SigactionEntry **sap, struct rjournal *j, struct err *e)
 {
 	struct rsys leader;
 	uint64_t site;
@@ -144,7 +144,7 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 	site = rsys_find_vdso_site(p->pid, e);
 	if (!site)
 		return err_wrap(e, "pid %d", p->pid);
-	if ((ret = rsys_begin(&leader, p->pid, site, RSYS_SITE_SYSCALL_STOPS, e)) < 0)
+	if ((ret = rsys_begin(&leader, p->pid, site, RSYS_SITE_SYSCALL_STOPS, j, e)) < 0)
 		return ret;
 	ret = rsys_call(&leader, &scratch, SYS_mmap, 0, 4096 * SEIZE_SCRATCH_PAGES, PROT_READ | PROT_WRITE,
 			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, e);
@@ -202,7 +202,7 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 
 		if (i > 0) {
 			r = &th;
-			if ((ret = rsys_begin(&th, p->tids[i], site, RSYS_SITE_SYSCALL_STOPS, e)) < 0)
+			if ((ret = rsys_begin(&th, p->tids[i], site, RSYS_SITE_SYSCALL_STOPS, j, e)) < 0)
 				break;
 		}
 		ret = rsys_call(r, &res, SYS_prctl, PR_GET_TID_ADDRESS, scratch + 4096, 0, 0, 0, 0, e);
@@ -229,7 +229,7 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 	return ret;
 }
 
-int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e)
+int seize_dump_core(int dirfd, const struct seize_proc *p, struct rjournal *j, struct err *e)
 {
 	struct seize_thread_core *threads = calloc(p->nr_tids, sizeof(*threads));
 	SigactionEntry sa[64], *sap[64];
@@ -240,7 +240,7 @@ int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e)
 	for (int i = 0; ret == 0 && i < p->nr_tids; i++)
 		ret = seize_thread_state(p->pid, p->tids[i], &threads[i], e);
 	if (ret == 0)
-		ret = seize_remote_state(p, threads, sa, sap, e);
+		ret = seize_remote_state(p, threads, sa, sap, j, e);
 	for (int i = 0; ret == 0 && i < p->nr_tids; i++) {
 		char name[64];
 

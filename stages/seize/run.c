@@ -10,6 +10,7 @@
 #include "ipc/fds.h"
 #include "ipc/stream.h"
 #include "lib/log.h"
+#include "lib/rjournal.h"
 #include "stages/seize/seize.h"
 
 /* Writes pstree.img and announces each process on the state stream. */
@@ -97,10 +98,13 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct seize_opts *o = opts;
 	struct seize_tree t;
+	struct rjournal j;
+	const char *die_after = getenv("AMBER_TEST_SEIZE_DIE_AFTER");
 	int ret, nthreads = 0, kill_it;
 
 	if (!o->pid)
 		return err_set(e, 2, "no tree to seize: pass -t PID");
+	rjournal_init(&j, die_after ? atol(die_after) : 0);
 	seize_priority(true);
 	ret = seize_tree_freeze(o->pid, &t, e);
 	seize_priority(false);
@@ -113,7 +117,7 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	for (int i = 0; ret == 0 && i < t.nr; i++) {
 		if (t.procs[i].zombie || t.procs[i].gone)
 			continue;
-		ret = seize_dump_core(ctx->dir_fd, &t.procs[i], e);
+		ret = seize_dump_core(ctx->dir_fd, &t.procs[i], &j, e);
 		nthreads += t.procs[i].nr_tids;
 	}
 	if (ret == 0)
@@ -124,7 +128,7 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		seize_tree_free(&t);
 		return ret;
 	}
-	pr_info("froze %d processes, %d threads of tree %d", t.nr, nthreads, o->pid);
+	pr_info("froze %d processes, %d threads of tree %d (%ld changes to them)", t.nr, nthreads, o->pid, j.changes);
 	close(1);
 	kill_it = seize_wait_verdict(stage_fd(ctx, FD_NAME_CONTROL));
 	seize_tree_release(&t, kill_it);

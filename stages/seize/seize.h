@@ -42,8 +42,10 @@ void seize_tree_free(struct seize_tree *t);
  * namespaces with this stage's; refuses the kinds amber cannot restore
  * (naming pid, namespace and fix), writes utsns.img and ipcns.img. */
 int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e);
-/* core.c: write core-TID.img for every thread of p. */
-int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e);
+/* core.c: write core-TID.img for every thread of p; j is told of every
+ * change made to its threads. */
+struct rjournal;
+int seize_dump_core(int dirfd, const struct seize_proc *p, struct rjournal *j, struct err *e);
 
 struct rsys;
 #define SEIZE_SCRATCH_PAGES 16	/* scratch mapped in the task for remote syscalls */
