@@ -16,8 +16,15 @@
  *	and per process the sigactions, brk, process-wide pending signals,
  *	itimers, POSIX timers, rlimits, personality, dumpable and
  *	child-subreaper flag. What only the task can tell is read with remote
- *	syscalls run from a 'syscall' instruction in the task's vDSO (nothing
- *	is written into the task's memory but a scratch area it unmaps again).
+ *	syscalls, one at a time, run from a parking gadget ('syscall', then a
+ *	pause(2) loop, lib/rsys.h) that seize writes into the zero padding at
+ *	the end of the task's vDSO and takes away again; besides it, only a
+ *	scratch area it unmaps again is written into the task. Every change
+ *	to a task (signal mask, borrowed registers, scratch area, gadget) is
+ *	written down in a journal before it is made (RUN/seize.journal,
+ *	images/rjournal.h): a thread whose seize dies in the middle of a
+ *	remote syscall finishes it and waits in the gadget, and
+ *	amber-unseize puts back what the journal says (the driver runs it).
  *	A zombie is recorded in pstree.img with its exit status and has no
  *	other image. A thread in strict seccomp mode, or a zombie root, is
  *	refused. Every process's uts, ipc, net, user, cgroup and time
@@ -36,7 +43,10 @@
  *	alive as the tracer, holding the tree stopped, until the driver says
  *	on the control fd what to do with it.
  *
- * Inputs	-t PID; stdin is not read.
+ * Inputs	-t PID; stdin is not read. A test hook: with
+ *	AMBER_TEST_SEIZE_DIE_AFTER=N in its environment seize SIGKILLs itself
+ *	just after its Nth step that changes or stops a thread of the tree
+ *	(tests/e2e/t015-seize-killed.sh).
  *	fd "control" (optional): lines "release kill" or "release resume".
  *	EOF on it (the driver died) resumes the tree. Without the fd the tree
  *	is resumed as soon as the images are written (a hand run).
@@ -44,9 +54,11 @@
  *	zombies; utsns.img, ipcns.img, netns.img when the tree has such namespaces of
  *	its own (an earlier dump's are removed otherwise); on stdout a state stream with one 'task' record per process,
  *	then the end record, which tells the driver the tree is frozen and the
- *	images are written.
- * Exit status	0 after release; see ipc/exitcodes.h. If seize dies, ptrace
- *	detaches and the tree carries on untouched.
+ *	images are written. With --run-dir, the journal RUN/seize.journal.
+ * Exit status	0 after release; see ipc/exitcodes.h. If seize fails, every
+ *	thread has its own registers and mask back before it exits, as far as
+ *	it could; if it dies, ptrace lets the tree go, a thread it was using
+ *	waits in the gadget, and amber-unseize (from the journal) puts it back.
  * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
  *	PTRACE_O_SUSPEND_SECCOMP, to read seccomp filters
  *	(PTRACE_SECCOMP_GET_FILTER) and for its children to enter the tree's

@@ -1,4 +1,5 @@
 /* seize/run.c: the stage's work: freeze, record, report, hold, release. */
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -6,11 +7,11 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "images/rjournal.h"
 #include "images/pstree.pb-c.h"
 #include "ipc/fds.h"
 #include "ipc/stream.h"
 #include "lib/log.h"
-#include "lib/rjournal.h"
 #include "stages/seize/seize.h"
 
 /* Writes pstree.img and announces each process on the state stream. */
@@ -105,6 +106,18 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	if (!o->pid)
 		return err_set(e, 2, "no tree to seize: pass -t PID");
 	rjournal_init(&j, die_after ? atol(die_after) : 0);
+	/* Before the tree is touched: the journal is what lets amber-unseize
+	 * put it back if this stage dies. */
+	if (ctx->run_dir) {
+		int dfd = open(ctx->run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0)
+			return err_errno(e, "open the run directory '%s' for the journal", ctx->run_dir);
+		ret = rjournal_create(&j, dfd, RJOURNAL_NAME, e);
+		close(dfd);
+		if (ret < 0)
+			return ret;
+	}
 	seize_priority(true);
 	ret = seize_tree_freeze(o->pid, &t, e);
 	seize_priority(false);
@@ -126,13 +139,15 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		/* Whatever went wrong, the tree goes on as before. */
 		seize_tree_release(&t, 0);
 		seize_tree_free(&t);
+		rjournal_close(&j);
 		return ret;
 	}
-	pr_info("froze %d processes, %d threads of tree %d (%ld changes to them)", t.nr, nthreads, o->pid, j.changes);
+	pr_info("froze %d processes, %d threads of tree %d (%ld steps changed or stopped them)", t.nr, nthreads, o->pid, j.changes);
 	close(1);
 	kill_it = seize_wait_verdict(stage_fd(ctx, FD_NAME_CONTROL));
 	seize_tree_release(&t, kill_it);
 	pr_info("%s tree %d", kill_it ? "killed" : "resumed", o->pid);
 	seize_tree_free(&t);
+	rjournal_close(&j);
 	return 0;
 }
