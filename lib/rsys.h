@@ -23,11 +23,14 @@
  *  - the borrowed registers always point into the parking gadget, whose
  *    'syscall' is followed by a pause(2) loop: a tracee whose tracer dies
  *    with borrowed registers runs that one syscall, then waits there, every
- *    signal blocked, for amber-unseize (lib's caller, through the journal
- *    of an rsys_watch) to give it its registers and mask back;
+ *    signal blocked, for someone who knows what was borrowed (an rsys_watch
+ *    writes it down; seize's journal is read by amber-unseize) to give it
+ *    its registers and mask back;
  *  - a tracee never leaves a syscall-exit stop with its own registers (the
  *    kernel would skip the restart of its interrupted syscall): it is taken
- *    to an interrupt stop first, still in the gadget.
+ *    to an interrupt stop first, still in the gadget;
+ *  - a batch ends in a futex wake and the same wait (rsys_batch_shared),
+ *    never in the int3 of rsys_batch, whose SIGTRAP kills an untraced task.
  */
 #ifndef AMBER_RSYS_H
 #define AMBER_RSYS_H
