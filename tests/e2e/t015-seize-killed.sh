@@ -130,7 +130,7 @@ testThreadsSurviveKilledSeize() {
 	before=$(ls /proc/"$pid"/task | sort -n)
 	kill_seize_everywhere "$pid" 65 threads_wrong || return 0
 	assertEquals "kill points that left the tree wrong (of $tried)" 0 "$bad"
-	assertTrue "more than 40 kill points were tried ($tried)" "[ $tried -gt 40 ]"
+	assertTrue "at least half the $POINTS kill points were tried in time ($tried)" "[ $tried -ge $((POINTS / 2)) ]"
 	assertEquals "the same threads after all that" "$before" "$(ls /proc/"$pid"/task | sort -n)"
 	rm -rf "$T/img"
 	e2e_dump_and_reap "$pid" "$T/img" || return 0
