@@ -256,14 +256,21 @@ int rsys_park_find(pid_t pid, uint64_t *site, uint8_t orig[RSYS_PARK_SIZE], stru
 	return 0;
 }
 
-int rsys_park_write(pid_t pid, uint64_t site, const uint8_t *orig, struct rsys_watch *w, struct err *e)
+int rsys_park_write(pid_t tid, uint64_t site, const uint8_t *orig, struct rsys_watch *w, struct err *e)
 {
-	/* Read-only to process_vm_writev: rsys_poke goes through /proc/PID/mem,
-	 * which copies the page for this task alone. */
-	int ret = rsys_poke(pid, site, orig ? orig : rsys_park_code, RSYS_PARK_SIZE, e);
+	const uint8_t *code = orig ? orig : rsys_park_code;
 
-	if (ret < 0)
-		return err_wrap(e, "%s the parking gadget in the vDSO of task %d", orig ? "remove" : "write", pid);
+	/* The vDSO is read-only: PTRACE_POKEDATA writes it as a debugger
+	 * sets a breakpoint (a private copy of the page for this task), and
+	 * needs only the tracer's rights, not those of /proc/PID/mem. */
+	_Static_assert(RSYS_PARK_SIZE % sizeof(long) == 0, "the gadget is written a word at a time");
+	for (size_t off = 0; off < RSYS_PARK_SIZE; off += sizeof(long)) {
+		long word;
+
+		memcpy(&word, code + off, sizeof(word));
+		if (ptrace(PTRACE_POKEDATA, tid, site + off, word) < 0)
+			return err_errno(e, "%s the parking gadget in the vDSO of task %d", orig ? "remove" : "write", tid);
+	}
 	if (w && w->changed)
 		w->changed(w);
 	return 0;

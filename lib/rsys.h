@@ -123,9 +123,10 @@ extern const uint8_t rsys_park_code[RSYS_PARK_SIZE];
  * its end (then use rsys_find_vdso_site); -EEXIST (*site set) if a gadget
  * is there already: a tracer that died left it, and it may hold a thread. */
 int rsys_park_find(pid_t pid, uint64_t *site, uint8_t orig[RSYS_PARK_SIZE], struct err *e);
-/* Writes the gadget at site, or (orig non-NULL) the bytes it covered back;
+/* Writes the gadget at site, or (orig non-NULL) the bytes it covered back,
+ * through tid, a thread of the task that this tracer holds in a stop;
  * tells w of the change. */
-int rsys_park_write(pid_t pid, uint64_t site, const uint8_t *orig, struct rsys_watch *w, struct err *e);
+int rsys_park_write(pid_t tid, uint64_t site, const uint8_t *orig, struct rsys_watch *w, struct err *e);
 /* Runs n requests with the gadget's batch loop (r's site is the gadget) in
  * one round trip. area is a MAP_SHARED mapping of the tracee, of size
  * bytes at remote there and at local in the tracer: the loop reads the

@@ -63,9 +63,11 @@
  *	PTRACE_O_SUSPEND_SECCOMP, to read seccomp filters
  *	(PTRACE_SECCOMP_GET_FILTER) and for its children to enter the tree's
  *	UTS, IPC and network namespaces (setns) and mount their mqueue file system
- *	(fsmount, detached); CAP_SYS_NICE to run at real-time
- *	priority (SCHED_FIFO, unless AMBER_NO_RT is set), so busy threads of
- *	the tree do not delay it between the stops it waits for.
+ *	(fsmount, detached) and to open /proc/PID/map_files; CAP_SYS_NICE to
+ *	run at real-time priority (SCHED_FIFO, unless AMBER_NO_RT is set), so
+ *	busy threads of the tree do not delay it between the stops it waits
+ *	for; CAP_DAC_READ_SEARCH to look into /proc/PID/map_files of a task of
+ *	another user (its shared scratch area, for batches).
  * By hand	amber-seize -t 1234 -D /tmp/img -v3   (stops and resumes 1234)
  */
 #include <stdlib.h>
@@ -95,8 +97,8 @@ int main(int argc, char **argv)
 		.summary = "stop the process tree of -t PID with ptrace, write pstree.img and core-TID.img, hold it until released",
 		.usage = "  -t, --tree PID         root of the tree to dump",
 		.optional_fds = { FD_NAME_CONTROL },
-		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE },
-		.nr_caps = 4,
+		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_DAC_READ_SEARCH },
+		.nr_caps = 5,
 		.options = seize_options,
 		.shortopts = "t:",
 		.parse_option = seize_parse_option,

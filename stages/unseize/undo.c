@@ -155,9 +155,11 @@ static int unseize_unmap(struct unseize_proc *up, struct err *e)
 	return ret;
 }
 
-/* Writes back the bytes under the gadget, if the gadget is still there. */
-static int unseize_remove_gadget(const struct rjournal_proc *jp, struct err *e)
+/* Writes back the bytes under the gadget, if the gadget is still there,
+ * through a thread this stage holds. */
+static int unseize_remove_gadget(struct unseize_proc *up, struct err *e)
 {
+	const struct rjournal_proc *jp = up->jp;
 	uint8_t now[RSYS_PARK_SIZE];
 	int ret;
 
@@ -167,7 +169,9 @@ static int unseize_remove_gadget(const struct rjournal_proc *jp, struct err *e)
 		return ret;
 	if (!memcmp(now, jp->orig, sizeof(now)))
 		return 0;
-	if ((ret = rsys_park_write(jp->pid, jp->gadget, jp->orig, NULL, e)) < 0)
+	if (!up->nr_held && (ret = unseize_hold(up, jp->pid, e)) != 0)
+		return ret == 1 ? 0 : ret;
+	if ((ret = rsys_park_write(up->held[0].tid, jp->gadget, jp->orig, NULL, e)) < 0)
 		return ret;
 	pr_info("removed the parking gadget from the vDSO of pid %d", jp->pid);
 	return 0;
@@ -209,7 +213,7 @@ static int unseize_proc(const struct rjournal_proc *jp, int *put_back, struct er
 	/* Only once no thread can be in it: a thread that could not be put
 	 * back may wait there, and would run the bytes under it. */
 	if (ret == 0 && !up.failed && jp->gadget && !jp->gadget_gone)
-		ret = unseize_remove_gadget(jp, e);
+		ret = unseize_remove_gadget(&up, e);
 	for (int i = 0; i < up.nr_held; i++)
 		if (ptrace(PTRACE_DETACH, up.held[i].tid, 0, 0) < 0 && errno != ESRCH)
 			pr_warn("detach thread %d of pid %d: %m", up.held[i].tid, jp->pid);
