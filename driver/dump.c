@@ -29,6 +29,7 @@
 #include "driver/run.h"
 #include "images/image.h"
 #include "images/inventory.pb-c.h"
+#include "images/rjournal.h"
 #include "images/stream.pb-c.h"
 #include "lib/exitcodes.h"
 #include "ipc/fds.h"
@@ -172,6 +173,9 @@ static void dump_usage(void)
 /* The command's state, shared by the hooks of its table. */
 struct dump_state {
 	double frozen_at, released_at;
+	bool touched;		/* seize's journal records a change to the tree */
+	int unseized;		/* 0: not needed; 1: amber-unseize put the tree back; -1: it could not */
+	char unseize_error[1024];
 	uint64_t bytes;
 	struct dumpdir dir;	/* the images appear under -D only when complete */
 	char run_dir[PATH_MAX];
@@ -206,6 +210,40 @@ static int dump_seize_release(struct pl_ctx *c, bool ok, struct err *e)
 	if (ctl >= 0)
 		close(ctl);
 	return 0;
+}
+
+/* seize ended while it held the tree (it failed, or was killed): whatever it
+ * had changed and not put back is in its journal, and amber-unseize puts it
+ * back. A seize that ended well put everything back itself. */
+static void dump_seize_rollback(struct pl_ctx *c)
+{
+	struct dump_state *ds = c->cmd;
+	const struct run_stage *seize = pl_stage(c, "seize");
+	struct rjournal_state js;
+	char path[PATH_MAX + 32];
+	struct err e = { 0 };
+	int fd, ret;
+
+	if (!seize || (seize->exited && WIFEXITED(seize->status) && WEXITSTATUS(seize->status) == 0))
+		return;
+	snprintf(path, sizeof(path), "%s/%s", c->r->dir, RJOURNAL_NAME);
+	if ((fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)) < 0)
+		return;
+	ret = rjournal_load(fd, path, &js, &e);
+	close(fd);
+	/* A journal the driver cannot read is unseize's to report. */
+	ds->touched = ret < 0 || rjournal_touched(&js);
+	if (ret == 0 && !rjournal_pending(&js)) {
+		rjournal_state_free(&js);
+		return;
+	}
+	rjournal_state_free(&js);
+	if (pl_run_extra(c, "unseize", NULL, &e) == 0) {
+		ds->unseized = 1;
+		return;
+	}
+	ds->unseized = -1;
+	snprintf(ds->unseize_error, sizeof(ds->unseize_error), "%s", e.msg);
 }
 
 /* A memfd is saved only if its images are not there yet (images/memfd.h):
@@ -270,11 +308,24 @@ static int dump_finish(struct pl_ctx *c, struct err *e)
 	return ret;
 }
 
+/* The last word on the tree, true to what happened to it. */
 static void dump_failed(struct pl_ctx *c)
 {
+	const struct dump_state *ds = c->cmd;
 	const struct run_stage *seize = pl_stage(c, "seize");
+	char q1[2 * PATH_MAX], q2[2 * PATH_MAX];
 
-	if (c->failed == 0 || !seize || (seize->exited && (!WIFEXITED(seize->status) || WEXITSTATUS(seize->status))))
+	if (ds->unseized < 0)
+		drv_error("dump of pid %d failed, and seize ended while it held the process: amber could not put back "
+			  "everything it had changed (%s); try again with: %s stage unseize --run-dir %s",
+			  c->o->pid, ds->unseize_error, run_quote(c->r->self, q1, sizeof(q1)), run_quote(c->r->dir, q2, sizeof(q2)));
+	else if (ds->unseized > 0)
+		drv_error("dump of pid %d failed while seize held the process; amber put back what seize had changed, "
+			  "and the process was resumed and carries on", c->o->pid);
+	else if (ds->touched)
+		drv_error("dump of pid %d failed; seize put back what it had changed, and the process was resumed and "
+			  "carries on", c->o->pid);
+	else if (c->failed == 0 || !seize || (seize->exited && (!WIFEXITED(seize->status) || WEXITSTATUS(seize->status))))
 		drv_error("dump of pid %d failed; the process was not touched", c->o->pid);
 	else if (c->held_failed < 0)
 		drv_error("dump of pid %d failed; the process was resumed and carries on", c->o->pid);
@@ -289,8 +340,10 @@ static const struct pl_row dump_rows[] = {
 	{ .stage = "seize", .does = "freeze the tree and stay its tracer until the verdict",
 	  .reads = "/proc of the tree", .writes = "TASK records; pstree.img, core-*.img, utsns.img",
 	  .more_args = dump_seize_args, .before = dump_seize_before, .wait = PL_STREAM,
-	  .release = dump_seize_release,
-	  .rollback_doc = "told 'release resume': the tree carries on" },
+	  .release = dump_seize_release, .rollback = dump_seize_rollback, .rollback_stage = "unseize",
+	  .rollback_stage_does = "put back what a seize that failed or died left changed in the tree",
+	  .rollback_doc = "told 'release resume': the tree carries on; if it failed or died while it held the tree, "
+			  "unseize puts back what its journal (RUN/seize.journal) says it changed" },
 	{ .stage = "dump-memory", .does = "copy every task's memory",
 	  .reads = "TASK records; /proc/PID/mem", .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
 	  .before = dump_memory_before, .wait = PL_BESIDE, .rollback = dump_memory_rollback,

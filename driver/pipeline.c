@@ -205,6 +205,21 @@ static int pl_start_row(struct pl_ctx *c, int i, struct err *e)
 	return pl_wait_for(c, i, row->wait == PL_STREAM, e);
 }
 
+int pl_run_extra(struct pl_ctx *c, const char *stage, const char *const *args, struct err *e)
+{
+	struct run_stage st, *self = &st, *blamed = c->r->failed;
+	int ret;
+
+	memset(&st, 0, sizeof(st));
+	st.out_fd = st.err_fd = st.out_rec = st.log_rec = -1;
+	if ((ret = run_start(c->r, &st, stage, args, NULL, 0, e)) == 0)
+		ret = run_wait(c->r, &self, 1, self, false, e);
+	run_reap(&st, ret < 0);
+	/* run_wait blames st, which goes out of scope here. */
+	c->r->failed = blamed;
+	return ret;
+}
+
 /* Waits for every started stage to end: first the ones that are not held,
  * in order, then the pipeline's finish, then the held ones, last started
  * first, each told that all went well. */
@@ -367,7 +382,8 @@ bool pl_knows(const char *stage)
 {
 	for (const struct pipeline *const *p = pl_all(); *p; p++)
 		for (int i = 0; i < (*p)->nr_rows; i++)
-			if (!strcmp((*p)->rows[i].stage, stage))
+			if (!strcmp((*p)->rows[i].stage, stage) ||
+			    ((*p)->rows[i].rollback_stage && !strcmp((*p)->rows[i].rollback_stage, stage)))
 				return true;
 	return false;
 }
@@ -394,6 +410,19 @@ static void pl_fds_of(const struct pipeline *pl, const struct pl_row *row, char 
 		snprintf(buf + n, size - n, "%s%s", n ? ", " : "", row->opt_fds);
 }
 
+/* Whether row i of pipeline p's rollback stage was named by an earlier row. */
+static bool pl_listed_before(const struct pipeline *const *all, int p, int i)
+{
+	const char *name = all[p]->rows[i].rollback_stage;
+
+	for (int q = 0; q <= p; q++)
+		for (int j = 0; j < (q < p ? all[q]->nr_rows : i); j++)
+			if (!strcmp(all[q]->rows[j].stage, name) ||
+			    (all[q]->rows[j].rollback_stage && !strcmp(all[q]->rows[j].rollback_stage, name)))
+				return true;
+	return false;
+}
+
 void pl_print_list(FILE *f)
 {
 	const struct pipeline *const *all = pl_all();
@@ -408,6 +437,8 @@ void pl_print_list(FILE *f)
 					seen = !strcmp(all[q]->rows[j].stage, all[p]->rows[i].stage);
 			if (!seen)
 				fprintf(f, "%s\n", all[p]->rows[i].stage);
+			if (all[p]->rows[i].rollback_stage && !pl_listed_before(all, p, i))
+				fprintf(f, "%s\n", all[p]->rows[i].rollback_stage);
 		}
 }
 
@@ -420,8 +451,12 @@ void pl_print_help(FILE *f)
 		   "AMBER_WRAP='strace -f' or AMBER_WRAP='gdb --args' runs it under a tool.\n");
 	for (const struct pipeline *const *p = pl_all(); *p; p++) {
 		fprintf(f, "\n%s: %s\n", (*p)->command, (*p)->shape);
-		for (int i = 0; i < (*p)->nr_rows; i++)
+		for (int i = 0; i < (*p)->nr_rows; i++) {
 			fprintf(f, "  %-15s %s\n", (*p)->rows[i].stage, (*p)->rows[i].does);
+			if ((*p)->rows[i].rollback_stage)
+				fprintf(f, "  %-15s (%s's rollback) %s\n", (*p)->rows[i].rollback_stage, (*p)->rows[i].stage,
+					(*p)->rows[i].rollback_stage_does);
+		}
 	}
 }
 

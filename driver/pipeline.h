@@ -82,6 +82,9 @@ struct pl_row {
 	 * or its own; rollback_doc says what, for the docs. */
 	void (*rollback)(struct pl_ctx *c);
 	const char *rollback_doc;
+	/* A stage the rollback may run (pl_run_extra), named in the docs,
+	 * 'amber stage --help' and --list (seize's: unseize), and its job. */
+	const char *rollback_stage, *rollback_stage_does;
 	/* A held stage (seize) is never killed by a failure: the runner asks it
 	 * to end through release(ok) and waits for it, last of all. */
 	int (*release)(struct pl_ctx *c, bool ok, struct err *e);
@@ -126,6 +129,10 @@ int pl_argf(struct pl_args *a, struct err *e, const char *fmt, ...) __attribute_
 int pl_fd(struct pl_args *a, const char *name, int fd, int target, struct err *e);
 /* Appends "opt", vals[i] for each of the n values (--external ...). */
 int pl_arg_each(struct pl_args *a, const char *opt, const char *const *vals, int n, struct err *e);
+
+/* Runs a row's rollback_stage (or any stage) to its exit, with no fds
+ * and the records so far on its stdin; for a rollback hook. */
+int pl_run_extra(struct pl_ctx *c, const char *stage, const char *const *args, struct err *e);
 
 /* Hands over the driver's end of a channel (seize's control pipe), or -1;
  * the caller closes it. */

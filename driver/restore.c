@@ -35,6 +35,7 @@
 #include "ipc/fds.h"
 #include "lib/log.h"
 #include "images/remap.h"
+#include "lib/proc.h"
 
 struct restore_pids {
 	int root;	/* the restored root, as the driver sees it */
@@ -99,6 +100,39 @@ static int restore_wait_root(pid_t root)
 		if (WIFEXITED(status))
 			return WEXITSTATUS(status);
 		return 128 + WTERMSIG(status);
+	}
+}
+
+/* After a failed restore, every stage has been reaped, so any child left is
+ * a task restore-tasks made whose parent died before it (the driver is a
+ * child subreaper): it is killed, and reaped with the rest, for at most
+ * RESTORE_REAP_TIMEOUT seconds. Never a blocking wait on one pid: a thread
+ * group leader is reported only once its threads are gone. */
+#define RESTORE_REAP_TIMEOUT 10
+
+static void restore_reap_orphans(void)
+{
+	double until = run_now() + RESTORE_REAP_TIMEOUT;
+	struct err ignored;
+	pid_t *kids = NULL;
+	int nr = 0;
+
+	if (proc_read_children(getpid(), getpid(), &kids, &nr, &ignored) == 0)
+		for (int i = 0; i < nr; i++)
+			kill(kids[i], SIGKILL);
+	free(kids);
+	for (;;) {
+		pid_t got = waitpid(-1, NULL, __WALL | WNOHANG);
+
+		if (got > 0 || (got < 0 && errno == EINTR))
+			continue;
+		if (got < 0)
+			return;
+		if (run_now() > until) {
+			pr_warn("restored tasks still not gone %d s after the failed restore", RESTORE_REAP_TIMEOUT);
+			return;
+		}
+		usleep(1000);
 	}
 }
 
@@ -250,6 +284,7 @@ int cmd_restore(int argc, char **argv)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		pr_warn("cannot become a child subreaper (%m): the restored root will be init's child");
 	if (pl_run(&pl_restore, &r, &o, &rs, &e) < 0) {
+		restore_reap_orphans();
 		run_free(&r);
 		close(lock);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;

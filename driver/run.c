@@ -58,7 +58,7 @@ int run_stage_path(const struct run *r, const char *name, char *path, size_t siz
 }
 
 /* Whether 'name' is a file amber writes in a run directory:
- * NN-STAGE.{in,out,log,cmd} or rerun-STAGE.sh. */
+ * NN-STAGE.{in,out,log,cmd}, rerun-STAGE.sh or STAGE.journal (seize's). */
 bool run_is_own_file(const char *name)
 {
 	size_t n = strlen(name);
@@ -66,6 +66,8 @@ bool run_is_own_file(const char *name)
 
 	if (!strncmp(name, "rerun-", 6))
 		return n > 9 && !strcmp(name + n - 3, ".sh") && !strchr(name + 6, '/');
+	if (n > 8 && !strcmp(name + n - 8, ".journal"))
+		return name[0] != '.' && !strchr(name, '/');
 	if (n < 5 || name[0] < '0' || name[0] > '9' || name[1] < '0' || name[1] > '9' || name[2] != '-' || !dot)
 		return false;
 	return !strcmp(dot, ".in") || !strcmp(dot, ".out") || !strcmp(dot, ".log") || !strcmp(dot, ".cmd");

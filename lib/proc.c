@@ -237,6 +237,7 @@ int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)
 	st->session = F(6);
 	st->flags = F(9);
 	st->num_threads = F(20);
+	st->start_time = F(22);
 	st->start_code = F(26);
 	st->end_code = F(27);
 	st->start_stack = F(28);

@@ -60,6 +60,7 @@ struct proc_stat {
 	pid_t ppid, pgrp, session;
 	unsigned long flags;
 	long num_threads;
+	uint64_t start_time;	/* clock ticks after boot: with the pid, names one process for good */
 	uint64_t start_code, end_code, start_stack;
 	uint64_t start_data, end_data, start_brk;
 	uint64_t arg_start, arg_end, env_start, env_end;

@@ -1,10 +1,13 @@
 /* rsys: see rsys.h. */
 #include <fcntl.h>
+#include <linux/futex.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/ptrace.h>
+#include <sys/syscall.h>
 #include <sys/uio.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -16,7 +19,13 @@
 #include "lib/rsys.h"
 #include "lib/tracee.h"
 
-int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kind, struct err *e)
+static void rsys_changed(struct rsys *r)
+{
+	if (r->watch && r->watch->changed)
+		r->watch->changed(r->watch);
+}
+
+int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kind, struct rsys_watch *w, struct err *e)
 {
 	int ret;
 
@@ -24,12 +33,20 @@ int rsys_begin(struct rsys *r, pid_t tid, uint64_t site, enum rsys_site_kind kin
 	r->tid = tid;
 	r->site = site;
 	r->kind = kind;
+	r->watch = w;
 	if ((ret = tracee_get_regs(tid, &r->saved, e)) < 0)
 		return ret;
 	if ((ret = tracee_get_sigmask(tid, &r->saved_mask, e)) < 0)
 		return ret;
-	/* Pending signals stay pending instead of running handlers on our context. */
-	return tracee_set_sigmask(tid, ~0ULL, e);
+	if (w && w->begin && (ret = w->begin(w, tid, &r->saved, r->saved_mask, e)) < 0)
+		return ret;
+	/* Pending signals stay pending instead of running handlers on our
+	 * context. Blocked before any register is borrowed: a tracee whose
+	 * tracer dies then either runs its own code or parks. */
+	if ((ret = tracee_set_sigmask(tid, ~0ULL, e)) < 0)
+		return ret;
+	rsys_changed(r);
+	return 0;
 }
 
 /* Resumes the tracee with 'req' and waits for the stop it should reach. */
@@ -56,6 +73,9 @@ static int rsys_step(struct rsys *r, int req, int want_sig, long nr, struct err 
 			       nr, r->tid, WIFSTOPPED(status) ? WSTOPSIG(status) : -1, status,
 			       (unsigned long long)regs.rip, want_sig & 0x7f);
 	}
+	/* Not a change, but a step where the tracer may die too (a tracee in
+	 * a syscall-entry stop runs the call, then parks). */
+	rsys_changed(r);
 	return 0;
 }
 
@@ -76,6 +96,7 @@ int rsys_call(struct rsys *r, long *res, long nr, uint64_t a1, uint64_t a2, uint
 	regs.rip = r->site;
 	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0)
 		return ret;
+	rsys_changed(r);
 	if (r->kind == RSYS_SITE_TRAP) {
 		if ((ret = rsys_step(r, PTRACE_CONT, SIGTRAP, nr, e)) < 0)
 			return ret;
@@ -119,8 +140,10 @@ int rsys_batch(struct rsys *r, uint64_t code, uint64_t area, struct rsys_req *re
 	regs.rip = code;
 	regs.r12 = area;
 	regs.r13 = n;
-	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0 ||
-	    (ret = rsys_step(r, PTRACE_CONT, SIGTRAP, reqs[0].nr, e)) < 0 ||
+	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0)
+		return ret;
+	rsys_changed(r);
+	if ((ret = rsys_step(r, PTRACE_CONT, SIGTRAP, reqs[0].nr, e)) < 0 ||
 	    (ret = rsys_peek(r->tid, area, reqs, sizeof(*reqs) * n, e)) < 0)
 		return ret;
 	r->nr_calls += n;
@@ -136,20 +159,194 @@ int rsys_finish(struct rsys *r, struct err *e)
 {
 	int ret;
 
-	if ((ret = tracee_set_regs(r->tid, &r->saved, e)) < 0 ||
-	    (ret = tracee_set_sigmask(r->tid, r->saved_mask, e)) < 0)
+	/* After a call the task sits in a syscall-exit stop. Leaving from
+	 * there would skip the kernel's restart of an interrupted syscall (the
+	 * task would see -ERESTARTNOHAND), so it is stepped into an interrupt
+	 * stop first, where the restart logic runs when it is finally resumed.
+	 * Its registers still point into the parking gadget meanwhile: if the
+	 * tracer dies now, the task parks. (A batch leaves it in a SIGTRAP
+	 * stop instead; resuming with no signal drops that SIGTRAP, and the
+	 * interrupt stop follows.) */
+	if (r->kind == RSYS_SITE_SYSCALL_STOPS && r->nr_calls) {
+		if (ptrace(PTRACE_INTERRUPT, r->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+			return err_errno(e, "return task %d to its interrupt stop", r->tid);
+		if ((ret = tracee_wait_interrupt_stop(r->tid, e)) < 0)
+			return ret;
+	}
+	/* Registers before the mask: in between, a task whose tracer died
+	 * runs its own code with every signal blocked (amber-unseize sees the
+	 * blocked mask and gives it its own back), never the gadget with its
+	 * signals open. */
+	if ((ret = tracee_set_regs(r->tid, &r->saved, e)) < 0)
 		return ret;
-	if (r->kind != RSYS_SITE_SYSCALL_STOPS || !r->nr_calls)
+	rsys_changed(r);
+	if ((ret = tracee_set_sigmask(r->tid, r->saved_mask, e)) < 0)
+		return ret;
+	rsys_changed(r);
+	if (r->watch && r->watch->done)
+		return r->watch->done(r->watch, r->tid, e);
+	return 0;
+}
+
+/* The [vdso] of pid: 0 and its bounds, or <0. */
+static int rsys_vdso(pid_t pid, uint64_t *start, uint64_t *end, struct err *e)
+{
+	_cleanup_free_ struct proc_vma *vmas = NULL;
+	int nr = 0, ret;
+
+	if ((ret = proc_read_maps(pid, &vmas, &nr, e)) < 0)
+		return ret;
+	for (int i = 0; i < nr; i++)
+		if (!strcmp(vmas[i].path, "[vdso]")) {
+			*start = vmas[i].start;
+			*end = vmas[i].end;
+			return 0;
+		}
+	return err_set(e, EXIT_SYSTEM, "task %d has no [vdso]; remote syscalls need one", pid);
+}
+
+/* At 0, the gadget:
+ *	syscall
+ *	mov %rax, %rbx
+ * 1:	mov $34, %eax		(pause)
+ *	syscall
+ *	jmp 1b
+ * at 16 (RSYS_PARK_BATCH), the batch loop: r12 = requests, r13 = count,
+ * r14 = the futex word:
+ * 2:	test r13,r13; jz 3f; rax,rdi,rsi,rdx,r10,r8,r9 <- 0..48(r12); syscall;
+ *	56(r12) <- rax; r12 += 64; r13--; jmp 2b
+ * 3:	movl $1,(r14); futex(r14, FUTEX_WAKE, 1)
+ * 4:	mov $34,%eax; syscall; jmp 4b */
+const uint8_t rsys_park_code[RSYS_PARK_SIZE] = {
+	0x0f, 0x05, 0x48, 0x89, 0xc3, 0xb8, 0x22, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf7, 0x00, 0x00,
+	0x4d, 0x85, 0xed, 0x74, 0x32, 0x49, 0x8b, 0x04, 0x24, 0x49, 0x8b, 0x7c, 0x24, 0x08, 0x49, 0x8b,
+	0x74, 0x24, 0x10, 0x49, 0x8b, 0x54, 0x24, 0x18, 0x4d, 0x8b, 0x54, 0x24, 0x20, 0x4d, 0x8b, 0x44,
+	0x24, 0x28, 0x4d, 0x8b, 0x4c, 0x24, 0x30, 0x0f, 0x05, 0x49, 0x89, 0x44, 0x24, 0x38, 0x49, 0x83,
+	0xc4, 0x40, 0x49, 0xff, 0xcd, 0xeb, 0xc9, 0x41, 0xc7, 0x06, 0x01, 0x00, 0x00, 0x00, 0xb8, 0xca,
+	0x00, 0x00, 0x00, 0x4c, 0x89, 0xf7, 0xbe, 0x01, 0x00, 0x00, 0x00, 0xba, 0x01, 0x00, 0x00, 0x00,
+	0x0f, 0x05, 0xb8, 0x22, 0x00, 0x00, 0x00, 0x0f, 0x05, 0xeb, 0xf7, 0x00, 0x00, 0x00, 0x00, 0x00,
+};
+
+/* The end of the vDSO that must be zero (padding after the image's last
+ * section); the gadget goes RSYS_PARK_AT before the end. */
+#define RSYS_PARK_ROOM 256
+#define RSYS_PARK_AT 128
+
+int rsys_park_find(pid_t pid, uint64_t *site, uint8_t orig[RSYS_PARK_SIZE], struct err *e)
+{
+	uint8_t tail[RSYS_PARK_ROOM];
+	uint64_t start = 0, end = 0;
+	int ret;
+
+	_Static_assert(RSYS_PARK_SIZE <= RSYS_PARK_AT, "the gadget fits before the end");
+	if ((ret = rsys_vdso(pid, &start, &end, e)) < 0)
+		return ret;
+	if (end - start < RSYS_PARK_ROOM)
+		return -ENOSPC;
+	if ((ret = rsys_peek(pid, end - RSYS_PARK_ROOM, tail, sizeof(tail), e)) < 0)
+		return ret;
+	*site = end - RSYS_PARK_AT;
+	/* A gadget already there is an earlier tracer's that died, and a
+	 * thread may still wait in it. */
+	if (!memcmp(tail + RSYS_PARK_ROOM - RSYS_PARK_AT, rsys_park_code, RSYS_PARK_SIZE))
+		return -EEXIST;
+	for (size_t i = 0; i < sizeof(tail); i++)
+		if (tail[i])
+			return -ENOSPC;
+	memcpy(orig, tail + RSYS_PARK_ROOM - RSYS_PARK_AT, RSYS_PARK_SIZE);
+	return 0;
+}
+
+int rsys_park_write(pid_t tid, uint64_t site, const uint8_t *orig, struct rsys_watch *w, struct err *e)
+{
+	const uint8_t *code = orig ? orig : rsys_park_code;
+
+	/* The vDSO is read-only: PTRACE_POKEDATA writes it as a debugger
+	 * sets a breakpoint (a private copy of the page for this task), and
+	 * needs only the tracer's rights, not those of /proc/PID/mem. */
+	_Static_assert(RSYS_PARK_SIZE % sizeof(long) == 0, "the gadget is written a word at a time");
+	for (size_t off = 0; off < RSYS_PARK_SIZE; off += sizeof(long)) {
+		long word;
+
+		memcpy(&word, code + off, sizeof(word));
+		if (ptrace(PTRACE_POKEDATA, tid, site + off, word) < 0)
+			return err_errno(e, "%s the parking gadget in the vDSO of task %d", orig ? "remove" : "write", tid);
+	}
+	if (w && w->changed)
+		w->changed(w);
+	return 0;
+}
+
+/* Waits until the batch loop has set the futex word at local; lets through
+ * a signal that stops the tracee meanwhile (it is the task's, not ours). */
+static int rsys_wait_batch(struct rsys *r, volatile uint32_t *done, struct err *e)
+{
+	while (!__atomic_load_n(done, __ATOMIC_ACQUIRE)) {
+		struct timespec ts = { 0, 100 * 1000 * 1000 };
+		int status;
+		pid_t got;
+
+		syscall(SYS_futex, done, FUTEX_WAIT, 0, &ts, NULL, 0);
+		if (__atomic_load_n(done, __ATOMIC_ACQUIRE))
+			break;
+		got = waitpid(r->tid, &status, WNOHANG | __WALL);
+		if (got < 0 && errno != EINTR)
+			return err_errno(e, "wait for task %d's batch", r->tid);
+		if (got <= 0)
+			continue;
+		if (!WIFSTOPPED(status))
+			return err_set(e, EXIT_SYSTEM, "task %d ended (status %#x) during a batch of remote syscalls", r->tid, status);
+		if (ptrace(PTRACE_CONT, r->tid, 0, (status >> 16) ? 0 : WSTOPSIG(status)) < 0)
+			return err_errno(e, "resume task %d in its batch", r->tid);
+	}
+	return 0;
+}
+
+int rsys_batch_shared(struct rsys *r, uint8_t *local, uint64_t remote, size_t size, struct rsys_req *reqs, int n,
+		      struct err *e)
+{
+	struct user_regs_struct regs = r->saved;
+	volatile uint32_t *done = (volatile uint32_t *)local;
+	int ret;
+
+	if (n <= 0)
 		return 0;
-	/* (A batch leaves it in a SIGTRAP stop instead; resuming with no
-	 * signal drops that SIGTRAP, and the interrupt stop follows.) */
-	/* The task now sits in a syscall-exit stop. Leaving from there would
-	 * skip the kernel's restart of an interrupted syscall (the task would see
-	 * -ERESTARTNOHAND), so step it back into an interrupt stop, where the
-	 * restart logic runs when it is finally resumed. */
-	if (ptrace(PTRACE_INTERRUPT, r->tid, 0, 0) < 0 || ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
-		return err_errno(e, "return task %d to its interrupt stop", r->tid);
-	return tracee_wait_interrupt_stop(r->tid, e);
+	/* The futex word in the first 64 bytes, then the requests. */
+	if (sizeof(*reqs) * (n + 1) > size)
+		return err_set(e, EXIT_FAILURE_, "internal: %d batched requests do not fit in %zu bytes", n, size);
+	memcpy(local + sizeof(*reqs), reqs, sizeof(*reqs) * n);
+	__atomic_store_n(done, 0, __ATOMIC_RELEASE);
+	regs.orig_rax = -1;
+	regs.rip = r->site + RSYS_PARK_BATCH;
+	regs.r12 = remote + sizeof(*reqs);
+	regs.r13 = n;
+	regs.r14 = remote;
+	if ((ret = tracee_set_regs(r->tid, &regs, e)) < 0)
+		return ret;
+	rsys_changed(r);
+	if (ptrace(PTRACE_CONT, r->tid, 0, 0) < 0)
+		return err_errno(e, "resume task %d for a batch of remote syscalls", r->tid);
+	if ((ret = rsys_wait_batch(r, done, e)) < 0)
+		return ret;
+	rsys_changed(r);
+	/* It parks after the wake: an interrupt takes it from there. */
+	if (ptrace(PTRACE_INTERRUPT, r->tid, 0, 0) < 0)
+		return err_errno(e, "interrupt task %d after its batch", r->tid);
+	if ((ret = tracee_wait_interrupt_stop(r->tid, e)) < 0)
+		return ret;
+	memcpy(reqs, local + sizeof(*reqs), sizeof(*reqs) * n);
+	r->nr_calls += n;
+	for (int i = 0; i < n && log_level() >= LOG_TRACE; i++)
+		pr_trace("task %d: batched syscall %llu(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) = %lld", r->tid,
+			 (unsigned long long)reqs[i].nr, (unsigned long long)reqs[i].a[0], (unsigned long long)reqs[i].a[1],
+			 (unsigned long long)reqs[i].a[2], (unsigned long long)reqs[i].a[3], (unsigned long long)reqs[i].a[4],
+			 (unsigned long long)reqs[i].a[5], (long long)reqs[i].ret);
+	return 0;
+}
+
+bool rsys_in_park(uint64_t rip, uint64_t site)
+{
+	return site && rip >= site && rip < site + RSYS_PARK_SIZE;
 }
 
 uint64_t rsys_find_vdso_site(pid_t pid, struct err *e)

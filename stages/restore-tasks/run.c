@@ -6,6 +6,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <termios.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "images/image.h"
@@ -229,6 +230,34 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 	return 0;
 }
 
+#define RT_ROLLBACK_TIMEOUT 10	/* seconds the rollback waits for the killed tasks to go */
+
+/* Reaps what is this stage's to reap (its children, the tracees it still
+ * holds) until none is left, for RT_ROLLBACK_TIMEOUT seconds at most. Never
+ * a blocking wait on one pid: a thread group leader is reported only once
+ * its other threads are gone, and those are tracees of this stage, reaped
+ * by this same loop. */
+static void rt_reap_all(void)
+{
+	struct timespec start, now;
+
+	clock_gettime(CLOCK_MONOTONIC, &start);
+	for (;;) {
+		pid_t got = waitpid(-1, NULL, __WALL | WNOHANG);
+
+		if (got > 0 || (got < 0 && errno == EINTR))
+			continue;
+		if (got < 0)
+			return;	/* ECHILD: nothing of ours is left */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - start.tv_sec >= RT_ROLLBACK_TIMEOUT) {
+			pr_warn("rollback: tasks still not gone after %d s; the driver reaps what is left", RT_ROLLBACK_TIMEOUT);
+			return;
+		}
+		usleep(1000);
+	}
+}
+
 int rt_plan_check(struct rt_plan *p, struct err *e)
 {
 	int ret;
@@ -259,13 +288,9 @@ static void rt_rollback(struct rt_plan *p)
 			pr_info("rolled back: killed task %d", pid);
 		}
 	}
-	/* Reap what is ours to reap (the root, and tracees we still hold). */
-	while (waitpid(-1, NULL, __WALL | WNOHANG) > 0 || (errno == EINTR))
-		;
-	for (int i = 0; i < p->nr; i++)
-		if (p->tasks[i].pid > 0)
-			while (waitpid(p->tasks[i].pid, NULL, __WALL) < 0 && errno == EINTR)
-				;
+	/* Tasks whose parent died before them are the driver's (a child
+	 * subreaper) once this stage has let go of them: it reaps them. */
+	rt_reap_all();
 }
 
 void rt_plan_free(struct rt_plan *p)

@@ -587,7 +587,7 @@ static int rt_create_threads(struct rsys *r, struct rt_task *t, struct err *e)
 			return ret;
 		if (!WIFSTOPPED(status))
 			return err_set(e, EXIT_SYSTEM, "new thread %d did not stop (status %#x)", th->tid, status);
-		if ((ret = rsys_begin(&tr, th->host_tid, t->tramp, RSYS_SITE_TRAP, e)) < 0 ||
+		if ((ret = rsys_begin(&tr, th->host_tid, t->tramp, RSYS_SITE_TRAP, NULL, e)) < 0 ||
 		    (ret = rt_thread_setup(&tr, t, th->core, e)) < 0)
 			return err_wrap(e, "thread %d", th->tid);
 	}
@@ -673,7 +673,7 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	int ret;
 
 	t->threads[0].host_tid = t->pid;
-	if ((ret = rsys_begin(&r, t->pid, t->tramp, RSYS_SITE_TRAP, e)) < 0)
+	if ((ret = rsys_begin(&r, t->pid, t->tramp, RSYS_SITE_TRAP, NULL, e)) < 0)
 		return ret;
 	if ((ret = rt_unregister_rseq(&r, e)) < 0 ||
 	    (ret = rt_unmap_amber(&r, t, e)) < 0 ||

@@ -11,6 +11,7 @@
 
 #include "images/core.pb-c.h"
 #include "images/image.h"
+#include "images/rjournal.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
 #include "lib/proc.h"
@@ -119,20 +120,142 @@ static int seize_thread_state(pid_t pid, pid_t tid, struct seize_thread_core *t,
 	return 0;
 }
 
+/* Where p's remote syscalls run from: the parking gadget, written into its
+ * vDSO's padding (journaled first), or without room for it a 'syscall' of
+ * the vDSO itself. *gadget is set when the gadget was written. */
+static int seize_site(const struct seize_proc *p, struct rjournal *j, uint64_t *site, bool *gadget,
+		      uint8_t orig[RSYS_PARK_SIZE], struct err *e)
+{
+	int ret = rsys_park_find(p->pid, site, orig, e);
+
+	*gadget = false;
+	if (ret == -EEXIST)
+		return err_input(e, "pid %d has amber's parking gadget in its vDSO (at %#llx): an earlier seize died and its "
+				 "threads were not put back; run 'amber stage unseize --run-dir RUN' on that dump's run directory first",
+				 p->pid, (unsigned long long)*site);
+	if (ret == -ENOSPC) {
+		pr_warn("pid %d: no room for the parking gadget in its vDSO; if seize dies during its remote syscalls, "
+			"a thread of pid %d may crash", p->pid, p->pid);
+		*site = rsys_find_vdso_site(p->pid, e);
+		return *site ? 0 : err_wrap(e, "pid %d", p->pid);
+	}
+	if (ret < 0 || (ret = rjournal_gadget(j, *site, orig, RSYS_PARK_SIZE, e)) < 0 ||
+	    (ret = rsys_park_write(p->pid, *site, NULL, &j->watch, e)) < 0)
+		return ret;
+	*gadget = true;
+	return 0;
+}
+
+/* Maps the scratch area in the leader, MAP_SHARED, and here too through
+ * /proc/PID/map_files (without that, no batches). Journaled: where the
+ * journal does not know the address yet, the parked thread keeps it in
+ * rbx. */
+static int seize_map_scratch(struct rsys *leader, pid_t pid, struct rjournal *j, struct seize_scratch *sc, struct err *e)
+{
+	const size_t len = 4096 * SEIZE_SCRATCH_PAGES;
+	char path[96];
+	long addr;
+	int ret, fd;
+
+	if ((ret = rjournal_mapping(j, leader->tid, len, e)) < 0 ||
+	    (ret = rsys_call(leader, &addr, SYS_mmap, 0, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0, e)) < 0)
+		return ret;
+	if (addr < 0 && addr > -4096) {
+		/* Nothing was mapped. */
+		if (rjournal_mapping_gone(j, &(struct err){ 0 }) < 0)
+			pr_debug("pid %d: could not note that no scratch area was mapped", pid);
+		return err_errnum(e, -addr, "map a scratch area in pid %d", pid);
+	}
+	sc->addr = addr;
+	if ((ret = rjournal_mapping_at(j, sc->addr, e)) < 0)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)sc->addr,
+		 (unsigned long long)(sc->addr + len));
+	fd = open(path, O_RDWR | O_CLOEXEC);
+	if (fd >= 0) {
+		void *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+
+		sc->local = m == MAP_FAILED ? NULL : m;
+		close(fd);
+	}
+	if (!sc->local)
+		pr_debug("pid %d: no shared view of the scratch area ('%s': %m): one remote call per request", pid, path);
+	sc->batches = sc->batches && sc->local;
+	return 0;
+}
+
+int seize_batch(struct rsys *r, const struct seize_scratch *sc, struct rsys_req *reqs, int n, struct err *e)
+{
+	int ret;
+
+	if (sc->batches)
+		return rsys_batch_shared(r, sc->local + SEIZE_BATCH_AREA, sc->addr + SEIZE_BATCH_AREA, 4096, reqs, n, e);
+	for (int i = 0; i < n; i++) {
+		long res;
+
+		if ((ret = rsys_call(r, &res, reqs[i].nr, reqs[i].a[0], reqs[i].a[1], reqs[i].a[2], reqs[i].a[3],
+				     reqs[i].a[4], reqs[i].a[5], e)) < 0)
+			return ret;
+		reqs[i].ret = res;
+	}
+	return 0;
+}
+
+/* Reads every sigaction of p into sa/sap, in one batch. */
+static int seize_sigactions(const struct seize_proc *p, struct rsys *leader, const struct seize_scratch *sc,
+			    SigactionEntry *sa, SigactionEntry **sap, int *nsa, struct err *e)
+{
+	struct seize_ksigaction ks[64];
+	struct rsys_req reqs[64];
+	int ret, n = 0;
+
+	for (int sig = 1; sig <= 64; sig++)
+		if (sig != SIGKILL && sig != SIGSTOP)
+			reqs[n++] = (struct rsys_req){ SYS_rt_sigaction, { sig, 0, sc->addr + (sig - 1) * sizeof(ks[0]), 8, 0, 0 }, 0 };
+	if ((ret = seize_batch(leader, sc, reqs, n, e)) < 0)
+		return ret;
+	for (int i = 0; i < n; i++)
+		if (reqs[i].ret < 0)
+			return err_errnum(e, -reqs[i].ret, "read sigaction %llu of pid %d", (unsigned long long)reqs[i].a[0], p->pid);
+	/* 64 entries of 32 bytes fill the first scratch page's first half. */
+	memset(ks, 0, sizeof(ks));
+	if ((ret = rsys_peek(p->pid, sc->addr, ks, sizeof(ks), e)) < 0)
+		return ret;
+	*nsa = 0;
+	for (int sig = 1; sig <= 64; sig++) {
+		if (sig == SIGKILL || sig == SIGSTOP)
+			continue;
+		sigaction_entry__init(&sa[*nsa]);
+		sa[*nsa].sig = sig;
+		sa[*nsa].handler = ks[sig - 1].handler;
+		sa[*nsa].flags = ks[sig - 1].flags;
+		sa[*nsa].restorer = ks[sig - 1].restorer;
+		sa[*nsa].mask = ks[sig - 1].mask;
+		sap[*nsa] = &sa[*nsa];
+		(*nsa)++;
+	}
+	return 0;
+}
+
 /* Reads what only the task itself can tell: every sigaction and brk (per
  * process), clear_child_tid (per thread), with remote syscalls that write into
- * a scratch page mapped for the purpose and unmapped again. */
+ * a scratch area mapped for the purpose and unmapped again. Every change is
+ * journaled before it is made (images/rjournal.h), in the order lib/rsys.h
+ * explains, so amber-unseize can put p back if seize dies at any point. */
 static int seize_remote_state(const struct seize_proc *p, struct seize_thread_core *threads,
-			      SigactionEntry *sa, SigactionEntry **sap, struct err *e)
+			      SigactionEntry *sa, SigactionEntry **sap, struct rjournal *j, struct err *e)
 {
 	struct rsys leader;
+	struct seize_scratch sc = { 0, NULL, false };
 	uint64_t site;
-	long scratch = 0, res;
-	struct seize_ksigaction ks[64];
+	uint8_t orig[RSYS_PARK_SIZE];
+	long res;
+	bool gadget, all_back;
 	int ret, nsa = 0;
 
 	{
 		struct proc_status st;
+		struct proc_stat ps;
 
 		/* Strict mode allows read, write, exit and sigreturn: the scratch
 		 * mmap would kill the task. */
@@ -140,53 +263,17 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 			return -1;
 		if (st.seccomp == 1)
 			return err_input(e, "pid %d runs in strict seccomp mode (SECCOMP_MODE_STRICT), which amber cannot dump", p->pid);
+		if ((ret = proc_read_stat(p->pid, 0, &ps, e)) < 0 || (ret = rjournal_process(j, p->pid, ps.start_time, e)) < 0)
+			return ret;
 	}
-	site = rsys_find_vdso_site(p->pid, e);
-	if (!site)
-		return err_wrap(e, "pid %d", p->pid);
-	if ((ret = rsys_begin(&leader, p->pid, site, RSYS_SITE_SYSCALL_STOPS, e)) < 0)
+	if ((ret = seize_site(p, j, &site, &gadget, orig, e)) < 0)
 		return ret;
-	ret = rsys_call(&leader, &scratch, SYS_mmap, 0, 4096 * SEIZE_SCRATCH_PAGES, PROT_READ | PROT_WRITE,
-			MAP_PRIVATE | MAP_ANONYMOUS, -1, 0, e);
-	if (ret == 0 && scratch < 0 && scratch > -4096)
-		ret = err_errnum(e, -scratch, "map a scratch page in pid %d", p->pid);
-	/* The batch loop goes into the scratch's last page, made executable;
-	 * it is the only code amber puts in the task, and it goes with the page. */
+	if ((ret = rsys_begin(&leader, p->pid, site, RSYS_SITE_SYSCALL_STOPS, &j->watch, e)) < 0)
+		return ret;
+	sc.batches = gadget;
+	ret = seize_map_scratch(&leader, p->pid, j, &sc, e);
 	if (ret == 0)
-		ret = rsys_poke(p->pid, scratch + SEIZE_BATCH_CODE, rsys_batch_code, sizeof(rsys_batch_code), e);
-	if (ret == 0)
-		ret = rsys_call(&leader, &res, SYS_mprotect, scratch + SEIZE_BATCH_CODE, 4096, PROT_READ | PROT_EXEC, 0, 0, 0, e);
-	if (ret == 0 && res < 0)
-		ret = err_errnum(e, -res, "make the batch page of pid %d executable", p->pid);
-	if (ret == 0) {
-		struct rsys_req reqs[64];
-		int n = 0;
-
-		for (int sig = 1; sig <= 64; sig++)
-			if (sig != SIGKILL && sig != SIGSTOP)
-				reqs[n++] = (struct rsys_req){ SYS_rt_sigaction,
-							       { sig, 0, scratch + (sig - 1) * sizeof(ks[0]), 8, 0, 0 }, 0 };
-		ret = rsys_batch(&leader, scratch + SEIZE_BATCH_CODE, scratch + SEIZE_BATCH_AREA, reqs, n, e);
-		for (int i = 0; ret == 0 && i < n; i++)
-			if (reqs[i].ret < 0)
-				ret = err_errnum(e, -reqs[i].ret, "read sigaction %llu of pid %d", (unsigned long long)reqs[i].a[0], p->pid);
-	}
-	/* 64 entries of 32 bytes fill the first scratch page's first half. */
-	memset(ks, 0, sizeof(ks));
-	if (ret == 0)
-		ret = rsys_peek(p->pid, scratch, ks, sizeof(ks), e);
-	for (int sig = 1; ret == 0 && sig <= 64; sig++) {
-		if (sig == SIGKILL || sig == SIGSTOP)
-			continue;
-		sigaction_entry__init(&sa[nsa]);
-		sa[nsa].sig = sig;
-		sa[nsa].handler = ks[sig - 1].handler;
-		sa[nsa].flags = ks[sig - 1].flags;
-		sa[nsa].restorer = ks[sig - 1].restorer;
-		sa[nsa].mask = ks[sig - 1].mask;
-		sap[nsa] = &sa[nsa];
-		nsa++;
-	}
+		ret = seize_sigactions(p, &leader, &sc, sa, sap, &nsa, e);
 	if (ret == 0)
 		ret = rsys_call(&leader, &res, SYS_brk, 0, 0, 0, 0, 0, 0, e);
 	if (ret == 0) {
@@ -196,40 +283,64 @@ static int seize_remote_state(const struct seize_proc *p, struct seize_thread_co
 		threads[0].core.sigactions = sap;
 	}
 	/* clear_child_tid is per thread: ask each thread itself. */
+	all_back = true;
 	for (int i = 0; ret == 0 && i < p->nr_tids; i++) {
 		struct rsys th, *r = &leader;
 		uint64_t tidaddr = 0;
 
 		if (i > 0) {
 			r = &th;
-			if ((ret = rsys_begin(&th, p->tids[i], site, RSYS_SITE_SYSCALL_STOPS, e)) < 0)
+			if ((ret = rsys_begin(&th, p->tids[i], site, RSYS_SITE_SYSCALL_STOPS, &j->watch, e)) < 0)
 				break;
 		}
-		ret = rsys_call(r, &res, SYS_prctl, PR_GET_TID_ADDRESS, scratch + 4096, 0, 0, 0, 0, e);
+		ret = rsys_call(r, &res, SYS_prctl, PR_GET_TID_ADDRESS, sc.addr + 4096, 0, 0, 0, 0, e);
 		if (ret == 0 && res == 0)
-			ret = rsys_peek(p->pid, scratch + 4096, &tidaddr, sizeof(tidaddr), e);
+			ret = rsys_peek(p->pid, sc.addr + 4096, &tidaddr, sizeof(tidaddr), e);
 		if (ret == 0) {
 			threads[i].core.has_clear_child_tid = true;
 			threads[i].core.clear_child_tid = tidaddr;
-			ret = seize_task_state(p, i, r, scratch, &threads[i].core, e);
+			ret = seize_task_state(p, i, r, &sc, &threads[i].core, e);
 		}
-		if (i > 0 && rsys_finish(&th, ret < 0 ? &(struct err){0} : e) < 0 && ret == 0)
-			ret = -1;
+		if (i > 0 && rsys_finish(&th, ret < 0 ? &(struct err){0} : e) < 0) {
+			all_back = false;
+			if (ret == 0)
+				ret = -1;
+		}
 	}
-	if (scratch > 0) {
+	if (sc.local)
+		munmap(sc.local, 4096 * SEIZE_SCRATCH_PAGES);
+	if (sc.addr) {
 		struct err e2;
 
-		if (rsys_call(&leader, &res, SYS_munmap, scratch, 4096 * SEIZE_SCRATCH_PAGES, 0, 0, 0, 0, ret < 0 ? &e2 : e) < 0 && ret == 0)
+		if (rsys_call(&leader, &res, SYS_munmap, sc.addr, 4096 * SEIZE_SCRATCH_PAGES, 0, 0, 0, 0, ret < 0 ? &e2 : e) < 0) {
+			if (ret == 0)
+				ret = -1;
+		} else if (res == 0 && rjournal_mapping_gone(j, ret < 0 ? &e2 : e) < 0 && ret == 0) {
+			ret = -1;
+		}
+	}
+	if (rsys_finish(&leader, ret < 0 ? &(struct err){0} : e) < 0) {
+		all_back = false;
+		if (ret == 0)
 			ret = -1;
 	}
-	if (rsys_finish(&leader, ret < 0 ? &(struct err){0} : e) < 0 && ret == 0)
-		ret = -1;
+	/* A thread that is not back may still be parked in the gadget: then
+	 * it stays, and amber-unseize takes it away with the thread. */
+	if (gadget && all_back) {
+		struct err e2;
+
+		if (rsys_park_write(p->pid, site, orig, &j->watch, ret < 0 ? &e2 : e) < 0 ||
+		    rjournal_gadget_gone(j, ret < 0 ? &e2 : e) < 0) {
+			if (ret == 0)
+				ret = -1;
+		}
+	}
 	if (ret == 0)
 		pr_debug("pid %d: %lu remote syscalls", p->pid, leader.nr_calls);
 	return ret;
 }
 
-int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e)
+int seize_dump_core(int dirfd, const struct seize_proc *p, struct rjournal *j, struct err *e)
 {
 	struct seize_thread_core *threads = calloc(p->nr_tids, sizeof(*threads));
 	SigactionEntry sa[64], *sap[64];
@@ -240,7 +351,7 @@ int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e)
 	for (int i = 0; ret == 0 && i < p->nr_tids; i++)
 		ret = seize_thread_state(p->pid, p->tids[i], &threads[i], e);
 	if (ret == 0)
-		ret = seize_remote_state(p, threads, sa, sap, e);
+		ret = seize_remote_state(p, threads, sa, sap, j, e);
 	for (int i = 0; ret == 0 && i < p->nr_tids; i++) {
 		char name[64];
 

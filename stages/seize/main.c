@@ -16,8 +16,15 @@
  *	and per process the sigactions, brk, process-wide pending signals,
  *	itimers, POSIX timers, rlimits, personality, dumpable and
  *	child-subreaper flag. What only the task can tell is read with remote
- *	syscalls run from a 'syscall' instruction in the task's vDSO (nothing
- *	is written into the task's memory but a scratch area it unmaps again).
+ *	syscalls, one at a time, run from a parking gadget ('syscall', then a
+ *	pause(2) loop, lib/rsys.h) that seize writes into the zero padding at
+ *	the end of the task's vDSO and takes away again; besides it, only a
+ *	scratch area it unmaps again is written into the task. Every change
+ *	to a task (signal mask, borrowed registers, scratch area, gadget) is
+ *	written down in a journal before it is made (RUN/seize.journal,
+ *	images/rjournal.h): a thread whose seize dies in the middle of a
+ *	remote syscall finishes it and waits in the gadget, and
+ *	amber-unseize puts back what the journal says (the driver runs it).
  *	A zombie is recorded in pstree.img with its exit status and has no
  *	other image. A thread in strict seccomp mode, or a zombie root, is
  *	refused. Every process's uts, ipc, net, user, cgroup and time
@@ -36,28 +43,35 @@
  *	alive as the tracer, holding the tree stopped, until the driver says
  *	on the control fd what to do with it.
  *
- * Inputs	-t PID; stdin is not read.
+ * Inputs	-t PID; stdin is not read. A test hook: with
+ *	AMBER_TEST_SEIZE_DIE_AFTER=N in its environment seize SIGKILLs itself
+ *	just after its Nth step that changes or stops a thread of the tree
+ *	(tests/e2e/t015-seize-killed.sh).
  *
  * Outputs	pstree.img, core-TID.img for every thread of every process but
  *	zombies; utsns.img, ipcns.img, netns.img when the tree has such namespaces of
  *	its own (an earlier dump's are removed otherwise); on stdout a state stream with one 'task' record per process,
  *	then the end record, which tells the driver the tree is frozen and the
- *	images are written.
+ *	images are written. With --run-dir, the journal RUN/seize.journal.
  *
  * Named fds	`control` (optional): lines "release kill" or "release resume".
  *	EOF on it (the driver died) resumes the tree. Without the fd the tree
  *	is resumed as soon as the images are written (a hand run).
  *
- * Exit status	0 after release; see lib/exitcodes.h. If seize dies, ptrace
- *	detaches and the tree carries on untouched.
+ * Exit status	0 after release; see lib/exitcodes.h. If seize fails, every
+ *	thread has its own registers and mask back before it exits, as far as
+ *	it could; if it dies, ptrace lets the tree go, a thread it was using
+ *	waits in the gadget, and amber-unseize (from the journal) puts it back.
  *
  * Capabilities	CAP_SYS_PTRACE, CAP_KILL; CAP_SYS_ADMIN for
  *	PTRACE_O_SUSPEND_SECCOMP, to read seccomp filters
  *	(PTRACE_SECCOMP_GET_FILTER) and for its children to enter the tree's
  *	UTS, IPC and network namespaces (setns) and mount their mqueue file system
- *	(fsmount, detached); CAP_SYS_NICE to run at real-time
- *	priority (SCHED_FIFO, unless AMBER_NO_RT is set), so busy threads of
- *	the tree do not delay it between the stops it waits for.
+ *	(fsmount, detached) and to open /proc/PID/map_files; CAP_SYS_NICE to
+ *	run at real-time priority (SCHED_FIFO, unless AMBER_NO_RT is set), so
+ *	busy threads of the tree do not delay it between the stops it waits
+ *	for; CAP_DAC_READ_SEARCH to look into /proc/PID/map_files of a task of
+ *	another user (its shared scratch area, for batches).
  *
  * By hand	amber-seize -t 1234 -D /tmp/img --dump-id 1 -v3   (stops and resumes 1234)
  */
@@ -89,8 +103,8 @@ int main(int argc, char **argv)
 		.summary = "stop the process tree of -t PID with ptrace, write pstree.img and core-TID.img, hold it until released",
 		.usage = "  -t, --tree PID         root of the tree to dump",
 		.optional_fds = { FD_NAME_CONTROL },
-		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE },
-		.nr_caps = 4,
+		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_DAC_READ_SEARCH },
+		.nr_caps = 5,
 		.options = seize_options,
 		.shortopts = "t:",
 		.parse_option = seize_parse_option,

@@ -1,4 +1,5 @@
 /* seize/run.c: the stage's work: freeze, record, report, hold, release. */
+#include <fcntl.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <stdio.h>
@@ -6,6 +7,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "images/rjournal.h"
 #include "images/pstree.pb-c.h"
 #include "lib/exitcodes.h"
 #include "ipc/fds.h"
@@ -101,10 +103,25 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct seize_opts *o = opts;
 	struct seize_tree t;
+	struct rjournal j;
+	const char *die_after = getenv("AMBER_TEST_SEIZE_DIE_AFTER");
 	int ret, nthreads = 0, kill_it;
 
 	if (!o->pid)
 		return err_set(e, EXIT_USAGE, "no tree to seize: pass -t PID");
+	rjournal_init(&j, die_after ? atol(die_after) : 0);
+	/* Before the tree is touched: the journal is what lets amber-unseize
+	 * put it back if this stage dies. */
+	if (ctx->run_dir) {
+		int dfd = open(ctx->run_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		if (dfd < 0)
+			return err_errno(e, "open the run directory '%s' for the journal", ctx->run_dir);
+		ret = rjournal_create(&j, dfd, RJOURNAL_NAME, e);
+		close(dfd);
+		if (ret < 0)
+			return ret;
+	}
 	seize_priority(true);
 	ret = seize_tree_freeze(o->pid, &t, e);
 	seize_priority(false);
@@ -117,7 +134,7 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	for (int i = 0; ret == 0 && i < t.nr; i++) {
 		if (t.procs[i].zombie || t.procs[i].gone)
 			continue;
-		ret = seize_dump_core(ctx->dir_fd, &t.procs[i], e);
+		ret = seize_dump_core(ctx->dir_fd, &t.procs[i], &j, e);
 		nthreads += t.procs[i].nr_tids;
 	}
 	if (ret == 0)
@@ -126,13 +143,15 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		/* Whatever went wrong, the tree goes on as before. */
 		seize_tree_release(&t, 0);
 		seize_tree_free(&t);
+		rjournal_close(&j);
 		return ret;
 	}
-	pr_info("froze %d processes, %d threads of tree %d", t.nr, nthreads, o->pid);
+	pr_info("froze %d processes, %d threads of tree %d (%ld steps changed or stopped them)", t.nr, nthreads, o->pid, j.changes);
 	close(1);
 	kill_it = seize_wait_verdict(stage_fd(ctx, FD_NAME_CONTROL));
 	seize_tree_release(&t, kill_it);
 	pr_info("%s tree %d", kill_it ? "killed" : "resumed", o->pid);
 	seize_tree_free(&t);
+	rjournal_close(&j);
 	return 0;
 }

@@ -45,18 +45,32 @@ void seize_tree_free(struct seize_tree *t);
  * namespaces with this stage's; refuses the kinds amber cannot restore
  * (naming pid, namespace and fix), writes utsns.img and ipcns.img. */
 int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e);
-/* core.c: write core-TID.img for every thread of p. */
-int seize_dump_core(int dirfd, const struct seize_proc *p, struct err *e);
+/* core.c: write core-TID.img for every thread of p; j is told of every
+ * change made to its threads. */
+struct rjournal;
+int seize_dump_core(int dirfd, const struct seize_proc *p, struct rjournal *j, struct err *e);
 
 struct rsys;
-#define SEIZE_SCRATCH_PAGES 16	/* scratch mapped in the task for remote syscalls */
-#define SEIZE_SCRATCH_FREE  8192	/* bytes of it core.c uses; then taskstate.c's, up to: */
-#define SEIZE_BATCH_AREA   (14 * 4096)	/* a page of batched syscall requests */
-#define SEIZE_BATCH_CODE   (15 * 4096)	/* an executable page holding rsys_batch_code */
+struct rsys_req;
+/* The scratch area seize maps in the task (MAP_SHARED) for what remote
+ * syscalls write, and maps too: core.c uses the first SEIZE_SCRATCH_FREE
+ * bytes, taskstate.c the page after, batches (rsys_batch_shared) the last. */
+#define SEIZE_SCRATCH_PAGES 4
+#define SEIZE_SCRATCH_FREE  8192
+#define SEIZE_BATCH_AREA    (3 * 4096)
+struct seize_scratch {
+	uint64_t addr;		/* in the task */
+	uint8_t *local;		/* seize's own mapping of it, or NULL */
+	bool batches;		/* the gadget (with its batch loop) is in place */
+};
+/* core.c: runs n requests in r's thread, in one round trip where batches
+ * can run, else one remote call each. */
+int seize_batch(struct rsys *r, const struct seize_scratch *sc, struct rsys_req *reqs, int n, struct err *e);
 /* taskstate.c: the rest of a thread's state (credentials, pending signals,
  * timers, sigaltstack, seccomp, ...) into core. Runs in thread idx of p with
- * r active on that thread; scratch is the task's scratch area. */
-int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, uint64_t scratch, CoreEntry *core, struct err *e);
+ * r active on that thread; sc is the task's scratch area. */
+int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, const struct seize_scratch *sc, CoreEntry *core,
+		     struct err *e);
 /* Frees what seize_task_state allocated in core. */
 void seize_task_state_free(CoreEntry *core);
 

@@ -37,11 +37,14 @@ static int seize_prctl_int(struct rsys *r, pid_t pid, int op, const char *what, 
 }
 
 /* Every rlimit, read by the task itself: prlimit(2) on another process
- * needs the same uids or CAP_SYS_RESOURCE. */
-static int seize_rlimits(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core, struct err *e)
+ * needs the same uids or CAP_SYS_RESOURCE. One batch for all of them. */
+static int seize_rlimits(pid_t pid, struct rsys *r, const struct seize_scratch *sc, CoreEntry *core, struct err *e)
 {
+	uint64_t s = sc->addr + SEIZE_SCRATCH_FREE;
 	RlimitEntry *v = calloc(RLIM_NLIMITS, sizeof(*v));
 	RlimitEntry **vp = calloc(RLIM_NLIMITS, sizeof(*vp));
+	struct rsys_req reqs[RLIM_NLIMITS];
+	int ret;
 
 	if (!v || !vp) {
 		free(v);
@@ -51,23 +54,15 @@ static int seize_rlimits(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core,
 	for (int i = 0; i < RLIM_NLIMITS; i++)
 		vp[i] = &v[i];
 	core->rlimits = vp;
-	{
-		/* One batch for all of them (see SEIZE_BATCH_* in seize.h). */
-		uint64_t base = s - SEIZE_SCRATCH_FREE;
-		struct rsys_req reqs[RLIM_NLIMITS];
-		int ret;
-
-		for (int i = 0; i < RLIM_NLIMITS; i++)
-			reqs[i] = (struct rsys_req){ SYS_prlimit64, { 0, i, 0, s + i * sizeof(struct rlimit), 0, 0 }, 0 };
-		if ((ret = rsys_batch(r, base + SEIZE_BATCH_CODE, base + SEIZE_BATCH_AREA, reqs, RLIM_NLIMITS, e)) < 0)
-			return ret;
-		for (int i = 0; i < RLIM_NLIMITS; i++)
-			if (reqs[i].ret < 0)
-				return err_errnum(e, -reqs[i].ret, "read rlimit %d of pid %d", i, pid);
-	}
+	for (int i = 0; i < RLIM_NLIMITS; i++)
+		reqs[i] = (struct rsys_req){ SYS_prlimit64, { 0, i, 0, s + i * sizeof(struct rlimit), 0, 0 }, 0 };
+	if ((ret = seize_batch(r, sc, reqs, RLIM_NLIMITS, e)) < 0)
+		return ret;
+	for (int i = 0; i < RLIM_NLIMITS; i++)
+		if (reqs[i].ret < 0)
+			return err_errnum(e, -reqs[i].ret, "read rlimit %d of pid %d", i, pid);
 	for (int i = 0; i < RLIM_NLIMITS; i++) {
 		struct rlimit rl;
-		int ret;
 
 		if ((ret = rsys_peek(pid, s + i * sizeof(rl), &rl, sizeof(rl), e)) < 0)
 			return ret;
@@ -137,14 +132,15 @@ static int seize_proc_knobs(pid_t pid, CoreEntry *core, struct err *e)
 }
 
 /* Process-wide items, read in the leader. */
-static int seize_process_state(pid_t pid, struct rsys *r, uint64_t s, CoreEntry *core, struct err *e)
+static int seize_process_state(pid_t pid, struct rsys *r, const struct seize_scratch *sc, CoreEntry *core, struct err *e)
 {
+	uint64_t s = sc->addr + SEIZE_SCRATCH_FREE;
 	uint32_t subreaper = 0;
 	long res;
 	int ret;
 
 	if ((ret = seize_timers(pid, r, s, core, e)) < 0 ||
-	    (ret = seize_rlimits(pid, r, s, core, e)) < 0)
+	    (ret = seize_rlimits(pid, r, sc, core, e)) < 0)
 		return ret;
 	if ((ret = seize_call_value(r, pid, "read the personality", SYS_personality, 0xffffffff, &res, e)) < 0)
 		return ret;
@@ -167,9 +163,10 @@ static int seize_process_state(pid_t pid, struct rsys *r, uint64_t s, CoreEntry 
 	return 0;
 }
 
-int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, uint64_t scratch, CoreEntry *core, struct err *e)
+int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, const struct seize_scratch *sc, CoreEntry *core,
+		     struct err *e)
 {
-	uint64_t s = scratch + SEIZE_SCRATCH_FREE;
+	uint64_t s = sc->addr + SEIZE_SCRATCH_FREE;
 	pid_t tid = p->tids[idx];
 	int ret;
 
@@ -180,7 +177,7 @@ int seize_task_state(const struct seize_proc *p, int idx, struct rsys *r, uint64
 	core->has_pdeathsig = true;
 	if ((ret = seize_sched(tid, core, e)) < 0)
 		return ret;
-	if (idx == 0 && (ret = seize_process_state(p->pid, r, s, core, e)) < 0)
+	if (idx == 0 && (ret = seize_process_state(p->pid, r, sc, core, e)) < 0)
 		return ret;
 	return 0;
 }

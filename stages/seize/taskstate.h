@@ -12,7 +12,7 @@
 #include "stages/seize/seize.h"
 
 struct rsys;
-#define SEIZE_TS_SCRATCH (4096 * SEIZE_SCRATCH_PAGES - SEIZE_SCRATCH_FREE)
+#define SEIZE_TS_SCRATCH (SEIZE_BATCH_AREA - SEIZE_SCRATCH_FREE)
 
 /* sigstate.c: pending signals of thread tid (and of the process when
  * shared), sigaltstack. */
