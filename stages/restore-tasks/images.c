@@ -97,7 +97,10 @@ static int rt_check_mm(const struct rt_task *t, struct err *e)
 		return err_input(e, "mm-%u.img has no VMA; the dump was cut short", pid);
 	for (size_t i = 0; i < mm->n_vmas; i++) {
 		const VmaEntry *v = mm->vmas[i];
-		uint32_t share = v->flags & (MAP_SHARED | MAP_PRIVATE);
+		/* 0x08: MAP_DROPPABLE, a private anonymous mapping's type in place
+		 * of MAP_PRIVATE (dump-memory/mm.c). */
+		bool droppable = (v->flags & 0x08) && v->kind == VMA_KIND__VMA_ANON_PRIVATE;
+		uint32_t share = droppable ? MAP_PRIVATE : v->flags & (MAP_SHARED | MAP_PRIVATE);
 		bool shared_kind = v->kind == VMA_KIND__VMA_ANON_SHARED || v->kind == VMA_KIND__VMA_FILE_SHARED ||
 				   v->kind == VMA_KIND__VMA_MEMFD_SHARED;
 		bool special = v->kind == VMA_KIND__VMA_VDSO || v->kind == VMA_KIND__VMA_VVAR ||
@@ -119,7 +122,8 @@ static int rt_check_mm(const struct rt_task *t, struct err *e)
 		if (v->prot & ~(uint32_t)(PROT_READ | PROT_WRITE | PROT_EXEC))
 			return err_input(e, "mm-%u.img: VMA %zu at %#llx has protection %#x", pid, i,
 					 (unsigned long long)v->start, v->prot);
-		if (v->flags & ~(uint32_t)(MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN) ||
+		if (v->flags & ~(uint32_t)(MAP_SHARED | MAP_PRIVATE | MAP_GROWSDOWN | (droppable ? 0x08 : 0)) ||
+		    (droppable && (v->flags & (MAP_SHARED | MAP_PRIVATE))) ||
 		    (share != MAP_SHARED && share != MAP_PRIVATE) || (!special && (share == MAP_SHARED) != shared_kind))
 			return err_input(e, "mm-%u.img: VMA %zu at %#llx has mmap flags %#x, which its kind %d does not have",
 					 pid, i, (unsigned long long)v->start, v->flags, v->kind);
