@@ -126,6 +126,16 @@ const uint8_t rsys_batch_code[RSYS_BATCH_CODE_SIZE] = {
 	0x89, 0x44, 0x24, 0x38, 0x49, 0x83, 0xc4, 0x40, 0x49, 0xff, 0xcd, 0xeb, 0xc9, 0xcc,
 };
 
+/* Logs each call of a finished batch, at -v4. */
+static void rsys_trace_batch(const struct rsys *r, const struct rsys_req *reqs, int n)
+{
+	for (int i = 0; i < n && log_level() >= LOG_TRACE; i++)
+		pr_trace("task %d: batched syscall %llu(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) = %lld", r->tid,
+			 (unsigned long long)reqs[i].nr, (unsigned long long)reqs[i].a[0], (unsigned long long)reqs[i].a[1],
+			 (unsigned long long)reqs[i].a[2], (unsigned long long)reqs[i].a[3], (unsigned long long)reqs[i].a[4],
+			 (unsigned long long)reqs[i].a[5], (long long)reqs[i].ret);
+}
+
 int rsys_batch(struct rsys *r, uint64_t code, uint64_t area, struct rsys_req *reqs, int n, struct err *e)
 {
 	struct user_regs_struct regs = r->saved;
@@ -147,11 +157,7 @@ int rsys_batch(struct rsys *r, uint64_t code, uint64_t area, struct rsys_req *re
 	    (ret = rsys_peek(r->tid, area, reqs, sizeof(*reqs) * n, e)) < 0)
 		return ret;
 	r->nr_calls += n;
-	for (int i = 0; i < n && log_level() >= LOG_TRACE; i++)
-		pr_trace("task %d: batched syscall %llu(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) = %lld", r->tid,
-			 (unsigned long long)reqs[i].nr, (unsigned long long)reqs[i].a[0], (unsigned long long)reqs[i].a[1],
-			 (unsigned long long)reqs[i].a[2], (unsigned long long)reqs[i].a[3], (unsigned long long)reqs[i].a[4],
-			 (unsigned long long)reqs[i].a[5], (long long)reqs[i].ret);
+	rsys_trace_batch(r, reqs, n);
 	return 0;
 }
 
@@ -336,11 +342,7 @@ int rsys_batch_shared(struct rsys *r, uint8_t *local, uint64_t remote, size_t si
 		return ret;
 	memcpy(reqs, local + sizeof(*reqs), sizeof(*reqs) * n);
 	r->nr_calls += n;
-	for (int i = 0; i < n && log_level() >= LOG_TRACE; i++)
-		pr_trace("task %d: batched syscall %llu(%#llx, %#llx, %#llx, %#llx, %#llx, %#llx) = %lld", r->tid,
-			 (unsigned long long)reqs[i].nr, (unsigned long long)reqs[i].a[0], (unsigned long long)reqs[i].a[1],
-			 (unsigned long long)reqs[i].a[2], (unsigned long long)reqs[i].a[3], (unsigned long long)reqs[i].a[4],
-			 (unsigned long long)reqs[i].a[5], (long long)reqs[i].ret);
+	rsys_trace_batch(r, reqs, n);
 	return 0;
 }
 
