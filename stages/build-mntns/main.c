@@ -32,7 +32,8 @@
  *	restore-files opens the file relative to it, and hands a cwd or root
  *	on to restore-tasks.
  * Output (stdout): state stream: one `mntns` record (MntnsPlanEntry: id,
- *	pin path, pids) per namespace, then the end.
+ *	pin path, pids, the devices of the tmpfs mounts it filled from the
+ *	images) per namespace, then the end.
  * Exit status: 0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
  *	cannot be made (an external one without its path, a host device not
  *	mounted any more; the last stderr line names the mount id and
@@ -109,20 +110,27 @@ static int bm_child(void *arg, struct nschild_reply *reply, struct err *e)
 {
 	const struct bm_child_arg *a = arg;
 	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
-	int ret;
+	_cleanup_free_ uint64_t *made = calloc(a->ns->nr + 1, sizeof(*made));
+	int ret, nr_made = 0;
 
 	if (proc < 0)
 		return err_errno(e, "open '/proc'");
-	if ((ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), e)) < 0)
+	if (!made)
+		return err_errnum(e, ENOMEM, "%d mounts", a->ns->nr);
+	if ((ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), made, &nr_made, e)) < 0)
 		return ret;
 	if ((fd = openat(proc, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, "open the new mount namespace %u ('/proc/thread-self/ns/mnt')", a->ns->id);
+	/* The devices of the tmpfs mounts it made, as bytes. */
+	if (nr_made && (ret = nschild_send(reply, made, nr_made * sizeof(*made), e)) < 0)
+		return ret;
 	return nschild_send_fds(reply, &fd, 1, e);
 }
 
-/* Builds namespace ns in a child and pins it at 'pin'. */
+/* Builds namespace ns in a child and pins it at 'pin'; pe gets the devices
+ * of the tmpfs mounts made (pe->made_devs, the caller frees it). */
 static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntns_opts *o, const struct bm_ns *ns,
-			    const char *pin, struct err *e)
+			    const char *pin, MntnsPlanEntry *pe, struct err *e)
 {
 	struct bm_child_arg a = { ctx, o, ns };
 	struct nschild_result res;
@@ -132,10 +140,18 @@ static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntn
 	snprintf(what, sizeof(what), "build mount namespace %u", ns->id);
 	if ((ret = nschild_run(what, NULL, 0, bm_child, &a, &res, e)) < 0)
 		return ret;
-	if (res.nr_fds != 1) {
+	if (res.nr_fds != 1 || res.len % sizeof(uint64_t)) {
 		nschild_result_free(&res);
-		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds and %zu bytes, not the namespace's", what,
+			       res.nr_fds, res.len);
 	}
+	if (res.len && !(pe->made_devs = malloc(res.len))) {
+		nschild_result_free(&res);
+		return err_errnum(e, ENOMEM, "%s", what);
+	}
+	if (res.len)
+		memcpy(pe->made_devs, res.data, res.len);
+	pe->n_made_devs = res.len / sizeof(uint64_t);
 	snprintf(nspath, sizeof(nspath), "/proc/self/fd/%d", res.fds[0]);
 	fd = open(pin, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -196,7 +212,7 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 			ret = err_errno(e, "make '%s'", dir);
 		if (ret >= 0)
 			ret = bm_load(ctx->dir_fd, &ns, e);
-		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &ns, pin, e)) >= 0)
+		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &ns, pin, &pe, e)) >= 0)
 			built++;
 		if (ret >= 0) {
 			pe.id = nse->id;
@@ -210,6 +226,7 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 		for (int i = 0; i < ns.nr; i++)
 			mnt_entry__free_unpacked(ns.m[i], NULL);
 		free(ns.m);
+		free(pe.made_devs);
 		mntns_entry__free_unpacked(nse, NULL);
 	}
 	image_close(&img);

@@ -135,6 +135,11 @@ static int collect_remaps_one(int dirfd, const RemapEntry *rm, bool allow_missin
 
 	pe.file_id = rm->file_id;
 	pe.kind = rm->kind;
+	/* What gc-remaps checks before it removes the link (images/remap.h). */
+	pe.has_dev = rm->has_dev;
+	pe.dev = rm->dev;
+	pe.has_ino = rm->has_ino;
+	pe.ino = rm->ino;
 	if (rm->kind == REMAP_KIND__REMAP_LINK && rm->file_id < m->nr && m->ns[rm->file_id]) {
 		/* In a mount namespace of the tree: it exists only once
 		 * build-mntns made it, and is looked for there. */
