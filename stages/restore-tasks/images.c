@@ -1,10 +1,33 @@
 /* restore-tasks/images.c: the images one task needs, loaded and checked. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 #include "images/image.h"
 #include "lib/grow.h"
 #include "stages/restore-tasks/restore-tasks.h"
+
+/* Is a VMA of this kind a MAP_SHARED one? */
+static bool rt_kind_shared(VmaKind k)
+{
+	return k == VMA_KIND__VMA_ANON_SHARED || k == VMA_KIND__VMA_FILE_SHARED || k == VMA_KIND__VMA_MEMFD_SHARED;
+}
+
+/* Every VMA's flags share exactly when its kind does: the mmap takes the
+ * flags and the open of its file the kind, and a private kind mapped
+ * MAP_SHARED would let the pages image write into the file. */
+static int rt_check_vmas(const MmEntry *mm, const char *name, struct err *e)
+{
+	for (size_t i = 0; i < mm->n_vmas; i++) {
+		const VmaEntry *v = mm->vmas[i];
+
+		if (!!(v->flags & MAP_SHARED) != rt_kind_shared(v->kind))
+			return err_input(e, "'%s': the VMA at %#llx is of kind %d but its flags %#x say %s", name,
+					 (unsigned long long)v->start, v->kind, v->flags,
+					 v->flags & MAP_SHARED ? "MAP_SHARED" : "MAP_PRIVATE");
+	}
+	return 0;
+}
 
 int rt_load(int dirfd, struct rt_task *t, struct err *e)
 {
@@ -34,6 +57,8 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 	}
 	snprintf(name, sizeof(name), "mm-%u.img", t->pe->pid);
 	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&t->mm, e)) < 0)
+		return ret;
+	if ((ret = rt_check_vmas(t->mm, name, e)) < 0)
 		return ret;
 	snprintf(name, sizeof(name), "fs-%u.img", t->pe->pid);
 	if ((ret = image_read_one(dirfd, "fs", name, (ProtobufCMessage **)&t->fs, e)) < 0)
