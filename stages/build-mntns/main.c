@@ -40,7 +40,10 @@
  *	mountpoint); 4 a mount call failed.
  * Side effects: pins RUN/ns/mnt.ID (bind mounts in the caller's mount
  *	namespace), removed again if the stage fails; nothing else is
- *	mounted outside the new namespaces.
+ *	mounted outside the new namespaces. A tmpfs's contents are made
+ *	beneath the new mount only (fill.c: openat2 RESOLVE_BENEATH, no
+ *	symlink followed), and set-id bits or file capabilities only on
+ *	files the dump saw with them (TmpfsFileEntry.setid).
  * Capabilities kept: CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
  *	(pivot_root), CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD
  *	(tmpfs contents with their owners, modes and device nodes).
