@@ -40,7 +40,10 @@
  * or one bound to that name for the moment); the waiting clients connect
  * again in backlog order and send what they had sent; bound datagram
  * sockets connect to their peers; shutdowns come last, and files only in
- * flight are closed.
+ * flight are closed. A socket file is made (or a stale one removed) at a
+ * path name only if it is absolute and its directory is the one the dump
+ * saw it in (UnixSocketEntry.dir_dev, dir_ino; --allow-changed-files:
+ * anywhere, with a warning), and never through a symlink at the name.
  *
  * An unlinked file comes from its link remap or is made again from its
  * ghost image.
@@ -257,7 +260,8 @@ static const struct stage_desc restore_files_desc = {
 	 * SYS_CHROOT: setns into the tree's mount namespace. */
 	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
 	.nr_caps = 5,
-	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump (a warning, not an error)\n"
+	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump, and bind a unix\n"
+		 "                             socket's path in a directory other than the dump's (a warning, not an error)\n"
 		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"
 		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside",
