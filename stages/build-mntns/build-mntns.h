@@ -2,6 +2,8 @@
 #ifndef AMBER_BUILD_MNTNS_H
 #define AMBER_BUILD_MNTNS_H
 
+#include <stdbool.h>
+
 #include "images/mnt.pb-c.h"
 #include "lib/err.h"
 
@@ -47,6 +49,9 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
  * were sent. */
 int build_mntns_hidden_open(int dirfd, const struct bm_ns *ns, const int *mfd, struct bm_hidden *h, struct err *e);
 int build_mntns_hidden_send(struct bm_hidden *h, int sock, struct err *e);
+/* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with -1. */
+extern const int build_mntns_syscalls[];
+
 /* Fills the new tmpfs mntfd (mount me) from tmpfs-MNT.img. */
 int build_mntns_fill(int dirfd, int mntfd, const MntEntry *me, struct err *e);
 

@@ -47,6 +47,8 @@
  * Capabilities kept: CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
  *	(pivot_root), CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD
  *	(tmpfs contents with their owners, modes and device nodes).
+ * Confinement: no_new_privs and a seccomp allow list (syscalls.c), set
+ *	once the capabilities are dropped (doc/design.md, Confined stages).
  *
  * By hand:
  *	amber stage build-mntns --replay RUN, or
@@ -279,6 +281,7 @@ static const struct stage_desc build_mntns_desc = {
 	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD },
 	.nr_caps = 6,
 	.optional_fds = { FD_NAME_HIDDEN },
+	.syscalls = build_mntns_syscalls,
 	.options = build_mntns_options,
 	.parse_option = build_mntns_parse_option,
 	.run = build_mntns_run,

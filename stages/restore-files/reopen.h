@@ -170,6 +170,11 @@ int reopen_unix_place(const struct reopen *r, const struct sockaddr_un *sa, bool
 void reopen_unix_place_close(struct reopen_unix_place *p);
 int reopen_unix_clear_stale(const struct reopen_unix_place *p, const struct sockaddr_un *sa);
 void reopen_unix_unlink(const struct reopen_unix_place *p);
+/* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with
+ * -1, and the ioctl requests it makes, ending with 0. */
+extern const int restore_files_syscalls[];
+extern const unsigned long restore_files_ioctls[];
+
 /* Marks the files in flight in unix sockets' queues, to be opened too;
  * refuses an id files.img lacks (unixq.c). */
 int reopen_unix_mark_inflight(struct reopen *r, struct err *e);

@@ -175,6 +175,12 @@ struct rt_opts {
 void rt_foreground(const struct rt_plan *p, int tty);
 
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+
+/* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with
+ * -1, and the ioctl requests it makes, ending with 0; installed by run.c
+ * once every task exists. */
+extern const int restore_tasks_syscalls[];
+extern const unsigned long restore_tasks_ioctls[];
 /* images.c: load a task's images; free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);
 void rt_unload(struct rt_task *t);
