@@ -38,7 +38,7 @@ struct records {
 	size_t nr;
 };
 
-static void die(const char *what, const struct err *e)
+static void __attribute__((noreturn)) die(const char *what, const struct err *e)
 {
 	fprintf(stderr, "imgcraft: %s%s%s\n", what, e ? ": " : "", e ? e->msg : "");
 	exit(1);
@@ -65,6 +65,16 @@ static void load(int dir, const char *kind, const char *name, bool missing_ok, s
 	if (ret < 0)
 		die(name, &e);
 	image_close(&img);
+}
+
+/* Frees what load read. */
+static void unload(struct records *r)
+{
+	for (size_t i = 0; i < r->nr; i++)
+		protobuf_c_message_free_unpacked(r->m[i], NULL);
+	free(r->m);
+	r->m = NULL;
+	r->nr = 0;
 }
 
 /* Writes the records back (plus extra, if not NULL). */
@@ -101,6 +111,7 @@ static int craft_remap(int dir, int argc, char **argv)
 		re.ino = strtoull(argv[2], NULL, 10);
 	}
 	store(dir, "remaps", "remaps.img", &r, &re.base);
+	unload(&r);
 	return 0;
 }
 
@@ -126,6 +137,7 @@ static int craft_tmpfs(int dir, bool symlink, int argc, char **argv)
 		fe.has_setid = fe.setid = argc > 3 && !strcmp(argv[3], "setid");
 	}
 	store(dir, "tmpfs", name, &r, &fe.base);
+	unload(&r);
 	return 0;
 }
 
@@ -167,6 +179,8 @@ static int craft_pagemap(int dir, int argc, char **argv)
 		die(pgname, NULL);
 	close(fd);
 	store(dir, "pagemap", pmname, &pm, &pe.base);
+	unload(&pm);
+	unload(&mm);
 	return 0;
 }
 
@@ -186,32 +200,39 @@ static int craft_unix_name(int dir, int argc, char **argv)
 		if (u && u->has_name && (u->name.len == old || (u->name.len == old + 1 && !u->name.data[old])) &&
 		    !memcmp(u->name.data, argv[0], old)) {
 			u->name.len = strlen(argv[1]) + (u->name.len > old);
-			u->name.data = (uint8_t *)argv[1];
+			/* Room for the new name, freed with the record. */
+			free(u->name.data);
+			if (!(u->name.data = calloc(1, u->name.len + 1)))
+				die("out of memory", NULL);
+			memcpy(u->name.data, argv[1], strlen(argv[1]));
 			n++;
 		}
 	}
 	if (!n)
 		die("no unix socket has that name", NULL);
 	store(dir, "files", "files.img", &r, NULL);
+	unload(&r);
 	return 0;
 }
 
 int main(int argc, char **argv)
 {
-	int dir;
+	int dir, ret;
 
 	if (argc < 3)
 		die("usage: imgcraft remap|tmpfs-symlink|tmpfs-file|pagemap|unix-name DIR ...", NULL);
 	if ((dir = open(argv[2], O_RDONLY | O_DIRECTORY)) < 0)
 		die(argv[2], NULL);
 	if (!strcmp(argv[1], "remap"))
-		return craft_remap(dir, argc - 3, argv + 3);
-	if (!strcmp(argv[1], "tmpfs-symlink") || !strcmp(argv[1], "tmpfs-file"))
-		return craft_tmpfs(dir, !strcmp(argv[1], "tmpfs-symlink"), argc - 3, argv + 3);
-	if (!strcmp(argv[1], "pagemap"))
-		return craft_pagemap(dir, argc - 3, argv + 3);
-	if (!strcmp(argv[1], "unix-name"))
-		return craft_unix_name(dir, argc - 3, argv + 3);
-	die("unknown command", NULL);
-	return 1;
+		ret = craft_remap(dir, argc - 3, argv + 3);
+	else if (!strcmp(argv[1], "tmpfs-symlink") || !strcmp(argv[1], "tmpfs-file"))
+		ret = craft_tmpfs(dir, !strcmp(argv[1], "tmpfs-symlink"), argc - 3, argv + 3);
+	else if (!strcmp(argv[1], "pagemap"))
+		ret = craft_pagemap(dir, argc - 3, argv + 3);
+	else if (!strcmp(argv[1], "unix-name"))
+		ret = craft_unix_name(dir, argc - 3, argv + 3);
+	else
+		die("unknown command", NULL);
+	close(dir);
+	return ret;
 }
