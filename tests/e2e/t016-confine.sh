@@ -162,6 +162,26 @@ testTmpfsSymlinkDoesNotLeadOut() {
 	assertEquals "nothing else was touched" "" "$(touched_outside)"
 }
 
+# e2e_restore_detached, tried again while build-mntns cannot pin the new
+# mount namespace (EINVAL): this kernel does not number mount namespaces in
+# the order they are made, and refuses to bind the nsfs file of one with a
+# lower number than the binder's own (mnt_ns_loop), which from inside this
+# script's private namespace happens at random (outside, ours is the
+# lowest). That is a limit of pinning from a namespace of one's own, not
+# of what this script tests.
+restore_pinned() {
+	_try=0
+	while e2e_amber restore -D "$1" -d --pidfile "$T/restored.pid"; _rc=$?; [ "$_rc" -ne 0 ]; do
+		case "$E2E_OUT" in *"pin mount namespace"*"Invalid argument"*) ;; *) break ;; esac
+		_try=$((_try + 1))
+		[ "$_try" -lt 10 ] || break
+	done
+	assertEquals "amber restore -D $1 failed: $E2E_OUT" 0 "$_rc"
+	[ "$_rc" -eq 0 ] || return 1
+	E2E_PID=$(cat "$T/restored.pid")
+	e2e_track "$E2E_PID"
+}
+
 # A set-id mode on a file the dump did not see as set-id is not given; one
 # the dump saw (its setid flag) keeps it; the tmpfs's own file is there.
 testTmpfsSetidOnlyIfDumped() {
@@ -169,7 +189,7 @@ testTmpfsSetidOnlyIfDumped() {
 	craft tmpfs-file "$T/img" "$MNT" suid 4755
 	craft tmpfs-file "$T/img" "$MNT" sgid 2755 setid
 	mark
-	e2e_restore_detached "$T/img" || return 0
+	restore_pinned "$T/img" || return 0
 	assertEquals "no set-id bit the dump did not see" 755 "$(nsenter -t "$E2E_PID" -m stat -c %a "$T/mnt/suid")"
 	assertEquals "a set-id bit the dump saw" 2755 "$(nsenter -t "$E2E_PID" -m stat -c %a "$T/mnt/sgid")"
 	assertEquals "the tmpfs's file" inside "$(nsenter -t "$E2E_PID" -m cat "$T/mnt/file")"
