@@ -9,8 +9,9 @@
 #   make install    PREFIX=/usr/local DESTDIR=
 #
 # Stages are found by globbing stages/*/, unit tests by globbing tests/unit/*.c,
-# fuzz targets by globbing tests/fuzz/*.c and workloads by globbing
-# tests/workloads/*.c, so adding one needs no edit here.
+# fuzz targets by globbing tests/fuzz/*.c, workloads by globbing
+# tests/workloads/*.c and the e2e tests' helpers by globbing tests/tools/*.c,
+# so adding one needs no edit here.
 
 PREFIX   ?= /usr/local
 DESTDIR  ?=
@@ -63,11 +64,14 @@ BENCH_BIN:= $(patsubst tests/bench/%.c,$(B)/tests/bench/%,$(BENCH_SRC))
 FUZZ_SRC := $(wildcard tests/fuzz/*.c)
 FUZZ_BIN := $(patsubst tests/fuzz/%.c,$(B)/fuzz/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 300
+# Helpers the e2e tests run (crafted images): programs over libamber.
+TOOL_SRC := $(wildcard tests/tools/*.c)
+TOOL_BIN := $(patsubst tests/tools/%.c,$(B)/tests/tools/%,$(TOOL_SRC))
 
 .SECONDARY:
 .PHONY: all deps check check-asan check-unit check-e2e check-fuzz demo bench fuzz fuzz-targets install clean tests
 all: $(AMBER) $(STAGE_BIN)
-tests: all $(UNIT_BIN) $(WL_BIN) $(BENCH_BIN)
+tests: all $(UNIT_BIN) $(WL_BIN) $(BENCH_BIN) $(TOOL_BIN)
 
 # Generated protobuf-c code must exist before anything includes it.
 $(B)/gen/images/%.pb-c.c $(B)/gen/images/%.pb-c.h: images/%.proto
@@ -107,6 +111,10 @@ $(B)/tests/unit/test_drv_%: $(B)/obj/tests/unit/test_drv_%.o $(DRV_LIB) $(LIBAMB
 	$(CC) $(LDFLAGS) -o $@ $< $(DRV_LIB) $(LIBAMBER) $(LDLIBS)
 
 $(B)/tests/unit/%: $(B)/obj/tests/unit/%.o $(LIBAMBER)
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $< $(LIBAMBER) $(LDLIBS)
+
+$(B)/tests/tools/%: $(B)/obj/tests/tools/%.o $(LIBAMBER)
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $< $(LIBAMBER) $(LDLIBS)
 

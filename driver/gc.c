@@ -10,7 +10,9 @@
  * the tree's mount namespaces (when it had any), where link remaps made
  * inside them live; gc-remaps removes each link in its namespace (or
  * lists it, --show). The namespaces' pins are unmounted at the end. gc is idempotent: what is gone already
- * is said so. Once a remap is removed the images cannot be restored.
+ * is said so. Once a remap is removed the images cannot be restored. A
+ * file at a remap's path that is not the one the dump made (images/remap.h)
+ * is left alone and listed, and gc then exits 3 (bad input).
  */
 #include <stdio.h>
 #include <string.h>
@@ -81,7 +83,7 @@ int cmd_gc(int argc, char **argv)
 	struct run r;
 	struct err e = { 0 };
 	struct gc_state gs = { 0 };
-	int ret, lock, removed = 0, listed = 0, gone = 0;
+	int ret, lock, removed = 0, listed = 0, gone = 0, refused = 0;
 
 	if ((ret = drv_parse(argc, argv, &o)) != 0) {
 		if (ret < 0)
@@ -119,7 +121,10 @@ int cmd_gc(int argc, char **argv)
 
 		if (rp && rp->has_mntns)
 			snprintf(ns, sizeof(ns), " in mount namespace %u", rp->mntns);
-		if (rp && rp->missing) {
+		if (rp && rp->refused) {
+			printf("left alone: %s (file %u)%s: %s\n", rp->path, rp->file_id, ns, rp->refused);
+			refused++;
+		} else if (rp && rp->missing) {
 			printf("already gone: %s (file %u)%s\n", rp->path, rp->file_id, ns);
 			gone++;
 		} else if (rp && rp->removed) {
@@ -138,9 +143,14 @@ int cmd_gc(int argc, char **argv)
 	else if (listed)
 		printf("%d link remap%s would be removed (without --show); the images can be restored until then\n",
 		       listed, listed == 1 ? "" : "s");
-	else
+	else if (!refused)
 		printf("nothing to remove in %s%s\n", r.images, gone ? " (its link remaps are gone already)" : "");
 	run_free(&r);
 	close(lock);
+	if (refused) {
+		drv_error("%d link remap%s of %s left alone: not the file%s the dump made (remaps.img names other files)",
+			  refused, refused == 1 ? "" : "s", o.images, refused == 1 ? "" : "s");
+		return EXIT_INPUT;
+	}
 	return EXIT_OK;
 }

@@ -11,6 +11,7 @@
 
 #include "driver/mntns.h"
 #include "driver/run.h"
+#include "lib/cleanup.h"
 #include "images/stream.pb-c.h"
 #include "lib/log.h"
 #include "lib/nschild.h"
@@ -42,10 +43,13 @@ struct mntns_remaps {
 	int removed;
 };
 
-/* The pin of namespace id, from build-mntns' records. */
+/* The pin of namespace id, and the devices of the tmpfs mounts
+ * build-mntns filled there, from build-mntns' records. */
 struct mntns_pin_find {
 	uint32_t id;
 	char pin[4096];
+	uint64_t made[64];
+	size_t nr_made;
 };
 
 /* run_find callback: the pin of the namespace f->id asks for. */
@@ -54,20 +58,34 @@ static void mntns_take_pin(const uint8_t *data, uint32_t len, void *arg)
 	StreamRecord *rec = stream_record__unpack(NULL, len, data);
 	struct mntns_pin_find *f = arg;
 
-	if (rec && rec->mntns && rec->mntns->id == f->id)
+	if (rec && rec->mntns && rec->mntns->id == f->id) {
 		snprintf(f->pin, sizeof(f->pin), "%s", rec->mntns->pin);
+		/* More than fit: those remaps are left alone, with a warning. */
+		for (f->nr_made = 0; f->nr_made < rec->mntns->n_made_devs && f->nr_made < ARRAY_SIZE(f->made); f->nr_made++)
+			f->made[f->nr_made] = rec->mntns->made_devs[f->nr_made];
+	}
 	if (rec)
 		stream_record__free_unpacked(rec, NULL);
 }
 
-/* In a child in a remap's mount namespace: unlinks its path. */
+/* One remap to remove in its namespace, and what it must be. */
+struct mntns_one {
+	const RemapPlanEntry *rp;
+	struct remap_expect x;
+};
+
+/* In a child in a remap's mount namespace: unlinks its path if it is the
+ * file the dump made (an enum remap_unlinked; why it was not, in e). */
 static int mntns_unlink_child(void *arg, struct nschild_reply *reply, struct err *e)
 {
-	const RemapPlanEntry *rp = arg;
+	const struct mntns_one *o = arg;
+	int ret = remap_unlink(o->rp->path, &o->x, e);
 
-	if (unlink(rp->path) < 0)
-		return err_errno(e, "unlink '%s'", rp->path);
-	return 0;
+	/* A child's e comes back only with a failure: say it here. */
+	if (ret == REMAP_NOT_OURS)
+		pr_warn("could not remove the link remap of file %u in mount namespace %u: %s", o->rp->file_id,
+			o->rp->mntns, e->msg);
+	return ret;
 }
 
 /* run_find callback: removes one remap record's link inside its namespace. */
@@ -76,14 +94,18 @@ static void mntns_remove_one(const uint8_t *data, uint32_t len, void *arg)
 	StreamRecord *rec = stream_record__unpack(NULL, len, data);
 	struct mntns_remaps *m = arg;
 	const RemapPlanEntry *rp = rec ? rec->remap : NULL;
-	struct mntns_pin_find f = { 0, "" };
+	struct mntns_pin_find f = { .id = 0 };
 	struct err e = { 0 };
 
 	if (rp && rp->has_mntns && rp->path && rp->kind == REMAP_KIND__REMAP_LINK) {
+		struct mntns_one o = { rp, { rp->has_dev && rp->has_ino, rp->dev, rp->ino, f.made, 0 } };
+
 		f.id = rp->mntns;
 		run_find(m->r, STREAM_RECORD__BODY_MNTNS, mntns_take_pin, &f);
+		o.x.nr_made = f.nr_made;
 		/* Entering a namespace is for good: a child does it. */
-		if (f.pin[0] && nschild_run_at("remove a link remap", f.pin, CLONE_NEWNS, mntns_unlink_child, (void *)rp, NULL, &e) == 0)
+		if (f.pin[0] && nschild_run_at("remove a link remap", f.pin, CLONE_NEWNS, mntns_unlink_child, &o, NULL, &e) ==
+				REMAP_REMOVED)
 			m->removed++;
 		else if (f.pin[0])
 			pr_warn("could not remove the link remap '%s' in mount namespace %u: %s", rp->path, rp->mntns, e.msg);
@@ -100,15 +122,18 @@ int mntns_remove_remaps(const struct run *r)
 	return m.removed;
 }
 
-/* remap_each_link callback: unlinks one link, in the tree's namespace. */
-static int mntns_unlink_live(uint32_t file_id, const char *path, void *arg, struct err *e)
+/* remap_each_link callback: unlinks one link, in the tree's namespace, if
+ * it is the file the dump made. */
+static int mntns_unlink_live(const RemapEntry *re, void *arg, struct err *e)
 {
-	int *n = arg;
+	struct remap_expect x = { re->has_dev && re->has_ino, re->dev, re->ino, NULL, 0 };
+	struct err why = { 0 };
+	int *n = arg, ret = remap_unlink(re->path, &x, &why);
 
-	if (unlink(path) == 0)
+	if (ret == REMAP_REMOVED)
 		n[0]++;
-	else if (errno != ENOENT)
-		pr_warn("could not remove link remap '%s' of file %u in the tree's mount namespace: %m", path, file_id);
+	else if (ret != REMAP_MISSING)
+		pr_warn("could not remove the link remap of file %u in the tree's mount namespace: %s", re->file_id, why.msg);
 	return 0;
 }
 

@@ -604,8 +604,10 @@ static int run_stage_error(struct run_stage *s, struct err *e)
 	int code = WIFEXITED(s->status) ? WEXITSTATUS(s->status) : EXIT_SYSTEM;
 
 	if (WIFSIGNALED(s->status))
-		return err_set(e, EXIT_SYSTEM, "stage '%s' was killed by signal %d (%s)%s%s", s->name, WTERMSIG(s->status),
-			       strsignal(WTERMSIG(s->status)), s->last_error[0] ? "; its last error: " : "", s->last_error);
+		return err_set(e, EXIT_SYSTEM, "stage '%s' was killed by signal %d (%s%s)%s%s", s->name, WTERMSIG(s->status),
+			       strsignal(WTERMSIG(s->status)),
+			       WTERMSIG(s->status) == SIGSYS ? ": a system call outside its seccomp allow list" : "",
+			       s->last_error[0] ? "; its last error: " : "", s->last_error);
 	return err_set(e, code, "stage '%s' failed (%s): %s", s->name, exitcode_name(code),
 		       s->last_error[0] ? s->last_error : "no error message (see its log)");
 }

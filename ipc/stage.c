@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "lib/confine.h"
 #include "lib/exitcodes.h"
 #include "ipc/stage.h"
 #include "lib/log.h"
@@ -209,7 +210,23 @@ static int stage_setup(const struct stage_desc *d, void *opts, struct stage_ctx 
 			return err_set(e, errno == ENOENT ? EXIT_INPUT : EXIT_SYSTEM,
 				       "images directory '%s': %s", ctx->images_dir, strerror(errno));
 	}
-	return stage_drop_caps(d, e);
+	if ((ret = stage_drop_caps(d, e)) < 0)
+		return ret;
+	return d->syscalls && !d->confine_late ? stage_confine(ctx, e) : 0;
+}
+
+int stage_confine(const struct stage_ctx *ctx, struct err *e)
+{
+	const struct stage_desc *d = ctx->desc;
+	size_t nr = 0, nr_ioctls = 0;
+
+	if (!d->syscalls)
+		return 0;
+	while (d->syscalls[nr] >= 0)
+		nr++;
+	while (d->ioctls && d->ioctls[nr_ioctls])
+		nr_ioctls++;
+	return confine_install(d->name, d->syscalls, nr, d->ioctls, nr_ioctls, e);
 }
 
 int stage_main(const struct stage_desc *d, void *opts, int argc, char **argv)

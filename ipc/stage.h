@@ -3,8 +3,9 @@
  * A stage fills a struct stage_desc and calls stage_main(). The skeleton
  * parses the common options, checks that the fds the stage was promised are
  * open, sets up logging, drops the capabilities the stage does not declare,
- * opens the images directory, runs desc->run and turns its error into the
- * exit code and one last stderr line.
+ * confines it to the system calls it declares (if it does), opens the
+ * images directory, runs desc->run and turns its error into the exit code
+ * and one last stderr line.
  *
  * A stage's manual is the top comment of its main.c, under these headings,
  * in this order, each on its own line with its text indented by a tab:
@@ -32,6 +33,7 @@
 
 #include <getopt.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/capability.h>
 
@@ -51,6 +53,13 @@ struct stage_desc {
 	cap_value_t caps[STAGE_MAX_CAPS];	/* capabilities it keeps */
 	int nr_caps;
 	bool keep_all_caps;		/* e.g. a stage whose children become restored tasks */
+	/* The system calls it may make, ending with -1: with a list, the
+	 * skeleton sets no_new_privs and a seccomp allow list (lib/confine.h)
+	 * once the capabilities are dropped, or the stage does it itself with
+	 * stage_confine when confine_late says so. */
+	const int *syscalls;
+	const unsigned long *ioctls;	/* the ioctl requests it may make, ending with 0 */
+	bool confine_late;		/* e.g. once the children that become restored tasks exist */
 	bool no_images_dir;
 	/* A restore stage, whose system calls take their values from the
 	 * images: one failing with EINVAL, ERANGE, EOVERFLOW or E2BIG was given
@@ -80,6 +89,11 @@ struct stage_ctx {
 
 /* The fd named NAME that the stage was given, or -1. */
 int stage_fd(const struct stage_ctx *ctx, const char *name);
+
+/* Sets no_new_privs and the stage's seccomp allow list (desc->syscalls)
+ * now, for a stage that says confine_late: from here on every thread and
+ * child of the stage has them. */
+int stage_confine(const struct stage_ctx *ctx, struct err *e);
 
 /* Parses, sets up, runs; returns the exit code for main() to return. */
 int stage_main(const struct stage_desc *desc, void *opts, int argc, char **argv);

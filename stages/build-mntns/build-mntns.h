@@ -54,15 +54,20 @@ struct bm_hidden {
 
 /* In the calling process (a child that exits after): unshares a mount
  * namespace and makes it into ns, root and all; sends the directories of
- * files under overmounts on hidden_sock (-1: none). */
+ * files under overmounts on hidden_sock (-1: none). made[] (room for
+ * ns->nr) gets the st_dev of each tmpfs filled from the images, *nr_made
+ * how many. */
 int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
-		      struct err *e);
+		      uint64_t *made, int *nr_made, struct err *e);
 /* hidden.c: opens (O_PATH) the directory of each open file, and each
  * task's cwd and root, on the detached mounts mfd[] of ns; then sends
  * those whose path no longer leads to them, closing all; returns how many
  * were sent. */
 int build_mntns_hidden_open(int dirfd, const struct bm_ns *ns, const int *mfd, struct bm_hidden *h, struct err *e);
 int build_mntns_hidden_send(struct bm_hidden *h, int sock, struct err *e);
+/* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with -1. */
+extern const int build_mntns_syscalls[];
+
 /* Fills the new tmpfs mntfd (mount me) from tmpfs-MNT.img. */
 int build_mntns_fill(int dirfd, int mntfd, const MntEntry *me, struct err *e);
 

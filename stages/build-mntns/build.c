@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <time.h>
@@ -395,7 +396,7 @@ static int bm_propagation(struct bm_build *b, struct err *e)
 }
 
 int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
-		      struct err *e)
+		      uint64_t *made, int *nr_made, struct err *e)
 {
 	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd, o->root, NULL, 0 };
 	struct bm_hidden h = { NULL, 0 };
@@ -434,6 +435,16 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 	/* Paths resolve in the new namespace only now. */
 	if ((ret = build_mntns_hidden_send(&h, hidden_sock, e)) < 0)
 		return ret;
+	*nr_made = 0;
+	for (int i = 0; i < ns->nr; i++) {
+		struct stat st;
+
+		if (ns->m[i]->kind != MNT_KIND__MNT_TMPFS)
+			continue;
+		if (fstat(b.fd[i], &st) < 0)
+			return err_errno(e, "mount %u at '%s': stat the new tmpfs", ns->m[i]->mnt_id, ns->m[i]->mountpoint);
+		made[(*nr_made)++] = st.st_dev;
+	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	pr_info("mount namespace %u: %d mounts built in %.3f s", ns->id, ns->nr,
 		(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);

@@ -27,7 +27,8 @@
  *	moved or copied since the dump).
  *
  * Outputs	stdout: state stream: one `mntns` record (MntnsPlanEntry: id,
- *	pin path, pids) per namespace, then the end.
+ *	pin path, pids, the devices of the tmpfs mounts it filled from the
+ *	images) per namespace, then the end.
  *
  * Named fds	`hidden` (optional): a unix SOCK_SEQPACKET socket; for each
  *	open file (files.img) that lies under an overmount, an O_PATH fd of
@@ -45,11 +46,16 @@
  *
  * Side effects	pins RUN/ns/mnt.ID (bind mounts in the caller's mount
  *	namespace), removed again if the stage fails; nothing else is
- *	mounted outside the new namespaces.
+ *	mounted outside the new namespaces. A tmpfs's contents are made
+ *	beneath the new mount only (fill.c: openat2 RESOLVE_BENEATH, no
+ *	symlink followed), and set-id bits or file capabilities only on
+ *	files the dump saw with them (TmpfsFileEntry.setid).
  *
  * Capabilities	CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
  *	(pivot_root), CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD
  *	(tmpfs contents with their owners, modes and device nodes).
+ *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
+ *	once the capabilities are dropped (doc/design.md, Confined stages).
  *
  * By hand
  *	amber stage build-mntns --replay RUN, or
@@ -93,20 +99,27 @@ static int bm_child(void *arg, struct nschild_reply *reply, struct err *e)
 {
 	const struct bm_child_arg *a = arg;
 	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
-	int ret;
+	_cleanup_free_ uint64_t *made = calloc(a->ns->nr + 1, sizeof(*made));
+	int ret, nr_made = 0;
 
 	if (proc < 0)
 		return err_errno(e, "open '/proc'");
-	if ((ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), e)) < 0)
+	if (!made)
+		return err_errnum(e, ENOMEM, "%d mounts", a->ns->nr);
+	if ((ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), made, &nr_made, e)) < 0)
 		return ret;
 	if ((fd = openat(proc, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, "open the new mount namespace %u ('/proc/thread-self/ns/mnt')", a->ns->id);
+	/* The devices of the tmpfs mounts it made, as bytes. */
+	if (nr_made && (ret = nschild_send(reply, made, nr_made * sizeof(*made), e)) < 0)
+		return ret;
 	return nschild_send_fds(reply, &fd, 1, e);
 }
 
-/* Builds namespace ns in a child and pins it at 'pin'. */
+/* Builds namespace ns in a child and pins it at 'pin'; pe gets the devices
+ * of the tmpfs mounts made (pe->made_devs, the caller frees it). */
 static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntns_opts *o, const struct bm_ns *ns,
-			    const char *pin, struct err *e)
+			    const char *pin, MntnsPlanEntry *pe, struct err *e)
 {
 	struct bm_child_arg a = { ctx, o, ns };
 	struct nschild_result res;
@@ -116,10 +129,18 @@ static int bm_build_and_pin(const struct stage_ctx *ctx, const struct build_mntn
 	snprintf(what, sizeof(what), "build mount namespace %u", ns->id);
 	if ((ret = nschild_run(what, NULL, 0, bm_child, &a, &res, e)) < 0)
 		return ret;
-	if (res.nr_fds != 1) {
+	if (res.nr_fds != 1 || res.len % sizeof(uint64_t)) {
 		nschild_result_free(&res);
-		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds, not the namespace's", what, res.nr_fds);
+		return err_set(e, EXIT_SYSTEM, "%s: the child sent %d fds and %zu bytes, not the namespace's", what,
+			       res.nr_fds, res.len);
 	}
+	if (res.len && !(pe->made_devs = malloc(res.len))) {
+		nschild_result_free(&res);
+		return err_errnum(e, ENOMEM, "%s", what);
+	}
+	if (res.len)
+		memcpy(pe->made_devs, res.data, res.len);
+	pe->n_made_devs = res.len / sizeof(uint64_t);
 	snprintf(nspath, sizeof(nspath), "/proc/self/fd/%d", res.fds[0]);
 	fd = open(pin, O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0)
@@ -174,7 +195,7 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 		snprintf(pin, sizeof(pin), "%s/mnt.%u", dir, in.nse[i]->id);
 		if (mkdir(dir, 0700) < 0 && errno != EEXIST)
 			ret = err_errno(e, "make '%s'", dir);
-		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &in.ns[i], pin, e)) >= 0)
+		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &in.ns[i], pin, &pe, e)) >= 0)
 			built++;
 		if (ret >= 0) {
 			pe.id = in.nse[i]->id;
@@ -185,6 +206,7 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 			rec.mntns = &pe;
 			ret = stream_out_write(&out, &rec, e);
 		}
+		free(pe.made_devs);
 	}
 	build_mntns_input_free(&in);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
@@ -234,6 +256,7 @@ static const struct stage_desc build_mntns_desc = {
 	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD },
 	.nr_caps = 6,
 	.optional_fds = { FD_NAME_HIDDEN },
+	.syscalls = build_mntns_syscalls,
 	.options = build_mntns_options,
 	.parse_option = build_mntns_parse_option,
 	.run = build_mntns_run,

@@ -54,6 +54,11 @@ static int collect_remaps_one(const RemapEntry *rm, bool allow_missing, const st
 
 	pe.file_id = rm->file_id;
 	pe.kind = rm->kind;
+	/* What gc-remaps checks before it removes the link (images/remap.h). */
+	pe.has_dev = rm->has_dev;
+	pe.dev = rm->dev;
+	pe.has_ino = rm->has_ino;
+	pe.ino = rm->ino;
 	if (rm->kind == REMAP_KIND__REMAP_LINK && collect_remaps_ns_of(in, rm->file_id)) {
 		/* In a mount namespace of the tree: it exists only once
 		 * build-mntns made it, and is looked for there. */

@@ -259,6 +259,10 @@ int df_fifo_describe(struct df *c, struct df_desc *d, struct err *e);
 /* sockets.c: unix sockets. */
 int df_unix_describe(struct df *c, struct df_desc *d, struct err *e);
 void df_unix_release(struct df_desc *d);
+/* The device and inode of the directory that holds a path name (len
+ * bytes, not terminated) of a unix socket, as restore checks them; false
+ * for an abstract name or a directory that cannot be looked at. */
+bool df_unix_dir(const uint8_t *name, size_t len, uint64_t *dev, uint64_t *ino);
 /* Refuses every socket whose peer no process of the tree holds. */
 void df_unix_check(struct df *c);
 /* Reads the connections waiting in listeners' backlogs that carry data,

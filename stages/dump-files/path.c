@@ -121,6 +121,11 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 		rm.file_id = id;
 		rm.kind = prev->kind;
 		rm.path = prev->path;
+		if (prev->kind == REMAP_KIND__REMAP_LINK) {
+			rm.has_dev = rm.has_ino = true;
+			rm.dev = st->st_dev;
+			rm.ino = st->st_ino;
+		}
 		if (prev->kind == REMAP_KIND__REMAP_GHOST) {
 			rm.has_ghost_id = true;
 			rm.ghost_id = prev->file_id;
@@ -141,6 +146,10 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 		c->nr_links++;
 		rm.kind = REMAP_KIND__REMAP_LINK;
 		rm.path = link;
+		/* The link is the open file's inode: only it is ever removed. */
+		rm.has_dev = rm.has_ino = true;
+		rm.dev = st->st_dev;
+		rm.ino = st->st_ino;
 		if (df_remember_remap(c, st, id, rm.kind, link, e) < 0)
 			return -1;
 		pr_info("pid %d fd %d: '%s' %s; linked back as '%s'", pid, fd, orig,

@@ -33,6 +33,26 @@ static int df_remember_socket(struct df *c, pid_t pid, int fd, uint64_t ino, uin
 	return 0;
 }
 
+bool df_unix_dir(const uint8_t *name, size_t len, uint64_t *dev, uint64_t *ino)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
+	size_t slash = 0;
+	struct stat st;
+
+	if (!len || name[0] != '/' || len >= sizeof(dir))
+		return false;
+	for (size_t i = 0; i < len && name[i]; i++)
+		if (name[i] == '/')
+			slash = i;
+	memcpy(dir, name, slash ? slash : 1);
+	dir[slash ? slash : 1] = 0;
+	if (stat(dir, &st) < 0 || !S_ISDIR(st.st_mode))
+		return false;
+	*dev = st.st_dev;
+	*ino = st.st_ino;
+	return true;
+}
+
 /* What every unix socket kept records: type, inode, options, and its name
  * if it has one (copied into k->name: it outlives d, being written with the
  * record later). A name that is a relative path sets *why, since it would
@@ -63,6 +83,8 @@ static int df_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, s
 	u->has_name = true;
 	u->name.data = k->name;
 	u->name.len = d->name_len;
+	/* Where restore may make its file: the directory it is in now. */
+	u->has_dir_dev = u->has_dir_ino = df_unix_dir(k->name, d->name_len, &u->dir_dev, &u->dir_ino);
 	return 0;
 }
 

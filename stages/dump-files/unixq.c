@@ -175,6 +175,8 @@ static int unixq_add(struct df *c, pid_t pid, int fd, int type, size_t used, ssi
 		memcpy(note->from.data, from->sun_path, len);
 		note->from.len = len;
 		note->has_from = true;
+		note->has_from_dir_dev = note->has_from_dir_ino =
+			df_unix_dir(note->from.data, len, &note->from_dir_dev, &note->from_dir_ino);
 	}
 	return fds ? unixq_take_fds(c, pid, fd, mh, note, k, why, e) : 0;
 }

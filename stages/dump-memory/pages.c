@@ -30,6 +30,9 @@ struct dm_runs {
 	uint64_t pme[DM_PM_CHUNK];	/* pagemap entries being examined */
 };
 
+/* Which VMAs have pages in the images: private memory, and shared
+ * anonymous memory (which lives nowhere else). Never a shared file or
+ * memfd mapping: its pages live in the file (restore refuses them). */
 static bool dm_kind_has_pages(VmaKind k)
 {
 	return k == VMA_KIND__VMA_ANON_PRIVATE || k == VMA_KIND__VMA_ANON_SHARED || k == VMA_KIND__VMA_FILE_PRIVATE ||
@@ -191,7 +194,7 @@ int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, 
 	if (pm_fd < 0)
 		return err_errno(e, "open '%s'", path);
 	for (int i = 0; ret == 0 && i < nr; i++) {
-		if (!dm_kind_has_pages(kinds[i]))
+		if (!dm_kind_has_pages(kinds[i]) || (vmas[i].shared && kinds[i] != VMA_KIND__VMA_ANON_SHARED))
 			continue;
 		if (kinds[i] == VMA_KIND__VMA_ANON_SHARED && vmas[i].ino) {
 			bool seen = false;

@@ -59,6 +59,9 @@ static int tmpfs_xattrs(int fd, const char *path, TmpfsFileEntry *fe, struct tmp
 		}
 		memcpy(x->value.data, w->buf, vl);
 		fe->xattrs[fe->n_xattrs++] = x;
+		/* File capabilities are kept at restore only with setid. */
+		if (!strcmp(p, "security.capability"))
+			fe->has_setid = fe->setid = true;
 	}
 	return 0;
 }
@@ -126,6 +129,9 @@ static int tmpfs_one(int dirfd, const char *name, const char *rel, struct tmpfs_
 	fe.gid = st.st_gid;
 	fe.has_mtime_ns = true;
 	fe.mtime_ns = st.st_mtim.tv_sec * 1000000000LL + st.st_mtim.tv_nsec;
+	/* Restore gives set-id bits (and file capabilities, tmpfs_xattrs) only
+	 * to what had them. */
+	fe.has_setid = fe.setid = (st.st_mode & (S_ISUID | S_ISGID)) != 0;
 	w->files++;
 	if (S_ISREG(st.st_mode) && st.st_nlink > 1) {
 		char *path;
@@ -223,6 +229,7 @@ int dump_mounts_tmpfs(int dirfd, int mntfd, const struct mountinfo *m, int *file
 	}
 	root.path = "";
 	root.mode = st.st_mode;
+	root.has_setid = root.setid = (st.st_mode & (S_ISUID | S_ISGID)) != 0;
 	root.uid = st.st_uid;
 	root.gid = st.st_gid;
 	ret = tmpfs_xattrs(fd, "/", &root, &w, e);

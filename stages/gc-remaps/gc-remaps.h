@@ -9,9 +9,11 @@
 #include "lib/err.h"
 
 /* What the stage reads on stdin: the pins of the namespaces build-mntns
- * made, by id, and the 'remap' records of link remaps, in input order. */
+ * made, by id, the devices of the tmpfs mounts it filled in each, and the
+ * 'remap' records of link remaps, in input order. */
 struct gc_remaps_input {
 	char **pin;		/* pin[id], NULL if no such namespace */
+	struct gc_remaps_made { uint64_t *dev; size_t nr; } *made;	/* made[id], as pin */
 	size_t nr_pins;
 	StreamRecord **links;
 	int nr_links;

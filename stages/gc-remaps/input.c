@@ -20,10 +20,17 @@ static int gc_remaps_add_pin(struct gc_remaps_input *in, const MntnsPlanEntry *m
 	if (m->id < in->nr_pins && in->pin[m->id])
 		return err_proto(e, "stdin: mount namespace %u comes twice (pins '%s' and '%s'); build-mntns names each once",
 				 m->id, in->pin[m->id], m->pin);
-	if (grow_zero(&in->pin, &in->nr_pins, (size_t)m->id + 1) < 0)
+	size_t nr = in->nr_pins;
+
+	/* made first: it is never shorter than pin, which counts both. */
+	if (grow_zero(&in->made, &nr, (size_t)m->id + 1) < 0 || grow_zero(&in->pin, &in->nr_pins, (size_t)m->id + 1) < 0)
 		return err_errno(e, "keep the pin of mount namespace %u", m->id);
-	if (!(in->pin[m->id] = strdup(m->pin)))
+	if (!(in->pin[m->id] = strdup(m->pin)) ||
+	    !(in->made[m->id].dev = malloc((m->n_made_devs + 1) * sizeof(uint64_t))))
 		return err_errno(e, "keep the pin of mount namespace %u", m->id);
+	if (m->n_made_devs)
+		memcpy(in->made[m->id].dev, m->made_devs, m->n_made_devs * sizeof(uint64_t));
+	in->made[m->id].nr = m->n_made_devs;
 	return 1;
 }
 
@@ -61,8 +68,12 @@ void gc_remaps_input_free(struct gc_remaps_input *in)
 	for (int i = 0; i < in->nr_links; i++)
 		stream_record__free_unpacked(in->links[i], NULL);
 	free(in->links);
-	for (size_t i = 0; i < in->nr_pins; i++)
+	for (size_t i = 0; i < in->nr_pins; i++) {
 		free(in->pin[i]);
+		if (in->made)
+			free(in->made[i].dev);
+	}
 	free(in->pin);
+	free(in->made);
 	memset(in, 0, sizeof(*in));
 }

@@ -38,7 +38,10 @@
  *	or one bound to that name for the moment); the waiting clients connect
  *	again in backlog order and send what they had sent; bound datagram
  *	sockets connect to their peers; shutdowns come last, and files only in
- *	flight are closed.
+ *	flight are closed. A socket file is made (or a stale one removed) at a
+ *	path name only if it is absolute and its directory is the one the dump
+ *	saw it in (UnixSocketEntry.dir_dev, dir_ino; --allow-changed-files:
+ *	anywhere, with a warning), and never through a symlink at the name.
  *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image.
@@ -89,15 +92,18 @@
  *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
  *
  * Side effects	dumped files are opened, never created, truncated or
- *	written; a unix socket bound to a path creates its socket file (and
- *	removes the one a dead socket left there; a gone datagram sender's
- *	name is bound for a moment and its file removed); ghosts are unnamed
+ *	written; a unix socket bound to a path creates its socket file, only
+ *	in the directory the dump saw (and removes the one a dead socket left
+ *	there; a gone datagram sender's name is bound for a moment and its
+ *	file removed); ghosts are unnamed
  *	O_TMPFILE files; raises its own RLIMIT_NOFILE soft limit.
  *
  * Capabilities	CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
  *	other users), CAP_CHOWN (a ghost's and a socket file's owner),
  *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace).
+ *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
+ *	once the capabilities are dropped (doc/design.md, Confined stages).
  *
  *	By hand, with a socket on fd 3 that something reads (or that holds the
  *	files until this stage exits), replaying the driver's recorded input:
@@ -235,7 +241,10 @@ static const struct stage_desc restore_files_desc = {
 	 * SYS_CHROOT: setns into the tree's mount namespace. */
 	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
 	.nr_caps = 5,
-	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump (a warning, not an error)\n"
+	.syscalls = restore_files_syscalls,
+	.ioctls = restore_files_ioctls,
+	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump, and bind a unix\n"
+		 "                             socket's path in a directory other than the dump's (a warning, not an error)\n"
 		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"
 		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside",

@@ -536,7 +536,7 @@ static int reopen_open_bound(struct reopen *r, struct err *e)
 	for (int i = 0; i < r->nr_files; i++) {
 		if (!reopen_bound_here(&r->files[i]) || !reopen_ns_here(r, r->files[i].pid))
 			continue;
-		if ((ret = reopen_unix_bound(&r->files[i], e)) < 0)
+		if ((ret = reopen_unix_bound(r, &r->files[i], e)) < 0)
 			return ret;
 		r->nr_open++;
 	}

@@ -155,15 +155,35 @@ int reopen_anon(struct reopen_file *f, struct err *e);
 /* Is this a listening or bound datagram unix socket, made in a first pass
  * because connections to it are made again through it (sockets.c)? */
 bool reopen_is_bound(const RegFileEntry *re);
-int reopen_unix_bound(struct reopen_file *f, struct err *e);
+int reopen_unix_bound(const struct reopen *r, struct reopen_file *f, struct err *e);
 /* Any other unix socket, with its peer when it has one (sockets.c). */
 int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e);
-/* Helpers of sockets.c for unixq.c: a socket's options, the address of
- * its name (0 if it has none that fits), and removing the file a dead
- * socket left at a path (1: a live socket holds it, -1: cannot remove). */
+/* Where the socket file of a path name may be made (and removed). */
+struct reopen_unix_place {
+	int dir;		/* the name's directory, O_PATH; -1 for an abstract name (no file) */
+	char base[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];	/* its last component */
+};
+/* Helpers of sockets.c for unixq.c: a socket's options; the address of
+ * its name (0 if it has none that fits, or a relative path); the place of
+ * a name about to be bound: a relative path is refused, and a path's
+ * directory must be the one the dump saw (dev, ino; has_dir false: it
+ * recorded none), else bad input or with --allow-changed-files a warning
+ * ('whose' names the socket in messages; close p even on failure);
+ * removing the file a dead socket left there (1: a live socket holds it,
+ * -1: cannot remove), or the one this stage bound for a moment; never
+ * through a symlink at the name. */
 void reopen_unix_opts(int sk, const UnixSocketEntry *u);
 socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa);
-int reopen_unix_clear_stale(const struct sockaddr_un *sa);
+int reopen_unix_place(const struct reopen *r, const struct sockaddr_un *sa, bool has_dir, uint64_t dev, uint64_t ino,
+		      const char *whose, struct reopen_unix_place *p, struct err *e);
+void reopen_unix_place_close(struct reopen_unix_place *p);
+int reopen_unix_clear_stale(const struct reopen_unix_place *p, const struct sockaddr_un *sa);
+void reopen_unix_unlink(const struct reopen_unix_place *p);
+/* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with
+ * -1, and the ioctl requests it makes, ending with 0. */
+extern const int restore_files_syscalls[];
+extern const unsigned long restore_files_ioctls[];
+
 /* Marks the files in flight in unix sockets' queues, to be opened too;
  * refuses an id files.img lacks (unixq.c). */
 int reopen_unix_mark_inflight(struct reopen *r, struct err *e);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/un.h>
 #include <unistd.h>
 
@@ -32,6 +33,68 @@ void reopen_unix_opts(int sk, const UnixSocketEntry *u)
 		setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &pc, sizeof(pc));
 }
 
+/* The address of a dumped socket name in *sa and its length, or 0 for a
+ * name no address can hold or a relative path (which a sane dump never
+ * has: dump refuses it, since it would be bound relative to the wrong
+ * directory). */
+socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa)
+{
+	memset(sa, 0, sizeof(*sa));
+	sa->sun_family = AF_UNIX;
+	if (!u->name.len || u->name.len > sizeof(sa->sun_path) || (u->name.data[0] && u->name.data[0] != '/'))
+		return 0;
+	memcpy(sa->sun_path, u->name.data, u->name.len);
+	return offsetof(struct sockaddr_un, sun_path) + u->name.len;
+}
+
+int reopen_unix_place(const struct reopen *r, const struct sockaddr_un *sa, bool has_dir, uint64_t dev, uint64_t ino,
+		      const char *whose, struct reopen_unix_place *p, struct err *e)
+{
+	char path[sizeof(sa->sun_path) + 1], *slash;
+	struct stat st;
+
+	p->dir = -1;
+	p->base[0] = 0;
+	if (!sa->sun_path[0])
+		return 0;	/* abstract: no file */
+	memcpy(path, sa->sun_path, sizeof(sa->sun_path));
+	path[sizeof(sa->sun_path)] = 0;
+	if (path[0] != '/')
+		return err_input(e, "%s: the name '%s' is a relative path, which restore refuses as dump does", whose, path);
+	slash = strrchr(path, '/');
+	if (!slash[1])
+		return err_input(e, "%s: the name '%s' ends with a slash", whose, path);
+	snprintf(p->base, sizeof(p->base), "%s", slash + 1);
+	if (slash == path)
+		slash++;
+	*slash = 0;
+	/* The directory the bind will go to, followed as bind follows it. */
+	if ((p->dir = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0 || fstat(p->dir, &st) < 0)
+		return err_errno(e, "%s: open the directory '%s' of its name", whose, path);
+	if (has_dir && (uint64_t)st.st_dev == dev && (uint64_t)st.st_ino == ino)
+		return 0;
+	if (r->allow_changed) {
+		pr_warn("%s: the directory '%s' of its name is not the one the dump saw; bound there anyway "
+			"(--allow-changed-files)", whose, path);
+		return 0;
+	}
+	if (!has_dir)
+		return err_input(e, "%s: the images do not say in which directory its name '%s' was; restore makes a socket "
+				 "file only where the dumped one was (amber restore --allow-changed-files makes it anyway)",
+				 whose, sa->sun_path);
+	return err_input(e, "%s: the directory '%s' of its name is inode %llu on device %u:%u, not inode %llu on device %u:%u "
+			 "as at dump; restore makes a socket file only where the dumped one was (amber restore "
+			 "--allow-changed-files makes it anyway)", whose, path, (unsigned long long)st.st_ino,
+			 major(st.st_dev), minor(st.st_dev), (unsigned long long)ino, major(dev), minor(dev));
+}
+
+void reopen_unix_place_close(struct reopen_unix_place *p)
+{
+	if (p->dir >= 0)
+		close(p->dir);
+	p->dir = -1;
+}
+
 /* Is a live socket bound to this path? /proc/net/unix lists every unix
  * socket of the network namespace with the path it was bound to. Asked
  * rather than connecting, which would leave a connection at a live
@@ -51,62 +114,89 @@ static bool reopen_path_bound(const char *path)
 	return false;
 }
 
-/* The address of a dumped socket name in *sa and its length, or 0 for a
- * name no address can hold (which a sane dump never has). */
-socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa)
-{
-	memset(sa, 0, sizeof(*sa));
-	sa->sun_family = AF_UNIX;
-	if (!u->name.len || u->name.len > sizeof(sa->sun_path))
-		return 0;
-	memcpy(sa->sun_path, u->name.data, u->name.len);
-	return offsetof(struct sockaddr_un, sun_path) + u->name.len;
-}
-
-/* Removes the socket file a dead socket left at a path name, so the name
- * can be bound again; 1 if a live socket is bound to it (nothing removed),
- * -1 if the file could not be removed. An abstract name has no file. */
-int reopen_unix_clear_stale(const struct sockaddr_un *sa)
+int reopen_unix_clear_stale(const struct reopen_unix_place *p, const struct sockaddr_un *sa)
 {
 	struct stat st;
 
-	if (!sa->sun_path[0] || lstat(sa->sun_path, &st) < 0 || !S_ISSOCK(st.st_mode))
+	if (p->dir < 0 || fstatat(p->dir, p->base, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISSOCK(st.st_mode))
 		return 0;
 	if (reopen_path_bound(sa->sun_path))
 		return 1;
-	return unlink(sa->sun_path) < 0 ? -1 : 0;
+	return unlinkat(p->dir, p->base, 0) < 0 && errno != ENOENT ? -1 : 0;
+}
+
+void reopen_unix_unlink(const struct reopen_unix_place *p)
+{
+	struct stat st;
+
+	if (p->dir >= 0 && fstatat(p->dir, p->base, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISSOCK(st.st_mode))
+		unlinkat(p->dir, p->base, 0);
+}
+
+/* Gives the socket file at p the dumped mode and owner, never following a
+ * symlink: through an O_PATH fd of the file itself. */
+static int reopen_unix_file_attrs(const struct reopen_unix_place *p, const UnixSocketEntry *u)
+{
+	_cleanup_close_ int fd = openat(p->dir, p->base, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+	char self[64];
+	struct stat st;
+
+	if (fd < 0 || fstat(fd, &st) < 0)
+		return -1;
+	if (!S_ISSOCK(st.st_mode)) {
+		errno = EINVAL;
+		return -1;
+	}
+	snprintf(self, sizeof(self), "/proc/self/fd/%d", fd);
+	if (chmod(self, u->mode) < 0 || fchownat(fd, "", u->uid, u->gid, AT_EMPTY_PATH) < 0)
+		return -1;
+	return 0;
 }
 
 /* A listening unix socket or a bound datagram socket, bound to its name
- * again (its queue and its own connection come later, see unixq.c). The
- * file a path-bound listener leaves behind when it is killed is removed
- * first, but only if no live socket is bound to it: a live listener (the
- * original, after a --leave-running dump) keeps its name and the restore
- * is refused. */
-int reopen_unix_bound(struct reopen_file *f, struct err *e)
+ * again (its queue and its own connection come later, see unixq.c). A path
+ * name is made only in the directory the dump saw it in
+ * (reopen_unix_place). The file a path-bound listener leaves behind when
+ * it is killed is removed first, but only if no live socket is bound to
+ * it: a live listener (the original, after a --leave-running dump) keeps
+ * its name and the restore is refused. */
+int reopen_unix_bound(const struct reopen *r, struct reopen_file *f, struct err *e)
 {
 	const UnixSocketEntry *u = f->re->unix_sk;
 	struct sockaddr_un sa;
 	socklen_t len = reopen_unix_addr(u, &sa);
-	char shown[sizeof(sa.sun_path) + 2];
+	char shown[sizeof(sa.sun_path) + 2], whose[sizeof(shown) + 128];
 	_cleanup_close_ int sk = -1;
-	int stale;
+	struct reopen_unix_place p;
+	int stale, ret;
 
 	if (!len)
-		return err_input(e, "%s (id %u) has a name of %zu bytes", f->re->path, f->re->id, u->name.len);
+		return err_input(e, "%s (id %u) has a name of %zu bytes%s", f->re->path, f->re->id, u->name.len,
+				 u->name.len && u->name.data[0] && u->name.data[0] != '/' ? " that is a relative path, which "
+				 "restore refuses as dump does" : "");
 	snprintf(shown, sizeof(shown), "%s%.*s", sa.sun_path[0] ? "" : "@", (int)u->name.len - !sa.sun_path[0],
 		 sa.sun_path + !sa.sun_path[0]);
+	snprintf(whose, sizeof(whose), "%s (id %u, '%s')", f->re->path, f->re->id, shown);
+	if ((ret = reopen_unix_place(r, &sa, u->has_dir_dev && u->has_dir_ino, u->dir_dev, u->dir_ino, whose, &p, e)) < 0) {
+		reopen_unix_place_close(&p);
+		return ret;
+	}
 	if ((sk = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0)) < 0)
-		return err_errno(e, "make listening socket '%s' again", shown);
-	reopen_unix_opts(sk, u);
-	if ((stale = reopen_unix_clear_stale(&sa)) > 0)
-		return err_input(e, "unix socket '%s' is in use by a live listener; stop it before the restore", shown);
-	if (stale < 0)
-		return err_errno(e, "remove the stale socket file '%s'", shown);
-	if (bind(sk, (struct sockaddr *)&sa, len) < 0)
-		return err_errno(e, "bind listening socket %s (id %u) to '%s' again", f->re->path, f->re->id, shown);
-	if (sa.sun_path[0] && u->has_mode && (chmod(sa.sun_path, u->mode) < 0 || lchown(sa.sun_path, u->uid, u->gid) < 0))
+		ret = err_errno(e, "make listening socket '%s' again", shown);
+	if (ret == 0) {
+		reopen_unix_opts(sk, u);
+		if ((stale = reopen_unix_clear_stale(&p, &sa)) > 0)
+			ret = err_input(e, "unix socket '%s' is in use by a live listener; stop it before the restore", shown);
+		else if (stale < 0)
+			ret = err_errno(e, "remove the stale socket file '%s'", shown);
+		else if (bind(sk, (struct sockaddr *)&sa, len) < 0)
+			ret = err_errno(e, "bind listening socket %s (id %u) to '%s' again", f->re->path, f->re->id, shown);
+	}
+	if (ret == 0 && p.dir >= 0 && u->has_mode && reopen_unix_file_attrs(&p, u) < 0)
 		pr_warn("socket file '%s': cannot give it mode %#o and owner %u:%u: %m", shown, u->mode, u->uid, u->gid);
+	reopen_unix_place_close(&p);
+	if (ret < 0)
+		return ret;
 	if (u->listening && listen(sk, u->backlog) < 0)
 		return err_errno(e, "listen on '%s' again", shown);
 	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
@@ -129,11 +219,13 @@ static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, 
 	struct sockaddr_un sa;
 	socklen_t len = reopen_unix_addr(su, &sa);
 	_cleanup_close_ int own = -1, c = -1;
-	int listener = -1, s;
-	bool made_file = false;
+	struct reopen_unix_place p = { -1, "" };
+	char whose[256];
+	int listener = -1, s = -1, ret;
 
 	if (!len)
-		return err_input(e, "%s (id %u) has a name of %zu bytes", server_f->re->path, server_f->re->id, su->name.len);
+		return err_input(e, "%s (id %u) has a name of %zu bytes, or a relative one", server_f->re->path,
+				 server_f->re->id, su->name.len);
 	for (int i = 0; i < r->nr_files && listener < 0; i++) {
 		const UnixSocketEntry *l = r->files[i].re->unix_sk;
 
@@ -142,22 +234,35 @@ static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, 
 			listener = r->files[i].fd;
 	}
 	if (listener < 0) {
-		reopen_unix_clear_stale(&sa);	/* a live one makes the bind below fail */
+		/* A socket file only where the dumped listener had it. */
+		snprintf(whose, sizeof(whose), "%s (id %u)", server_f->re->path, server_f->re->id);
+		if ((ret = reopen_unix_place(r, &sa, su->has_dir_dev && su->has_dir_ino, su->dir_dev, su->dir_ino, whose, &p,
+					     e)) < 0) {
+			reopen_unix_place_close(&p);
+			return ret;
+		}
+		reopen_unix_clear_stale(&p, &sa);	/* a live one makes the bind below fail */
 		own = socket(AF_UNIX, su->type | SOCK_CLOEXEC, 0);
-		if (own < 0 || bind(own, (struct sockaddr *)&sa, len) < 0 || listen(own, 1) < 0)
-			return err_errno(e, "listen on the name of %s (id %u) for a moment, to connect its peer again",
-					 server_f->re->path, server_f->re->id);
-		made_file = sa.sun_path[0] != 0;
+		if (own < 0 || bind(own, (struct sockaddr *)&sa, len) < 0 || listen(own, 1) < 0) {
+			ret = err_errno(e, "listen on the name of %s (id %u) for a moment, to connect its peer again",
+					server_f->re->path, server_f->re->id);
+			reopen_unix_place_close(&p);
+			return ret;
+		}
 		listener = own;
 	}
 	c = socket(AF_UNIX, su->type | SOCK_CLOEXEC, 0);
 	if (c < 0 || connect(c, (struct sockaddr *)&sa, len) < 0)
-		return err_errno(e, "connect the peer of %s (id %u) again", server_f->re->path, server_f->re->id);
-	s = accept4(listener, NULL, NULL, SOCK_CLOEXEC);
-	if (s < 0)
-		return err_errno(e, "accept the connection of %s (id %u) again", server_f->re->path, server_f->re->id);
-	if (made_file)
-		unlink(sa.sun_path);
+		ret = err_errno(e, "connect the peer of %s (id %u) again", server_f->re->path, server_f->re->id);
+	else if ((s = accept4(listener, NULL, NULL, SOCK_CLOEXEC)) < 0)
+		ret = err_errno(e, "accept the connection of %s (id %u) again", server_f->re->path, server_f->re->id);
+	else
+		ret = 0;
+	if (own >= 0)
+		reopen_unix_unlink(&p);
+	reopen_unix_place_close(&p);
+	if (ret < 0)
+		return ret;
 	*server = s;
 	*client = TAKE_FD(c);
 	return 0;

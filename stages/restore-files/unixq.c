@@ -132,9 +132,11 @@ static int unixq_send_from(const struct reopen *r, const struct reopen_file *f, 
 {
 	const UnixQueueNote *note = unixq_note(f->re->unix_sk, i);
 	UnixSocketEntry name = UNIX_SOCKET_ENTRY__INIT;
+	struct reopen_unix_place p = { -1, "" };
 	struct sockaddr_un sa;
 	socklen_t len;
 	_cleanup_close_ int tmp = -1;
+	char whose[256];
 	int stale, ret;
 
 	if (note && note->has_from) {
@@ -153,16 +155,26 @@ static int unixq_send_from(const struct reopen *r, const struct reopen_file *f, 
 	name.has_name = true;
 	name.name = note->from;
 	if (!(len = reopen_unix_addr(&name, &sa)))
-		return err_input(e, "files.img: %s (id %u): a datagram's sender name has %zu bytes", f->re->path, f->re->id,
-				 note->from.len);
-	if ((stale = reopen_unix_clear_stale(&sa)) != 0 || bind(tmp, (struct sockaddr *)&sa, len) < 0)
-		return err_input(e, "%s (id %u): a datagram waiting in it came from '%s%.*s', a name a live socket outside "
-				 "the tree holds now (or that cannot be bound: %s); it cannot be sent from that name again",
-				 f->re->path, f->re->id, sa.sun_path[0] ? "" : "@", (int)note->from.len - !sa.sun_path[0],
-				 sa.sun_path + !sa.sun_path[0], stale ? "in use" : strerror(errno));
+		return err_input(e, "files.img: %s (id %u): a datagram's sender name has %zu bytes, or is a relative path",
+				 f->re->path, f->re->id, note->from.len);
+	/* A socket file only where the dumped sender had it. */
+	snprintf(whose, sizeof(whose), "%s (id %u), the sender of a datagram waiting in it", f->re->path, f->re->id);
+	if ((ret = reopen_unix_place(r, &sa, note->has_from_dir_dev && note->has_from_dir_ino, note->from_dir_dev,
+				     note->from_dir_ino, whose, &p, e)) < 0) {
+		reopen_unix_place_close(&p);
+		return ret;
+	}
+	if ((stale = reopen_unix_clear_stale(&p, &sa)) != 0 || bind(tmp, (struct sockaddr *)&sa, len) < 0) {
+		ret = err_input(e, "%s (id %u): a datagram waiting in it came from '%s%.*s', a name a live socket outside "
+				"the tree holds now (or that cannot be bound: %s); it cannot be sent from that name again",
+				f->re->path, f->re->id, sa.sun_path[0] ? "" : "@", (int)note->from.len - !sa.sun_path[0],
+				sa.sun_path + !sa.sun_path[0], stale ? "in use" : strerror(errno));
+		reopen_unix_place_close(&p);
+		return ret;
+	}
 	ret = unixq_send(r, f, i, tmp, to, tolen, e);
-	if (sa.sun_path[0])
-		unlink(sa.sun_path);
+	reopen_unix_unlink(&p);
+	reopen_unix_place_close(&p);
 	return ret;
 }
 

@@ -59,6 +59,16 @@ int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagec
 			return err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) is outside every VMA of mm-%u.img",
 					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, t->pe->pid);
 		}
+		/* The pages of a shared file mapping live in the file: writing
+		 * them would write the images' bytes into it. Only shared
+		 * anonymous memory (the stage's own object) takes pages. */
+		if (v->flags & MAP_SHARED && v->kind != VMA_KIND__VMA_ANON_SHARED) {
+			free(runs);
+			return err_input(e, "pagemap-%u.img entry %d (%#llx, %u pages) covers the shared mapping of '%s' at %#llx, "
+					 "whose pages live in the file: the images never hold them",
+					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, v->path ? v->path : "?",
+					 (unsigned long long)v->start);
+		}
 		runs[i] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
 		*total += len;
 	}

@@ -90,6 +90,10 @@
  *
  * Capabilities	all: the tasks it forks inherit its capability sets, so it
  *	must not drop what the restored processes had.
+ *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
+ *	only once every task it forks exists, so that no restored process
+ *	inherits them: the images are parsed before that, the transplant
+ *	that acts on them after (doc/design.md, Confined stages).
  *
  * By hand	rerun from a run directory: sh RUN/rerun-restore-tasks.sh
  */
@@ -123,6 +127,9 @@ int main(int argc, char **argv)
 		.fds = { FD_NAME_FILES },
 		.optional_fds = { FD_NAME_TTY },
 		.keep_all_caps = true,
+		.syscalls = restore_tasks_syscalls,
+		.ioctls = restore_tasks_ioctls,
+		.confine_late = true,
 		.usage = "      --pidns            restore into a new pid namespace (implied when the root was pid 1)",
 		.options = rt_options,
 		.parse_option = rt_parse_option,

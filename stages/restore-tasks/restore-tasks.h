@@ -190,6 +190,12 @@ int rt_receive_files(struct rt_plan *p, int sock, struct err *e);
  * every fd and fs plan for a task being restored and a file that came;
  * gives each task its creator, fds, cwd and root. No side effect. */
 int rt_plan_check(struct rt_plan *p, struct err *e);
+
+/* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with
+ * -1, and the ioctl requests it makes, ending with 0; installed by run.c
+ * once every task exists. */
+extern const int restore_tasks_syscalls[];
+extern const unsigned long restore_tasks_ioctls[];
 /* images.c: load a task's images and check them (its pages image too, so
  * that a bad one fails the restore before any task exists); free them. */
 int rt_load(int dirfd, struct rt_task *t, struct err *e);

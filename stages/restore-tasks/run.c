@@ -413,6 +413,10 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_ns_plan(ctx->dir_fd, &p, e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
+	/* Every task it forks exists: from here on the stage is confined,
+	 * and no restored process inherits it (they are forked already). */
+	if (ret == 0)
+		ret = stage_confine(ctx, e);
 	/* After the tasks exist, so that none of them starts with a copy. */
 	if (ret == 0)
 		ret = rt_shmem_make(&p, e);
