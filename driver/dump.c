@@ -332,8 +332,8 @@ static void dump_failed(struct pl_ctx *c)
 }
 
 static const struct pl_chan dump_chans[] = {
-	{ FD_NAME_CONTROL, FD_DEF_CONTROL, true, { "seize", NULL }, { PL_REPLAY_NONE, PL_REPLAY_NONE },
-	  "the driver's verdict for the frozen tree: release kill or release resume" },
+	{ FD_NAME_CONTROL, FD_DEF_CONTROL, true, .end = { "seize", NULL }, .replay = { PL_REPLAY_NONE, PL_REPLAY_NONE },
+	  .what = "the driver's verdict for the frozen tree: release kill or release resume" },
 };
 
 static const struct pl_row dump_rows[] = {

@@ -86,6 +86,8 @@ static const struct option drv_long[] = {
 	{ "force", no_argument, NULL, DRV_OPT_FORCE },
 	{ "allow-untrusted-dir", no_argument, NULL, DRV_OPT_ALLOW_UNTRUSTED },
 	{ "timings", no_argument, NULL, DRV_OPT_TIMINGS },
+	{ "verify", required_argument, NULL, DRV_OPT_VERIFY },
+	{ "no-verify", no_argument, NULL, DRV_OPT_NO_VERIFY },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -102,6 +104,7 @@ static const struct {
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
+	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" },
 	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump restore" },
 	{ DRV_OPT_SHOW, "gc" },
 };
@@ -211,6 +214,21 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		case DRV_OPT_FORCE: o->force = true; break;
 		case DRV_OPT_ALLOW_UNTRUSTED: o->allow_untrusted = true; break;
 		case DRV_OPT_TIMINGS: o->timings = true; break;
+		case DRV_OPT_NO_VERIFY: o->verify = DRV_VERIFY_OFF; break;
+		case DRV_OPT_VERIFY:
+			/* fail (the default), warn, pages (fail, and compare every page too), off */
+			if (!strcmp(optarg, "fail") || !strcmp(optarg, "pages"))
+				o->verify = DRV_VERIFY_FAIL;
+			else if (!strcmp(optarg, "warn"))
+				o->verify = DRV_VERIFY_WARN;
+			else if (!strcmp(optarg, "off"))
+				o->verify = DRV_VERIFY_OFF;
+			else {
+				drv_error("--verify=%s: want fail, warn, pages or off (or --no-verify)", optarg);
+				return EXIT_USAGE;
+			}
+			o->verify_pages = !strcmp(optarg, "pages");
+			break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's; files, ttys, sockets, pipes are drv_external's. */
 			int r = extmnt_add(&o->extmnt, optarg);

@@ -102,7 +102,8 @@ static int pl_open_chans(struct pl_ctx *c, struct err *e)
 	for (int k = 0; k < c->pl->nr_chans; k++) {
 		const struct pl_chan *ch = &c->pl->chans[k];
 		int ret = ch->pipe ? pipe2(c->chan[k], O_CLOEXEC)
-				   : socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, c->chan[k]);
+				   : socketpair(AF_UNIX, (ch->stream ? SOCK_STREAM : SOCK_SEQPACKET) | SOCK_CLOEXEC, 0,
+						c->chan[k]);
 
 		if (ret < 0)
 			return err_errno(e, "make the %s %s", ch->name, ch->pipe ? "pipe" : "socket");
@@ -121,6 +122,15 @@ static void pl_close_ends_of(struct pl_ctx *c, int i)
 				pl_close(&c->chan[k][end]);
 }
 
+/* Whether the row of stage 'stage' is skipped in this run. */
+static bool pl_stage_skipped(struct pl_ctx *c, const char *stage)
+{
+	for (int i = 0; i < c->pl->nr_rows; i++)
+		if (!strcmp(c->pl->rows[i].stage, stage))
+			return c->pl->rows[i].skip && c->pl->rows[i].skip(c);
+	return false;
+}
+
 /* Builds row i's command line: fixed arguments, channel ends, options. */
 static int pl_build_args(struct pl_ctx *c, int i, struct pl_args *a, struct err *e)
 {
@@ -137,6 +147,9 @@ static int pl_build_args(struct pl_ctx *c, int i, struct pl_args *a, struct err 
 		for (int end = 0; end < 2; end++) {
 			const struct pl_chan *ch = &c->pl->chans[k];
 
+			/* No peer: the stage runs as if the channel did not exist. */
+			if (ch->end[!end] && pl_stage_skipped(c, ch->end[!end]))
+				continue;
 			if (ch->end[end] && !strcmp(ch->end[end], row->stage) &&
 			    (ret = pl_fd(a, ch->name, c->chan[k][end], ch->target, e)) < 0)
 				return ret;

@@ -42,11 +42,13 @@ enum pl_replay {
 
 /* One live object between two ends. end[k] names the stage that gets end k
  * as fd 'target', or is NULL when the driver keeps that end (seize's
- * control pipe). A pipe's end 0 is its read end. */
+ * control pipe). A pipe's end 0 is its read end. When the row of one end
+ * is skipped, the stage at the other end is not given the channel. */
 struct pl_chan {
 	const char *name;		/* ipc/fds.h FD_NAME_* */
 	int target;			/* ipc/fds.h FD_DEF_* */
 	bool pipe;			/* a pipe, else a SOCK_SEQPACKET socketpair */
+	bool stream;			/* a SOCK_STREAM socketpair (state streams both ways) */
 	const char *end[2];
 	enum pl_replay replay[2];	/* for the stage at end k */
 	const char *what;

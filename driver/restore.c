@@ -69,7 +69,11 @@ static void restore_usage(void)
 	       "  --shell-job     the tree's terminal is the one amber runs on\n"
 	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n"
 	       "  --root PATH     the root of the tree's mount namespace is PATH, not what it was at dump\n"
-	       "  --allow-untrusted-dir  restore from a directory another user owns or others can write\n");
+	       "  --allow-untrusted-dir  restore from a directory another user owns or others can write\n"
+	       "  --verify=MODE   check the restored tree against the images before it runs: fail (the\n"
+	       "                  default: a difference removes the tree), warn (print them, let it run),\n"
+	       "                  pages (fail, and compare every restored page too), off\n"
+	       "  --no-verify     the same as --verify=off\n");
 }
 
 /* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
@@ -189,6 +193,23 @@ static int restore_tasks_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 	return ret;
 }
 
+/* --no-verify: restore-tasks then lets the tree run unchecked. */
+static bool restore_verify_skip(const struct pl_ctx *c)
+{
+	return c->o->verify == DRV_VERIFY_OFF;
+}
+
+static int restore_verify_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	int ret = c->o->verify == DRV_VERIFY_WARN ? pl_arg(a, "--warn", e) : 0;
+
+	if (ret == 0 && c->o->verify_pages)
+		ret = pl_arg(a, "--pages", e);
+	if (ret == 0 && c->o->allow_changed)
+		ret = pl_arg(a, "--allow-changed-files", e);
+	return ret;
+}
+
 static int restore_finish(struct pl_ctx *c, struct err *e)
 {
 	struct restore_state *rs = c->cmd;
@@ -203,11 +224,14 @@ static void restore_failed(struct pl_ctx *c)
 }
 
 static const struct pl_chan restore_chans[] = {
-	{ FD_NAME_HIDDEN, FD_DEF_HIDDEN, false, { "build-mntns", "restore-files" },
-	  { PL_REPLAY_NONE, PL_REPLAY_NONE },
-	  "directory fds of files under overmounts, taken before the overmount" },
-	{ FD_NAME_FILES, FD_DEF_FILES, false, { "restore-files", "restore-tasks" },
-	  { PL_REPLAY_DRAIN, PL_REPLAY_PRODUCER }, "the opened files, by file id" },
+	{ FD_NAME_HIDDEN, FD_DEF_HIDDEN, false, .end = { "build-mntns", "restore-files" },
+	  .replay = { PL_REPLAY_NONE, PL_REPLAY_NONE },
+	  .what = "directory fds of files under overmounts, taken before the overmount" },
+	{ FD_NAME_FILES, FD_DEF_FILES, false, .end = { "restore-files", "restore-tasks" },
+	  .replay = { PL_REPLAY_DRAIN, PL_REPLAY_PRODUCER }, .what = "the opened files, by file id" },
+	{ FD_NAME_VERIFY, FD_DEF_VERIFY, false, true, .end = { "verify", "restore-tasks" },
+	  .replay = { PL_REPLAY_NONE, PL_REPLAY_NONE },
+	  .what = "the made tree's tasks to verify, and the verdict that lets them run" },
 };
 
 static const struct pl_row restore_rows[] = {
@@ -224,6 +248,11 @@ static const struct pl_row restore_rows[] = {
 	  .reads = "TASK, REMAP, MNTNS records; files.img, fdinfo-*.img, fs-*.img", .writes = "FD_PLAN, FS_PLAN, EPOLL_ADD records",
 	  .opt_fds = "tty (--shell-job), 20 and up (--inherit-fd)",
 	  .more_args = restore_files_args, .wait = PL_STREAM },
+	{ .stage = "verify", .does = "compare the made tree with the images before it runs (started here, works last)",
+	  .reads = "the verify socket's TASK records; core-*.img, mm-*.img, fdinfo-*.img, files.img, fs-*.img, pagemap-*.img, pages-*.img",
+	  .writes = "the verdict, on the verify socket", .opt_fds = "verify (the socket)",
+	  .more_args = restore_verify_args, .skip = restore_verify_skip, .skip_doc = "--no-verify, --verify=off",
+	  .wait = PL_BESIDE },
 	{ .stage = "restore-tasks", .does = "fork the tree, install the files, memory and registers",
 	  .reads = "every record so far; core-*.img, mm-*.img, pagemap-*.img, pages-*.img", .writes = "RESTORED records",
 	  .opt_fds = "tty (--shell-job)", .more_args = restore_tasks_args, .wait = PL_EXIT },
@@ -231,7 +260,7 @@ static const struct pl_row restore_rows[] = {
 
 const struct pipeline pl_restore = {
 	.command = "restore",
-	.shape = "collect-pstree -> collect-remaps -> build-mntns -> restore-files -> restore-tasks",
+	.shape = "collect-pstree -> collect-remaps -> build-mntns -> restore-files -> restore-tasks -> verify",
 	.rows = restore_rows, .nr_rows = sizeof(restore_rows) / sizeof(restore_rows[0]),
 	.chans = restore_chans, .nr_chans = sizeof(restore_chans) / sizeof(restore_chans[0]),
 	.finish = restore_finish, .failed = restore_failed,

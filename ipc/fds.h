@@ -32,6 +32,13 @@
 #define FD_NAME_TTY	"tty"
 #define FD_DEF_TTY	13
 
+/* restore-tasks <-> verify: a unix stream socket. restore-tasks sends a
+ * state stream of `task` records (host_pid: where the restored process is)
+ * once the tree is made and before any of it runs; verify answers with a
+ * stream holding one `verdict` record. */
+#define FD_NAME_VERIFY	"verify"
+#define FD_DEF_VERIFY	14
+
 /* Every driver-assigned fd is at or above this, below it are stdio. */
 #define FD_FIRST_PASSED	10
 #define FD_LAST_PASSED	19

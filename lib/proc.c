@@ -253,6 +253,102 @@ int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)
 	return 0;
 }
 
+/* One value of a limits line: a number or "unlimited". */
+static int proc_limit_value(const char **p, uint64_t *v)
+{
+	char *end;
+
+	*p += strspn(*p, " ");
+	if (!strncmp(*p, "unlimited", 9)) {
+		*v = UINT64_MAX;
+		*p += 9;
+		return 0;
+	}
+	if (**p < '0' || **p > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(*p, &end, 10);
+	if (errno)
+		return -1;
+	*p = end;
+	return 0;
+}
+
+int proc_parse_limits(const char *text, struct proc_rlimit lim[PROC_NR_RLIMITS], struct err *e)
+{
+	/* The kernel prints "%-25s %-20s %-20s %-10s" per resource, after a
+	 * header line; names hold blanks, so the values are found by column. */
+	const char *line = strchr(text, '\n');
+	int n = 0;
+
+	while (line && line[1] && n < PROC_NR_RLIMITS) {
+		const char *p = line + 1;
+		const char *eol = strchr(p, '\n');
+
+		if (!eol || eol - p < 26)
+			return err_input(e, "/proc limits: line %d is cut short", n + 2);
+		p += 26;
+		if (proc_limit_value(&p, &lim[n].cur) < 0 || proc_limit_value(&p, &lim[n].max) < 0 || p > eol)
+			return err_input(e, "/proc limits: line %d has no soft and hard value", n + 2);
+		n++;
+		line = eol;
+	}
+	if (n != PROC_NR_RLIMITS)
+		return err_input(e, "/proc limits: %d resources, not %d", n, PROC_NR_RLIMITS);
+	return 0;
+}
+
+int proc_read_limits(pid_t pid, struct proc_rlimit lim[PROC_NR_RLIMITS], struct err *e)
+{
+	char path[64];
+	_cleanup_free_ char *text = NULL;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/limits", pid);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	if ((ret = proc_parse_limits(text, lim, e)) < 0)
+		return err_wrap(e, "'%s'", path);
+	return 0;
+}
+
+static int proc_int_cmp(const void *a, const void *b)
+{
+	return *(const int *)a - *(const int *)b;
+}
+
+int proc_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	_cleanup_free_ int *v = NULL;
+	struct dirent *de;
+	char path[64];
+	size_t cap = 0;
+	int n = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	d = opendir(path);
+	if (!d)
+		return err_errno(e, "list the descriptors of pid %d ('%s')", pid, path);
+	while ((errno = 0, de = readdir(d))) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+
+		if (de->d_name[0] == '.' || *end || fd < 0 || fd > INT_MAX)
+			continue;
+		if (grow_cap(&v, &cap, (size_t)n + 1) < 0)
+			return err_errno(e, "list the descriptors of pid %d", pid);
+		v[n++] = fd;
+	}
+	if (errno)
+		return err_errno(e, "list the descriptors of pid %d ('%s')", pid, path);
+	if (n)
+		qsort(v, n, sizeof(*v), proc_int_cmp);
+	*fds = TAKE_PTR(v);
+	*nr = n;
+	return 0;
+}
+
 bool proc_read_number(pid_t pid, const char *name, long long *v)
 {
 	char path[64], buf[32];

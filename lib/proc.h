@@ -69,6 +69,18 @@ struct proc_stat {
 
 int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e);
 
+/* /proc/PID/limits: the soft and hard value of every resource, in
+ * resource order (RLIMIT_CPU first), RLIM_INFINITY for "unlimited". */
+#define PROC_NR_RLIMITS 16
+struct proc_rlimit {
+	uint64_t cur, max;
+};
+int proc_parse_limits(const char *text, struct proc_rlimit lim[PROC_NR_RLIMITS], struct err *e);
+int proc_read_limits(pid_t pid, struct proc_rlimit lim[PROC_NR_RLIMITS], struct err *e);
+
+/* The descriptor numbers open in pid, ascending; *fds is malloc'd. */
+int proc_list_fds(pid_t pid, int **fds, int *nr, struct err *e);
+
 /* A decimal number from /proc/PID/NAME (oom_score_adj, loginuid, ...);
  * false if the file is not there or holds no number. */
 bool proc_read_number(pid_t pid, const char *name, long long *v);

@@ -70,44 +70,6 @@ static int df_fs(struct df *c, pid_t pid, pid_t id, struct err *e)
 	return image_write_one(c->dir_fd, "fs", name, &fs.base, e);
 }
 
-static int df_int_cmp(const void *a, const void *b)
-{
-	return *(const int *)a - *(const int *)b;
-}
-
-/* The descriptor numbers open in pid, ascending; *fds is malloc'd. */
-static int df_list_fds(pid_t pid, int **fds, int *nr, struct err *e)
-{
-	_cleanup_closedir_ DIR *d = NULL;
-	_cleanup_free_ int *v = NULL;
-	struct dirent *de;
-	char path[64];
-	size_t cap = 0;
-	int n = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
-	d = opendir(path);
-	if (!d)
-		return err_errno(e, "list the descriptors of pid %d ('%s')", pid, path);
-	while ((errno = 0, de = readdir(d))) {
-		char *end;
-		long fd = strtol(de->d_name, &end, 10);
-
-		if (de->d_name[0] == '.' || *end || fd < 0 || fd > INT_MAX)
-			continue;
-		if (grow_cap(&v, &cap, (size_t)n + 1) < 0)
-			return err_errno(e, "list the descriptors of pid %d", pid);
-		v[n++] = fd;
-	}
-	if (errno)
-		return err_errno(e, "list the descriptors of pid %d ('%s')", pid, path);
-	if (n)
-		qsort(v, n, sizeof(*v), df_int_cmp);
-	*fds = TAKE_PTR(v);
-	*nr = n;
-	return 0;
-}
-
 /* Why the file behind a descriptor, of kind k, cannot be dumped yet, or
  * NULL if it can. */
 static const char *df_unsupported(const struct df_kind *k, const char *link, const struct stat *st, char *buf,
@@ -199,7 +161,7 @@ int df_task(struct df *c, pid_t pid, pid_t id, struct err *e)
 				 "(it exited, or the tree was not stopped)", pid);
 	if ((ret = df_fs(c, pid, id, e)) < 0)
 		return ret;
-	if ((ret = df_list_fds(pid, &fds, &nr, e)) < 0)
+	if ((ret = proc_list_fds(pid, &fds, &nr, e)) < 0)
 		return ret;
 	snprintf(name, sizeof(name), "fdinfo-%d.img", id);
 	if ((ret = image_open_write(&fdinfo, c->dir_fd, "fdinfo", name, e)) < 0)

@@ -5,6 +5,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "images/collect.h"
 #include "images/mm.pb-c.h"
 #include "ipc/stage.h"
 #include "lib/proc.h"
@@ -19,12 +20,10 @@ struct dm_totals {
 };
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);
-/* mm.c: build and write mm-PID.img from smaps, stat, auxv and exe. */
-/* pid is where /proc shows the process, id names its images (they differ
- * when the tree has a pid namespace of its own). */
-int dm_write_mm(int dirfd, pid_t pid, pid_t id, struct proc_vma *vmas, int nr, VmaKind *kinds, struct err *e);
-/* Classifies one VMA; fails for what cannot be dumped. */
-int dm_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct err *e);
+/* mm.c: write mm-PID.img, as images/collect.h read it; id names the
+ * images (the pid /proc shows differs when the tree has a pid namespace of
+ * its own). */
+int dm_write_mm(int dirfd, pid_t id, const struct collect_mm *c, struct err *e);
 /* memfd.c: saves the memfd a VMA maps (memfd-INO.img, pages-memfd-INO.img),
  * once for the whole tree; refuses one that cannot be made again. */
 int dm_memfd(int dirfd, pid_t pid, const struct proc_vma *v, struct dm_totals *tot, struct err *e);

@@ -9,25 +9,19 @@
 /* Dumps one process: layout first, then pages. */
 static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_totals *tot, struct err *e)
 {
-	_cleanup_free_ struct proc_vma *vmas = NULL;
-	_cleanup_free_ VmaKind *kinds = NULL;
-	int nr, ret;
+	struct collect_mm c;
+	int ret;
 
-	if ((ret = proc_read_smaps(pid, &vmas, &nr, e)) < 0)
-		return ret;
-	kinds = calloc(nr, sizeof(*kinds));
-	if (!kinds)
-		return err_errno(e, "allocate %d VMA kinds", nr);
-	for (int i = 0; i < nr; i++)
-		if ((ret = dm_vma_kind(pid, &vmas[i], &kinds[i], e)) < 0)
-			return ret;
-	if ((ret = dm_write_mm(dirfd, pid, id, vmas, nr, kinds, e)) < 0)
-		return ret;
-	for (int i = 0; i < nr; i++)
-		if ((kinds[i] == VMA_KIND__VMA_MEMFD_SHARED || kinds[i] == VMA_KIND__VMA_MEMFD_PRIVATE) &&
-		    (ret = dm_memfd(dirfd, pid, &vmas[i], tot, e)) < 0)
-			return ret;
-	return dm_write_pages(dirfd, pid, id, vmas, nr, kinds, tot, e);
+	ret = collect_mm(pid, &c, e);
+	if (ret == 0)
+		ret = dm_write_mm(dirfd, id, &c, e);
+	for (int i = 0; ret == 0 && i < c.nr; i++)
+		if (c.kinds[i] == VMA_KIND__VMA_MEMFD_SHARED || c.kinds[i] == VMA_KIND__VMA_MEMFD_PRIVATE)
+			ret = dm_memfd(dirfd, pid, &c.vmas[i], tot, e);
+	if (ret == 0)
+		ret = dm_write_pages(dirfd, pid, id, c.vmas, c.nr, c.kinds, tot, e);
+	collect_mm_free(&c);
+	return ret;
 }
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)

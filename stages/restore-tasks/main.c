@@ -58,7 +58,8 @@
  *	so /proc shows the restored pids.
  *
  *	Release. When every task is done it loads registers, FPU/xstate and
- *	signal mask of every thread and detaches them all at once.
+ *	signal mask of every thread, has the verify stage compare the tree
+ *	with the images (verify.c), and detaches them all at once.
  *
  * Inputs	stdin: 'task' records (collect-pstree), 'mntns' records
  *	(build-mntns), 'fd_plan', 'fs_plan' and 'epoll_add' records
@@ -82,7 +83,11 @@
  * Named fds	`files` (required, above); `tty` (with restore --shell-job): the
  *	terminal amber runs on. A root that leads its own process group (a
  *	shell's job) gets it as its foreground group before the tree runs, if
- *	amber's group had it.
+ *	amber's group had it. `verify` (unless restore --no-verify): a stream
+ *	socket to the verify stage; once every task is made, and before any
+ *	runs, the stage sends a 'task' record per process (host_pid: its pid
+ *	here) and waits for verify's 'verdict'; a tree that differs from the
+ *	images is removed (verify.c).
  *
  * Exit status	lib/exitcodes.h. On failure every task it created is killed
  *	(and, being traced with PTRACE_O_EXITKILL, dies with the stage); a
@@ -125,7 +130,7 @@ int main(int argc, char **argv)
 		.reads_images = true,
 		.summary = "fork every process with its old pid and transplant its memory and CPU state into it",
 		.fds = { FD_NAME_FILES },
-		.optional_fds = { FD_NAME_TTY },
+		.optional_fds = { FD_NAME_TTY, FD_NAME_VERIFY },
 		.keep_all_caps = true,
 		.syscalls = restore_tasks_syscalls,
 		.ioctls = restore_tasks_ioctls,

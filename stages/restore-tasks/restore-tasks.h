@@ -178,6 +178,10 @@ struct rt_opts {
 void rt_foreground(const struct rt_plan *p, int tty);
 
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* verify.c: names the made tree's tasks on the verify socket fd and waits
+ * for the verify stage's verdict; fails (EXIT_INPUT) if it found the tree
+ * differs from the images, so that the tree is removed before it runs. */
+int rt_verify(const struct rt_plan *p, int fd, struct err *e);
 /* Reads and checks the state stream on fd into p (tasks, fd and fs plans,
  * epoll registrations, namespaces), with no side effect: what
  * tests/fuzz/fuzz_stage_restore_tasks.c feeds; rt_plan_free frees it. */
@@ -232,8 +236,10 @@ int rt_memfd_make(int dirfd, struct rt_plan *p, struct err *e);
 void rt_memfd_free(struct rt_plan *p);
 /* The memfd a VMA maps, or NULL (not a memfd VMA). */
 const struct rt_memfd *rt_memfd_of(const struct rt_memfds *s, const VmaEntry *v);
-/* Sets the final registers, FPU state and mask of every thread of t and
- * detaches them. */
+/* Sets the final registers, FPU state and mask of every thread of t, which
+ * stay stopped (what verify sees is what they start from). */
+int rt_load_threads(struct rt_task *t, struct err *e);
+/* Detaches every thread of t: it runs. */
 int rt_release(struct rt_task *t, struct err *e);
 
 /* ns.c: makes the tree's own UTS, IPC and network namespaces again

@@ -430,6 +430,13 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	/* The tree's own proc, in its new pid namespace (procmnt.c). */
 	if (ret == 0)
 		ret = rt_procmnt_mount(&p, e);
+	for (int i = 0; ret == 0 && i < p.nr; i++)
+		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
+			ret = rt_load_threads(&p.tasks[i], e);
+	/* Last, with every task made and none running: the verify stage
+	 * compares them with the images (unless --no-verify). */
+	if (ret == 0 && stage_fd(ctx, FD_NAME_VERIFY) >= 0)
+		ret = rt_verify(&p, stage_fd(ctx, FD_NAME_VERIFY), e);
 	/* Before it runs: a job that reads its terminal must not meet SIGTTIN. */
 	if (ret == 0 && stage_fd(ctx, FD_NAME_TTY) >= 0)
 		rt_foreground(&p, stage_fd(ctx, FD_NAME_TTY));

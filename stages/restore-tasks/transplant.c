@@ -636,7 +636,7 @@ static int rt_unmap_trampoline(struct rsys *r, struct rt_task *t, struct err *e)
 	return 0;
 }
 
-int rt_release(struct rt_task *t, struct err *e)
+int rt_load_threads(struct rt_task *t, struct err *e)
 {
 	for (int k = 0; k < t->nr_threads; k++) {
 		struct rt_thread *th = &t->threads[k];
@@ -660,6 +660,11 @@ int rt_release(struct rt_task *t, struct err *e)
 		if ((ret = tracee_set_sigmask(th->host_tid, th->core->sigmask, e)) < 0)
 			return ret;
 	}
+	return 0;
+}
+
+int rt_release(struct rt_task *t, struct err *e)
+{
 	/* Only when every thread is loaded does any of them run again. */
 	for (int k = 0; k < t->nr_threads; k++)
 		if (ptrace(PTRACE_DETACH, t->threads[k].host_tid, 0, 0) < 0)

@@ -10,42 +10,13 @@
 #include <sys/ptrace.h>
 #include <sys/syscall.h>
 
+#include "images/collect.h"
 #include "lib/cleanup.h"
 #include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/rsys.h"
 #include "stages/seize/taskstate.h"
-
-/* The supplementary groups: the value of status's "Groups:" line, gids
- * separated by blanks (0 included, so not proc_parse_pid_list). */
-static int seize_groups(const char *status, CredsEntry *c, struct err *e)
-{
-	const char *g = strstr(status, "\nGroups:");
-	size_t n = 0, cap = 0;
-
-	if (!g)
-		return err_input(e, "no 'Groups:' line");
-	g += strlen("\nGroups:");
-	for (;;) {
-		char *end;
-		unsigned long v;
-
-		g += strspn(g, " \t");
-		if (!*g || *g == '\n')
-			break;
-		errno = 0;
-		v = strtoul(g, &end, 10);
-		if (end == g || errno || v > UINT32_MAX)
-			return err_input(e, "bad 'Groups:' value '%.40s'", g);
-		if (grow_cap(&c->groups, &cap, n + 1) < 0)
-			return err_errno(e, "read groups");
-		c->groups[n++] = v;
-		c->n_groups = n;
-		g = end;
-	}
-	return 0;
-}
 
 /* Every seccomp filter of tid, oldest first: the kernel's filter_off counts
  * from the oldest (get_nth_filter), whatever ptrace(2) says. */
@@ -87,40 +58,23 @@ static int seize_seccomp(pid_t tid, CoreEntry *core, struct err *e)
 
 int seize_creds(pid_t pid, pid_t tid, struct rsys *r, CoreEntry *core, struct err *e)
 {
-	struct proc_status st;
-	_cleanup_free_ char *text = NULL;
-	char path[64];
 	CredsEntry *c;
+	int ret, seccomp = 0;
 	long res;
-	int ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", pid, tid);
-	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
-		return ret;
-	if ((ret = proc_parse_status(text, &st, e)) < 0)
-		return err_wrap(e, "'%s'", path);
-	if (st.seccomp == 1)
-		return err_input(e, "thread %d is in seccomp strict mode, where it may only read, write and exit: it cannot be dumped", tid);
 	c = core->creds = malloc(sizeof(*c));
 	if (!c)
 		return err_errno(e, "allocate credentials of thread %d", tid);
-	creds_entry__init(c);
-	c->uid = st.uid[0]; c->euid = st.uid[1]; c->suid = st.uid[2]; c->fsuid = st.uid[3];
-	c->gid = st.gid[0]; c->egid = st.gid[1]; c->sgid = st.gid[2]; c->fsgid = st.gid[3];
-	c->cap_inh = st.capinh;
-	c->cap_prm = st.capprm;
-	c->cap_eff = st.capeff;
-	c->cap_bnd = st.capbnd;
-	c->cap_amb = st.capamb;
-	c->no_new_privs = st.no_new_privs;
-	if ((ret = seize_groups(text, c, e)) < 0)
-		return err_wrap(e, "'%s'", path);
+	if ((ret = collect_creds(pid, tid, c, &seccomp, e)) < 0)
+		return ret;
+	if (seccomp == 1)
+		return err_input(e, "thread %d is in seccomp strict mode, where it may only read, write and exit: it cannot be dumped", tid);
 	if ((ret = rsys_call(r, &res, SYS_prctl, PR_GET_SECUREBITS, 0, 0, 0, 0, 0, e)) < 0)
 		return ret;
 	if (res < 0)
 		return err_errnum(e, -res, "thread %d: PR_GET_SECUREBITS", tid);
 	c->securebits = res;
-	if (st.seccomp == 2)
+	if (seccomp == 2)
 		return seize_seccomp(tid, core, e);
 	return 0;
 }
@@ -128,7 +82,7 @@ int seize_creds(pid_t pid, pid_t tid, struct rsys *r, CoreEntry *core, struct er
 void seize_creds_free(CoreEntry *core)
 {
 	if (core->creds)
-		free(core->creds->groups);
+		collect_creds_free(core->creds);
 	free(core->creds);
 	for (size_t i = 0; i < core->n_seccomp; i++)
 		free(core->seccomp[i]);

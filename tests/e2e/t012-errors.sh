@@ -390,7 +390,7 @@ testTimingsAddUp() {
 	e2e_wait_dead "$pid" && e2e_reap "$pid"
 	e2e_amber_ok restore -D "$T/img" -d --pidfile "$T/restored.pid" --timings || return 0
 	e2e_track "$(cat "$T/restored.pid")"
-	msg=$(timings_add_up "$E2E_OUT" "collect-pstree collect-remaps build-mntns restore-files restore-tasks")
+	msg=$(timings_add_up "$E2E_OUT" "collect-pstree collect-remaps build-mntns restore-files verify restore-tasks")
 	assertEquals "restore timings add up: $msg: $E2E_OUT" 0 $?
 	assertEquals "the restored spine carries on" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }

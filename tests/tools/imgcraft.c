@@ -1,5 +1,5 @@
 /* imgcraft: edits a dump's images the way an attacker who can write them
- * would, for tests/e2e/t016-confine.sh. Records are read and written with
+ * would, for tests/e2e/t017-confine.sh and t018-verify.sh. Records are read and written with
  * amber's own image code (images/image.h), so a crafted image is well
  * formed and only what it says is a lie.
  *
@@ -17,6 +17,10 @@
  *		(its flags still MAP_SHARED)
  *	imgcraft unix-name DIR OLD NEW
  *		renames the unix socket named OLD to NEW in files.img
+ *	imgcraft rlimit DIR TID RESOURCE MAX
+ *		sets the hard limit of RESOURCE (a number) in core-TID.img to
+ *		MAX (what a restore without CAP_SYS_RESOURCE cannot give back
+ *		when MAX is above its own; for tests/e2e/t018-verify.sh)
  *
  * Exit status 0 when done, 1 with a message when not. */
 #include <endian.h>
@@ -27,6 +31,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "images/core.pb-c.h"
 #include "images/files.pb-c.h"
 #include "images/image.h"
 #include "images/mm.pb-c.h"
@@ -221,6 +226,32 @@ static int craft_unix_name(int dir, int argc, char **argv)
 	return 0;
 }
 
+static int craft_rlimit(int dir, int argc, char **argv)
+{
+	char name[64];
+	struct records r;
+	CoreEntry *c;
+	unsigned long res;
+	int n = 0;
+
+	if (argc != 3)
+		die("usage: imgcraft rlimit DIR TID RESOURCE MAX", NULL);
+	snprintf(name, sizeof(name), "core-%s.img", argv[0]);
+	res = strtoul(argv[1], NULL, 10);
+	load(dir, "core", name, false, &r);
+	c = (CoreEntry *)r.m[0];
+	for (size_t i = 0; i < c->n_rlimits; i++)
+		if (c->rlimits[i]->resource == res) {
+			c->rlimits[i]->max = strtoull(argv[2], NULL, 10);
+			n++;
+		}
+	if (!n)
+		die("core image has no such rlimit", NULL);
+	store(dir, "core", name, &r, NULL);
+	unload(&r);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	struct err e = { 0 };
@@ -228,7 +259,7 @@ int main(int argc, char **argv)
 	int dir, ret;
 
 	if (argc < 3)
-		die("usage: imgcraft remap|tmpfs-symlink|tmpfs-file|pagemap|unix-name DIR ...", NULL);
+		die("usage: imgcraft remap|tmpfs-symlink|tmpfs-file|pagemap|unix-name|rlimit DIR ...", NULL);
 	if ((dir = open(argv[2], O_RDONLY | O_DIRECTORY)) < 0)
 		die(argv[2], NULL);
 	/* What it writes belongs to the dump in DIR, as every image must. */
@@ -241,6 +272,8 @@ int main(int argc, char **argv)
 		ret = craft_tmpfs(dir, !strcmp(argv[1], "tmpfs-symlink"), argc - 3, argv + 3);
 	else if (!strcmp(argv[1], "pagemap"))
 		ret = craft_pagemap(dir, argc - 3, argv + 3);
+	else if (!strcmp(argv[1], "rlimit"))
+		ret = craft_rlimit(dir, argc - 3, argv + 3);
 	else if (!strcmp(argv[1], "unix-name"))
 		ret = craft_unix_name(dir, argc - 3, argv + 3);
 	else

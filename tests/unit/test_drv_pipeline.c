@@ -123,8 +123,8 @@ static void failed(struct pl_ctx *c)
 static bool skip_always(const struct pl_ctx *c) { return true; }
 
 static const struct pl_chan chans[] = {
-	{ FD_NAME_CONTROL, FD_DEF_CONTROL, true, { "fake-held", NULL }, { PL_REPLAY_NONE, PL_REPLAY_NONE }, "verdict" },
-	{ FD_NAME_FILES, FD_DEF_FILES, false, { "fake-a", "fake-c" }, { PL_REPLAY_DRAIN, PL_REPLAY_PRODUCER }, "files" },
+	{ FD_NAME_CONTROL, FD_DEF_CONTROL, true, .end = { "fake-held", NULL }, .replay = { PL_REPLAY_NONE, PL_REPLAY_NONE }, .what = "verdict" },
+	{ FD_NAME_FILES, FD_DEF_FILES, false, .end = { "fake-a", "fake-c" }, .replay = { PL_REPLAY_DRAIN, PL_REPLAY_PRODUCER }, .what = "files" },
 };
 
 /* held (stream, held) -> a (exit) -> b (beside) -> c (exit) -> finish -> release held */

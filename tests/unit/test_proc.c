@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "lib/proc.h"
 #include "tests/unit/fixture.h"
@@ -638,6 +639,79 @@ static void proc_read_file_errors(void)
 	free(text);
 }
 
+/* /proc/PID/limits as Linux 6.18 prints it: values by column, names with
+ * blanks, "unlimited" for RLIM_INFINITY, the last column sometimes empty. */
+static const char proc_limits_text[] =
+	"Limit                     Soft Limit           Hard Limit           Units     \n"
+	"Max cpu time              unlimited            unlimited            seconds   \n"
+	"Max file size             unlimited            unlimited            bytes     \n"
+	"Max data size             unlimited            unlimited            bytes     \n"
+	"Max stack size            8388608              unlimited            bytes     \n"
+	"Max core file size        0                    unlimited            bytes     \n"
+	"Max resident set          unlimited            unlimited            bytes     \n"
+	"Max processes             96367                96367                processes \n"
+	"Max open files            1024                 20000                files     \n"
+	"Max locked memory         8388608              8388608              bytes     \n"
+	"Max address space         unlimited            unlimited            bytes     \n"
+	"Max file locks            unlimited            unlimited            locks     \n"
+	"Max pending signals       96367                96367                signals   \n"
+	"Max msgqueue size         819200               819200               bytes     \n"
+	"Max nice priority         0                    0                    \n"
+	"Max realtime priority     0                    0                    \n"
+	"Max realtime timeout      unlimited            unlimited            us        \n";
+
+static void proc_limits_fields(void)
+{
+	struct proc_rlimit lim[PROC_NR_RLIMITS];
+	struct err e = { 0 };
+
+	CHECK_INT(proc_parse_limits(proc_limits_text, lim, &e), 0);
+	CHECK_U64(lim[RLIMIT_CPU].cur, UINT64_MAX);
+	CHECK_U64(lim[RLIMIT_STACK].cur, 8388608);
+	CHECK_U64(lim[RLIMIT_STACK].max, UINT64_MAX);
+	CHECK_U64(lim[RLIMIT_CORE].cur, 0);
+	CHECK_U64(lim[RLIMIT_NOFILE].cur, 1024);
+	CHECK_U64(lim[RLIMIT_NOFILE].max, 20000);
+	CHECK_U64(lim[RLIMIT_RTPRIO].max, 0);
+	CHECK_U64(lim[RLIMIT_RTTIME].max, UINT64_MAX);
+}
+
+static void proc_limits_malformed(void)
+{
+	struct proc_rlimit lim[PROC_NR_RLIMITS];
+	struct err e = { 0 };
+	char *cut = strdup(proc_limits_text);
+
+	/* A resource missing, a value that is no number, a line cut short. */
+	cut[strlen(cut) - 80] = 0;
+	CHECK_INT(proc_parse_limits(cut, lim, &e), -EINVAL);
+	CHECK_CONTAINS(e.msg, "limits");
+	free(cut);
+	cut = strdup(proc_limits_text);
+	memcpy(strstr(cut, "1024 "), "abcd", 4);
+	CHECK_INT(proc_parse_limits(cut, lim, &e), -EINVAL);
+	CHECK_CONTAINS(e.msg, "line 9");
+	free(cut);
+	CHECK_INT(proc_parse_limits("Limit\nMax cpu\n", lim, &e), -EINVAL);
+	CHECK_INT(proc_parse_limits("", lim, &e), -EINVAL);
+}
+
+/* This process's own limits, read both ways. */
+static void proc_limits_live(void)
+{
+	struct proc_rlimit lim[PROC_NR_RLIMITS];
+	struct err e = { 0 };
+
+	CHECK_INT(proc_read_limits(getpid(), lim, &e), 0);
+	for (int r = 0; r < PROC_NR_RLIMITS; r++) {
+		struct rlimit rl;
+
+		REQUIRE(getrlimit(r, &rl) == 0);
+		CHECK_U64(lim[r].cur, rl.rlim_cur);
+		CHECK_U64(lim[r].max, rl.rlim_max);
+	}
+}
+
 static const struct unit_case cases[] = {
 	UNIT_CASE(proc_maps_fixture_every_line),
 	UNIT_CASE(proc_maps_fixture_fields),
@@ -662,6 +736,9 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(proc_pid_list_edge_cases),
 	UNIT_CASE(proc_children_and_threads_live),
 	UNIT_CASE(proc_read_file_errors),
+	UNIT_CASE(proc_limits_fields),
+	UNIT_CASE(proc_limits_malformed),
+	UNIT_CASE(proc_limits_live),
 };
 
 UNIT_MAIN(cases)

@@ -1,0 +1,171 @@
+/* verify/fds.c: each restored descriptor, read as dump-files reads one
+ * (lib/proc.h: the fd list, fdinfo, the file behind it), against
+ * fdinfo-PID.img and the files.img entry it names; and the umask, cwd and
+ * root against fs-PID.img. */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "images/fs.pb-c.h"
+#include "images/image.h"
+#include "lib/cleanup.h"
+#include "lib/proc.h"
+#include "stages/verify/verify.h"
+
+/* Reads the link at /proc/PID/NAME into buf ("" if it cannot be read). */
+static void vf_link(pid_t pid, const char *name, char *buf, size_t size)
+{
+	char path[96];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	n = readlink(path, buf, size - 1);
+	buf[n < 0 ? 0 : n] = 0;
+}
+
+/* A description made again (a socket, a memfd, a ghost, an anonymous
+ * file) is another inode; one opened by its path, or a FIFO, is the same,
+ * unless the restore was told files may have changed. Only in this stage's
+ * mount namespace: in a namespace build-mntns made, a tmpfs is made again
+ * from the images, on a new device that may even reuse the old number. */
+static bool vf_same_inode(const struct vf *v, const RegFileEntry *f, bool same_ns)
+{
+	return same_ns && !v->o->allow_changed && f->has_inode && f->has_dev && !f->remapped && !f->external &&
+	       !f->unix_sk && !f->anon && !f->has_pipe_ino && !f->memfd && f->path && f->path[0] == '/';
+}
+
+/* Flags that open(2) keeps in f_flags but that only the open that made
+ * the file could have: O_TMPFILE (with O_DIRECTORY in it) and O_NOFOLLOW.
+ * An unlinked file comes back through its remap or ghost, without them. */
+#define VF_OPEN_ONLY_FLAGS	(__O_TMPFILE | O_DIRECTORY | O_NOFOLLOW)
+
+/* One descriptor that both the images and the process have. */
+static int vf_fd(struct vf *v, const struct vf_task *t, const FdinfoEntry *d, bool same_ns, struct err *e)
+{
+	const RegFileEntry *f = d->id < v->nr_files ? v->files[d->id] : NULL;
+	struct proc_fdinfo fi;
+	struct stat st;
+	char who[64], what[160], path[96];
+	int ret;
+
+	snprintf(who, sizeof(who), "pid %u fd %u", t->pe->pid, d->fd);
+	if ((ret = proc_read_fdinfo(t->host, d->fd, &fi, e)) < 0)
+		return ret;
+	snprintf(path, sizeof(path), "/proc/%d/fd/%u", t->host, d->fd);
+	if (stat(path, &st) < 0)
+		return err_errno(e, "stat %s ('%s')", who, path);
+	snprintf(what, sizeof(what), "%s: close-on-exec", who);
+	vf_num(v, what, d->cloexec, !!(fi.flags & O_CLOEXEC));
+	if (!f) {
+		vf_checked(v);
+		vf_diff(v, "%s: its file %u is not in files.img", who, d->id);
+		return 0;
+	}
+	/* What amber was given for an external file (--inherit-fd,
+	 * --shell-job) is the caller's: only its presence is the tree's. */
+	if (f->external)
+		return 0;
+	snprintf(what, sizeof(what), "%s (file %u, '%s'): open flags", who, d->id, f->path);
+	if (f->remapped)
+		vf_hex(v, what, f->flags & ~VF_OPEN_ONLY_FLAGS, fi.flags & ~(O_CLOEXEC | VF_OPEN_ONLY_FLAGS));
+	else
+		vf_hex(v, what, f->flags, fi.flags & ~O_CLOEXEC);
+	if (f->has_mode) {
+		snprintf(what, sizeof(what), "%s (file %u, '%s'): file type", who, d->id, f->path);
+		vf_hex(v, what, f->mode & S_IFMT, st.st_mode & S_IFMT);
+	}
+	/* A position means something only where a file has one. */
+	if (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || S_ISBLK(st.st_mode)) {
+		snprintf(what, sizeof(what), "%s (file %u, '%s'): position", who, d->id, f->path);
+		vf_num(v, what, f->pos, fi.pos);
+	}
+	if (vf_same_inode(v, f, same_ns)) {
+		snprintf(what, sizeof(what), "%s (file %u, '%s'): device", who, d->id, f->path);
+		vf_hex(v, what, f->dev, st.st_dev);
+		snprintf(what, sizeof(what), "%s (file %u, '%s'): inode", who, d->id, f->path);
+		vf_num(v, what, f->inode, st.st_ino);
+	}
+	return 0;
+}
+
+/* umask, and cwd and root where paths read here are the process's. */
+static int vf_fs(struct vf *v, const struct vf_task *t, struct err *e)
+{
+	FsEntry *fs = NULL;
+	struct proc_status st;
+	char name[64], what[96], now[4096];
+	struct stat ns;
+	int ret;
+
+	snprintf(name, sizeof(name), "fs-%u.img", t->pe->pid);
+	if ((ret = image_read_one(v->dir_fd, "fs", name, (ProtobufCMessage **)&fs, e)) < 0)
+		return ret;
+	if ((ret = proc_read_status(t->host, 0, &st, e)) < 0) {
+		fs_entry__free_unpacked(fs, NULL);
+		return ret;
+	}
+	if (fs->has_umask) {
+		snprintf(what, sizeof(what), "pid %u: umask", t->pe->pid);
+		vf_hex(v, what, fs->umask, st.umask);
+	}
+	snprintf(name, sizeof(name), "/proc/%d/ns/mnt", t->host);
+	if (stat(name, &ns) == 0 && ns.st_ino == v->mntns) {
+		vf_link(t->host, "cwd", now, sizeof(now));
+		snprintf(what, sizeof(what), "pid %u: working directory", t->pe->pid);
+		vf_str(v, what, fs->cwd, now);
+		vf_link(t->host, "root", now, sizeof(now));
+		snprintf(what, sizeof(what), "pid %u: root", t->pe->pid);
+		vf_str(v, what, fs->root, now);
+	}
+	fs_entry__free_unpacked(fs, NULL);
+	return 0;
+}
+
+int vf_fds(struct vf *v, const struct vf_task *t, struct err *e)
+{
+	_cleanup_free_ int *fds = NULL;
+	struct image img;
+	ProtobufCMessage *m;
+	char name[64];
+	int nr, ret, seen = 0;
+
+	char path[64];
+	struct stat ns;
+	bool same_ns;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", t->host);
+	same_ns = stat(path, &ns) == 0 && ns.st_ino == v->mntns;
+	if ((ret = proc_list_fds(t->host, &fds, &nr, e)) < 0)
+		return ret;
+	snprintf(name, sizeof(name), "fdinfo-%u.img", t->pe->pid);
+	if ((ret = image_open_read(&img, v->dir_fd, "fdinfo", name, e)) < 0)
+		return ret;
+	/* fdinfo-PID.img is in ascending fd order, as the list is. */
+	while ((ret = image_read(&img, &m, e)) > 0) {
+		FdinfoEntry *d = (FdinfoEntry *)m;
+
+		for (; seen < nr && (uint32_t)fds[seen] < d->fd; seen++) {
+			vf_checked(v);
+			vf_diff(v, "pid %u fd %d: restored, not dumped", t->pe->pid, fds[seen]);
+		}
+		vf_checked(v);
+		if (seen < nr && (uint32_t)fds[seen] == d->fd) {
+			seen++;
+			ret = vf_fd(v, t, d, same_ns, e);
+		} else {
+			vf_diff(v, "pid %u fd %u: dumped, not restored", t->pe->pid, d->fd);
+		}
+		fdinfo_entry__free_unpacked(d, NULL);
+		if (ret < 0)
+			break;
+	}
+	image_close(&img);
+	for (; ret == 0 && seen < nr; seen++) {
+		vf_checked(v);
+		vf_diff(v, "pid %u fd %d: restored, not dumped", t->pe->pid, fds[seen]);
+	}
+	return ret < 0 ? ret : vf_fs(v, t, e);
+}
