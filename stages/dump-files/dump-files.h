@@ -28,6 +28,7 @@
 #include "images/image.h"
 #include "lib/err.h"
 #include "lib/external.h"
+#include "lib/inetopt.h"
 #include "lib/proc.h"
 #include "lib/sockdiag.h"
 
@@ -130,6 +131,22 @@ struct df_usk {
 	char why[320];			/* a reason built for this socket */
 };
 
+/* What one TCP or UDP socket's files.img record points to, freed once
+ * written (inet.c). */
+#define DF_INET_MAX_OPTS 64
+struct df_isk {
+	InetSocketEntry s;
+	uint8_t src[16], dst[16];
+	InetSockOpt opts[DF_INET_MAX_OPTS];
+	InetSockOpt *optp[DF_INET_MAX_OPTS];
+	uint8_t optdata[DF_INET_MAX_OPTS][INETOPT_MAX_BYTES];
+	InetDatagram *dgrams;		/* the queue (data points into buf) */
+	InetDatagram **dgramp;
+	uint8_t (*from)[16];		/* the senders' addresses */
+	uint8_t *buf;
+	char why[320];			/* a reason built for this socket */
+};
+
 /* One new open file description, being described for its files.img
  * record; what the record points to lives here until it is written. */
 struct df_desc {
@@ -141,6 +158,7 @@ struct df_desc {
 	RegFileEntry re;		/* id and common fields set, the kind's to fill */
 	char path[PATH_MAX];		/* the path without " (deleted)" (memfd.c, path.c) */
 	struct df_usk usk;		/* a unix socket's (sockets.c, unixq.c) */
+	struct df_isk isk;		/* a TCP or UDP socket's (inet.c) */
 	AnonFileEntry anon;		/* an anonymous inode's (anon.c) */
 	EpollTargetEntry *tfds;
 	void *watches;
@@ -269,6 +287,14 @@ void df_unix_check(struct df *c);
  * accepting them (--accept-backlog), and writes their embryo records; a
  * refusal if that is not allowed. */
 int df_unix_backlogs(struct df *c, struct err *e);
+
+/* inet.c: a TCP or UDP socket (family AF_INET or AF_INET6), whose copy
+ * here is sk: fills d->re.inet_sk, or sets *why to the reason it cannot be
+ * restored (the caller refuses it). */
+int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const char **why, struct err *e);
+void df_inet_release(struct df_desc *d);
+/* "ADDR:PORT" ("[ADDR]:PORT" for AF_INET6) of addr, for messages. */
+void df_inet_name(int family, const uint8_t *addr, unsigned port, char *buf, size_t size);
 
 /* unixq.c: peeks at what waits in unix socket sk (held by pid's fd) into
  * k: the bytes, the senders' names and the files in flight, each described

@@ -215,8 +215,9 @@ static const struct stage_desc dump_files_desc = {
 		 "                            such a connection fails the dump)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
 	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
-	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
-	.nr_caps = 6,
+	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT,
+		  CAP_NET_ADMIN },
+	.nr_caps = 7,
 	.options = dump_files_options,
 	.parse_option = dump_files_parse_option,
 	.run = dump_files_run,

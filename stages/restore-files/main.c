@@ -239,8 +239,9 @@ static const struct stage_desc restore_files_desc = {
 	.optional_fds = { FD_NAME_HIDDEN, FD_NAME_TTY },
 	/* CHOWN: a remade unlinked file gets its owner back. SYS_ADMIN and
 	 * SYS_CHROOT: setns into the tree's mount namespace. */
-	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
-	.nr_caps = 5,
+	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_NET_ADMIN,
+		  CAP_NET_BIND_SERVICE, CAP_NET_RAW },
+	.nr_caps = 8,
 	.syscalls = restore_files_syscalls,
 	.ioctls = restore_files_ioctls,
 	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump, and bind a unix\n"

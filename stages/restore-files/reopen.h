@@ -179,6 +179,15 @@ int reopen_unix_place(const struct reopen *r, const struct sockaddr_un *sa, bool
 void reopen_unix_place_close(struct reopen_unix_place *p);
 int reopen_unix_clear_stale(const struct reopen_unix_place *p, const struct sockaddr_un *sa);
 void reopen_unix_unlink(const struct reopen_unix_place *p);
+/* A TCP or UDP socket made again: options, address, listening (inet.c);
+ * its record checked first, when files.img is read (an option that is
+ * not in lib/inetopt.h's table is bad input); once every file is open,
+ * the datagrams that waited in UDP sockets sent again from their
+ * senders' addresses, and the sockets connected and shut down. */
+int reopen_inet_check(const RegFileEntry *re, struct err *e);
+int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e);
+int reopen_inet_finish(struct reopen *r, struct err *e);
+
 /* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with
  * -1, and the ioctl requests it makes, ending with 0. */
 extern const int restore_files_syscalls[];

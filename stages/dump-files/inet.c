@@ -1,0 +1,362 @@
+/* dump-files/inet.c: TCP and UDP sockets, IPv4 and IPv6, of amber's own
+ * network namespace: listeners, bound or unbound sockets, UDP sockets with
+ * their peer and the datagrams waiting in them; their addresses from
+ * getsockname and getpeername, their state and a listener's backlog and
+ * accept queue from inet_diag (lib/inetdiag.h), and every option of
+ * lib/inetopt.h that differs from a new socket's. Anything else of the
+ * inet families (raw, ICMP, SCTP, an established TCP connection, a
+ * listener with connections waiting) is refused by name; see dump-files.h. */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <linux/sockios.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "lib/cleanup.h"
+#include "lib/grow.h"
+#include "lib/inetdiag.h"
+#include "lib/log.h"
+#include "stages/dump-files/dump-files.h"
+
+#ifndef SO_GET_FILTER
+#define SO_GET_FILTER SO_ATTACH_FILTER
+#endif
+
+/* The kernel's names of TCP states, for messages. */
+static const char *df_inet_state_name(int state)
+{
+	static const char *const names[] = { "?", "ESTABLISHED", "SYN_SENT", "SYN_RECV", "FIN_WAIT1", "FIN_WAIT2",
+					     "TIME_WAIT", "CLOSE", "CLOSE_WAIT", "LAST_ACK", "LISTEN", "CLOSING",
+					     "NEW_SYN_RECV" };
+
+	return state >= 0 && state < (int)(sizeof(names) / sizeof(names[0])) ? names[state] : "?";
+}
+
+void df_inet_name(int family, const uint8_t *addr, unsigned port, char *buf, size_t size)
+{
+	char a[INET6_ADDRSTRLEN];
+
+	if (!inet_ntop(family, addr, a, sizeof(a)))
+		snprintf(a, sizeof(a), "?");
+	snprintf(buf, size, family == AF_INET6 ? "[%s]:%u" : "%s:%u", a, port);
+}
+
+/* The address and port of sa (AF_INET or AF_INET6) into addr (4 or 16
+ * bytes), *port and *scope; false for another family. */
+static bool df_inet_split(const struct sockaddr_storage *sa, uint8_t *addr, uint32_t *port, uint32_t *scope, size_t *len)
+{
+	if (sa->ss_family == AF_INET) {
+		const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+
+		memcpy(addr, &in->sin_addr, 4);
+		*port = ntohs(in->sin_port);
+		*scope = 0;
+		*len = 4;
+		return true;
+	}
+	if (sa->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+
+		memcpy(addr, &in6->sin6_addr, 16);
+		*port = ntohs(in6->sin6_port);
+		*scope = in6->sin6_scope_id;
+		*len = 16;
+		return true;
+	}
+	return false;
+}
+
+/* Is the socket of amber's network namespace? */
+static int df_inet_own_netns(int sk, bool *own, uint64_t *ns, struct err *e)
+{
+	_cleanup_close_ int nsfd = ioctl(sk, SIOCGSKNS);
+	struct stat a, b;
+
+	if (nsfd < 0 || fstat(nsfd, &a) < 0)
+		return err_errno(e, "SIOCGSKNS: the network namespace of a socket");
+	if (stat("/proc/self/ns/net", &b) < 0)
+		return err_errno(e, "stat /proc/self/ns/net");
+	*own = a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+	*ns = a.st_ino;
+	return 0;
+}
+
+/* Saves each option of the table that differs on sk from a new socket of
+ * its kind (fresh): an option left as the kernel made it is set by no one
+ * at restore, so defaults that a sysctl sets follow the restoring host. */
+static int df_inet_opts(int sk, int family, int type, int protocol, struct df_isk *k, struct err *e)
+{
+	_cleanup_close_ int fresh = socket(family, type | SOCK_CLOEXEC, protocol);
+
+	if (fresh < 0)
+		return err_errno(e, "make a new socket to compare the options of socket:[%llu] with",
+				 (unsigned long long)k->s.ino);
+	for (size_t i = 0; i < inetopt_count; i++) {
+		const struct inetopt *o = &inetopt_table[i];
+		uint8_t a[INETOPT_MAX_BYTES] = { 0 }, b[INETOPT_MAX_BYTES] = { 0 };
+		socklen_t la = sizeof(a), lb = sizeof(b);
+		InetSockOpt *s = &k->opts[k->s.n_opts];
+
+		if (!inetopt_applies(o, family, protocol))
+			continue;
+		if (o->kind == INETOPT_INT)
+			la = lb = sizeof(int);
+		if (getsockopt(sk, o->level, o->opt, a, &la) < 0)
+			continue;	/* not on this kernel */
+		if (getsockopt(fresh, o->level, o->opt, b, &lb) < 0)
+			lb = 0;
+		if (la == lb && !memcmp(a, b, la))
+			continue;
+		inet_sock_opt__init(s);
+		s->name = (char *)o->name;
+		if (o->kind == INETOPT_INT) {
+			int v;
+
+			memcpy(&v, a, sizeof(v));
+			s->has_value = true;
+			s->value = v;
+		} else {
+			memcpy(k->optdata[k->s.n_opts], a, la);
+			s->has_data = true;
+			s->data.data = k->optdata[k->s.n_opts];
+			s->data.len = la;
+		}
+		k->optp[k->s.n_opts++] = s;
+	}
+	k->s.opts = k->optp;
+	return 0;
+}
+
+/* Peeks at every datagram waiting at UDP socket sk, with its sender, into
+ * k, leaving them where they are (SO_PEEK_OFF moves past each). */
+static int df_inet_queue(int sk, struct df_isk *k, const char **why, struct err *e)
+{
+	size_t cap = 0, used = 0, n_cap = 0;
+	int old = -1, off = 0;
+	socklen_t len = sizeof(old);
+	int ret = 0;
+
+	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, &len);
+	if (setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off)) < 0)
+		return err_errno(e, "set a peek offset on socket:[%llu]", (unsigned long long)k->s.ino);
+	for (;;) {
+		struct sockaddr_storage from;
+		struct iovec iov;
+		struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof(from), .msg_iov = &iov, .msg_iovlen = 1 };
+		InetDatagram *dg;
+		size_t alen;
+		ssize_t n;
+
+		if (cap - used < 65536 && grow_cap(&k->buf, &cap, used + 65536) < 0) {
+			ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->s.ino);
+			break;
+		}
+		iov = (struct iovec){ k->buf + used, 65536 };
+		setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &off, sizeof(off));
+		n = recvmsg(sk, &mh, MSG_PEEK | MSG_DONTWAIT | MSG_TRUNC);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			break;
+		if (n < 0) {
+			ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->s.ino);
+			break;
+		}
+		if (n == 0) {
+			*why = "an empty datagram waits in it, which amber cannot peek past";
+			break;
+		}
+		if (n > 65536 || (mh.msg_flags & MSG_TRUNC)) {
+			*why = "a datagram larger than 64 KiB waits in it";
+			break;
+		}
+		if (k->s.n_queue == n_cap) {
+			size_t want = n_cap ? n_cap * 2 : 16;
+			InetDatagram *q = realloc(k->dgrams, want * sizeof(*q));
+			uint8_t (*f)[16] = q ? realloc(k->from, want * sizeof(*f)) : NULL;
+
+			if (q)
+				k->dgrams = q;
+			if (f)
+				k->from = f;
+			if (!q || !f) {
+				ret = err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->s.ino);
+				break;
+			}
+			n_cap = want;
+		}
+		dg = &k->dgrams[k->s.n_queue];
+		inet_datagram__init(dg);
+		dg->data.data = (uint8_t *)(uintptr_t)used;	/* an offset until buf stops moving */
+		dg->data.len = n;
+		if (!df_inet_split(&from, k->from[k->s.n_queue], &dg->from_port, &dg->from_scope, &alen)) {
+			*why = "a datagram waits in it from a sender of no inet family";
+			break;
+		}
+		dg->from_addr.data = k->from[k->s.n_queue];
+		dg->from_addr.len = alen;
+		dg->has_from_scope = alen == 16;
+		k->s.n_queue++;
+		used += n;
+		off += n;
+	}
+	setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &old, sizeof(old));
+	if (ret < 0)
+		return ret;
+	if (k->s.n_queue && !(k->dgramp = malloc(k->s.n_queue * sizeof(*k->dgramp))))
+		return err_errno(e, "peek at socket:[%llu]", (unsigned long long)k->s.ino);
+	for (size_t i = 0; i < k->s.n_queue; i++) {
+		k->dgrams[i].data.data = k->buf + (uintptr_t)k->dgrams[i].data.data;
+		k->dgrams[i].from_addr.data = k->from[i];
+		k->dgramp[i] = &k->dgrams[i];
+	}
+	k->s.queue = k->dgramp;
+	return 0;
+}
+
+/* Refuses what cannot be restored: a kind of socket other than TCP and UDP
+ * (why names it), a socket of another network namespace. */
+static const char *df_inet_kind_why(int type, int protocol, char *buf, size_t size)
+{
+	if (type == SOCK_STREAM && protocol == IPPROTO_TCP)
+		return NULL;
+	if (type == SOCK_DGRAM && protocol == IPPROTO_UDP)
+		return NULL;
+	if (type == SOCK_RAW)
+		snprintf(buf, size, "it is a raw socket (SOCK_RAW, protocol %d), which amber cannot restore yet", protocol);
+	else if (type == SOCK_DGRAM && (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6))
+		snprintf(buf, size, "it is an ICMP ping socket, which amber cannot restore yet");
+	else if (protocol == IPPROTO_SCTP)
+		snprintf(buf, size, "it is an SCTP socket, which amber cannot restore yet");
+	else
+		snprintf(buf, size, "it is an inet socket of type %d and protocol %d, which amber cannot restore yet", type,
+			 protocol);
+	return buf;
+}
+
+int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const char **why, struct err *e)
+{
+	struct df_isk *k = &d->isk;
+	InetSocketEntry *s = &k->s;
+	int type = 0, protocol = 0, ret, nfilter;
+	socklen_t len = sizeof(int);
+	struct sockaddr_storage sa;
+	struct inetdiag_sock di;
+	char here[80], there[80];
+	uint64_t ns = 0;
+	bool own = false;
+	size_t alen;
+
+	inet_socket_entry__init(s);
+	*why = NULL;
+	if (getsockopt(sk, SOL_SOCKET, SO_TYPE, &type, &len) < 0)
+		return err_errno(e, "SO_TYPE of pid %d fd %d", d->pid, d->fd);
+	len = sizeof(int);
+	if (getsockopt(sk, SOL_SOCKET, SO_PROTOCOL, &protocol, &len) < 0)
+		return err_errno(e, "SO_PROTOCOL of pid %d fd %d", d->pid, d->fd);
+	if ((*why = df_inet_kind_why(type, protocol, k->why, sizeof(k->why))))
+		return 0;
+	if ((ret = df_inet_own_netns(sk, &own, &ns, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	if (!own) {
+		snprintf(k->why, sizeof(k->why), "it belongs to network namespace net:[%llu], not amber's; amber restores "
+			 "TCP and UDP sockets only in its own network namespace yet", (unsigned long long)ns);
+		*why = k->why;
+		return 0;
+	}
+	if ((ret = inetdiag_find(family, protocol, d->st->st_ino, &di, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	s->family = family;
+	s->type = type;
+	s->protocol = protocol;
+	s->ino = d->st->st_ino;
+	s->state = di.state;
+	len = sizeof(sa);
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(sk, (struct sockaddr *)&sa, &len) < 0 ||
+	    !df_inet_split(&sa, k->src, &s->src_port, &s->src_scope, &alen))
+		return err_errno(e, "getsockname pid %d fd %d", d->pid, d->fd);
+	if (s->src_port) {
+		s->has_src_addr = s->has_src_port = true;
+		s->src_addr.data = k->src;
+		s->src_addr.len = alen;
+		s->has_src_scope = alen == 16;
+	}
+	df_inet_name(family, k->src, s->src_port, here, sizeof(here));
+	if (protocol == IPPROTO_TCP && di.state == 10 /* TCP_LISTEN */) {
+		s->has_backlog = true;
+		s->backlog = di.wqueue;
+		if (di.rqueue) {
+			snprintf(k->why, sizeof(k->why), "the TCP listener on %s has %u connections waiting to be accepted, "
+				 "which amber cannot restore yet; let the process accept them before the dump", here, di.rqueue);
+			*why = k->why;
+			return 0;
+		}
+	} else if (protocol == IPPROTO_TCP && di.state != 7 /* TCP_CLOSE */) {
+		df_inet_name(family, di.dst, di.dport, there, sizeof(there));
+		if (di.state == 1)
+			snprintf(k->why, sizeof(k->why), "it is an established TCP connection %s -> %s, which is dumped only "
+				 "with --tcp-established (not supported yet)", here, there);
+		else
+			snprintf(k->why, sizeof(k->why), "it is a TCP connection %s -> %s in state %s, which amber cannot "
+				 "restore yet", here, there, df_inet_state_name(di.state));
+		*why = k->why;
+		return 0;
+	}
+	if (protocol == IPPROTO_UDP && di.state == 1 /* connected */) {
+		len = sizeof(sa);
+		memset(&sa, 0, sizeof(sa));
+		if (getpeername(sk, (struct sockaddr *)&sa, &len) < 0 ||
+		    !df_inet_split(&sa, k->dst, &s->dst_port, &s->dst_scope, &alen))
+			return err_errno(e, "getpeername pid %d fd %d", d->pid, d->fd);
+		s->has_dst_addr = s->has_dst_port = true;
+		s->dst_addr.data = k->dst;
+		s->dst_addr.len = alen;
+		s->has_dst_scope = alen == 16;
+	} else if (protocol == IPPROTO_UDP && di.state != 7) {
+		snprintf(k->why, sizeof(k->why), "the UDP socket on %s is in state %s, which amber cannot restore", here,
+			 df_inet_state_name(di.state));
+		*why = k->why;
+		return 0;
+	}
+	s->has_shutdown = di.shutdown != 0;
+	s->shutdown = di.shutdown;
+	/* A filter cannot be read back as it was attached. */
+	len = 0;
+	nfilter = getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &len);
+	if (nfilter < 0 || len) {
+		snprintf(k->why, sizeof(k->why), "a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF) is attached to the "
+			 "socket on %s, which amber cannot restore", here);
+		*why = k->why;
+		return 0;
+	}
+	if ((ret = df_inet_opts(sk, family, type, protocol, k, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	if (protocol == IPPROTO_UDP && (ret = df_inet_queue(sk, k, why, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	if (*why)
+		return 0;
+	pr_debug("pid %d fd %d: %s socket on %s, state %s, %zu options, %zu datagrams waiting", d->pid, d->fd,
+		 protocol == IPPROTO_TCP ? "TCP" : "UDP", here, df_inet_state_name(di.state), s->n_opts, s->n_queue);
+	d->re.inet_sk = s;
+	d->re.has_mnt_id = false;
+	return 0;
+}
+
+void df_inet_release(struct df_desc *d)
+{
+	struct df_isk *k = &d->isk;
+
+	free(k->buf);
+	free(k->dgrams);
+	free(k->dgramp);
+	free(k->from);
+	k->buf = NULL;
+	k->dgrams = NULL;
+	k->dgramp = NULL;
+	k->from = NULL;
+}
