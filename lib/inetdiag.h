@@ -27,8 +27,9 @@ struct inetdiag_sock {
 };
 
 /* Finds the socket with inode ino among the sockets of family and
- * protocol (IPPROTO_TCP, IPPROTO_UDP) of the caller's network namespace;
- * an error if there is none. */
+ * protocol (IPPROTO_TCP, IPPROTO_UDP) of the caller's network namespace:
+ * 1 found, 0 if sock_diag does not list it (a socket in no hash table:
+ * never bound, or on older kernels bound and not listening), or an error. */
 int inetdiag_find(int family, int protocol, uint32_t ino, struct inetdiag_sock *s, struct err *e);
 /* Fills s from one SOCK_DIAG_BY_FAMILY reply message (inet_diag_msg and
  * its attributes); -1 if the message is malformed. For tests and the above. */

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <linux/sockios.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,7 @@
 #include <unistd.h>
 
 #include "lib/cleanup.h"
+#include "lib/exitcodes.h"
 #include "lib/grow.h"
 #include "lib/inetdiag.h"
 #include "lib/log.h"
@@ -218,6 +220,30 @@ static int df_inet_queue(int sk, struct df_isk *k, const char **why, struct err 
 	return 0;
 }
 
+/* A socket sock_diag does not list is in none of the kernel's hash
+ * tables: a TCP socket never bound nor connected (or, before Linux 6.x
+ * listed bound ones, bound and idle), a UDP socket never bound. Its state
+ * from TCP_INFO then; -1 for one that should have been listed. */
+static int df_inet_unlisted(int sk, int protocol, struct inetdiag_sock *di)
+{
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	struct tcp_info ti;
+
+	memset(di, 0, sizeof(*di));
+	di->state = 7;	/* TCP_CLOSE */
+	if (protocol == IPPROTO_TCP) {
+		len = sizeof(ti);
+		if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0 || ti.tcpi_state != 7)
+			return -1;
+		return 0;
+	}
+	if (getsockname(sk, (struct sockaddr *)&sa, &len) < 0)
+		return -1;
+	return (sa.ss_family == AF_INET ? ((struct sockaddr_in *)&sa)->sin_port :
+		((struct sockaddr_in6 *)&sa)->sin6_port) ? -1 : 0;
+}
+
 /* Refuses what cannot be restored: a kind of socket other than TCP and UDP
  * (why names it), a socket of another network namespace. */
 static const char *df_inet_kind_why(int type, int protocol, char *buf, size_t size)
@@ -270,6 +296,9 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 	}
 	if ((ret = inetdiag_find(family, protocol, d->st->st_ino, &di, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	if (!ret && (ret = df_inet_unlisted(sk, protocol, &di)) < 0)
+		return err_set(e, EXIT_SYSTEM, "pid %d fd %d: sock_diag does not list socket:[%llu], which is bound or "
+			       "connected", d->pid, d->fd, (unsigned long long)d->st->st_ino);
 	s->family = family;
 	s->type = type;
 	s->protocol = protocol;

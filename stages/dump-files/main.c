@@ -50,6 +50,19 @@
  *	the data is written as an extra "embryo" record; without it such a
  *	listener is refused. A socket whose peer or listener is outside the tree
  *	is refused unless named by --external.
+ *	TCP and UDP sockets, IPv4 and IPv6, of amber's own network namespace
+ *	(inet.c): TCP listeners (address, port, backlog) and TCP sockets not
+ *	yet listening nor connected; UDP sockets, bound or not, connected or
+ *	not, with the datagrams waiting in them and each one's sender (peeked
+ *	at with SO_PEEK_OFF, put back). State, backlog and accept queue come
+ *	from inet_diag (lib/inetdiag.h), addresses from getsockname and
+ *	getpeername, and every option of lib/inetopt.h's table that differs
+ *	from a new socket's from getsockopt. Refused by name: an established
+ *	TCP connection (it names --tcp-established, not supported yet) or one
+ *	in another TCP state, a listener with connections waiting to be
+ *	accepted (how many, and its address), a socket of another network
+ *	namespace, a socket filter, raw, ICMP, SCTP and other inet sockets,
+ *	and sockets of other families (netlink, packet, ...).
  *	Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
  *	tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
  *	pipe[INODE]; with --shell-job every terminal) are recorded by their key,
@@ -69,7 +82,8 @@
  *	files.img	one RegFileEntry per open file description of the tree:
  *			id, path, flags (without O_CLOEXEC), pos, mnt_id,
  *			inode, dev, size, mode, and what its kind needs
- *			(pipe inode, anon state, unix socket, fifo, owner)
+ *			(pipe inode, anon state, unix or inet socket, fifo,
+ *			owner)
  *	pipedata.img	what each pipe and FIFO held (when there are any)
  *	remaps.img, ghost-ID.img  how unlinked files are reached again
  *	memfd-INO.img, pages-memfd-INO.img  each memfd a descriptor holds,
@@ -95,7 +109,8 @@
  *	open_by_handle_at for inotify watches), CAP_DAC_OVERRIDE and
  *	CAP_FOWNER (link remaps in directories of any owner), CAP_SYS_ADMIN
  *	and CAP_SYS_CHROOT (a child enters the mount namespace of a task that
- *	chroot(2)ed, to look its paths up from the namespace's root).
+ *	chroot(2)ed, to look its paths up from the namespace's root),
+ *	CAP_NET_ADMIN (SIOCGSKNS: the network namespace of a socket).
  *
  * By hand	replay what the driver recorded (the tree must be stopped again,
  *	e.g. with kill -STOP, or the files may change under the dump):

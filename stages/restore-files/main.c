@@ -43,6 +43,18 @@
  *	saw it in (UnixSocketEntry.dir_dev, dir_ino; --allow-changed-files:
  *	anywhere, with a warning), and never through a symlink at the name.
  *
+ *	TCP and UDP sockets (inet.c), in the stage's own network namespace: a
+ *	new socket of the family, type and protocol, the options the dump saved
+ *	set again (only names of lib/inetopt.h's table: another is bad input),
+ *	bound to its address and port (with SO_REUSEADDR for the moment, so a
+ *	connection of the dumped socket lingering in TIME_WAIT does not stop
+ *	it), listening with its backlog. Once every file is open, the datagrams
+ *	that waited at a UDP socket are sent to it again, each from its
+ *	sender's address (the tree's own socket bound there, else one bound
+ *	to it for the moment; an address another socket holds fails the stage
+ *	naming it), and counted back (SO_PEEK_OFF); then UDP sockets connect to
+ *	their peers and sockets are shut down as they were.
+ *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image.
  *
@@ -95,13 +107,16 @@
  *	written; a unix socket bound to a path creates its socket file, only
  *	in the directory the dump saw (and removes the one a dead socket left
  *	there; a gone datagram sender's name is bound for a moment and its
- *	file removed); ghosts are unnamed
+ *	file removed); TCP and UDP sockets bind their ports again, and a
+ *	datagram's sender address is bound for a moment; ghosts are unnamed
  *	O_TMPFILE files; raises its own RLIMIT_NOFILE soft limit.
  *
  * Capabilities	CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
  *	other users), CAP_CHOWN (a ghost's and a socket file's owner),
- *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace).
+ *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace),
+ *	CAP_NET_ADMIN (SO_MARK, buffer sizes past the sysctl limits, IP_TRANSPARENT),
+ *	CAP_NET_BIND_SERVICE (ports below 1024), CAP_NET_RAW (SO_BINDTODEVICE).
  *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
  *	once the capabilities are dropped (doc/design.md, Confined stages).
  *

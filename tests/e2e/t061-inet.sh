@@ -1,0 +1,90 @@
+#!/bin/sh
+# t061-inet: TCP listeners and UDP sockets, IPv4 and IPv6 (tests/workloads/
+# inet.c: addresses, options, datagrams waiting with their senders); a dump
+# with --leave-running keeps every queue; what cannot be restored is
+# refused by name (a listener with connections waiting to be accepted, an
+# established connection without --tcp-established, a raw socket); and a
+# real server, python3 -m http.server, answers after a restore. All
+# traffic is on loopback, to ports the kernel picked.
+
+. "$(dirname "$0")/lib.sh"
+
+testInetRoundtrip() {
+	e2e_roundtrip inet
+}
+
+testInetLeaveRunning() {
+	e2e_leave_running inet
+}
+
+# Starts python3 running $1 (a script that writes "ok" to argv[1] once set
+# up, then sleeps); sets pid.
+start_py() {
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 1; }
+	e2e_start "$E2E_PYTHON" -c "$1" "$T/ready"
+	pid=$E2E_PID
+	e2e_poll 10 test -s "$T/ready" || { fail "python3 did not get ready: $(cat "$T/wl.err")"; return 1; }
+}
+
+testAcceptQueueRefused() {
+	e2e_need_amber || return 0
+	start_py 'import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+c1 = socket.create_connection(l.getsockname()); c2 = socket.create_connection(l.getsockname())
+open(sys.argv[1], "w").write("ok")
+time.sleep(1000)' || return 0
+	e2e_amber_fails "2 connections waiting to be accepted" dump -t "$pid" -D "$T/img"
+	assertContains "the refusal names the process and fd" "$E2E_OUT" "pid $pid fd 3"
+	assertContains "the refusal names the address" "$E2E_OUT" "127.0.0.1:"
+	assertTrue "the refused process carries on" "e2e_alive $pid"
+}
+
+testEstablishedRefused() {
+	e2e_need_amber || return 0
+	start_py 'import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+c = socket.create_connection(l.getsockname()); s, _ = l.accept(); l.close()
+open(sys.argv[1], "w").write("ok")
+time.sleep(1000)' || return 0
+	e2e_amber_fails "--tcp-established" dump -t "$pid" -D "$T/img"
+	assertContains "the refusal names the connection" "$E2E_OUT" "established TCP connection 127.0.0.1:"
+	assertTrue "the refused process carries on" "e2e_alive $pid"
+}
+
+testRawSocketRefused() {
+	e2e_need_amber || return 0
+	start_py 'import socket, sys, time
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+open(sys.argv[1], "w").write("ok")
+time.sleep(1000)' || return 0
+	e2e_amber_fails "raw socket" dump -t "$pid" -D "$T/img"
+	assertContains "the refusal names the process and fd" "$E2E_OUT" "pid $pid fd 3"
+}
+
+# GET / from 127.0.0.1:$1, at most 5 s: prints the first line of the page.
+http_get() {
+	curl -s -m 5 "http://127.0.0.1:$1/" 2>/dev/null | head -1
+}
+
+# python3 -m http.server on a port the kernel picks (it prints it),
+# dumped, killed, restored: it answers the same page.
+testHttpServer() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	command -v curl >/dev/null || { e2e_skip "no curl"; return 0; }
+	mkdir -p "$T/www" && echo "amber-page" >"$T/www/index.html"
+	e2e_start "$E2E_PYTHON" -u -m http.server --bind 127.0.0.1 --directory "$T/www" 0
+	pid=$E2E_PID
+	e2e_poll 10 grep -q 'port [0-9]' "$T/wl.out" || { fail "http.server did not start: $(cat "$T/wl.err")"; return 0; }
+	port=$(sed -n 's/.* port \([0-9]*\) .*/\1/p' "$T/wl.out")
+	assertEquals "before the dump" "amber-page" "$(http_get "$port")"
+	# The server closes each connection: its end lingers in TIME_WAIT, not in the tree.
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	assertEquals "nothing answers while it is dumped" "" "$(http_get "$port")"
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "after the restore" "amber-page" "$(http_get "$port")"
+	assertEquals "and again" "amber-page" "$(http_get "$port")"
+}
+
+. /usr/share/shunit2/shunit2
