@@ -115,6 +115,18 @@ struct df {
 	int via_fd;
 	struct { uint64_t dev, ino; } *memfds;	/* memfds saved by this stage */
 	int nr_memfds;
+	int tcp_mode;			/* --tcp-established: 0 refused, 1 read and left, 2 left in repair mode */
+	int *repaired;			/* copies of the TCP sockets put in repair mode (inet.c) */
+	int nr_repaired;
+	struct df_tcp {		/* established TCP connections, to check both ends are the tree's */
+		pid_t pid;
+		int fd;
+		uint64_t ino;
+		int family;
+		uint8_t src[16], dst[16];
+		unsigned sport, dport;
+	} *tcps;
+	int nr_tcps;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
@@ -140,6 +152,8 @@ struct df_isk {
 	InetSockOpt opts[DF_INET_MAX_OPTS];
 	InetSockOpt *optp[DF_INET_MAX_OPTS];
 	uint8_t optdata[DF_INET_MAX_OPTS][INETOPT_MAX_BYTES];
+	TcpConnEntry tcp;
+	uint8_t *sndq, *rcvq;
 	InetDatagram *dgrams;		/* the queue (data points into buf) */
 	InetDatagram **dgramp;
 	uint8_t (*from)[16];		/* the senders' addresses */
@@ -293,6 +307,12 @@ int df_unix_backlogs(struct df *c, struct err *e);
  * restored (the caller refuses it). */
 int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const char **why, struct err *e);
 void df_inet_release(struct df_desc *d);
+/* Refuses every established connection whose other end the tree does not
+ * hold (nothing keeps its peer from resetting it: no network lock). */
+void df_inet_check(struct df *c);
+/* Takes the sockets this run put in repair mode out of it: at the end
+ * with tcp_mode 1, or when the dump failed. */
+void df_inet_unrepair(struct df *c);
 /* "ADDR:PORT" ("[ADDR]:PORT" for AF_INET6) of addr, for messages. */
 void df_inet_name(int family, const uint8_t *addr, unsigned port, char *buf, size_t size);
 

@@ -9,8 +9,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/sockios.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,6 +244,168 @@ static int df_inet_unlisted(int sk, int protocol, struct inetdiag_sock *di)
 		((struct sockaddr_in6 *)&sa)->sin6_port) ? -1 : 0;
 }
 
+#ifndef TCP_REPAIR_OFF_NO_WP
+#define TCP_REPAIR_OFF_NO_WP -1
+#endif
+#ifndef SIOCOUTQNSD
+#define SIOCOUTQNSD 0x894B
+#endif
+
+/* Peeks at len bytes of the selected repair queue of sk into *buf. */
+static int df_tcp_peek(int sk, size_t len, uint8_t **buf, const char *what, uint64_t ino, struct err *e)
+{
+	size_t got = 0;
+
+	if (!len)
+		return 0;
+	if (!(*buf = malloc(len)))
+		return err_errno(e, "read the %s queue of socket:[%llu]", what, (unsigned long long)ino);
+	/* One peek copies the whole queue; a short one means it moved. */
+	while (got < len) {
+		ssize_t n = recv(sk, *buf, len, MSG_PEEK | MSG_DONTWAIT);
+
+		if (n < 0)
+			return err_errno(e, "peek at the %s queue of socket:[%llu]", what, (unsigned long long)ino);
+		if ((size_t)n != len)
+			return err_set(e, EXIT_SYSTEM, "the %s queue of socket:[%llu] holds %zd bytes, not the %zu it said",
+				       what, (unsigned long long)ino, n, len);
+		got = n;
+	}
+	return 0;
+}
+
+/* An established TCP connection, read in repair mode (which the tree's
+ * socket stays in until df_inet_unrepair, or until the killed tree closes
+ * it silently): sequence numbers, both queues, the options negotiated
+ * and the window. */
+static int df_inet_tcp(struct df *c, int sk, struct df_isk *k, struct err *e)
+{
+	TcpConnEntry *t = &k->tcp;
+	int on = 1, q, peek_off = -1, none = -1, inq = 0, outq = 0, unsent = 0, copy;
+	socklen_t len = sizeof(int);
+	struct tcp_repair_window w;
+	struct tcp_info ti;
+	uint32_t v;
+
+	tcp_conn_entry__init(t);
+	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &len);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
+		return err_errno(e, "put socket:[%llu] in TCP repair mode", (unsigned long long)k->s.ino);
+	/* Remembered at once: a failure from here on must take it out again. */
+	if ((copy = dup(sk)) < 0 || grow_one(&c->repaired, c->nr_repaired) < 0) {
+		if (copy >= 0)
+			close(copy);
+		setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &(int){ TCP_REPAIR_OFF_NO_WP }, sizeof(int));
+		return err_errno(e, "remember socket:[%llu]", (unsigned long long)k->s.ino);
+	}
+	c->repaired[c->nr_repaired++] = copy;
+	if (peek_off >= 0)
+		setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none));
+	if (ioctl(sk, SIOCINQ, &inq) < 0 || ioctl(sk, SIOCOUTQ, &outq) < 0 || ioctl(sk, SIOCOUTQNSD, &unsent) < 0)
+		return err_errno(e, "the queue lengths of socket:[%llu]", (unsigned long long)k->s.ino);
+	q = TCP_RECV_QUEUE;
+	len = sizeof(v);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, &len) < 0)
+		return err_errno(e, "the receive sequence of socket:[%llu]", (unsigned long long)k->s.ino);
+	t->rcv_seq = v;
+	if (df_tcp_peek(sk, inq, &k->rcvq, "receive", k->s.ino, e) < 0)
+		return -1;
+	q = TCP_SEND_QUEUE;
+	len = sizeof(v);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, &len) < 0)
+		return err_errno(e, "the send sequence of socket:[%llu]", (unsigned long long)k->s.ino);
+	t->snd_seq = v;
+	if (df_tcp_peek(sk, outq, &k->sndq, "send", k->s.ino, e) < 0)
+		return -1;
+	q = TCP_NO_QUEUE;
+	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	if (peek_off >= 0)
+		setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off, sizeof(peek_off));
+	t->has_rcvq = inq > 0;
+	t->rcvq = (ProtobufCBinaryData){ inq, k->rcvq };
+	t->has_sndq = outq > 0;
+	t->sndq = (ProtobufCBinaryData){ outq, k->sndq };
+	t->has_unsent = unsent > 0;
+	t->unsent = unsent;
+	len = sizeof(ti);
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return err_errno(e, "TCP_INFO of socket:[%llu]", (unsigned long long)k->s.ino);
+	t->sack = !!(ti.tcpi_options & TCPI_OPT_SACK);
+	t->timestamps = !!(ti.tcpi_options & TCPI_OPT_TIMESTAMPS);
+	if (ti.tcpi_options & TCPI_OPT_WSCALE) {
+		t->has_snd_wscale = t->has_rcv_wscale = true;
+		t->snd_wscale = ti.tcpi_snd_wscale;
+		t->rcv_wscale = ti.tcpi_rcv_wscale;
+	}
+	len = sizeof(v);
+	if (getsockopt(sk, IPPROTO_TCP, TCP_MAXSEG, &v, &len) < 0)
+		return err_errno(e, "TCP_MAXSEG of socket:[%llu]", (unsigned long long)k->s.ino);
+	t->mss = v;
+	len = sizeof(v);
+	if (t->timestamps && getsockopt(sk, IPPROTO_TCP, TCP_TIMESTAMP, &v, &len) == 0) {
+		t->has_timestamp = true;
+		t->timestamp = v;
+	}
+	len = sizeof(w);
+	if (getsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &len) < 0)
+		return err_errno(e, "TCP_REPAIR_WINDOW of socket:[%llu]", (unsigned long long)k->s.ino);
+	t->snd_wl1 = w.snd_wl1;
+	t->snd_wnd = w.snd_wnd;
+	t->max_window = w.max_window;
+	t->rcv_wnd = w.rcv_wnd;
+	t->rcv_wup = w.rcv_wup;
+	k->s.tcp = t;
+	return 0;
+}
+
+void df_inet_unrepair(struct df *c)
+{
+	int off = TCP_REPAIR_OFF_NO_WP;
+
+	for (int i = 0; i < c->nr_repaired; i++) {
+		if (setsockopt(c->repaired[i], IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
+			pr_warn("cannot take a TCP connection out of repair mode: %m");
+		close(c->repaired[i]);
+	}
+	c->nr_repaired = 0;
+}
+
+/* Is there a connection of the tree going the other way? */
+static bool df_inet_reverse(const struct df *c, const struct df_tcp *t)
+{
+	size_t alen = t->family == AF_INET ? 4 : 16;
+
+	for (int i = 0; i < c->nr_tcps; i++) {
+		const struct df_tcp *o = &c->tcps[i];
+
+		if (o->family == t->family && o->sport == t->dport && o->dport == t->sport && !memcmp(o->src, t->dst, alen) &&
+		    !memcmp(o->dst, t->src, alen))
+			return true;
+	}
+	return false;
+}
+
+void df_inet_check(struct df *c)
+{
+	for (int i = 0; i < c->nr_tcps; i++) {
+		const struct df_tcp *t = &c->tcps[i];
+		char here[80], there[80], why[400], link[64];
+
+		if (df_inet_reverse(c, t))
+			continue;
+		df_inet_name(t->family, t->src, t->sport, here, sizeof(here));
+		df_inet_name(t->family, t->dst, t->dport, there, sizeof(there));
+		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)t->ino);
+		snprintf(why, sizeof(why), "the TCP connection %s -> %s has its other end outside the dumped tree: amber "
+			 "has no network lock yet, so that end would reset it while the tree is dumped or restored "
+			 "(only connections with both ends in the tree are dumped)", here, there);
+		df_refuse(c, t->pid, t->fd, link, why);
+	}
+}
+
 /* Refuses what cannot be restored: a kind of socket other than TCP and UDP
  * (why names it), a socket of another network namespace. */
 static const char *df_inet_kind_why(int type, int protocol, char *buf, size_t size)
@@ -262,6 +424,35 @@ static const char *df_inet_kind_why(int type, int protocol, char *buf, size_t si
 		snprintf(buf, size, "it is an inet socket of type %d and protocol %d, which amber cannot restore yet", type,
 			 protocol);
 	return buf;
+}
+
+/* An established connection (--tcp-established): its peer, remembered to
+ * check the tree holds the other end, and its repair state. */
+static int df_inet_established(struct df *c, struct df_desc *d, int sk, struct df_isk *k, const struct inetdiag_sock *di,
+			       struct err *e)
+{
+	InetSocketEntry *s = &k->s;
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	size_t alen;
+	struct df_tcp *t;
+
+	memset(&sa, 0, sizeof(sa));
+	if (getpeername(sk, (struct sockaddr *)&sa, &len) < 0 ||
+	    !df_inet_split(&sa, k->dst, &s->dst_port, &s->dst_scope, &alen))
+		return err_errno(e, "getpeername");
+	s->has_dst_addr = s->has_dst_port = true;
+	s->dst_addr.data = k->dst;
+	s->dst_addr.len = alen;
+	s->has_dst_scope = alen == 16;
+	if (grow_one(&c->tcps, c->nr_tcps) < 0)
+		return err_errno(e, "remember socket:[%llu]", (unsigned long long)s->ino);
+	t = &c->tcps[c->nr_tcps++];
+	*t = (struct df_tcp){ .pid = d->pid, .fd = d->fd, .ino = s->ino, .family = s->family, .sport = s->src_port,
+			      .dport = s->dst_port };
+	memcpy(t->src, k->src, alen);
+	memcpy(t->dst, k->dst, alen);
+	return df_inet_tcp(c, sk, k, e);
 }
 
 int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const char **why, struct err *e)
@@ -327,14 +518,19 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 		}
 	} else if (protocol == IPPROTO_TCP && di.state != 7 /* TCP_CLOSE */) {
 		df_inet_name(family, di.dst, di.dport, there, sizeof(there));
-		if (di.state == 1)
+		if (di.state == 1 && c->tcp_mode) {
+			if ((ret = df_inet_established(c, d, sk, k, &di, e)) < 0)
+				return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+		} else if (di.state == 1)
 			snprintf(k->why, sizeof(k->why), "it is an established TCP connection %s -> %s, which is dumped only "
-				 "with --tcp-established (not supported yet)", here, there);
+				 "with amber dump --tcp-established", here, there);
 		else
 			snprintf(k->why, sizeof(k->why), "it is a TCP connection %s -> %s in state %s, which amber cannot "
 				 "restore yet", here, there, df_inet_state_name(di.state));
-		*why = k->why;
-		return 0;
+		if (di.state != 1 || !c->tcp_mode) {
+			*why = k->why;
+			return 0;
+		}
 	}
 	if (protocol == IPPROTO_UDP && di.state == 1 /* connected */) {
 		len = sizeof(sa);
@@ -384,6 +580,9 @@ void df_inet_release(struct df_desc *d)
 	free(k->dgrams);
 	free(k->dgramp);
 	free(k->from);
+	free(k->sndq);
+	free(k->rcvq);
+	k->sndq = k->rcvq = NULL;
 	k->buf = NULL;
 	k->dgrams = NULL;
 	k->dgramp = NULL;

@@ -120,6 +120,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/capability.h>
 
 #include "lib/exitcodes.h"
@@ -136,6 +137,7 @@ struct dump_files_opts {
 	char **externals;	/* --external KEY, as given */
 	int nr_externals;
 	bool accept_backlog;
+	int tcp_mode;		/* --tcp-established[=keep-repair]: 1, 2 */
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o,
@@ -150,10 +152,14 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 		return ret;
 	}
 	c.accept_backlog = o->accept_backlog;
+	c.tcp_mode = o->tcp_mode;
 	for (int i = 0; ret == 0 && i < nr; i++)
 		ret = df_task(&c, tasks[i].host, tasks[i].pid, e);
 	if (ret == 0)
 		ret = df_close(&c, e);
+	/* Left running: its connections carry on now (a failed dump: df_abort). */
+	if (ret == 0 && c.tcp_mode == 1)
+		df_inet_unrepair(&c);
 	/* A failed dump leaves nothing behind on the file system. */
 	if (ret < 0)
 		df_abort(&c);
@@ -198,6 +204,12 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->accept_backlog = true;
 		return 0;
 	}
+	if (opt == 'T') {
+		if (arg && strcmp(arg, "keep-repair"))
+			return err_set(e, EXIT_USAGE, "--tcp-established=%s: the only value is keep-repair", arg);
+		o->tcp_mode = arg ? 2 : 1;
+		return 0;
+	}
 	if (opt != 'G')
 		return err_set(e, EXIT_USAGE, "unknown option");
 	errno = 0;
@@ -213,6 +225,7 @@ static const struct option dump_files_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "shell-job", no_argument, NULL, 'S' },
 	{ "accept-backlog", no_argument, NULL, 'A' },
+	{ "tcp-established", optional_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -227,7 +240,10 @@ static const struct stage_desc dump_files_desc = {
 		 "      --shell-job           every terminal is external (the shell's, given back at restore)\n"
 		 "      --accept-backlog      the tree is killed after the dump: accept the connections waiting in a\n"
 		 "                            listener's backlog to read the data their clients sent (without it,\n"
-		 "                            such a connection fails the dump)",
+		 "                            such a connection fails the dump)\n"
+		 "      --tcp-established[=keep-repair]  dump established TCP connections through TCP repair mode;\n"
+		 "                            keep-repair: the tree is killed after the dump, so they stay in repair\n"
+		 "                            mode and close silently (without it they leave it once read)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
 	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT,

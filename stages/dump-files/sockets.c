@@ -450,6 +450,7 @@ static void df_socket_outside(struct df *c, const struct df_sock *s)
 
 void df_unix_check(struct df *c)
 {
+	df_inet_check(c);
 	for (int i = 0; i < c->nr_socks; i++)
 		if (c->socks[i].peer && !df_sock_seen(c, c->socks[i].peer))
 			df_socket_outside(c, &c->socks[i]);

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/tcp.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -70,14 +71,18 @@ int reopen_inet_check(const RegFileEntry *re, struct err *e)
 	if (!(s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP) && !(s->type == SOCK_DGRAM && s->protocol == IPPROTO_UDP))
 		return err_input(e, "files.img: socket %u (%s) has type %u and protocol %u, neither TCP nor UDP", re->id,
 				 re->path, s->type, s->protocol);
-	if (s->protocol == IPPROTO_TCP && s->state != 10 && s->state != 7)
-		return err_input(e, "files.img: TCP socket %u (%s) is in state %u; only listening (10) and closed (7) ones "
-				 "are made again", re->id, re->path, s->state);
+	if (s->protocol == IPPROTO_TCP && s->state != 10 && s->state != 7 && !(s->state == 1 && s->tcp && s->has_dst_addr))
+		return err_input(e, "files.img: TCP socket %u (%s) is in state %u; only listening (10), closed (7) and "
+				 "established ones (1, with their repair state and peer) are made again", re->id, re->path,
+				 s->state);
+	if (s->tcp && (s->state != 1 || !s->has_src_addr || (s->tcp->has_unsent && s->tcp->unsent > s->tcp->sndq.len)))
+		return err_input(e, "files.img: TCP connection %u (%s) has no address, or more bytes unsent than queued",
+				 re->id, re->path);
 	if ((s->has_src_addr && (s->src_addr.len != alen || s->src_port > 65535)) ||
 	    (s->has_dst_addr && (s->dst_addr.len != alen || s->dst_port > 65535 || !s->dst_port)))
 		return err_input(e, "files.img: socket %u (%s) has an address of the wrong size or a bad port", re->id, re->path);
-	if (s->has_dst_addr && s->protocol != IPPROTO_UDP)
-		return err_input(e, "files.img: TCP socket %u (%s) has a peer", re->id, re->path);
+	if (s->has_dst_addr && s->protocol != IPPROTO_UDP && !s->tcp)
+		return err_input(e, "files.img: TCP socket %u (%s) has a peer but no connection state", re->id, re->path);
 	if (s->n_queue && s->protocol != IPPROTO_UDP)
 		return err_input(e, "files.img: TCP socket %u (%s) has datagrams", re->id, re->path);
 	for (size_t i = 0; i < s->n_queue; i++)
@@ -145,14 +150,16 @@ int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 	_cleanup_close_ int sk = socket(s->family, s->type | SOCK_CLOEXEC, s->protocol);
 	const InetSockOpt *reuse = reopen_inet_opt(s, "SO_REUSEADDR");
 	int one = 1, zero = 0;
-	char name[80];
+	char name[80] = "";
 
 	if (sk < 0)
 		return err_errno(e, "make %s socket %s (id %u) again", s->protocol == IPPROTO_TCP ? "TCP" : "UDP", re->path,
 				 re->id);
 	if (reopen_inet_opts(sk, re, e) < 0)
 		return -1;
-	if (s->has_src_port && s->src_port) {
+	if (s->tcp) {
+		/* Connected in reopen_inet_finish, once every listener is bound. */
+	} else if (s->has_src_port && s->src_port) {
 		struct sockaddr_storage sa;
 		socklen_t len = reopen_inet_addr(s->family, &s->src_addr, s->src_port, s->src_scope, &sa);
 
@@ -177,7 +184,8 @@ int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (fcntl(sk, F_SETFL, re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", re->path);
 	pr_debug("file %u: %s %s %s%s, %zu options", re->id, re->path, s->protocol == IPPROTO_TCP ? "TCP" : "UDP",
-		 s->state == 10 ? "listening on " : s->has_src_port ? "bound to " : "unbound", s->has_src_port ? name : "",
+		 s->tcp ? "connection, made later" : s->state == 10 ? "listening on " : s->has_src_port ? "bound to " :
+		 "unbound", name,
 		 s->n_opts);
 	f->fd = TAKE_FD(sk);
 	return 0;
@@ -275,8 +283,158 @@ static size_t reopen_inet_count(int sk)
 	return n;
 }
 
+/* TCP option kinds, as TCP_REPAIR_OPTIONS takes them (RFC 793, 7323, 2018). */
+enum { REOPEN_TCPOPT_MSS = 2, REOPEN_TCPOPT_WINDOW = 3, REOPEN_TCPOPT_SACK_PERM = 4, REOPEN_TCPOPT_TIMESTAMP = 8 };
+
+/* Sends len bytes of buf to the selected repair queue of sk (or, with
+ * TCP_NO_QUEUE out of repair mode, as a program would). */
+static int reopen_tcp_send(int sk, const uint8_t *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = send(sk, buf, len > 65536 ? 65536 : len, MSG_DONTWAIT | MSG_NOSIGNAL);
+
+		if (n <= 0)
+			return -1;
+		buf += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* An established TCP connection made again in repair mode: its sequence
+ * numbers, bound and connected without a handshake (repair mode lets it
+ * share its port with the restored listener), its options and clock, both
+ * queues, its window; then out of repair mode, and what had never been
+ * sent sent as a program would. --tcp-close: disconnected in repair mode
+ * instead, silently; the program sees ECONNABORTED. */
+static int reopen_inet_tcp(const struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const InetSocketEntry *s = f->re->inet_sk;
+	const TcpConnEntry *t = s->tcp;
+	struct sockaddr_storage src, dst;
+	socklen_t slen = reopen_inet_addr(s->family, &s->src_addr, s->src_port, s->src_scope, &src);
+	socklen_t dlen = reopen_inet_addr(s->family, &s->dst_addr, s->dst_port, s->dst_scope, &dst);
+	struct tcp_repair_opt opts[4];
+	struct tcp_repair_window w = { t->snd_wl1, t->snd_wnd, t->max_window, t->rcv_wnd, t->rcv_wup };
+	size_t sent = t->sndq.len - (t->has_unsent ? t->unsent : 0);
+	int sk = f->fd, on = 1, off = 0, q, n = 0;
+	uint32_t seq;
+	char here[80], there[80];
+
+	reopen_inet_name(s->family, &s->src_addr, s->src_port, here, sizeof(here));
+	reopen_inet_name(s->family, &s->dst_addr, s->dst_port, there, sizeof(there));
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
+		return err_errno(e, "put TCP connection %s -> %s (id %u) in repair mode", here, there, f->re->id);
+	q = TCP_SEND_QUEUE;
+	seq = t->snd_seq - (uint32_t)t->sndq.len;
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    setsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, sizeof(seq)) < 0)
+		return err_errno(e, "set the send sequence of TCP connection %s -> %s (id %u)", here, there, f->re->id);
+	q = TCP_RECV_QUEUE;
+	seq = t->rcv_seq - (uint32_t)t->rcvq.len;
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    setsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, sizeof(seq)) < 0)
+		return err_errno(e, "set the receive sequence of TCP connection %s -> %s (id %u)", here, there, f->re->id);
+	if (bind(sk, (struct sockaddr *)&src, slen) < 0)
+		return err_errno(e, "bind TCP connection %s -> %s (id %u) again%s", here, there, f->re->id,
+				 errno == EADDRINUSE ? ": another socket holds the address (is the dumped process still "
+				 "running?)" : "");
+	if (connect(sk, (struct sockaddr *)&dst, dlen) < 0)
+		return err_errno(e, "connect TCP connection %s -> %s (id %u) again in repair mode%s", here, there, f->re->id,
+				 errno == EADDRNOTAVAIL ? ": a connection with these addresses and ports exists (is the dumped "
+				 "process still running?)" : "");
+	if (r->tcp_close) {
+		struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+
+		if (connect(sk, &unspec, sizeof(unspec)) < 0)
+			return err_errno(e, "close TCP connection %s -> %s (id %u) (--tcp-close)", here, there, f->re->id);
+		if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
+			return err_errno(e, "take TCP socket %s (id %u) out of repair mode", here, f->re->id);
+		pr_debug("file %u: TCP connection %s -> %s made closed (--tcp-close)", f->re->id, here, there);
+		return 0;
+	}
+	opts[n++] = (struct tcp_repair_opt){ REOPEN_TCPOPT_MSS, t->mss };
+	if (t->has_snd_wscale)
+		opts[n++] = (struct tcp_repair_opt){ REOPEN_TCPOPT_WINDOW, t->snd_wscale | (t->rcv_wscale << 16) };
+	if (t->sack)
+		opts[n++] = (struct tcp_repair_opt){ REOPEN_TCPOPT_SACK_PERM, 0 };
+	if (t->timestamps)
+		opts[n++] = (struct tcp_repair_opt){ REOPEN_TCPOPT_TIMESTAMP, 0 };
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_OPTIONS, opts, n * sizeof(opts[0])) < 0)
+		return err_errno(e, "set the options of TCP connection %s -> %s (id %u)", here, there, f->re->id);
+	if (t->has_timestamp && setsockopt(sk, IPPROTO_TCP, TCP_TIMESTAMP, &t->timestamp, sizeof(t->timestamp)) < 0)
+		return err_errno(e, "set the clock of TCP connection %s -> %s (id %u)", here, there, f->re->id);
+	q = TCP_RECV_QUEUE;
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    reopen_tcp_send(sk, t->rcvq.data, t->rcvq.len) < 0)
+		return err_errno(e, "put back the %zu bytes waiting to be read at TCP connection %s -> %s (id %u)",
+				 t->rcvq.len, here, there, f->re->id);
+	q = TCP_SEND_QUEUE;
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 || reopen_tcp_send(sk, t->sndq.data, sent) < 0)
+		return err_errno(e, "put back the %zu bytes sent and not acknowledged at TCP connection %s -> %s (id %u)", sent,
+				 here, there, f->re->id);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
+		return err_errno(e, "set the window of TCP connection %s -> %s (id %u)", here, there, f->re->id);
+	q = TCP_NO_QUEUE;
+	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	pr_debug("file %u: TCP connection %s -> %s, %zu bytes to read, %zu in flight, %zu to send", f->re->id, here, there,
+		 t->rcvq.len, sent, t->sndq.len - sent);
+	return 0;
+}
+
+/* Once every connection exists: out of repair mode, which sends a window
+ * probe (a peer not made yet would answer it with a reset), and what had
+ * never been sent is sent as a program would. */
+static int reopen_inet_tcp_run(const struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const InetSocketEntry *s = f->re->inet_sk;
+	const TcpConnEntry *t = s->tcp;
+	const InetSockOpt *reuse = reopen_inet_opt(s, "SO_REUSEADDR");
+	size_t sent = t->sndq.len - (t->has_unsent ? t->unsent : 0);
+	int sk = f->fd, on = 1, off = 0;
+	char here[80], there[80];
+
+	if (r->tcp_close)
+		return 0;
+	reopen_inet_name(s->family, &s->src_addr, s->src_port, here, sizeof(here));
+	reopen_inet_name(s->family, &s->dst_addr, s->dst_port, there, sizeof(there));
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &off, sizeof(off)) < 0)
+		return err_errno(e, "take TCP connection %s -> %s (id %u) out of repair mode", here, there, f->re->id);
+	if (reuse && reuse->value && setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
+		return err_errno(e, "set SO_REUSEADDR of TCP connection %s (id %u) again", here, f->re->id);
+	if (t->sndq.len > sent) {
+		/* They fitted in the send buffer at dump, but not always with the
+		 * overhead of how they are queued now: room for the moment. */
+		int cur = 0, big;
+		socklen_t len = sizeof(cur);
+
+		getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &cur, &len);
+		big = cur + 2 * (int)(t->sndq.len - sent) + 65536;
+		setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+		if (reopen_tcp_send(sk, t->sndq.data + sent, t->sndq.len - sent) < 0)
+			return err_errno(e, "send the %zu bytes never sent at TCP connection %s -> %s (id %u)",
+					 t->sndq.len - sent, here, there, f->re->id);
+		cur /= 2;
+		setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &cur, sizeof(cur));
+	}
+	return 0;
+}
+
 int reopen_inet_finish(struct reopen *r, struct err *e)
 {
+	/* Connections first: a listener of the tree already holds its port. */
+	for (int i = 0; i < r->nr_files; i++) {
+		struct reopen_file *f = &r->files[i];
+
+		if (f->re->inet_sk && f->re->inet_sk->tcp && f->fd >= 0 && !f->inherit && reopen_inet_tcp(r, f, e) < 0)
+			return -1;
+	}
+	for (int i = 0; i < r->nr_files; i++) {
+		struct reopen_file *f = &r->files[i];
+
+		if (f->re->inet_sk && f->re->inet_sk->tcp && f->fd >= 0 && !f->inherit && reopen_inet_tcp_run(r, f, e) < 0)
+			return -1;
+	}
 	/* Every queue first: a datagram may come from another socket of the
 	 * tree that is connected elsewhere afterwards. */
 	for (int i = 0; i < r->nr_files; i++) {
@@ -301,14 +459,14 @@ int reopen_inet_finish(struct reopen *r, struct err *e)
 				return err_set(e, EXIT_SYSTEM, "%s (id %u): %zu datagrams waited in it at dump, %zu are back (its "
 					       "receive buffer is full?)", f->re->path, f->re->id, s->n_queue, n);
 		}
-		if (s->has_dst_addr) {
+		if (s->has_dst_addr && s->protocol == IPPROTO_UDP) {
 			socklen_t len = reopen_inet_addr(s->family, &s->dst_addr, s->dst_port, s->dst_scope, &sa);
 
 			reopen_inet_name(s->family, &s->dst_addr, s->dst_port, name, sizeof(name));
 			if (connect(f->fd, (struct sockaddr *)&sa, len) < 0)
 				return err_errno(e, "connect UDP socket %s (id %u) to %s again", f->re->path, f->re->id, name);
 		}
-		if (s->shutdown && shutdown(f->fd, s->shutdown == 3 ? SHUT_RDWR : s->shutdown == 2 ? SHUT_WR : SHUT_RD) < 0 &&
+		if (s->shutdown && !s->tcp && shutdown(f->fd, s->shutdown == 3 ? SHUT_RDWR : s->shutdown == 2 ? SHUT_WR : SHUT_RD) < 0 &&
 		    errno != ENOTCONN)
 			return err_errno(e, "shut %s (id %u) down again", f->re->path, f->re->id);
 	}

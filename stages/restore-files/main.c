@@ -155,6 +155,7 @@ static int restore_files_check_sock(int sock, struct err *e)
 
 struct restore_files_opts {
 	bool allow_changed;
+	bool tcp_close;
 	bool shell_job;
 	const char **inherits;	/* --inherit-fd fd[N]:KEY, as given */
 	int nr_inherits;
@@ -170,6 +171,10 @@ static int restore_files_parse_option(void *opts, int opt, const char *arg, stru
 	}
 	if (opt == 'S') {
 		o->shell_job = true;
+		return 0;
+	}
+	if (opt == 'K') {
+		o->tcp_close = true;
 		return 0;
 	}
 	if (opt == 'I') {
@@ -202,6 +207,7 @@ static const struct option restore_files_options[] = {
 	{ "allow-changed-files", no_argument, NULL, 'C' },
 	{ "inherit-fd", required_argument, NULL, 'I' },
 	{ "shell-job", no_argument, NULL, 'S' },
+	{ "tcp-close", no_argument, NULL, 'K' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -216,6 +222,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		return ret;
 	ret = restore_files_read(0, ctx->dir_fd, &r, e);
 	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
+	r.tcp_close = ((const struct restore_files_opts *)opts)->tcp_close;
 	if (ret >= 0)
 		ret = reopen_ns_open(r.ns, e);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
@@ -263,7 +270,8 @@ static const struct stage_desc restore_files_desc = {
 		 "                             socket's path in a directory other than the dump's (a warning, not an error)\n"
 		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"
-		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside",
+		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside\n"
+		 "      --tcp-close            make the established TCP connections of the images closed (ECONNABORTED)",
 	.options = restore_files_options,
 	.parse_option = restore_files_parse_option,
 	.run = restore_files_run,

@@ -56,6 +56,7 @@ struct reopen_pipe {
 struct reopen {
 	int dir_fd;
 	bool allow_changed;		/* --allow-changed-files: a size change is a warning */
+	bool tcp_close;			/* --tcp-close: established TCP connections made closed */
 	RemapPlanEntry **remaps;	/* from collect-remaps: how unlinked files are reached */
 	int nr_remaps;
 	struct { uint32_t ghost_id; int fd; } *ghosts;	/* inodes made from ghost images, by ghost id */

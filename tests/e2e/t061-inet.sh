@@ -61,6 +61,81 @@ time.sleep(1000)' || return 0
 	assertContains "the refusal names the process and fd" "$E2E_OUT" "pid $pid fd 3"
 }
 
+# Dumps workload tcpconn (with arguments $@) with --tcp-established,
+# restores it and asserts its check.
+tcpconn_roundtrip() {
+	e2e_need_amber || return 0
+	e2e_start_wl tcpconn "$@" || return 0
+	pid=$E2E_PID
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --tcp-established || return 0
+	e2e_wait_dead "$pid" || { fail "pid $pid still runs after the dump"; return 0; }
+	e2e_reap "$pid"
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "tcpconn's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+testTcpEstablished() {
+	tcpconn_roundtrip
+}
+
+testTcpEstablishedV6() {
+	tcpconn_roundtrip 6
+}
+
+# Read and left running: the connection leaves repair mode and carries on.
+testTcpEstablishedLeaveRunning() {
+	e2e_need_amber || return 0
+	e2e_start_wl tcpconn || return 0
+	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --tcp-established --leave-running || return 0
+	assertEquals "tcpconn's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
+# restore --tcp-close: the connection comes back closed, and says so.
+testTcpClose() {
+	e2e_need_amber || return 0
+	start_py 'import errno, os, socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+c = socket.create_connection(l.getsockname()); s, _ = l.accept()
+c.sendall(b"unread")
+open(sys.argv[1], "w").write("ok")
+while not os.path.exists(sys.argv[1] + ".go"):
+    time.sleep(0.05)
+try:
+    c.recv(10); ok = False
+except OSError as e:
+    ok = e.errno in (errno.ECONNABORTED, errno.ENOTCONN)
+open(sys.argv[1] + ".result", "w").write("PASS\n" if ok else "FAIL\n")
+time.sleep(1000)' || return 0
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --tcp-established || return 0
+	e2e_wait_dead "$pid" || { fail "pid $pid still runs after the dump"; return 0; }
+	e2e_reap "$pid"
+	e2e_amber_ok restore -D "$T/img" -d --tcp-close || return 0
+	e2e_track "$pid"
+	touch "$T/ready.go"
+	e2e_poll 10 test -s "$T/ready.result"
+	assertEquals "the connection reads as closed" PASS "$(cat "$T/ready.result" 2>/dev/null)"
+}
+
+# A connection whose other end is outside the tree is refused by name.
+testTcpPeerOutsideRefused() {
+	e2e_need_amber || return 0
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	"$E2E_PYTHON" -c 'import socket, sys, time
+l = socket.socket(); l.bind(("127.0.0.1", 0)); l.listen(4)
+open(sys.argv[1], "w").write(str(l.getsockname()[1]))
+s, _ = l.accept(); time.sleep(30)' "$T/ready.port" </dev/null >/dev/null 2>&1 &
+	srv=$!
+	e2e_track "$srv"
+	e2e_poll 10 test -s "$T/ready.port" || { fail "the outside server did not start"; return 0; }
+	start_py 'import socket, sys, time
+c = socket.create_connection(("127.0.0.1", int(open(sys.argv[1] + ".port").read())))
+open(sys.argv[1], "w").write("ok")
+time.sleep(1000)' || return 0
+	e2e_amber_fails "other end outside the dumped tree" dump -t "$pid" -D "$T/img" --tcp-established
+	assertTrue "the refused process carries on" "e2e_alive $pid"
+}
+
 # GET / from 127.0.0.1:$1, at most 5 s: prints the first line of the page.
 http_get() {
 	curl -s -m 5 "http://127.0.0.1:$1/" 2>/dev/null | head -1
