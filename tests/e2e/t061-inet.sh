@@ -162,4 +162,28 @@ testHttpServer() {
 	assertEquals "and again" "amber-page" "$(http_get "$port")"
 }
 
+# redis-server with 1000 keys (set by redis-cli, whose connections are
+# closed), dumped, killed, restored: every key is there and it takes more.
+testRedis() {
+	e2e_need_amber || return 0
+	command -v redis-server >/dev/null && command -v redis-cli >/dev/null ||
+		{ e2e_skip "no redis-server (Debian's redis-server package; sh tests/deps.sh installs it)"; return 0; }
+	[ -n "$E2E_PYTHON" ] || { e2e_skip "no python3"; return 0; }
+	# A port the kernel picked just now (redis-server cannot be told port 0).
+	port=$("$E2E_PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	e2e_start redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --dir "$T"
+	pid=$E2E_PID
+	e2e_poll 10 sh -c "timeout 2 redis-cli -p $port PING 2>/dev/null | grep -q PONG" ||
+		{ fail "redis-server did not start: $(cat "$T/wl.out")"; return 0; }
+	seq 1 1000 | sed 's/.*/SET key& value&/' | timeout 10 redis-cli -p "$port" >/dev/null
+	assertEquals "keys before the dump" 1000 "$(timeout 5 redis-cli -p "$port" DBSIZE)"
+	e2e_dump_and_reap "$pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$pid" "$E2E_PID"
+	assertEquals "keys after the restore" 1000 "$(timeout 5 redis-cli -p "$port" DBSIZE)"
+	assertEquals "a key's value" value777 "$(timeout 5 redis-cli -p "$port" GET key777)"
+	timeout 5 redis-cli -p "$port" SET after restored >/dev/null
+	assertEquals "a new key" restored "$(timeout 5 redis-cli -p "$port" GET after)"
+}
+
 . /usr/share/shunit2/shunit2
