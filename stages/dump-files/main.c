@@ -57,9 +57,15 @@
  *	at with SO_PEEK_OFF, put back). State, backlog and accept queue come
  *	from inet_diag (lib/inetdiag.h), addresses from getsockname and
  *	getpeername, and every option of lib/inetopt.h's table that differs
- *	from a new socket's from getsockopt. Refused by name: an established
- *	TCP connection (it names --tcp-established, not supported yet) or one
- *	in another TCP state, a listener with connections waiting to be
+ *	from a new socket's from getsockopt. With --tcp-established,
+ *	established TCP connections whose two ends the tree holds: read in
+ *	TCP repair mode (sequence numbers, both queues peeked at, the options
+ *	negotiated, clock and window; see doc/image-format.md, TcpConnEntry),
+ *	then taken out of it, or with =keep-repair left in it, so that the
+ *	kill closes them silently (a failed run takes them out). Refused by
+ *	name: an established TCP connection without --tcp-established (it
+ *	names the option) or with its other end outside the tree, one in
+ *	another TCP state, a listener with connections waiting to be
  *	accepted (how many, and its address), a socket of another network
  *	namespace, a socket filter, raw, ICMP, SCTP and other inet sockets,
  *	and sockets of other families (netlink, packet, ...).
@@ -98,7 +104,9 @@
  *	line names pid, fd and what it is) or a bad task record; 4 a /proc
  *	read or image write failed; 5 the input stream was cut or malformed.
  *
- * Side effects	none on the tree, but with --accept-backlog the
+ * Side effects	none on the tree, but TCP connections are put in repair
+ *	mode for a moment (--tcp-established; with =keep-repair until the
+ *	tree is killed); and with --accept-backlog the
  *	connections waiting in a listener's backlog whose clients sent data
  *	are accepted (taken from the backlog; a dump that fails afterwards
  *	has lost them); creates the images above.

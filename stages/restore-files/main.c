@@ -53,7 +53,12 @@
  *	sender's address (the tree's own socket bound there, else one bound
  *	to it for the moment; an address another socket holds fails the stage
  *	naming it), and counted back (SO_PEEK_OFF); then UDP sockets connect to
- *	their peers and sockets are shut down as they were.
+ *	their peers and sockets are shut down as they were. An established TCP
+ *	connection is made after every listener, in TCP repair mode: sequence
+ *	numbers, bound (sharing its listener's port) and connected without a
+ *	handshake, options, clock, both queues and window; once all exist they
+ *	leave repair mode together and the bytes never sent are sent. With
+ *	--tcp-close it is disconnected in repair mode instead (ECONNABORTED).
  *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image.
