@@ -19,6 +19,7 @@
 
 struct inetdiag_reply {
 	uint32_t ino;
+	const struct inetdiag_sock *peer_of;	/* inetdiag_find_peer: the end whose other end is looked for */
 	struct inetdiag_sock *s;
 	bool found;
 	bool bad;
@@ -67,33 +68,52 @@ static int inetdiag_on_msg(struct nl_msg *msg, void *arg)
 		r->bad = true;
 		return NL_STOP;
 	}
-	if (s.ino == r->ino) {
+	if (r->peer_of ? (s.family == r->peer_of->family && s.sport == r->peer_of->dport && s.dport == r->peer_of->sport &&
+			  !memcmp(s.src, r->peer_of->dst, 16) && !memcmp(s.dst, r->peer_of->src, 16) && s.ino) :
+	    s.ino == r->ino) {
 		*r->s = s;
 		r->found = true;
 	}
 	return NL_OK;
 }
 
+/* Asks for every socket of family and protocol, for r. */
+static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, struct err *e);
+
 int inetdiag_find(int family, int protocol, uint32_t ino, struct inetdiag_sock *s, struct err *e)
+{
+	struct inetdiag_reply r = { .ino = ino, .s = s };
+
+	memset(s, 0, sizeof(*s));
+	return inetdiag_ask(family, protocol, &r, e);
+}
+
+int inetdiag_find_peer(int protocol, const struct inetdiag_sock *s, struct inetdiag_sock *peer, struct err *e)
+{
+	struct inetdiag_reply r = { .peer_of = s, .s = peer };
+
+	memset(peer, 0, sizeof(*peer));
+	return inetdiag_ask(s->family, protocol, &r, e);
+}
+
+static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, struct err *e)
 {
 	struct inet_diag_req_v2 req = {
 		.sdiag_family = family,
 		.sdiag_protocol = protocol,
 		.idiag_states = ~0u,
 	};
-	struct inetdiag_reply r = { .ino = ino, .s = s };
 	const char *what = protocol == IPPROTO_TCP ? "TCP" : "UDP";
 	struct nl_sock *sk;
 	int ret;
 
-	memset(s, 0, sizeof(*s));
 	if (!(sk = nl_socket_alloc()))
 		return err_set(e, EXIT_SYSTEM, "allocate a netlink socket to ask sock_diag about %s sockets", what);
 	if ((ret = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
 		nl_socket_free(sk);
 		return err_set(e, EXIT_SYSTEM, "connect to NETLINK_SOCK_DIAG: %s", nl_geterror(ret));
 	}
-	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, inetdiag_on_msg, &r);
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, inetdiag_on_msg, r);
 	ret = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof(req));
 	if (ret >= 0)
 		ret = nl_recvmsgs_default(sk);
@@ -101,7 +121,7 @@ int inetdiag_find(int family, int protocol, uint32_t ino, struct inetdiag_sock *
 	if (ret < 0)
 		return err_set(e, EXIT_SYSTEM, "sock_diag of %s sockets: %s (is CONFIG_INET_%s_DIAG set?)", what,
 			       nl_geterror(ret), what);
-	if (r.bad)
+	if (r->bad)
 		return err_set(e, EXIT_SYSTEM, "sock_diag sent a malformed reply about %s sockets", what);
-	return r.found;
+	return r->found;
 }

@@ -31,6 +31,9 @@ struct inetdiag_sock {
  * 1 found, 0 if sock_diag does not list it (a socket in no hash table:
  * never bound, or on older kernels bound and not listening), or an error. */
 int inetdiag_find(int family, int protocol, uint32_t ino, struct inetdiag_sock *s, struct err *e);
+/* Finds the other end of connection s on this host: the socket whose
+ * addresses and ports are s's the other way round (1 found, 0 none). */
+int inetdiag_find_peer(int protocol, const struct inetdiag_sock *s, struct inetdiag_sock *peer, struct err *e);
 /* Fills s from one SOCK_DIAG_BY_FAMILY reply message (inet_diag_msg and
  * its attributes); -1 if the message is malformed. For tests and the above. */
 int inetdiag_parse(const struct nlmsghdr *h, struct inetdiag_sock *s);

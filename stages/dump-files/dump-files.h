@@ -34,6 +34,15 @@
 
 struct df_kind;
 
+/* What moves on a frozen connection (segments in flight, retransmissions,
+ * window probes and acknowledgements are still handled by the kernel):
+ * its sequence numbers, queue lengths and window at one moment (inet.c). */
+struct df_tcp_snap {
+	uint32_t snd_seq, rcv_seq;
+	int inq, outq, unsent;
+	struct { uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup; } w;	/* struct tcp_repair_window */
+};
+
 /* One open file description already written to files.img. */
 struct df_file {
 	uint32_t id;
@@ -127,6 +136,16 @@ struct df {
 		unsigned sport, dport;
 	} *tcps;
 	int nr_tcps;
+	/* Connections read together with the other end (inet.c), whose
+	 * record is written when that end's descriptor comes. */
+	struct df_tcp_cached {
+		uint64_t ino;
+		struct df_tcp_snap snap;
+		uint8_t *rcvq, *sndq;
+	} *tcp_cache;
+	int nr_tcp_cache;
+	const pid_t *all_pids;		/* every process of the tree (the host's pids), to find a connection's other end */
+	int nr_all_pids;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };

@@ -74,6 +74,13 @@ void df_free(struct df *c)
 	c->nr_repaired = 0;
 	free(c->tcps);
 	c->tcps = NULL;
+	for (int i = 0; i < c->nr_tcp_cache; i++) {
+		free(c->tcp_cache[i].rcvq);
+		free(c->tcp_cache[i].sndq);
+	}
+	free(c->tcp_cache);
+	c->tcp_cache = NULL;
+	c->nr_tcp_cache = 0;
 	for (int i = 0; i < c->nr_inflight; i++)
 		close(c->inflight[i]);
 	free(c->inflight);

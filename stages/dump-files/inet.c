@@ -7,6 +7,7 @@
  * inet families (raw, ICMP, SCTP, an established TCP connection, a
  * listener with connections waiting) is refused by name; see dump-files.h. */
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <linux/sockios.h>
 #include <linux/tcp.h>
@@ -274,61 +275,217 @@ static int df_tcp_peek(int sk, size_t len, uint8_t **buf, const char *what, uint
 	return 0;
 }
 
-/* An established TCP connection, read in repair mode (which the tree's
- * socket stays in until df_inet_unrepair, or until the killed tree closes
- * it silently): sequence numbers, both queues, the options negotiated
- * and the window. */
-static int df_inet_tcp(struct df *c, int sk, struct df_isk *k, struct err *e)
+/* Reads the sequence numbers, queue lengths and window of sk (in repair
+ * mode) into n. */
+static int df_tcp_snap(int sk, struct df_tcp_snap *n, uint64_t ino, struct err *e)
 {
-	TcpConnEntry *t = &k->tcp;
-	int on = 1, q, peek_off = -1, none = -1, inq = 0, outq = 0, unsent = 0, copy;
-	socklen_t len = sizeof(int);
-	struct tcp_repair_window w;
-	struct tcp_info ti;
-	uint32_t v;
+	socklen_t len = sizeof(uint32_t);
+	int q = TCP_RECV_QUEUE;
 
-	tcp_conn_entry__init(t);
-	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &len);
+	memset(n, 0, sizeof(*n));
+	if (ioctl(sk, SIOCINQ, &n->inq) < 0 || ioctl(sk, SIOCOUTQ, &n->outq) < 0 || ioctl(sk, SIOCOUTQNSD, &n->unsent) < 0)
+		return err_errno(e, "the queue lengths of socket:[%llu]", (unsigned long long)ino);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &n->rcv_seq, &len) < 0)
+		return err_errno(e, "the receive sequence of socket:[%llu]", (unsigned long long)ino);
+	q = TCP_SEND_QUEUE;
+	len = sizeof(uint32_t);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &n->snd_seq, &len) < 0)
+		return err_errno(e, "the send sequence of socket:[%llu]", (unsigned long long)ino);
+	len = sizeof(n->w);
+	_Static_assert(sizeof(n->w) == sizeof(struct tcp_repair_window), "df_tcp_snap.w is a struct tcp_repair_window");
+	if (getsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &n->w, &len) < 0)
+		return err_errno(e, "TCP_REPAIR_WINDOW of socket:[%llu]", (unsigned long long)ino);
+	return 0;
+}
+
+/* Peeks at both queues of sk as snapshot n says they are (replacing what
+ * *rcvq and *sndq held). */
+static int df_tcp_queues(int sk, const struct df_tcp_snap *n, uint64_t ino, uint8_t **rcvq, uint8_t **sndq,
+			 struct err *e)
+{
+	int q = TCP_RECV_QUEUE;
+
+	free(*rcvq);
+	free(*sndq);
+	*rcvq = *sndq = NULL;
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    df_tcp_peek(sk, n->inq, rcvq, "receive", ino, e) < 0)
+		return -1;
+	q = TCP_SEND_QUEUE;
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
+	    df_tcp_peek(sk, n->outq, sndq, "send", ino, e) < 0)
+		return -1;
+	q = TCP_NO_QUEUE;
+	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	return 0;
+}
+
+/* Puts sk (a copy of a socket of the tree) in repair mode and remembers a
+ * copy, so that a failure from here on takes it out again. */
+static int df_tcp_repair(struct df *c, int sk, uint64_t ino, struct err *e)
+{
+	int on = 1, copy;
+
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &on, sizeof(on)) < 0)
-		return err_errno(e, "put socket:[%llu] in TCP repair mode", (unsigned long long)k->s.ino);
-	/* Remembered at once: a failure from here on must take it out again. */
+		return err_errno(e, "put socket:[%llu] in TCP repair mode", (unsigned long long)ino);
 	if ((copy = dup(sk)) < 0 || grow_one(&c->repaired, c->nr_repaired) < 0) {
 		if (copy >= 0)
 			close(copy);
 		setsockopt(sk, IPPROTO_TCP, TCP_REPAIR, &(int){ TCP_REPAIR_OFF_NO_WP }, sizeof(int));
-		return err_errno(e, "remember socket:[%llu]", (unsigned long long)k->s.ino);
+		return err_errno(e, "remember socket:[%llu]", (unsigned long long)ino);
 	}
 	c->repaired[c->nr_repaired++] = copy;
+	return 0;
+}
+
+/* A copy of the socket with inode ino, found among the descriptors of
+ * the tree's processes; -1 if none holds it. */
+static int df_tcp_holder(struct df *c, uint64_t ino)
+{
+	char want[64], path[64], link[64];
+
+	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
+	for (int i = 0; i < c->nr_all_pids; i++) {
+		struct dirent *de;
+		DIR *d;
+
+		snprintf(path, sizeof(path), "/proc/%d/fd", c->all_pids[i]);
+		if (!(d = opendir(path)))
+			continue;
+		while ((de = readdir(d))) {
+			char fdpath[128];
+			ssize_t n;
+			struct err ignored = { 0 };
+			int fd;
+
+			snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
+			if ((n = readlink(fdpath, link, sizeof(link) - 1)) < 0)
+				continue;
+			link[n] = 0;
+			if (strcmp(link, want))
+				continue;
+			closedir(d);
+			fd = df_getfd(c, c->all_pids[i], atoi(de->d_name), &ignored);
+			return fd;
+		}
+		closedir(d);
+	}
+	return -1;
+}
+
+/* Does b's receive sequence lie between what a sent and had acknowledged
+ * and what a sent? Else a segment moved between the two looks. */
+static bool df_tcp_fits(const struct df_tcp_snap *a, const struct df_tcp_snap *b)
+{
+	uint32_t una = a->snd_seq - a->outq, nxt = a->snd_seq - a->unsent;
+
+	return (int32_t)(b->rcv_seq - una) >= 0 && (int32_t)(nxt - b->rcv_seq) >= 0;
+}
+
+/* Reads sk (and the other end pk, if not -1) until two looks agree and
+ * the two ends agree with each other: the connection is live in the
+ * kernel even with both processes frozen. */
+static int df_tcp_read_pair(int sk, uint64_t ino, struct df_tcp_snap *a, uint8_t **rq, uint8_t **sq, int pk,
+			    uint64_t pino, struct df_tcp_snap *b, uint8_t **prq, uint8_t **psq, struct err *e)
+{
+	for (int tries = 0;; tries++) {
+		struct df_tcp_snap a2, b2;
+		struct err pe = { 0 };
+		bool moved;
+
+		if (df_tcp_snap(sk, a, ino, e) < 0 || (pk >= 0 && df_tcp_snap(pk, b, pino, e) < 0))
+			return -1;
+		/* A peek that found another length than a moment ago: moved. */
+		moved = df_tcp_queues(sk, a, ino, rq, sq, &pe) < 0 || (pk >= 0 && df_tcp_queues(pk, b, pino, prq, psq, &pe) < 0);
+		if (df_tcp_snap(sk, &a2, ino, e) < 0 || (pk >= 0 && df_tcp_snap(pk, &b2, pino, e) < 0))
+			return -1;
+		moved = moved || memcmp(a, &a2, sizeof(a2)) ||
+			(pk >= 0 && (memcmp(b, &b2, sizeof(b2)) || !df_tcp_fits(a, b) || !df_tcp_fits(b, a)));
+		if (!moved) {
+			if (tries)
+				pr_debug("socket:[%llu] moved while it was read; read again %d times", (unsigned long long)ino,
+					 tries);
+			return 0;
+		}
+		if (tries >= 200)
+			return err_set(e, EXIT_SYSTEM, "TCP connection socket:[%llu] kept changing while it was read (200 "
+				       "tries)%s%s", (unsigned long long)ino, pe.msg[0] ? ": " : "", pe.msg);
+		usleep(2000);
+	}
+}
+
+/* An established TCP connection, read in repair mode (which the tree's
+ * socket stays in until df_inet_unrepair, or until the killed tree closes
+ * it silently): sequence numbers, both queues, the options negotiated
+ * and the window. The tree is frozen but the kernel still moves the
+ * connection (an acknowledgement, a retransmission, a window probe), so
+ * it is read until two looks around the peeks agree. */
+static int df_inet_tcp(struct df *c, int sk, struct df_isk *k, const struct inetdiag_sock *di, struct err *e)
+{
+	TcpConnEntry *t = &k->tcp;
+	int peek_off = -1, none = -1, pk = -1, ret;
+	socklen_t len = sizeof(int);
+	struct df_tcp_snap a, b;
+	struct inetdiag_sock pd;
+	struct tcp_info ti;
+	uint32_t v;
+
+	tcp_conn_entry__init(t);
+	/* Read already, with the other end. */
+	for (int i = 0; i < c->nr_tcp_cache; i++)
+		if (c->tcp_cache[i].ino == k->s.ino) {
+			a = c->tcp_cache[i].snap;
+			k->rcvq = c->tcp_cache[i].rcvq;
+			k->sndq = c->tcp_cache[i].sndq;
+			c->tcp_cache[i] = c->tcp_cache[--c->nr_tcp_cache];
+			goto got;
+		}
+	if (df_tcp_repair(c, sk, k->s.ino, e) < 0)
+		return -1;
+	getsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off, &len);
 	if (peek_off >= 0)
 		setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none));
-	if (ioctl(sk, SIOCINQ, &inq) < 0 || ioctl(sk, SIOCOUTQ, &outq) < 0 || ioctl(sk, SIOCOUTQNSD, &unsent) < 0)
-		return err_errno(e, "the queue lengths of socket:[%llu]", (unsigned long long)k->s.ino);
-	q = TCP_RECV_QUEUE;
-	len = sizeof(v);
-	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
-	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, &len) < 0)
-		return err_errno(e, "the receive sequence of socket:[%llu]", (unsigned long long)k->s.ino);
-	t->rcv_seq = v;
-	if (df_tcp_peek(sk, inq, &k->rcvq, "receive", k->s.ino, e) < 0)
+	/* The other end, when the tree holds it, is read at the same time. */
+	if ((ret = inetdiag_find_peer(IPPROTO_TCP, di, &pd, e)) < 0)
 		return -1;
-	q = TCP_SEND_QUEUE;
-	len = sizeof(v);
-	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
-	    getsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &v, &len) < 0)
-		return err_errno(e, "the send sequence of socket:[%llu]", (unsigned long long)k->s.ino);
-	t->snd_seq = v;
-	if (df_tcp_peek(sk, outq, &k->sndq, "send", k->s.ino, e) < 0)
+	if (ret && pd.state == 1 && (pk = df_tcp_holder(c, pd.ino)) >= 0 && df_tcp_repair(c, pk, pd.ino, e) < 0) {
+		close(pk);
 		return -1;
-	q = TCP_NO_QUEUE;
-	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
+	}
+	if (pk >= 0 && grow_one(&c->tcp_cache, c->nr_tcp_cache) < 0) {
+		close(pk);
+		return err_errno(e, "remember socket:[%u]", pd.ino);
+	}
+	if (pk >= 0)
+		c->tcp_cache[c->nr_tcp_cache] = (struct df_tcp_cached){ .ino = pd.ino };
+	ret = df_tcp_read_pair(sk, k->s.ino, &a, &k->rcvq, &k->sndq, pk, pd.ino, &b,
+			       pk >= 0 ? &c->tcp_cache[c->nr_tcp_cache].rcvq : NULL,
+			       pk >= 0 ? &c->tcp_cache[c->nr_tcp_cache].sndq : NULL, e);
+	if (pk >= 0) {
+		c->tcp_cache[c->nr_tcp_cache].snap = b;
+		c->nr_tcp_cache++;
+		close(pk);
+	}
 	if (peek_off >= 0)
 		setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &peek_off, sizeof(peek_off));
-	t->has_rcvq = inq > 0;
-	t->rcvq = (ProtobufCBinaryData){ inq, k->rcvq };
-	t->has_sndq = outq > 0;
-	t->sndq = (ProtobufCBinaryData){ outq, k->sndq };
-	t->has_unsent = unsent > 0;
-	t->unsent = unsent;
+	if (ret < 0)
+		return -1;
+got:
+	t->rcv_seq = a.rcv_seq;
+	t->snd_seq = a.snd_seq;
+	t->has_rcvq = a.inq > 0;
+	t->rcvq = (ProtobufCBinaryData){ a.inq, k->rcvq };
+	t->has_sndq = a.outq > 0;
+	t->sndq = (ProtobufCBinaryData){ a.outq, k->sndq };
+	t->has_unsent = a.unsent > 0;
+	t->unsent = a.unsent;
+	t->snd_wl1 = a.w.snd_wl1;
+	t->snd_wnd = a.w.snd_wnd;
+	t->max_window = a.w.max_window;
+	t->rcv_wnd = a.w.rcv_wnd;
+	t->rcv_wup = a.w.rcv_wup;
 	len = sizeof(ti);
 	memset(&ti, 0, sizeof(ti));
 	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
@@ -349,14 +506,6 @@ static int df_inet_tcp(struct df *c, int sk, struct df_isk *k, struct err *e)
 		t->has_timestamp = true;
 		t->timestamp = v;
 	}
-	len = sizeof(w);
-	if (getsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, &len) < 0)
-		return err_errno(e, "TCP_REPAIR_WINDOW of socket:[%llu]", (unsigned long long)k->s.ino);
-	t->snd_wl1 = w.snd_wl1;
-	t->snd_wnd = w.snd_wnd;
-	t->max_window = w.max_window;
-	t->rcv_wnd = w.rcv_wnd;
-	t->rcv_wup = w.rcv_wup;
 	k->s.tcp = t;
 	return 0;
 }
@@ -452,7 +601,7 @@ static int df_inet_established(struct df *c, struct df_desc *d, int sk, struct d
 			      .dport = s->dst_port };
 	memcpy(t->src, k->src, alen);
 	memcpy(t->dst, k->dst, alen);
-	return df_inet_tcp(c, sk, k, e);
+	return df_inet_tcp(c, sk, k, di, e);
 }
 
 int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const char **why, struct err *e)

@@ -161,6 +161,13 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	}
 	c.accept_backlog = o->accept_backlog;
 	c.tcp_mode = o->tcp_mode;
+	if (nr && !(c.all_pids = calloc(nr, sizeof(pid_t)))) {
+		df_free(&c);
+		return err_errno(e, "list the processes of the tree");
+	}
+	for (int i = 0; i < nr; i++)
+		((pid_t *)c.all_pids)[i] = tasks[i].host;
+	c.nr_all_pids = nr;
 	for (int i = 0; ret == 0 && i < nr; i++)
 		ret = df_task(&c, tasks[i].host, tasks[i].pid, e);
 	if (ret == 0)

@@ -369,28 +369,42 @@ static int reopen_inet_tcp(const struct reopen *r, struct reopen_file *f, struct
 	    reopen_tcp_send(sk, t->rcvq.data, t->rcvq.len) < 0)
 		return err_errno(e, "put back the %zu bytes waiting to be read at TCP connection %s -> %s (id %u)",
 				 t->rcvq.len, here, there, f->re->id);
+	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
+		return err_errno(e, "set the window of TCP connection %s -> %s (id %u)", here, there, f->re->id);
+	/* What was sent goes back as sent (snd_nxt must cover what the peer
+	 * may acknowledge); it fitted in the send buffer at dump, but not
+	 * always with the overhead of how it is queued now: room for the
+	 * moment, until reopen_inet_tcp_run. */
+	if (t->sndq.len) {
+		int cur = 0, big;
+		socklen_t len = sizeof(cur);
+
+		getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &cur, &len);
+		big = cur + 2 * (int)t->sndq.len + 65536;
+		setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
+	}
 	q = TCP_SEND_QUEUE;
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 || reopen_tcp_send(sk, t->sndq.data, sent) < 0)
 		return err_errno(e, "put back the %zu bytes sent and not acknowledged at TCP connection %s -> %s (id %u)", sent,
 				 here, there, f->re->id);
-	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_WINDOW, &w, sizeof(w)) < 0)
-		return err_errno(e, "set the window of TCP connection %s -> %s (id %u)", here, there, f->re->id);
 	q = TCP_NO_QUEUE;
 	setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q));
-	pr_debug("file %u: TCP connection %s -> %s, %zu bytes to read, %zu in flight, %zu to send", f->re->id, here, there,
-		 t->rcvq.len, sent, t->sndq.len - sent);
+	pr_debug("file %u: TCP connection %s -> %s, %zu bytes to read, %zu sent and not acknowledged, %zu never sent",
+		 f->re->id, here, there, t->rcvq.len, sent, t->sndq.len - sent);
 	return 0;
 }
 
 /* Once every connection exists: out of repair mode, which sends a window
- * probe (a peer not made yet would answer it with a reset), and what had
- * never been sent is sent as a program would. */
+ * probe (a peer not made yet would answer it with a reset); what had
+ * never been sent is sent as a program would, and the send buffer goes
+ * back to its size at dump. */
 static int reopen_inet_tcp_run(const struct reopen *r, struct reopen_file *f, struct err *e)
 {
 	const InetSocketEntry *s = f->re->inet_sk;
 	const TcpConnEntry *t = s->tcp;
 	const InetSockOpt *reuse = reopen_inet_opt(s, "SO_REUSEADDR");
 	size_t sent = t->sndq.len - (t->has_unsent ? t->unsent : 0);
+	const InetSockOpt *sndbuf = reopen_inet_opt(s, "SO_SNDBUF");
 	int sk = f->fd, on = 1, off = 0;
 	char here[80], there[80];
 
@@ -402,20 +416,14 @@ static int reopen_inet_tcp_run(const struct reopen *r, struct reopen_file *f, st
 		return err_errno(e, "take TCP connection %s -> %s (id %u) out of repair mode", here, there, f->re->id);
 	if (reuse && reuse->value && setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &on, sizeof(on)) < 0)
 		return err_errno(e, "set SO_REUSEADDR of TCP connection %s (id %u) again", here, f->re->id);
-	if (t->sndq.len > sent) {
-		/* They fitted in the send buffer at dump, but not always with the
-		 * overhead of how they are queued now: room for the moment. */
-		int cur = 0, big;
-		socklen_t len = sizeof(cur);
+	if (reopen_tcp_send(sk, t->sndq.data + sent, t->sndq.len - sent) < 0)
+		return err_errno(e, "send the %zu bytes never sent at TCP connection %s -> %s (id %u)", t->sndq.len - sent,
+				 here, there, f->re->id);
+	/* Smaller than what is queued only stops the program's writes for a while. */
+	if (t->sndq.len && sndbuf) {
+		int v = (int)sndbuf->value / 2;
 
-		getsockopt(sk, SOL_SOCKET, SO_SNDBUF, &cur, &len);
-		big = cur + 2 * (int)(t->sndq.len - sent) + 65536;
-		setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof(big));
-		if (reopen_tcp_send(sk, t->sndq.data + sent, t->sndq.len - sent) < 0)
-			return err_errno(e, "send the %zu bytes never sent at TCP connection %s -> %s (id %u)",
-					 t->sndq.len - sent, here, there, f->re->id);
-		cur /= 2;
-		setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &cur, sizeof(cur));
+		setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v));
 	}
 	return 0;
 }

@@ -15,7 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <linux/tcp.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -75,6 +75,21 @@ static int drain(struct reader *r)
 	return 0;
 }
 
+/* What the kernel says of a connection, for a failure report. */
+static void describe(struct wl_report *rep, const char *who, int sk)
+{
+	struct tcp_info ti;
+	socklen_t len = sizeof(ti);
+
+	memset(&ti, 0, sizeof(ti));
+	if (getsockopt(sk, IPPROTO_TCP, TCP_INFO, &ti, &len) < 0)
+		return;
+	wl_fail(rep, "%s: state %u mss %u cwnd %u unacked %u lost %u retrans %u backoff %u notsent %u rcv_space %u "
+		"segs_in %u segs_out %u", who, ti.tcpi_state, ti.tcpi_snd_mss, ti.tcpi_snd_cwnd, ti.tcpi_unacked, ti.tcpi_lost,
+		ti.tcpi_total_retrans, ti.tcpi_backoff, ti.tcpi_notsent_bytes, ti.tcpi_rcv_space, ti.tcpi_segs_in,
+		ti.tcpi_segs_out);
+}
+
 /* Reads both streams up to their wanted lengths, for at most 20 s. */
 static void read_both(struct wl_report *rep, const char *when, struct reader *a, struct reader *b)
 {
@@ -89,9 +104,12 @@ static void read_both(struct wl_report *rep, const char *when, struct reader *a,
 			return;
 		}
 	}
-	if (a->got != a->want || b->got != b->want)
+	if (a->got != a->want || b->got != b->want) {
 		wl_fail(rep, "%s: read %zu of %zu bytes client->server, %zu of %zu server->client", when, a->got, a->want,
 			b->got, b->want);
+		describe(rep, "server end", a->sk);
+		describe(rep, "client", b->sk);
+	}
 	if (a->bad || b->bad)
 		wl_fail(rep, "%s: a byte of the %s stream is not what was sent", when, a->bad ? "client->server" : "server->client");
 }
