@@ -335,6 +335,10 @@ static int reopen_inet_tcp(const struct reopen *r, struct reopen_file *f, struct
 	if (setsockopt(sk, IPPROTO_TCP, TCP_REPAIR_QUEUE, &q, sizeof(q)) < 0 ||
 	    setsockopt(sk, IPPROTO_TCP, TCP_QUEUE_SEQ, &seq, sizeof(seq)) < 0)
 		return err_errno(e, "set the receive sequence of TCP connection %s -> %s (id %u)", here, there, f->re->id);
+	/* The connect below sizes its segments from the MSS it knows then
+	 * (TCP_REPAIR_OPTIONS comes after, too late for that): 536 without this. */
+	if (t->mss >= 88 && t->mss <= 65535)
+		setsockopt(sk, IPPROTO_TCP, TCP_MAXSEG, &t->mss, sizeof(t->mss));
 	if (bind(sk, (struct sockaddr *)&src, slen) < 0)
 		return err_errno(e, "bind TCP connection %s -> %s (id %u) again%s", here, there, f->re->id,
 				 errno == EADDRINUSE ? ": another socket holds the address (is the dumped process still "
