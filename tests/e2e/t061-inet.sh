@@ -1,10 +1,14 @@
 #!/bin/sh
 # t061-inet: TCP listeners and UDP sockets, IPv4 and IPv6 (tests/workloads/
 # inet.c: addresses, options, datagrams waiting with their senders); a dump
-# with --leave-running keeps every queue; what cannot be restored is
-# refused by name (a listener with connections waiting to be accepted, an
-# established connection without --tcp-established, a raw socket); and a
-# real server, python3 -m http.server, answers after a restore. All
+# with --leave-running keeps every queue; established TCP connections with
+# both ends in the tree (tests/workloads/tcpconn.c: data in flight both
+# ways, unread and unsent) with --tcp-established, left running, after a
+# failed dump, and restored closed with --tcp-close; what cannot be
+# restored is refused by name (a listener with connections waiting to be
+# accepted, an established connection without --tcp-established or with
+# its other end outside the tree, a raw socket); and real servers,
+# python3 -m http.server and redis-server, answer after a restore. All
 # traffic is on loopback, to ports the kernel picked.
 
 . "$(dirname "$0")/lib.sh"
@@ -89,6 +93,19 @@ testTcpEstablishedLeaveRunning() {
 	e2e_start_wl tcpconn || return 0
 	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --tcp-established --leave-running || return 0
 	assertEquals "tcpconn's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
+# A dump that fails after dump-files left the connections in repair mode
+# (the tree was to be killed) takes them out of it before the tree goes
+# on: dump-mounts is killed (AMBER_TEST_FAIL_STAGE, a driver test hook).
+testTcpEstablishedFailedDumpResumes() {
+	e2e_need_amber || return 0
+	e2e_start_wl tcpconn || return 0
+	export AMBER_TEST_FAIL_STAGE=dump-mounts
+	e2e_amber_fails "dump-mounts" dump -t "$E2E_PID" -D "$T/img" --tcp-established
+	unset AMBER_TEST_FAIL_STAGE
+	assertTrue "the tree carries on" "e2e_alive $E2E_PID"
+	assertEquals "tcpconn's check after the failed dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
 # restore --tcp-close: the connection comes back closed, and says so.
