@@ -217,7 +217,10 @@ static int df_unix_one(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_
 	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
 		return err_errno(e, "SO_DOMAIN of pid %d fd %d", pid, fd);
 	if (domain != AF_UNIX) {
-		*why = "only unix, TCP and UDP sockets are supported yet (this is another family: netlink, packet, ...); close it before the dump";
+		snprintf(k->why, sizeof(k->why), "it is %s socket (family %d); only unix, TCP and UDP sockets are supported "
+			 "yet: close it before the dump", domain == AF_NETLINK ? "a netlink" : domain == AF_PACKET ? "a packet" :
+			 domain == AF_VSOCK ? "a vsock" : domain == AF_ALG ? "an AF_ALG" : "another family's", domain);
+		*why = k->why;
 		return 0;
 	}
 	if ((ret = sockdiag_unix_get(ino, &d, e)) < 0)

@@ -153,6 +153,16 @@ time.sleep(1000)' || return 0
 	assertTrue "the refused process carries on" "e2e_alive $pid"
 }
 
+testNetlinkSocketRefused() {
+	e2e_need_amber || return 0
+	start_py 'import socket, sys, time
+n = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+open(sys.argv[1], "w").write("ok")
+time.sleep(1000)' || return 0
+	e2e_amber_fails "a netlink socket" dump -t "$pid" -D "$T/img"
+	assertContains "the refusal names the process and fd" "$E2E_OUT" "pid $pid fd 3"
+}
+
 # GET / from 127.0.0.1:$1, at most 5 s: prints the first line of the page.
 http_get() {
 	curl -s -m 5 "http://127.0.0.1:$1/" 2>/dev/null | head -1
