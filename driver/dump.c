@@ -25,6 +25,7 @@
 #include "driver/dumpdir.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
+#include "driver/tcprepair.h"
 #include "driver/pipeline.h"
 #include "driver/run.h"
 #include "images/image.h"
@@ -160,14 +161,17 @@ static void dump_remove_memfd_images(struct run *r, bool tmp_only)
 static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--force] [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
-	       "                  [--file-locks] [--shell-job] [--external KEY]... [-v N] [-o LOG] [--run-dir DIR]\n"
+	       "                  [--file-locks] [--tcp-established] [--shell-job] [--external KEY]... [-v N] [-o LOG]\n"
+	       "                  [--run-dir DIR]\n"
 	       "  -D DIR          the images appear in DIR only once the dump is complete\n"
 	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
 	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
 	       "                  binds from --external mnt[NAME]:PATH\n"
-	       "  --shell-job     the tree runs on the shell's terminal: every terminal is external\n");
+	       "  --shell-job     the tree runs on the shell's terminal: every terminal is external\n"
+	       "  --tcp-established  dump established TCP connections (TCP repair mode: sequence numbers, queues,\n"
+	       "                  options); only both ends in the tree over loopback are safe: see amber(1)\n");
 }
 
 /* The command's state, shared by the hooks of its table. */
@@ -275,6 +279,9 @@ static int dump_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 		ret = pl_arg(a, o->ghost_limit, e);
 	if (ret == 0 && o->shell_job)
 		ret = pl_arg(a, "--shell-job", e);
+	/* A killed tree's connections must close in repair mode, silently. */
+	if (ret == 0 && o->tcp_established)
+		ret = pl_arg(a, o->leave_running ? "--tcp-established" : "--tcp-established=keep-repair", e);
 	return ret ? ret : pl_arg_each(a, "--external", o->externals, o->nr_externals, e);
 }
 
@@ -284,6 +291,8 @@ static void dump_files_rollback(struct pl_ctx *c)
 {
 	dump_remove_remaps(c->r, false);
 	mntns_remove_live_remaps(c->r->images, c->o->pid);
+	if (c->o->tcp_established)
+		tcprepair_leave_tree(c->o->pid);
 }
 
 /* --external mnt[MOUNTPOINT]:NAME options (driver/extmnt.c). */

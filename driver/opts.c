@@ -88,6 +88,8 @@ static const struct option drv_long[] = {
 	{ "timings", no_argument, NULL, DRV_OPT_TIMINGS },
 	{ "verify", required_argument, NULL, DRV_OPT_VERIFY },
 	{ "no-verify", no_argument, NULL, DRV_OPT_NO_VERIFY },
+	{ "tcp-established", no_argument, NULL, DRV_OPT_TCP_ESTABLISHED },
+	{ "tcp-close", no_argument, NULL, DRV_OPT_TCP_CLOSE },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -102,6 +104,7 @@ static const struct {
 	{ DRV_OPT_TIMINGS, "*" },
 	{ 't', "dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump" },
+	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" },
@@ -229,6 +232,8 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 			}
 			o->verify_pages = !strcmp(optarg, "pages");
 			break;
+		case DRV_OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
+		case DRV_OPT_TCP_CLOSE: o->tcp_close = true; break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's; files, ttys, sockets, pipes are drv_external's. */
 			int r = extmnt_add(&o->extmnt, optarg);

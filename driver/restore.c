@@ -58,7 +58,8 @@ static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
 static void restore_usage(void)
 {
 	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--shell-job] [--inherit-fd fd[N]:KEY]...\n"
-	       "                     [--external mnt[NAME]:PATH]... [--root PATH] [-v N] [-o LOG] [--run-dir DIR]\n"
+	       "                     [--external mnt[NAME]:PATH]... [--root PATH] [--tcp-close] [-v N] [-o LOG]\n"
+	       "                     [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
 	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n"
@@ -73,7 +74,9 @@ static void restore_usage(void)
 	       "  --verify=MODE   check the restored tree against the images before it runs: fail (the\n"
 	       "                  default: a difference removes the tree), warn (print them, let it run),\n"
 	       "                  pages (fail, and compare every restored page too), off\n"
-	       "  --no-verify     the same as --verify=off\n");
+	       "  --no-verify     the same as --verify=off\n"
+	       "  --tcp-close     restore the established TCP connections of the dump closed (the process sees\n"
+	       "                  ECONNABORTED on them)\n");
 }
 
 /* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
@@ -171,6 +174,9 @@ static int restore_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 {
 	const struct drv_opts *o = c->o;
 	int ret = o->allow_changed ? pl_arg(a, "--allow-changed-files", e) : 0;
+
+	if (ret == 0 && o->tcp_close)
+		ret = pl_arg(a, "--tcp-close", e);
 
 	/* Each --inherit-fd fd[N]:KEY becomes the stage's fd[20+i]:KEY. */
 	for (int i = 0; ret == 0 && i < o->nr_inherits; i++) {

@@ -28,10 +28,20 @@
 #include "images/image.h"
 #include "lib/err.h"
 #include "lib/external.h"
+#include "lib/inetopt.h"
 #include "lib/proc.h"
 #include "lib/sockdiag.h"
 
 struct df_kind;
+
+/* What moves on a frozen connection (segments in flight, retransmissions,
+ * window probes and acknowledgements are still handled by the kernel):
+ * its sequence numbers, queue lengths and window at one moment (inet.c). */
+struct df_tcp_snap {
+	uint32_t snd_seq, rcv_seq;
+	int inq, outq, unsent;
+	struct { uint32_t snd_wl1, snd_wnd, max_window, rcv_wnd, rcv_wup; } w;	/* struct tcp_repair_window */
+};
 
 /* One open file description already written to files.img. */
 struct df_file {
@@ -114,6 +124,28 @@ struct df {
 	int via_fd;
 	struct { uint64_t dev, ino; } *memfds;	/* memfds saved by this stage */
 	int nr_memfds;
+	int tcp_mode;			/* --tcp-established: 0 refused, 1 read and left, 2 left in repair mode */
+	int *repaired;			/* copies of the TCP sockets put in repair mode (inet.c) */
+	int nr_repaired;
+	struct df_tcp {		/* established TCP connections, to check both ends are the tree's */
+		pid_t pid;
+		int fd;
+		uint64_t ino;
+		int family;
+		uint8_t src[16], dst[16];
+		unsigned sport, dport;
+	} *tcps;
+	int nr_tcps;
+	/* Connections read together with the other end (inet.c), whose
+	 * record is written when that end's descriptor comes. */
+	struct df_tcp_cached {
+		uint64_t ino;
+		struct df_tcp_snap snap;
+		uint8_t *rcvq, *sndq;
+	} *tcp_cache;
+	int nr_tcp_cache;
+	const pid_t *all_pids;		/* every process of the tree (the host's pids), to find a connection's other end */
+	int nr_all_pids;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
@@ -130,6 +162,24 @@ struct df_usk {
 	char why[320];			/* a reason built for this socket */
 };
 
+/* What one TCP or UDP socket's files.img record points to, freed once
+ * written (inet.c). */
+#define DF_INET_MAX_OPTS 64
+struct df_isk {
+	InetSocketEntry s;
+	uint8_t src[16], dst[16];
+	InetSockOpt opts[DF_INET_MAX_OPTS];
+	InetSockOpt *optp[DF_INET_MAX_OPTS];
+	uint8_t optdata[DF_INET_MAX_OPTS][INETOPT_MAX_BYTES];
+	TcpConnEntry tcp;
+	uint8_t *sndq, *rcvq;
+	InetDatagram *dgrams;		/* the queue (data points into buf) */
+	InetDatagram **dgramp;
+	uint8_t (*from)[16];		/* the senders' addresses */
+	uint8_t *buf;
+	char why[320];			/* a reason built for this socket */
+};
+
 /* One new open file description, being described for its files.img
  * record; what the record points to lives here until it is written. */
 struct df_desc {
@@ -141,6 +191,7 @@ struct df_desc {
 	RegFileEntry re;		/* id and common fields set, the kind's to fill */
 	char path[PATH_MAX];		/* the path without " (deleted)" (memfd.c, path.c) */
 	struct df_usk usk;		/* a unix socket's (sockets.c, unixq.c) */
+	struct df_isk isk;		/* a TCP or UDP socket's (inet.c) */
 	AnonFileEntry anon;		/* an anonymous inode's (anon.c) */
 	EpollTargetEntry *tfds;
 	void *watches;
@@ -269,6 +320,20 @@ void df_unix_check(struct df *c);
  * accepting them (--accept-backlog), and writes their embryo records; a
  * refusal if that is not allowed. */
 int df_unix_backlogs(struct df *c, struct err *e);
+
+/* inet.c: a TCP or UDP socket (family AF_INET or AF_INET6), whose copy
+ * here is sk: fills d->re.inet_sk, or sets *why to the reason it cannot be
+ * restored (the caller refuses it). */
+int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const char **why, struct err *e);
+void df_inet_release(struct df_desc *d);
+/* Refuses every established connection whose other end the tree does not
+ * hold (nothing keeps its peer from resetting it: no network lock). */
+void df_inet_check(struct df *c);
+/* Takes the sockets this run put in repair mode out of it: at the end
+ * with tcp_mode 1, or when the dump failed. */
+void df_inet_unrepair(struct df *c);
+/* "ADDR:PORT" ("[ADDR]:PORT" for AF_INET6) of addr, for messages. */
+void df_inet_name(int family, const uint8_t *addr, unsigned port, char *buf, size_t size);
 
 /* unixq.c: peeks at what waits in unix socket sk (held by pid's fd) into
  * k: the bytes, the senders' names and the files in flight, each described

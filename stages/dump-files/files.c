@@ -67,6 +67,20 @@ void df_free(struct df *c)
 	c->socks = NULL;
 	free(c->listeners);
 	c->listeners = NULL;
+	for (int i = 0; i < c->nr_repaired; i++)
+		close(c->repaired[i]);
+	free(c->repaired);
+	c->repaired = NULL;
+	c->nr_repaired = 0;
+	free(c->tcps);
+	c->tcps = NULL;
+	for (int i = 0; i < c->nr_tcp_cache; i++) {
+		free(c->tcp_cache[i].rcvq);
+		free(c->tcp_cache[i].sndq);
+	}
+	free(c->tcp_cache);
+	c->tcp_cache = NULL;
+	c->nr_tcp_cache = 0;
 	for (int i = 0; i < c->nr_inflight; i++)
 		close(c->inflight[i]);
 	free(c->inflight);
@@ -107,6 +121,7 @@ void df_free(struct df *c)
 
 void df_abort(struct df *c)
 {
+	df_inet_unrepair(c);
 	for (int i = 0; i < c->nr_links; i++)
 		if (unlink(c->links[i]) == 0)
 			pr_info("removed link remap '%s' (the dump failed)", c->links[i]);

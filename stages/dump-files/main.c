@@ -50,6 +50,25 @@
  *	the data is written as an extra "embryo" record; without it such a
  *	listener is refused. A socket whose peer or listener is outside the tree
  *	is refused unless named by --external.
+ *	TCP and UDP sockets, IPv4 and IPv6, of amber's own network namespace
+ *	(inet.c): TCP listeners (address, port, backlog) and TCP sockets not
+ *	yet listening nor connected; UDP sockets, bound or not, connected or
+ *	not, with the datagrams waiting in them and each one's sender (peeked
+ *	at with SO_PEEK_OFF, put back). State, backlog and accept queue come
+ *	from inet_diag (lib/inetdiag.h), addresses from getsockname and
+ *	getpeername, and every option of lib/inetopt.h's table that differs
+ *	from a new socket's from getsockopt. With --tcp-established,
+ *	established TCP connections whose two ends the tree holds: read in
+ *	TCP repair mode (sequence numbers, both queues peeked at, the options
+ *	negotiated, clock and window; see doc/image-format.md, TcpConnEntry),
+ *	then taken out of it, or with =keep-repair left in it, so that the
+ *	kill closes them silently (a failed run takes them out). Refused by
+ *	name: an established TCP connection without --tcp-established (it
+ *	names the option) or with its other end outside the tree, one in
+ *	another TCP state, a listener with connections waiting to be
+ *	accepted (how many, and its address), a socket of another network
+ *	namespace, a socket filter, raw, ICMP, SCTP and other inet sockets,
+ *	and sockets of other families (netlink, packet, ...).
  *	Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
  *	tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
  *	pipe[INODE]; with --shell-job every terminal) are recorded by their key,
@@ -69,7 +88,8 @@
  *	files.img	one RegFileEntry per open file description of the tree:
  *			id, path, flags (without O_CLOEXEC), pos, mnt_id,
  *			inode, dev, size, mode, and what its kind needs
- *			(pipe inode, anon state, unix socket, fifo, owner)
+ *			(pipe inode, anon state, unix or inet socket, fifo,
+ *			owner)
  *	pipedata.img	what each pipe and FIFO held (when there are any)
  *	remaps.img, ghost-ID.img  how unlinked files are reached again
  *	memfd-INO.img, pages-memfd-INO.img  each memfd a descriptor holds,
@@ -84,7 +104,9 @@
  *	line names pid, fd and what it is) or a bad task record; 4 a /proc
  *	read or image write failed; 5 the input stream was cut or malformed.
  *
- * Side effects	none on the tree, but with --accept-backlog the
+ * Side effects	none on the tree, but TCP connections are put in repair
+ *	mode for a moment (--tcp-established; with =keep-repair until the
+ *	tree is killed); and with --accept-backlog the
  *	connections waiting in a listener's backlog whose clients sent data
  *	are accepted (taken from the backlog; a dump that fails afterwards
  *	has lost them); creates the images above.
@@ -95,7 +117,8 @@
  *	open_by_handle_at for inotify watches), CAP_DAC_OVERRIDE and
  *	CAP_FOWNER (link remaps in directories of any owner), CAP_SYS_ADMIN
  *	and CAP_SYS_CHROOT (a child enters the mount namespace of a task that
- *	chroot(2)ed, to look its paths up from the namespace's root).
+ *	chroot(2)ed, to look its paths up from the namespace's root),
+ *	CAP_NET_ADMIN (SIOCGSKNS: the network namespace of a socket).
  *
  * By hand	replay what the driver recorded (the tree must be stopped again,
  *	e.g. with kill -STOP, or the files may change under the dump):
@@ -105,6 +128,7 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/capability.h>
 
 #include "lib/exitcodes.h"
@@ -121,6 +145,7 @@ struct dump_files_opts {
 	char **externals;	/* --external KEY, as given */
 	int nr_externals;
 	bool accept_backlog;
+	int tcp_mode;		/* --tcp-established[=keep-repair]: 1, 2 */
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o,
@@ -135,10 +160,21 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 		return ret;
 	}
 	c.accept_backlog = o->accept_backlog;
+	c.tcp_mode = o->tcp_mode;
+	if (nr && !(c.all_pids = calloc(nr, sizeof(pid_t)))) {
+		df_free(&c);
+		return err_errno(e, "list the processes of the tree");
+	}
+	for (int i = 0; i < nr; i++)
+		((pid_t *)c.all_pids)[i] = tasks[i].host;
+	c.nr_all_pids = nr;
 	for (int i = 0; ret == 0 && i < nr; i++)
 		ret = df_task(&c, tasks[i].host, tasks[i].pid, e);
 	if (ret == 0)
 		ret = df_close(&c, e);
+	/* Left running: its connections carry on now (a failed dump: df_abort). */
+	if (ret == 0 && c.tcp_mode == 1)
+		df_inet_unrepair(&c);
 	/* A failed dump leaves nothing behind on the file system. */
 	if (ret < 0)
 		df_abort(&c);
@@ -183,6 +219,12 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->accept_backlog = true;
 		return 0;
 	}
+	if (opt == 'T') {
+		if (arg && strcmp(arg, "keep-repair"))
+			return err_set(e, EXIT_USAGE, "--tcp-established=%s: the only value is keep-repair", arg);
+		o->tcp_mode = arg ? 2 : 1;
+		return 0;
+	}
 	if (opt != 'G')
 		return err_set(e, EXIT_USAGE, "unknown option");
 	errno = 0;
@@ -198,6 +240,7 @@ static const struct option dump_files_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "shell-job", no_argument, NULL, 'S' },
 	{ "accept-backlog", no_argument, NULL, 'A' },
+	{ "tcp-established", optional_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -212,11 +255,15 @@ static const struct stage_desc dump_files_desc = {
 		 "      --shell-job           every terminal is external (the shell's, given back at restore)\n"
 		 "      --accept-backlog      the tree is killed after the dump: accept the connections waiting in a\n"
 		 "                            listener's backlog to read the data their clients sent (without it,\n"
-		 "                            such a connection fails the dump)",
+		 "                            such a connection fails the dump)\n"
+		 "      --tcp-established[=keep-repair]  dump established TCP connections through TCP repair mode;\n"
+		 "                            keep-repair: the tree is killed after the dump, so they stay in repair\n"
+		 "                            mode and close silently (without it they leave it once read)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
 	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
-	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
-	.nr_caps = 6,
+	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT,
+		  CAP_NET_ADMIN },
+	.nr_caps = 7,
 	.options = dump_files_options,
 	.parse_option = dump_files_parse_option,
 	.run = dump_files_run,

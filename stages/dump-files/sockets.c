@@ -217,7 +217,10 @@ static int df_unix_one(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_
 	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
 		return err_errno(e, "SO_DOMAIN of pid %d fd %d", pid, fd);
 	if (domain != AF_UNIX) {
-		*why = "only unix sockets are supported yet (this is another family); close it before the dump";
+		snprintf(k->why, sizeof(k->why), "it is %s socket (family %d); only unix, TCP and UDP sockets are supported "
+			 "yet: close it before the dump", domain == AF_NETLINK ? "a netlink" : domain == AF_PACKET ? "a packet" :
+			 domain == AF_VSOCK ? "a vsock" : domain == AF_ALG ? "an AF_ALG" : "another family's", domain);
+		*why = k->why;
 		return 0;
 	}
 	if ((ret = sockdiag_unix_get(ino, &d, e)) < 0)
@@ -260,7 +263,26 @@ int df_unix_describe(struct df *c, struct df_desc *d, struct err *e)
 	uint64_t ino = d->st->st_ino;
 	struct df_usk *k = &d->usk;
 	const char *why;
-	int ret = df_unix_one(c, d->pid, d->fd, ino, k, &why, e);
+	int ret, domain = 0;
+	socklen_t len = sizeof(domain);
+
+	/* TCP and UDP sockets are inet.c's. */
+	{
+		_cleanup_close_ int sk = df_getfd(c, d->pid, d->fd, e);
+
+		if (sk < 0)
+			return sk;
+		if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
+			return err_errno(e, "SO_DOMAIN of pid %d fd %d", d->pid, d->fd);
+		if (domain == AF_INET || domain == AF_INET6) {
+			if ((ret = df_inet_describe(c, d, sk, domain, &why, e)) < 0)
+				return ret;
+			if (why)
+				df_refuse(c, d->pid, d->fd, d->link, why);
+			return 0;
+		}
+	}
+	ret = df_unix_one(c, d->pid, d->fd, ino, k, &why, e);
 
 	/* Its peer (or listener) is checked at the end, once every socket has
 	 * been seen; one refused is still seen, as no one's outside peer. */
@@ -282,6 +304,7 @@ int df_unix_describe(struct df *c, struct df_desc *d, struct err *e)
 void df_unix_release(struct df_desc *d)
 {
 	df_usk_free(&d->usk);
+	df_inet_release(d);
 }
 
 /* Writes the record of the server end of a waiting connection, accepted
@@ -430,6 +453,7 @@ static void df_socket_outside(struct df *c, const struct df_sock *s)
 
 void df_unix_check(struct df *c)
 {
+	df_inet_check(c);
 	for (int i = 0; i < c->nr_socks; i++)
 		if (c->socks[i].peer && !df_sock_seen(c, c->socks[i].peer))
 			df_socket_outside(c, &c->socks[i]);

@@ -43,6 +43,23 @@
  *	saw it in (UnixSocketEntry.dir_dev, dir_ino; --allow-changed-files:
  *	anywhere, with a warning), and never through a symlink at the name.
  *
+ *	TCP and UDP sockets (inet.c), in the stage's own network namespace: a
+ *	new socket of the family, type and protocol, the options the dump saved
+ *	set again (only names of lib/inetopt.h's table: another is bad input),
+ *	bound to its address and port (with SO_REUSEADDR for the moment, so a
+ *	connection of the dumped socket lingering in TIME_WAIT does not stop
+ *	it), listening with its backlog. Once every file is open, the datagrams
+ *	that waited at a UDP socket are sent to it again, each from its
+ *	sender's address (the tree's own socket bound there, else one bound
+ *	to it for the moment; an address another socket holds fails the stage
+ *	naming it), and counted back (SO_PEEK_OFF); then UDP sockets connect to
+ *	their peers and sockets are shut down as they were. An established TCP
+ *	connection is made after every listener, in TCP repair mode: sequence
+ *	numbers, bound (sharing its listener's port) and connected without a
+ *	handshake, options, clock, both queues and window; once all exist they
+ *	leave repair mode together and the bytes never sent are sent. With
+ *	--tcp-close it is disconnected in repair mode instead (ECONNABORTED).
+ *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image.
  *
@@ -95,13 +112,16 @@
  *	written; a unix socket bound to a path creates its socket file, only
  *	in the directory the dump saw (and removes the one a dead socket left
  *	there; a gone datagram sender's name is bound for a moment and its
- *	file removed); ghosts are unnamed
+ *	file removed); TCP and UDP sockets bind their ports again, and a
+ *	datagram's sender address is bound for a moment; ghosts are unnamed
  *	O_TMPFILE files; raises its own RLIMIT_NOFILE soft limit.
  *
  * Capabilities	CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
  *	other users), CAP_CHOWN (a ghost's and a socket file's owner),
- *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace).
+ *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace),
+ *	CAP_NET_ADMIN (SO_MARK, buffer sizes past the sysctl limits, IP_TRANSPARENT),
+ *	CAP_NET_BIND_SERVICE (ports below 1024), CAP_NET_RAW (SO_BINDTODEVICE).
  *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
  *	once the capabilities are dropped (doc/design.md, Confined stages).
  *
@@ -140,6 +160,7 @@ static int restore_files_check_sock(int sock, struct err *e)
 
 struct restore_files_opts {
 	bool allow_changed;
+	bool tcp_close;
 	bool shell_job;
 	const char **inherits;	/* --inherit-fd fd[N]:KEY, as given */
 	int nr_inherits;
@@ -155,6 +176,10 @@ static int restore_files_parse_option(void *opts, int opt, const char *arg, stru
 	}
 	if (opt == 'S') {
 		o->shell_job = true;
+		return 0;
+	}
+	if (opt == 'K') {
+		o->tcp_close = true;
 		return 0;
 	}
 	if (opt == 'I') {
@@ -187,6 +212,7 @@ static const struct option restore_files_options[] = {
 	{ "allow-changed-files", no_argument, NULL, 'C' },
 	{ "inherit-fd", required_argument, NULL, 'I' },
 	{ "shell-job", no_argument, NULL, 'S' },
+	{ "tcp-close", no_argument, NULL, 'K' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -201,6 +227,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		return ret;
 	ret = restore_files_read(0, ctx->dir_fd, &r, e);
 	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
+	r.tcp_close = ((const struct restore_files_opts *)opts)->tcp_close;
 	if (ret >= 0)
 		ret = reopen_ns_open(r.ns, e);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
@@ -239,15 +266,17 @@ static const struct stage_desc restore_files_desc = {
 	.optional_fds = { FD_NAME_HIDDEN, FD_NAME_TTY },
 	/* CHOWN: a remade unlinked file gets its owner back. SYS_ADMIN and
 	 * SYS_CHROOT: setns into the tree's mount namespace. */
-	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT },
-	.nr_caps = 5,
+	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_NET_ADMIN,
+		  CAP_NET_BIND_SERVICE, CAP_NET_RAW },
+	.nr_caps = 8,
 	.syscalls = restore_files_syscalls,
 	.ioctls = restore_files_ioctls,
 	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump, and bind a unix\n"
 		 "                             socket's path in a directory other than the dump's (a warning, not an error)\n"
 		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"
-		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside",
+		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside\n"
+		 "      --tcp-close            make the established TCP connections of the images closed (ECONNABORTED)",
 	.options = restore_files_options,
 	.parse_option = restore_files_parse_option,
 	.run = restore_files_run,

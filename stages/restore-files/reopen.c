@@ -87,8 +87,12 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
 		}
-		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk && !re->external) {
+		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk && !re->inet_sk && !re->external) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
+			reg_file_entry__free_unpacked(re, NULL);
+			break;
+		}
+		if (re->inet_sk && (ret = reopen_inet_check(re, e)) < 0) {
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
 		}
@@ -559,6 +563,7 @@ static int reopen_open_rest(struct reopen *r, struct err *e)
 			continue;
 		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
 		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
+		      r->files[i].re->inet_sk ? reopen_inet(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) :
 		      r->files[i].re->memfd ? reopen_memfd(r, &r->files[i], e) : reopen_one(r, &r->files[i], e);
@@ -584,7 +589,7 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	if ((ret = reopen_ns_each(r, reopen_open_bound, reopen_bound_here, "make the listening sockets again", e)) < 0 ||
 	    (ret = reopen_ns_each(r, reopen_open_rest, reopen_wanted, "open the files", e)) < 0)
 		return ret;
-	if ((ret = reopen_unix_finish(r, e)) < 0)
+	if ((ret = reopen_unix_finish(r, e)) < 0 || (ret = reopen_inet_finish(r, e)) < 0)
 		return ret;
 	/* A file only in flight is held by the queue it was sent with now. */
 	for (int i = 0; i < r->nr_files; i++)

@@ -56,6 +56,7 @@ struct reopen_pipe {
 struct reopen {
 	int dir_fd;
 	bool allow_changed;		/* --allow-changed-files: a size change is a warning */
+	bool tcp_close;			/* --tcp-close: established TCP connections made closed */
 	RemapPlanEntry **remaps;	/* from collect-remaps: how unlinked files are reached */
 	int nr_remaps;
 	struct { uint32_t ghost_id; int fd; } *ghosts;	/* inodes made from ghost images, by ghost id */
@@ -179,6 +180,15 @@ int reopen_unix_place(const struct reopen *r, const struct sockaddr_un *sa, bool
 void reopen_unix_place_close(struct reopen_unix_place *p);
 int reopen_unix_clear_stale(const struct reopen_unix_place *p, const struct sockaddr_un *sa);
 void reopen_unix_unlink(const struct reopen_unix_place *p);
+/* A TCP or UDP socket made again: options, address, listening (inet.c);
+ * its record checked first, when files.img is read (an option that is
+ * not in lib/inetopt.h's table is bad input); once every file is open,
+ * the datagrams that waited in UDP sockets sent again from their
+ * senders' addresses, and the sockets connected and shut down. */
+int reopen_inet_check(const RegFileEntry *re, struct err *e);
+int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e);
+int reopen_inet_finish(struct reopen *r, struct err *e);
+
 /* syscalls.c: the stage's seccomp allow list (lib/confine.h), ending with
  * -1, and the ioctl requests it makes, ending with 0. */
 extern const int restore_files_syscalls[];

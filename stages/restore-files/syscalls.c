@@ -3,7 +3,7 @@
  * doc/design.md "Confined stages"). Opening and making files is its work;
  * what it may not do includes exec, ptrace, prctl, mounting, setting
  * capabilities, writing another process's memory, sockets other than
- * unix ones, and ioctls other than the five it makes. */
+ * unix, TCP and UDP ones, and ioctls other than the five it makes. */
 #include <linux/timerfd.h>
 #include <sys/ioctl.h>
 

@@ -1,0 +1,127 @@
+/* lib/inetdiag.c: one TCP or UDP socket from NETLINK_SOCK_DIAG's inet_diag,
+ * found by its inode in a dump of its family and protocol (an exact
+ * request needs both addresses and ports, which a caller may not know). */
+#include <linux/inet_diag.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netlink/msg.h>
+#include <netlink/netlink.h>
+#include <netlink/socket.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "lib/exitcodes.h"
+#include "lib/inetdiag.h"
+
+#ifndef SOCK_DIAG_BY_FAMILY
+#define SOCK_DIAG_BY_FAMILY 20
+#endif
+
+struct inetdiag_reply {
+	uint32_t ino;
+	const struct inetdiag_sock *peer_of;	/* inetdiag_find_peer: the end whose other end is looked for */
+	struct inetdiag_sock *s;
+	bool found;
+	bool bad;
+};
+
+int inetdiag_parse(const struct nlmsghdr *h, struct inetdiag_sock *s)
+{
+	struct inet_diag_msg *m;
+	struct nlattr *tb[INET_DIAG_MAX + 1];
+
+	memset(s, 0, sizeof(*s));
+	if (h->nlmsg_len < NLMSG_LENGTH(sizeof(*m)) ||
+	    nlmsg_parse((struct nlmsghdr *)h, sizeof(*m), tb, INET_DIAG_MAX, NULL) < 0)
+		return -1;
+	m = nlmsg_data(h);
+	if (m->idiag_family != AF_INET && m->idiag_family != AF_INET6)
+		return -1;
+	s->ino = m->idiag_inode;
+	s->family = m->idiag_family;
+	s->state = m->idiag_state;
+	s->sport = ntohs(m->id.idiag_sport);
+	s->dport = ntohs(m->id.idiag_dport);
+	memcpy(s->src, m->id.idiag_src, m->idiag_family == AF_INET ? 4 : 16);
+	memcpy(s->dst, m->id.idiag_dst, m->idiag_family == AF_INET ? 4 : 16);
+	s->ifindex = m->id.idiag_if;
+	s->rqueue = m->idiag_rqueue;
+	s->wqueue = m->idiag_wqueue;
+	s->uid = m->idiag_uid;
+	if (tb[INET_DIAG_SHUTDOWN] && nla_len(tb[INET_DIAG_SHUTDOWN]) >= 1)
+		s->shutdown = nla_get_u8(tb[INET_DIAG_SHUTDOWN]);
+	if (tb[INET_DIAG_SKV6ONLY] && nla_len(tb[INET_DIAG_SKV6ONLY]) >= 1)
+		s->v6only = nla_get_u8(tb[INET_DIAG_SKV6ONLY]);
+	if (tb[INET_DIAG_PROTOCOL] && nla_len(tb[INET_DIAG_PROTOCOL]) >= 1)
+		s->protocol = nla_get_u8(tb[INET_DIAG_PROTOCOL]);
+	return 0;
+}
+
+static int inetdiag_on_msg(struct nl_msg *msg, void *arg)
+{
+	struct inetdiag_reply *r = arg;
+	struct inetdiag_sock s;
+
+	if (r->found)
+		return NL_OK;
+	if (inetdiag_parse(nlmsg_hdr(msg), &s) < 0) {
+		r->bad = true;
+		return NL_STOP;
+	}
+	if (r->peer_of ? (s.family == r->peer_of->family && s.sport == r->peer_of->dport && s.dport == r->peer_of->sport &&
+			  !memcmp(s.src, r->peer_of->dst, 16) && !memcmp(s.dst, r->peer_of->src, 16) && s.ino) :
+	    s.ino == r->ino) {
+		*r->s = s;
+		r->found = true;
+	}
+	return NL_OK;
+}
+
+/* Asks for every socket of family and protocol, for r. */
+static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, struct err *e);
+
+int inetdiag_find(int family, int protocol, uint32_t ino, struct inetdiag_sock *s, struct err *e)
+{
+	struct inetdiag_reply r = { .ino = ino, .s = s };
+
+	memset(s, 0, sizeof(*s));
+	return inetdiag_ask(family, protocol, &r, e);
+}
+
+int inetdiag_find_peer(int protocol, const struct inetdiag_sock *s, struct inetdiag_sock *peer, struct err *e)
+{
+	struct inetdiag_reply r = { .peer_of = s, .s = peer };
+
+	memset(peer, 0, sizeof(*peer));
+	return inetdiag_ask(s->family, protocol, &r, e);
+}
+
+static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, struct err *e)
+{
+	struct inet_diag_req_v2 req = {
+		.sdiag_family = family,
+		.sdiag_protocol = protocol,
+		.idiag_states = ~0u,
+	};
+	const char *what = protocol == IPPROTO_TCP ? "TCP" : "UDP";
+	struct nl_sock *sk;
+	int ret;
+
+	if (!(sk = nl_socket_alloc()))
+		return err_set(e, EXIT_SYSTEM, "allocate a netlink socket to ask sock_diag about %s sockets", what);
+	if ((ret = nl_connect(sk, NETLINK_SOCK_DIAG)) < 0) {
+		nl_socket_free(sk);
+		return err_set(e, EXIT_SYSTEM, "connect to NETLINK_SOCK_DIAG: %s", nl_geterror(ret));
+	}
+	nl_socket_modify_cb(sk, NL_CB_VALID, NL_CB_CUSTOM, inetdiag_on_msg, r);
+	ret = nl_send_simple(sk, SOCK_DIAG_BY_FAMILY, NLM_F_REQUEST | NLM_F_DUMP, &req, sizeof(req));
+	if (ret >= 0)
+		ret = nl_recvmsgs_default(sk);
+	nl_socket_free(sk);
+	if (ret < 0)
+		return err_set(e, EXIT_SYSTEM, "sock_diag of %s sockets: %s (is CONFIG_INET_%s_DIAG set?)", what,
+			       nl_geterror(ret), what);
+	if (r->bad)
+		return err_set(e, EXIT_SYSTEM, "sock_diag sent a malformed reply about %s sockets", what);
+	return r->found;
+}
