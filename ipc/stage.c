@@ -84,35 +84,56 @@ static void stage_help(const struct stage_desc *d)
 	printf("\nexit status: 0 ok, 2 usage, 3 bad input, 4 system failure (a rerun may work), 5 protocol error\n");
 }
 
-/* Keeps only the declared capabilities, in every set including the bounding set,
- * so a stage cannot do more than its table entry says even if compromised. */
-static int stage_drop_caps(const struct stage_desc *d, struct err *e)
+/* Keeps only capabilities keep[0..n), in every set including the bounding
+ * set, so a stage cannot do more than it declares even if compromised. */
+static int stage_keep_caps(const cap_value_t *keep_caps, int n, struct err *e)
 {
 	cap_t caps;
 	int ret = 0;
 
-	if (d->keep_all_caps || geteuid() != 0)
-		return 0;
 	for (cap_value_t c = 0; c <= CAP_LAST_CAP; c++) {
 		bool keep = false;
 
-		for (int i = 0; i < d->nr_caps; i++)
-			keep |= d->caps[i] == c;
+		for (int i = 0; i < n; i++)
+			keep |= keep_caps[i] == c;
 		if (!keep && CAP_IS_SUPPORTED(c) && prctl(PR_CAPBSET_READ, c) == 1 &&
 		    prctl(PR_CAPBSET_DROP, c) < 0 && errno != EINVAL)
 			return err_errno(e, "drop capability %d from the bounding set", c);
 	}
+	/* Only what it has: a declared capability this process was never
+	 * given (CAP_SYS_RESOURCE in a container, say) cannot be kept. */
+	cap_value_t have[CAP_LAST_CAP + 1];
+	int nr = 0;
+	cap_t now = cap_get_proc();
+
+	if (!now)
+		return err_errno(e, "cap_get_proc");
+	for (int i = 0; i < n; i++) {
+		cap_flag_value_t v = CAP_CLEAR;
+
+		if (cap_get_flag(now, keep_caps[i], CAP_PERMITTED, &v) == 0 && v == CAP_SET && nr <= CAP_LAST_CAP)
+			have[nr++] = keep_caps[i];
+	}
+	cap_free(now);
 	caps = cap_init();
 	if (!caps)
 		return err_errno(e, "cap_init");
-	if (d->nr_caps &&
-	    (cap_set_flag(caps, CAP_EFFECTIVE, d->nr_caps, d->caps, CAP_SET) ||
-	     cap_set_flag(caps, CAP_PERMITTED, d->nr_caps, d->caps, CAP_SET)))
+	if (nr && (cap_set_flag(caps, CAP_EFFECTIVE, nr, have, CAP_SET) ||
+		   cap_set_flag(caps, CAP_PERMITTED, nr, have, CAP_SET)))
 		ret = err_errno(e, "cap_set_flag");
 	if (!ret && cap_set_proc(caps))
 		ret = err_errno(e, "drop capabilities to the stage's declared set");
 	cap_free(caps);
 	return ret;
+}
+
+/* The declared capabilities, at the start (not for a stage that keeps all
+ * of them for its children, or one not run as root). */
+static int stage_drop_caps(const struct stage_desc *d, struct err *e)
+{
+	if (d->keep_all_caps || geteuid() != 0)
+		return 0;
+	return stage_keep_caps(d->caps, d->nr_caps, e);
 }
 
 static int stage_setup(const struct stage_desc *d, void *opts, struct stage_ctx *ctx,
@@ -220,6 +241,20 @@ int stage_confine(const struct stage_ctx *ctx, struct err *e)
 	const struct stage_desc *d = ctx->desc;
 	size_t nr = 0, nr_ioctls = 0;
 
+	int ret;
+
+	/* The children that needed every capability exist: keep the few the
+	 * stage's own work still needs. */
+	if (d->keep_all_caps && d->nr_late_caps && geteuid() == 0) {
+		uint64_t bnd = 0;
+
+		if ((ret = stage_keep_caps(d->late_caps, d->nr_late_caps, e)) < 0)
+			return ret;
+		for (cap_value_t c = 0; c <= CAP_LAST_CAP && c < 64; c++)
+			if (prctl(PR_CAPBSET_READ, c) == 1)
+				bnd |= 1ULL << c;
+		pr_info("its children exist: capabilities dropped to bounding set %#llx", (unsigned long long)bnd);
+	}
 	if (!d->syscalls)
 		return 0;
 	while (d->syscalls[nr] >= 0)

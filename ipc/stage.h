@@ -53,6 +53,10 @@ struct stage_desc {
 	cap_value_t caps[STAGE_MAX_CAPS];	/* capabilities it keeps */
 	int nr_caps;
 	bool keep_all_caps;		/* e.g. a stage whose children become restored tasks */
+	/* With keep_all_caps: what it keeps once it confines itself late
+	 * (stage_confine), when the children that needed the rest exist. */
+	cap_value_t late_caps[STAGE_MAX_CAPS];
+	int nr_late_caps;
 	/* The system calls it may make, ending with -1: with a list, the
 	 * skeleton sets no_new_privs and a seccomp allow list (lib/confine.h)
 	 * once the capabilities are dropped, or the stage does it itself with
@@ -91,8 +95,9 @@ struct stage_ctx {
 int stage_fd(const struct stage_ctx *ctx, const char *name);
 
 /* Sets no_new_privs and the stage's seccomp allow list (desc->syscalls)
- * now, for a stage that says confine_late: from here on every thread and
- * child of the stage has them. */
+ * now, for a stage that says confine_late, after dropping to its
+ * late_caps if it has them: from here on every thread and child of the
+ * stage has them. */
 int stage_confine(const struct stage_ctx *ctx, struct err *e);
 
 /* Parses, sets up, runs; returns the exit code for main() to return. */

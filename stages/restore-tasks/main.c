@@ -93,8 +93,14 @@
  *	(and, being traced with PTRACE_O_EXITKILL, dies with the stage); a
  *	missing or bad memfd image fails before any task exists.
  *
- * Capabilities	all: the tasks it forks inherit its capability sets, so it
- *	must not drop what the restored processes had.
+ * Capabilities	all while it forks the tree: the tasks it forks inherit its
+ *	capability sets, so it must not drop what the restored processes had.
+ *	Once every task exists it keeps only CAP_SYS_PTRACE, CAP_SYS_ADMIN,
+ *	CAP_SYS_CHROOT, CAP_SYS_NICE, CAP_SYS_RESOURCE, CAP_KILL, CAP_CHOWN,
+ *	CAP_FOWNER, CAP_FSETID, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH,
+ *	CAP_IPC_LOCK and CAP_CHECKPOINT_RESTORE (in every set, the bounding
+ *	set too): the transplant's own calls need no more (the task makes
+ *	the calls that change its credentials itself).
  *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
  *	only once every task it forks exists, so that no restored process
  *	inherits them: the images are parsed before that, the transplant
@@ -132,6 +138,15 @@ int main(int argc, char **argv)
 		.fds = { FD_NAME_FILES },
 		.optional_fds = { FD_NAME_TTY, FD_NAME_VERIFY },
 		.keep_all_caps = true,
+		/* Once the tree is forked (stage_confine): tracing and writing
+		 * the tasks whatever their credentials, their limits and
+		 * scheduling, killing them on failure, the shared memory and
+		 * memfds it makes and gives to their owners, a proc mounted
+		 * (setns, mount) for a new pid namespace, /proc of the tasks. */
+		.late_caps = { CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_SYS_NICE, CAP_SYS_RESOURCE, CAP_KILL,
+			       CAP_CHOWN, CAP_FOWNER, CAP_FSETID, CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH, CAP_IPC_LOCK,
+			       CAP_CHECKPOINT_RESTORE },
+		.nr_late_caps = 13,
 		.syscalls = restore_tasks_syscalls,
 		.ioctls = restore_tasks_ioctls,
 		.confine_late = true,

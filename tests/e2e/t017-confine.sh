@@ -105,6 +105,26 @@ assert_remap_canaries() {
 	assertEquals "the file behind the symlink is still there" behind "$(cat "$T/real/.amber-remap.2.2" 2>/dev/null)"
 }
 
+# restore-tasks keeps every capability while it forks the tree (the tasks
+# inherit them) and then only what the transplant needs: no CAP_SETUID (7),
+# CAP_NET_ADMIN (12), CAP_SYS_MODULE (16), CAP_MKNOD (27) in any set,
+# the bounding set included; CAP_SYS_PTRACE (19) kept.
+testRestoreTasksDropsCapabilitiesOnceTheTreeExists() {
+	e2e_need_amber || return 0
+	e2e_start_spine || return 0
+	pid=$E2E_PID
+	e2e_dump_and_reap "$pid" "$T/rt-img" || return 0
+	e2e_amber_ok restore -D "$T/rt-img" -d --pidfile "$T/restored.pid" -v3 -o "$T/rt.log" || return 0
+	e2e_track "$(cat "$T/restored.pid")"
+	bnd=$(sed -n 's/.*restore-tasks: I: its children exist: capabilities dropped to bounding set \(0x[0-9a-f]*\).*/\1/p' "$T/rt.log")
+	assertNotNull "restore-tasks says what it kept: $(grep restore-tasks "$T/rt.log" | tail -3)" "$bnd"
+	for c in 7 12 16 27; do
+		assertEquals "capability $c dropped (bounding set $bnd)" 0 $(( (bnd >> c) & 1 ))
+	done
+	assertEquals "CAP_SYS_PTRACE kept (bounding set $bnd)" 1 $(( (bnd >> 19) & 1 ))
+	assertEquals "the restored spine carries on" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
 testGcRemovesOnlyTheDumpsLinks() {
 	remaps_start || return 0
 	e2e_amber gc -D "$T/img"
