@@ -59,8 +59,12 @@ static int rsys_step(struct rsys *r, int req, int want_sig, long nr, struct err 
 	for (;;) {
 		if ((ret = tracee_wait(r->tid, &status, e)) < 0)
 			return err_wrap(e, "remote syscall %ld", nr);
-		/* A remote clone3 reports its event before the syscall returns. */
-		if (!WIFSTOPPED(status) || (status >> 16) != PTRACE_EVENT_CLONE)
+		/* A remote clone3 reports its event before the syscall returns;
+		 * a task stopped by job control (SIGSTOP before the seize) reports
+		 * its group stop again when resumed: it runs on once more, and
+		 * stays stopped for good once detached. */
+		if (!WIFSTOPPED(status) ||
+		    ((status >> 16) != PTRACE_EVENT_CLONE && (status >> 16) != PTRACE_EVENT_STOP))
 			break;
 		if (ptrace(req, r->tid, 0, 0) < 0)
 			return err_errno(e, "resume task %d after a clone event", r->tid);

@@ -440,6 +440,12 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	/* Before it runs: a job that reads its terminal must not meet SIGTTIN. */
 	if (ret == 0 && stage_fd(ctx, FD_NAME_TTY) >= 0)
 		rt_foreground(&p, stage_fd(ctx, FD_NAME_TTY));
+	/* Stopped at dump: a SIGSTOP pending before it is detached, which it
+	 * takes before it runs a single instruction of its own. */
+	for (int i = 0; ret == 0 && i < p.nr; i++)
+		if (p.tasks[i].pe->stopped && !p.tasks[i].pe->zombie && !p.tasks[i].pe->helper &&
+		    kill(p.tasks[i].pid, SIGSTOP) < 0)
+			ret = err_errno(e, "stop pid %u again (it was stopped at dump)", p.tasks[i].pe->pid);
 	/* All at once: no restored task runs while another is still amber's. */
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)

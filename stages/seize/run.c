@@ -39,6 +39,10 @@ static int seize_write_tree(const struct stage_ctx *ctx, const struct seize_tree
 		pe.sid = t->procs[i].ns_sid;
 		pe.n_threads = t->procs[i].nr_tids;
 		pe.threads = (uint32_t *)t->procs[i].ns_tids;
+		if (t->procs[i].stopped) {
+			pe.has_stopped = true;
+			pe.stopped = true;
+		}
 		if (t->procs[i].zombie) {
 			pe.has_zombie = pe.has_exit_status = true;
 			pe.zombie = true;

@@ -19,6 +19,7 @@ struct seize_proc {
 	int nr_tids;
 	bool zombie;		/* exited, not reaped: no threads to seize, no memory */
 	bool gone;		/* exited and reaped while the tree was being seized */
+	bool stopped;		/* in a group stop (job control) when seized */
 	int exit_status;	/* a zombie's wait status */
 };
 

@@ -168,6 +168,8 @@ static int seize_add_proc(struct seize_tree *t, pid_t pid, struct err *e)
 	t->nr++;
 	if ((ret = proc_read_stat(pid, 0, &st, e)) < 0)
 		return ret;
+	/* Stopped by job control: it stays so while traced, and is restored so. */
+	np[t->nr - 1].stopped = st.state == 'T';
 	if (st.state == 'Z') {
 		/* Nothing to stop: it is recorded and recreated as a zombie. */
 		np[t->nr - 1].zombie = true;
