@@ -258,16 +258,29 @@ void seize_tree_release(struct seize_tree *t, int kill_it)
 	if (!kill_it)
 		return;
 	/* Wait until every killed thread is gone, so its pid is free when the
-	 * driver goes on (a restore may follow at once). */
-	/* The kernel reports a leader's exit only once its other threads are
-	 * gone, so wait for the threads first, leaders last. */
-	for (int i = 0; i < t->nr; i++)
-		for (int j = t->procs[i].nr_tids - 1; j >= 0 && !t->procs[i].zombie; j--) {
-			int status;
+	 * driver goes on (a restore may follow at once). In whatever order
+	 * the kernel reports them: a leader is reported only once its other
+	 * threads are gone, and the init of a pid namespace only once every
+	 * task of the namespace is reaped, which for a traced one means by
+	 * this stage first. */
+	{
+		int left = 0, status;
 
-			while (waitpid(t->procs[i].tids[j], &status, __WALL) < 0 && errno == EINTR)
-				;
+		for (int i = 0; i < t->nr; i++)
+			left += t->procs[i].zombie ? 0 : t->procs[i].nr_tids;
+		while (left > 0) {
+			pid_t got = waitpid(-1, &status, __WALL);
+
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				break;
+			if (WIFEXITED(status) || WIFSIGNALED(status))
+				left--;
+			else if (WIFSTOPPED(status))
+				ptrace(PTRACE_CONT, got, 0, 0);
 		}
+	}
 	for (int i = 0; i < t->nr; i++) {
 		char path[64];
 

@@ -41,6 +41,33 @@ testInitOfOwnPidNamespace() {
 	assertTrue "the spine exits after its check" "e2e_wait_dead $np"
 }
 
+# A container's shape: pid 1 of its namespace with live children. Killing
+# the dumped tree must not hang: the init is reported gone only once every
+# task of its namespace is reaped, by seize first for the traced ones.
+testInitWithChildren() {
+	e2e_need_amber || return 0
+	command -v unshare >/dev/null || { e2e_skip "no unshare(1)"; return 0; }
+	rm -f "$T/ready" "$T/result"
+	setsid "$E2E_WL/closefds" sh -c 'exec unshare -p -f "$@" 2>/dev/null' unshare \
+		"$E2E_WL/forest" "$T/ready" "$T/result" 4 </dev/null >"$T/wl.out" 2>"$T/wl.err" &
+	e2e_poll 10 test -s "$T/ready" || { fail "forest in a new pid namespace did not get ready"; return 0; }
+	pid=
+	for p in $(pgrep -f "$E2E_WL/forest $T/ready"); do
+		[ "$(awk '/^NSpid:/ { print $NF }' "/proc/$p/status")" = 1 ] && pid=$p
+	done
+	[ -n "$pid" ] || { fail "no forest with NSpid 1"; return 0; }
+	e2e_track "$pid"
+	kids=$(e2e_descendants "$pid" | wc -l)
+	assertEquals "the init has its 3 children" 3 "$kids"
+	e2e_amber_ok dump -t "$pid" -D "$T/img" || return 0
+	assertTrue "the init and its children are gone after the dump" "e2e_wait_dead $pid"
+	e2e_restore_detached "$T/img" || return 0
+	np=$E2E_PID
+	assertEquals "the restored root is pid 1 in its namespace" 1 "$(awk '/^NSpid:/ { print $NF }' "/proc/$np/status")"
+	assertEquals "with its 3 children" 3 "$(e2e_descendants "$np" | wc -l)"
+	assertEquals "forest's check after restore" PASS "$(e2e_spine_result "$np" "$T/result")"
+}
+
 testHostTreeIntoNewPidNamespace() {
 	e2e_need_amber || return 0
 	e2e_start_spine || return 0
