@@ -87,6 +87,20 @@ int seize_sigstate(pid_t pid, pid_t tid, bool shared, struct rsys *r, uint64_t s
 
 	if ((ret = seize_peek_queue(tid, false, &core->pending, &core->n_pending, e)) < 0)
 		return ret;
+	/* A restore makes its calls in a thread through a trampoline that
+	 * ends in int3; a SIGTRAP already pending for that thread absorbs the
+	 * int3's, and its stop then takes the pending one off the queue. Not
+	 * to lose it without a word, such a thread is refused. */
+	for (size_t i = 0; i < core->n_pending; i++) {
+		int signo = 0;
+
+		if (core->pending[i]->siginfo.len >= sizeof(signo))
+			memcpy(&signo, core->pending[i]->siginfo.data, sizeof(signo));
+		if (signo == SIGTRAP)
+			return err_input(e, "pid %d thread %d has a SIGTRAP pending (blocked, sent to the thread): amber "
+					 "cannot restore that yet; let it take the signal, or send it to the process "
+					 "(kill, not tgkill or raise), before the dump", pid, tid);
+	}
 	if (shared && (ret = seize_peek_queue(tid, true, &core->shared_pending, &core->n_shared_pending, e)) < 0)
 		return ret;
 

@@ -17,4 +17,17 @@ testSignalsLeaveRunning() {
 	e2e_leave_running signals
 }
 
+# A blocked SIGTRAP pending for a thread (what amber's restore trampoline
+# stops on) and SIGUSR2: the dump refuses the thread by name (its restore
+# would lose the SIGTRAP), and the refused dump leaves both pending.
+testPendingTrapRefused() {
+	e2e_need_amber || return 0
+	e2e_start_wl pendtrap || return 0
+	e2e_amber_fails "has a SIGTRAP pending" dump -t "$E2E_PID" -D "$T/img"
+	assertEquals "refused: bad input" 3 "$_rc"
+	assertContains "names the thread" "$E2E_OUT" "pid $E2E_PID thread $E2E_PID"
+	assertEquals "the refused dump left both signals pending" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
+
 . /usr/share/shunit2/shunit2
