@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -189,6 +190,27 @@ static int restore_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 	return ret;
 }
 
+/* Removes one file restore-files made (a made_file record) if the path is
+ * still that socket: nothing else there is touched. */
+static void restore_unmake_file(const uint8_t *data, uint32_t len, void *arg)
+{
+	StreamRecord *rec = stream_record__unpack(NULL, len, data);
+	struct stat st;
+
+	if (rec && rec->made_file && lstat(rec->made_file->path, &st) == 0 && S_ISSOCK(st.st_mode) &&
+	    (uint64_t)st.st_dev == rec->made_file->dev && (uint64_t)st.st_ino == rec->made_file->ino &&
+	    unlink(rec->made_file->path) == 0)
+		pr_info("removed socket file '%s', which the failed restore made", rec->made_file->path);
+	if (rec)
+		stream_record__free_unpacked(rec, NULL);
+}
+
+/* A failed restore leaves no file it made behind. */
+static void restore_files_rollback(struct pl_ctx *c)
+{
+	run_find(c->r, STREAM_RECORD__BODY_MADE_FILE, restore_unmake_file, NULL);
+}
+
 /* With --shell-job, the terminal: a job gets it as its foreground. */
 static int restore_tasks_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 {
@@ -253,7 +275,8 @@ static const struct pl_row restore_rows[] = {
 	{ .stage = "restore-files", .does = "open every file, pipe and socket; write the plan",
 	  .reads = "TASK, REMAP, MNTNS records; files.img, fdinfo-*.img, fs-*.img", .writes = "FD_PLAN, FS_PLAN, EPOLL_ADD records",
 	  .opt_fds = "tty (--shell-job), 20 and up (--inherit-fd)",
-	  .more_args = restore_files_args, .wait = PL_STREAM },
+	  .more_args = restore_files_args, .wait = PL_STREAM, .rollback = restore_files_rollback,
+	  .rollback_doc = "the socket files it bound at paths are removed (if still the same files)" },
 	{ .stage = "verify", .does = "compare the made tree with the images before it runs (started here, works last)",
 	  .reads = "the verify socket's TASK records; core-*.img, mm-*.img, fdinfo-*.img, files.img, fs-*.img, pagemap-*.img, pages-*.img",
 	  .writes = "the verdict, on the verify socket", .opt_fds = "verify (the socket)",

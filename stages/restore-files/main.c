@@ -91,7 +91,10 @@
  *	of every task, in input task order and ascending fd order, then the end.
  *	Then one `fs_plan` record (FsPlanEntry pid, cwd_file_id or
  *	root_file_id) per cwd or root under an overmount, sent with the files
- *	under ids after the last of files.img.
+ *	under ids after the last of files.img. Then one `made_file` record
+ *	(MadeFileEntry path, dev, ino) per socket file it bound at a path in
+ *	its own mount namespace, which the driver removes again (if it is
+ *	still that file) when the restore fails later.
  *	The plan is written before the files are sent; the end record comes
  *	after the files socket's end marker, so it also vouches for the files.
  *
@@ -226,6 +229,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 	if ((ret = restore_files_check_sock(sock, e)) < 0)
 		return ret;
 	ret = restore_files_read(0, ctx->dir_fd, &r, e);
+	r.self = getpid();
 	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
 	r.tcp_close = ((const struct restore_files_opts *)opts)->tcp_close;
 	if (ret >= 0)
@@ -242,6 +246,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = reopen_write_plan(&r, &out, e);
 	if (ret >= 0)
 		ret = reopen_dirs_write_plan(&r, &out, e);
+	if (ret >= 0)
+		ret = reopen_write_made(&r, &out, e);
 	/* The plan is complete before any file is sent: the driver starts
 	 * restore-tasks on it, which then takes the files as they come (the
 	 * socket could not hold thousands of them waiting). The files socket

@@ -688,6 +688,11 @@ int reopen_send(struct reopen *r, int sock, struct err *e)
 
 void reopen_free(struct reopen *r)
 {
+	for (int i = 0; i < r->nr_made; i++)
+		free(r->made[i].path);
+	free(r->made);
+	r->made = NULL;
+	r->nr_made = 0;
 	for (int i = 0; i < r->nr_files; i++) {
 		if (r->files[i].fd >= 0)
 			close(r->files[i].fd);

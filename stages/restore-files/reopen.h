@@ -82,7 +82,15 @@ struct reopen {
 	struct { uint32_t pid; bool root; int fd; uint32_t file_id; } *dirs;	/* cwds and roots under one */
 	int nr_dirs;
 	struct reopen_ns *ns;		/* the tree's mount namespaces (mntns.c), or NULL */
+	/* Socket files bound at a path in this stage's own mount namespace,
+	 * for the driver to remove if the restore fails (made_file records). */
+	struct reopen_made { char *path; uint64_t dev, ino; } *made;
+	int nr_made;
+	pid_t self;			/* the stage's pid (not a child's) */
 };
+
+/* Writes a made_file record for each file r made at a path. */
+int reopen_write_made(const struct reopen *r, struct stream_out *out, struct err *e);
 
 /* mntns.c: keeps build-mntns' namespace (opens its pin); runs a pass over
  * the files once per mount namespace they are opened in (ours here, each

@@ -14,7 +14,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "ipc/stream.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
 #include "lib/log.h"
 #include "stages/restore-files/reopen.h"
 
@@ -153,6 +155,41 @@ static int reopen_unix_file_attrs(const struct reopen_unix_place *p, const UnixS
 	return 0;
 }
 
+/* Remembers the socket file just bound at 'path' (made_file records), if
+ * this process is the stage itself: a child in a mount namespace of the
+ * tree (mntns.c) binds there, where the path means another file. */
+static void reopen_unix_made(const struct reopen *r, const char *path)
+{
+	struct reopen *w = (struct reopen *)r;
+	struct stat st;
+
+	if (r->self != getpid() || lstat(path, &st) < 0 || !S_ISSOCK(st.st_mode) || grow_one(&w->made, w->nr_made) < 0)
+		return;
+	if ((w->made[w->nr_made].path = strdup(path))) {
+		w->made[w->nr_made].dev = st.st_dev;
+		w->made[w->nr_made].ino = st.st_ino;
+		w->nr_made++;
+	}
+}
+
+int reopen_write_made(const struct reopen *r, struct stream_out *out, struct err *e)
+{
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i < r->nr_made; i++) {
+		MadeFileEntry m = MADE_FILE_ENTRY__INIT;
+		StreamRecord rec = STREAM_RECORD__INIT;
+
+		m.path = r->made[i].path;
+		m.dev = r->made[i].dev;
+		m.ino = r->made[i].ino;
+		rec.body_case = STREAM_RECORD__BODY_MADE_FILE;
+		rec.made_file = &m;
+		ret = stream_out_write(out, &rec, e);
+	}
+	return ret;
+}
+
 /* A listening unix socket or a bound datagram socket, bound to its name
  * again (its queue and its own connection come later, see unixq.c). A path
  * name is made only in the directory the dump saw it in
@@ -194,6 +231,8 @@ int reopen_unix_bound(const struct reopen *r, struct reopen_file *f, struct err 
 	}
 	if (ret == 0 && p.dir >= 0 && u->has_mode && reopen_unix_file_attrs(&p, u) < 0)
 		pr_warn("socket file '%s': cannot give it mode %#o and owner %u:%u: %m", shown, u->mode, u->uid, u->gid);
+	if (ret == 0 && sa.sun_path[0])
+		reopen_unix_made(r, sa.sun_path);
 	reopen_unix_place_close(&p);
 	if (ret < 0)
 		return ret;

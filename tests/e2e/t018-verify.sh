@@ -55,6 +55,26 @@ testDifferenceFailsTheRestore() {
 	assertFalse "no pin of a mount namespace is left" "ls '$T/img/restore.run/ns' 2>/dev/null | grep -q ."
 }
 
+# A verify failure leaves nothing behind: no process, no mount namespace
+# pin, and no file the restore made (the socket file of a listener bound
+# to a path, which restore-files binds again).
+testDifferenceLeavesNoFile() {
+	e2e_need_amber || return 0
+	[ -x "$CRAFT" ] || { fail "$CRAFT is not built"; return 0; }
+	mkdir -p "$T/d"
+	e2e_start_wl listener "$T/d" || return 0
+	PID=$E2E_PID
+	e2e_dump_and_reap "$PID" "$T/img" || return 0
+	rm -f "$T/d/sock"
+	HARD=$(($(ulimit -Hn) + 1000))
+	"$CRAFT" rlimit "$T/img" "$PID" 7 "$HARD" || { fail "imgcraft rlimit failed"; return 0; }
+	e2e_amber_fails "rlimit 7 hard" restore -D "$T/img" -d
+	assertEquals "a difference is bad input" 3 "$_rc"
+	e2e_poll 10 e2e_dead "$PID" || fail "pid $PID still runs after a restore that failed verification"
+	assertFalse "the socket file the restore bound is removed again" "[ -e '$T/d/sock' ]"
+	assertFalse "no pin of a mount namespace is left" "ls '$T/img/restore.run/ns' 2>/dev/null | grep -q ."
+}
+
 # --verify=warn: the same difference printed, and the tree runs.
 testWarnLetsTheTreeRun() {
 	verify_crafted_dump || return
