@@ -1,7 +1,8 @@
 #!/bin/sh
 # t036-memflags: memory locked with mlock or mlock2(MLOCK_ONFAULT) comes
 # back locked the same way, and a MAP_DROPPABLE mapping comes back
-# droppable (tests/workloads/memflags.c checks its own smaps); and two
+# droppable, MADV_WIPEONFORK and MADV_KEEPONFORK regions keep their
+# advice (tests/workloads/memflags.c checks its own smaps); and two
 # adjacent anonymous VMAs that the kernel kept apart (their anon_vmas
 # differ, after a fork) come back as two VMAs, not one
 # (tests/workloads/vmaapart.c; the verify stage would name the difference).
