@@ -10,6 +10,7 @@
 #include "images/collect.h"
 #include "images/image.h"
 #include "lib/cleanup.h"
+#include "lib/log.h"
 #include "lib/proc.h"
 #include "stages/verify/verify.h"
 
@@ -54,6 +55,21 @@ static uint64_t vf_sigset(SiginfoEntry **q, size_t n)
 			m |= 1ULL << (signo - 1);
 	}
 	return m;
+}
+
+/* Pending signals: every dumped one must be pending again; one pending
+ * now and not at dump was sent while the restore ran (by anyone who knew
+ * the pid), which is the world's doing, not the restore's: said, not
+ * counted. */
+static void vf_pending(struct vf *v, const char *what, uint64_t dumped, uint64_t now)
+{
+	vf_checked(v);
+	if (dumped & ~now)
+		vf_diff(v, "%s: dumped %#llx, restored %#llx (signals lost)", what, (unsigned long long)dumped,
+			(unsigned long long)now);
+	else if (now & ~dumped)
+		pr_info("%s: %#llx pending now besides the dumped %#llx: sent while the restore ran", what,
+			(unsigned long long)(now & ~dumped), (unsigned long long)dumped);
 }
 
 /* What the sigactions make of status's SigIgn and SigCgt. */
@@ -161,7 +177,7 @@ static int vf_thread(struct vf *v, const struct vf_task *t, uint32_t tid, bool l
 	snprintf(what, sizeof(what), "%s: blocked signals (SigBlk)", who);
 	vf_hex(v, what, c->sigmask, st.sigblk);
 	snprintf(what, sizeof(what), "%s: pending signals (SigPnd)", who);
-	vf_hex(v, what, vf_sigset(c->pending, c->n_pending), st.sigpnd);
+	vf_pending(v, what, vf_sigset(c->pending, c->n_pending), st.sigpnd);
 	if (c->creds) {
 		if ((ret = collect_creds(t->host, h, &cr, &seccomp, e)) < 0)
 			goto out;
@@ -181,7 +197,7 @@ static int vf_thread(struct vf *v, const struct vf_task *t, uint32_t tid, bool l
 
 		snprintf(who, sizeof(who), "pid %u", t->pe->pid);
 		snprintf(what, sizeof(what), "%s: process-wide pending signals (ShdPnd)", who);
-		vf_hex(v, what, vf_sigset(c->shared_pending, c->n_shared_pending), st.shdpnd);
+		vf_pending(v, what, vf_sigset(c->shared_pending, c->n_shared_pending), st.shdpnd);
 		vf_sigactions(c, &ign, &cgt);
 		if (c->n_sigactions) {
 			snprintf(what, sizeof(what), "%s: ignored signals (SigIgn)", who);
