@@ -135,6 +135,17 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 		return ret;
 	}
 	c.accept_backlog = o->accept_backlog;
+	{
+		pid_t *pids = calloc(nr ? nr : 1, sizeof(*pids));
+
+		if (!pids)
+			ret = err_errno(e, "list the tasks");
+		for (int i = 0; pids && i < nr; i++)
+			pids[i] = tasks[i].host;
+		if (pids)
+			ret = df_pty_scan(&c, pids, nr, e);
+		free(pids);
+	}
 	for (int i = 0; ret == 0 && i < nr; i++)
 		ret = df_task(&c, tasks[i].host, tasks[i].pid, e);
 	if (ret == 0)

@@ -141,7 +141,12 @@ static int df_fd(struct df *c, struct image *fdinfo, pid_t pid, int fd, int *nr_
 	if ((ret = proc_read_fdinfo(pid, fd, &fi, e)) < 0)
 		return ret;
 	k = df_kind_of(c, link, &st);
-	ext = df_external_key(c, k, link, &st, fi.mnt_id, key, sizeof(key));
+	/* A pty end whose master the tree holds is the tree's own. */
+	if (df_pty_inside(c, &st)) {
+		k = &df_pty_kind;
+		ext = NULL;
+	} else
+		ext = df_external_key(c, k, link, &st, fi.mnt_id, key, sizeof(key));
 	why = ext ? NULL : df_unsupported(k, link, &st, why_buf, sizeof(why_buf));
 	if (why) {
 		df_refuse(c, pid, fd, link, why);

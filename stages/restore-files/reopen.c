@@ -559,6 +559,7 @@ static int reopen_open_rest(struct reopen *r, struct err *e)
 			continue;
 		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
 		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
+		      r->files[i].re->pty ? reopen_pty(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) :
 		      r->files[i].re->memfd ? reopen_memfd(r, &r->files[i], e) : reopen_one(r, &r->files[i], e);
@@ -584,7 +585,7 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	if ((ret = reopen_ns_each(r, reopen_open_bound, reopen_bound_here, "make the listening sockets again", e)) < 0 ||
 	    (ret = reopen_ns_each(r, reopen_open_rest, reopen_wanted, "open the files", e)) < 0)
 		return ret;
-	if ((ret = reopen_unix_finish(r, e)) < 0)
+	if ((ret = reopen_unix_finish(r, e)) < 0 || (ret = reopen_pty_finish(r, e)) < 0)
 		return ret;
 	/* A file only in flight is held by the queue it was sent with now. */
 	for (int i = 0; i < r->nr_files; i++)

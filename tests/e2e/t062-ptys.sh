@@ -1,0 +1,17 @@
+#!/bin/sh
+# t062-ptys: pseudo-terminal pairs held inside the tree: termios, window
+# size, packet mode, lock, exclusive mode, a slave opened twice, a master
+# whose slave is closed, and the bytes queued both ways, restored on a new
+# index; with --leave-running the queues are still there.
+
+. "$(dirname "$0")/lib.sh"
+
+testPtyPairs() {
+	e2e_roundtrip ptys
+}
+
+testLeaveRunningKeepsPtyQueues() {
+	e2e_leave_running ptys
+}
+
+. /usr/share/shunit2/shunit2
