@@ -26,6 +26,8 @@
 #include <termios.h>
 
 #include "images/files.pb-c.h"
+#include "images/fs.pb-c.h"
+#include "ipc/stream.h"
 #include "images/image.h"
 #include "lib/err.h"
 #include "lib/external.h"
@@ -117,7 +119,9 @@ struct df {
 	int nr_memfds;
 	unsigned int *pty_masters;	/* indices of the pty masters the tree holds (tty.c) */
 	int nr_pty_masters;
-	uint64_t devpts_dev;		/* st_dev of the host's devpts (/dev/pts) */
+	uint64_t devpts_dev;
+	const struct stream_task *in_tasks;	/* the task records: images' and host pids */
+	int nr_in_tasks;		/* st_dev of the host's devpts (/dev/pts) */
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
@@ -304,6 +308,9 @@ int df_pty_scan(struct df *c, const pid_t *pids, int nr, struct err *e);
  * devpts whose master the tree holds? */
 bool df_pty_inside(const struct df *c, const struct stat *st);
 int df_pty_describe(struct df *c, struct df_desc *d, struct err *e);
+/* A session leader's controlling terminal, when it is a pty slave of the
+ * tree: the fd it holds on it and the foreground group, into fs. */
+int df_pty_ctty(struct df *c, pid_t pid, FsEntry *fs, struct err *e);
 void df_pty_release(struct df_desc *d);
 
 /* path.c: what is opened by a path: regular files (linked back or saved

@@ -135,6 +135,8 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 		return ret;
 	}
 	c.accept_backlog = o->accept_backlog;
+	c.in_tasks = tasks;
+	c.nr_in_tasks = nr;
 	{
 		pid_t *pids = calloc(nr ? nr : 1, sizeof(*pids));
 

@@ -66,6 +66,8 @@ static int df_fs(struct df *c, pid_t pid, pid_t id, struct err *e)
 		fs.has_root_mnt_id = true, fs.root_mnt_id = stx.stx_mnt_id;
 	fs.has_umask = true;
 	fs.umask = st.umask;
+	if ((ret = df_pty_ctty(c, pid, &fs, e)) < 0)
+		return ret;
 	snprintf(name, sizeof(name), "fs-%d.img", id);
 	return image_write_one(c->dir_fd, "fs", name, &fs.base, e);
 }

@@ -293,3 +293,78 @@ void df_pty_release(struct df_desc *d)
 	free(d->pty_q[1]);
 	d->pty_q[0] = d->pty_q[1] = NULL;
 }
+
+/* The fd of pid on the device rdev, or -1. */
+static int df_pty_fd_on(pid_t pid, dev_t rdev)
+{
+	_cleanup_closedir_ DIR *d = NULL;
+	struct dirent *de;
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+	if (!(d = opendir(path)))
+		return -1;
+	while ((de = readdir(d))) {
+		struct stat st;
+		char p[64 + 256];
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(p, sizeof(p), "%s/%s", path, de->d_name);
+		if (stat(p, &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == rdev)
+			return atoi(de->d_name);
+	}
+	return -1;
+}
+
+int df_pty_ctty(struct df *c, pid_t pid, FsEntry *fs, struct err *e)
+{
+	struct proc_stat st;
+	dev_t rdev;
+	unsigned int idx;
+	bool inside = false, same_ids = true;
+	char link[64], why[256];
+	int fd, ret;
+
+	if ((ret = proc_read_stat(pid, 0, &st, e)) < 0)
+		return ret;
+	if (!st.tty_nr || st.session != pid)
+		return 0;	/* no terminal, or a member's: its leader's */
+	rdev = makedev(major(st.tty_nr), minor(st.tty_nr));
+	if (major(rdev) < 136 || major(rdev) > 143)
+		return 0;	/* another terminal: the outside's (--shell-job) or refused with its fds */
+	idx = pty_index_of(rdev);
+	for (int i = 0; i < c->nr_pty_masters; i++)
+		inside |= c->pty_masters[i] == idx;
+	if (!inside)
+		return 0;
+	snprintf(link, sizeof(link), "/dev/pts/%u", idx);
+	fd = df_pty_fd_on(pid, rdev);
+	if (fd < 0) {
+		df_refuse(c, pid, -1, link, "it is the controlling terminal of session leader pid, which holds no "
+			  "descriptor on it; amber makes a restored session leader take its terminal through one");
+		return 0;
+	}
+	fs->has_ctty_fd = true;
+	fs->ctty_fd = fd;
+	if (st.tpgid <= 0)
+		return 0;
+	/* The foreground group as the images name it. */
+	for (int i = 0; i < c->nr_in_tasks; i++) {
+		same_ids &= c->in_tasks[i].pid == c->in_tasks[i].host;
+		if ((pid_t)c->in_tasks[i].host == st.tpgid) {
+			fs->has_ctty_fg = true;
+			fs->ctty_fg = c->in_tasks[i].pid;
+			return 0;
+		}
+	}
+	if (same_ids) {
+		fs->has_ctty_fg = true;
+		fs->ctty_fg = st.tpgid;
+		return 0;
+	}
+	snprintf(why, sizeof(why), "the foreground process group %d of its controlling terminal is no process of "
+		 "the tree's pid namespace", st.tpgid);
+	df_refuse(c, pid, fd, link, why);
+	return 0;
+}
