@@ -307,6 +307,8 @@ int df_pty_scan(struct df *c, const pid_t *pids, int nr, struct err *e);
 /* Is this descriptor's file a pty master, or a slave of the host's
  * devpts whose master the tree holds? */
 bool df_pty_inside(const struct df *c, const struct stat *st);
+/* Is it /dev/tty in a process whose controlling terminal is such a slave? */
+bool df_pty_dev_tty(const struct df *c, pid_t pid, const struct stat *st);
 int df_pty_describe(struct df *c, struct df_desc *d, struct err *e);
 /* A session leader's controlling terminal, when it is a pty slave of the
  * tree: the fd it holds on it and the foreground group, into fs. */

@@ -144,7 +144,7 @@ static int df_fd(struct df *c, struct image *fdinfo, pid_t pid, int fd, int *nr_
 		return ret;
 	k = df_kind_of(c, link, &st);
 	/* A pty end whose master the tree holds is the tree's own. */
-	if (df_pty_inside(c, &st)) {
+	if (df_pty_inside(c, &st) || df_pty_dev_tty(c, pid, &st)) {
 		k = &df_pty_kind;
 		ext = NULL;
 	} else

@@ -103,6 +103,30 @@ bool df_pty_inside(const struct df *c, const struct stat *st)
 	return false;
 }
 
+/* The pty index of pid's controlling terminal if it is a slave whose
+ * master the tree holds, else -1. */
+static int df_pty_ctty_index(const struct df *c, pid_t pid)
+{
+	struct proc_stat st;
+	struct err ignored = { 0 };
+	dev_t rdev;
+
+	if (proc_read_stat(pid, 0, &st, &ignored) < 0 || !st.tty_nr)
+		return -1;
+	rdev = makedev(major(st.tty_nr), minor(st.tty_nr));
+	if (major(rdev) < 136 || major(rdev) > 143)
+		return -1;
+	for (int i = 0; i < c->nr_pty_masters; i++)
+		if (c->pty_masters[i] == pty_index_of(rdev))
+			return c->pty_masters[i];
+	return -1;
+}
+
+bool df_pty_dev_tty(const struct df *c, pid_t pid, const struct stat *st)
+{
+	return S_ISCHR(st->st_mode) && st->st_rdev == makedev(5, 0) && df_pty_ctty_index(c, pid) >= 0;
+}
+
 /* Reads what waits in fd (non-blocking) into *buf, at most PTY_QUEUE_MAX
  * + 1 bytes (one more says there was too much). skip: a packet-mode
  * master's leading status byte of each read. */
@@ -272,6 +296,16 @@ int df_pty_describe(struct df *c, struct df_desc *d, struct err *e)
 
 	pty_entry__init(p);
 	tty_state_entry__init(&d->pty_state);
+	if (d->st->st_rdev == makedev(5, 0)) {
+		int ctty = df_pty_ctty_index(c, d->pid);
+
+		if (ctty < 0)
+			return err_input(e, "pid %d fd %d: /dev/tty, whose terminal changed during the dump", d->pid, d->fd);
+		p->index = ctty;
+		p->has_dev_tty = p->dev_tty = true;
+		d->re.pty = p;
+		return 0;
+	}
 	if (!df_pty_is_master(d->st)) {
 		p->index = pty_index_of(d->st->st_rdev);
 		d->re.pty = p;

@@ -624,9 +624,25 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 
 			p.fown = f ? f->re->fown : NULL;
 			p.has_async = p.async = f && (f->re->flags & O_ASYNC);
+			p.has_dev_tty = p.dev_tty = f && f->re->pty && f->re->pty->dev_tty;
 		}
 		rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
 		rec.fd_plan = &p;
+		if ((ret = stream_out_write(out, &rec, e)) < 0)
+			return ret;
+	}
+	/* Where each pty pair is now, for the driver's report. */
+	for (int i = 0; i < r->nr_files; i++) {
+		const struct reopen_file *f = &r->files[i];
+		PtyMovedEntry m = PTY_MOVED_ENTRY__INIT;
+		StreamRecord rec = STREAM_RECORD__INIT;
+		int ret;
+
+		if (!f->re->pty || !f->re->pty->master || f->fd < 0 || ioctl(f->fd, TIOCGPTN, &m.now) < 0)
+			continue;
+		m.dumped = f->re->pty->index;
+		rec.body_case = STREAM_RECORD__BODY_PTY_MOVED;
+		rec.pty_moved = &m;
 		if ((ret = stream_out_write(out, &rec, e)) < 0)
 			return ret;
 	}

@@ -30,6 +30,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <time.h>
@@ -313,6 +314,32 @@ static void rt_child_ctty(struct rt_plan *p, int i, bool fg)
 			      t->fs->ctty_fg);
 }
 
+/* Replaces each /dev/tty description the task holds (passed as its
+ * terminal's slave) with its own open of /dev/tty, now that it has that
+ * terminal, on the same source fd: the children it forks next share it. */
+static void rt_child_dev_tty(struct rt_plan *p, int i)
+{
+	const struct rt_task *t = &p->tasks[i];
+
+	if (t->pe->zombie || t->pe->helper)
+		return;
+	for (int k = 0; k < t->nr_fds; k++) {
+		struct stat st;
+		int fl, fd, src = t->fds[k].src;
+
+		if (!t->fds[k].plan || !t->fds[k].plan->dev_tty)
+			continue;
+		if (fstat(src, &st) == 0 && st.st_rdev == makedev(5, 0))
+			continue;	/* replaced already, by a parent */
+		fl = fcntl(src, F_GETFL);
+		fd = fl < 0 ? -1 : open("/dev/tty", (fl & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 || dup3(fd, src, O_CLOEXEC) < 0)
+			rt_child_fail(p->shared, i, "pid %u fd %d: open /dev/tty again (its controlling terminal)", t->pe->pid,
+				      t->fds[k].target);
+		close(fd);
+	}
+}
+
 /* Ends a zombie the way it ended before: same wait status for its parent. */
 static void __attribute__((noreturn)) rt_child_exit_as(int status)
 {
@@ -382,6 +409,7 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 		rt_slot_wait_for(p->shared, i, RT_SLOT_GO);
 	rt_child_session(p, i);
 	rt_child_ctty(p, i, false);
+	rt_child_dev_tty(p, i);
 	/* Into its mount namespace before it forks its children (who inherit
 	 * it or enter their own) and before its cwd and files resolve. */
 	if (t->has_mntns && setns(t->mntns_fd, CLONE_NEWNS) < 0)
