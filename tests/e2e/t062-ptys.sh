@@ -16,6 +16,18 @@ testLeaveRunningKeepsPtyQueues() {
 	e2e_leave_running ptys
 }
 
+# --shell-job makes only terminals outside the tree external: the pairs
+# whose master the tree holds are still recorded as its own.
+testShellJobKeepsTreePtys() {
+	e2e_need_amber || return 0
+	e2e_start_wl ptys || return 0
+	e2e_amber_ok dump -t "$E2E_PID" -D "$T/img" --leave-running --shell-job || return 0
+	e2e_amber_ok show "$T/img/files.img" || return 0
+	assertNotContains "no pty end is external" "$E2E_OUT" '"external"'
+	assertContains "the master is recorded" "$E2E_OUT" '"master": true'
+	assertEquals "the original's check after the dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
 # A slave whose master is outside the tree is a terminal of the outside:
 # refused with the --shell-job hint, which a master never gets.
 testSlaveOfOutsideMasterRefused() {
