@@ -103,12 +103,12 @@ int reopen_pty(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (!m)
 		return err_input(e, "files.img: pty slave '%s' (id %u) of pid %d fd %u has no master record for index %u",
 				 f->re->path, f->re->id, f->pid, f->tfd, p->index);
+	/* Counted when the loop of reopen_open_rest comes to it. */
 	if (m->fd < 0) {
 		int ret = reopen_pty_master(r, m, e);
 
 		if (ret < 0)
 			return ret;
-		r->nr_open++;
 	}
 	fd = ioctl(m->fd, TIOCGPTPEER, flags & (O_ACCMODE | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
 	if (fd < 0)
