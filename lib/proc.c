@@ -235,6 +235,8 @@ int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)
 	st->ppid = F(4);
 	st->pgrp = F(5);
 	st->session = F(6);
+	st->tty_nr = F(7);
+	st->tpgid = (pid_t)F(8);
 	st->flags = F(9);
 	st->num_threads = F(20);
 	st->start_time = F(22);

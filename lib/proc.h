@@ -58,6 +58,8 @@ struct proc_stat {
 	char comm[64];
 	char state;
 	pid_t ppid, pgrp, session;
+	unsigned int tty_nr;	/* the controlling terminal's device number, 0 if none */
+	pid_t tpgid;		/* its foreground process group, -1 if none */
 	unsigned long flags;
 	long num_threads;
 	uint64_t start_time;	/* clock ticks after boot: with the pid, names one process for good */

@@ -243,6 +243,8 @@ static void proc_stat_comm_with_spaces(void)
 	CHECK_INT(st.ppid, 6308);
 	CHECK_INT(st.pgrp, 6265);
 	CHECK_INT(st.session, 2616);
+	CHECK_INT(st.tty_nr, 0);
+	CHECK_INT(st.tpgid, -1);
 	CHECK_U64(st.flags, 4194304);
 	CHECK_INT(st.num_threads, 1);
 	CHECK_U64(st.start_code, 94718515793920ULL);
