@@ -48,7 +48,8 @@
  *	its termios and window size set and the bytes queued both ways put
  *	back through a slave opened from it (lib/pty.c); every slave
  *	description is a new open of the slave from the master (TIOCGPTPEER)
- *	with its dumped flags, a /dev/tty description one too (the task opens
+ *	with exactly its dumped flags (O_LARGEFILE too; O_CLOEXEC, which would
+ *	stick to the description, is set on the fd instead), a /dev/tty description one too (the task opens
  *	/dev/tty itself in its place); packet mode, exclusive modes and the
  *	lock come once all are open.
  *

@@ -110,13 +110,21 @@ int reopen_pty(struct reopen *r, struct reopen_file *f, struct err *e)
 		if (ret < 0)
 			return ret;
 	}
-	fd = ioctl(m->fd, TIOCGPTPEER, flags & (O_ACCMODE | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+	/* TIOCGPTPEER opens the slave with exactly the flags it is given (but
+	 * O_NOCTTY): no O_LARGEFILE unless asked, which open(2) adds on a
+	 * 64-bit kernel and F_SETFL cannot set; so the dumped flags go as they
+	 * are, with the kernel's O_LARGEFILE (0100000) read from fdinfo (glibc's
+	 * O_LARGEFILE is 0 on x86-64). O_CLOEXEC, though, would stay in the
+	 * description's f_flags, and /proc would show every descriptor of it
+	 * close-on-exec whatever F_SETFD says: this stage's copy gets
+	 * FD_CLOEXEC from fcntl instead. */
+	fd = ioctl(m->fd, TIOCGPTPEER, flags & ~O_CLOEXEC);
 	if (fd < 0)
-		return err_errno(e, "open the slave of pty %u for pid %d fd %u", p->index, f->pid, f->tfd);
-	if ((flags & ~(O_ACCMODE | O_NONBLOCK | O_CLOEXEC | O_NOCTTY | O_LARGEFILE)) &&
-	    fcntl(fd, F_SETFL, flags) < 0) {
+		return err_errno(e, "open the slave of pty %u for pid %d fd %u with flags %#o", p->index, f->pid, f->tfd,
+				 flags & ~O_CLOEXEC);
+	if (fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) {
 		close(fd);
-		return err_errno(e, "give the slave of pty %u the flags %#o", p->index, flags);
+		return err_errno(e, "make the slave of pty %u close-on-exec in this stage", p->index);
 	}
 	f->fd = fd;
 	return 0;
