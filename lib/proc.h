@@ -128,6 +128,7 @@ struct proc_fdinfo {
 	uint32_t flags;		/* octal in the file */
 	int mnt_id;
 	uint64_t ino;
+	int tty_index;		/* a pty master's "tty-index:" (N of /dev/pts/N), else -1 */
 	int nr_locks;
 	struct proc_lock locks[PROC_MAX_LOCKS];
 };

@@ -512,7 +512,19 @@ static void proc_fdinfo_rdwr(void)
 	CHECK(!(fi.flags & O_APPEND));
 	CHECK_INT(fi.mnt_id, 27);
 	CHECK_U64(fi.ino, 10953447);
+	CHECK_INT(fi.tty_index, -1);
 	free(text);
+}
+
+/* A pty master's fdinfo ends with the index of its pair. */
+static void proc_fdinfo_pty_master(void)
+{
+	struct proc_fdinfo fi;
+	struct err e = { 0 };
+
+	REQUIRE(proc_parse_fdinfo("pos:\t0\nflags:\t02100002\nmnt_id:\t23\nino:\t89\ntty-index:\t17\n", &fi, &e) == 0);
+	CHECK_INT(fi.tty_index, 17);
+	CHECK_U64(fi.ino, 89);
 }
 
 static void proc_fdinfo_malformed(void)
@@ -733,6 +745,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(proc_fdinfo_append),
 	UNIT_CASE(proc_fdinfo_rdwr),
 	UNIT_CASE(proc_fdinfo_malformed),
+	UNIT_CASE(proc_fdinfo_pty_master),
 	UNIT_CASE(proc_fdinfo_live),
 	UNIT_CASE(proc_children_fixture),
 	UNIT_CASE(proc_pid_list_edge_cases),
