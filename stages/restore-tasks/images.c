@@ -239,6 +239,8 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e)
 
 void rt_unload(struct rt_task *t)
 {
+	free(t->apart);
+	t->apart = NULL;
 	for (int i = 1; i < t->nr_threads; i++)
 		if (t->threads[i].core)
 			core_entry__free_unpacked(t->threads[i].core, NULL);

@@ -94,6 +94,10 @@ struct rt_task {
 	int nr_threads;
 	uint64_t tramp;		/* trampoline address in the task */
 	uint64_t spare;		/* a free gap for moving the vDSO through */
+	/* apart[i]: VMA i is mapped with PROT_EXEC flipped until its pages are
+	 * in, so that the kernel does not merge it into the VMA before it
+	 * (transplant.c, rt_keep_apart). */
+	bool *apart;
 	pid_t pid;		/* as this stage sees it, set once the task is seized */
 	bool seized, stopped, ready;
 	bool has_mntns;		/* in a mount namespace build-mntns made: */

@@ -185,12 +185,39 @@ static int rt_check_file(const struct rt_task *t, const VmaEntry *v, struct err 
 /* Gives a freshly mapped VMA the flags mmap alone does not: accounting of a
  * once-writable private mapping (so it stays apart from neighbours it was
  * apart from) and madvise advice. */
-static int rt_vma_flags(struct rt_batch *b, const VmaEntry *v, struct err *e)
+/* The madvise pair that marks a VMA kept apart (rt_keep_apart) while its
+ * pages come in: one whose flag the VMA does not have for good. */
+static void rt_apart_advice(const VmaEntry *v, int *on, int *off)
+{
+	bool wipe = false, dontdump = false;
+
+	for (size_t i = 0; i < v->n_madvise; i++) {
+		wipe |= v->madvise[i] == MADV_WIPEONFORK;
+		dontdump |= v->madvise[i] == MADV_DONTDUMP;
+	}
+	*on = !wipe ? MADV_WIPEONFORK : !dontdump ? MADV_DONTDUMP : MADV_DONTFORK;
+	*off = !wipe ? MADV_KEEPONFORK : !dontdump ? MADV_DODUMP : MADV_DOFORK;
+}
+
+static int rt_vma_flags(struct rt_batch *b, const VmaEntry *v, bool apart, struct err *e)
 {
 	char what[96];
-	int ret;
+	int ret, on, off;
 
-	if (v->has_account && v->account && !(v->prot & PROT_WRITE)) {
+	/* Kept apart: marked by a flag of its own before the PROT_EXEC it was
+	 * mapped with is taken back, so that it stays apart from the VMA
+	 * before it, and so that its first page fault does not reuse that
+	 * VMA's anon_vma (the kernel's anon_vma_compatible ignores access
+	 * flags, not the others). rt_join_apart takes the mark away. */
+	if (apart) {
+		rt_apart_advice(v, &on, &off);
+		snprintf(what, sizeof(what), "keep %#llx apart (madvise %d)", (unsigned long long)v->start, on);
+		if ((ret = rt_batch_add(b, NULL, 0, what, SYS_madvise, v->start, v->end - v->start, on, 0, 0, 0, e)) < 0)
+			return ret;
+		snprintf(what, sizeof(what), "protect %#llx as it was", (unsigned long long)v->start);
+		if ((ret = rt_batch_add(b, NULL, 0, what, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0, e)) < 0)
+			return ret;
+	} else if (v->has_account && v->account && !(v->prot & PROT_WRITE)) {
 		snprintf(what, sizeof(what), "protect %#llx after mapping it writable", (unsigned long long)v->start);
 		if ((ret = rt_batch_add(b, NULL, 0, what, SYS_mprotect, v->start, v->end - v->start, v->prot, 0, 0, 0, e)) < 0)
 			return ret;
@@ -260,6 +287,45 @@ static int rt_open_vma_files(struct rt_batch *b, struct rt_task *t, struct rt_vm
 
 /* Recreates every VMA of the image at its address: the files they map are
  * opened first, then every mmap, protection and advice goes in batches. */
+/* Whether VMA i must be kept apart from VMA i-1 while it is mapped: two
+ * adjacent private anonymous VMAs of the same protection and flags were
+ * separate in the dumped process only because their anon_vmas differ
+ * (memory mapped after a fork next to memory from before it, say); mapped
+ * one after the other, fresh, the kernel would merge them into one, and
+ * the layout would differ. The second is mapped with PROT_EXEC flipped and
+ * then marked with an madvise flag of its own (rt_vma_flags) while its
+ * pages come in, which gives it its own anon_vma; once the mark is gone
+ * (rt_join_apart) the kernel keeps the two apart, as it did before. Every
+ * other one of a run is marked, so no two marked VMAs touch. */
+static bool rt_keep_apart(const struct rt_task *t, size_t i)
+{
+	const VmaEntry *v = t->mm->vmas[i], *p = i ? t->mm->vmas[i - 1] : NULL;
+
+	return p && !t->apart[i - 1] && p->end == v->start && v->kind == VMA_KIND__VMA_ANON_PRIVATE && !(v->flags & 0x08) &&
+	       p->kind == VMA_KIND__VMA_ANON_PRIVATE && p->prot == v->prot && p->flags == v->flags &&
+	       p->has_account == v->has_account && p->account == v->account && p->noreserve == v->noreserve;
+}
+
+/* After the pages: every VMA kept apart loses its mark. */
+static int rt_join_apart(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	for (size_t i = 0; t->apart && i < t->mm->n_vmas; i++) {
+		const VmaEntry *v = t->mm->vmas[i];
+		long res;
+		int ret, on, off;
+
+		if (!t->apart[i])
+			continue;
+		rt_apart_advice(v, &on, &off);
+		if ((ret = rsys_call(r, &res, SYS_madvise, v->start, v->end - v->start, off, 0, 0, 0, e)) < 0)
+			return ret;
+		if (res < 0)
+			return err_errnum(e, -res, "pid %d: unmark %#llx-%#llx (madvise %d)", t->pid,
+					  (unsigned long long)v->start, (unsigned long long)v->end, off);
+	}
+	return 0;
+}
+
 static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 {
 	_cleanup_free_ struct rt_vma_file *files = calloc(t->mm->n_vmas + 1, sizeof(*files));
@@ -269,10 +335,14 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 
 	if (!b)
 		return -ENOMEM;
-	if (!files || !file_of) {
+	free(t->apart);
+	t->apart = calloc(t->mm->n_vmas + 1, sizeof(*t->apart));
+	if (!files || !file_of || !t->apart) {
 		free(b);
 		return err_errno(e, "plan the VMAs of pid %d", t->pid);
 	}
+	for (size_t i = 0; i < t->mm->n_vmas; i++)
+		t->apart[i] = rt_keep_apart(t, i);
 	for (size_t i = 0; ret == 0 && i < t->mm->n_vmas; i++) {
 		const VmaEntry *v = t->mm->vmas[i];
 		const struct rt_shmem *o = rt_shmem_of(t->shmems, v);
@@ -337,8 +407,9 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 		/* 0x08: MAP_DROPPABLE, in place of MAP_PRIVATE (dump-memory/mm.c). */
 		int flags = (v->flags & (MAP_SHARED | MAP_PRIVATE | 0x08 | MAP_GROWSDOWN)) | MAP_FIXED |
 			    (v->has_noreserve && v->noreserve ? MAP_NORESERVE : 0);
-		/* Mapped writable first when it was accountable, made read-only by rt_vma_flags. */
-		uint32_t prot = v->prot | (v->has_account && v->account ? PROT_WRITE : 0);
+		/* Mapped writable first when it was accountable, made read-only by
+		 * rt_vma_flags (or rt_join_apart for one kept apart). */
+		uint32_t prot = (v->prot | (v->has_account && v->account ? PROT_WRITE : 0)) ^ (t->apart[i] ? PROT_EXEC : 0);
 		char what[PATH_MAX + 64];
 
 		switch (v->kind) {
@@ -372,7 +443,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 			ret = err_input(e, "mm-%u.img: VMA at %#llx has unknown kind %d", t->pe->pid, (unsigned long long)v->start, v->kind);
 		}
 		if (ret == 0)
-			ret = rt_vma_flags(b, v, e);
+			ret = rt_vma_flags(b, v, t->apart[i], e);
 	}
 	for (int k = 0; ret == 0 && k < nf; k++)
 		ret = rt_batch_add(b, NULL, 0, "close a mapped file", SYS_close, files[k].fd, 0, 0, 0, 0, 0, e);
@@ -685,6 +756,7 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_move_vdso(&r, t, e)) < 0 ||
 	    (ret = rt_map_vmas(&r, t, e)) < 0 ||
 	    (ret = rt_fill_pages(dirfd, t, e)) < 0 ||
+	    (ret = rt_join_apart(&r, t, e)) < 0 ||
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
 	    (ret = rt_chroot(&r, t, e)) < 0 ||
 	    (ret = rt_flush_signals(&r, t, e)) < 0 ||

@@ -31,14 +31,16 @@ static void vf_link(pid_t pid, const char *name, char *buf, size_t size)
 }
 
 /* A description made again (a socket, a memfd, a ghost, an anonymous
- * file, either end of a pty pair) is another inode; one opened by its path, or a FIFO, is the same,
+ * file, a FIFO whose path was gone and is made again, either end of a pty
+ * pair) is another inode; one opened by its path is the same,
  * unless the restore was told files may have changed. Only in this stage's
  * mount namespace: in a namespace build-mntns made, a tmpfs is made again
  * from the images, on a new device that may even reuse the old number. */
 static bool vf_same_inode(const struct vf *v, const RegFileEntry *f, bool same_ns)
 {
 	return same_ns && !v->o->allow_changed && f->has_inode && f->has_dev && !f->remapped && !f->external &&
-	       !f->unix_sk && !f->anon && !f->has_pipe_ino && !f->memfd && !f->pty && f->path && f->path[0] == '/';
+	       !f->unix_sk && !f->anon && !f->has_pipe_ino && !f->memfd && !f->fifo && !f->pty && f->path &&
+	       f->path[0] == '/';
 }
 
 /* Flags that open(2) keeps in f_flags but that only the open that made
