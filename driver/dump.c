@@ -169,7 +169,8 @@ static void dump_usage(void)
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
 	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
 	       "                  binds from --external mnt[NAME]:PATH\n"
-	       "  --shell-job     the tree runs on the shell's terminal: every terminal is external\n"
+	       "  --shell-job     the tree runs on the shell's terminal: every terminal outside the tree is external\n"
+	       "                  (a pty pair whose master the tree holds is restored with it)\n"
 	       "  --tcp-established  dump established TCP connections (TCP repair mode: sequence numbers, queues,\n"
 	       "                  options); only both ends in the tree over loopback are safe: see amber(1)\n");
 }

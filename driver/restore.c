@@ -56,6 +56,17 @@ static void restore_take_root(const uint8_t *data, uint32_t len, void *arg)
 		stream_record__free_unpacked(rec, NULL);
 }
 
+/* Says where a pty pair of the tree is now (restore-files' pty_moved). */
+static void restore_say_pty(const uint8_t *data, uint32_t len, void *arg)
+{
+	StreamRecord *rec = stream_record__unpack(NULL, len, data);
+
+	if (rec && rec->pty_moved)
+		pr_info("pty /dev/pts/%u of the dump is now /dev/pts/%u", rec->pty_moved->dumped, rec->pty_moved->now);
+	if (rec)
+		stream_record__free_unpacked(rec, NULL);
+}
+
 static void restore_usage(void)
 {
 	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--shell-job] [--inherit-fd fd[N]:KEY]...\n"
@@ -243,6 +254,7 @@ static int restore_finish(struct pl_ctx *c, struct err *e)
 	struct restore_state *rs = c->cmd;
 
 	run_find(c->r, STREAM_RECORD__BODY_RESTORED, restore_take_root, &rs->rp);
+	run_find(c->r, STREAM_RECORD__BODY_PTY_MOVED, restore_say_pty, NULL);
 	return rs->rp.root ? 0 : err_proto(e, "restore-tasks reported no restored root");
 }
 

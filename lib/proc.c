@@ -235,6 +235,8 @@ int proc_parse_stat(const char *text, struct proc_stat *st, struct err *e)
 	st->ppid = F(4);
 	st->pgrp = F(5);
 	st->session = F(6);
+	st->tty_nr = F(7);
+	st->tpgid = (pid_t)F(8);
 	st->flags = F(9);
 	st->num_threads = F(20);
 	st->start_time = F(22);
@@ -476,6 +478,7 @@ int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e)
 
 	memset(fi, 0, sizeof(*fi));
 	fi->mnt_id = -1;
+	fi->tty_index = -1;
 	for (p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
 		if (!strncmp(p, "pos:", 4))
 			fi->pos = strtoull(p + 4, NULL, 10), seen++;
@@ -485,6 +488,8 @@ int proc_parse_fdinfo(const char *text, struct proc_fdinfo *fi, struct err *e)
 			fi->mnt_id = atoi(p + 7);
 		else if (!strncmp(p, "ino:", 4))
 			fi->ino = strtoull(p + 4, NULL, 10);
+		else if (!strncmp(p, "tty-index:", 10))
+			fi->tty_index = atoi(p + 10);
 		else if (!strncmp(p, "lock:", 5) && fi->nr_locks < PROC_MAX_LOCKS) {
 			/* "lock:\t1: POSIX  ADVISORY  WRITE 16195 fe:00:10952907 10 29" */
 			char kind[16], mode[16], type[16], end[32];

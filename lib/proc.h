@@ -58,6 +58,8 @@ struct proc_stat {
 	char comm[64];
 	char state;
 	pid_t ppid, pgrp, session;
+	unsigned int tty_nr;	/* the controlling terminal's device number, 0 if none */
+	pid_t tpgid;		/* its foreground process group, -1 if none */
 	unsigned long flags;
 	long num_threads;
 	uint64_t start_time;	/* clock ticks after boot: with the pid, names one process for good */
@@ -126,6 +128,7 @@ struct proc_fdinfo {
 	uint32_t flags;		/* octal in the file */
 	int mnt_id;
 	uint64_t ino;
+	int tty_index;		/* a pty master's "tty-index:" (N of /dev/pts/N), else -1 */
 	int nr_locks;
 	struct proc_lock locks[PROC_MAX_LOCKS];
 };

@@ -23,8 +23,11 @@
 #include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <termios.h>
 
 #include "images/files.pb-c.h"
+#include "images/fs.pb-c.h"
+#include "ipc/stream.h"
 #include "images/image.h"
 #include "lib/err.h"
 #include "lib/external.h"
@@ -146,6 +149,11 @@ struct df {
 	int nr_tcp_cache;
 	const pid_t *all_pids;		/* every process of the tree (the host's pids), to find a connection's other end */
 	int nr_all_pids;
+	unsigned int *pty_masters;	/* indices of the pty masters the tree holds (tty.c) */
+	int nr_pty_masters;
+	uint64_t devpts_dev;
+	const struct stream_task *in_tasks;	/* the task records: images' and host pids */
+	int nr_in_tasks;		/* st_dev of the host's devpts (/dev/pts) */
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
@@ -195,6 +203,10 @@ struct df_desc {
 	AnonFileEntry anon;		/* an anonymous inode's (anon.c) */
 	EpollTargetEntry *tfds;
 	void *watches;
+	PtyEntry pty;			/* a pty end's (tty.c) */
+	TtyStateEntry pty_state;
+	uint8_t pty_cc[NCCS];
+	uint8_t *pty_q[2];		/* its queues: to the slave, to the master */
 };
 
 /* What dump-files does with one kind of open file. kinds.c lists them in
@@ -351,6 +363,22 @@ void df_anon_release(struct df_desc *d);
  * and pages-memfd-INO.img. */
 bool df_memfd_match(const char *link, const struct stat *st);
 int df_memfd_describe(struct df *c, struct df_desc *d, struct err *e);
+
+/* tty.c: pty pairs whose master the tree holds. */
+extern const struct df_kind df_pty_kind;
+/* Finds the pty masters the processes hold (before any is dumped: a
+ * slave is the tree's own only if its master is). */
+int df_pty_scan(struct df *c, const pid_t *pids, int nr, struct err *e);
+/* Is this descriptor's file a pty master, or a slave of the host's
+ * devpts whose master the tree holds? */
+bool df_pty_inside(const struct df *c, const struct stat *st);
+/* Is it /dev/tty in a process whose controlling terminal is such a slave? */
+bool df_pty_dev_tty(const struct df *c, pid_t pid, const struct stat *st);
+int df_pty_describe(struct df *c, struct df_desc *d, struct err *e);
+/* A session leader's controlling terminal, when it is a pty slave of the
+ * tree: the fd it holds on it and the foreground group, into fs. */
+int df_pty_ctty(struct df *c, pid_t pid, FsEntry *fs, struct err *e);
+void df_pty_release(struct df_desc *d);
 
 /* path.c: what is opened by a path: regular files (linked back or saved
  * when unlinked or replaced), directories, device nodes. */

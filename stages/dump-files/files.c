@@ -60,6 +60,7 @@ void df_free(struct df *c)
 	c->nr_nsroots = 0;
 	free(c->pipes);
 	free(c->fifos);
+	free(c->pty_masters);
 	free(c->memfds);
 	free(c->owners);
 	c->owners = NULL;

@@ -69,9 +69,23 @@
  *	accepted (how many, and its address), a socket of another network
  *	namespace, a socket filter, raw, ICMP, SCTP and other inet sockets,
  *	and sockets of other families (netlink, packet, ...).
+ *	Pseudo-terminal pairs whose master the tree holds, on the host's
+ *	devpts (tty.c): each end (/dev/ptmx, /dev/pts/ptmx, /dev/pts/N, and
+ *	/dev/tty of a process whose controlling terminal is such a slave) is a
+ *	record with a PtyEntry; the master's holds the pair's termios, window
+ *	size, packet mode, lock, exclusive modes and the bytes queued both
+ *	ways, which are read (a tty queue cannot be peeked at) and written back
+ *	at once (lib/pty.c), whether the tree is killed or keeps running. A
+ *	session leader whose controlling terminal is such a slave gets it
+ *	(a descriptor it holds on it) and the foreground group in fs-PID.img.
+ *	Refused: input queued in canonical mode, more than 4095 bytes queued
+ *	in a direction, a packet-mode status not read yet, a pair of another
+ *	devpts instance (newinstance), a leader with no descriptor on its
+ *	terminal.
  *	Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
  *	tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
- *	pipe[INODE]; with --shell-job every terminal) are recorded by their key,
+ *	pipe[INODE]; with --shell-job every terminal that is not a pty of the
+ *	tree) are recorded by their key,
  *	flags and position only (lib/external.h); a key that matches no
  *	descriptor fails the dump. Other sockets, other anon_inode files
  *	(fanotify, userfaultfd, ...) and terminals not named so are refused;
@@ -82,14 +96,15 @@
  *	(PstreeEntry) per process to dump; other records are ignored.
  *
  * Outputs	images (-D):
- *	fs-PID.img	one FsEntry: cwd, root, umask
+ *	fs-PID.img	one FsEntry: cwd, root, umask, and a session leader's
+ *			pty terminal and foreground group
  *	fdinfo-PID.img	one FdinfoEntry per descriptor: fd, file id, cloexec,
  *			locks held through it (--file-locks)
  *	files.img	one RegFileEntry per open file description of the tree:
  *			id, path, flags (without O_CLOEXEC), pos, mnt_id,
  *			inode, dev, size, mode, and what its kind needs
  *			(pipe inode, anon state, unix or inet socket, fifo,
- *			owner)
+ *			owner, pty)
  *	pipedata.img	what each pipe and FIFO held (when there are any)
  *	remaps.img, ghost-ID.img  how unlinked files are reached again
  *	memfd-INO.img, pages-memfd-INO.img  each memfd a descriptor holds,
@@ -106,7 +121,9 @@
  *
  * Side effects	none on the tree, but TCP connections are put in repair
  *	mode for a moment (--tcp-established; with =keep-repair until the
- *	tree is killed); and with --accept-backlog the
+ *	tree is killed), its ptys' queues are read and written back (their
+ *	termios changed for that moment; a refused unfinished line in
+ *	canonical mode becomes a finished one), and with --accept-backlog the
  *	connections waiting in a listener's backlog whose clients sent data
  *	are accepted (taken from the backlog; a dump that fails afterwards
  *	has lost them); creates the images above.
@@ -168,6 +185,19 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	for (int i = 0; i < nr; i++)
 		((pid_t *)c.all_pids)[i] = tasks[i].host;
 	c.nr_all_pids = nr;
+	c.in_tasks = tasks;
+	c.nr_in_tasks = nr;
+	{
+		pid_t *pids = calloc(nr ? nr : 1, sizeof(*pids));
+
+		if (!pids)
+			ret = err_errno(e, "list the tasks");
+		for (int i = 0; pids && i < nr; i++)
+			pids[i] = tasks[i].host;
+		if (pids)
+			ret = df_pty_scan(&c, pids, nr, e);
+		free(pids);
+	}
 	for (int i = 0; ret == 0 && i < nr; i++)
 		ret = df_task(&c, tasks[i].host, tasks[i].pid, e);
 	if (ret == 0)
@@ -252,7 +282,8 @@ static const struct stage_desc dump_files_desc = {
 		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)\n"
 		 "      --external KEY        the descriptors of KEY belong to the outside: file[MNT_ID:INODE],\n"
 		 "                            tty[RDEV:DEV], unix[INODE], pipe[INODE] (repeatable)\n"
-		 "      --shell-job           every terminal is external (the shell's, given back at restore)\n"
+		 "      --shell-job           every terminal outside the tree is external (the shell's, given back at\n"
+		 "                            restore); a pty whose master the tree holds is the tree's own\n"
 		 "      --accept-backlog      the tree is killed after the dump: accept the connections waiting in a\n"
 		 "                            listener's backlog to read the data their clients sent (without it,\n"
 		 "                            such a connection fails the dump)\n"

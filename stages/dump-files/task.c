@@ -66,6 +66,8 @@ static int df_fs(struct df *c, pid_t pid, pid_t id, struct err *e)
 		fs.has_root_mnt_id = true, fs.root_mnt_id = stx.stx_mnt_id;
 	fs.has_umask = true;
 	fs.umask = st.umask;
+	if ((ret = df_pty_ctty(c, pid, &fs, e)) < 0)
+		return ret;
 	snprintf(name, sizeof(name), "fs-%d.img", id);
 	return image_write_one(c->dir_fd, "fs", name, &fs.base, e);
 }
@@ -103,7 +105,12 @@ static int df_fd(struct df *c, struct image *fdinfo, pid_t pid, int fd, int *nr_
 	if ((ret = proc_read_fdinfo(pid, fd, &fi, e)) < 0)
 		return ret;
 	k = df_kind_of(c, link, &st);
-	ext = df_external_key(c, k, link, &st, fi.mnt_id, key, sizeof(key));
+	/* A pty end whose master the tree holds is the tree's own. */
+	if (df_pty_inside(c, &st) || df_pty_dev_tty(c, pid, &st)) {
+		k = &df_pty_kind;
+		ext = NULL;
+	} else
+		ext = df_external_key(c, k, link, &st, fi.mnt_id, key, sizeof(key));
 	why = ext ? NULL : df_unsupported(k, link, &st, why_buf, sizeof(why_buf));
 	if (why) {
 		df_refuse(c, pid, fd, link, why);

@@ -60,6 +60,16 @@
  *	leave repair mode together and the bytes never sent are sent. With
  *	--tcp-close it is disconnected in repair mode instead (ECONNABORTED).
  *
+ *	A pty pair (tty.c) is made again when its master is opened (its
+ *	dumped path, /dev/ptmx: a new index, usually another one): unlocked,
+ *	its termios and window size set and the bytes queued both ways put
+ *	back through a slave opened from it (lib/pty.c); every slave
+ *	description is a new open of the slave from the master (TIOCGPTPEER)
+ *	with exactly its dumped flags (O_LARGEFILE too; O_CLOEXEC, which would
+ *	stick to the description, is set on the fd instead), a /dev/tty description one too (the task opens
+ *	/dev/tty itself in its place); packet mode, exclusive modes and the
+ *	lock come once all are open.
+ *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image.
  *
@@ -87,8 +97,11 @@
  *	named by its files.img id, then the end marker (ipc/fdpass.h).
  *	stdout: state stream: hello (writer "restore-files"), one
  *	`fd_plan` record (FdPlanEntry pid, fd, file_id, cloexec, and the locks,
- *	owner and O_ASYNC the task sets itself) per descriptor
+ *	owner and O_ASYNC the task sets itself, dev_tty for a /dev/tty it
+ *	opens itself) per descriptor
  *	of every task, in input task order and ascending fd order, then the end.
+ *	After them one `pty_moved` record (PtyMovedEntry dumped, now) per pty
+ *	pair, which the driver reports.
  *	Then one `fs_plan` record (FsPlanEntry pid, cwd_file_id or
  *	root_file_id) per cwd or root under an overmount, sent with the files
  *	under ids after the last of files.img. Then one `made_file` record

@@ -564,6 +564,7 @@ static int reopen_open_rest(struct reopen *r, struct err *e)
 		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
 		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->inet_sk ? reopen_inet(r, &r->files[i], e) :
+		      r->files[i].re->pty ? reopen_pty(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) :
 		      r->files[i].re->memfd ? reopen_memfd(r, &r->files[i], e) : reopen_one(r, &r->files[i], e);
@@ -589,7 +590,8 @@ int reopen_open_all(struct reopen *r, struct err *e)
 	if ((ret = reopen_ns_each(r, reopen_open_bound, reopen_bound_here, "make the listening sockets again", e)) < 0 ||
 	    (ret = reopen_ns_each(r, reopen_open_rest, reopen_wanted, "open the files", e)) < 0)
 		return ret;
-	if ((ret = reopen_unix_finish(r, e)) < 0 || (ret = reopen_inet_finish(r, e)) < 0)
+	if ((ret = reopen_unix_finish(r, e)) < 0 || (ret = reopen_inet_finish(r, e)) < 0 ||
+	    (ret = reopen_pty_finish(r, e)) < 0)
 		return ret;
 	/* A file only in flight is held by the queue it was sent with now. */
 	for (int i = 0; i < r->nr_files; i++)
@@ -628,9 +630,25 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 
 			p.fown = f ? f->re->fown : NULL;
 			p.has_async = p.async = f && (f->re->flags & O_ASYNC);
+			p.has_dev_tty = p.dev_tty = f && f->re->pty && f->re->pty->dev_tty;
 		}
 		rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
 		rec.fd_plan = &p;
+		if ((ret = stream_out_write(out, &rec, e)) < 0)
+			return ret;
+	}
+	/* Where each pty pair is now, for the driver's report. */
+	for (int i = 0; i < r->nr_files; i++) {
+		const struct reopen_file *f = &r->files[i];
+		PtyMovedEntry m = PTY_MOVED_ENTRY__INIT;
+		StreamRecord rec = STREAM_RECORD__INIT;
+		int ret;
+
+		if (!f->re->pty || !f->re->pty->master || f->fd < 0 || ioctl(f->fd, TIOCGPTN, &m.now) < 0)
+			continue;
+		m.dumped = f->re->pty->index;
+		rec.body_case = STREAM_RECORD__BODY_PTY_MOVED;
+		rec.pty_moved = &m;
 		if ((ret = stream_out_write(out, &rec, e)) < 0)
 			return ret;
 	}

@@ -158,6 +158,12 @@ int reopen_inherited(struct reopen_file *f, struct err *e);
  * memfd-INO.img and pages-memfd-INO.img, opened again with the dumped
  * flags and position (memfd.c). */
 int reopen_memfd(struct reopen *r, struct reopen_file *f, struct err *e);
+/* A pty end (tty.c): a master makes its pair again (with termios, window
+ * size and queues), a slave is opened from its master, made first if it
+ * is not yet; once all are open, packet mode, exclusive mode and the lock
+ * are set (reopen_pty_finish). */
+int reopen_pty(struct reopen *r, struct reopen_file *f, struct err *e);
+int reopen_pty_finish(struct reopen *r, struct err *e);
 /* Makes an anonymous-inode file (eventfd, signalfd, timerfd, epoll,
  * inotify) again in its dumped state (anon.c). */
 int reopen_anon(struct reopen_file *f, struct err *e);

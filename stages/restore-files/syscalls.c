@@ -25,6 +25,8 @@ const int restore_files_syscalls[] = {
 	SYS_getsockopt, SYS_sendmsg, SYS_recvmsg, SYS_sendto, SYS_recvfrom,
 	/* a child per mount namespace of the tree (mntns.c, lib/nschild.c) */
 	SYS_clone, SYS_clone3, SYS_setns, SYS_wait4, SYS_waitid, SYS_kill,
+	/* waiting for a pty's queue to be put back (lib/pty.c) */
+	SYS_poll, SYS_ppoll,
 	-1
 };
 
@@ -32,6 +34,9 @@ const unsigned long restore_files_ioctls[] = {
 	FIONREAD,		/* what a pipe holds (reopen.c) */
 	TFD_IOC_SET_TICKS,	/* a timerfd's unread expirations (anon.c) */
 	TCGETS,			/* isatty of --shell-job's terminal (main.c) */
-	TCSETS, TIOCSWINSZ,	/* its dumped settings and window size (inherit.c) */
+	TCSETS, TIOCSWINSZ,	/* its dumped settings and window size (inherit.c), a pty's (tty.c) */
+	/* pty pairs (tty.c): the new index, unlocking, the slave, packet
+	 * and exclusive mode, the lock */
+	TIOCGPTN, TIOCSPTLCK, 0x5441 /* TIOCGPTPEER */, TIOCPKT, TIOCEXCL,
 	0
 };

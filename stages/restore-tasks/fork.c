@@ -23,13 +23,16 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/file.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/ptrace.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
+#include <termios.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -283,6 +286,60 @@ static void rt_child_session(struct rt_plan *p, int i)
 	}
 }
 
+/* A session leader whose terminal is a pty of the tree takes it (before
+ * forking: its children inherit it), and once its children and their
+ * groups exist (fg) gives the terminal to the dumped foreground group. The
+ * slave is the restored description the leader's ctty_fd gets, still at
+ * its source fd here. */
+static void rt_child_ctty(struct rt_plan *p, int i, bool fg)
+{
+	const struct rt_task *t = &p->tasks[i];
+	int src = -1;
+
+	if (!t->fs || !t->fs->has_ctty_fd || t->pe->zombie || t->pe->helper)
+		return;
+	for (int k = 0; k < t->nr_fds && src < 0; k++)
+		if (t->fds[k].target == t->fs->ctty_fd)
+			src = t->fds[k].src;
+	if (src < 0) {
+		errno = 0;
+		rt_child_fail(p->shared, i, "pid %u: fs-%u.img names fd %d as its controlling terminal, which it does not hold",
+			      t->pe->pid, t->pe->pid, t->fs->ctty_fd);
+	}
+	if (!fg && ioctl(src, TIOCSCTTY, 0) < 0)
+		rt_child_fail(p->shared, i, "pid %u: take its controlling terminal (fd %d) again (TIOCSCTTY)", t->pe->pid,
+			      t->fs->ctty_fd);
+	if (fg && t->fs->has_ctty_fg && t->fs->ctty_fg && tcsetpgrp(src, t->fs->ctty_fg) < 0)
+		rt_child_fail(p->shared, i, "pid %u: give its terminal to process group %u (tcsetpgrp)", t->pe->pid,
+			      t->fs->ctty_fg);
+}
+
+/* Replaces each /dev/tty description the task holds (passed as its
+ * terminal's slave) with its own open of /dev/tty, now that it has that
+ * terminal, on the same source fd: the children it forks next share it. */
+static void rt_child_dev_tty(struct rt_plan *p, int i)
+{
+	const struct rt_task *t = &p->tasks[i];
+
+	if (t->pe->zombie || t->pe->helper)
+		return;
+	for (int k = 0; k < t->nr_fds; k++) {
+		struct stat st;
+		int fl, fd, src = t->fds[k].src;
+
+		if (!t->fds[k].plan || !t->fds[k].plan->dev_tty)
+			continue;
+		if (fstat(src, &st) == 0 && st.st_rdev == makedev(5, 0))
+			continue;	/* replaced already, by a parent */
+		fl = fcntl(src, F_GETFL);
+		fd = fl < 0 ? -1 : open("/dev/tty", (fl & (O_ACCMODE | O_NONBLOCK | O_APPEND)) | O_NOCTTY | O_CLOEXEC);
+		if (fd < 0 || dup3(fd, src, O_CLOEXEC) < 0)
+			rt_child_fail(p->shared, i, "pid %u fd %d: open /dev/tty again (its controlling terminal)", t->pe->pid,
+				      t->fds[k].target);
+		close(fd);
+	}
+}
+
 /* Ends a zombie the way it ended before: same wait status for its parent. */
 static void __attribute__((noreturn)) rt_child_exit_as(int status)
 {
@@ -351,6 +408,8 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	if (!t->pe->zombie && !t->pe->helper)
 		rt_slot_wait_for(p->shared, i, RT_SLOT_GO);
 	rt_child_session(p, i);
+	rt_child_ctty(p, i, false);
+	rt_child_dev_tty(p, i);
 	/* Into its mount namespace before it forks its children (who inherit
 	 * it or enter their own) and before its cwd and files resolve. */
 	if (t->has_mntns && setns(t->mntns_fd, CLONE_NEWNS) < 0)
@@ -379,6 +438,7 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 	for (int j = i + 1; j < p->nr; j++)
 		if (p->tasks[j].creator == i)
 			rt_child_fork(p, i, j, 0);
+	rt_child_ctty(p, i, true);
 	/* Every member is in place: the helpers among our children may go, and
 	 * are reaped here, so the restored process never sees them. */
 	for (int j = i + 1; j < p->nr; j++)

@@ -16,7 +16,10 @@
  *	Processes. It creates every process on stdin (parents first) with its
  *	old pid (clone3 set_tid): the stage forks the root, every task forks
  *	its own children. Each task, still running amber's code, joins its
- *	session and group, enters its mount namespace (setns through the pin
+ *	session and group; a session leader whose terminal was a pty of the
+ *	tree (fs-PID.img ctty_fd) takes it with TIOCSCTTY, and each /dev/tty
+ *	description (an 'fd_plan' with dev_tty) becomes the task's own open of
+ *	/dev/tty, before it forks, so its children inherit both; it enters its mount namespace (setns through the pin
  *	of a 'mntns' record, so cwd, root and paths resolve there) and its
  *	UTS, IPC and network namespaces (setns; a task the images do not list
  *	goes back to the stage's own, so a child of a task with its own
@@ -26,7 +29,8 @@
  *	root and cwd O_PATH if its root is not / (the stage chroots it later,
  *	chroot.c), puts its open files on their old descriptor numbers
  *	(received from restore-files on the files socket), takes its file
- *	locks again, gives its files their owner, signal and O_ASYNC, makes its
+ *	locks again, gives the terminal to its dumped foreground group
+ *	(a session leader, ctty_fg, once its children exist), gives its files their owner, signal and O_ASYNC, makes its
  *	epolls' registrations again, maps a trampoline ('syscall; int3' and
  *	scratch pages) at an address free in the image, and stops; until the
  *	stage has seized it, it talks to the stage through futex slots in

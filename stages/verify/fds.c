@@ -7,12 +7,16 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "images/fs.pb-c.h"
 #include "images/image.h"
 #include "lib/cleanup.h"
+#include "lib/grow.h"
+#include "lib/log.h"
 #include "lib/proc.h"
+#include "lib/pty.h"
 #include "stages/verify/verify.h"
 
 /* Reads the link at /proc/PID/NAME into buf ("" if it cannot be read). */
@@ -27,21 +31,75 @@ static void vf_link(pid_t pid, const char *name, char *buf, size_t size)
 }
 
 /* A description made again (a socket, a memfd, a ghost, an anonymous
- * file, a FIFO whose path was gone and is made again) is another inode;
- * one opened by its path is the same,
+ * file, a FIFO whose path was gone and is made again, either end of a pty
+ * pair) is another inode; one opened by its path is the same,
  * unless the restore was told files may have changed. Only in this stage's
  * mount namespace: in a namespace build-mntns made, a tmpfs is made again
  * from the images, on a new device that may even reuse the old number. */
 static bool vf_same_inode(const struct vf *v, const RegFileEntry *f, bool same_ns)
 {
 	return same_ns && !v->o->allow_changed && f->has_inode && f->has_dev && !f->remapped && !f->external &&
-	       !f->unix_sk && !f->anon && !f->has_pipe_ino && !f->memfd && !f->fifo && f->path && f->path[0] == '/';
+	       !f->unix_sk && !f->anon && !f->has_pipe_ino && !f->memfd && !f->fifo && !f->pty && f->path &&
+	       f->path[0] == '/';
 }
 
 /* Flags that open(2) keeps in f_flags but that only the open that made
  * the file could have: O_TMPFILE (with O_DIRECTORY in it) and O_NOFOLLOW.
  * An unlinked file comes back through its remap or ghost, without them. */
 #define VF_OPEN_ONLY_FLAGS	(__O_TMPFILE | O_DIRECTORY | O_NOFOLLOW)
+
+/* An end of a pty pair comes back on a new pair, another index, another
+ * devpts inode: what must hold is that it is an end of the kind it was
+ * (master, slave, /dev/tty), that every end of one dumped pair is on one
+ * restored pair, and that no two dumped pairs are on one. The master's
+ * index is its fdinfo's "tty-index", a slave's its device number. Which
+ * pair a /dev/tty reaches is the task's terminal, not the description's. */
+static int vf_pty(struct vf *v, const char *who, const RegFileEntry *f, const struct stat *st,
+		  const struct proc_fdinfo *fi, struct err *e)
+{
+	const PtyEntry *p = f->pty;
+	const char *kind = p->dev_tty ? "/dev/tty" : p->master ? "a pty master" : "a pty slave";
+	bool chr = S_ISCHR(st->st_mode), ok;
+	uint32_t now = 0;
+
+	vf_checked(v);
+	if (p->dev_tty) {
+		ok = chr && st->st_rdev == makedev(5, 0);
+	} else if (p->master) {
+		ok = chr && st->st_rdev == makedev(5, 2) && fi->tty_index >= 0;
+		now = fi->tty_index;
+	} else {
+		ok = chr && major(st->st_rdev) >= 136 && major(st->st_rdev) <= 143;
+		now = pty_index_of(st->st_rdev);
+	}
+	if (!ok) {
+		vf_diff(v, "%s (file %u, '%s'): kind: dumped %s, restored %s %u:%u", who, f->id, f->path, kind,
+			chr ? "the character device" : "not a character device", major(st->st_rdev), minor(st->st_rdev));
+		return 0;
+	}
+	if (p->dev_tty)
+		return 0;
+	vf_checked(v);
+	for (size_t i = 0; i < v->nr_ptys; i++) {
+		const struct vf_pty *q = &v->ptys[i];
+
+		if (q->dumped == p->index && q->now != now)
+			vf_diff(v, "%s (file %u, '%s'): pty pair: dumped /dev/pts/%u, restored /dev/pts/%u, but %s of "
+				"that pair is on /dev/pts/%u", who, f->id, f->path, p->index, now, q->first, q->now);
+		else if (q->dumped != p->index && q->now == now)
+			vf_diff(v, "%s (file %u, '%s'): pty pair: dumped /dev/pts/%u, restored /dev/pts/%u, where %s "
+				"of dumped /dev/pts/%u is too", who, f->id, f->path, p->index, now, q->first, q->dumped);
+		if (q->dumped == p->index || q->now == now)
+			return 0;
+	}
+	if (grow_one(&v->ptys, v->nr_ptys) < 0)
+		return err_errno(e, "remember pty pair %u", p->index);
+	v->ptys[v->nr_ptys] = (struct vf_pty){ .dumped = p->index, .now = now };
+	snprintf(v->ptys[v->nr_ptys].first, sizeof(v->ptys[0].first), "%s", who);
+	v->nr_ptys++;
+	pr_info("pty /dev/pts/%u of the dump is on /dev/pts/%u (%s, %s)", p->index, now, who, kind);
+	return 0;
+}
 
 /* One descriptor that both the images and the process have. */
 static int vf_fd(struct vf *v, const struct vf_task *t, const FdinfoEntry *d, bool same_ns, struct err *e)
@@ -89,7 +147,7 @@ static int vf_fd(struct vf *v, const struct vf_task *t, const FdinfoEntry *d, bo
 		snprintf(what, sizeof(what), "%s (file %u, '%s'): inode", who, d->id, f->path);
 		vf_num(v, what, f->inode, st.st_ino);
 	}
-	return 0;
+	return f->pty ? vf_pty(v, who, f, &st, &fi, e) : 0;
 }
 
 /* umask, and cwd and root where paths read here are the process's. */

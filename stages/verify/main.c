@@ -14,8 +14,11 @@
  *	oom_score_adj, loginuid, every VMA (range, protection, flags, kind,
  *	file, offset, mlock, advice, name), the mm fields and auxv, every
  *	descriptor (the set, close-on-exec, open flags, file type, position,
- *	device and inode of a file opened by path), umask, cwd and root. Each
- *	difference is one message naming the pid (and thread, fd or VMA
+ *	device and inode of a file opened by path; for an end of a pty pair
+ *	its kind, master, slave or /dev/tty, and that the ends of one dumped
+ *	pair are on one new pair, which it logs as "pty /dev/pts/N of the dump
+ *	is on /dev/pts/M"), umask, cwd and root. Each difference is one
+ *	message naming the pid (and thread, fd or VMA
  *	address), the field, the dumped and the restored value. With --pages
  *	it also compares every page of pages-PID.img with the process's memory.
  *	It answers with a verdict: restore-tasks lets the tree run only on a

@@ -207,5 +207,6 @@ int verify_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		if (v.files[i])
 			protobuf_c_message_free_unpacked(&v.files[i]->base, NULL);
 	free(v.files);
+	free(v.ptys);
 	return ret < 0 ? ret : stream_out_end(&out, e);
 }

@@ -35,6 +35,10 @@ struct vf {
 	RegFileEntry **files;	/* files.img, by id (NULL where there is none) */
 	size_t nr_files;
 	ino_t mntns;		/* this stage's mount namespace */
+	/* Each dumped pty pair (N of /dev/pts/N) and the pair its first end
+	 * seen is on now, with that end's name (fds.c vf_pty). */
+	struct vf_pty { uint32_t dumped; uint32_t now; char first[48]; } *ptys;
+	size_t nr_ptys;
 };
 
 /* Counts one compared field. */

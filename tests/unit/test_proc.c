@@ -243,6 +243,8 @@ static void proc_stat_comm_with_spaces(void)
 	CHECK_INT(st.ppid, 6308);
 	CHECK_INT(st.pgrp, 6265);
 	CHECK_INT(st.session, 2616);
+	CHECK_INT(st.tty_nr, 0);
+	CHECK_INT(st.tpgid, -1);
 	CHECK_U64(st.flags, 4194304);
 	CHECK_INT(st.num_threads, 1);
 	CHECK_U64(st.start_code, 94718515793920ULL);
@@ -510,7 +512,19 @@ static void proc_fdinfo_rdwr(void)
 	CHECK(!(fi.flags & O_APPEND));
 	CHECK_INT(fi.mnt_id, 27);
 	CHECK_U64(fi.ino, 10953447);
+	CHECK_INT(fi.tty_index, -1);
 	free(text);
+}
+
+/* A pty master's fdinfo ends with the index of its pair. */
+static void proc_fdinfo_pty_master(void)
+{
+	struct proc_fdinfo fi;
+	struct err e = { 0 };
+
+	REQUIRE(proc_parse_fdinfo("pos:\t0\nflags:\t02100002\nmnt_id:\t23\nino:\t89\ntty-index:\t17\n", &fi, &e) == 0);
+	CHECK_INT(fi.tty_index, 17);
+	CHECK_U64(fi.ino, 89);
 }
 
 static void proc_fdinfo_malformed(void)
@@ -731,6 +745,7 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(proc_fdinfo_append),
 	UNIT_CASE(proc_fdinfo_rdwr),
 	UNIT_CASE(proc_fdinfo_malformed),
+	UNIT_CASE(proc_fdinfo_pty_master),
 	UNIT_CASE(proc_fdinfo_live),
 	UNIT_CASE(proc_children_fixture),
 	UNIT_CASE(proc_pid_list_edge_cases),

@@ -1,0 +1,89 @@
+/* pty: putting bytes back into a pty pair's queues (see pty.h). */
+#include <errno.h>
+#include <poll.h>
+#include <sys/ioctl.h>
+#include <sys/sysmacros.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "lib/exitcodes.h"
+#include "lib/pty.h"
+
+unsigned int pty_index_of(unsigned long rdev)
+{
+	/* devpts numbers slaves from major 136 on (UNIX98_PTY_SLAVE_MAJOR). */
+	return (major(rdev) - 136) * 256 + minor(rdev);
+}
+
+/* Waits (up to a second) until fd counts want bytes to read. */
+static int pty_wait(int fd, int want, const char *what, struct err *e)
+{
+	for (int i = 0; i < 1000; i++) {
+		int n = 0;
+
+		if (ioctl(fd, FIONREAD, &n) < 0)
+			return err_errno(e, "count what the pty %s holds", what);
+		if (n >= want)
+			return 0;
+		nanosleep(&(struct timespec){ .tv_nsec = 1000000 }, NULL);
+	}
+	return err_set(e, EXIT_SYSTEM, "the pty %s did not get the %d bytes put back within a second", what, want);
+}
+
+/* Writes all n bytes to fd, waiting while it is full. */
+static int pty_write_all(int fd, const unsigned char *p, size_t n, const char *what, struct err *e)
+{
+	while (n) {
+		ssize_t w = write(fd, p, n);
+
+		if (w < 0 && errno == EAGAIN) {
+			poll(&(struct pollfd){ .fd = fd, .events = POLLOUT }, 1, 100);
+			continue;
+		}
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return err_errno(e, "write %zu bytes back to the pty %s", n, what);
+		p += w;
+		n -= w;
+	}
+	return 0;
+}
+
+int pty_put_input(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e)
+{
+	struct termios raw = *t;
+	int ret;
+
+	if (!n)
+		return 0;
+	/* ICANON stays as it is (off): changing it would reset the buffer. */
+	raw.c_iflag = 0;
+	raw.c_lflag &= ~(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | ISIG | IEXTEN | FLUSHO | TOSTOP);
+	if (tcsetattr(slave, TCSANOW, &raw) < 0)
+		return err_errno(e, "set the pty slave raw to put its input back");
+	ret = pty_write_all(master, data, n, "master", e);
+	if (ret == 0)
+		ret = pty_wait(slave, n, "slave", e);
+	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
+		ret = err_errno(e, "set the pty slave's termios back");
+	return ret;
+}
+
+int pty_put_output(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e)
+{
+	struct termios raw = *t;
+	int ret;
+
+	if (!n)
+		return 0;
+	raw.c_oflag &= ~OPOST;
+	if (tcsetattr(slave, TCSANOW, &raw) < 0)
+		return err_errno(e, "turn the pty slave's output processing off to put its output back");
+	ret = pty_write_all(slave, data, n, "slave", e);
+	if (ret == 0)
+		ret = pty_wait(master, n, "master", e);
+	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
+		ret = err_errno(e, "set the pty slave's termios back");
+	return ret;
+}

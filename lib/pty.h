@@ -1,0 +1,33 @@
+/* pty: putting data back into the queues of a pseudo-terminal pair, shared
+ * by dump-files (which must read a queue to learn it, so writes it back at
+ * once) and restore-files (which fills a new pair).
+ *
+ * A tty queue cannot be peeked at: what is read is gone. What is put back
+ * goes through the line discipline again, so each function sets the
+ * slave's termios so that the bytes pass unchanged (no input or output
+ * processing, no echo, no signals), writes them, waits until the other end
+ * counts them (the kernel moves them to the line discipline in a
+ * workqueue), and sets the termios t back.
+ */
+#ifndef AMBER_PTY_H
+#define AMBER_PTY_H
+
+#include <stddef.h>
+#include <termios.h>
+
+#include "lib/err.h"
+
+/* The most that one direction may hold and be put back (the line
+ * discipline's buffer is 4096 bytes, one kept free). */
+#define PTY_QUEUE_MAX 4095
+
+/* The index N of /dev/pts/N of a slave's device number. */
+unsigned int pty_index_of(unsigned long rdev);
+
+/* Bytes to be read from the slave (its input, written to the master);
+ * the slave must be in non-canonical mode in t. */
+int pty_put_input(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e);
+/* Bytes to be read from the master (the slave's output). */
+int pty_put_output(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e);
+
+#endif
