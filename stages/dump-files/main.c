@@ -15,8 +15,8 @@
  *	mode, mask, clock, time left, interval, unread ticks, the epoll's
  *	registrations) comes from fdinfo; files
  *	unlinked while open (a link remap next to where they lived when the kernel
- *	allows, else their contents in ghost-ID.img, up to --ghost-limit; see
- *	remaps.img); memfds (memfd.c: name, size, seals, mode, owner and
+ *	allows, else their data runs in ghost-ID.img, with mode and owner, up
+ *	to --ghost-limit bytes of data, holes left out; see remaps.img); memfds (memfd.c: name, size, seals, mode, owner and
  *	contents, whatever their size and --ghost-limit, in memfd-INO.img and
  *	pages-memfd-INO.img like a mapped memfd, once per memfd: when
  *	dump-memory saved it first for a mapping, its images are kept and this
@@ -247,8 +247,8 @@ static const struct option dump_files_options[] = {
 static const struct stage_desc dump_files_desc = {
 	.name = "dump-files",
 	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
-	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB; memfds are\n"
-		 "                            saved whatever their size)\n"
+	.usage = "      --ghost-limit BYTES   most bytes of data (holes not counted) of an unlinked file saved in the images\n"
+		 "                            (default 1 MiB; memfds are saved whatever their size)\n"
 		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)\n"
 		 "      --external KEY        the descriptors of KEY belong to the outside: file[MNT_ID:INODE],\n"
 		 "                            tty[RDEV:DEV], unix[INODE], pipe[INODE] (repeatable)\n"

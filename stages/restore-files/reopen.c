@@ -396,6 +396,78 @@ static const RemapPlanEntry *reopen_remap_of(const struct reopen *r, uint32_t id
 	return NULL;
 }
 
+/* Writes one record of a ghost image into tmp: its data (a dump before
+ * runs: the file from 0) or its runs, leaving the holes between them. */
+static int reopen_ghost_fill(int tmp, const GhostFileEntry *g, const char *name, const RegFileEntry *re, struct err *e)
+{
+	if (g->has_data && g->data.len && pwrite(tmp, g->data.data, g->data.len, 0) != (ssize_t)g->data.len)
+		return err_errno(e, "write the %zu bytes of unlinked file '%s'", g->data.len, re->path);
+	for (size_t i = 0; i < g->n_runs; i++) {
+		const GhostRun *run = g->runs[i];
+
+		if (run->offset > g->size || run->data.len > g->size - run->offset)
+			return err_input(e, "%s: a run of %zu bytes at %llu lies past the file's size %llu", name,
+					 run->data.len, (unsigned long long)run->offset, (unsigned long long)g->size);
+		if (pwrite(tmp, run->data.data, run->data.len, run->offset) != (ssize_t)run->data.len)
+			return err_errno(e, "write %zu bytes at %llu of unlinked file '%s'", run->data.len,
+					 (unsigned long long)run->offset, re->path);
+	}
+	return 0;
+}
+
+/* Makes the inode of a ghost again from its image: an unlinked file
+ * (O_TMPFILE) in dir (or /tmp), of the dumped size with the data runs
+ * written and nothing in the holes, then the owner and the mode (after the
+ * owner: fchown clears the set-id bits; and the umask does not apply). */
+static int reopen_ghost_make(int dir_fd, const char *name, const char *dir, const RegFileEntry *re, int *out,
+			     struct err *e)
+{
+	struct image img;
+	GhostFileEntry *g = NULL;
+	_cleanup_close_ int tmp = -1;
+	uint32_t mode = 0, uid = 0, gid = 0;
+	bool owner = false;
+	int ret, nr = 0;
+
+	if ((ret = image_open_read(&img, dir_fd, "ghost", name, e)) < 0)
+		return ret;
+	while ((ret = image_read(&img, (ProtobufCMessage **)&g, e)) > 0) {
+		if (nr++ == 0) {
+			mode = g->mode;
+			owner = g->has_uid && g->has_gid;
+			uid = g->uid;
+			gid = g->gid;
+			tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+			if (tmp < 0) {
+				pr_warn("file %u: cannot make it again in '%s' (%m): using /tmp", re->id, dir);
+				tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+			}
+			if (tmp < 0)
+				ret = err_errno(e, "make the unlinked file '%s' (id %u) again", re->path, re->id);
+			else if (ftruncate(tmp, g->size) < 0)
+				ret = err_errno(e, "give the remade unlinked file '%s' its size %llu", re->path,
+						(unsigned long long)g->size);
+		}
+		if (ret >= 0)
+			ret = reopen_ghost_fill(tmp, g, name, re, e);
+		ghost_file_entry__free_unpacked(g, NULL);
+		g = NULL;
+		if (ret < 0)
+			break;
+	}
+	image_close(&img);
+	if (ret < 0)
+		return ret;
+	if (nr == 0)
+		return err_input(e, "image '%s' holds no record; the dump was cut short", name);
+	if (owner && fchown(tmp, uid, gid) < 0)
+		return err_errno(e, "give the remade unlinked file '%s' (id %u) its owner %u:%u", re->path, re->id, uid, gid);
+	if (fchmod(tmp, mode & 07777) < 0)
+		return err_errno(e, "give the remade unlinked file '%s' (id %u) its mode %#o", re->path, re->id, mode & 07777);
+	*out = TAKE_FD(tmp);
+	return 0;
+}
+
 /* An unlinked file saved whole: made again as an unlinked file (O_TMPFILE)
  * in the directory it lived in (or /tmp, if that is gone or cannot), filled
  * with its contents, then opened with the dumped flags and position. */
@@ -403,7 +475,6 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 {
 	const RegFileEntry *re = f->re;
 	uint32_t gid = rp->has_ghost_id ? rp->ghost_id : re->id;
-	GhostFileEntry *g = NULL;
 	char name[64], dir[PATH_MAX], path[64];
 	const char *slash = strrchr(re->path, '/');
 	_cleanup_close_ int tmp = -1, fd = -1;
@@ -422,22 +493,8 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 			return 0;
 		}
 	snprintf(name, sizeof(name), "ghost-%u.img", gid);
-	if ((ret = image_read_one(r->dir_fd, "ghost", name, (ProtobufCMessage **)&g, e)) < 0)
-		return ret;
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
-	tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
-	if (tmp < 0) {
-		pr_warn("file %u: cannot make it again in '%s' (%m): using /tmp", re->id, dir);
-		tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
-	}
-	if (tmp < 0)
-		ret = err_errno(e, "make the unlinked file '%s' (id %u) again", re->path, re->id);
-	else if (g->has_data && g->data.len && write(tmp, g->data.data, g->data.len) != (ssize_t)g->data.len)
-		ret = err_errno(e, "write the %zu bytes of unlinked file '%s'", g->data.len, re->path);
-	if (ret == 0 && g->has_uid && fchown(tmp, g->uid, g->gid) < 0)
-		pr_warn("file %u: cannot give it owner %u:%u: %m", re->id, g->uid, g->gid);
-	ghost_file_entry__free_unpacked(g, NULL);
-	if (ret < 0)
+	if ((ret = reopen_ghost_make(r->dir_fd, name, dir, re, &tmp, e)) < 0)
 		return ret;
 	/* A new description with the dumped flags, on the same unlinked inode,
 	 * through its /proc link: O_NOFOLLOW (which Python's TemporaryFile
