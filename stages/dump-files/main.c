@@ -8,7 +8,8 @@
  *	inode and flags are compared with kcmp(KCMP_FILE).
  *
  *	Supported: anything that can be opened again by its path (regular files,
- *	directories, device nodes such as /dev/null), and pipes: each pipe end
+ *	directories, device nodes such as /dev/null; with O_PATH also symlinks,
+ *	opened with O_NOFOLLOW, and socket files), and pipes: each pipe end
  *	is a files.img record with pipe_ino, and what the pipe holds is saved in
  *	pipedata.img without taking it out (tee into a scratch pipe); and
  *	eventfd, signalfd, timerfd and epoll, whose state (count and semaphore

@@ -305,5 +305,10 @@ const char *df_path_unsupported(const char *link, const struct stat *st, char *b
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ||
 	    S_ISFIFO(st->st_mode))
 		return NULL;
-	return "only regular files, directories and device nodes are supported yet";
+	/* Only O_PATH opens a symlink itself (with O_NOFOLLOW) or a socket
+	 * file: opened again by its path with the same flags. */
+	if ((S_ISLNK(st->st_mode) || S_ISSOCK(st->st_mode)) && st->st_nlink)
+		return NULL;
+	return "only regular files, directories, device nodes, and symlinks and socket files opened with O_PATH "
+	       "are supported yet";
 }

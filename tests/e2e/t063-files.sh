@@ -1,7 +1,7 @@
 #!/bin/sh
 # t063-files: files deleted while open keep their mode and owner (a ghost
 # and a link remap); a sparse ghost keeps its size and holes, and
-# --ghost-limit counts its data, not its size. (The plain unlinked files,
+# --ghost-limit counts its data, not its size. O_PATH descriptors. (The plain unlinked files,
 # link remaps and gc: t042-unlinked.)
 
 . "$(dirname "$0")/lib.sh"
@@ -31,6 +31,13 @@ testSparseGhost() {
 	e2e_restore_detached "$T/img" || return 0
 	assertEquals "the restored pid" "$pid" "$E2E_PID"
 	assertEquals "deleted's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
+}
+
+# O_PATH fds of a file, a directory, a symlink (O_NOFOLLOW) and a file
+# through a symlink.
+testOpathDescriptors() {
+	mkdir -p "$T/d"
+	e2e_roundtrip opath "$T/d"
 }
 
 . /usr/share/shunit2/shunit2
