@@ -17,7 +17,10 @@
  *	registrations) comes from fdinfo; files
  *	unlinked while open (a link remap next to where they lived when the kernel
  *	allows, else their data runs in ghost-ID.img, with mode and owner, up
- *	to --ghost-limit bytes of data, holes left out; see remaps.img); memfds (memfd.c: name, size, seals, mode, owner and
+ *	to --ghost-limit bytes of data, holes left out; see remaps.img);
+ *	FIFOs removed while open (files.img deleted, with their owner; what
+ *	they hold in pipedata.img; a removed directory, as an fd or a cwd, is
+ *	refused by name); memfds (memfd.c: name, size, seals, mode, owner and
  *	contents, whatever their size and --ghost-limit, in memfd-INO.img and
  *	pages-memfd-INO.img like a mapped memfd, once per memfd: when
  *	dump-memory saved it first for a mapping, its images are kept and this

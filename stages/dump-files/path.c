@@ -289,8 +289,8 @@ const char *df_path_unsupported(const char *link, const struct stat *st, char *b
 {
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0 && !S_ISREG(st->st_mode))
 		return "this kind of memfd is not supported yet";
-	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode))
-		return "it was deleted while open, and only deleted regular files are supported yet";
+	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode))
+		return "it was deleted while open, and only deleted regular files and FIFOs are supported yet";
 	if (df_is_tty(link, st)) {
 		struct ext_key k = { .kind = EXT_TTY, .a = st->st_rdev, .b = st->st_dev };
 		char key[EXT_KEY_MAX];
@@ -300,8 +300,6 @@ const char *df_path_unsupported(const char *link, const struct stat *st, char *b
 			 "amber runs on, or with --external %s and restore with --inherit-fd fd[N]:%s", key, key);
 		return buf;
 	}
-	if (S_ISFIFO(st->st_mode) && st->st_nlink == 0)
-		return "it is a named pipe (FIFO) that was deleted while open, which is not supported yet";
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ||
 	    S_ISFIFO(st->st_mode))
 		return NULL;

@@ -62,7 +62,9 @@
  *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image: its size (ftruncate), its data runs written with the
- *	holes between them left out, its owner, then its mode.
+ *	holes between them left out, its owner, then its mode. A FIFO removed
+ *	while open is made again under a hidden name (.amber-fifo.INO.PID)
+ *	that is removed at once, and given its owner and mode.
  *
  *	A memfd (memfd.c) is made once per dumped inode from memfd-INO.img and
  *	pages-memfd-INO.img (memfd_create, size, contents, mode, owner, then

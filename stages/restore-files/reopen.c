@@ -283,8 +283,44 @@ static int reopen_pipe_get(struct reopen *r, uint64_t ino, struct reopen_pipe **
  * finds the holder as its reader), and gets its own flags back. The holder
  * is closed once every description is open, so ends nobody held stay
  * closed. */
+/* A FIFO removed while open, made again unnamed: made under a hidden name
+ * in the directory it lived in (or /tmp), opened read-write, the name
+ * removed at once, then given its owner and mode. */
+static int reopen_fifo_make(const RegFileEntry *re, int *out, struct err *e)
+{
+	const char *slash = strrchr(re->path, '/');
+	char dir[PATH_MAX], name[PATH_MAX + 64];
+	_cleanup_close_ int fd = -1;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
+	snprintf(name, sizeof(name), "%s/.amber-fifo.%llu.%d", dir, (unsigned long long)re->inode, getpid());
+	if (mkfifo(name, 0600) < 0) {
+		pr_warn("file %u: cannot make FIFO '%s' again in '%s' (%m): using /tmp", re->id, re->path, dir);
+		snprintf(name, sizeof(name), "/tmp/.amber-fifo.%llu.%d", (unsigned long long)re->inode, getpid());
+		if (mkfifo(name, 0600) < 0)
+			return err_errno(e, "make the removed FIFO '%s' (id %u) again as '%s'", re->path, re->id, name);
+	}
+	fd = open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		unlinkat(AT_FDCWD, name, 0);
+		errno = err;
+		return err_errno(e, "open the remade FIFO '%s' (id %u)", name, re->id);
+	}
+	if (unlinkat(AT_FDCWD, name, 0) < 0)
+		return err_errno(e, "remove the name '%s' of the remade FIFO '%s'", name, re->path);
+	if (re->has_uid && re->has_gid && fchown(fd, re->uid, re->gid) < 0)
+		return err_errno(e, "give the remade FIFO '%s' (id %u) its owner %u:%u", re->path, re->id, re->uid, re->gid);
+	if (re->has_mode && fchmod(fd, re->mode & 07777) < 0)
+		return err_errno(e, "give the remade FIFO '%s' (id %u) its mode %#o", re->path, re->id, re->mode & 07777);
+	*out = TAKE_FD(fd);
+	return 0;
+}
+
 static int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path, int flags, struct err *e)
 {
+	char self[64];
 	const RegFileEntry *re = f->re;
 	struct reopen_pipe *p = NULL;
 	_cleanup_close_ int fd = -1;
@@ -295,7 +331,10 @@ static int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path
 			p = &r->pipes[i];
 	if (!p)
 		return err_input(e, "FIFO '%s' (id %u) is in files.img but pipedata.img does not have it", re->path, re->id);
-	if (p->end[0] < 0) {
+	if (p->end[0] < 0 && re->deleted) {
+		if ((ret = reopen_fifo_make(re, &p->end[0], e)) < 0 || (ret = reopen_pipe_refill(p->end[0], p->data, e)) < 0)
+			return ret;
+	} else if (p->end[0] < 0) {
 		p->end[0] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (p->end[0] < 0 && errno == ENOENT)
 			return err_input(e, "FIFO '%s' (id %u) of pid %d fd %u is missing; make it again (mkfifo) or "
@@ -305,7 +344,12 @@ static int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path
 		if ((ret = reopen_pipe_check_fifo(re, p->end[0], e)) < 0 || (ret = reopen_pipe_refill(p->end[0], p->data, e)) < 0)
 			return ret;
 	}
-	fd = open(path, flags | O_NONBLOCK);
+	/* A removed one is reached through the end held. */
+	if (re->deleted) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", p->end[0]);
+		path = self;
+	}
+	fd = open(path, (re->deleted ? flags & ~O_NOFOLLOW : flags) | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, "open FIFO '%s' (id %u) of pid %d fd %u with flags %#o", path, re->id, f->pid, f->tfd, flags);
 	if (fcntl(fd, F_SETFL, re->flags & (O_NONBLOCK | O_APPEND | O_DIRECT | O_NOATIME | O_ASYNC)) < 0)

@@ -33,6 +33,30 @@ testSparseGhost() {
 	assertEquals "deleted's check after restore" PASS "$(e2e_spine_result "$pid" "$T/result")"
 }
 
+# A FIFO removed while open, held at both ends with bytes in it.
+testDeletedFifo() {
+	mkdir -p "$T/d"
+	e2e_roundtrip deleted "$T/d" fifo
+	assertEquals "nothing is left in $T/d" "" "$(ls -A "$T/d")"
+}
+
+# A removed directory as cwd or open fd is refused by name; the tree runs on.
+testDeletedDirRefused() {
+	e2e_need_amber || return 0
+	mkdir -p "$T/d"
+	e2e_start_wl deleted "$T/d" dir || return 0
+	pid=$E2E_PID
+	e2e_amber_fails "pid $pid: its working directory '$T/d/gone (deleted)' was removed" dump -t "$pid" -D "$T/img"
+	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
+	kill "$pid"
+	rm -rf "$T/d"
+	mkdir -p "$T/d"
+	e2e_start_wl deleted "$T/d" dirfd || return 0
+	pid=$E2E_PID
+	e2e_amber_fails "pid $pid fd 3 is '$T/d/gone2 (deleted)': it was deleted while open" dump -t "$pid" -D "$T/img"
+	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
+}
+
 # O_PATH fds of a file, a directory, a symlink (O_NOFOLLOW) and a file
 # through a symlink.
 testOpathDescriptors() {

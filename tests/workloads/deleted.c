@@ -13,11 +13,19 @@
  *		elsewhere, then unlinked (a ghost of 1.5625 MiB of data).
  *		After the restore: its size, the same data runs by SEEK_DATA and
  *		SEEK_HOLE, their contents, and no more than 4 MiB allocated.
+ *  fifo	DIR/fifo made with mode 0640 and owner 1111:2222, opened for
+ *		reading and for writing, 10 bytes written, then removed. After
+ *		the restore both fds are one FIFO, unlinked, with that mode and
+ *		owner, the 10 bytes come out and new ones go through.
+ *  dir	DIR/gone is its cwd and DIR/gone2 an open fd, both removed
+ *		(the dump refuses them; nothing is checked after).
+ *  dirfd	the same without the cwd: only DIR/gone2 is refused.
  * After SIGUSR1 it checks and writes PASS or FAIL lines to RESULTFILE.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +177,55 @@ static int deleted_sparse(const char *dir, const char *ready, struct wl_report *
 	return 0;
 }
 
+/* The case "fifo": set up, and the check after SIGUSR1. */
+static int deleted_fifo(const char *dir, const char *ready, struct wl_report *r)
+{
+	char path[PATH_MAX], buf[64];
+	struct stat a, b;
+	int rd, wr;
+
+	snprintf(path, sizeof(path), "%s/fifo", dir);
+	if (mkfifo(path, 0600) < 0 || chown(path, 1111, 2222) < 0 || chmod(path, 0640) < 0)
+		return fprintf(stderr, "deleted: %s: %s\n", path, strerror(errno)), -1;
+	rd = open(path, O_RDONLY | O_NONBLOCK);
+	wr = open(path, O_WRONLY);
+	if (rd < 0 || wr < 0 || write(wr, "hello fifo", 10) != 10 || unlink(path) < 0)
+		return fprintf(stderr, "deleted: %s: %s\n", path, strerror(errno)), -1;
+	if (wl_write_ready(ready, getpid()) < 0)
+		return -1;
+	wl_wait_usr1();
+	deleted_check_owner(r, "the FIFO's read end", rd, 0640, 1111, 2222);
+	deleted_check_owner(r, "the FIFO's write end", wr, 0640, 1111, 2222);
+	if (fstat(rd, &a) < 0 || fstat(wr, &b) < 0 || !S_ISFIFO(a.st_mode) || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+		wl_fail(r, "the FIFO: its two fds are not one FIFO (inodes %lu and %lu)", (unsigned long)a.st_ino,
+			(unsigned long)b.st_ino);
+	if (read(rd, buf, sizeof(buf)) != 10 || memcmp(buf, "hello fifo", 10))
+		wl_fail(r, "the FIFO: the 10 bytes queued at dump did not come out");
+	if (write(wr, "more", 4) != 4 || read(rd, buf, sizeof(buf)) != 4 || memcmp(buf, "more", 4))
+		wl_fail(r, "the FIFO: 4 bytes written after the restore did not come out: %s", strerror(errno));
+	if ((fcntl(rd, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) != (O_RDONLY | O_NONBLOCK) ||
+	    (fcntl(wr, F_GETFL) & (O_ACCMODE | O_NONBLOCK)) != O_WRONLY)
+		wl_fail(r, "the FIFO: flags %#x and %#x", fcntl(rd, F_GETFL), fcntl(wr, F_GETFL));
+	return 0;
+}
+
+/* The case "dir": a removed cwd and a removed directory fd. */
+static int deleted_dir(const char *dir, const char *ready, bool cwd)
+{
+	char path[PATH_MAX], path2[PATH_MAX];
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/gone", dir);
+	snprintf(path2, sizeof(path2), "%s/gone2", dir);
+	if (mkdir(path, 0755) < 0 || mkdir(path2, 0755) < 0 || (fd = open(path2, O_RDONLY | O_DIRECTORY)) < 0 ||
+	    (cwd && chdir(path) < 0) || rmdir(path) < 0 || rmdir(path2) < 0)
+		return fprintf(stderr, "deleted: %s: %s\n", path, strerror(errno)), -1;
+	if (wl_write_ready(ready, getpid()) < 0)
+		return -1;
+	wl_wait_usr1();
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	char report[4096] = "";
@@ -182,6 +239,12 @@ int main(int argc, char **argv)
 		ret = deleted_mode(argv[3], argv[1], &r);
 	else if (!strcmp(argv[4], "sparse"))
 		ret = deleted_sparse(argv[3], argv[1], &r);
+	else if (!strcmp(argv[4], "fifo"))
+		ret = deleted_fifo(argv[3], argv[1], &r);
+	else if (!strcmp(argv[4], "dir"))
+		ret = deleted_dir(argv[3], argv[1], true);
+	else if (!strcmp(argv[4], "dirfd"))
+		ret = deleted_dir(argv[3], argv[1], false);
 	else
 		return fprintf(stderr, "deleted: unknown case '%s'\n", argv[4]), 2;
 	if (ret < 0)
