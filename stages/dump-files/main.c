@@ -44,7 +44,9 @@
  *	connected, and clients whose connections wait in a listener's backlog.
  *	Type, peer, state, shutdown, name, backlog and the waiting connections
  *	come from sock_diag (libnl), options from getsockopt, and what waits to
- *	be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back): with each
+ *	be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back; an empty
+ *	datagram is an entry of its own; the options the program set, such as
+ *	SO_RCVLOWAT and its own SO_PEEK_OFF, are saved): with each
  *	datagram its bound sender's name, and the files in flight (SCM_RIGHTS),
  *	which the peek installs here: regular files, pipe ends and sockets are
  *	described like any descriptor (files.img records no fdinfo uses), others

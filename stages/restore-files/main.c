@@ -32,8 +32,11 @@
  *	one refused); then pairs with socketpair, accepted connections by
  *	connecting to the name and accepting, clients that waited in a backlog
  *	and unbound datagram sockets as new sockets, and every file in flight in
- *	a queue (opened though no task holds it). Once all are made, each queue
- *	is sent again with its files in flight (SCM_RIGHTS), a pair's from its
+ *	a queue (opened though no task holds it), each given the options the
+ *	program had set (UnixSocketEntry.opts, SO_PEEK_OFF last). Once all are
+ *	made, each queue
+ *	is sent again with its files in flight (SCM_RIGHTS; an empty datagram
+ *	by a send of 0 bytes), a pair's from its
  *	peer, a datagram from a socket with its sender's name (the tree's own,
  *	or one bound to that name for the moment); the waiting clients connect
  *	again in backlog order and send what they had sent; bound datagram

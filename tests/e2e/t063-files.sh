@@ -1,7 +1,9 @@
 #!/bin/sh
 # t063-files: files deleted while open keep their mode and owner (a ghost
 # and a link remap); a sparse ghost keeps its size and holes, and
-# --ghost-limit counts its data, not its size. O_PATH descriptors. (The plain unlinked files,
+# --ghost-limit counts its data, not its size. O_PATH descriptors. A FIFO
+# removed while open; a removed directory refused. Empty datagrams and
+# options of unix sockets. (The plain unlinked files,
 # link remaps and gc: t042-unlinked.)
 
 . "$(dirname "$0")/lib.sh"
@@ -62,6 +64,13 @@ testDeletedDirRefused() {
 testOpathDescriptors() {
 	mkdir -p "$T/d"
 	e2e_roundtrip opath "$T/d"
+}
+
+# Empty datagrams queued at a unix socket, and the options a program set
+# on unix sockets (SO_PEEK_OFF after a peek, SO_RCVLOWAT, SO_RCVTIMEO,
+# SO_SNDTIMEO, SO_PASSSEC, SO_PRIORITY).
+testUnixEmptyDatagramsAndOptions() {
+	e2e_roundtrip sockopts
 }
 
 . /usr/share/shunit2/shunit2
