@@ -1,4 +1,4 @@
-/* lib/inetopt.c: the table of TCP and UDP socket options amber keeps; see
+/* lib/inetopt.c: the table of TCP, UDP and unix socket options amber keeps; see
  * lib/inetopt.h. */
 #include <linux/tcp.h>
 #include <netinet/in.h>
@@ -13,6 +13,7 @@
 
 #define V46 (INETOPT_V4 | INETOPT_V6)
 #define ANY (INETOPT_ALL)
+#define UNX (INETOPT_ALL | INETOPT_UNIX)
 #define TCP (V46 | INETOPT_TCP)
 #define UDP (V46 | INETOPT_UDP)
 #define IP4 (INETOPT_V4 | INETOPT_TCP | INETOPT_UDP)
@@ -26,17 +27,17 @@ const struct inetopt inetopt_table[] = {
 	{ "SO_DONTROUTE", SOL_SOCKET, SO_DONTROUTE, INETOPT_INT, ANY },
 	{ "SO_OOBINLINE", SOL_SOCKET, SO_OOBINLINE, INETOPT_INT, ANY },
 	{ "SO_LINGER", SOL_SOCKET, SO_LINGER, INETOPT_BYTES, ANY },
-	{ "SO_RCVLOWAT", SOL_SOCKET, SO_RCVLOWAT, INETOPT_INT, ANY },
-	{ "SO_RCVTIMEO", SOL_SOCKET, SO_RCVTIMEO, INETOPT_BYTES, ANY },
-	{ "SO_SNDTIMEO", SOL_SOCKET, SO_SNDTIMEO, INETOPT_BYTES, ANY },
-	{ "SO_MARK", SOL_SOCKET, SO_MARK, INETOPT_INT, ANY },
+	{ "SO_RCVLOWAT", SOL_SOCKET, SO_RCVLOWAT, INETOPT_INT, UNX },
+	{ "SO_RCVTIMEO", SOL_SOCKET, SO_RCVTIMEO, INETOPT_BYTES, UNX },
+	{ "SO_SNDTIMEO", SOL_SOCKET, SO_SNDTIMEO, INETOPT_BYTES, UNX },
+	{ "SO_MARK", SOL_SOCKET, SO_MARK, INETOPT_INT, UNX },
 	{ "SO_BINDTODEVICE", SOL_SOCKET, SO_BINDTODEVICE, INETOPT_BYTES, ANY },
 	{ "SO_RCVBUF", SOL_SOCKET, SO_RCVBUF, INETOPT_INT, ANY },
 	{ "SO_SNDBUF", SOL_SOCKET, SO_SNDBUF, INETOPT_INT, ANY },
-	{ "SO_TIMESTAMP", SOL_SOCKET, SO_TIMESTAMP, INETOPT_INT, ANY },
-	{ "SO_TIMESTAMPNS", SOL_SOCKET, SO_TIMESTAMPNS, INETOPT_INT, ANY },
+	{ "SO_TIMESTAMP", SOL_SOCKET, SO_TIMESTAMP, INETOPT_INT, UNX },
+	{ "SO_TIMESTAMPNS", SOL_SOCKET, SO_TIMESTAMPNS, INETOPT_INT, UNX },
 	{ "IP_TOS", IPPROTO_IP, IP_TOS, INETOPT_INT, IP4 },
-	{ "SO_PRIORITY", SOL_SOCKET, SO_PRIORITY, INETOPT_INT, ANY },
+	{ "SO_PRIORITY", SOL_SOCKET, SO_PRIORITY, INETOPT_INT, UNX },
 	{ "IP_TTL", IPPROTO_IP, IP_TTL, INETOPT_INT, IP4 },
 	{ "IP_MULTICAST_TTL", IPPROTO_IP, IP_MULTICAST_TTL, INETOPT_INT, INETOPT_V4 | INETOPT_UDP },
 	{ "IP_MULTICAST_LOOP", IPPROTO_IP, IP_MULTICAST_LOOP, INETOPT_INT, INETOPT_V4 | INETOPT_UDP },
@@ -70,14 +71,22 @@ const struct inetopt inetopt_table[] = {
 	{ "TCP_NOTSENT_LOWAT", IPPROTO_TCP, TCP_NOTSENT_LOWAT, INETOPT_INT, TCP },
 	{ "TCP_FASTOPEN", IPPROTO_TCP, TCP_FASTOPEN, INETOPT_INT, TCP },
 	{ "TCP_CONGESTION", IPPROTO_TCP, TCP_CONGESTION, INETOPT_BYTES, TCP },
+	{ "SO_PASSSEC", SOL_SOCKET, SO_PASSSEC, INETOPT_INT, INETOPT_UNIX },
+	/* Last: where the program's next MSG_PEEK starts (dump peeks with an
+	 * offset of its own and puts this one back). */
+	{ "SO_PEEK_OFF", SOL_SOCKET, SO_PEEK_OFF, INETOPT_INT, INETOPT_UNIX },
 };
 
 const size_t inetopt_count = sizeof(inetopt_table) / sizeof(inetopt_table[0]);
 
 bool inetopt_applies(const struct inetopt *o, int family, int protocol)
 {
-	unsigned fam = family == AF_INET ? INETOPT_V4 : family == AF_INET6 ? INETOPT_V6 : 0;
-	unsigned proto = protocol == IPPROTO_TCP ? INETOPT_TCP : protocol == IPPROTO_UDP ? INETOPT_UDP : 0;
+	unsigned fam, proto;
+
+	if (family == AF_UNIX)
+		return o->applies & INETOPT_UNIX;
+	fam = family == AF_INET ? INETOPT_V4 : family == AF_INET6 ? INETOPT_V6 : 0;
+	proto = protocol == IPPROTO_TCP ? INETOPT_TCP : protocol == IPPROTO_UDP ? INETOPT_UDP : 0;
 
 	return (o->applies & fam) && (o->applies & proto);
 }

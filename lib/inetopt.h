@@ -1,4 +1,4 @@
-/* lib/inetopt.h: the socket options of TCP and UDP sockets that amber saves
+/* lib/inetopt.h: the socket options of TCP, UDP and unix sockets that amber saves
  * and sets again, one table for dump-files (which reads them) and
  * restore-files (which sets only what is in it: an image cannot make it
  * set any other option). */
@@ -19,6 +19,7 @@ enum inetopt_kind {
 #define INETOPT_TCP	0x4
 #define INETOPT_UDP	0x8
 #define INETOPT_ALL	(INETOPT_V4 | INETOPT_V6 | INETOPT_TCP | INETOPT_UDP)
+#define INETOPT_UNIX	0x10	/* AF_UNIX, any type (UnixSocketEntry.opts; not its buffers or SO_PASSCRED) */
 
 /* The most bytes of a INETOPT_BYTES option. */
 #define INETOPT_MAX_BYTES 64
@@ -36,7 +37,7 @@ extern const struct inetopt inetopt_table[];
 extern const size_t inetopt_count;
 
 /* Is option o for a socket of this family (AF_INET, AF_INET6) and protocol
- * (IPPROTO_TCP, IPPROTO_UDP)? */
+ * (IPPROTO_TCP, IPPROTO_UDP), or for a unix socket (AF_UNIX, any protocol)? */
 bool inetopt_applies(const struct inetopt *o, int family, int protocol);
 /* The option of this name, or NULL. */
 const struct inetopt *inetopt_find(const char *name);

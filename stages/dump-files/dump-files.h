@@ -159,6 +159,7 @@ struct df {
 };
 
 /* What one unix socket's files.img record points to, freed once written. */
+#define DF_UNIX_MAX_OPTS 16
 struct df_usk {
 	UnixSocketEntry u;
 	ProtobufCBinaryData *q;		/* queue entries (data points into buf) */
@@ -168,6 +169,9 @@ struct df_usk {
 	UnixQueueNote **notep;
 	uint64_t waiting[SOCKDIAG_MAX_ICONS];
 	char why[320];			/* a reason built for this socket */
+	InetSockOpt opts[DF_UNIX_MAX_OPTS];	/* the options that differ from a new socket's */
+	InetSockOpt *optp[DF_UNIX_MAX_OPTS];
+	uint8_t optdata[DF_UNIX_MAX_OPTS][INETOPT_MAX_BYTES];
 };
 
 /* What one TCP or UDP socket's files.img record points to, freed once

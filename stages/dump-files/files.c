@@ -456,7 +456,9 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 	re->mode = st->st_mode;
 	re->has_size = S_ISREG(st->st_mode);
 	re->size = st->st_size;
-	if ((ret = df_fown(c, pid, fd, &fown, &owned, e)) < 0)
+	/* An O_PATH descriptor has no owner (fcntl refuses F_GETOWN_EX). */
+	owned = false;
+	if (!(flags & O_PATH) && (ret = df_fown(c, pid, fd, &fown, &owned, e)) < 0)
 		return ret;
 	if (owned)
 		re->fown = &fown;

@@ -8,15 +8,19 @@
  *	inode and flags are compared with kcmp(KCMP_FILE).
  *
  *	Supported: anything that can be opened again by its path (regular files,
- *	directories, device nodes such as /dev/null), and pipes: each pipe end
+ *	directories, device nodes such as /dev/null; with O_PATH also symlinks,
+ *	opened with O_NOFOLLOW, and socket files), and pipes: each pipe end
  *	is a files.img record with pipe_ino, and what the pipe holds is saved in
  *	pipedata.img without taking it out (tee into a scratch pipe); and
  *	eventfd, signalfd, timerfd and epoll, whose state (count and semaphore
  *	mode, mask, clock, time left, interval, unread ticks, the epoll's
  *	registrations) comes from fdinfo; files
  *	unlinked while open (a link remap next to where they lived when the kernel
- *	allows, else their contents in ghost-ID.img, up to --ghost-limit; see
- *	remaps.img); memfds (memfd.c: name, size, seals, mode, owner and
+ *	allows, else their data runs in ghost-ID.img, with mode and owner, up
+ *	to --ghost-limit bytes of data, holes left out; see remaps.img);
+ *	FIFOs removed while open (files.img deleted, with their owner; what
+ *	they hold in pipedata.img; a removed directory, as an fd or a cwd, is
+ *	refused by name); memfds (memfd.c: name, size, seals, mode, owner and
  *	contents, whatever their size and --ghost-limit, in memfd-INO.img and
  *	pages-memfd-INO.img like a mapped memfd, once per memfd: when
  *	dump-memory saved it first for a mapping, its images are kept and this
@@ -40,7 +44,9 @@
  *	connected, and clients whose connections wait in a listener's backlog.
  *	Type, peer, state, shutdown, name, backlog and the waiting connections
  *	come from sock_diag (libnl), options from getsockopt, and what waits to
- *	be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back): with each
+ *	be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back; an empty
+ *	datagram is an entry of its own; the options the program set, such as
+ *	SO_RCVLOWAT and its own SO_PEEK_OFF, are saved): with each
  *	datagram its bound sender's name, and the files in flight (SCM_RIGHTS),
  *	which the peek installs here: regular files, pipe ends and sockets are
  *	described like any descriptor (files.img records no fdinfo uses), others
@@ -277,8 +283,8 @@ static const struct option dump_files_options[] = {
 static const struct stage_desc dump_files_desc = {
 	.name = "dump-files",
 	.summary = "Write fs-PID.img, fdinfo-PID.img and files.img for the stopped processes named by the task records on stdin.",
-	.usage = "      --ghost-limit BYTES   largest unlinked file saved whole in the images (default 1 MiB; memfds are\n"
-		 "                            saved whatever their size)\n"
+	.usage = "      --ghost-limit BYTES   most bytes of data (holes not counted) of an unlinked file saved in the images\n"
+		 "                            (default 1 MiB; memfds are saved whatever their size)\n"
 		 "      --file-locks          save the file locks the tree holds (without it a held lock fails the dump)\n"
 		 "      --external KEY        the descriptors of KEY belong to the outside: file[MNT_ID:INODE],\n"
 		 "                            tty[RDEV:DEV], unix[INODE], pipe[INODE] (repeatable)\n"

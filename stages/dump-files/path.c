@@ -5,6 +5,7 @@
  * both are listed in remaps.img. Directories and device nodes need nothing
  * but their path; what cannot be opened again by a path is refused. See
  * dump-files.h. */
+#include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
@@ -54,8 +55,94 @@ static int df_remember_remap(struct df *c, const struct stat *st, uint32_t id, i
 	return 0;
 }
 
-/* Saves a file's contents in the images (a ghost file), up to --ghost-limit
- * bytes. */
+/* The bytes of data in rfd, a file of size bytes: what SEEK_DATA and
+ * SEEK_HOLE find (the whole size on a file system without holes). */
+static int df_ghost_data_bytes(int rfd, off_t size, uint64_t *bytes)
+{
+	off_t at = 0, end;
+
+	*bytes = 0;
+	while (at < size) {
+		at = lseek(rfd, at, SEEK_DATA);
+		if (at < 0 && errno == ENXIO)
+			break;
+		if (at < 0)
+			return -1;
+		end = lseek(rfd, at, SEEK_HOLE);
+		if (end < 0)
+			return -1;
+		if (end > size)
+			end = size;
+		*bytes += end - at;
+		at = end;
+	}
+	return 0;
+}
+
+#define DF_GHOST_RECORD (4u << 20)	/* the data one ghost record holds at most */
+
+/* Writes the data runs of rfd (size bytes) into the ghost image, records of
+ * up to DF_GHOST_RECORD bytes of data, each a copy of head with its runs. */
+static int df_ghost_write_runs(struct image *img, GhostFileEntry *head, int rfd, off_t size, const char *orig,
+			       struct err *e)
+{
+	GhostRun runs[64], *runp[64];
+	_cleanup_free_ uint8_t *buf = malloc(DF_GHOST_RECORD);
+	size_t used = 0;
+	int nr = 0, ret;
+	off_t at = 0, end = 0;
+
+	if (!buf)
+		return err_errno(e, "read the unlinked file '%s'", orig);
+	for (;;) {
+		/* The next stretch of data: [at, end), taken up to what fits. */
+		if (at >= end && at < size) {
+			off_t d = lseek(rfd, at, SEEK_DATA);
+
+			if (d < 0 && errno != ENXIO)
+				return err_errno(e, "find the data of the unlinked file '%s' (SEEK_DATA)", orig);
+			at = d < 0 ? size : d;
+			end = at < size ? lseek(rfd, at, SEEK_HOLE) : size;
+			if (end < 0)
+				return err_errno(e, "find the holes of the unlinked file '%s' (SEEK_HOLE)", orig);
+			if (end > size)
+				end = size;
+		}
+		if (at < end && used < DF_GHOST_RECORD && nr < 64) {
+			size_t n = end - at < (off_t)(DF_GHOST_RECORD - used) ? (size_t)(end - at) : DF_GHOST_RECORD - used;
+			ssize_t got = pread(rfd, buf + used, n, at);
+
+			if (got != (ssize_t)n)
+				return err_errno(e, "read %zu bytes at %lld of the unlinked file '%s'", n, (long long)at, orig);
+			runs[nr] = (GhostRun)GHOST_RUN__INIT;
+			runs[nr].offset = at;
+			runs[nr].data.data = buf + used;
+			runs[nr].data.len = n;
+			runp[nr] = &runs[nr];
+			nr++;
+			used += n;
+			at += n;
+			continue;
+		}
+		/* A full record, or the end: write what was gathered. */
+		if (nr || !img->nr_written) {
+			head->n_runs = nr;
+			head->runs = runp;
+			ret = image_write(img, &head->base, e);
+			head->n_runs = 0;
+			head->runs = NULL;
+			if (ret < 0)
+				return ret;
+		}
+		if (at >= size)
+			return 0;
+		nr = 0;
+		used = 0;
+	}
+}
+
+/* Saves a file's data in the images (a ghost file), up to --ghost-limit
+ * bytes of it: only its data runs, so a sparse file keeps its holes. */
 static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
 		    struct err *e)
 {
@@ -63,44 +150,48 @@ static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const str
 	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
 	char path[64], gname[64];
 	_cleanup_close_ int rfd = -1;
-	_cleanup_free_ uint8_t *data = NULL;
+	struct image img;
+	uint64_t bytes;
 	int ret;
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	rm.file_id = id;
-	if ((uint64_t)st->st_size > c->ghost_limit) {
+	rfd = open(path, O_RDONLY | O_CLOEXEC);
+	if (rfd < 0)
+		return err_errno(e, "open the unlinked file '%s' of pid %d fd %d to read it", orig, pid, fd);
+	if (df_ghost_data_bytes(rfd, st->st_size, &bytes) < 0)
+		return err_errno(e, "find the data of the unlinked file '%s' of pid %d fd %d", orig, pid, fd);
+	if (bytes > c->ghost_limit) {
 		char why[256];
 
-		snprintf(why, sizeof(why), "its %lld bytes must be saved in the images, over the ghost-limit of %llu bytes "
-			 "(raise it with --ghost-limit)", (long long)st->st_size, (unsigned long long)c->ghost_limit);
+		snprintf(why, sizeof(why), "its %llu bytes of data must be saved in the images, over the ghost-limit of "
+			 "%llu bytes (raise it with --ghost-limit)", (unsigned long long)bytes,
+			 (unsigned long long)c->ghost_limit);
 		df_refuse(c, pid, fd, orig, why);
 		return 0;
 	}
-	rfd = open(path, O_RDONLY | O_CLOEXEC);
-	data = malloc(st->st_size ? st->st_size : 1);
-	if (rfd < 0 || !data)
-		return err_errno(e, "read the unlinked file '%s' of pid %d fd %d", orig, pid, fd);
-	if (pread(rfd, data, st->st_size, 0) != st->st_size)
-		return err_errno(e, "read %lld bytes of the unlinked file '%s'", (long long)st->st_size, orig);
 	gh.file_id = id;
 	gh.mode = st->st_mode;
 	gh.size = st->st_size;
-	gh.has_data = true;
-	gh.data.data = data;
-	gh.data.len = st->st_size;
 	gh.has_uid = gh.has_gid = true;
 	gh.uid = st->st_uid;
 	gh.gid = st->st_gid;
 	snprintf(gname, sizeof(gname), "ghost-%u.img", id);
-	if ((ret = image_write_one(c->dir_fd, "ghost", gname, &gh.base, e)) < 0)
+	if ((ret = image_open_write(&img, c->dir_fd, "ghost", gname, e)) < 0)
+		return ret;
+	if ((ret = df_ghost_write_runs(&img, &gh, rfd, st->st_size, orig, e)) < 0) {
+		image_close(&img);
+		return ret;
+	}
+	if ((ret = image_close_write(&img, e)) < 0)
 		return ret;
 	rm.kind = REMAP_KIND__REMAP_GHOST;
 	rm.has_ghost_id = true;
 	rm.ghost_id = id;
 	if (df_remember_remap(c, st, id, rm.kind, NULL, e) < 0)
 		return -1;
-	pr_info("pid %d fd %d: '%s' was unlinked; its %lld bytes are saved in %s", pid, fd, orig,
-		(long long)st->st_size, gname);
+	pr_info("pid %d fd %d: '%s' was unlinked; its %llu bytes of data (size %lld) are saved in %s", pid, fd, orig,
+		(unsigned long long)bytes, (long long)st->st_size, gname);
 	return df_write_remap(c, &rm, e);
 }
 
@@ -198,8 +289,8 @@ const char *df_path_unsupported(const char *link, const struct stat *st, char *b
 {
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0 && !S_ISREG(st->st_mode))
 		return "this kind of memfd is not supported yet";
-	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode))
-		return "it was deleted while open, and only deleted regular files are supported yet";
+	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode))
+		return "it was deleted while open, and only deleted regular files and FIFOs are supported yet";
 	if (df_is_tty(link, st)) {
 		struct ext_key k = { .kind = EXT_TTY, .a = st->st_rdev, .b = st->st_dev };
 		char key[EXT_KEY_MAX];
@@ -209,10 +300,13 @@ const char *df_path_unsupported(const char *link, const struct stat *st, char *b
 			 "amber runs on, or with --external %s and restore with --inherit-fd fd[N]:%s", key, key);
 		return buf;
 	}
-	if (S_ISFIFO(st->st_mode) && st->st_nlink == 0)
-		return "it is a named pipe (FIFO) that was deleted while open, which is not supported yet";
 	if (S_ISREG(st->st_mode) || S_ISDIR(st->st_mode) || S_ISCHR(st->st_mode) || S_ISBLK(st->st_mode) ||
 	    S_ISFIFO(st->st_mode))
 		return NULL;
-	return "only regular files, directories and device nodes are supported yet";
+	/* Only O_PATH opens a symlink itself (with O_NOFOLLOW) or a socket
+	 * file: opened again by its path with the same flags. */
+	if ((S_ISLNK(st->st_mode) || S_ISSOCK(st->st_mode)) && st->st_nlink)
+		return NULL;
+	return "only regular files, directories, device nodes, and symlinks and socket files opened with O_PATH "
+	       "are supported yet";
 }

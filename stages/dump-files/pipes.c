@@ -128,6 +128,20 @@ bool df_fifo_match(const char *link, const struct stat *st)
 int df_fifo_describe(struct df *c, struct df_desc *d, struct err *e)
 {
 	d->re.has_fifo = d->re.fifo = true;
+	/* Removed while open: where it lived, and its owner (mode is there). */
+	if (d->st->st_nlink == 0 && df_is_deleted(d->link)) {
+		size_t n = strlen(d->link) - strlen(DF_DELETED);
+
+		if (n >= sizeof(d->path))
+			return err_input(e, "path of pid %d fd %d is too long", d->pid, d->fd);
+		memcpy(d->path, d->link, n);
+		d->path[n] = 0;
+		d->re.path = d->path;
+		d->re.has_deleted = d->re.deleted = true;
+		d->re.has_uid = d->re.has_gid = true;
+		d->re.uid = d->st->st_uid;
+		d->re.gid = d->st->st_gid;
+	}
 	return df_fifo_data(c, d->pid, d->fd, d->st, e);
 }
 

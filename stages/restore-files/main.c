@@ -32,8 +32,11 @@
  *	one refused); then pairs with socketpair, accepted connections by
  *	connecting to the name and accepting, clients that waited in a backlog
  *	and unbound datagram sockets as new sockets, and every file in flight in
- *	a queue (opened though no task holds it). Once all are made, each queue
- *	is sent again with its files in flight (SCM_RIGHTS), a pair's from its
+ *	a queue (opened though no task holds it), each given the options the
+ *	program had set (UnixSocketEntry.opts, SO_PEEK_OFF last). Once all are
+ *	made, each queue
+ *	is sent again with its files in flight (SCM_RIGHTS; an empty datagram
+ *	by a send of 0 bytes), a pair's from its
  *	peer, a datagram from a socket with its sender's name (the tree's own,
  *	or one bound to that name for the moment); the waiting clients connect
  *	again in backlog order and send what they had sent; bound datagram
@@ -71,7 +74,10 @@
  *	lock come once all are open.
  *
  *	An unlinked file comes from its link remap or is made again from its
- *	ghost image.
+ *	ghost image: its size (ftruncate), its data runs written with the
+ *	holes between them left out, its owner, then its mode. A FIFO removed
+ *	while open is made again under a hidden name (.amber-fifo.INO.PID)
+ *	that is removed at once, and given its owner and mode.
  *
  *	A memfd (memfd.c) is made once per dumped inode from memfd-INO.img and
  *	pages-memfd-INO.img (memfd_create, size, contents, mode, owner, then
@@ -135,6 +141,7 @@
  * Capabilities	CAP_DAC_OVERRIDE (open any user's files for reading
  *	and writing, search any directory), CAP_FOWNER (O_NOATIME on files of
  *	other users), CAP_CHOWN (a ghost's and a socket file's owner),
+ *	CAP_FSETID (a ghost's set-group-id bit, in a group not amber's),
  *	CAP_SYS_ADMIN and CAP_SYS_CHROOT (setns into the tree's mount namespace),
  *	CAP_NET_ADMIN (SO_MARK, buffer sizes past the sysctl limits, IP_TRANSPARENT),
  *	CAP_NET_BIND_SERVICE (ports below 1024), CAP_NET_RAW (SO_BINDTODEVICE).
@@ -283,11 +290,12 @@ static const struct stage_desc restore_files_desc = {
 	.summary = "Open the files of the tasks on stdin once each, send them over the files socket, and write their fd plan on stdout.",
 	.fds = { FD_NAME_FILES },
 	.optional_fds = { FD_NAME_HIDDEN, FD_NAME_TTY },
-	/* CHOWN: a remade unlinked file gets its owner back. SYS_ADMIN and
+	/* CHOWN, FSETID: a remade unlinked file gets its owner and its
+	 * set-group-id bit back (in a group amber is not in). SYS_ADMIN and
 	 * SYS_CHROOT: setns into the tree's mount namespace. */
-	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_NET_ADMIN,
+	.caps = { CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_CHOWN, CAP_FSETID, CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_NET_ADMIN,
 		  CAP_NET_BIND_SERVICE, CAP_NET_RAW },
-	.nr_caps = 8,
+	.nr_caps = 9,
 	.syscalls = restore_files_syscalls,
 	.ioctls = restore_files_ioctls,
 	.usage = "      --allow-changed-files  restore onto a regular file whose size changed since the dump, and bind a unix\n"

@@ -283,8 +283,44 @@ static int reopen_pipe_get(struct reopen *r, uint64_t ino, struct reopen_pipe **
  * finds the holder as its reader), and gets its own flags back. The holder
  * is closed once every description is open, so ends nobody held stay
  * closed. */
+/* A FIFO removed while open, made again unnamed: made under a hidden name
+ * in the directory it lived in (or /tmp), opened read-write, the name
+ * removed at once, then given its owner and mode. */
+static int reopen_fifo_make(const RegFileEntry *re, int *out, struct err *e)
+{
+	const char *slash = strrchr(re->path, '/');
+	char dir[PATH_MAX], name[PATH_MAX + 64];
+	_cleanup_close_ int fd = -1;
+
+	snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
+	snprintf(name, sizeof(name), "%s/.amber-fifo.%llu.%d", dir, (unsigned long long)re->inode, getpid());
+	if (mkfifo(name, 0600) < 0) {
+		pr_warn("file %u: cannot make FIFO '%s' again in '%s' (%m): using /tmp", re->id, re->path, dir);
+		snprintf(name, sizeof(name), "/tmp/.amber-fifo.%llu.%d", (unsigned long long)re->inode, getpid());
+		if (mkfifo(name, 0600) < 0)
+			return err_errno(e, "make the removed FIFO '%s' (id %u) again as '%s'", re->path, re->id, name);
+	}
+	fd = open(name, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+	if (fd < 0) {
+		int err = errno;
+
+		unlinkat(AT_FDCWD, name, 0);
+		errno = err;
+		return err_errno(e, "open the remade FIFO '%s' (id %u)", name, re->id);
+	}
+	if (unlinkat(AT_FDCWD, name, 0) < 0)
+		return err_errno(e, "remove the name '%s' of the remade FIFO '%s'", name, re->path);
+	if (re->has_uid && re->has_gid && fchown(fd, re->uid, re->gid) < 0)
+		return err_errno(e, "give the remade FIFO '%s' (id %u) its owner %u:%u", re->path, re->id, re->uid, re->gid);
+	if (re->has_mode && fchmod(fd, re->mode & 07777) < 0)
+		return err_errno(e, "give the remade FIFO '%s' (id %u) its mode %#o", re->path, re->id, re->mode & 07777);
+	*out = TAKE_FD(fd);
+	return 0;
+}
+
 static int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path, int flags, struct err *e)
 {
+	char self[64];
 	const RegFileEntry *re = f->re;
 	struct reopen_pipe *p = NULL;
 	_cleanup_close_ int fd = -1;
@@ -295,7 +331,10 @@ static int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path
 			p = &r->pipes[i];
 	if (!p)
 		return err_input(e, "FIFO '%s' (id %u) is in files.img but pipedata.img does not have it", re->path, re->id);
-	if (p->end[0] < 0) {
+	if (p->end[0] < 0 && re->deleted) {
+		if ((ret = reopen_fifo_make(re, &p->end[0], e)) < 0 || (ret = reopen_pipe_refill(p->end[0], p->data, e)) < 0)
+			return ret;
+	} else if (p->end[0] < 0) {
 		p->end[0] = open(path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 		if (p->end[0] < 0 && errno == ENOENT)
 			return err_input(e, "FIFO '%s' (id %u) of pid %d fd %u is missing; make it again (mkfifo) or "
@@ -305,7 +344,12 @@ static int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path
 		if ((ret = reopen_pipe_check_fifo(re, p->end[0], e)) < 0 || (ret = reopen_pipe_refill(p->end[0], p->data, e)) < 0)
 			return ret;
 	}
-	fd = open(path, flags | O_NONBLOCK);
+	/* A removed one is reached through the end held. */
+	if (re->deleted) {
+		snprintf(self, sizeof(self), "/proc/self/fd/%d", p->end[0]);
+		path = self;
+	}
+	fd = open(path, (re->deleted ? flags & ~O_NOFOLLOW : flags) | O_NONBLOCK);
 	if (fd < 0)
 		return err_errno(e, "open FIFO '%s' (id %u) of pid %d fd %u with flags %#o", path, re->id, f->pid, f->tfd, flags);
 	if (fcntl(fd, F_SETFL, re->flags & (O_NONBLOCK | O_APPEND | O_DIRECT | O_NOATIME | O_ASYNC)) < 0)
@@ -396,6 +440,78 @@ static const RemapPlanEntry *reopen_remap_of(const struct reopen *r, uint32_t id
 	return NULL;
 }
 
+/* Writes one record of a ghost image into tmp: its data (a dump before
+ * runs: the file from 0) or its runs, leaving the holes between them. */
+static int reopen_ghost_fill(int tmp, const GhostFileEntry *g, const char *name, const RegFileEntry *re, struct err *e)
+{
+	if (g->has_data && g->data.len && pwrite(tmp, g->data.data, g->data.len, 0) != (ssize_t)g->data.len)
+		return err_errno(e, "write the %zu bytes of unlinked file '%s'", g->data.len, re->path);
+	for (size_t i = 0; i < g->n_runs; i++) {
+		const GhostRun *run = g->runs[i];
+
+		if (run->offset > g->size || run->data.len > g->size - run->offset)
+			return err_input(e, "%s: a run of %zu bytes at %llu lies past the file's size %llu", name,
+					 run->data.len, (unsigned long long)run->offset, (unsigned long long)g->size);
+		if (pwrite(tmp, run->data.data, run->data.len, run->offset) != (ssize_t)run->data.len)
+			return err_errno(e, "write %zu bytes at %llu of unlinked file '%s'", run->data.len,
+					 (unsigned long long)run->offset, re->path);
+	}
+	return 0;
+}
+
+/* Makes the inode of a ghost again from its image: an unlinked file
+ * (O_TMPFILE) in dir (or /tmp), of the dumped size with the data runs
+ * written and nothing in the holes, then the owner and the mode (after the
+ * owner: fchown clears the set-id bits; and the umask does not apply). */
+static int reopen_ghost_make(int dir_fd, const char *name, const char *dir, const RegFileEntry *re, int *out,
+			     struct err *e)
+{
+	struct image img;
+	GhostFileEntry *g = NULL;
+	_cleanup_close_ int tmp = -1;
+	uint32_t mode = 0, uid = 0, gid = 0;
+	bool owner = false;
+	int ret, nr = 0;
+
+	if ((ret = image_open_read(&img, dir_fd, "ghost", name, e)) < 0)
+		return ret;
+	while ((ret = image_read(&img, (ProtobufCMessage **)&g, e)) > 0) {
+		if (nr++ == 0) {
+			mode = g->mode;
+			owner = g->has_uid && g->has_gid;
+			uid = g->uid;
+			gid = g->gid;
+			tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+			if (tmp < 0) {
+				pr_warn("file %u: cannot make it again in '%s' (%m): using /tmp", re->id, dir);
+				tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+			}
+			if (tmp < 0)
+				ret = err_errno(e, "make the unlinked file '%s' (id %u) again", re->path, re->id);
+			else if (ftruncate(tmp, g->size) < 0)
+				ret = err_errno(e, "give the remade unlinked file '%s' its size %llu", re->path,
+						(unsigned long long)g->size);
+		}
+		if (ret >= 0)
+			ret = reopen_ghost_fill(tmp, g, name, re, e);
+		ghost_file_entry__free_unpacked(g, NULL);
+		g = NULL;
+		if (ret < 0)
+			break;
+	}
+	image_close(&img);
+	if (ret < 0)
+		return ret;
+	if (nr == 0)
+		return err_input(e, "image '%s' holds no record; the dump was cut short", name);
+	if (owner && fchown(tmp, uid, gid) < 0)
+		return err_errno(e, "give the remade unlinked file '%s' (id %u) its owner %u:%u", re->path, re->id, uid, gid);
+	if (fchmod(tmp, mode & 07777) < 0)
+		return err_errno(e, "give the remade unlinked file '%s' (id %u) its mode %#o", re->path, re->id, mode & 07777);
+	*out = TAKE_FD(tmp);
+	return 0;
+}
+
 /* An unlinked file saved whole: made again as an unlinked file (O_TMPFILE)
  * in the directory it lived in (or /tmp, if that is gone or cannot), filled
  * with its contents, then opened with the dumped flags and position. */
@@ -403,7 +519,6 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 {
 	const RegFileEntry *re = f->re;
 	uint32_t gid = rp->has_ghost_id ? rp->ghost_id : re->id;
-	GhostFileEntry *g = NULL;
 	char name[64], dir[PATH_MAX], path[64];
 	const char *slash = strrchr(re->path, '/');
 	_cleanup_close_ int tmp = -1, fd = -1;
@@ -422,22 +537,8 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 			return 0;
 		}
 	snprintf(name, sizeof(name), "ghost-%u.img", gid);
-	if ((ret = image_read_one(r->dir_fd, "ghost", name, (ProtobufCMessage **)&g, e)) < 0)
-		return ret;
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
-	tmp = open(dir, O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
-	if (tmp < 0) {
-		pr_warn("file %u: cannot make it again in '%s' (%m): using /tmp", re->id, dir);
-		tmp = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, g->mode & 07777);
-	}
-	if (tmp < 0)
-		ret = err_errno(e, "make the unlinked file '%s' (id %u) again", re->path, re->id);
-	else if (g->has_data && g->data.len && write(tmp, g->data.data, g->data.len) != (ssize_t)g->data.len)
-		ret = err_errno(e, "write the %zu bytes of unlinked file '%s'", g->data.len, re->path);
-	if (ret == 0 && g->has_uid && fchown(tmp, g->uid, g->gid) < 0)
-		pr_warn("file %u: cannot give it owner %u:%u: %m", re->id, g->uid, g->gid);
-	ghost_file_entry__free_unpacked(g, NULL);
-	if (ret < 0)
+	if ((ret = reopen_ghost_make(r->dir_fd, name, dir, re, &tmp, e)) < 0)
 		return ret;
 	/* A new description with the dumped flags, on the same unlinked inode,
 	 * through its /proc link: O_NOFOLLOW (which Python's TemporaryFile

@@ -187,7 +187,7 @@ struct reopen_unix_place {
  * removing the file a dead socket left there (1: a live socket holds it,
  * -1: cannot remove), or the one this stage bound for a moment; never
  * through a symlink at the name. */
-void reopen_unix_opts(int sk, const UnixSocketEntry *u);
+int reopen_unix_opts(int sk, const RegFileEntry *re, struct err *e);
 socklen_t reopen_unix_addr(const UnixSocketEntry *u, struct sockaddr_un *sa);
 int reopen_unix_place(const struct reopen *r, const struct sockaddr_un *sa, bool has_dir, uint64_t dev, uint64_t ino,
 		      const char *whose, struct reopen_unix_place *p, struct err *e);

@@ -17,15 +17,32 @@
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
 #include "lib/grow.h"
+#include "lib/inetopt.h"
 #include "lib/log.h"
 #include "stages/restore-files/reopen.h"
 
 /* Sets a remade socket's buffer sizes and SO_PASSCRED. getsockopt gives
  * twice what was asked (the kernel's bookkeeping), so half is asked for;
- * the FORCE variants go past the sysctl limits the first setting passed. */
-void reopen_unix_opts(int sk, const UnixSocketEntry *u)
+ * the FORCE variants go past the sysctl limits the first setting passed.
+ * Then the options of lib/inetopt.c's table the program set, in the
+ * table's order; one not in it for unix sockets is the image's fault. */
+int reopen_unix_opts(int sk, const RegFileEntry *re, struct err *e)
 {
+	const UnixSocketEntry *u = re->unix_sk;
 	int snd = u->sndbuf / 2, rcv = u->rcvbuf / 2, pc = u->passcred;
+
+	for (size_t i = 0; i < u->n_opts; i++) {
+		const InetSockOpt *o = u->opts[i];
+		const struct inetopt *t = inetopt_find(o->name);
+
+		if (!t || !inetopt_applies(t, AF_UNIX, 0))
+			return err_input(e, "files.img: unix socket %u (%s) has option '%s', which is none that amber sets on "
+					 "a unix socket", re->id, re->path, o->name);
+		if ((t->kind == INETOPT_INT) != o->has_value || (t->kind == INETOPT_BYTES) != o->has_data ||
+		    (o->has_data && o->data.len > INETOPT_MAX_BYTES))
+			return err_input(e, "files.img: unix socket %u (%s): option '%s' has a value of the wrong kind or size",
+					 re->id, re->path, o->name);
+	}
 
 	if (snd && setsockopt(sk, SOL_SOCKET, SO_SNDBUFFORCE, &snd, sizeof(snd)) < 0)
 		setsockopt(sk, SOL_SOCKET, SO_SNDBUF, &snd, sizeof(snd));
@@ -33,6 +50,23 @@ void reopen_unix_opts(int sk, const UnixSocketEntry *u)
 		setsockopt(sk, SOL_SOCKET, SO_RCVBUF, &rcv, sizeof(rcv));
 	if (pc)
 		setsockopt(sk, SOL_SOCKET, SO_PASSCRED, &pc, sizeof(pc));
+	for (size_t i = 0; i < inetopt_count; i++) {
+		const struct inetopt *t = &inetopt_table[i];
+		const InetSockOpt *o = NULL;
+		int v, ret;
+
+		for (size_t k = 0; k < u->n_opts && !o; k++)
+			if (!strcmp(u->opts[k]->name, t->name))
+				o = u->opts[k];
+		if (!o || !inetopt_applies(t, AF_UNIX, 0))
+			continue;
+		v = (int)o->value;
+		ret = t->kind == INETOPT_BYTES ? setsockopt(sk, t->level, t->opt, o->data.data, o->data.len)
+					       : setsockopt(sk, t->level, t->opt, &v, sizeof(v));
+		if (ret < 0)
+			return err_errno(e, "set option %s of unix socket %u (%s) again", t->name, re->id, re->path);
+	}
+	return 0;
 }
 
 /* The address of a dumped socket name in *sa and its length, or 0 for a
@@ -221,8 +255,9 @@ int reopen_unix_bound(const struct reopen *r, struct reopen_file *f, struct err 
 	if ((sk = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0)) < 0)
 		ret = err_errno(e, "make listening socket '%s' again", shown);
 	if (ret == 0) {
-		reopen_unix_opts(sk, u);
-		if ((stale = reopen_unix_clear_stale(&p, &sa)) > 0)
+		if ((ret = reopen_unix_opts(sk, f->re, e)) < 0)
+			stale = 0;
+		else if ((stale = reopen_unix_clear_stale(&p, &sa)) > 0)
 			ret = err_input(e, "unix socket '%s' is in use by a live listener; stop it before the restore", shown);
 		else if (stale < 0)
 			ret = err_errno(e, "remove the stale socket file '%s'", shown);
@@ -322,6 +357,7 @@ static int reopen_unix_dgram_client(struct reopen_file *f, const struct reopen_f
 	struct sockaddr_un sa;
 	socklen_t len = reopen_unix_addr(server->re->unix_sk, &sa);
 	_cleanup_close_ int sk = -1;
+	int ret;
 
 	if (!len || f->re->unix_sk->n_queue)
 		return err_input(e, "%s (id %u): datagram peer %s cannot be reached again", f->re->path, f->re->id,
@@ -329,7 +365,8 @@ static int reopen_unix_dgram_client(struct reopen_file *f, const struct reopen_f
 	sk = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
 	if (sk < 0 || connect(sk, (struct sockaddr *)&sa, len) < 0)
 		return err_errno(e, "connect %s (id %u) to its datagram peer %s again", f->re->path, f->re->id, server->re->path);
-	reopen_unix_opts(sk, f->re->unix_sk);
+	if ((ret = reopen_unix_opts(sk, f->re, e)) < 0)
+		return ret;
 	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", f->re->path);
 	f->fd = TAKE_FD(sk);
@@ -343,10 +380,12 @@ static int reopen_unix_plain(struct reopen_file *f, struct err *e)
 {
 	const UnixSocketEntry *u = f->re->unix_sk;
 	_cleanup_close_ int sk = socket(AF_UNIX, u->type | SOCK_CLOEXEC, 0);
+	int ret;
 
 	if (sk < 0)
 		return err_errno(e, "make %s (id %u) again", f->re->path, f->re->id);
-	reopen_unix_opts(sk, u);
+	if ((ret = reopen_unix_opts(sk, f->re, e)) < 0)
+		return ret;
 	if (fcntl(sk, F_SETFL, f->re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", f->re->path);
 	pr_debug("file %u: %s, %s", f->re->id, f->re->path, u->has_listener_ino ? "waiting to be accepted" : "unbound");
@@ -392,10 +431,12 @@ int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 		return err_errno(e, "make the socket pair of %s (id %u) again", f->re->path, f->re->id);
 	}
 	f->fd = sv[0];
-	reopen_unix_opts(sv[0], u);
+	if ((ret = reopen_unix_opts(sv[0], f->re, e)) < 0)
+		return ret;
 	if (peer) {
 		peer->fd = sv[1];
-		reopen_unix_opts(sv[1], peer->re->unix_sk);
+		if ((ret = reopen_unix_opts(sv[1], peer->re, e)) < 0)
+			return ret;
 		if (fcntl(sv[1], F_SETFL, peer->re->flags & O_NONBLOCK) < 0)
 			return err_errno(e, "set the flags of %s", peer->re->path);
 	} else {
