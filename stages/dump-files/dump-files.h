@@ -390,4 +390,12 @@ bool df_regular_match(const char *link, const struct stat *st);
 int df_regular_describe(struct df *c, struct df_desc *d, struct err *e);
 const char *df_path_unsupported(const char *link, const struct stat *st, char *buf, size_t size);
 
+/* inet.c: saves into opts (pointed at by optp, bytes in optdata) each
+ * option of lib/inetopt.c's table that applies to the family and protocol
+ * and differs on sk from fresh, a new socket of its kind (-1: every one
+ * that reads counts), at most max; returns how many. Shared by TCP, UDP
+ * and unix sockets. */
+size_t df_sock_opts(int sk, int fresh, int family, int protocol, InetSockOpt *opts, InetSockOpt **optp,
+		    uint8_t (*optdata)[INETOPT_MAX_BYTES], size_t max);
+
 #endif

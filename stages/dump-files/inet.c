@@ -90,21 +90,16 @@ static int df_inet_own_netns(int sk, bool *own, uint64_t *ns, struct err *e)
 	return 0;
 }
 
-/* Saves each option of the table that differs on sk from a new socket of
- * its kind (fresh): an option left as the kernel made it is set by no one
- * at restore, so defaults that a sysctl sets follow the restoring host. */
-static int df_inet_opts(int sk, int family, int type, int protocol, struct df_isk *k, struct err *e)
+size_t df_sock_opts(int sk, int fresh, int family, int protocol, InetSockOpt *opts, InetSockOpt **optp,
+		    uint8_t (*optdata)[INETOPT_MAX_BYTES], size_t max)
 {
-	_cleanup_close_ int fresh = socket(family, type | SOCK_CLOEXEC, protocol);
+	size_t n = 0;
 
-	if (fresh < 0)
-		return err_errno(e, "make a new socket to compare the options of socket:[%llu] with",
-				 (unsigned long long)k->s.ino);
-	for (size_t i = 0; i < inetopt_count; i++) {
+	for (size_t i = 0; i < inetopt_count && n < max; i++) {
 		const struct inetopt *o = &inetopt_table[i];
 		uint8_t a[INETOPT_MAX_BYTES] = { 0 }, b[INETOPT_MAX_BYTES] = { 0 };
 		socklen_t la = sizeof(a), lb = sizeof(b);
-		InetSockOpt *s = &k->opts[k->s.n_opts];
+		InetSockOpt *s = &opts[n];
 
 		if (!inetopt_applies(o, family, protocol))
 			continue;
@@ -112,7 +107,7 @@ static int df_inet_opts(int sk, int family, int type, int protocol, struct df_is
 			la = lb = sizeof(int);
 		if (getsockopt(sk, o->level, o->opt, a, &la) < 0)
 			continue;	/* not on this kernel */
-		if (getsockopt(fresh, o->level, o->opt, b, &lb) < 0)
+		if (fresh < 0 || getsockopt(fresh, o->level, o->opt, b, &lb) < 0)
 			lb = 0;
 		if (la == lb && !memcmp(a, b, la))
 			continue;
@@ -125,13 +120,27 @@ static int df_inet_opts(int sk, int family, int type, int protocol, struct df_is
 			s->has_value = true;
 			s->value = v;
 		} else {
-			memcpy(k->optdata[k->s.n_opts], a, la);
+			memcpy(optdata[n], a, la);
 			s->has_data = true;
-			s->data.data = k->optdata[k->s.n_opts];
+			s->data.data = optdata[n];
 			s->data.len = la;
 		}
-		k->optp[k->s.n_opts++] = s;
+		optp[n++] = s;
 	}
+	return n;
+}
+
+/* The options of an inet socket that differ from a new socket's of its
+ * kind: an option left as the kernel made it is set by no one at restore,
+ * so defaults that a sysctl sets follow the restoring host. */
+static int df_inet_opts(int sk, int family, int type, int protocol, struct df_isk *k, struct err *e)
+{
+	_cleanup_close_ int fresh = socket(family, type | SOCK_CLOEXEC, protocol);
+
+	if (fresh < 0)
+		return err_errno(e, "make a new socket to compare the options of socket:[%llu] with",
+				 (unsigned long long)k->s.ino);
+	k->s.n_opts = df_sock_opts(sk, fresh, family, protocol, k->opts, k->optp, k->optdata, DF_INET_MAX_OPTS);
 	k->s.opts = k->optp;
 	return 0;
 }

@@ -53,48 +53,14 @@ bool df_unix_dir(const uint8_t *name, size_t len, uint64_t *dev, uint64_t *ino)
 	return true;
 }
 
-/* Saves each unix option of lib/inetopt.c's table that differs on sk from a
- * new socket's of its type: what the program set (SO_RCVLOWAT, SO_PEEK_OFF,
- * ...). A kernel without an option is no difference. */
+/* Saves each unix option that differs on sk from a new socket's of its
+ * type: what the program set (SO_RCVLOWAT, SO_PEEK_OFF, ...). */
 static void df_unix_sockopts(int sk, int type, struct df_usk *k)
 {
 	_cleanup_close_ int fresh = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-	UnixSocketEntry *u = &k->u;
 
-	u->n_opts = 0;
-	for (size_t i = 0; i < inetopt_count && u->n_opts < DF_UNIX_MAX_OPTS; i++) {
-		const struct inetopt *o = &inetopt_table[i];
-		uint8_t a[INETOPT_MAX_BYTES] = { 0 }, b[INETOPT_MAX_BYTES] = { 0 };
-		socklen_t la = sizeof(a), lb = sizeof(b);
-		InetSockOpt *s = &k->opts[u->n_opts];
-
-		if (!inetopt_applies(o, AF_UNIX, 0))
-			continue;
-		if (o->kind == INETOPT_INT)
-			la = lb = sizeof(int);
-		if (getsockopt(sk, o->level, o->opt, a, &la) < 0)
-			continue;
-		if (fresh < 0 || getsockopt(fresh, o->level, o->opt, b, &lb) < 0)
-			lb = 0;
-		if (la == lb && !memcmp(a, b, la))
-			continue;
-		inet_sock_opt__init(s);
-		s->name = (char *)o->name;
-		if (o->kind == INETOPT_INT) {
-			int v;
-
-			memcpy(&v, a, sizeof(v));
-			s->has_value = true;
-			s->value = v;
-		} else {
-			memcpy(k->optdata[u->n_opts], a, la);
-			s->has_data = true;
-			s->data.data = k->optdata[u->n_opts];
-			s->data.len = la;
-		}
-		k->optp[u->n_opts++] = s;
-	}
-	u->opts = k->optp;
+	k->u.n_opts = df_sock_opts(sk, fresh, AF_UNIX, 0, k->opts, k->optp, k->optdata, DF_UNIX_MAX_OPTS);
+	k->u.opts = k->optp;
 }
 
 /* What every unix socket kept records: type, inode, options, and its name
