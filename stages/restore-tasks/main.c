@@ -11,7 +11,10 @@
  *	network namespaces again from utsns.img, ipcns.img and netns.img (ns.c:
  *	a short-lived child unshares each, sets the dumped hostname and
  *	domainname, or lo up if it was, and the stage keeps an fd of it; an
- *	IPC namespace is new and empty).
+ *	IPC namespace is new and empty); then children that enter the new
+ *	network namespaces make their veth devices (a pair between two of
+ *	them at once), set sysctls, MTU, MAC and flags, add addresses and
+ *	routes (images/netns.h), and wait for the carriers to settle.
  *
  *	Processes. It creates every process on stdin (parents first) with its
  *	old pid (clone3 set_tid): the stage forks the root, every task forks

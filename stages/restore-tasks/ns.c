@@ -6,7 +6,8 @@
  * hostname and domainname (an IPC namespace starts empty, as it was
  * dumped; a network namespace has only lo, which it sets up if it was), and
  * sends it back as an fd (lib/nschild.h); then it exits and the stage's fd
- * keeps the namespace. Each task enters its namespace with
+ * keeps the namespace. Once every network namespace exists, more children
+ * enter each to make its devices, then to set them up (rt_net_setup). Each task enters its namespace with
  * setns before it forks its children (fork.c), so they inherit it unless
  * they have their own; a task the images do not list goes back to the
  * stage's own namespace (which it started in anyway). The stage itself

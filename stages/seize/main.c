@@ -33,10 +33,11 @@
  *	and domainname read by a child that enters it), an IPC namespace in
  *	ipcns.img if it is empty (no System V object, no POSIX message
  *	queue; one that holds any is refused naming them by kind, key and
- *	id or name), a network namespace in netns.img if it has nothing but
- *	lo (whether lo is up is asked from inside it) and no process in it
- *	holds a socket (else refused naming the other interface, or the pid
- *	and fd); a user, cgroup or time namespace of its own is refused,
+ *	id or name), a network namespace in netns.img with its loopback and
+ *	veth devices, addresses, routes and sysctls (read with rtnetlink by a
+ *	child that enters it; another kind of device, a veth to outside the
+ *	tree, a multipath route, or a socket of the tree in it is refused,
+ *	naming the namespace and the device, or the pid and fd); a user, cgroup or time namespace of its own is refused,
  *	naming pid, namespace (e.g. user:[4026532...]) and what to do, as is
  *	a thread in other namespaces than its process. A refusal comes before
  *	anything else is dumped, and the tree is resumed. seize then stays
