@@ -53,6 +53,8 @@ static const char *const netns_sysctl_conf[] = {
 	"net/ipv6/conf/%s/accept_ra", "net/ipv6/conf/%s/accept_dad",
 };
 
+static const struct netns_ext *netns_ext_find(const struct netns_ext *ext, int nr_ext, const char *name);
+
 /* A route socket connected in the caller's namespace. */
 static int netns_sock(struct nl_sock **sk, struct err *e)
 {
@@ -173,7 +175,7 @@ static const char *netns_kind(struct rtnl_link *l)
 
 /* Fills ne->links; refuses other kinds than loopback and veth. */
 static int netns_collect_links(NetnsEntry *ne, pid_t pid, struct nl_cache *links, const struct netns_other *others,
-			       int nr, const int32_t *nsids, struct err *e)
+			       int nr, const int32_t *nsids, const struct netns_ext *ext, int nr_ext, struct err *e)
 {
 	int count = nl_cache_nitems(links);
 
@@ -220,11 +222,12 @@ static int netns_collect_links(NetnsEntry *ne, pid_t pid, struct nl_cache *links
 				nl->peer_ns = others[k].id;
 				nl->peer_external = 0;
 			}
-		if (nl->peer_external)
+		if (nl->peer_external && !netns_ext_find(ext, nr_ext, name))
 			return err_input(e, "network namespace net:[%" PRIu64 "] of pid %d has veth '%s' (ifindex %u) whose "
-					 "peer (ifindex %u) is in a network namespace outside the tree; a veth to the outside "
-					 "cannot be restored yet: delete it (ip link del %s) or keep both ends in the tree",
-					 ne->id, pid, name, nl->ifindex, nl->peer_ifindex, name);
+					 "peer (ifindex %u) is in a network namespace outside the tree; name it with "
+					 "--external veth[%s] (and its peer's name at restore with --external veth[%s]:NAME), "
+					 "or delete it (ip link del %s)", ne->id, pid, name, nl->ifindex, nl->peer_ifindex,
+					 name, name, name);
 	}
 	return 0;
 }
@@ -316,7 +319,44 @@ static int netns_collect_routes(NetnsEntry *ne, pid_t pid, struct nl_cache *rout
 	return 0;
 }
 
-int netns_collect(NetnsEntry *ne, pid_t pid, const struct netns_other *others, int nr, struct err *e)
+int netns_ext_parse(const char *arg, bool outside, struct netns_ext *x, struct err *e)
+{
+	const char *close_br, *name;
+	size_t n;
+
+	if (strncmp(arg, "veth[", 5))
+		return 0;
+	memset(x, 0, sizeof(*x));
+	name = arg + 5;
+	if (!(close_br = strchr(name, ']')) || (n = close_br - name) == 0 || n >= sizeof(x->inside))
+		return err_input(e, "--external '%s': want veth[IFNAME]%s with a device name of 1 to %zu characters", arg,
+				 outside ? ":OUTSIDE_IFNAME" : "", sizeof(x->inside) - 1);
+	memcpy(x->inside, name, n);
+	if (!outside)
+		return close_br[1] ? err_input(e, "--external '%s': at dump, want veth[IFNAME] alone (the name outside is "
+					       "given at restore)", arg) : 1;
+	if (close_br[1] != ':' || !close_br[2] || strlen(close_br + 2) >= sizeof(x->outside) || strchr(close_br + 2, '/'))
+		return err_input(e, "--external '%s': at restore, want veth[IFNAME]:OUTSIDE_IFNAME (the name of its peer "
+				 "in amber's network namespace)%s", arg, strchr(close_br, '@') ? "; attaching to a bridge (@BRIDGE) "
+				 "is not supported: attach it yourself after the restore" : "");
+	if (strchr(close_br + 2, '@'))
+		return err_input(e, "--external '%s': attaching the outside end to a bridge (@BRIDGE) is not supported; "
+				 "attach it yourself after the restore (ip link set NAME master BRIDGE)", arg);
+	snprintf(x->outside, sizeof(x->outside), "%s", close_br + 2);
+	return 1;
+}
+
+/* The --external entry for device name, or NULL. */
+static const struct netns_ext *netns_ext_find(const struct netns_ext *ext, int nr_ext, const char *name)
+{
+	for (int i = 0; i < nr_ext; i++)
+		if (!strcmp(ext[i].inside, name))
+			return &ext[i];
+	return NULL;
+}
+
+int netns_collect(NetnsEntry *ne, pid_t pid, const struct netns_other *others, int nr, const struct netns_ext *ext,
+		  int nr_ext, struct err *e)
 {
 	__attribute__((cleanup(netns_sock_free))) struct nl_sock *sk = NULL;
 	__attribute__((cleanup(netns_cache_free))) struct nl_cache *links = NULL, *addrs = NULL, *routes = NULL;
@@ -335,7 +375,7 @@ int netns_collect(NetnsEntry *ne, pid_t pid, const struct netns_other *others, i
 	for (int k = 0; k < nr; k++)
 		if ((ret = netns_nsid_of(others[k].fd, &nsids[k], e)) < 0)
 			return ret;
-	if ((ret = netns_collect_links(ne, pid, links, others, nr, nsids, e)) < 0 ||
+	if ((ret = netns_collect_links(ne, pid, links, others, nr, nsids, ext, nr_ext, e)) < 0 ||
 	    (ret = netns_collect_addrs(ne, addrs, e)) < 0 || (ret = netns_collect_routes(ne, pid, routes, e)) < 0)
 		return ret;
 	if (!(ne->sysctls = calloc(ARRAY_SIZE(netns_sysctl_global) + nconf * (ne->n_links + 2), sizeof(*ne->sysctls))))
@@ -364,7 +404,39 @@ static const NetLink *netns_link_by_index(const NetnsEntry *ne, uint32_t ifindex
 	return NULL;
 }
 
-int netns_make_links(const NetnsEntry *const *all, const int *fds, int nr, int self, struct err *e)
+/* Makes veth l of ne with its peer outside the tree, named by ext, in
+ * the namespace of outside_fd. */
+static int netns_make_external(struct nl_sock *sk, const NetnsEntry *ne, const NetLink *l, const struct netns_ext *ext,
+			       int nr_ext, int outside_fd, struct err *e)
+{
+	const struct netns_ext *x = netns_ext_find(ext, nr_ext, l->name);
+	struct rtnl_link *v, *peer;
+	int ret;
+
+	if (!x)
+		return err_input(e, "veth '%s' of network namespace net:[%" PRIu64 "] had its peer outside the tree: give "
+				 "the name its peer gets in amber's network namespace with --external veth[%s]:NAME",
+				 l->name, ne->id, l->name);
+	if (!(v = rtnl_link_veth_alloc()))
+		return err_errno(e, "make veth '%s'", l->name);
+	peer = rtnl_link_veth_get_peer(v);
+	rtnl_link_set_name(v, l->name);
+	rtnl_link_set_ifindex(v, l->ifindex);
+	rtnl_link_set_name(peer, x->outside);
+	rtnl_link_set_ns_fd(peer, outside_fd);
+	ret = rtnl_link_add(sk, v, NLM_F_CREATE | NLM_F_EXCL);
+	rtnl_link_veth_release(v);
+	if (ret < 0)
+		return err_set(e, ret == -NLE_EXIST ? EXIT_INPUT : EXIT_SYSTEM, "make veth '%s' (ifindex %u, net:[%" PRIu64
+			       "]) with its peer '%s' in amber's network namespace: %s%s", l->name, l->ifindex, ne->id,
+			       x->outside, nl_geterror(ret), ret == -NLE_EXIST ? " (is there a device of that name "
+			       "already? --external veth[] names a device restore makes)" : "");
+	pr_info("veth '%s' made again, its peer '%s' in amber's network namespace", l->name, x->outside);
+	return 0;
+}
+
+int netns_make_links(const NetnsEntry *const *all, const int *fds, int nr, int self, const struct netns_ext *ext,
+		     int nr_ext, int outside_fd, struct err *e)
 {
 	__attribute__((cleanup(netns_sock_free))) struct nl_sock *sk = NULL;
 	const NetnsEntry *ne = all[self];
@@ -379,9 +451,11 @@ int netns_make_links(const NetnsEntry *const *all, const int *fds, int nr, int s
 
 		if (strcmp(l->kind, "veth"))
 			continue;
-		if (l->peer_external)
-			return err_input(e, "netns.img: veth '%s' of net:[%" PRIu64 "] has its peer outside the tree, "
-					 "which restore does not make", l->name, ne->id);
+		if (l->peer_external) {
+			if ((ret = netns_make_external(sk, ne, l, ext, nr_ext, outside_fd, e)) < 0)
+				return ret;
+			continue;
+		}
 		if (l->peer_ns) {
 			for (int k = 0; k < nr; k++)
 				if (all[k]->id == l->peer_ns)

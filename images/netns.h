@@ -18,6 +18,7 @@
 #ifndef AMBER_IMAGES_NETNS_H
 #define AMBER_IMAGES_NETNS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -31,18 +32,35 @@ struct netns_other {
 	int fd;			/* an open /proc/PID/ns/net or pin */
 };
 
+/* A veth whose peer is outside the tree, as --external names it:
+ * veth[INSIDE] at dump, veth[INSIDE]:OUTSIDE at restore (CRIU's spelling). */
+#define NETNS_EXT_MAX 16
+struct netns_ext {
+	char inside[16];	/* the device in the tree's namespace */
+	char outside[16];	/* the peer's name outside ("" at dump) */
+};
+
+/* Parses veth[INSIDE] (outside false) or veth[INSIDE]:OUTSIDE (outside
+ * true) into x; 1 if arg is a veth key, 0 if it is of another kind,
+ * negative with e filled if it is malformed. */
+int netns_ext_parse(const char *arg, bool outside, struct netns_ext *x, struct err *e);
+
 /* Fills ne's links, addrs, routes, sysctls and lo_up from the caller's
  * network namespace. others[0..nr) are the tree's other namespaces; a
- * veth whose peer is in none of them is marked peer_external. pid and
- * ne->id name the namespace in messages. The memory is the child's: it
- * packs ne, sends it and exits. */
-int netns_collect(NetnsEntry *ne, pid_t pid, const struct netns_other *others, int nr, struct err *e);
+ * veth whose peer is in none of them is recorded peer_external if ext
+ * names it, else refused. pid and ne->id name the namespace in messages.
+ * The memory is the child's: it packs ne, sends it and exits. */
+int netns_collect(NetnsEntry *ne, pid_t pid, const struct netns_other *others, int nr, const struct netns_ext *ext,
+		  int nr_ext, struct err *e);
 
 /* Makes in the caller's (new) namespace the devices of ne that fall to it:
  * a veth pair both of whose ends are in ne, or whose other end is in a
  * namespace that comes later in all[0..nr) (fds[k] is all[k]'s new
- * namespace). self is ne's index in all. */
-int netns_make_links(const NetnsEntry *const *all, const int *fds, int nr, int self, struct err *e);
+ * namespace), or is outside the tree: then ext names it, and it is made
+ * in the namespace of outside_fd (the restorer's), down. self is ne's
+ * index in all. */
+int netns_make_links(const NetnsEntry *const *all, const int *fds, int nr, int self, const struct netns_ext *ext,
+		     int nr_ext, int outside_fd, struct err *e);
 
 /* Sets up ne in the caller's namespace once every device exists: sysctls,
  * MTU, MAC address, txqueuelen and flags of each device, then addresses,

@@ -110,6 +110,8 @@ struct rt_net_arg {
 	const NetnsEntry *const *all;
 	const int *fds;
 	int nr, self;
+	const struct rt_opts *o;
+	int outside_fd;		/* the stage's own network namespace */
 	int pass;		/* 0: make its devices; 1: set them up; 2: wait for them to settle */
 };
 
@@ -120,19 +122,23 @@ static int rt_net_child(void *arg, struct nschild_reply *reply, struct err *e)
 
 	if (a->pass == 2)
 		return netns_settle(a->all[a->self], e);
-	return a->pass ? netns_configure(a->all[a->self], e) : netns_make_links(a->all, a->fds, a->nr, a->self, e);
+	return a->pass ? netns_configure(a->all[a->self], e)
+		       : netns_make_links(a->all, a->fds, a->nr, a->self, a->o->ext, a->o->nr_ext, a->outside_fd, e);
 }
 
 /* Fills the new network namespaces fds[i] of all[i]: every device first
  * (a veth pair may join two of them), then their set-up, then a wait for
  * the kernel to catch up with their carriers. */
-static int rt_net_setup(const NetnsEntry *const *all, const int *fds, int nr, struct err *e)
+static int rt_net_setup(const NetnsEntry *const *all, const int *fds, int nr, const struct rt_opts *o, struct err *e)
 {
+	_cleanup_close_ int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	int ret;
 
+	if (own < 0)
+		return err_errno(e, "open '/proc/self/ns/net'");
 	for (int pass = 0; pass < 3; pass++)
 		for (int i = 0; i < nr; i++) {
-			struct rt_net_arg a = { all, fds, nr, i, pass };
+			struct rt_net_arg a = { all, fds, nr, i, o, own, pass };
 			struct nschild_ns ns = { fds[i], CLONE_NEWNET, NULL };
 			char what[96];
 
@@ -152,7 +158,7 @@ static int *rt_ns_fd_of(struct rt_task *t, int type)
 
 /* Reads one image of namespaces (none if it is missing) and gives every
  * task listed the fd of its new namespace, the others the stage's own. */
-static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, struct err *e)
+static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, const struct rt_opts *o, struct err *e)
 {
 	char name[32], self[32];
 	struct image img;
@@ -218,7 +224,7 @@ static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, 
 	}
 	image_close(&img);
 	if (ret == 0 && nr_net)
-		ret = rt_net_setup(nets, net_fds, nr_net, e);
+		ret = rt_net_setup(nets, net_fds, nr_net, o, e);
 	for (int i = 0; i < nr_net; i++)
 		protobuf_c_message_free_unpacked((ProtobufCMessage *)nets[i], NULL);
 	if (ret < 0 || !any)
@@ -236,15 +242,16 @@ static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, 
 	return 0;
 }
 
-int rt_ns_plan(int dirfd, struct rt_plan *p, struct err *e)
+int rt_ns_plan(int dirfd, struct rt_plan *p, const struct rt_opts *o, struct err *e)
 {
 	int ret;
 
 	for (int i = 0; i < p->nr; i++)
 		p->tasks[i].uts_fd = p->tasks[i].ipc_fd = p->tasks[i].net_fd = -1;
-	if ((ret = rt_ns_load(dirfd, p, "uts", CLONE_NEWUTS, e)) < 0 || (ret = rt_ns_load(dirfd, p, "ipc", CLONE_NEWIPC, e)) < 0)
+	if ((ret = rt_ns_load(dirfd, p, "uts", CLONE_NEWUTS, o, e)) < 0 ||
+	    (ret = rt_ns_load(dirfd, p, "ipc", CLONE_NEWIPC, o, e)) < 0)
 		return ret;
-	return rt_ns_load(dirfd, p, "net", CLONE_NEWNET, e);
+	return rt_ns_load(dirfd, p, "net", CLONE_NEWNET, o, e);
 }
 
 void rt_ns_free(struct rt_plan *p)

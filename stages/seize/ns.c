@@ -90,6 +90,7 @@ struct seize_net_arg {
 	const struct seize_ns *ns;
 	const struct netns_other *others;
 	int nr;
+	const struct seize_opts *o;	/* its --external veth[] */
 };
 
 /* In a child in the namespace: its devices, addresses, routes and
@@ -103,7 +104,7 @@ static int seize_net_child(void *arg, struct nschild_reply *reply, struct err *e
 	int ret;
 
 	ne.id = a->ns->ino;
-	if ((ret = netns_collect(&ne, a->ns->host_pid, a->others, a->nr, e)) < 0)
+	if ((ret = netns_collect(&ne, a->ns->host_pid, a->others, a->nr, a->o->ext, a->o->nr_ext, e)) < 0)
 		return ret;
 	len = netns_entry__get_packed_size(&ne);
 	if (!(buf = malloc(len ? len : 1)))
@@ -114,7 +115,8 @@ static int seize_net_child(void *arg, struct nschild_reply *reply, struct err *e
 
 /* Reads every network namespace of the tree (the tree's others open for
  * each child, to name where a veth's peer is) into out[i]. */
-static int seize_ns_read_net(const struct seize_ns_set *net, NetnsEntry **out, struct err *e)
+static int seize_ns_read_net(const struct seize_ns_set *net, const struct seize_opts *o, NetnsEntry **out,
+			     struct err *e)
 {
 	_cleanup_free_ struct netns_other *others = calloc(net->nr ? net->nr : 1, sizeof(*others));
 	int ret = 0;
@@ -132,7 +134,7 @@ static int seize_ns_read_net(const struct seize_ns_set *net, NetnsEntry **out, s
 			ret = err_errno(e, "open '%s'", path);
 	}
 	for (int i = 0; ret == 0 && i < net->nr; i++) {
-		struct seize_net_arg a = { &net->v[i], others, net->nr };
+		struct seize_net_arg a = { &net->v[i], others, net->nr, o };
 		struct nschild_ns ns = { others[i].fd, CLONE_NEWNET, NULL };
 		struct nschild_result res;
 		char what[96];
@@ -326,7 +328,7 @@ static int seize_ns_self(const char *kind, uint64_t *ino, struct err *e)
 	return ret;
 }
 
-int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
+int seize_dump_ns(int dirfd, const struct seize_tree *t, const struct seize_opts *o, struct err *e)
 {
 	__attribute__((cleanup(seize_ns_set_free))) struct seize_ns_set uts = { 0 }, ipc = { 0 }, net = { 0 };
 	__attribute__((cleanup(seize_ns_nets_free))) struct seize_ns_nets nets = { NULL, 0 };
@@ -375,7 +377,7 @@ int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
 	if (net.nr && !(nets.v = calloc(net.nr, sizeof(*nets.v))))
 		return err_errno(e, "remember the network namespaces");
 	nets.nr = net.nr;
-	if ((ret = seize_ns_read_net(&net, nets.v, e)) < 0)
+	if ((ret = seize_ns_read_net(&net, o, nets.v, e)) < 0)
 		return ret;
 	for (int i = 0; i < ipc.nr; i++)
 		if ((ret = seize_ns_check_ipc(&ipc.v[i], e)) < 0)
