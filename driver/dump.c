@@ -168,7 +168,8 @@ static void dump_usage(void)
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
 	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
-	       "                  binds from --external mnt[NAME]:PATH\n"
+	       "                  binds from --external mnt[NAME]:PATH; or veth[IFNAME], a veth of the tree's network\n"
+	       "                  namespace whose peer is outside (restore names the peer: veth[IFNAME]:OUTSIDE)\n"
 	       "  --shell-job     the tree runs on the shell's terminal: every terminal outside the tree is external\n"
 	       "                  (a pty pair whose master the tree holds is restored with it)\n"
 	       "  --tcp-established  dump established TCP connections (TCP repair mode: sequence numbers, queues,\n"
@@ -190,7 +191,9 @@ static int dump_seize_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 {
 	int ret = pl_arg(a, "-t", e);
 
-	return ret < 0 ? ret : pl_argf(a, e, "%d", c->o->pid);
+	if (ret == 0)
+		ret = pl_argf(a, e, "%d", c->o->pid);
+	return ret < 0 ? ret : pl_arg_each(a, "--external", c->o->extveth, c->o->nr_extveth, e);
 }
 
 static int dump_seize_before(struct pl_ctx *c, struct err *e)

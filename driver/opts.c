@@ -235,8 +235,25 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		case DRV_OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case DRV_OPT_TCP_CLOSE: o->tcp_close = true; break;
 		case DRV_OPT_EXTERNAL: {
-			/* mnt[...] is driver/extmnt.c's; files, ttys, sockets, pipes are drv_external's. */
-			int r = extmnt_add(&o->extmnt, optarg);
+			/* mnt[...] is driver/extmnt.c's, veth[...] images/netns.h's; files, ttys, sockets,
+			 * pipes are drv_external's. */
+			struct netns_ext x;
+			struct err ve = { 0 };
+			int r = netns_ext_parse(optarg, !strcmp(cmd, "restore"), &x, &ve);
+
+			if (r < 0) {
+				drv_error("%s", ve.msg);
+				return EXIT_USAGE;
+			}
+			if (r > 0) {
+				if (o->nr_extveth == NETNS_EXT_MAX) {
+					drv_error("more than %d --external veth[] keys", NETNS_EXT_MAX);
+					return EXIT_USAGE;
+				}
+				o->extveth[o->nr_extveth++] = optarg;
+				break;
+			}
+			r = extmnt_add(&o->extmnt, optarg);
 
 			if (r < 0)
 				return EXIT_USAGE;

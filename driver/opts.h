@@ -6,6 +6,7 @@
 #include <stdbool.h>
 
 #include "driver/extmnt.h"
+#include "images/netns.h"
 
 /* As many as the stages are given; the inherited fds are passed at
  * FD_FIRST_INHERIT and up (ipc/fds.h). */
@@ -41,6 +42,8 @@ struct drv_opts {
 	} inherits[DRV_MAX_INHERITS];
 	int nr_inherits;
 	struct extmnt extmnt;	/* --external mnt[...] (driver/extmnt.c) */
+	const char *extveth[NETNS_EXT_MAX];	/* --external veth[IF] (dump), veth[IF]:OUTSIDE (restore), as given */
+	int nr_extveth;
 	const char *root;	/* --root PATH (restore): the root of the tree's mount namespace */
 	enum drv_verify { DRV_VERIFY_FAIL, DRV_VERIFY_WARN, DRV_VERIFY_OFF } verify;	/* --verify=MODE, --no-verify */
 	bool verify_pages;	/* --verify=pages */

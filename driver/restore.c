@@ -70,7 +70,7 @@ static void restore_say_pty(const uint8_t *data, uint32_t len, void *arg)
 static void restore_usage(void)
 {
 	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--shell-job] [--inherit-fd fd[N]:KEY]...\n"
-	       "                     [--external mnt[NAME]:PATH]... [--root PATH] [--tcp-close] [-v N] [-o LOG]\n"
+	       "                     [--external mnt[NAME]:PATH]... [--external veth[IF]:OUTSIDE]... [--root PATH] [--tcp-close] [-v N] [-o LOG]\n"
 	       "                     [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
@@ -81,6 +81,7 @@ static void restore_usage(void)
 	       "                  socket:[INODE], pipe:[INODE] (as amber show DIR lists them) or a path\n"
 	       "  --shell-job     the tree's terminal is the one amber runs on\n"
 	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n"
+	       "  --external veth[IFNAME]:OUTSIDE  make the peer of the tree's veth IFNAME here, named OUTSIDE\n"
 	       "  --root PATH     the root of the tree's mount namespace is PATH, not what it was at dump\n"
 	       "  --allow-untrusted-dir  restore from a directory another user owns or others can write\n"
 	       "  --verify=MODE   check the restored tree against the images before it runs: fail (the\n"
@@ -227,6 +228,8 @@ static int restore_tasks_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 {
 	int ret = restore_pidns_arg(c, a, e);
 
+	if (ret == 0)
+		ret = pl_arg_each(a, "--external", c->o->extveth, c->o->nr_extveth, e);
 	if (ret == 0 && c->o->shell_job)
 		ret = pl_fd(a, FD_NAME_TTY, ((struct restore_state *)c->cmd)->shell_tty, FD_DEF_TTY, e);
 	return ret;

@@ -44,7 +44,7 @@ static const struct image_kind image_kind_table[] = {
 	{ "tmpfs",     0x544d5001, &tmpfs_file_entry__descriptor, "contents of a tmpfs only the tree had" },
 	{ "utsns",     0x55545301, &utsns_entry__descriptor,     "UTS namespaces the tree made: which tasks, hostname, domainname" },
 	{ "ipcns",     0x49504301, &ipcns_entry__descriptor,     "IPC namespaces the tree made (empty ones): which tasks" },
-	{ "netns",     0x4e455401, &netns_entry__descriptor,     "network namespaces the tree made (loopback only): which tasks, lo up or down" },
+	{ "netns",     0x4e455401, &netns_entry__descriptor,     "network namespaces the tree made: which tasks, devices, addresses, routes, sysctls" },
 	{ NULL, 0, NULL, NULL },
 };
 

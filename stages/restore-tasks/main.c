@@ -11,7 +11,11 @@
  *	network namespaces again from utsns.img, ipcns.img and netns.img (ns.c:
  *	a short-lived child unshares each, sets the dumped hostname and
  *	domainname, or lo up if it was, and the stage keeps an fd of it; an
- *	IPC namespace is new and empty).
+ *	IPC namespace is new and empty); then children that enter the new
+ *	network namespaces make their veth devices (a pair between two of
+ *	them at once; one whose peer was outside the tree with the peer in
+ *	the stage's own namespace, named by --external veth[IFNAME]:OUTSIDE), set sysctls, MTU, MAC and flags, add addresses and
+ *	routes (images/netns.h), and wait for the carriers to settle.
  *
  *	Processes. It creates every process on stdin (parents first) with its
  *	old pid (clone3 set_tid): the stage forks the root, every task forks
@@ -77,6 +81,10 @@
  *	its dumped pid; amber's small init (pid 1) reaps orphans and exits with
  *	the root's status. Implied when the dumped root was pid 1 of its own
  *	namespace: then the root itself is the new namespace's init.
+ *	--external veth[IFNAME]:OUTSIDE (any number): the peer of the tree's
+ *	veth IFNAME, outside the tree at dump, is made in the stage's own
+ *	network namespace as OUTSIDE (down); without it such a veth fails
+ *	the restore naming it.
  *
  * Outputs	stdout: a 'restored' record per live process (pid as the driver
  *	sees it; zombies and helpers have none), one with ns_init for amber's
@@ -125,11 +133,26 @@ static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
 		o->pidns = true;
 		return 0;
 	}
+	if (opt == 'E') {
+		int ret;
+
+		if (o->nr_ext >= NETNS_EXT_MAX)
+			return err_set(e, EXIT_USAGE, "more than %d --external veth[]", NETNS_EXT_MAX);
+		if ((ret = netns_ext_parse(arg, true, &o->ext[o->nr_ext], e)) < 0) {
+			e->exit_code = EXIT_USAGE;
+			return ret;
+		}
+		if (ret == 0)
+			return err_set(e, EXIT_USAGE, "--external '%s': restore-tasks takes only veth[IFNAME]:OUTSIDE", arg);
+		o->nr_ext++;
+		return 0;
+	}
 	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option rt_options[] = {
 	{ "pidns", no_argument, NULL, 'P' },
+	{ "external", required_argument, NULL, 'E' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -154,12 +177,13 @@ int main(int argc, char **argv)
 		.syscalls = restore_tasks_syscalls,
 		.ioctls = restore_tasks_ioctls,
 		.confine_late = true,
-		.usage = "      --pidns            restore into a new pid namespace (implied when the root was pid 1)",
+		.usage = "      --pidns            restore into a new pid namespace (implied when the root was pid 1)\n"
+			 "      --external veth[IFNAME]:OUTSIDE  make the peer of veth IFNAME, outside the tree, as OUTSIDE here",
 		.options = rt_options,
 		.parse_option = rt_parse_option,
 		.run = restore_tasks_run,
 	};
-	struct rt_opts opts = { false };
+	static struct rt_opts opts;
 
 	return stage_main(&desc, &opts, argc, argv);
 }

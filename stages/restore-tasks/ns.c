@@ -6,7 +6,8 @@
  * hostname and domainname (an IPC namespace starts empty, as it was
  * dumped; a network namespace has only lo, which it sets up if it was), and
  * sends it back as an fd (lib/nschild.h); then it exits and the stage's fd
- * keeps the namespace. Each task enters its namespace with
+ * keeps the namespace. Once every network namespace exists, more children
+ * enter each to make its devices, then to set them up (rt_net_setup). Each task enters its namespace with
  * setns before it forks its children (fork.c), so they inherit it unless
  * they have their own; a task the images do not list goes back to the
  * stage's own namespace (which it started in anyway). The stage itself
@@ -22,6 +23,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "images/netns.h"
 #include "images/ns.pb-c.h"
 #include "lib/exitcodes.h"
 #include "lib/cleanup.h"
@@ -103,6 +105,51 @@ static int rt_ns_make(int type, const char *kind, const UtsnsEntry *u, const Net
 	return 0;
 }
 
+/* What a child setting up one new network namespace is given. */
+struct rt_net_arg {
+	const NetnsEntry *const *all;
+	const int *fds;
+	int nr, self;
+	const struct rt_opts *o;
+	int outside_fd;		/* the stage's own network namespace */
+	int pass;		/* 0: make its devices; 1: set them up; 2: wait for them to settle */
+};
+
+/* In a child in the new namespace all[self]: its devices, or their set-up. */
+static int rt_net_child(void *arg, struct nschild_reply *reply, struct err *e)
+{
+	const struct rt_net_arg *a = arg;
+
+	if (a->pass == 2)
+		return netns_settle(a->all[a->self], e);
+	return a->pass ? netns_configure(a->all[a->self], e)
+		       : netns_make_links(a->all, a->fds, a->nr, a->self, a->o->ext, a->o->nr_ext, a->outside_fd, e);
+}
+
+/* Fills the new network namespaces fds[i] of all[i]: every device first
+ * (a veth pair may join two of them), then their set-up, then a wait for
+ * the kernel to catch up with their carriers. */
+static int rt_net_setup(const NetnsEntry *const *all, const int *fds, int nr, const struct rt_opts *o, struct err *e)
+{
+	_cleanup_close_ int own = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (own < 0)
+		return err_errno(e, "open '/proc/self/ns/net'");
+	for (int pass = 0; pass < 3; pass++)
+		for (int i = 0; i < nr; i++) {
+			struct rt_net_arg a = { all, fds, nr, i, o, own, pass };
+			struct nschild_ns ns = { fds[i], CLONE_NEWNET, NULL };
+			char what[96];
+
+			snprintf(what, sizeof(what), "%s of network namespace net:[%llu]",
+				 pass == 2 ? "wait for the devices" : pass ? "set up the devices" : "make the devices", (unsigned long long)all[i]->id);
+			if ((ret = nschild_run(what, &ns, 1, rt_net_child, &a, NULL, e)) < 0)
+				return ret;
+		}
+	return 0;
+}
+
 /* Where task t keeps the fd of its namespace of type. */
 static int *rt_ns_fd_of(struct rt_task *t, int type)
 {
@@ -111,13 +158,18 @@ static int *rt_ns_fd_of(struct rt_task *t, int type)
 
 /* Reads one image of namespaces (none if it is missing) and gives every
  * task listed the fd of its new namespace, the others the stage's own. */
-static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, struct err *e)
+static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, const struct rt_opts *o, struct err *e)
 {
 	char name[32], self[32];
 	struct image img;
 	ProtobufCMessage *msg;
-	int ret, own;
+	int ret, own, nr_net = 0;
 	bool any = false;
+	_cleanup_free_ const NetnsEntry **nets = calloc(RT_MAX_NS, sizeof(*nets));
+	_cleanup_free_ int *net_fds = calloc(RT_MAX_NS, sizeof(*net_fds));
+
+	if (!nets || !net_fds)
+		return err_errno(e, "read '%sns.img'", kind);
 
 	snprintf(name, sizeof(name), "%sns.img", kind);
 	snprintf(self, sizeof(self), "%sns", kind);
@@ -152,18 +204,29 @@ static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, 
 				*rt_ns_fd_of(t, type) = fd;
 		}
 		if (ret == 0) {
-			pr_info("%s namespace %s:[%llu] made again for %zu processes%s%s%s%s", kind, kind, (unsigned long long)id, np,
-				u ? ": hostname '" : "", u ? u->hostname : "", u ? "'" : "", nn ? (nn->lo_up ? ", lo up" : ", lo down") : "");
+			pr_info("%s namespace %s:[%llu] made again for %zu processes%s%s%s%s%s", kind, kind, (unsigned long long)id, np,
+				u ? ": hostname '" : "", u ? u->hostname : "", u ? "'" : "", nn ? (nn->lo_up ? ", lo up" : ", lo down") : "",
+				nn && nn->n_links > 1 ? ", with its devices" : "");
 			p->ns_fds[p->nr_ns_fds++] = fd;
 			any = true;
 		} else if (fd >= 0) {
 			close(fd);
 		}
-		protobuf_c_message_free_unpacked(msg, NULL);
+		if (ret == 0 && nn) {
+			/* kept until every namespace of the image exists */
+			nets[nr_net] = nn;
+			net_fds[nr_net++] = fd;
+		} else {
+			protobuf_c_message_free_unpacked(msg, NULL);
+		}
 		if (ret < 0)
 			break;
 	}
 	image_close(&img);
+	if (ret == 0 && nr_net)
+		ret = rt_net_setup(nets, net_fds, nr_net, o, e);
+	for (int i = 0; i < nr_net; i++)
+		protobuf_c_message_free_unpacked((ProtobufCMessage *)nets[i], NULL);
 	if (ret < 0 || !any)
 		return ret;
 	snprintf(self, sizeof(self), "/proc/self/ns/%s", kind);
@@ -179,15 +242,16 @@ static int rt_ns_load(int dirfd, struct rt_plan *p, const char *kind, int type, 
 	return 0;
 }
 
-int rt_ns_plan(int dirfd, struct rt_plan *p, struct err *e)
+int rt_ns_plan(int dirfd, struct rt_plan *p, const struct rt_opts *o, struct err *e)
 {
 	int ret;
 
 	for (int i = 0; i < p->nr; i++)
 		p->tasks[i].uts_fd = p->tasks[i].ipc_fd = p->tasks[i].net_fd = -1;
-	if ((ret = rt_ns_load(dirfd, p, "uts", CLONE_NEWUTS, e)) < 0 || (ret = rt_ns_load(dirfd, p, "ipc", CLONE_NEWIPC, e)) < 0)
+	if ((ret = rt_ns_load(dirfd, p, "uts", CLONE_NEWUTS, o, e)) < 0 ||
+	    (ret = rt_ns_load(dirfd, p, "ipc", CLONE_NEWIPC, o, e)) < 0)
 		return ret;
-	return rt_ns_load(dirfd, p, "net", CLONE_NEWNET, e);
+	return rt_ns_load(dirfd, p, "net", CLONE_NEWNET, o, e);
 }
 
 void rt_ns_free(struct rt_plan *p)

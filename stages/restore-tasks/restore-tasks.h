@@ -2,6 +2,7 @@
 #ifndef AMBER_STAGE_RESTORE_TASKS_H
 #define AMBER_STAGE_RESTORE_TASKS_H
 
+#include "images/netns.h"
 #include <stdatomic.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -175,6 +176,8 @@ struct rt_plan {
 
 struct rt_opts {
 	bool pidns;
+	struct netns_ext ext[NETNS_EXT_MAX];	/* --external veth[IF]:OUTSIDE */
+	int nr_ext;
 };
 
 /* run.c: with --shell-job, gives the terminal tty to the restored root's
@@ -249,7 +252,7 @@ int rt_release(struct rt_task *t, struct err *e);
 /* ns.c: makes the tree's own UTS, IPC and network namespaces again
  * (utsns.img, ipcns.img, netns.img) and sets each task's uts_fd, ipc_fd
  * and net_fd, before any task exists; closes them. */
-int rt_ns_plan(int dirfd, struct rt_plan *p, struct err *e);
+int rt_ns_plan(int dirfd, struct rt_plan *p, const struct rt_opts *o, struct err *e);
 void rt_ns_free(struct rt_plan *p);
 
 /* procmnt.c: with a new pid namespace, finds the tree's proc mounts that

@@ -410,7 +410,7 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	if (ret == 0)
 		ret = rt_procmnt_plan(ctx->dir_fd, &p, e);
 	if (ret == 0)
-		ret = rt_ns_plan(ctx->dir_fd, &p, e);
+		ret = rt_ns_plan(ctx->dir_fd, &p, o, e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	/* Every task it forks exists: from here on the stage is confined,

@@ -33,17 +33,20 @@
  *	and domainname read by a child that enters it), an IPC namespace in
  *	ipcns.img if it is empty (no System V object, no POSIX message
  *	queue; one that holds any is refused naming them by kind, key and
- *	id or name), a network namespace in netns.img if it has nothing but
- *	lo (whether lo is up is asked from inside it) and no process in it
- *	holds a socket (else refused naming the other interface, or the pid
- *	and fd); a user, cgroup or time namespace of its own is refused,
+ *	id or name), a network namespace in netns.img with its loopback and
+ *	veth devices, addresses, routes and sysctls (read with rtnetlink by a
+ *	child that enters it; another kind of device, a veth to outside the
+ *	tree that no --external veth[IFNAME] names, a multipath route, or a socket of the tree in it is refused,
+ *	naming the namespace and the device, or the pid and fd); a user, cgroup or time namespace of its own is refused,
  *	naming pid, namespace (e.g. user:[4026532...]) and what to do, as is
  *	a thread in other namespaces than its process. A refusal comes before
  *	anything else is dumped, and the tree is resumed. seize then stays
  *	alive as the tracer, holding the tree stopped, until the driver says
  *	on the control fd what to do with it.
  *
- * Inputs	-t PID; stdin is not read. A test hook: with
+ * Inputs	-t PID; --external veth[IFNAME] (any number): a veth of a network
+ *	namespace of the tree whose peer is outside it, recorded as such
+ *	rather than refused; stdin is not read. A test hook: with
  *	AMBER_TEST_SEIZE_DIE_AFTER=N in its environment seize SIGKILLs itself
  *	just after its Nth step that changes or stops a thread of the tree
  *	(tests/e2e/t015-seize-killed.sh).
@@ -88,11 +91,26 @@ static int seize_parse_option(void *opts, int opt, const char *arg, struct err *
 
 	if (opt == 't')
 		return stage_parse_int("-t", arg, 1, 1 << 30, &o->pid, e);
+	if (opt == 'E') {
+		int ret;
+
+		if (o->nr_ext >= NETNS_EXT_MAX)
+			return err_set(e, EXIT_USAGE, "more than %d --external veth[]", NETNS_EXT_MAX);
+		if ((ret = netns_ext_parse(arg, false, &o->ext[o->nr_ext], e)) < 0) {
+			e->exit_code = EXIT_USAGE;
+			return ret;
+		}
+		if (ret == 0)
+			return err_set(e, EXIT_USAGE, "--external '%s': seize takes only veth[IFNAME]", arg);
+		o->nr_ext++;
+		return 0;
+	}
 	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option seize_options[] = {
 	{ "tree", required_argument, NULL, 't' },
+	{ "external", required_argument, NULL, 'E' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -101,7 +119,8 @@ int main(int argc, char **argv)
 	static const struct stage_desc desc = {
 		.name = "seize",
 		.summary = "stop the process tree of -t PID with ptrace, write pstree.img and core-TID.img, hold it until released",
-		.usage = "  -t, --tree PID         root of the tree to dump",
+		.usage = "  -t, --tree PID         root of the tree to dump\n"
+			 "      --external veth[IFNAME]  the veth IFNAME of a network namespace of the tree has its peer outside",
 		.optional_fds = { FD_NAME_CONTROL },
 		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_DAC_READ_SEARCH },
 		.nr_caps = 5,

@@ -7,6 +7,8 @@
  * (utsns.img, ipcns.img) or refused here, before anything else is dumped,
  * so the tree is resumed untouched (seize_run releases it on any error). */
 #include <dirent.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <inttypes.h>
 #include <net/if.h>
 #include <stdio.h>
@@ -15,10 +17,13 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "images/netns.h"
 #include "images/ns.pb-c.h"
 #include "lib/cleanup.h"
+#include "lib/exitcodes.h"
 #include "lib/grow.h"
 #include "lib/log.h"
+#include "lib/nschild.h"
 #include "lib/nsinfo.h"
 #include "stages/seize/seize.h"
 
@@ -80,36 +85,76 @@ static const struct {
 			       "a restore cannot make again); start the tree without unshare -T" },
 };
 
-/* A network namespace of the tree's own is supported with nothing but its
- * loopback interface; otherwise the refusal names its interfaces. */
-static int seize_ns_check_net(const struct seize_ns *ns, uint64_t self, bool *lo_up, struct err *e)
+/* What the child reading a network namespace is given. */
+struct seize_net_arg {
+	const struct seize_ns *ns;
+	const struct netns_other *others;
+	int nr;
+	const struct seize_opts *o;	/* its --external veth[] */
+};
+
+/* In a child in the namespace: its devices, addresses, routes and
+ * sysctls (images/netns.h), packed and sent back. */
+static int seize_net_child(void *arg, struct nschild_reply *reply, struct err *e)
 {
-	struct nsinfo_link links[SEIZE_NS_SHOW];
-	char names[SEIZE_NS_SHOW * 34] = "";
-	unsigned flags = 0;
-	int n = nsinfo_read_links(ns->host_pid, links, SEIZE_NS_SHOW, e), ret;
+	const struct seize_net_arg *a = arg;
+	NetnsEntry ne = NETNS_ENTRY__INIT;
+	uint8_t *buf;
+	size_t len;
+	int ret;
 
-	if (n < 0)
-		return n;
-	for (int i = 0; i < n && i < SEIZE_NS_SHOW; i++)
-		snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s", i ? ", " : "", links[i].name);
-	if (n != 1 || strcmp(links[0].name, "lo")) {
-		const char *extra = "";
-
-		for (int i = 0; i < n && i < SEIZE_NS_SHOW && !*extra; i++)
-			if (strcmp(links[i].name, "lo"))
-				extra = links[i].name;
-		return err_input(e, "pid %d is in network namespace net:[%" PRIu64 "], not amber's net:[%" PRIu64 "], "
-				 "with interfaces %s%s; only a network namespace with nothing but its loopback interface "
-				 "is supported: interface '%s' (its addresses and routes) cannot be restored; "
-				 "remove it or start the tree without unshare -n",
-				 ns->host_pid, ns->ino, self, n ? names : "(none)", n > SEIZE_NS_SHOW ? ", ..." : "",
-				 *extra ? extra : "lo (missing)");
-	}
-	if ((ret = nsinfo_read_link_flags(ns->host_pid, "lo", &flags, e)) < 0)
+	ne.id = a->ns->ino;
+	if ((ret = netns_collect(&ne, a->ns->host_pid, a->others, a->nr, a->o->ext, a->o->nr_ext, e)) < 0)
 		return ret;
-	*lo_up = flags & IFF_UP;
-	return 0;
+	len = netns_entry__get_packed_size(&ne);
+	if (!(buf = malloc(len ? len : 1)))
+		return err_errno(e, "pack network namespace net:[%" PRIu64 "]", ne.id);
+	netns_entry__pack(&ne, buf);
+	return nschild_send(reply, buf, len, e);
+}
+
+/* Reads every network namespace of the tree (the tree's others open for
+ * each child, to name where a veth's peer is) into out[i]. */
+static int seize_ns_read_net(const struct seize_ns_set *net, const struct seize_opts *o, NetnsEntry **out,
+			     struct err *e)
+{
+	_cleanup_free_ struct netns_other *others = calloc(net->nr ? net->nr : 1, sizeof(*others));
+	int ret = 0;
+
+	if (!others)
+		return err_errno(e, "remember the network namespaces");
+	for (int i = 0; i < net->nr; i++)
+		others[i].fd = -1;
+	for (int i = 0; ret == 0 && i < net->nr; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/ns/net", net->v[i].host_pid);
+		others[i].id = net->v[i].ino;
+		if ((others[i].fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+			ret = err_errno(e, "open '%s'", path);
+	}
+	for (int i = 0; ret == 0 && i < net->nr; i++) {
+		struct seize_net_arg a = { &net->v[i], others, net->nr, o };
+		struct nschild_ns ns = { others[i].fd, CLONE_NEWNET, NULL };
+		struct nschild_result res;
+		char what[96];
+
+		snprintf(what, sizeof(what), "read network namespace net:[%" PRIu64 "] of pid %d", net->v[i].ino,
+			 net->v[i].host_pid);
+		if ((ret = nschild_run(what, &ns, 1, seize_net_child, &a, &res, e)) < 0)
+			break;
+		if (!(out[i] = netns_entry__unpack(NULL, res.len, (const uint8_t *)res.data)))
+			ret = err_set(e, EXIT_SYSTEM, "%s: a malformed answer", what);
+		nschild_result_free(&res);
+		if (ret == 0)
+			pr_info("network namespace net:[%" PRIu64 "] of pid %d: %zu devices, %zu addresses, %zu routes, "
+				"%zu sysctls", net->v[i].ino, net->v[i].host_pid, out[i]->n_links, out[i]->n_addrs,
+				out[i]->n_routes, out[i]->n_sysctls);
+	}
+	for (int i = 0; i < net->nr; i++)
+		if (others[i].fd >= 0)
+			close(others[i].fd);
+	return ret;
 }
 
 /* A process in a network namespace of the tree's own may hold no socket:
@@ -188,6 +233,20 @@ static int seize_ns_check_ipc(const struct seize_ns *ns, struct err *e)
 			 ns->host_pid, ns->ino, n, n == 1 ? "" : "s", what, n > SEIZE_NS_SHOW ? ", ..." : "");
 }
 
+/* The network namespaces read, to free. */
+struct seize_ns_nets {
+	NetnsEntry **v;
+	int nr;
+};
+
+static void seize_ns_nets_free(struct seize_ns_nets *n)
+{
+	for (int i = 0; i < n->nr; i++)
+		if (n->v[i])
+			netns_entry__free_unpacked(n->v[i], NULL);
+	free(n->v);
+}
+
 /* Writes utsns.img, or removes an earlier dump's if the tree has none. */
 static int seize_ns_write_uts(int dirfd, const struct seize_ns_set *s, struct err *e)
 {
@@ -221,8 +280,8 @@ static int seize_ns_write_uts(int dirfd, const struct seize_ns_set *s, struct er
 }
 
 /* Writes ipcns.img or netns.img (every namespace in s checked: empty, or
- * loopback only with lo_up[i]), or removes an earlier dump's. */
-static int seize_ns_write_plain(int dirfd, const char *kind, const struct seize_ns_set *s, const bool *lo_up, struct err *e)
+ * read into nets[i]), or removes an earlier dump's. */
+static int seize_ns_write_plain(int dirfd, const char *kind, const struct seize_ns_set *s, NetnsEntry **nets, struct err *e)
 {
 	bool is_net = !strcmp(kind, "net");
 	char name[32], image_kind[16];
@@ -239,11 +298,15 @@ static int seize_ns_write_plain(int dirfd, const char *kind, const struct seize_
 		IpcnsEntry ie = IPCNS_ENTRY__INIT;
 		NetnsEntry ne = NETNS_ENTRY__INIT;
 
-		ie.id = ne.id = s->v[i].ino;
-		ie.n_pids = ne.n_pids = s->v[i].nr;
-		ie.pids = ne.pids = s->v[i].pids;
-		if (is_net)
-			ne.lo_up = lo_up[i];
+		ie.id = s->v[i].ino;
+		ie.n_pids = s->v[i].nr;
+		ie.pids = s->v[i].pids;
+		if (is_net) {
+			ne = *nets[i];
+			ne.id = s->v[i].ino;
+			ne.n_pids = s->v[i].nr;
+			ne.pids = s->v[i].pids;
+		}
 		ret = image_write(&img, is_net ? &ne.base : &ie.base, e);
 	}
 	if (ret < 0) {
@@ -265,10 +328,10 @@ static int seize_ns_self(const char *kind, uint64_t *ino, struct err *e)
 	return ret;
 }
 
-int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
+int seize_dump_ns(int dirfd, const struct seize_tree *t, const struct seize_opts *o, struct err *e)
 {
 	__attribute__((cleanup(seize_ns_set_free))) struct seize_ns_set uts = { 0 }, ipc = { 0 }, net = { 0 };
-	_cleanup_free_ bool *lo_up = NULL;
+	__attribute__((cleanup(seize_ns_nets_free))) struct seize_ns_nets nets = { NULL, 0 };
 	uint64_t self_uts, self_ipc, self_net, self_ref[ARRAY_SIZE(seize_ns_refused)];
 	int ret;
 
@@ -311,15 +374,15 @@ int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e)
 		if (ino != self_ipc && (ret = seize_ns_add(&ipc, ino, p, e)) < 0)
 			return ret;
 	}
-	if (net.nr && !(lo_up = calloc(net.nr, sizeof(*lo_up))))
+	if (net.nr && !(nets.v = calloc(net.nr, sizeof(*nets.v))))
 		return err_errno(e, "remember the network namespaces");
-	for (int i = 0; i < net.nr; i++)
-		if ((ret = seize_ns_check_net(&net.v[i], self_net, &lo_up[i], e)) < 0)
-			return ret;
+	nets.nr = net.nr;
+	if ((ret = seize_ns_read_net(&net, o, nets.v, e)) < 0)
+		return ret;
 	for (int i = 0; i < ipc.nr; i++)
 		if ((ret = seize_ns_check_ipc(&ipc.v[i], e)) < 0)
 			return ret;
 	if ((ret = seize_ns_write_uts(dirfd, &uts, e)) < 0 || (ret = seize_ns_write_plain(dirfd, "ipc", &ipc, NULL, e)) < 0)
 		return ret;
-	return seize_ns_write_plain(dirfd, "net", &net, lo_up, e);
+	return seize_ns_write_plain(dirfd, "net", &net, nets.v, e);
 }

@@ -134,7 +134,7 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	/* Before anything else: a namespace that cannot be restored refuses
 	 * the dump while the tree is merely stopped. */
 	if (ret == 0)
-		ret = seize_dump_ns(ctx->dir_fd, &t, e);
+		ret = seize_dump_ns(ctx->dir_fd, &t, o, e);
 	for (int i = 0; ret == 0 && i < t.nr; i++) {
 		if (t.procs[i].zombie || t.procs[i].gone)
 			continue;

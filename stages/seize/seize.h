@@ -2,6 +2,7 @@
 #ifndef AMBER_STAGE_SEIZE_H
 #define AMBER_STAGE_SEIZE_H
 
+#include "images/netns.h"
 #include <sys/types.h>
 
 #include "images/core.pb-c.h"
@@ -9,6 +10,8 @@
 
 struct seize_opts {
 	int pid;
+	struct netns_ext ext[NETNS_EXT_MAX];	/* --external veth[IF] */
+	int nr_ext;
 };
 
 struct seize_proc {
@@ -45,7 +48,7 @@ void seize_tree_free(struct seize_tree *t);
 /* ns.c: compares every process's uts, ipc, net, user, cgroup and time
  * namespaces with this stage's; refuses the kinds amber cannot restore
  * (naming pid, namespace and fix), writes utsns.img and ipcns.img. */
-int seize_dump_ns(int dirfd, const struct seize_tree *t, struct err *e);
+int seize_dump_ns(int dirfd, const struct seize_tree *t, const struct seize_opts *o, struct err *e);
 /* core.c: write core-TID.img for every thread of p; j is told of every
  * change made to its threads. */
 struct rjournal;

@@ -3,8 +3,8 @@
 # comes back in new ones, with its hostname and domainname, an empty IPC
 # namespace, a network namespace with lo up or down (seize writes
 # utsns.img, ipcns.img and netns.img, restore-tasks makes them again);
-# what amber cannot restore (a network namespace with another interface
-# or with sockets, a user namespace, an IPC namespace holding objects)
+# what amber cannot restore (a network namespace with sockets (its
+# devices are t064-netns's), a user namespace, an IPC namespace holding objects)
 # refuses the dump, naming the pid and the namespace, and the tree carries
 # on. tests/workloads/utsns checks names, sharing and separateness after
 # the restore.
@@ -53,27 +53,6 @@ testLoopbackDownNetworkNamespace() {
 	e2e_roundtrip_tree utsns netdown
 	e2e_amber_ok show "$T/img/netns.img" || return 0
 	assertContains "$E2E_OUT" '"lo_up": false'
-}
-
-# A network namespace with another interface (an ifb, or a veth pair,
-# whichever the kernel has) is refused, naming pid, namespace and
-# interface; the process is left running.
-testNetworkInterfaceRefused() {
-	e2e_need_amber || return 0
-	e2e_start sh -c "unshare -n sh -c '(ip link add amberx0 type ifb || ip link add amberx0 type veth) 2>/dev/null; echo up >$T/ready; exec sleep 600'"
-	e2e_poll 10 test -s "$T/ready" || { fail "the namespace did not get ready: $(cat "$T/wl.err")"; return 0; }
-	_pid=$(cat /proc/"$E2E_PID"/task/*/children | tr -d ' ')
-	[ -n "$_pid" ] || { fail "no process in the network namespace"; return 0; }
-	if ! grep -q amberx0 "/proc/$_pid/net/dev"; then
-		e2e_skip "no ifb or veth interfaces here"
-		return 0
-	fi
-	_ns=$(readlink "/proc/$_pid/ns/net")
-	e2e_amber_fails "pid $_pid is in network namespace $_ns" dump -t "$_pid" -D "$T/img"
-	assertContains "names the interface" "$E2E_OUT" "interface 'amberx0'"
-	assertContains "says what is supported" "$E2E_OUT" "only a network namespace with nothing but its loopback interface"
-	assertTrue "pid $_pid still runs" "e2e_alive $_pid"
-	assertEquals "not stopped" "" "$(grep -E '^State:.*[tT]' "/proc/$_pid/status")"
 }
 
 # A socket in a network namespace of the tree's own is refused naming pid

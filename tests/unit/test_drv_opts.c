@@ -122,12 +122,32 @@ static void opts_usage_errors(void)
 	CHECK_INT(PARSE(&o, err, "dump", "--help"), -1);
 }
 
+/* --external veth[IF] at dump and veth[IF]:OUTSIDE at restore go to
+ * extveth (for seize and restore-tasks); the wrong shape is a usage error. */
+static void opts_external_veth(void)
+{
+	struct drv_opts o;
+	char err[1024];
+
+	CHECK_INT(PARSE(&o, err, "dump", "-t", "1", "-D", "/tmp", "--external", "veth[eth0]", "--external", "mnt[/a]:b"), 0);
+	CHECK_INT(o.nr_extveth, 1);
+	CHECK_STR(o.extveth[0], "veth[eth0]");
+	CHECK_INT(o.extmnt.nr, 1);
+	CHECK_INT(PARSE(&o, err, "restore", "-D", "/tmp", "--external", "veth[eth0]:vout0"), 0);
+	CHECK_INT(o.nr_extveth, 1);
+	CHECK_INT(PARSE(&o, err, "restore", "-D", "/tmp", "--external", "veth[eth0]"), EXIT_USAGE);
+	CHECK_CONTAINS(err, "want veth[IFNAME]:OUTSIDE_IFNAME");
+	CHECK_INT(PARSE(&o, err, "dump", "-t", "1", "-D", "/tmp", "--external", "veth[eth0]:x"), EXIT_USAGE);
+	CHECK_CONTAINS(err, "at dump, want veth[IFNAME] alone");
+}
+
 static const struct unit_case cases[] = {
 	UNIT_CASE(opts_dump_refuses_other_commands_options),
 	UNIT_CASE(opts_restore_and_gc_refuse_dump_options),
 	UNIT_CASE(opts_each_command_takes_its_own),
 	UNIT_CASE(opts_table),
 	UNIT_CASE(opts_usage_errors),
+	UNIT_CASE(opts_external_veth),
 };
 
 UNIT_MAIN(cases)
