@@ -385,6 +385,10 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 		}
 		syscall(SYS_close_range, 100, ~0U, 0);
 		signal(SIGPIPE, SIG_DFL);
+		/* The test hook kills the stage here, before it can run: killed
+		 * from the parent, a fast stage may have exited with 0 first. */
+		if (r->fail_stage && !strcmp(r->fail_stage, name))
+			raise(SIGKILL);
 		execv(path, argv);
 		fprintf(stderr, "(  0.000000) %s: E: exec '%s': %s\n", name, path, strerror(errno));
 		_exit(EXIT_SYSTEM);
@@ -394,10 +398,8 @@ int run_start(struct run *r, struct run_stage *s, const char *name, const char *
 	close(errp[1]);
 	s->out_fd = out[0];
 	s->err_fd = errp[0];
-	if (r->fail_stage && !strcmp(r->fail_stage, name)) {
-		pr_warn("AMBER_TEST_FAIL_STAGE: killing stage '%s' as asked", name);
-		run_kill(s);
-	}
+	if (r->fail_stage && !strcmp(r->fail_stage, name))
+		pr_warn("AMBER_TEST_FAIL_STAGE: stage '%s' killed as asked", name);
 	return 0;
 }
 
