@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "lib/proc.h"
 #include "images/inventory.pb-c.h"
 #include "ipc/fdpass.h"
 #include "ipc/fds.h"
@@ -280,14 +281,47 @@ static void rt_rollback(struct rt_plan *p)
 		kill(p->init_host, SIGKILL);
 	if (p->root_host > 0)
 		kill(p->root_host, SIGKILL);
-	for (int i = p->nr - 1; i >= 0 && !p->pidns; i--) {
-		if (p->tasks[i].pid > 0 || (p->shared && atomic_load(&p->shared->slot[i].created))) {
+	/* Which tasks exist: those seen or flagged created, and any whose
+	 * parent is this stage or such a task (one forked a moment ago has not
+	 * flagged itself yet). Found before anything is killed: a killed
+	 * task's children move to the driver, and a pid of the plan held by
+	 * a process that is not the tree's (the pid was taken) is left alone. */
+	bool *mine = p->pidns ? NULL : calloc(p->nr + 1, sizeof(*mine));
+
+	for (int grew = 1; mine && grew;) {
+		grew = 0;
+		for (int i = 0; i < p->nr; i++) {
+			struct proc_status st;
+			struct err ignored;
+			bool parent_mine = false;
+
+			if (mine[i])
+				continue;
+			if (p->tasks[i].pid > 0 || (p->shared && atomic_load(&p->shared->slot[i].created))) {
+				mine[i] = true;
+				grew = 1;
+				continue;
+			}
+			if (proc_read_status(p->tasks[i].pe->pid, 0, &st, &ignored) < 0)
+				continue;
+			parent_mine = st.ppid == getpid();
+			for (int k = 0; k < p->nr && !parent_mine; k++)
+				parent_mine = mine[k] && (uint32_t)st.ppid == p->tasks[k].pe->pid;
+			if (parent_mine) {
+				mine[i] = true;
+				grew = 1;
+			}
+		}
+	}
+	for (int i = p->nr - 1; mine && i >= 0; i--) {
+		if (mine[i]) {
 			pid_t pid = p->tasks[i].pe->pid;
 
 			kill(pid, SIGKILL);
 			pr_info("rolled back: killed task %d", pid);
 		}
 	}
+	free(mine);
 	/* Tasks whose parent died before them are the driver's (a child
 	 * subreaper) once this stage has let go of them: it reaps them. */
 	rt_reap_all();
