@@ -61,6 +61,9 @@ void df_free(struct df *c)
 	free(c->pipes);
 	free(c->fifos);
 	free(c->pty_masters);
+	free((pid_t *)c->all_pids);
+	c->all_pids = NULL;
+	c->nr_all_pids = 0;
 	free(c->memfds);
 	free(c->owners);
 	c->owners = NULL;

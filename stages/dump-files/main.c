@@ -193,17 +193,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	c.nr_all_pids = nr;
 	c.in_tasks = tasks;
 	c.nr_in_tasks = nr;
-	{
-		pid_t *pids = calloc(nr ? nr : 1, sizeof(*pids));
-
-		if (!pids)
-			ret = err_errno(e, "list the tasks");
-		for (int i = 0; pids && i < nr; i++)
-			pids[i] = tasks[i].host;
-		if (pids)
-			ret = df_pty_scan(&c, pids, nr, e);
-		free(pids);
-	}
+	ret = df_pty_scan(&c, c.all_pids, nr, e);
 	for (int i = 0; ret == 0 && i < nr; i++)
 		ret = df_task(&c, tasks[i].host, tasks[i].pid, e);
 	if (ret == 0)
