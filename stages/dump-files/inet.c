@@ -375,9 +375,10 @@ static int df_tcp_holder(struct df *c, uint64_t ino)
 			link[n] = 0;
 			if (strcmp(link, want))
 				continue;
+			/* The entry lives in d's buffer: read it before closing d. */
+			fd = atoi(de->d_name);
 			closedir(d);
-			fd = df_getfd(c, c->all_pids[i], atoi(de->d_name), &ignored);
-			return fd;
+			return df_getfd(c, c->all_pids[i], fd, &ignored);
 		}
 		closedir(d);
 	}
