@@ -102,7 +102,7 @@ static int vf_pty(struct vf *v, const char *who, const RegFileEntry *f, const st
 }
 
 /* One descriptor that both the images and the process have. */
-static int vf_fd(struct vf *v, const struct vf_task *t, const FdinfoEntry *d, bool same_ns, struct err *e)
+static int vf_fd(struct vf *v, const struct vf_task *t, const FdinfoEntry *d, struct err *e)
 {
 	const RegFileEntry *f = d->id < v->nr_files ? v->files[d->id] : NULL;
 	struct proc_fdinfo fi;
@@ -141,7 +141,7 @@ static int vf_fd(struct vf *v, const struct vf_task *t, const FdinfoEntry *d, bo
 		snprintf(what, sizeof(what), "%s (file %u, '%s'): position", who, d->id, f->path);
 		vf_num(v, what, f->pos, fi.pos);
 	}
-	if (vf_same_inode(v, f, same_ns)) {
+	if (vf_same_inode(v, f, t->same_ns)) {
 		snprintf(what, sizeof(what), "%s (file %u, '%s'): device", who, d->id, f->path);
 		vf_hex(v, what, f->dev, st.st_dev);
 		snprintf(what, sizeof(what), "%s (file %u, '%s'): inode", who, d->id, f->path);
@@ -156,7 +156,6 @@ static int vf_fs(struct vf *v, const struct vf_task *t, struct err *e)
 	FsEntry *fs = NULL;
 	struct proc_status st;
 	char name[64], what[96], now[4096];
-	struct stat ns;
 	int ret;
 
 	snprintf(name, sizeof(name), "fs-%u.img", t->pe->pid);
@@ -170,8 +169,7 @@ static int vf_fs(struct vf *v, const struct vf_task *t, struct err *e)
 		snprintf(what, sizeof(what), "pid %u: umask", t->pe->pid);
 		vf_hex(v, what, fs->umask, st.umask);
 	}
-	snprintf(name, sizeof(name), "/proc/%d/ns/mnt", t->host);
-	if (stat(name, &ns) == 0 && ns.st_ino == v->mntns) {
+	if (t->same_ns) {
 		vf_link(t->host, "cwd", now, sizeof(now));
 		snprintf(what, sizeof(what), "pid %u: working directory", t->pe->pid);
 		vf_str(v, what, fs->cwd, now);
@@ -191,12 +189,6 @@ int vf_fds(struct vf *v, const struct vf_task *t, struct err *e)
 	char name[64];
 	int nr, ret, seen = 0;
 
-	char path[64];
-	struct stat ns;
-	bool same_ns;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", t->host);
-	same_ns = stat(path, &ns) == 0 && ns.st_ino == v->mntns;
 	if ((ret = proc_list_fds(t->host, &fds, &nr, e)) < 0)
 		return ret;
 	snprintf(name, sizeof(name), "fdinfo-%u.img", t->pe->pid);
@@ -213,7 +205,7 @@ int vf_fds(struct vf *v, const struct vf_task *t, struct err *e)
 		vf_checked(v);
 		if (seen < nr && (uint32_t)fds[seen] == d->fd) {
 			seen++;
-			ret = vf_fd(v, t, d, same_ns, e);
+			ret = vf_fd(v, t, d, e);
 		} else {
 			vf_diff(v, "pid %u fd %u: dumped, not restored", t->pe->pid, d->fd);
 		}

@@ -8,17 +8,6 @@
 #include "images/image.h"
 #include "stages/verify/verify.h"
 
-/* Whether t lives in this stage's mount namespace: only then do paths
- * read here name what the process sees (else device and inode do). */
-static bool vf_same_mntns(const struct vf *v, const struct vf_task *t)
-{
-	char path[64];
-	struct stat st;
-
-	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", t->host);
-	return stat(path, &st) == 0 && st.st_ino == v->mntns;
-}
-
 static bool vf_file_kind(VmaKind k)
 {
 	return k == VMA_KIND__VMA_FILE_PRIVATE || k == VMA_KIND__VMA_FILE_SHARED;
@@ -89,7 +78,6 @@ int vf_mm(struct vf *v, const struct vf_task *t, struct err *e)
 	struct collect_mm now;
 	MmEntry *d = NULL;
 	char name[64], who[32], what[128];
-	bool same_ns = vf_same_mntns(v, t);
 	size_t i = 0, j = 0;
 	int ret;
 
@@ -122,7 +110,7 @@ int vf_mm(struct vf *v, const struct vf_task *t, struct err *e)
 			snprintf(what, sizeof(what), "%s: auxv word %zu", who, k);
 			vf_hex(v, what, d->auxv[k], r->auxv[k]);
 		}
-		if (same_ns) {
+		if (t->same_ns) {
 			snprintf(what, sizeof(what), "%s: executable", who);
 			vf_str(v, what, d->exe_path, r->exe_path);
 		}
@@ -143,7 +131,7 @@ int vf_mm(struct vf *v, const struct vf_task *t, struct err *e)
 				(unsigned long long)b->end, b->path ? b->path : b->name ? b->name : "anonymous");
 			j++;
 		} else {
-			vf_vma(v, who, a, b, same_ns);
+			vf_vma(v, who, a, b, t->same_ns);
 			i++;
 			j++;
 		}

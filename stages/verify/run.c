@@ -70,6 +70,16 @@ bool vf_in_tree(const struct vf *v, uint32_t pid)
 	return false;
 }
 
+/* Whether the process at host pid lives in this stage's mount namespace. */
+static bool vf_same_mntns(const struct vf *v, pid_t host)
+{
+	char path[64];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "/proc/%d/ns/mnt", host);
+	return host > 0 && stat(path, &st) == 0 && st.st_ino == v->mntns;
+}
+
 /* The made tree, as restore-tasks names it: every record kept. */
 static int vf_read_tasks(struct vf *v, int fd, StreamRecord ***recs, struct err *e)
 {
@@ -93,7 +103,7 @@ static int vf_read_tasks(struct vf *v, int fd, StreamRecord ***recs, struct err 
 			break;
 		}
 		(*recs)[nr++] = rec;
-		v->tasks[v->nr++] = (struct vf_task){ pe, (pid_t)pe->host_pid };
+		v->tasks[v->nr++] = (struct vf_task){ pe, (pid_t)pe->host_pid, vf_same_mntns(v, (pid_t)pe->host_pid) };
 	}
 	stream_in_close(&in);
 	return ret;

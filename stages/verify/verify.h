@@ -22,6 +22,9 @@ struct verify_opts {
 struct vf_task {
 	PstreeEntry *pe;	/* from restore-tasks' 'task' record */
 	pid_t host;		/* its pid as this stage sees it */
+	/* It lives in this stage's mount namespace: only then do paths read
+	 * here name what it sees (else device and inode stand for them). */
+	bool same_ns;
 };
 
 /* The comparison under way. */
