@@ -323,8 +323,8 @@ void df_pipe_check(struct df *c);
 bool df_fifo_match(const char *link, const struct stat *st);
 int df_fifo_describe(struct df *c, struct df_desc *d, struct err *e);
 
-/* sockets.c: unix sockets. */
-int df_unix_describe(struct df *c, struct df_desc *d, struct err *e);
+/* sockets.c: every socket (unix ones here, TCP and UDP in inet.c). */
+int df_socket_describe(struct df *c, struct df_desc *d, struct err *e);
 void df_unix_release(struct df_desc *d);
 /* The device and inode of the directory that holds a path name (len
  * bytes, not terminated) of a unix socket, as restore checks them; false

@@ -268,8 +268,10 @@ static int df_unix_one(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_
 	return df_unix_queue(c, pid, fd, sk, d.type, k, why, e);
 }
 
-/* A socket (any family: one that cannot be restored is refused, with why). */
-int df_unix_describe(struct df *c, struct df_desc *d, struct err *e)
+/* A socket of any family, told apart by SO_DOMAIN: TCP and UDP ones are
+ * inet.c's, unix ones this file's; one that cannot be restored is
+ * refused, with why. */
+int df_socket_describe(struct df *c, struct df_desc *d, struct err *e)
 {
 	uint64_t ino = d->st->st_ino;
 	struct df_usk *k = &d->usk;
