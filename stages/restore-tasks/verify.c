@@ -57,7 +57,7 @@ int rt_verify(const struct rt_plan *p, int fd, struct err *e)
 		ret = err_proto(e, "the verify stage ended its answer without a verdict");
 	if (ret == 0 && !v->ok)
 		ret = err_set(e, EXIT_INPUT, "the restored tree differs from the images in %u field%s (the first: %s); "
-			      "it was removed before it ran: see the verify stage's messages", v->differences,
+			      "it was removed before it ran (restore --verify=warn lets it run); see the verify stage's messages", v->differences,
 			      v->differences == 1 ? "" : "s", v->first ? v->first : "?");
 	if (ret == 0)
 		pr_info("verify: %u fields compared, %u differ%s", v->checked, v->differences,
