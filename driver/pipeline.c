@@ -224,7 +224,7 @@ int pl_run_extra(struct pl_ctx *c, const char *stage, const char *const *args, s
 	int ret;
 
 	memset(&st, 0, sizeof(st));
-	st.out_fd = st.err_fd = st.out_rec = st.log_rec = -1;
+	st.out_fd = st.err_fd = st.out_rec = st.log_rec = st.pid_fd = -1;
 	if ((ret = run_start(c->r, &st, stage, args, NULL, 0, e)) == 0)
 		ret = run_wait(c->r, &self, 1, self, false, e);
 	run_reap(&st, ret < 0);
@@ -341,7 +341,7 @@ int pl_run(const struct pipeline *pl, struct run *r, const struct drv_opts *o, v
 	for (int k = 0; k < PL_MAX_CHANS; k++)
 		c->chan[k][0] = c->chan[k][1] = -1;
 	for (int i = 0; i < PL_MAX_ROWS; i++)
-		c->st[i].out_fd = c->st[i].err_fd = c->st[i].out_rec = c->st[i].log_rec = -1;
+		c->st[i].out_fd = c->st[i].err_fd = c->st[i].out_rec = c->st[i].log_rec = c->st[i].pid_fd = -1;
 	r->failed = NULL;
 	ret = pl_open_chans(c, e);
 	for (int i = 0; ret == 0 && i < pl->nr_rows; i++) {

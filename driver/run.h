@@ -34,6 +34,7 @@ struct run_stage {
 	int index;
 	pid_t pid;
 	int out_fd, err_fd;	/* pipes from the stage, -1 once at EOF */
+	int pid_fd;		/* pidfd of the stage: readable once it exits; -1 if none */
 	int out_rec, log_rec;	/* RUN/NN-NAME.out and .log */
 	uint8_t *out_buf;	/* stdout bytes not yet split into frames */
 	size_t out_len;
