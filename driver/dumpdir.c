@@ -186,6 +186,20 @@ int dumpdir_begin(struct dumpdir *d, const char *images, bool force, struct err 
 	return 0;
 }
 
+/* Writes the file system of 'dir' out to its disk. */
+static int dumpdir_sync(const char *dir, struct err *e)
+{
+	int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	int ret = 0;
+
+	if (fd < 0)
+		return err_errno(e, "open the dump directory '%s' to sync it", dir);
+	if (syncfs(fd) < 0)
+		ret = err_errno(e, "write the dump in '%s' out to its disk (syncfs)", dir);
+	close(fd);
+	return ret;
+}
+
 int dumpdir_commit(struct dumpdir *d, const char *run_dir, struct err *e)
 {
 	size_t fl = strlen(d->final);
@@ -197,8 +211,15 @@ int dumpdir_commit(struct dumpdir *d, const char *run_dir, struct err *e)
 		if (rename(run_dir, moved) < 0)
 			pr_warn("could not move the run directory '%s' along with the dump: %m", run_dir);
 	}
+	/* Durable before the tree may be killed: one syncfs for every image
+	 * (no stage fsyncs its files), and one more for the rename that makes
+	 * the dump visible under its name. */
+	if (dumpdir_sync(d->tmp, e) < 0)
+		return -1;
 	if (renameat2(AT_FDCWD, d->tmp, AT_FDCWD, d->final, RENAME_EXCHANGE) < 0)
 		return err_errno(e, "move the dump into '%s' (from '%s')", d->final, d->tmp);
+	if (dumpdir_sync(d->final, e) < 0)
+		return -1;
 	/* What was there (an empty directory, or the dump --force replaces) is now at tmp. */
 	dumpdir_remove_ours(d->tmp);
 	d->tmp[0] = 0;
