@@ -1,8 +1,10 @@
 /* unlinked: a self-checking workload for files deleted while open.
  *
- *	unlinked READYFILE RESULTFILE DIR
+ *	unlinked READYFILE RESULTFILE DIR [GHOSTBYTES]
  *
  * Before the dump, in DIR (which should be empty and stays so):
+ * (GHOSTBYTES, at most 1 MiB, sets the size of ghost.txt: the benchmark
+ * of a 1 MiB unlinked file uses it)
  *  - a "ghost": DIR/ghost.txt with 20000 bytes of a pattern, open O_RDWR at
  *    offset 1234, then unlinked (not linkable again: its contents must go
  *    into the images);
@@ -21,6 +23,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,6 +31,7 @@
 #include "workload.h"
 
 #define GHOST_LEN 20000
+#define GHOST_MAX (1 << 20)
 #define GHOST_OFF 1234
 #define TMP_LEN 5000
 #define TMP_OFF 77
@@ -54,7 +58,7 @@ static unsigned char unlinked_pattern(unsigned seed, size_t i)
 /* Writes len pattern bytes of seed from position from on; 0 or -1. */
 static int unlinked_fill(int fd, unsigned seed, size_t from, size_t len)
 {
-	static unsigned char buf[GHOST_LEN];
+	static unsigned char buf[GHOST_MAX];
 
 	for (size_t i = 0; i < len; i++)
 		buf[i] = unlinked_pattern(seed, from + i);
@@ -64,7 +68,7 @@ static int unlinked_fill(int fd, unsigned seed, size_t from, size_t len)
 /* Checks that fd holds exactly size bytes of f's pattern (read through rd). */
 static void unlinked_check_data(struct wl_report *r, const struct unlinked_file *f, int rd)
 {
-	static unsigned char buf[GHOST_LEN + KEEP_ADD + 1];
+	static unsigned char buf[GHOST_MAX + KEEP_ADD + 1];
 	ssize_t n = pread(rd, buf, sizeof(buf), 0);
 
 	if (n != f->size) {
@@ -146,8 +150,12 @@ int main(int argc, char **argv)
 	if (argc < 4)
 		return 2;
 	dir = argv[3];
+	if (argc > 4)
+		ghost.size = atoi(argv[4]);
+	if (ghost.size <= GHOST_OFF || ghost.size > GHOST_MAX)
+		return 2;
 	wl_catch_usr1();
-	ghost.fd = unlinked_ghost(dir, "ghost.txt", O_RDWR, ghost.seed, GHOST_LEN);
+	ghost.fd = unlinked_ghost(dir, "ghost.txt", O_RDWR, ghost.seed, ghost.size);
 	if (ghost.fd < 0 || lseek(ghost.fd, GHOST_OFF, SEEK_SET) != GHOST_OFF)
 		return 1;
 	tmp.fd = open(dir, O_TMPFILE | O_RDWR, 0600);
