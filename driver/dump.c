@@ -25,6 +25,7 @@
 #include "driver/dumpdir.h"
 #include "driver/mntns.h"
 #include "driver/opts.h"
+#include "driver/netlock.h"
 #include "driver/tcprepair.h"
 #include "driver/pipeline.h"
 #include "driver/run.h"
@@ -47,7 +48,8 @@ static int dump_name_cmp(const void *a, const void *b)
 
 /* Writes inventory.img listing every image in the directory; last, because
  * its presence is what says the dump is complete. */
-static int dump_write_inventory(const char *images, int root, bool pidns, uint64_t *bytes, struct err *e)
+static int dump_write_inventory(const char *images, int root, bool pidns, const char *netlock, uint64_t *bytes,
+				struct err *e)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
 	_cleanup_closedir_ DIR *d = opendir(images);
@@ -91,6 +93,7 @@ static int dump_write_inventory(const char *images, int root, bool pidns, uint64
 	inv.xfeatures = tracee_xfeatures();
 	inv.has_dump_id = true;
 	inv.dump_id = image_dump_id();
+	inv.netlock_table = (char *)netlock;
 	dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = dfd < 0 ? err_errno(e, "open '%s'", images) : image_write_one(dfd, "inventory", "inventory.img", &inv.base, e);
 	for (int i = 0; i < n; i++)
@@ -161,7 +164,7 @@ static void dump_remove_memfd_images(struct run *r, bool tmp_only)
 static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--force] [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
-	       "                  [--file-locks] [--tcp-established] [--shell-job] [--external KEY]... [-v N] [-o LOG]\n"
+	       "                  [--file-locks] [--tcp-established] [--network-lock MODE] [--shell-job] [--external KEY]... [-v N] [-o LOG]\n"
 	       "                  [--run-dir DIR]\n"
 	       "  -D DIR          the images appear in DIR only once the dump is complete\n"
 	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
@@ -173,7 +176,9 @@ static void dump_usage(void)
 	       "  --shell-job     the tree runs on the shell's terminal: every terminal outside the tree is external\n"
 	       "                  (a pty pair whose master the tree holds is restored with it)\n"
 	       "  --tcp-established  dump established TCP connections (TCP repair mode: sequence numbers, queues,\n"
-	       "                  options); only both ends in the tree over loopback are safe: see amber(1)\n");
+	       "                  options), with peers in the tree or outside it (the network lock keeps those)\n"
+	       "  --network-lock nftables|skip  keep the tree's connections and listening ports from their peers\n"
+	       "                  from the freeze until the restore (nftables, the default), or do without\n");
 }
 
 /* The command's state, shared by the hooks of its table. */
@@ -183,6 +188,7 @@ struct dump_state {
 	int unseized;		/* 0: not needed; 1: amber-unseize put the tree back; -1: it could not */
 	char unseize_error[1024];
 	uint64_t bytes;
+	struct netlock nl;	/* --network-lock: in place from before dump-files until the restore */
 	struct dumpdir dir;	/* the images appear under -D only when complete */
 	char run_dir[PATH_MAX];
 };
@@ -286,7 +292,37 @@ static int dump_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 	/* A killed tree's connections must close in repair mode, silently. */
 	if (ret == 0 && o->tcp_established)
 		ret = pl_arg(a, o->leave_running ? "--tcp-established" : "--tcp-established=keep-repair", e);
+	/* Peers outside the tree are kept from resetting its connections by
+	 * the lock (or the user said to do without one). */
+	if (ret == 0 && o->tcp_established &&
+	    (((struct dump_state *)c->cmd)->nl.locked || o->network_lock == NETLOCK_SKIP))
+		ret = pl_arg(a, "--tcp-peer-outside", e);
 	return ret ? ret : pl_arg_each(a, "--external", o->externals, o->nr_externals, e);
+}
+
+/* The network lock goes in before dump-files reads a socket's queues: data a
+ * peer sends later is not ACKed by a socket whose state is already saved.
+ * The tree is frozen by now (seize has ended its stream). */
+static int dump_files_before(struct pl_ctx *c, struct err *e)
+{
+	struct dump_state *ds = c->cmd;
+	bool conns = false;
+	int ret;
+
+	if (c->o->network_lock == NETLOCK_SKIP)
+		return 0;
+	snprintf(ds->nl.table, sizeof(ds->nl.table), "amber-lock-%016llx", (unsigned long long)c->r->dump_id);
+	if ((ret = netlock_collect(c->o->pid, &ds->nl, e)) < 0)
+		return ret;
+	for (int i = 0; i < ds->nl.nr; i++)
+		conns |= !ds->nl.conns[i].listen;
+	if ((ret = netlock_lock(&ds->nl, e)) == 0 || conns)
+		return ret;
+	/* Listeners only: a client that connects meanwhile is refused, and
+	 * nothing of the tree is lost; so a lock that cannot be had is no
+	 * reason to fail the dump. */
+	pr_warn("%s; the tree has listening sockets only, so the dump goes on without the lock", e->msg);
+	return 0;
 }
 
 /* dump-files took back its own link remaps if it failed; if it succeeded,
@@ -297,6 +333,8 @@ static void dump_files_rollback(struct pl_ctx *c)
 	mntns_remove_live_remaps(c->r->images, c->o->pid);
 	if (c->o->tcp_established)
 		tcprepair_leave_tree(c->o->pid);
+	/* The tree carries on: its peers may talk to it again. */
+	netlock_unlock(&((struct dump_state *)c->cmd)->nl);
 }
 
 /* --external mnt[MOUNTPOINT]:NAME options (driver/extmnt.c). */
@@ -314,7 +352,9 @@ static int dump_finish(struct pl_ctx *c, struct err *e)
 	int ret;
 
 	run_find(c->r, STREAM_RECORD__BODY_TASK, dump_take_root, &dr);
-	ret = dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen, &ds->bytes, e);
+	/* A tree left running is unlocked at once: the restore has nothing to remove. */
+	ret = dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen,
+				   ds->nl.locked && !c->o->leave_running ? ds->nl.table : NULL, &ds->bytes, e);
 	/* Before the verdict: a tree is only killed once its dump is in place. */
 	if (ret == 0 && (ret = dumpdir_commit(&ds->dir, c->r->dir, e)) == 0)
 		snprintf(c->r->images, sizeof(c->r->images), "%s", ds->dir.final);
@@ -363,8 +403,9 @@ static const struct pl_row dump_rows[] = {
 	  .rollback_doc = "its temporary memfd images are removed" },
 	{ .stage = "dump-files", .does = "describe every fd, cwd and root; make link remaps",
 	  .reads = "TASK records; /proc/PID/fd", .writes = "files.img, fdinfo-*.img, fs-*.img, remaps.img, ghost-*.img, pipedata.img",
-	  .more_args = dump_files_args, .wait = PL_EXIT, .rollback = dump_files_rollback,
-	  .rollback_doc = "its link remaps are removed, in the tree's mount namespace too" },
+	  .more_args = dump_files_args, .before = dump_files_before, .wait = PL_EXIT, .rollback = dump_files_rollback,
+	  .rollback_doc = "its link remaps are removed, in the tree's mount namespace too; the network lock its "
+			  "'before' put in place is removed" },
 	{ .stage = "dump-mounts", .does = "save the mount namespaces and their tmpfs contents",
 	  .reads = "TASK records; files.img; mountinfo", .writes = "mntns.img, mountpoints-*.img, tmpfs-*.img",
 	  .more_args = dump_mounts_args, .wait = PL_EXIT },
@@ -433,10 +474,19 @@ int cmd_dump(int argc, char **argv)
 		/* Nothing half-written is left where -D points. */
 		dumpdir_abort(&ds.dir);
 		dumpdir_release(&ds.dir);
+		netlock_free(&ds.nl);
 		run_free(&r);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	dumpdir_release(&ds.dir);
+	/* A killed tree stays locked until its restore; one left running is
+	 * unlocked now that it runs again. */
+	if (o.leave_running)
+		netlock_unlock(&ds.nl);
+	else if (ds.nl.locked)
+		pr_info("its TCP connections stay locked (nftables table inet %s) until 'amber restore' removes the lock",
+			ds.nl.table);
+	netlock_free(&ds.nl);
 	/* A tree that goes on running has its files open: the remaps are only
 	 * kept for a later restore when asked. */
 	if (o.leave_running && !o.keep_link_remaps) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 
 #include "driver/driver.h"
+#include "driver/netlock.h"
 #include "driver/opts.h"
 #include "lib/exitcodes.h"
 #include "lib/external.h"
@@ -90,6 +91,7 @@ static const struct option drv_long[] = {
 	{ "no-verify", no_argument, NULL, DRV_OPT_NO_VERIFY },
 	{ "tcp-established", no_argument, NULL, DRV_OPT_TCP_ESTABLISHED },
 	{ "tcp-close", no_argument, NULL, DRV_OPT_TCP_CLOSE },
+	{ "network-lock", required_argument, NULL, DRV_OPT_NETWORK_LOCK },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -104,7 +106,7 @@ static const struct {
 	{ DRV_OPT_TIMINGS, "*" },
 	{ 't', "dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump" },
-	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" },
+	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" },
@@ -234,6 +236,16 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 			break;
 		case DRV_OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case DRV_OPT_TCP_CLOSE: o->tcp_close = true; break;
+		case DRV_OPT_NETWORK_LOCK: {
+			enum netlock_mode m;
+
+			if (netlock_mode_parse(optarg, &m) < 0) {
+				drv_error("--network-lock %s: want nftables (the default) or skip", optarg);
+				return EXIT_USAGE;
+			}
+			o->network_lock = m;
+			break;
+		}
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's, veth[...] images/netns.h's; files, ttys, sockets,
 			 * pipes are drv_external's. */

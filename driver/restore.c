@@ -28,9 +28,12 @@
 #include "driver/driver.h"
 #include "driver/dumpdir.h"
 #include "driver/mntns.h"
+#include "driver/netlock.h"
 #include "driver/opts.h"
 #include "driver/pipeline.h"
 #include "driver/run.h"
+#include "images/image.h"
+#include "images/inventory.pb-c.h"
 #include "images/stream.pb-c.h"
 #include "lib/exitcodes.h"
 #include "ipc/fds.h"
@@ -310,6 +313,33 @@ const struct pipeline pl_restore = {
 	.finish = restore_finish, .failed = restore_failed,
 };
 
+/* The network lock the dump left (inventory.img names its table) goes once
+ * the tree runs again; after a failed restore it stays, so that peers
+ * still see no reset when the restore is tried again. */
+static void restore_netlock(const char *images, bool ok)
+{
+	InventoryEntry *inv = NULL;
+	struct err e = { 0 };
+	int fd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+	if (fd < 0 || image_read_one(fd, "inventory", "inventory.img", (ProtobufCMessage **)&inv, &e) < 0) {
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	close(fd);
+	if (inv->netlock_table && ok) {
+		if (netlock_unlock_table(inv->netlock_table, &e) < 0)
+			pr_warn("%s; remove it with: nft delete table inet %s", e.msg, inv->netlock_table);
+		else
+			pr_info("network lock removed (nftables table inet %s)", inv->netlock_table);
+	} else if (inv->netlock_table) {
+		pr_info("the network lock stays (nftables table inet %s), so that peers see no reset when the restore is "
+			"tried again; 'nft delete table inet %s' removes it", inv->netlock_table, inv->netlock_table);
+	}
+	inventory_entry__free_unpacked(inv, NULL);
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct drv_opts o;
@@ -358,11 +388,13 @@ int cmd_restore(int argc, char **argv)
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		pr_warn("cannot become a child subreaper (%m): the restored root will be init's child");
 	if (pl_run(&pl_restore, &r, &o, &rs, &e) < 0) {
+		restore_netlock(r.images, false);
 		restore_reap_orphans();
 		run_free(&r);
 		close(lock);
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
+	restore_netlock(r.images, true);
 	/* Remaps inside the tree's namespaces go the same way, in them. */
 	mntns_remove_remaps(&r);
 	mntns_unpin(r.dir);

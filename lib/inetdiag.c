@@ -21,6 +21,9 @@ struct inetdiag_reply {
 	uint32_t ino;
 	const struct inetdiag_sock *peer_of;	/* inetdiag_find_peer: the end whose other end is looked for */
 	struct inetdiag_sock *s;
+	/* inetdiag_each: called for every socket instead of a search */
+	void (*each)(const struct inetdiag_sock *s, void *arg);
+	void *each_arg;
 	bool found;
 	bool bad;
 };
@@ -68,6 +71,10 @@ static int inetdiag_on_msg(struct nl_msg *msg, void *arg)
 		r->bad = true;
 		return NL_STOP;
 	}
+	if (r->each) {
+		r->each(&s, r->each_arg);
+		return NL_OK;
+	}
 	if (r->peer_of ? (s.family == r->peer_of->family && s.sport == r->peer_of->dport && s.dport == r->peer_of->sport &&
 			  !memcmp(s.src, r->peer_of->dst, 16) && !memcmp(s.dst, r->peer_of->src, 16) && s.ino) :
 	    s.ino == r->ino) {
@@ -94,6 +101,14 @@ int inetdiag_find_peer(int protocol, const struct inetdiag_sock *s, struct inetd
 
 	memset(peer, 0, sizeof(*peer));
 	return inetdiag_ask(s->family, protocol, &r, e);
+}
+
+int inetdiag_each(int family, int protocol, void (*fn)(const struct inetdiag_sock *s, void *arg), void *arg,
+		  struct err *e)
+{
+	struct inetdiag_reply r = { .each = fn, .each_arg = arg };
+
+	return inetdiag_ask(family, protocol, &r, e) < 0 ? -1 : 0;
 }
 
 static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, struct err *e)

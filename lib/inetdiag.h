@@ -34,6 +34,10 @@ int inetdiag_find(int family, int protocol, uint32_t ino, struct inetdiag_sock *
 /* Finds the other end of connection s on this host: the socket whose
  * addresses and ports are s's the other way round (1 found, 0 none). */
 int inetdiag_find_peer(int protocol, const struct inetdiag_sock *s, struct inetdiag_sock *peer, struct err *e);
+/* Calls fn for every socket of family and protocol of the caller's network
+ * namespace (one sock_diag dump); 0 or an error. */
+int inetdiag_each(int family, int protocol, void (*fn)(const struct inetdiag_sock *s, void *arg), void *arg,
+		  struct err *e);
 /* Fills s from one SOCK_DIAG_BY_FAMILY reply message (inet_diag_msg and
  * its attributes); -1 if the message is malformed. For tests and the above. */
 int inetdiag_parse(const struct nlmsghdr *h, struct inetdiag_sock *s);

@@ -128,6 +128,7 @@ struct df {
 	struct { uint64_t dev, ino; } *memfds;	/* memfds saved by this stage */
 	int nr_memfds;
 	int tcp_mode;			/* --tcp-established: 0 refused, 1 read and left, 2 left in repair mode */
+	bool peer_outside;		/* --tcp-peer-outside: a connection's other end may be outside the tree */
 	int *repaired;			/* copies of the TCP sockets put in repair mode (inet.c) */
 	int nr_repaired;
 	struct df_tcp {		/* established TCP connections, to check both ends are the tree's */

@@ -553,14 +553,17 @@ void df_inet_check(struct df *c)
 		const struct df_tcp *t = &c->tcps[i];
 		char here[80], there[80], why[400], link[64];
 
-		if (df_inet_reverse(c, t))
+		/* The other end outside: the driver's network lock keeps it from
+		 * resetting the connection while the tree is away. */
+		if (df_inet_reverse(c, t) || c->peer_outside)
 			continue;
 		df_inet_name(t->family, t->src, t->sport, here, sizeof(here));
 		df_inet_name(t->family, t->dst, t->dport, there, sizeof(there));
 		snprintf(link, sizeof(link), "socket:[%llu]", (unsigned long long)t->ino);
-		snprintf(why, sizeof(why), "the TCP connection %s -> %s has its other end outside the dumped tree: amber "
-			 "has no network lock yet, so that end would reset it while the tree is dumped or restored "
-			 "(only connections with both ends in the tree are dumped)", here, there);
+		snprintf(why, sizeof(why), "the TCP connection %s -> %s has its other end outside the dumped tree, and "
+			 "no network lock keeps that end from resetting it while the tree is dumped or restored (the "
+			 "driver locks with nftables, --network-lock nftables, when the tree is in its network "
+			 "namespace)", here, there);
 		df_refuse(c, t->pid, t->fd, link, why);
 	}
 }

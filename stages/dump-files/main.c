@@ -70,7 +70,8 @@
  *	then taken out of it, or with =keep-repair left in it, so that the
  *	kill closes them silently (a failed run takes them out). Refused by
  *	name: an established TCP connection without --tcp-established (it
- *	names the option) or with its other end outside the tree, one in
+ *	names the option) or with its other end outside the tree (unless
+ *	--tcp-peer-outside: the driver has locked the network), one in
  *	another TCP state, a listener with connections waiting to be
  *	accepted (how many, and its address), a socket of another network
  *	namespace, a socket filter, raw, ICMP, SCTP and other inet sockets,
@@ -169,6 +170,7 @@ struct dump_files_opts {
 	int nr_externals;
 	bool accept_backlog;
 	int tcp_mode;		/* --tcp-established[=keep-repair]: 1, 2 */
+	bool peer_outside;	/* --tcp-peer-outside */
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o,
@@ -184,6 +186,7 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	}
 	c.accept_backlog = o->accept_backlog;
 	c.tcp_mode = o->tcp_mode;
+	c.peer_outside = o->peer_outside;
 	if (nr && !(c.all_pids = calloc(nr, sizeof(pid_t)))) {
 		df_free(&c);
 		return err_errno(e, "list the processes of the tree");
@@ -245,6 +248,10 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->accept_backlog = true;
 		return 0;
 	}
+	if (opt == 'P') {
+		o->peer_outside = true;
+		return 0;
+	}
 	if (opt == 'T') {
 		if (arg && strcmp(arg, "keep-repair"))
 			return err_set(e, EXIT_USAGE, "--tcp-established=%s: the only value is keep-repair", arg);
@@ -267,6 +274,7 @@ static const struct option dump_files_options[] = {
 	{ "shell-job", no_argument, NULL, 'S' },
 	{ "accept-backlog", no_argument, NULL, 'A' },
 	{ "tcp-established", optional_argument, NULL, 'T' },
+	{ "tcp-peer-outside", no_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -285,7 +293,10 @@ static const struct stage_desc dump_files_desc = {
 		 "                            such a connection fails the dump)\n"
 		 "      --tcp-established[=keep-repair]  dump established TCP connections through TCP repair mode;\n"
 		 "                            keep-repair: the tree is killed after the dump, so they stay in repair\n"
-		 "                            mode and close silently (without it they leave it once read)",
+		 "                            mode and close silently (without it they leave it once read)\n"
+		 "      --tcp-peer-outside    with --tcp-established: a connection whose other end is outside the tree\n"
+		 "                            is dumped too (the driver's network lock keeps that end from seeing a\n"
+		 "                            reset; without it such a connection fails the dump)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
 	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT,
