@@ -32,6 +32,7 @@
 #include "lib/err.h"
 #include "lib/external.h"
 #include "lib/inetopt.h"
+#include "lib/mcast.h"
 #include "lib/proc.h"
 #include "lib/sockdiag.h"
 
@@ -129,6 +130,9 @@ struct df {
 	int nr_memfds;
 	int tcp_mode;			/* --tcp-established: 0 refused, 1 read and left, 2 left in repair mode */
 	bool peer_outside;		/* --tcp-peer-outside: a connection's other end may be outside the tree */
+	struct mcast_group *mc_groups;	/* the groups the devices joined, read at the first UDP socket */
+	int nr_mc_groups;
+	bool mc_read;
 	int *repaired;			/* copies of the TCP sockets put in repair mode (inet.c) */
 	int nr_repaired;
 	struct df_tcp {		/* established TCP connections, to check both ends are the tree's */
@@ -190,6 +194,12 @@ struct df_isk {
 	InetDatagram **dgramp;
 	uint8_t (*from)[16];		/* the senders' addresses */
 	uint8_t *buf;
+	struct df_mcast {		/* its multicast memberships (InetSocketEntry.mcast) */
+		InetMcast m;
+		struct mcast_membership mm;
+		ProtobufCBinaryData src[MCAST_MAX_SOURCES];
+	} *mcast;
+	InetMcast **mcastp;
 	char why[320];			/* a reason built for this socket */
 };
 

@@ -68,6 +68,9 @@ void df_free(struct df *c)
 	free(c->owners);
 	c->owners = NULL;
 	free(c->socks);
+	free(c->mc_groups);
+	c->mc_groups = NULL;
+	c->nr_mc_groups = 0;
 	c->socks = NULL;
 	free(c->listeners);
 	c->listeners = NULL;

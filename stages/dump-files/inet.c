@@ -617,6 +617,63 @@ static int df_inet_established(struct df *c, struct df_desc *d, int sk, struct d
 	return df_inet_tcp(c, sk, k, di, e);
 }
 
+/* The multicast groups sk joined (lib/mcast.h): every group a device of
+ * this network namespace joined (read once; the sockets amber dumps are all
+ * in its own namespace) is asked about. */
+static int df_inet_mcast(struct df *c, int sk, int family, struct df_isk *k, struct err *e)
+{
+	int n = 0, ret;
+
+	if (!c->mc_read && mcast_read_groups(getpid(), &c->mc_groups, &c->nr_mc_groups, e) < 0)
+		return -1;
+	c->mc_read = true;
+	for (int i = 0; i < c->nr_mc_groups; i++) {
+		struct mcast_membership m;
+		struct df_mcast *x;
+
+		if ((ret = mcast_probe(sk, family, &c->mc_groups[i], &m, e)) < 0)
+			return ret;
+		if (!ret)
+			continue;
+		if (grow_one(&k->mcast, n) < 0)
+			return err_errno(e, "list the multicast groups of a socket");
+		x = &k->mcast[n++];
+		memset(x, 0, sizeof(*x));
+		x->mm = m;
+	}
+	if (!n)
+		return 0;
+	if (!(k->mcastp = calloc(n, sizeof(*k->mcastp))))
+		return err_errno(e, "list the multicast groups of a socket");
+	/* Pointers into k->mcast only now: it no longer moves. */
+	for (int i = 0; i < n; i++) {
+		struct df_mcast *x = &k->mcast[i];
+		size_t alen = x->mm.g.family == AF_INET ? 4 : 16;
+		char name[80];
+
+		inet_mcast__init(&x->m);
+		x->m.family = x->mm.g.family;
+		x->m.group.data = x->mm.g.addr;
+		x->m.group.len = alen;
+		x->m.ifname = x->mm.g.ifname;
+		x->m.ifindex = x->mm.g.ifindex;
+		x->m.fmode = x->mm.fmode;
+		for (uint32_t j = 0; j < x->mm.nr_sources; j++) {
+			x->src[j].data = x->mm.sources[j];
+			x->src[j].len = alen;
+		}
+		x->m.n_sources = x->mm.nr_sources;
+		x->m.sources = x->src;
+		k->mcastp[i] = &x->m;
+		pr_debug("the socket joined multicast group %s (%s filter of %u sources)",
+			 mcast_name(&x->mm.g, name, sizeof(name)), x->mm.fmode == MCAST_INCLUDE ? "include" : "exclude",
+			 x->mm.nr_sources);
+	}
+	k->s.n_mcast = n;
+	k->s.mcast = k->mcastp;
+	return 0;
+}
+
 int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const char **why, struct err *e)
 {
 	struct df_isk *k = &d->isk;
@@ -723,6 +780,8 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 	}
 	if ((ret = df_inet_opts(sk, family, type, protocol, k, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	if (protocol == IPPROTO_UDP && (ret = df_inet_mcast(c, sk, family, k, e)) < 0)
+		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
 	if (protocol == IPPROTO_UDP && (ret = df_inet_queue(sk, k, why, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
 	if (*why)
@@ -744,6 +803,10 @@ void df_inet_release(struct df_desc *d)
 	free(k->from);
 	free(k->sndq);
 	free(k->rcvq);
+	free(k->mcast);
+	free(k->mcastp);
+	k->mcast = NULL;
+	k->mcastp = NULL;
 	k->sndq = k->rcvq = NULL;
 	k->buf = NULL;
 	k->dgrams = NULL;

@@ -60,7 +60,8 @@
  *	(inet.c): TCP listeners (address, port, backlog) and TCP sockets not
  *	yet listening nor connected; UDP sockets, bound or not, connected or
  *	not, with the datagrams waiting in them and each one's sender (peeked
- *	at with SO_PEEK_OFF, put back). State, backlog and accept queue come
+ *	at with SO_PEEK_OFF, put back) and the multicast groups they joined
+ *	with their source filters (lib/mcast.h). State, backlog and accept queue come
  *	from inet_diag (lib/inetdiag.h), addresses from getsockname and
  *	getpeername, and every option of lib/inetopt.h's table that differs
  *	from a new socket's from getsockopt. With --tcp-established,

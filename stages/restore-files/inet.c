@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/tcp.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <string.h>
@@ -18,6 +19,7 @@
 #include "lib/exitcodes.h"
 #include "lib/inetopt.h"
 #include "lib/log.h"
+#include "lib/mcast.h"
 #include "stages/restore-files/reopen.h"
 
 /* "ADDR:PORT" of an address of the images, for messages. */
@@ -89,6 +91,22 @@ int reopen_inet_check(const RegFileEntry *re, struct err *e)
 		if (s->queue[i]->from_addr.len != 4 && s->queue[i]->from_addr.len != 16)
 			return err_input(e, "files.img: socket %u (%s): datagram %zu has a sender address of %zu bytes", re->id,
 					 re->path, i, s->queue[i]->from_addr.len);
+	for (size_t i = 0; i < s->n_mcast; i++) {
+		const InetMcast *m = s->mcast[i];
+		size_t glen = m->family == AF_INET ? 4 : 16;
+
+		if (s->protocol != IPPROTO_UDP || (m->family != AF_INET && m->family != AF_INET6) ||
+		    (s->family == AF_INET && m->family == AF_INET6) || m->group.len != glen ||
+		    m->n_sources > MCAST_MAX_SOURCES || m->fmode > MCAST_INCLUDE || !m->ifname[0] ||
+		    strlen(m->ifname) >= IF_NAMESIZE || (m->fmode == MCAST_INCLUDE && !m->n_sources))
+			return err_input(e, "files.img: socket %u (%s): multicast membership %zu is not one a UDP socket of its "
+					 "family can have (family, group size, filter mode, sources or device name)", re->id,
+					 re->path, i);
+		for (size_t j = 0; j < m->n_sources; j++)
+			if (m->sources[j].len != glen)
+				return err_input(e, "files.img: socket %u (%s): multicast membership %zu has a source of %zu "
+						 "bytes", re->id, re->path, i, m->sources[j].len);
+	}
 	for (size_t i = 0; i < s->n_opts; i++) {
 		const InetSockOpt *o = s->opts[i];
 		const struct inetopt *t = inetopt_find(o->name);
@@ -143,6 +161,38 @@ static int reopen_inet_opts(int sk, const RegFileEntry *re, struct err *e)
 	return 0;
 }
 
+/* Joins the socket's multicast groups again, each on the device of its
+ * name (an index may differ from the dump's), with its source filter. */
+static int reopen_inet_mcast(int sk, const RegFileEntry *re, struct err *e)
+{
+	const InetSocketEntry *s = re->inet_sk;
+
+	for (size_t i = 0; i < s->n_mcast; i++) {
+		const InetMcast *m = s->mcast[i];
+		struct mcast_membership mm;
+		unsigned ifindex = if_nametoindex(m->ifname);
+
+		memset(&mm, 0, sizeof(mm));
+		mm.g.family = m->family;
+		mm.g.ifindex = m->ifindex;
+		snprintf(mm.g.ifname, sizeof(mm.g.ifname), "%s", m->ifname);
+		memcpy(mm.g.addr, m->group.data, m->group.len);
+		mm.fmode = m->fmode;
+		mm.nr_sources = m->n_sources;
+		for (size_t j = 0; j < m->n_sources; j++)
+			memcpy(mm.sources[j], m->sources[j].data, m->sources[j].len);
+		if (!ifindex) {
+			char name[80];
+
+			return err_set(e, EXIT_INPUT, "%s (id %u) joined multicast group %s, and there is no device %s "
+				       "here to join it on", re->path, re->id, mcast_name(&mm.g, name, sizeof(name)), m->ifname);
+		}
+		if (mcast_join(sk, &mm, ifindex, e) < 0)
+			return err_wrap(e, "%s (id %u)", re->path, re->id);
+	}
+	return 0;
+}
+
 int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 {
 	const RegFileEntry *re = f->re;
@@ -181,6 +231,8 @@ int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 	} else if (s->state == 10) {
 		return err_input(e, "files.img: listening socket %u (%s) has no port", re->id, re->path);
 	}
+	if (reopen_inet_mcast(sk, re, e) < 0)
+		return -1;
 	if (fcntl(sk, F_SETFL, re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", re->path);
 	pr_debug("file %u: %s %s %s%s, %zu options", re->id, re->path, s->protocol == IPPROTO_TCP ? "TCP" : "UDP",

@@ -3,8 +3,9 @@
  * doc/design.md "Confined stages"). Opening and making files is its work;
  * what it may not do includes exec, ptrace, prctl, mounting, setting
  * capabilities, writing another process's memory, sockets other than
- * unix, TCP and UDP ones, and ioctls other than the five it makes. */
+ * unix, TCP and UDP ones, and ioctls other than the few it makes. */
 #include <linux/timerfd.h>
+#include <linux/sockios.h>
 #include <sys/ioctl.h>
 
 #include "lib/confine.h"
@@ -39,5 +40,6 @@ const unsigned long restore_files_ioctls[] = {
 	/* pty pairs (tty.c): the new index, unlocking, the slave, packet
 	 * and exclusive mode, the lock */
 	TIOCGPTN, TIOCSPTLCK, 0x5441 /* TIOCGPTPEER */, TIOCPKT, TIOCEXCL,
+	SIOCGIFINDEX,		/* the device a multicast group is joined on again (inet.c) */
 	0
 };

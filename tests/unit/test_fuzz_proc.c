@@ -6,6 +6,7 @@
 #include <limits.h>
 #include <stdio.h>
 
+#include "lib/mcast.h"
 #include "lib/proc.h"
 #include "tests/unit/fuzz.h"
 #include "tests/unit/unit.h"
@@ -93,7 +94,7 @@ static char *fuzz_cstr(const struct fuzz_buf *f)
 	return s;
 }
 
-enum fuzz_parser { FUZZ_MAPS, FUZZ_STAT, FUZZ_STATUS, FUZZ_FDINFO, FUZZ_PIDS };
+enum fuzz_parser { FUZZ_MAPS, FUZZ_STAT, FUZZ_STATUS, FUZZ_FDINFO, FUZZ_PIDS, FUZZ_IGMP, FUZZ_IGMP6 };
 
 /* Runs one parser on text; returns 0 ok, -1 refused (with a message). */
 static int fuzz_parse(enum fuzz_parser which, const char *text, int iter)
@@ -162,6 +163,18 @@ static int fuzz_parse(enum fuzz_parser which, const char *text, int iter)
 		}
 		break;
 	}
+	case FUZZ_IGMP:
+	case FUZZ_IGMP6: {
+		struct mcast_group *g = NULL;
+		int nr = 0;
+
+		ret = mcast_parse(which == FUZZ_IGMP ? AF_INET : AF_INET6, text, &g, &nr, &e);
+		for (int i = 0; ret == 0 && i < nr; i++)
+			if (strnlen(g[i].ifname, sizeof(g[i].ifname)) >= sizeof(g[i].ifname))
+				unit_fail(__FILE__, __LINE__, "iteration %d: a device name overflows", iter);
+		free(g);
+		break;
+	}
 	}
 	if (ret < 0 && (!e.msg[0] || e.exit_code == 0))
 		unit_fail(__FILE__, __LINE__, "iteration %d: a refusal without a message or class", iter);
@@ -219,6 +232,8 @@ static void fuzz_proc_fdinfo(void)
 	fuzz_parser_loop(FUZZ_FDINFO, "fdinfo-rdwr.txt", 0xfd2);
 }
 static void fuzz_proc_pid_list(void) { fuzz_parser_loop(FUZZ_PIDS, "children.txt", 0xc41d); }
+static void fuzz_proc_igmp(void) { fuzz_parser_loop(FUZZ_IGMP, "net-igmp.txt", 0x16a9); }
+static void fuzz_proc_igmp6(void) { fuzz_parser_loop(FUZZ_IGMP6, "net-igmp6.txt", 0x16a6); }
 
 /* Hand-picked edge cases the random loop may take long to find: every one
  * is an exact-size heap string, so a read past its NUL is an ASan error. */
@@ -292,6 +307,8 @@ static const struct unit_case cases[] = {
 	UNIT_CASE(fuzz_proc_status),
 	UNIT_CASE(fuzz_proc_fdinfo),
 	UNIT_CASE(fuzz_proc_pid_list),
+	UNIT_CASE(fuzz_proc_igmp),
+	UNIT_CASE(fuzz_proc_igmp6),
 	UNIT_CASE(fuzz_proc_edges),
 };
 UNIT_MAIN(cases)
