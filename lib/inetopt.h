@@ -20,6 +20,7 @@ enum inetopt_kind {
 #define INETOPT_UDP	0x8
 #define INETOPT_ALL	(INETOPT_V4 | INETOPT_V6 | INETOPT_TCP | INETOPT_UDP)
 #define INETOPT_UNIX	0x10	/* AF_UNIX, any type (UnixSocketEntry.opts; not its buffers or SO_PASSCRED) */
+#define INETOPT_NETLINK	0x20	/* AF_NETLINK, any protocol (NetlinkSocketEntry.opts) */
 
 /* The most bytes of a INETOPT_BYTES option. */
 #define INETOPT_MAX_BYTES 64

@@ -215,6 +215,14 @@ struct df_desc {
 	char path[PATH_MAX];		/* the path without " (deleted)" (memfd.c, path.c) */
 	struct df_usk usk;		/* a unix socket's (sockets.c, unixq.c) */
 	struct df_isk isk;		/* a TCP or UDP socket's (inet.c) */
+	struct df_nlsk {		/* a netlink socket's (netlink.c) */
+		NetlinkSocketEntry n;
+		uint32_t *groups;
+		InetSockOpt opts[DF_INET_MAX_OPTS];
+		InetSockOpt *optp[DF_INET_MAX_OPTS];
+		uint8_t optdata[DF_INET_MAX_OPTS][INETOPT_MAX_BYTES];
+		char why[256];
+	} nlsk;
 	AnonFileEntry anon;		/* an anonymous inode's (anon.c) */
 	EpollTargetEntry *tfds;
 	void *watches;
@@ -356,6 +364,12 @@ void df_inet_release(struct df_desc *d);
 /* Refuses every established connection whose other end the tree does not
  * hold (nothing keeps its peer from resetting it: no network lock). */
 void df_inet_check(struct df *c);
+/* Whether socket sk is of amber's network namespace (ns: its inode). */
+int df_sock_own_netns(int sk, bool *own, uint64_t *ns, struct err *e);
+/* Describes netlink socket sk of d into d->re.netlink_sk, or sets *why to
+ * the reason it cannot be restored (netlink.c). */
+int df_netlink_describe(struct df *c, struct df_desc *d, int sk, const char **why, struct err *e);
+void df_netlink_release(struct df_desc *d);
 /* Takes the sockets this run put in repair mode out of it: at the end
  * with tcp_mode 1, or when the dump failed. */
 void df_inet_unrepair(struct df *c);

@@ -76,7 +76,7 @@ static bool df_inet_split(const struct sockaddr_storage *sa, uint8_t *addr, uint
 }
 
 /* Is the socket of amber's network namespace? */
-static int df_inet_own_netns(int sk, bool *own, uint64_t *ns, struct err *e)
+int df_sock_own_netns(int sk, bool *own, uint64_t *ns, struct err *e)
 {
 	_cleanup_close_ int nsfd = ioctl(sk, SIOCGSKNS);
 	struct stat a, b;
@@ -696,7 +696,7 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 		return err_errno(e, "SO_PROTOCOL of pid %d fd %d", d->pid, d->fd);
 	if ((*why = df_inet_kind_why(type, protocol, k->why, sizeof(k->why))))
 		return 0;
-	if ((ret = df_inet_own_netns(sk, &own, &ns, e)) < 0)
+	if ((ret = df_sock_own_netns(sk, &own, &ns, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
 	if (!own) {
 		snprintf(k->why, sizeof(k->why), "it belongs to network namespace net:[%llu], not amber's; amber restores "

@@ -76,7 +76,12 @@
  *	another TCP state, a listener with connections waiting to be
  *	accepted (how many, and its address), a socket of another network
  *	namespace, a socket filter, raw, ICMP, SCTP and other inet sockets,
- *	and sockets of other families (netlink, packet, ...).
+ *	and sockets of other families (packet, vsock, ...).
+ *	Netlink sockets (netlink.c): protocol, type, port id, every group
+ *	joined (NETLINK_LIST_MEMBERSHIPS), peer, and the options of
+ *	lib/inetopt.h's table for netlink; refused by name when messages wait
+ *	in one or the kernel is still sending a dump it asked for (sock_diag,
+ *	lib/nldiag.h), or when it is of another network namespace.
  *	Pseudo-terminal pairs whose master the tree holds, on the host's
  *	devpts (tty.c): each end (/dev/ptmx, /dev/pts/ptmx, /dev/pts/N, and
  *	/dev/tty of a process whose controlling terminal is such a slave) is a

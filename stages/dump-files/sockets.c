@@ -228,8 +228,8 @@ static int df_unix_one(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_
 	if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
 		return err_errno(e, "SO_DOMAIN of pid %d fd %d", pid, fd);
 	if (domain != AF_UNIX) {
-		snprintf(k->why, sizeof(k->why), "it is %s socket (family %d); only unix, TCP and UDP sockets are supported "
-			 "yet: close it before the dump", domain == AF_NETLINK ? "a netlink" : domain == AF_PACKET ? "a packet" :
+		snprintf(k->why, sizeof(k->why), "it is %s socket (family %d); only unix, TCP, UDP and netlink sockets are "
+			 "supported yet: close it before the dump", domain == AF_PACKET ? "a packet" :
 			 domain == AF_VSOCK ? "a vsock" : domain == AF_ALG ? "an AF_ALG" : "another family's", domain);
 		*why = k->why;
 		return 0;
@@ -287,8 +287,10 @@ int df_socket_describe(struct df *c, struct df_desc *d, struct err *e)
 			return sk;
 		if (getsockopt(sk, SOL_SOCKET, SO_DOMAIN, &domain, &len) < 0)
 			return err_errno(e, "SO_DOMAIN of pid %d fd %d", d->pid, d->fd);
-		if (domain == AF_INET || domain == AF_INET6) {
-			if ((ret = df_inet_describe(c, d, sk, domain, &why, e)) < 0)
+		if (domain == AF_INET || domain == AF_INET6 || domain == AF_NETLINK) {
+			ret = domain == AF_NETLINK ? df_netlink_describe(c, d, sk, &why, e) :
+						     df_inet_describe(c, d, sk, domain, &why, e);
+			if (ret < 0)
 				return ret;
 			if (why)
 				df_refuse(c, d->pid, d->fd, d->link, why);
@@ -318,6 +320,7 @@ void df_unix_release(struct df_desc *d)
 {
 	df_usk_free(&d->usk);
 	df_inet_release(d);
+	df_netlink_release(d);
 }
 
 /* Writes the record of the server end of a waiting connection, accepted

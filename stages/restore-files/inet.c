@@ -107,40 +107,32 @@ int reopen_inet_check(const RegFileEntry *re, struct err *e)
 				return err_input(e, "files.img: socket %u (%s): multicast membership %zu has a source of %zu "
 						 "bytes", re->id, re->path, i, m->sources[j].len);
 	}
-	for (size_t i = 0; i < s->n_opts; i++) {
-		const InetSockOpt *o = s->opts[i];
-		const struct inetopt *t = inetopt_find(o->name);
-
-		if (!t || !inetopt_applies(t, s->family, s->protocol))
-			return err_input(e, "files.img: socket %u (%s) has option '%s', which is none that amber sets on such "
-					 "a socket", re->id, re->path, o->name);
-		if ((t->kind == INETOPT_INT) != o->has_value || (t->kind == INETOPT_BYTES) != o->has_data ||
-		    (o->has_data && o->data.len > INETOPT_MAX_BYTES))
-			return err_input(e, "files.img: socket %u (%s): option '%s' has a value of the wrong kind or size",
-					 re->id, re->path, o->name);
-	}
-	return 0;
+	return reopen_sock_opts_check(s->opts, s->n_opts, s->family, s->protocol, re, e);
 }
 
-/* The saved option of this name, or NULL. */
-static const InetSockOpt *reopen_inet_opt(const InetSocketEntry *s, const char *name)
+/* The saved option of this name among opts, or NULL. */
+static const InetSockOpt *reopen_sock_opt(InetSockOpt *const *opts, size_t n, const char *name)
 {
-	for (size_t i = 0; i < s->n_opts; i++)
-		if (!strcmp(s->opts[i]->name, name))
-			return s->opts[i];
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(opts[i]->name, name))
+			return opts[i];
 	return NULL;
 }
 
-/* Sets the saved options, in the table's order. getsockopt gave twice the
- * buffer sizes that were asked (the kernel's bookkeeping), so half is
- * asked for, with the FORCE variants that pass the sysctl limits. */
-static int reopen_inet_opts(int sk, const RegFileEntry *re, struct err *e)
+static const InetSockOpt *reopen_inet_opt(const InetSocketEntry *s, const char *name)
 {
-	const InetSocketEntry *s = re->inet_sk;
+	return reopen_sock_opt(s->opts, s->n_opts, name);
+}
 
+/* Sets the saved options of a socket (inet or netlink), in the table's
+ * order. getsockopt gave twice the buffer sizes that were asked (the
+ * kernel's bookkeeping), so half is asked for, with the FORCE variants
+ * that pass the sysctl limits. */
+int reopen_sock_opts(int sk, InetSockOpt *const *opts, size_t n, const RegFileEntry *re, struct err *e)
+{
 	for (size_t i = 0; i < inetopt_count; i++) {
 		const struct inetopt *t = &inetopt_table[i];
-		const InetSockOpt *o = reopen_inet_opt(s, t->name);
+		const InetSockOpt *o = reopen_sock_opt(opts, n, t->name);
 		int v, level = t->level, opt = t->opt, ret;
 
 		if (!o)
@@ -157,6 +149,26 @@ static int reopen_inet_opts(int sk, const RegFileEntry *re, struct err *e)
 		}
 		if (ret < 0)
 			return err_errno(e, "set option %s of %s (id %u) again", t->name, re->path, re->id);
+	}
+	return 0;
+}
+
+/* Checks that every saved option is one of the table's for a socket of
+ * this family and protocol, with a value of its kind. */
+int reopen_sock_opts_check(InetSockOpt *const *opts, size_t n, int family, int protocol, const RegFileEntry *re,
+			   struct err *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		const InetSockOpt *o = opts[i];
+		const struct inetopt *t = inetopt_find(o->name);
+
+		if (!t || !inetopt_applies(t, family, protocol))
+			return err_input(e, "files.img: socket %u (%s) has option '%s', which is none that amber sets on such "
+					 "a socket", re->id, re->path, o->name);
+		if ((t->kind == INETOPT_INT) != o->has_value || (t->kind == INETOPT_BYTES) != o->has_data ||
+		    (o->has_data && o->data.len > INETOPT_MAX_BYTES))
+			return err_input(e, "files.img: socket %u (%s): option '%s' has a value of the wrong kind or size",
+					 re->id, re->path, o->name);
 	}
 	return 0;
 }
@@ -205,7 +217,7 @@ int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 	if (sk < 0)
 		return err_errno(e, "make %s socket %s (id %u) again", s->protocol == IPPROTO_TCP ? "TCP" : "UDP", re->path,
 				 re->id);
-	if (reopen_inet_opts(sk, re, e) < 0)
+	if (reopen_sock_opts(sk, s->opts, s->n_opts, re, e) < 0)
 		return -1;
 	if (s->tcp) {
 		/* Connected in reopen_inet_finish, once every listener is bound. */

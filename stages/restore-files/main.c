@@ -46,6 +46,10 @@
  *	saw it in (UnixSocketEntry.dir_dev, dir_ino; --allow-changed-files:
  *	anywhere, with a warning), and never through a symlink at the name.
  *
+ *	Netlink sockets (netlink.c): a new socket of the protocol and type,
+ *	its options set, bound to the port id it had, a member of its groups
+ *	again, connected to its peer.
+ *
  *	TCP and UDP sockets (inet.c), in the stage's own network namespace: a
  *	new socket of the family, type and protocol, the options the dump saved
  *	set again (only names of lib/inetopt.h's table: another is bad input),

@@ -87,12 +87,14 @@ int reopen_load(struct reopen *r, int dir_fd, struct err *e)
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
 		}
-		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk && !re->inet_sk && !re->external) {
+		if (re->path[0] != '/' && !re->has_pipe_ino && !re->anon && !re->unix_sk && !re->inet_sk && !re->netlink_sk &&
+		    !re->external) {
 			ret = err_input(e, "files.img: file %u has path '%s', which is not absolute", re->id, re->path);
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
 		}
-		if (re->inet_sk && (ret = reopen_inet_check(re, e)) < 0) {
+		if ((re->inet_sk && (ret = reopen_inet_check(re, e)) < 0) ||
+		    (re->netlink_sk && (ret = reopen_netlink_check(re, e)) < 0)) {
 			reg_file_entry__free_unpacked(re, NULL);
 			break;
 		}
@@ -665,6 +667,7 @@ static int reopen_open_rest(struct reopen *r, struct err *e)
 		ret = r->files[i].inherit ? reopen_inherited(&r->files[i], e) :
 		      r->files[i].re->unix_sk ? reopen_unix(r, &r->files[i], e) :
 		      r->files[i].re->inet_sk ? reopen_inet(r, &r->files[i], e) :
+		      r->files[i].re->netlink_sk ? reopen_netlink(&r->files[i], e) :
 		      r->files[i].re->pty ? reopen_pty(r, &r->files[i], e) :
 		      r->files[i].re->has_pipe_ino ? reopen_pipe_end(r, &r->files[i], e) :
 		      r->files[i].re->anon ? reopen_anon(&r->files[i], e) :

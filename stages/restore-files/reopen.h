@@ -200,6 +200,14 @@ void reopen_unix_unlink(const struct reopen_unix_place *p);
  * the datagrams that waited in UDP sockets sent again from their
  * senders' addresses, and the sockets connected and shut down. */
 int reopen_inet_check(const RegFileEntry *re, struct err *e);
+/* The options of lib/inetopt.c's table saved for a socket: checked against
+ * its family and protocol, and set (inet.c). */
+int reopen_sock_opts_check(InetSockOpt *const *opts, size_t n, int family, int protocol, const RegFileEntry *re,
+			   struct err *e);
+int reopen_sock_opts(int sk, InetSockOpt *const *opts, size_t n, const RegFileEntry *re, struct err *e);
+/* Netlink sockets (netlink.c). */
+int reopen_netlink_check(const RegFileEntry *re, struct err *e);
+int reopen_netlink(struct reopen_file *f, struct err *e);
 int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e);
 int reopen_inet_finish(struct reopen *r, struct err *e);
 

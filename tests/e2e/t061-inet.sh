@@ -161,13 +161,13 @@ time.sleep(1000)' || return 0
 	assertTrue "the refused process carries on" "e2e_alive $pid"
 }
 
-testNetlinkSocketRefused() {
+testPacketSocketRefused() {
 	e2e_need_amber || return 0
 	start_py 'import socket, sys, time
-n = socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, 0)
+n = socket.socket(socket.AF_PACKET, socket.SOCK_DGRAM, 0)
 open(sys.argv[1], "w").write("ok")
 time.sleep(1000)' || return 0
-	e2e_amber_fails "a netlink socket" dump -t "$pid" -D "$T/img"
+	e2e_amber_fails "a packet socket" dump -t "$pid" -D "$T/img"
 	assertContains "the refusal names the process and fd" "$E2E_OUT" "pid $pid fd 3"
 }
 
