@@ -243,8 +243,13 @@ int seize_track(const struct stage_ctx *ctx, const struct seize_tree *t, const s
 		pr_warn("write tracking not kept (%s): the next iteration copies everything", e.msg);
 	else if (conn >= 0 && track_adopt(conn, ctx->dump_id, &set, ctx->dir_fd, &e) < 0)
 		pr_warn("write tracking not kept (amber-track: %s): the next iteration copies everything", e.msg);
-	else if (set.nr)
-		pr_info("write tracking of %d processes held by amber-track at %s", set.nr, TRACK_SOCK);
+	else if (set.nr) {
+		struct ucred cr = { 0 };
+		socklen_t len = sizeof(cr);
+
+		getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len);
+		pr_info("write tracking of %d processes held by amber-track pid %d at %s", set.nr, (int)cr.pid, TRACK_SOCK);
+	}
 	if (conn >= 0)
 		close(conn);
 	track_set_close(&set);
