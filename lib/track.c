@@ -196,7 +196,7 @@ int track_get(int sock, uint64_t gen, struct track_set *s, struct err *e)
 	return track_ask(sock, &m, s, NULL, e);
 }
 
-int track_adopt(int sock, uint64_t gen, const struct track_set *s, int dirfd, struct err *e)
+int track_adopt(int sock, uint64_t gen, const struct track_set *s, int dirfd, pid_t *holder, struct err *e)
 {
 	struct track_msg m;
 	int fds[TRACK_MAX + 1], nfds, ret;
@@ -215,6 +215,8 @@ int track_adopt(int sock, uint64_t gen, const struct track_set *s, int dirfd, st
 		return err_set(e, EXIT_SYSTEM, "amber-track closed the connection without a reply");
 	if (ret > 0 && (ret = track_msg_check(&m, ret, nfds, 0, e)) == 0 && m.status < 0)
 		ret = err_errnum(e, -m.status, "amber-track refused to adopt the tracking");
+	if (ret >= 0 && holder)
+		*holder = m.holder_pid;
 	return ret < 0 ? ret : 0;
 }
 

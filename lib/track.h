@@ -70,6 +70,8 @@ struct track_msg {
 	uint64_t gen, new_gen;
 	int32_t status;		/* a reply: 0, or -ESTALE (generation differs), -EINVAL */
 	uint32_t matched;	/* CLAIM's reply: the generation was the parent's */
+	int32_t holder_pid;	/* a reply: the holder's pid, for the log */
+	uint32_t pad;
 	struct track_ent ent[TRACK_MAX];
 };
 
@@ -101,8 +103,9 @@ int track_connect(int dirfd);
 int track_claim(int sock, uint64_t parent_id, uint64_t new_id, struct track_set *s, bool *matched, struct err *e);
 /* GET: -ESTALE (no message) if the holder's generation is not gen. */
 int track_get(int sock, uint64_t gen, struct track_set *s, struct err *e);
-/* ADOPT: the holder takes s (copies of its fds) and moves to dirfd. */
-int track_adopt(int sock, uint64_t gen, const struct track_set *s, int dirfd, struct err *e);
+/* ADOPT: the holder takes s (copies of its fds) and moves to dirfd;
+ * *holder (may be NULL) gets its pid. */
+int track_adopt(int sock, uint64_t gen, const struct track_set *s, int dirfd, pid_t *holder, struct err *e);
 int track_quit(int sock, struct err *e);
 
 /* userfaultfd: enables asynchronous write-protect on a new one. */

@@ -185,6 +185,7 @@ int seize_track(const struct stage_ctx *ctx, const struct seize_tree *t, const s
 	struct track_set have, set;
 	struct err e = { 0 };
 	int conn = -1, ret = 0;
+	pid_t holder = 0;
 
 	track_set_init(&have);
 	track_set_init(&set);
@@ -241,15 +242,10 @@ int seize_track(const struct stage_ctx *ctx, const struct seize_tree *t, const s
 	e.msg[0] = 0;
 	if (conn < 0 && set.nr && seize_track_spawn(ctx, &conn, &e) < 0)
 		pr_warn("write tracking not kept (%s): the next iteration copies everything", e.msg);
-	else if (conn >= 0 && track_adopt(conn, ctx->dump_id, &set, ctx->dir_fd, &e) < 0)
+	else if (conn >= 0 && track_adopt(conn, ctx->dump_id, &set, ctx->dir_fd, &holder, &e) < 0)
 		pr_warn("write tracking not kept (amber-track: %s): the next iteration copies everything", e.msg);
-	else if (set.nr) {
-		struct ucred cr = { 0 };
-		socklen_t len = sizeof(cr);
-
-		getsockopt(conn, SOL_SOCKET, SO_PEERCRED, &cr, &len);
-		pr_info("write tracking of %d processes held by amber-track pid %d at %s", set.nr, (int)cr.pid, TRACK_SOCK);
-	}
+	else if (set.nr)
+		pr_info("write tracking of %d processes held by amber-track pid %d at %s", set.nr, (int)holder, TRACK_SOCK);
 	if (conn >= 0)
 		close(conn);
 	track_set_close(&set);

@@ -16,7 +16,7 @@
  *	the holder drops its old descriptors, listens there and removes its
  *	old socket) and QUIT. It watches every tracked process with a pidfd
  *	and exits, removing its socket, once all have exited, when told to
- *	quit, or when no set came within 30 s of its start.
+ *	quit or sent SIGTERM, or when no set came within 30 s of its start.
  * Inputs	no stdin. The listening socket (--fd track=N), already bound at
  *	DIR/track.sock by seize.
  * Outputs	no images; the log says what it adopted and handed out.

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/capability.h>
@@ -104,6 +105,7 @@ static int holder_reply(int c, const struct holder *h, int status, bool matched,
 	r.op = TRACK_REPLY;
 	r.status = status;
 	r.matched = matched;
+	r.holder_pid = getpid();
 	r.gen = h->gen;
 	if (with_fds) {
 		r.nr = h->set.nr;
@@ -172,6 +174,13 @@ static void holder_serve(struct holder *h, int c)
 	}
 }
 
+static volatile sig_atomic_t holder_stop;
+
+static void holder_on_term(int sig)
+{
+	holder_stop = 1;
+}
+
 int track_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct holder h = { .listen_fd = stage_fd(ctx, FD_NAME_TRACK), .dir_fd = -1 };
@@ -196,7 +205,14 @@ int track_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 				       h.listen_fd);
 	}
 	track_set_init(&h.set);
-	while (!h.quit) {
+	/* SIGTERM ends the tracking as QUIT does, socket removed. */
+	{
+		struct sigaction sa = { .sa_handler = holder_on_term };
+
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+	}
+	while (!h.quit && !holder_stop) {
 		struct pollfd p[TRACK_MAX + 1];
 		int n = 0, live = 0;
 
