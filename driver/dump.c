@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driver/dedup.h"
 #include "driver/driver.h"
 #include "driver/dumpdir.h"
 #include "driver/mntns.h"
@@ -174,6 +175,7 @@ static void dump_usage(void)
 	       "  -D DIR          the images appear in DIR only once the dump is complete\n"
 	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
 	       "  --prev-images-dir PREV  incremental: copy only the pages written since the pre-dump in PREV\n"
+	       "  --auto-dedup    with --prev-images-dir: punch the pages this dump copied again out of PREV\n"
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
 	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
@@ -455,7 +457,8 @@ static void predump_usage(void)
 	printf("usage: amber pre-dump -t PID -D DIR [--prev-images-dir PREV] [--force] [--external veth[IF]]... [-v N] [-o LOG]\n"
 	       "  copies the memory of the tree of PID into DIR and starts tracking its writes; the tree carries on.\n"
 	       "  --prev-images-dir PREV  copy only the pages written since the pre-dump in PREV; DIR refers to PREV\n"
-	       "                  for the others (a 'parent' link). Finish with 'amber dump --prev-images-dir DIR'.\n");
+	       "                  for the others (a 'parent' link). Finish with 'amber dump --prev-images-dir DIR'.\n"
+	       "  --auto-dedup    punch the pages this pre-dump copied again out of PREV (the chain must not branch)\n");
 }
 
 /* --prev-images-dir: a complete dump, whose id the new one records. */
@@ -504,6 +507,10 @@ static int dump_command(int argc, char **argv, bool pre_dump)
 		o.pre_dump = true;
 		o.leave_running = true;
 	}
+	if (o.auto_dedup && !o.prev_images) {
+		drv_error("--auto-dedup needs --prev-images-dir: it punches the parent's pages this dump copies again");
+		return EXIT_USAGE;
+	}
 	if (o.prev_images && dump_check_prev(o.prev_images, &ds, &e) < 0) {
 		drv_error("%s", e.msg);
 		return e.exit_code ? e.exit_code : EXIT_USAGE;
@@ -546,6 +553,16 @@ static int dump_command(int argc, char **argv, bool pre_dump)
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	dumpdir_release(&ds.dir);
+	/* The dump is complete: the parent's superseded pages may go. A
+	 * failure leaves the parent whole and the dump as good. */
+	if (o.auto_dedup) {
+		uint64_t freed = 0;
+
+		if (dedup_parent(r.images, &freed, &e) < 0)
+			pr_warn("--auto-dedup: %s", e.msg);
+		else
+			pr_info("--auto-dedup: %.1f MiB of '%s' punched out", freed / 1048576.0, ds.prev);
+	}
 	/* A tree that goes on running has its files open: the remaps are only
 	 * kept for a later restore when asked. */
 	if (o.leave_running && !o.keep_link_remaps) {

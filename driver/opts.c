@@ -91,6 +91,7 @@ static const struct option drv_long[] = {
 	{ "tcp-established", no_argument, NULL, DRV_OPT_TCP_ESTABLISHED },
 	{ "tcp-close", no_argument, NULL, DRV_OPT_TCP_CLOSE },
 	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
+	{ "auto-dedup", no_argument, NULL, DRV_OPT_AUTO_DEDUP },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -103,7 +104,7 @@ static const struct {
 } drv_takes[] = {
 	{ 'D', "*" }, { 'o', "*" }, { 'v', "*" }, { DRV_OPT_RUN_DIR, "*" }, { DRV_OPT_HELP, "*" }, { 'h', "*" },
 	{ DRV_OPT_TIMINGS, "*" },
-	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
+	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump pre-dump" },
 	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
@@ -236,6 +237,7 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		case DRV_OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case DRV_OPT_TCP_CLOSE: o->tcp_close = true; break;
 		case DRV_OPT_PREV_IMAGES: o->prev_images = optarg; break;
+		case DRV_OPT_AUTO_DEDUP: o->auto_dedup = true; break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's, veth[...] images/netns.h's; files, ttys, sockets,
 			 * pipes are drv_external's. */

@@ -29,14 +29,24 @@ start_dirtymem() {
 	pid=$E2E_PID
 }
 
-# Pre-dumps pid into $T/p1..p3, each after the first against the one before.
+# Blocks (512 bytes) allocated to the pages images of dump $1.
+blocks_of() {
+	stat -c %b "$1"/pages-*.img | awk '{ n += $1 } END { print n + 0 }'
+}
+
+# Pre-dumps pid into $T/p1..p3, each after the first against the one before
+# (with --auto-dedup: the parent loses what the child copied again).
 predump_chain() {
 	e2e_amber_ok pre-dump -t "$pid" -D "$T/p1" -v3 || return 1
 	full=$(pages_of "$T/p1")
 	prev=$T/p1
 	for i in 2 3; do
 		sleep 0.5
-		e2e_amber_ok pre-dump -t "$pid" -D "$T/p$i" --prev-images-dir "$prev" -v3 || return 1
+		before=$(blocks_of "$prev")
+		e2e_amber_ok pre-dump -t "$pid" -D "$T/p$i" --prev-images-dir "$prev" --auto-dedup -v3 || return 1
+		after=$(blocks_of "$prev")
+		echo "t070: --auto-dedup of pre-dump $i: $prev's pages from $before to $after blocks"
+		assertTrue "--auto-dedup punched $prev ($before to $after blocks)" "[ $after -lt $before ]"
 		prev=$T/p$i
 	done
 	return 0
@@ -56,7 +66,7 @@ testPreDumpChainRestores() {
 	# A full dump of the running tree for comparison: nothing of the tracking is touched.
 	e2e_amber_ok dump -t "$pid" -D "$T/full" --leave-running -v3 || return 0
 	full_frozen=$(frozen_of)
-	e2e_amber_ok dump -t "$pid" -D "$T/d" --prev-images-dir "$T/p3" -v3 || return 0
+	e2e_amber_ok dump -t "$pid" -D "$T/d" --prev-images-dir "$T/p3" --auto-dedup -v3 || return 0
 	final_frozen=$(frozen_of)
 	n=$(pages_of "$T/d")
 	echo "t070: the final dump copied $n pages; frozen $final_frozen s, a full dump $full_frozen s"
@@ -92,6 +102,7 @@ testWrongOrMissingParentRefused() {
 	# p2 gone: the link names nothing.
 	mv "$T/p2" "$T/p2.away"
 	e2e_amber_fails "link is missing" restore -D "$T/d" -d
+	e2e_amber_fails "needs --prev-images-dir" pre-dump -t "$pid" -D "$T/p4" --auto-dedup
 	e2e_amber_fails "prev-images-dir '$T/nothing'" pre-dump -t "$pid" -D "$T/p3" --prev-images-dir "$T/nothing"
 }
 
