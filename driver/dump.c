@@ -406,8 +406,9 @@ static const struct pl_row dump_rows[] = {
 	  .rollback_doc = "told 'release resume': the tree carries on; if it failed or died while it held the tree, "
 			  "unseize puts back what its journal (RUN/seize.journal) says it changed" },
 	{ .stage = "dump-memory", .does = "copy every task's memory",
-	  .reads = "TASK records; /proc/PID/mem", .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
-	  .more_args = dump_memory_args, .opt_fds = NULL,
+	  .reads = "TASK records; /proc/PID/mem; with --prev-images-dir PREV/pagemap-*.img, PREV/track.sock",
+	  .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
+	  .more_args = dump_memory_args,
 	  .before = dump_memory_before, .wait = PL_BESIDE, .rollback = dump_memory_rollback,
 	  .rollback_doc = "its temporary memfd images are removed" },
 	{ .stage = "dump-files", .does = "describe every fd, cwd and root; make link remaps",
@@ -553,6 +554,10 @@ static int dump_command(int argc, char **argv, bool pre_dump)
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	dumpdir_release(&ds.dir);
+	/* seize starts the write tracking after the verdict, with the tree
+	 * still stopped: a pre-dump's frozen time runs until seize ended. */
+	if (pre_dump)
+		ds.released_at = run_now();
 	/* The dump is complete: the parent's superseded pages may go. A
 	 * failure leaves the parent whole and the dump as good. */
 	if (o.auto_dedup) {
