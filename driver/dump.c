@@ -41,6 +41,7 @@
 #include "images/memfd.h"
 #include "images/remap.h"
 #include "lib/tracee.h"
+#include "lib/track.h"
 
 static int dump_name_cmp(const void *a, const void *b)
 {
@@ -436,6 +437,7 @@ static const struct pl_row predump_rows[] = {
 	  .more_args = dump_seize_args, .before = dump_seize_before, .wait = PL_STREAM,
 	  .release = dump_seize_release, .rollback = dump_seize_rollback, .rollback_stage = "unseize",
 	  .rollback_stage_does = "put back what a seize that failed or died left changed in the tree",
+	  .spawns = "track", .spawns_does = "hold the write tracking between iterations, at DIR/track.sock",
 	  .rollback_doc = "told 'release resume': the tree carries on; if it failed or died while it held the tree, "
 			  "unseize puts back what its journal (RUN/seize.journal) says it changed" },
 	{ .stage = "dump-memory", .does = "copy every task's memory (with --prev-images-dir only what was written since)",
@@ -558,6 +560,18 @@ static int dump_command(int argc, char **argv, bool pre_dump)
 	 * still stopped: a pre-dump's frozen time runs until seize ended. */
 	if (pre_dump)
 		ds.released_at = run_now();
+	/* The final dump ends the write tracking of the chain: nothing
+	 * follows it (a tree left running would still take its faults). */
+	if (!pre_dump && o.prev_images) {
+		_cleanup_close_ int pfd = open(ds.prev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int conn = pfd >= 0 ? track_connect(pfd) : -1;
+
+		if (conn >= 0) {
+			if (track_quit(conn, &e) == 0)
+				pr_info("write tracking of '%s' ended", ds.prev);
+			close(conn);
+		}
+	}
 	/* The dump is complete: the parent's superseded pages may go. A
 	 * failure leaves the parent whole and the dump as good. */
 	if (o.auto_dedup) {

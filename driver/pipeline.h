@@ -87,6 +87,9 @@ struct pl_row {
 	/* A stage the rollback may run (pl_run_extra), named in the docs,
 	 * 'amber stage --help' and --list (seize's: unseize), and its job. */
 	const char *rollback_stage, *rollback_stage_does;
+	/* A stage this row's stage starts that outlives the pipeline
+	 * (pre-dump's seize: amber-track), named like rollback_stage. */
+	const char *spawns, *spawns_does;
 	/* A held stage (seize) is never killed by a failure: the runner asks it
 	 * to end through release(ok) and waits for it, last of all. */
 	int (*release)(struct pl_ctx *c, bool ok, struct err *e);

@@ -245,9 +245,11 @@ static int dm_write_pagemap(int dirfd, pid_t id, const struct dm_runs *r, struct
 }
 
 /* Decides whether v's unwritten pages may stay in the parent: the
- * tracking generation was the parent's, the process's userfaultfd has
- * the VMA (registering is a no-op then; a VMA it did not have shows every
- * page written; one another userfaultfd has is refused with EBUSY), and
+ * tracking generation was the parent's; the VMA is under asynchronous
+ * write-protect already (a VMA that is not, new or moved since, is never
+ * trusted, whatever bits its pages carry: copied in full); it is the
+ * process's userfaultfd from the holder that has it (registering again is
+ * a no-op then; one another userfaultfd has is refused with EBUSY); and
  * PAGEMAP_SCAN lists what was written since, protecting it again. */
 static int dm_vma_track(struct dm_runs *r, pid_t pid, int pm_fd, const struct proc_vma *v, const struct dm_parent *pp,
 			struct err *e)
@@ -258,11 +260,19 @@ static int dm_vma_track(struct dm_runs *r, pid_t pid, int pm_fd, const struct pr
 	r->written = NULL;
 	r->nr_written = 0;
 	r->tracked = false;
-	if (!pp || pp->uffd < 0)
+	if (!pp || pp->uffd < 0 || !pp->matched)
 		return 0;
+	ret = track_scan(pm_fd, v->start, v->end, false, &r->written, &r->nr_written, e);
+	free(r->written);
+	r->written = NULL;
+	r->nr_written = 0;
+	if (ret == -EPERM)
+		return 0;
+	if (ret < 0)
+		return ret;
 	if ((ret = track_uffd_register(pp->uffd, v->start, v->end)) < 0) {
-		pr_debug("pid %d: VMA %#llx-%#llx is not tracked (%s): copied in full", pid, (unsigned long long)v->start,
-			 (unsigned long long)v->end, strerror(-ret));
+		pr_debug("pid %d: VMA %#llx-%#llx is tracked by another userfaultfd (%s): copied in full", pid,
+			 (unsigned long long)v->start, (unsigned long long)v->end, strerror(-ret));
 		return 0;
 	}
 	ret = track_scan(pm_fd, v->start, v->end, true, &r->written, &r->nr_written, e);
@@ -270,7 +280,7 @@ static int dm_vma_track(struct dm_runs *r, pid_t pid, int pm_fd, const struct pr
 		return 0;
 	if (ret < 0)
 		return ret;
-	r->tracked = pp->matched;
+	r->tracked = true;
 	return 0;
 }
 
