@@ -128,4 +128,26 @@ testHolderDiedMeansFullCopy() {
 	assertEquals "dirtymem's check after restore" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
+# A tree of multi-threaded processes through a pre-dump chain: every
+# process gets its own tracking, and the restore from the chain passes.
+testTreeWithThreads() {
+	e2e_need_amber || return 0
+	rm -f "$T/ready" "$T/result"
+	e2e_start_tree "$E2E_WL/threadtree" "$T/ready" "$T/result" 3 2 || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "threadtree did not get ready: $(cat "$T/wl.err")"; return 0; }
+	root=$E2E_PID
+	e2e_amber_ok pre-dump -t "$root" -D "$T/p1" -v3 || return 0
+	assertContains "three processes tracked" "$(cat "$T/amber.out")" "write tracking of 3 processes"
+	e2e_amber_ok pre-dump -t "$root" -D "$T/p2" --prev-images-dir "$T/p1" || return 0
+	e2e_amber_ok dump -t "$root" -D "$T/d" --prev-images-dir "$T/p2" || return 0
+	e2e_wait_tree_gone 10 || return 0
+	e2e_restore_detached "$T/d" || return 0
+	assertEquals "threadtree's check after restore from the chain" PASS "$(e2e_spine_result "$root" "$T/result")"
+}
+
+tearDown() {
+	e2e_teardown_trees
+	e2e_teardown
+}
+
 . /usr/share/shunit2/shunit2
