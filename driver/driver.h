@@ -4,6 +4,7 @@
 #define AMBER_DRIVER_H
 
 int cmd_dump(int argc, char **argv);
+int cmd_predump(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_show(int argc, char **argv);	/* driver/show.c */
 int cmd_check(int argc, char **argv);	/* driver/check.c */

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "driver/dedup.h"
 #include "driver/driver.h"
 #include "driver/dumpdir.h"
 #include "driver/mntns.h"
@@ -30,6 +31,7 @@
 #include "driver/pipeline.h"
 #include "driver/run.h"
 #include "images/image.h"
+#include "images/pagechain.h"
 #include "images/inventory.pb-c.h"
 #include "images/rjournal.h"
 #include "images/stream.pb-c.h"
@@ -40,6 +42,7 @@
 #include "images/memfd.h"
 #include "images/remap.h"
 #include "lib/tracee.h"
+#include "lib/track.h"
 
 static int dump_name_cmp(const void *a, const void *b)
 {
@@ -48,7 +51,8 @@ static int dump_name_cmp(const void *a, const void *b)
 
 /* Writes inventory.img listing every image in the directory; last, because
  * its presence is what says the dump is complete. */
-static int dump_write_inventory(const char *images, int root, bool pidns, const char *netlock, uint64_t *bytes,
+static int dump_write_inventory(const char *images, int root, bool pidns, const char *netlock, uint64_t parent_id,
+				bool pre_dump, uint64_t *bytes,
 				struct err *e)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
@@ -94,6 +98,12 @@ static int dump_write_inventory(const char *images, int root, bool pidns, const 
 	inv.has_dump_id = true;
 	inv.dump_id = image_dump_id();
 	inv.netlock_table = (char *)netlock;
+	if (parent_id) {
+		inv.has_parent_dump_id = true;
+		inv.parent_dump_id = parent_id;
+	}
+	if (pre_dump)
+		inv.has_pre_dump = inv.pre_dump = true;
 	dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = dfd < 0 ? err_errno(e, "open '%s'", images) : image_write_one(dfd, "inventory", "inventory.img", &inv.base, e);
 	for (int i = 0; i < n; i++)
@@ -165,9 +175,11 @@ static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--force] [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
 	       "                  [--file-locks] [--tcp-established] [--network-lock MODE] [--shell-job] [--external KEY]... [-v N] [-o LOG]\n"
-	       "                  [--run-dir DIR]\n"
+	       "                  [--run-dir DIR] [--prev-images-dir PREV]\n"
 	       "  -D DIR          the images appear in DIR only once the dump is complete\n"
 	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
+	       "  --prev-images-dir PREV  incremental: copy only the pages written since the pre-dump in PREV\n"
+	       "  --auto-dedup    with --prev-images-dir: punch the pages this dump copied again out of PREV\n"
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
 	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
@@ -191,6 +203,8 @@ struct dump_state {
 	struct netlock nl;	/* --network-lock: in place from before dump-files until the restore */
 	struct dumpdir dir;	/* the images appear under -D only when complete */
 	char run_dir[PATH_MAX];
+	char prev[PATH_MAX];	/* --prev-images-dir, resolved */
+	uint64_t parent_id;	/* its dump id */
 };
 
 static int dump_seize_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
@@ -199,7 +213,39 @@ static int dump_seize_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 
 	if (ret == 0)
 		ret = pl_argf(a, e, "%d", c->o->pid);
+	/* A pre-dump leaves write tracking behind for the next iteration. */
+	if (ret == 0 && c->o->pre_dump && (ret = pl_arg(a, "--track", e)) == 0 && c->o->prev_images &&
+	    (ret = pl_arg(a, "--prev-images-dir", e)) == 0)
+		ret = pl_arg(a, ((struct dump_state *)c->cmd)->prev, e);
 	return ret < 0 ? ret : pl_arg_each(a, "--external", c->o->extveth, c->o->nr_extveth, e);
+}
+
+/* An incremental dump: the parent iteration's directory. */
+static int dump_memory_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	int ret = 0;
+
+	if (c->o->prev_images && (ret = pl_arg(a, "--prev-images-dir", e)) == 0)
+		ret = pl_arg(a, ((struct dump_state *)c->cmd)->prev, e);
+	return ret;
+}
+
+/* The 'parent' link of an incremental dump: relative when the parent is a
+ * sibling of -D (so the two can move together), else absolute. */
+static int dump_link_parent(struct pl_ctx *c, struct err *e)
+{
+	const struct dump_state *ds = c->cmd;
+	char final[PATH_MAX], target[PATH_MAX + 8], path[PATH_MAX + 16];
+	const char *fs, *ps = strrchr(ds->prev, '/');
+
+	snprintf(target, sizeof(target), "%s", ds->prev);
+	if (realpath(ds->dir.final, final) && (fs = strrchr(final, '/')) && ps && fs - final == ps - ds->prev &&
+	    !strncmp(final, ds->prev, fs - final))
+		snprintf(target, sizeof(target), "..%s", ps);
+	snprintf(path, sizeof(path), "%s/" PAGECHAIN_LINK, c->r->images);
+	if (symlink(target, path) < 0)
+		return err_errno(e, "link the parent images directory '%s' as '%s'", ds->prev, path);
+	return 0;
 }
 
 static int dump_seize_before(struct pl_ctx *c, struct err *e)
@@ -352,9 +398,12 @@ static int dump_finish(struct pl_ctx *c, struct err *e)
 	int ret;
 
 	run_find(c->r, STREAM_RECORD__BODY_TASK, dump_take_root, &dr);
+	if (c->o->prev_images && (ret = dump_link_parent(c, e)) < 0)
+		return ret;
 	/* A tree left running is unlocked at once: the restore has nothing to remove. */
 	ret = dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen,
-				   ds->nl.locked && !c->o->leave_running ? ds->nl.table : NULL, &ds->bytes, e);
+				   ds->nl.locked && !c->o->leave_running ? ds->nl.table : NULL, ds->parent_id, c->o->pre_dump,
+				   &ds->bytes, e);
 	/* Before the verdict: a tree is only killed once its dump is in place. */
 	if (ret == 0 && (ret = dumpdir_commit(&ds->dir, c->r->dir, e)) == 0)
 		snprintf(c->r->images, sizeof(c->r->images), "%s", ds->dir.final);
@@ -398,7 +447,9 @@ static const struct pl_row dump_rows[] = {
 	  .rollback_doc = "told 'release resume': the tree carries on; if it failed or died while it held the tree, "
 			  "unseize puts back what its journal (RUN/seize.journal) says it changed" },
 	{ .stage = "dump-memory", .does = "copy every task's memory",
-	  .reads = "TASK records; /proc/PID/mem", .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
+	  .reads = "TASK records; /proc/PID/mem; with --prev-images-dir PREV/pagemap-*.img, PREV/track.sock",
+	  .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
+	  .more_args = dump_memory_args,
 	  .before = dump_memory_before, .wait = PL_BESIDE, .rollback = dump_memory_rollback,
 	  .rollback_doc = "its temporary memfd images are removed" },
 	{ .stage = "dump-files", .does = "describe every fd, cwd and root; make link remaps",
@@ -419,7 +470,63 @@ const struct pipeline pl_dump = {
 	.finish = dump_finish, .failed = dump_failed,
 };
 
-int cmd_dump(int argc, char **argv)
+/* pre-dump: the tree's memory only, and write tracking started, while the
+ * tree is stopped only for that; it always carries on. */
+static const struct pl_row predump_rows[] = {
+	{ .stage = "seize", .does = "freeze the tree; at 'release resume' start write tracking (amber-track holds it)",
+	  .reads = "/proc of the tree", .writes = "TASK records; pstree.img, core-*.img",
+	  .more_args = dump_seize_args, .before = dump_seize_before, .wait = PL_STREAM,
+	  .release = dump_seize_release, .rollback = dump_seize_rollback, .rollback_stage = "unseize",
+	  .rollback_stage_does = "put back what a seize that failed or died left changed in the tree",
+	  .spawns = "track", .spawns_does = "hold the write tracking between iterations, at DIR/track.sock",
+	  .rollback_doc = "told 'release resume': the tree carries on; if it failed or died while it held the tree, "
+			  "unseize puts back what its journal (RUN/seize.journal) says it changed" },
+	{ .stage = "dump-memory", .does = "copy every task's memory (with --prev-images-dir only what was written since)",
+	  .reads = "TASK records; /proc/PID/mem; PREV/pagemap-*.img, PREV/track.sock",
+	  .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
+	  .more_args = dump_memory_args, .before = dump_memory_before, .wait = PL_BESIDE, .rollback = dump_memory_rollback,
+	  .rollback_doc = "its temporary memfd images are removed" },
+};
+
+const struct pipeline pl_predump = {
+	.command = "pre-dump",
+	.shape = "seize -> dump-memory -> inventory.img -> release (resume, tracking started)",
+	.rows = predump_rows, .nr_rows = sizeof(predump_rows) / sizeof(predump_rows[0]),
+	.chans = dump_chans, .nr_chans = sizeof(dump_chans) / sizeof(dump_chans[0]),
+	.finish = dump_finish, .failed = dump_failed,
+};
+
+static void predump_usage(void)
+{
+	printf("usage: amber pre-dump -t PID -D DIR [--prev-images-dir PREV] [--force] [--external veth[IF]]... [-v N] [-o LOG]\n"
+	       "  copies the memory of the tree of PID into DIR and starts tracking its writes; the tree carries on.\n"
+	       "  --prev-images-dir PREV  copy only the pages written since the pre-dump in PREV; DIR refers to PREV\n"
+	       "                  for the others (a 'parent' link). Finish with 'amber dump --prev-images-dir DIR'.\n"
+	       "  --auto-dedup    punch the pages this pre-dump copied again out of PREV (the chain must not branch)\n");
+}
+
+/* --prev-images-dir: a complete dump, whose id the new one records. */
+static int dump_check_prev(const char *prev, struct dump_state *ds, struct err *e)
+{
+	InventoryEntry *inv = NULL;
+	_cleanup_close_ int fd = -1;
+	int ret;
+
+	if (!realpath(prev, ds->prev))
+		return err_set(e, EXIT_USAGE, "--prev-images-dir '%s': %s", prev, strerror(errno));
+	fd = open(ds->prev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return err_set(e, EXIT_USAGE, "--prev-images-dir '%s': %s", prev, strerror(errno));
+	if ((ret = pagechain_inventory(fd, &inv, &ds->parent_id, e)) < 0) {
+		err_wrap(e, "--prev-images-dir '%s' holds no complete dump", prev);
+		e->exit_code = EXIT_USAGE;
+		return ret;
+	}
+	inventory_entry__free_unpacked(inv, NULL);
+	return 0;
+}
+
+static int dump_command(int argc, char **argv, bool pre_dump)
 {
 	struct drv_opts o;
 	struct run r;
@@ -430,16 +537,28 @@ int cmd_dump(int argc, char **argv)
 
 	if ((ret = drv_parse(argc, argv, &o)) != 0) {
 		if (ret < 0)
-			dump_usage();
+			pre_dump ? predump_usage() : dump_usage();
 		return ret < 0 ? 0 : ret;
 	}
 	log_init("amber", o.verbosity, 2);
 	if (!o.pid || !o.images) {
 		drv_error("need -t PID and -D DIR");
-		dump_usage();
+		pre_dump ? predump_usage() : dump_usage();
 		return EXIT_USAGE;
 	}
 	memset(&ds, 0, sizeof(ds));
+	if (pre_dump) {
+		o.pre_dump = true;
+		o.leave_running = true;
+	}
+	if (o.auto_dedup && !o.prev_images) {
+		drv_error("--auto-dedup needs --prev-images-dir: it punches the parent's pages this dump copies again");
+		return EXIT_USAGE;
+	}
+	if (o.prev_images && dump_check_prev(o.prev_images, &ds, &e) < 0) {
+		drv_error("%s", e.msg);
+		return e.exit_code ? e.exit_code : EXIT_USAGE;
+	}
 	/* The images go to a fresh 0700 directory (they hold memory and
 	 * secrets) that takes -D's name when complete. */
 	if (dumpdir_begin(&ds.dir, o.images, o.force, &e) < 0) {
@@ -470,7 +589,7 @@ int cmd_dump(int argc, char **argv)
 	pr_debug("dump id %016llx", (unsigned long long)r.dump_id);
 	/* SIGPIPE would kill the driver if seize died before reading its verdict. */
 	signal(SIGPIPE, SIG_IGN);
-	if (pl_run(&pl_dump, &r, &o, &ds, &e) < 0) {
+	if (pl_run(pre_dump ? &pl_predump : &pl_dump, &r, &o, &ds, &e) < 0) {
 		/* Nothing half-written is left where -D points. */
 		dumpdir_abort(&ds.dir);
 		dumpdir_release(&ds.dir);
@@ -487,15 +606,51 @@ int cmd_dump(int argc, char **argv)
 		pr_info("its TCP connections stay locked (nftables table inet %s) until 'amber restore' removes the lock",
 			ds.nl.table);
 	netlock_free(&ds.nl);
+	/* seize starts the write tracking after the verdict, with the tree
+	 * still stopped: a pre-dump's frozen time runs until seize ended. */
+	if (pre_dump)
+		ds.released_at = run_now();
+	/* The final dump ends the write tracking of the chain: nothing
+	 * follows it (a tree left running would still take its faults). */
+	if (!pre_dump && o.prev_images) {
+		_cleanup_close_ int pfd = open(ds.prev, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		int conn = pfd >= 0 ? track_connect(pfd) : -1;
+
+		if (conn >= 0) {
+			if (track_quit(conn, &e) == 0)
+				pr_info("write tracking of '%s' ended", ds.prev);
+			close(conn);
+		}
+	}
+	/* The dump is complete: the parent's superseded pages may go. A
+	 * failure leaves the parent whole and the dump as good. */
+	if (o.auto_dedup) {
+		uint64_t freed = 0;
+
+		if (dedup_parent(r.images, &freed, &e) < 0)
+			pr_warn("--auto-dedup: %s", e.msg);
+		else
+			pr_info("--auto-dedup: %.1f MiB of '%s' punched out", freed / 1048576.0, ds.prev);
+	}
 	/* A tree that goes on running has its files open: the remaps are only
 	 * kept for a later restore when asked. */
 	if (o.leave_running && !o.keep_link_remaps) {
 		dump_remove_remaps(&r, true);
 		mntns_remove_live_remaps(r.images, o.pid);
 	}
-	pr_info("dumped pid %d to %s: %.1f MiB in %.3f s (frozen %.3f s)%s", o.pid, r.images,
+	pr_info("%s pid %d to %s: %.1f MiB in %.3f s (frozen %.3f s)%s", pre_dump ? "pre-dumped" : "dumped", o.pid, r.images,
 		ds.bytes / 1048576.0, run_now() - t0, ds.released_at - ds.frozen_at,
 		o.leave_running ? ", left running" : "");
 	run_free(&r);
 	return EXIT_OK;
+}
+
+int cmd_dump(int argc, char **argv)
+{
+	return dump_command(argc, argv, false);
+}
+
+int cmd_predump(int argc, char **argv)
+{
+	return dump_command(argc, argv, true);
 }

@@ -12,6 +12,8 @@
 #include "driver/dumpdir.h"
 #include "driver/run.h"
 #include "images/image.h"
+#include "images/pagechain.h"
+#include "lib/track.h"
 #include "lib/exitcodes.h"
 #include "lib/log.h"
 
@@ -55,7 +57,10 @@ bool dumpdir_all_ours(int fd, char *other, size_t size, bool *has_images, bool *
 	while (ours && (de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
-		if (de->d_type == DT_REG && dumpdir_is_image(de->d_name)) {
+		if ((de->d_type == DT_LNK && !strcmp(de->d_name, PAGECHAIN_LINK)) ||
+		    (de->d_type == DT_SOCK && !strcmp(de->d_name, TRACK_SOCK))) {
+			continue;	/* an incremental dump's parent link, a pre-dump's tracking socket */
+		} else if (de->d_type == DT_REG && dumpdir_is_image(de->d_name)) {
 			*has_images = true;
 			*complete |= !strcmp(de->d_name, "inventory.img");
 		} else if (!(de->d_type == DT_DIR && dumpdir_is_run_dir(de->d_name))) {
@@ -103,7 +108,9 @@ static void dumpdir_remove_ours(const char *path)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (de->d_type == DT_REG && dumpdir_is_image(de->d_name))
+		if ((de->d_type == DT_REG && dumpdir_is_image(de->d_name)) ||
+		    (de->d_type == DT_LNK && !strcmp(de->d_name, PAGECHAIN_LINK)) ||
+		    (de->d_type == DT_SOCK && !strcmp(de->d_name, TRACK_SOCK)))
 			unlinkat(dirfd(d), de->d_name, 0);
 		else if (de->d_type == DT_DIR && dumpdir_is_run_dir(de->d_name))
 			dumpdir_remove_run(dirfd(d), de->d_name);

@@ -16,6 +16,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: amber COMMAND [options]\n\n"
 		"  dump -t PID -D DIR [--leave-running]   checkpoint the tree of PID into DIR\n"
+		"  pre-dump -t PID -D DIR [--prev-images-dir PREV]  copy its memory, track writes; it runs on\n"
 		"  restore -D DIR [-d] [--pidfile FILE]   restore a dump; without -d, wait for it\n"
 		"  show FILE|DIR [--json] | --stream FILE decode an image, a dump or a stage recording\n"
 		"  gc -D DIR [--show]                     remove the link remaps a dump left behind\n"
@@ -43,6 +44,8 @@ int main(int argc, char **argv)
 	drv_set_command(argv[1]);
 	if (!strcmp(argv[1], "dump"))
 		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "pre-dump"))
+		return cmd_predump(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "restore"))
 		return cmd_restore(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "show"))

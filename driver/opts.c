@@ -92,6 +92,8 @@ static const struct option drv_long[] = {
 	{ "tcp-established", no_argument, NULL, DRV_OPT_TCP_ESTABLISHED },
 	{ "tcp-close", no_argument, NULL, DRV_OPT_TCP_CLOSE },
 	{ "network-lock", required_argument, NULL, DRV_OPT_NETWORK_LOCK },
+	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
+	{ "auto-dedup", no_argument, NULL, DRV_OPT_AUTO_DEDUP },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -104,13 +106,13 @@ static const struct {
 } drv_takes[] = {
 	{ 'D', "*" }, { 'o', "*" }, { 'v', "*" }, { DRV_OPT_RUN_DIR, "*" }, { DRV_OPT_HELP, "*" }, { 'h', "*" },
 	{ DRV_OPT_TIMINGS, "*" },
-	{ 't', "dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
-	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump" },
+	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
+	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump pre-dump" },
 	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" },
-	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump restore" },
+	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump pre-dump restore" },
 	{ DRV_OPT_SHOW, "gc" },
 };
 
@@ -246,6 +248,8 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 			o->network_lock = m;
 			break;
 		}
+		case DRV_OPT_PREV_IMAGES: o->prev_images = optarg; break;
+		case DRV_OPT_AUTO_DEDUP: o->auto_dedup = true; break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's, veth[...] images/netns.h's; files, ttys, sockets,
 			 * pipes are drv_external's. */

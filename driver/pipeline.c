@@ -13,7 +13,7 @@
 
 const struct pipeline *const *pl_all(void)
 {
-	static const struct pipeline *const all[] = { &pl_dump, &pl_restore, &pl_gc, NULL };
+	static const struct pipeline *const all[] = { &pl_dump, &pl_predump, &pl_restore, &pl_gc, NULL };
 
 	return all;
 }
@@ -396,7 +396,8 @@ bool pl_knows(const char *stage)
 	for (const struct pipeline *const *p = pl_all(); *p; p++)
 		for (int i = 0; i < (*p)->nr_rows; i++)
 			if (!strcmp((*p)->rows[i].stage, stage) ||
-			    ((*p)->rows[i].rollback_stage && !strcmp((*p)->rows[i].rollback_stage, stage)))
+			    ((*p)->rows[i].rollback_stage && !strcmp((*p)->rows[i].rollback_stage, stage)) ||
+			    ((*p)->rows[i].spawns && !strcmp((*p)->rows[i].spawns, stage)))
 				return true;
 	return false;
 }
@@ -423,15 +424,15 @@ static void pl_fds_of(const struct pipeline *pl, const struct pl_row *row, char 
 		snprintf(buf + n, size - n, "%s%s", n ? ", " : "", row->opt_fds);
 }
 
-/* Whether row i of pipeline p's rollback stage was named by an earlier row. */
-static bool pl_listed_before(const struct pipeline *const *all, int p, int i)
+/* Whether stage 'name' (row i of pipeline p's rollback stage or the stage
+ * it spawns) was named by an earlier row. */
+static bool pl_listed_before(const struct pipeline *const *all, int p, int i, const char *name)
 {
-	const char *name = all[p]->rows[i].rollback_stage;
-
 	for (int q = 0; q <= p; q++)
 		for (int j = 0; j < (q < p ? all[q]->nr_rows : i); j++)
 			if (!strcmp(all[q]->rows[j].stage, name) ||
-			    (all[q]->rows[j].rollback_stage && !strcmp(all[q]->rows[j].rollback_stage, name)))
+			    (all[q]->rows[j].rollback_stage && !strcmp(all[q]->rows[j].rollback_stage, name)) ||
+			    (all[q]->rows[j].spawns && !strcmp(all[q]->rows[j].spawns, name)))
 				return true;
 	return false;
 }
@@ -450,8 +451,10 @@ void pl_print_list(FILE *f)
 					seen = !strcmp(all[q]->rows[j].stage, all[p]->rows[i].stage);
 			if (!seen)
 				fprintf(f, "%s\n", all[p]->rows[i].stage);
-			if (all[p]->rows[i].rollback_stage && !pl_listed_before(all, p, i))
+			if (all[p]->rows[i].rollback_stage && !pl_listed_before(all, p, i, all[p]->rows[i].rollback_stage))
 				fprintf(f, "%s\n", all[p]->rows[i].rollback_stage);
+			if (all[p]->rows[i].spawns && !pl_listed_before(all, p, i, all[p]->rows[i].spawns))
+				fprintf(f, "%s\n", all[p]->rows[i].spawns);
 		}
 }
 
@@ -469,6 +472,9 @@ void pl_print_help(FILE *f)
 			if ((*p)->rows[i].rollback_stage)
 				fprintf(f, "  %-15s (%s's rollback) %s\n", (*p)->rows[i].rollback_stage, (*p)->rows[i].stage,
 					(*p)->rows[i].rollback_stage_does);
+			if ((*p)->rows[i].spawns)
+				fprintf(f, "  %-15s (started by %s) %s\n", (*p)->rows[i].spawns, (*p)->rows[i].stage,
+					(*p)->rows[i].spawns_does);
 		}
 	}
 }

@@ -87,6 +87,9 @@ struct pl_row {
 	/* A stage the rollback may run (pl_run_extra), named in the docs,
 	 * 'amber stage --help' and --list (seize's: unseize), and its job. */
 	const char *rollback_stage, *rollback_stage_does;
+	/* A stage this row's stage starts that outlives the pipeline
+	 * (pre-dump's seize: amber-track), named like rollback_stage. */
+	const char *spawns, *spawns_does;
 	/* A held stage (seize) is never killed by a failure: the runner asks it
 	 * to end through release(ok) and waits for it, last of all. */
 	int (*release)(struct pl_ctx *c, bool ok, struct err *e);
@@ -143,7 +146,7 @@ int pl_chan_take(struct pl_ctx *c, const char *name);
 struct run_stage *pl_stage(struct pl_ctx *c, const char *stage);
 
 /* Every command's pipeline (dump.c, restore.c, gc.c), NULL-terminated. */
-extern const struct pipeline pl_dump, pl_restore, pl_gc;
+extern const struct pipeline pl_dump, pl_predump, pl_restore, pl_gc;
 const struct pipeline *const *pl_all(void);
 
 /* What a replayed 'stage' gets for channel 'name', and the peer's name. */

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "driver/driver.h"
+#include "images/pagechain.h"
 #include "driver/dumpdir.h"
 #include "driver/mntns.h"
 #include "driver/netlock.h"
@@ -37,6 +38,7 @@
 #include "images/stream.pb-c.h"
 #include "lib/exitcodes.h"
 #include "ipc/fds.h"
+#include "lib/cleanup.h"
 #include "lib/log.h"
 #include "images/remap.h"
 #include "lib/proc.h"
@@ -340,6 +342,50 @@ static void restore_netlock(const char *images, bool ok)
 	inventory_entry__free_unpacked(inv, NULL);
 }
 
+/* A pre-dump is not restorable; an incremental dump needs every parent
+ * its chain names, each the dump it was made against: checked before any
+ * stage runs (restore-tasks checks each link again as it reads pages). */
+static int restore_check_chain(const char *images, struct err *e)
+{
+	_cleanup_close_ int fd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	InventoryEntry *inv = NULL;
+	uint64_t id;
+	int ret, depth = 0;
+
+	if (fd < 0)
+		return 0;	/* run_init and the stages say what is wrong */
+	if (pagechain_inventory(fd, &inv, &id, e) < 0)
+		return 0;
+	if (inv->has_pre_dump && inv->pre_dump) {
+		inventory_entry__free_unpacked(inv, NULL);
+		return err_input(e, "'%s' is a pre-dump (memory only, the tree ran on): restore the dump made with "
+				 "'amber dump --prev-images-dir %s' instead", images, images);
+	}
+	while (inv) {
+		char what[PATH_MAX + 64];
+		int pfd;
+
+		if (depth)
+			snprintf(what, sizeof(what), "parent %d of '%s'", depth, images);
+		else
+			snprintf(what, sizeof(what), "'%s'", images);
+		ret = pagechain_open_parent(fd, what, inv, &pfd, e);
+		inventory_entry__free_unpacked(inv, NULL);
+		inv = NULL;
+		if (ret < 0)
+			return ret;
+		if (pfd < 0)
+			break;
+		close(fd);
+		fd = pfd;
+		if (++depth > PAGECHAIN_MAX)
+			return err_input(e, "the chain of parents of '%s' is longer than %d", images, PAGECHAIN_MAX);
+		if ((ret = pagechain_inventory(fd, &inv, &id, e)) < 0)
+			return err_wrap(e, "parent %d of '%s'", depth, images);
+	}
+	return 0;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct drv_opts o;
@@ -374,6 +420,11 @@ int cmd_restore(int argc, char **argv)
 		drv_error("%s", e.msg);
 		close(lock);
 		return e.exit_code;
+	}
+	if (restore_check_chain(o.images, &e) < 0) {
+		drv_error("%s", e.msg);
+		close(lock);
+		return e.exit_code ? e.exit_code : EXIT_INPUT;
 	}
 	if ((ret = run_init(&r, "restore", o.images, o.run_dir, o.verbosity, o.logfile, &e)) < 0) {
 		drv_error("%s", e.msg);

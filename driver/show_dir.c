@@ -22,6 +22,7 @@
 #include "images/files.pb-c.h"
 #include "images/fs.pb-c.h"
 #include "images/image.h"
+#include "images/pagechain.h"
 #include "images/inventory.pb-c.h"
 #include "images/mm.pb-c.h"
 #include "images/pagemap.pb-c.h"
@@ -69,7 +70,94 @@ struct show_dump {
 	struct show_proc *procs;
 	char **problems;
 	size_t nr_problems;
+	struct show_link {		/* the parents of an incremental dump, nearest first */
+		char path[PATH_MAX];
+		uint64_t dump_id;
+		bool pre_dump;
+		uint64_t pages;		/* in its pages-*.img */
+	} chain[PAGECHAIN_MAX];
+	int nr_chain;
+	uint64_t pages;			/* in this dump's pages-*.img */
 };
+
+/* The pages a directory's pages images hold (their headers' counts). */
+static uint64_t show_dir_pages(int dirfd)
+{
+	DIR *d = fdopendir(dup(dirfd));
+	struct dirent *de;
+	uint64_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((de = readdir(d))) {
+		struct image img;
+		struct err e = { 0 };
+
+		if (strncmp(de->d_name, "pages-", 6) || image_open_inspect(&img, dirfd, "pages", de->d_name, &e) < 0)
+			continue;
+		n += img.hdr.count;
+		image_close(&img);
+	}
+	closedir(d);
+	return n;
+}
+
+static void show_problem(struct show_dump *d, const char *msg);
+
+/* A pre-dump: memory only (no files, fs, fdinfo images). */
+static bool show_pre_dump(const struct show_dump *d)
+{
+	return d->inv && d->inv->has_pre_dump && d->inv->pre_dump;
+}
+
+/* Follows the 'parent' links of an incremental dump, each checked against
+ * the dump id its child names (images/pagechain.h). */
+static void show_scan_chain(struct show_dump *d, int dirfd)
+{
+	InventoryEntry *inv = d->inv;
+	char path[PATH_MAX + 8];
+	int fd = dirfd;
+
+	d->pages = show_dir_pages(dirfd);
+	snprintf(path, sizeof(path), "%s", d->path);
+	while (inv && d->nr_chain < PAGECHAIN_MAX) {
+		struct show_link *l = &d->chain[d->nr_chain];
+		struct err e = { 0 };
+		char what[PATH_MAX + 32], next[PATH_MAX + 16];
+		InventoryEntry *pinv = NULL;
+		int pfd;
+
+		snprintf(what, sizeof(what), "'%s'", path);
+		if (pagechain_open_parent(fd, what, inv, &pfd, &e) < 0) {
+			show_problem(d, e.msg);
+			break;
+		}
+		if (inv != d->inv)
+			inventory_entry__free_unpacked(inv, NULL);
+		inv = NULL;
+		if (fd != dirfd)
+			close(fd);
+		fd = pfd;
+		if (pfd < 0)
+			break;
+		snprintf(next, sizeof(next), "%s/" PAGECHAIN_LINK, path);
+		if (!realpath(next, l->path))
+			snprintf(l->path, sizeof(l->path), "%s", next);
+		snprintf(path, sizeof(path), "%s", l->path);
+		if (pagechain_inventory(fd, &pinv, &l->dump_id, &e) < 0) {
+			show_problem(d, e.msg);
+			break;
+		}
+		l->pre_dump = pinv->has_pre_dump && pinv->pre_dump;
+		l->pages = show_dir_pages(fd);
+		d->nr_chain++;
+		inv = pinv;
+	}
+	if (inv && inv != d->inv)
+		inventory_entry__free_unpacked(inv, NULL);
+	if (fd >= 0 && fd != dirfd)
+		close(fd);
+}
 
 /* Notes a problem with the dump: shown in the summary and on stderr (once,
  * however many readers meet it). */
@@ -267,7 +355,9 @@ static void show_scan_proc(struct show_dump *d, int dirfd, struct show_proc *p)
 		p->vmas = ((MmEntry *)m)->n_vmas;
 		protobuf_c_message_free_unpacked(m, NULL);
 	}
-	p->fs = (FsEntry *)show_read_part(d, dirfd, "fs", pid);
+	/* A pre-dump holds the memory only. */
+	if (!show_pre_dump(d))
+		p->fs = (FsEntry *)show_read_part(d, dirfd, "fs", pid);
 
 	snprintf(name, sizeof(name), "pagemap-%d.img", (int)pid);
 	if (show_read_all(dirfd, "pagemap", name, &msgs, &n, &e) < 0) {
@@ -282,7 +372,7 @@ static void show_scan_proc(struct show_dump *d, int dirfd, struct show_proc *p)
 	}
 
 	snprintf(name, sizeof(name), "fdinfo-%d.img", (int)pid);
-	if (show_read_all(dirfd, "fdinfo", name, &p->fds, &p->nr_fds, &e) < 0)
+	if (!show_pre_dump(d) && show_read_all(dirfd, "fdinfo", name, &p->fds, &p->nr_fds, &e) < 0)
 		show_problem(d, e.msg);
 }
 
@@ -325,7 +415,7 @@ static int show_scan_dump(struct show_dump *d, int dirfd, struct err *e)
 
 	if (show_read_all(dirfd, "pstree", "pstree.img", &d->pstree, &d->nr_pstree, &pe) < 0)
 		show_problem(d, pe.msg);
-	if (show_read_all(dirfd, "files", "files.img", &d->regs, &d->nr_regs, &pe) < 0)
+	if (!show_pre_dump(d) && show_read_all(dirfd, "files", "files.img", &d->regs, &d->nr_regs, &pe) < 0)
 		show_problem(d, pe.msg);
 	d->procs = calloc(d->nr_pstree ? d->nr_pstree : 1, sizeof(*d->procs));
 	if (!d->procs)
@@ -436,6 +526,12 @@ static void show_dump_text(FILE *out, const struct show_dump *d)
 			strftime(when, sizeof(when), "%Y-%m-%d %H:%M:%S %z", localtime_r(&t, &tm));
 			fprintf(out, "  dumped at %s\n", when);
 		}
+		if (inv->has_pre_dump && inv->pre_dump)
+			fputs("  a pre-dump: memory only, the tree ran on; not restorable itself\n", out);
+		fprintf(out, "  %" PRIu64 " pages in its pages images\n", d->pages);
+		for (int i = 0; i < d->nr_chain; i++)
+			fprintf(out, "  parent %d: '%s', dump id %016" PRIx64 "%s, %" PRIu64 " pages\n", i + 1, d->chain[i].path,
+				d->chain[i].dump_id, d->chain[i].pre_dump ? ", pre-dump" : "", d->chain[i].pages);
 	}
 
 	for (size_t i = 0; i < d->nr_files; i++)
@@ -525,6 +621,14 @@ static void show_dump_json(FILE *out, const struct show_dump *d)
 		fputs(",\n  \"inventory\": ", out);
 		json_print_message(out, &d->inv->base, 2);
 	}
+	fprintf(out, ",\n  \"pages\": %" PRIu64 ",\n  \"chain\": [", d->pages);
+	for (int i = 0; i < d->nr_chain; i++) {
+		fprintf(out, "%s\n    {\"dir\": ", i ? "," : "");
+		json_print_string(out, d->chain[i].path);
+		fprintf(out, ", \"dump_id\": \"%016" PRIx64 "\", \"pre_dump\": %s, \"pages\": %" PRIu64 "}",
+			d->chain[i].dump_id, d->chain[i].pre_dump ? "true" : "false", d->chain[i].pages);
+	}
+	fputs(d->nr_chain ? "\n  ]" : "]", out);
 	fputs(",\n  \"images\": [", out);
 	for (size_t i = 0; i < d->nr_files; i++) {
 		const struct show_file *f = &d->files[i];
@@ -619,6 +723,8 @@ int show_dir(FILE *out, const char *path, bool json, struct err *e)
 	if (dirfd < 0)
 		return err_errno(e, "open dump directory '%s'", path);
 	ret = show_scan_dump(&d, dirfd, e);
+	if (ret == 0)
+		show_scan_chain(&d, dirfd);
 	if (ret == 0) {
 		if (json)
 			show_dump_json(out, &d);

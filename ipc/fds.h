@@ -39,6 +39,11 @@
 #define FD_NAME_VERIFY	"verify"
 #define FD_DEF_VERIFY	14
 
+/* amber-track: the listening unix socket (SOCK_SEQPACKET) bound at
+ * DIR/track.sock, made by seize when it starts the holder (lib/track.h). */
+#define FD_NAME_TRACK	"track"
+#define FD_DEF_TRACK	15
+
 /* Every driver-assigned fd is at or above this, below it are stdio. */
 #define FD_FIRST_PASSED	10
 #define FD_LAST_PASSED	19

@@ -17,6 +17,19 @@ struct dm_totals {
 	int nr_shmem;
 	uint64_t *memfd;	/* memfds (by inode) saved already */
 	int nr_memfd;
+	uint64_t parent_pages;	/* pages left in the parent */
+};
+
+struct dm_opts {
+	const char *prev;	/* --prev-images-dir */
+};
+
+/* What the parent iteration has of one process (--prev-images-dir). */
+struct dm_parent {
+	uint64_t *start, *end;	/* the runs its pagemap covers, in address order */
+	size_t nr;
+	int uffd;		/* the process's userfaultfd from the holder, or -1 */
+	bool matched;		/* the holder's generation was the parent's */
 };
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);
@@ -27,8 +40,14 @@ int dm_write_mm(int dirfd, pid_t id, const struct collect_mm *c, struct err *e);
 /* memfd.c: saves the memfd a VMA maps (memfd-INO.img, pages-memfd-INO.img),
  * once for the whole tree; refuses one that cannot be made again. */
 int dm_memfd(int dirfd, pid_t pid, const struct proc_vma *v, struct dm_totals *tot, struct err *e);
-/* pages.c: write pagemap-PID.img and pages-PID.img. */
+/* pages.c: write pagemap-PID.img and pages-PID.img; with pp (an
+ * incremental dump), pages not written since the parent's copy that the
+ * parent has are recorded in_parent instead of copied. */
 int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
-		   struct dm_totals *tot, struct err *e);
+		   const struct dm_parent *pp, struct dm_totals *tot, struct err *e);
+/* parent.c: the parent's pagemap of process id (none if it has no
+ * pagemap-ID.img), checked against the parent's dump id. */
+int dm_parent_load(int pdir, uint64_t parent_id, pid_t id, struct dm_parent *pp, struct err *e);
+void dm_parent_free(struct dm_parent *pp);
 
 #endif

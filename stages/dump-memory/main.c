@@ -26,6 +26,18 @@
  * Inputs	stdin: state stream with a 'task' record per process (from seize).
  *	The tree must be stopped (seize holds it); nothing here uses ptrace.
  *
+ * Options	--prev-images-dir PREV: an incremental dump. The parent's
+ *	inventory.img must be complete; its dump id checks every parent image
+ *	read. The write tracking kept by amber-track at PREV/track.sock is
+ *	claimed (lib/track.h): from then on it is relative to this dump. A
+ *	private VMA whose userfaultfd the holder handed over is scanned with
+ *	PAGEMAP_SCAN (PM_SCAN_WP_MATCHING: the written pages are protected
+ *	again in the same walk); a data page not written since the parent's
+ *	copy, which the parent's pagemap-PID.img covers, is recorded as a
+ *	pagemap entry in_parent and not copied. Everything else (no holder,
+ *	a holder of another generation, a process or VMA not tracked, shared
+ *	anonymous memory) is copied in full, never guessed.
+ *
  * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
  *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
  *	them); stdout: hello, end.
@@ -42,7 +54,24 @@
  *	consistent, for debugging): printf stream | amber-dump-memory -D DIR --dump-id ID
  */
 #include "ipc/stage.h"
+#include "lib/exitcodes.h"
 #include "stages/dump-memory/dump-memory.h"
+
+static int dm_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	struct dm_opts *o = opts;
+
+	if (opt == 'P') {
+		o->prev = arg;
+		return 0;
+	}
+	return err_set(e, EXIT_USAGE, "unknown option");
+}
+
+static const struct option dm_options[] = {
+	{ "prev-images-dir", required_argument, NULL, 'P' },
+	{ NULL, 0, NULL, 0 },
+};
 
 int main(int argc, char **argv)
 {
@@ -51,8 +80,12 @@ int main(int argc, char **argv)
 		.summary = "write mm-PID.img, pagemap-PID.img and pages-PID.img for every process on stdin",
 		.caps = { CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH },
 		.nr_caps = 3,
+		.usage = "      --prev-images-dir PREV  incremental: leave the pages not written since PREV's copy in PREV",
+		.options = dm_options,
+		.parse_option = dm_parse_option,
 		.run = dump_memory_run,
 	};
+	struct dm_opts opts = { 0 };
 
-	return stage_main(&desc, NULL, argc, argv);
+	return stage_main(&desc, &opts, argc, argv);
 }

@@ -4,6 +4,7 @@
  * process has and records them as runs (pagemap-PID.img); then the runs are
  * copied into pages-PID.img in parallel chunks (lib/pagecopy.h), one
  * process_vm_readv and one pwrite per 4 MiB chunk and thread. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "lib/grow.h"
 #include "lib/log.h"
 #include "lib/pagecopy.h"
+#include "lib/track.h"
 #include "stages/dump-memory/dump-memory.h"
 
 #define DM_PAGE		4096ULL
@@ -27,6 +29,12 @@ struct dm_runs {
 	int nr;
 	size_t cap;
 	uint64_t total;			/* bytes of page data */
+	struct pagecopy_run *par;	/* runs left in the parent (only vaddr, len) */
+	int nr_par;
+	size_t cap_par;
+	uint64_t *written;		/* this VMA's written runs (start, end pairs), from PAGEMAP_SCAN */
+	int nr_written, wi;
+	bool tracked;			/* this VMA's unwritten pages may be left in the parent */
 	uint64_t pme[DM_PM_CHUNK];	/* pagemap entries being examined */
 };
 
@@ -37,6 +45,48 @@ static bool dm_kind_has_pages(VmaKind k)
 {
 	return k == VMA_KIND__VMA_ANON_PRIVATE || k == VMA_KIND__VMA_ANON_SHARED || k == VMA_KIND__VMA_FILE_PRIVATE ||
 	       k == VMA_KIND__VMA_MEMFD_PRIVATE;
+}
+
+/* Adds one page left in the parent, extending the last such run. */
+static int dm_add_parent_page(struct dm_runs *r, uint64_t addr, bool new_vma, struct err *e)
+{
+	struct pagecopy_run *last = r->nr_par ? &r->par[r->nr_par - 1] : NULL;
+
+	if (last && !new_vma && last->vaddr + last->len == addr) {
+		last->len += DM_PAGE;
+		return 0;
+	}
+	if (grow_cap(&r->par, &r->cap_par, (size_t)r->nr_par + 1) < 0)
+		return err_errno(e, "remember page runs");
+	r->par[r->nr_par++] = (struct pagecopy_run){ addr, DM_PAGE, 0, false };
+	return 0;
+}
+
+/* Whether the page at addr was written since the parent's copy (the
+ * written runs are in address order, and so are the calls). */
+static bool dm_written(struct dm_runs *r, uint64_t addr)
+{
+	while (r->wi < r->nr_written && r->written[2 * r->wi + 1] <= addr)
+		r->wi++;
+	return r->wi < r->nr_written && r->written[2 * r->wi] <= addr;
+}
+
+/* Whether the parent's pagemap covers addr (pp: its entries in address order). */
+static bool dm_parent_has(const struct dm_parent *pp, uint64_t addr)
+{
+	size_t lo = 0, hi = pp ? pp->nr : 0;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (addr < pp->start[mid])
+			hi = mid;
+		else if (addr >= pp->end[mid])
+			lo = mid + 1;
+		else
+			return true;
+	}
+	return false;
 }
 
 /* Adds one data page, extending the last run when it is contiguous. */
@@ -55,11 +105,16 @@ static int dm_add_page(struct dm_runs *r, uint64_t addr, bool via_mem, bool new_
 	return 0;
 }
 
-/* Walks one VMA's pagemap and records its data pages. */
-static int dm_vma_pages(struct dm_runs *r, pid_t pid, int pm_fd, const struct proc_vma *v, VmaKind kind, struct err *e)
+/* Walks one VMA's pagemap and records its data pages: copied, or left in
+ * the parent when tracking says they were not written since its copy and
+ * the parent has them. */
+static int dm_vma_pages(struct dm_runs *r, pid_t pid, int pm_fd, const struct proc_vma *v, VmaKind kind,
+			const struct dm_parent *pp, struct err *e)
 {
-	bool via_mem = !(v->prot & PROT_READ), first = true;
+	bool via_mem = !(v->prot & PROT_READ), first = true, first_par = true;
 	int ret;
+
+	r->wi = 0;
 
 	for (uint64_t addr = v->start; addr < v->end;) {
 		size_t n = (v->end - addr) / DM_PAGE;
@@ -75,6 +130,12 @@ static int dm_vma_pages(struct dm_runs *r, pid_t pid, int pm_fd, const struct pr
 								     : proc_pme_private_data(r->pme[i]);
 			if (!data)
 				continue;
+			if (r->tracked && !dm_written(r, addr) && dm_parent_has(pp, addr)) {
+				if ((ret = dm_add_parent_page(r, addr, first_par, e)) < 0)
+					return ret;
+				first_par = false;
+				continue;
+			}
 			/* Runs never cross VMAs: restore picks the copy method per VMA. */
 			if ((ret = dm_add_page(r, addr, via_mem, first, e)) < 0)
 				return ret;
@@ -163,12 +224,17 @@ static int dm_write_pagemap(int dirfd, pid_t id, const struct dm_runs *r, struct
 		return ret;
 	head.pages_id = id;
 	ret = image_write(&pm, &head.base, e);
-	for (int i = 0; ret == 0 && i < r->nr; i++) {
+	/* The copied runs and those left in the parent, in address order. */
+	for (int i = 0, k = 0; ret == 0 && (i < r->nr || k < r->nr_par);) {
 		PagemapEntry pe = PAGEMAP_ENTRY__INIT;
+		bool par = k < r->nr_par && (i == r->nr || r->par[k].vaddr < r->runs[i].vaddr);
+		const struct pagecopy_run *run = par ? &r->par[k++] : &r->runs[i++];
 
-		pe.vaddr = r->runs[i].vaddr;
-		pe.nr_pages = r->runs[i].len / DM_PAGE;
-		pe.offset = r->runs[i].off;
+		pe.vaddr = run->vaddr;
+		pe.nr_pages = run->len / DM_PAGE;
+		pe.offset = par ? 0 : run->off;
+		if (par)
+			pe.has_in_parent = pe.in_parent = true;
 		ret = image_write(&pm, &pe.base, e);
 	}
 	if (ret < 0)
@@ -178,8 +244,48 @@ static int dm_write_pagemap(int dirfd, pid_t id, const struct dm_runs *r, struct
 	return ret;
 }
 
+/* Decides whether v's unwritten pages may stay in the parent: the
+ * tracking generation was the parent's; the VMA is under asynchronous
+ * write-protect already (a VMA that is not, new or moved since, is never
+ * trusted, whatever bits its pages carry: copied in full); it is the
+ * process's userfaultfd from the holder that has it (registering again is
+ * a no-op then; one another userfaultfd has is refused with EBUSY); and
+ * PAGEMAP_SCAN lists what was written since, protecting it again. */
+static int dm_vma_track(struct dm_runs *r, pid_t pid, int pm_fd, const struct proc_vma *v, const struct dm_parent *pp,
+			struct err *e)
+{
+	int ret;
+
+	free(r->written);
+	r->written = NULL;
+	r->nr_written = 0;
+	r->tracked = false;
+	if (!pp || pp->uffd < 0 || !pp->matched)
+		return 0;
+	ret = track_scan(pm_fd, v->start, v->end, false, &r->written, &r->nr_written, e);
+	free(r->written);
+	r->written = NULL;
+	r->nr_written = 0;
+	if (ret == -EPERM)
+		return 0;
+	if (ret < 0)
+		return ret;
+	if ((ret = track_uffd_register(pp->uffd, v->start, v->end)) < 0) {
+		pr_debug("pid %d: VMA %#llx-%#llx is tracked by another userfaultfd (%s): copied in full", pid,
+			 (unsigned long long)v->start, (unsigned long long)v->end, strerror(-ret));
+		return 0;
+	}
+	ret = track_scan(pm_fd, v->start, v->end, true, &r->written, &r->nr_written, e);
+	if (ret == -EPERM)
+		return 0;
+	if (ret < 0)
+		return ret;
+	r->tracked = true;
+	return 0;
+}
+
 int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
-		   struct dm_totals *tot, struct err *e)
+		   const struct dm_parent *pp, struct dm_totals *tot, struct err *e)
 {
 	_cleanup_free_ struct dm_runs *r = calloc(1, sizeof(*r));
 	struct image pages;
@@ -208,7 +314,8 @@ int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, 
 		 * which spares reading the pagemap of huge reserved regions. */
 		if (vmas[i].has_smaps && !vmas[i].rss_kb && !vmas[i].swap_kb)
 			continue;
-		ret = dm_vma_pages(r, pid, pm_fd, &vmas[i], kinds[i], e);
+		if ((ret = dm_vma_track(r, pid, pm_fd, &vmas[i], pp, e)) == 0)
+			ret = dm_vma_pages(r, pid, pm_fd, &vmas[i], kinds[i], pp, e);
 	}
 	if (ret == 0)
 		ret = dm_write_pagemap(dirfd, id, r, e);
@@ -234,9 +341,20 @@ int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, 
 			ret = image_close_write(&pages, e);
 	}
 	if (ret == 0) {
+		uint64_t par = 0;
+
+		for (int i = 0; i < r->nr_par; i++)
+			par += r->par[i].len / DM_PAGE;
 		tot->pages += r->total / DM_PAGE;
+		tot->parent_pages += par;
 		pr_info("pid %d: %llu pages in %d runs", pid, (unsigned long long)(r->total / DM_PAGE), r->nr);
+		if (pp)
+			pr_info("pid %d: %llu pages left in the parent (%s)", pid, (unsigned long long)par,
+				pp->uffd < 0 ? "not tracked: copied in full" : pp->matched ? "tracked" :
+				"tracking of another generation: copied in full");
 	}
 	free(r->runs);
+	free(r->par);
+	free(r->written);
 	return ret;
 }

@@ -1,15 +1,30 @@
 /* dump-memory/run.c: one process at a time, as announced on stdin. */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
+#include <unistd.h>
 
+#include "images/image.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/proc.h"
+#include "lib/track.h"
 #include "stages/dump-memory/dump-memory.h"
 
+/* The parent iteration of an incremental dump. */
+struct dm_prev {
+	int dir;		/* its images directory, or -1 */
+	uint64_t id;		/* its dump id */
+	struct track_set set;	/* the tracking its holder handed over */
+	bool matched;
+};
+
 /* Dumps one process: layout first, then pages. */
-static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_totals *tot, struct err *e)
+static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_prev *prev, struct dm_totals *tot, struct err *e)
 {
 	struct collect_mm c;
+	struct dm_parent pp = { .uffd = -1 };
 	int ret;
 
 	ret = collect_mm(pid, &c, e);
@@ -18,28 +33,83 @@ static int dm_one(int dirfd, pid_t pid, pid_t id, struct dm_totals *tot, struct 
 	for (int i = 0; ret == 0 && i < c.nr; i++)
 		if (c.kinds[i] == VMA_KIND__VMA_MEMFD_SHARED || c.kinds[i] == VMA_KIND__VMA_MEMFD_PRIVATE)
 			ret = dm_memfd(dirfd, pid, &c.vmas[i], tot, e);
+	if (ret == 0 && prev->dir >= 0) {
+		struct proc_stat ps;
+
+		ret = dm_parent_load(prev->dir, prev->id, id, &pp, e);
+		if (ret == 0 && proc_read_stat(pid, 0, &ps, e) == 0)
+			pp.uffd = track_set_find(&prev->set, pid, ps.start_time);
+		pp.matched = prev->matched;
+	}
 	if (ret == 0)
-		ret = dm_write_pages(dirfd, pid, id, c.vmas, c.nr, c.kinds, tot, e);
+		ret = dm_write_pages(dirfd, pid, id, c.vmas, c.nr, c.kinds, prev->dir >= 0 ? &pp : NULL, tot, e);
+	dm_parent_free(&pp);
 	collect_mm_free(&c);
 	return ret;
 }
 
+/* Opens the parent iteration, checks it is a complete dump, and claims the
+ * write tracking its holder keeps: from here on the tracking is relative
+ * to this dump's copy, whatever happens to this dump. */
+static int dm_prev_open(const struct stage_ctx *ctx, const char *path, struct dm_prev *prev, struct err *e)
+{
+	struct image img;
+	int ret, conn;
+
+	prev->dir = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (prev->dir < 0)
+		return err_errno(e, "open the parent images directory '%s' (--prev-images-dir)", path);
+	if ((ret = image_open_inspect(&img, prev->dir, "inventory", "inventory.img", e)) < 0)
+		return err_wrap(e, "parent images directory '%s' holds no complete dump", path);
+	prev->id = img.hdr.dump_id;
+	ret = image_check(&img, 0, e);
+	image_close(&img);
+	if (ret < 0)
+		return err_wrap(e, "parent images directory '%s'", path);
+	conn = track_connect(prev->dir);
+	if (conn < 0) {
+		pr_info("no write tracking held for '%s' (%m): every page is copied", path);
+		return 0;
+	}
+	ret = track_claim(conn, prev->id, ctx->dump_id, &prev->set, &prev->matched, e);
+	close(conn);
+	if (ret < 0) {
+		pr_warn("the write tracking held for '%s' did not answer (%s): every page is copied", path, e->msg);
+		track_set_close(&prev->set);
+		return 0;
+	}
+	pr_info("write tracking of %d processes claimed from '%s'%s", prev->set.nr, path,
+		prev->matched ? "" : " (of another generation: every page is copied)");
+	return 0;
+}
+
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
+	struct dm_opts *o = opts;
 	struct dm_totals tot = { 0 };
+	struct dm_prev prev = { .dir = -1 };
 	struct stream_task *tasks;
 	struct stream_out out;
 	int nr, ret;
 
+	track_set_init(&prev.set);
 	ret = stream_in_tasks(0, "stdin", &tasks, &nr, e);
+	if (ret >= 0 && o->prev)
+		ret = dm_prev_open(ctx, o->prev, &prev, e);
 	for (int i = 0; ret >= 0 && i < nr; i++)
-		ret = dm_one(ctx->dir_fd, tasks[i].host, tasks[i].pid, &tot, e);
+		ret = dm_one(ctx->dir_fd, tasks[i].host, tasks[i].pid, &prev, &tot, e);
 	free(tasks);
 	free(tot.shmem);
 	free(tot.memfd);
+	track_set_close(&prev.set);
+	if (prev.dir >= 0)
+		close(prev.dir);
 	if (ret < 0)
 		return ret;
 	log_progress("%llu MiB of memory written", (unsigned long long)(tot.pages * 4096 >> 20));
+	if (o->prev)
+		pr_info("%llu pages copied, %llu left in the parent", (unsigned long long)tot.pages,
+			(unsigned long long)tot.parent_pages);
 	if ((ret = stream_out_open(&out, 1, "dump-memory", e)) < 0)
 		return ret;
 	return stream_out_end(&out, e);

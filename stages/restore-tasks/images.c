@@ -10,7 +10,7 @@
 #include "stages/restore-tasks/restore-tasks.h"
 
 /* Which VMA holds addr (the image's list is sorted by address). */
-static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
+const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
 {
 	size_t lo = 0, hi = mm->n_vmas;
 
@@ -27,12 +27,13 @@ static const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr)
 	return NULL;
 }
 
-int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagecopy_run **out, uint64_t *total,
-		  struct err *e)
+int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagecopy_run **out, int *nr_runs,
+		  uint64_t *total, struct err *e)
 {
 	struct pagecopy_run *runs;
 	const char *name = img->name;
 	uint64_t have = img->hdr.body;
+	int n = 0;
 
 	if (!t->nr_pm) {
 		if (have)
@@ -47,8 +48,9 @@ int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagec
 		const PagemapEntry *p = t->pm[i];
 		uint64_t len = (uint64_t)p->nr_pages * RT_PAGE;
 		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
+		bool par = p->has_in_parent && p->in_parent;
 
-		if (p->offset != *total || p->offset > have || len > have - p->offset) {
+		if (!par && (p->offset != *total || p->offset > have || len > have - p->offset)) {
 			free(runs);
 			return err_input(e, "pagemap-%u.img entry %d (offset %llu, %llu bytes) does not follow the previous one inside '%s' (%llu bytes of pages)",
 					 t->pe->pid, i, (unsigned long long)p->offset, (unsigned long long)len, name,
@@ -69,7 +71,10 @@ int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagec
 					 t->pe->pid, i, (unsigned long long)p->vaddr, p->nr_pages, v->path ? v->path : "?",
 					 (unsigned long long)v->start);
 		}
-		runs[i] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
+		/* Pages left in the parent are written by parent.c. */
+		if (par)
+			continue;
+		runs[n++] = (struct pagecopy_run){ p->vaddr, len, p->offset, !(v->prot & PROT_WRITE) };
 		*total += len;
 	}
 	if (*total != have) {
@@ -79,6 +84,7 @@ int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagec
 				 (unsigned long long)have);
 	}
 	*out = runs;
+	*nr_runs = n;
 	return 0;
 }
 
@@ -157,12 +163,12 @@ static int rt_check_pages(int dirfd, const struct rt_task *t, struct err *e)
 	struct image img;
 	struct pagecopy_run *runs = NULL;
 	uint64_t total = 0;
-	int ret;
+	int ret, nr = 0;
 
 	snprintf(name, sizeof(name), "pages-%u.img", t->pe->pid);
 	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
 		return ret;
-	ret = rt_pages_plan(t, &img, &runs, &total, e);
+	ret = rt_pages_plan(t, &img, &runs, &nr, &total, e);
 	free(runs);
 	image_close(&img);
 	return ret;

@@ -216,8 +216,13 @@ int rt_load(int dirfd, struct rt_task *t, struct err *e);
  * *runs is malloc'd (none when t has no entries); *total the bytes. */
 struct pagecopy_run;
 struct image;
-int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagecopy_run **runs, uint64_t *total,
-		  struct err *e);
+int rt_pages_plan(const struct rt_task *t, const struct image *img, struct pagecopy_run **runs, int *nr_runs,
+		  uint64_t *total, struct err *e);
+/* Which VMA of mm holds addr, or NULL. */
+const VmaEntry *rt_vma_at(const MmEntry *mm, uint64_t addr);
+/* parent.c: writes the pages t's pagemap says are in the parent images
+ * (in_parent entries), following and checking the chain of parents. */
+int rt_fill_parent_pages(int dirfd, struct rt_task *t, struct err *e);
 void rt_unload(struct rt_task *t);
 /* fork.c: create every task of the plan with its pid, session, group and
  * parent; each ends stopped and seized, trampoline mapped (zombies exit). */

@@ -463,17 +463,20 @@ static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 	_cleanup_free_ struct pagecopy_run *runs = NULL;
 	struct pagecopy pc = { .dir = PAGECOPY_RESTORE, .pid = t->pid, .file_base = IMAGE_PAGES_HDR_SIZE };
 	uint8_t *map;
-	int ret = 0;
+	int ret = 0, nr = 0;
+	bool par = false;
 
+	for (int i = 0; i < t->nr_pm; i++)
+		par |= t->pm[i]->has_in_parent && t->pm[i]->in_parent;
 	snprintf(name, sizeof(name), "pages-%u.img", t->pe->pid);
 	/* Checked like every image: this dump's, this process's, finished,
 	 * and as long as its header says. */
 	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
 		return ret;
-	ret = rt_pages_plan(t, &img, &runs, &pc.total, e);
-	if (ret < 0 || !t->nr_pm) {
+	ret = rt_pages_plan(t, &img, &runs, &nr, &pc.total, e);
+	if (ret < 0 || !nr) {
 		image_close(&img);
-		return ret;
+		return ret < 0 || !par ? ret : rt_fill_parent_pages(dirfd, t, e);
 	}
 	map = mmap(NULL, img.size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, img.fd, 0);
 	if (map == MAP_FAILED) {
@@ -482,13 +485,15 @@ static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 		return ret;
 	}
 	pc.runs = runs;
-	pc.nr_runs = t->nr_pm;
+	pc.nr_runs = nr;
 	pc.map = map;
 	ret = pagecopy_run(&pc, e);
 	munmap(map, img.size);
 	image_close(&img);
 	if (ret < 0)
 		err_wrap(e, "restore the pages of '%s'", name);
+	if (ret == 0 && par)
+		ret = rt_fill_parent_pages(dirfd, t, e);
 	return ret;
 }
 

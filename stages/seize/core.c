@@ -123,7 +123,7 @@ static int seize_thread_state(pid_t pid, pid_t tid, struct seize_thread_core *t,
 /* Where p's remote syscalls run from: the parking gadget, written into its
  * vDSO's padding (journaled first), or without room for it a 'syscall' of
  * the vDSO itself. *gadget is set when the gadget was written. */
-static int seize_site(const struct seize_proc *p, struct rjournal *j, uint64_t *site, bool *gadget,
+int seize_site(const struct seize_proc *p, struct rjournal *j, uint64_t *site, bool *gadget,
 		      uint8_t orig[RSYS_PARK_SIZE], struct err *e)
 {
 	int ret = rsys_park_find(p->pid, site, orig, e);

@@ -51,6 +51,16 @@
  *	just after its Nth step that changes or stops a thread of the tree
  *	(tests/e2e/t015-seize-killed.sh).
  *
+ * Options	--track (pre-dump): on "release resume", before the tree is let
+ *	go, start write tracking of every process (stages/seize/track.c,
+ *	lib/track.h): a userfaultfd made in the task by a remote syscall,
+ *	taken out with pidfd_getfd and closed there, or the one the holder of
+ *	--prev-images-dir PREV had; its private VMAs registered for
+ *	asynchronous write-protect and all protected; the set handed to
+ *	amber-track, started if none holds it yet, listening at
+ *	DIR/track.sock. A process that cannot be tracked is warned about
+ *	and copied in full by the next iteration; it never fails the dump.
+ *
  * Outputs	pstree.img, core-TID.img for every thread of every process but
  *	zombies; utsns.img, ipcns.img, netns.img when the tree has such namespaces of
  *	its own (an earlier dump's are removed otherwise); on stdout a state stream with one 'task' record per process,
@@ -105,12 +115,22 @@ static int seize_parse_option(void *opts, int opt, const char *arg, struct err *
 		o->nr_ext++;
 		return 0;
 	}
+	if (opt == 'T') {
+		o->track = true;
+		return 0;
+	}
+	if (opt == 'P') {
+		o->prev = arg;
+		return 0;
+	}
 	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option seize_options[] = {
 	{ "tree", required_argument, NULL, 't' },
 	{ "external", required_argument, NULL, 'E' },
+	{ "track", no_argument, NULL, 'T' },
+	{ "prev-images-dir", required_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -120,7 +140,9 @@ int main(int argc, char **argv)
 		.name = "seize",
 		.summary = "stop the process tree of -t PID with ptrace, write pstree.img and core-TID.img, hold it until released",
 		.usage = "  -t, --tree PID         root of the tree to dump\n"
-			 "      --external veth[IFNAME]  the veth IFNAME of a network namespace of the tree has its peer outside",
+			 "      --external veth[IFNAME]  the veth IFNAME of a network namespace of the tree has its peer outside\n"
+			 "      --track            at 'release resume', start write tracking and leave it to amber-track\n"
+			 "      --prev-images-dir PREV  with --track: take the tracking over from PREV's amber-track",
 		.optional_fds = { FD_NAME_CONTROL },
 		.caps = { CAP_SYS_PTRACE, CAP_KILL, CAP_SYS_ADMIN, CAP_SYS_NICE, CAP_DAC_READ_SEARCH },
 		.nr_caps = 5,

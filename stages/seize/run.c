@@ -153,6 +153,8 @@ int seize_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	pr_info("froze %d processes, %d threads of tree %d (%ld steps changed or stopped them)", t.nr, nthreads, o->pid, j.changes);
 	close(1);
 	kill_it = seize_wait_verdict(stage_fd(ctx, FD_NAME_CONTROL));
+	if (!kill_it && o->track)
+		seize_track(ctx, &t, o, &j);
 	seize_tree_release(&t, kill_it);
 	pr_info("%s tree %d", kill_it ? "killed" : "resumed", o->pid);
 	seize_tree_free(&t);

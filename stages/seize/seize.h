@@ -12,6 +12,8 @@ struct seize_opts {
 	int pid;
 	struct netns_ext ext[NETNS_EXT_MAX];	/* --external veth[IF] */
 	int nr_ext;
+	bool track;		/* --track: start write tracking at 'release resume' (pre-dump) */
+	const char *prev;	/* --prev-images-dir: the parent iteration, whose holder it takes over */
 };
 
 struct seize_proc {
@@ -53,6 +55,17 @@ int seize_dump_ns(int dirfd, const struct seize_tree *t, const struct seize_opts
  * change made to its threads. */
 struct rjournal;
 int seize_dump_core(int dirfd, const struct seize_proc *p, struct rjournal *j, struct err *e);
+
+/* core.c: where p's remote syscalls run from: the parking gadget written
+ * into its vDSO padding (journaled; *gadget set, orig what it covered), or
+ * a 'syscall' of the vDSO. */
+struct rjournal;
+int seize_site(const struct seize_proc *p, struct rjournal *j, uint64_t *site, bool *gadget, uint8_t orig[112],
+	       struct err *e);
+/* track.c: starts write tracking of every process of t and hands it to
+ * amber-track (lib/track.h); never fails the dump: a process it cannot
+ * track is warned about and copied in full next time. */
+int seize_track(const struct stage_ctx *ctx, const struct seize_tree *t, const struct seize_opts *o, struct rjournal *j);
 
 struct rsys;
 struct rsys_req;

@@ -128,6 +128,11 @@ int vf_pages(struct vf *v, const struct vf_task *t, struct err *e)
 			continue;
 		}
 		len = (uint64_t)p->nr_pages * IMAGE_PAGE_SIZE;
+		/* Pages left in a parent images directory are not compared here. */
+		if (p->has_in_parent && p->in_parent) {
+			pagemap_entry__free_unpacked(p, NULL);
+			continue;
+		}
 		ret = vf_compare_run(pg.fd, mem, p->vaddr, len, IMAGE_PAGES_HDR_SIZE + p->offset, a, b, &k, &bad, &was, &now, e);
 		vf_checked(v);
 		if (ret == 0 && bad)
