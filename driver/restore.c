@@ -174,6 +174,8 @@ static int restore_mntns_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 
 	if (ret == 0 && c->o->root && (ret = pl_arg(a, "--root", e)) == 0)
 		ret = pl_arg(a, c->o->root, e);
+	if (ret == 0 && c->o->allow_changed)
+		ret = pl_arg(a, "--allow-changed-files", e);
 	return ret;
 }
 

@@ -53,7 +53,10 @@
  *
  * Capabilities	CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
  *	(pivot_root), CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD
- *	(tmpfs contents with their owners, modes and device nodes).
+ *	(tmpfs contents with their owners, modes and device nodes),
+ *	CAP_DAC_READ_SEARCH (an overlay gets index=on, nfs_export=on only
+ *	from a mounter that can decode file handles; without it the kernel
+ *	quietly falls back to index=off).
  *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
  *	once the capabilities are dropped (doc/design.md, Confined stages).
  *
@@ -228,6 +231,10 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 		o->root = strdup(arg);
 		return 0;
 	}
+	if (opt == 'A') {
+		o->allow_changed = true;
+		return 0;
+	}
 	if (opt != 'X')
 		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
@@ -244,6 +251,7 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 static const struct option build_mntns_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "root", required_argument, NULL, 'R' },
+	{ "allow-changed-files", no_argument, NULL, 'A' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -252,9 +260,10 @@ static const struct stage_desc build_mntns_desc = {
 	.reads_images = true,
 	.summary = "Make the dump's mount namespaces (mntns.img) and pin them in RUN/ns/mnt.ID.",
 	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)\n"
-		 "      --root PATH                bind each namespace's root mount from PATH",
-	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD },
-	.nr_caps = 6,
+		 "      --root PATH                bind each namespace's root mount from PATH\n"
+		 "      --allow-changed-files      mount an overlay whose upper layer changed since the dump",
+	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD, CAP_DAC_READ_SEARCH },
+	.nr_caps = 7,
 	.optional_fds = { FD_NAME_HIDDEN },
 	.syscalls = build_mntns_syscalls,
 	.options = build_mntns_options,

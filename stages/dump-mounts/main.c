@@ -180,6 +180,8 @@ static int dm_classify(const struct dump_mounts_opts *o, const struct dm_state *
 		me->kind = MNT_KIND__MNT_FRESH;
 		return 0;
 	}
+	if (!strcmp(m->fstype, "overlay"))
+		return dump_mounts_overlay(m, me, e);
 	return err_input(e, "mount %d at '%s' (%s from '%s') cannot be made again: amber makes tmpfs, binds of what "
 			 "is mounted outside the tree and new proc/sysfs/devpts/mqueue/cgroup2; name it with "
 			 "--external mnt[%s]:NAME at dump and --external mnt[NAME]:PATH at restore",
@@ -300,12 +302,15 @@ static int dm_dump_ns(const struct stage_ctx *ctx, const struct dump_mounts_opts
 		me.master = m->master;
 		me.has_unbindable = m->unbindable;
 		me.unbindable = m->unbindable;
-		if ((ret = dm_classify(o, s, &t, m, &me, e)) < 0)
+		if ((ret = dm_classify(o, s, &t, m, &me, e)) < 0) {
+			dump_mounts_overlay_free(&me);
 			break;
+		}
 		if (me.kind == MNT_KIND__MNT_TMPFS)
 			tmpfs_idx[tmpfs++] = order[k];
 		pr_debug("mount namespace %d: mount %d at '%s' (%s), kind %d", id, m->id, m->mountpoint, m->fstype, me.kind);
 		ret = image_write(&img, &me.base, e);
+		dump_mounts_overlay_free(&me);
 	}
 	if (ret >= 0)
 		ret = image_close_write(&img, e);

@@ -1,0 +1,88 @@
+#!/bin/sh
+# t071-overlay: trees whose files live on overlayfs (tests/workloads/overlay):
+# in the host's namespace on an overlay the test mounted, and in a mount
+# namespace of their own with an overlay root (two lowers and an upper,
+# redirect_dir, index, metacopy) that they pivot_root or chroot into, which
+# build-mntns mounts again from the same layers. Refused: an upper layer
+# changed since the dump, layers that are missing or only a relative path
+# names without --external. --union-root rewrites a branch's paths to the
+# union's (a bind mount stands in for an AUFS-like union).
+
+. "$(dirname "$0")/lib.sh"
+
+OVL_OPTS=redirect_dir=on,index=on,metacopy=on
+
+# The layers: $T/l1 (lowest), $T/l2, $T/up (upper), $T/work; the workload
+# copied into l1/bin.
+ovl_layers() {
+	mkdir -p "$T/l1/lib" "$T/l1/etc" "$T/l1/old" "$T/l1/opq" "$T/l1/bin" "$T/l1/data" "$T/l2/etc" \
+		"$T/up/data" "$T/work" "$T/m" || return 1
+	head -c 8192 /dev/urandom >"$T/l1/lib/libovl.so"
+	printf conf-lower1 >"$T/l1/etc/conf"
+	printf gone >"$T/l1/etc/gone"
+	printf in-old >"$T/l1/old/f"
+	printf x >"$T/l1/opq/x"
+	printf motd-lower2 >"$T/l2/etc/motd"
+	printf old-lower2 >"$T/l2/etc/old"
+	printf upper >"$T/up/data/upfile"
+	cp "$E2E_WL/overlay" "$T/l1/bin/overlay"
+}
+
+ovl_mount_opts() {
+	echo "lowerdir=$T/l2:$T/l1,upperdir=$T/up,workdir=$T/work,$OVL_OPTS"
+}
+
+# What the workload wrote after restore landed in the upper layer.
+ovl_check_upper() {
+	assertEquals "etc/conf in the upper layer" "conf-lower1+written+after" "$(cat "$T/up/etc/conf")"
+	assertEquals "data/upfile in the upper layer" "upper+after" "$(cat "$T/up/data/upfile")"
+}
+
+testHostOverlay() {
+	e2e_need_amber || return 0
+	ovl_layers || { fail "make the layers"; return 0; }
+	mount -t overlay overlay -o "$(ovl_mount_opts)" "$T/m" || { fail "mount the overlay"; return 0; }
+	rm -f "$T/ready" "$T/result"
+	e2e_start "$T/m/bin/overlay" "$T/ready" "$T/result" host "$T/m"
+	e2e_poll 10 test -s "$T/ready" || { fail "overlay did not get ready: $(cat "$T/wl.err")"; umount "$T/m"; return 0; }
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || { umount "$T/m"; return 0; }
+	e2e_restore_detached "$T/img" || { umount "$T/m"; return 0; }
+	assertEquals "the restored pid" "$_pid" "$E2E_PID"
+	assertEquals "overlay's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	ovl_check_upper
+	e2e_kill_tree "$_pid"
+	e2e_wait_dead "$_pid"
+	umount "$T/m"
+}
+
+# Starts the workload in a namespace of its own with the overlay as its
+# root ($1: pivot or chroot); sets _pid.
+ovl_start_ns() {
+	e2e_need_amber || return 1
+	ovl_layers || { fail "make the layers"; return 1; }
+	e2e_start_wl overlay "$1" "$T/m" "$(ovl_mount_opts)" || return 1
+	_pid=$E2E_PID
+}
+
+testPivotedOverlayRoot() {
+	ovl_start_ns pivot || return 0
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	e2e_amber_ok show "$T/img/mountpoints-1.img" || return 0
+	assertContains "the overlay is made again" "$E2E_OUT" '"kind": "MNT_OVERLAY"'
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "the restored pid" "$_pid" "$E2E_PID"
+	assertEquals "overlay's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	ovl_check_upper
+	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
+}
+
+testChrootedOverlayRoot() {
+	ovl_start_ns chroot || return 0
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "overlay's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	ovl_check_upper
+}
+
+. /usr/share/shunit2/shunit2
