@@ -6,7 +6,10 @@
  *	namespace and makes it into the dumped one (build.c): every mount is
  *	made detached first (a bind of the same super block from the host, a
  *	tmpfs filled from tmpfs-MNT.img, a new proc/sysfs/..., a bind of another
- *	of the tree's mounts, an --external path), then moved onto its parent
+ *	of the tree's mounts, an --external path, or a new overlay from the
+ *	dumped layer directories and options, once their paths are found to
+ *	be directories and the upper layer's digest to be the dump's:
+ *	lib/union.h), then moved onto its parent
  *	parents first, propagation set last (shared peer groups, slaves,
  *	unbindable), and pivoted to be the root. The child sends the namespace
  *	back as an fd (lib/nschild.h), which this stage bind-mounts onto
@@ -24,7 +27,9 @@
  * Options	--external mnt[NAME]:PATH (repeatable): what an external mount
  *	of the dump is bound from. --root PATH: the root mount of each
  *	namespace is bound from PATH instead (a container's root file system
- *	moved or copied since the dump).
+ *	moved or copied since the dump). --allow-changed-files: an overlay
+ *	whose upper layer changed since the dump is mounted anyway, with a
+ *	warning.
  *
  * Outputs	stdout: state stream: one `mntns` record (MntnsPlanEntry: id,
  *	pin path, pids, the devices of the tmpfs mounts it filled from the
@@ -41,7 +46,8 @@
  *
  * Exit status	0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
  *	cannot be made (an external one without its path, a host device not
- *	mounted any more; the last stderr line names the mount id and
+ *	mounted any more, an overlay whose layer directory is missing or whose
+ *	upper layer changed; the last stderr line names the mount id and
  *	mountpoint); 4 a mount call failed.
  *
  * Side effects	pins RUN/ns/mnt.ID (bind mounts in the caller's mount
@@ -49,7 +55,10 @@
  *	mounted outside the new namespaces. A tmpfs's contents are made
  *	beneath the new mount only (fill.c: openat2 RESOLVE_BENEATH, no
  *	symlink followed), and set-id bits or file capabilities only on
- *	files the dump saw with them (TmpfsFileEntry.setid).
+ *	files the dump saw with them (TmpfsFileEntry.setid). An overlay of
+ *	the tree is mounted again on its layer directories, in place (its
+ *	work directory is emptied by the kernel, as on any mount; a volatile
+ *	overlay's work/incompat/volatile marker is removed first).
  *
  * Capabilities	CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
  *	(pivot_root), CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD
@@ -221,11 +230,12 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 	return stream_out_end(&out, e);
 }
 
-/* --external mnt[NAME]:PATH; other kinds are not ours. */
+/* --external mnt[NAME]:PATH (other kinds are not ours), --root PATH,
+ * --allow-changed-files. */
 static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct err *e)
 {
 	struct build_mntns_opts *o = opts;
-	const char *close = strstr(arg, "]:");
+	const char *close;
 
 	if (opt == 'R') {
 		o->root = strdup(arg);
@@ -239,6 +249,7 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
 		return 0;
+	close = strstr(arg, "]:");
 	if (!close || close == arg + 4 || !close[2])
 		return err_set(e, EXIT_USAGE, "--external '%s': want mnt[NAME]:PATH", arg);
 	if (o->nr_ext == BM_MAX_EXTERNAL)

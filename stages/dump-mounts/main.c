@@ -24,6 +24,12 @@
  *	fresh		a new proc, sysfs, devpts, mqueue, cgroup2, ...
  *	external	named with --external mnt[MOUNTPOINT]:NAME: restore
  *	binds what --external mnt[NAME]:PATH gives
+ *	overlay		an overlay only the tree has: its layer directories
+ *	(lowerdir, datadir, upperdir, workdir, from the super block options,
+ *	which must be absolute paths to directories here) and its other
+ *	options (index, redirect_dir, metacopy, xino, volatile, ...) are
+ *	recorded, with a digest of the upper layer (lib/union.h); restore
+ *	mounts a new overlay on them
  *	with its options, super block options and propagation (shared peer
  *	group, master, unbindable). Any other mount (a block device, FUSE, NFS,
  *	...) is refused, naming its id and mountpoint and the --external fix.
@@ -40,13 +46,15 @@
  *	stdout: state stream with a hello (writer "dump-mounts") and an
  *	end, no records.
  *
- * Exit status	0 ok; 2 usage; 3 a mount that cannot be made again or a
+ * Exit status	0 ok; 2 usage; 3 a mount that cannot be made again (an
+ *	overlay whose layers are relative paths or missing here), or a
  *	tmpfs that cannot be read (the last stderr line names the mount id,
  *	mountpoint and what to do); 4 a /proc read or image write failed;
  *	5 the input stream was cut.
  *
  * Side effects	none on the tree or its namespaces (the copy dies with the
- *	child); reads /proc and the tree's tmpfs mounts.
+ *	child); reads /proc, the tree's tmpfs mounts and the upper layers of
+ *	its overlays.
  *
  * Capabilities	CAP_SYS_PTRACE (/proc/PID/ns and mountinfo of other
  *	users' tasks), CAP_DAC_READ_SEARCH (read every file of a tmpfs),

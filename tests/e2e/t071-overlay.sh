@@ -85,4 +85,48 @@ testChrootedOverlayRoot() {
 	ovl_check_upper
 }
 
+# A layer changed since the dump: restore refuses it (nothing is left
+# mounted or running), --allow-changed-files restores onto it.
+testChangedUpperRefused() {
+	ovl_start_ns pivot || return 0
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	printf changed >"$T/up/data/upfile"
+	e2e_amber_fails "its upper layer '$T/up' changed since the dump" restore -D "$T/img" -d
+	assertContains "the refusal names the fix" "$E2E_OUT" "--allow-changed-files"
+	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
+	assertFalse "nothing runs as pid $_pid" "e2e_alive $_pid"
+	printf upper >"$T/up/data/upfile"
+	e2e_amber_fails "changed since the dump" restore -D "$T/img" -d
+	e2e_amber_ok restore -D "$T/img" -d --allow-changed-files --pidfile "$T/restored.pid" || return 0
+	E2E_PID=$(cat "$T/restored.pid")
+	e2e_track "$E2E_PID"
+	assertContains "the warning" "$E2E_OUT" "mounted anyway"
+	assertEquals "overlay's check after restore" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
+# A lower layer gone since the dump: refused naming the layer and
+# --external; back in place, the restore works.
+testMissingLayerRefused() {
+	ovl_start_ns pivot || return 0
+	e2e_dump_and_reap "$_pid" "$T/img" || return 0
+	mv "$T/l1" "$T/l1.away"
+	e2e_amber_fails "its lower layer '$T/l1' is missing" restore -D "$T/img" -d
+	assertContains "the refusal names the fix" "$E2E_OUT" "--external mnt[/]:NAME"
+	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
+	mv "$T/l1.away" "$T/l1"
+	e2e_restore_detached "$T/img" || return 0
+	assertEquals "overlay's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+}
+
+# Layers named by relative paths (relative to the mounter's cwd then) cannot
+# be found again: the dump refuses, naming --external, and the tree runs on.
+testRelativeLayersRefused() {
+	e2e_need_amber || return 0
+	ovl_layers || { fail "make the layers"; return 0; }
+	e2e_start_wl overlay pivot "$T/m" "lowerdir=l2:l1,upperdir=up,workdir=work,$OVL_OPTS" || return 0
+	e2e_amber_fails "is a relative path" dump -t "$E2E_PID" -D "$T/img"
+	assertContains "the refusal names the fix" "$E2E_OUT" "--external mnt[/]:NAME"
+	assertEquals "overlay's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
 . /usr/share/shunit2/shunit2
