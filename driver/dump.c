@@ -162,7 +162,7 @@ static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--force] [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
 	       "                  [--file-locks] [--tcp-established] [--shell-job] [--external KEY]... [-v N] [-o LOG]\n"
-	       "                  [--run-dir DIR]\n"
+	       "                  [--union-root BRANCH=UNION]... [--run-dir DIR]\n"
 	       "  -D DIR          the images appear in DIR only once the dump is complete\n"
 	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
@@ -173,7 +173,9 @@ static void dump_usage(void)
 	       "  --shell-job     the tree runs on the shell's terminal: every terminal outside the tree is external\n"
 	       "                  (a pty pair whose master the tree holds is restored with it)\n"
 	       "  --tcp-established  dump established TCP connections (TCP repair mode: sequence numbers, queues,\n"
-	       "                  options); only both ends in the tree over loopback are safe: see amber(1)\n");
+	       "                  options); only both ends in the tree over loopback are safe: see amber(1)\n"
+	       "  --union-root BRANCH=UNION  a path /proc shows under BRANCH (a branch or layer of a union file\n"
+	       "                  system) is recorded as the same path under UNION, where restore opens it\n");
 }
 
 /* The command's state, shared by the hooks of its table. */
@@ -286,7 +288,15 @@ static int dump_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 	/* A killed tree's connections must close in repair mode, silently. */
 	if (ret == 0 && o->tcp_established)
 		ret = pl_arg(a, o->leave_running ? "--tcp-established" : "--tcp-established=keep-repair", e);
+	if (ret == 0)
+		ret = pl_arg_each(a, "--union-root", o->union_roots, o->nr_union_roots, e);
 	return ret ? ret : pl_arg_each(a, "--external", o->externals, o->nr_externals, e);
+}
+
+/* --union-root: dump-memory maps paths of mapped files too. */
+static int dump_memory_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
+{
+	return pl_arg_each(a, "--union-root", c->o->union_roots, c->o->nr_union_roots, e);
 }
 
 /* dump-files took back its own link remaps if it failed; if it succeeded,
@@ -359,7 +369,7 @@ static const struct pl_row dump_rows[] = {
 			  "unseize puts back what its journal (RUN/seize.journal) says it changed" },
 	{ .stage = "dump-memory", .does = "copy every task's memory",
 	  .reads = "TASK records; /proc/PID/mem", .writes = "mm-*.img, pagemap-*.img, pages-*.img, memfd images",
-	  .before = dump_memory_before, .wait = PL_BESIDE, .rollback = dump_memory_rollback,
+	  .more_args = dump_memory_args, .before = dump_memory_before, .wait = PL_BESIDE, .rollback = dump_memory_rollback,
 	  .rollback_doc = "its temporary memfd images are removed" },
 	{ .stage = "dump-files", .does = "describe every fd, cwd and root; make link remaps",
 	  .reads = "TASK records; /proc/PID/fd", .writes = "files.img, fdinfo-*.img, fs-*.img, remaps.img, ghost-*.img, pipedata.img",

@@ -10,6 +10,7 @@
 #include <sys/xattr.h>
 
 #include "lib/cleanup.h"
+#include "lib/exitcodes.h"
 #include "lib/grow.h"
 #include "lib/union.h"
 
@@ -289,7 +290,7 @@ int union_root_parse(const char *arg, struct union_root *r, struct err *e)
 	const char *eq = strchr(arg, '=');
 
 	if (!eq || arg[0] != '/' || eq[1] != '/')
-		return err_set(e, 2, "--union-root '%s': want BRANCH=UNION, both absolute paths, e.g. "
+		return err_set(e, EXIT_USAGE, "--union-root '%s': want BRANCH=UNION, both absolute paths, e.g. "
 			       "--union-root /var/aufs/branch0=/srv/union", arg);
 	r->branch = union_trim(arg, eq - arg);
 	r->uni = union_trim(eq + 1, strlen(eq + 1));

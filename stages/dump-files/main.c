@@ -101,6 +101,14 @@
  * Inputs	stdin: state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to dump; other records are ignored.
  *
+ * Options	--ghost-limit, --file-locks, --external, --shell-job,
+ *	--accept-backlog, --tcp-established (see --help), and --union-root
+ *	BRANCH=UNION (repeatable): a descriptor's path, cwd or root under
+ *	BRANCH (a branch or layer of a union file system, as /proc shows it)
+ *	is recorded as the same path under UNION, with the device, inode and
+ *	mount id of the file there, which must be of the same type (and size);
+ *	otherwise the descriptor is refused naming both paths (union.c).
+ *
  * Outputs	images (-D):
  *	fs-PID.img	one FsEntry: cwd, root, umask, and a session leader's
  *			pty terminal and foreground group
@@ -169,6 +177,8 @@ struct dump_files_opts {
 	int nr_externals;
 	bool accept_backlog;
 	int tcp_mode;		/* --tcp-established[=keep-repair]: 1, 2 */
+	struct union_root *union_roots;	/* --union-root BRANCH=UNION */
+	int nr_union_roots;
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o,
@@ -184,6 +194,8 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	}
 	c.accept_backlog = o->accept_backlog;
 	c.tcp_mode = o->tcp_mode;
+	c.union_roots = o->union_roots;
+	c.nr_union_roots = o->nr_union_roots;
 	if (nr && !(c.all_pids = calloc(nr, sizeof(pid_t)))) {
 		df_free(&c);
 		return err_errno(e, "list the processes of the tree");
@@ -245,6 +257,11 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->accept_backlog = true;
 		return 0;
 	}
+	if (opt == 'U') {
+		if (grow_one(&o->union_roots, o->nr_union_roots) < 0)
+			return err_errno(e, "remember --union-root '%s'", arg);
+		return union_root_parse(arg, &o->union_roots[o->nr_union_roots++], e);
+	}
 	if (opt == 'T') {
 		if (arg && strcmp(arg, "keep-repair"))
 			return err_set(e, EXIT_USAGE, "--tcp-established=%s: the only value is keep-repair", arg);
@@ -266,6 +283,7 @@ static const struct option dump_files_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "shell-job", no_argument, NULL, 'S' },
 	{ "accept-backlog", no_argument, NULL, 'A' },
+	{ "union-root", required_argument, NULL, 'U' },
 	{ "tcp-established", optional_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -285,7 +303,8 @@ static const struct stage_desc dump_files_desc = {
 		 "                            such a connection fails the dump)\n"
 		 "      --tcp-established[=keep-repair]  dump established TCP connections through TCP repair mode;\n"
 		 "                            keep-repair: the tree is killed after the dump, so they stay in repair\n"
-		 "                            mode and close silently (without it they leave it once read)",
+		 "                            mode and close silently (without it they leave it once read)\n"
+		 "      --union-root BRANCH=UNION  a path under BRANCH is the same path under UNION (repeatable)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
 	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT,

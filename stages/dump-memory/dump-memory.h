@@ -9,6 +9,7 @@
 #include "images/mm.pb-c.h"
 #include "ipc/stage.h"
 #include "lib/proc.h"
+#include "lib/union.h"
 
 struct dm_totals {
 	uint64_t pages;		/* pages written by earlier processes */
@@ -17,6 +18,12 @@ struct dm_totals {
 	int nr_shmem;
 	uint64_t *memfd;	/* memfds (by inode) saved already */
 	int nr_memfd;
+};
+
+/* Options: --union-root BRANCH=UNION (repeatable). */
+struct dump_memory_opts {
+	struct union_root *union_roots;
+	int nr_union_roots;
 };
 
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e);

@@ -30,6 +30,12 @@
  *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
  *	them); stdout: hello, end.
  *
+ * Options	--union-root BRANCH=UNION (repeatable): the path of a mapped
+ *	file or of the executable that lies under BRANCH (a branch or layer
+ *	of a union file system, as /proc shows it) is recorded as the same
+ *	path under UNION, with the device and inode of the file there, which
+ *	must be a regular file of the same size (lib/union.h).
+ *
  * Exit status	lib/exitcodes.h; 3 for a mapping amber cannot dump (device
  *	memory, a deleted file that is no memfd, a hugetlb memfd, a writable
  *	shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE), naming the
@@ -42,17 +48,41 @@
  *	consistent, for debugging): printf stream | amber-dump-memory -D DIR --dump-id ID
  */
 #include "ipc/stage.h"
+#include "lib/exitcodes.h"
+#include "lib/grow.h"
 #include "stages/dump-memory/dump-memory.h"
+
+/* --union-root BRANCH=UNION. */
+static int dump_memory_parse_option(void *opts, int opt, const char *arg, struct err *e)
+{
+	struct dump_memory_opts *o = opts;
+
+	if (opt != 'U')
+		return err_set(e, EXIT_USAGE, "unknown option");
+	if (grow_one(&o->union_roots, o->nr_union_roots) < 0)
+		return err_errno(e, "remember --union-root '%s'", arg);
+	return union_root_parse(arg, &o->union_roots[o->nr_union_roots++], e);
+}
+
+static const struct option dump_memory_options[] = {
+	{ "union-root", required_argument, NULL, 'U' },
+	{ NULL, 0, NULL, 0 },
+};
 
 int main(int argc, char **argv)
 {
+	static struct dump_memory_opts opts;
 	static const struct stage_desc desc = {
 		.name = "dump-memory",
 		.summary = "write mm-PID.img, pagemap-PID.img and pages-PID.img for every process on stdin",
 		.caps = { CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH },
 		.nr_caps = 3,
+		.usage = "      --union-root BRANCH=UNION  a mapped file's path under BRANCH is the same path under UNION\n"
+			 "                                 (repeatable)",
+		.options = dump_memory_options,
+		.parse_option = dump_memory_parse_option,
 		.run = dump_memory_run,
 	};
 
-	return stage_main(&desc, NULL, argc, argv);
+	return stage_main(&desc, &opts, argc, argv);
 }

@@ -129,4 +129,53 @@ testRelativeLayersRefused() {
 	assertEquals "overlay's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
+# --union-root: a plain directory tree stands in for a branch of a union
+# file system and a bind mount of it for the union. The tree works under
+# the branch; dumped with --union-root BRANCH=UNION, every path (fds,
+# mappings, executable, cwd) is recorded under the union, where it comes
+# back.
+union_start() {
+	e2e_need_amber || return 1
+	ovl_layers || { fail "make the layers"; return 1; }
+	mkdir "$T/branch" "$T/union" && cp -a "$T/l1/." "$T/l2/." "$T/up/." "$T/branch/" &&
+		mount --bind "$T/branch" "$T/union" || { fail "make the branch and the union"; return 1; }
+	rm -f "$T/ready" "$T/result"
+	e2e_start "$T/branch/bin/overlay" "$T/ready" "$T/result" union "$T/branch" "$T/union"
+	e2e_poll 10 test -s "$T/ready" || { fail "overlay did not get ready: $(cat "$T/wl.err")"; return 1; }
+	_pid=$E2E_PID
+}
+
+testUnionRoot() {
+	union_start || { umount "$T/union" 2>/dev/null; return 0; }
+	e2e_amber_ok dump -t "$_pid" -D "$T/img" --union-root "$T/branch=$T/union" || { umount "$T/union"; return 0; }
+	e2e_wait_dead "$_pid" || { fail "pid $_pid still runs after the dump"; umount "$T/union"; return 0; }
+	e2e_reap "$_pid"
+	e2e_amber_ok show "$T/img/files.img"
+	assertContains "a file under the union" "$E2E_OUT" "\"$T/union/etc/motd\""
+	assertNotContains "no file under the branch" "$E2E_OUT" "$T/branch/"
+	e2e_amber_ok show "$T/img/mm-$_pid.img"
+	assertContains "the library under the union" "$E2E_OUT" "\"$T/union/lib/libovl.so\""
+	assertNotContains "no mapping under the branch" "$E2E_OUT" "$T/branch/"
+	e2e_restore_detached "$T/img" || { umount "$T/union"; return 0; }
+	assertEquals "overlay's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	assertEquals "written through the union" "conf-lower1+written+after" "$(cat "$T/branch/etc/conf")"
+	e2e_kill_tree "$_pid"
+	e2e_wait_dead "$_pid"
+	umount "$T/union"
+}
+
+# A union that does not hold the branch's files is refused, naming both
+# paths (by dump-memory for the executable or dump-files for a descriptor,
+# whichever stage comes first); the tree runs on.
+testUnionRootMismatchRefused() {
+	union_start || { umount "$T/union" 2>/dev/null; return 0; }
+	mkdir "$T/empty"
+	e2e_amber_fails "check the BRANCH=UNION pair" dump -t "$_pid" -D "$T/img" \
+		--union-root "$T/branch=$T/empty"
+	assertContains "the refusal names the branch's path" "$E2E_OUT" "$T/branch/"
+	assertContains "the refusal names the union's path" "$E2E_OUT" "$T/empty/"
+	assertTrue "the tree runs on" "e2e_alive $_pid"
+	umount "$T/union"
+}
+
 . /usr/share/shunit2/shunit2

@@ -2,6 +2,7 @@
  * amber's union file system support (tests/e2e/t071-overlay.sh).
  *
  *	overlay READYFILE RESULTFILE host MERGED
+ *	overlay READYFILE RESULTFILE union BRANCH UNION
  *	overlay READYFILE RESULTFILE pivot|chroot MERGED OPTIONS
  *
  * host: MERGED is an overlay the test mounted in the host's namespace; the
@@ -15,6 +16,11 @@
  * /dev/null, mounts a new proc on /proc, and
  * pivot_roots into it (the old root unmounted) or chroots into it, as
  * container runtimes do; it then works on /...
+ * union: no overlay; the workload works on BRANCH/... (a plain directory
+ * tree holding what the layers hold, run from BRANCH/bin) and after the
+ * restore expects every path under UNION (a bind mount of BRANCH): amber
+ * dump --union-root BRANCH=UNION, as for a union file system whose /proc
+ * links name its branches.
  *
  * The test made the layers: the lowest holds lib/libovl.so, etc/conf,
  * etc/gone, old/f and opq/x; the next etc/motd and etc/old; the upper
@@ -219,7 +225,7 @@ int main(int argc, char **argv)
 	if (argc < 5)
 		return 2;
 	wl_catch_usr1();
-	if (!strcmp(argv[3], "host"))
+	if (!strcmp(argv[3], "host") || !strcmp(argv[3], "union"))
 		snprintf(R, sizeof(R), "%s", argv[4]);
 	else if (argc < 6 || enter(argv[3], argv[4], argv[5], argv[1]) < 0)
 		return 1;
@@ -257,9 +263,17 @@ int main(int argc, char **argv)
 		return 1;
 	wl_wait_usr1();
 
-	ovl_opts(*R ? R : "/", opts[1], sizeof(opts[1]));
-	if (strcmp(opts[0], opts[1]) || !opts[0][0])
+	if (!strcmp(argv[3], "union") && argc > 5)
+		snprintf(R, sizeof(R), "%s", argv[5]);
+	else if (ovl_opts(*R ? R : "/", opts[1], sizeof(opts[1])), strcmp(opts[0], opts[1]) || !opts[0][0])
 		wl_fail(&r, "the overlay's options were '%s' and are '%s'", opts[0], opts[1]);
+	if (!strcmp(argv[3], "host") || !strcmp(argv[3], "union")) {
+		ssize_t n = readlink("/proc/self/exe", buf, sizeof(buf) - 1);
+
+		buf[n > 0 ? n : 0] = 0;
+		if (strcmp(buf, at("/bin/overlay")))
+			wl_fail(&r, "the executable is '%s', want '%s'", buf, at("/bin/overlay"));
+	}
 	map_path(map, buf, sizeof(buf));
 	if (strcmp(buf, at("/lib/libovl.so")))
 		wl_fail(&r, "the mapping of lib/libovl.so is of '%s'", buf);
