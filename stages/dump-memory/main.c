@@ -26,15 +26,15 @@
  * Inputs	stdin: state stream with a 'task' record per process (from seize).
  *	The tree must be stopped (seize holds it); nothing here uses ptrace.
  *
- * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
- *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
- *	them); stdout: hello, end.
- *
  * Options	--union-root BRANCH=UNION (repeatable): the path of a mapped
  *	file or of the executable that lies under BRANCH (a branch or layer
  *	of a union file system, as /proc shows it) is recorded as the same
  *	path under UNION, with the device and inode of the file there, which
  *	must be a regular file of the same size (lib/union.h).
+ *
+ * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
+ *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
+ *	them); stdout: hello, end.
  *
  * Exit status	lib/exitcodes.h; 3 for a mapping amber cannot dump (device
  *	memory, a deleted file that is no memfd, a hugetlb memfd, a writable
