@@ -246,9 +246,13 @@ static int bm_ovl_volatile(const MntEntry *me, struct err *e)
 
 	snprintf(dir, sizeof(dir), "%s/work/incompat/volatile", me->ovl_work);
 	snprintf(marker, sizeof(marker), "%s/dirty", dir);
+	if (access(dir, F_OK) < 0)
+		return 0;
 	if ((unlink(marker) < 0 && errno != ENOENT) || (rmdir(dir) < 0 && errno != ENOENT))
 		return err_errno(e, "overlay mount %u at '%s': remove the volatile marker '%s' of the dumped mount",
 				 me->mnt_id, me->mountpoint, dir);
+	pr_info("overlay mount %u at '%s': removed the volatile marker '%s' the dumped mount left", me->mnt_id,
+		me->mountpoint, dir);
 	return 0;
 }
 

@@ -129,6 +129,30 @@ testRelativeLayersRefused() {
 	assertEquals "overlay's check, left running" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
+# The lowest layer on a tmpfs of its own (so xino=on shows and inode
+# numbers carry the layer in their high bits), volatile (its marker in the
+# work directory, which the kernel leaves at unmount, is removed before the
+# overlay is mounted again): the options come back as they were.
+testXinoVolatile() {
+	e2e_need_amber || return 0
+	mkdir -p "$T/l1" && mount -t tmpfs -o size=16m ovl-l1 "$T/l1" || { fail "mount a tmpfs for l1"; return 0; }
+	ovl_layers || { fail "make the layers"; umount "$T/l1"; return 0; }
+	OVL_OPTS=redirect_dir=on,xino=on,volatile
+	e2e_start_wl overlay pivot "$T/m" "$(ovl_mount_opts)" || { umount "$T/l1"; return 0; }
+	_pid=$E2E_PID
+	e2e_dump_and_reap "$_pid" "$T/img" || { umount "$T/l1"; return 0; }
+	e2e_amber_ok show "$T/img/mountpoints-1.img"
+	assertContains "xino recorded" "$E2E_OUT" '"xino=on"'
+	assertContains "volatile recorded" "$E2E_OUT" '"fsync=volatile"'
+	e2e_restore_detached "$T/img" || { umount "$T/l1"; return 0; }
+	assertEquals "overlay's check after restore" PASS "$(e2e_spine_result "$_pid" "$T/result")"
+	ovl_check_upper
+	e2e_kill_tree "$_pid"
+	e2e_wait_dead "$_pid"
+	e2e_poll 10 sh -c "! grep -q ' $T/m ' /proc/$_pid/mountinfo 2>/dev/null"
+	umount "$T/l1" || umount -l "$T/l1"
+}
+
 # --union-root: a plain directory tree stands in for a branch of a union
 # file system and a bind mount of it for the union. The tree works under
 # the branch; dumped with --union-root BRANCH=UNION, every path (fds,
