@@ -304,10 +304,15 @@ static int bm_overlay(struct bm_build *b, const struct build_mntns_opts *o, int 
 		ret = bm_ovl_set(fs, me, "ro", NULL, e);
 	if (ret < 0)
 		return ret;
-	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-		return err_errno(e, "overlay mount %u at '%s': create it from its layers (the kernel's reason is in dmesg; "
-				 "an upper layer still in use by another overlay is refused with index=on)",
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		if (errno == EBUSY && me->ovl_upper)
+			return err_errno(e, "overlay mount %u at '%s': its upper layer '%s' or work directory '%s' is in use "
+					 "by another overlay mount, which index=on refuses (does the dumped tree still run, "
+					 "after --leave-running?); unmount that overlay first", me->mnt_id, me->mountpoint,
+					 me->ovl_upper, me->ovl_work);
+		return err_errno(e, "overlay mount %u at '%s': create it from its layers (the kernel's reason is in its log)",
 				 me->mnt_id, me->mountpoint);
+	}
 	b->fd[i] = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
 	if (b->fd[i] < 0)
 		return err_errno(e, "overlay mount %u at '%s': mount it (fsmount)", me->mnt_id, me->mountpoint);
