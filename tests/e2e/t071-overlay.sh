@@ -1,9 +1,11 @@
 #!/bin/sh
 # t071-overlay: trees whose files live on overlayfs (tests/workloads/overlay):
-# in the host's namespace on an overlay the test mounted, and in a mount
+# in the host's namespace on an overlay the test mounted (its layers on one
+# file system, or the lowest on a tmpfs with xino=off), and in a mount
 # namespace of their own with an overlay root (two lowers and an upper,
-# redirect_dir, index, metacopy) that they pivot_root or chroot into, which
-# build-mntns mounts again from the same layers. Refused: an upper layer
+# redirect_dir, index, metacopy; or xino=on and volatile) that they
+# pivot_root or chroot into, which build-mntns mounts again from the same
+# layers. Refused: an upper layer
 # changed since the dump, layers that are missing or only a relative path
 # names without --external. --union-root rewrites a branch's paths to the
 # union's (a bind mount stands in for an AUFS-like union).
@@ -38,10 +40,10 @@ ovl_check_upper() {
 	assertEquals "data/upfile in the upper layer" "upper+after" "$(cat "$T/up/data/upfile")"
 }
 
-testHostOverlay() {
-	e2e_need_amber || return 0
-	ovl_layers || { fail "make the layers"; return 0; }
-	mount -t overlay overlay -o "$(ovl_mount_opts)" "$T/m" || { fail "mount the overlay"; return 0; }
+# The workload on an overlay mounted in the host's namespace with options
+# $1, dumped and restored there.
+ovl_host_roundtrip() {
+	mount -t overlay overlay -o "$(ovl_mount_opts),$1" "$T/m" || { fail "mount the overlay"; return 0; }
 	rm -f "$T/ready" "$T/result"
 	e2e_start "$T/m/bin/overlay" "$T/ready" "$T/result" host "$T/m"
 	e2e_poll 10 test -s "$T/ready" || { fail "overlay did not get ready: $(cat "$T/wl.err")"; umount "$T/m"; return 0; }
@@ -54,6 +56,24 @@ testHostOverlay() {
 	e2e_kill_tree "$_pid"
 	e2e_wait_dead "$_pid"
 	umount "$T/m"
+}
+
+testHostOverlay() {
+	e2e_need_amber || return 0
+	ovl_layers || { fail "make the layers"; return 0; }
+	ovl_host_roundtrip ""
+}
+
+# The lowest layer on a tmpfs and xino=off: fstat shows each layer's own
+# device for the files of that layer (not the overlay's, which maps shows);
+# the same mount gives the same devices back, which verify compares.
+testHostOverlayLayerDevices() {
+	e2e_need_amber || return 0
+	mkdir -p "$T/l1" && mount -t tmpfs -o size=16m ovl-l1 "$T/l1" || { fail "mount a tmpfs for l1"; return 0; }
+	ovl_layers || { fail "make the layers"; umount "$T/l1"; return 0; }
+	OVL_OPTS=redirect_dir=on
+	ovl_host_roundtrip xino=off
+	umount "$T/l1"
 }
 
 # Starts the workload in a namespace of its own with the overlay as its
