@@ -175,7 +175,7 @@ static void dump_usage(void)
 {
 	printf("usage: amber dump -t PID -D DIR [--force] [--leave-running [--keep-link-remaps]] [--ghost-limit BYTES]\n"
 	       "                  [--file-locks] [--tcp-established] [--network-lock MODE] [--shell-job] [--external KEY]... [-v N] [-o LOG]\n"
-	       "                  [--run-dir DIR] [--prev-images-dir PREV]\n"
+	       "                  [--union-root BRANCH=UNION]... [--run-dir DIR] [--prev-images-dir PREV]\n"
 	       "  -D DIR          the images appear in DIR only once the dump is complete\n"
 	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
 	       "  --prev-images-dir PREV  incremental: copy only the pages written since the pre-dump in PREV\n"
@@ -190,7 +190,9 @@ static void dump_usage(void)
 	       "  --tcp-established  dump established TCP connections (TCP repair mode: sequence numbers, queues,\n"
 	       "                  options), with peers in the tree or outside it (the network lock keeps those)\n"
 	       "  --network-lock nftables|skip  keep the tree's connections and listening ports from their peers\n"
-	       "                  from the freeze until the restore (nftables, the default), or do without\n");
+	       "                  from the freeze until the restore (nftables, the default), or do without\n"
+	       "  --union-root BRANCH=UNION  a path /proc shows under BRANCH (a branch or layer of a union file\n"
+	       "                  system) is recorded as the same path under UNION, where restore opens it\n");
 }
 
 /* The command's state, shared by the hooks of its table. */
@@ -227,7 +229,8 @@ static int dump_memory_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 
 	if (c->o->prev_images && (ret = pl_arg(a, "--prev-images-dir", e)) == 0)
 		ret = pl_arg(a, ((struct dump_state *)c->cmd)->prev, e);
-	return ret;
+	/* --union-root: dump-memory maps paths of mapped files too. */
+	return ret ? ret : pl_arg_each(a, "--union-root", c->o->union_roots, c->o->nr_union_roots, e);
 }
 
 /* The 'parent' link of an incremental dump: relative when the parent is a
@@ -343,6 +346,8 @@ static int dump_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 	if (ret == 0 && o->tcp_established &&
 	    (((struct dump_state *)c->cmd)->nl.locked || o->network_lock == NETLOCK_SKIP))
 		ret = pl_arg(a, "--tcp-peer-outside", e);
+	if (ret == 0)
+		ret = pl_arg_each(a, "--union-root", o->union_roots, o->nr_union_roots, e);
 	return ret ? ret : pl_arg_each(a, "--external", o->externals, o->nr_externals, e);
 }
 

@@ -57,6 +57,9 @@ static void gc_mntns_rollback(struct pl_ctx *c)
 
 static const char *const gc_pstree_args[] = { "--no-pid-check", NULL };
 static const char *const gc_remaps_fixed[] = { "--allow-missing", NULL };
+/* gc only removes link remaps, each checked by its own device and inode:
+ * an overlay whose upper layer changed since the dump is mounted anyway. */
+static const char *const gc_mntns_args[] = { "--allow-changed-files", NULL };
 
 static const struct pl_row gc_rows[] = {
 	{ .stage = "collect-pstree", .does = "check the images are a complete dump (pids may be in use)",
@@ -65,6 +68,7 @@ static const struct pl_row gc_rows[] = {
 	  .reads = "files.img, remaps.img", .writes = "REMAP records", .args = gc_remaps_fixed, .wait = PL_EXIT },
 	{ .stage = "build-mntns", .does = "make the tree's mount namespaces, where its remaps live",
 	  .reads = "TASK records; mntns.img, mountpoints-*.img", .writes = "MNTNS records; RUN/ns pins", .wait = PL_EXIT,
+	  .args = gc_mntns_args,
 	  .rollback = gc_mntns_rollback, .rollback_doc = "its pins are unmounted (done after gc too)" },
 	{ .stage = "gc-remaps", .does = "remove each link remap in its namespace, or list it (--show)",
 	  .reads = "REMAP, MNTNS records", .writes = "REMAP records (removed, missing)",

@@ -94,6 +94,7 @@ static const struct option drv_long[] = {
 	{ "network-lock", required_argument, NULL, DRV_OPT_NETWORK_LOCK },
 	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
 	{ "auto-dedup", no_argument, NULL, DRV_OPT_AUTO_DEDUP },
+	{ "union-root", required_argument, NULL, DRV_OPT_UNION_ROOT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -108,7 +109,7 @@ static const struct {
 	{ DRV_OPT_TIMINGS, "*" },
 	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump pre-dump" },
-	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" },
+	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" },
@@ -250,6 +251,17 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		}
 		case DRV_OPT_PREV_IMAGES: o->prev_images = optarg; break;
 		case DRV_OPT_AUTO_DEDUP: o->auto_dedup = true; break;
+		case DRV_OPT_UNION_ROOT:
+			if (o->nr_union_roots == DRV_MAX_UNION_ROOTS) {
+				drv_error("more than %d --union-root pairs", DRV_MAX_UNION_ROOTS);
+				return EXIT_USAGE;
+			}
+			if (!strchr(optarg, '=') || optarg[0] != '/' || strchr(optarg, '=')[1] != '/') {
+				drv_error("--union-root '%s': want BRANCH=UNION, both absolute paths", optarg);
+				return EXIT_USAGE;
+			}
+			o->union_roots[o->nr_union_roots++] = optarg;
+			break;
 		case DRV_OPT_EXTERNAL: {
 			/* mnt[...] is driver/extmnt.c's, veth[...] images/netns.h's; files, ttys, sockets,
 			 * pipes are drv_external's. */

@@ -12,6 +12,7 @@
  * FD_FIRST_INHERIT and up (ipc/fds.h). */
 #define DRV_MAX_EXTERNALS 64
 #define DRV_MAX_INHERITS 16
+#define DRV_MAX_UNION_ROOTS 16
 
 struct drv_opts {
 	const char *images;	/* -D */
@@ -46,6 +47,8 @@ struct drv_opts {
 	const char *extveth[NETNS_EXT_MAX];	/* --external veth[IF] (dump), veth[IF]:OUTSIDE (restore), as given */
 	int nr_extveth;
 	const char *root;	/* --root PATH (restore): the root of the tree's mount namespace */
+	const char *union_roots[DRV_MAX_UNION_ROOTS];	/* --union-root BRANCH=UNION (dump), as given */
+	int nr_union_roots;
 	enum drv_verify { DRV_VERIFY_FAIL, DRV_VERIFY_WARN, DRV_VERIFY_OFF } verify;	/* --verify=MODE, --no-verify */
 	bool verify_pages;	/* --verify=pages */
 	const char *prev_images;	/* --prev-images-dir PREV (dump, pre-dump): an incremental dump */
@@ -57,7 +60,7 @@ enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_H
        DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
        DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD, DRV_OPT_ROOT, DRV_OPT_FORCE,
        DRV_OPT_ALLOW_UNTRUSTED, DRV_OPT_TIMINGS, DRV_OPT_VERIFY, DRV_OPT_NO_VERIFY, DRV_OPT_TCP_ESTABLISHED,
-       DRV_OPT_TCP_CLOSE, DRV_OPT_NETWORK_LOCK, DRV_OPT_PREV_IMAGES, DRV_OPT_AUTO_DEDUP };
+       DRV_OPT_TCP_CLOSE, DRV_OPT_NETWORK_LOCK, DRV_OPT_PREV_IMAGES, DRV_OPT_AUTO_DEDUP, DRV_OPT_UNION_ROOT };
 
 /* Parses the options of subcommand argv[0] (dump, restore, gc); an option
  * of another subcommand is refused naming it and the subcommands that take

@@ -81,7 +81,8 @@ static void restore_usage(void)
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
 	       "  --pidns         restore into a new pid namespace, where every task keeps its pid\n"
 	       "  --allow-changed-files  restore onto files whose size changed since the dump, and unix\n"
-	       "                         sockets' paths in directories that are not the dump's\n"
+	       "                         sockets' paths in directories that are not the dump's, and overlays\n"
+	       "                         whose upper layer changed\n"
 	       "  --inherit-fd fd[N]:KEY  amber's fd N stands for KEY in the tree: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 	       "                  socket:[INODE], pipe:[INODE] (as amber show DIR lists them) or a path\n"
 	       "  --shell-job     the tree's terminal is the one amber runs on\n"
@@ -179,6 +180,8 @@ static int restore_mntns_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 
 	if (ret == 0 && c->o->root && (ret = pl_arg(a, "--root", e)) == 0)
 		ret = pl_arg(a, c->o->root, e);
+	if (ret == 0 && c->o->allow_changed)
+		ret = pl_arg(a, "--allow-changed-files", e);
 	return ret;
 }
 

@@ -8,12 +8,12 @@
 /* One namespace: a count per kind, then the mounts the tree made itself. */
 static void show_mnt_ns(FILE *out, int dirfd, const MntnsEntry *ns)
 {
-	static const char *const kinds[] = { "?", "host bind", "tmpfs", "tree bind", "new", "external" };
+	static const char *const kinds[] = { "?", "host bind", "tmpfs", "tree bind", "new", "external", "overlay" };
 	struct err e = { 0 };
 	struct image img;
 	MntEntry *me;
 	char name[64];
-	int count[6] = { 0 }, n = 0;
+	int count[7] = { 0 }, n = 0;
 
 	fprintf(out, "  %u: pids", ns->id);
 	for (size_t i = 0; i < ns->n_pids; i++)
@@ -25,7 +25,7 @@ static void show_mnt_ns(FILE *out, int dirfd, const MntnsEntry *ns)
 	}
 	fprintf(out, ", root mount %u\n", ns->root_mnt);
 	while (image_read(&img, (ProtobufCMessage **)&me, &e) > 0) {
-		int k = me->kind >= 1 && me->kind <= 5 ? me->kind : 0;
+		int k = me->kind >= 1 && me->kind <= 5 ? me->kind : me->kind == MNT_KIND__MNT_OVERLAY ? 6 : 0;
 
 		count[k]++;
 		n++;
@@ -35,6 +35,9 @@ static void show_mnt_ns(FILE *out, int dirfd, const MntnsEntry *ns)
 				fprintf(out, " (%s of mount %u)", me->root, me->bind_of);
 			if (k == MNT_KIND__MNT_EXTERNAL)
 				fprintf(out, " (external '%s')", me->external);
+			if (k == 6)
+				fprintf(out, " (%zu lower layers, upper '%s')", me->n_ovl_lower,
+					me->ovl_upper ? me->ovl_upper : "none");
 			if (me->shared)
 				fprintf(out, " shared:%u", me->shared);
 			if (me->master)
@@ -47,7 +50,7 @@ static void show_mnt_ns(FILE *out, int dirfd, const MntnsEntry *ns)
 	}
 	image_close(&img);
 	fprintf(out, "    %d mounts: %d bound from outside the tree (not listed), %d tmpfs saved, %d binds of those, "
-		"%d new, %d external\n", n, count[1], count[2], count[3], count[4], count[5]);
+		"%d new, %d external, %d overlay\n", n, count[1], count[2], count[3], count[4], count[5], count[6]);
 }
 
 void show_mnt_text(FILE *out, int dirfd)

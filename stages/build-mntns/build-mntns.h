@@ -13,6 +13,7 @@ struct build_mntns_opts {
 	struct { char *name, *path; } ext[BM_MAX_EXTERNAL];	/* --external mnt[NAME]:PATH */
 	int nr_ext;
 	char *root;		/* --root PATH: every namespace's root mount is bound from it */
+	bool allow_changed;	/* --allow-changed-files: an overlay's changed upper layer is mounted */
 };
 
 /* One namespace to build: its mounts in image order (parents first). */

@@ -10,7 +10,10 @@
  * comes last (peer groups joined with MOVE_MOUNT_SET_GROUP), and the new
  * root is pivoted into place, leaving the host's mounts behind.
  */
+#include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdint.h>
 #include <linux/mount.h>
 #include <sched.h>
 #include <stdio.h>
@@ -28,6 +31,7 @@
 #include "lib/log.h"
 #include "lib/mntclone.h"
 #include "lib/mountinfo.h"
+#include "lib/union.h"
 #include "stages/build-mntns/build-mntns.h"
 
 struct bm_build {
@@ -182,6 +186,139 @@ static int bm_external(struct bm_build *b, const struct build_mntns_opts *o, int
 			 me->mnt_id, me->mountpoint, me->external, me->external);
 }
 
+/* Whether path is a directory; if not, refuses overlay mount me naming the
+ * layer and the --external fix. */
+static int bm_ovl_layer(const MntEntry *me, const char *what, const char *path, struct err *e)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+		return 0;
+	return err_input(e, "overlay mount %u at '%s': its %s '%s' is %s, so the overlay cannot be mounted again; put "
+			 "the layer back at that path, or dump with --external mnt[%s]:NAME and restore with "
+			 "--external mnt[NAME]:PATH", me->mnt_id, me->mountpoint, what, path,
+			 errno == ENOENT ? "missing" : "not a directory", me->mountpoint);
+}
+
+/* The upper layer of overlay mount me as the dump saw it, or refused
+ * unless --allow-changed-files. */
+static int bm_ovl_upper(const struct build_mntns_opts *o, const MntEntry *me, struct err *e)
+{
+	uint64_t digest, entries;
+	int ret;
+
+	if (!me->has_ovl_upper_digest)
+		return 0;
+	if ((ret = union_tree_digest(me->ovl_upper, UINT64_MAX, &digest, &entries, e)) < 0)
+		return err_wrap(e, "overlay mount %u at '%s': read its upper layer '%s'", me->mnt_id, me->mountpoint,
+				me->ovl_upper);
+	if (digest == me->ovl_upper_digest && entries == me->ovl_upper_entries)
+		return 0;
+	if (o->allow_changed) {
+		pr_warn("overlay mount %u at '%s': its upper layer '%s' changed since the dump (%llu entries, %llu then); "
+			"mounted anyway (--allow-changed-files)", me->mnt_id, me->mountpoint, me->ovl_upper,
+			(unsigned long long)entries, (unsigned long long)me->ovl_upper_entries);
+		return 0;
+	}
+	return err_input(e, "overlay mount %u at '%s': its upper layer '%s' changed since the dump (%llu entries, %llu "
+			 "then, or a file's size, time, owner, mode or inode differs); restoring onto a changed layer is "
+			 "refused (amber restore --allow-changed-files accepts it)", me->mnt_id, me->mountpoint,
+			 me->ovl_upper, (unsigned long long)entries, (unsigned long long)me->ovl_upper_entries);
+}
+
+/* One fsconfig call for overlay mount me; a failure names key and value. */
+static int bm_ovl_set(int fs, const MntEntry *me, const char *key, const char *val, struct err *e)
+{
+	if (syscall(SYS_fsconfig, fs, val ? FSCONFIG_SET_STRING : FSCONFIG_SET_FLAG, key, val, 0) == 0)
+		return 0;
+	return err_errno(e, "overlay mount %u at '%s': option '%s%s%s'", me->mnt_id, me->mountpoint, key, val ? "=" : "",
+			 val ? val : "");
+}
+
+/* A dirty volatile overlay leaves work/incompat/volatile in its work
+ * directory when it is unmounted, and the kernel refuses to mount the
+ * layers again while it is there. The dump's overlay was unmounted when
+ * its tree died, without a crash in between (the upper layer is as the
+ * dump saw it): the marker is removed. */
+static int bm_ovl_volatile(const MntEntry *me, struct err *e)
+{
+	char dir[PATH_MAX + 32], marker[PATH_MAX + 64];
+
+	snprintf(dir, sizeof(dir), "%s/work/incompat/volatile", me->ovl_work);
+	snprintf(marker, sizeof(marker), "%s/dirty", dir);
+	if (access(dir, F_OK) < 0)
+		return 0;
+	if ((unlink(marker) < 0 && errno != ENOENT) || (rmdir(dir) < 0 && errno != ENOENT))
+		return err_errno(e, "overlay mount %u at '%s': remove the volatile marker '%s' of the dumped mount",
+				 me->mnt_id, me->mountpoint, dir);
+	pr_info("overlay mount %u at '%s': removed the volatile marker '%s' the dumped mount left", me->mnt_id,
+		me->mountpoint, dir);
+	return 0;
+}
+
+/* An overlay only the tree had: a new one from the same layers, with the
+ * same options. Layers are given one by one (lowerdir+, datadir+), so no
+ * path needs escaping. */
+static int bm_overlay(struct bm_build *b, const struct build_mntns_opts *o, int i, struct err *e)
+{
+	const MntEntry *me = b->ns->m[i];
+	_cleanup_close_ int fs = -1;
+	bool vol = false;
+	int ret = 0;
+
+	for (size_t k = 0; ret >= 0 && k < me->n_ovl_lower; k++)
+		ret = bm_ovl_layer(me, "lower layer", me->ovl_lower[k], e);
+	for (size_t k = 0; ret >= 0 && k < me->n_ovl_data; k++)
+		ret = bm_ovl_layer(me, "data-only layer", me->ovl_data[k], e);
+	if (ret >= 0 && me->ovl_upper)
+		ret = bm_ovl_layer(me, "upper layer", me->ovl_upper, e);
+	if (ret >= 0 && me->ovl_work)
+		ret = bm_ovl_layer(me, "work directory", me->ovl_work, e);
+	if (ret < 0 || (ret = bm_ovl_upper(o, me, e)) < 0)
+		return ret;
+	for (size_t k = 0; k < me->n_ovl_options; k++)
+		vol |= !strcmp(me->ovl_options[k], "volatile") || !strcmp(me->ovl_options[k], "fsync=volatile");
+	if (vol && me->ovl_work && (ret = bm_ovl_volatile(me, e)) < 0)
+		return ret;
+	if ((fs = syscall(SYS_fsopen, "overlay", FSOPEN_CLOEXEC)) < 0)
+		return err_errno(e, "mount %u at '%s': open a new overlay (fsopen)", me->mnt_id, me->mountpoint);
+	if (me->source && (ret = bm_ovl_set(fs, me, "source", me->source, e)) < 0)
+		return ret;
+	for (size_t k = 0; ret >= 0 && k < me->n_ovl_lower; k++)
+		ret = bm_ovl_set(fs, me, "lowerdir+", me->ovl_lower[k], e);
+	for (size_t k = 0; ret >= 0 && k < me->n_ovl_data; k++)
+		ret = bm_ovl_set(fs, me, "datadir+", me->ovl_data[k], e);
+	if (ret >= 0 && me->ovl_upper && (ret = bm_ovl_set(fs, me, "upperdir", me->ovl_upper, e)) >= 0)
+		ret = bm_ovl_set(fs, me, "workdir", me->ovl_work, e);
+	for (size_t k = 0; ret >= 0 && k < me->n_ovl_options; k++) {
+		_cleanup_free_ char *opt = strdup(me->ovl_options[k]);
+		char *eq = opt ? strchr(opt, '=') : NULL;
+
+		if (!opt)
+			return err_errno(e, "overlay options");
+		if (eq)
+			*eq = 0;
+		ret = bm_ovl_set(fs, me, opt, eq ? eq + 1 : NULL, e);
+	}
+	if (ret >= 0 && mountinfo_has_opt(me->super_options, "ro"))
+		ret = bm_ovl_set(fs, me, "ro", NULL, e);
+	if (ret < 0)
+		return ret;
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0) {
+		if (errno == EBUSY && me->ovl_upper)
+			return err_errno(e, "overlay mount %u at '%s': its upper layer '%s' or work directory '%s' is in use "
+					 "by another overlay mount, which index=on refuses (does the dumped tree still run, "
+					 "after --leave-running?); unmount that overlay first", me->mnt_id, me->mountpoint,
+					 me->ovl_upper, me->ovl_work);
+		return err_errno(e, "overlay mount %u at '%s': create it from its layers (the kernel's reason is in its log)",
+				 me->mnt_id, me->mountpoint);
+	}
+	b->fd[i] = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0);
+	if (b->fd[i] < 0)
+		return err_errno(e, "overlay mount %u at '%s': mount it (fsmount)", me->mnt_id, me->mountpoint);
+	return 0;
+}
+
 /* Makes every mount, detached. */
 static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct err *e)
 {
@@ -203,6 +340,8 @@ static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct 
 			ret = bm_new_sb(b, i, e);
 		else if (me->kind == MNT_KIND__MNT_EXTERNAL)
 			ret = bm_external(b, o, i, e);
+		else if (me->kind == MNT_KIND__MNT_OVERLAY)
+			ret = bm_overlay(b, o, i, e);
 		else if (me->kind != MNT_KIND__MNT_HOST_BIND && me->kind != MNT_KIND__MNT_TREE_BIND)
 			ret = err_input(e, "mount %u at '%s': unknown kind %d in the image", me->mnt_id, me->mountpoint, me->kind);
 		if (ret < 0)
@@ -439,10 +578,13 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 	for (int i = 0; i < ns->nr; i++) {
 		struct stat st;
 
-		if (ns->m[i]->kind != MNT_KIND__MNT_TMPFS)
+		/* An overlay made again is a new device too: a link remap on it
+		 * is the same inode of the upper layer on another device. */
+		if (ns->m[i]->kind != MNT_KIND__MNT_TMPFS && ns->m[i]->kind != MNT_KIND__MNT_OVERLAY)
 			continue;
 		if (fstat(b.fd[i], &st) < 0)
-			return err_errno(e, "mount %u at '%s': stat the new tmpfs", ns->m[i]->mnt_id, ns->m[i]->mountpoint);
+			return err_errno(e, "mount %u at '%s': stat the new %s", ns->m[i]->mnt_id, ns->m[i]->mountpoint,
+					 ns->m[i]->fstype);
 		made[(*nr_made)++] = st.st_dev;
 	}
 	clock_gettime(CLOCK_MONOTONIC, &t1);

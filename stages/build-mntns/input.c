@@ -33,6 +33,26 @@ static int bm_load(int dirfd, struct bm_ns *ns, struct err *e)
 	return ret;
 }
 
+/* An overlay's record: at least one lower layer, all layers absolute,
+ * an upper with a work directory and its digest. */
+static int bm_check_overlay(const MntEntry *me, struct err *e)
+{
+	bool ok = me->n_ovl_lower > 0 && !me->ovl_upper == !me->ovl_work &&
+		  (!me->ovl_upper || (me->ovl_upper[0] == '/' && me->ovl_work[0] == '/' && me->has_ovl_upper_digest));
+
+	for (size_t k = 0; ok && k < me->n_ovl_lower; k++)
+		ok = me->ovl_lower[k][0] == '/';
+	for (size_t k = 0; ok && k < me->n_ovl_data; k++)
+		ok = me->ovl_data[k][0] == '/';
+	for (size_t k = 0; ok && k < me->n_ovl_options; k++)
+		ok = me->ovl_options[k][0] && me->ovl_options[k][0] != '=';
+	if (!ok)
+		return err_input(e, "overlay mount %u at '%s': its layers in the image are incomplete (a lower layer, an "
+				 "upper layer with its work directory and digest, absolute paths and named options are "
+				 "needed)", me->mnt_id, me->mountpoint);
+	return 0;
+}
+
 /* The refusals build.c would make once the namespace is half built, made
  * before anything is: an empty namespace, a kind this amber does not know,
  * a bind of a mount that is not there or does not hold its root. */
@@ -44,8 +64,10 @@ static int bm_check(const struct bm_ns *ns, struct err *e)
 		const MntEntry *me = ns->m[i];
 		int src = -1;
 
-		if (me->kind < MNT_KIND__MNT_HOST_BIND || me->kind > MNT_KIND__MNT_EXTERNAL)
+		if ((me->kind < MNT_KIND__MNT_HOST_BIND || me->kind > MNT_KIND__MNT_EXTERNAL) && me->kind != MNT_KIND__MNT_OVERLAY)
 			return err_input(e, "mount %u at '%s': unknown kind %d in the image", me->mnt_id, me->mountpoint, me->kind);
+		if (me->kind == MNT_KIND__MNT_OVERLAY && (bm_check_overlay(me, e)) < 0)
+			return -EINVAL;
 		if (me->root[0] != '/' || me->mountpoint[0] != '/')
 			return err_input(e, "mountpoints-%u.img: mount %u has root '%s' and mountpoint '%s', want absolute paths",
 					 ns->id, me->mnt_id, me->root, me->mountpoint);

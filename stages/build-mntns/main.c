@@ -6,7 +6,10 @@
  *	namespace and makes it into the dumped one (build.c): every mount is
  *	made detached first (a bind of the same super block from the host, a
  *	tmpfs filled from tmpfs-MNT.img, a new proc/sysfs/..., a bind of another
- *	of the tree's mounts, an --external path), then moved onto its parent
+ *	of the tree's mounts, an --external path, or a new overlay from the
+ *	dumped layer directories and options, once their paths are found to
+ *	be directories and the upper layer's digest to be the dump's:
+ *	lib/union.h), then moved onto its parent
  *	parents first, propagation set last (shared peer groups, slaves,
  *	unbindable), and pivoted to be the root. The child sends the namespace
  *	back as an fd (lib/nschild.h), which this stage bind-mounts onto
@@ -24,7 +27,9 @@
  * Options	--external mnt[NAME]:PATH (repeatable): what an external mount
  *	of the dump is bound from. --root PATH: the root mount of each
  *	namespace is bound from PATH instead (a container's root file system
- *	moved or copied since the dump).
+ *	moved or copied since the dump). --allow-changed-files: an overlay
+ *	whose upper layer changed since the dump is mounted anyway, with a
+ *	warning.
  *
  * Outputs	stdout: state stream: one `mntns` record (MntnsPlanEntry: id,
  *	pin path, pids, the devices of the tmpfs mounts it filled from the
@@ -41,7 +46,8 @@
  *
  * Exit status	0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
  *	cannot be made (an external one without its path, a host device not
- *	mounted any more; the last stderr line names the mount id and
+ *	mounted any more, an overlay whose layer directory is missing or whose
+ *	upper layer changed; the last stderr line names the mount id and
  *	mountpoint); 4 a mount call failed.
  *
  * Side effects	pins RUN/ns/mnt.ID (bind mounts in the caller's mount
@@ -49,11 +55,17 @@
  *	mounted outside the new namespaces. A tmpfs's contents are made
  *	beneath the new mount only (fill.c: openat2 RESOLVE_BENEATH, no
  *	symlink followed), and set-id bits or file capabilities only on
- *	files the dump saw with them (TmpfsFileEntry.setid).
+ *	files the dump saw with them (TmpfsFileEntry.setid). An overlay of
+ *	the tree is mounted again on its layer directories, in place (its
+ *	work directory is emptied by the kernel, as on any mount; a volatile
+ *	overlay's work/incompat/volatile marker is removed first).
  *
  * Capabilities	CAP_SYS_ADMIN (mounts, setns), CAP_SYS_CHROOT
  *	(pivot_root), CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD
- *	(tmpfs contents with their owners, modes and device nodes).
+ *	(tmpfs contents with their owners, modes and device nodes),
+ *	CAP_DAC_READ_SEARCH (an overlay gets index=on, nfs_export=on only
+ *	from a mounter that can decode file handles; without it the kernel
+ *	quietly falls back to index=off).
  *	Confined: no_new_privs and a seccomp allow list (syscalls.c), set
  *	once the capabilities are dropped (doc/design.md, Confined stages).
  *
@@ -218,20 +230,26 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 	return stream_out_end(&out, e);
 }
 
-/* --external mnt[NAME]:PATH; other kinds are not ours. */
+/* --external mnt[NAME]:PATH (other kinds are not ours), --root PATH,
+ * --allow-changed-files. */
 static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct err *e)
 {
 	struct build_mntns_opts *o = opts;
-	const char *close = strstr(arg, "]:");
+	const char *close;
 
 	if (opt == 'R') {
 		o->root = strdup(arg);
+		return 0;
+	}
+	if (opt == 'A') {
+		o->allow_changed = true;
 		return 0;
 	}
 	if (opt != 'X')
 		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
 		return 0;
+	close = strstr(arg, "]:");
 	if (!close || close == arg + 4 || !close[2])
 		return err_set(e, EXIT_USAGE, "--external '%s': want mnt[NAME]:PATH", arg);
 	if (o->nr_ext == BM_MAX_EXTERNAL)
@@ -244,6 +262,7 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 static const struct option build_mntns_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "root", required_argument, NULL, 'R' },
+	{ "allow-changed-files", no_argument, NULL, 'A' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -252,9 +271,10 @@ static const struct stage_desc build_mntns_desc = {
 	.reads_images = true,
 	.summary = "Make the dump's mount namespaces (mntns.img) and pin them in RUN/ns/mnt.ID.",
 	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)\n"
-		 "      --root PATH                bind each namespace's root mount from PATH",
-	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD },
-	.nr_caps = 6,
+		 "      --root PATH                bind each namespace's root mount from PATH\n"
+		 "      --allow-changed-files      mount an overlay whose upper layer changed since the dump",
+	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD, CAP_DAC_READ_SEARCH },
+	.nr_caps = 7,
 	.optional_fds = { FD_NAME_HIDDEN },
 	.syscalls = build_mntns_syscalls,
 	.options = build_mntns_options,

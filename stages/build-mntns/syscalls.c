@@ -14,6 +14,8 @@ const int build_mntns_syscalls[] = {
 	/* a tmpfs's contents (fill.c) */
 	SYS_mkdirat, SYS_mkdir, SYS_mknodat, SYS_symlinkat, SYS_linkat, SYS_fchown, SYS_fchownat, SYS_fchmod,
 	SYS_fchmodat, SYS_fsetxattr, SYS_ftruncate, SYS_utimensat,
+	/* an overlay's layers: the upper layer's digest, a volatile marker (lib/union.c, build.c) */
+	SYS_llistxattr, SYS_lgetxattr, SYS_rmdir,
 	/* the pins (main.c) */
 	SYS_unlink, SYS_unlinkat,
 	/* the child that builds a namespace and its report (lib/nschild.c, ipc/fdpass.c) */

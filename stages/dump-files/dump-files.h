@@ -30,6 +30,7 @@
 #include "ipc/stream.h"
 #include "images/image.h"
 #include "lib/err.h"
+#include "lib/union.h"
 #include "lib/external.h"
 #include "lib/inetopt.h"
 #include "lib/mcast.h"
@@ -95,6 +96,8 @@ struct df {
 	pid_t *tree;			/* the processes dumped, to tell outsiders apart */
 	int nr_tree;
 	uint64_t ghost_limit;		/* --ghost-limit: largest unlinked file saved whole (not memfds) */
+	const struct union_root *union_roots;	/* --union-root BRANCH=UNION (union.c) */
+	int nr_union_roots;
 	bool file_locks;		/* --file-locks: save locks (else a held lock refuses the dump) */
 	struct image remaps;		/* remaps.img, created at the first unlinked file */
 	bool remaps_open;
@@ -286,6 +289,14 @@ int df_file_id(struct df *c, const struct df_kind *k, pid_t pid, int fd, const c
 int df_new_id(struct df *c, uint32_t *id, struct err *e);
 /* Logs and counts one descriptor that cannot be dumped; the first becomes the error. */
 void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *why);
+/* union.c: if link (room for size bytes) is under a --union-root branch,
+ * rewrites it to the union's path and st's device and inode (and *mnt_id,
+ * if given) to the union file's; returns 0, or 1 if the file there is not
+ * the same one (refused with df_refuse). */
+int df_union_path(struct df *c, pid_t pid, int fd, char *link, size_t size, struct stat *st, int *mnt_id);
+/* The same for a task's cwd or root ('what'): a directory of the union,
+ * or an input error naming it. */
+int df_union_dir(struct df *c, pid_t pid, const char *what, char *path, size_t size, struct err *e);
 /* shared.c: refuses processes sharing a descriptor table or fs struct. */
 void df_check_shared(struct df *c);
 /* The settings of terminal pid fd into t (cc the NCCS bytes it points

@@ -108,6 +108,14 @@
  * Inputs	stdin: state stream (ipc/stream.h) with one `task` record
  *	(PstreeEntry) per process to dump; other records are ignored.
  *
+ * Options	--ghost-limit, --file-locks, --external, --shell-job,
+ *	--accept-backlog, --tcp-established (see --help), and --union-root
+ *	BRANCH=UNION (repeatable): a descriptor's path, cwd or root under
+ *	BRANCH (a branch or layer of a union file system, as /proc shows it)
+ *	is recorded as the same path under UNION, with the device, inode and
+ *	mount id of the file there, which must be of the same type (and size);
+ *	otherwise the descriptor is refused naming both paths (union.c).
+ *
  * Outputs	images (-D):
  *	fs-PID.img	one FsEntry: cwd, root, umask, and a session leader's
  *			pty terminal and foreground group
@@ -177,6 +185,8 @@ struct dump_files_opts {
 	bool accept_backlog;
 	int tcp_mode;		/* --tcp-established[=keep-repair]: 1, 2 */
 	bool peer_outside;	/* --tcp-peer-outside */
+	struct union_root *union_roots;	/* --union-root BRANCH=UNION */
+	int nr_union_roots;
 };
 
 static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files_opts *o,
@@ -193,6 +203,8 @@ static int dump_files_tasks(const struct stage_ctx *ctx, const struct dump_files
 	c.accept_backlog = o->accept_backlog;
 	c.tcp_mode = o->tcp_mode;
 	c.peer_outside = o->peer_outside;
+	c.union_roots = o->union_roots;
+	c.nr_union_roots = o->nr_union_roots;
 	if (nr && !(c.all_pids = calloc(nr, sizeof(pid_t)))) {
 		df_free(&c);
 		return err_errno(e, "list the processes of the tree");
@@ -258,6 +270,11 @@ static int dump_files_parse_option(void *opts, int opt, const char *arg, struct 
 		o->peer_outside = true;
 		return 0;
 	}
+	if (opt == 'U') {
+		if (grow_one(&o->union_roots, o->nr_union_roots) < 0)
+			return err_errno(e, "remember --union-root '%s'", arg);
+		return union_root_parse(arg, &o->union_roots[o->nr_union_roots++], e);
+	}
 	if (opt == 'T') {
 		if (arg && strcmp(arg, "keep-repair"))
 			return err_set(e, EXIT_USAGE, "--tcp-established=%s: the only value is keep-repair", arg);
@@ -279,6 +296,7 @@ static const struct option dump_files_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "shell-job", no_argument, NULL, 'S' },
 	{ "accept-backlog", no_argument, NULL, 'A' },
+	{ "union-root", required_argument, NULL, 'U' },
 	{ "tcp-established", optional_argument, NULL, 'T' },
 	{ "tcp-peer-outside", no_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
@@ -302,7 +320,8 @@ static const struct stage_desc dump_files_desc = {
 		 "                            mode and close silently (without it they leave it once read)\n"
 		 "      --tcp-peer-outside    with --tcp-established: a connection whose other end is outside the tree\n"
 		 "                            is dumped too (the driver's network lock keeps that end from seeing a\n"
-		 "                            reset; without it such a connection fails the dump)",
+		 "                            reset; without it such a connection fails the dump)\n"
+		 "      --union-root BRANCH=UNION  a path under BRANCH is the same path under UNION (repeatable)",
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
 	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT,

@@ -54,6 +54,9 @@ static int df_fs(struct df *c, pid_t pid, pid_t id, struct err *e)
 		return ret;
 	if ((ret = proc_read_status(pid, 0, &st, e)) < 0)
 		return ret;
+	if ((ret = df_union_dir(c, pid, "working directory", cwd, sizeof(cwd), e)) < 0 ||
+	    (ret = df_union_dir(c, pid, "root", root, sizeof(root), e)) < 0)
+		return ret;
 	fs.cwd = cwd;
 	fs.root = root;
 	/* The mounts they are on: a directory under an overmount has a path
@@ -104,6 +107,9 @@ static int df_fd(struct df *c, struct image *fdinfo, pid_t pid, int fd, int *nr_
 		return err_errno(e, "stat pid %d fd %d ('%s')", pid, fd, link);
 	if ((ret = proc_read_fdinfo(pid, fd, &fi, e)) < 0)
 		return ret;
+	/* A branch's path is the union's (--union-root). */
+	if ((ret = df_union_path(c, pid, fd, link, sizeof(link), &st, &fi.mnt_id)) != 0)
+		return ret > 0 ? 0 : ret;
 	k = df_kind_of(c, link, &st);
 	/* A pty end whose master the tree holds is the tree's own. */
 	if (df_pty_inside(c, &st) || df_pty_dev_tty(c, pid, &st)) {

@@ -9,6 +9,7 @@
 #include "images/mm.pb-c.h"
 #include "ipc/stage.h"
 #include "lib/proc.h"
+#include "lib/union.h"
 
 struct dm_totals {
 	uint64_t pages;		/* pages written by earlier processes */
@@ -22,6 +23,8 @@ struct dm_totals {
 
 struct dm_opts {
 	const char *prev;	/* --prev-images-dir */
+	struct union_root *union_roots;	/* --union-root BRANCH=UNION (repeatable) */
+	int nr_union_roots;
 };
 
 /* What the parent iteration has of one process (--prev-images-dir). */

@@ -37,6 +37,11 @@
  *	pagemap entry in_parent and not copied. Everything else (no holder,
  *	a holder of another generation, a process or VMA not tracked, shared
  *	anonymous memory) is copied in full, never guessed.
+ *	--union-root BRANCH=UNION (repeatable): the path of a mapped
+ *	file or of the executable that lies under BRANCH (a branch or layer
+ *	of a union file system, as /proc shows it) is recorded as the same
+ *	path under UNION, with the device and inode of the file there, which
+ *	must be a regular file of the same size (lib/union.h).
  *
  * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
  *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
@@ -55,6 +60,7 @@
  */
 #include "ipc/stage.h"
 #include "lib/exitcodes.h"
+#include "lib/grow.h"
 #include "stages/dump-memory/dump-memory.h"
 
 static int dm_parse_option(void *opts, int opt, const char *arg, struct err *e)
@@ -65,11 +71,17 @@ static int dm_parse_option(void *opts, int opt, const char *arg, struct err *e)
 		o->prev = arg;
 		return 0;
 	}
+	if (opt == 'U') {
+		if (grow_one(&o->union_roots, o->nr_union_roots) < 0)
+			return err_errno(e, "remember --union-root '%s'", arg);
+		return union_root_parse(arg, &o->union_roots[o->nr_union_roots++], e);
+	}
 	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option dm_options[] = {
 	{ "prev-images-dir", required_argument, NULL, 'P' },
+	{ "union-root", required_argument, NULL, 'U' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -80,7 +92,9 @@ int main(int argc, char **argv)
 		.summary = "write mm-PID.img, pagemap-PID.img and pages-PID.img for every process on stdin",
 		.caps = { CAP_SYS_PTRACE, CAP_SYS_ADMIN, CAP_DAC_READ_SEARCH },
 		.nr_caps = 3,
-		.usage = "      --prev-images-dir PREV  incremental: leave the pages not written since PREV's copy in PREV",
+		.usage = "      --prev-images-dir PREV  incremental: leave the pages not written since PREV's copy in PREV\n"
+			 "      --union-root BRANCH=UNION  a mapped file's path under BRANCH is the same path under UNION\n"
+			 "                                 (repeatable)",
 		.options = dm_options,
 		.parse_option = dm_parse_option,
 		.run = dump_memory_run,

@@ -24,6 +24,12 @@
  *	fresh		a new proc, sysfs, devpts, mqueue, cgroup2, ...
  *	external	named with --external mnt[MOUNTPOINT]:NAME: restore
  *	binds what --external mnt[NAME]:PATH gives
+ *	overlay		an overlay only the tree has: its layer directories
+ *	(lowerdir, datadir, upperdir, workdir, from the super block options,
+ *	which must be absolute paths to directories here) and its other
+ *	options (index, redirect_dir, metacopy, xino, volatile, ...) are
+ *	recorded, with a digest of the upper layer (lib/union.h); restore
+ *	mounts a new overlay on them
  *	with its options, super block options and propagation (shared peer
  *	group, master, unbindable). Any other mount (a block device, FUSE, NFS,
  *	...) is refused, naming its id and mountpoint and the --external fix.
@@ -40,13 +46,15 @@
  *	stdout: state stream with a hello (writer "dump-mounts") and an
  *	end, no records.
  *
- * Exit status	0 ok; 2 usage; 3 a mount that cannot be made again or a
+ * Exit status	0 ok; 2 usage; 3 a mount that cannot be made again (an
+ *	overlay whose layers are relative paths or missing here), or a
  *	tmpfs that cannot be read (the last stderr line names the mount id,
  *	mountpoint and what to do); 4 a /proc read or image write failed;
  *	5 the input stream was cut.
  *
  * Side effects	none on the tree or its namespaces (the copy dies with the
- *	child); reads /proc and the tree's tmpfs mounts.
+ *	child); reads /proc, the tree's tmpfs mounts and the upper layers of
+ *	its overlays.
  *
  * Capabilities	CAP_SYS_PTRACE (/proc/PID/ns and mountinfo of other
  *	users' tasks), CAP_DAC_READ_SEARCH (read every file of a tmpfs),
@@ -180,6 +188,8 @@ static int dm_classify(const struct dump_mounts_opts *o, const struct dm_state *
 		me->kind = MNT_KIND__MNT_FRESH;
 		return 0;
 	}
+	if (!strcmp(m->fstype, "overlay"))
+		return dump_mounts_overlay(m, me, e);
 	return err_input(e, "mount %d at '%s' (%s from '%s') cannot be made again: amber makes tmpfs, binds of what "
 			 "is mounted outside the tree and new proc/sysfs/devpts/mqueue/cgroup2; name it with "
 			 "--external mnt[%s]:NAME at dump and --external mnt[NAME]:PATH at restore",
@@ -300,12 +310,15 @@ static int dm_dump_ns(const struct stage_ctx *ctx, const struct dump_mounts_opts
 		me.master = m->master;
 		me.has_unbindable = m->unbindable;
 		me.unbindable = m->unbindable;
-		if ((ret = dm_classify(o, s, &t, m, &me, e)) < 0)
+		if ((ret = dm_classify(o, s, &t, m, &me, e)) < 0) {
+			dump_mounts_overlay_free(&me);
 			break;
+		}
 		if (me.kind == MNT_KIND__MNT_TMPFS)
 			tmpfs_idx[tmpfs++] = order[k];
 		pr_debug("mount namespace %d: mount %d at '%s' (%s), kind %d", id, m->id, m->mountpoint, m->fstype, me.kind);
 		ret = image_write(&img, &me.base, e);
+		dump_mounts_overlay_free(&me);
 	}
 	if (ret >= 0)
 		ret = image_close_write(&img, e);

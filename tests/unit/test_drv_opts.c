@@ -141,7 +141,24 @@ static void opts_external_veth(void)
 	CHECK_CONTAINS(err, "at dump, want veth[IFNAME] alone");
 }
 
+/* --union-root BRANCH=UNION: dump's, repeatable, both paths absolute. */
+static void opts_union_root(void)
+{
+	struct drv_opts o;
+	char err[1024];
+
+	CHECK_INT(PARSE(&o, err, "dump", "-t", "1", "-D", "/tmp", "--union-root", "/b0=/u", "--union-root", "/b1=/u"), 0);
+	CHECK_INT(o.nr_union_roots, 2);
+	CHECK_STR(o.union_roots[1], "/b1=/u");
+	CHECK_INT(PARSE(&o, err, "dump", "-t", "1", "-D", "/tmp", "--union-root", "b0=/u"), EXIT_USAGE);
+	CHECK_CONTAINS(err, "--union-root 'b0=/u': want BRANCH=UNION, both absolute paths");
+	CHECK_INT(PARSE(&o, err, "dump", "-t", "1", "-D", "/tmp", "--union-root", "/b0"), EXIT_USAGE);
+	CHECK_INT(PARSE(&o, err, "restore", "-D", "/tmp", "--union-root", "/b0=/u"), EXIT_USAGE);
+	CHECK_CONTAINS(err, "only of amber dump");
+}
+
 static const struct unit_case cases[] = {
+	UNIT_CASE(opts_union_root),
 	UNIT_CASE(opts_dump_refuses_other_commands_options),
 	UNIT_CASE(opts_restore_and_gc_refuse_dump_options),
 	UNIT_CASE(opts_each_command_takes_its_own),
