@@ -7,10 +7,12 @@
 #include <netlink/msg.h>
 #include <netlink/netlink.h>
 #include <netlink/socket.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
 #include "lib/exitcodes.h"
+#include "lib/grow.h"
 #include "lib/inetdiag.h"
 
 #ifndef SOCK_DIAG_BY_FAMILY
@@ -109,6 +111,69 @@ int inetdiag_each(int family, int protocol, void (*fn)(const struct inetdiag_soc
 	struct inetdiag_reply r = { .each = fn, .each_arg = arg };
 
 	return inetdiag_ask(family, protocol, &r, e) < 0 ? -1 : 0;
+}
+
+struct inetdiag_listing {
+	struct inetdiag_sock *v;
+	int nr;
+	bool oom;
+};
+
+static void inetdiag_collect(const struct inetdiag_sock *s, void *arg)
+{
+	struct inetdiag_listing *l = arg;
+
+	if (l->oom)
+		return;
+	if (grow_one(&l->v, l->nr) < 0) {
+		l->oom = true;
+		return;
+	}
+	l->v[l->nr++] = *s;
+}
+
+static int inetdiag_ino_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct inetdiag_sock *)a)->ino, y = ((const struct inetdiag_sock *)b)->ino;
+
+	return x < y ? -1 : x > y;
+}
+
+int inetdiag_list(int family, int protocol, struct inetdiag_sock **v, int *nr, struct err *e)
+{
+	struct inetdiag_listing l = { 0 };
+
+	if (inetdiag_each(family, protocol, inetdiag_collect, &l, e) < 0) {
+		free(l.v);
+		return -1;
+	}
+	if (l.oom) {
+		free(l.v);
+		return err_errno(e, "list the %s sockets", protocol == IPPROTO_TCP ? "TCP" : "UDP");
+	}
+	if (l.nr)
+		qsort(l.v, l.nr, sizeof(*l.v), inetdiag_ino_cmp);
+	*v = l.v;
+	*nr = l.nr;
+	return 0;
+}
+
+const struct inetdiag_sock *inetdiag_lookup(const struct inetdiag_sock *v, int nr, uint32_t ino)
+{
+	struct inetdiag_sock key = { .ino = ino };
+
+	return nr ? bsearch(&key, v, nr, sizeof(*v), inetdiag_ino_cmp) : NULL;
+}
+
+const struct inetdiag_sock *inetdiag_lookup_peer(const struct inetdiag_sock *v, int nr, const struct inetdiag_sock *s)
+{
+	size_t alen = s->family == AF_INET ? 4 : 16;
+
+	for (int i = 0; i < nr; i++)
+		if (v[i].family == s->family && v[i].sport == s->dport && v[i].dport == s->sport &&
+		    !memcmp(v[i].src, s->dst, alen) && !memcmp(v[i].dst, s->src, alen) && v[i].ino)
+			return &v[i];
+	return NULL;
 }
 
 static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, struct err *e)

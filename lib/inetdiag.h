@@ -38,6 +38,14 @@ int inetdiag_find_peer(int protocol, const struct inetdiag_sock *s, struct inetd
  * namespace (one sock_diag dump); 0 or an error. */
 int inetdiag_each(int family, int protocol, void (*fn)(const struct inetdiag_sock *s, void *arg), void *arg,
 		  struct err *e);
+/* Every socket of family and protocol (one sock_diag dump), sorted by
+ * inode, in a malloc'd array; for many lookups (inetdiag_lookup). */
+int inetdiag_list(int family, int protocol, struct inetdiag_sock **v, int *nr, struct err *e);
+/* In a list from inetdiag_list: the socket of inode ino, or NULL. */
+const struct inetdiag_sock *inetdiag_lookup(const struct inetdiag_sock *v, int nr, uint32_t ino);
+/* In such a list: the other end of connection s (addresses and ports the
+ * other way round), or NULL. */
+const struct inetdiag_sock *inetdiag_lookup_peer(const struct inetdiag_sock *v, int nr, const struct inetdiag_sock *s);
 /* Fills s from one SOCK_DIAG_BY_FAMILY reply message (inet_diag_msg and
  * its attributes); -1 if the message is malformed. For tests and the above. */
 int inetdiag_parse(const struct nlmsghdr *h, struct inetdiag_sock *s);

@@ -68,6 +68,15 @@ void df_free(struct df *c)
 	free(c->owners);
 	c->owners = NULL;
 	free(c->socks);
+	for (int i = 0; i < 4; i++) {
+		free(c->diag[i].v);
+		c->diag[i].v = NULL;
+		c->diag[i].nr = 0;
+		c->diag[i].loaded = false;
+	}
+	free(c->sockrefs);
+	c->sockrefs = NULL;
+	c->nr_sockrefs = 0;
 	free(c->mc_groups);
 	c->mc_groups = NULL;
 	c->nr_mc_groups = 0;

@@ -351,12 +351,21 @@ static int df_tcp_repair(struct df *c, int sk, uint64_t ino, struct err *e)
 
 /* A copy of the socket with inode ino, found among the descriptors of
  * the tree's processes; -1 if none holds it. */
-static int df_tcp_holder(struct df *c, uint64_t ino)
+static int df_sockref_cmp(const void *a, const void *b)
 {
-	char want[64], path[64], link[64];
+	uint64_t x = ((const struct df_sockref *)a)->ino, y = ((const struct df_sockref *)b)->ino;
 
-	snprintf(want, sizeof(want), "socket:[%llu]", (unsigned long long)ino);
+	return x < y ? -1 : x > y;
+}
+
+/* Indexes every socket descriptor of the tree by inode, once. */
+static void df_sockrefs_build(struct df *c)
+{
+	size_t cap = 0;
+
+	c->sockrefs_built = true;
 	for (int i = 0; i < c->nr_all_pids; i++) {
+		char path[64], link[64];
 		struct dirent *de;
 		DIR *d;
 
@@ -366,23 +375,45 @@ static int df_tcp_holder(struct df *c, uint64_t ino)
 		while ((de = readdir(d))) {
 			char fdpath[128];
 			ssize_t n;
-			struct err ignored = { 0 };
-			int fd;
 
 			snprintf(fdpath, sizeof(fdpath), "%s/%s", path, de->d_name);
 			if ((n = readlink(fdpath, link, sizeof(link) - 1)) < 0)
 				continue;
 			link[n] = 0;
-			if (strcmp(link, want))
+			if (strncmp(link, "socket:[", 8) || grow_cap(&c->sockrefs, &cap, (size_t)c->nr_sockrefs + 1) < 0)
 				continue;
-			/* The entry lives in d's buffer: read it before closing d. */
-			fd = atoi(de->d_name);
-			closedir(d);
-			return df_getfd(c, c->all_pids[i], fd, &ignored);
+			c->sockrefs[c->nr_sockrefs++] = (struct df_sockref){ strtoull(link + 8, NULL, 10), c->all_pids[i],
+									      atoi(de->d_name) };
 		}
 		closedir(d);
 	}
-	return -1;
+	if (c->nr_sockrefs)
+		qsort(c->sockrefs, c->nr_sockrefs, sizeof(*c->sockrefs), df_sockref_cmp);
+}
+
+/* A descriptor of this stage's own for the tree's socket of inode ino, or
+ * -1 if no process of the tree holds it. */
+static int df_tcp_holder(struct df *c, uint64_t ino)
+{
+	struct df_sockref key = { .ino = ino }, *r;
+	struct err ignored = { 0 };
+
+	if (!c->sockrefs_built)
+		df_sockrefs_build(c);
+	r = c->nr_sockrefs ? bsearch(&key, c->sockrefs, c->nr_sockrefs, sizeof(*r), df_sockref_cmp) : NULL;
+	return r ? df_getfd(c, r->pid, r->fd, &ignored) : -1;
+}
+
+/* sock_diag's list of the sockets of family and protocol (read once). */
+static int df_diag(struct df *c, int family, int protocol, struct df_diag **out, struct err *e)
+{
+	struct df_diag *d = &c->diag[(family == AF_INET6) * 2 + (protocol == IPPROTO_UDP)];
+
+	if (!d->loaded && inetdiag_list(family, protocol, &d->v, &d->nr, e) < 0)
+		return -1;
+	d->loaded = true;
+	*out = d;
+	return 0;
 }
 
 /* Does b's receive sequence lie between what a sent and had acknowledged
@@ -438,7 +469,7 @@ static int df_inet_tcp(struct df *c, int sk, struct df_isk *k, const struct inet
 	int peek_off = -1, none = -1, pk = -1, ret;
 	socklen_t len = sizeof(int);
 	struct df_tcp_snap a, b;
-	struct inetdiag_sock pd;
+	struct inetdiag_sock pd = { 0 };
 	struct tcp_info ti;
 	uint32_t v;
 
@@ -458,8 +489,17 @@ static int df_inet_tcp(struct df *c, int sk, struct df_isk *k, const struct inet
 	if (peek_off >= 0)
 		setsockopt(sk, SOL_SOCKET, SO_PEEK_OFF, &none, sizeof(none));
 	/* The other end, when the tree holds it, is read at the same time. */
-	if ((ret = inetdiag_find_peer(IPPROTO_TCP, di, &pd, e)) < 0)
-		return -1;
+	{
+		struct df_diag *list;
+		const struct inetdiag_sock *p;
+
+		if (df_diag(c, di->family, IPPROTO_TCP, &list, e) < 0)
+			return -1;
+		p = inetdiag_lookup_peer(list->v, list->nr, di);
+		ret = p != NULL;
+		if (p)
+			pd = *p;
+	}
 	if (ret && pd.state == 1 && (pk = df_tcp_holder(c, pd.ino)) >= 0 && df_tcp_repair(c, pk, pd.ino, e) < 0) {
 		close(pk);
 		return -1;
@@ -704,8 +744,19 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 		*why = k->why;
 		return 0;
 	}
-	if ((ret = inetdiag_find(family, protocol, d->st->st_ino, &di, e)) < 0)
-		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	{
+		struct df_diag *list;
+		const struct inetdiag_sock *found;
+
+		if (df_diag(c, family, protocol, &list, e) < 0)
+			return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+		found = inetdiag_lookup(list->v, list->nr, d->st->st_ino);
+		ret = found != NULL;
+		if (found)
+			di = *found;
+		else
+			memset(&di, 0, sizeof(di));
+	}
 	if (!ret && (ret = df_inet_unlisted(sk, protocol, &di)) < 0)
 		return err_set(e, EXIT_SYSTEM, "pid %d fd %d: sock_diag does not list socket:[%llu], which is bound or "
 			       "connected", d->pid, d->fd, (unsigned long long)d->st->st_ino);

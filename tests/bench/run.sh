@@ -7,7 +7,7 @@
 #	AMBER_BENCH_ONLY="tree vmas"	run only these benchmarks (names below)
 #	AMBER_BENCH_MIB=N		memory benchmark size (default 1024)
 #
-# Benchmarks: empty, files, vmas, tree, ghost, memory, spinners, files10k,
+# Benchmarks: empty, files, vmas, tree, ghost, spinners, conns, memory, files10k,
 # samefile, mounts. Every dump and restore runs with --timings; the per-stage
 # table (wall, CPU, frozen) is printed indented under each one, so a slow
 # stage shows at once.
@@ -97,7 +97,8 @@ bench_one() {
 	trees="$trees $root"
 	sleep 0.2	# settled: spinners spin, children sleep
 	t0=$(now)
-	if ! amber_timed "$w/dump.err" dump -t "$root" -D "$w/img"; then
+	# shellcheck disable=SC2086 # dump_opts: words, or none
+	if ! amber_timed "$w/dump.err" dump -t "$root" -D "$w/img" ${dump_opts:-}; then
 		echo "$label: not available: dump failed: $(why "$w/dump.err")"
 		kill_tree "$root"; return 0
 	fi
@@ -145,6 +146,11 @@ bench_one ghost "1 MiB unlinked file" 0.09 0.045 \
 	"$WL/unlinked" "$work/ghost/ready" "$work/ghost/result" "$work/ghostdir" 1048576 || status=1
 # --- spinners: 64 threads spinning on the CPU (the hard case for freezing).
 bench_one spinners "64 spinning threads" 0.25 0.06 "$WL/spinners" "$work/spinners/ready" "$work/spinners/result" 64 || status=1
+
+# --- conns: 1,000 established loopback TCP connections, both ends in the
+# tree, data queued both ways (issue 13's benchmark; no target of its own).
+dump_opts=--tcp-established bench_one conns "1000 TCP connections" "" "" \
+	"$WL/manyconns" "$work/conns/ready" "$work/conns/result" 1000 || status=1
 
 # --- memory: one process with $MIB MiB of written anonymous memory; the
 # targets are half of memcpy's bandwidth (dump) and half of a copy into

@@ -7,6 +7,7 @@
 #include <arpa/inet.h>
 #include <linux/inet_diag.h>
 #include <netinet/in.h>
+#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -158,7 +159,45 @@ static void inetdiag_live_listener(void)
 	close(u);
 }
 
+/* One listing serves many lookups: both ends of a loopback connection are
+ * found by inode, and each one's peer is the other. */
+static void inetdiag_list_lookup(void)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr = { htonl(INADDR_LOOPBACK) } };
+	socklen_t alen = sizeof(a);
+	int l = socket(AF_INET, SOCK_STREAM, 0), c = socket(AF_INET, SOCK_STREAM, 0), s;
+	struct inetdiag_sock *v = NULL;
+	const struct inetdiag_sock *cs, *ss, *peer;
+	struct stat cst, sst;
+	struct err e = { 0 };
+	int nr = 0;
+
+	REQUIRE(l >= 0 && c >= 0);
+	REQUIRE(bind(l, (struct sockaddr *)&a, sizeof(a)) == 0 && listen(l, 1) == 0);
+	REQUIRE(getsockname(l, (struct sockaddr *)&a, &alen) == 0);
+	REQUIRE(connect(c, (struct sockaddr *)&a, sizeof(a)) == 0 && (s = accept(l, NULL, NULL)) >= 0);
+	REQUIRE(fstat(c, &cst) == 0 && fstat(s, &sst) == 0);
+	if (inetdiag_list(AF_INET, IPPROTO_TCP, &v, &nr, &e) < 0)
+		UNIT_SKIP("no inet_diag here: %s", e.msg);
+	for (int i = 1; i < nr; i++)
+		CHECK(v[i - 1].ino <= v[i].ino);
+	cs = inetdiag_lookup(v, nr, cst.st_ino);
+	ss = inetdiag_lookup(v, nr, sst.st_ino);
+	REQUIRE(cs && ss);
+	CHECK_INT(cs->state, 1);
+	peer = inetdiag_lookup_peer(v, nr, cs);
+	CHECK(peer && peer->ino == ss->ino);
+	peer = inetdiag_lookup_peer(v, nr, ss);
+	CHECK(peer && peer->ino == cs->ino);
+	CHECK(inetdiag_lookup(v, nr, 1) == NULL);
+	free(v);
+	close(s);
+	close(c);
+	close(l);
+}
+
 static const struct unit_case cases[] = {
+	UNIT_CASE(inetdiag_list_lookup),
 	UNIT_CASE(inetdiag_parse_listener_v4),
 	UNIT_CASE(inetdiag_parse_connected_v6),
 	UNIT_CASE(inetdiag_parse_malformed),
