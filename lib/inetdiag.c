@@ -139,6 +139,61 @@ static int inetdiag_ino_cmp(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
+/* ADDR:PORT of /proc/net/raw{,6}: each 32-bit word of the address printed
+ * as %08X of its raw (network order) value. */
+static int inetdiag_proc_addr(const char *text, int family, uint8_t *addr, uint16_t *port)
+{
+	int words = family == AF_INET ? 1 : 4;
+
+	for (int w = 0; w < words; w++) {
+		char hex[9];
+		uint32_t v;
+
+		memcpy(hex, text + 8 * w, 8);
+		hex[8] = 0;
+		if (strspn(hex, "0123456789abcdefABCDEF") != 8)
+			return -1;
+		v = (uint32_t)strtoul(hex, NULL, 16);
+		memcpy(addr + 4 * w, &v, 4);
+	}
+	if (text[8 * words] != ':' || strspn(text + 8 * words + 1, "0123456789abcdefABCDEF") < 4)
+		return -1;
+	*port = (uint16_t)strtoul(text + 8 * words + 1, NULL, 16);
+	return 0;
+}
+
+int inetdiag_parse_proc_raw(int family, const char *text, uint32_t ino, struct inetdiag_sock *s)
+{
+	const char *p = strchr(text, '\n');
+
+	if (!p || !strstr(text, "local_address"))
+		return -1;
+	for (p++; *p; ) {
+		char local[64], remote[64];
+		unsigned st, txq, rxq, inode;
+		const char *end = strchr(p, '\n');
+
+		if (sscanf(p, " %*u: %63s %63s %x %x:%x %*x:%*x %*x %*u %*u %u", local, remote, &st, &txq, &rxq, &inode) != 6)
+			return -1;
+		if (inode == ino) {
+			memset(s, 0, sizeof(*s));
+			s->ino = ino;
+			s->family = family;
+			s->state = st;
+			s->rqueue = rxq;
+			s->wqueue = txq;
+			if (inetdiag_proc_addr(local, family, s->src, &s->sport) < 0 ||
+			    inetdiag_proc_addr(remote, family, s->dst, &s->dport) < 0)
+				return -1;
+			return 1;
+		}
+		if (!end)
+			break;
+		p = end + 1;
+	}
+	return 0;
+}
+
 int inetdiag_list(int family, int protocol, struct inetdiag_sock **v, int *nr, struct err *e)
 {
 	struct inetdiag_listing l = { 0 };
@@ -178,12 +233,17 @@ const struct inetdiag_sock *inetdiag_lookup_peer(const struct inetdiag_sock *v, 
 
 static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, struct err *e)
 {
-	struct inet_diag_req_v2 req = {
+	/* Raw sockets are asked for as IPPROTO_RAW with the protocol beside
+	 * (raw_diag); the two layouts are one size, the raw protocol where the
+	 * other has padding. */
+	bool raw = protocol != IPPROTO_TCP && protocol != IPPROTO_UDP;
+	struct inet_diag_req_raw req = {
 		.sdiag_family = family,
-		.sdiag_protocol = protocol,
+		.sdiag_protocol = raw ? IPPROTO_RAW : protocol,
+		.sdiag_raw_protocol = raw ? protocol : 0,
 		.idiag_states = ~0u,
 	};
-	const char *what = protocol == IPPROTO_TCP ? "TCP" : "UDP";
+	const char *what = raw ? "raw" : protocol == IPPROTO_TCP ? "TCP" : "UDP";
 	struct nl_sock *sk;
 	int ret;
 
@@ -200,7 +260,7 @@ static int inetdiag_ask(int family, int protocol, struct inetdiag_reply *r, stru
 	nl_socket_free(sk);
 	if (ret < 0)
 		return err_set(e, EXIT_SYSTEM, "sock_diag of %s sockets: %s (is CONFIG_INET_%s_DIAG set?)", what,
-			       nl_geterror(ret), what);
+			       nl_geterror(ret), raw ? "RAW" : what);
 	if (r->bad)
 		return err_set(e, EXIT_SYSTEM, "sock_diag sent a malformed reply about %s sockets", what);
 	return r->found;

@@ -27,7 +27,8 @@ struct inetdiag_sock {
 };
 
 /* Finds the socket with inode ino among the sockets of family and
- * protocol (IPPROTO_TCP, IPPROTO_UDP) of the caller's network namespace:
+ * protocol (IPPROTO_TCP, IPPROTO_UDP; any other: raw sockets of that
+ * protocol, through raw_diag) of the caller's network namespace:
  * 1 found, 0 if sock_diag does not list it (a socket in no hash table:
  * never bound, or on older kernels bound and not listening), or an error. */
 int inetdiag_find(int family, int protocol, uint32_t ino, struct inetdiag_sock *s, struct err *e);
@@ -46,6 +47,11 @@ const struct inetdiag_sock *inetdiag_lookup(const struct inetdiag_sock *v, int n
 /* In such a list: the other end of connection s (addresses and ports the
  * other way round), or NULL. */
 const struct inetdiag_sock *inetdiag_lookup_peer(const struct inetdiag_sock *v, int nr, const struct inetdiag_sock *s);
+/* Finds raw socket ino in /proc/net/raw (AF_INET) or raw6 text: its
+ * addresses, state and bytes waiting (rqueue). 1 found, 0 not there, -1
+ * if the text is not such a table. sock_diag's raw_diag is a module this
+ * kernel may not have; /proc/net/raw always is. */
+int inetdiag_parse_proc_raw(int family, const char *text, uint32_t ino, struct inetdiag_sock *s);
 /* Fills s from one SOCK_DIAG_BY_FAMILY reply message (inet_diag_msg and
  * its attributes); -1 if the message is malformed. For tests and the above. */
 int inetdiag_parse(const struct nlmsghdr *h, struct inetdiag_sock *s);

@@ -1,6 +1,7 @@
 /* lib/inetopt.c: the table of TCP, UDP and unix socket options amber keeps; see
  * lib/inetopt.h. */
 #include <linux/netlink.h>
+#include <linux/icmp.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <string.h>
@@ -18,8 +19,10 @@
 #define NL INETOPT_NETLINK
 #define TCP (V46 | INETOPT_TCP)
 #define UDP (V46 | INETOPT_UDP)
-#define IP4 (INETOPT_V4 | INETOPT_TCP | INETOPT_UDP)
-#define IP6 (INETOPT_V6 | INETOPT_TCP | INETOPT_UDP)
+#define IP4 (INETOPT_V4 | INETOPT_TCP | INETOPT_UDP | INETOPT_RAW)
+#define IP6 (INETOPT_V6 | INETOPT_TCP | INETOPT_UDP | INETOPT_RAW)
+#define RAW4 (INETOPT_V4 | INETOPT_RAW)
+#define RAW6 (INETOPT_V6 | INETOPT_RAW)
 
 const struct inetopt inetopt_table[] = {
 	{ "SO_REUSEADDR", SOL_SOCKET, SO_REUSEADDR, INETOPT_INT, ANY },
@@ -80,6 +83,13 @@ const struct inetopt inetopt_table[] = {
 	{ "TCP_FASTOPEN", IPPROTO_TCP, TCP_FASTOPEN, INETOPT_INT, TCP },
 	{ "TCP_CONGESTION", IPPROTO_TCP, TCP_CONGESTION, INETOPT_BYTES, TCP },
 	{ "SO_PASSSEC", SOL_SOCKET, SO_PASSSEC, INETOPT_INT, INETOPT_UNIX },
+	/* Raw sockets: the header the program writes itself, which ICMP types
+	 * it takes, where the kernel puts an IPv6 checksum. */
+	{ "IP_HDRINCL", IPPROTO_IP, IP_HDRINCL, INETOPT_INT, RAW4 },
+	{ "ICMP_FILTER", SOL_RAW, ICMP_FILTER, INETOPT_BYTES, RAW4 },
+	{ "IPV6_HDRINCL", IPPROTO_IPV6, 36 /* IPV6_HDRINCL */, INETOPT_INT, RAW6 },
+	{ "IPV6_CHECKSUM", IPPROTO_IPV6, IPV6_CHECKSUM, INETOPT_INT, RAW6 },
+	{ "ICMPV6_FILTER", IPPROTO_ICMPV6, 1 /* ICMP6_FILTER */, INETOPT_BYTES, RAW6 },
 	/* Netlink sockets: credentials with each message (a uevent listener's
 	 * check of the sender), and the SOL_NETLINK flags. */
 	{ "SO_PASSCRED", SOL_SOCKET, SO_PASSCRED, INETOPT_INT, NL },
@@ -106,7 +116,8 @@ bool inetopt_applies(const struct inetopt *o, int family, int protocol)
 	if (family == AF_NETLINK)
 		return o->applies & INETOPT_NETLINK;
 	fam = family == AF_INET ? INETOPT_V4 : family == AF_INET6 ? INETOPT_V6 : 0;
-	proto = protocol == IPPROTO_TCP ? INETOPT_TCP : protocol == IPPROTO_UDP ? INETOPT_UDP : 0;
+	/* A protocol of neither is a raw socket's (the only other kind kept). */
+	proto = protocol == IPPROTO_TCP ? INETOPT_TCP : protocol == IPPROTO_UDP ? INETOPT_UDP : INETOPT_RAW;
 
 	return (o->applies & fam) && (o->applies & proto);
 }

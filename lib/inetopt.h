@@ -18,7 +18,8 @@ enum inetopt_kind {
 #define INETOPT_V6	0x2	/* AF_INET6 */
 #define INETOPT_TCP	0x4
 #define INETOPT_UDP	0x8
-#define INETOPT_ALL	(INETOPT_V4 | INETOPT_V6 | INETOPT_TCP | INETOPT_UDP)
+#define INETOPT_RAW	0x40	/* SOCK_RAW, any protocol */
+#define INETOPT_ALL	(INETOPT_V4 | INETOPT_V6 | INETOPT_TCP | INETOPT_UDP | INETOPT_RAW)
 #define INETOPT_UNIX	0x10	/* AF_UNIX, any type (UnixSocketEntry.opts; not its buffers or SO_PASSCRED) */
 #define INETOPT_NETLINK	0x20	/* AF_NETLINK, any protocol (NetlinkSocketEntry.opts) */
 

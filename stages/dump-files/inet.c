@@ -25,6 +25,7 @@
 #include "lib/grow.h"
 #include "lib/inetdiag.h"
 #include "lib/log.h"
+#include "lib/proc.h"
 #include "stages/dump-files/dump-files.h"
 
 #ifndef SO_GET_FILTER
@@ -617,8 +618,8 @@ static const char *df_inet_kind_why(int type, int protocol, char *buf, size_t si
 	if (type == SOCK_DGRAM && protocol == IPPROTO_UDP)
 		return NULL;
 	if (type == SOCK_RAW)
-		snprintf(buf, size, "it is a raw socket (SOCK_RAW, protocol %d), which amber cannot restore yet", protocol);
-	else if (type == SOCK_DGRAM && (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6))
+		return NULL;	/* df_inet_raw */
+	if (type == SOCK_DGRAM && (protocol == IPPROTO_ICMP || protocol == IPPROTO_ICMPV6))
 		snprintf(buf, size, "it is an ICMP ping socket, which amber cannot restore yet");
 	else if (protocol == IPPROTO_SCTP)
 		snprintf(buf, size, "it is an SCTP socket, which amber cannot restore yet");
@@ -626,6 +627,92 @@ static const char *df_inet_kind_why(int type, int protocol, char *buf, size_t si
 		snprintf(buf, size, "it is an inet socket of type %d and protocol %d, which amber cannot restore yet", type,
 			 protocol);
 	return buf;
+}
+
+/* A raw socket: its protocol, the address it is bound to and the peer it
+ * is connected to (raw sockets have no port), its options (IP_HDRINCL,
+ * ICMP_FILTER, ... in lib/inetopt.c). Datagrams waiting in it were IP
+ * packets that reached the host; they cannot be sent to it again as they
+ * came, so a socket with any is refused, naming it. */
+static int df_inet_raw(struct df_desc *d, int sk, int family, int protocol, struct df_isk *k, const char **why,
+		       struct err *e)
+{
+	InetSocketEntry *s = &k->s;
+	struct sockaddr_storage sa;
+	socklen_t len = sizeof(sa);
+	uint32_t port, scope;
+	size_t alen;
+	char byte, here[80];
+	int nfilter;
+
+	s->family = family;
+	s->type = SOCK_RAW;
+	s->protocol = protocol;
+	s->ino = d->st->st_ino;
+	s->state = 7;	/* TCP_CLOSE, as inet_diag says of an unconnected one */
+	memset(&sa, 0, sizeof(sa));
+	if (getsockname(sk, (struct sockaddr *)&sa, &len) < 0 || !df_inet_split(&sa, k->src, &port, &scope, &alen))
+		return err_errno(e, "getsockname pid %d fd %d", d->pid, d->fd);
+	if (memcmp(k->src, (uint8_t[16]){ 0 }, alen)) {
+		s->has_src_addr = true;
+		s->src_addr.data = k->src;
+		s->src_addr.len = alen;
+		s->has_src_scope = alen == 16;
+		s->src_scope = scope;
+	}
+	/* getpeername says ENOTCONN for a raw socket even when it is
+	 * connected (it has no port): /proc/net/raw says where it is
+	 * connected, and how many bytes wait in it. */
+	{
+		_cleanup_free_ char *text = NULL;
+		struct inetdiag_sock di;
+		int found;
+
+		if (proc_read_file(family == AF_INET ? "/proc/self/net/raw" : "/proc/self/net/raw6", &text, NULL, e) < 0)
+			return err_wrap(e, "pid %d fd %d: is the raw socket connected", d->pid, d->fd);
+		if ((found = inetdiag_parse_proc_raw(family, text, d->st->st_ino, &di)) < 0)
+			return err_set(e, EXIT_SYSTEM, "pid %d fd %d: /proc/net/raw%s is not the table amber reads", d->pid,
+				       d->fd, family == AF_INET ? "" : "6");
+		if (found && di.rqueue) {
+			snprintf(k->why, sizeof(k->why), "%u bytes of packets wait to be read in the raw socket (protocol %d), "
+				 "which amber cannot put back as they came: let the process read them before the dump",
+				 di.rqueue, protocol);
+			*why = k->why;
+			return 0;
+		}
+		if (found && di.state == 1 && memcmp(di.dst, (uint8_t[16]){ 0 }, alen)) {
+			s->state = 1;
+			memcpy(k->dst, di.dst, alen);
+			s->has_dst_addr = true;
+			s->dst_addr.data = k->dst;
+			s->dst_addr.len = alen;
+			s->has_dst_scope = alen == 16;
+		}
+	}
+	df_inet_name(family, k->src, 0, here, sizeof(here));
+	/* And /proc/net/raw counts only bytes charged to the socket: a peek
+	 * makes sure nothing at all waits. */
+	if (recv(sk, &byte, 1, MSG_PEEK | MSG_DONTWAIT) >= 0) {
+		snprintf(k->why, sizeof(k->why), "packets wait to be read in the raw socket (protocol %d) on %s, which amber "
+			 "cannot put back as they came: let the process read them before the dump", protocol, here);
+		*why = k->why;
+		return 0;
+	}
+	len = 0;
+	nfilter = getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &len);
+	if (nfilter < 0 || len) {
+		snprintf(k->why, sizeof(k->why), "a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF) is attached to the raw "
+			 "socket on %s, which amber cannot restore", here);
+		*why = k->why;
+		return 0;
+	}
+	if (df_inet_opts(sk, family, SOCK_RAW, protocol, k, e) < 0)
+		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
+	pr_debug("pid %d fd %d: raw socket, protocol %d, on %s%s, %zu options", d->pid, d->fd, protocol, here,
+		 s->has_dst_addr ? ", connected" : "", s->n_opts);
+	d->re.inet_sk = s;
+	d->re.has_mnt_id = false;
+	return 0;
 }
 
 /* An established connection (--tcp-established): its peer, remembered to
@@ -744,6 +831,8 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 		*why = k->why;
 		return 0;
 	}
+	if (type == SOCK_RAW)
+		return df_inet_raw(d, sk, family, protocol, k, why, e);
 	{
 		struct df_diag *list;
 		const struct inetdiag_sock *found;

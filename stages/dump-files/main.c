@@ -75,8 +75,12 @@
  *	--tcp-peer-outside: the driver has locked the network), one in
  *	another TCP state, a listener with connections waiting to be
  *	accepted (how many, and its address), a socket of another network
- *	namespace, a socket filter, raw, ICMP, SCTP and other inet sockets,
+ *	namespace, a socket filter, ICMP ping, SCTP and other inet sockets,
  *	and sockets of other families (packet, vsock, ...).
+ *	Raw sockets (inet.c): protocol, bound address, the peer they are
+ *	connected to (from /proc/net/raw: getpeername cannot tell) and their
+ *	options (IP_HDRINCL, ICMP_FILTER, IPV6_CHECKSUM, ...); refused by name
+ *	with packets waiting.
  *	Netlink sockets (netlink.c): protocol, type, port id, every group
  *	joined (NETLINK_LIST_MEMBERSHIPS), peer, and the options of
  *	lib/inetopt.h's table for netlink; refused by name when messages wait
@@ -156,7 +160,8 @@
  *	CAP_FOWNER (link remaps in directories of any owner), CAP_SYS_ADMIN
  *	and CAP_SYS_CHROOT (a child enters the mount namespace of a task that
  *	chroot(2)ed, to look its paths up from the namespace's root),
- *	CAP_NET_ADMIN (SIOCGSKNS: the network namespace of a socket).
+ *	CAP_NET_ADMIN (SIOCGSKNS: the network namespace of a socket),
+ *	CAP_NET_RAW (a new raw socket, to compare a raw socket's options with).
  *
  * By hand	replay what the driver recorded (the tree must be stopped again,
  *	e.g. with kill -STOP, or the files may change under the dump):
@@ -325,8 +330,8 @@ static const struct stage_desc dump_files_desc = {
 	/* DAC_OVERRIDE and FOWNER: link remaps go into directories of any owner.
 	 * SYS_ADMIN and SYS_CHROOT: setns, for a chrooted task's namespace root. */
 	.caps = { CAP_SYS_PTRACE, CAP_DAC_READ_SEARCH, CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_SYS_ADMIN, CAP_SYS_CHROOT,
-		  CAP_NET_ADMIN },
-	.nr_caps = 7,
+		  CAP_NET_ADMIN, CAP_NET_RAW },
+	.nr_caps = 8,
 	.options = dump_files_options,
 	.parse_option = dump_files_parse_option,
 	.run = dump_files_run,

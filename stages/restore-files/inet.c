@@ -70,10 +70,14 @@ int reopen_inet_check(const RegFileEntry *re, struct err *e)
 	if (s->family != AF_INET && s->family != AF_INET6)
 		return err_input(e, "files.img: socket %u (%s) has family %u, not AF_INET or AF_INET6", re->id, re->path,
 				 s->family);
-	if (!(s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP) && !(s->type == SOCK_DGRAM && s->protocol == IPPROTO_UDP))
-		return err_input(e, "files.img: socket %u (%s) has type %u and protocol %u, neither TCP nor UDP", re->id,
+	if (!(s->type == SOCK_STREAM && s->protocol == IPPROTO_TCP) && !(s->type == SOCK_DGRAM && s->protocol == IPPROTO_UDP) &&
+	    !(s->type == SOCK_RAW && s->protocol <= 255))
+		return err_input(e, "files.img: socket %u (%s) has type %u and protocol %u, neither TCP nor UDP nor raw", re->id,
 				 re->path, s->type, s->protocol);
-	if (s->protocol == IPPROTO_TCP && s->state != 10 && s->state != 7 && !(s->state == 1 && s->tcp && s->has_dst_addr))
+	if (s->type == SOCK_RAW && (s->has_src_port || s->tcp || s->has_backlog))
+		return err_input(e, "files.img: raw socket %u (%s) has a port, a backlog or a connection state", re->id,
+				 re->path);
+	if (s->type == SOCK_STREAM && s->state != 10 && s->state != 7 && !(s->state == 1 && s->tcp && s->has_dst_addr))
 		return err_input(e, "files.img: TCP socket %u (%s) is in state %u; only listening (10), closed (7) and "
 				 "established ones (1, with their repair state and peer) are made again", re->id, re->path,
 				 s->state);
@@ -81,9 +85,9 @@ int reopen_inet_check(const RegFileEntry *re, struct err *e)
 		return err_input(e, "files.img: TCP connection %u (%s) has no address, or more bytes unsent than queued",
 				 re->id, re->path);
 	if ((s->has_src_addr && (s->src_addr.len != alen || s->src_port > 65535)) ||
-	    (s->has_dst_addr && (s->dst_addr.len != alen || s->dst_port > 65535 || !s->dst_port)))
+	    (s->has_dst_addr && (s->dst_addr.len != alen || s->dst_port > 65535 || (!s->dst_port && s->type != SOCK_RAW))))
 		return err_input(e, "files.img: socket %u (%s) has an address of the wrong size or a bad port", re->id, re->path);
-	if (s->has_dst_addr && s->protocol != IPPROTO_UDP && !s->tcp)
+	if (s->has_dst_addr && s->type == SOCK_STREAM && !s->tcp)
 		return err_input(e, "files.img: TCP socket %u (%s) has a peer but no connection state", re->id, re->path);
 	if (s->n_queue && s->protocol != IPPROTO_UDP)
 		return err_input(e, "files.img: TCP socket %u (%s) has datagrams", re->id, re->path);
@@ -215,7 +219,8 @@ int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 	char name[80] = "";
 
 	if (sk < 0)
-		return err_errno(e, "make %s socket %s (id %u) again", s->protocol == IPPROTO_TCP ? "TCP" : "UDP", re->path,
+		return err_errno(e, "make %s socket %s (id %u) again",
+				 s->type == SOCK_RAW ? "raw" : s->protocol == IPPROTO_TCP ? "TCP" : "UDP", re->path,
 				 re->id);
 	if (reopen_sock_opts(sk, s->opts, s->n_opts, re, e) < 0)
 		return -1;
@@ -240,6 +245,13 @@ int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 			return err_errno(e, "listen on %s (id %u) again", name, re->id);
 		if ((!reuse || !reuse->value) && setsockopt(sk, SOL_SOCKET, SO_REUSEADDR, &zero, sizeof(zero)) < 0)
 			return err_errno(e, "clear SO_REUSEADDR of %s (id %u)", re->path, re->id);
+	} else if (s->type == SOCK_RAW && s->has_src_addr) {
+		struct sockaddr_storage sa;
+		socklen_t len = reopen_inet_addr(s->family, &s->src_addr, 0, s->src_scope, &sa);
+
+		reopen_inet_name(s->family, &s->src_addr, 0, name, sizeof(name));
+		if (bind(sk, (struct sockaddr *)&sa, len) < 0)
+			return err_errno(e, "bind raw socket %s (id %u) to %s again", re->path, re->id, name);
 	} else if (s->state == 10) {
 		return err_input(e, "files.img: listening socket %u (%s) has no port", re->id, re->path);
 	}
@@ -247,7 +259,8 @@ int reopen_inet(struct reopen *r, struct reopen_file *f, struct err *e)
 		return -1;
 	if (fcntl(sk, F_SETFL, re->flags & O_NONBLOCK) < 0)
 		return err_errno(e, "set the flags of %s", re->path);
-	pr_debug("file %u: %s %s %s%s, %zu options", re->id, re->path, s->protocol == IPPROTO_TCP ? "TCP" : "UDP",
+	pr_debug("file %u: %s %s %s%s, %zu options", re->id, re->path,
+		 s->type == SOCK_RAW ? "raw" : s->protocol == IPPROTO_TCP ? "TCP" : "UDP",
 		 s->tcp ? "connection, made later" : s->state == 10 ? "listening on " : s->has_src_port ? "bound to " :
 		 "unbound", name,
 		 s->n_opts);
@@ -535,12 +548,13 @@ int reopen_inet_finish(struct reopen *r, struct err *e)
 				return err_set(e, EXIT_SYSTEM, "%s (id %u): %zu datagrams waited in it at dump, %zu are back (its "
 					       "receive buffer is full?)", f->re->path, f->re->id, s->n_queue, n);
 		}
-		if (s->has_dst_addr && s->protocol == IPPROTO_UDP) {
+		if (s->has_dst_addr && (s->protocol == IPPROTO_UDP || s->type == SOCK_RAW)) {
 			socklen_t len = reopen_inet_addr(s->family, &s->dst_addr, s->dst_port, s->dst_scope, &sa);
 
 			reopen_inet_name(s->family, &s->dst_addr, s->dst_port, name, sizeof(name));
 			if (connect(f->fd, (struct sockaddr *)&sa, len) < 0)
-				return err_errno(e, "connect UDP socket %s (id %u) to %s again", f->re->path, f->re->id, name);
+				return err_errno(e, "connect %s socket %s (id %u) to %s again", s->type == SOCK_RAW ? "raw" : "UDP",
+						 f->re->path, f->re->id, name);
 		}
 		if (s->shutdown && !s->tcp && shutdown(f->fd, s->shutdown == 3 ? SHUT_RDWR : s->shutdown == 2 ? SHUT_WR : SHUT_RD) < 0 &&
 		    errno != ENOTCONN)

@@ -46,6 +46,9 @@
  *	saw it in (UnixSocketEntry.dir_dev, dir_ino; --allow-changed-files:
  *	anywhere, with a warning), and never through a symlink at the name.
  *
+ *	Raw sockets (inet.c): a new raw socket of the protocol, its options,
+ *	bound to its address and connected to its peer.
+ *
  *	Netlink sockets (netlink.c): a new socket of the protocol and type,
  *	its options set, bound to the port id it had, a member of its groups
  *	again, connected to its peer.

@@ -7,8 +7,8 @@
 # failed dump, and restored closed with --tcp-close; what cannot be
 # restored is refused by name (a listener with connections waiting to be
 # accepted, an established connection without --tcp-established or, when
-# no network lock can be had, with its other end outside the tree, a raw
-# socket); and real servers,
+# no network lock can be had, with its other end outside the tree, a
+# packet socket); and real servers,
 # python3 -m http.server and redis-server, answer after a restore. All
 # traffic is on loopback, to ports the kernel picked.
 
@@ -54,16 +54,6 @@ time.sleep(1000)' || return 0
 	e2e_amber_fails "--tcp-established" dump -t "$pid" -D "$T/img"
 	assertContains "the refusal names the connection" "$E2E_OUT" "established TCP connection 127.0.0.1:"
 	assertTrue "the refused process carries on" "e2e_alive $pid"
-}
-
-testRawSocketRefused() {
-	e2e_need_amber || return 0
-	start_py 'import socket, sys, time
-r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-open(sys.argv[1], "w").write("ok")
-time.sleep(1000)' || return 0
-	e2e_amber_fails "raw socket" dump -t "$pid" -D "$T/img"
-	assertContains "the refusal names the process and fd" "$E2E_OUT" "pid $pid fd 3"
 }
 
 # Dumps workload tcpconn (with arguments $@) with --tcp-established,

@@ -8,6 +8,7 @@
 #include <linux/inet_diag.h>
 #include <netinet/in.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -196,7 +197,37 @@ static void inetdiag_list_lookup(void)
 	close(l);
 }
 
+/* /proc/net/raw and raw6 as this kernel prints them (a raw socket of
+ * protocol 253 bound to 127.0.0.1 and connected to 127.0.0.2, 28 bytes
+ * waiting; an IPv6 one bound to ::1). */
+static void inetdiag_proc_raw(void)
+{
+	static const char raw[] =
+		"  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+		"  253: 0100007F:00FD 0200007F:0000 01 00000000:0000001C 00:00000000 00000000     0        0 11312600 2 0000000000000000 0\n";
+	static const char raw6[] =
+		"  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode ref pointer drops\n"
+		"  253: 00000000000000000000000001000000:00FD 00000000000000000000000000000000:0000 07 00000000:00000000 00:00000000 00000000     0        0 4242 2 0000000000000000 0\n";
+	struct inetdiag_sock s;
+	uint8_t lo6[16] = { [15] = 1 };
+	char a[INET6_ADDRSTRLEN];
+
+	CHECK_INT(inetdiag_parse_proc_raw(AF_INET, raw, 11312600, &s), 1);
+	CHECK_INT(s.state, 1);
+	CHECK_INT(s.rqueue, 28);
+	CHECK_STR(inet_ntop(AF_INET, s.src, a, sizeof(a)), "127.0.0.1");
+	CHECK_STR(inet_ntop(AF_INET, s.dst, a, sizeof(a)), "127.0.0.2");
+	CHECK_INT(s.sport, 253);
+	CHECK_INT(inetdiag_parse_proc_raw(AF_INET, raw, 1, &s), 0);
+	CHECK_INT(inetdiag_parse_proc_raw(AF_INET6, raw6, 4242, &s), 1);
+	CHECK(!memcmp(s.src, lo6, 16));
+	CHECK_INT(s.state, 7);
+	CHECK_INT(inetdiag_parse_proc_raw(AF_INET, "no table\n", 1, &s), -1);
+	CHECK_INT(inetdiag_parse_proc_raw(AF_INET, "local_address\n  1: 01:00FD junk\n", 1, &s), -1);
+}
+
 static const struct unit_case cases[] = {
+	UNIT_CASE(inetdiag_proc_raw),
 	UNIT_CASE(inetdiag_list_lookup),
 	UNIT_CASE(inetdiag_parse_listener_v4),
 	UNIT_CASE(inetdiag_parse_connected_v6),
