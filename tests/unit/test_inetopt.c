@@ -33,7 +33,13 @@ static void inetopt_applies_by_family_and_protocol(void)
 	CHECK(!inetopt_applies(tos, AF_INET6, IPPROTO_TCP));
 	CHECK(inetopt_applies(reuse, AF_INET6, IPPROTO_UDP));
 	CHECK(!inetopt_applies(reuse, AF_UNIX, IPPROTO_TCP));
-	CHECK(!inetopt_applies(reuse, AF_INET, IPPROTO_SCTP));
+	/* Any protocol but TCP and UDP is a raw socket's (the only other inet
+	 * kind amber keeps): the generic options and the raw ones only. */
+	CHECK(inetopt_applies(reuse, AF_INET, 253));
+	CHECK(!inetopt_applies(nodelay, AF_INET, 253));
+	CHECK(inetopt_applies(inetopt_find("IP_HDRINCL"), AF_INET, 253));
+	CHECK(!inetopt_applies(inetopt_find("IP_HDRINCL"), AF_INET, IPPROTO_UDP));
+	CHECK(!inetopt_applies(inetopt_find("IP_HDRINCL"), AF_INET6, 253));
 }
 
 /* IP_TOS sets the priority too: SO_PRIORITY must come after it. */
