@@ -537,6 +537,17 @@ static bool check_openat2(struct check_note *n)
 	return check_say(n, true, "refuses '..' out of the directory");
 }
 
+/* The network lock (driver/netlock.c) makes an nftables table with nft. */
+static bool check_nft(struct check_note *n)
+{
+	static const char *const paths[] = { "/usr/sbin/nft", "/sbin/nft", "/usr/bin/nft" };
+
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++)
+		if (access(paths[i], X_OK) == 0)
+			return check_say(n, true, "%s", paths[i]);
+	return check_say(n, false, "no nft program: install Debian's nftables, or dump with --network-lock skip");
+}
+
 static bool check_userfaultfd(struct check_note *n)
 {
 	struct uffdio_api api = { .api = UFFD_API };
@@ -634,6 +645,7 @@ static const struct check check_table[] = {
 	{ "openat2 beneath",      "open image files only beneath the images directory", true, check_openat2 },
 	{ "userfaultfd",          "lazy page restore, not used yet", true, check_userfaultfd },
 	{ "mount API",            "dump and restore trees in mount namespaces of their own", true, check_mount_api },
+	{ "network lock",         "keep TCP peers from resets between dump and restore (nft)", true, check_nft },
 };
 
 static const char check_usage[] =
