@@ -1,0 +1,151 @@
+#!/bin/sh
+# t073-runc: runc checkpoints and restores a container with amber as its
+# CRIU (runc --criu amber, which runs 'amber swrk'; doc/runtimes.md). The
+# container is a busybox shell loop that counts to its stdout (a pipe to
+# the test) and into /tmp/count; after a restore the count carries on from
+# where it stopped, on the pipe runc gives the restored container.
+
+. "$(dirname "$0")/lib.sh"
+
+RUNC_CTRS=
+
+setUp() {
+	e2e_setup
+	RUNC_CTRS=
+	command -v runc >/dev/null || return 0
+	[ -x /bin/busybox ] || return 0
+	mkdir -p "$T/bundle/rootfs/bin" "$T/bundle/rootfs/tmp" "$T/runc"
+	cp /bin/busybox "$T/bundle/rootfs/bin/"
+	for a in sh sleep cat echo; do ln -s busybox "$T/bundle/rootfs/bin/$a"; done
+	(cd "$T/bundle" && runc spec) || return 0
+	"$E2E_PYTHON" - "$T/bundle/config.json" <<'EOF_PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c['process']['terminal'] = False
+c['process']['args'] = ['/bin/sh', '-c',
+    'i=0; while :; do i=$((i+1)); echo $i; echo $i >/tmp/count; sleep 0.2; done']
+c['root']['readonly'] = False
+json.dump(c, open(sys.argv[1], 'w'))
+EOF_PY
+}
+
+tearDown() {
+	for c in $RUNC_CTRS; do
+		rc kill "$c" KILL >/dev/null 2>&1
+		e2e_poll 5 ctr_gone_or_stopped "$c"
+		rc delete -f "$c" >/dev/null 2>&1
+	done
+	e2e_teardown
+}
+
+rc() { timeout "$E2E_CMD_TIMEOUT" runc --root "$T/runc" "$@"; }
+rcc() { rc --criu "$AMBER" "$@"; }
+
+need_runc() {
+	e2e_need_amber || return 1
+	command -v runc >/dev/null || { e2e_skip "no runc (sh tests/deps.sh)"; return 1; }
+	[ -x /bin/busybox ] || { e2e_skip "no /bin/busybox (busybox-static)"; return 1; }
+	[ -s "$T/bundle/config.json" ] || { fail "runc spec made no config.json"; return 1; }
+}
+
+ctr_status() { rc state "$1" 2>/dev/null | sed -n 's/^ *"status": "\(.*\)",*$/\1/p'; }
+ctr_pid() { rc state "$1" 2>/dev/null | sed -n 's/^ *"pid": \([0-9]*\),*$/\1/p'; }
+ctr_running() { [ "$(ctr_status "$1")" = running ]; }
+ctr_gone_or_stopped() { [ "$(ctr_status "$1")" != running ]; }
+ctr_listed() { rc list -q | grep -qx "$1"; }
+# Whether file $1 has at least $2 lines.
+has_lines() { [ "$(wc -l <"$1" 2>/dev/null)" -ge "$2" ]; }
+
+# Starts container $1 with its stdout and stderr a pipe into $T/$1.out.
+start_ctr() {
+	RUNC_CTRS="$RUNC_CTRS $1"
+	rm -f "$T/$1.rc"
+	(rc run -d --bundle "$T/bundle" "$1" </dev/null 2>&1; echo $? >"$T/$1.rc") | cat >"$T/$1.out" &
+	e2e_poll 20 test -s "$T/$1.rc" || { fail "runc run $1 did not return"; return 1; }
+	[ "$(cat "$T/$1.rc")" = 0 ] || { fail "runc run $1: $(cat "$T/$1.out")"; return 1; }
+	e2e_poll 10 has_lines "$T/$1.out" 3 || { fail "container $1 does not count: $(cat "$T/$1.out")"; return 1; }
+}
+
+# Restores container $1 from $2 with its output a new pipe into $T/$1.out.
+restore_ctr() {
+	RUNC_CTRS="$RUNC_CTRS $1"
+	rm -f "$T/$1.rc"
+	mkdir -p "$T/work-$1"
+	(rcc restore -d --bundle "$T/bundle" --image-path "$2" --work-path "$T/work-$1" "$1" </dev/null 2>&1
+	 echo $? >"$T/$1.rc") | cat >"$T/$1.out" &
+	e2e_poll 30 test -s "$T/$1.rc" || { fail "runc restore $1 did not return"; return 1; }
+	[ "$(cat "$T/$1.rc")" = 0 ] || { fail "runc restore $1: $(cat "$T/$1.out"; tail -5 "$T/work-$1/restore.log")"; return 1; }
+}
+
+# Checkpoints container $1 into $2 (more runc options after).
+checkpoint_ctr() {
+	_c=$1 _img=$2
+	shift 2
+	mkdir -p "$T/work-ck-$_c"
+	rcc checkpoint --image-path "$_img" --work-path "$T/work-ck-$_c" "$@" "$_c" >"$T/ck.out" 2>&1 ||
+		{ fail "runc checkpoint $_c: $(cat "$T/ck.out"; grep ' E: ' "$T/work-ck-$_c/dump.log")"; return 1; }
+}
+
+testVersionAndFeatures() {
+	need_runc || return 0
+	# runc asks VERSION (and FEATURE_CHECK for pre-dump) before anything.
+	start_ctr ctr-v || return 0
+	rcc checkpoint --pre-dump --image-path "$T/pre" --work-path "$T" ctr-v >"$T/pre.out" 2>&1
+	assertNotEquals "pre-dump is refused" 0 $?
+	assertContains "runc read the version and the features" "$(cat "$T/pre.out")" "CRIU is missing features"
+	assertTrue "the container runs on" "ctr_running ctr-v"
+}
+
+testCheckpointRestore() {
+	need_runc || return 0
+	start_ctr ctr-a || return 0
+	_pid=$(ctr_pid ctr-a)
+	checkpoint_ctr ctr-a "$T/img" || return 0
+	assertFalse "ctr-a gone from runc list" "ctr_listed ctr-a"
+	e2e_poll 10 e2e_dead "$_pid" || fail "pid $_pid lives on after the checkpoint"
+	_last=$(tail -n 1 "$T/ctr-a.out")
+	restore_ctr ctr-a "$T/img" || return 0
+	assertEquals "runc state" running "$(ctr_status ctr-a)"
+	e2e_poll 10 has_lines "$T/ctr-a.out" 2 || fail "restored ctr-a does not count"
+	assertEquals "the count carries on" $((_last + 1)) "$(head -n 1 "$T/ctr-a.out")"
+	_n=$(rc exec ctr-a /bin/cat /tmp/count)
+	assertTrue "runc exec in the restored container ($_n)" "[ '$_n' -gt '$_last' ]"
+	rc kill ctr-a KILL || fail "runc kill"
+	e2e_poll 10 ctr_gone_or_stopped ctr-a || fail "ctr-a still running after runc kill"
+	rc delete ctr-a || fail "runc delete"
+	assertFalse "ctr-a deleted" "ctr_listed ctr-a"
+}
+
+testLeaveRunningRestoreTwice() {
+	need_runc || return 0
+	start_ctr ctr-b || return 0
+	checkpoint_ctr ctr-b "$T/img" --leave-running || return 0
+	assertTrue "ctr-b still running" "ctr_running ctr-b"
+	_n=$(wc -l <"$T/ctr-b.out")
+	e2e_poll 10 has_lines "$T/ctr-b.out" $((_n + 2)) || fail "ctr-b stopped counting"
+	rc kill ctr-b KILL
+	e2e_poll 10 ctr_gone_or_stopped ctr-b
+	rc delete -f ctr-b
+	# One checkpoint, two containers at once.
+	restore_ctr ctr-c "$T/img" || return 0
+	restore_ctr ctr-d "$T/img" || return 0
+	assertEquals "ctr-c running" running "$(ctr_status ctr-c)"
+	assertEquals "ctr-d running" running "$(ctr_status ctr-d)"
+	assertNotEquals "two init processes" "$(ctr_pid ctr-c)" "$(ctr_pid ctr-d)"
+	e2e_poll 10 has_lines "$T/ctr-c.out" 3 || fail "ctr-c does not count"
+	e2e_poll 10 has_lines "$T/ctr-d.out" 3 || fail "ctr-d does not count"
+	assertEquals "both carry on from the same count" "$(head -n 1 "$T/ctr-c.out")" "$(head -n 1 "$T/ctr-d.out")"
+}
+
+# An option amber cannot honour is refused by name in the log runc points to.
+testRefusedOption() {
+	need_runc || return 0
+	start_ctr ctr-e || return 0
+	mkdir -p "$T/work-e"
+	rcc checkpoint --image-path "$T/img" --work-path "$T/work-e" --ext-unix-sk ctr-e >"$T/e.out" 2>&1
+	assertNotEquals "refused" 0 $?
+	assertContains "named in the log" "$(cat "$T/work-e/dump.log")" "option 'ext_unix_sk' of the dump request"
+	assertTrue "ctr-e runs on" "ctr_running ctr-e"
+}
+
+. /usr/share/shunit2/shunit2
