@@ -110,6 +110,10 @@ testCheckpointRestore() {
 	assertEquals "the count carries on" $((_last + 1)) "$(head -n 1 "$T/ctr-a.out")"
 	_n=$(rc exec ctr-a /bin/cat /tmp/count)
 	assertTrue "runc exec in the restored container ($_n)" "[ '$_n' -gt '$_last' ]"
+	# The container's proc shows its own pid namespace, masked paths and all.
+	assertContains "/proc/1 is the container's init" "$(rc exec ctr-a /bin/cat /proc/1/cmdline | tr '\0' ' ')" "while :"
+	assertEquals "/proc/keys still masked" "" "$(rc exec ctr-a /bin/cat /proc/keys)"
+	assertContains "/proc/sys still read-only" "$(rc exec ctr-a /bin/sh -c 'echo 1 >/proc/sys/kernel/ns_last_pid' 2>&1)" "Read-only"
 	rc kill ctr-a KILL || fail "runc kill"
 	e2e_poll 10 ctr_gone_or_stopped ctr-a || fail "ctr-a still running after runc kill"
 	rc delete ctr-a || fail "runc delete"
