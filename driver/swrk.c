@@ -56,6 +56,25 @@ struct swrk {
 	bool notify;		/* the request's notify_scripts */
 };
 
+/* With AMBER_SWRK_RECORD=DIR, each packet received is kept there as
+ * DIR/req-PID-N.bin (the unit tests' recorded packets were made so). */
+static void swrk_record(const uint8_t *buf, size_t n)
+{
+	static int seq;
+	const char *dir = getenv("AMBER_SWRK_RECORD");
+	char path[PATH_MAX];
+	int fd;
+
+	if (!dir)
+		return;
+	snprintf(path, sizeof(path), "%s/req-%d-%d.bin", dir, getpid(), seq++);
+	if ((fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) < 0)
+		return;
+	if (write(fd, buf, n) != (ssize_t)n)
+		pr_warn("could not record a request in '%s'", path);
+	close(fd);
+}
+
 /* Receives one request; 0 at an orderly end, 1 with *req set, <0. */
 static int swrk_recv(int sk, CriuReq **req, struct err *e)
 {
@@ -73,6 +92,7 @@ static int swrk_recv(int sk, CriuReq **req, struct err *e)
 		return err_errno(e, "a request of %zd bytes", n);
 	if (recv(sk, buf, n, 0) != n)
 		return err_errno(e, "read a request from the caller's socket");
+	swrk_record(buf, n);
 	if (!(*req = criu_req__unpack(NULL, n, buf)))
 		return err_proto(e, "a request of %zd bytes that is not a criu_req (images/rpc.proto)", n);
 	return 1;
