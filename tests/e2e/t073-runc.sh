@@ -25,6 +25,8 @@ c['process']['terminal'] = False
 c['process']['args'] = ['/bin/sh', '-c',
     'i=0; while :; do i=$((i+1)); echo $i; echo $i >/tmp/count; sleep 0.2; done']
 c['root']['readonly'] = False
+c['linux'].setdefault('resources', {})['pids'] = {'limit': 64}
+c['linux']['resources']['memory'] = {'limit': 268435456}
 json.dump(c, open(sys.argv[1], 'w'))
 EOF_PY
 }
@@ -55,6 +57,14 @@ ctr_gone_or_stopped() { [ "$(ctr_status "$1")" != running ]; }
 ctr_listed() { rc list -q | grep -qx "$1"; }
 # Whether file $1 has at least $2 lines.
 has_lines() { [ "$(wc -l <"$1" 2>/dev/null)" -ge "$2" ]; }
+# The value of cgroup file $2 of controller $1 (v1, or v2's one hierarchy) for pid $3.
+cg_value() {
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then
+		cat "/sys/fs/cgroup$(sed -n 's/^0::\(.*\)$/\1/p' "/proc/$3/cgroup")/$2"
+	else
+		cat "/sys/fs/cgroup/$1$(sed -n "s/^[0-9]*:\([^:]*,\)*$1\(,[^:]*\)*:\(.*\)$/\3/p" "/proc/$3/cgroup")/$2"
+	fi
+}
 
 # Starts container $1 with its stdout and stderr a pipe into $T/$1.out.
 start_ctr() {
@@ -106,6 +116,12 @@ testCheckpointRestore() {
 	_last=$(tail -n 1 "$T/ctr-a.out")
 	restore_ctr ctr-a "$T/img" || return 0
 	assertEquals "runc state" running "$(ctr_status ctr-a)"
+	# runc's limits hold for the restored tree (runc puts swrk in the
+	# container's cgroups; amber checked the tree was all in them).
+	_pid=$(ctr_pid ctr-a)
+	if [ -f /sys/fs/cgroup/cgroup.controllers ]; then _pm=pids.max _mm=memory.max; else _pm=pids.max _mm=memory.limit_in_bytes; fi
+	assertEquals "pids limit" 64 "$(cg_value pids $_pm "$_pid")"
+	assertEquals "memory limit" 268435456 "$(cg_value memory $_mm "$_pid")"
 	e2e_poll 10 has_lines "$T/ctr-a.out" 2 || fail "restored ctr-a does not count"
 	assertEquals "the count carries on" $((_last + 1)) "$(head -n 1 "$T/ctr-a.out")"
 	_n=$(rc exec ctr-a /bin/cat /tmp/count)
