@@ -168,6 +168,25 @@ testRefusedOption() {
 	assertTrue "ctr-e runs on" "ctr_running ctr-e"
 }
 
+# runc restore without -d waits for the container: the restored init is
+# runc's child (rst_sibling: swrk's child, runc's once swrk exits, runc
+# being a child subreaper), and runc returns when it is killed.
+testForegroundRestore() {
+	need_runc || return 0
+	start_ctr ctr-f || return 0
+	checkpoint_ctr ctr-f "$T/img" || return 0
+	mkdir -p "$T/work-f"
+	(rcc restore --bundle "$T/bundle" --image-path "$T/img" --work-path "$T/work-f" ctr-f </dev/null 2>&1
+	 echo $? >"$T/f.rc") | cat >"$T/f.out" &
+	e2e_poll 30 ctr_running ctr-f || { fail "ctr-f not running: $(cat "$T/f.out")"; return 0; }
+	_pid=$(ctr_pid ctr-f)
+	_ppid=$(awk '{ print $4 }' "/proc/$_pid/stat")
+	assertEquals "the restored init is runc's child" runc "$(cat "/proc/$_ppid/comm")"
+	rc kill ctr-f KILL
+	e2e_poll 20 test -s "$T/f.rc" || { fail "runc restore did not return after the container was killed"; return 0; }
+	assertEquals "runc restore returns the container's end" 137 "$(cat "$T/f.rc")"
+}
+
 # A container with a terminal (--console-socket): the pty's master is
 # runc's caller's, and amber does not yet restore a pty whose other end is
 # outside the tree, so the dump is refused naming the terminal, and the
