@@ -168,6 +168,31 @@ testRefusedOption() {
 	assertTrue "ctr-e runs on" "ctr_running ctr-e"
 }
 
+# amber keeps no cgroups of its own: a task of the tree outside its init's
+# cgroups would be restored into them, so with manage_cgroups (runc's
+# default) the checkpoint is refused naming it.
+testTaskInOtherCgroupRefused() {
+	need_runc || return 0
+	[ -f /sys/fs/cgroup/cgroup.controllers ] && { e2e_skip "cgroup v2 host: the test moves a task in v1's pids hierarchy"; return 0; }
+	[ -w /sys/fs/cgroup/pids/cgroup.procs ] || { e2e_skip "no writable v1 pids hierarchy"; return 0; }
+	"$E2E_PYTHON" - "$T/bundle/config.json" <<'EOF_PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c['process']['args'][2] = 'sleep 600 & ' + c['process']['args'][2]
+json.dump(c, open(sys.argv[1], 'w'))
+EOF_PY
+	start_ctr ctr-g || return 0
+	_init=$(ctr_pid ctr-g)
+	_sleep=$(pgrep -f -P "$_init" 'sleep 600')
+	[ -n "$_sleep" ] || { fail "no 'sleep 600' child of the init"; return 0; }
+	echo "$_sleep" >/sys/fs/cgroup/pids/cgroup.procs
+	mkdir -p "$T/work-g"
+	rcc checkpoint --image-path "$T/img" --work-path "$T/work-g" ctr-g >"$T/g.out" 2>&1
+	assertNotEquals "refused" 0 $?
+	assertContains "names the task" "$(cat "$T/work-g/dump.log")" "pid $_sleep is not in the cgroups of the tree's root $_init"
+	assertTrue "ctr-g runs on" "ctr_running ctr-g"
+}
+
 # runc restore without -d waits for the container: the restored init is
 # runc's child (rst_sibling: swrk's child, runc's once swrk exits, runc
 # being a child subreaper), and runc returns when it is killed.
