@@ -110,6 +110,9 @@ testCheckpointRestore() {
 	need_runc || return 0
 	start_ctr ctr-a || return 0
 	_pid=$(ctr_pid ctr-a)
+	# Mountpoints and their per-mount options: /proc, /dev (strictatime),
+	# masked and read-only paths, the cgroup binds.
+	_mounts=$(rc exec ctr-a /bin/cat /proc/self/mountinfo | awk '{ print $5, $6 }' | sort)
 	checkpoint_ctr ctr-a "$T/img" || return 0
 	assertFalse "ctr-a gone from runc list" "ctr_listed ctr-a"
 	e2e_poll 10 e2e_dead "$_pid" || fail "pid $_pid lives on after the checkpoint"
@@ -126,6 +129,7 @@ testCheckpointRestore() {
 	assertEquals "the count carries on" $((_last + 1)) "$(head -n 1 "$T/ctr-a.out")"
 	_n=$(rc exec ctr-a /bin/cat /tmp/count)
 	assertTrue "runc exec in the restored container ($_n)" "[ '$_n' -gt '$_last' ]"
+	assertEquals "the container's mounts" "$_mounts" "$(rc exec ctr-a /bin/cat /proc/self/mountinfo | awk '{ print $5, $6 }' | sort)"
 	# The container's proc shows its own pid namespace, masked paths and all.
 	assertContains "/proc/1 is the container's init" "$(rc exec ctr-a /bin/cat /proc/1/cmdline | tr '\0' ' ')" "while :"
 	assertEquals "/proc/keys still masked" "" "$(rc exec ctr-a /bin/cat /proc/keys)"
