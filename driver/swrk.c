@@ -308,7 +308,6 @@ static int swrk_run(struct swrk *s, const CriuReq *req, CriuResp *resp, struct e
 	bool restore = req->type == CRIU_REQ_TYPE__RESTORE;
 	char images[PATH_MAX], work[PATH_MAX];
 	_cleanup_close_ int idir = -1, wdir = -1, logfd = -1;
-	struct stat si, sw;
 	struct swrk_args a;
 	int ret;
 
@@ -331,11 +330,6 @@ static int swrk_run(struct swrk *s, const CriuReq *req, CriuResp *resp, struct e
 		snprintf(work, sizeof(work), "%s", images);
 		wdir = dup(idir);
 	}
-	/* A dump's directory is replaced whole when complete (driver/dumpdir.h):
-	 * a log or run directory in it would be lost or in the way. */
-	if (!restore && fstat(idir, &si) == 0 && fstat(wdir, &sw) == 0 && si.st_dev == sw.st_dev && si.st_ino == sw.st_ino)
-		return err_input(e, "the work directory is the images directory '%s': amber's dump replaces that "
-				 "directory whole; give the caller a separate work path (runc checkpoint --work-path)", images);
 	if (o->log_file && !strchr(o->log_file, '/') &&
 	    (logfd = openat(wdir, o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0) {
 		dup2(logfd, 2);

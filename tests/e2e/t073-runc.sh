@@ -143,7 +143,10 @@ testCheckpointRestore() {
 testLeaveRunningRestoreTwice() {
 	need_runc || return 0
 	start_ctr ctr-b || return 0
-	checkpoint_ctr ctr-b "$T/img" --leave-running || return 0
+	# Without --work-path: runc's log and amber's run directory go in the
+	# image path, beside amber's images (IMAGE-PATH/amber).
+	rcc checkpoint --image-path "$T/img" --leave-running ctr-b >"$T/ck.out" 2>&1 ||
+		{ fail "runc checkpoint --leave-running: $(cat "$T/ck.out"; grep ' E: ' "$T/img/dump.log")"; return 0; }
 	assertTrue "ctr-b still running" "ctr_running ctr-b"
 	_n=$(wc -l <"$T/ctr-b.out")
 	e2e_poll 10 has_lines "$T/ctr-b.out" $((_n + 2)) || fail "ctr-b stopped counting"
