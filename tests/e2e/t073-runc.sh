@@ -96,6 +96,85 @@ checkpoint_ctr() {
 		{ fail "runc checkpoint $_c: $(cat "$T/ck.out"; grep ' E: ' "$T/work-ck-$_c/dump.log")"; return 1; }
 }
 
+# The transport by hand (no runc): each request on the SOCK_SEQPACKET
+# socket gets its answer, and what amber cannot do is refused in cr_errmsg.
+testRequestsOverTheSocket() {
+	e2e_need_amber || return 0
+	cat >"$T/client.py" <<'EOF_PY'
+import os, socket, subprocess, sys
+
+def varint(n):
+    out = b''
+    while True:
+        b = n & 0x7f; n >>= 7
+        out += bytes([b | (0x80 if n else 0)])
+        if not n: return out
+
+def fields(buf):
+    """Top-level fields of a protobuf message: {number: [values]}."""
+    i, out = 0, {}
+    while i < len(buf):
+        key, i = read_varint(buf, i)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            v, i = read_varint(buf, i)
+        elif wt == 2:
+            n, i = read_varint(buf, i); v = buf[i:i + n]; i += n
+        else:
+            raise ValueError('wire type %d' % wt)
+        out.setdefault(num, []).append(v)
+    return out
+
+def read_varint(buf, i):
+    n = shift = 0
+    while True:
+        b = buf[i]; i += 1
+        n |= (b & 0x7f) << shift; shift += 7
+        if not b & 0x80: return n, i
+
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen([sys.argv[1], 'swrk', str(b.fileno())], pass_fds=[b.fileno()])
+b.close()
+imgfd = os.open(sys.argv[2], os.O_RDONLY | os.O_DIRECTORY)
+# DUMP of this process into its own fd imgfd, with track_mem (a pre-dump's)
+dump_opts = b'\x08' + varint(imgfd) + b'\x10' + varint(os.getpid()) + b'\x78\x01'
+for name, typ in (('VERSION', 10), ('FEATURE_CHECK', 9), ('CHECK', 3), ('PRE_DUMP', 4), ('DUMP', 1)):
+    req = b'\x08' + varint(typ) + b'\x20\x01'          # type, keep_open
+    if typ == 9:
+        req += b'\x2a\x06\x08\x01\x10\x01\x18\x01'     # features: all asked
+    if typ == 1:
+        req += b'\x12' + varint(len(dump_opts)) + dump_opts
+    a.send(req)
+    f = fields(a.recv(65536))
+    line = [name, 'type=%d' % f[1][0], 'success=%d' % f[2][0]]
+    if 10 in f:
+        v = fields(f[10][0]); line.append('version=%d.%d' % (v[1][0], v[2][0]))
+    if 8 in f:
+        v = fields(f[8][0]); line.append('features=%s' % ','.join('%d:%d' % (k, v[k][0]) for k in sorted(v)))
+    if 9 in f:
+        line.append('errmsg=%s' % f[9][0].decode())
+    print(' '.join(line), flush=True)
+a.close()
+print('exit=%d' % p.wait())
+EOF_PY
+	mkdir -p "$T/img"
+	"$E2E_PYTHON" "$T/client.py" "$AMBER" "$T/img" >"$T/client.out" 2>&1
+	assertContains "VERSION" "$(cat "$T/client.out")" "VERSION type=10 success=1 version=3.19"
+	assertContains "FEATURE_CHECK, truthful" "$(cat "$T/client.out")" "FEATURE_CHECK type=9 success=1 features=1:0,2:0,3:0"
+	assertContains "CHECK" "$(cat "$T/client.out")" "CHECK type=3 success=1"
+	assertContains "PRE_DUMP refused" "$(cat "$T/client.out")" "PRE_DUMP type=4 success=0 errmsg=request PRE_DUMP"
+	assertContains "track_mem refused by name" "$(cat "$T/client.out")" \
+		"DUMP type=1 success=0 errmsg=option 'track_mem' of the dump request: amber cannot honour it"
+	assertContains "swrk ends well at the caller's close" "$(cat "$T/client.out")" "exit=0"
+	# A packet that is no criu_req is a protocol error (5).
+	"$E2E_PYTHON" -c '
+import socket, subprocess, sys
+a, b = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+p = subprocess.Popen([sys.argv[1], "swrk", str(b.fileno())], pass_fds=[b.fileno()]); b.close()
+a.send(b"\xff\xff\xff"); a.close(); print("exit=%d" % p.wait())' "$AMBER" >"$T/bad.out" 2>&1
+	assertEquals "garbage" "exit=5" "$(cat "$T/bad.out")"
+}
+
 testVersionAndFeatures() {
 	need_runc || return 0
 	# runc asks VERSION (and FEATURE_CHECK for pre-dump) before anything.
