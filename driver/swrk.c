@@ -330,8 +330,12 @@ static int swrk_run(struct swrk *s, const CriuReq *req, CriuResp *resp, struct e
 		snprintf(work, sizeof(work), "%s", images);
 		wdir = dup(idir);
 	}
-	if (o->log_file && !strchr(o->log_file, '/') &&
-	    (logfd = openat(wdir, o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) >= 0) {
+	if (wdir < 0)
+		return err_errno(e, "the work directory '%s'", work);
+	/* A name with '/' is refused with the other options (swrkopts.c). */
+	if (o->log_file && !strchr(o->log_file, '/')) {
+		if ((logfd = openat(wdir, o->log_file, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600)) < 0)
+			return err_errno(e, "option 'log_file': open '%s' in the work directory '%s'", o->log_file, work);
 		dup2(logfd, 2);
 		log_init("amber", o->log_level >= 4 ? LOG_DEBUG : LOG_INFO, 2);
 	}
