@@ -207,6 +207,7 @@ struct dump_state {
 	char run_dir[PATH_MAX];
 	char prev[PATH_MAX];	/* --prev-images-dir, resolved */
 	uint64_t parent_id;	/* its dump id */
+	bool net_locked;	/* the caller was told network-lock (swrk) */
 };
 
 static int dump_seize_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
@@ -314,7 +315,9 @@ static void dump_seize_rollback(struct pl_ctx *c)
 static int dump_memory_before(struct pl_ctx *c, struct err *e)
 {
 	dump_remove_memfd_images(c->r, false);
-	return 0;
+	/* The tree is frozen: a runtime locks its network now (swrk). */
+	((struct dump_state *)c->cmd)->net_locked = true;
+	return drv_notify("network-lock", 0, e);
 }
 
 /* The temporary files a killed dump-memory left. */
@@ -409,6 +412,9 @@ static int dump_finish(struct pl_ctx *c, struct err *e)
 	ret = dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen,
 				   ds->nl.locked && !c->o->leave_running ? ds->nl.table : NULL, ds->parent_id, c->o->pre_dump,
 				   &ds->bytes, e);
+	/* The images are complete, the tree still frozen (swrk). */
+	if (ret == 0)
+		ret = drv_notify("post-dump", 0, e);
 	/* Before the verdict: a tree is only killed once its dump is in place. */
 	if (ret == 0 && (ret = dumpdir_commit(&ds->dir, c->r->dir, e)) == 0)
 		snprintf(c->r->images, sizeof(c->r->images), "%s", ds->dir.final);
@@ -594,7 +600,19 @@ static int dump_command(int argc, char **argv, bool pre_dump)
 	pr_debug("dump id %016llx", (unsigned long long)r.dump_id);
 	/* SIGPIPE would kill the driver if seize died before reading its verdict. */
 	signal(SIGPIPE, SIG_IGN);
+	if (drv_notify("pre-dump", 0, &e) < 0) {
+		drv_error("dump of pid %d not started: %s", o.pid, e.msg);
+		dumpdir_abort(&ds.dir);
+		dumpdir_release(&ds.dir);
+		run_free(&r);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
 	if (pl_run(pre_dump ? &pl_predump : &pl_dump, &r, &o, &ds, &e) < 0) {
+		struct err ignored = { 0 };
+
+		/* The tree was resumed: its network goes with it. */
+		if (ds.net_locked)
+			drv_notify("network-unlock", 0, &ignored);
 		/* Nothing half-written is left where -D points. */
 		dumpdir_abort(&ds.dir);
 		dumpdir_release(&ds.dir);
@@ -637,6 +655,8 @@ static int dump_command(int argc, char **argv, bool pre_dump)
 		else
 			pr_info("--auto-dedup: %.1f MiB of '%s' punched out", freed / 1048576.0, ds.prev);
 	}
+	if (o.leave_running && ds.net_locked && drv_notify("network-unlock", 0, &e) < 0)
+		pr_warn("the tree was left running, but its network may still be locked: %s", e.msg);
 	/* A tree that goes on running has its files open: the remaps are only
 	 * kept for a later restore when asked. */
 	if (o.leave_running && !o.keep_link_remaps) {

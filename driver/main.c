@@ -21,7 +21,8 @@ static void usage(FILE *f)
 		"  show FILE|DIR [--json] | --stream FILE decode an image, a dump or a stage recording\n"
 		"  gc -D DIR [--show]                     remove the link remaps a dump left behind\n"
 		"  check [-v]                             test the kernel features amber needs\n"
-		"  stage NAME [--replay RUN] [ARGS]       run one stage by hand\n\n"
+		"  stage NAME [--replay RUN] [ARGS]       run one stage by hand\n"
+		"  swrk FD                                serve a container runtime's RPC (runc --criu amber)\n\n"
 		"common options: -v[N] (0-4), -o LOGFILE, --run-dir DIR\n"
 		"see amber(1)\n");
 }
@@ -56,6 +57,8 @@ int main(int argc, char **argv)
 		return cmd_stage(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "gc"))
 		return cmd_gc(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "swrk"))
+		return cmd_swrk(argc - 1, argv + 1);
 	drv_set_command(NULL);
 	drv_error("unknown command '%s'", argv[1]);
 	usage(stderr);

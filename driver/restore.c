@@ -389,6 +389,21 @@ static int restore_check_chain(const char *images, struct err *e)
 	return 0;
 }
 
+/* The notifications of a runtime (swrk) once the tree is made. They come
+ * after verify let the tree run: amber has no stop between making the
+ * namespaces and resuming the tasks where a caller could act. */
+static int restore_notify_after(int root, struct err *e)
+{
+	static const char *const after[] = {
+		"setup-namespaces", "post-setup-namespaces", "post-restore", "network-unlock", "pre-resume", "post-resume",
+	};
+	int ret = 0;
+
+	for (size_t i = 0; ret == 0 && i < sizeof(after) / sizeof(after[0]); i++)
+		ret = drv_notify(after[i], root, e);
+	return ret;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	struct drv_opts o;
@@ -441,6 +456,12 @@ int cmd_restore(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0)
 		pr_warn("cannot become a child subreaper (%m): the restored root will be init's child");
+	if (drv_notify("pre-restore", 0, &e) < 0) {
+		drv_error("restore from %s not started: %s", r.images, e.msg);
+		run_free(&r);
+		close(lock);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
 	if (pl_run(&pl_restore, &r, &o, &rs, &e) < 0) {
 		restore_netlock(r.images, false);
 		restore_reap_orphans();
@@ -469,6 +490,14 @@ int cmd_restore(int argc, char **argv)
 		if (!f || fprintf(f, "%d\n", rs.rp.root) < 0 || fclose(f) != 0)
 			pr_warn("could not write the pid file '%s': %m", o.pidfile);
 	}
+	if (restore_notify_after(rs.rp.root, &e) < 0) {
+		drv_error("restored pid %d from %s, but %s; the restored tree was killed", rs.rp.root, r.images, e.msg);
+		restore_reap_orphans();
+		run_free(&r);
+		close(lock);
+		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
+	}
+	drv_set_restored_pid(rs.rp.root);
 	pr_info("restored pid %d from %s in %.3f s", rs.rp.root, r.images, run_now() - t0);
 	run_free(&r);
 	close(lock);

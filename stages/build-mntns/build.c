@@ -381,10 +381,16 @@ static int bm_flags(struct bm_build *b, struct err *e)
 					.attr_clr = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV | MOUNT_ATTR_NOEXEC |
 						    MOUNT_ATTR_NODIRATIME | MOUNT_ATTR_NOSYMFOLLOW };
 
-		/* The atime mode is one field: cleared whole, then set. */
-		if (want & (MOUNT_ATTR_NOATIME | MOUNT_ATTR_STRICTATIME | MOUNT_ATTR_RELATIME))
-			a.attr_clr |= MOUNT_ATTR__ATIME;
 		a.attr_clr &= ~want;
+		/* The atime mode is one field, cleared whole then set (the kernel
+		 * refuses part of it in attr_clr); mountinfo shows strictatime
+		 * (a container's /dev) as neither relatime nor noatime. */
+		a.attr_clr |= MOUNT_ATTR__ATIME;
+		a.attr_set &= ~MOUNT_ATTR__ATIME;
+		if (mountinfo_has_opt(me->options, "noatime"))
+			a.attr_set |= MOUNT_ATTR_NOATIME;
+		else if (!mountinfo_has_opt(me->options, "relatime"))
+			a.attr_set |= MOUNT_ATTR_STRICTATIME;
 		if (bm_setattr(b->fd[i], &a) < 0)
 			return err_errno(e, "mount %u at '%s': set its options '%s'", me->mnt_id, me->mountpoint, me->options);
 	}

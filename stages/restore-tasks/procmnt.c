@@ -12,9 +12,14 @@
  * child, a member of the pid namespace (setns(CLONE_NEWPID) makes only
  * children members; lib/nschild.h), replaces the proc by a new one at the
  * same place, with the same options.
- * Only a proc that nothing is mounted on or over, that has no propagation
- * and whose parent is not shared is replaced (the replacement would lose
- * or propagate those); any other stays the restorer's, with a warning.
+ * Mounts on the proc (a container runtime's masked paths, /dev/null bound
+ * on /proc/keys, and read-only binds of /proc/sys and the like) are
+ * cloned with their subtrees (open_tree), the old proc unmounted, the new
+ * one mounted, and the clones attached where they were: same file
+ * systems, same flags. Only a proc that no other mount covers, that has
+ * no propagation, whose parent is not shared and whose mounts have no
+ * propagation either is replaced (the replacement would lose or
+ * propagate those); any other stays the restorer's, with a warning.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -22,7 +27,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
+#include <sys/syscall.h>
 #include <unistd.h>
+#include <linux/mount.h>
 
 #include "images/image.h"
 #include "images/mnt.pb-c.h"
@@ -77,8 +84,10 @@ static const char *rt_procmnt_why_not(MntEntry **m, int nr, int i)
 
 		if (k == i)
 			continue;
+		if (m[k]->parent_id == me->mnt_id && (m[k]->shared || m[k]->master))
+			return "a mount on it has propagation (shared or slave)";
 		if (m[k]->parent_id == me->mnt_id)
-			return "something is mounted on it";
+			continue;
 		if (m[k]->mnt_id == me->parent_id && m[k]->shared)
 			return "its parent is shared";
 		/* A mount at its path or above that is not its ancestor covers it. */
@@ -138,9 +147,17 @@ static int rt_procmnt_ns(int dirfd, struct rt_plan *p, uint32_t ns_id, int fd, s
 		}
 		p->procs[p->nr_procs] = (struct rt_procmnt){ ns_id, fd, strdup(m[i]->mountpoint),
 							     rt_procmnt_flags(m[i]->options),
-							     rt_procmnt_data(m[i]->super_options) };
+							     rt_procmnt_data(m[i]->super_options), NULL, 0 };
 		if (!p->procs[p->nr_procs++].data)
 			ret = err_errnum(e, ENOMEM, "proc mount options");
+		for (int k = 0; k < nr && ret >= 0; k++) {
+			struct rt_procmnt *pm = &p->procs[p->nr_procs - 1];
+
+			if (k == i || m[k]->parent_id != m[i]->mnt_id)
+				continue;
+			if (grow_one(&pm->subs, pm->nr_subs) < 0 || !(pm->subs[pm->nr_subs++] = strdup(m[k]->mountpoint)))
+				ret = err_errnum(e, ENOMEM, "mounts on proc");
+		}
 	}
 	for (int i = 0; i < nr; i++)
 		mnt_entry__free_unpacked(m[i], NULL);
@@ -172,14 +189,32 @@ int rt_procmnt_plan(int dirfd, struct rt_plan *p, struct err *e)
 static int rt_procmnt_member(void *arg, struct nschild_reply *reply, struct err *e)
 {
 	const struct rt_procmnt *pm = arg;
+	int *sub = calloc(pm->nr_subs + 1, sizeof(*sub)), ret = 0;
 
-	if (umount2(pm->mountpoint, MNT_DETACH) < 0)
-		return err_errno(e, "mount namespace %u: proc at '%s' in the restored pid namespace: unmount the proc "
-				 "build-mntns made", pm->ns_id, pm->mountpoint);
-	if (mount("proc", pm->mountpoint, "proc", pm->flags, pm->data) < 0)
-		return err_errno(e, "mount namespace %u: proc at '%s' in the restored pid namespace: mount a new proc",
-				 pm->ns_id, pm->mountpoint);
-	return 0;
+	if (!sub)
+		return err_errnum(e, ENOMEM, "mounts on proc");
+	/* Copies of the mounts on it, with what is mounted on them, first:
+	 * they go with the old proc. */
+	for (int i = 0; i < pm->nr_subs && ret == 0; i++)
+		if ((sub[i] = syscall(SYS_open_tree, AT_FDCWD, pm->subs[i], OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC |
+				      AT_RECURSIVE)) < 0)
+			ret = err_errno(e, "mount namespace %u: proc at '%s': copy the mount at '%s' on it", pm->ns_id,
+					pm->mountpoint, pm->subs[i]);
+	if (ret == 0 && umount2(pm->mountpoint, MNT_DETACH) < 0)
+		ret = err_errno(e, "mount namespace %u: proc at '%s' in the restored pid namespace: unmount the proc "
+				"build-mntns made", pm->ns_id, pm->mountpoint);
+	if (ret == 0 && mount("proc", pm->mountpoint, "proc", pm->flags, pm->data) < 0)
+		ret = err_errno(e, "mount namespace %u: proc at '%s' in the restored pid namespace: mount a new proc",
+				pm->ns_id, pm->mountpoint);
+	for (int i = 0; i < pm->nr_subs && ret == 0; i++)
+		if (syscall(SYS_move_mount, sub[i], "", AT_FDCWD, pm->subs[i], MOVE_MOUNT_F_EMPTY_PATH) < 0)
+			ret = err_errno(e, "mount namespace %u: put the mount at '%s' back on the new proc", pm->ns_id,
+					pm->subs[i]);
+	for (int i = 0; i < pm->nr_subs; i++)
+		if (sub[i] > 0)
+			close(sub[i]);
+	free(sub);
+	return ret;
 }
 
 int rt_procmnt_mount(struct rt_plan *p, struct err *e)
@@ -216,6 +251,9 @@ void rt_procmnt_free(struct rt_plan *p)
 	for (int i = 0; i < p->nr_procs; i++) {
 		free(p->procs[i].mountpoint);
 		free(p->procs[i].data);
+		for (int k = 0; k < p->procs[i].nr_subs; k++)
+			free(p->procs[i].subs[k]);
+		free(p->procs[i].subs);
 	}
 	free(p->procs);
 	p->procs = NULL;

@@ -148,6 +148,8 @@ struct rt_procmnt {
 	char *mountpoint;
 	unsigned long flags;	/* mount(2) flags of its options */
 	char *data;		/* its super block options but rw/ro */
+	char **subs;		/* mountpoints of the mounts on it (a container's masked */
+	int nr_subs;		/* and read-only paths), moved onto the new proc */
 };
 
 struct rt_plan {

@@ -25,6 +25,8 @@ const int restore_tasks_syscalls[] = {
 	SYS_clone3,
 	/* a new proc in a new pid namespace, by a child (procmnt.c, lib/nschild.c) */
 	SYS_clone, SYS_setns, SYS_umount2, SYS_mount, SYS_socketpair, SYS_sendmsg, SYS_recvmsg,
+	/* the mounts on such a proc, cloned and put back on the new one (procmnt.c) */
+	SYS_open_tree, SYS_move_mount,
 	-1
 };
 
