@@ -90,6 +90,7 @@ static const struct option drv_long[] = {
 	{ "no-verify", no_argument, NULL, DRV_OPT_NO_VERIFY },
 	{ "tcp-established", no_argument, NULL, DRV_OPT_TCP_ESTABLISHED },
 	{ "tcp-close", no_argument, NULL, DRV_OPT_TCP_CLOSE },
+	{ "delay-mount", required_argument, NULL, DRV_OPT_DELAY_MOUNT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -107,7 +108,7 @@ static const struct {
 	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
-	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" },
+	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" }, { DRV_OPT_DELAY_MOUNT, "restore" },
 	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump restore" },
 	{ DRV_OPT_SHOW, "gc" },
 };
@@ -259,6 +260,21 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 				return EXIT_USAGE;
 			if (r == 0 && (ret = drv_external(optarg, o)) != 0)
 				return ret;
+			break;
+		}
+		case DRV_OPT_DELAY_MOUNT: {
+			size_t n = strlen(optarg);
+
+			if (strncmp(optarg, "mnt[/", 5) || optarg[n - 1] != ']') {
+				drv_error("--delay-mount '%s': want mnt[MOUNTPOINT], the mount's absolute path in the "
+					  "tree's mount namespace", optarg);
+				return EXIT_USAGE;
+			}
+			if (o->nr_delay_mounts == DRV_MAX_EXTERNALS) {
+				drv_error("more than %d --delay-mount", DRV_MAX_EXTERNALS);
+				return EXIT_USAGE;
+			}
+			o->delay_mounts[o->nr_delay_mounts++] = strndup(optarg + 4, n - 5);
 			break;
 		}
 		case DRV_OPT_INHERIT_FD:

@@ -47,13 +47,15 @@ struct drv_opts {
 	const char *root;	/* --root PATH (restore): the root of the tree's mount namespace */
 	enum drv_verify { DRV_VERIFY_FAIL, DRV_VERIFY_WARN, DRV_VERIFY_OFF } verify;	/* --verify=MODE, --no-verify */
 	bool verify_pages;	/* --verify=pages */
+	const char *delay_mounts[DRV_MAX_EXTERNALS];	/* --delay-mount mnt[MOUNTPOINT] (restore): the MOUNTPOINTs */
+	int nr_delay_mounts;
 };
 
 enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS,
        DRV_OPT_KEEP_REMAPS, DRV_OPT_SHOW, DRV_OPT_GHOST_LIMIT, DRV_OPT_ALLOW_CHANGED, DRV_OPT_FILE_LOCKS,
        DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD, DRV_OPT_ROOT, DRV_OPT_FORCE,
        DRV_OPT_ALLOW_UNTRUSTED, DRV_OPT_TIMINGS, DRV_OPT_VERIFY, DRV_OPT_NO_VERIFY, DRV_OPT_TCP_ESTABLISHED,
-       DRV_OPT_TCP_CLOSE };
+       DRV_OPT_TCP_CLOSE, DRV_OPT_DELAY_MOUNT };
 
 /* Parses the options of subcommand argv[0] (dump, restore, gc); an option
  * of another subcommand is refused naming it and the subcommands that take

@@ -91,6 +91,15 @@ struct bm_child_arg {
 	const struct bm_ns *ns;
 };
 
+/* Sends the stub fds of a namespace on the stubs socket, named by mount id. */
+static int bm_send_stubs(int sock, const int *fds, const uint32_t *ids, int n, struct err *e)
+{
+	if (n && sock < 0)
+		return err_set(e, EXIT_USAGE, "--delay-mount needs the 'stubs' fd, where the stubs' /dev/fuse fds go "
+			       "to amber-mountd");
+	return n ? fdpass_send(sock, fds, ids, n, e) : 0;
+}
+
 /* In a child: builds namespace ns (unsharing it) and sends it back as an
  * fd, which keeps it alive once the child is gone. Its /proc/self/ns/mnt
  * is reached through our /proc, opened before: the new root may have no
@@ -100,13 +109,19 @@ static int bm_child(void *arg, struct nschild_reply *reply, struct err *e)
 	const struct bm_child_arg *a = arg;
 	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
 	_cleanup_free_ uint64_t *made = calloc(a->ns->nr + 1, sizeof(*made));
+	struct bm_stubs stubs = { .nr = 0 };
 	int ret, nr_made = 0;
 
 	if (proc < 0)
 		return err_errno(e, "open '/proc'");
 	if (!made)
 		return err_errnum(e, ENOMEM, "%d mounts", a->ns->nr);
-	if ((ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), made, &nr_made, e)) < 0)
+	ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), made, &nr_made, &stubs, e);
+	if (ret >= 0)
+		ret = bm_send_stubs(stage_fd(a->ctx, FD_NAME_STUBS), stubs.fd, stubs.mnt_id, stubs.nr, e);
+	for (int i = 0; i < stubs.nr; i++)
+		close(stubs.fd[i]);
+	if (ret < 0)
 		return ret;
 	if ((fd = openat(proc, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, "open the new mount namespace %u ('/proc/thread-self/ns/mnt')", a->ns->id);
@@ -175,13 +190,30 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 	if ((ret = stream_out_open(&out, 1, "build-mntns", e)) < 0)
 		return ret;
 	ret = build_mntns_read(ctx->dir_fd, &in, e);
+	if (ret >= 0 && !in.present && o->nr_delay) {
+		build_mntns_input_free(&in);
+		return err_input(e, "--delay-mount mnt[%s]: the tree has no mount namespace of its own, so no mount of "
+				 "it was dumped; a mount of the restorer's namespace is not amber's to delay", o->delay[0]);
+	}
 	if (ret >= 0 && !in.present) {
 		if (stage_fd(ctx, FD_NAME_HIDDEN) >= 0 && (ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e)) < 0)
+			return ret;
+		if (stage_fd(ctx, FD_NAME_STUBS) >= 0 && (ret = fdpass_send_end(stage_fd(ctx, FD_NAME_STUBS), e)) < 0)
 			return ret;
 		return stream_out_end(&out, e);
 	}
 	if (ret >= 0 && !ctx->run_dir)
 		ret = err_set(e, EXIT_USAGE, "the dump has mount namespaces: give --run-dir, where they are pinned");
+	for (int k = 0; ret >= 0 && k < o->nr_delay; k++) {
+		bool found = false;
+
+		for (int i = 0; i < in.nr; i++)
+			for (int j = 0; j < in.ns[i].nr; j++)
+				found |= !strcmp(in.ns[i].m[j]->mountpoint, o->delay[k]);
+		if (!found)
+			ret = err_input(e, "--delay-mount mnt[%s]: no mount of the tree's namespaces is at '%s' (amber show "
+					"DIR lists them)", o->delay[k], o->delay[k]);
+	}
 	if (ret < 0) {
 		build_mntns_input_free(&in);
 		return ret;
@@ -197,6 +229,32 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 			ret = err_errno(e, "make '%s'", dir);
 		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &in.ns[i], pin, &pe, e)) >= 0)
 			built++;
+		_cleanup_free_ DelayedMnt *dm = calloc(in.ns[i].nr + 1, sizeof(*dm));
+		_cleanup_free_ DelayedMnt **dmp = calloc(in.ns[i].nr + 1, sizeof(*dmp));
+		_cleanup_free_ char **binds = calloc(in.ns[i].nr + 1, sizeof(*binds));
+		int nb = 0;
+
+		if (!dm || !dmp || !binds)
+			ret = err_errnum(e, ENOMEM, "%d mounts", in.ns[i].nr);
+		for (int k = 0; ret >= 0 && k < in.ns[i].nr; k++) {
+			const MntEntry *me = in.ns[i].m[k];
+			DelayedMnt *d = &dm[pe.n_stubs];
+
+			if (build_mntns_delayed(o, me) < 0)
+				continue;
+			delayed_mnt__init(d);
+			d->mnt_id = me->mnt_id;
+			d->mountpoint = me->mountpoint;
+			d->fstype = me->fstype;
+			d->source = me->source;
+			d->options = me->super_options;
+			d->binds = binds + nb;
+			for (int j = 0; j < in.ns[i].nr; j++)
+				if (j != k && build_mntns_stub_of(o, &in.ns[i], j) == k)
+					binds[nb++] = in.ns[i].m[j]->mountpoint, d->n_binds++;
+			dmp[pe.n_stubs++] = d;
+		}
+		pe.stubs = dmp;
 		if (ret >= 0) {
 			pe.id = in.nse[i]->id;
 			pe.pin = pin;
@@ -211,6 +269,8 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 	build_mntns_input_free(&in);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
 		ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e);
+	if (ret >= 0 && stage_fd(ctx, FD_NAME_STUBS) >= 0)
+		ret = fdpass_send_end(stage_fd(ctx, FD_NAME_STUBS), e);
 	if (ret < 0) {
 		bm_unpin(ctx->run_dir, built);
 		return ret;
@@ -226,6 +286,12 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 
 	if (opt == 'R') {
 		o->root = strdup(arg);
+		return 0;
+	}
+	if (opt == 'M') {
+		if (o->nr_delay == BM_MAX_EXTERNAL)
+			return err_set(e, EXIT_USAGE, "--delay-mount '%s': at most %d delayed mounts", arg, BM_MAX_EXTERNAL);
+		o->delay[o->nr_delay++] = strdup(arg);
 		return 0;
 	}
 	if (opt != 'X')
@@ -244,6 +310,7 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 static const struct option build_mntns_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "root", required_argument, NULL, 'R' },
+	{ "delay-mount", required_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -252,10 +319,11 @@ static const struct stage_desc build_mntns_desc = {
 	.reads_images = true,
 	.summary = "Make the dump's mount namespaces (mntns.img) and pin them in RUN/ns/mnt.ID.",
 	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)\n"
-		 "      --root PATH                bind each namespace's root mount from PATH",
+		 "      --root PATH                bind each namespace's root mount from PATH\n"
+		 "      --delay-mount MOUNTPOINT   put a stub there (and on its binds), fd 'stubs' (repeatable)",
 	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD },
 	.nr_caps = 6,
-	.optional_fds = { FD_NAME_HIDDEN },
+	.optional_fds = { FD_NAME_HIDDEN, FD_NAME_STUBS },
 	.syscalls = build_mntns_syscalls,
 	.options = build_mntns_options,
 	.parse_option = build_mntns_parse_option,
