@@ -14,12 +14,13 @@
  * ever.
  *
  * On SIGUSR1 the root says "go" on the pipe. The reader then reads
- * read.txt (on a stub this blocks until the real mount is swapped in),
- * appends "line1\n" to log.txt, and checks: the data read is the real
- * data, map.bin's mapping reads the real bytes, its cwd is sub/ on the
- * same mount as DISK (BINDMP with "bind"), and the descriptor, the mapping
- * and the cwd are on an ext4 file system. It sends its verdict on a pipe;
- * the root writes PASS or FAIL lines to RESULTFILE and counts on.
+ * read.txt (on a stub this blocks until the real mount is swapped in) and
+ * appends "line1\n" to log.txt. On the next SIGUSR1 (the test sends it
+ * once 'amber mount-delayed' returned) it checks: the data read was the
+ * real data, map.bin's mapping reads the real bytes, its cwd is sub/ on
+ * the same mount as DISK (BINDMP with "bind"), and the descriptors, the
+ * mapping and the cwd are on an ext4 file system. It sends its verdict on
+ * a pipe; the root writes PASS or FAIL lines to RESULTFILE and counts on.
  */
 #include <fcntl.h>
 #include <sched.h>
@@ -78,6 +79,11 @@ static int reader(const char *disk, const char *via, int go, int verdict)
 		wl_fail(&rep, "read.txt reads '%s', want '%s'", buf, READ_DATA);
 	if (write(lfd, "line1\n", 6) != 6)
 		wl_fail(&rep, "append to log.txt: %s", n < 0 ? strerror(errno) : "short write");
+	/* The read may complete while the swap is still going on (the stub
+	 * serves it from the real mount): the rest is checked once the test
+	 * says the swap is done. */
+	if (write(verdict, "R", 1) != 1 || read(go, buf, 1) != 1)
+		return 1;
 	for (int i = 0; i < 8192; i++)
 		if (map[i] != i % 251) {
 			wl_fail(&rep, "map.bin's mapping reads %u at %d, want %d", map[i], i, i % 251);
@@ -147,18 +153,28 @@ int main(int argc, char **argv)
 	wl_sleep_ms(200);
 	if (wl_write_ready(argv[1], getpid()) < 0)
 		return 1;
-	for (bool said = false;; count++) {
+	/* 0: wait for SIGUSR1; 1: the reader reads (blocks on a stub); 2: it
+	 * has read, wait for SIGUSR1 again; 3: it checks; 4: done. */
+	for (int state = 0;; count++) {
 		char c[32], v[8192];
 		ssize_t n;
 
 		snprintf(c, sizeof(c), "%ld\n", count);
 		wl_write_file(argv[4], c);
-		if (wl_got_usr1 && !said) {
-			said = write(go[1], "g", 1) == 1;
+		if (state == 0 && wl_got_usr1 && write(go[1], "g", 1) == 1) {
+			wl_got_usr1 = 0;
+			state = 1;
 		}
-		if (said && (n = read(verdict[0], v, sizeof(v) - 1)) > 0) {
+		if (state == 1 && read(verdict[0], v, 1) == 1) {
+			wl_got_usr1 = 0;
+			state = 2;
+		}
+		if (state == 2 && wl_got_usr1 && write(go[1], "g", 1) == 1)
+			state = 3;
+		if (state == 3 && (n = read(verdict[0], v, sizeof(v) - 1)) > 0) {
 			v[n] = 0;
 			wl_write_file(argv[2], v);
+			state = 4;
 		}
 		wl_sleep_ms(50);
 	}
