@@ -13,7 +13,11 @@
  *	RUN/ns/mnt.ID, so the namespace outlives the child and the fd:
  *	restore-files and restore-tasks enter it from there, and so
  *	can a person (nsenter --mount=RUN/ns/mnt.ID). The driver unmounts the
- *	pins when the restore ends, whether it worked or not. A dump without
+ *	pins when the restore ends, whether it worked or not. A mount named by
+ *	--delay-mount gets a stub instead (a new FUSE super block, nothing
+ *	asked of it here), and so does each other mount of its super block or
+ *	bind of it (binds of its whole root only); the /dev/fuse fd of each
+ *	stub goes to amber-mountd through the driver (`stubs`). A dump without
  *	mntns.img (a tree in the dumper's own namespace) needs nothing: the
  *	stage writes an empty plan.
  *
@@ -24,11 +28,14 @@
  * Options	--external mnt[NAME]:PATH (repeatable): what an external mount
  *	of the dump is bound from. --root PATH: the root mount of each
  *	namespace is bound from PATH instead (a container's root file system
- *	moved or copied since the dump).
+ *	moved or copied since the dump). --delay-mount MOUNTPOINT
+ *	(repeatable): a stub goes there until amber-mountd mounts the real
+ *	file system.
  *
  * Outputs	stdout: state stream: one `mntns` record (MntnsPlanEntry: id,
  *	pin path, pids, the devices of the tmpfs mounts it filled from the
- *	images) per namespace, then the end.
+ *	images, the delayed mounts it stubbed with their binds) per
+ *	namespace, then the end.
  *
  * Named fds	`hidden` (optional): a unix SOCK_SEQPACKET socket; for each
  *	open file (files.img) that lies under an overmount, an O_PATH fd of
@@ -37,12 +44,15 @@
  *	(fs-PID.img, by their mount ids) under one, an O_PATH fd of it named
  *	FDPASS_ID_CWD or FDPASS_ID_ROOT | pid; then the end marker.
  *	restore-files opens the file relative to it, and hands a cwd or root
- *	on to restore-tasks.
+ *	on to restore-tasks. `stubs` (optional, needed with --delay-mount):
+ *	a unix socket; the /dev/fuse fd of each stub, named by the delayed
+ *	mount's id (ipc/fdpass.h), then the end marker.
  *
  * Exit status	0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
  *	cannot be made (an external one without its path, a host device not
  *	mounted any more; the last stderr line names the mount id and
- *	mountpoint); 4 a mount call failed.
+ *	mountpoint; a mount of a network file system not mounted here names
+ *	--delay-mount); 4 a mount call failed.
  *
  * Side effects	pins RUN/ns/mnt.ID (bind mounts in the caller's mount
  *	namespace), removed again if the stage fails; nothing else is

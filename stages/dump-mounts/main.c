@@ -25,8 +25,13 @@
  *	external	named with --external mnt[MOUNTPOINT]:NAME: restore
  *	binds what --external mnt[NAME]:PATH gives
  *	with its options, super block options and propagation (shared peer
- *	group, master, unbindable). Any other mount (a block device, FUSE, NFS,
- *	...) is refused, naming its id and mountpoint and the --external fix.
+ *	group, master, unbindable). A network file system (nfs, nfs4, cifs,
+ *	smb3, 9p, ceph, fuse.sshfs, ...) is marked `delayable` with its
+ *	source, type and options, as a host bind even when the host does not
+ *	have it now: restore binds it if the host has it then, or runs the
+ *	tree on a stub with --delay-mount. Any other mount (a block device, a
+ *	FUSE file system, ...) is refused, naming its id and mountpoint and
+ *	the --external fix.
  *
  * Inputs	stdin: state stream with one `task` record (PstreeEntry) per
  *	process (seize's), host_pid used when set; zombies are skipped.
