@@ -118,6 +118,12 @@ testDelayedMountSwap() {
 	dl_read_blocks || return 0
 	sleep 0.5
 	assertFalse "no verdict while the read waits" "[ -s '$T/result' ]"
+	# The image is not attached: the real mount fails, the stub stays.
+	e2e_amber_fails "make the real mount of '$T/disk'" mount-delayed -D "$T/img" --mount "$T/disk" \
+		--source "$T/disk.img.absent"
+	assertEquals "the stub stays when the real mount fails" 1 \
+		"$(grep -c " $T/disk .* - fuse.amber-stub " /proc/"$DL_PID"/mountinfo)"
+	assertTrue "the read still waits" dl_reader_waits
 	dl_attach || return 0
 	e2e_amber_ok mount-delayed -D "$T/img" --mount "$T/disk" --source "$DL_LOOP" || return 0
 	assertContains "$E2E_OUT" "'$T/disk' is the real mount now: 2 fds, 1 mappings, 1 working directories moved"
