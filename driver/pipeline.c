@@ -391,12 +391,22 @@ enum pl_replay pl_replay_of(const char *stage, const char *chan, const char **pe
 	return PL_REPLAY_NONE;
 }
 
+/* Whether row names stage: as its own, its rollback's or a side stage. */
+static bool pl_row_names(const struct pl_row *row, const char *stage)
+{
+	if (!strcmp(row->stage, stage) || (row->rollback_stage && !strcmp(row->rollback_stage, stage)))
+		return true;
+	for (int k = 0; k < 2; k++)
+		if (row->side_stages[k] && !strcmp(row->side_stages[k], stage))
+			return true;
+	return false;
+}
+
 bool pl_knows(const char *stage)
 {
 	for (const struct pipeline *const *p = pl_all(); *p; p++)
 		for (int i = 0; i < (*p)->nr_rows; i++)
-			if (!strcmp((*p)->rows[i].stage, stage) ||
-			    ((*p)->rows[i].rollback_stage && !strcmp((*p)->rows[i].rollback_stage, stage)))
+			if (pl_row_names(&(*p)->rows[i], stage))
 				return true;
 	return false;
 }
@@ -423,15 +433,12 @@ static void pl_fds_of(const struct pipeline *pl, const struct pl_row *row, char 
 		snprintf(buf + n, size - n, "%s%s", n ? ", " : "", row->opt_fds);
 }
 
-/* Whether row i of pipeline p's rollback stage was named by an earlier row. */
-static bool pl_listed_before(const struct pipeline *const *all, int p, int i)
+/* Whether stage 'name' (of row i of pipeline p) was named by an earlier row. */
+static bool pl_listed_before(const struct pipeline *const *all, int p, int i, const char *name)
 {
-	const char *name = all[p]->rows[i].rollback_stage;
-
 	for (int q = 0; q <= p; q++)
 		for (int j = 0; j < (q < p ? all[q]->nr_rows : i); j++)
-			if (!strcmp(all[q]->rows[j].stage, name) ||
-			    (all[q]->rows[j].rollback_stage && !strcmp(all[q]->rows[j].rollback_stage, name)))
+			if (pl_row_names(&all[q]->rows[j], name))
 				return true;
 	return false;
 }
@@ -450,8 +457,11 @@ void pl_print_list(FILE *f)
 					seen = !strcmp(all[q]->rows[j].stage, all[p]->rows[i].stage);
 			if (!seen)
 				fprintf(f, "%s\n", all[p]->rows[i].stage);
-			if (all[p]->rows[i].rollback_stage && !pl_listed_before(all, p, i))
+			if (all[p]->rows[i].rollback_stage && !pl_listed_before(all, p, i, all[p]->rows[i].rollback_stage))
 				fprintf(f, "%s\n", all[p]->rows[i].rollback_stage);
+			for (int k = 0; k < 2; k++)
+				if (all[p]->rows[i].side_stages[k] && !pl_listed_before(all, p, i, all[p]->rows[i].side_stages[k]))
+					fprintf(f, "%s\n", all[p]->rows[i].side_stages[k]);
 		}
 }
 
@@ -469,6 +479,10 @@ void pl_print_help(FILE *f)
 			if ((*p)->rows[i].rollback_stage)
 				fprintf(f, "  %-15s (%s's rollback) %s\n", (*p)->rows[i].rollback_stage, (*p)->rows[i].stage,
 					(*p)->rows[i].rollback_stage_does);
+			for (int k = 0; k < 2; k++)
+				if ((*p)->rows[i].side_stages[k])
+					fprintf(f, "  %-15s (started before %s) %s\n", (*p)->rows[i].side_stages[k],
+						(*p)->rows[i].stage, (*p)->rows[i].side_stages_does[k]);
 		}
 	}
 }

@@ -321,6 +321,10 @@ static const struct pl_row restore_rows[] = {
 	  .opt_fds = "tty (--shell-job), 20 and up (--inherit-fd)",
 	  .more_args = restore_files_args, .before = restore_files_before, .wait = PL_STREAM,
 	  .rollback = restore_files_rollback,
+	  .side_stages = { "mountd", "stubfs" },
+	  .side_stages_does = { "with --delay-mount: serve the stubs and swap the real mounts in (amber mount-delayed); "
+				"outlives the restore",
+				"the stubs' FUSE server, started by amber-mountd" },
 	  .rollback_doc = "the socket files it bound at paths are removed (if still the same files)" },
 	{ .stage = "verify", .does = "compare the made tree with the images before it runs (started here, works last)",
 	  .reads = "the verify socket's TASK records; core-*.img, mm-*.img, fdinfo-*.img, files.img, fs-*.img, pagemap-*.img, pages-*.img",
