@@ -34,6 +34,7 @@
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -336,14 +337,44 @@ static int md_check(const struct md_stub *st, int mfd, const struct md_ref *r, s
 	return 0;
 }
 
+/* Waits (10 s at most) for tid's interrupt stop, letting a signal that
+ * comes first through. A task that never stops waits in a request on
+ * another stub, which only that stub's swap answers. */
+static int md_wait_stop(pid_t tid, struct err *e)
+{
+	for (int i = 0; i < 10000; i++) {
+		int status;
+		pid_t got = waitpid(tid, &status, __WALL | WNOHANG);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			return err_errno(e, "wait for task %d to stop", tid);
+		if (got == 0) {
+			usleep(1000);
+			continue;
+		}
+		if (!WIFSTOPPED(status))
+			return err_set(e, EXIT_SYSTEM, "task %d ended while the tree was being frozen", tid);
+		if ((status >> 16) == PTRACE_EVENT_STOP)
+			return 0;
+		if (ptrace(PTRACE_CONT, tid, 0, WSTOPSIG(status)) < 0)
+			return err_errno(e, "resume task %d to deliver signal %d", tid, WSTOPSIG(status));
+	}
+	return err_set(e, EXIT_SYSTEM, "task %d did not stop within 10 s (it waits on the stub of another delayed mount? "
+		       "swap that one first); nothing was changed", tid);
+}
+
 /* Freezes every thread of every process; the tids seized go to *tids. */
 static int md_freeze(const pid_t *pids, int nr, pid_t **tids, int *nt, struct err *e)
 {
+	int ret;
+
 	*tids = NULL;
 	*nt = 0;
 	for (int i = 0; i < nr; i++) {
 		_cleanup_free_ pid_t *t = NULL;
-		int n = 0, ret;
+		int n = 0;
 
 		if (proc_list_threads(pids[i], &t, &n, e) < 0)
 			continue;
@@ -355,6 +386,9 @@ static int md_freeze(const pid_t *pids, int nr, pid_t **tids, int *nt, struct er
 			(*tids)[(*nt)++] = t[k];
 		}
 	}
+	for (int i = 0; i < *nt; i++)
+		if ((ret = md_wait_stop((*tids)[i], e)) < 0)
+			return ret;
 	return 0;
 }
 
