@@ -21,7 +21,7 @@ VERSION  := 0.1.0
 
 # The libraries amber links, as pkg-config names them: flags come from this
 # list only, so what is linked is what is listed (doc/design.md).
-PKGS     := libprotobuf-c libcap libnl-3.0 libnl-route-3.0
+PKGS     := libprotobuf-c libcap libnl-3.0 libnl-route-3.0 fuse3
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS   ?= -O2 -g

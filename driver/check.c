@@ -604,6 +604,17 @@ fail:
 	return step;
 }
 
+/* /dev/fuse opens: the stubs of delayed mounts can be made. */
+static bool check_fuse(struct check_note *n)
+{
+	int fd = open("/dev/fuse", O_RDWR | O_CLOEXEC);
+
+	if (fd < 0)
+		return check_say(n, false, "open /dev/fuse: %s (modprobe fuse)", strerror(errno));
+	close(fd);
+	return check_say(n, true, "/dev/fuse opens");
+}
+
 static bool check_mount_api(struct check_note *n)
 {
 	static const char *const steps[] = { "", "unshare(CLONE_NEWNS)", "fsopen/fsmount a tmpfs",
@@ -646,6 +657,7 @@ static const struct check check_table[] = {
 	{ "userfaultfd",          "lazy page restore, not used yet", true, check_userfaultfd },
 	{ "mount API",            "dump and restore trees in mount namespaces of their own", true, check_mount_api },
 	{ "network lock",         "keep TCP peers from resets between dump and restore (nft)", true, check_nft },
+	{ "FUSE",                 "run a tree on a stub while its mount is delayed (restore --delay-mount)", true, check_fuse },
 };
 
 static const char check_usage[] =

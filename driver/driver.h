@@ -13,6 +13,7 @@ int cmd_check(int argc, char **argv);	/* driver/check.c */
 int cmd_stage(int argc, char **argv);
 int cmd_gc(int argc, char **argv);	/* driver/gc.c */
 int cmd_swrk(int argc, char **argv);	/* driver/swrk.c */
+int cmd_mount_delayed(int argc, char **argv);	/* driver/delayed.c */
 
 /* driver/report.c: the subcommand errors are reported for (set by main),
  * and the one function every driver error goes through. */

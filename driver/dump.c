@@ -489,7 +489,7 @@ static const struct pl_row predump_rows[] = {
 	  .more_args = dump_seize_args, .before = dump_seize_before, .wait = PL_STREAM,
 	  .release = dump_seize_release, .rollback = dump_seize_rollback, .rollback_stage = "unseize",
 	  .rollback_stage_does = "put back what a seize that failed or died left changed in the tree",
-	  .spawns = "track", .spawns_does = "hold the write tracking between iterations, at DIR/track.sock",
+	  .side_stages = { "track" }, .side_stages_does = { "hold the write tracking between iterations, at DIR/track.sock" },
 	  .rollback_doc = "told 'release resume': the tree carries on; if it failed or died while it held the tree, "
 			  "unseize puts back what its journal (RUN/seize.journal) says it changed" },
 	{ .stage = "dump-memory", .does = "copy every task's memory (with --prev-images-dir only what was written since)",

@@ -20,6 +20,7 @@ static void usage(FILE *f)
 		"  restore -D DIR [-d] [--pidfile FILE]   restore a dump; without -d, wait for it\n"
 		"  show FILE|DIR [--json] | --stream FILE decode an image, a dump or a stage recording\n"
 		"  gc -D DIR [--show]                     remove the link remaps a dump left behind\n"
+		"  mount-delayed -D DIR --list|--mount MP list a restore's delayed mounts, mount one and move the tree onto it\n"
 		"  check [-v]                             test the kernel features amber needs\n"
 		"  stage NAME [--replay RUN] [ARGS]       run one stage by hand\n"
 		"  swrk FD                                serve a container runtime's RPC (runc --criu amber)\n\n"
@@ -59,6 +60,8 @@ int main(int argc, char **argv)
 		return cmd_gc(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "swrk"))
 		return cmd_swrk(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "mount-delayed"))
+		return cmd_mount_delayed(argc - 1, argv + 1);
 	drv_set_command(NULL);
 	drv_error("unknown command '%s'", argv[1]);
 	usage(stderr);

@@ -95,6 +95,7 @@ static const struct option drv_long[] = {
 	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
 	{ "auto-dedup", no_argument, NULL, DRV_OPT_AUTO_DEDUP },
 	{ "union-root", required_argument, NULL, DRV_OPT_UNION_ROOT },
+	{ "delay-mount", required_argument, NULL, DRV_OPT_DELAY_MOUNT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
 };
@@ -112,7 +113,7 @@ static const struct {
 	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
-	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" },
+	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" }, { DRV_OPT_DELAY_MOUNT, "restore" },
 	{ DRV_OPT_SHELL_JOB, "dump restore" }, { DRV_OPT_EXTERNAL, "dump pre-dump restore" },
 	{ DRV_OPT_SHOW, "gc" },
 };
@@ -287,6 +288,21 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 				return EXIT_USAGE;
 			if (r == 0 && (ret = drv_external(optarg, o)) != 0)
 				return ret;
+			break;
+		}
+		case DRV_OPT_DELAY_MOUNT: {
+			size_t n = strlen(optarg);
+
+			if (strncmp(optarg, "mnt[/", 5) || optarg[n - 1] != ']') {
+				drv_error("--delay-mount '%s': want mnt[MOUNTPOINT], the mount's absolute path in the "
+					  "tree's mount namespace", optarg);
+				return EXIT_USAGE;
+			}
+			if (o->nr_delay_mounts == DRV_MAX_EXTERNALS) {
+				drv_error("more than %d --delay-mount", DRV_MAX_EXTERNALS);
+				return EXIT_USAGE;
+			}
+			o->delay_mounts[o->nr_delay_mounts++] = strndup(optarg + 4, n - 5);
 			break;
 		}
 		case DRV_OPT_INHERIT_FD:

@@ -391,13 +391,22 @@ enum pl_replay pl_replay_of(const char *stage, const char *chan, const char **pe
 	return PL_REPLAY_NONE;
 }
 
+/* Whether row names stage: as its own, its rollback's or a side stage. */
+static bool pl_row_names(const struct pl_row *row, const char *stage)
+{
+	if (!strcmp(row->stage, stage) || (row->rollback_stage && !strcmp(row->rollback_stage, stage)))
+		return true;
+	for (int k = 0; k < 2; k++)
+		if (row->side_stages[k] && !strcmp(row->side_stages[k], stage))
+			return true;
+	return false;
+}
+
 bool pl_knows(const char *stage)
 {
 	for (const struct pipeline *const *p = pl_all(); *p; p++)
 		for (int i = 0; i < (*p)->nr_rows; i++)
-			if (!strcmp((*p)->rows[i].stage, stage) ||
-			    ((*p)->rows[i].rollback_stage && !strcmp((*p)->rows[i].rollback_stage, stage)) ||
-			    ((*p)->rows[i].spawns && !strcmp((*p)->rows[i].spawns, stage)))
+			if (pl_row_names(&(*p)->rows[i], stage))
 				return true;
 	return false;
 }
@@ -424,15 +433,12 @@ static void pl_fds_of(const struct pipeline *pl, const struct pl_row *row, char 
 		snprintf(buf + n, size - n, "%s%s", n ? ", " : "", row->opt_fds);
 }
 
-/* Whether stage 'name' (row i of pipeline p's rollback stage or the stage
- * it spawns) was named by an earlier row. */
+/* Whether stage 'name' (of row i of pipeline p) was named by an earlier row. */
 static bool pl_listed_before(const struct pipeline *const *all, int p, int i, const char *name)
 {
 	for (int q = 0; q <= p; q++)
 		for (int j = 0; j < (q < p ? all[q]->nr_rows : i); j++)
-			if (!strcmp(all[q]->rows[j].stage, name) ||
-			    (all[q]->rows[j].rollback_stage && !strcmp(all[q]->rows[j].rollback_stage, name)) ||
-			    (all[q]->rows[j].spawns && !strcmp(all[q]->rows[j].spawns, name)))
+			if (pl_row_names(&all[q]->rows[j], name))
 				return true;
 	return false;
 }
@@ -453,8 +459,9 @@ void pl_print_list(FILE *f)
 				fprintf(f, "%s\n", all[p]->rows[i].stage);
 			if (all[p]->rows[i].rollback_stage && !pl_listed_before(all, p, i, all[p]->rows[i].rollback_stage))
 				fprintf(f, "%s\n", all[p]->rows[i].rollback_stage);
-			if (all[p]->rows[i].spawns && !pl_listed_before(all, p, i, all[p]->rows[i].spawns))
-				fprintf(f, "%s\n", all[p]->rows[i].spawns);
+			for (int k = 0; k < 2; k++)
+				if (all[p]->rows[i].side_stages[k] && !pl_listed_before(all, p, i, all[p]->rows[i].side_stages[k]))
+					fprintf(f, "%s\n", all[p]->rows[i].side_stages[k]);
 		}
 }
 
@@ -472,9 +479,10 @@ void pl_print_help(FILE *f)
 			if ((*p)->rows[i].rollback_stage)
 				fprintf(f, "  %-15s (%s's rollback) %s\n", (*p)->rows[i].rollback_stage, (*p)->rows[i].stage,
 					(*p)->rows[i].rollback_stage_does);
-			if ((*p)->rows[i].spawns)
-				fprintf(f, "  %-15s (started by %s) %s\n", (*p)->rows[i].spawns, (*p)->rows[i].stage,
-					(*p)->rows[i].spawns_does);
+			for (int k = 0; k < 2; k++)
+				if ((*p)->rows[i].side_stages[k])
+					fprintf(f, "  %-15s (started with %s) %s\n", (*p)->rows[i].side_stages[k],
+						(*p)->rows[i].stage, (*p)->rows[i].side_stages_does[k]);
 		}
 	}
 }

@@ -87,9 +87,12 @@ struct pl_row {
 	/* A stage the rollback may run (pl_run_extra), named in the docs,
 	 * 'amber stage --help' and --list (seize's: unseize), and its job. */
 	const char *rollback_stage, *rollback_stage_does;
-	/* A stage this row's stage starts that outlives the pipeline
-	 * (pre-dump's seize: amber-track), named like rollback_stage. */
-	const char *spawns, *spawns_does;
+	/* Programs in the stages' layout that the row's stage or its 'before'
+	 * starts when the options ask, and that outlive the command
+	 * (pre-dump's seize: amber-track; restore-files': amber-mountd, which
+	 * starts amber-stubfs), with their jobs, for the docs, 'amber stage
+	 * --help' and --list. */
+	const char *side_stages[2], *side_stages_does[2];
 	/* A held stage (seize) is never killed by a failure: the runner asks it
 	 * to end through release(ok) and waits for it, last of all. */
 	int (*release)(struct pl_ctx *c, bool ok, struct err *e);

@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "driver/delayed.h"
 #include "driver/driver.h"
 #include "images/pagechain.h"
 #include "driver/dumpdir.h"
@@ -94,6 +95,8 @@ static void restore_usage(void)
 	       "                  default: a difference removes the tree), warn (print them, let it run),\n"
 	       "                  pages (fail, and compare every restored page too), off\n"
 	       "  --no-verify     the same as --verify=off\n"
+	       "  --delay-mount mnt[MOUNTPOINT]  put a stub at MOUNTPOINT of the tree's mount namespace (and its binds)\n"
+	       "                  and run the tree on it until 'amber mount-delayed --mount' mounts the real one\n"
 	       "  --tcp-close     restore the established TCP connections of the dump closed (the process sees\n"
 	       "                  ECONNABORTED on them)\n");
 }
@@ -167,6 +170,7 @@ static void restore_reap_orphans(void)
 struct restore_state {
 	int shell_tty;		/* --shell-job: the terminal amber runs on */
 	struct restore_pids rp;
+	pid_t mountd;		/* amber-mountd, serving the stubs of delayed mounts, or 0 */
 };
 
 static int restore_pidns_arg(struct pl_ctx *c, struct pl_args *a, struct err *e)
@@ -182,13 +186,26 @@ static int restore_mntns_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 		ret = pl_arg(a, c->o->root, e);
 	if (ret == 0 && c->o->allow_changed)
 		ret = pl_arg(a, "--allow-changed-files", e);
+	if (ret == 0)
+		ret = pl_arg_each(a, "--delay-mount", c->o->delay_mounts, c->o->nr_delay_mounts, e);
 	return ret;
 }
 
 /* The namespaces build-mntns pinned: the restored tasks keep them alive. */
 static void restore_mntns_rollback(struct pl_ctx *c)
 {
+	struct restore_state *rs = c->cmd;
+
+	delayed_stop(c->r->dir, rs->mountd);
+	rs->mountd = 0;
 	mntns_unpin(c->r->dir);
+}
+
+/* The stubs build-mntns made are served before restore-files makes the
+ * tree's files on them. */
+static int restore_files_before(struct pl_ctx *c, struct err *e)
+{
+	return delayed_start(c, &((struct restore_state *)c->cmd)->mountd, e);
 }
 
 static int restore_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
@@ -229,6 +246,15 @@ static void restore_unmake_file(const uint8_t *data, uint32_t len, void *arg)
 static void restore_files_rollback(struct pl_ctx *c)
 {
 	run_find(c->r, STREAM_RECORD__BODY_MADE_FILE, restore_unmake_file, NULL);
+}
+
+/* From restore-tasks on, the stubs hold every request for data: nothing
+ * of the restore reads them (a private writable mapping of a file on one
+ * is refused by restore-files), and the tree never gets an answer the
+ * real file system would not give. */
+static int restore_tasks_before(struct pl_ctx *c, struct err *e)
+{
+	return ((struct restore_state *)c->cmd)->mountd ? delayed_run(c->r->dir, 0, e) : 0;
 }
 
 /* With --shell-job, the terminal: a job gets it as its foreground. */
@@ -278,6 +304,9 @@ static const struct pl_chan restore_chans[] = {
 	{ FD_NAME_HIDDEN, FD_DEF_HIDDEN, false, .end = { "build-mntns", "restore-files" },
 	  .replay = { PL_REPLAY_NONE, PL_REPLAY_NONE },
 	  .what = "directory fds of files under overmounts, taken before the overmount" },
+	{ FD_NAME_STUBS, FD_DEF_STUBS, false, .end = { "build-mntns", NULL },
+	  .replay = { PL_REPLAY_DRAIN, PL_REPLAY_NONE },
+	  .what = "the /dev/fuse fd of each stub on a delayed mount (--delay-mount), for amber-mountd" },
 	{ FD_NAME_FILES, FD_DEF_FILES, false, .end = { "restore-files", "restore-tasks" },
 	  .replay = { PL_REPLAY_DRAIN, PL_REPLAY_PRODUCER }, .what = "the opened files, by file id" },
 	{ FD_NAME_VERIFY, FD_DEF_VERIFY, false, true, .end = { "verify", "restore-tasks" },
@@ -298,7 +327,12 @@ static const struct pl_row restore_rows[] = {
 	{ .stage = "restore-files", .does = "open every file, pipe and socket; write the plan",
 	  .reads = "TASK, REMAP, MNTNS records; files.img, fdinfo-*.img, fs-*.img", .writes = "FD_PLAN, FS_PLAN, EPOLL_ADD records",
 	  .opt_fds = "tty (--shell-job), 20 and up (--inherit-fd)",
-	  .more_args = restore_files_args, .wait = PL_STREAM, .rollback = restore_files_rollback,
+	  .more_args = restore_files_args, .before = restore_files_before, .wait = PL_STREAM,
+	  .rollback = restore_files_rollback,
+	  .side_stages = { "mountd", "stubfs" },
+	  .side_stages_does = { "with --delay-mount: serve the stubs and swap the real mounts in (amber mount-delayed); "
+				"outlives the restore",
+				"the stubs' FUSE server, started by amber-mountd" },
 	  .rollback_doc = "the socket files it bound at paths are removed (if still the same files)" },
 	{ .stage = "verify", .does = "compare the made tree with the images before it runs (started here, works last)",
 	  .reads = "the verify socket's TASK records; core-*.img, mm-*.img, fdinfo-*.img, files.img, fs-*.img, pagemap-*.img, pages-*.img",
@@ -307,7 +341,8 @@ static const struct pl_row restore_rows[] = {
 	  .wait = PL_BESIDE },
 	{ .stage = "restore-tasks", .does = "fork the tree, install the files, memory and registers",
 	  .reads = "every record so far; core-*.img, mm-*.img, pagemap-*.img, pages-*.img", .writes = "RESTORED records",
-	  .opt_fds = "tty (--shell-job)", .more_args = restore_tasks_args, .wait = PL_EXIT },
+	  .opt_fds = "tty (--shell-job)", .more_args = restore_tasks_args, .before = restore_tasks_before,
+	  .wait = PL_EXIT },
 };
 
 const struct pipeline pl_restore = {
@@ -409,7 +444,7 @@ int cmd_restore(int argc, char **argv)
 	struct drv_opts o;
 	struct run r;
 	struct err e = { 0 };
-	struct restore_state rs = { -1, { 0, 0 } };
+	struct restore_state rs = { -1, { 0, 0 }, 0 };
 	double t0 = run_now();
 	int ret, lock;
 
@@ -470,6 +505,9 @@ int cmd_restore(int argc, char **argv)
 		return e.exit_code ? e.exit_code : EXIT_SYSTEM;
 	}
 	restore_netlock(r.images, true);
+	/* From now on the stubs hold what the tree asks of them. */
+	if (rs.mountd && delayed_run(r.dir, rs.rp.root, &e) < 0)
+		pr_warn("%s: the stubs of the delayed mounts do not hold the tree's requests", e.msg);
 	/* Remaps inside the tree's namespaces go the same way, in them. */
 	mntns_remove_remaps(&r);
 	mntns_unpin(r.dir);

@@ -29,6 +29,10 @@ static void show_mnt_ns(FILE *out, int dirfd, const MntnsEntry *ns)
 
 		count[k]++;
 		n++;
+		if (me->delayable)
+			fprintf(out, "    %-6u %-10s %s %s from '%s': delayable (restore --delay-mount mnt[%s])\n",
+				me->mnt_id, kinds[k], me->fstype, me->mountpoint, me->source ? me->source : "",
+				me->mountpoint);
 		if (k != MNT_KIND__MNT_HOST_BIND) {
 			fprintf(out, "    %-6u %-10s %s %s", me->mnt_id, kinds[k], me->fstype, me->mountpoint);
 			if (k == MNT_KIND__MNT_TREE_BIND)

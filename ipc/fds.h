@@ -44,6 +44,22 @@
 #define FD_NAME_TRACK	"track"
 #define FD_DEF_TRACK	15
 
+/* build-mntns -> the driver, which hands it to amber-mountd: a unix
+ * socket carrying the /dev/fuse fd of each stub put on a delayed mount
+ * (restore --delay-mount), named by the delayed mount's id (fdpass.h). */
+#define FD_NAME_STUBS	"stubs"
+#define FD_DEF_STUBS	18
+
+/* amber-mountd <-> amber-stubfs: a SOCK_SEQPACKET socketpair of
+ * lib/delayproto.h commands (run, real ID with an fd, quit). */
+#define FD_NAME_MOUNTD	"mountd"
+#define FD_DEF_MOUNTD	17
+
+/* amber-mountd -> the driver: a pipe on which it says `ready` once its
+ * socket listens and amber-stubfs serves the stubs. */
+#define FD_NAME_READY	"ready"
+#define FD_DEF_READY	19
+
 /* Every driver-assigned fd is at or above this, below it are stdio. */
 #define FD_FIRST_PASSED	10
 #define FD_LAST_PASSED	19

@@ -3,6 +3,7 @@
 #define AMBER_BUILD_MNTNS_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "images/mnt.pb-c.h"
 #include "lib/err.h"
@@ -14,6 +15,16 @@ struct build_mntns_opts {
 	int nr_ext;
 	char *root;		/* --root PATH: every namespace's root mount is bound from it */
 	bool allow_changed;	/* --allow-changed-files: an overlay's changed upper layer is mounted */
+	char *delay[BM_MAX_EXTERNAL];	/* --delay-mount MOUNTPOINT: a stub goes there */
+	int nr_delay;
+};
+
+/* What a namespace's delayed mounts became: for each, the /dev/fuse fd
+ * of its stub (its binds share it) and its mount id. */
+struct bm_stubs {
+	int fd[BM_MAX_EXTERNAL];
+	uint32_t mnt_id[BM_MAX_EXTERNAL];
+	int nr;
 };
 
 /* One namespace to build: its mounts in image order (parents first). */
@@ -59,7 +70,12 @@ struct bm_hidden {
  * ns->nr) gets the st_dev of each tmpfs filled from the images, *nr_made
  * how many. */
 int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
-		      uint64_t *made, int *nr_made, struct err *e);
+		      uint64_t *made, int *nr_made, struct bm_stubs *stubs, struct err *e);
+/* The index in o->delay of the --delay-mount naming me, or -1. */
+int build_mntns_delayed(const struct build_mntns_opts *o, const MntEntry *me);
+/* The delayed mount whose stub mount i is, or a bind of: its index in
+ * ns, or -1 if i is not on a stub. */
+int build_mntns_stub_of(const struct build_mntns_opts *o, const struct bm_ns *ns, int i);
 /* hidden.c: opens (O_PATH) the directory of each open file, and each
  * task's cwd and root, on the detached mounts mfd[] of ns; then sends
  * those whose path no longer leads to them, closing all; returns how many

@@ -36,6 +36,8 @@
 
 struct bm_build {
 	const struct bm_ns *ns;
+	const struct build_mntns_opts *o;
+	struct bm_stubs *stubs;
 	int *fd;		/* detached (later attached) mount of each MntEntry */
 	int dirfd;
 	const char *root;	/* --root */
@@ -68,7 +70,7 @@ static int bm_host_binds(struct bm_build *b, struct err *e)
 		const MntEntry *me = b->ns->m[i];
 		int best = -1;
 
-		if (me->kind != MNT_KIND__MNT_HOST_BIND || (i == 0 && b->root))
+		if (me->kind != MNT_KIND__MNT_HOST_BIND || (i == 0 && b->root) || build_mntns_stub_of(b->o, b->ns, i) >= 0)
 			continue;
 		/* Any mount of the same super block that shows me's root will
 		 * do; one that is not covered is cheaper to reach. */
@@ -80,11 +82,17 @@ static int bm_host_binds(struct bm_build *b, struct err *e)
 			if (best < 0 || (mntclone_visible(h) && !mntclone_visible(&host.m[best])))
 				best = j;
 		}
-		if (best < 0)
+		if (best < 0 && me->delayable)
+			ret = err_input(e, "mount %u at '%s' (%s from '%s') is a network file system that is not mounted "
+					"here now: mount it, or restore with --delay-mount mnt[%s] to run the tree on a "
+					"stub until 'amber mount-delayed' mounts it", me->mnt_id, me->mountpoint,
+					me->fstype, me->source, me->mountpoint);
+		else if (best < 0)
 			ret = err_input(e, "mount %u at '%s' (%s from '%s', device %u:%u) was bound from outside the tree, "
-					"and nothing of that device is mounted here now: mount it, or dump with "
+					"and nothing of that device is mounted here now: mount it, restore with "
+					"--delay-mount mnt[%s] (a stub until it is attached), or dump with "
 					"--external mnt[%s]:NAME", me->mnt_id, me->mountpoint, me->fstype, me->source,
-					major(me->dev), minor(me->dev), me->mountpoint);
+					major(me->dev), minor(me->dev), me->mountpoint, me->mountpoint);
 		want[n] = best;
 		fds[n] = -1;
 		who[n++] = i;
@@ -319,6 +327,109 @@ static int bm_overlay(struct bm_build *b, const struct build_mntns_opts *o, int 
 	return 0;
 }
 
+int build_mntns_delayed(const struct build_mntns_opts *o, const MntEntry *me)
+{
+	for (int k = 0; k < o->nr_delay; k++)
+		if (!strcmp(o->delay[k], me->mountpoint))
+			return k;
+	return -1;
+}
+
+int build_mntns_stub_of(const struct build_mntns_opts *o, const struct bm_ns *ns, int i)
+{
+	const MntEntry *me = ns->m[i];
+
+	if (build_mntns_delayed(o, me) >= 0)
+		return i;
+	for (int j = 0; j < ns->nr; j++) {
+		const MntEntry *d = ns->m[j];
+
+		if (j == i || build_mntns_delayed(o, d) < 0)
+			continue;
+		/* Another mount of the delayed super block, or a bind of it. */
+		if ((me->kind == MNT_KIND__MNT_HOST_BIND && d->kind == MNT_KIND__MNT_HOST_BIND && me->dev == d->dev) ||
+		    (me->kind == MNT_KIND__MNT_TREE_BIND && me->bind_of == d->mnt_id))
+			return j;
+	}
+	return -1;
+}
+
+/* A new FUSE super block for the stub of delayed mount me: its
+ * /dev/fuse fd goes to *fuse. Nothing here waits for the server: the
+ * kernel queues FUSE_INIT, and no lookup reaches the stub in this stage. */
+static int bm_stub_mount(const MntEntry *me, int *fuse, struct err *e)
+{
+	_cleanup_close_ int fs = -1;
+	char opt[32];
+	int mfd;
+
+	if ((*fuse = open("/dev/fuse", O_RDWR | O_CLOEXEC)) < 0)
+		return err_errno(e, "mount %u at '%s': open '/dev/fuse' for its stub (is the fuse module loaded?)",
+				 me->mnt_id, me->mountpoint);
+	if ((fs = syscall(SYS_fsopen, "fuse", FSOPEN_CLOEXEC)) < 0)
+		return err_errno(e, "mount %u at '%s': open a new fuse for its stub (fsopen)", me->mnt_id, me->mountpoint);
+	snprintf(opt, sizeof(opt), "%d", *fuse);
+	if (syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "source", "amber-stub", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "subtype", "amber-stub", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "fd", opt, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "rootmode", "40755", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "user_id", "0", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_STRING, "group_id", "0", 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_SET_FLAG, "allow_other", NULL, 0) < 0 ||
+	    syscall(SYS_fsconfig, fs, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+		return err_errno(e, "mount %u at '%s': make its stub (a fuse file system)", me->mnt_id, me->mountpoint);
+	if ((mfd = syscall(SYS_fsmount, fs, FSMOUNT_CLOEXEC, 0)) < 0)
+		return err_errno(e, "mount %u at '%s': mount its stub (fsmount)", me->mnt_id, me->mountpoint);
+	return mfd;
+}
+
+/* Stubs for the delayed mounts, and their binds as binds of the stub. */
+static int bm_stubs(struct bm_build *b, struct err *e)
+{
+	const struct bm_ns *ns = b->ns;
+
+	for (int i = 0; i < ns->nr; i++) {
+		const MntEntry *me = ns->m[i];
+		int p;
+
+		if (build_mntns_delayed(b->o, me) < 0)
+			continue;
+		if (i == 0)
+			return err_input(e, "--delay-mount mnt[%s]: mount %u is the root of mount namespace %u, which "
+					 "cannot wait for its file system", me->mountpoint, me->mnt_id, ns->id);
+		if (b->stubs->nr == BM_MAX_EXTERNAL)
+			return err_input(e, "--delay-mount: at most %d delayed mounts", BM_MAX_EXTERNAL);
+		if ((b->fd[i] = bm_stub_mount(me, &b->stubs->fd[b->stubs->nr], e)) < 0)
+			return b->fd[i];
+		b->stubs->mnt_id[b->stubs->nr++] = me->mnt_id;
+		pr_info("mount %u at '%s' (%s from '%s'): a stub until 'amber mount-delayed' mounts it", me->mnt_id,
+			me->mountpoint, me->fstype, me->source ? me->source : "");
+		/* A mount on a stub would need a lookup on it now. */
+		for (int j = 0; j < ns->nr; j++)
+			if ((p = bm_index(ns, ns->m[j]->parent_id)) >= 0 && j != p && build_mntns_stub_of(b->o, ns, p) >= 0)
+				return err_input(e, "mount %u at '%s' lies on delayed mount %u at '%s': a mount on a "
+						 "delayed mount is not made on its stub; do not delay '%s'", ns->m[j]->mnt_id,
+						 ns->m[j]->mountpoint, ns->m[p]->mnt_id, ns->m[p]->mountpoint, me->mountpoint);
+	}
+	for (int i = 0; i < ns->nr; i++) {
+		const MntEntry *me = ns->m[i];
+		int d = build_mntns_stub_of(b->o, ns, i);
+
+		if (d < 0 || d == i)
+			continue;
+		/* Only the stub's root can be bound without asking it. */
+		if (strcmp(me->root, ns->m[d]->root))
+			return err_input(e, "mount %u at '%s' shows '%s' of delayed mount %u at '%s': only binds of the "
+					 "whole delayed mount go on its stub", me->mnt_id, me->mountpoint, me->root,
+					 ns->m[d]->mnt_id, ns->m[d]->mountpoint);
+		b->fd[i] = syscall(SYS_open_tree, b->fd[d], "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_EMPTY_PATH);
+		if (b->fd[i] < 0)
+			return err_errno(e, "mount %u at '%s': bind the stub of delayed mount %u", me->mnt_id,
+					 me->mountpoint, ns->m[d]->mnt_id);
+	}
+	return 0;
+}
+
 /* Makes every mount, detached. */
 static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct err *e)
 {
@@ -331,11 +442,13 @@ static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct 
 							   b->root, b->ns->id)
 					       : err_errno(e, "bind --root '%s' as the root of mount namespace %u", b->root, b->ns->id);
 	}
-	if ((ret = bm_host_binds(b, e)) < 0)
+	if ((ret = bm_host_binds(b, e)) < 0 || (ret = bm_stubs(b, e)) < 0)
 		return ret;
 	for (int i = b->root ? 1 : 0; i < b->ns->nr; i++) {
 		const MntEntry *me = b->ns->m[i];
 
+		if (build_mntns_stub_of(o, b->ns, i) >= 0)
+			continue;
 		if (me->kind == MNT_KIND__MNT_TMPFS || me->kind == MNT_KIND__MNT_FRESH)
 			ret = bm_new_sb(b, i, e);
 		else if (me->kind == MNT_KIND__MNT_EXTERNAL)
@@ -353,7 +466,7 @@ static int bm_make(struct bm_build *b, const struct build_mntns_opts *o, struct 
 		int src = me->kind == MNT_KIND__MNT_TREE_BIND ? bm_index(b->ns, me->bind_of) : i;
 		const char *rel = src >= 0 ? mountinfo_relpath(b->ns->m[src]->root, me->root) : NULL;
 
-		if (me->kind != MNT_KIND__MNT_TREE_BIND)
+		if (me->kind != MNT_KIND__MNT_TREE_BIND || build_mntns_stub_of(o, b->ns, i) >= 0)
 			continue;
 		if (!rel || src == i || b->fd[src] < 0)
 			return err_input(e, "mount %u at '%s' is a bind of mount %u, which does not hold '%s'", me->mnt_id,
@@ -541,16 +654,18 @@ static int bm_propagation(struct bm_build *b, struct err *e)
 }
 
 int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct bm_ns *ns, int hidden_sock,
-		      uint64_t *made, int *nr_made, struct err *e)
+		      uint64_t *made, int *nr_made, struct bm_stubs *stubs, struct err *e)
 {
-	struct bm_build b = { ns, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd, o->root, NULL, 0 };
+	struct bm_build b = { ns, o, stubs, calloc(ns->nr ? ns->nr : 1, sizeof(int)), dirfd, o->root, NULL, 0 };
+	_cleanup_free_ int *visible = calloc(ns->nr ? ns->nr : 1, sizeof(int));
 	struct bm_hidden h = { NULL, 0 };
 	struct timespec t0, t1;
 	int ret;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	if (!b.fd)
+	if (!b.fd || !visible)
 		return err_errnum(e, ENOMEM, "%d mounts", ns->nr);
+	stubs->nr = 0;
 	for (int i = 0; i < ns->nr; i++)
 		b.fd[i] = -1;
 	if (!ns->nr)
@@ -566,7 +681,11 @@ int build_mntns_build(int dirfd, const struct build_mntns_opts *o, const struct 
 		return ret;
 	/* Before anything is mounted on them, the tree's mounts show every
 	 * directory: those of open files are taken now (hidden.c). */
-	if ((ret = build_mntns_hidden_open(dirfd, ns, b.fd, &h, e)) < 0 || (ret = bm_attach(&b, e)) < 0 ||
+	/* A stub answers nothing until amber-mountd serves it: no lookup
+	 * may reach one here (hidden.c skips a mount whose fd is -1). */
+	for (int i = 0; i < ns->nr; i++)
+		visible[i] = build_mntns_stub_of(o, ns, i) >= 0 ? -1 : b.fd[i];
+	if ((ret = build_mntns_hidden_open(dirfd, ns, visible, &h, e)) < 0 || (ret = bm_attach(&b, e)) < 0 ||
 	    (ret = bm_propagation(&b, e)) < 0)
 		return ret;
 	/* The new root takes the place of the old one, which goes with all

@@ -16,7 +16,11 @@
  *	RUN/ns/mnt.ID, so the namespace outlives the child and the fd:
  *	restore-files and restore-tasks enter it from there, and so
  *	can a person (nsenter --mount=RUN/ns/mnt.ID). The driver unmounts the
- *	pins when the restore ends, whether it worked or not. A dump without
+ *	pins when the restore ends, whether it worked or not. A mount named by
+ *	--delay-mount gets a stub instead (a new FUSE super block, nothing
+ *	asked of it here), and so does each other mount of its super block or
+ *	bind of it (binds of its whole root only); the /dev/fuse fd of each
+ *	stub goes to amber-mountd through the driver (`stubs`). A dump without
  *	mntns.img (a tree in the dumper's own namespace) needs nothing: the
  *	stage writes an empty plan.
  *
@@ -29,11 +33,13 @@
  *	namespace is bound from PATH instead (a container's root file system
  *	moved or copied since the dump). --allow-changed-files: an overlay
  *	whose upper layer changed since the dump is mounted anyway, with a
- *	warning.
+ *	warning. --delay-mount MOUNTPOINT (repeatable): a stub goes there
+ *	until amber-mountd mounts the real file system.
  *
  * Outputs	stdout: state stream: one `mntns` record (MntnsPlanEntry: id,
  *	pin path, pids, the devices of the tmpfs mounts it filled from the
- *	images) per namespace, then the end.
+ *	images, the delayed mounts it stubbed with their binds) per
+ *	namespace, then the end.
  *
  * Named fds	`hidden` (optional): a unix SOCK_SEQPACKET socket; for each
  *	open file (files.img) that lies under an overmount, an O_PATH fd of
@@ -42,13 +48,16 @@
  *	(fs-PID.img, by their mount ids) under one, an O_PATH fd of it named
  *	FDPASS_ID_CWD or FDPASS_ID_ROOT | pid; then the end marker.
  *	restore-files opens the file relative to it, and hands a cwd or root
- *	on to restore-tasks.
+ *	on to restore-tasks. `stubs` (optional, needed with --delay-mount):
+ *	a unix socket; the /dev/fuse fd of each stub, named by the delayed
+ *	mount's id (ipc/fdpass.h), then the end marker.
  *
  * Exit status	0 ok; 2 usage (no --run-dir to pin in); 3 a mount that
  *	cannot be made (an external one without its path, a host device not
  *	mounted any more, an overlay whose layer directory is missing or whose
  *	upper layer changed; the last stderr line names the mount id and
- *	mountpoint); 4 a mount call failed.
+ *	mountpoint; a mount of a network file system not mounted here names
+ *	--delay-mount); 4 a mount call failed.
  *
  * Side effects	pins RUN/ns/mnt.ID (bind mounts in the caller's mount
  *	namespace), removed again if the stage fails; nothing else is
@@ -103,6 +112,15 @@ struct bm_child_arg {
 	const struct bm_ns *ns;
 };
 
+/* Sends the stub fds of a namespace on the stubs socket, named by mount id. */
+static int bm_send_stubs(int sock, const int *fds, const uint32_t *ids, int n, struct err *e)
+{
+	if (n && sock < 0)
+		return err_set(e, EXIT_USAGE, "--delay-mount needs the 'stubs' fd, where the stubs' /dev/fuse fds go "
+			       "to amber-mountd");
+	return n ? fdpass_send(sock, fds, ids, n, e) : 0;
+}
+
 /* In a child: builds namespace ns (unsharing it) and sends it back as an
  * fd, which keeps it alive once the child is gone. Its /proc/self/ns/mnt
  * is reached through our /proc, opened before: the new root may have no
@@ -112,13 +130,19 @@ static int bm_child(void *arg, struct nschild_reply *reply, struct err *e)
 	const struct bm_child_arg *a = arg;
 	_cleanup_close_ int proc = open("/proc", O_PATH | O_DIRECTORY | O_CLOEXEC), fd = -1;
 	_cleanup_free_ uint64_t *made = calloc(a->ns->nr + 1, sizeof(*made));
+	struct bm_stubs stubs = { .nr = 0 };
 	int ret, nr_made = 0;
 
 	if (proc < 0)
 		return err_errno(e, "open '/proc'");
 	if (!made)
 		return err_errnum(e, ENOMEM, "%d mounts", a->ns->nr);
-	if ((ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), made, &nr_made, e)) < 0)
+	ret = build_mntns_build(a->ctx->dir_fd, a->o, a->ns, stage_fd(a->ctx, FD_NAME_HIDDEN), made, &nr_made, &stubs, e);
+	if (ret >= 0)
+		ret = bm_send_stubs(stage_fd(a->ctx, FD_NAME_STUBS), stubs.fd, stubs.mnt_id, stubs.nr, e);
+	for (int i = 0; i < stubs.nr; i++)
+		close(stubs.fd[i]);
+	if (ret < 0)
 		return ret;
 	if ((fd = openat(proc, "thread-self/ns/mnt", O_RDONLY | O_CLOEXEC)) < 0)
 		return err_errno(e, "open the new mount namespace %u ('/proc/thread-self/ns/mnt')", a->ns->id);
@@ -187,13 +211,30 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 	if ((ret = stream_out_open(&out, 1, "build-mntns", e)) < 0)
 		return ret;
 	ret = build_mntns_read(ctx->dir_fd, &in, e);
+	if (ret >= 0 && !in.present && o->nr_delay) {
+		build_mntns_input_free(&in);
+		return err_input(e, "--delay-mount mnt[%s]: the tree has no mount namespace of its own, so no mount of "
+				 "it was dumped; a mount of the restorer's namespace is not amber's to delay", o->delay[0]);
+	}
 	if (ret >= 0 && !in.present) {
 		if (stage_fd(ctx, FD_NAME_HIDDEN) >= 0 && (ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e)) < 0)
+			return ret;
+		if (stage_fd(ctx, FD_NAME_STUBS) >= 0 && (ret = fdpass_send_end(stage_fd(ctx, FD_NAME_STUBS), e)) < 0)
 			return ret;
 		return stream_out_end(&out, e);
 	}
 	if (ret >= 0 && !ctx->run_dir)
 		ret = err_set(e, EXIT_USAGE, "the dump has mount namespaces: give --run-dir, where they are pinned");
+	for (int k = 0; ret >= 0 && k < o->nr_delay; k++) {
+		bool found = false;
+
+		for (int i = 0; i < in.nr; i++)
+			for (int j = 0; j < in.ns[i].nr; j++)
+				found |= !strcmp(in.ns[i].m[j]->mountpoint, o->delay[k]);
+		if (!found)
+			ret = err_input(e, "--delay-mount mnt[%s]: no mount of the tree's namespaces is at '%s' (amber show "
+					"DIR lists them)", o->delay[k], o->delay[k]);
+	}
 	if (ret < 0) {
 		build_mntns_input_free(&in);
 		return ret;
@@ -209,6 +250,32 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 			ret = err_errno(e, "make '%s'", dir);
 		if (ret >= 0 && (ret = bm_build_and_pin(ctx, o, &in.ns[i], pin, &pe, e)) >= 0)
 			built++;
+		_cleanup_free_ DelayedMnt *dm = calloc(in.ns[i].nr + 1, sizeof(*dm));
+		_cleanup_free_ DelayedMnt **dmp = calloc(in.ns[i].nr + 1, sizeof(*dmp));
+		_cleanup_free_ char **binds = calloc(in.ns[i].nr + 1, sizeof(*binds));
+		int nb = 0;
+
+		if (!dm || !dmp || !binds)
+			ret = err_errnum(e, ENOMEM, "%d mounts", in.ns[i].nr);
+		for (int k = 0; ret >= 0 && k < in.ns[i].nr; k++) {
+			const MntEntry *me = in.ns[i].m[k];
+			DelayedMnt *d = &dm[pe.n_stubs];
+
+			if (build_mntns_delayed(o, me) < 0)
+				continue;
+			delayed_mnt__init(d);
+			d->mnt_id = me->mnt_id;
+			d->mountpoint = me->mountpoint;
+			d->fstype = me->fstype;
+			d->source = me->source;
+			d->options = me->super_options;
+			d->binds = binds + nb;
+			for (int j = 0; j < in.ns[i].nr; j++)
+				if (j != k && build_mntns_stub_of(o, &in.ns[i], j) == k)
+					binds[nb++] = in.ns[i].m[j]->mountpoint, d->n_binds++;
+			dmp[pe.n_stubs++] = d;
+		}
+		pe.stubs = dmp;
 		if (ret >= 0) {
 			pe.id = in.nse[i]->id;
 			pe.pin = pin;
@@ -223,6 +290,8 @@ static int build_mntns_run(const struct stage_ctx *ctx, void *opts, struct err *
 	build_mntns_input_free(&in);
 	if (ret >= 0 && stage_fd(ctx, FD_NAME_HIDDEN) >= 0)
 		ret = fdpass_send_end(stage_fd(ctx, FD_NAME_HIDDEN), e);
+	if (ret >= 0 && stage_fd(ctx, FD_NAME_STUBS) >= 0)
+		ret = fdpass_send_end(stage_fd(ctx, FD_NAME_STUBS), e);
 	if (ret < 0) {
 		bm_unpin(ctx->run_dir, built);
 		return ret;
@@ -245,6 +314,12 @@ static int build_mntns_parse_option(void *opts, int opt, const char *arg, struct
 		o->allow_changed = true;
 		return 0;
 	}
+	if (opt == 'M') {
+		if (o->nr_delay == BM_MAX_EXTERNAL)
+			return err_set(e, EXIT_USAGE, "--delay-mount '%s': at most %d delayed mounts", arg, BM_MAX_EXTERNAL);
+		o->delay[o->nr_delay++] = strdup(arg);
+		return 0;
+	}
 	if (opt != 'X')
 		return err_set(e, EXIT_USAGE, "unknown option");
 	if (strncmp(arg, "mnt[", 4))
@@ -263,6 +338,7 @@ static const struct option build_mntns_options[] = {
 	{ "external", required_argument, NULL, 'X' },
 	{ "root", required_argument, NULL, 'R' },
 	{ "allow-changed-files", no_argument, NULL, 'A' },
+	{ "delay-mount", required_argument, NULL, 'M' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -272,10 +348,11 @@ static const struct stage_desc build_mntns_desc = {
 	.summary = "Make the dump's mount namespaces (mntns.img) and pin them in RUN/ns/mnt.ID.",
 	.usage = "      --external mnt[NAME]:PATH  bind external mount NAME from PATH (repeatable)\n"
 		 "      --root PATH                bind each namespace's root mount from PATH\n"
-		 "      --allow-changed-files      mount an overlay whose upper layer changed since the dump",
+		 "      --allow-changed-files      mount an overlay whose upper layer changed since the dump\n"
+		 "      --delay-mount MOUNTPOINT   put a stub there (and on its binds), fd 'stubs' (repeatable)",
 	.caps = { CAP_SYS_ADMIN, CAP_SYS_CHROOT, CAP_CHOWN, CAP_FOWNER, CAP_DAC_OVERRIDE, CAP_MKNOD, CAP_DAC_READ_SEARCH },
 	.nr_caps = 7,
-	.optional_fds = { FD_NAME_HIDDEN },
+	.optional_fds = { FD_NAME_HIDDEN, FD_NAME_STUBS },
 	.syscalls = build_mntns_syscalls,
 	.options = build_mntns_options,
 	.parse_option = build_mntns_parse_option,

@@ -31,8 +31,13 @@
  *	recorded, with a digest of the upper layer (lib/union.h); restore
  *	mounts a new overlay on them
  *	with its options, super block options and propagation (shared peer
- *	group, master, unbindable). Any other mount (a block device, FUSE, NFS,
- *	...) is refused, naming its id and mountpoint and the --external fix.
+ *	group, master, unbindable). A network file system (nfs, nfs4, cifs,
+ *	smb3, 9p, ceph, fuse.sshfs, ...) is marked `delayable` with its
+ *	source, type and options, as a host bind even when the host does not
+ *	have it now: restore binds it if the host has it then, or runs the
+ *	tree on a stub with --delay-mount. Any other mount (a block device, a
+ *	FUSE file system, ...) is refused, naming its id and mountpoint and
+ *	the --external fix.
  *
  * Inputs	stdin: state stream with one `task` record (PstreeEntry) per
  *	process (seize's), host_pid used when set; zombies are skipped.
@@ -124,6 +129,19 @@ static bool dm_fresh_type(const char *t)
 	return false;
 }
 
+/* Network file systems (and FUSE ones that reach a remote store): the
+ * restore may run the tree on a stub until they are back. */
+static bool dm_delayable_type(const char *t)
+{
+	static const char *const types[] = { "nfs", "nfs4", "cifs", "smb3", "9p", "ceph", "glusterfs", "afs",
+					     "fuse.sshfs", "fuse.s3fs", "fuse.rclone", "fuse.gcsfuse", "fuse.glusterfs" };
+
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(t, types[i]))
+			return true;
+	return false;
+}
+
 /* Whether some mount of 'host' is of device dev and shows a root that
  * contains 'root', so a bind of it can reach it. */
 static bool dm_host_has(const struct mountinfo_table *host, const struct mountinfo *m)
@@ -159,6 +177,7 @@ static int dm_classify(const struct dump_mounts_opts *o, const struct dm_state *
 {
 	const struct mountinfo *w;
 
+	me->has_delayable = me->delayable = dm_delayable_type(m->fstype);
 	for (int i = 0; i < o->nr_ext; i++)
 		if (!strcmp(o->ext[i].mountpoint, m->mountpoint)) {
 			me->kind = MNT_KIND__MNT_EXTERNAL;
@@ -190,6 +209,13 @@ static int dm_classify(const struct dump_mounts_opts *o, const struct dm_state *
 	}
 	if (!strcmp(m->fstype, "overlay"))
 		return dump_mounts_overlay(m, me, e);
+	/* Not mounted outside the tree now: made from its source at restore
+	 * (restore --delay-mount, then amber mount-delayed), or bound again
+	 * if the host has it by then. */
+	if (me->delayable) {
+		me->kind = MNT_KIND__MNT_HOST_BIND;
+		return 0;
+	}
 	return err_input(e, "mount %d at '%s' (%s from '%s') cannot be made again: amber makes tmpfs, binds of what "
 			 "is mounted outside the tree and new proc/sysfs/devpts/mqueue/cgroup2; name it with "
 			 "--external mnt[%s]:NAME at dump and --external mnt[NAME]:PATH at restore",

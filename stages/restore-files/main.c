@@ -15,6 +15,13 @@
  *	`mntns` record from build-mntns), in that one, by a child that entered
  *	it through its pin and sends back what it opened (mntns.c).
  *
+ *	On the stub of a delayed mount (the `stubs` of a `mntns` record:
+ *	restore --delay-mount) nothing exists yet: first, in that namespace,
+ *	it makes there each file the tree holds open (a regular file with its
+ *	dumped size and mode, a directory, a FIFO), each task's working
+ *	directory and each file it maps (stub.c); a private writable mapping
+ *	or a root on a stub is refused. Then they are opened as any file.
+ *
  *	A pipe is made once (pipe2), given its capacity and refilled with what
  *	pipedata.img says it held; its first read and write descriptions get
  *	its ends, any further one a new description of the same end; an end no

@@ -28,12 +28,13 @@
 #include "lib/cleanup.h"
 #include "lib/grow.h"
 #include "lib/log.h"
+#include "lib/mountinfo.h"
 #include "lib/nschild.h"
 #include "stages/restore-files/reopen.h"
 
 struct reopen_ns {
 	int at;			/* the namespace a pass is working in: an index of ns[], -1 for our own */
-	struct { uint32_t id; int fd; char *pin; uint32_t *pids; size_t nr; } *ns;
+	struct { uint32_t id; int fd; char *pin; uint32_t *pids; size_t nr; char **stubs; int nr_stubs; } *ns;
 	int nr;
 };
 
@@ -60,7 +61,49 @@ int reopen_ns_add(struct reopen_ns **nsp, const MntnsPlanEntry *m, struct err *e
 		return err_errnum(e, ENOMEM, "mount namespace %u", m->id);
 	if (m->n_pids)	/* a namespace no task is in has no pids array at all */
 		memcpy(ns->ns[ns->nr - 1].pids, m->pids, m->n_pids * sizeof(uint32_t));
+	ns->ns[ns->nr - 1].stubs = NULL;
+	ns->ns[ns->nr - 1].nr_stubs = 0;
+	/* The delayed mounts' stubs, and their binds: restore-files makes on
+	 * them what the tree holds (stub.c). */
+	for (size_t i = 0; i < m->n_stubs; i++)
+		for (size_t b = 0; b <= m->stubs[i]->n_binds; b++) {
+			const char *mp = b ? m->stubs[i]->binds[b - 1] : m->stubs[i]->mountpoint;
+
+			if (grow_one(&ns->ns[ns->nr - 1].stubs, ns->ns[ns->nr - 1].nr_stubs) < 0 ||
+			    !(ns->ns[ns->nr - 1].stubs[ns->ns[ns->nr - 1].nr_stubs++] = strdup(mp)))
+				return err_errnum(e, ENOMEM, "mount namespace %u", m->id);
+		}
 	return 0;
+}
+
+const char *reopen_ns_stub(const struct reopen *r, const char *path)
+{
+	const struct reopen_ns *ns = r->ns;
+
+	if (!ns || ns->at < 0 || !path)
+		return NULL;
+	for (int i = 0; i < ns->ns[ns->at].nr_stubs; i++)
+		if (mountinfo_relpath(ns->ns[ns->at].stubs[i], path))
+			return ns->ns[ns->at].stubs[i];
+	return NULL;
+}
+
+bool reopen_ns_has_stubs(const struct reopen *r)
+{
+	for (int i = 0; r->ns && i < r->ns->nr; i++)
+		if (r->ns->ns[i].nr_stubs)
+			return true;
+	return false;
+}
+
+void reopen_ns_pids(const struct reopen *r, const uint32_t **pids, size_t *nr)
+{
+	*pids = NULL;
+	*nr = 0;
+	if (r->ns && r->ns->at >= 0) {
+		*pids = r->ns->ns[r->ns->at].pids;
+		*nr = r->ns->ns[r->ns->at].nr;
+	}
 }
 
 int reopen_ns_open(struct reopen_ns *ns, struct err *e)
@@ -389,6 +432,9 @@ void reopen_ns_free(struct reopen_ns *ns)
 	if (!ns)
 		return;
 	for (int i = 0; i < ns->nr; i++) {
+		for (int k = 0; k < ns->ns[i].nr_stubs; k++)
+			free(ns->ns[i].stubs[k]);
+		free(ns->ns[i].stubs);
 		if (ns->ns[i].fd >= 0)
 			close(ns->ns[i].fd);
 		free(ns->ns[i].pids);

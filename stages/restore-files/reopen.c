@@ -691,6 +691,9 @@ int reopen_open_all(struct reopen *r, struct err *e)
 		return ret;
 	if ((ret = reopen_load_pipes(r, e)) < 0)
 		return ret;
+	if (reopen_ns_has_stubs(r) && (ret = reopen_ns_each(r, reopen_stubs_make, reopen_wanted,
+							    "make the tree's files on the stubs of delayed mounts", e)) < 0)
+		return ret;
 	if ((ret = reopen_ns_each(r, reopen_open_bound, reopen_bound_here, "make the listening sockets again", e)) < 0 ||
 	    (ret = reopen_ns_each(r, reopen_open_rest, reopen_wanted, "open the files", e)) < 0)
 		return ret;

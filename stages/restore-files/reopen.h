@@ -104,6 +104,16 @@ int reopen_ns_open(struct reopen_ns *ns, struct err *e);
 int reopen_ns_each(struct reopen *r, int (*pass)(struct reopen *r, struct err *e), bool (*concerns)(const struct reopen_file *f),
 		   const char *what, struct err *e);
 bool reopen_ns_here(const struct reopen *r, pid_t pid);
+/* The stub (a delayed mount's mountpoint, or a bind's) of the namespace a
+ * pass works in that path lies on, or NULL; whether any namespace has
+ * one; the pids of the namespace a pass works in. */
+const char *reopen_ns_stub(const struct reopen *r, const char *path);
+bool reopen_ns_has_stubs(const struct reopen *r);
+void reopen_ns_pids(const struct reopen *r, const uint32_t **pids, size_t *nr);
+/* stub.c: makes on the stubs of delayed mounts what the tree holds open
+ * there (files with their size and mode, directories, FIFOs), its
+ * working directories and the files it maps, before anything is opened. */
+int reopen_stubs_make(struct reopen *r, struct err *e);
 void reopen_ns_free(struct reopen_ns *ns);
 
 /* hidden.c: takes build-mntns' directory fds of files under overmounts

@@ -17,6 +17,8 @@ const int restore_files_syscalls[] = {
 	 * socket files (reopen.c, memfd.c, sockets.c) */
 	SYS_ftruncate, SYS_fallocate, SYS_fchown, SYS_fchownat, SYS_fchmod, SYS_chmod, SYS_linkat, SYS_unlinkat,
 	SYS_mknodat,
+	/* directories on the stubs of delayed mounts (stub.c) */
+	SYS_mkdir, SYS_mkdirat,
 	SYS_memfd_create, SYS_pipe2,
 	/* anonymous-inode files (anon.c) */
 	SYS_eventfd2, SYS_signalfd4, SYS_timerfd_create, SYS_timerfd_settime, SYS_timerfd_gettime, SYS_epoll_create1,

@@ -104,6 +104,7 @@ struct rt_task {
 	bool has_mntns;		/* in a mount namespace build-mntns made: */
 	int mntns_fd;		/* its pin, opened by the stage, entered by the task */
 	uint32_t mntns_id;
+	const MntnsPlanEntry *mntns;	/* its plan (the stubs of delayed mounts), or NULL */
 	int cwd_src, root_src;	/* the stage's O_PATH fds of a cwd / root under an
 				 * overmount (restore-files' fs_plan), or -1 */
 	int uts_fd, ipc_fd, net_fd;	/* the stage's fds of the UTS / IPC / network namespace the task

@@ -116,6 +116,7 @@ static int rt_open_pins(struct rt_plan *p, struct err *e)
 					p->tasks[i].has_mntns = true;
 					p->tasks[i].mntns_fd = fd;
 					p->tasks[i].mntns_id = m->id;
+					p->tasks[i].mntns = m;
 				}
 	}
 	return 0;

@@ -21,6 +21,7 @@
 #include "lib/exitcodes.h"
 #include "lib/cleanup.h"
 #include "lib/log.h"
+#include "lib/mountinfo.h"
 #include "lib/pagecopy.h"
 #include "stages/restore-tasks/batch.h"
 #include "lib/proc.h"
@@ -157,6 +158,22 @@ static int rt_move_vdso(struct rsys *r, struct rt_task *t, struct err *e)
 	return ret;
 }
 
+/* Whether path lies on the stub of a delayed mount of t's namespace:
+ * restore-files made it there, with a new inode. */
+static bool rt_on_stub(const struct rt_task *t, const char *path)
+{
+	for (size_t i = 0; t->mntns && i < t->mntns->n_stubs; i++) {
+		const DelayedMnt *d = t->mntns->stubs[i];
+
+		if (mountinfo_relpath(d->mountpoint, path))
+			return true;
+		for (size_t b = 0; b < d->n_binds; b++)
+			if (mountinfo_relpath(d->binds[b], path))
+				return true;
+	}
+	return false;
+}
+
 /* Refuses a mapped file that is not the one the process had. */
 static int rt_check_file(const struct rt_task *t, const VmaEntry *v, struct err *e)
 {
@@ -171,7 +188,8 @@ static int rt_check_file(const struct rt_task *t, const VmaEntry *v, struct err 
 				 (unsigned long long)v->start, strerror(errno));
 	/* On a tmpfs build-mntns made again from the images the inode numbers
 	 * are new: only the size can be compared there. */
-	if (v->has_ino && st.st_ino != v->ino && !(t->has_mntns && statfs(in_ns, &sf) == 0 && sf.f_type == TMPFS_MAGIC))
+	if (v->has_ino && st.st_ino != v->ino && !(t->has_mntns && statfs(in_ns, &sf) == 0 && sf.f_type == TMPFS_MAGIC) &&
+	    !rt_on_stub(t, v->path))
 		return err_input(e, "pid %u maps '%s' at %#llx: it was inode %llu at dump and is inode %llu now (the file was replaced)",
 				 t->pe->pid, v->path, (unsigned long long)v->start, (unsigned long long)v->ino,
 				 (unsigned long long)st.st_ino);
