@@ -106,6 +106,8 @@ struct df {
 		char *path;		/* a link remap's */
 	} *remapped;
 	int nr_remapped;
+	struct { uint64_t dev, ino; } *mapped;	/* deleted files mapped, each with a 'mapped' record (maps.c) */
+	int nr_mapped;
 	struct { uint64_t ns; int fd; } *nsroots;	/* roots of mount namespaces of chrooted tasks (nspath.c) */
 	int nr_nsroots;
 	/* The last task whose mount namespace was asked for, and the answer:
@@ -197,7 +199,8 @@ struct df_isk {
  * record; what the record points to lives here until it is written. */
 struct df_desc {
 	pid_t pid;			/* a descriptor that holds it (this stage's own for one in flight) */
-	int fd;
+	int fd;				/* -1: a mapping (src) */
+	const char *src;		/* how to reach the file, NULL: /proc/PID/fd/FD */
 	const char *link;		/* what /proc/PID/fd/FD points to */
 	const struct stat *st;		/* the open file */
 	const struct proc_fdinfo *fi;
@@ -289,6 +292,12 @@ bool df_is_deleted(const char *link);
  * reports them. pid is where /proc shows the process; id names its images
  * (they differ when the tree has a pid namespace of its own). */
 int df_task(struct df *c, pid_t pid, pid_t id, struct err *e);
+
+/* maps.c: gives each deleted regular file that pid (image pid id) maps,
+ * or runs as its executable, a files.img description no descriptor holds
+ * ('mapped'), linked back or saved like an unlinked open file, once per
+ * inode for the tree. */
+int df_maps(struct df *c, pid_t pid, pid_t id, struct err *e);
 
 /* external.c */
 

@@ -18,6 +18,9 @@
  *	unlinked while open (a link remap next to where they lived when the kernel
  *	allows, else their data runs in ghost-ID.img, with mode and owner, up
  *	to --ghost-limit bytes of data, holes left out; see remaps.img);
+ *	deleted regular files a process maps or runs as its executable, each
+ *	a files.img description no descriptor holds (mapped, mapped_by),
+ *	linked back or saved the same way, once per inode (maps.c);
  *	FIFOs removed while open (files.img deleted, with their owner; what
  *	they hold in pipedata.img; a removed directory, as an fd or a cwd, is
  *	refused by name); memfds (memfd.c: name, size, seals, mode, owner and

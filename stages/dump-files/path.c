@@ -143,18 +143,17 @@ static int df_ghost_write_runs(struct image *img, GhostFileEntry *head, int rfd,
 
 /* Saves a file's data in the images (a ghost file), up to --ghost-limit
  * bytes of it: only its data runs, so a sparse file keeps its holes. */
-static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
-		    struct err *e)
+static int df_ghost(struct df *c, pid_t pid, int fd, const char *path, const char *orig, const struct stat *st,
+		    uint32_t id, struct err *e)
 {
 	RemapEntry rm = REMAP_ENTRY__INIT;
 	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
-	char path[64], gname[64];
+	char gname[64];
 	_cleanup_close_ int rfd = -1;
 	struct image img;
 	uint64_t bytes;
 	int ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	rm.file_id = id;
 	rfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (rfd < 0)
@@ -198,13 +197,14 @@ static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const str
 /* A file unlinked while open: link it back under a hidden name next to
  * where it lived (a link remap), which the kernel allows only for files
  * made with O_TMPFILE; otherwise save its contents (a ghost file), up to
- * --ghost-limit bytes. */
-static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st,
+ * --ghost-limit bytes. The file is reached through path (the /proc link of
+ * pid's fd, or of a mapping of it). */
+static int df_remap(struct df *c, pid_t pid, int fd, const char *path, const char *orig, const struct stat *st,
 		    uint32_t id, struct err *e)
 {
 	const struct df_remapped *prev = df_remapped_of(c, st);
 	RemapEntry rm = REMAP_ENTRY__INIT;
-	char path[64], link[PATH_MAX + 64], dir[PATH_MAX], here[PATH_MAX + 128];
+	char link[PATH_MAX + 64], dir[PATH_MAX], here[PATH_MAX + 128];
 	const char *slash = strrchr(orig, '/');
 
 	if (prev) {
@@ -223,7 +223,6 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 		}
 		return df_write_remap(c, &rm, e);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
 	snprintf(link, sizeof(link), "%s/" REMAP_PREFIX "%llu.%d", dir, (unsigned long long)st->st_ino, getpid());
 	/* In another mount namespace the link goes beside the file there. */
@@ -248,7 +247,7 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 		return df_write_remap(c, &rm, e);
 	}
 	pr_debug("pid %d fd %d: cannot link '%s' back (%m): saving it as a ghost file", pid, fd, orig);
-	return df_ghost(c, pid, fd, orig, st, id, e);
+	return df_ghost(c, pid, fd, path, orig, st, id, e);
 }
 
 bool df_regular_match(const char *link, const struct stat *st)
@@ -264,6 +263,13 @@ bool df_regular_match(const char *link, const struct stat *st)
  * that. */
 int df_regular_describe(struct df *c, struct df_desc *d, struct err *e)
 {
+	char src[64];
+	const char *path = d->src;
+
+	if (!path) {
+		snprintf(src, sizeof(src), "/proc/%d/fd/%d", d->pid, d->fd);
+		path = src;
+	}
 	if (df_is_deleted(d->link)) {
 		size_t n = strlen(d->link) - strlen(DF_DELETED);
 
@@ -273,11 +279,11 @@ int df_regular_describe(struct df *c, struct df_desc *d, struct err *e)
 		d->path[n] = 0;
 		d->re.path = d->path;
 		d->re.has_remapped = d->re.remapped = true;
-		return df_remap(c, d->pid, d->fd, d->path, d->st, d->re.id, e);
+		return df_remap(c, d->pid, d->fd, path, d->path, d->st, d->re.id, e);
 	}
 	if (df_path_replaced(c, d->pid, d->link, d->st, d->fi->mnt_id)) {
 		d->re.has_remapped = d->re.remapped = true;
-		return df_remap(c, d->pid, d->fd, d->link, d->st, d->re.id, e);
+		return df_remap(c, d->pid, d->fd, path, d->link, d->st, d->re.id, e);
 	}
 	return 0;
 }

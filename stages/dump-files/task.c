@@ -179,7 +179,7 @@ int df_task(struct df *c, pid_t pid, pid_t id, struct err *e)
 		image_close(&fdinfo);
 	else if (image_close_write(&fdinfo, e) < 0)
 		ret = -EIO;
-	if (ret < 0)
+	if (ret < 0 || (ret = df_maps(c, pid, id, e)) < 0)
 		return ret;
 	c->nr_tasks++;
 	c->nr_fds += nr;

@@ -75,7 +75,11 @@
  *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image: its size (ftruncate), its data runs written with the
- *	holes between them left out, its owner, then its mode. A FIFO removed
+ *	holes between them left out, its owner, then its mode. Either is
+ *	then linked under its dumped name if that is free, opened by it and
+ *	unlinked, so /proc/PID/fd and maps show "PATH (deleted)" as at dump.
+ *	A description with 'mapped' (a deleted file a task maps, held by no
+ *	descriptor) is opened the same way and sent on. A FIFO removed
  *	while open is made again under a hidden name (.amber-fifo.INO.PID)
  *	that is removed at once, and given its owner and mode.
  *

@@ -459,6 +459,32 @@ static int reopen_ghost_fill(int tmp, const GhostFileEntry *g, const char *name,
 	return 0;
 }
 
+/* A new description of fd's file (flags) opened by path, where the file
+ * lived at dump: the file is linked there, opened and unlinked again, so
+ * that the restored process sees the dumped name in /proc/PID/fd and maps
+ * ("PATH (deleted)"), not the name it was remade or linked back under.
+ * -1 when path is taken (another file lives there now) or the link fails:
+ * the caller keeps the description it has. */
+static int reopen_at_name(int fd, const char *path, int flags)
+{
+	char src[64];
+	struct stat a, b;
+	int nfd;
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, src, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0)
+		return -1;
+	nfd = open(path, flags & ~(O_CREAT | O_TRUNC | O_EXCL));
+	/* Only the link made here is removed: it is still fd's inode. */
+	if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		unlinkat(AT_FDCWD, path, 0);
+	if (nfd >= 0 && (fstat(nfd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+		close(nfd);
+		return -1;
+	}
+	return nfd;
+}
+
 /* Makes the inode of a ghost again from its image: an unlinked file
  * (O_TMPFILE) in dir (or /tmp), of the dumped size with the data runs
  * written and nothing in the holes, then the owner and the mode (after the
@@ -508,6 +534,15 @@ static int reopen_ghost_make(int dir_fd, const char *name, const char *dir, cons
 		return err_errno(e, "give the remade unlinked file '%s' (id %u) its owner %u:%u", re->path, re->id, uid, gid);
 	if (fchmod(tmp, mode & 07777) < 0)
 		return err_errno(e, "give the remade unlinked file '%s' (id %u) its mode %#o", re->path, re->id, mode & 07777);
+	{
+		/* Under its dumped name, unlinked, if that name is free. */
+		int named = reopen_at_name(tmp, re->path, O_RDWR | O_CLOEXEC);
+
+		if (named >= 0) {
+			close(tmp);
+			tmp = named;
+		}
+	}
 	*out = TAKE_FD(tmp);
 	return 0;
 }
@@ -599,6 +634,15 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 				 open_path, re->id, f->pid, f->tfd, flags);
 	if (fstat(fd, &st) < 0)
 		return err_errno(e, "fstat file '%s' (id %u)", re->path, re->id);
+	if (rp) {
+		/* A link remap: opened again by the dumped name, if it is free. */
+		int named = reopen_at_name(fd, re->path, flags);
+
+		if (named >= 0) {
+			close(fd);
+			fd = named;
+		}
+	}
 	if (re->has_mode && (st.st_mode & S_IFMT) != (re->mode & S_IFMT))
 		return reopen_changed_type(re, st.st_mode, e);
 	if (re->has_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != re->size) {

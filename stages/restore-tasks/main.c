@@ -5,7 +5,9 @@
  *	sent for a descriptor of the same inode (files.img says which file id
  *	had which inode), so descriptor and mapping stay one inode, or else one
  *	it makes from memfd-INO.img and pages-memfd-INO.img (name, size,
- *	contents, mode, owner, seals).
+ *	contents, mode, owner, seals). A mapping of a deleted regular file
+ *	(VmaEntry deleted) and a deleted executable come from the description
+ *	restore-files made of that file ('mapped', same device and inode).
  *
  *	Namespaces. Before any task exists it makes the tree's own UTS, IPC and
  *	network namespaces again from utsns.img, ipcns.img and netns.img (ns.c:

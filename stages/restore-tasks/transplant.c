@@ -366,12 +366,16 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 			continue;
 		}
 		if ((mf = rt_memfd_of(t->memfds, v))) {
-			/* The stage's memfd, opened through its fd: the same inode. */
+			/* The stage's memfd, opened through its fd: the same inode. A
+			 * deleted file (mf->deleted) is opened for writing only for
+			 * a shared mapping: it may be an executable that is running. */
+			int fl = mf->deleted && v->kind != VMA_KIND__VMA_FILE_SHARED ? O_RDONLY : O_RDWR;
+
 			for (k = 0; k < nf; k++)
-				if (files[k].memfd == mf)
+				if (files[k].memfd == mf && files[k].flags == fl)
 					break;
 			if (k == nf) {
-				files[nf] = (struct rt_vma_file){ NULL, O_RDWR, -1, NULL, mf, { 0 } };
+				files[nf] = (struct rt_vma_file){ NULL, fl, -1, NULL, mf, { 0 } };
 				snprintf(files[nf].buf, sizeof(files[nf].buf), "/proc/%d/fd/%d", getpid(), mf->fd);
 				files[nf].path = files[nf].buf;
 				nf++;
@@ -511,6 +515,8 @@ static int rt_set_mm(struct rsys *r, struct rt_task *t, struct err *e)
 		mm->arg_start, mm->arg_end, mm->env_start, mm->env_end, 0, 0, 0,
 	};
 	size_t auxv_bytes = mm->n_auxv * sizeof(uint64_t);
+	const struct rt_memfd *exe;
+	char exe_path[64];
 	long exe_fd;
 	int ret;
 
@@ -518,7 +524,10 @@ static int rt_set_mm(struct rsys *r, struct rt_task *t, struct err *e)
 		return err_input(e, "mm-%u.img has no exe path", t->pe->pid);
 	if (auxv_bytes > 2 * 64 * sizeof(uint64_t))	/* the kernel's saved_auxv size */
 		return err_input(e, "mm-%u.img has %zu auxv words, more than the kernel keeps", t->pe->pid, (size_t)mm->n_auxv);
-	if ((ret = rt_remote_open(r, t, mm->exe_path, O_RDONLY, &exe_fd, e)) < 0)
+	exe = rt_memfd_exe(t->memfds, mm);
+	if (exe)	/* deleted: the file restore-files made again, through the stage's fd */
+		snprintf(exe_path, sizeof(exe_path), "/proc/%d/fd/%d", getpid(), exe->fd);
+	if ((ret = rt_remote_open(r, t, exe ? exe_path : mm->exe_path, O_RDONLY, &exe_fd, e)) < 0)
 		return err_wrap(e, "the executable of pid %u", t->pe->pid);
 	m.exe_fd = exe_fd;
 	m.auxv = RT_SCRATCH(t) + sizeof(m);
