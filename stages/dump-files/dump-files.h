@@ -399,6 +399,11 @@ void df_pty_release(struct df_desc *d);
 bool df_regular_match(const char *link, const struct stat *st);
 int df_regular_describe(struct df *c, struct df_desc *d, struct err *e);
 const char *df_path_unsupported(const char *link, const struct stat *st, char *buf, size_t size);
+/* A directory removed while open (deleted, with its owner); others need nothing. */
+int df_dir_describe(struct df *c, struct df_desc *d, struct err *e);
+/* pid's working directory cwd (as /proc shows it) was removed: a
+ * description no descriptor holds (mapped_by id), its id into *file_id. */
+int df_deleted_cwd(struct df *c, pid_t pid, pid_t id, const char *cwd, uint32_t *file_id, struct err *e);
 
 /* inet.c: saves into opts (pointed at by optp, bytes in optdata) each
  * option of lib/inetopt.c's table that applies to the family and protocol

@@ -22,8 +22,9 @@
  *	a files.img description no descriptor holds (mapped, mapped_by),
  *	linked back or saved the same way, once per inode (maps.c);
  *	FIFOs removed while open (files.img deleted, with their owner; what
- *	they hold in pipedata.img; a removed directory, as an fd or a cwd, is
- *	refused by name); memfds (memfd.c: name, size, seals, mode, owner and
+ *	they hold in pipedata.img); directories removed while open or a
+ *	task's cwd (files.img deleted, with mode and owner; a cwd is a
+ *	description no descriptor holds, fs-PID.img cwd_file_id); memfds (memfd.c: name, size, seals, mode, owner and
  *	contents, whatever their size and --ghost-limit, in memfd-INO.img and
  *	pages-memfd-INO.img like a mapped memfd, once per memfd: when
  *	dump-memory saved it first for a mapping, its images are kept and this

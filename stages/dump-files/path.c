@@ -288,6 +288,55 @@ int df_regular_describe(struct df *c, struct df_desc *d, struct err *e)
 	return 0;
 }
 
+/* A directory removed while open: where it lived, its owner (the mode
+ * is in the record): restore makes it again, empty, and removes it. */
+int df_dir_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	size_t n;
+
+	if (!S_ISDIR(d->st->st_mode) || d->st->st_nlink || !df_is_deleted(d->link))
+		return 0;
+	n = strlen(d->link) - strlen(DF_DELETED);
+	if (n >= sizeof(d->path))
+		return err_input(e, "path of pid %d fd %d is too long", d->pid, d->fd);
+	memcpy(d->path, d->link, n);
+	d->path[n] = 0;
+	d->re.path = d->path;
+	d->re.has_deleted = d->re.deleted = true;
+	d->re.has_uid = d->re.has_gid = true;
+	d->re.uid = d->st->st_uid;
+	d->re.gid = d->st->st_gid;
+	return 0;
+}
+
+int df_deleted_cwd(struct df *c, pid_t pid, pid_t id, const char *cwd, uint32_t *file_id, struct err *e)
+{
+	struct df_desc d = { .pid = pid, .fd = -1, .re = REG_FILE_ENTRY__INIT };
+	char src[64];
+	struct stat st;
+	int ret;
+
+	snprintf(src, sizeof(src), "/proc/%d/cwd", pid);
+	if (stat(src, &st) < 0)
+		return err_errno(e, "stat the removed working directory '%s' of pid %d", cwd, pid);
+	d.link = cwd;
+	d.st = &st;
+	if ((ret = df_new_id(c, &d.re.id, e)) < 0)
+		return ret;
+	d.re.flags = O_RDONLY | O_DIRECTORY;
+	d.re.has_inode = d.re.has_dev = d.re.has_mode = true;
+	d.re.inode = st.st_ino;
+	d.re.dev = st.st_dev;
+	d.re.mode = st.st_mode;
+	d.re.has_mapped_by = true;
+	d.re.mapped_by = id;
+	if ((ret = df_dir_describe(c, &d, e)) < 0)
+		return ret;
+	*file_id = d.re.id;
+	pr_info("pid %d: its working directory '%s' was removed: file %u", pid, cwd, d.re.id);
+	return image_write(&c->files, &d.re.base, e);
+}
+
 /* Why a file opened by a path (a FIFO, a directory, a device node, or
  * whatever else) cannot be dumped yet, or NULL if it can: anything that can
  * be opened again by its path can. */
@@ -295,8 +344,9 @@ const char *df_path_unsupported(const char *link, const struct stat *st, char *b
 {
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0 && !S_ISREG(st->st_mode))
 		return "this kind of memfd is not supported yet";
-	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode))
-		return "it was deleted while open, and only deleted regular files and FIFOs are supported yet";
+	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode) &&
+	    !S_ISDIR(st->st_mode))
+		return "it was deleted while open, and only deleted regular files, FIFOs and directories are supported yet";
 	if (df_is_tty(link, st)) {
 		struct ext_key k = { .kind = EXT_TTY, .a = st->st_rdev, .b = st->st_dev };
 		char key[EXT_KEY_MAX];

@@ -3,6 +3,7 @@
  * remap and mntns records of the state stream, files.img and each task's
  * fdinfo-PID.img. */
 #include <string.h>
+#include <sys/stat.h>
 
 #include "ipc/stream.h"
 #include "stages/restore-files/reopen.h"
@@ -38,11 +39,12 @@ static int restore_files_mapped(struct reopen *r, struct err *e)
 		struct reopen_file *f = &r->files[i];
 		int k;
 
-		if (!f->re->mapped)
+		if (!f->re->mapped && !f->re->has_mapped_by)
 			continue;
-		if (!f->re->remapped || !f->re->has_mapped_by)
-			return err_input(e, "files.img: file %u ('%s') is mapped but has no remap or no task that maps it",
-					 f->re->id, f->re->path);
+		if (f->re->mapped ? !f->re->remapped || !f->re->has_mapped_by :
+		    !f->re->deleted || !f->re->has_mode || !S_ISDIR(f->re->mode))
+			return err_input(e, "files.img: file %u ('%s') is held by no descriptor, and is neither a mapped "
+					 "deleted file with its remap and task nor a removed working directory", f->re->id, f->re->path);
 		for (k = 0; k < r->nr_pids && r->pids[k] != (pid_t)f->re->mapped_by; k++)
 			;
 		if (k == r->nr_pids)

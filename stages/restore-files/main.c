@@ -79,7 +79,10 @@
  *	then linked under its dumped name if that is free, opened by it and
  *	unlinked, so /proc/PID/fd and maps show "PATH (deleted)" as at dump.
  *	A description with 'mapped' (a deleted file a task maps, held by no
- *	descriptor) is opened the same way and sent on. A FIFO removed
+ *	descriptor) is opened the same way and sent on. A directory removed
+ *	while open or a task's cwd is made again empty, with mode and owner,
+ *	under its name if free (else .amber-dir.INO.PID beside it or in /tmp),
+ *	opened and removed, once per dumped inode. A FIFO removed
  *	while open is made again under a hidden name (.amber-fifo.INO.PID)
  *	that is removed at once, and given its owner and mode.
  *

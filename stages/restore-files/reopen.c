@@ -593,6 +593,65 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 	return 0;
 }
 
+/* Makes a directory removed while open (or a task's cwd) again: empty,
+ * with its owner and mode, under its dumped name if that is free, else a
+ * hidden name beside it (or in /tmp); opened, then removed, so it is the
+ * empty, unlinked directory it was. One per dumped inode: a descriptor
+ * and a cwd of the same directory share it. */
+static int reopen_deleted_dir(struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const RegFileEntry *re = f->re;
+	const char *slash = strrchr(re->path, '/');
+	char path[PATH_MAX + 96], dir[PATH_MAX], src[64];
+	const char *names[3];
+	_cleanup_close_ int keep = -1;
+	int fd;
+
+	for (int i = 0; i < r->nr_deldirs; i++)
+		if (r->deldirs[i].dev == re->dev && r->deldirs[i].ino == re->inode) {
+			keep = dup(r->deldirs[i].fd);
+			break;
+		}
+	if (keep < 0) {
+		snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
+		names[0] = re->path;
+		names[1] = dir;
+		names[2] = "/tmp";
+		for (int k = 0; k < 3 && keep < 0; k++) {
+			if (k == 0)
+				snprintf(path, sizeof(path), "%s", re->path);
+			else
+				snprintf(path, sizeof(path), "%s/.amber-dir.%llu.%d", names[k], (unsigned long long)re->inode,
+					 (int)getpid());
+			if (mkdirat(AT_FDCWD, path, 0700) < 0)
+				continue;
+			keep = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (unlinkat(AT_FDCWD, path, AT_REMOVEDIR) < 0 && keep >= 0) {
+				close(keep);
+				keep = -1;
+			}
+		}
+		if (keep < 0)
+			return err_errno(e, "make the removed directory '%s' (id %u) of pid %d again", re->path, re->id, f->pid);
+		if (re->has_uid && re->has_gid && fchown(keep, re->uid, re->gid) < 0)
+			return err_errno(e, "give the remade removed directory '%s' its owner %u:%u", re->path, re->uid, re->gid);
+		if (fchmod(keep, re->mode & 07777) < 0)
+			return err_errno(e, "give the remade removed directory '%s' its mode %#o", re->path, re->mode & 07777);
+		if (grow_one(&r->deldirs, r->nr_deldirs) < 0)
+			return err_errno(e, "remember a remade directory");
+		r->deldirs[r->nr_deldirs].dev = re->dev;
+		r->deldirs[r->nr_deldirs].ino = re->inode;
+		r->deldirs[r->nr_deldirs++].fd = dup(keep);
+		pr_debug("file %u: removed directory '%s' made again as '%s' and removed", re->id, re->path, path);
+	}
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", keep);
+	fd = open(src, reopen_flags(re));
+	if (fd < 0)
+		return err_errno(e, "open the remade removed directory '%s' (id %u) with flags %#o", re->path, re->id, re->flags);
+	f->fd = fd;
+	return 0;
+}
+
 /* Opens one file as it was dumped and checks it is still that file. An
  * unlinked one is opened through its link remap, or made from its ghost. */
 static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
@@ -608,6 +667,8 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 
 	if (re->remapped && !rp)
 		return err_proto(e, "file %u ('%s') was unlinked at dump, but collect-remaps planned no remap for it", re->id, re->path);
+	if (re->deleted && re->has_mode && S_ISDIR(re->mode))
+		return reopen_deleted_dir(r, f, e);
 	if (rp && rp->kind == REMAP_KIND__REMAP_GHOST)
 		return reopen_ghost(r, f, rp, e);
 	if (rp)
@@ -876,6 +937,9 @@ void reopen_free(struct reopen *r)
 	free(r->remaps);
 	for (int i = 0; i < r->nr_ghosts; i++)
 		close(r->ghosts[i].fd);
+	for (int i = 0; i < r->nr_deldirs; i++)
+		close(r->deldirs[i].fd);
+	free(r->deldirs);
 	free(r->ghosts);
 	for (int i = 0; i < r->nr_memfds; i++)
 		close(r->memfds[i].fd);

@@ -15,7 +15,7 @@ const int restore_files_syscalls[] = {
 	/* files: made again, given their owner and mode, ghosts linked in,
 	 * socket files (reopen.c, memfd.c, sockets.c) */
 	SYS_ftruncate, SYS_fallocate, SYS_fchown, SYS_fchownat, SYS_fchmod, SYS_chmod, SYS_linkat, SYS_unlinkat,
-	SYS_mknodat,
+	SYS_mknodat, SYS_mkdirat,
 	SYS_memfd_create, SYS_pipe2,
 	/* anonymous-inode files (anon.c) */
 	SYS_eventfd2, SYS_signalfd4, SYS_timerfd_create, SYS_timerfd_settime, SYS_timerfd_gettime, SYS_epoll_create1,

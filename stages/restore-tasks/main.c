@@ -31,7 +31,8 @@
  *	goes back to the stage's own, so a child of a task with its own
  *	namespace may live in the host's, as it did), before it forks its
  *	children, who inherit them. It sets umask and cwd (by path, or through
- *	the fd of an 'fs_plan' record for a cwd under an overmount), opens its
+ *	the fd of an 'fs_plan' record for a cwd under an overmount, or of the
+ *	file fs-PID.img's cwd_file_id names for a removed one), opens its
  *	root and cwd O_PATH if its root is not / (the stage chroots it later,
  *	chroot.c), puts its open files on their old descriptor numbers
  *	(received from restore-files on the files socket), takes its file

@@ -437,6 +437,18 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
+	/* A removed working directory: the one restore-files made again. */
+	for (int i = 0; ret == 0 && i < p.nr; i++) {
+		struct rt_task *t = &p.tasks[i];
+
+		if (!t->fs || !t->fs->has_cwd_file_id)
+			continue;
+		if (rt_file_fd(&p, t->fs->cwd_file_id) < 0)
+			ret = err_input(e, "fs-%u.img: the removed working directory is file %u, which restore-files did not send",
+					t->pe->pid, t->fs->cwd_file_id);
+		else
+			t->cwd_src = rt_file_fd(&p, t->fs->cwd_file_id);
+	}
 	/* Before any task exists: a memfd image that is missing or bad fails
 	 * the restore with nothing to roll back. */
 	if (ret == 0)
