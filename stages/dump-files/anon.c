@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -185,11 +187,58 @@ const char *df_anon_unsupported(const char *link, const struct stat *st, char *b
 	return "this kind of anonymous inode (fanotify, userfaultfd, ...) is not supported yet; close it before the dump";
 }
 
+/* Is the file of the registration (tfd, the toff-th of that number) of
+ * epoll pid's epfd the file of pid's fd? */
+static bool df_epoll_is(pid_t pid, int epfd, int tfd, int toff, int fd)
+{
+	struct kcmp_epoll_slot slot = { .efd = epfd, .tfd = tfd, .toff = toff };
+
+	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, (unsigned long)&slot) == 0;
+}
+
+/* Finds, for each registration of the epoll pid's fd whose file is no
+ * longer at its fd number (closed, or dup'ed and closed), the fd of pid
+ * that holds it (kcmp); refuses one that no fd of pid holds. */
+static int df_epoll_files(struct df *c, struct df_desc *d, struct err *e)
+{
+	_cleanup_free_ int *fds = NULL;
+	int nr = -1, ret;
+
+	for (size_t i = 0; i < d->anon.n_epoll; i++) {
+		EpollTargetEntry *t = d->anon.epoll[i];
+		int toff = 0, k;
+
+		for (size_t j = 0; j < i; j++)
+			toff += d->anon.epoll[j]->tfd == t->tfd;
+		if (df_epoll_is(d->pid, d->fd, t->tfd, toff, t->tfd))
+			continue;
+		if (nr < 0 && (ret = proc_list_fds(d->pid, &fds, &nr, e)) < 0)
+			return ret;
+		for (k = 0; k < nr && !df_epoll_is(d->pid, d->fd, t->tfd, toff, fds[k]); k++)
+			;
+		if (k == nr) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "its registration of fd %d (data %#llx) is of a file that fd %d no longer "
+				 "holds and no other fd of pid %d holds; amber cannot register it again (close the epoll "
+				 "or remove the registration first)", t->tfd, (unsigned long long)t->data, t->tfd, d->pid);
+			df_refuse(c, d->pid, d->fd, d->link, why);
+			return 0;
+		}
+		t->has_file_fd = true;
+		t->file_fd = fds[k];
+		pr_debug("pid %d fd %d: the file registered as fd %d is at fd %d now", d->pid, d->fd, t->tfd, fds[k]);
+	}
+	return 0;
+}
+
 int df_anon_describe(struct df *c, struct df_desc *d, struct err *e)
 {
 	int ret = df_anon(d->pid, d->fd, d->link, &d->anon, &d->tfds, &d->watches, e);
 
 	if (ret < 0)
+		return ret;
+	if (d->anon.kind == ANON_KIND__ANON_EPOLL && d->anon.n_epoll && (ret = df_epoll_files(c, d, e)) < 0)
 		return ret;
 	d->re.anon = &d->anon;
 	d->re.has_mnt_id = false;

@@ -14,7 +14,9 @@
  *	pipedata.img without taking it out (tee into a scratch pipe); and
  *	eventfd, signalfd, timerfd and epoll, whose state (count and semaphore
  *	mode, mask, clock, time left, interval, unread ticks, the epoll's
- *	registrations) comes from fdinfo; files
+ *	registrations) comes from fdinfo (a registration whose fd number no
+ *	longer holds its file is found at the fd that does with kcmp
+ *	KCMP_EPOLL_TFD; one no fd of the holder has is refused); files
  *	unlinked while open (a link remap next to where they lived when the kernel
  *	allows, else their data runs in ghost-ID.img, with mode and owner, up
  *	to --ghost-limit bytes of data, holes left out; see remaps.img);

@@ -876,6 +876,8 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 			a.tfd = t->tfd;
 			a.events = t->events;
 			a.data = t->data;
+			a.has_file_fd = t->has_file_fd;
+			a.file_fd = t->file_fd;
 			rec.body_case = STREAM_RECORD__BODY_EPOLL_ADD;
 			rec.epoll_add = &a;
 			if ((ret = stream_out_write(out, &rec, e)) < 0)

@@ -38,7 +38,9 @@
  *	(received from restore-files on the files socket), takes its file
  *	locks again, gives the terminal to its dumped foreground group
  *	(a session leader, ctty_fg, once its children exist), gives its files their owner, signal and O_ASYNC, makes its
- *	epolls' registrations again, maps a trampoline ('syscall; int3' and
+ *	epolls' registrations again (a file that moved to another fd is put
+ *	at the registered number for the call, and that number's file back),
+ *	maps a trampoline ('syscall; int3' and
  *	scratch pages) at an address free in the image, and stops; until the
  *	stage has seized it, it talks to the stage through futex slots in
  *	shared memory (fork.c).

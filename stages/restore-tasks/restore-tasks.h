@@ -73,6 +73,7 @@ struct rt_memfds {
 /* An epoll registration the task makes again once its fds are in place. */
 struct rt_epoll_add {
 	int epfd, tfd;
+	int file_fd;		/* where the file is, when not at tfd; -1 */
 	uint32_t events;
 	uint64_t data;
 };

@@ -57,7 +57,11 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 			return err_proto(e, "epoll registration for pid %u, which is not being restored", a->pid);
 		if (grow_one(&t->epoll, t->nr_epoll) < 0)
 			return err_errno(e, "plan epoll registrations");
-		t->epoll[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
+		if (a->has_file_fd && (a->file_fd < 0 || a->file_fd == a->tfd || a->tfd < 0))
+			return err_input(e, "epoll registration of pid %u fd %d: file fd %d for fd %d", a->pid, a->epfd,
+					 a->file_fd, a->tfd);
+		t->epoll[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->has_file_fd ? a->file_fd : -1,
+								 a->events, a->data };
 	} else if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
 		/* build-mntns' namespace: its pin is opened once the whole
 		 * input is read (rt_open_pins). */

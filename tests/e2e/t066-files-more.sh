@@ -1,7 +1,7 @@
 #!/bin/sh
 # t066-files-more: deleted files that are mapped (shared with an fd,
 # private, alone, the executable itself), and the refusal of one over the
-# ghost-limit.
+# ghost-limit. epoll registrations whose fd moved.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -27,6 +27,21 @@ testDeletedMappedOverLimit() {
 	pid=$E2E_PID
 	e2e_amber_fails "pid $pid maps the deleted file '$T/d/big.bin': its 2097152 bytes of data" dump -t "$pid" -D "$T/img"
 	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
+}
+
+# epoll registrations whose fd was closed or dup'ed since: found by kcmp.
+testEpollMovedFds() {
+	e2e_roundtrip epollmv moved
+}
+
+# A registration whose file no fd of the epoll's holder has: refused by name.
+testEpollOrphanRefused() {
+	e2e_need_amber || return 0
+	e2e_start_wl epollmv orphan || return 0
+	pid=$E2E_PID
+	e2e_amber_fails "its registration of fd 3 (data 0x1) is of a file that fd 3 no longer holds" dump -t "$pid" -D "$T/img"
+	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
+	kill "$pid"
 }
 
 . /usr/share/shunit2/shunit2
