@@ -32,6 +32,13 @@ int collect_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct 
 		*kind = VMA_KIND__VMA_ANON_SHARED;	/* how MAP_SHARED|MAP_ANONYMOUS shows */
 	else if (v->path[0] == '/' && v->deleted && memfd_name_of(v->path))
 		*kind = v->shared ? VMA_KIND__VMA_MEMFD_SHARED : VMA_KIND__VMA_MEMFD_PRIVATE;
+	else if (!strcmp(v->path, "anon_inode:[io_uring]"))
+		return err_input(e, "pid %d maps the rings of an io_uring instance at %#llx; amber cannot restore io_uring "
+				 "instances", pid, (unsigned long long)v->start);
+	else if (v->path[0] == '/' && v->deleted && !strcmp(v->path, "/[aio]"))
+		return err_input(e, "pid %d has an AIO context (io_setup) whose ring is mapped at %#llx; amber cannot "
+				 "restore AIO contexts and their requests yet (io_destroy it before the dump)",
+				 pid, (unsigned long long)v->start);
 	else if (v->path[0] == '/' && v->deleted && !strncmp(v->path, "/SYSV", 5))
 		return err_input(e, "pid %d maps System V shared memory '%s' at %#llx; amber cannot dump it yet",
 				 pid, v->path, (unsigned long long)v->start);

@@ -182,9 +182,17 @@ const char *df_anon_unsupported(const char *link, const struct stat *st, char *b
 {
 	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
 	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]") ||
-	    !strcmp(link, "anon_inode:inotify"))
+	    !strcmp(link, "anon_inode:inotify") || !strcmp(link, "anon_inode:[pidfd]"))
 		return NULL;
-	return "this kind of anonymous inode (fanotify, userfaultfd, ...) is not supported yet; close it before the dump";
+	if (!strcmp(link, "anon_inode:[io_uring]"))
+		return "it is an io_uring instance, whose rings, registered files and requests in flight amber cannot "
+		       "restore; close it before the dump";
+	if (!strcmp(link, "anon_inode:[fanotify]"))
+		return "it is a fanotify group, whose marks amber cannot read back yet; close it before the dump";
+	if (!strcmp(link, "anon_inode:[userfaultfd]"))
+		return "it is a userfaultfd, whose registered ranges and pending faults amber cannot restore; close it "
+		       "before the dump";
+	return "this kind of anonymous inode is not supported yet; close it before the dump";
 }
 
 /* Is the file of the registration (tfd, the toff-th of that number) of
@@ -232,9 +240,58 @@ static int df_epoll_files(struct df *c, struct df_desc *d, struct err *e)
 	return 0;
 }
 
+/* A pidfd: the process it refers to ("Pid:" of its fdinfo, -1 once it
+ * was reaped) must be a live process of the tree, which the restored task
+ * opens a pidfd of again; any other is refused by name. */
+static int df_pidfd(struct df *c, struct df_desc *d, struct err *e)
+{
+	char path[64], why[256];
+	_cleanup_free_ char *text = NULL;
+	const char *at;
+	long pid;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", d->pid, d->fd);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	at = strstr(text, "\nPid:");
+	if (!at)
+		return err_input(e, "'%s' of a pidfd has no 'Pid:' line", path);
+	pid = strtol(at + 5, NULL, 10);
+	d->anon.kind = ANON_KIND__ANON_PIDFD;
+	if (d->fi->flags & O_EXCL) {	/* PIDFD_THREAD */
+		df_refuse(c, d->pid, d->fd, d->link, "it is a pidfd of a thread (PIDFD_THREAD), which amber cannot open "
+			  "again yet; close it before the dump");
+		return 0;
+	}
+	for (int i = 0; pid > 0 && i < c->nr_in_tasks; i++)
+		if ((long)c->in_tasks[i].host == pid) {
+			d->anon.has_pidfd_pid = true;
+			d->anon.pidfd_pid = c->in_tasks[i].pid;
+			return 0;
+		}
+	if (pid <= 0)
+		snprintf(why, sizeof(why), "it is a pidfd of a process that has exited and was reaped; amber cannot "
+			 "make such a pidfd again (close it before the dump)");
+	else
+		snprintf(why, sizeof(why), "it is a pidfd of pid %ld, which is not a live process of the tree; dump a "
+			 "tree that holds that process too, or close the pidfd first", pid);
+	df_refuse(c, d->pid, d->fd, d->link, why);
+	return 0;
+}
+
 int df_anon_describe(struct df *c, struct df_desc *d, struct err *e)
 {
-	int ret = df_anon(d->pid, d->fd, d->link, &d->anon, &d->tfds, &d->watches, e);
+	int ret;
+
+	if (!strcmp(d->link, "anon_inode:[pidfd]")) {
+		if ((ret = df_pidfd(c, d, e)) < 0)
+			return ret;
+		d->re.anon = &d->anon;
+		d->re.has_mnt_id = false;
+		return 0;
+	}
+	ret = df_anon(d->pid, d->fd, d->link, &d->anon, &d->tfds, &d->watches, e);
 
 	if (ret < 0)
 		return ret;

@@ -12,6 +12,8 @@
  *	opened with O_NOFOLLOW, and socket files), and pipes: each pipe end
  *	is a files.img record with pipe_ino, and what the pipe holds is saved in
  *	pipedata.img without taking it out (tee into a scratch pipe); and
+ *	pidfds of live processes of the tree (AnonFileEntry pidfd_pid; others,
+ *	thread pidfds, io_uring, fanotify and userfaultfd are refused by name);
  *	eventfd, signalfd, timerfd and epoll, whose state (count and semaphore
  *	mode, mask, clock, time left, interval, unread ticks, the epoll's
  *	registrations) comes from fdinfo (a registration whose fd number no

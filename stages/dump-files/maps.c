@@ -7,7 +7,8 @@
  * one remap per inode: a descriptor of the same file shares it). dump-memory
  * marks the VMAs 'deleted' with the file's device and inode, by which
  * restore-tasks finds the description. memfds, shared anonymous memory
- * ("/dev/zero (deleted)") and System V segments are dump-memory's. */
+ * ("/dev/zero (deleted)"), System V segments and AIO rings ("/[aio]") are
+ * dump-memory's. */
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,7 +93,7 @@ int df_maps(struct df *c, pid_t pid, pid_t id, struct err *e)
 		const struct proc_vma *v = &vmas[i];
 
 		if (!v->deleted || v->path[0] != '/' || memfd_name_of(v->path) || !strcmp(v->path, "/dev/zero") ||
-		    !strncmp(v->path, "/SYSV", 5))
+		    !strncmp(v->path, "/SYSV", 5) || !strcmp(v->path, "/[aio]"))
 			continue;
 		snprintf(src, sizeof(src), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)v->start,
 			 (unsigned long long)v->end);

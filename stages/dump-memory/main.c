@@ -34,7 +34,8 @@
  *	them); stdout: hello, end.
  *
  * Exit status	lib/exitcodes.h; 3 for a mapping amber cannot dump (device
- *	memory, System V shared memory, a hugetlb memfd, a writable
+ *	memory, System V shared memory, an AIO context's ring, an io_uring's
+ *	rings, a hugetlb memfd, a writable
  *	shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE), naming the
  *	pid, address and path.
  *

@@ -837,6 +837,11 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 			p.fown = f ? f->re->fown : NULL;
 			p.has_async = p.async = f && (f->re->flags & O_ASYNC);
 			p.has_dev_tty = p.dev_tty = f && f->re->pty && f->re->pty->dev_tty;
+			if (f && f->re->anon && f->re->anon->kind == ANON_KIND__ANON_PIDFD) {
+				p.has_pidfd_pid = p.has_pidfd_nonblock = true;
+				p.pidfd_pid = f->re->anon->pidfd_pid;
+				p.pidfd_nonblock = !!(f->re->flags & O_NONBLOCK);
+			}
 		}
 		rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
 		rec.fd_plan = &p;

@@ -5,7 +5,9 @@
  *	sent for a descriptor of the same inode (files.img says which file id
  *	had which inode), so descriptor and mapping stay one inode, or else one
  *	it makes from memfd-INO.img and pages-memfd-INO.img (name, size,
- *	contents, mode, owner, seals). A mapping of a deleted regular file
+ *	contents, mode, owner, seals). A pidfd (fd_plan pidfd_pid) is opened
+ *	by the task itself with pidfd_open once every task exists (after the
+ *	root), in place of the stand-in restore-files passed. A mapping of a deleted regular file
  *	(VmaEntry deleted) and a deleted executable come from the description
  *	restore-files made of that file ('mapped', same device and inode).
  *

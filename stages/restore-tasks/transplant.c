@@ -752,6 +752,30 @@ int rt_release(struct rt_task *t, struct err *e)
 	return 0;
 }
 
+/* The pidfds the task holds: restore-files passed stand-ins, since their
+ * processes did not exist yet; now every task does, and the task opens a
+ * pidfd of each (its own pid namespace's number, as dumped) at its fd. */
+static int rt_pidfds(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	for (int k = 0; k < t->nr_fds; k++) {
+		const FdPlanEntry *pl = t->fds[k].plan;
+		char what[96];
+		long fd;
+		int ret;
+
+		if (!pl || !pl->has_pidfd_pid)
+			continue;
+		snprintf(what, sizeof(what), "open a pidfd of pid %u for fd %d", pl->pidfd_pid, t->fds[k].target);
+		if ((ret = rt_sys(r, &fd, what, SYS_pidfd_open, pl->pidfd_pid, pl->pidfd_nonblock ? O_NONBLOCK : 0, 0, 0, 0,
+				  0, e)) < 0 ||
+		    (ret = rt_sys(r, NULL, what, SYS_dup3, fd, t->fds[k].target, t->fds[k].cloexec ? O_CLOEXEC : 0, 0, 0, 0,
+				  e)) < 0 ||
+		    (ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 {
 	struct rsys r;
@@ -768,6 +792,7 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_join_apart(&r, t, e)) < 0 ||
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
 	    (ret = rt_chroot(&r, t, e)) < 0 ||
+	    (ret = rt_pidfds(&r, t, e)) < 0 ||
 	    (ret = rt_flush_signals(&r, t, e)) < 0 ||
 	    (ret = rt_set_sigactions(&r, t, e)) < 0 ||
 	    (ret = rt_task_state_process(&r, t, e)) < 0 ||

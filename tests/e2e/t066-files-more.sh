@@ -1,9 +1,15 @@
 #!/bin/sh
 # t066-files-more: deleted files that are mapped (shared with an fd,
 # private, alone, the executable itself), and the refusal of one over the
-# ghost-limit. epoll registrations whose fd moved.
+# ghost-limit. epoll registrations whose fd moved. pidfds of the tree's
+# processes; pidfds of others, AIO contexts, io_uring and fanotify refused.
 
 . "$(dirname "$0")/lib.sh"
+
+tearDown() {
+	e2e_teardown_trees
+	e2e_teardown
+}
 
 # Mapped deleted files come back from their ghost, shared with the fd.
 testDeletedMapped() {
@@ -42,6 +48,30 @@ testEpollOrphanRefused() {
 	e2e_amber_fails "its registration of fd 3 (data 0x1) is of a file that fd 3 no longer holds" dump -t "$pid" -D "$T/img"
 	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
 	kill "$pid"
+}
+
+# pidfds of a child and of itself refer to the restored processes.
+testPidfds() {
+	e2e_roundtrip_tree pidfds tree
+}
+
+# What cannot come back is refused at dump, naming pid, fd and what it is.
+testPidfdOutsideAioUringFanotifyRefused() {
+	e2e_need_amber || return 0
+	for c in outside aio uring fanotify; do
+		rm -f "$T/ready"
+		e2e_start_wl pidfds "$c" || return 0
+		pid=$E2E_PID
+		case $c in
+		outside) want="pid $pid fd 3 is 'anon_inode:[pidfd]': it is a pidfd of pid " ;;
+		aio) want="pid $pid has an AIO context (io_setup) whose ring is mapped at" ;;
+		uring) want="pid $pid fd 3 is 'anon_inode:[io_uring]': it is an io_uring instance" ;;
+		fanotify) want="pid $pid fd 3 is 'anon_inode:[fanotify]': it is a fanotify group" ;;
+		esac
+		e2e_amber_fails "$want" dump -t "$pid" -D "$T/img"
+		assertTrue "the tree still runs after the refused dump ($c)" "e2e_alive $pid"
+		kill "$pid"
+	done
 }
 
 . /usr/share/shunit2/shunit2
