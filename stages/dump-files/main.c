@@ -47,9 +47,13 @@
  *	of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
  *	tree is refused.
  *	Unix sockets (sockets.c, unixq.c): pairs (socketpair, accepted
- *	connections, a stream end whose peer closed), listening sockets, bound
+ *	connections, a stream end whose peer closed, the server end of an
+ *	accepted connection whose client closed), listening sockets, bound
  *	datagram sockets (connected or not), datagram sockets neither bound nor
- *	connected, and clients whose connections wait in a listener's backlog.
+ *	connected or whose connected peer closed (peer_gone), stream and
+ *	seqpacket sockets never connected, bound or not (unconnected), and
+ *	clients whose connections wait in a listener's backlog; a name that is
+ *	a relative path is refused.
  *	Type, peer, state, shutdown, name, backlog and the waiting connections
  *	come from sock_diag (libnl), options from getsockopt, and what waits to
  *	be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back; an empty

@@ -27,11 +27,13 @@
  *	their numbers) is made again from its files.img state; an epoll is made
  *	empty, its registrations travel in `epoll_add` records for the task.
  *
- *	Unix sockets (sockets.c, unixq.c): listening and bound datagram sockets
- *	first, bound to their names again (a dead socket's file removed, a live
+ *	Unix sockets (sockets.c, unixq.c): listening, bound datagram and bound
+ *	never connected sockets first, bound to their names again (a dead socket's file removed, a live
  *	one refused); then pairs with socketpair, accepted connections by
  *	connecting to the name and accepting, clients that waited in a backlog
- *	and unbound datagram sockets as new sockets, and every file in flight in
+ *	and unbound datagram and never connected sockets as new sockets (a
+ *	datagram socket whose peer closed and an accepted end whose client
+ *	closed with a peer closed once their queue is back), and every file in flight in
  *	a queue (opened though no task holds it), each given the options the
  *	program had set (UnixSocketEntry.opts, SO_PEEK_OFF last). Once all are
  *	made, each queue

@@ -3,6 +3,8 @@
 # private, alone, the executable itself), and the refusal of one over the
 # ghost-limit. epoll registrations whose fd moved. pidfds of the tree's
 # processes; pidfds of others, AIO contexts, io_uring and fanotify refused.
+# Unix sockets never connected (bound or not), whose peer has gone; one
+# bound to a relative path refused.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -72,6 +74,23 @@ testPidfdOutsideAioUringFanotifyRefused() {
 		assertTrue "the tree still runs after the refused dump ($c)" "e2e_alive $pid"
 		kill "$pid"
 	done
+}
+
+# Unix sockets in the states between a pair and a listener.
+testUnixSocketStates() {
+	mkdir -p "$T/d"
+	e2e_roundtrip unixmore "$T/d" states
+}
+
+# A socket bound to a relative path is refused by name.
+testUnixRelativeRefused() {
+	e2e_need_amber || return 0
+	mkdir -p "$T/d"
+	e2e_start_wl unixmore "$T/d" relative || return 0
+	pid=$E2E_PID
+	e2e_amber_fails "it is bound (or was accepted from a listener bound) to a relative path" dump -t "$pid" -D "$T/img"
+	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
+	kill "$pid"
 }
 
 . /usr/share/shunit2/shunit2
