@@ -12,6 +12,8 @@
  *	opened with O_NOFOLLOW, and socket files), and pipes: each pipe end
  *	is a files.img record with pipe_ino, and what the pipe holds is saved in
  *	pipedata.img without taking it out (tee into a scratch pipe); and
+ *	files under /proc/PID of the tree's own processes (a file or the
+ *	directory: proc_pid, the image pid in path; of another process refused);
  *	pidfds of live processes of the tree (AnonFileEntry pidfd_pid; others,
  *	thread pidfds, io_uring, fanotify and userfaultfd are refused by name);
  *	eventfd, signalfd, timerfd and epoll, whose state (count and semaphore

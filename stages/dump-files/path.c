@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -250,6 +252,8 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *path, const cha
 	return df_ghost(c, pid, fd, path, orig, st, id, e);
 }
 
+static int df_proc_describe(struct df *c, struct df_desc *d, struct err *e);
+
 bool df_regular_match(const char *link, const struct stat *st)
 {
 	return S_ISREG(st->st_mode);
@@ -265,7 +269,10 @@ int df_regular_describe(struct df *c, struct df_desc *d, struct err *e)
 {
 	char src[64];
 	const char *path = d->src;
+	int ret;
 
+	if ((ret = df_proc_describe(c, d, e)) != 0)
+		return ret < 0 ? ret : 0;
 	if (!path) {
 		snprintf(src, sizeof(src), "/proc/%d/fd/%d", d->pid, d->fd);
 		path = src;
@@ -288,12 +295,51 @@ int df_regular_describe(struct df *c, struct df_desc *d, struct err *e)
 	return 0;
 }
 
+/* A file under /proc/PID/ (or /proc/PID itself) of a process of the
+ * tree: recorded with the process's image pid, which the restored task
+ * opens again itself (1); one of a process outside the tree is refused
+ * (1); anything else under /proc or elsewhere is opened by its path (0). */
+static int df_proc_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	char why[256], fs[64];
+	const char *rest;
+	unsigned long pid;
+	char *end;
+	struct statfs sf;
+
+	if (strncmp(d->link, "/proc/", 6) || d->link[6] < '1' || d->link[6] > '9' || d->fd < 0)
+		return 0;
+	snprintf(fs, sizeof(fs), "/proc/%d/fd/%d", d->pid, d->fd);
+	if (statfs(fs, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return 0;
+	pid = strtoul(d->link + 6, &end, 10);
+	if (*end && *end != '/')
+		return 0;
+	rest = end;
+	for (int i = 0; i < c->nr_in_tasks; i++)
+		if (c->in_tasks[i].host == pid) {
+			snprintf(d->path, sizeof(d->path), "/proc/%u%s", c->in_tasks[i].pid, rest);
+			d->re.path = d->path;
+			d->re.has_proc_pid = true;
+			d->re.proc_pid = c->in_tasks[i].pid;
+			return 1;
+		}
+	snprintf(why, sizeof(why), "it is a file of pid %lu under /proc, and that is not a live process of the tree; "
+		 "amber cannot point it at the same process again (close it before the dump)", pid);
+	df_refuse(c, d->pid, d->fd, d->link, why);
+	return 1;
+}
+
 /* A directory removed while open: where it lived, its owner (the mode
- * is in the record): restore makes it again, empty, and removes it. */
+ * is in the record): restore makes it again, empty, and removes it. A
+ * file under /proc of the tree's processes: df_proc_describe. */
 int df_dir_describe(struct df *c, struct df_desc *d, struct err *e)
 {
 	size_t n;
+	int ret;
 
+	if ((ret = df_proc_describe(c, d, e)) != 0)
+		return ret < 0 ? ret : 0;
 	if (!S_ISDIR(d->st->st_mode) || d->st->st_nlink || !df_is_deleted(d->link))
 		return 0;
 	n = strlen(d->link) - strlen(DF_DELETED);

@@ -80,6 +80,8 @@
  *	holes between them left out, its owner, then its mode. Either is
  *	then linked under its dumped name if that is free, opened by it and
  *	unlinked, so /proc/PID/fd and maps show "PATH (deleted)" as at dump.
+ *	A pidfd or a file under /proc of a process of the tree is passed as a
+ *	stand-in (/dev/null) that the task replaces (restore-tasks).
  *	A description with 'mapped' (a deleted file a task maps, held by no
  *	descriptor) is opened the same way and sent on. A directory removed
  *	while open or a task's cwd is made again empty, with mode and owner,

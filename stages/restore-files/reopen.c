@@ -669,6 +669,14 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 		return err_proto(e, "file %u ('%s') was unlinked at dump, but collect-remaps planned no remap for it", re->id, re->path);
 	if (re->deleted && re->has_mode && S_ISDIR(re->mode))
 		return reopen_deleted_dir(r, f, e);
+	if (re->has_proc_pid) {
+		/* Its process does not exist yet: a stand-in, which the task
+		 * replaces with its own open once every task exists. */
+		f->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (f->fd < 0)
+			return err_errno(e, "open /dev/null for '%s' (id %u)", re->path, re->id);
+		return 0;
+	}
 	if (rp && rp->kind == REMAP_KIND__REMAP_GHOST)
 		return reopen_ghost(r, f, rp, e);
 	if (rp)
@@ -837,6 +845,13 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 			p.fown = f ? f->re->fown : NULL;
 			p.has_async = p.async = f && (f->re->flags & O_ASYNC);
 			p.has_dev_tty = p.dev_tty = f && f->re->pty && f->re->pty->dev_tty;
+			if (f && f->re->has_proc_pid) {
+				p.has_proc_pid = p.has_proc_flags = p.has_proc_pos = true;
+				p.proc_pid = f->re->proc_pid;
+				p.proc_path = f->re->path;
+				p.proc_flags = reopen_flags(f->re) & ~O_CLOEXEC;
+				p.proc_pos = f->re->pos;
+			}
 			if (f && f->re->anon && f->re->anon->kind == ANON_KIND__ANON_PIDFD) {
 				p.has_pidfd_pid = p.has_pidfd_nonblock = true;
 				p.pidfd_pid = f->re->anon->pidfd_pid;

@@ -7,7 +7,9 @@
  *	it makes from memfd-INO.img and pages-memfd-INO.img (name, size,
  *	contents, mode, owner, seals). A pidfd (fd_plan pidfd_pid) is opened
  *	by the task itself with pidfd_open once every task exists (after the
- *	root), in place of the stand-in restore-files passed. A mapping of a deleted regular file
+ *	root), in place of the stand-in restore-files passed; so is a file
+ *	under /proc of a process of the tree (fd_plan proc_path, the pid
+ *	as the stage sees it, opened at its position). A mapping of a deleted regular file
  *	(VmaEntry deleted) and a deleted executable come from the description
  *	restore-files made of that file ('mapped', same device and inode).
  *

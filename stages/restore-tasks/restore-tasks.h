@@ -27,6 +27,7 @@ struct rt_fd {
 	int target;
 	bool cloexec;
 	const FdPlanEntry *plan;	/* its locks, taken again once the fds are in place */
+	char *proc_path;	/* plan->proc_path with the pid as the stage sees it (rt_proc_paths) */
 };
 
 /* One thread's final state, loaded once the transplant is done and set at

@@ -776,6 +776,34 @@ static int rt_pidfds(struct rsys *r, struct rt_task *t, struct err *e)
 	return 0;
 }
 
+/* The files under /proc of the tree's processes the task holds: stand-ins
+ * from restore-files, since their processes did not exist; the task opens
+ * each itself now, at the dumped position (rt_proc_paths set the path). */
+static int rt_proc_files(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	for (int k = 0; k < t->nr_fds; k++) {
+		const FdPlanEntry *pl = t->fds[k].plan;
+		char what[128];
+		long fd, at;
+		int ret;
+
+		if (!pl || !pl->has_proc_pid || !t->fds[k].proc_path)
+			continue;
+		if ((ret = rt_remote_open(r, t, t->fds[k].proc_path, pl->proc_flags, &fd, e)) < 0)
+			return err_wrap(e, "pid %u fd %d", t->pe->pid, t->fds[k].target);
+		snprintf(what, sizeof(what), "seek '%s' to %llu", pl->proc_path, (unsigned long long)pl->proc_pos);
+		if (pl->proc_pos && !(pl->proc_flags & O_PATH) &&
+		    (ret = rt_sys(r, &at, what, SYS_lseek, fd, pl->proc_pos, SEEK_SET, 0, 0, 0, e)) < 0)
+			return ret;
+		snprintf(what, sizeof(what), "put '%s' at fd %d", pl->proc_path, t->fds[k].target);
+		if ((ret = rt_sys(r, NULL, what, SYS_dup3, fd, t->fds[k].target, t->fds[k].cloexec ? O_CLOEXEC : 0, 0, 0, 0,
+				  e)) < 0 ||
+		    (ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 {
 	struct rsys r;
@@ -793,6 +821,7 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
 	    (ret = rt_chroot(&r, t, e)) < 0 ||
 	    (ret = rt_pidfds(&r, t, e)) < 0 ||
+	    (ret = rt_proc_files(&r, t, e)) < 0 ||
 	    (ret = rt_flush_signals(&r, t, e)) < 0 ||
 	    (ret = rt_set_sigactions(&r, t, e)) < 0 ||
 	    (ret = rt_task_state_process(&r, t, e)) < 0 ||

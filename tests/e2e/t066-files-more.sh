@@ -4,7 +4,8 @@
 # ghost-limit. epoll registrations whose fd moved. pidfds of the tree's
 # processes; pidfds of others, AIO contexts, io_uring and fanotify refused.
 # Unix sockets never connected (bound or not), whose peer has gone; one
-# bound to a relative path refused.
+# bound to a relative path refused. Files under /proc of the tree's own
+# processes; of another process refused.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -89,6 +90,22 @@ testUnixRelativeRefused() {
 	e2e_start_wl unixmore "$T/d" relative || return 0
 	pid=$E2E_PID
 	e2e_amber_fails "it is bound (or was accepted from a listener bound) to a relative path" dump -t "$pid" -D "$T/img"
+	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
+	kill "$pid"
+}
+
+# /proc/PID files and directories of the tree point at the restored tasks.
+testProcFiles() {
+	e2e_roundtrip_tree procfiles tree
+}
+
+# A /proc file of a process outside the tree is refused by name.
+testProcFileOutsideRefused() {
+	e2e_need_amber || return 0
+	e2e_start_wl procfiles outside || return 0
+	pid=$E2E_PID
+	e2e_amber_fails "pid $pid fd 3 is '/proc/" dump -t "$pid" -D "$T/img"
+	assertContains "the refusal says why: $E2E_OUT" "$E2E_OUT" "under /proc, and that is not a live process of the tree"
 	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
 	kill "$pid"
 }
