@@ -5,7 +5,8 @@
 # processes; pidfds of others, AIO contexts, io_uring and fanotify refused.
 # Unix sockets never connected (bound or not), whose peer has gone; one
 # bound to a relative path refused. Files under /proc of the tree's own
-# processes; of another process refused.
+# processes; of another process refused. File mappings past the end of
+# their file.
 
 . "$(dirname "$0")/lib.sh"
 
@@ -108,6 +109,12 @@ testProcFileOutsideRefused() {
 	assertContains "the refusal says why: $E2E_OUT" "$E2E_OUT" "under /proc, and that is not a live process of the tree"
 	assertTrue "the tree still runs after the refused dump" "e2e_alive $pid"
 	kill "$pid"
+}
+
+# Mappings whose pages past the end of the file raise SIGBUS.
+testMappingPastEof() {
+	mkdir -p "$T/d"
+	e2e_roundtrip pasteof "$T/d"
 }
 
 . /usr/share/shunit2/shunit2
