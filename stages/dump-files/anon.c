@@ -204,6 +204,28 @@ static bool df_epoll_is(pid_t pid, int epfd, int tfd, int toff, int fd)
 	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, (unsigned long)&slot) == 0;
 }
 
+/* Is the file of registration t (at pid's fd) one that the restored task
+ * opens only after its epolls' registrations are made (a pidfd, a file
+ * under /proc/PID)? Then it is refused, naming it. */
+static bool df_epoll_late(struct df *c, struct df_desc *d, const EpollTargetEntry *t, int fd)
+{
+	char path[64], link[256], why[384];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	if (strcmp(link, "anon_inode:[pidfd]") && !(!strncmp(link, "/proc/", 6) && link[6] >= '1' && link[6] <= '9'))
+		return false;
+	snprintf(why, sizeof(why), "its registration of fd %d (data %#llx) is of '%s', which the restored task opens "
+		 "only after its epolls are made again; amber cannot register it yet (remove the registration first)",
+		 t->tfd, (unsigned long long)t->data, link);
+	df_refuse(c, d->pid, d->fd, d->link, why);
+	return true;
+}
+
 /* Finds, for each registration of the epoll pid's fd whose file is no
  * longer at its fd number (closed, or dup'ed and closed), the fd of pid
  * that holds it (kcmp); refuses one that no fd of pid holds. */
@@ -218,8 +240,11 @@ static int df_epoll_files(struct df *c, struct df_desc *d, struct err *e)
 
 		for (size_t j = 0; j < i; j++)
 			toff += d->anon.epoll[j]->tfd == t->tfd;
-		if (df_epoll_is(d->pid, d->fd, t->tfd, toff, t->tfd))
+		if (df_epoll_is(d->pid, d->fd, t->tfd, toff, t->tfd)) {
+			if (df_epoll_late(c, d, t, t->tfd))
+				return 0;
 			continue;
+		}
 		if (nr < 0 && (ret = proc_list_fds(d->pid, &fds, &nr, e)) < 0)
 			return ret;
 		for (k = 0; k < nr && !df_epoll_is(d->pid, d->fd, t->tfd, toff, fds[k]); k++)
@@ -233,6 +258,8 @@ static int df_epoll_files(struct df *c, struct df_desc *d, struct err *e)
 			df_refuse(c, d->pid, d->fd, d->link, why);
 			return 0;
 		}
+		if (df_epoll_late(c, d, t, fds[k]))
+			return 0;
 		t->has_file_fd = true;
 		t->file_fd = fds[k];
 		pr_debug("pid %d fd %d: the file registered as fd %d is at fd %d now", d->pid, d->fd, t->tfd, fds[k]);

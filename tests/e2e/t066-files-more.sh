@@ -62,7 +62,7 @@ testPidfds() {
 # What cannot come back is refused at dump, naming pid, fd and what it is.
 testPidfdOutsideAioUringFanotifyRefused() {
 	e2e_need_amber || return 0
-	for c in outside aio uring fanotify; do
+	for c in outside aio uring fanotify epoll; do
 		rm -f "$T/ready"
 		e2e_start_wl pidfds "$c" || return 0
 		pid=$E2E_PID
@@ -71,6 +71,7 @@ testPidfdOutsideAioUringFanotifyRefused() {
 		aio) want="pid $pid has an AIO context (io_setup) whose ring is mapped at" ;;
 		uring) want="pid $pid fd 3 is 'anon_inode:[io_uring]': it is an io_uring instance" ;;
 		fanotify) want="pid $pid fd 3 is 'anon_inode:[fanotify]': it is a fanotify group" ;;
+		epoll) want="pid $pid fd 4 is 'anon_inode:[eventpoll]': its registration of fd 3 (data 0x5) is of 'anon_inode:[pidfd]'" ;;
 		esac
 		e2e_amber_fails "$want" dump -t "$pid" -D "$T/img"
 		assertTrue "the tree still runs after the refused dump ($c)" "e2e_alive $pid"

@@ -13,6 +13,8 @@
  *  aio	holds an AIO context (io_setup; refused).
  *  uring	holds an io_uring instance (refused).
  *  fanotify	holds a fanotify group (refused).
+ *  epoll	an epoll (fd 4) watches a pidfd of itself (fd 3): refused, since
+ *		the pidfd is opened after the epoll's registrations are made.
  * PASS or FAIL lines go to RESULTFILE after SIGUSR1.
  */
 #include <errno.h>
@@ -23,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/fanotify.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -104,6 +107,12 @@ int main(int argc, char **argv)
 			ret = syscall(SYS_io_uring_setup, 4, &p);
 		else if (!strcmp(argv[3], "fanotify"))
 			ret = fanotify_init(FAN_CLASS_NOTIF, 0);
+		else if (!strcmp(argv[3], "epoll")) {
+			struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 5 };
+			int pfd = syscall(SYS_pidfd_open, getpid(), 0), ep = epoll_create1(0);
+
+			ret = pfd == 3 && ep == 4 ? epoll_ctl(ep, EPOLL_CTL_ADD, pfd, &ev) : -1;
+		}
 		else
 			return fprintf(stderr, "pidfds: unknown case '%s'\n", argv[3]), 2;
 		if (wl_must(ret >= 0, argv[3]) < 0 || wl_write_ready(argv[1], getpid()) < 0)
