@@ -32,8 +32,15 @@ int collect_vma_kind(pid_t pid, const struct proc_vma *v, VmaKind *kind, struct 
 		*kind = VMA_KIND__VMA_ANON_SHARED;	/* how MAP_SHARED|MAP_ANONYMOUS shows */
 	else if (v->path[0] == '/' && v->deleted && memfd_name_of(v->path))
 		*kind = v->shared ? VMA_KIND__VMA_MEMFD_SHARED : VMA_KIND__VMA_MEMFD_PRIVATE;
-	else if (v->path[0] == '/' && v->deleted)
-		return err_input(e, "pid %d maps the deleted file '%s' at %#llx; unlinked files are not supported yet",
+	else if (!strcmp(v->path, "anon_inode:[io_uring]"))
+		return err_input(e, "pid %d maps the rings of an io_uring instance at %#llx; amber cannot restore io_uring "
+				 "instances", pid, (unsigned long long)v->start);
+	else if (v->path[0] == '/' && v->deleted && !strcmp(v->path, "/[aio]"))
+		return err_input(e, "pid %d has an AIO context (io_setup) whose ring is mapped at %#llx; amber cannot "
+				 "restore AIO contexts and their requests yet (io_destroy it before the dump)",
+				 pid, (unsigned long long)v->start);
+	else if (v->path[0] == '/' && v->deleted && !strncmp(v->path, "/SYSV", 5))
+		return err_input(e, "pid %d maps System V shared memory '%s' at %#llx; amber cannot dump it yet",
 				 pid, v->path, (unsigned long long)v->start);
 	else if (v->path[0] == '/')
 		*kind = v->shared ? VMA_KIND__VMA_FILE_SHARED : VMA_KIND__VMA_FILE_PRIVATE;
@@ -98,8 +105,16 @@ int collect_mm(pid_t pid, struct collect_mm *c, struct err *e)
 	if (n < 0)
 		return err_errno(e, "read the executable of pid %d ('%s')", pid, path);
 	exe[n] = 0;
-	if (n > 10 && !strcmp(exe + n - 10, " (deleted)"))
-		return err_input(e, "the executable of pid %d, '%s', was deleted; unlinked files are not supported yet", pid, exe);
+	if (n > 10 && !strcmp(exe + n - 10, " (deleted)")) {
+		struct stat sb;
+
+		/* Made again from its files.img description ('mapped'). */
+		if (stat(path, &sb) < 0)
+			return err_errno(e, "stat the deleted executable of pid %d ('%s')", pid, exe);
+		m->has_exe_dev = m->has_exe_ino = true;
+		m->exe_dev = sb.st_dev;
+		m->exe_ino = sb.st_ino;
+	}
 
 	m->start_code = st.start_code;
 	m->end_code = st.end_code;
@@ -153,6 +168,9 @@ int collect_mm(pid_t pid, struct collect_mm *c, struct err *e)
 			char mf[96];
 
 			v->path = vmas[i].path;
+			if (vmas[i].deleted && (c->kinds[i] == VMA_KIND__VMA_FILE_PRIVATE ||
+						c->kinds[i] == VMA_KIND__VMA_FILE_SHARED))
+				v->has_deleted = v->deleted = true;
 			v->has_dev = v->has_ino = true;
 			v->dev = makedev(vmas[i].dev_major, vmas[i].dev_minor);
 			v->ino = vmas[i].ino;

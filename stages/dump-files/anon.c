@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/kcmp.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "lib/cleanup.h"
@@ -180,16 +182,147 @@ const char *df_anon_unsupported(const char *link, const struct stat *st, char *b
 {
 	if (!strcmp(link, "anon_inode:[eventfd]") || !strcmp(link, "anon_inode:[signalfd]") ||
 	    !strcmp(link, "anon_inode:[timerfd]") || !strcmp(link, "anon_inode:[eventpoll]") ||
-	    !strcmp(link, "anon_inode:inotify"))
+	    !strcmp(link, "anon_inode:inotify") || !strcmp(link, "anon_inode:[pidfd]"))
 		return NULL;
-	return "this kind of anonymous inode (fanotify, userfaultfd, ...) is not supported yet; close it before the dump";
+	if (!strcmp(link, "anon_inode:[io_uring]"))
+		return "it is an io_uring instance, whose rings, registered files and requests in flight amber cannot "
+		       "restore; close it before the dump";
+	if (!strcmp(link, "anon_inode:[fanotify]"))
+		return "it is a fanotify group, whose marks amber cannot read back yet; close it before the dump";
+	if (!strcmp(link, "anon_inode:[userfaultfd]"))
+		return "it is a userfaultfd, whose registered ranges and pending faults amber cannot restore; close it "
+		       "before the dump";
+	return "this kind of anonymous inode is not supported yet; close it before the dump";
+}
+
+/* Is the file of the registration (tfd, the toff-th of that number) of
+ * epoll pid's epfd the file of pid's fd? */
+static bool df_epoll_is(pid_t pid, int epfd, int tfd, int toff, int fd)
+{
+	struct kcmp_epoll_slot slot = { .efd = epfd, .tfd = tfd, .toff = toff };
+
+	return syscall(SYS_kcmp, pid, pid, KCMP_EPOLL_TFD, fd, (unsigned long)&slot) == 0;
+}
+
+/* Is the file of registration t (at pid's fd) one that the restored task
+ * opens only after its epolls' registrations are made (a pidfd, a file
+ * under /proc/PID)? Then it is refused, naming it. */
+static bool df_epoll_late(struct df *c, struct df_desc *d, const EpollTargetEntry *t, int fd)
+{
+	char path[64], link[256], why[384];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/fd/%d", d->pid, fd);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n < 0)
+		return false;
+	link[n] = 0;
+	if (strcmp(link, "anon_inode:[pidfd]") && !(!strncmp(link, "/proc/", 6) && link[6] >= '1' && link[6] <= '9'))
+		return false;
+	snprintf(why, sizeof(why), "its registration of fd %d (data %#llx) is of '%s', which the restored task opens "
+		 "only after its epolls are made again; amber cannot register it yet (remove the registration first)",
+		 t->tfd, (unsigned long long)t->data, link);
+	df_refuse(c, d->pid, d->fd, d->link, why);
+	return true;
+}
+
+/* Finds, for each registration of the epoll pid's fd whose file is no
+ * longer at its fd number (closed, or dup'ed and closed), the fd of pid
+ * that holds it (kcmp); refuses one that no fd of pid holds. */
+static int df_epoll_files(struct df *c, struct df_desc *d, struct err *e)
+{
+	_cleanup_free_ int *fds = NULL;
+	int nr = -1, ret;
+
+	for (size_t i = 0; i < d->anon.n_epoll; i++) {
+		EpollTargetEntry *t = d->anon.epoll[i];
+		int toff = 0, k;
+
+		for (size_t j = 0; j < i; j++)
+			toff += d->anon.epoll[j]->tfd == t->tfd;
+		if (df_epoll_is(d->pid, d->fd, t->tfd, toff, t->tfd)) {
+			if (df_epoll_late(c, d, t, t->tfd))
+				return 0;
+			continue;
+		}
+		if (nr < 0 && (ret = proc_list_fds(d->pid, &fds, &nr, e)) < 0)
+			return ret;
+		for (k = 0; k < nr && !df_epoll_is(d->pid, d->fd, t->tfd, toff, fds[k]); k++)
+			;
+		if (k == nr) {
+			char why[256];
+
+			snprintf(why, sizeof(why), "its registration of fd %d (data %#llx) is of a file that fd %d no longer "
+				 "holds and no other fd of pid %d holds; amber cannot register it again (close the epoll "
+				 "or remove the registration first)", t->tfd, (unsigned long long)t->data, t->tfd, d->pid);
+			df_refuse(c, d->pid, d->fd, d->link, why);
+			return 0;
+		}
+		if (df_epoll_late(c, d, t, fds[k]))
+			return 0;
+		t->has_file_fd = true;
+		t->file_fd = fds[k];
+		pr_debug("pid %d fd %d: the file registered as fd %d is at fd %d now", d->pid, d->fd, t->tfd, fds[k]);
+	}
+	return 0;
+}
+
+/* A pidfd: the process it refers to ("Pid:" of its fdinfo, -1 once it
+ * was reaped) must be a live process of the tree, which the restored task
+ * opens a pidfd of again; any other is refused by name. */
+static int df_pidfd(struct df *c, struct df_desc *d, struct err *e)
+{
+	char path[64], why[256];
+	_cleanup_free_ char *text = NULL;
+	const char *at;
+	long pid;
+	int ret;
+
+	snprintf(path, sizeof(path), "/proc/%d/fdinfo/%d", d->pid, d->fd);
+	if ((ret = proc_read_file(path, &text, NULL, e)) < 0)
+		return ret;
+	at = strstr(text, "\nPid:");
+	if (!at)
+		return err_input(e, "'%s' of a pidfd has no 'Pid:' line", path);
+	pid = strtol(at + 5, NULL, 10);
+	d->anon.kind = ANON_KIND__ANON_PIDFD;
+	if (d->fi->flags & O_EXCL) {	/* PIDFD_THREAD */
+		df_refuse(c, d->pid, d->fd, d->link, "it is a pidfd of a thread (PIDFD_THREAD), which amber cannot open "
+			  "again yet; close it before the dump");
+		return 0;
+	}
+	for (int i = 0; pid > 0 && i < c->nr_in_tasks; i++)
+		if ((long)c->in_tasks[i].host == pid) {
+			d->anon.has_pidfd_pid = true;
+			d->anon.pidfd_pid = c->in_tasks[i].pid;
+			return 0;
+		}
+	if (pid <= 0)
+		snprintf(why, sizeof(why), "it is a pidfd of a process that has exited and was reaped; amber cannot "
+			 "make such a pidfd again (close it before the dump)");
+	else
+		snprintf(why, sizeof(why), "it is a pidfd of pid %ld, which is not a live process of the tree; dump a "
+			 "tree that holds that process too, or close the pidfd first", pid);
+	df_refuse(c, d->pid, d->fd, d->link, why);
+	return 0;
 }
 
 int df_anon_describe(struct df *c, struct df_desc *d, struct err *e)
 {
-	int ret = df_anon(d->pid, d->fd, d->link, &d->anon, &d->tfds, &d->watches, e);
+	int ret;
+
+	if (!strcmp(d->link, "anon_inode:[pidfd]")) {
+		if ((ret = df_pidfd(c, d, e)) < 0)
+			return ret;
+		d->re.anon = &d->anon;
+		d->re.has_mnt_id = false;
+		return 0;
+	}
+	ret = df_anon(d->pid, d->fd, d->link, &d->anon, &d->tfds, &d->watches, e);
 
 	if (ret < 0)
+		return ret;
+	if (d->anon.kind == ANON_KIND__ANON_EPOLL && d->anon.n_epoll && (ret = df_epoll_files(c, d, e)) < 0)
 		return ret;
 	d->re.anon = &d->anon;
 	d->re.has_mnt_id = false;

@@ -111,6 +111,8 @@ struct df {
 		char *path;		/* a link remap's */
 	} *remapped;
 	int nr_remapped;
+	struct { uint64_t dev, ino; } *mapped;	/* deleted files mapped, each with a 'mapped' record (maps.c) */
+	int nr_mapped;
 	struct { uint64_t ns; int fd; } *nsroots;	/* roots of mount namespaces of chrooted tasks (nspath.c) */
 	int nr_nsroots;
 	/* The last task whose mount namespace was asked for, and the answer:
@@ -221,7 +223,8 @@ struct df_isk {
  * record; what the record points to lives here until it is written. */
 struct df_desc {
 	pid_t pid;			/* a descriptor that holds it (this stage's own for one in flight) */
-	int fd;
+	int fd;				/* -1: a mapping (src) */
+	const char *src;		/* how to reach the file, NULL: /proc/PID/fd/FD */
 	const char *link;		/* what /proc/PID/fd/FD points to */
 	const struct stat *st;		/* the open file */
 	const struct proc_fdinfo *fi;
@@ -330,6 +333,12 @@ bool df_is_deleted(const char *link);
  * (they differ when the tree has a pid namespace of its own). */
 int df_task(struct df *c, pid_t pid, pid_t id, struct err *e);
 
+/* maps.c: gives each deleted regular file that pid (image pid id) maps,
+ * or runs as its executable, a files.img description no descriptor holds
+ * ('mapped'), linked back or saved like an unlinked open file, once per
+ * inode for the tree. */
+int df_maps(struct df *c, pid_t pid, pid_t id, struct err *e);
+
 /* external.c */
 
 /* Takes the --external keys (file, tty, unix, pipe) and --shell-job. */
@@ -436,6 +445,11 @@ void df_pty_release(struct df_desc *d);
 bool df_regular_match(const char *link, const struct stat *st);
 int df_regular_describe(struct df *c, struct df_desc *d, struct err *e);
 const char *df_path_unsupported(const char *link, const struct stat *st, char *buf, size_t size);
+/* A directory removed while open (deleted, with its owner); others need nothing. */
+int df_dir_describe(struct df *c, struct df_desc *d, struct err *e);
+/* pid's working directory cwd (as /proc shows it) was removed: a
+ * description no descriptor holds (mapped_by id), its id into *file_id. */
+int df_deleted_cwd(struct df *c, pid_t pid, pid_t id, const char *cwd, uint32_t *file_id, struct err *e);
 
 /* inet.c: saves into opts (pointed at by optp, bytes in optdata) each
  * option of lib/inetopt.c's table that applies to the family and protocol

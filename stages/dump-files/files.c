@@ -119,6 +119,9 @@ void df_free(struct df *c)
 	for (int i = 0; i < c->nr_remapped; i++)
 		free(c->remapped[i].path);
 	free(c->remapped);
+	free(c->mapped);
+	c->mapped = NULL;
+	c->nr_mapped = 0;
 	c->remapped = NULL;
 	c->nr_remapped = 0;
 	c->links = NULL;
@@ -201,8 +204,13 @@ void df_refuse(struct df *c, pid_t pid, int fd, const char *link, const char *wh
 		pid = c->via_pid;
 		fd = c->via_fd;
 	}
-	if (c->nr_unsupported++ == 0)
+	/* fd -1: a mapping of a deleted file (maps.c). */
+	if (c->nr_unsupported++ == 0 && fd < 0)
+		err_input(&c->unsupported, "pid %d maps the deleted file '%s': %s", pid, link, why);
+	else if (c->nr_unsupported == 1)
 		err_input(&c->unsupported, "pid %d fd %d is '%s': %s", pid, fd, link, why);
+	else if (fd < 0)
+		pr_warn("pid %d maps the deleted file '%s': %s", pid, link, why);
 	else
 		pr_warn("pid %d fd %d is '%s': %s", pid, fd, link, why);
 }

@@ -70,6 +70,7 @@ const struct df_kind df_kinds[] = {
 		.fd_type = FD_TYPE__FD_REG,
 		.ext = EXT_FILE,
 		.unsupported = df_path_unsupported,
+		.describe = df_dir_describe,
 	},
 };
 

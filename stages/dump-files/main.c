@@ -12,15 +12,25 @@
  *	opened with O_NOFOLLOW, and socket files), and pipes: each pipe end
  *	is a files.img record with pipe_ino, and what the pipe holds is saved in
  *	pipedata.img without taking it out (tee into a scratch pipe); and
+ *	files under /proc/PID of the tree's own processes (a file or the
+ *	directory: proc_pid, the image pid in path; of another process refused);
+ *	pidfds of live processes of the tree (AnonFileEntry pidfd_pid; others,
+ *	thread pidfds, io_uring, fanotify and userfaultfd are refused by name);
  *	eventfd, signalfd, timerfd and epoll, whose state (count and semaphore
  *	mode, mask, clock, time left, interval, unread ticks, the epoll's
- *	registrations) comes from fdinfo; files
+ *	registrations) comes from fdinfo (a registration whose fd number no
+ *	longer holds its file is found at the fd that does with kcmp
+ *	KCMP_EPOLL_TFD; one no fd of the holder has is refused); files
  *	unlinked while open (a link remap next to where they lived when the kernel
  *	allows, else their data runs in ghost-ID.img, with mode and owner, up
  *	to --ghost-limit bytes of data, holes left out; see remaps.img);
+ *	deleted regular files a process maps or runs as its executable, each
+ *	a files.img description no descriptor holds (mapped, mapped_by),
+ *	linked back or saved the same way, once per inode (maps.c);
  *	FIFOs removed while open (files.img deleted, with their owner; what
- *	they hold in pipedata.img; a removed directory, as an fd or a cwd, is
- *	refused by name); memfds (memfd.c: name, size, seals, mode, owner and
+ *	they hold in pipedata.img); directories removed while open or a
+ *	task's cwd (files.img deleted, with mode and owner; a cwd is a
+ *	description no descriptor holds, fs-PID.img cwd_file_id); memfds (memfd.c: name, size, seals, mode, owner and
  *	contents, whatever their size and --ghost-limit, in memfd-INO.img and
  *	pages-memfd-INO.img like a mapped memfd, once per memfd: when
  *	dump-memory saved it first for a mapping, its images are kept and this
@@ -39,9 +49,13 @@
  *	of the descriptor (pidfd_getfd, CAP_SYS_PTRACE); an owner outside the
  *	tree is refused.
  *	Unix sockets (sockets.c, unixq.c): pairs (socketpair, accepted
- *	connections, a stream end whose peer closed), listening sockets, bound
+ *	connections, a stream end whose peer closed, the server end of an
+ *	accepted connection whose client closed), listening sockets, bound
  *	datagram sockets (connected or not), datagram sockets neither bound nor
- *	connected, and clients whose connections wait in a listener's backlog.
+ *	connected or whose connected peer closed (peer_gone), stream and
+ *	seqpacket sockets never connected, bound or not (unconnected), and
+ *	clients whose connections wait in a listener's backlog; a name that is
+ *	a relative path is refused.
  *	Type, peer, state, shutdown, name, backlog and the waiting connections
  *	come from sock_diag (libnl), options from getsockopt, and what waits to
  *	be read is peeked at (MSG_PEEK with SO_PEEK_OFF, put back; an empty

@@ -11,7 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/magic.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -143,18 +145,17 @@ static int df_ghost_write_runs(struct image *img, GhostFileEntry *head, int rfd,
 
 /* Saves a file's data in the images (a ghost file), up to --ghost-limit
  * bytes of it: only its data runs, so a sparse file keeps its holes. */
-static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st, uint32_t id,
-		    struct err *e)
+static int df_ghost(struct df *c, pid_t pid, int fd, const char *path, const char *orig, const struct stat *st,
+		    uint32_t id, struct err *e)
 {
 	RemapEntry rm = REMAP_ENTRY__INIT;
 	GhostFileEntry gh = GHOST_FILE_ENTRY__INIT;
-	char path[64], gname[64];
+	char gname[64];
 	_cleanup_close_ int rfd = -1;
 	struct image img;
 	uint64_t bytes;
 	int ret;
 
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	rm.file_id = id;
 	rfd = open(path, O_RDONLY | O_CLOEXEC);
 	if (rfd < 0)
@@ -198,13 +199,14 @@ static int df_ghost(struct df *c, pid_t pid, int fd, const char *orig, const str
 /* A file unlinked while open: link it back under a hidden name next to
  * where it lived (a link remap), which the kernel allows only for files
  * made with O_TMPFILE; otherwise save its contents (a ghost file), up to
- * --ghost-limit bytes. */
-static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const struct stat *st,
+ * --ghost-limit bytes. The file is reached through path (the /proc link of
+ * pid's fd, or of a mapping of it). */
+static int df_remap(struct df *c, pid_t pid, int fd, const char *path, const char *orig, const struct stat *st,
 		    uint32_t id, struct err *e)
 {
 	const struct df_remapped *prev = df_remapped_of(c, st);
 	RemapEntry rm = REMAP_ENTRY__INIT;
-	char path[64], link[PATH_MAX + 64], dir[PATH_MAX], here[PATH_MAX + 128];
+	char link[PATH_MAX + 64], dir[PATH_MAX], here[PATH_MAX + 128];
 	const char *slash = strrchr(orig, '/');
 
 	if (prev) {
@@ -223,7 +225,6 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 		}
 		return df_write_remap(c, &rm, e);
 	}
-	snprintf(path, sizeof(path), "/proc/%d/fd/%d", pid, fd);
 	snprintf(dir, sizeof(dir), "%.*s", slash && slash != orig ? (int)(slash - orig) : 1, orig);
 	snprintf(link, sizeof(link), "%s/" REMAP_PREFIX "%llu.%d", dir, (unsigned long long)st->st_ino, getpid());
 	/* In another mount namespace the link goes beside the file there. */
@@ -248,8 +249,10 @@ static int df_remap(struct df *c, pid_t pid, int fd, const char *orig, const str
 		return df_write_remap(c, &rm, e);
 	}
 	pr_debug("pid %d fd %d: cannot link '%s' back (%m): saving it as a ghost file", pid, fd, orig);
-	return df_ghost(c, pid, fd, orig, st, id, e);
+	return df_ghost(c, pid, fd, path, orig, st, id, e);
 }
+
+static int df_proc_describe(struct df *c, struct df_desc *d, struct err *e);
 
 bool df_regular_match(const char *link, const struct stat *st)
 {
@@ -264,6 +267,16 @@ bool df_regular_match(const char *link, const struct stat *st)
  * that. */
 int df_regular_describe(struct df *c, struct df_desc *d, struct err *e)
 {
+	char src[64];
+	const char *path = d->src;
+	int ret;
+
+	if ((ret = df_proc_describe(c, d, e)) != 0)
+		return ret < 0 ? ret : 0;
+	if (!path) {
+		snprintf(src, sizeof(src), "/proc/%d/fd/%d", d->pid, d->fd);
+		path = src;
+	}
 	if (df_is_deleted(d->link)) {
 		size_t n = strlen(d->link) - strlen(DF_DELETED);
 
@@ -273,13 +286,101 @@ int df_regular_describe(struct df *c, struct df_desc *d, struct err *e)
 		d->path[n] = 0;
 		d->re.path = d->path;
 		d->re.has_remapped = d->re.remapped = true;
-		return df_remap(c, d->pid, d->fd, d->path, d->st, d->re.id, e);
+		return df_remap(c, d->pid, d->fd, path, d->path, d->st, d->re.id, e);
 	}
 	if (df_path_replaced(c, d->pid, d->link, d->st, d->fi->mnt_id)) {
 		d->re.has_remapped = d->re.remapped = true;
-		return df_remap(c, d->pid, d->fd, d->link, d->st, d->re.id, e);
+		return df_remap(c, d->pid, d->fd, path, d->link, d->st, d->re.id, e);
 	}
 	return 0;
+}
+
+/* A file under /proc/PID/ (or /proc/PID itself) of a process of the
+ * tree: recorded with the process's image pid, which the restored task
+ * opens again itself (1); one of a process outside the tree is refused
+ * (1); anything else under /proc or elsewhere is opened by its path (0). */
+static int df_proc_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	char why[256], fs[64];
+	const char *rest;
+	unsigned long pid;
+	char *end;
+	struct statfs sf;
+
+	if (strncmp(d->link, "/proc/", 6) || d->link[6] < '1' || d->link[6] > '9' || d->fd < 0)
+		return 0;
+	snprintf(fs, sizeof(fs), "/proc/%d/fd/%d", d->pid, d->fd);
+	if (statfs(fs, &sf) < 0 || sf.f_type != PROC_SUPER_MAGIC)
+		return 0;
+	pid = strtoul(d->link + 6, &end, 10);
+	if (*end && *end != '/')
+		return 0;
+	rest = end;
+	for (int i = 0; i < c->nr_in_tasks; i++)
+		if (c->in_tasks[i].host == pid) {
+			snprintf(d->path, sizeof(d->path), "/proc/%u%s", c->in_tasks[i].pid, rest);
+			d->re.path = d->path;
+			d->re.has_proc_pid = true;
+			d->re.proc_pid = c->in_tasks[i].pid;
+			return 1;
+		}
+	snprintf(why, sizeof(why), "it is a file of pid %lu under /proc, and that is not a live process of the tree; "
+		 "amber cannot point it at the same process again (close it before the dump)", pid);
+	df_refuse(c, d->pid, d->fd, d->link, why);
+	return 1;
+}
+
+/* A directory removed while open: where it lived, its owner (the mode
+ * is in the record): restore makes it again, empty, and removes it. A
+ * file under /proc of the tree's processes: df_proc_describe. */
+int df_dir_describe(struct df *c, struct df_desc *d, struct err *e)
+{
+	size_t n;
+	int ret;
+
+	if ((ret = df_proc_describe(c, d, e)) != 0)
+		return ret < 0 ? ret : 0;
+	if (!S_ISDIR(d->st->st_mode) || d->st->st_nlink || !df_is_deleted(d->link))
+		return 0;
+	n = strlen(d->link) - strlen(DF_DELETED);
+	if (n >= sizeof(d->path))
+		return err_input(e, "path of pid %d fd %d is too long", d->pid, d->fd);
+	memcpy(d->path, d->link, n);
+	d->path[n] = 0;
+	d->re.path = d->path;
+	d->re.has_deleted = d->re.deleted = true;
+	d->re.has_uid = d->re.has_gid = true;
+	d->re.uid = d->st->st_uid;
+	d->re.gid = d->st->st_gid;
+	return 0;
+}
+
+int df_deleted_cwd(struct df *c, pid_t pid, pid_t id, const char *cwd, uint32_t *file_id, struct err *e)
+{
+	struct df_desc d = { .pid = pid, .fd = -1, .re = REG_FILE_ENTRY__INIT };
+	char src[64];
+	struct stat st;
+	int ret;
+
+	snprintf(src, sizeof(src), "/proc/%d/cwd", pid);
+	if (stat(src, &st) < 0)
+		return err_errno(e, "stat the removed working directory '%s' of pid %d", cwd, pid);
+	d.link = cwd;
+	d.st = &st;
+	if ((ret = df_new_id(c, &d.re.id, e)) < 0)
+		return ret;
+	d.re.flags = O_RDONLY | O_DIRECTORY;
+	d.re.has_inode = d.re.has_dev = d.re.has_mode = true;
+	d.re.inode = st.st_ino;
+	d.re.dev = st.st_dev;
+	d.re.mode = st.st_mode;
+	d.re.has_mapped_by = true;
+	d.re.mapped_by = id;
+	if ((ret = df_dir_describe(c, &d, e)) < 0)
+		return ret;
+	*file_id = d.re.id;
+	pr_info("pid %d: its working directory '%s' was removed: file %u", pid, cwd, d.re.id);
+	return image_write(&c->files, &d.re.base, e);
 }
 
 /* Why a file opened by a path (a FIFO, a directory, a device node, or
@@ -289,8 +390,9 @@ const char *df_path_unsupported(const char *link, const struct stat *st, char *b
 {
 	if (!strncmp(link, "/memfd:", 7) && st->st_nlink == 0 && !S_ISREG(st->st_mode))
 		return "this kind of memfd is not supported yet";
-	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode))
-		return "it was deleted while open, and only deleted regular files and FIFOs are supported yet";
+	if (st->st_nlink == 0 && df_is_deleted(link) && !S_ISREG(st->st_mode) && !S_ISFIFO(st->st_mode) &&
+	    !S_ISDIR(st->st_mode))
+		return "it was deleted while open, and only deleted regular files, FIFOs and directories are supported yet";
 	if (df_is_tty(link, st)) {
 		struct ext_key k = { .kind = EXT_TTY, .a = st->st_rdev, .b = st->st_dev };
 		char key[EXT_KEY_MAX];

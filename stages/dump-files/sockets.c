@@ -74,7 +74,8 @@ static int df_unix_common(int sk, uint64_t ino, const struct sockdiag_unix *d, s
 	socklen_t len = sizeof(int);
 
 	if (d->named && d->name[0] != 0 && d->name[0] != '/') {
-		*why = "it is bound (or was accepted from a listener bound) to a relative path, which cannot be restored";
+		*why = "it is bound (or was accepted from a listener bound) to a relative path, which amber cannot bind "
+		       "again in the right directory yet; bind it to an absolute path";
 		return 0;
 	}
 	getsockopt(sk, SOL_SOCKET, SO_PASSCRED, &passcred, &len);
@@ -166,6 +167,14 @@ static int df_unix_bound(struct df *c, pid_t pid, int fd, int sk, uint64_t ino, 
 		u->peer_ino = d->peer;
 		u->shutdown = d->shutdown;
 	}
+	/* A bound stream or seqpacket socket that never listened nor
+	 * connected: nothing waits in it. */
+	if (d->type != SOCK_DGRAM) {
+		u->has_listening = u->listening = false;
+		u->has_backlog = false;
+		u->has_unconnected = u->unconnected = true;
+		return 0;
+	}
 	/* A bound datagram socket: what waits in it is sent to it again. */
 	return df_unix_queue(c, pid, fd, sk, d->type, k, why, e);
 }
@@ -183,7 +192,9 @@ static int df_unix_waiting(struct df *c, pid_t pid, int fd, int sk, uint64_t ino
 
 	if ((ret = sockdiag_unix_listener_of(ino, &listener, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", pid, fd);
-	if (!listener && d->shutdown == 3 && !d->named) {
+	/* An end whose peer closed; named: the server end of an accepted
+	 * connection, made again through its listener's name. */
+	if (!listener && d->shutdown == 3) {
 		if ((ret = df_unix_common(sk, ino, d, k, why)) < 0 || *why)
 			return ret;
 		k->u.shutdown = d->shutdown;
@@ -242,8 +253,26 @@ static int df_unix_one(struct df *c, pid_t pid, int fd, uint64_t ino, struct df_
 	}
 	/* A bound datagram socket: TCP_CLOSE, or TCP_ESTABLISHED once
 	 * connected (to a bound peer) or once a client connected to it. */
+	/* A stream or seqpacket socket in TCP_CLOSE with no peer was never
+	 * connected (an end whose peer closed stays established, and
+	 * df_unix_waiting keeps it); bound or not. */
+	if (d.state == 7 && !d.peer && d.type != SOCK_DGRAM && d.named)
+		return df_unix_bound(c, pid, fd, sk, ino, &d, k, why, e);
+	if (d.state == 7 && !d.peer && d.type != SOCK_DGRAM) {
+		if ((ret = df_unix_common(sk, ino, &d, k, why)) < 0 || *why)
+			return ret;
+		k->u.has_unconnected = k->u.unconnected = true;
+		return 0;
+	}
 	if (d.named && (d.state == 10 /* TCP_LISTEN */ || d.type == SOCK_DGRAM))
 		return df_unix_bound(c, pid, fd, sk, ino, &d, k, why, e);
+	/* A datagram socket whose connected peer closed: its queue is kept. */
+	if (d.type == SOCK_DGRAM && !d.named && !d.peer && d.state == 1) {
+		if ((ret = df_unix_common(sk, ino, &d, k, why)) < 0 || *why)
+			return ret;
+		k->u.has_peer_gone = k->u.peer_gone = true;
+		return df_unix_queue(c, pid, fd, sk, d.type, k, why, e);
+	}
 	if (d.state == 1 && !d.peer && d.type != SOCK_DGRAM)
 		return df_unix_waiting(c, pid, fd, sk, ino, &d, k, why, e);
 	/* Never bound nor connected: nothing can be sent to it. */

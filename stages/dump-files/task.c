@@ -46,9 +46,11 @@ static int df_fs(struct df *c, pid_t pid, pid_t id, struct err *e)
 	snprintf(path, sizeof(path), "/proc/%d/cwd", pid);
 	if ((ret = df_readlink(path, cwd, sizeof(cwd), e)) < 0)
 		return ret;
-	if (df_is_deleted(cwd) && stat(path, &sb) == 0 && sb.st_nlink == 0)
-		return err_input(e, "pid %d: its working directory '%s' was removed, which is not supported; "
-				 "let it change directory first", pid, cwd);
+	if (df_is_deleted(cwd) && stat(path, &sb) == 0 && sb.st_nlink == 0 && S_ISDIR(sb.st_mode)) {
+		if ((ret = df_deleted_cwd(c, pid, id, cwd, &fs.cwd_file_id, e)) < 0)
+			return ret;
+		fs.has_cwd_file_id = true;
+	}
 	snprintf(path, sizeof(path), "/proc/%d/root", pid);
 	if ((ret = df_readlink(path, root, sizeof(root), e)) < 0)
 		return ret;
@@ -185,7 +187,7 @@ int df_task(struct df *c, pid_t pid, pid_t id, struct err *e)
 		image_close(&fdinfo);
 	else if (image_close_write(&fdinfo, e) < 0)
 		ret = -EIO;
-	if (ret < 0)
+	if (ret < 0 || (ret = df_maps(c, pid, id, e)) < 0)
 		return ret;
 	c->nr_tasks++;
 	c->nr_fds += nr;

@@ -22,6 +22,9 @@
  *	dump-files (which runs beside it) comes first: each writes under a
  *	temporary name (.tmp.NAME.PID) and publishes with linkat, and the
  *	second finds the images there and drops its copy (images/memfd.h).
+ *	A mapping of a deleted regular file (and a deleted executable) is
+ *	marked deleted, with the file's device and inode (exe_dev, exe_ino):
+ *	dump-files saves the file itself, as a description no descriptor holds.
  *
  * Inputs	stdin: state stream with a 'task' record per process (from seize).
  *	The tree must be stopped (seize holds it); nothing here uses ptrace.
@@ -48,7 +51,8 @@
  *	them); stdout: hello, end.
  *
  * Exit status	lib/exitcodes.h; 3 for a mapping amber cannot dump (device
- *	memory, a deleted file that is no memfd, a hugetlb memfd, a writable
+ *	memory, System V shared memory, an AIO context's ring, an io_uring's
+ *	rings, a hugetlb memfd, a writable
  *	shared mapping of a memfd sealed with F_SEAL_FUTURE_WRITE), naming the
  *	pid, address and path.
  *

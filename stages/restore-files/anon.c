@@ -136,6 +136,13 @@ int reopen_anon(struct reopen_file *f, struct err *e)
 			return ret;
 		break;
 	}
+	case ANON_KIND__ANON_PIDFD:
+		/* Its process does not exist yet: a stand-in, which the task
+		 * replaces with its own pidfd_open once every task exists. */
+		if (!a->has_pidfd_pid || !a->pidfd_pid)
+			return err_input(e, "files.img: pidfd (id %u) names no process", re->id);
+		fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		break;
 	default:
 		return err_input(e, "files.img: file %u is an anonymous inode of unknown kind %d", re->id, a->kind);
 	}

@@ -34,11 +34,13 @@
  *	their numbers) is made again from its files.img state; an epoll is made
  *	empty, its registrations travel in `epoll_add` records for the task.
  *
- *	Unix sockets (sockets.c, unixq.c): listening and bound datagram sockets
- *	first, bound to their names again (a dead socket's file removed, a live
+ *	Unix sockets (sockets.c, unixq.c): listening, bound datagram and bound
+ *	never connected sockets first, bound to their names again (a dead socket's file removed, a live
  *	one refused); then pairs with socketpair, accepted connections by
  *	connecting to the name and accepting, clients that waited in a backlog
- *	and unbound datagram sockets as new sockets, and every file in flight in
+ *	and unbound datagram and never connected sockets as new sockets (a
+ *	datagram socket whose peer closed and an accepted end whose client
+ *	closed with a peer closed once their queue is back), and every file in flight in
  *	a queue (opened though no task holds it), each given the options the
  *	program had set (UnixSocketEntry.opts, SO_PEEK_OFF last). Once all are
  *	made, each queue
@@ -89,7 +91,16 @@
  *
  *	An unlinked file comes from its link remap or is made again from its
  *	ghost image: its size (ftruncate), its data runs written with the
- *	holes between them left out, its owner, then its mode. A FIFO removed
+ *	holes between them left out, its owner, then its mode. Either is
+ *	then linked under its dumped name if that is free, opened by it and
+ *	unlinked, so /proc/PID/fd and maps show "PATH (deleted)" as at dump.
+ *	A pidfd or a file under /proc of a process of the tree is passed as a
+ *	stand-in (/dev/null) that the task replaces (restore-tasks).
+ *	A description with 'mapped' (a deleted file a task maps, held by no
+ *	descriptor) is opened the same way and sent on. A directory removed
+ *	while open or a task's cwd is made again empty, with mode and owner,
+ *	under its name if free (else .amber-dir.INO.PID beside it or in /tmp),
+ *	opened and removed, once per dumped inode. A FIFO removed
  *	while open is made again under a hidden name (.amber-fifo.INO.PID)
  *	that is removed at once, and given its owner and mode.
  *

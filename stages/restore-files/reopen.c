@@ -461,6 +461,32 @@ static int reopen_ghost_fill(int tmp, const GhostFileEntry *g, const char *name,
 	return 0;
 }
 
+/* A new description of fd's file (flags) opened by path, where the file
+ * lived at dump: the file is linked there, opened and unlinked again, so
+ * that the restored process sees the dumped name in /proc/PID/fd and maps
+ * ("PATH (deleted)"), not the name it was remade or linked back under.
+ * -1 when path is taken (another file lives there now) or the link fails:
+ * the caller keeps the description it has. */
+static int reopen_at_name(int fd, const char *path, int flags)
+{
+	char src[64];
+	struct stat a, b;
+	int nfd;
+
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", fd);
+	if (linkat(AT_FDCWD, src, AT_FDCWD, path, AT_SYMLINK_FOLLOW) < 0)
+		return -1;
+	nfd = open(path, flags & ~(O_CREAT | O_TRUNC | O_EXCL));
+	/* Only the link made here is removed: it is still fd's inode. */
+	if (fstat(fd, &a) == 0 && lstat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino)
+		unlinkat(AT_FDCWD, path, 0);
+	if (nfd >= 0 && (fstat(nfd, &b) < 0 || a.st_dev != b.st_dev || a.st_ino != b.st_ino)) {
+		close(nfd);
+		return -1;
+	}
+	return nfd;
+}
+
 /* Makes the inode of a ghost again from its image: an unlinked file
  * (O_TMPFILE) in dir (or /tmp), of the dumped size with the data runs
  * written and nothing in the holes, then the owner and the mode (after the
@@ -510,6 +536,15 @@ static int reopen_ghost_make(int dir_fd, const char *name, const char *dir, cons
 		return err_errno(e, "give the remade unlinked file '%s' (id %u) its owner %u:%u", re->path, re->id, uid, gid);
 	if (fchmod(tmp, mode & 07777) < 0)
 		return err_errno(e, "give the remade unlinked file '%s' (id %u) its mode %#o", re->path, re->id, mode & 07777);
+	{
+		/* Under its dumped name, unlinked, if that name is free. */
+		int named = reopen_at_name(tmp, re->path, O_RDWR | O_CLOEXEC);
+
+		if (named >= 0) {
+			close(tmp);
+			tmp = named;
+		}
+	}
 	*out = TAKE_FD(tmp);
 	return 0;
 }
@@ -560,6 +595,65 @@ static int reopen_ghost(struct reopen *r, struct reopen_file *f, const RemapPlan
 	return 0;
 }
 
+/* Makes a directory removed while open (or a task's cwd) again: empty,
+ * with its owner and mode, under its dumped name if that is free, else a
+ * hidden name beside it (or in /tmp); opened, then removed, so it is the
+ * empty, unlinked directory it was. One per dumped inode: a descriptor
+ * and a cwd of the same directory share it. */
+static int reopen_deleted_dir(struct reopen *r, struct reopen_file *f, struct err *e)
+{
+	const RegFileEntry *re = f->re;
+	const char *slash = strrchr(re->path, '/');
+	char path[PATH_MAX + 96], dir[PATH_MAX], src[64];
+	const char *names[3];
+	_cleanup_close_ int keep = -1;
+	int fd;
+
+	for (int i = 0; i < r->nr_deldirs; i++)
+		if (r->deldirs[i].dev == re->dev && r->deldirs[i].ino == re->inode) {
+			keep = dup(r->deldirs[i].fd);
+			break;
+		}
+	if (keep < 0) {
+		snprintf(dir, sizeof(dir), "%.*s", slash && slash != re->path ? (int)(slash - re->path) : 1, re->path);
+		names[0] = re->path;
+		names[1] = dir;
+		names[2] = "/tmp";
+		for (int k = 0; k < 3 && keep < 0; k++) {
+			if (k == 0)
+				snprintf(path, sizeof(path), "%s", re->path);
+			else
+				snprintf(path, sizeof(path), "%s/.amber-dir.%llu.%d", names[k], (unsigned long long)re->inode,
+					 (int)getpid());
+			if (mkdirat(AT_FDCWD, path, 0700) < 0)
+				continue;
+			keep = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (unlinkat(AT_FDCWD, path, AT_REMOVEDIR) < 0 && keep >= 0) {
+				close(keep);
+				keep = -1;
+			}
+		}
+		if (keep < 0)
+			return err_errno(e, "make the removed directory '%s' (id %u) of pid %d again", re->path, re->id, f->pid);
+		if (re->has_uid && re->has_gid && fchown(keep, re->uid, re->gid) < 0)
+			return err_errno(e, "give the remade removed directory '%s' its owner %u:%u", re->path, re->uid, re->gid);
+		if (fchmod(keep, re->mode & 07777) < 0)
+			return err_errno(e, "give the remade removed directory '%s' its mode %#o", re->path, re->mode & 07777);
+		if (grow_one(&r->deldirs, r->nr_deldirs) < 0)
+			return err_errno(e, "remember a remade directory");
+		r->deldirs[r->nr_deldirs].dev = re->dev;
+		r->deldirs[r->nr_deldirs].ino = re->inode;
+		r->deldirs[r->nr_deldirs++].fd = dup(keep);
+		pr_debug("file %u: removed directory '%s' made again as '%s' and removed", re->id, re->path, path);
+	}
+	snprintf(src, sizeof(src), "/proc/self/fd/%d", keep);
+	fd = open(src, reopen_flags(re));
+	if (fd < 0)
+		return err_errno(e, "open the remade removed directory '%s' (id %u) with flags %#o", re->path, re->id, re->flags);
+	f->fd = fd;
+	return 0;
+}
+
 /* Opens one file as it was dumped and checks it is still that file. An
  * unlinked one is opened through its link remap, or made from its ghost. */
 static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
@@ -575,6 +669,16 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 
 	if (re->remapped && !rp)
 		return err_proto(e, "file %u ('%s') was unlinked at dump, but collect-remaps planned no remap for it", re->id, re->path);
+	if (re->deleted && re->has_mode && S_ISDIR(re->mode))
+		return reopen_deleted_dir(r, f, e);
+	if (re->has_proc_pid) {
+		/* Its process does not exist yet: a stand-in, which the task
+		 * replaces with its own open once every task exists. */
+		f->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		if (f->fd < 0)
+			return err_errno(e, "open /dev/null for '%s' (id %u)", re->path, re->id);
+		return 0;
+	}
 	if (rp && rp->kind == REMAP_KIND__REMAP_GHOST)
 		return reopen_ghost(r, f, rp, e);
 	if (rp)
@@ -601,6 +705,15 @@ static int reopen_one(struct reopen *r, struct reopen_file *f, struct err *e)
 				 open_path, re->id, f->pid, f->tfd, flags);
 	if (fstat(fd, &st) < 0)
 		return err_errno(e, "fstat file '%s' (id %u)", re->path, re->id);
+	if (rp) {
+		/* A link remap: opened again by the dumped name, if it is free. */
+		int named = reopen_at_name(fd, re->path, flags);
+
+		if (named >= 0) {
+			close(fd);
+			fd = named;
+		}
+	}
 	if (re->has_mode && (st.st_mode & S_IFMT) != (re->mode & S_IFMT))
 		return reopen_changed_type(re, st.st_mode, e);
 	if (re->has_size && S_ISREG(st.st_mode) && (uint64_t)st.st_size != re->size) {
@@ -738,6 +851,18 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 			p.fown = f ? f->re->fown : NULL;
 			p.has_async = p.async = f && (f->re->flags & O_ASYNC);
 			p.has_dev_tty = p.dev_tty = f && f->re->pty && f->re->pty->dev_tty;
+			if (f && f->re->has_proc_pid) {
+				p.has_proc_pid = p.has_proc_flags = p.has_proc_pos = true;
+				p.proc_pid = f->re->proc_pid;
+				p.proc_path = f->re->path;
+				p.proc_flags = reopen_flags(f->re) & ~O_CLOEXEC;
+				p.proc_pos = f->re->pos;
+			}
+			if (f && f->re->anon && f->re->anon->kind == ANON_KIND__ANON_PIDFD) {
+				p.has_pidfd_pid = p.has_pidfd_nonblock = true;
+				p.pidfd_pid = f->re->anon->pidfd_pid;
+				p.pidfd_nonblock = !!(f->re->flags & O_NONBLOCK);
+			}
 		}
 		rec.body_case = STREAM_RECORD__BODY_FD_PLAN;
 		rec.fd_plan = &p;
@@ -777,6 +902,8 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 			a.tfd = t->tfd;
 			a.events = t->events;
 			a.data = t->data;
+			a.has_file_fd = t->has_file_fd;
+			a.file_fd = t->file_fd;
 			rec.body_case = STREAM_RECORD__BODY_EPOLL_ADD;
 			rec.epoll_add = &a;
 			if ((ret = stream_out_write(out, &rec, e)) < 0)
@@ -838,6 +965,9 @@ void reopen_free(struct reopen *r)
 	free(r->remaps);
 	for (int i = 0; i < r->nr_ghosts; i++)
 		close(r->ghosts[i].fd);
+	for (int i = 0; i < r->nr_deldirs; i++)
+		close(r->deldirs[i].fd);
+	free(r->deldirs);
 	free(r->ghosts);
 	for (int i = 0; i < r->nr_memfds; i++)
 		close(r->memfds[i].fd);

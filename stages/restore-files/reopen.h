@@ -61,6 +61,8 @@ struct reopen {
 	int nr_remaps;
 	struct { uint32_t ghost_id; int fd; } *ghosts;	/* inodes made from ghost images, by ghost id */
 	int nr_ghosts;
+	struct { uint64_t dev, ino; int fd; } *deldirs;	/* removed directories made again, by dumped inode */
+	int nr_deldirs;
 	struct { uint64_t ino; int fd; } *memfds;	/* memfds made from their images, by dumped inode */
 	int nr_memfds;
 	struct reopen_pipe *pipes;

@@ -346,7 +346,8 @@ static int reopen_unix_accepted(struct reopen *r, struct reopen_file *server_f, 
  * since the connections to them are made again through them. */
 bool reopen_is_bound(const RegFileEntry *re)
 {
-	return re->unix_sk && re->unix_sk->has_name && (re->unix_sk->listening || re->unix_sk->type == SOCK_DGRAM);
+	return re->unix_sk && re->unix_sk->has_name &&
+	       (re->unix_sk->listening || re->unix_sk->type == SOCK_DGRAM || re->unix_sk->unconnected);
 }
 
 /* A datagram socket connected to a bound one of the tree (restored
@@ -405,7 +406,7 @@ int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 
 	if (f->fd >= 0)
 		return 0;	/* made with its peer */
-	if (u->has_listener_ino || (u->type == SOCK_DGRAM && !u->peer_ino))
+	if (u->has_listener_ino || u->unconnected || (u->type == SOCK_DGRAM && !u->peer_ino && !u->peer_gone))
 		return reopen_unix_plain(f, e);
 
 	for (int i = 0; u->peer_ino && i < r->nr_files && !peer; i++)
@@ -418,7 +419,17 @@ int reopen_unix(struct reopen *r, struct reopen_file *f, struct err *e)
 		return err_input(e, "%s and its peer %s have different types", f->re->path, peer->re->path);
 	if (peer && u->type == SOCK_DGRAM && peer->re->unix_sk->has_name && !u->has_name)
 		return reopen_unix_dgram_client(f, peer, e);
-	if (peer && (u->has_name || peer->re->unix_sk->has_name)) {
+	if (!peer && u->has_name && u->type != SOCK_DGRAM) {
+		/* The server end of an accepted connection whose client
+		 * closed: accepted again from a client that is closed once
+		 * the queue is back (f->aux, below). */
+		int client = -1, server = -1;
+
+		if ((ret = reopen_unix_accepted(r, f, &client, &server, e)) < 0)
+			return ret;
+		sv[0] = server;
+		sv[1] = client;
+	} else if (peer && (u->has_name || peer->re->unix_sk->has_name)) {
 		/* An accepted connection: the server end has the listener's name. */
 		bool f_named = u->has_name;
 		int client = -1, server = -1;

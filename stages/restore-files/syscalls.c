@@ -17,7 +17,8 @@ const int restore_files_syscalls[] = {
 	 * socket files (reopen.c, memfd.c, sockets.c) */
 	SYS_ftruncate, SYS_fallocate, SYS_fchown, SYS_fchownat, SYS_fchmod, SYS_chmod, SYS_linkat, SYS_unlinkat,
 	SYS_mknodat,
-	/* directories on the stubs of delayed mounts (stub.c) */
+	/* directories on the stubs of delayed mounts (stub.c), removed
+	 * directories made again (reopen.c) */
 	SYS_mkdir, SYS_mkdirat,
 	SYS_memfd_create, SYS_pipe2,
 	/* anonymous-inode files (anon.c) */

@@ -506,11 +506,29 @@ static void __attribute__((noreturn)) rt_child_main(struct rt_plan *p, int i)
 						       "children and their groups can own its files" : "");
 	}
 	for (int k = 0; k < t->nr_epoll; k++) {
-		struct epoll_event ev = { .events = t->epoll[k].events, .data.u64 = t->epoll[k].data };
+		const struct rt_epoll_add *a = &t->epoll[k];
+		struct epoll_event ev = { .events = a->events, .data.u64 = a->data };
+		int saved = -1, saved_fl = 0;
 
-		if (epoll_ctl(t->epoll[k].epfd, EPOLL_CTL_ADD, t->epoll[k].tfd, &ev) < 0)
+		/* A registration whose file moved to another fd: the file goes
+		 * at the registered number for the call (the number is its key),
+		 * and whatever held that number gets it back. */
+		if (a->file_fd >= 0) {
+			saved_fl = fcntl(a->tfd, F_GETFD);
+			if (saved_fl >= 0 && (saved = fcntl(a->tfd, F_DUPFD_CLOEXEC, 0)) < 0)
+				rt_child_fail(p->shared, i, "pid %u: keep fd %d aside", t->pe->pid, a->tfd);
+			if (dup2(a->file_fd, a->tfd) < 0)
+				rt_child_fail(p->shared, i, "pid %u: put fd %d at %d for an epoll registration", t->pe->pid,
+					      a->file_fd, a->tfd);
+		}
+		if (epoll_ctl(a->epfd, EPOLL_CTL_ADD, a->tfd, &ev) < 0)
 			rt_child_fail(p->shared, i, "pid %u: make the registration of fd %d in epoll fd %d again",
-				      t->pe->pid, t->epoll[k].tfd, t->epoll[k].epfd);
+				      t->pe->pid, a->tfd, a->epfd);
+		if (a->file_fd >= 0 && saved >= 0 &&
+		    (dup3(saved, a->tfd, saved_fl & FD_CLOEXEC ? O_CLOEXEC : 0) < 0 || close(saved) < 0))
+			rt_child_fail(p->shared, i, "pid %u: put fd %d back", t->pe->pid, a->tfd);
+		if (a->file_fd >= 0 && saved < 0)
+			close(a->tfd);
 	}
 	tramp = mmap((void *)t->tramp, RT_TRAMP_PAGES * RT_PAGE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);

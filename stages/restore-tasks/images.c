@@ -262,6 +262,8 @@ void rt_unload(struct rt_task *t)
 	for (int i = 0; i < t->nr_pm; i++)
 		pagemap_entry__free_unpacked(t->pm[i], NULL);
 	free(t->pm);
+	for (int k = 0; t->fds && k < t->nr_fds; k++)
+		free(t->fds[k].proc_path);
 	free(t->fds);
 	t->core = NULL;
 	t->mm = NULL;

@@ -5,7 +5,13 @@
  *	sent for a descriptor of the same inode (files.img says which file id
  *	had which inode), so descriptor and mapping stay one inode, or else one
  *	it makes from memfd-INO.img and pages-memfd-INO.img (name, size,
- *	contents, mode, owner, seals).
+ *	contents, mode, owner, seals). A pidfd (fd_plan pidfd_pid) is opened
+ *	by the task itself with pidfd_open once every task exists (after the
+ *	root), in place of the stand-in restore-files passed; so is a file
+ *	under /proc of a process of the tree (fd_plan proc_path, the pid
+ *	as the stage sees it, opened at its position). A mapping of a deleted regular file
+ *	(VmaEntry deleted) and a deleted executable come from the description
+ *	restore-files made of that file ('mapped', same device and inode).
  *
  *	Namespaces. Before any task exists it makes the tree's own UTS, IPC and
  *	network namespaces again from utsns.img, ipcns.img and netns.img (ns.c:
@@ -29,13 +35,16 @@
  *	goes back to the stage's own, so a child of a task with its own
  *	namespace may live in the host's, as it did), before it forks its
  *	children, who inherit them. It sets umask and cwd (by path, or through
- *	the fd of an 'fs_plan' record for a cwd under an overmount), opens its
+ *	the fd of an 'fs_plan' record for a cwd under an overmount, or of the
+ *	file fs-PID.img's cwd_file_id names for a removed one), opens its
  *	root and cwd O_PATH if its root is not / (the stage chroots it later,
  *	chroot.c), puts its open files on their old descriptor numbers
  *	(received from restore-files on the files socket), takes its file
  *	locks again, gives the terminal to its dumped foreground group
  *	(a session leader, ctty_fg, once its children exist), gives its files their owner, signal and O_ASYNC, makes its
- *	epolls' registrations again, maps a trampoline ('syscall; int3' and
+ *	epolls' registrations again (a file that moved to another fd is put
+ *	at the registered number for the call, and that number's file back),
+ *	maps a trampoline ('syscall; int3' and
  *	scratch pages) at an address free in the image, and stops; until the
  *	stage has seized it, it talks to the stage through futex slots in
  *	shared memory (fork.c).

@@ -21,19 +21,40 @@
 #include "images/memfd.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
+/* A VMA of a deleted regular file (not a memfd): mapped from the
+ * description restore-files made of it ('mapped', files.img). */
+static bool rt_is_deleted_vma(const VmaEntry *v)
+{
+	return (v->kind == VMA_KIND__VMA_FILE_SHARED || v->kind == VMA_KIND__VMA_FILE_PRIVATE) && v->has_deleted &&
+	       v->deleted;
+}
+
 static bool rt_is_memfd_vma(const VmaEntry *v)
 {
-	return v->kind == VMA_KIND__VMA_MEMFD_SHARED || v->kind == VMA_KIND__VMA_MEMFD_PRIVATE;
+	return v->kind == VMA_KIND__VMA_MEMFD_SHARED || v->kind == VMA_KIND__VMA_MEMFD_PRIVATE || rt_is_deleted_vma(v);
+}
+
+/* The object of inode ino (device dev, for a deleted file) in s. */
+static struct rt_memfd *rt_memfd_find(const struct rt_memfds *s, bool deleted, uint64_t dev, uint64_t ino)
+{
+	for (int i = 0; s && i < s->nr; i++)
+		if (s->v[i].ino == ino && s->v[i].deleted == deleted && (!deleted || s->v[i].dev == dev))
+			return &s->v[i];
+	return NULL;
 }
 
 const struct rt_memfd *rt_memfd_of(const struct rt_memfds *s, const VmaEntry *v)
 {
 	if (!s || !rt_is_memfd_vma(v) || !v->has_ino)
 		return NULL;
-	for (int i = 0; i < s->nr; i++)
-		if (s->v[i].ino == v->ino)
-			return &s->v[i];
-	return NULL;
+	return rt_memfd_find(s, rt_is_deleted_vma(v), v->dev, v->ino);
+}
+
+const struct rt_memfd *rt_memfd_exe(const struct rt_memfds *s, const MmEntry *mm)
+{
+	if (!mm->has_exe_ino || !mm->has_exe_dev)
+		return NULL;
+	return rt_memfd_find(s, true, mm->exe_dev, mm->exe_ino);
 }
 
 /* The first task and VMA of the plan that map memfd ino, for messages. */
@@ -68,10 +89,11 @@ static int rt_memfd_from_files(int dirfd, struct rt_plan *p, struct err *e)
 	while ((ret = image_read(&img, &msg, e)) > 0) {
 		const RegFileEntry *re = (RegFileEntry *)msg;
 
-		for (int i = 0; re->has_inode && re->memfd && i < s->nr; i++) {
+		for (int i = 0; re->has_inode && (re->memfd || re->mapped) && i < s->nr; i++) {
 			struct rt_memfd *o = &s->v[i];
 
-			if (o->fd >= 0 || o->ino != re->inode || (o->has_dev && re->has_dev && o->dev != re->dev))
+			if (o->fd >= 0 || o->ino != re->inode || (o->has_dev && re->has_dev && o->dev != re->dev) ||
+			    o->deleted != re->mapped)
 				continue;
 			if (re->id < p->nr_ids && p->file_fd[re->id] >= 0) {
 				o->fd = p->file_fd[re->id];
@@ -86,31 +108,45 @@ static int rt_memfd_from_files(int dirfd, struct rt_plan *p, struct err *e)
 	return ret;
 }
 
-/* Lists the memfds the tasks map, one per inode. */
+/* Adds the deleted executable of mm to s, once per inode. */
+static int rt_memfd_plan_exe(struct rt_memfds *s, const MmEntry *mm, struct err *e)
+{
+	if (!mm || !mm->has_exe_ino || !mm->has_exe_dev || rt_memfd_exe(s, mm))
+		return 0;
+	if (grow_one(&s->v, s->nr) < 0)
+		return err_errno(e, "plan memfds");
+	s->v[s->nr++] = (struct rt_memfd){ mm->exe_ino, true, mm->exe_dev, -1, false, true };
+	return 0;
+}
+
+/* Lists the memfds and deleted files the tasks map, one per inode. */
 static int rt_memfd_plan(struct rt_plan *p, struct err *e)
 {
 	struct rt_memfds *s = &p->memfds;
+	int ret;
 
 	for (int i = 0; i < p->nr; i++) {
 		const MmEntry *mm = p->tasks[i].mm;
 
 		p->tasks[i].memfds = s;
+		if ((ret = rt_memfd_plan_exe(s, mm, e)) < 0)
+			return ret;
 		for (size_t k = 0; mm && k < mm->n_vmas; k++) {
 			const VmaEntry *v = mm->vmas[k];
-			int j;
 
 			if (!rt_is_memfd_vma(v))
 				continue;
 			if (!v->has_ino)
 				return err_input(e, "mm-%u.img: the memfd VMA at %#llx ('%s') has no inode", p->tasks[i].pe->pid,
 						 (unsigned long long)v->start, v->path ? v->path : "");
-			for (j = 0; j < s->nr && s->v[j].ino != v->ino; j++)
-				;
-			if (j < s->nr)
+			if (rt_is_deleted_vma(v) && !v->has_dev)
+				return err_input(e, "mm-%u.img: the VMA at %#llx of deleted file '%s' has no device",
+						 p->tasks[i].pe->pid, (unsigned long long)v->start, v->path ? v->path : "");
+			if (rt_memfd_of(s, v))
 				continue;
 			if (grow_one(&s->v, s->nr) < 0)
 				return err_errno(e, "plan memfds");
-			s->v[s->nr++] = (struct rt_memfd){ v->ino, v->has_dev, v->dev, -1, false };
+			s->v[s->nr++] = (struct rt_memfd){ v->ino, v->has_dev, v->dev, -1, false, rt_is_deleted_vma(v) };
 		}
 	}
 	return 0;
@@ -133,6 +169,12 @@ int rt_memfd_make(int dirfd, struct rt_plan *p, struct err *e)
 
 		if (o->fd >= 0)
 			continue;
+		if (o->deleted) {
+			v = rt_memfd_user(p, o->ino, &pid);
+			return err_input(e, "pid %u maps (or runs) the deleted file '%s' (inode %llu), but files.img has no "
+					 "description of it to map; the images do not belong together", pid,
+					 v && v->path ? v->path : "?", (unsigned long long)o->ino);
+		}
 		ret = memfd_restore(dirfd, o->ino, &m, e);
 		if (ret >= 0) {
 			o->fd = ret;

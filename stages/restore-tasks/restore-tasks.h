@@ -27,6 +27,7 @@ struct rt_fd {
 	int target;
 	bool cloexec;
 	const FdPlanEntry *plan;	/* its locks, taken again once the fds are in place */
+	char *proc_path;	/* plan->proc_path with the pid as the stage sees it (rt_proc_paths) */
 };
 
 /* One thread's final state, loaded once the transplant is done and set at
@@ -60,6 +61,9 @@ struct rt_memfd {
 	uint64_t dev;		/* as dumped, if the image has it */
 	int fd;			/* this stage's */
 	bool from_files;	/* fd is restore-files' (closed with the files) */
+	/* Not a memfd: a deleted regular file (VmaEntry.deleted, a deleted
+	 * executable), only ever restore-files' description with 'mapped'. */
+	bool deleted;
 };
 
 struct rt_memfds {
@@ -70,6 +74,7 @@ struct rt_memfds {
 /* An epoll registration the task makes again once its fds are in place. */
 struct rt_epoll_add {
 	int epfd, tfd;
+	int file_fd;		/* where the file is, when not at tfd; -1 */
 	uint32_t events;
 	uint64_t data;
 };
@@ -251,6 +256,8 @@ int rt_memfd_make(int dirfd, struct rt_plan *p, struct err *e);
 void rt_memfd_free(struct rt_plan *p);
 /* The memfd a VMA maps, or NULL (not a memfd VMA). */
 const struct rt_memfd *rt_memfd_of(const struct rt_memfds *s, const VmaEntry *v);
+/* The deleted executable of mm (exe_dev, exe_ino), or NULL. */
+const struct rt_memfd *rt_memfd_exe(const struct rt_memfds *s, const MmEntry *mm);
 /* Sets the final registers, FPU state and mask of every thread of t, which
  * stay stopped (what verify sees is what they start from). */
 int rt_load_threads(struct rt_task *t, struct err *e);

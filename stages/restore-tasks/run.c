@@ -1,6 +1,7 @@
 /* restore-tasks/run.c: read the plan, receive the files, restore each task. */
 #include <fcntl.h>
 #include <signal.h>
+#include <stdio.h>
 #include <sys/mman.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,7 +58,11 @@ static int rt_plan_add(struct rt_plan *p, StreamRecord *rec, struct err *e)
 			return err_proto(e, "epoll registration for pid %u, which is not being restored", a->pid);
 		if (grow_one(&t->epoll, t->nr_epoll) < 0)
 			return err_errno(e, "plan epoll registrations");
-		t->epoll[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->events, a->data };
+		if (a->has_file_fd && (a->file_fd < 0 || a->file_fd == a->tfd || a->tfd < 0))
+			return err_input(e, "epoll registration of pid %u fd %d: file fd %d for fd %d", a->pid, a->epfd,
+					 a->file_fd, a->tfd);
+		t->epoll[t->nr_epoll++] = (struct rt_epoll_add){ a->epfd, a->tfd, a->has_file_fd ? a->file_fd : -1,
+								 a->events, a->data };
 	} else if (rec->body_case == STREAM_RECORD__BODY_MNTNS) {
 		/* build-mntns' namespace: its pin is opened once the whole
 		 * input is read (rt_open_pins). */
@@ -227,7 +232,7 @@ static int rt_assign_fds(struct rt_plan *p, struct err *e)
 			return err_proto(e, "pid %u fd %u needs file id %u, which restore-files did not send", f->pid, f->fd, f->file_id);
 		if (grow_one(&t->fds, t->nr_fds) < 0)
 			return err_errno(e, "plan fds");
-		t->fds[t->nr_fds++] = (struct rt_fd){ p->file_fd[f->file_id], f->fd, f->cloexec, f };
+		t->fds[t->nr_fds++] = (struct rt_fd){ p->file_fd[f->file_id], f->fd, f->cloexec, f, NULL };
 	}
 	return 0;
 }
@@ -326,6 +331,33 @@ static void rt_rollback(struct rt_plan *p)
 	/* Tasks whose parent died before them are the driver's (a child
 	 * subreaper) once this stage has let go of them: it reaps them. */
 	rt_reap_all();
+}
+
+/* The paths of the /proc files the tasks hold (FdPlanEntry.proc_path),
+ * with the pid of the restored process as this stage's proc shows it
+ * (another one in a new pid namespace): every task exists now. */
+static int rt_proc_paths(struct rt_plan *p, struct err *e)
+{
+	for (int i = 0; i < p->nr; i++)
+		for (int k = 0; k < p->tasks[i].nr_fds; k++) {
+			struct rt_fd *f = &p->tasks[i].fds[k];
+			const FdPlanEntry *pl = f->plan;
+			const char *rest;
+			pid_t host = 0;
+
+			if (!pl || !pl->has_proc_pid || !pl->proc_path)
+				continue;
+			rest = strncmp(pl->proc_path, "/proc/", 6) ? NULL : strchr(pl->proc_path + 6, '/');
+			for (int j = 0; j < p->nr; j++)
+				if (p->tasks[j].pe->pid == pl->proc_pid && !p->tasks[j].pe->helper)
+					host = p->tasks[j].pid;
+			if (host <= 0)
+				return err_input(e, "pid %u fd %u is '%s', a file of pid %u, which is no live task of the tree",
+						 p->tasks[i].pe->pid, pl->fd, pl->proc_path, pl->proc_pid);
+			if (asprintf(&f->proc_path, "/proc/%d%s", host, rest ? rest : "") < 0)
+				return err_errno(e, "plan the /proc files");
+		}
+	return 0;
 }
 
 void rt_plan_free(struct rt_plan *p)
@@ -438,6 +470,18 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load(ctx->dir_fd, &p.tasks[i], e);
+	/* A removed working directory: the one restore-files made again. */
+	for (int i = 0; ret == 0 && i < p.nr; i++) {
+		struct rt_task *t = &p.tasks[i];
+
+		if (!t->fs || !t->fs->has_cwd_file_id)
+			continue;
+		if (rt_file_fd(&p, t->fs->cwd_file_id) < 0)
+			ret = err_input(e, "fs-%u.img: the removed working directory is file %u, which restore-files did not send",
+					t->pe->pid, t->fs->cwd_file_id);
+		else
+			t->cwd_src = rt_file_fd(&p, t->fs->cwd_file_id);
+	}
 	/* Before any task exists: a memfd image that is missing or bad fails
 	 * the restore with nothing to roll back. */
 	if (ret == 0)
@@ -455,6 +499,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	/* After the tasks exist, so that none of them starts with a copy. */
 	if (ret == 0)
 		ret = rt_shmem_make(&p, e);
+	if (ret == 0)
+		ret = rt_proc_paths(&p, e);
 	for (int i = 0, done = 0; ret == 0 && i < p.nr; i++) {
 		if (p.tasks[i].pe->zombie || p.tasks[i].pe->helper)
 			continue;

@@ -384,12 +384,16 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 			continue;
 		}
 		if ((mf = rt_memfd_of(t->memfds, v))) {
-			/* The stage's memfd, opened through its fd: the same inode. */
+			/* The stage's memfd, opened through its fd: the same inode. A
+			 * deleted file (mf->deleted) is opened for writing only for
+			 * a shared mapping: it may be an executable that is running. */
+			int fl = mf->deleted && v->kind != VMA_KIND__VMA_FILE_SHARED ? O_RDONLY : O_RDWR;
+
 			for (k = 0; k < nf; k++)
-				if (files[k].memfd == mf)
+				if (files[k].memfd == mf && files[k].flags == fl)
 					break;
 			if (k == nf) {
-				files[nf] = (struct rt_vma_file){ NULL, O_RDWR, -1, NULL, mf, { 0 } };
+				files[nf] = (struct rt_vma_file){ NULL, fl, -1, NULL, mf, { 0 } };
 				snprintf(files[nf].buf, sizeof(files[nf].buf), "/proc/%d/fd/%d", getpid(), mf->fd);
 				files[nf].path = files[nf].buf;
 				nf++;
@@ -534,6 +538,8 @@ static int rt_set_mm(struct rsys *r, struct rt_task *t, struct err *e)
 		mm->arg_start, mm->arg_end, mm->env_start, mm->env_end, 0, 0, 0,
 	};
 	size_t auxv_bytes = mm->n_auxv * sizeof(uint64_t);
+	const struct rt_memfd *exe;
+	char exe_path[64];
 	long exe_fd;
 	int ret;
 
@@ -541,7 +547,10 @@ static int rt_set_mm(struct rsys *r, struct rt_task *t, struct err *e)
 		return err_input(e, "mm-%u.img has no exe path", t->pe->pid);
 	if (auxv_bytes > 2 * 64 * sizeof(uint64_t))	/* the kernel's saved_auxv size */
 		return err_input(e, "mm-%u.img has %zu auxv words, more than the kernel keeps", t->pe->pid, (size_t)mm->n_auxv);
-	if ((ret = rt_remote_open(r, t, mm->exe_path, O_RDONLY, &exe_fd, e)) < 0)
+	exe = rt_memfd_exe(t->memfds, mm);
+	if (exe)	/* deleted: the file restore-files made again, through the stage's fd */
+		snprintf(exe_path, sizeof(exe_path), "/proc/%d/fd/%d", getpid(), exe->fd);
+	if ((ret = rt_remote_open(r, t, exe ? exe_path : mm->exe_path, O_RDONLY, &exe_fd, e)) < 0)
 		return err_wrap(e, "the executable of pid %u", t->pe->pid);
 	m.exe_fd = exe_fd;
 	m.auxv = RT_SCRATCH(t) + sizeof(m);
@@ -766,6 +775,58 @@ int rt_release(struct rt_task *t, struct err *e)
 	return 0;
 }
 
+/* The pidfds the task holds: restore-files passed stand-ins, since their
+ * processes did not exist yet; now every task does, and the task opens a
+ * pidfd of each (its own pid namespace's number, as dumped) at its fd. */
+static int rt_pidfds(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	for (int k = 0; k < t->nr_fds; k++) {
+		const FdPlanEntry *pl = t->fds[k].plan;
+		char what[96];
+		long fd;
+		int ret;
+
+		if (!pl || !pl->has_pidfd_pid)
+			continue;
+		snprintf(what, sizeof(what), "open a pidfd of pid %u for fd %d", pl->pidfd_pid, t->fds[k].target);
+		if ((ret = rt_sys(r, &fd, what, SYS_pidfd_open, pl->pidfd_pid, pl->pidfd_nonblock ? O_NONBLOCK : 0, 0, 0, 0,
+				  0, e)) < 0 ||
+		    (ret = rt_sys(r, NULL, what, SYS_dup3, fd, t->fds[k].target, t->fds[k].cloexec ? O_CLOEXEC : 0, 0, 0, 0,
+				  e)) < 0 ||
+		    (ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
+/* The files under /proc of the tree's processes the task holds: stand-ins
+ * from restore-files, since their processes did not exist; the task opens
+ * each itself now, at the dumped position (rt_proc_paths set the path). */
+static int rt_proc_files(struct rsys *r, struct rt_task *t, struct err *e)
+{
+	for (int k = 0; k < t->nr_fds; k++) {
+		const FdPlanEntry *pl = t->fds[k].plan;
+		char what[128];
+		long fd, at;
+		int ret;
+
+		if (!pl || !pl->has_proc_pid || !t->fds[k].proc_path)
+			continue;
+		if ((ret = rt_remote_open(r, t, t->fds[k].proc_path, pl->proc_flags, &fd, e)) < 0)
+			return err_wrap(e, "pid %u fd %d", t->pe->pid, t->fds[k].target);
+		snprintf(what, sizeof(what), "seek '%s' to %llu", pl->proc_path, (unsigned long long)pl->proc_pos);
+		if (pl->proc_pos && !(pl->proc_flags & O_PATH) &&
+		    (ret = rt_sys(r, &at, what, SYS_lseek, fd, pl->proc_pos, SEEK_SET, 0, 0, 0, e)) < 0)
+			return ret;
+		snprintf(what, sizeof(what), "put '%s' at fd %d", pl->proc_path, t->fds[k].target);
+		if ((ret = rt_sys(r, NULL, what, SYS_dup3, fd, t->fds[k].target, t->fds[k].cloexec ? O_CLOEXEC : 0, 0, 0, 0,
+				  e)) < 0 ||
+		    (ret = rt_sys(r, NULL, "close", SYS_close, fd, 0, 0, 0, 0, 0, e)) < 0)
+			return ret;
+	}
+	return 0;
+}
+
 int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 {
 	struct rsys r;
@@ -782,6 +843,8 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_join_apart(&r, t, e)) < 0 ||
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
 	    (ret = rt_chroot(&r, t, e)) < 0 ||
+	    (ret = rt_pidfds(&r, t, e)) < 0 ||
+	    (ret = rt_proc_files(&r, t, e)) < 0 ||
 	    (ret = rt_flush_signals(&r, t, e)) < 0 ||
 	    (ret = rt_set_sigactions(&r, t, e)) < 0 ||
 	    (ret = rt_task_state_process(&r, t, e)) < 0 ||

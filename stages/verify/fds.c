@@ -38,7 +38,7 @@ static void vf_link(pid_t pid, const char *name, char *buf, size_t size)
  * from the images, on a new device that may even reuse the old number. */
 static bool vf_same_inode(const struct vf *v, const RegFileEntry *f, bool same_ns)
 {
-	return same_ns && !v->o->allow_changed && f->has_inode && f->has_dev && !f->remapped && !f->external &&
+	return same_ns && !v->o->allow_changed && f->has_inode && f->has_dev && !f->remapped && !f->deleted && !f->has_proc_pid && !f->external &&
 	       !f->unix_sk && !f->anon && !f->has_pipe_ino && !f->memfd && !f->fifo && !f->pty && f->path &&
 	       f->path[0] == '/';
 }

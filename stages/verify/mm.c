@@ -52,7 +52,10 @@ static void vf_vma(struct vf *v, const char *who, const VmaEntry *d, const VmaEn
 		/* As for descriptors (fds.c): a file of a namespace build-mntns
 		 * made may be on a tmpfs made again; one the restore was told
 		 * may have changed is not the same inode. */
-		if (same_ns && !v->o->allow_changed) {
+		snprintf(what, sizeof(what), "%s: VMA %#llx: deleted file", who, (unsigned long long)d->start);
+		vf_num(v, what, d->deleted, r->deleted);
+		/* A deleted file saved as a ghost is made again: another inode. */
+		if (same_ns && !v->o->allow_changed && !d->deleted) {
 			snprintf(what, sizeof(what), "%s: VMA %#llx: device of '%s'", who, (unsigned long long)d->start,
 				 d->path);
 			vf_hex(v, what, d->dev, r->dev);

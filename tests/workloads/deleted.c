@@ -17,9 +17,12 @@
  *		reading and for writing, 10 bytes written, then removed. After
  *		the restore both fds are one FIFO, unlinked, with that mode and
  *		owner, the 10 bytes come out and new ones go through.
- *  dir	DIR/gone is its cwd and DIR/gone2 an open fd, both removed
- *		(the dump refuses them; nothing is checked after).
- *  dirfd	the same without the cwd: only DIR/gone2 is refused.
+ *  dir	DIR/gone (0751, 1234:2345) is its cwd and an O_PATH fd, DIR/gone2
+ *		(0710, 3456:4567) an open fd, both removed. After the restore
+ *		each is an empty removed directory named "PATH (deleted)" with
+ *		its mode and owner, nothing can be made in it, and the cwd and
+ *		the O_PATH fd are one directory.
+ *  dirfd	the same without the cwd: only DIR/gone2.
  * After SIGUSR1 it checks and writes PASS or FAIL lines to RESULTFILE.
  */
 #include <errno.h>
@@ -210,19 +213,58 @@ static int deleted_fifo(const char *dir, const char *ready, struct wl_report *r)
 }
 
 /* The case "dir": a removed cwd and a removed directory fd. */
-static int deleted_dir(const char *dir, const char *ready, bool cwd)
+/* Checks fd (or the cwd, fd AT_FDCWD) is the empty removed directory that
+ * lived at path, with this mode and owner. */
+static void deleted_check_dir(struct wl_report *r, int fd, const char *path, mode_t mode, uid_t uid, gid_t gid)
+{
+	char link[PATH_MAX + 32], want[PATH_MAX + 16], proc[64];
+	struct stat st;
+	ssize_t n;
+
+	if (fd == AT_FDCWD)
+		snprintf(proc, sizeof(proc), "/proc/self/cwd");
+	else
+		snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	n = readlink(proc, link, sizeof(link) - 1);
+	link[n < 0 ? 0 : n] = 0;
+	snprintf(want, sizeof(want), "%s (deleted)", path);
+	if (strcmp(link, want))
+		wl_fail(r, "%s is '%s', want '%s'", proc, link, want);
+	if (fstatat(fd, ".", &st, 0) < 0)
+		return wl_fail(r, "%s: stat: %s", proc, strerror(errno));
+	if (!S_ISDIR(st.st_mode) || st.st_nlink != 0)
+		wl_fail(r, "%s: mode %#o nlink %lu, want a removed directory", proc, st.st_mode, (unsigned long)st.st_nlink);
+	if ((st.st_mode & 07777) != mode || st.st_uid != uid || st.st_gid != gid)
+		wl_fail(r, "%s: mode %#o owner %u:%u, want %#o %u:%u", proc, st.st_mode & 07777, st.st_uid, st.st_gid,
+			mode, uid, gid);
+	if (openat(fd, "new", O_CREAT | O_RDWR, 0600) >= 0 || errno != ENOENT)
+		wl_fail(r, "%s: a file could be made in the removed directory (or not with ENOENT: %s)", proc,
+			strerror(errno));
+}
+
+static int deleted_dir(const char *dir, const char *ready, bool cwd, struct wl_report *r)
 {
 	char path[PATH_MAX], path2[PATH_MAX];
-	int fd;
+	struct stat a, b;
+	int fd, fd1 = -1;
 
 	snprintf(path, sizeof(path), "%s/gone", dir);
 	snprintf(path2, sizeof(path2), "%s/gone2", dir);
-	if (mkdir(path, 0755) < 0 || mkdir(path2, 0755) < 0 || (fd = open(path2, O_RDONLY | O_DIRECTORY)) < 0 ||
-	    (cwd && chdir(path) < 0) || rmdir(path) < 0 || rmdir(path2) < 0)
+	if (mkdir(path, 0755) < 0 || mkdir(path2, 0755) < 0 || chmod(path, 0751) < 0 || chmod(path2, 0710) < 0 ||
+	    chown(path, 1234, 2345) < 0 || chown(path2, 3456, 4567) < 0 ||
+	    (fd = open(path2, O_RDONLY | O_DIRECTORY)) < 0 ||
+	    (cwd && ((fd1 = open(path, O_PATH | O_DIRECTORY)) < 0 || chdir(path) < 0)) || rmdir(path) < 0 ||
+	    rmdir(path2) < 0)
 		return fprintf(stderr, "deleted: %s: %s\n", path, strerror(errno)), -1;
 	if (wl_write_ready(ready, getpid()) < 0)
 		return -1;
 	wl_wait_usr1();
+	deleted_check_dir(r, fd, path2, 0710, 3456, 4567);
+	if (cwd) {
+		deleted_check_dir(r, AT_FDCWD, path, 0751, 1234, 2345);
+		if (fstat(fd1, &a) < 0 || stat(".", &b) < 0 || a.st_ino != b.st_ino || a.st_dev != b.st_dev)
+			wl_fail(r, "the O_PATH fd of the removed cwd and the cwd are not one directory");
+	}
 	return 0;
 }
 
@@ -242,9 +284,9 @@ int main(int argc, char **argv)
 	else if (!strcmp(argv[4], "fifo"))
 		ret = deleted_fifo(argv[3], argv[1], &r);
 	else if (!strcmp(argv[4], "dir"))
-		ret = deleted_dir(argv[3], argv[1], true);
+		ret = deleted_dir(argv[3], argv[1], true, &r);
 	else if (!strcmp(argv[4], "dirfd"))
-		ret = deleted_dir(argv[3], argv[1], false);
+		ret = deleted_dir(argv[3], argv[1], false, &r);
 	else
 		return fprintf(stderr, "deleted: unknown case '%s'\n", argv[4]), 2;
 	if (ret < 0)
