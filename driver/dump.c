@@ -191,6 +191,8 @@ static void dump_usage(void)
 	       "                  options), with peers in the tree or outside it (the network lock keeps those)\n"
 	       "  --network-lock nftables|skip  keep the tree's connections and listening ports from their peers\n"
 	       "                  from the freeze until the restore (nftables, the default), or do without\n"
+	       "  --empty-ns net  the tree's network namespace is the caller's: its devices, addresses and routes\n"
+	       "                  are not saved, and restore leaves a new one empty for the caller to set up\n"
 	       "  --union-root BRANCH=UNION  a path /proc shows under BRANCH (a branch or layer of a union file\n"
 	       "                  system) is recorded as the same path under UNION, where restore opens it\n");
 }
@@ -220,6 +222,9 @@ static int dump_seize_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 	if (ret == 0 && c->o->pre_dump && (ret = pl_arg(a, "--track", e)) == 0 && c->o->prev_images &&
 	    (ret = pl_arg(a, "--prev-images-dir", e)) == 0)
 		ret = pl_arg(a, ((struct dump_state *)c->cmd)->prev, e);
+	/* The caller (a container runtime) sets the network namespace up. */
+	if (ret == 0 && c->o->empty_net && (ret = pl_arg(a, "--empty-ns", e)) == 0)
+		ret = pl_arg(a, "net", e);
 	return ret < 0 ? ret : pl_arg_each(a, "--external", c->o->extveth, c->o->nr_extveth, e);
 }
 

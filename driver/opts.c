@@ -92,6 +92,7 @@ static const struct option drv_long[] = {
 	{ "tcp-established", no_argument, NULL, DRV_OPT_TCP_ESTABLISHED },
 	{ "tcp-close", no_argument, NULL, DRV_OPT_TCP_CLOSE },
 	{ "network-lock", required_argument, NULL, DRV_OPT_NETWORK_LOCK },
+	{ "empty-ns", required_argument, NULL, DRV_OPT_EMPTY_NS },
 	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
 	{ "auto-dedup", no_argument, NULL, DRV_OPT_AUTO_DEDUP },
 	{ "union-root", required_argument, NULL, DRV_OPT_UNION_ROOT },
@@ -110,7 +111,7 @@ static const struct {
 	{ DRV_OPT_TIMINGS, "*" },
 	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump pre-dump" },
-	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
+	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_EMPTY_NS, "dump restore" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" }, { DRV_OPT_DELAY_MOUNT, "restore" },
@@ -240,6 +241,14 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 			break;
 		case DRV_OPT_TCP_ESTABLISHED: o->tcp_established = true; break;
 		case DRV_OPT_TCP_CLOSE: o->tcp_close = true; break;
+		case DRV_OPT_EMPTY_NS:
+			if (strcmp(optarg, "net")) {
+				drv_error("--empty-ns %s: only the network namespace can be left to the caller (--empty-ns net)",
+					  optarg);
+				return EXIT_USAGE;
+			}
+			o->empty_net = true;
+			break;
 		case DRV_OPT_NETWORK_LOCK: {
 			enum netlock_mode m;
 

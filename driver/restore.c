@@ -76,7 +76,7 @@ static void restore_say_pty(const uint8_t *data, uint32_t len, void *arg)
 static void restore_usage(void)
 {
 	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--shell-job] [--inherit-fd fd[N]:KEY]...\n"
-	       "                     [--external mnt[NAME]:PATH]... [--external veth[IF]:OUTSIDE]... [--root PATH] [--tcp-close] [-v N] [-o LOG]\n"
+	       "                     [--external mnt[NAME]:PATH]... [--external veth[IF]:OUTSIDE]... [--root PATH] [--tcp-close] [--empty-ns net] [-v N] [-o LOG]\n"
 	       "                     [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
 	       "  --pidfile FILE  write the restored root's pid to FILE\n"
@@ -98,7 +98,8 @@ static void restore_usage(void)
 	       "  --delay-mount mnt[MOUNTPOINT]  put a stub at MOUNTPOINT of the tree's mount namespace (and its binds)\n"
 	       "                  and run the tree on it until 'amber mount-delayed --mount' mounts the real one\n"
 	       "  --tcp-close     restore the established TCP connections of the dump closed (the process sees\n"
-	       "                  ECONNABORTED on them)\n");
+	       "                  ECONNABORTED on them)\n"
+	       "  --empty-ns net  leave the tree's new network namespace empty, for the caller to set up\n");
 }
 
 /* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
@@ -264,6 +265,8 @@ static int restore_tasks_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 
 	if (ret == 0)
 		ret = pl_arg_each(a, "--external", c->o->extveth, c->o->nr_extveth, e);
+	if (ret == 0 && c->o->empty_net && (ret = pl_arg(a, "--empty-ns", e)) == 0)
+		ret = pl_arg(a, "net", e);
 	if (ret == 0 && c->o->shell_job)
 		ret = pl_fd(a, FD_NAME_TTY, ((struct restore_state *)c->cmd)->shell_tty, FD_DEF_TTY, e);
 	return ret;

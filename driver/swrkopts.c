@@ -149,9 +149,8 @@ int swrk_check_opts(const CriuOpts *o, CriuReqType t, struct err *e)
 			       "settings; use soft, ignore or none (see doc/runtimes.md)",
 			       protobuf_c_enum_descriptor_get_value(&criu_cg_mode__descriptor, o->manage_cgroups_mode) ?
 			       protobuf_c_enum_descriptor_get_value(&criu_cg_mode__descriptor, o->manage_cgroups_mode)->name : "?");
-	/* Only the network namespace can be left to the caller: it is saved
-	 * and restored as it was, which for a runtime that configures it
-	 * later (empty_ns) is its loopback. */
+	/* Only the network namespace can be left to the caller: empty_ns
+	 * is --empty-ns net at dump and restore (not saved, left empty). */
 	if (o->has_empty_ns && (o->empty_ns & ~0x40000000u))
 		return err_set(e, EXIT_INPUT, "option 'empty_ns' %#x: amber can only take CLONE_NEWNET (0x40000000) "
 			       "there", o->empty_ns);
@@ -240,6 +239,11 @@ int swrk_build_args(const CriuOpts *o, CriuReqType t, const char *images, const 
 	if (restore && o->root && ((ret = swrk_arg(a, e, "--root")) < 0 || (ret = swrk_arg(a, e, "%s", o->root)) < 0))
 		return ret;
 	if (restore && o->tcp_close && (ret = swrk_arg(a, e, "--tcp-close")) < 0)
+		return ret;
+	/* The runtime's own network namespace (a path in its config): not
+	 * saved, and left empty at restore for it to set up. */
+	if (o->has_empty_ns && (o->empty_ns & 0x40000000u) &&
+	    ((ret = swrk_arg(a, e, "--empty-ns")) < 0 || (ret = swrk_arg(a, e, "net")) < 0))
 		return ret;
 	/* dump: mnt[MOUNTPOINT]:NAME; restore: mnt[NAME]:PATH (driver/extmnt.h). */
 	for (size_t i = 0; i < o->n_ext_mnt; i++) {

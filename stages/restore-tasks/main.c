@@ -94,6 +94,9 @@
  *	veth IFNAME, outside the tree at dump, is made in the stage's own
  *	network namespace as OUTSIDE (down); without it such a veth fails
  *	the restore naming it.
+ *	--empty-ns net: every new network namespace is left empty (as is one
+ *	dumped with --empty-ns net, NetnsEntry.empty), for the caller to set
+ *	up.
  *
  * Outputs	stdout: a 'restored' record per live process (pid as the driver
  *	sees it; zombies and helpers have none), one with ns_init for amber's
@@ -129,6 +132,8 @@
  *
  * By hand	rerun from a run directory: sh RUN/rerun-restore-tasks.sh
  */
+#include <string.h>
+
 #include "lib/exitcodes.h"
 #include "ipc/fds.h"
 #include "ipc/stage.h"
@@ -140,6 +145,12 @@ static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
 
 	if (opt == 'P') {
 		o->pidns = true;
+		return 0;
+	}
+	if (opt == 'N') {
+		if (strcmp(arg, "net"))
+			return err_set(e, EXIT_USAGE, "--empty-ns '%s': only net can be left empty", arg);
+		o->empty_net = true;
 		return 0;
 	}
 	if (opt == 'E') {
@@ -162,6 +173,7 @@ static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
 static const struct option rt_options[] = {
 	{ "pidns", no_argument, NULL, 'P' },
 	{ "external", required_argument, NULL, 'E' },
+	{ "empty-ns", required_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 

@@ -139,6 +139,15 @@ static int rt_net_setup(const NetnsEntry *const *all, const int *fds, int nr, co
 	for (int pass = 0; pass < 3; pass++)
 		for (int i = 0; i < nr; i++) {
 			struct rt_net_arg a = { all, fds, nr, i, o, own, pass };
+
+			/* Left empty (--empty-ns net, at dump or now): its caller
+			 * sets it up, a container runtime in its setup-namespaces. */
+			if (o->empty_net || all[i]->empty) {
+				if (pass == 0)
+					pr_info("network namespace net:[%llu] is left empty for the caller to set up (--empty-ns net)",
+						(unsigned long long)all[i]->id);
+				continue;
+			}
 			struct nschild_ns ns = { fds[i], CLONE_NEWNET, NULL };
 			char what[96];
 

@@ -186,6 +186,7 @@ struct rt_opts {
 	bool pidns;
 	struct netns_ext ext[NETNS_EXT_MAX];	/* --external veth[IF]:OUTSIDE */
 	int nr_ext;
+	bool empty_net;		/* --empty-ns net: new network namespaces are left empty */
 };
 
 /* run.c: with --shell-job, gives the terminal tty to the restored root's

@@ -60,6 +60,8 @@
  *	amber-track, started if none holds it yet, listening at
  *	DIR/track.sock. A process that cannot be tracked is warned about
  *	and copied in full by the next iteration; it never fails the dump.
+ *	--empty-ns net: the tree's network namespaces are not read (their
+ *	devices are the caller's): netns.img records each with empty set.
  *
  * Outputs	pstree.img, core-TID.img for every thread of every process but
  *	zombies; utsns.img, ipcns.img, netns.img when the tree has such namespaces of
@@ -92,6 +94,8 @@
 
 #include "lib/exitcodes.h"
 #include "ipc/fds.h"
+#include <string.h>
+
 #include "ipc/stage.h"
 #include "stages/seize/seize.h"
 
@@ -119,6 +123,12 @@ static int seize_parse_option(void *opts, int opt, const char *arg, struct err *
 		o->track = true;
 		return 0;
 	}
+	if (opt == 'N') {
+		if (strcmp(arg, "net"))
+			return err_set(e, EXIT_USAGE, "--empty-ns '%s': only net can be left empty", arg);
+		o->empty_net = true;
+		return 0;
+	}
 	if (opt == 'P') {
 		o->prev = arg;
 		return 0;
@@ -130,6 +140,7 @@ static const struct option seize_options[] = {
 	{ "tree", required_argument, NULL, 't' },
 	{ "external", required_argument, NULL, 'E' },
 	{ "track", no_argument, NULL, 'T' },
+	{ "empty-ns", required_argument, NULL, 'N' },
 	{ "prev-images-dir", required_argument, NULL, 'P' },
 	{ NULL, 0, NULL, 0 },
 };

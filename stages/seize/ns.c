@@ -104,7 +104,10 @@ static int seize_net_child(void *arg, struct nschild_reply *reply, struct err *e
 	int ret;
 
 	ne.id = a->ns->ino;
-	if ((ret = netns_collect(&ne, a->ns->host_pid, a->others, a->nr, a->o->ext, a->o->nr_ext, e)) < 0)
+	/* --empty-ns net: the namespace is the caller's to set up again. */
+	if (a->o->empty_net)
+		ne.has_empty = ne.empty = true;
+	else if ((ret = netns_collect(&ne, a->ns->host_pid, a->others, a->nr, a->o->ext, a->o->nr_ext, e)) < 0)
 		return ret;
 	len = netns_entry__get_packed_size(&ne);
 	if (!(buf = malloc(len ? len : 1)))

@@ -13,6 +13,7 @@ struct seize_opts {
 	struct netns_ext ext[NETNS_EXT_MAX];	/* --external veth[IF] */
 	int nr_ext;
 	bool track;		/* --track: start write tracking at 'release resume' (pre-dump) */
+	bool empty_net;		/* --empty-ns net: the network namespaces are not read */
 	const char *prev;	/* --prev-images-dir: the parent iteration, whose holder it takes over */
 };
 

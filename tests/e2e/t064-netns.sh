@@ -43,6 +43,30 @@ testBridgeRefused() {
 	assertEquals "not stopped" "" "$(grep -E '^State:.*[tT]' "/proc/$_pid/status")"
 }
 
+# --empty-ns net: the namespace is the caller's (a container runtime's):
+# a device amber would refuse is not even looked at, and the restored tree
+# is in a new network namespace with nothing in it, for the caller to set
+# up.
+testEmptyNetns() {
+	e2e_need_amber || return 0
+	# Its stdio away from the test's files, which change after the kill.
+	e2e_start sh -c "unshare -n sh -c 'ip link add ambbr1 type bridge || exit 1; echo up >$T/ready; exec sleep 600 </dev/null >/dev/null 2>&1'"
+	e2e_poll 10 test -s "$T/ready" || { e2e_skip "no bridge devices here: $(cat "$T/wl.err")"; return 0; }
+	_pid=$(cat /proc/"$E2E_PID"/task/*/children | tr -d ' ')
+	e2e_amber_ok dump -t "$_pid" -D "$T/img" --empty-ns net || return 0
+	e2e_wait_dead "$_pid" || { fail "pid $_pid still runs after the dump"; return 0; }
+	e2e_amber_ok restore -D "$T/img" -d --pidfile "$T/restored.pid" || return 0
+	_r=$(cat "$T/restored.pid")
+	e2e_track "$_r"
+	assertEquals "the restored pid" "$_pid" "$_r"
+	assertContains "restore-tasks says the namespace is left empty" "$(cat "$T"/img/restore.run/*restore-tasks.log)" \
+		"is left empty for the caller to set up"
+	assertNotEquals "a network namespace of its own" "$(readlink /proc/self/ns/net)" "$(readlink "/proc/$_r/ns/net")"
+	assertEquals "only loopback, down" "lo DOWN" "$(nsenter -t "$_r" -n ip -br link | awk '{print $1, $2}' | tr '\n' ' ' | sed 's/ $//')"
+	e2e_amber dump -t "$_pid" -D "$T/img2" --empty-ns uts
+	assertEquals "only net can be left empty" 2 $?
+}
+
 # An ifb is refused the same way.
 testIfbRefused() {
 	e2e_need_amber || return 0
