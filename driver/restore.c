@@ -67,7 +67,8 @@ static void restore_say_pty(const uint8_t *data, uint32_t len, void *arg)
 	StreamRecord *rec = stream_record__unpack(NULL, len, data);
 
 	if (rec && rec->pty_moved)
-		pr_info("pty /dev/pts/%u of the dump is now /dev/pts/%u", rec->pty_moved->dumped, rec->pty_moved->now);
+		pr_info("pty /dev/pts/%u of the dump%s is now /dev/pts/%u", rec->pty_moved->dumped,
+			rec->pty_moved->has_devpts ? " (on the tree's own devpts, made again)" : "", rec->pty_moved->now);
 	if (rec)
 		stream_record__free_unpacked(rec, NULL);
 }

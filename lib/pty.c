@@ -1,5 +1,6 @@
 /* pty: putting bytes back into a pty pair's queues (see pty.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
@@ -64,7 +65,46 @@ int pty_put_input(int master, int slave, const struct termios *t, const void *da
 		return err_errno(e, "set the pty slave raw to put its input back");
 	ret = pty_write_all(master, data, n, "master", e);
 	if (ret == 0)
-		ret = pty_wait(slave, n, "slave", e);
+		ret = pty_wait(slave, n > PTY_QUEUE_MAX ? PTY_QUEUE_MAX : n, "slave", e);
+	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
+		ret = err_errno(e, "set the pty slave's termios back");
+	return ret;
+}
+
+int pty_put_line(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e)
+{
+	static const int specials[] = { VERASE, VKILL, VEOF, VEOL, VEOL2, VWERASE, VREPRINT, VLNEXT, VINTR, VQUIT,
+					VSUSP, VSTART, VSTOP, VDISCARD };
+	const unsigned char *p = data;
+	bool used[256] = { false };
+	struct termios canon = *t;
+	unsigned char buf[1];
+	int ret, k = 1;
+
+	if (!n)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		used[p[i]] = true;
+	/* n_tty treats a disabled special (0) as the byte 0: each special
+	 * gets a byte value the line does not hold (the line has no '\n'). */
+	used['\n'] = true;
+	for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+		while (k < 256 && used[k])
+			k++;
+		if (k == 256)
+			return err_set(e, EXIT_INPUT, "an unfinished pty line of %zu bytes holds every byte value", n);
+		canon.c_cc[specials[i]] = k++;
+	}
+	canon.c_iflag = 0;
+	canon.c_lflag &= ~(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | ISIG | IEXTEN | FLUSHO);
+	if (tcsetattr(slave, TCSANOW, &canon) < 0)
+		return err_errno(e, "set the pty slave to put an unfinished line back");
+	ret = pty_write_all(master, data, n, "master", e);
+	/* FIONREAD does not count an unfinished line; a read that finds no
+	 * line waits for the queued work first (n_tty_read flushes the
+	 * buffer work) and takes nothing. */
+	if (ret == 0 && read(slave, buf, sizeof(buf)) >= 0)
+		ret = err_set(e, EXIT_SYSTEM, "the pty slave gave a byte of an unfinished line put back");
 	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
 		ret = err_errno(e, "set the pty slave's termios back");
 	return ret;
@@ -82,7 +122,7 @@ int pty_put_output(int master, int slave, const struct termios *t, const void *d
 		return err_errno(e, "turn the pty slave's output processing off to put its output back");
 	ret = pty_write_all(slave, data, n, "slave", e);
 	if (ret == 0)
-		ret = pty_wait(master, n, "master", e);
+		ret = pty_wait(master, n > PTY_QUEUE_MAX ? PTY_QUEUE_MAX : n, "master", e);
 	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
 		ret = err_errno(e, "set the pty slave's termios back");
 	return ret;
