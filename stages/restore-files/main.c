@@ -169,6 +169,7 @@
 #include "ipc/stream.h"
 #include "lib/grow.h"
 #include "lib/log.h"
+#include "lib/pty.h"
 #include "stages/restore-files/reopen.h"
 
 /* The files socket must keep message boundaries: one message is one batch. */
@@ -189,6 +190,7 @@ struct restore_files_opts {
 	bool allow_changed;
 	bool tcp_close;
 	bool shell_job;
+	const char *console_socket;	/* --console-socket PATH */
 	const char **inherits;	/* --inherit-fd fd[N]:KEY, as given */
 	int nr_inherits;
 };
@@ -203,6 +205,10 @@ static int restore_files_parse_option(void *opts, int opt, const char *arg, stru
 	}
 	if (opt == 'S') {
 		o->shell_job = true;
+		return 0;
+	}
+	if (opt == 'T') {
+		o->console_socket = arg;
 		return 0;
 	}
 	if (opt == 'K') {
@@ -229,10 +235,34 @@ static int restore_files_inherits(const struct stage_ctx *ctx, const struct rest
 	if (o->shell_job && (tty < 0 || !isatty(tty)))
 		return err_set(e, EXIT_USAGE, "--shell-job needs the terminal to give the tree as --fd %s=N, a terminal",
 			       FD_NAME_TTY);
+	if (o->shell_job && o->console_socket)
+		return err_set(e, EXIT_USAGE, "--shell-job and --console-socket both give the tree's terminal; give one");
 	for (int i = 0; i < o->nr_inherits; i++)
 		if ((ret = reopen_add_inherit(r, o->inherits[i], e)) < 0)
 			return ret;
-	return reopen_match_inherits(r, tty, e);
+	if (o->console_socket && (tty = reopen_console_make(r, e)) < 0)
+		return tty;
+	if ((ret = reopen_match_inherits(r, tty, o->console_socket ? "--console-socket" : "--shell-job", e)) < 0)
+		return ret;
+	if (o->console_socket && r->shell.fd != tty)
+		return err_input(e, "--console-socket '%s': the images have no terminal outside the tree (a dump names "
+				 "one with --external tty[RDEV:DEV])", o->console_socket);
+	return 0;
+}
+
+/* Where the tree's terminal is now (--console-socket), for the driver's
+ * report: a pty_moved record with console set. */
+static int restore_files_say_console(const struct reopen *r, struct stream_out *out, struct err *e)
+{
+	PtyMovedEntry m = PTY_MOVED_ENTRY__INIT;
+	StreamRecord rec = STREAM_RECORD__INIT;
+
+	m.dumped = pty_index_of(r->shell_rdev);
+	m.now = r->console_index;
+	m.has_console = m.console = true;
+	rec.body_case = STREAM_RECORD__BODY_PTY_MOVED;
+	rec.pty_moved = &m;
+	return stream_out_write(out, &rec, e);
 }
 
 static const struct option restore_files_options[] = {
@@ -240,6 +270,7 @@ static const struct option restore_files_options[] = {
 	{ "inherit-fd", required_argument, NULL, 'I' },
 	{ "shell-job", no_argument, NULL, 'S' },
 	{ "tcp-close", no_argument, NULL, 'K' },
+	{ "console-socket", required_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -254,6 +285,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		return ret;
 	ret = restore_files_read(0, ctx->dir_fd, &r, e);
 	r.self = getpid();
+	r.console_master = -1;
 	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
 	r.tcp_close = ((const struct restore_files_opts *)opts)->tcp_close;
 	if (ret >= 0)
@@ -264,6 +296,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = restore_files_inherits(ctx, opts, &r, e);
 	if (ret >= 0)
 		ret = reopen_open_all(&r, e);
+	if (ret >= 0 && r.console_master >= 0)
+		ret = reopen_console_send(&r, ((const struct restore_files_opts *)opts)->console_socket, e);
 	if (ret >= 0)
 		ret = stream_out_open(&out, 1, "restore-files", e);
 	if (ret >= 0)
@@ -272,6 +306,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = reopen_dirs_write_plan(&r, &out, e);
 	if (ret >= 0)
 		ret = reopen_write_made(&r, &out, e);
+	if (ret >= 0 && ((const struct restore_files_opts *)opts)->console_socket)
+		ret = restore_files_say_console(&r, &out, e);
 	/* The plan is complete before any file is sent: the driver starts
 	 * restore-tasks on it, which then takes the files as they come (the
 	 * socket could not hold thousands of them waiting). The files socket
@@ -307,6 +343,8 @@ static const struct stage_desc restore_files_desc = {
 		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"
 		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside\n"
+		 "      --console-socket PATH  make a new pty pair for every terminal the dump left outside and send its\n"
+		 "                             master to the unix socket PATH (runc's console socket: SCM_RIGHTS)\n"
 		 "      --tcp-close            make the established TCP connections of the images closed (ECONNABORTED)",
 	.options = restore_files_options,
 	.parse_option = restore_files_parse_option,

@@ -52,4 +52,42 @@ testBigQueueKept() {
 	assertEquals "ptyrefuse's check after the refused dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
 }
 
+# A terminal whose master is held outside the tree (script(1) standing
+# for a container runtime): dumped with --external tty[...], restored
+# with --console-socket onto a new pair whose master goes over the socket
+# to a receiver (runc's protocol); the tree's termios and window size are
+# on the new pair and what the tree writes reaches the receiver.
+testConsoleSocket() {
+	e2e_need_amber || return 0
+	command -v script >/dev/null || { e2e_skip "no script(1)"; return 0; }
+	rm -f "$T/ready" "$T/result"
+	script -qfec "$E2E_WL/closefds $E2E_WL/ttyjob $T/ready $T/result raw" "$T/ts1" </dev/null >/dev/null 2>&1 &
+	e2e_track $!
+	e2e_poll 10 test -s "$T/ready" || { fail "ttyjob did not get ready: $(cat "$T/ts1")"; return 0; }
+	pid=$(cut -d' ' -f2 "$T/ready")
+	e2e_track "$pid"
+	e2e_amber_fails "or with --external tty[" dump -t "$pid" -D "$T/img"
+	key=$(echo "$E2E_OUT" | sed -n 's/.*or with --external \(tty\[[0-9a-fx:]*\]\).*/\1/p' | head -n 1)
+	[ -n "$key" ] || { fail "no tty key in: $E2E_OUT"; return 0; }
+	e2e_amber_ok dump -t "$pid" -D "$T/img" --external "$key" || return 0
+	e2e_wait_dead "$pid" || { fail "ttyjob still runs after the dump"; return 0; }
+	e2e_amber_fails "or with --console-socket PATH" restore -D "$T/img" -d
+	e2e_amber_fails "connect to '$T/nosock'" restore -D "$T/img" -d --console-socket "$T/nosock"
+	e2e_poll 10 test ! -e "/proc/$pid" || { fail "a failed restore left pid $pid"; return 0; }
+	python3 "$(dirname "$0")/console-recv.py" "$T/console.sock" "$T/console.out" 2>"$T/recv.err" &
+	e2e_track $!
+	e2e_poll 10 test -e "$T/console.out.listening" || { fail "the receiver did not listen: $(cat "$T/recv.err")"; return 0; }
+	e2e_amber_ok restore -D "$T/img" -d --console-socket "$T/console.sock" -v3 -o "$T/restore.log" || return 0
+	e2e_track "$pid"
+	e2e_poll 10 test -s "$T/console.out.names" || { fail "no master received: $(cat "$T/recv.err")"; return 0; }
+	assertContains "runc's protocol: the name and one fd" "$(cat "$T/console.out.names")" "name /dev/ptmx index "
+	assertContains "one fd" "$(cat "$T/console.out.names")" " fds 1"
+	now=$(sed -n 's/.*index \([0-9]*\).*/\1/p' "$T/console.out.names")
+	assertTrue "restore says where the terminal is: $(grep -i 'terminal' "$T/restore.log")" \
+		"grep -q \"the tree's terminal (/dev/pts/[0-9]* at dump, outside the tree) is now /dev/pts/$now; its master was sent\" '$T/restore.log'"
+	assertEquals "ttyjob's check after restore (raw mode, window size)" PASS "$(e2e_spine_result "$pid" "$T/result")"
+	e2e_poll 10 grep -q "carrying on after restore" "$T/console.out" ||
+		fail "the receiver did not get the tree's output: $(cat "$T/console.out")"
+}
+
 . /usr/share/shunit2/shunit2
