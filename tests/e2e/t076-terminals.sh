@@ -25,6 +25,18 @@ testDevptsNewinstance() {
 	assertEquals "mounts left under $T" 0 "$(grep -c "$T" /proc/self/mountinfo)"
 }
 
+# A container's /dev/console: a bind of slave 0 of its devpts, held open.
+# Not made again yet (build-mntns binds before restore-files makes the
+# pair): refused by name, and the tree runs on.
+testDevptsConsoleBindRefused() {
+	e2e_need_amber || return 0
+	mkdir "$T/ctr"
+	e2e_start_wl devpts "$T/ctr" console || return 0
+	e2e_amber_fails "is a bind of the pty slave /dev/pts/0 of a devpts instance" dump -t "$E2E_PID" -D "$T/img"
+	assertContains "it names the mount point" "$E2E_OUT" "$T/ctr/console"
+	assertEquals "devpts' check after the refused dump" PASS "$(e2e_spine_result "$E2E_PID" "$T/result")"
+}
+
 # A devpts instance that is mounted nowhere any more is refused by name,
 # and the tree runs on.
 testDevptsUnmountedRefused() {

@@ -1,7 +1,7 @@
 /* devpts: a self-checking workload for a devpts instance of the tree's own,
  * as a container has it.
  *
- *	devpts READYFILE RESULTFILE DIR [umount]
+ *	devpts READYFILE RESULTFILE DIR [umount|console]
  *
  * It unshares a mount namespace (private, like unshare -m) and mounts a
  * new devpts on DIR/pts (made here if missing) with "newinstance,
@@ -11,7 +11,9 @@
  *	   "to-master" at the master;
  *	pair 2, both ends, the slave opened by its path DIR/pts/2, no echo.
  * With "umount" it then detaches the devpts mount (the pairs live on,
- * mounted nowhere: a dump must refuse them).
+ * mounted nowhere: a dump must refuse them). With "console" it binds
+ * DIR/pts/0 on DIR/console (as runc makes a container's /dev/console)
+ * and holds DIR/console open too: it must be slave 0 again.
  *
  * After SIGUSR1 it checks that the mount is a devpts with the same
  * options, that DIR/pts/ptmx has mode 0620, that the masters have indexes
@@ -96,11 +98,13 @@ int main(int argc, char **argv)
 	char line[4096];
 	unsigned int i0, i1, i2, i3;
 	int m0 = -1, m1 = -1, m2 = -1, s0, s2, m3;
-	bool umount_it;
+	bool umount_it, console;
+	int con = -1;
 
 	if (argc < 4 || argc > 5)
 		return fprintf(stderr, "usage: devpts READYFILE RESULTFILE DIR [umount]\n"), 2;
 	umount_it = argc == 5 && !strcmp(argv[4], "umount");
+	console = argc == 5 && !strcmp(argv[4], "console");
 	snprintf(dir, sizeof(dir), "%s", argv[3]);
 	wl_catch_usr1();
 	mkdir(at("pts"), 0755);
@@ -126,6 +130,12 @@ int main(int argc, char **argv)
 	    wl_must(write(m0, "to-slave", 8) == 8 && write(s0, "to-master", 9) == 9, "queue bytes on pair 0"))
 		return 1;
 	wl_sleep_ms(50);
+	if (console) {
+		close(open(at("console"), O_CREAT | O_WRONLY, 0600));
+		if (wl_must(mount(at("pts/0"), at("console"), NULL, MS_BIND, NULL) == 0, "bind pts/0 on console") ||
+		    wl_must((con = open(at("console"), O_RDWR | O_NOCTTY)) >= 0, "open the console"))
+			return 1;
+	}
 	if (umount_it && wl_must(umount2(at("pts"), MNT_DETACH) == 0, "detach the devpts"))
 		return 1;
 	if (wl_write_ready(argv[1], getpid()) < 0)
@@ -145,6 +155,10 @@ int main(int argc, char **argv)
 			minor(st.st_rdev), major(st.st_dev), minor(st.st_dev), major(pts.st_dev), minor(pts.st_dev));
 	if (fstat(s2, &st) < 0 || st.st_dev != pts.st_dev || minor(st.st_rdev) != 2)
 		wl_fail(&r, "slave 2 is %u:%u, want 136:2 on the devpts", major(st.st_rdev), minor(st.st_rdev));
+	if (console && (fstat(con, &st) < 0 || st.st_dev != pts.st_dev || st.st_rdev != makedev(136, 0)))
+		wl_fail(&r, "the console fd is %u:%u, want slave 0 of the devpts", major(st.st_rdev), minor(st.st_rdev));
+	if (console && (stat(at("console"), &st) < 0 || st.st_dev != pts.st_dev || st.st_rdev != makedev(136, 0)))
+		wl_fail(&r, "%s is %u:%u, want a bind of slave 0", at("console"), major(st.st_rdev), minor(st.st_rdev));
 	if (tcgetattr(s0, &t) < 0 || (t.c_lflag & ICANON))
 		wl_fail(&r, "slave 0 is not raw any more");
 	expect(&r, "pair 0: queued to the slave", s0, "to-slave");
