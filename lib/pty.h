@@ -30,12 +30,15 @@ unsigned int pty_index_of(unsigned long rdev);
  * they did before they were read: both put functions wait until the
  * other end counts PTY_QUEUE_MAX at most. */
 int pty_put_input(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e);
-/* An unfinished line of canonical input (no line end in it), put back so
- * that it stays unfinished: written through the master with the slave in
- * canonical mode, no input processing, no echo, and the special
- * characters moved to byte values the line does not hold. The slave's
- * input must be empty and t canonical. */
-int pty_put_line(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e);
+/* Canonical input that FIONREAD does not count, put back as it was: eofs
+ * end-of-file marks (^D on an empty line, which a read returns as 0
+ * bytes), then an unfinished line (no line end in it), which stays
+ * unfinished: written through the master with the slave in canonical
+ * mode, no input processing, no echo, and the special characters moved
+ * to byte values the line does not hold. The slave's input must be empty
+ * and t canonical. */
+int pty_put_line(int master, int slave, const struct termios *t, unsigned int eofs, const void *data, size_t n,
+		 struct err *e);
 /* Bytes to be read from the master (the slave's output). */
 int pty_put_output(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e);
 

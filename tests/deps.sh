@@ -3,7 +3,7 @@
 # are present, so `make check` can call it on every run.
 pkgs="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libcap-dev
       libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libfuse3-dev shunit2
-      python3 coreutils util-linux bsdutils procps iproute2 clang curl redis-server nftables"
+      python3 coreutils util-linux bsdutils procps iproute2 clang curl redis-server nftables tmux vim"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -266,29 +266,53 @@ static int df_pty_drain(int fd, bool skip, uint8_t **buf, size_t *n, struct err 
 	return 0;
 }
 
-/* Canonical mode: whether the slave's input holds an unfinished line, in
- * *n its length (complete lines are counted by FIONREAD and refused
- * before this). A line not finished is seen only out of canonical mode,
- * and going back to it would end the line there (n_tty marks the last
- * byte as a line end), so the line is read out of canonical mode and put
- * back in it, exactly: unfinished, the same bytes (lib/pty.c). */
-static int df_pty_unfinished_line(int master, int peer, const struct termios *t, size_t *n, struct err *e)
+/* Canonical mode: what FIONREAD does not count there. End-of-file marks
+ * (^D on an empty line) make the slave readable with nothing counted; a
+ * non-blocking read takes one and returns 0, so they are counted by
+ * reading them (into *eofs; a complete line after them stops it, *more).
+ * Then an unfinished line (in *n its length): it is seen only out of
+ * canonical mode, and going back to it would end the line there (n_tty
+ * marks the last byte as a line end), so it is read out of canonical
+ * mode. Both are put back at once, exactly: the marks, then the line,
+ * unfinished (lib/pty.c). */
+static int df_pty_canon_rest(int master, int peer, const struct termios *t, unsigned int *eofs, int *more, size_t *n,
+			     struct err *e)
 {
 	_cleanup_free_ uint8_t *line = NULL;
 	struct termios raw = *t;
-	int ret, ret2;
+	int ret = 0, ret2;
 
 	*n = 0;
-	raw.c_lflag &= ~(ICANON | ECHO | ECHOE | ECHOK | ECHONL);
-	raw.c_cc[VMIN] = 1;
-	raw.c_cc[VTIME] = 0;
-	if (tcsetattr(peer, TCSANOW, &raw) < 0)
-		return err_errno(e, "look at the pty slave's input");
-	ret = df_pty_drain(peer, false, &line, n, e);
-	/* Empty now, so going back to canonical mode ends no line. */
-	if (tcsetattr(peer, TCSANOW, t) < 0)
-		return err_errno(e, "set the pty slave's termios back after reading an unfinished line");
-	if (*n && (ret2 = pty_put_line(master, peer, t, line, *n, e)) < 0)
+	*eofs = 0;
+	*more = 0;
+	for (;;) {
+		struct pollfd pf = { .fd = peer, .events = POLLIN };
+		char c;
+		ssize_t r;
+
+		if (poll(&pf, 1, 0) <= 0 || !(pf.revents & POLLIN) || *eofs >= PTY_QUEUE_MAX)
+			break;
+		if (ioctl(peer, FIONREAD, more) < 0 || *more)
+			break;
+		r = read(peer, &c, 1);
+		if (r != 0)
+			break;	/* EAGAIN: nothing after all */
+		(*eofs)++;
+	}
+	if (!*more) {
+		raw.c_lflag &= ~(ICANON | ECHO | ECHOE | ECHOK | ECHONL);
+		raw.c_cc[VMIN] = 1;
+		raw.c_cc[VTIME] = 0;
+		if (tcsetattr(peer, TCSANOW, &raw) < 0)
+			ret = err_errno(e, "look at the pty slave's input");
+		else {
+			ret = df_pty_drain(peer, false, &line, n, e);
+			/* Empty now, so going back to canonical mode ends no line. */
+			if (tcsetattr(peer, TCSANOW, t) < 0)
+				return err_errno(e, "set the pty slave's termios back after reading an unfinished line");
+		}
+	}
+	if ((ret2 = pty_put_line(master, peer, t, *eofs, line, *n, e)) < 0)
 		return ret2;
 	return ret;
 }
@@ -322,6 +346,7 @@ static int df_pty_master(struct df *c, struct df_desc *d, int copy, struct err *
 	struct stat pst;
 	int pkt = 0, lock = 0, excl = 0, n = 0, ret, devpts;
 	size_t qn[2] = { 0, 0 }, line = 0;
+	unsigned int eofs = 0;
 	_cleanup_close_ int peer = -1;
 	char why[512];
 
@@ -373,8 +398,15 @@ static int df_pty_master(struct df *c, struct df_desc *d, int copy, struct err *
 		return 0;
 	}
 	if (t.c_lflag & ICANON) {
-		if ((ret = df_pty_unfinished_line(copy, peer, &t, &line, e)) < 0)
+		if ((ret = df_pty_canon_rest(copy, peer, &t, &eofs, &n, &line, e)) < 0)
 			return err_wrap(e, "pty %u of pid %d fd %d", p->index, d->pid, d->fd);
+		if (n) {
+			snprintf(why, sizeof(why), "the slave of pty %u (/dev/pts/%u) holds %d bytes of input in canonical "
+				 "mode not read yet, after %u end-of-file marks; amber puts queued input back only in "
+				 "non-canonical (raw) mode", p->index, p->index, n, eofs);
+			df_refuse(c, d->pid, d->fd, d->link, why);
+			return 0;
+		}
 		if (line) {
 			snprintf(why, sizeof(why), "the slave of pty %u (/dev/pts/%u) holds an unfinished line of %zu "
 				 "bytes of input in canonical mode (typed, no Enter yet); amber puts queued input back "
@@ -403,6 +435,10 @@ static int df_pty_master(struct df *c, struct df_desc *d, int copy, struct err *
 			df_refuse(c, d->pid, d->fd, d->link, why);
 			return 0;
 		}
+	p->has_eofs = eofs > 0;
+	p->eofs = eofs;
+	if (eofs)
+		pr_info("pty %u: %u end-of-file marks wait at the slave", p->index, eofs);
 	p->has_to_slave = qn[0] > 0;
 	p->to_slave.data = d->pty_q[0];
 	p->to_slave.len = qn[0];

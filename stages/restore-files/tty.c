@@ -131,7 +131,10 @@ static int reopen_pty_master(struct reopen *r, struct reopen_file *f, struct err
 	}
 	if ((p->has_to_slave && p->to_slave.len > PTY_QUEUE_MAX) || (p->has_to_master && p->to_master.len > PTY_QUEUE_MAX))
 		return err_input(e, "files.img: pty %u has more than %d bytes queued", p->index, PTY_QUEUE_MAX);
-	if ((p->has_to_slave && (ret = pty_put_input(fd, peer, &t, p->to_slave.data, p->to_slave.len, e)) < 0) ||
+	if (p->has_eofs && p->eofs && !(t.c_lflag & ICANON))
+		return err_input(e, "files.img: pty %u has end-of-file marks waiting out of canonical mode", p->index);
+	if ((p->has_eofs && (ret = pty_put_line(fd, peer, &t, p->eofs, NULL, 0, e)) < 0) ||
+	    (p->has_to_slave && (ret = pty_put_input(fd, peer, &t, p->to_slave.data, p->to_slave.len, e)) < 0) ||
 	    (p->has_to_master && (ret = pty_put_output(fd, peer, &t, p->to_master.data, p->to_master.len, e)) < 0))
 		return err_wrap(e, "pty %u (now /dev/pts/%u)", p->index, idx);
 	pr_info("pty: dumped /dev/pts/%u%s is now /dev/pts/%u", p->index, p->has_devpts ? " (the tree's devpts)" : "", idx);
