@@ -32,7 +32,9 @@
  *	mounts a new overlay on them
  *	with its options, super block options and propagation (shared peer
  *	group, master, unbindable). Any other mount (a block device, FUSE, NFS,
- *	...) is refused, naming its id and mountpoint and the --external fix.
+ *	...) is refused, naming its id and mountpoint and the --external fix,
+ *	and so is a bind of one pty slave of a devpts (a container's
+ *	/dev/console as runc makes it): its pair is made after the mounts.
  *
  * Inputs	stdin: state stream with one `task` record (PstreeEntry) per
  *	process (seize's), host_pid used when set; zombies are skipped.

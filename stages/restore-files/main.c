@@ -94,7 +94,10 @@
  *	is named by --inherit-fd fd[N]:KEY gets fd N instead: a file opened
  *	again through /proc/self/fd/N with its dumped flags and position, a pipe
  *	or socket as it is. With --shell-job an external terminal nothing else
- *	gives gets the `tty` fd. A key that matches nothing, and an external
+ *	gives gets the `tty` fd; with --console-socket PATH (console.c) it
+ *	gets the slave of a new pty pair, whose master is sent to the unix
+ *	socket at PATH once every file is open, as runc sends a console
+ *	(one message: the name "/dev/ptmx", the fd in SCM_RIGHTS). A key that matches nothing, and an external
  *	description nothing is given for, fail the stage naming the keys.
  *
  * Inputs	stdin: state stream (ipc/stream.h) with one `task` record
@@ -110,8 +113,11 @@
  *	owner and O_ASYNC the task sets itself, dev_tty for a /dev/tty it
  *	opens itself) per descriptor
  *	of every task, in input task order and ascending fd order, then the end.
- *	After them one `pty_moved` record (PtyMovedEntry dumped, now) per pty
- *	pair, which the driver reports.
+ *	After them one `pty_moved` record (PtyMovedEntry dumped, now, and
+ *	devpts for a pair of the tree's own devpts, made on its dumped index)
+ *	per pty pair, and with --console-socket one with console set (dumped:
+ *	the index of the outside terminal at dump, now: the new pair's),
+ *	which the driver reports.
  *	Then one `fs_plan` record (FsPlanEntry pid, cwd_file_id or
  *	root_file_id) per cwd or root under an overmount, sent with the files
  *	under ids after the last of files.img. Then one `made_file` record
@@ -127,11 +133,13 @@
  *	a file is opened relative to its directory fd; and of tasks' cwds and
  *	roots under one, which are sent on with the files. `tty` (with
  *	--shell-job): the terminal to give the tree. Unnamed: the fds the
- *	--inherit-fd options name.
+ *	--inherit-fd options name. --console-socket PATH is a path, not an
+ *	fd: the stage connects to it itself.
  *
  * Exit status	0 ok; 2 usage (no files socket, --shell-job without a
- *	terminal); 3 a missing or changed file, an --inherit-fd that matches
- *	nothing or an external file not given, or inconsistent images (the last stderr line names path, file id, pid
+ *	terminal, or with --console-socket); 3 a missing or changed file, an
+ *	--inherit-fd that matches nothing or an external file not given, a
+ *	--console-socket with no outside terminal in the images, or inconsistent images (the last stderr line names path, file id, pid
  *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
  *
  * Side effects	dumped files are opened, never created, truncated or
