@@ -91,6 +91,7 @@ static const struct option drv_long[] = {
 	{ "no-verify", no_argument, NULL, DRV_OPT_NO_VERIFY },
 	{ "tcp-established", no_argument, NULL, DRV_OPT_TCP_ESTABLISHED },
 	{ "tcp-close", no_argument, NULL, DRV_OPT_TCP_CLOSE },
+	{ "console-socket", required_argument, NULL, DRV_OPT_CONSOLE_SOCKET },
 	{ "network-lock", required_argument, NULL, DRV_OPT_NETWORK_LOCK },
 	{ "empty-ns", required_argument, NULL, DRV_OPT_EMPTY_NS },
 	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
@@ -111,7 +112,7 @@ static const struct {
 	{ DRV_OPT_TIMINGS, "*" },
 	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump pre-dump" },
-	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_EMPTY_NS, "dump restore" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
+	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_EMPTY_NS, "dump restore" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_CONSOLE_SOCKET, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
 	{ DRV_OPT_ALLOW_CHANGED, "restore" }, { DRV_OPT_ALLOW_UNTRUSTED, "restore" }, { DRV_OPT_INHERIT_FD, "restore" }, { DRV_OPT_ROOT, "restore" },
 	{ DRV_OPT_VERIFY, "restore" }, { DRV_OPT_NO_VERIFY, "restore" }, { DRV_OPT_DELAY_MOUNT, "restore" },
@@ -249,6 +250,7 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 			}
 			o->empty_net = true;
 			break;
+		case DRV_OPT_CONSOLE_SOCKET: o->console_socket = optarg; break;
 		case DRV_OPT_NETWORK_LOCK: {
 			enum netlock_mode m;
 

@@ -37,6 +37,7 @@ struct drv_opts {
 	bool empty_net;		/* --empty-ns net (dump, restore): the network namespace is the caller's */
 	const char *ghost_limit;	/* --ghost-limit BYTES */
 	bool shell_job;		/* --shell-job (dump, restore) */
+	const char *console_socket;	/* --console-socket PATH (restore): the terminal's new master goes there */
 	const char *externals[DRV_MAX_EXTERNALS];	/* --external KEY (dump) but mnt[], as given */
 	int nr_externals;
 	struct drv_inherit {	/* --inherit-fd fd[N]:KEY (restore) */
@@ -64,7 +65,7 @@ enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_H
        DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD, DRV_OPT_ROOT, DRV_OPT_FORCE,
        DRV_OPT_ALLOW_UNTRUSTED, DRV_OPT_TIMINGS, DRV_OPT_VERIFY, DRV_OPT_NO_VERIFY, DRV_OPT_TCP_ESTABLISHED,
        DRV_OPT_TCP_CLOSE, DRV_OPT_NETWORK_LOCK, DRV_OPT_PREV_IMAGES, DRV_OPT_AUTO_DEDUP, DRV_OPT_UNION_ROOT,
-       DRV_OPT_DELAY_MOUNT, DRV_OPT_EMPTY_NS };
+       DRV_OPT_DELAY_MOUNT, DRV_OPT_EMPTY_NS, DRV_OPT_CONSOLE_SOCKET };
 
 /* Parses the options of subcommand argv[0] (dump, restore, gc); an option
  * of another subcommand is refused naming it and the subcommands that take

@@ -67,8 +67,12 @@ static void restore_say_pty(const uint8_t *data, uint32_t len, void *arg)
 {
 	StreamRecord *rec = stream_record__unpack(NULL, len, data);
 
-	if (rec && rec->pty_moved)
-		pr_info("pty /dev/pts/%u of the dump is now /dev/pts/%u", rec->pty_moved->dumped, rec->pty_moved->now);
+	if (rec && rec->pty_moved && rec->pty_moved->console)
+		pr_info("the tree's terminal (/dev/pts/%u at dump, outside the tree) is now /dev/pts/%u; its master was "
+			"sent to --console-socket", rec->pty_moved->dumped, rec->pty_moved->now);
+	else if (rec && rec->pty_moved)
+		pr_info("pty /dev/pts/%u of the dump%s is now /dev/pts/%u", rec->pty_moved->dumped,
+			rec->pty_moved->has_devpts ? " (on the tree's own devpts, made again)" : "", rec->pty_moved->now);
 	if (rec)
 		stream_record__free_unpacked(rec, NULL);
 }
@@ -76,6 +80,7 @@ static void restore_say_pty(const uint8_t *data, uint32_t len, void *arg)
 static void restore_usage(void)
 {
 	printf("usage: amber restore -D DIR [-d] [--pidfile FILE] [--pidns] [--shell-job] [--inherit-fd fd[N]:KEY]...\n"
+	       "                     [--console-socket PATH]\n"
 	       "                     [--external mnt[NAME]:PATH]... [--external veth[IF]:OUTSIDE]... [--root PATH] [--tcp-close] [--empty-ns net] [-v N] [-o LOG]\n"
 	       "                     [--run-dir DIR]\n"
 	       "  -d              leave the restored tree running and return at once\n"
@@ -87,6 +92,8 @@ static void restore_usage(void)
 	       "  --inherit-fd fd[N]:KEY  amber's fd N stands for KEY in the tree: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 	       "                  socket:[INODE], pipe:[INODE] (as amber show DIR lists them) or a path\n"
 	       "  --shell-job     the tree's terminal is the one amber runs on\n"
+	       "  --console-socket PATH  the tree's terminal (dumped with --external tty[...]) is a new pty pair\n"
+	       "                  whose master goes to the unix socket PATH (SCM_RIGHTS, as runc's)\n"
 	       "  --external mnt[NAME]:PATH  bind the dump's external mount NAME from PATH\n"
 	       "  --external veth[IFNAME]:OUTSIDE  make the peer of the tree's veth IFNAME here, named OUTSIDE\n"
 	       "  --root PATH     the root of the tree's mount namespace is PATH, not what it was at dump\n"
@@ -225,6 +232,8 @@ static int restore_files_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 	}
 	if (ret == 0 && o->shell_job && (ret = pl_fd(a, FD_NAME_TTY, ((struct restore_state *)c->cmd)->shell_tty, FD_DEF_TTY, e)) == 0)
 		ret = pl_arg(a, "--shell-job", e);
+	if (ret == 0 && o->console_socket && (ret = pl_arg(a, "--console-socket", e)) == 0)
+		ret = pl_arg(a, o->console_socket, e);
 	return ret;
 }
 

@@ -1,11 +1,15 @@
 /* pty: putting bytes back into a pty pair's queues (see pty.h). */
 #include <errno.h>
+#include <stdbool.h>
 #include <poll.h>
+#include <stdlib.h>
+#include <string.h>
 #include <sys/ioctl.h>
 #include <sys/sysmacros.h>
 #include <time.h>
 #include <unistd.h>
 
+#include "lib/cleanup.h"
 #include "lib/exitcodes.h"
 #include "lib/pty.h"
 
@@ -64,7 +68,62 @@ int pty_put_input(int master, int slave, const struct termios *t, const void *da
 		return err_errno(e, "set the pty slave raw to put its input back");
 	ret = pty_write_all(master, data, n, "master", e);
 	if (ret == 0)
-		ret = pty_wait(slave, n, "slave", e);
+		ret = pty_wait(slave, n > PTY_QUEUE_MAX ? PTY_QUEUE_MAX : n, "slave", e);
+	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
+		ret = err_errno(e, "set the pty slave's termios back");
+	return ret;
+}
+
+int pty_put_line(int master, int slave, const struct termios *t, unsigned int eofs, const void *data, size_t n,
+		 struct err *e)
+{
+	static const int specials[] = { VEOF, VERASE, VKILL, VEOL, VEOL2, VWERASE, VREPRINT, VLNEXT, VINTR, VQUIT,
+					VSUSP, VSTART, VSTOP, VDISCARD };
+	const unsigned char *p = data;
+	_cleanup_free_ unsigned char *all = NULL;
+	bool used[256] = { false };
+	struct termios canon = *t;
+	int ret, k = 1;
+
+	if (!n && !eofs)
+		return 0;
+	if (eofs > PTY_QUEUE_MAX || n > PTY_QUEUE_MAX)
+		return err_set(e, EXIT_INPUT, "%u end-of-file marks and a line of %zu bytes are too many to put back", eofs, n);
+	for (size_t i = 0; i < n; i++)
+		used[p[i]] = true;
+	/* n_tty treats a disabled special (0) as the byte 0: each special
+	 * gets a byte value the line does not hold (the line has no '\n'). */
+	used['\n'] = true;
+	for (size_t i = 0; i < sizeof(specials) / sizeof(specials[0]); i++) {
+		while (k < 256 && used[k])
+			k++;
+		if (k == 256)
+			return err_set(e, EXIT_INPUT, "an unfinished pty line of %zu bytes holds every byte value", n);
+		canon.c_cc[specials[i]] = k++;
+	}
+	/* The end-of-file marks came first, then the line: one write. */
+	if (!(all = malloc(eofs + n)))
+		return err_errno(e, "a buffer for a line to put back");
+	memset(all, canon.c_cc[VEOF], eofs);
+	if (n)
+		memcpy(all + eofs, data, n);
+	canon.c_iflag = 0;
+	canon.c_lflag &= ~(ECHO | ECHOE | ECHOK | ECHONL | ECHOCTL | ECHOPRT | ECHOKE | ISIG | IEXTEN | FLUSHO);
+	if (tcsetattr(slave, TCSANOW, &canon) < 0)
+		return err_errno(e, "set the pty slave to put an unfinished line back");
+	ret = pty_write_all(master, all, eofs + n, "master", e);
+	/* FIONREAD counts neither an unfinished line nor an end-of-file mark.
+	 * poll(2) on a slave with no line to read waits for the queued work
+	 * first (n_tty_poll flushes the buffer work) and takes nothing; with
+	 * end-of-file marks it may find the first before the work is done,
+	 * so it is given a moment more. */
+	if (ret == 0) {
+		poll(&(struct pollfd){ .fd = slave, .events = POLLIN }, 1, 0);
+		if (eofs) {
+			nanosleep(&(struct timespec){ .tv_nsec = 20000000 }, NULL);
+			poll(&(struct pollfd){ .fd = slave, .events = POLLIN }, 1, 0);
+		}
+	}
 	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
 		ret = err_errno(e, "set the pty slave's termios back");
 	return ret;
@@ -82,7 +141,7 @@ int pty_put_output(int master, int slave, const struct termios *t, const void *d
 		return err_errno(e, "turn the pty slave's output processing off to put its output back");
 	ret = pty_write_all(slave, data, n, "slave", e);
 	if (ret == 0)
-		ret = pty_wait(master, n, "master", e);
+		ret = pty_wait(master, n > PTY_QUEUE_MAX ? PTY_QUEUE_MAX : n, "master", e);
 	if (tcsetattr(slave, TCSANOW, t) < 0 && ret == 0)
 		ret = err_errno(e, "set the pty slave's termios back");
 	return ret;

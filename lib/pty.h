@@ -25,8 +25,20 @@
 unsigned int pty_index_of(unsigned long rdev);
 
 /* Bytes to be read from the slave (its input, written to the master);
- * the slave must be in non-canonical mode in t. */
+ * the slave must be in non-canonical mode in t. More than PTY_QUEUE_MAX
+ * wait behind the line discipline's buffer (in the flip buffers), as
+ * they did before they were read: both put functions wait until the
+ * other end counts PTY_QUEUE_MAX at most. */
 int pty_put_input(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e);
+/* Canonical input that FIONREAD does not count, put back as it was: eofs
+ * end-of-file marks (^D on an empty line, which a read returns as 0
+ * bytes), then an unfinished line (no line end in it), which stays
+ * unfinished: written through the master with the slave in canonical
+ * mode, no input processing, no echo, and the special characters moved
+ * to byte values the line does not hold. The slave's input must be empty
+ * and t canonical. */
+int pty_put_line(int master, int slave, const struct termios *t, unsigned int eofs, const void *data, size_t n,
+		 struct err *e);
 /* Bytes to be read from the master (the slave's output). */
 int pty_put_output(int master, int slave, const struct termios *t, const void *data, size_t n, struct err *e);
 

@@ -4,7 +4,7 @@
 pkgs="gcc make pkg-config protobuf-c-compiler libprotobuf-c-dev libcap-dev
       libnl-3-dev libnl-route-3-dev libnl-genl-3-dev libfuse3-dev shunit2
       python3 coreutils util-linux bsdutils procps iproute2 clang curl redis-server nftables
-      runc busybox-static e2fsprogs"
+      runc busybox-static e2fsprogs tmux vim"
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing="$missing $p"

@@ -170,11 +170,13 @@ struct df {
 	int nr_tcp_cache;
 	const pid_t *all_pids;		/* every process of the tree (the host's pids), to find a connection's other end */
 	int nr_all_pids;
-	unsigned int *pty_masters;	/* indices of the pty masters the tree holds (tty.c) */
+	/* The pty masters the tree holds (tty.c): index and the st_dev of
+	 * their devpts instance (0: not known). */
+	struct df_pty_master { unsigned int idx; uint64_t dev; } *pty_masters;
 	int nr_pty_masters;
-	uint64_t devpts_dev;
+	uint64_t devpts_dev;		/* st_dev of the host's devpts (/dev/pts) */
 	const struct stream_task *in_tasks;	/* the task records: images' and host pids */
-	int nr_in_tasks;		/* st_dev of the host's devpts (/dev/pts) */
+	int nr_in_tasks;
 	int nr_unsupported;		/* descriptors that cannot be dumped yet */
 	struct err unsupported;		/* the first of them */
 };
@@ -429,8 +431,8 @@ extern const struct df_kind df_pty_kind;
 /* Finds the pty masters the processes hold (before any is dumped: a
  * slave is the tree's own only if its master is). */
 int df_pty_scan(struct df *c, const pid_t *pids, int nr, struct err *e);
-/* Is this descriptor's file a pty master, or a slave of the host's
- * devpts whose master the tree holds? */
+/* Is this descriptor's file a pty master, or a slave whose master the
+ * tree holds (same devpts instance, same index)? */
 bool df_pty_inside(const struct df *c, const struct stat *st);
 /* Is it /dev/tty in a process whose controlling terminal is such a slave? */
 bool df_pty_dev_tty(const struct df *c, pid_t pid, const struct stat *st);

@@ -101,18 +101,23 @@
  *	in one or the kernel is still sending a dump it asked for (sock_diag,
  *	lib/nldiag.h), or when it is of another network namespace.
  *	Pseudo-terminal pairs whose master the tree holds, on the host's
- *	devpts (tty.c): each end (/dev/ptmx, /dev/pts/ptmx, /dev/pts/N, and
+ *	devpts or on a devpts instance mounted in the tree's own mount
+ *	namespace (newinstance; the end's record names that mount, which
+ *	build-mntns makes again) (tty.c): each end (/dev/ptmx, /dev/pts/ptmx, /dev/pts/N, and
  *	/dev/tty of a process whose controlling terminal is such a slave) is a
  *	record with a PtyEntry; the master's holds the pair's termios, window
- *	size, packet mode, lock, exclusive modes and the bytes queued both
- *	ways, which are read (a tty queue cannot be peeked at) and written back
- *	at once (lib/pty.c), whether the tree is killed or keeps running. A
+ *	size, packet mode, lock, exclusive modes, the bytes queued both
+ *	ways and the end-of-file marks waiting in canonical mode, which are
+ *	read (a tty queue cannot be peeked at) and written back at once, all
+ *	of it, a refusal included (lib/pty.c), whether the tree is killed or
+ *	keeps running. A
  *	session leader whose controlling terminal is such a slave gets it
  *	(a descriptor it holds on it) and the foreground group in fs-PID.img.
- *	Refused: input queued in canonical mode, more than 4095 bytes queued
- *	in a direction, a packet-mode status not read yet, a pair of another
- *	devpts instance (newinstance), a leader with no descriptor on its
- *	terminal.
+ *	Refused: input queued in canonical mode (lines, or a line not
+ *	finished), more than 4095 bytes queued in a direction, a packet-mode
+ *	status not read yet, a pair of a devpts instance mounted nowhere in
+ *	the tree's mount namespace or only in the dumper's, a leader with no
+ *	descriptor on its terminal.
  *	Descriptors of objects outside the tree (--external file[MNT_ID:INODE],
  *	tty[RDEV:DEV], unix[INODE] (the socket's or its outside peer's inode),
  *	pipe[INODE]; with --shell-job every terminal that is not a pty of the

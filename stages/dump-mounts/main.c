@@ -37,7 +37,9 @@
  *	have it now: restore binds it if the host has it then, or runs the
  *	tree on a stub with --delay-mount. Any other mount (a block device, a
  *	FUSE file system, ...) is refused, naming its id and mountpoint and
- *	the --external fix.
+ *	the --external fix, and so is a bind of one pty slave of a devpts (a
+ *	container's /dev/console as runc makes it): its pair is made after
+ *	the mounts.
  *
  * Inputs	stdin: state stream with one `task` record (PstreeEntry) per
  *	process (seize's), host_pid used when set; zombies are skipped.
@@ -184,6 +186,15 @@ static int dm_classify(const struct dump_mounts_opts *o, const struct dm_state *
 			me->external = o->ext[i].name;
 			return 0;
 		}
+	/* A bind of one pty slave (runc binds the slave of a container's
+	 * console on /dev/console): the pair is made again only after the
+	 * mounts, on another index for the host's devpts. */
+	if (!strcmp(m->fstype, "devpts") && strcmp(m->root, "/") && strcmp(m->root, "/ptmx"))
+		return err_input(e, "mount %d at '%s' is a bind of the pty slave /dev/pts%s of a devpts instance (as a "
+				 "container runtime makes /dev/console), which amber cannot make again yet: the pair is "
+				 "made after the mounts; name it with --external mnt[%s]:NAME at dump and bind a terminal "
+				 "there with --external mnt[NAME]:PATH at restore",
+				 m->id, m->mountpoint, m->root, m->mountpoint);
 	if (dm_host_has(&s->host, m)) {
 		me->kind = MNT_KIND__MNT_HOST_BIND;
 		return 0;

@@ -103,7 +103,7 @@ static void reopen_list_keys(const struct reopen *r, char *buf, size_t size)
 		snprintf(buf, size, "none");
 }
 
-int reopen_match_inherits(struct reopen *r, int shell_tty, struct err *e)
+int reopen_match_inherits(struct reopen *r, int shell_tty, const char *shell_arg, struct err *e)
 {
 	for (int i = 0; i < r->nr_files; i++) {
 		struct reopen_file *f = &r->files[i];
@@ -120,13 +120,15 @@ int reopen_match_inherits(struct reopen *r, int shell_tty, struct err *e)
 			continue;
 		if (k.kind == EXT_TTY && shell_tty >= 0) {
 			r->shell.fd = shell_tty;
-			r->shell.arg = "--shell-job";
+			r->shell.arg = shell_arg;
+			r->shell_rdev = k.a;
 			f->inherit = &r->shell;
 			continue;
 		}
 		return err_input(e, "pid %d fd %u is %s, which the dump left outside the tree; restore with "
 				 "--inherit-fd fd[N]:%s to give it%s", f->pid, f->tfd, f->re->external, f->re->external,
-				 k.kind == EXT_TTY ? ", or with --shell-job for the terminal amber runs on" : "");
+				 k.kind == EXT_TTY ? ", or with --shell-job for the terminal amber runs on, or with "
+						     "--console-socket PATH for a new one whose master goes to PATH" : "");
 	}
 	for (int j = 0; j < r->nr_inherits; j++) {
 		char keys[1024], key[EXT_KEY_MAX + 4096];

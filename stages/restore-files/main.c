@@ -115,7 +115,10 @@
  *	is named by --inherit-fd fd[N]:KEY gets fd N instead: a file opened
  *	again through /proc/self/fd/N with its dumped flags and position, a pipe
  *	or socket as it is. With --shell-job an external terminal nothing else
- *	gives gets the `tty` fd. A key that matches nothing, and an external
+ *	gives gets the `tty` fd; with --console-socket PATH (console.c) it
+ *	gets the slave of a new pty pair, whose master is sent to the unix
+ *	socket at PATH once every file is open, as runc sends a console
+ *	(one message: the name "/dev/ptmx", the fd in SCM_RIGHTS). A key that matches nothing, and an external
  *	description nothing is given for, fail the stage naming the keys.
  *
  * Inputs	stdin: state stream (ipc/stream.h) with one `task` record
@@ -131,8 +134,11 @@
  *	owner and O_ASYNC the task sets itself, dev_tty for a /dev/tty it
  *	opens itself) per descriptor
  *	of every task, in input task order and ascending fd order, then the end.
- *	After them one `pty_moved` record (PtyMovedEntry dumped, now) per pty
- *	pair, which the driver reports.
+ *	After them one `pty_moved` record (PtyMovedEntry dumped, now, and
+ *	devpts for a pair of the tree's own devpts, made on its dumped index)
+ *	per pty pair, and with --console-socket one with console set (dumped:
+ *	the index of the outside terminal at dump, now: the new pair's),
+ *	which the driver reports.
  *	Then one `fs_plan` record (FsPlanEntry pid, cwd_file_id or
  *	root_file_id) per cwd or root under an overmount, sent with the files
  *	under ids after the last of files.img. Then one `made_file` record
@@ -148,11 +154,13 @@
  *	a file is opened relative to its directory fd; and of tasks' cwds and
  *	roots under one, which are sent on with the files. `tty` (with
  *	--shell-job): the terminal to give the tree. Unnamed: the fds the
- *	--inherit-fd options name.
+ *	--inherit-fd options name. --console-socket PATH is a path, not an
+ *	fd: the stage connects to it itself.
  *
  * Exit status	0 ok; 2 usage (no files socket, --shell-job without a
- *	terminal); 3 a missing or changed file, an --inherit-fd that matches
- *	nothing or an external file not given, or inconsistent images (the last stderr line names path, file id, pid
+ *	terminal, or with --console-socket); 3 a missing or changed file, an
+ *	--inherit-fd that matches nothing or an external file not given, a
+ *	--console-socket with no outside terminal in the images, or inconsistent images (the last stderr line names path, file id, pid
  *	and fd); 4 an open, seek or send failed; 5 the input stream was cut.
  *
  * Side effects	dumped files are opened, never created, truncated or
@@ -190,6 +198,7 @@
 #include "ipc/stream.h"
 #include "lib/grow.h"
 #include "lib/log.h"
+#include "lib/pty.h"
 #include "stages/restore-files/reopen.h"
 
 /* The files socket must keep message boundaries: one message is one batch. */
@@ -210,6 +219,7 @@ struct restore_files_opts {
 	bool allow_changed;
 	bool tcp_close;
 	bool shell_job;
+	const char *console_socket;	/* --console-socket PATH */
 	const char **inherits;	/* --inherit-fd fd[N]:KEY, as given */
 	int nr_inherits;
 };
@@ -224,6 +234,10 @@ static int restore_files_parse_option(void *opts, int opt, const char *arg, stru
 	}
 	if (opt == 'S') {
 		o->shell_job = true;
+		return 0;
+	}
+	if (opt == 'T') {
+		o->console_socket = arg;
 		return 0;
 	}
 	if (opt == 'K') {
@@ -250,10 +264,34 @@ static int restore_files_inherits(const struct stage_ctx *ctx, const struct rest
 	if (o->shell_job && (tty < 0 || !isatty(tty)))
 		return err_set(e, EXIT_USAGE, "--shell-job needs the terminal to give the tree as --fd %s=N, a terminal",
 			       FD_NAME_TTY);
+	if (o->shell_job && o->console_socket)
+		return err_set(e, EXIT_USAGE, "--shell-job and --console-socket both give the tree's terminal; give one");
 	for (int i = 0; i < o->nr_inherits; i++)
 		if ((ret = reopen_add_inherit(r, o->inherits[i], e)) < 0)
 			return ret;
-	return reopen_match_inherits(r, tty, e);
+	if (o->console_socket && (tty = reopen_console_make(r, e)) < 0)
+		return tty;
+	if ((ret = reopen_match_inherits(r, tty, o->console_socket ? "--console-socket" : "--shell-job", e)) < 0)
+		return ret;
+	if (o->console_socket && r->shell.fd != tty)
+		return err_input(e, "--console-socket '%s': the images have no terminal outside the tree (a dump names "
+				 "one with --external tty[RDEV:DEV])", o->console_socket);
+	return 0;
+}
+
+/* Where the tree's terminal is now (--console-socket), for the driver's
+ * report: a pty_moved record with console set. */
+static int restore_files_say_console(const struct reopen *r, struct stream_out *out, struct err *e)
+{
+	PtyMovedEntry m = PTY_MOVED_ENTRY__INIT;
+	StreamRecord rec = STREAM_RECORD__INIT;
+
+	m.dumped = pty_index_of(r->shell_rdev);
+	m.now = r->console_index;
+	m.has_console = m.console = true;
+	rec.body_case = STREAM_RECORD__BODY_PTY_MOVED;
+	rec.pty_moved = &m;
+	return stream_out_write(out, &rec, e);
 }
 
 static const struct option restore_files_options[] = {
@@ -261,6 +299,7 @@ static const struct option restore_files_options[] = {
 	{ "inherit-fd", required_argument, NULL, 'I' },
 	{ "shell-job", no_argument, NULL, 'S' },
 	{ "tcp-close", no_argument, NULL, 'K' },
+	{ "console-socket", required_argument, NULL, 'T' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -275,6 +314,7 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		return ret;
 	ret = restore_files_read(0, ctx->dir_fd, &r, e);
 	r.self = getpid();
+	r.console_master = -1;
 	r.allow_changed = ((const struct restore_files_opts *)opts)->allow_changed;
 	r.tcp_close = ((const struct restore_files_opts *)opts)->tcp_close;
 	if (ret >= 0)
@@ -285,6 +325,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = restore_files_inherits(ctx, opts, &r, e);
 	if (ret >= 0)
 		ret = reopen_open_all(&r, e);
+	if (ret >= 0 && r.console_master >= 0)
+		ret = reopen_console_send(&r, ((const struct restore_files_opts *)opts)->console_socket, e);
 	if (ret >= 0)
 		ret = stream_out_open(&out, 1, "restore-files", e);
 	if (ret >= 0)
@@ -293,6 +335,8 @@ static int restore_files_run(const struct stage_ctx *ctx, void *opts, struct err
 		ret = reopen_dirs_write_plan(&r, &out, e);
 	if (ret >= 0)
 		ret = reopen_write_made(&r, &out, e);
+	if (ret >= 0 && ((const struct restore_files_opts *)opts)->console_socket)
+		ret = restore_files_say_console(&r, &out, e);
 	/* The plan is complete before any file is sent: the driver starts
 	 * restore-tasks on it, which then takes the files as they come (the
 	 * socket could not hold thousands of them waiting). The files socket
@@ -328,6 +372,8 @@ static const struct stage_desc restore_files_desc = {
 		 "      --inherit-fd fd[N]:KEY  this stage's fd N stands for KEY: file[MNT_ID:INODE], tty[RDEV:DEV],\n"
 		 "                             socket:[INODE], pipe:[INODE] or a path (repeatable)\n"
 		 "      --shell-job            give the terminal of --fd tty=N to every terminal the dump left outside\n"
+		 "      --console-socket PATH  make a new pty pair for every terminal the dump left outside and send its\n"
+		 "                             master to the unix socket PATH (runc's console socket: SCM_RIGHTS)\n"
 		 "      --tcp-close            make the established TCP connections of the images closed (ECONNABORTED)",
 	.options = restore_files_options,
 	.parse_option = restore_files_parse_option,

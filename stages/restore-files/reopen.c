@@ -879,6 +879,8 @@ int reopen_write_plan(const struct reopen *r, struct stream_out *out, struct err
 		if (!f->re->pty || !f->re->pty->master || f->fd < 0 || ioctl(f->fd, TIOCGPTN, &m.now) < 0)
 			continue;
 		m.dumped = f->re->pty->index;
+		m.has_devpts = f->re->pty->has_devpts;
+		m.devpts = f->re->pty->devpts;
 		rec.body_case = STREAM_RECORD__BODY_PTY_MOVED;
 		rec.pty_moved = &m;
 		if ((ret = stream_out_write(out, &rec, e)) < 0)

@@ -79,6 +79,9 @@ struct reopen {
 	struct reopen_inherit *inherits;
 	int nr_inherits;
 	struct reopen_inherit shell;	/* --shell-job: the terminal, for any tty[] not given otherwise */
+	int console_master;		/* --console-socket: the new pair's master until it is sent (console.c) */
+	unsigned int console_index;	/* and its index */
+	uint64_t shell_rdev;		/* the device number at dump of the terminal shell stands for */
 	struct { uint32_t id; int dirfd; } *hidden;	/* files under an overmount (hidden.c) */
 	int nr_hidden;
 	struct { uint32_t pid; bool root; int fd; uint32_t file_id; } *dirs;	/* cwds and roots under one */
@@ -157,7 +160,14 @@ int reopen_add_inherit(struct reopen *r, const char *arg, struct err *e);
  * -1, to every terminal left outside); refuses a key that matches nothing
  * and an external description nothing is given for. After the tasks are
  * added, before reopen_open_all. */
-int reopen_match_inherits(struct reopen *r, int shell_tty, struct err *e);
+int reopen_match_inherits(struct reopen *r, int shell_tty, const char *shell_arg, struct err *e);
+
+/* console.c: --console-socket. Makes the new pair and returns its slave
+ * (for reopen_match_inherits' shell_tty), keeping the master. */
+int reopen_console_make(struct reopen *r, struct err *e);
+/* Sends the master to the unix socket at path (runc's console socket
+ * protocol: the name "/dev/ptmx" with the fd in SCM_RIGHTS). */
+int reopen_console_send(struct reopen *r, const char *path, struct err *e);
 
 /* Within the stage. */
 

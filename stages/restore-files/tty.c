@@ -41,13 +41,56 @@ static int reopen_pty_termios(const TtyStateEntry *s, struct termios *t, uint32_
 	return 0;
 }
 
-/* The master of dumped pty index, opened first if it is not yet. */
-static struct reopen_file *reopen_pty_master_of(struct reopen *r, uint32_t index)
+/* The master of dumped pty index on the devpts instance of p. */
+static struct reopen_file *reopen_pty_master_of(struct reopen *r, const PtyEntry *p)
 {
-	for (int i = 0; i < r->nr_files; i++)
-		if (r->files[i].re->pty && r->files[i].re->pty->master && r->files[i].re->pty->index == index)
+	for (int i = 0; i < r->nr_files; i++) {
+		const PtyEntry *q = r->files[i].re->pty;
+
+		if (q && q->master && q->index == p->index && q->devpts == p->devpts)
 			return &r->files[i];
+	}
 	return NULL;
+}
+
+/* Opens the ptmx at path with flags until the new pair has index want: on
+ * a devpts instance of the tree's own (made again by build-mntns, so the
+ * tree's pairs are all its pairs) the kernel gives the lowest free index,
+ * and the indexes below want that are free now are taken for a moment by
+ * pairs closed at the end. */
+static int reopen_pty_open_index(const char *path, int flags, uint32_t want, struct err *e)
+{
+	int held[64], nr = 0, fd = -1;
+	unsigned int idx = 0;
+
+	for (;;) {
+		fd = open(path, flags);
+		if (fd < 0) {
+			err_errno(e, "open '%s' for pty %u", path, want);
+			break;
+		}
+		if (ioctl(fd, TIOCGPTN, &idx) < 0) {
+			err_errno(e, "read the index of a new pty of '%s'", path);
+			break;
+		}
+		if (idx == want)
+			break;
+		if (idx > want || nr == (int)(sizeof(held) / sizeof(held[0]))) {
+			err_input(e, "'%s' gave pty %u where pty %u of the dump must be made again (%s)", path, idx,
+				  want, idx > want ? "that index is taken on the new devpts instance"
+					      : "too many free indexes below it");
+			break;
+		}
+		held[nr++] = fd;
+		fd = -1;
+	}
+	while (nr)
+		close(held[--nr]);
+	if (fd >= 0 && idx != want) {
+		close(fd);
+		return -EIO;
+	}
+	return fd < 0 ? -EIO : fd;
 }
 
 static int reopen_pty_master(struct reopen *r, struct reopen_file *f, struct err *e)
@@ -63,7 +106,12 @@ static int reopen_pty_master(struct reopen *r, struct reopen_file *f, struct err
 		return ret;
 	if ((t.c_lflag & ICANON) && p->has_to_slave && p->to_slave.len)
 		return err_input(e, "files.img: pty %u has input queued in canonical mode, which dump never saves", p->index);
-	fd = open(f->re->path, reopen_flags(f->re));
+	if (p->has_devpts)
+		fd = reopen_pty_open_index(f->re->path, reopen_flags(f->re), p->index, e);
+	else
+		fd = open(f->re->path, reopen_flags(f->re));
+	if (fd < 0 && p->has_devpts)
+		return err_wrap(e, "pid %d fd %u", f->pid, f->tfd);
 	if (fd < 0)
 		return err_errno(e, "open '%s' for pty %u (pid %d fd %u)", f->re->path, p->index, f->pid, f->tfd);
 	if (ioctl(fd, TIOCGPTN, &idx) < 0 || ioctl(fd, TIOCSPTLCK, &zero) < 0)
@@ -83,10 +131,13 @@ static int reopen_pty_master(struct reopen *r, struct reopen_file *f, struct err
 	}
 	if ((p->has_to_slave && p->to_slave.len > PTY_QUEUE_MAX) || (p->has_to_master && p->to_master.len > PTY_QUEUE_MAX))
 		return err_input(e, "files.img: pty %u has more than %d bytes queued", p->index, PTY_QUEUE_MAX);
-	if ((p->has_to_slave && (ret = pty_put_input(fd, peer, &t, p->to_slave.data, p->to_slave.len, e)) < 0) ||
+	if (p->has_eofs && p->eofs && !(t.c_lflag & ICANON))
+		return err_input(e, "files.img: pty %u has end-of-file marks waiting out of canonical mode", p->index);
+	if ((p->has_eofs && (ret = pty_put_line(fd, peer, &t, p->eofs, NULL, 0, e)) < 0) ||
+	    (p->has_to_slave && (ret = pty_put_input(fd, peer, &t, p->to_slave.data, p->to_slave.len, e)) < 0) ||
 	    (p->has_to_master && (ret = pty_put_output(fd, peer, &t, p->to_master.data, p->to_master.len, e)) < 0))
 		return err_wrap(e, "pty %u (now /dev/pts/%u)", p->index, idx);
-	pr_info("pty: dumped /dev/pts/%u is now /dev/pts/%u", p->index, idx);
+	pr_info("pty: dumped /dev/pts/%u%s is now /dev/pts/%u", p->index, p->has_devpts ? " (the tree's devpts)" : "", idx);
 	f->fd = TAKE_FD(fd);
 	return 0;
 }
@@ -99,7 +150,7 @@ int reopen_pty(struct reopen *r, struct reopen_file *f, struct err *e)
 
 	if (p->master)
 		return f->fd >= 0 ? 0 : reopen_pty_master(r, f, e);
-	m = reopen_pty_master_of(r, p->index);
+	m = reopen_pty_master_of(r, p);
 	if (!m)
 		return err_input(e, "files.img: pty slave '%s' (id %u) of pid %d fd %u has no master record for index %u",
 				 f->re->path, f->re->id, f->pid, f->tfd, p->index);

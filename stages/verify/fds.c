@@ -83,18 +83,22 @@ static int vf_pty(struct vf *v, const char *who, const RegFileEntry *f, const st
 	for (size_t i = 0; i < v->nr_ptys; i++) {
 		const struct vf_pty *q = &v->ptys[i];
 
-		if (q->dumped == p->index && q->now != now)
+		bool same = q->dumped == p->index && q->devpts == p->devpts;
+		/* A pair of the tree's own devpts is on the new instance of it. */
+		bool now_same = q->now == now && q->devpts == p->devpts;
+
+		if (same && !now_same)
 			vf_diff(v, "%s (file %u, '%s'): pty pair: dumped /dev/pts/%u, restored /dev/pts/%u, but %s of "
 				"that pair is on /dev/pts/%u", who, f->id, f->path, p->index, now, q->first, q->now);
-		else if (q->dumped != p->index && q->now == now)
+		else if (!same && now_same)
 			vf_diff(v, "%s (file %u, '%s'): pty pair: dumped /dev/pts/%u, restored /dev/pts/%u, where %s "
 				"of dumped /dev/pts/%u is too", who, f->id, f->path, p->index, now, q->first, q->dumped);
-		if (q->dumped == p->index || q->now == now)
+		if (same || now_same)
 			return 0;
 	}
 	if (grow_one(&v->ptys, v->nr_ptys) < 0)
 		return err_errno(e, "remember pty pair %u", p->index);
-	v->ptys[v->nr_ptys] = (struct vf_pty){ .dumped = p->index, .now = now };
+	v->ptys[v->nr_ptys] = (struct vf_pty){ .devpts = p->devpts, .dumped = p->index, .now = now };
 	snprintf(v->ptys[v->nr_ptys].first, sizeof(v->ptys[0].first), "%s", who);
 	v->nr_ptys++;
 	pr_info("pty /dev/pts/%u of the dump is on /dev/pts/%u (%s, %s)", p->index, now, who, kind);

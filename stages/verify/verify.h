@@ -40,7 +40,7 @@ struct vf {
 	ino_t mntns;		/* this stage's mount namespace */
 	/* Each dumped pty pair (N of /dev/pts/N) and the pair its first end
 	 * seen is on now, with that end's name (fds.c vf_pty). */
-	struct vf_pty { uint32_t dumped; uint32_t now; char first[48]; } *ptys;
+	struct vf_pty { uint32_t devpts, dumped, now; char first[48]; } *ptys;
 	size_t nr_ptys;
 };
 

@@ -91,7 +91,7 @@ time.sleep(0.2)
 open(sys.argv[1], "w").write("ok")
 time.sleep(1000)' "$T/ok"
 	e2e_poll 10 test -s "$T/ok" || { fail "python did not start: $(cat "$T/wl.err")"; return 0; }
-	e2e_amber_fails "holds 11 bytes of input in canonical mode" dump -t "$E2E_PID" -D "$T/img"
+	e2e_amber_fails "holds an unfinished line of 11 bytes of input in canonical mode" dump -t "$E2E_PID" -D "$T/img"
 	assertTrue "python keeps running" "e2e_alive $E2E_PID"
 }
 

@@ -103,7 +103,42 @@ static void pty_nothing(void)
 	close(m);
 }
 
+/* Two end-of-file marks and an unfinished line holding the byte of
+ * VERASE (as ^V would have put it there) and a NUL, put back into a
+ * cooked slave: the marks read as two reads of 0 bytes, the line is not
+ * readable until its end is typed, then reads as it was; nothing echoed,
+ * the termios as before. */
+static void pty_line_kept(void)
+{
+	static const char line[] = "ab\177c\0d";
+	struct termios t, after;
+	struct err e = { 0 };
+	char buf[64];
+	int m, s;
+
+	m = posix_openpt(O_RDWR | O_NOCTTY | O_NONBLOCK);
+	REQUIRE(m >= 0 && grantpt(m) == 0 && unlockpt(m) == 0);
+	s = open(ptsname(m), O_RDWR | O_NOCTTY | O_NONBLOCK);
+	REQUIRE(s >= 0 && tcgetattr(s, &t) == 0);
+	CHECK(t.c_lflag & ICANON);
+	CHECK_INT(pty_put_line(m, s, &t, 2, line, sizeof(line) - 1, &e), 0);
+	CHECK_INT(pty_test_read(s, buf, sizeof(buf)), 0);
+	CHECK_INT(pty_test_read(s, buf, sizeof(buf)), 0);
+	CHECK_INT(read(s, buf, sizeof(buf)), -1);	/* the line is not finished */
+	CHECK_INT(read(m, buf, sizeof(buf)), -1);	/* no echo */
+	REQUIRE(tcgetattr(s, &after) == 0);
+	CHECK(!memcmp(after.c_cc, t.c_cc, sizeof(t.c_cc)));
+	CHECK_INT(after.c_iflag, t.c_iflag);
+	CHECK_INT(after.c_lflag, t.c_lflag);
+	REQUIRE(write(m, "\n", 1) == 1);
+	CHECK_INT(pty_test_read(s, buf, sizeof(buf)), (int)sizeof(line));
+	CHECK(!memcmp(buf, line, sizeof(line) - 1) && buf[sizeof(line) - 1] == '\n');
+	close(s);
+	close(m);
+}
+
 static const struct unit_case cases[] = {
+	UNIT_CASE(pty_line_kept),
 	UNIT_CASE(pty_index),
 	UNIT_CASE(pty_input_unchanged),
 	UNIT_CASE(pty_output_unchanged),
