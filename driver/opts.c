@@ -94,6 +94,7 @@ static const struct option drv_long[] = {
 	{ "network-lock", required_argument, NULL, DRV_OPT_NETWORK_LOCK },
 	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
 	{ "auto-dedup", no_argument, NULL, DRV_OPT_AUTO_DEDUP },
+	{ "page-server", required_argument, NULL, DRV_OPT_PAGE_SERVER },
 	{ "union-root", required_argument, NULL, DRV_OPT_UNION_ROOT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
 	{ NULL, 0, NULL, 0 },
@@ -107,7 +108,7 @@ static const struct {
 } drv_takes[] = {
 	{ 'D', "*" }, { 'o', "*" }, { 'v', "*" }, { DRV_OPT_RUN_DIR, "*" }, { DRV_OPT_HELP, "*" }, { 'h', "*" },
 	{ DRV_OPT_TIMINGS, "*" },
-	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
+	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_PAGE_SERVER, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump pre-dump" },
 	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
@@ -251,6 +252,7 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		}
 		case DRV_OPT_PREV_IMAGES: o->prev_images = optarg; break;
 		case DRV_OPT_AUTO_DEDUP: o->auto_dedup = true; break;
+		case DRV_OPT_PAGE_SERVER: o->page_server = optarg; break;
 		case DRV_OPT_UNION_ROOT:
 			if (o->nr_union_roots == DRV_MAX_UNION_ROOTS) {
 				drv_error("more than %d --union-root pairs", DRV_MAX_UNION_ROOTS);

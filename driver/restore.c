@@ -345,6 +345,22 @@ static void restore_netlock(const char *images, bool ok)
 	inventory_entry__free_unpacked(inv, NULL);
 }
 
+/* --page-server: the pages files a dump sent to a page server must have
+ * been brought into its directory (else restore-tasks would miss them). */
+static int restore_check_remote(int fd, const char *what, const InventoryEntry *inv, struct err *e)
+{
+	for (size_t i = 0; i < inv->n_remote_images; i++) {
+		struct stat st;
+
+		if (fstatat(fd, inv->remote_images[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			continue;
+		return err_input(e, "%s lacks '%s', which its dump sent to the page server at %s: copy the server's "
+				 "DIR/NAME/%s (NAME: this dump directory's name) into it first", what,
+				 inv->remote_images[i], inv->page_server ? inv->page_server : "?", inv->remote_images[i]);
+	}
+	return 0;
+}
+
 /* A pre-dump is not restorable; an incremental dump needs every parent
  * its chain names, each the dump it was made against: checked before any
  * stage runs (restore-tasks checks each link again as it reads pages). */
@@ -372,7 +388,9 @@ static int restore_check_chain(const char *images, struct err *e)
 			snprintf(what, sizeof(what), "parent %d of '%s'", depth, images);
 		else
 			snprintf(what, sizeof(what), "'%s'", images);
-		ret = pagechain_open_parent(fd, what, inv, &pfd, e);
+		ret = restore_check_remote(fd, what, inv, e);
+		if (ret == 0)
+			ret = pagechain_open_parent(fd, what, inv, &pfd, e);
 		inventory_entry__free_unpacked(inv, NULL);
 		inv = NULL;
 		if (ret < 0)

@@ -230,6 +230,21 @@ static int stage_exec(const char *bin, int argc, char **argv)
 	return EXIT_SYSTEM;
 }
 
+int cmd_page_server(int argc, char **argv)
+{
+	struct run r;
+	struct err e = { 0 };
+	char bin[PATH_MAX];
+
+	memset(&r, 0, sizeof(r));
+	if (run_locate(&r, &e) < 0 || run_stage_path(&r, "page-server", bin, sizeof(bin)) < 0) {
+		drv_error("no amber-page-server in %s", r.libexec);
+		return EXIT_SYSTEM;
+	}
+	/* It is a stage with no pipeline around it: its options are the command's. */
+	return stage_exec(bin, argc - 1, argv + 1);
+}
+
 int cmd_stage(int argc, char **argv)
 {
 	struct run r;
