@@ -95,7 +95,10 @@ static void restore_usage(void)
 	       "                  pages (fail, and compare every restored page too), off\n"
 	       "  --no-verify     the same as --verify=off\n"
 	       "  --tcp-close     restore the established TCP connections of the dump closed (the process sees\n"
-	       "                  ECONNABORTED on them)\n");
+	       "                  ECONNABORTED on them)\n"
+	       "  --lazy-pages    start the tree before its private anonymous memory is in: amber-lazy-pages\n"
+	       "                  serves it on fault and pushes the rest (the tree is killed if it cannot)\n"
+	       "  --lazy-push-rate MIB  the background push of --lazy-pages, in MiB/s (default: no limit)\n");
 }
 
 /* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
@@ -238,6 +241,10 @@ static int restore_tasks_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 
 	if (ret == 0)
 		ret = pl_arg_each(a, "--external", c->o->extveth, c->o->nr_extveth, e);
+	if (ret == 0 && c->o->lazy_pages)
+		ret = pl_arg(a, "--lazy-pages", e);
+	if (ret == 0 && c->o->lazy_push_rate && (ret = pl_arg(a, "--lazy-push-rate", e)) == 0)
+		ret = pl_arg(a, c->o->lazy_push_rate, e);
 	if (ret == 0 && c->o->shell_job)
 		ret = pl_fd(a, FD_NAME_TTY, ((struct restore_state *)c->cmd)->shell_tty, FD_DEF_TTY, e);
 	return ret;
@@ -441,6 +448,11 @@ int cmd_restore(int argc, char **argv)
 		drv_error("%s", e.msg);
 		close(lock);
 		return e.exit_code;
+	}
+	if (o.lazy_pages && o.verify_pages) {
+		drv_error("--verify=pages reads every page, which --lazy-pages has not put in yet: use one or the other");
+		close(lock);
+		return EXIT_USAGE;
 	}
 	if (restore_check_chain(o.images, &e) < 0) {
 		drv_error("%s", e.msg);
