@@ -170,7 +170,10 @@ static void lp_finish(struct lp_proc *p, const char *why)
 	close(p->uffd);
 	if (p->pidfd >= 0)
 		close(p->pidfd);
-	pr_info("pid %u: %s", p->pid, why);
+	if (p->left)
+		pr_info("pid %u: %s with %llu pages not in yet", p->pid, why, (unsigned long long)p->left);
+	else
+		pr_info("pid %u: %s", p->pid, why);
 }
 
 /* Copies n pages of run r from page k on; marks them in. 0, or <0 with
@@ -392,7 +395,7 @@ static int lp_serve(struct lp_state *s, int rate, struct err *e)
 					return ret;
 		}
 	}
-	pr_info("every page is in after %.2f s: %llu faults served (%llu pages, %llu zero pages), %llu pages pushed",
+	pr_info("done after %.2f s: %llu faults served (%llu pages, %llu zero pages), %llu pages pushed",
 		lp_now() - t0, (unsigned long long)s->faults, (unsigned long long)s->fault_pages,
 		(unsigned long long)s->zero, (unsigned long long)s->pushed);
 	return 0;

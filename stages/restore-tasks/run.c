@@ -447,8 +447,6 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_procmnt_plan(ctx->dir_fd, &p, e);
 	if (ret == 0)
 		ret = rt_ns_plan(ctx->dir_fd, &p, o, e);
-	if (ret == 0 && p.lazy)
-		ret = rt_lazy_start(ctx, o, &p, e);
 	for (int i = 0; ret == 0 && p.lazy && i < p.nr; i++) {
 		p.tasks[i].lazy = true;
 		p.tasks[i].uffd = -1;
@@ -458,6 +456,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 						"this dump takes pages from its parent: restore it without --lazy-pages",
 						p.tasks[i].pe->pid);
 	}
+	if (ret == 0 && p.lazy)
+		ret = rt_lazy_start(ctx, o, &p, e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	/* Every task it forks exists: from here on the stage is confined,
