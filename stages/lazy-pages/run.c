@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include "images/image.h"
+#include "images/inventory.pb-c.h"
+#include "images/pagechain.h"
 #include "images/mm.pb-c.h"
 #include "images/pagemap.pb-c.h"
 #include "ipc/fdpass.h"
@@ -31,16 +33,16 @@
 
 /* A run of pages the images hold, in a lazy VMA. */
 struct lp_run {
-	uint64_t vaddr, len, off;	/* off: in the pages data */
+	uint64_t vaddr, len;
+	const uint8_t *src;		/* its contents, in a mapped pages image */
 	uint64_t first;			/* its first page's index in done[] */
 };
 
 /* One process's pages: shared by a process and the children it forks. */
 struct lp_pages {
-	uint8_t *map;			/* pages-PID.img, mapped */
-	size_t map_len;
 	struct lp_run *runs;		/* in address order */
 	int nr;
+	size_t cap;
 	uint64_t pages;
 };
 
@@ -61,27 +63,22 @@ struct lp_state {
 	uint64_t faults, fault_pages, zero, pushed;
 };
 
-/* Loads pid's mm, pagemap and pages: the runs in lazy VMAs. */
-static int lp_load(int dirfd, uint32_t pid, struct lp_pages *pg, struct err *e)
+/* Reads pagemap-PID.img of directory dirfd into resolver entries. */
+static int lp_pagemap(int dirfd, uint32_t pid, int level, struct pagechain_ent **out, int *nr, struct err *e)
 {
-	char name[64];
-	MmEntry *mm = NULL;
 	struct image img;
+	char name[64];
 	size_t cap = 0;
 	int ret;
 
-	snprintf(name, sizeof(name), "mm-%u.img", pid);
-	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&mm, e)) < 0)
-		return ret;
+	*out = NULL;
+	*nr = 0;
 	snprintf(name, sizeof(name), "pagemap-%u.img", pid);
-	if ((ret = image_open_read(&img, dirfd, "pagemap", name, e)) < 0) {
-		mm_entry__free_unpacked(mm, NULL);
-		return ret;
-	}
+	if ((ret = image_open_read(&img, dirfd, "pagemap", name, e)) < 0)
+		return level ? err_wrap(e, "parent %d of the images directory", level) : ret;
 	for (;;) {
 		ProtobufCMessage *m;
 		const PagemapEntry *p;
-		const VmaEntry *v = NULL;
 
 		if ((ret = image_read(&img, &m, e)) <= 0)
 			break;
@@ -90,35 +87,144 @@ static int lp_load(int dirfd, uint32_t pid, struct lp_pages *pg, struct err *e)
 			continue;
 		}
 		p = (const PagemapEntry *)m;
-		for (size_t i = 0; i < mm->n_vmas && !v; i++)
-			if (p->vaddr >= mm->vmas[i]->start && p->vaddr < mm->vmas[i]->end)
-				v = mm->vmas[i];
-		if (!(p->has_in_parent && p->in_parent) && v && lazy_vma(v)) {
-			if (grow_cap(&pg->runs, &cap, (size_t)pg->nr + 1) < 0) {
-				protobuf_c_message_free_unpacked(m, NULL);
-				ret = err_errno(e, "load '%s'", name);
-				break;
-			}
-			pg->runs[pg->nr++] = (struct lp_run){ p->vaddr, (uint64_t)p->nr_pages * LP_PAGE, p->offset, pg->pages };
-			pg->pages += p->nr_pages;
-		}
+		if (*nr && p->vaddr < (*out)[*nr - 1].vaddr + (*out)[*nr - 1].len)
+			ret = err_input(e, "level %d: '%s' entry %d at %#llx is not after the one before it", level, name, *nr,
+					(unsigned long long)p->vaddr);
+		else if (grow_cap(out, &cap, (size_t)*nr + 1) < 0)
+			ret = err_errno(e, "read '%s'", name);
+		else
+			(*out)[(*nr)++] = (struct pagechain_ent){ p->vaddr, (uint64_t)p->nr_pages * LP_PAGE, p->offset,
+								  p->has_in_parent && p->in_parent };
 		protobuf_c_message_free_unpacked(m, NULL);
+		if (ret < 0)
+			break;
 	}
 	image_close(&img);
+	return ret;
+}
+
+/* Maps pages-PID.img of directory dirfd (for the life of the process). */
+static int lp_map(int dirfd, uint32_t pid, int level, const uint8_t **map, uint64_t *body, struct err *e)
+{
+	char name[64];
+	struct image img;
+	void *m;
+	int ret;
+
+	snprintf(name, sizeof(name), "pages-%u.img", pid);
+	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
+		return level ? err_wrap(e, "parent %d of the images directory", level) : ret;
+	*body = img.hdr.body;
+	m = img.size ? mmap(NULL, img.size, PROT_READ, MAP_PRIVATE, img.fd, 0) : NULL;
+	image_close(&img);
+	if (m == MAP_FAILED)
+		return err_errno(e, "map '%s' (level %d)", name, level);
+	*map = m ? (const uint8_t *)m + IMAGE_PAGES_HDR_SIZE : NULL;
+	return 0;
+}
+
+/* Adds a run if it lies in a lazy VMA of mm, its data inside the image. */
+static int lp_add_run(struct lp_pages *pg, const MmEntry *mm, uint64_t vaddr, uint64_t len, const uint8_t *map,
+		      uint64_t off, uint64_t body, int level, struct err *e)
+{
+	const VmaEntry *v = NULL;
+
+	for (size_t i = 0; i < mm->n_vmas && !v; i++)
+		if (vaddr >= mm->vmas[i]->start && vaddr < mm->vmas[i]->end)
+			v = mm->vmas[i];
+	if (!v || !lazy_vma(v))
+		return 0;
+	if (off > body || len > body - off || vaddr + len > v->end)
+		return err_input(e, "level %d: pages %#llx-%#llx at %llu are outside the pages image or their VMA", level,
+				 (unsigned long long)vaddr, (unsigned long long)(vaddr + len), (unsigned long long)off);
+	if (grow_cap(&pg->runs, &pg->cap, (size_t)pg->nr + 1) < 0)
+		return err_errno(e, "plan the pages");
+	pg->runs[pg->nr++] = (struct lp_run){ vaddr, len, map + off, 0 };
+	return 0;
+}
+
+static int lp_run_cmp(const void *a, const void *b)
+{
+	const struct lp_run *x = a, *y = b;
+
+	return x->vaddr < y->vaddr ? -1 : x->vaddr > y->vaddr;
+}
+
+/* Loads pid's mm, its pagemap and pages, and those of the parents its
+ * in_parent entries refer to (images/pagechain.h): the runs in lazy VMAs. */
+static int lp_load(int dirfd, uint32_t pid, struct lp_pages *pg, struct err *e)
+{
+	struct pagechain_level lv[PAGECHAIN_MAX + 1];
+	struct pagechain_ent *ents[PAGECHAIN_MAX + 1] = { NULL };
+	const uint8_t *maps[PAGECHAIN_MAX + 1];
+	uint64_t bodies[PAGECHAIN_MAX + 1];
+	int dirs[PAGECHAIN_MAX + 1];
+	struct pagechain_run *runs = NULL;
+	char name[64];
+	MmEntry *mm = NULL;
+	int nlv = 1, nr = 0, n0 = 0, ret;
+	bool more = false;
+
+	snprintf(name, sizeof(name), "mm-%u.img", pid);
+	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&mm, e)) < 0)
+		return ret;
+	dirs[0] = dirfd;
+	ret = lp_pagemap(dirfd, pid, 0, &ents[0], &n0, e);
+	if (ret == 0)
+		ret = lp_map(dirfd, pid, 0, &maps[0], &bodies[0], e);
+	lv[0] = (struct pagechain_level){ ents[0], n0 };
+	for (int i = 0; ret == 0 && i < n0; i++) {
+		more |= ents[0][i].in_parent;
+		if (!ents[0][i].in_parent)
+			ret = lp_add_run(pg, mm, ents[0][i].vaddr, ents[0][i].len, maps[0], ents[0][i].off, bodies[0], 0, e);
+	}
+	while (ret == 0 && more) {
+		InventoryEntry *inv = NULL;
+		uint64_t id;
+		int pfd;
+
+		free(runs);
+		runs = NULL;
+		if ((ret = pagechain_resolve(lv, nlv, &runs, &nr, &more, e)) < 0 || !more)
+			break;
+		if (nlv > PAGECHAIN_MAX) {
+			ret = err_input(e, "pid %u: the chain of parents is longer than %d", pid, PAGECHAIN_MAX);
+			break;
+		}
+		if ((ret = pagechain_inventory(dirs[nlv - 1], &inv, &id, e)) < 0)
+			break;
+		ret = pagechain_open_parent(dirs[nlv - 1], "an images directory of the chain", inv, &pfd, e);
+		inventory_entry__free_unpacked(inv, NULL);
+		if (ret == 0 && pfd < 0)
+			ret = err_input(e, "pagemap-%u.img has pages in a parent, but no parent is named", pid);
+		if (ret < 0)
+			break;
+		dirs[nlv] = pfd;
+		ret = lp_pagemap(pfd, pid, nlv, &ents[nlv], &lv[nlv].nr, e);
+		if (ret == 0)
+			ret = lp_map(pfd, pid, nlv, &maps[nlv], &bodies[nlv], e);
+		lv[nlv].ent = ents[nlv];
+		nlv++;
+	}
+	for (int i = 0; ret == 0 && i < nr; i++)
+		ret = lp_add_run(pg, mm, runs[i].vaddr, runs[i].len, maps[runs[i].level], runs[i].off, bodies[runs[i].level],
+				 runs[i].level, e);
+	free(runs);
+	for (int k = 0; k < nlv; k++) {
+		free(ents[k]);
+		if (k)
+			close(dirs[k]);
+	}
 	mm_entry__free_unpacked(mm, NULL);
 	if (ret < 0)
 		return ret;
-	snprintf(name, sizeof(name), "pages-%u.img", pid);
-	if ((ret = image_open_read(&img, dirfd, "pages", name, e)) < 0)
-		return ret;
-	pg->map_len = img.size;
-	pg->map = mmap(NULL, img.size, PROT_READ, MAP_PRIVATE, img.fd, 0);
-	image_close(&img);
-	if (pg->map == MAP_FAILED)
-		return err_errno(e, "map '%s'", name);
-	for (int i = 0; i < pg->nr; i++)
-		if (IMAGE_PAGES_HDR_SIZE + pg->runs[i].off + pg->runs[i].len > pg->map_len)
-			return err_input(e, "'%s' is shorter than pagemap-%u.img says", name, pid);
+	qsort(pg->runs, pg->nr, sizeof(pg->runs[0]), lp_run_cmp);
+	for (int i = 0; i < pg->nr; i++) {
+		pg->runs[i].first = pg->pages;
+		pg->pages += pg->runs[i].len / LP_PAGE;
+	}
+	if (nlv > 1)
+		pr_info("pid %u: pages from %d images directories of the chain", pid, nlv);
 	return 0;
 }
 
@@ -185,7 +291,7 @@ static int lp_copy(struct lp_proc *p, int r, uint64_t k, uint64_t n, bool wake)
 
 	while (n) {
 		struct uffdio_copy c = {
-			.dst = run->vaddr + k * LP_PAGE, .src = (uint64_t)(uintptr_t)(p->pg->map + IMAGE_PAGES_HDR_SIZE + run->off + k * LP_PAGE),
+			.dst = run->vaddr + k * LP_PAGE, .src = (uint64_t)(uintptr_t)(run->src + k * LP_PAGE),
 			.len = n * LP_PAGE, .mode = wake ? 0 : UFFDIO_COPY_MODE_DONTWAKE,
 		};
 		uint64_t got;

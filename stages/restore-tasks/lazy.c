@@ -121,8 +121,6 @@ static int rt_lazy_fill_present(int dirfd, struct rt_task *t, struct err *e)
 		const PagemapEntry *p = t->pm[i];
 		const VmaEntry *v = rt_vma_at(t->mm, p->vaddr);
 
-		if (p->has_in_parent && p->in_parent)
-			continue;
 		for (uint32_t k = 0; v && lazy_vma(v) && k < p->nr_pages; k++) {
 			uint64_t a = p->vaddr + k * RT_PAGE, pme;
 
@@ -132,6 +130,13 @@ static int rt_lazy_fill_present(int dirfd, struct rt_task *t, struct err *e)
 			}
 			if (!(pme & (3ULL << 62)))
 				continue;
+			/* Its contents are in a parent directory: not read from here. */
+			if (p->has_in_parent && p->in_parent) {
+				ret = err_input(e, "pid %u: lazy memory at %#llx was touched during the restore and its page is "
+						"in a parent images directory; restore without --lazy-pages", t->pe->pid,
+						(unsigned long long)a);
+				break;
+			}
 			if (grow_cap(&runs, &cap, (size_t)nr + 1) < 0) {
 				ret = err_errno(e, "plan the pages of pid %u", t->pe->pid);
 				break;
@@ -164,7 +169,7 @@ static int rt_lazy_fill_present(int dirfd, struct rt_task *t, struct err *e)
 			}
 			image_close(&img);
 		}
-		pr_debug("pid %u: %d pages of lazy memory were touched before registration: filled now", t->pe->pid, nr);
+		pr_info("pid %u: %d pages of lazy memory were touched before registration: filled now", t->pe->pid, nr);
 	}
 	free(runs);
 	return ret;

@@ -98,8 +98,8 @@
  *	done; amber-lazy-pages, started before any task exists (double fork,
  *	its own session, its log RUN/lazy-pages.log), is handed the
  *	userfaultfds and pidfds and must say it serves before verify runs
- *	and the tree is let go (lib/lazy.h). A dump that takes pages from a
- *	parent is refused. --lazy-push-rate MIB: its background push, MiB/s.
+ *	and the tree is let go (lib/lazy.h); pages of a parent chain are
+ *	served from it too. --lazy-push-rate MIB: its background push, MiB/s.
  *
  * Named fds	`files` (required, above); `tty` (with restore --shell-job): the
  *	terminal amber runs on. A root that leads its own process group (a

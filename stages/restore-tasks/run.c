@@ -450,11 +450,6 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	for (int i = 0; ret == 0 && p.lazy && i < p.nr; i++) {
 		p.tasks[i].lazy = true;
 		p.tasks[i].uffd = -1;
-		for (int k = 0; k < p.tasks[i].nr_pm; k++)
-			if (p.tasks[i].pm[k]->has_in_parent && p.tasks[i].pm[k]->in_parent)
-				ret = err_input(e, "pid %u: restore --lazy-pages serves pages from one images directory, and "
-						"this dump takes pages from its parent: restore it without --lazy-pages",
-						p.tasks[i].pe->pid);
 	}
 	if (ret == 0 && p.lazy)
 		ret = rt_lazy_start(ctx, o, &p, e);
