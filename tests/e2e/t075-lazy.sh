@@ -112,6 +112,25 @@ testTreeWithThreads() {
 	e2e_poll 30 no_lazy "$T/d" || fail "amber-lazy-pages still runs"
 }
 
+# amber migrate: pre-dumps until the written set stops shrinking, the
+# final dump, a lazy restore; dirtymem (reaped by its reaper, so that its
+# pid is free again at once) passes its check.
+testMigrate() {
+	e2e_need_amber || return 0
+	rm -f "$T/ready" "$T/result"
+	e2e_start_tree "$E2E_WL/dirtymem" "$T/ready" "$T/result" || return 0
+	e2e_poll 10 test -s "$T/ready" || { fail "dirtymem did not get ready: $(cat "$T/wl.err")"; return 0; }
+	root=$E2E_PID
+	e2e_amber_ok migrate -t "$root" -D "$T/m" --max-iterations 4 --pidfile "$T/restored.pid" || return 0
+	echo "$E2E_OUT" | grep '^amber migrate:'
+	assertContains "the final dump" "$E2E_OUT" "the final dump copied"
+	assertContains "pre-dumps" "$E2E_OUT" "pre-dump 2 copied"
+	assertEquals "the restored root" "$root" "$(cat "$T/restored.pid")"
+	e2e_track "$root"
+	assertEquals "dirtymem's check after amber migrate" PASS "$(e2e_spine_result "$root" "$T/result")"
+	e2e_poll 30 no_lazy "$T/m/final" || fail "amber-lazy-pages still runs"
+}
+
 tearDown() {
 	e2e_teardown_trees
 	e2e_teardown
