@@ -41,7 +41,7 @@
 #include "lib/log.h"
 #include "images/memfd.h"
 #include "images/remap.h"
-#include "lib/pageserver.h"
+#include "ipc/pageserver.h"
 #include "lib/tracee.h"
 #include "lib/track.h"
 

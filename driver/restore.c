@@ -314,7 +314,10 @@ static const struct pl_row restore_rows[] = {
 	  .wait = PL_BESIDE },
 	{ .stage = "restore-tasks", .does = "fork the tree, install the files, memory and registers",
 	  .reads = "every record so far; core-*.img, mm-*.img, pagemap-*.img, pages-*.img", .writes = "RESTORED records",
-	  .opt_fds = "tty (--shell-job)", .more_args = restore_tasks_args, .wait = PL_EXIT },
+	  .opt_fds = "tty (--shell-job)", .more_args = restore_tasks_args, .wait = PL_EXIT,
+	  .spawns = "lazy-pages",
+	  .spawns_does = "with --lazy-pages: serve the tree's private memory on fault and push the rest; "
+			 "kill the tree if it cannot (log: RUN/lazy-pages.log)" },
 };
 
 const struct pipeline pl_restore = {

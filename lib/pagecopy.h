@@ -42,7 +42,7 @@ struct pagecopy {
 	void (*progress)(uint64_t done, void *arg);
 	void *progress_arg;
 	/* Dump: instead of pwrite to file_fd, hand each chunk to sink, in
-	 * order (one thread then); for the page server (lib/pageserver.h). */
+	 * order (one thread then); for the page server (ipc/pageserver.h). */
 	int (*sink)(const void *buf, uint64_t len, void *arg, struct err *e);
 	void *sink_arg;
 };

@@ -8,7 +8,7 @@
 #include "images/collect.h"
 #include "images/mm.pb-c.h"
 #include "ipc/stage.h"
-#include "lib/pageserver.h"
+#include "ipc/pageserver.h"
 #include "lib/proc.h"
 #include "lib/union.h"
 

@@ -43,7 +43,7 @@
  *	path under UNION, with the device and inode of the file there, which
  *	must be a regular file of the same size (lib/union.h).
  *	--page-server A:N: the pages-PID.img files are not written into DIR
- *	but sent to 'amber page-server' at A:N (lib/pageserver.h), which
+ *	but sent to 'amber page-server' at A:N (ipc/pageserver.h), which
  *	stores them in its DIR/NAME/; NAME is --page-server-dir, by default
  *	the last component of -D. The stage succeeds only once the server
  *	says every file is on its disk. pagemap-PID.img and the memfd images

@@ -3,7 +3,7 @@
  * What it does
  *	'amber restore --lazy-pages' leaves the private anonymous memory of
  *	the restored processes empty, registered with a userfaultfd in
- *	missing mode (lib/lazy.h); restore-tasks starts this program before
+ *	missing mode (ipc/lazy.h); restore-tasks starts this program before
  *	any task exists and hands it each process's userfaultfd and pidfd.
  *	It loads the processes' mm, pagemap and pages images, answers one
  *	byte (ready), and forks: the child serves, the parent keeps.
@@ -25,7 +25,7 @@
  *	why. The tree never runs with pages missing.
  * Inputs	the lazy socket (--fd lazy=N): SCM_RIGHTS batches of
  *	userfaultfds and pidfds, ids the pids of the images (ipc/fdpass.h,
- *	lib/lazy.h). -D: the images directory restored from.
+ *	ipc/lazy.h). -D: the images directory restored from.
  * Options	--push-rate MIB: the background push, MiB/s (default 0: as fast
  *	as it goes).
  * Outputs	no images; one byte on the lazy socket once it serves; its log

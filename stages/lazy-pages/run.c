@@ -22,7 +22,7 @@
 #include "ipc/fdpass.h"
 #include "lib/exitcodes.h"
 #include "lib/grow.h"
-#include "lib/lazy.h"
+#include "ipc/lazy.h"
 #include "lib/log.h"
 #include "stages/lazy-pages/lazy-pages.h"
 

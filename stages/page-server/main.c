@@ -10,7 +10,7 @@
  *	and renamed into place complete (header finished, fsynced); a session
  *	that fails (the client died, another protocol version, a message out
  *	of order or over the size limit) removes every file it had brought and
- *	tells the client why. Protocol: lib/pageserver.h, doc/protocol.md.
+ *	tells the client why. Protocol: ipc/pageserver.h, doc/protocol.md.
  * Inputs	no stdin. Connections on the listening socket.
  * Options	--port N: the TCP port (0: the kernel picks one; the port is
  *	printed on stdout, "port N", once listening).
@@ -40,7 +40,7 @@
 #include "ipc/stage.h"
 #include "lib/exitcodes.h"
 #include "lib/log.h"
-#include "lib/pageserver.h"
+#include "ipc/pageserver.h"
 
 struct psrv_opts {
 	int port;

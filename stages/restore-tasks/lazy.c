@@ -1,4 +1,4 @@
-/* restore-tasks/lazy.c: restore --lazy-pages (lib/lazy.h). */
+/* restore-tasks/lazy.c: restore --lazy-pages (ipc/lazy.h). */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -20,7 +20,7 @@
 #include "lib/cleanup.h"
 #include "lib/exitcodes.h"
 #include "lib/grow.h"
-#include "lib/lazy.h"
+#include "ipc/lazy.h"
 #include "lib/log.h"
 #include "lib/pagecopy.h"
 #include "lib/rsys.h"
@@ -112,7 +112,6 @@ static int rt_lazy_fill_present(int dirfd, struct rt_task *t, struct err *e)
 	struct pagecopy_run *runs = NULL;
 	size_t cap = 0;
 	int nr = 0, ret = 0;
-	uint64_t off = 0;
 
 	snprintf(path, sizeof(path), "/proc/%d/pagemap", t->pid);
 	if ((pm = open(path, O_RDONLY | O_CLOEXEC)) < 0)
@@ -143,7 +142,6 @@ static int rt_lazy_fill_present(int dirfd, struct rt_task *t, struct err *e)
 			}
 			runs[nr++] = (struct pagecopy_run){ a, RT_PAGE, p->offset + k * RT_PAGE, !(v->prot & PROT_WRITE) };
 		}
-		(void)off;
 	}
 	if (ret == 0 && nr) {
 		struct image img;

@@ -98,7 +98,7 @@
  *	done; amber-lazy-pages, started before any task exists (double fork,
  *	its own session, its log RUN/lazy-pages.log), is handed the
  *	userfaultfds and pidfds and must say it serves before verify runs
- *	and the tree is let go (lib/lazy.h); pages of a parent chain are
+ *	and the tree is let go (ipc/lazy.h); pages of a parent chain are
  *	served from it too. --lazy-push-rate MIB: its background push, MiB/s.
  *
  * Named fds	`files` (required, above); `tty` (with restore --shell-job): the

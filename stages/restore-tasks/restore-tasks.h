@@ -192,7 +192,7 @@ void rt_foreground(const struct rt_plan *p, int tty);
 
 struct rsys;
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
-/* lazy.c (restore --lazy-pages, lib/lazy.h): starts amber-lazy-pages
+/* lazy.c (restore --lazy-pages, ipc/lazy.h): starts amber-lazy-pages
  * before any task exists (it must not be forked confined, nor inherit the
  * tree's fds); makes the userfaultfd in a task during its transplant;
  * registers its lazy VMAs once the transplant's own calls are done,

@@ -20,7 +20,7 @@
 #include "images/image.h"
 #include "lib/exitcodes.h"
 #include "lib/cleanup.h"
-#include "lib/lazy.h"
+#include "ipc/lazy.h"
 #include "lib/log.h"
 #include "lib/pagecopy.h"
 #include "stages/restore-tasks/batch.h"
@@ -454,7 +454,7 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	return ret;
 }
 
-/* restore --lazy-pages: copies only the runs outside lazy VMAs (lib/lazy.h),
+/* restore --lazy-pages: copies only the runs outside lazy VMAs (ipc/lazy.h),
  * each group of runs that follow each other in the file at once (pagecopy
  * wants its runs contiguous in the file). */
 static int rt_fill_eager(const struct pagecopy *all, const struct rt_task *t, struct pagecopy_run *runs, int nr,

@@ -1,4 +1,4 @@
-/* test_pageserver: lib/pageserver.c, the page-server protocol.
+/* test_pageserver: ipc/pageserver.c, the page-server protocol.
  *
  * The server end (ps_serve) reads from one end of a socketpair into which
  * a case writes crafted frames; a whole session runs the real client in a
@@ -17,7 +17,7 @@
 #include "images/image.h"
 #include "images/pageserver.pb-c.h"
 #include "lib/frame.h"
-#include "lib/pageserver.h"
+#include "ipc/pageserver.h"
 #include "tests/unit/unit.h"
 
 static char ps_dir[64];

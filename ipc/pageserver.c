@@ -16,7 +16,7 @@
 #include "lib/exitcodes.h"
 #include "lib/grow.h"
 #include "lib/log.h"
-#include "lib/pageserver.h"
+#include "ipc/pageserver.h"
 
 int ps_parse_addr(const char *arg, struct sockaddr_storage *ss, socklen_t *len, struct err *e)
 {
