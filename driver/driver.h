@@ -11,6 +11,10 @@ int cmd_restore(int argc, char **argv);
 int cmd_show(int argc, char **argv);	/* driver/show.c */
 int cmd_check(int argc, char **argv);	/* driver/check.c */
 int cmd_stage(int argc, char **argv);
+/* amber page-server: runs amber-page-server (stages/page-server) with the same options. */
+int cmd_page_server(int argc, char **argv);
+/* amber migrate: pre-dumps, a final dump and a lazy restore (driver/migrate.c). */
+int cmd_migrate(int argc, char **argv);
 int cmd_gc(int argc, char **argv);	/* driver/gc.c */
 int cmd_swrk(int argc, char **argv);	/* driver/swrk.c */
 int cmd_mount_delayed(int argc, char **argv);	/* driver/delayed.c */

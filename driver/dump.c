@@ -41,6 +41,7 @@
 #include "lib/log.h"
 #include "images/memfd.h"
 #include "images/remap.h"
+#include "ipc/pageserver.h"
 #include "lib/tracee.h"
 #include "lib/track.h"
 
@@ -49,10 +50,28 @@ static int dump_name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* --page-server: the pages files dump-memory sent there (remote_pages records). */
+struct dump_remote {
+	const char *server;
+	char *names[4096];
+	int nr;
+};
+
+static void dump_take_remote(const uint8_t *data, uint32_t len, void *arg)
+{
+	StreamRecord *rec = stream_record__unpack(NULL, len, data);
+	struct dump_remote *rem = arg;
+
+	if (rec && rec->remote_pages && rem->nr < 4096)
+		rem->names[rem->nr++] = strdup(rec->remote_pages->name);
+	if (rec)
+		stream_record__free_unpacked(rec, NULL);
+}
+
 /* Writes inventory.img listing every image in the directory; last, because
  * its presence is what says the dump is complete. */
 static int dump_write_inventory(const char *images, int root, bool pidns, const char *netlock, uint64_t parent_id,
-				bool pre_dump, uint64_t *bytes,
+				bool pre_dump, const struct dump_remote *rem, uint64_t *bytes,
 				struct err *e)
 {
 	InventoryEntry inv = INVENTORY_ENTRY__INIT;
@@ -104,6 +123,11 @@ static int dump_write_inventory(const char *images, int root, bool pidns, const 
 	}
 	if (pre_dump)
 		inv.has_pre_dump = inv.pre_dump = true;
+	if (rem && rem->server) {
+		inv.page_server = (char *)rem->server;
+		inv.n_remote_images = rem->nr;
+		inv.remote_images = (char **)rem->names;
+	}
 	dfd = open(images, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	ret = dfd < 0 ? err_errno(e, "open '%s'", images) : image_write_one(dfd, "inventory", "inventory.img", &inv.base, e);
 	for (int i = 0; i < n; i++)
@@ -180,6 +204,7 @@ static void dump_usage(void)
 	       "  --force         replace the dump DIR holds (atomically, once the new one is complete)\n"
 	       "  --prev-images-dir PREV  incremental: copy only the pages written since the pre-dump in PREV\n"
 	       "  --auto-dedup    with --prev-images-dir: punch the pages this dump copied again out of PREV\n"
+	       "  --page-server A:N  send the pages files to 'amber page-server' at A:N instead of writing them\n"
 	       "  --external KEY  a descriptor of the tree belongs to the outside; restore gives it back with\n"
 	       "                  --inherit-fd. KEY: file[MNT_ID:INODE], tty[RDEV:DEV], unix[INODE], pipe[INODE]\n"
 	       "                  (decimal; 0x for hexadecimal); or mnt[MOUNTPOINT]:NAME, a mount restore\n"
@@ -235,6 +260,13 @@ static int dump_memory_args(struct pl_ctx *c, struct pl_args *a, struct err *e)
 
 	if (c->o->prev_images && (ret = pl_arg(a, "--prev-images-dir", e)) == 0)
 		ret = pl_arg(a, ((struct dump_state *)c->cmd)->prev, e);
+	/* --page-server: the pages files go there, under -D's final name. */
+	if (ret == 0 && c->o->page_server && (ret = pl_arg(a, "--page-server", e)) == 0 &&
+	    (ret = pl_arg(a, c->o->page_server, e)) == 0 && (ret = pl_arg(a, "--page-server-dir", e)) == 0) {
+		const char *fin = ((struct dump_state *)c->cmd)->dir.final, *sl = strrchr(fin, '/');
+
+		ret = pl_arg(a, sl ? sl + 1 : fin, e);
+	}
 	/* --union-root: dump-memory maps paths of mapped files too. */
 	return ret ? ret : pl_arg_each(a, "--union-root", c->o->union_roots, c->o->nr_union_roots, e);
 }
@@ -407,16 +439,22 @@ static int dump_finish(struct pl_ctx *c, struct err *e)
 {
 	struct dump_state *ds = c->cmd;
 	struct dump_root dr = { 0, false };
-
+	struct dump_remote rem = { .server = c->o->page_server };
 	int ret;
 
 	run_find(c->r, STREAM_RECORD__BODY_TASK, dump_take_root, &dr);
+	if (c->o->page_server)
+		run_find(c->r, STREAM_RECORD__BODY_REMOTE_PAGES, dump_take_remote, &rem);
+	if (rem.nr > 1)
+		qsort(rem.names, rem.nr, sizeof(rem.names[0]), dump_name_cmp);
 	if (c->o->prev_images && (ret = dump_link_parent(c, e)) < 0)
 		return ret;
 	/* A tree left running is unlocked at once: the restore has nothing to remove. */
 	ret = dump_write_inventory(c->r->images, dr.pid ? dr.pid : c->o->pid, dr.host_pid_seen,
 				   ds->nl.locked && !c->o->leave_running ? ds->nl.table : NULL, ds->parent_id, c->o->pre_dump,
-				   &ds->bytes, e);
+				   &rem, &ds->bytes, e);
+	for (int i = 0; i < rem.nr; i++)
+		free(rem.names[i]);
 	/* The images are complete, the tree still frozen (swrk). */
 	if (ret == 0)
 		ret = drv_notify("post-dump", 0, e);
@@ -518,7 +556,8 @@ static void predump_usage(void)
 	       "  copies the memory of the tree of PID into DIR and starts tracking its writes; the tree carries on.\n"
 	       "  --prev-images-dir PREV  copy only the pages written since the pre-dump in PREV; DIR refers to PREV\n"
 	       "                  for the others (a 'parent' link). Finish with 'amber dump --prev-images-dir DIR'.\n"
-	       "  --auto-dedup    punch the pages this pre-dump copied again out of PREV (the chain must not branch)\n");
+	       "  --auto-dedup    punch the pages this pre-dump copied again out of PREV (the chain must not branch)\n"
+	       "  --page-server A:N  send the pages files to 'amber page-server' at A:N instead of writing them\n");
 }
 
 /* --prev-images-dir: a complete dump, whose id the new one records. */
@@ -570,6 +609,20 @@ static int dump_command(int argc, char **argv, bool pre_dump)
 	if (o.auto_dedup && !o.prev_images) {
 		drv_error("--auto-dedup needs --prev-images-dir: it punches the parent's pages this dump copies again");
 		return EXIT_USAGE;
+	}
+	if (o.auto_dedup && o.page_server) {
+		drv_error("--auto-dedup cannot punch pages sent to a page server: leave it out, and remove superseded "
+			  "pages on the page server's side");
+		return EXIT_USAGE;
+	}
+	if (o.page_server) {
+		struct sockaddr_storage ss;
+		socklen_t sl;
+
+		if (ps_parse_addr(o.page_server, &ss, &sl, &e) < 0) {
+			drv_error("--page-server: %s", e.msg);
+			return EXIT_USAGE;
+		}
 	}
 	if (o.prev_images && dump_check_prev(o.prev_images, &ds, &e) < 0) {
 		drv_error("%s", e.msg);

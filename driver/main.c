@@ -23,7 +23,9 @@ static void usage(FILE *f)
 		"  mount-delayed -D DIR --list|--mount MP list a restore's delayed mounts, mount one and move the tree onto it\n"
 		"  check [-v]                             test the kernel features amber needs\n"
 		"  stage NAME [--replay RUN] [ARGS]       run one stage by hand\n"
-		"  swrk FD                                serve a container runtime's RPC (runc --criu amber)\n\n"
+		"  swrk FD                                serve a container runtime's RPC (runc --criu amber)\n"
+		"  page-server --port N [--address A] -D DIR  receive the pages of dumps (--page-server A:N)\n"
+		"  migrate -t PID -D DIR                  pre-dumps, a final dump, a restore with lazy pages\n\n"
 		"common options: -v[N] (0-4), -o LOGFILE, --run-dir DIR\n"
 		"see amber(1)\n");
 }
@@ -56,6 +58,10 @@ int main(int argc, char **argv)
 		return cmd_check(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "stage"))
 		return cmd_stage(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "migrate"))
+		return cmd_migrate(argc - 1, argv + 1);
+	if (!strcmp(argv[1], "page-server"))
+		return cmd_page_server(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "gc"))
 		return cmd_gc(argc - 1, argv + 1);
 	if (!strcmp(argv[1], "swrk"))

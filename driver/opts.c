@@ -96,6 +96,9 @@ static const struct option drv_long[] = {
 	{ "empty-ns", required_argument, NULL, DRV_OPT_EMPTY_NS },
 	{ "prev-images-dir", required_argument, NULL, DRV_OPT_PREV_IMAGES },
 	{ "auto-dedup", no_argument, NULL, DRV_OPT_AUTO_DEDUP },
+	{ "page-server", required_argument, NULL, DRV_OPT_PAGE_SERVER },
+	{ "lazy-pages", no_argument, NULL, DRV_OPT_LAZY_PAGES },
+	{ "lazy-push-rate", required_argument, NULL, DRV_OPT_LAZY_PUSH_RATE },
 	{ "union-root", required_argument, NULL, DRV_OPT_UNION_ROOT },
 	{ "delay-mount", required_argument, NULL, DRV_OPT_DELAY_MOUNT },
 	{ "help", no_argument, NULL, DRV_OPT_HELP },
@@ -110,7 +113,7 @@ static const struct {
 } drv_takes[] = {
 	{ 'D', "*" }, { 'o', "*" }, { 'v', "*" }, { DRV_OPT_RUN_DIR, "*" }, { DRV_OPT_HELP, "*" }, { 'h', "*" },
 	{ DRV_OPT_TIMINGS, "*" },
-	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_KEEP_REMAPS, "dump" },
+	{ 't', "dump pre-dump" }, { DRV_OPT_LEAVE_RUNNING, "dump" }, { DRV_OPT_PREV_IMAGES, "dump pre-dump" }, { DRV_OPT_AUTO_DEDUP, "dump pre-dump" }, { DRV_OPT_PAGE_SERVER, "dump pre-dump" }, { DRV_OPT_LAZY_PAGES, "restore" }, { DRV_OPT_LAZY_PUSH_RATE, "restore" }, { DRV_OPT_KEEP_REMAPS, "dump" },
 	{ DRV_OPT_GHOST_LIMIT, "dump" }, { DRV_OPT_FILE_LOCKS, "dump" }, { DRV_OPT_FORCE, "dump pre-dump" },
 	{ DRV_OPT_TCP_ESTABLISHED, "dump" }, { DRV_OPT_NETWORK_LOCK, "dump" }, { DRV_OPT_EMPTY_NS, "dump restore" }, { DRV_OPT_TCP_CLOSE, "restore" }, { DRV_OPT_CONSOLE_SOCKET, "restore" }, { DRV_OPT_UNION_ROOT, "dump" },
 	{ 'd', "restore" }, { DRV_OPT_PIDFILE, "restore" }, { DRV_OPT_PIDNS, "restore" },
@@ -263,6 +266,9 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 		}
 		case DRV_OPT_PREV_IMAGES: o->prev_images = optarg; break;
 		case DRV_OPT_AUTO_DEDUP: o->auto_dedup = true; break;
+		case DRV_OPT_PAGE_SERVER: o->page_server = optarg; break;
+		case DRV_OPT_LAZY_PAGES: o->lazy_pages = true; break;
+		case DRV_OPT_LAZY_PUSH_RATE: o->lazy_push_rate = optarg; break;
 		case DRV_OPT_UNION_ROOT:
 			if (o->nr_union_roots == DRV_MAX_UNION_ROOTS) {
 				drv_error("more than %d --union-root pairs", DRV_MAX_UNION_ROOTS);

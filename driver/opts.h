@@ -58,6 +58,9 @@ struct drv_opts {
 	bool auto_dedup;	/* --auto-dedup (dump, pre-dump): punch what the dump copied out of its parent */
 	const char *delay_mounts[DRV_MAX_EXTERNALS];	/* --delay-mount mnt[MOUNTPOINT] (restore): the MOUNTPOINTs */
 	int nr_delay_mounts;
+	const char *page_server;	/* --page-server A:N (dump, pre-dump): pages files go there */
+	bool lazy_pages;	/* --lazy-pages (restore) */
+	const char *lazy_push_rate;	/* --lazy-push-rate MIB (restore) */
 };
 
 enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_HELP, DRV_OPT_PIDNS,
@@ -65,7 +68,8 @@ enum { DRV_OPT_RUN_DIR = 1000, DRV_OPT_LEAVE_RUNNING, DRV_OPT_PIDFILE, DRV_OPT_H
        DRV_OPT_SHELL_JOB, DRV_OPT_EXTERNAL, DRV_OPT_INHERIT_FD, DRV_OPT_ROOT, DRV_OPT_FORCE,
        DRV_OPT_ALLOW_UNTRUSTED, DRV_OPT_TIMINGS, DRV_OPT_VERIFY, DRV_OPT_NO_VERIFY, DRV_OPT_TCP_ESTABLISHED,
        DRV_OPT_TCP_CLOSE, DRV_OPT_NETWORK_LOCK, DRV_OPT_PREV_IMAGES, DRV_OPT_AUTO_DEDUP, DRV_OPT_UNION_ROOT,
-       DRV_OPT_DELAY_MOUNT, DRV_OPT_EMPTY_NS, DRV_OPT_CONSOLE_SOCKET };
+       DRV_OPT_DELAY_MOUNT, DRV_OPT_EMPTY_NS, DRV_OPT_CONSOLE_SOCKET, DRV_OPT_PAGE_SERVER, DRV_OPT_LAZY_PAGES,
+       DRV_OPT_LAZY_PUSH_RATE };
 
 /* Parses the options of subcommand argv[0] (dump, restore, gc); an option
  * of another subcommand is refused naming it and the subcommands that take

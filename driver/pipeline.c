@@ -13,7 +13,7 @@
 
 const struct pipeline *const *pl_all(void)
 {
-	static const struct pipeline *const all[] = { &pl_dump, &pl_predump, &pl_restore, &pl_gc, NULL };
+	static const struct pipeline *const all[] = { &pl_dump, &pl_predump, &pl_restore, &pl_gc, &pl_page_server, NULL };
 
 	return all;
 }

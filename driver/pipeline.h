@@ -149,7 +149,7 @@ int pl_chan_take(struct pl_ctx *c, const char *name);
 struct run_stage *pl_stage(struct pl_ctx *c, const char *stage);
 
 /* Every command's pipeline (dump.c, restore.c, gc.c), NULL-terminated. */
-extern const struct pipeline pl_dump, pl_predump, pl_restore, pl_gc;
+extern const struct pipeline pl_dump, pl_predump, pl_restore, pl_gc, pl_page_server;
 const struct pipeline *const *pl_all(void);
 
 /* What a replayed 'stage' gets for channel 'name', and the peer's name. */

@@ -106,7 +106,11 @@ static void restore_usage(void)
 	       "                  and run the tree on it until 'amber mount-delayed --mount' mounts the real one\n"
 	       "  --tcp-close     restore the established TCP connections of the dump closed (the process sees\n"
 	       "                  ECONNABORTED on them)\n"
-	       "  --empty-ns net  leave the tree's new network namespace empty, for the caller to set up\n");
+	       "  --empty-ns net  leave the tree's new network namespace empty, for the caller to set up\n"
+
+	       "  --lazy-pages    start the tree before its private anonymous memory is in: amber-lazy-pages\n"
+	       "                  serves it on fault and pushes the rest (the tree is killed if it cannot)\n"
+	       "  --lazy-push-rate MIB  the background push of --lazy-pages, in MiB/s (default: no limit)\n");
 }
 
 /* The terminal amber runs on, for --shell-job: its stdio's, else /dev/tty. */
@@ -276,6 +280,10 @@ static int restore_tasks_args(struct pl_ctx *c, struct pl_args *a, struct err *e
 		ret = pl_arg_each(a, "--external", c->o->extveth, c->o->nr_extveth, e);
 	if (ret == 0 && c->o->empty_net && (ret = pl_arg(a, "--empty-ns", e)) == 0)
 		ret = pl_arg(a, "net", e);
+	if (ret == 0 && c->o->lazy_pages)
+		ret = pl_arg(a, "--lazy-pages", e);
+	if (ret == 0 && c->o->lazy_push_rate && (ret = pl_arg(a, "--lazy-push-rate", e)) == 0)
+		ret = pl_arg(a, c->o->lazy_push_rate, e);
 	if (ret == 0 && c->o->shell_job)
 		ret = pl_fd(a, FD_NAME_TTY, ((struct restore_state *)c->cmd)->shell_tty, FD_DEF_TTY, e);
 	return ret;
@@ -354,7 +362,9 @@ static const struct pl_row restore_rows[] = {
 	{ .stage = "restore-tasks", .does = "fork the tree, install the files, memory and registers",
 	  .reads = "every record so far; core-*.img, mm-*.img, pagemap-*.img, pages-*.img", .writes = "RESTORED records",
 	  .opt_fds = "tty (--shell-job)", .more_args = restore_tasks_args, .before = restore_tasks_before,
-	  .wait = PL_EXIT },
+	  .wait = PL_EXIT, .side_stages = { "lazy-pages" },
+	  .side_stages_does = { "with --lazy-pages: serve the tree's private memory on fault and push the rest; "
+				"kill the tree if it cannot (log: RUN/lazy-pages.log)" } },
 };
 
 const struct pipeline pl_restore = {
@@ -392,6 +402,22 @@ static void restore_netlock(const char *images, bool ok)
 	inventory_entry__free_unpacked(inv, NULL);
 }
 
+/* --page-server: the pages files a dump sent to a page server must have
+ * been brought into its directory (else restore-tasks would miss them). */
+static int restore_check_remote(int fd, const char *what, const InventoryEntry *inv, struct err *e)
+{
+	for (size_t i = 0; i < inv->n_remote_images; i++) {
+		struct stat st;
+
+		if (fstatat(fd, inv->remote_images[i], &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+			continue;
+		return err_input(e, "%s lacks '%s', which its dump sent to the page server at %s: copy the server's "
+				 "DIR/NAME/%s (NAME: this dump directory's name) into it first", what,
+				 inv->remote_images[i], inv->page_server ? inv->page_server : "?", inv->remote_images[i]);
+	}
+	return 0;
+}
+
 /* A pre-dump is not restorable; an incremental dump needs every parent
  * its chain names, each the dump it was made against: checked before any
  * stage runs (restore-tasks checks each link again as it reads pages). */
@@ -419,7 +445,9 @@ static int restore_check_chain(const char *images, struct err *e)
 			snprintf(what, sizeof(what), "parent %d of '%s'", depth, images);
 		else
 			snprintf(what, sizeof(what), "'%s'", images);
-		ret = pagechain_open_parent(fd, what, inv, &pfd, e);
+		ret = restore_check_remote(fd, what, inv, e);
+		if (ret == 0)
+			ret = pagechain_open_parent(fd, what, inv, &pfd, e);
 		inventory_entry__free_unpacked(inv, NULL);
 		inv = NULL;
 		if (ret < 0)
@@ -485,6 +513,11 @@ int cmd_restore(int argc, char **argv)
 		drv_error("%s", e.msg);
 		close(lock);
 		return e.exit_code;
+	}
+	if (o.lazy_pages && o.verify_pages) {
+		drv_error("--verify=pages reads every page, which --lazy-pages has not put in yet: use one or the other");
+		close(lock);
+		return EXIT_USAGE;
 	}
 	if (restore_check_chain(o.images, &e) < 0) {
 		drv_error("%s", e.msg);

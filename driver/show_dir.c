@@ -529,6 +529,9 @@ static void show_dump_text(FILE *out, const struct show_dump *d)
 		if (inv->has_pre_dump && inv->pre_dump)
 			fputs("  a pre-dump: memory only, the tree ran on; not restorable itself\n", out);
 		fprintf(out, "  %" PRIu64 " pages in its pages images\n", d->pages);
+		if (inv->n_remote_images)
+			fprintf(out, "  %zu pages files sent to the page server at %s (copy them in before a restore)\n",
+				inv->n_remote_images, inv->page_server ? inv->page_server : "?");
 		for (int i = 0; i < d->nr_chain; i++)
 			fprintf(out, "  parent %d: '%s', dump id %016" PRIx64 "%s, %" PRIu64 " pages\n", i + 1, d->chain[i].path,
 				d->chain[i].dump_id, d->chain[i].pre_dump ? ", pre-dump" : "", d->chain[i].pages);

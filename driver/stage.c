@@ -230,6 +230,34 @@ static int stage_exec(const char *bin, int argc, char **argv)
 	return EXIT_SYSTEM;
 }
 
+/* 'amber page-server' is one stage on its own: no stream, no run directory;
+ * its table is for the docs, 'amber stage --help' and --list. */
+static const struct pl_row page_server_rows[] = {
+	{ .stage = "page-server", .does = "receive the pages files of dumps made with --page-server A:N into DIR/NAME/",
+	  .reads = "TCP connections (ipc/pageserver.h)", .writes = "DIR/NAME/pages-*.img", .wait = PL_EXIT },
+};
+
+const struct pipeline pl_page_server = {
+	.command = "page-server",
+	.shape = "page-server (alone; the driver execs it with the command's options)",
+	.rows = page_server_rows, .nr_rows = 1,
+};
+
+int cmd_page_server(int argc, char **argv)
+{
+	struct run r;
+	struct err e = { 0 };
+	char bin[PATH_MAX];
+
+	memset(&r, 0, sizeof(r));
+	if (run_locate(&r, &e) < 0 || run_stage_path(&r, "page-server", bin, sizeof(bin)) < 0) {
+		drv_error("no amber-page-server in %s", r.libexec);
+		return EXIT_SYSTEM;
+	}
+	/* It is a stage with no pipeline around it: its options are the command's. */
+	return stage_exec(bin, argc - 1, argv + 1);
+}
+
 int cmd_stage(int argc, char **argv)
 {
 	struct run r;

@@ -95,6 +95,8 @@ static int pagecopy_chunk(struct pagecopy_shared *sh, uint8_t *buf, uint64_t off
 		if (!nr)
 			batch_start = pos;
 	}
+	if (pc->dir == PAGECOPY_DUMP && pc->sink)
+		return pc->sink(buf, len, pc->sink_arg, e);
 	for (uint64_t done = 0; pc->dir == PAGECOPY_DUMP && done < len;) {
 		ssize_t n = pwrite(pc->file_fd, buf + done, len - done, pc->file_base + off + done);
 
@@ -164,6 +166,8 @@ int pagecopy_run(const struct pagecopy *pc, struct err *e)
 		n = cpus > 0 ? (int)cpus : 1;
 	if (n > 8)
 		n = 8;
+	if (pc->sink)
+		n = 1;	/* the sink takes the chunks in order */
 	if ((uint64_t)n > (pc->total + PAGECOPY_CHUNK - 1) / PAGECOPY_CHUNK)
 		n = (pc->total + PAGECOPY_CHUNK - 1) / PAGECOPY_CHUNK;
 	for (int i = 0; i < pc->nr_runs; i++)

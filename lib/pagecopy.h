@@ -41,6 +41,10 @@ struct pagecopy {
 	/* Called after each chunk with the bytes done so far (may be from any thread). */
 	void (*progress)(uint64_t done, void *arg);
 	void *progress_arg;
+	/* Dump: instead of pwrite to file_fd, hand each chunk to sink, in
+	 * order (one thread then); for the page server (ipc/pageserver.h). */
+	int (*sink)(const void *buf, uint64_t len, void *arg, struct err *e);
+	void *sink_arg;
 };
 
 /* Copies all chunks; returns 0 or <0 with e naming the pid, address and image. */

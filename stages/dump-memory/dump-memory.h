@@ -8,6 +8,7 @@
 #include "images/collect.h"
 #include "images/mm.pb-c.h"
 #include "ipc/stage.h"
+#include "ipc/pageserver.h"
 #include "lib/proc.h"
 #include "lib/union.h"
 
@@ -19,12 +20,17 @@ struct dm_totals {
 	uint64_t *memfd;	/* memfds (by inode) saved already */
 	int nr_memfd;
 	uint64_t parent_pages;	/* pages left in the parent */
+	struct ps_client *ps;	/* --page-server: pages files go there, or NULL */
+	char **remote;		/* the pages files sent there */
+	int nr_remote;
 };
 
 struct dm_opts {
 	const char *prev;	/* --prev-images-dir */
 	struct union_root *union_roots;	/* --union-root BRANCH=UNION (repeatable) */
 	int nr_union_roots;
+	const char *page_server;	/* --page-server A:N */
+	const char *ps_dir;		/* --page-server-dir NAME: the dump directory's name there */
 };
 
 /* What the parent iteration has of one process (--prev-images-dir). */

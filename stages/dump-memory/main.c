@@ -45,10 +45,17 @@
  *	of a union file system, as /proc shows it) is recorded as the same
  *	path under UNION, with the device and inode of the file there, which
  *	must be a regular file of the same size (lib/union.h).
+ *	--page-server A:N: the pages-PID.img files are not written into DIR
+ *	but sent to 'amber page-server' at A:N (ipc/pageserver.h), which
+ *	stores them in its DIR/NAME/; NAME is --page-server-dir, by default
+ *	the last component of -D. The stage succeeds only once the server
+ *	says every file is on its disk. pagemap-PID.img and the memfd images
+ *	stay in DIR.
  *
  * Outputs	mm-PID.img, pagemap-PID.img, pages-PID.img, and memfd-INO.img
  *	with pages-memfd-INO.img per memfd mapped (unless dump-files wrote
- *	them); stdout: hello, end.
+ *	them); stdout: hello, a 'remote_pages' record per pages file sent to
+ *	a page server, end.
  *
  * Exit status	lib/exitcodes.h; 3 for a mapping amber cannot dump (device
  *	memory, System V shared memory, an AIO context's ring, an io_uring's
@@ -80,12 +87,24 @@ static int dm_parse_option(void *opts, int opt, const char *arg, struct err *e)
 			return err_errno(e, "remember --union-root '%s'", arg);
 		return union_root_parse(arg, &o->union_roots[o->nr_union_roots++], e);
 	}
+	if (opt == 'S') {
+		o->page_server = arg;
+		return 0;
+	}
+	if (opt == 'N') {
+		if (!ps_dir_name_ok(arg))
+			return err_set(e, EXIT_USAGE, "--page-server-dir '%s': one path component, not . or ..", arg);
+		o->ps_dir = arg;
+		return 0;
+	}
 	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
 static const struct option dm_options[] = {
 	{ "prev-images-dir", required_argument, NULL, 'P' },
 	{ "union-root", required_argument, NULL, 'U' },
+	{ "page-server", required_argument, NULL, 'S' },
+	{ "page-server-dir", required_argument, NULL, 'N' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -98,7 +117,9 @@ int main(int argc, char **argv)
 		.nr_caps = 3,
 		.usage = "      --prev-images-dir PREV  incremental: leave the pages not written since PREV's copy in PREV\n"
 			 "      --union-root BRANCH=UNION  a mapped file's path under BRANCH is the same path under UNION\n"
-			 "                                 (repeatable)",
+			 "                                 (repeatable)\n"
+			 "      --page-server A:N       send pages-PID.img to 'amber page-server' at A:N, not to DIR\n"
+			 "      --page-server-dir NAME  the dump directory's name there (default: DIR's last component)",
 		.options = dm_options,
 		.parse_option = dm_parse_option,
 		.run = dump_memory_run,

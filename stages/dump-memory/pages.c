@@ -284,6 +284,30 @@ static int dm_vma_track(struct dm_runs *r, pid_t pid, int pm_fd, const struct pr
 	return 0;
 }
 
+static int dm_sink(const void *buf, uint64_t len, void *arg, struct err *e)
+{
+	return ps_client_data(arg, buf, len, e);
+}
+
+/* --page-server: the pages file goes to the page server, in order. */
+static int dm_send_pages(pid_t pid, const char *name, const struct dm_runs *r, struct dm_totals *tot, struct err *e)
+{
+	struct pagecopy pc = {
+		.dir = PAGECOPY_DUMP, .pid = pid, .runs = r->runs, .nr_runs = r->nr, .total = r->total,
+		.file_fd = -1, .progress = dm_progress, .progress_arg = tot, .sink = dm_sink, .sink_arg = tot->ps,
+	};
+	int ret = ps_client_file(tot->ps, name, r->total / DM_PAGE, e);
+
+	if (ret == 0)
+		ret = pagecopy_run(&pc, e);
+	if (ret < 0)
+		return err_wrap(e, "'%s' to the %s", name, tot->ps->addr);
+	if (grow_one(&tot->remote, tot->nr_remote) < 0 || !(tot->remote[tot->nr_remote] = strdup(name)))
+		return err_errno(e, "remember '%s'", name);
+	tot->nr_remote++;
+	return 0;
+}
+
 int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, int nr, const VmaKind *kinds,
 		   const struct dm_parent *pp, struct dm_totals *tot, struct err *e)
 {
@@ -320,7 +344,9 @@ int dm_write_pages(int dirfd, pid_t pid, pid_t id, const struct proc_vma *vmas, 
 	if (ret == 0)
 		ret = dm_write_pagemap(dirfd, id, r, e);
 	snprintf(name, sizeof(name), "pages-%d.img", id);
-	if (ret == 0 && (ret = image_open_write(&pages, dirfd, "pages", name, e)) == 0) {
+	if (ret == 0 && tot->ps)
+		ret = dm_send_pages(pid, name, r, tot, e);
+	else if (ret == 0 && (ret = image_open_write(&pages, dirfd, "pages", name, e)) == 0) {
 		struct pagecopy pc = {
 			.dir = PAGECOPY_DUMP, .pid = pid, .runs = r->runs, .nr_runs = r->nr, .total = r->total,
 			.file_fd = pages.fd, .file_base = IMAGE_PAGES_HDR_SIZE,

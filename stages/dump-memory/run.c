@@ -10,6 +10,8 @@
 #include "images/image.h"
 #include "ipc/stream.h"
 #include "lib/cleanup.h"
+#include "lib/exitcodes.h"
+#include <limits.h>
 #include "lib/log.h"
 #include "lib/proc.h"
 #include "lib/track.h"
@@ -122,6 +124,33 @@ static int dm_prev_open(const struct stage_ctx *ctx, const char *path, struct dm
 	return 0;
 }
 
+/* --page-server: connect and say which dump this is. */
+static int dm_ps_open(const struct stage_ctx *ctx, const struct dm_opts *o, struct ps_client *ps, struct err *e)
+{
+	char buf[PATH_MAX];
+	const char *name = o->ps_dir, *slash;
+
+	if (!name) {
+		snprintf(buf, sizeof(buf), "%s", ctx->images_dir);
+		while (strlen(buf) > 1 && buf[strlen(buf) - 1] == '/')
+			buf[strlen(buf) - 1] = 0;
+		name = (slash = strrchr(buf, '/')) ? slash + 1 : buf;
+	}
+	if (!ps_dir_name_ok(name))
+		return err_set(e, EXIT_USAGE, "the images directory '%s' has no name to give the page server; "
+			       "pass --page-server-dir NAME", ctx->images_dir);
+	if (!ctx->dump_id)
+		return err_set(e, EXIT_USAGE, "--page-server needs --dump-id (the driver gives it)");
+	return ps_client_open(ps, o->page_server, ctx->dump_id, name, e);
+}
+
+static void dm_remote_free(struct dm_totals *tot)
+{
+	for (int i = 0; i < tot->nr_remote; i++)
+		free(tot->remote[i]);
+	free(tot->remote);
+}
+
 int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 {
 	struct dm_opts *o = opts;
@@ -129,27 +158,51 @@ int dump_memory_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	struct dm_prev prev = { .dir = -1 };
 	struct stream_task *tasks;
 	struct stream_out out;
+	struct ps_client ps = { .fd = -1 };
 	int nr, ret;
 
 	track_set_init(&prev.set);
 	ret = stream_in_tasks(0, "stdin", &tasks, &nr, e);
 	if (ret >= 0 && o->prev)
 		ret = dm_prev_open(ctx, o->prev, &prev, e);
+	if (ret >= 0 && o->page_server)
+		ret = dm_ps_open(ctx, o, &ps, e);
+	if (ret >= 0 && o->page_server)
+		tot.ps = &ps;
 	for (int i = 0; ret >= 0 && i < nr; i++)
 		ret = dm_one(ctx->dir_fd, tasks[i].host, tasks[i].pid, o, &prev, &tot, e);
+	/* The dump is good only once the server has every file on disk. */
+	if (ret >= 0 && tot.ps)
+		ret = ps_client_finish(&ps, e);
+	if (tot.ps)
+		ps_client_close(&ps);
 	free(tasks);
 	free(tot.shmem);
 	free(tot.memfd);
 	track_set_close(&prev.set);
 	if (prev.dir >= 0)
 		close(prev.dir);
-	if (ret < 0)
+	if (ret < 0) {
+		dm_remote_free(&tot);
 		return ret;
+	}
 	log_progress("%llu MiB of memory written", (unsigned long long)(tot.pages * 4096 >> 20));
 	if (o->prev)
 		pr_info("%llu pages copied, %llu left in the parent", (unsigned long long)tot.pages,
 			(unsigned long long)tot.parent_pages);
-	if ((ret = stream_out_open(&out, 1, "dump-memory", e)) < 0)
-		return ret;
-	return stream_out_end(&out, e);
+	ret = stream_out_open(&out, 1, "dump-memory", e);
+	for (int i = 0; ret == 0 && i < tot.nr_remote; i++) {
+		StreamRecord rec = STREAM_RECORD__INIT;
+		RemotePagesEntry rp = REMOTE_PAGES_ENTRY__INIT;
+
+		rp.name = tot.remote[i];
+		rp.server = (char *)o->page_server;
+		rec.body_case = STREAM_RECORD__BODY_REMOTE_PAGES;
+		rec.remote_pages = &rp;
+		ret = stream_out_write(&out, &rec, e);
+	}
+	if (tot.ps)
+		log_progress("%d pages files sent to the page server at %s", tot.nr_remote, o->page_server);
+	dm_remote_free(&tot);
+	return ret < 0 ? ret : stream_out_end(&out, e);
 }

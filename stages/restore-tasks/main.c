@@ -104,6 +104,15 @@
  *	root (or that init) is this stage's child: when the stage exits it is
  *	re-parented to the driver (a child subreaper) or to init.
  *
+ *	--lazy-pages: the private anonymous memory of every process is not
+ *	filled but registered with a userfaultfd in missing mode (made in
+ *	the task, which never sees it) once the transplant's own calls are
+ *	done; amber-lazy-pages, started before any task exists (double fork,
+ *	its own session, its log RUN/lazy-pages.log), is handed the
+ *	userfaultfds and pidfds and must say it serves before verify runs
+ *	and the tree is let go (ipc/lazy.h); pages of a parent chain are
+ *	served from it too. --lazy-push-rate MIB: its background push, MiB/s.
+ *
  * Named fds	`files` (required, above); `tty` (with restore --shell-job): the
  *	terminal amber runs on. A root that leads its own process group (a
  *	shell's job) gets it as its foreground group before the tree runs, if
@@ -167,6 +176,12 @@ static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
 		o->nr_ext++;
 		return 0;
 	}
+	if (opt == 'L') {
+		o->lazy = true;
+		return 0;
+	}
+	if (opt == 'R')
+		return stage_parse_int("--lazy-push-rate", arg, 0, 1 << 20, &o->push_rate, e);
 	return err_set(e, EXIT_USAGE, "unknown option");
 }
 
@@ -174,6 +189,8 @@ static const struct option rt_options[] = {
 	{ "pidns", no_argument, NULL, 'P' },
 	{ "external", required_argument, NULL, 'E' },
 	{ "empty-ns", required_argument, NULL, 'N' },
+	{ "lazy-pages", no_argument, NULL, 'L' },
+	{ "lazy-push-rate", required_argument, NULL, 'R' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -199,7 +216,9 @@ int main(int argc, char **argv)
 		.ioctls = restore_tasks_ioctls,
 		.confine_late = true,
 		.usage = "      --pidns            restore into a new pid namespace (implied when the root was pid 1)\n"
-			 "      --external veth[IFNAME]:OUTSIDE  make the peer of veth IFNAME, outside the tree, as OUTSIDE here",
+			 "      --external veth[IFNAME]:OUTSIDE  make the peer of veth IFNAME, outside the tree, as OUTSIDE here\n"
+			 "      --lazy-pages       private anonymous memory served on fault by amber-lazy-pages\n"
+			 "      --lazy-push-rate MIB  amber-lazy-pages' background push, MiB/s (0: no limit)",
 		.options = rt_options,
 		.parse_option = rt_parse_option,
 		.run = restore_tasks_run,

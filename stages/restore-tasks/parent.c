@@ -17,6 +17,7 @@
 #include "images/pagechain.h"
 #include "lib/cleanup.h"
 #include "lib/grow.h"
+#include "ipc/lazy.h"
 #include "lib/log.h"
 #include "lib/pagecopy.h"
 #include "stages/restore-tasks/restore-tasks.h"
@@ -100,6 +101,9 @@ static int rt_parent_copy(int dirfd, struct rt_task *t, int level, const struct 
 					(unsigned long long)p->vaddr, (unsigned long long)(p->vaddr + p->len), name, t->pe->pid);
 			break;
 		}
+		/* restore --lazy-pages: amber-lazy-pages serves these (ipc/lazy.h). */
+		if (t->lazy && lazy_vma(v))
+			continue;
 		pages += p->len / RT_PAGE;
 		if (!(v->prot & PROT_WRITE)) {
 			/* The process may not write there itself: /proc/PID/mem, as pagecopy does. */

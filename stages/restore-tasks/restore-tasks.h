@@ -114,6 +114,8 @@ struct rt_task {
 				 * overmount (restore-files' fs_plan), or -1 */
 	int uts_fd, ipc_fd, net_fd;	/* the stage's fds of the UTS / IPC / network namespace the task
 				 * enters (ns.c), or -1: it stays in the stage's */
+	bool lazy;		/* restore --lazy-pages: its lazy VMAs are served by amber-lazy-pages */
+	int uffd;		/* with lazy: the userfaultfd made in it (lazy.c), or -1 */
 	int chroot_fd[2];	/* in the task, until the transplant chroots it: an
 				 * O_PATH fd of its root and of its cwd; -1 if its
 				 * root is / */
@@ -178,12 +180,16 @@ struct rt_plan {
 	int ns_fds[RT_MAX_NS + 3];	/* UTS, IPC and network namespaces made again, and the stage's own (ns.c) */
 	int nr_ns_fds;
 	bool pidns;		/* restore into a new pid namespace */
+	bool lazy;		/* --lazy-pages */
+	int lazy_sock;		/* to amber-lazy-pages (lazy.c), or -1 */
 	pid_t root_host;	/* the root, as this stage sees it */
 	pid_t init_host;	/* amber's init of the new pid namespace, or 0 */
 };
 
 struct rt_opts {
 	bool pidns;
+	bool lazy;		/* --lazy-pages */
+	int push_rate;		/* --lazy-push-rate MIB: amber-lazy-pages' background push, MiB/s (0: no limit) */
 	struct netns_ext ext[NETNS_EXT_MAX];	/* --external veth[IF]:OUTSIDE */
 	int nr_ext;
 	bool empty_net;		/* --empty-ns net: new network namespaces are left empty */
@@ -193,7 +199,18 @@ struct rt_opts {
  * process group if it leads one (a shell's job) and amber's group has it. */
 void rt_foreground(const struct rt_plan *p, int tty);
 
+struct rsys;
 int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e);
+/* lazy.c (restore --lazy-pages, ipc/lazy.h): starts amber-lazy-pages
+ * before any task exists (it must not be forked confined, nor inherit the
+ * tree's fds); makes the userfaultfd in a task during its transplant;
+ * registers its lazy VMAs once the transplant's own calls are done,
+ * filling the pages something touched before; hands every userfaultfd
+ * over and waits until the server serves. */
+int rt_lazy_start(const struct stage_ctx *ctx, const struct rt_opts *o, struct rt_plan *p, struct err *e);
+int rt_lazy_uffd(struct rsys *r, struct rt_task *t, struct err *e);
+int rt_lazy_register(int dirfd, struct rt_task *t, struct err *e);
+int rt_lazy_handover(struct rt_plan *p, struct err *e);
 /* verify.c: names the made tree's tasks on the verify socket fd and waits
  * for the verify stage's verdict; fails (EXIT_INPUT) if it found the tree
  * differs from the images, so that the tree is removed before it runs. */

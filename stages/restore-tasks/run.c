@@ -447,6 +447,8 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 
 	memset(&p, 0, sizeof(p));
 	p.pidns = o->pidns;
+	p.lazy = o->lazy;
+	p.lazy_sock = -1;
 	ret = rt_plan_read(0, &p, e);
 	if (ret == 0)
 		ret = rt_open_pins(&p, e);
@@ -490,6 +492,12 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_procmnt_plan(ctx->dir_fd, &p, e);
 	if (ret == 0)
 		ret = rt_ns_plan(ctx->dir_fd, &p, o, e);
+	for (int i = 0; ret == 0 && p.lazy && i < p.nr; i++) {
+		p.tasks[i].lazy = true;
+		p.tasks[i].uffd = -1;
+	}
+	if (ret == 0 && p.lazy)
+		ret = rt_lazy_start(ctx, o, &p, e);
 	if (ret == 0)
 		ret = rt_create_tree(&p, e);
 	/* Every task it forks exists: from here on the stage is confined,
@@ -514,6 +522,9 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 	for (int i = 0; ret == 0 && i < p.nr; i++)
 		if (!p.tasks[i].pe->zombie && !p.tasks[i].pe->helper)
 			ret = rt_load_threads(&p.tasks[i], e);
+	/* Before verify: whatever reads the tree's memory now is served. */
+	if (ret == 0 && p.lazy)
+		ret = rt_lazy_handover(&p, e);
 	/* Last, with every task made and none running: the verify stage
 	 * compares them with the images (unless --no-verify). */
 	if (ret == 0 && stage_fd(ctx, FD_NAME_VERIFY) >= 0)
@@ -538,6 +549,12 @@ int restore_tasks_run(const struct stage_ctx *ctx, void *opts, struct err *e)
 		ret = rt_report(&p, e);
 	if (ret < 0)
 		rt_rollback(&p);
+	for (int i = 0; p.lazy && i < p.nr; i++)
+		if (p.tasks[i].lazy && p.tasks[i].uffd >= 0)
+			close(p.tasks[i].uffd);
+	/* Closing it tells amber-lazy-pages (waiting for fds) that the restore failed. */
+	if (p.lazy_sock >= 0)
+		close(p.lazy_sock);
 	rt_plan_free(&p);
 	return ret;
 }

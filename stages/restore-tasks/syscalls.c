@@ -6,6 +6,7 @@
  * exec, mounting anything but a proc (procmnt.c), setting its own
  * credentials, opening sockets, and ioctls other than the terminal's
  * foreground group. */
+#include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 
 #include "lib/confine.h"
@@ -27,10 +28,14 @@ const int restore_tasks_syscalls[] = {
 	SYS_clone, SYS_setns, SYS_umount2, SYS_mount, SYS_socketpair, SYS_sendmsg, SYS_recvmsg,
 	/* the mounts on such a proc, cloned and put back on the new one (procmnt.c) */
 	SYS_open_tree, SYS_move_mount,
+	/* restore --lazy-pages: the userfaultfd taken out of a task, the
+	 * pidfds handed to amber-lazy-pages, its answer (lazy.c) */
+	SYS_pidfd_open, SYS_pidfd_getfd, SYS_poll, SYS_ppoll,
 	-1
 };
 
 const unsigned long restore_tasks_ioctls[] = {
 	TIOCGPGRP, TIOCSPGRP,	/* the terminal's foreground group (run.c, --shell-job) */
+	UFFDIO_API, UFFDIO_REGISTER,	/* restore --lazy-pages (lazy.c) */
 	0
 };

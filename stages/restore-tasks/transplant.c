@@ -20,6 +20,7 @@
 #include "images/image.h"
 #include "lib/exitcodes.h"
 #include "lib/cleanup.h"
+#include "ipc/lazy.h"
 #include "lib/log.h"
 #include "lib/mountinfo.h"
 #include "lib/pagecopy.h"
@@ -475,6 +476,38 @@ static int rt_map_vmas(struct rsys *r, struct rt_task *t, struct err *e)
 	return ret;
 }
 
+/* restore --lazy-pages: copies only the runs outside lazy VMAs (ipc/lazy.h),
+ * each group of runs that follow each other in the file at once (pagecopy
+ * wants its runs contiguous in the file). */
+static int rt_fill_eager(const struct pagecopy *all, const struct rt_task *t, struct pagecopy_run *runs, int nr,
+			 struct err *e)
+{
+	int ret = 0;
+
+	for (int i = 0; ret == 0 && i < nr;) {
+		struct pagecopy pc = *all;
+		uint64_t base = runs[i].off, len = 0;
+		int k = i;
+
+		if (lazy_vma(rt_vma_at(t->mm, runs[i].vaddr))) {
+			i++;
+			continue;
+		}
+		while (k < nr && !lazy_vma(rt_vma_at(t->mm, runs[k].vaddr)) && runs[k].off == base + len) {
+			len += runs[k].len;
+			runs[k].off -= base;
+			k++;
+		}
+		pc.runs = &runs[i];
+		pc.nr_runs = k - i;
+		pc.total = len;
+		pc.file_base = all->file_base + base;
+		ret = pagecopy_run(&pc, e);
+		i = k;
+	}
+	return ret;
+}
+
 /* Writes the dumped pages straight from the page cache of pages-PID.img, in
  * parallel chunks (lib/pagecopy.h): process_vm_writev where the process may
  * write, /proc/PID/mem (FOLL_FORCE, as a debugger's pokes) where it may not. */
@@ -509,7 +542,10 @@ static int rt_fill_pages(int dirfd, struct rt_task *t, struct err *e)
 	pc.runs = runs;
 	pc.nr_runs = nr;
 	pc.map = map;
-	ret = pagecopy_run(&pc, e);
+	if (t->lazy)
+		ret = rt_fill_eager(&pc, t, runs, nr, e);
+	else
+		ret = pagecopy_run(&pc, e);
 	munmap(map, img.size);
 	image_close(&img);
 	if (ret < 0)
@@ -839,6 +875,7 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_unmap_amber(&r, t, e)) < 0 ||
 	    (ret = rt_move_vdso(&r, t, e)) < 0 ||
 	    (ret = rt_map_vmas(&r, t, e)) < 0 ||
+	    (t->lazy && (ret = rt_lazy_uffd(&r, t, e)) < 0) ||
 	    (ret = rt_fill_pages(dirfd, t, e)) < 0 ||
 	    (ret = rt_join_apart(&r, t, e)) < 0 ||
 	    (ret = rt_set_mm(&r, t, e)) < 0 ||
@@ -853,5 +890,8 @@ int rt_transplant(int dirfd, struct rt_task *t, struct err *e)
 	    (ret = rt_thread_setup(&r, t, t->core, e)) < 0)
 		return ret;
 	pr_debug("pid %d: %lu remote syscalls in the leader", t->pid, r.nr_calls);
+	/* Last: from here a touch of a lazy page waits for amber-lazy-pages. */
+	if (t->lazy && (ret = rt_lazy_register(dirfd, t, e)) < 0)
+		return ret;
 	return rt_unmap_trampoline(&r, t, e);
 }

@@ -8,7 +8,7 @@
 #	AMBER_BENCH_MIB=N		memory benchmark size (default 1024)
 #
 # Benchmarks: empty, files, vmas, tree, ghost, spinners, conns, memory, files10k,
-# samefile, mounts. Every dump and restore runs with --timings; the per-stage
+# samefile, mounts, migrate. Every dump and restore runs with --timings; the per-stage
 # table (wall, CPU, frozen) is printed indented under each one, so a slow
 # stage shows at once.
 set -u
@@ -246,6 +246,67 @@ bench_mounts() {
 	[ "$n" = 501 ]
 }
 bench_mounts || status=1
+
+# --- migrate: $MIB MiB with a 10 MiB/s writer (dirtymem), as amber migrate
+# does it: 3 pre-dumps, the final dump (its frozen time beside a full
+# dump's), the bytes each iteration copied; then the time until the tree
+# runs again for a lazy restore beside a full restore of the same dump.
+pages_bytes() { stat -c %s "$1"/pages-*.img 2>/dev/null | awk '{ n += $1 - 4096 } END { print n + 0 }'; }
+bench_migrate() {
+	local w=$work/migrate reaper root i prev t0 t1 full_frozen final_frozen verdict mode opt
+	wanted migrate || return 0
+	mkdir -p "$w"
+	echo "--- migrate ($MIB MiB, 10 MiB/s written)"
+	DIRTYMEM_MIB=$MIB "$B/tests/workloads/reaper" "$w/root.pid" "$WL/dirtymem" "$w/ready" "$w/result" \
+		</dev/null >/dev/null 2>"$w/wl.err" &
+	reaper=$!
+	disown $reaper
+	if ! wait_file "$w/ready" || ! wait_file "$w/root.pid"; then
+		echo "migrate: not available: dirtymem never got ready: $(head -n 1 "$w/wl.err")"
+		kill -9 $reaper; return 0
+	fi
+	root=$(cat "$w/root.pid")
+	trees="$trees $root"
+	if ! amber_timed "$w/full.err" dump -t "$root" -D "$w/full" --leave-running >/dev/null; then
+		echo "migrate: not available: full dump failed: $(why "$w/full.err")"; return 0
+	fi
+	full_frozen=$(frozen_of "$w/full.err")
+	rm -rf "$w/full"
+	prev=
+	for i in 1 2 3; do
+		if ! amber_timed "$w/pre$i.err" pre-dump -t "$root" -D "$w/p$i" ${prev:+--prev-images-dir "$prev"} >/dev/null; then
+			echo "migrate: not available: pre-dump $i failed: $(why "$w/pre$i.err")"; return 0
+		fi
+		printf "%-34s %9.1f MiB\n" "  pre-dump $i copied" "$(awk -v b="$(pages_bytes "$w/p$i")" 'BEGIN { print b / 1048576 }')"
+		prev=$w/p$i
+		sleep 1
+	done
+	if ! amber_timed "$w/final.err" dump -t "$root" -D "$w/final" --prev-images-dir "$prev" >/dev/null; then
+		echo "migrate: not available: final dump failed: $(why "$w/final.err")"; return 0
+	fi
+	final_frozen=$(frozen_of "$w/final.err")
+	printf "%-34s %9.1f MiB\n" "  final dump copied" "$(awk -v b="$(pages_bytes "$w/final")" 'BEGIN { print b / 1048576 }')"
+	printf "%-34s %9.3f s\n" "migrate full dump frozen" "$full_frozen"
+	target "migrate final frozen / full" "$(awk -v f="$final_frozen" -v d="$full_frozen" 'BEGIN { print (d > 0 ? f / d : "nan") }')" "<=" 1 ""
+	wait_gone 10 "$reaper" || { echo "migrate: not available: the tree outlives the dump"; return 0; }
+	for mode in lazy full; do
+		t0=$(now)
+		opt=; [ $mode = lazy ] && opt=--lazy-pages
+		# --allow-changed-files: the first restore's tree wrote into its stderr file.
+		if ! amber_timed "$w/restore-$mode.err" restore -D "$w/final" -d --allow-changed-files $opt >/dev/null; then
+			echo "migrate: $mode restore not available: $(why "$w/restore-$mode.err")"; return 0
+		fi
+		t1=$(now)
+		printf "%-34s %9.3f s\n" "  $mode restore, until it runs" "$(secs "$t0" "$t1")"
+		verdict=$(verdict_of "$root" "$w/result")
+		echo "restored ($mode): $verdict"
+		kill_tree "$root"
+		wait_gone 10 "$root"
+		rm -f "$w/result"
+		[ "$verdict" = PASS ] || return 1
+	done
+}
+bench_migrate || status=1
 
 # --- frozen time over all dumps above: issue 19 wants at most half of the
 # dump time (what the tree loses to a dump, against what amber spends).
