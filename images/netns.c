@@ -690,3 +690,11 @@ int netns_settle(const NetnsEntry *ne, struct err *e)
 	pr_warn("the devices of net:[%" PRIu64 "] did not settle in 3 s (operstate behind the carrier)", ne->id);
 	return 0;
 }
+
+int netns_empty_parse(const char *arg, bool *empty, struct err *e)
+{
+	if (strcmp(arg, "net"))
+		return err_set(e, EXIT_USAGE, "--empty-ns '%s': only net can be left empty", arg);
+	*empty = true;
+	return 0;
+}

@@ -40,6 +40,9 @@ struct netns_ext {
 	char outside[16];	/* the peer's name outside ("" at dump) */
 };
 
+/* --empty-ns ARG of seize and restore-tasks: only "net" is taken; sets
+ * *empty, or fails as a usage error. */
+int netns_empty_parse(const char *arg, bool *empty, struct err *e);
 /* Parses veth[INSIDE] (outside false) or veth[INSIDE]:OUTSIDE (outside
  * true) into x; 1 if arg is a veth key, 0 if it is of another kind,
  * negative with e filled if it is malformed. */

@@ -7,6 +7,7 @@
 
 #include "images/image.h"
 #include "images/pagechain.h"
+#include "images/pagemap.pb-c.h"
 #include "lib/grow.h"
 
 int pagechain_inventory(int dirfd, InventoryEntry **inv, uint64_t *id, struct err *e)
@@ -143,4 +144,44 @@ int pagechain_resolve(const struct pagechain_level *lv, int nr, struct pagechain
 	*nr_runs = o.nr;
 	*need_more = o.need_more;
 	return 0;
+}
+
+int pagechain_read_pagemap(int dirfd, uint32_t pid, int level, struct pagechain_ent **out, int *nr, struct err *e)
+{
+	struct image img;
+	char name[64];
+	size_t cap = 0;
+	int ret;
+
+	*out = NULL;
+	*nr = 0;
+	snprintf(name, sizeof(name), "pagemap-%u.img", pid);
+	if ((ret = image_open_read(&img, dirfd, "pagemap", name, e)) < 0)
+		return level ? err_wrap(e, "parent %d of the images directory", level) : ret;
+	for (;;) {
+		ProtobufCMessage *m;
+		const PagemapEntry *p;
+
+		if ((ret = image_read(&img, &m, e)) <= 0)
+			break;
+		/* The first record is the head. */
+		if (img.rd.nr == 1) {
+			protobuf_c_message_free_unpacked(m, NULL);
+			continue;
+		}
+		p = (const PagemapEntry *)m;
+		if (*nr && p->vaddr < (*out)[*nr - 1].vaddr + (*out)[*nr - 1].len)
+			ret = err_input(e, "level %d: '%s' entry %d at %#llx is not after the one before it", level, name, *nr,
+					(unsigned long long)p->vaddr);
+		else if (grow_cap(out, &cap, (size_t)*nr + 1) < 0)
+			ret = err_errno(e, "read '%s' of level %d", name, level);
+		else
+			(*out)[(*nr)++] = (struct pagechain_ent){ p->vaddr, (uint64_t)p->nr_pages * PAGECHAIN_PAGE, p->offset,
+								  p->has_in_parent && p->in_parent };
+		protobuf_c_message_free_unpacked(m, NULL);
+		if (ret < 0)
+			break;
+	}
+	image_close(&img);
+	return ret;
 }

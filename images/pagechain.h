@@ -22,6 +22,7 @@
 
 #define PAGECHAIN_MAX	64	/* parents followed at most */
 #define PAGECHAIN_LINK	"parent"
+#define PAGECHAIN_PAGE	4096ULL	/* the page size of every pages image */
 
 /* Reads dirfd's inventory.img (checked against its own header) and the
  * dump id in its header. */
@@ -53,6 +54,11 @@ struct pagechain_run {
  * page no level holds is bad input naming the level and the addresses;
  * *need_more is set instead when level nr-1 still refers to its parent
  * (the caller loads one more level and calls again). */
+/* Reads pagemap-PID.img of images directory dirfd (level 0: the dump
+ * itself, 1 and up: its parents, for messages) into resolver entries, in
+ * address order (an entry before the end of the one before it is bad
+ * input); *out is malloc'd. */
+int pagechain_read_pagemap(int dirfd, uint32_t pid, int level, struct pagechain_ent **out, int *nr, struct err *e);
 int pagechain_resolve(const struct pagechain_level *lv, int nr, struct pagechain_run **runs, int *nr_runs,
 		      bool *need_more, struct err *e);
 

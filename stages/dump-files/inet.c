@@ -629,6 +629,20 @@ static const char *df_inet_kind_why(int type, int protocol, char *buf, size_t si
 	return buf;
 }
 
+/* A filter cannot be read back as it was attached: true (and *why set)
+ * if the socket on 'here' has one. */
+static bool df_inet_filtered(int sk, struct df_isk *k, const char *here, const char **why)
+{
+	socklen_t len = 0;
+
+	if (getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &len) == 0 && !len)
+		return false;
+	snprintf(k->why, sizeof(k->why), "a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF) is attached to the "
+		 "socket on %s, which amber cannot restore", here);
+	*why = k->why;
+	return true;
+}
+
 /* A raw socket: its protocol, the address it is bound to and the peer it
  * is connected to (raw sockets have no port), its options (IP_HDRINCL,
  * ICMP_FILTER, ... in lib/inetopt.c). Datagrams waiting in it were IP
@@ -643,7 +657,6 @@ static int df_inet_raw(struct df_desc *d, int sk, int family, int protocol, stru
 	uint32_t port, scope;
 	size_t alen;
 	char byte, here[80];
-	int nfilter;
 
 	s->family = family;
 	s->type = SOCK_RAW;
@@ -698,14 +711,8 @@ static int df_inet_raw(struct df_desc *d, int sk, int family, int protocol, stru
 		*why = k->why;
 		return 0;
 	}
-	len = 0;
-	nfilter = getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &len);
-	if (nfilter < 0 || len) {
-		snprintf(k->why, sizeof(k->why), "a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF) is attached to the raw "
-			 "socket on %s, which amber cannot restore", here);
-		*why = k->why;
+	if (df_inet_filtered(sk, k, here, why))
 		return 0;
-	}
 	if (df_inet_opts(sk, family, SOCK_RAW, protocol, k, e) < 0)
 		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
 	pr_debug("pid %d fd %d: raw socket, protocol %d, on %s%s, %zu options", d->pid, d->fd, protocol, here,
@@ -805,7 +812,7 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 {
 	struct df_isk *k = &d->isk;
 	InetSocketEntry *s = &k->s;
-	int type = 0, protocol = 0, ret, nfilter;
+	int type = 0, protocol = 0, ret;
 	socklen_t len = sizeof(int);
 	struct sockaddr_storage sa;
 	struct inetdiag_sock di;
@@ -909,15 +916,8 @@ int df_inet_describe(struct df *c, struct df_desc *d, int sk, int family, const 
 	}
 	s->has_shutdown = di.shutdown != 0;
 	s->shutdown = di.shutdown;
-	/* A filter cannot be read back as it was attached. */
-	len = 0;
-	nfilter = getsockopt(sk, SOL_SOCKET, SO_GET_FILTER, NULL, &len);
-	if (nfilter < 0 || len) {
-		snprintf(k->why, sizeof(k->why), "a socket filter (SO_ATTACH_FILTER or SO_ATTACH_BPF) is attached to the "
-			 "socket on %s, which amber cannot restore", here);
-		*why = k->why;
+	if (df_inet_filtered(sk, k, here, why))
 		return 0;
-	}
 	if ((ret = df_inet_opts(sk, family, type, protocol, k, e)) < 0)
 		return err_wrap(e, "pid %d fd %d", d->pid, d->fd);
 	if (protocol == IPPROTO_UDP && (ret = df_inet_mcast(c, sk, family, k, e)) < 0)

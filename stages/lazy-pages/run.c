@@ -63,46 +63,6 @@ struct lp_state {
 	uint64_t faults, fault_pages, zero, pushed;
 };
 
-/* Reads pagemap-PID.img of directory dirfd into resolver entries. */
-static int lp_pagemap(int dirfd, uint32_t pid, int level, struct pagechain_ent **out, int *nr, struct err *e)
-{
-	struct image img;
-	char name[64];
-	size_t cap = 0;
-	int ret;
-
-	*out = NULL;
-	*nr = 0;
-	snprintf(name, sizeof(name), "pagemap-%u.img", pid);
-	if ((ret = image_open_read(&img, dirfd, "pagemap", name, e)) < 0)
-		return level ? err_wrap(e, "parent %d of the images directory", level) : ret;
-	for (;;) {
-		ProtobufCMessage *m;
-		const PagemapEntry *p;
-
-		if ((ret = image_read(&img, &m, e)) <= 0)
-			break;
-		if (img.rd.nr == 1) {
-			protobuf_c_message_free_unpacked(m, NULL);
-			continue;
-		}
-		p = (const PagemapEntry *)m;
-		if (*nr && p->vaddr < (*out)[*nr - 1].vaddr + (*out)[*nr - 1].len)
-			ret = err_input(e, "level %d: '%s' entry %d at %#llx is not after the one before it", level, name, *nr,
-					(unsigned long long)p->vaddr);
-		else if (grow_cap(out, &cap, (size_t)*nr + 1) < 0)
-			ret = err_errno(e, "read '%s'", name);
-		else
-			(*out)[(*nr)++] = (struct pagechain_ent){ p->vaddr, (uint64_t)p->nr_pages * LP_PAGE, p->offset,
-								  p->has_in_parent && p->in_parent };
-		protobuf_c_message_free_unpacked(m, NULL);
-		if (ret < 0)
-			break;
-	}
-	image_close(&img);
-	return ret;
-}
-
 /* Maps pages-PID.img of directory dirfd (for the life of the process). */
 static int lp_map(int dirfd, uint32_t pid, int level, const uint8_t **map, uint64_t *body, struct err *e)
 {
@@ -169,7 +129,7 @@ static int lp_load(int dirfd, uint32_t pid, struct lp_pages *pg, struct err *e)
 	if ((ret = image_read_one(dirfd, "mm", name, (ProtobufCMessage **)&mm, e)) < 0)
 		return ret;
 	dirs[0] = dirfd;
-	ret = lp_pagemap(dirfd, pid, 0, &ents[0], &n0, e);
+	ret = pagechain_read_pagemap(dirfd, pid, 0, &ents[0], &n0, e);
 	if (ret == 0)
 		ret = lp_map(dirfd, pid, 0, &maps[0], &bodies[0], e);
 	lv[0] = (struct pagechain_level){ ents[0], n0 };
@@ -200,7 +160,7 @@ static int lp_load(int dirfd, uint32_t pid, struct lp_pages *pg, struct err *e)
 		if (ret < 0)
 			break;
 		dirs[nlv] = pfd;
-		ret = lp_pagemap(pfd, pid, nlv, &ents[nlv], &lv[nlv].nr, e);
+		ret = pagechain_read_pagemap(pfd, pid, nlv, &ents[nlv], &lv[nlv].nr, e);
 		if (ret == 0)
 			ret = lp_map(pfd, pid, nlv, &maps[nlv], &bodies[nlv], e);
 		lv[nlv].ent = ents[nlv];

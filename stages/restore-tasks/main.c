@@ -156,12 +156,8 @@ static int rt_parse_option(void *opts, int opt, const char *arg, struct err *e)
 		o->pidns = true;
 		return 0;
 	}
-	if (opt == 'N') {
-		if (strcmp(arg, "net"))
-			return err_set(e, EXIT_USAGE, "--empty-ns '%s': only net can be left empty", arg);
-		o->empty_net = true;
-		return 0;
-	}
+	if (opt == 'N')
+		return netns_empty_parse(arg, &o->empty_net, e);
 	if (opt == 'E') {
 		int ret;
 

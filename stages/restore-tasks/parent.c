@@ -22,47 +22,6 @@
 #include "lib/pagecopy.h"
 #include "stages/restore-tasks/restore-tasks.h"
 
-/* Reads pagemap-PID.img of directory dirfd (checked against its own
- * inventory) into resolver entries. */
-static int rt_parent_pagemap(int dirfd, unsigned int pid, int level, struct pagechain_ent **out, int *nr, struct err *e)
-{
-	struct image img;
-	char name[64];
-	size_t cap = 0;
-	int ret;
-
-	*out = NULL;
-	*nr = 0;
-	snprintf(name, sizeof(name), "pagemap-%u.img", pid);
-	if ((ret = image_open_read(&img, dirfd, "pagemap", name, e)) < 0)
-		return err_wrap(e, "parent %d of the images directory", level);
-	for (;;) {
-		ProtobufCMessage *m;
-		const PagemapEntry *p;
-
-		if ((ret = image_read(&img, &m, e)) <= 0)
-			break;
-		if (img.rd.nr == 1) {
-			protobuf_c_message_free_unpacked(m, NULL);
-			continue;
-		}
-		p = (const PagemapEntry *)m;
-		if (*nr && p->vaddr < (*out)[*nr - 1].vaddr + (*out)[*nr - 1].len)
-			ret = err_input(e, "parent %d: '%s' entry %d at %#llx is not after the one before it", level, name, *nr,
-					(unsigned long long)p->vaddr);
-		else if (grow_cap(out, &cap, (size_t)*nr + 1) < 0)
-			ret = err_errno(e, "read '%s' of parent %d", name, level);
-		else
-			(*out)[(*nr)++] = (struct pagechain_ent){ p->vaddr, (uint64_t)p->nr_pages * RT_PAGE, p->offset,
-								  p->has_in_parent && p->in_parent };
-		protobuf_c_message_free_unpacked(m, NULL);
-		if (ret < 0)
-			break;
-	}
-	image_close(&img);
-	return ret;
-}
-
 /* Writes the runs of one level from its pages image into the task. */
 static int rt_parent_copy(int dirfd, struct rt_task *t, int level, const struct pagechain_run *runs, int nr, struct err *e)
 {
@@ -198,7 +157,7 @@ int rt_fill_parent_pages(int dirfd, struct rt_task *t, struct err *e)
 		if (ret < 0)
 			break;
 		dirs[nlv] = pfd;
-		ret = rt_parent_pagemap(pfd, t->pe->pid, nlv, &ents[nlv], &lv[nlv].nr, e);
+		ret = pagechain_read_pagemap(pfd, t->pe->pid, nlv, &ents[nlv], &lv[nlv].nr, e);
 		lv[nlv].ent = ents[nlv];
 		nlv++;
 	}

@@ -123,12 +123,8 @@ static int seize_parse_option(void *opts, int opt, const char *arg, struct err *
 		o->track = true;
 		return 0;
 	}
-	if (opt == 'N') {
-		if (strcmp(arg, "net"))
-			return err_set(e, EXIT_USAGE, "--empty-ns '%s': only net can be left empty", arg);
-		o->empty_net = true;
-		return 0;
-	}
+	if (opt == 'N')
+		return netns_empty_parse(arg, &o->empty_net, e);
 	if (opt == 'P') {
 		o->prev = arg;
 		return 0;
