@@ -319,7 +319,10 @@ int drv_parse(int argc, char **argv, struct drv_opts *o)
 				drv_error("more than %d --delay-mount", DRV_MAX_EXTERNALS);
 				return EXIT_USAGE;
 			}
-			o->delay_mounts[o->nr_delay_mounts++] = strndup(optarg + 4, n - 5);
+			/* The MOUNTPOINT in place (argv is the caller's to keep):
+			 * nothing to free on any of the command's exits. */
+			optarg[n - 1] = 0;
+			o->delay_mounts[o->nr_delay_mounts++] = optarg + 4;
 			break;
 		}
 		case DRV_OPT_INHERIT_FD:

@@ -362,5 +362,10 @@ int main(int argc, char **argv)
 	int ret = stage_main(&dump_files_desc, &opts, argc, argv);
 
 	free(opts.externals);
+	for (int i = 0; i < opts.nr_union_roots; i++) {
+		free(opts.union_roots[i].branch);
+		free(opts.union_roots[i].uni);
+	}
+	free(opts.union_roots);
 	return ret;
 }

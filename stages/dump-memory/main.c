@@ -124,7 +124,8 @@ int main(int argc, char **argv)
 		.parse_option = dm_parse_option,
 		.run = dump_memory_run,
 	};
-	struct dm_opts opts = { 0 };
+	/* Static: what the options allocated stays reachable to the end. */
+	static struct dm_opts opts;
 
 	return stage_main(&desc, &opts, argc, argv);
 }

@@ -298,10 +298,14 @@ static void swrk_args_of_runc_requests(void)
 	close(stdio[2]);
 
 	/* A log file is a name in the work directory, nothing else. */
-	dump->opts->log_file = "../escape.log";
-	CHECK(swrk_build_args(dump->opts, dump->type, "/img/amber", "/work", stdio, &a, &e) < 0);
-	CHECK_CONTAINS(e.msg, "option 'log_file'");
-	dump->opts->log_file = NULL;
+	{
+		char *recorded = dump->opts->log_file;	/* freed with the request */
+
+		dump->opts->log_file = "../escape.log";
+		CHECK(swrk_build_args(dump->opts, dump->type, "/img/amber", "/work", stdio, &a, &e) < 0);
+		CHECK_CONTAINS(e.msg, "option 'log_file'");
+		dump->opts->log_file = recorded;
+	}
 out:
 	if (dump)
 		criu_req__free_unpacked(dump, NULL);
