@@ -83,7 +83,8 @@ int cmd_migrate(int argc, char **argv)
 	uint64_t pages[MIGRATE_MAX_ITERS + 1];
 	int max = 8, n = 0, rc;
 
-	for (int i = 1; i < argc; i++) {
+	/* Options come as NAME VALUE pairs: two words a step. */
+	for (int i = 1; i < argc; i += 2) {
 		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
 
 		if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
@@ -111,7 +112,6 @@ int cmd_migrate(int argc, char **argv)
 			migrate_usage(stderr);
 			return EXIT_USAGE;
 		}
-		i++;
 	}
 	if (!pid || !dir || atoi(pid) <= 0 || max < 1 || max > MIGRATE_MAX_ITERS) {
 		drv_error("need -t PID and -D DIR (and --max-iterations 1..%d)", MIGRATE_MAX_ITERS);

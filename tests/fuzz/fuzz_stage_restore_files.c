@@ -25,7 +25,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fuzz_check_err(ret, &e, "reopen_unix_mark_inflight");
 	}
 	if (ret >= 0)
-		fuzz_check_err(reopen_match_inherits(&r, -1, &e), &e, "reopen_match_inherits");
+		fuzz_check_err(reopen_match_inherits(&r, -1, "--shell-job", &e), &e, "reopen_match_inherits");
 	reopen_ns_free(r.ns);
 	reopen_free(&r);
 	close(fd);
