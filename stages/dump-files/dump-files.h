@@ -397,6 +397,14 @@ void df_inet_release(struct df_desc *d);
 /* Refuses every established connection whose other end the tree does not
  * hold (nothing keeps its peer from resetting it: no network lock). */
 void df_inet_check(struct df *c);
+/* inet.c: sock_diag's list of the sockets of family and protocol (read
+ * once per run); an address of sa split into addr, port and scope. */
+int df_diag(struct df *c, int family, int protocol, struct df_diag **out, struct err *e);
+bool df_inet_split(const struct sockaddr_storage *sa, uint8_t *addr, uint32_t *port, uint32_t *scope, size_t *len);
+/* tcp.c: an established connection (--tcp-established) of d: its peer,
+ * remembered for df_inet_check, and its repair state into k. */
+int df_tcp_established(struct df *c, struct df_desc *d, int sk, struct df_isk *k, const struct inetdiag_sock *di,
+		       struct err *e);
 /* Whether socket sk is of amber's network namespace (ns: its inode). */
 int df_sock_own_netns(int sk, bool *own, uint64_t *ns, struct err *e);
 /* Describes netlink socket sk of d into d->re.netlink_sk, or sets *why to

@@ -227,6 +227,13 @@ int reopen_inet_check(const RegFileEntry *re, struct err *e);
 int reopen_sock_opts_check(InetSockOpt *const *opts, size_t n, int family, int protocol, const RegFileEntry *re,
 			   struct err *e);
 int reopen_sock_opts(int sk, InetSockOpt *const *opts, size_t n, const RegFileEntry *re, struct err *e);
+/* The refusal for a file whose type is not the dumped one (reopen.c). */
+int reopen_changed_type(const RegFileEntry *re, uint32_t mode, struct err *e);
+/* Pipes and FIFOs (pipes.c): pipedata.img read, a pipe end or a FIFO
+ * opened for f. */
+int reopen_load_pipes(struct reopen *r, struct err *e);
+int reopen_pipe_end(struct reopen *r, struct reopen_file *f, struct err *e);
+int reopen_fifo(struct reopen *r, struct reopen_file *f, const char *path, int flags, struct err *e);
 /* Netlink sockets (netlink.c). */
 int reopen_netlink_check(const RegFileEntry *re, struct err *e);
 int reopen_netlink(struct reopen_file *f, struct err *e);
